@@ -1,0 +1,3 @@
+from kycdesk.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Every filesystem location the app uses is decided here and nowhere else.
+
+The data dir holds personal data (ID photos, addresses), so every folder we create is
+owner-only (0o700). A `--data-dir` flag or the KYCDESK_DATA_DIR environment variable
+overrides the platformdirs default; when overridden, logs live inside it too so tests,
+kiosks and demos never touch the real user profile.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from kycdesk import APP_NAME
+
+DATA_DIR_ENV = "KYCDESK_DATA_DIR"
+DB_FILENAME = "kycdesk.sqlite3"
+LOCK_FILENAME = "kycdesk.lock"
+CASES_DIRNAME = "cases"
+LOST_AND_FOUND_DIRNAME = "lost+found"
+PRIVATE_DIR_MODE = 0o700
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Resolved locations for one data dir."""
+
+    root: Path
+    log_dir: Path
+
+    @property
+    def database(self) -> Path:
+        return self.root / DB_FILENAME
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / LOCK_FILENAME
+
+    @property
+    def cases_dir(self) -> Path:
+        return self.root / CASES_DIRNAME
+
+    @property
+    def lost_and_found(self) -> Path:
+        return self.root / LOST_AND_FOUND_DIRNAME
+
+    def case_dir(self, case_id: str) -> Path:
+        """Folder of one case. `case_id` must already be validated (see persistence.ids)."""
+        return self.cases_dir / case_id
+
+    def relative(self, path: Path) -> str:
+        """Path stored in the database: relative to the data dir, POSIX separators,
+        so the install (or the whole data dir) can move between machines."""
+        return path.relative_to(self.root).as_posix()
+
+    def absolute(self, stored: str) -> Path:
+        return self.root / Path(stored)
+
+
+def resolve(data_dir: str | os.PathLike[str] | None = None) -> DataPaths:
+    """Pick the data dir: explicit argument, then environment, then platformdirs."""
+    explicit = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
+    if explicit is not None:
+        root = Path(explicit).expanduser().resolve()
+        return DataPaths(root=root, log_dir=root / "logs")
+    root = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    log_dir = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+    return DataPaths(root=root, log_dir=log_dir)
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (and parents) owner-only; an existing folder is left as it is."""
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)

@@ -1,0 +1,139 @@
+"""Case rows: create, status changes, list queries, and loading a case for the editor."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kycdesk.persistence.clock import utc_now
+from kycdesk.persistence.db import Connection
+from kycdesk.persistence.errors import CaseLockedError, CaseNotFoundError, StoreError
+from kycdesk.persistence.events import append_event
+from kycdesk.persistence.ids import new_id, validate_case_id
+from kycdesk.persistence.records import (
+    ALLOWED_TRANSITIONS,
+    CaseRecord,
+    CaseStatus,
+    CaseSummary,
+)
+
+
+def insert_case(conn: Connection, *, case_id: str | None = None,
+                reference_number: str | None = None, form_id: str | None = None,
+                form_version: str | None = None) -> str:
+    """Insert a DRAFT case with an empty form (caller creates its folder)."""
+    case_id = validate_case_id(case_id) if case_id is not None else new_id()
+    now = utc_now()
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO cases(id, reference_number, status, current_step, last_saved, "
+            "created_at, form_id, form_version, sync_attempts) VALUES (?,?,?,?,?,?,?,?,0)",
+            (case_id, reference_number, CaseStatus.DRAFT.value, None, now, now, form_id,
+             form_version),
+        )
+        conn.execute(
+            "INSERT INTO case_forms(case_id, form_json, form_version, revision, updated_at) "
+            "VALUES (?, '{}', ?, 0, ?)",
+            (case_id, form_version, now),
+        )
+        append_event(conn, case_id, "created",
+                     {"reference_number": reference_number, "form_id": form_id,
+                      "form_version": form_version})
+    return case_id
+
+
+def case_status(conn: Connection, case_id: str) -> CaseStatus:
+    value = conn.scalar("SELECT status FROM cases WHERE id = ?", (validate_case_id(case_id),))
+    if value is None:
+        raise CaseNotFoundError(f"Case {case_id} does not exist.")
+    return CaseStatus(value)
+
+
+def require_draft(conn: Connection, case_id: str) -> None:
+    status = case_status(conn, case_id)
+    if status is not CaseStatus.DRAFT:
+        raise CaseLockedError(f"This case is {status.value}; only drafts can be changed.")
+
+
+def set_status(conn: Connection, case_id: str, new_status: CaseStatus,
+               *, error: str | None = None, error_kind: str | None = None) -> None:
+    """Move a case along the state machine (one transaction with its audit event)."""
+    with conn.transaction():
+        old = case_status(conn, case_id)
+        if new_status is old:
+            return
+        if new_status not in ALLOWED_TRANSITIONS[old]:
+            raise StoreError(f"A {old.value} case cannot become {new_status.value}.")
+        now = utc_now()
+        finalized_at: str | None = now if new_status is CaseStatus.READY else None
+        conn.execute(
+            "UPDATE cases SET status = ?, "
+            "finalized_at = CASE WHEN ? = 'READY' THEN ? WHEN ? = 'DRAFT' THEN NULL "
+            "ELSE finalized_at END, "
+            "last_error = ?, last_error_kind = ? WHERE id = ?",
+            (new_status.value, new_status.value, finalized_at, new_status.value, error,
+             error_kind, case_id),
+        )
+        append_event(conn, case_id, "status",
+                     {"from": old.value, "to": new_status.value, "error": error})
+
+
+def set_current_step(conn: Connection, case_id: str, step: str) -> None:
+    changed = conn.execute("UPDATE cases SET current_step = ? WHERE id = ?",
+                           (step, validate_case_id(case_id)))
+    if changed == 0:
+        raise CaseNotFoundError(f"Case {case_id} does not exist.")
+
+
+def set_reference_number(conn: Connection, case_id: str, reference_number: str | None) -> None:
+    changed = conn.execute("UPDATE cases SET reference_number = ? WHERE id = ?",
+                           (reference_number, validate_case_id(case_id)))
+    if changed == 0:
+        raise CaseNotFoundError(f"Case {case_id} does not exist.")
+
+
+def count_cases(conn: Connection, status: CaseStatus | None = None) -> int:
+    if status is None:
+        return int(conn.scalar("SELECT count(*) FROM cases"))
+    return int(conn.scalar("SELECT count(*) FROM cases WHERE status = ?", (status.value,)))
+
+
+def list_cases(conn: Connection, *, limit: int, offset: int = 0,
+               status: CaseStatus | None = None) -> list[CaseSummary]:
+    """One page of the case list, newest save first (served by cases_by_last_saved /
+    cases_by_status; photo counts by case_images_by_case)."""
+    where = "WHERE c.status = ?" if status is not None else ""
+    params: list[Any] = [status.value] if status is not None else []
+    rows = conn.query_all(
+        "SELECT c.id, c.reference_number, c.status, c.last_saved, "
+        "(SELECT count(*) FROM case_images i WHERE i.case_id = c.id), c.last_error "
+        f"FROM cases c {where} ORDER BY c.last_saved DESC, c.id LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    )
+    return [CaseSummary(id=r[0], reference_number=r[1], status=r[2], last_saved=r[3],
+                        photo_count=int(r[4]), last_error=r[5]) for r in rows]
+
+
+def load_case(conn: Connection, case_id: str) -> CaseRecord:
+    """The case as the editor opens it: saved form plus replayed write-ahead edits."""
+    case_id = validate_case_id(case_id)
+    row = conn.query_one(
+        "SELECT c.reference_number, c.status, c.current_step, c.created_at, c.last_saved, "
+        "c.form_id, c.form_version, f.form_json, f.revision "
+        "FROM cases c LEFT JOIN case_forms f ON f.case_id = c.id WHERE c.id = ?",
+        (case_id,),
+    )
+    if row is None:
+        raise CaseNotFoundError(f"Case {case_id} does not exist.")
+    form: dict[str, Any] = json.loads(row[7]) if row[7] else {}
+    edits = conn.query_all(
+        "SELECT field_key, value_json FROM case_edits WHERE case_id = ? ORDER BY seq",
+        (case_id,),
+    )
+    for field_key, value_json in edits:
+        form[field_key] = json.loads(value_json)
+    return CaseRecord(
+        id=case_id, reference_number=row[0], status=row[1], current_step=row[2],
+        created_at=row[3], last_saved=row[4], form_id=row[5], form_version=row[6],
+        revision=int(row[8] or 0), form=form, replayed_edits=len(edits),
+    )

@@ -1,0 +1,73 @@
+"""Write requests the GUI hands to the persistence writer (plain, immutable data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kycdesk.persistence.records import CaseStatus, FormValues, Location
+
+
+@dataclass(frozen=True)
+class CreateCase:
+    case_id: str | None = None
+    reference_number: str | None = None
+    form_id: str | None = None
+    form_version: str | None = None
+
+
+@dataclass(frozen=True)
+class AppendEdit:
+    case_id: str
+    field_key: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class SaveForm:
+    case_id: str
+    form: FormValues
+    form_version: str | None = None
+
+
+@dataclass(frozen=True)
+class AddImage:
+    case_id: str
+    source: Path
+    slot: str | None = None
+    location: Location = field(default_factory=Location)
+    captured_at: str | None = None
+    origin: str = "import"
+    client_image_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteImage:
+    case_id: str
+    image_id: int
+
+
+@dataclass(frozen=True)
+class SetStatus:
+    case_id: str
+    status: CaseStatus
+    error: str | None = None
+    error_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class SetCurrentStep:
+    case_id: str
+    step: str
+
+
+@dataclass(frozen=True)
+class AppendEvent:
+    case_id: str | None
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+Command = (CreateCase | AppendEdit | SaveForm | AddImage | DeleteImage | SetStatus
+           | SetCurrentStep | AppendEvent)

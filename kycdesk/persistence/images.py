@@ -1,0 +1,196 @@
+"""The image store: photos as files in the case folder, rows in case_images.
+
+Add:    probe -> copy to `.img_<uuid>.tmp` hashing as we go -> fsync file -> rename to
+        `img_<n>.<ext>` -> fsync folder -> insert row + audit event (one transaction).
+        A crash before the rename leaves a .tmp (removed at startup); between rename and
+        commit, an unreferenced img file (moved to lost+found at startup, never deleted).
+Delete: rename the file to `.del_<name>` (tombstone) -> fsync folder -> delete row +
+        event (one transaction) -> unlink the tombstone. At startup a tombstone whose row
+        still exists is renamed back (the delete never happened), otherwise removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+
+from kycdesk.paths import DataPaths, ensure_private_dir
+from kycdesk.persistence.cases import require_draft
+from kycdesk.persistence.clock import utc_now
+from kycdesk.persistence.db import Connection
+from kycdesk.persistence.diskspace import has_room_for
+from kycdesk.persistence.errors import (
+    ImageNotFoundError,
+    ImageRejectedError,
+    ImageRejectionKind,
+    StorageUnavailableError,
+)
+from kycdesk.persistence.events import append_event
+from kycdesk.persistence.files import fsync_dir, rename_no_clobber, unlink_quietly
+from kycdesk.persistence.ids import new_id, validate_case_id, validate_image_id
+from kycdesk.persistence.imagecheck import (
+    ImageLimits,
+    StructureTracker,
+    check_file_size,
+    probe,
+)
+from kycdesk.persistence.records import IMAGE_COLUMNS, ImageRecord, Location, image_from_row
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+TMP_PREFIX = ".img_"
+TMP_SUFFIX = ".tmp"
+TOMBSTONE_PREFIX = ".del_"
+IMAGE_NAME = re.compile(r"^img_(\d+)\.[A-Za-z0-9]+$")
+
+
+def _copy_hashing(source: Path, tmp: Path, tracker: StructureTracker) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    # O_EXCL: the temp name is fresh; never write through an existing file or link.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                 0o600)
+    try:
+        with source.open("rb") as src, os.fdopen(fd, "wb", closefd=False) as dst:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                tracker.feed(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+            dst.flush()
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    return digest.hexdigest(), size
+
+
+def _used_numbers(conn: Connection, case_id: str, case_dir: Path) -> int:
+    """Highest img number in use by a row or a file (incl. tombstones) of the case.
+    Rows count too: a row whose file went missing must never get a new file under it."""
+    highest = 0
+    for (file_path,) in conn.query_all(
+            "SELECT file_path FROM case_images WHERE case_id = ?", (case_id,)):
+        match = IMAGE_NAME.match(Path(file_path or "").name)
+        if match:
+            highest = max(highest, int(match.group(1)))
+    if case_dir.is_dir():
+        for entry in os.scandir(case_dir):
+            name = entry.name.removeprefix(TOMBSTONE_PREFIX)
+            match = IMAGE_NAME.match(name)
+            if match:
+                highest = max(highest, int(match.group(1)))
+    return highest
+
+
+def add_image(conn: Connection, paths: DataPaths, case_id: str, source: Path, *,
+              slot: str | None = None, location: Location | None = None,
+              captured_at: str | None = None, origin: str = "import",
+              client_image_id: str | None = None,
+              limits: ImageLimits | None = None) -> ImageRecord:
+    case_id = validate_case_id(case_id)
+    client_image_id = validate_image_id(client_image_id) if client_image_id else new_id()
+    limits = limits or ImageLimits()
+    location = location or Location()
+    require_draft(conn, case_id)
+    byte_size = check_file_size(source, limits)
+    if not has_room_for(paths.root, byte_size):
+        raise StorageUnavailableError("There is not enough disk space to add this photo. "
+                                      "Free some space and try again.")
+    case_dir = paths.case_dir(case_id)
+    tmp = case_dir / f"{TMP_PREFIX}{new_id()}{TMP_SUFFIX}"
+    tracker = StructureTracker()
+    try:
+        ensure_private_dir(case_dir)
+        sha256, size = _copy_hashing(source, tmp, tracker)
+    except OSError as exc:
+        unlink_quietly(tmp)
+        raise StorageUnavailableError(f"The photo could not be copied ({exc.strerror}).") \
+            from exc
+    # Everything below judges our own copy, never the source (it may change or vanish).
+    try:
+        if not tracker.complete():
+            raise ImageRejectedError(
+                ImageRejectionKind.TRUNCATED,
+                "The photo file is incomplete (cut off while it was copied or saved). "
+                "Take or export it again.")
+        info = probe(tmp, limits)
+    except BaseException:
+        unlink_quietly(tmp)
+        raise
+    number = _used_numbers(conn, case_id, case_dir) + 1
+    final = case_dir / f"img_{number}.{info.extension}"
+    try:
+        rename_no_clobber(tmp, final)
+        fsync_dir(case_dir)
+    except OSError as exc:
+        unlink_quietly(tmp)
+        raise StorageUnavailableError(f"The photo could not be stored ({exc.strerror}).") \
+            from exc
+    stored_path = paths.relative(final)
+    try:
+        with conn.transaction():
+            require_draft(conn, case_id)
+            image_id = conn.insert(
+                "INSERT INTO case_images(case_id, file_path, latitude, longitude, address, "
+                "accuracy, captured_at, synced, client_image_id, slot, sha256, byte_size, "
+                "mime, width, height, source) VALUES (?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?)",
+                (case_id, stored_path, location.latitude, location.longitude,
+                 location.address, location.accuracy, captured_at or utc_now(),
+                 client_image_id, slot, sha256, size, info.mime, info.width, info.height,
+                 origin),
+            )
+            append_event(conn, case_id, "image_added",
+                         {"image_id": image_id, "client_image_id": client_image_id,
+                          "slot": slot, "sha256": sha256, "file": stored_path})
+    except BaseException:
+        # Not acknowledged: the file is ours alone, remove it rather than orphan it.
+        unlink_quietly(final)
+        raise
+    return get_image(conn, image_id)
+
+
+def get_image(conn: Connection, image_id: int) -> ImageRecord:
+    row = conn.query_one(f"SELECT {IMAGE_COLUMNS} FROM case_images WHERE id = ?", (image_id,))
+    if row is None:
+        raise ImageNotFoundError(f"Photo {image_id} does not exist.")
+    return image_from_row(row)
+
+
+def list_images(conn: Connection, case_id: str) -> list[ImageRecord]:
+    rows = conn.query_all(
+        f"SELECT {IMAGE_COLUMNS} FROM case_images WHERE case_id = ? ORDER BY id",
+        (validate_case_id(case_id),),
+    )
+    return [image_from_row(r) for r in rows]
+
+
+def delete_image(conn: Connection, paths: DataPaths, image_id: int) -> None:
+    image = get_image(conn, image_id)
+    require_draft(conn, image.case_id)
+    final = paths.absolute(image.file_path)
+    tombstone = final.with_name(TOMBSTONE_PREFIX + final.name)
+    had_file = final.exists()
+    try:
+        if had_file:
+            rename_no_clobber(final, tombstone)
+            fsync_dir(final.parent)
+    except OSError as exc:
+        raise StorageUnavailableError(f"The photo could not be deleted ({exc.strerror}).") \
+            from exc
+    try:
+        with conn.transaction():
+            conn.execute("DELETE FROM case_images WHERE id = ?", (image_id,))
+            append_event(conn, image.case_id, "image_deleted",
+                         {"image_id": image_id, "client_image_id": image.client_image_id,
+                          "sha256": image.sha256, "file": image.file_path,
+                          "file_was_missing": not had_file})
+    except BaseException:
+        if had_file:
+            os.rename(tombstone, final)
+        raise
+    if had_file:
+        unlink_quietly(tombstone)

@@ -1,0 +1,171 @@
+"""Schema and forward-only migrations, versioned by PRAGMA user_version.
+
+`MIGRATIONS[n]` takes a database from version n to n+1 inside one transaction. A
+migration, once released, is never edited: tests build databases of every older version
+by running the first n migrations, then upgrade them with the current code.
+
+Version 1 is the seed schema the product started from (its columns are kept exactly);
+version 2 adds sync/audit columns, the edit write-ahead and the audit trail, and
+rebuilds the child tables so they get foreign keys (SQLite cannot ALTER those in).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from kycdesk.persistence.db import Connection
+from kycdesk.persistence.errors import DatabaseCorruptError, DatabaseTooNewError
+
+log = logging.getLogger(__name__)
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _v0_to_v1_seed(conn: Connection) -> None:
+    conn.execute("""CREATE TABLE cases(
+        id TEXT PRIMARY KEY, reference_number TEXT, status TEXT, current_step TEXT,
+        last_saved TEXT)""")
+    conn.execute("CREATE TABLE case_forms(case_id TEXT PRIMARY KEY, form_json TEXT)")
+    conn.execute("""CREATE TABLE case_images(
+        id INTEGER PRIMARY KEY AUTOINCREMENT, case_id TEXT, file_path TEXT,
+        latitude REAL, longitude REAL, address TEXT, accuracy REAL, captured_at TEXT,
+        synced INTEGER DEFAULT 0)""")
+
+
+# A v4-shaped UUID from SQLite alone, for rows that existed before images had one.
+_SQL_UUID4 = (
+    "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || "
+    "substr(lower(hex(randomblob(2))), 2) || '-' || "
+    "substr('89ab', 1 + (abs(random()) % 4), 1) || substr(lower(hex(randomblob(2))), 2) || "
+    "'-' || lower(hex(randomblob(6)))"
+)
+
+
+def _v1_to_v2_sync_and_audit(conn: Connection) -> None:
+    for column in (
+        "created_at TEXT", "form_id TEXT", "form_version TEXT", "finalized_at TEXT",
+        "sync_attempts INTEGER DEFAULT 0", "next_attempt_at TEXT", "last_error TEXT",
+        "last_error_kind TEXT", "server_receipt TEXT",
+    ):
+        conn.execute(f"ALTER TABLE cases ADD COLUMN {column}")
+    conn.execute("UPDATE cases SET created_at = last_saved WHERE created_at IS NULL")
+    # Seed databases had no foreign keys: give images/forms that point at a missing case
+    # a case row instead of dropping them (nothing captured is ever silently lost).
+    adopted = conn.execute(
+        "INSERT INTO cases(id, status, reference_number) "
+        "SELECT DISTINCT case_id, 'DRAFT', 'recovered' FROM ("
+        " SELECT case_id FROM case_images UNION SELECT case_id FROM case_forms)"
+        " WHERE case_id IS NOT NULL AND case_id NOT IN (SELECT id FROM cases)"
+    )
+    if adopted > 0:
+        log.warning("migration 2: created %d case rows for orphaned forms/images", adopted)
+
+    conn.execute("""CREATE TABLE case_forms_v2(
+        case_id TEXT PRIMARY KEY REFERENCES cases(id),
+        form_json TEXT,
+        form_version TEXT,
+        revision INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT)""")
+    conn.execute(
+        "INSERT INTO case_forms_v2(case_id, form_json, revision, updated_at) "
+        "SELECT f.case_id, f.form_json, 1, c.last_saved "
+        "FROM case_forms f LEFT JOIN cases c ON c.id = f.case_id "
+        "WHERE f.case_id IS NOT NULL"
+    )
+    conn.execute("DROP TABLE case_forms")
+    conn.execute("ALTER TABLE case_forms_v2 RENAME TO case_forms")
+
+    conn.execute("""CREATE TABLE case_images_v2(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id TEXT NOT NULL REFERENCES cases(id),
+        file_path TEXT,
+        latitude REAL, longitude REAL, address TEXT, accuracy REAL, captured_at TEXT,
+        synced INTEGER DEFAULT 0,
+        client_image_id TEXT UNIQUE,
+        slot TEXT, sha256 TEXT, byte_size INTEGER, mime TEXT, width INTEGER, height INTEGER,
+        source TEXT, server_image_id TEXT)""")
+    conn.execute(
+        "INSERT INTO case_images_v2(id, case_id, file_path, latitude, longitude, address, "
+        "accuracy, captured_at, synced, client_image_id, source) "
+        f"SELECT id, case_id, file_path, latitude, longitude, address, accuracy, "
+        f"captured_at, synced, {_SQL_UUID4}, 'migrated' FROM case_images "
+        "WHERE case_id IS NOT NULL"
+    )
+    conn.execute("DROP TABLE case_images")
+    conn.execute("ALTER TABLE case_images_v2 RENAME TO case_images")
+
+    conn.execute("""CREATE TABLE case_edits(
+        case_id TEXT NOT NULL REFERENCES cases(id),
+        seq INTEGER NOT NULL,
+        field_key TEXT NOT NULL,
+        value_json TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY(case_id, seq))""")
+    conn.execute("""CREATE TABLE case_events(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id TEXT REFERENCES cases(id),
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail_json TEXT)""")
+    conn.execute("CREATE INDEX cases_by_last_saved ON cases(last_saved DESC, id)")
+    conn.execute("CREATE INDEX cases_by_status ON cases(status, last_saved DESC)")
+    conn.execute("CREATE INDEX cases_by_reference ON cases(reference_number)")
+    conn.execute("CREATE INDEX case_images_by_case ON case_images(case_id, id)")
+    conn.execute("CREATE INDEX case_events_by_case ON case_events(case_id, id)")
+
+
+Migration = Callable[[Connection], None]
+MIGRATIONS: list[Migration] = [_v0_to_v1_seed, _v1_to_v2_sync_and_audit]
+LATEST_VERSION = len(MIGRATIONS)
+
+
+def check_header(path: Path) -> None:
+    """Refuse a file that is not SQLite before Qt/SQLite touch it (WAL mode would write)."""
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise DatabaseCorruptError(f"The database file cannot be read ({exc.strerror}). "
+                                   "It has not been changed.") from exc
+    if header and header != SQLITE_HEADER:
+        raise DatabaseCorruptError(
+            f"{path.name} is not a kycdesk database (damaged or replaced). It has not been "
+            "changed; run 'kycdesk doctor' for the options."
+        )
+
+
+def user_version(conn: Connection) -> int:
+    return int(conn.scalar("PRAGMA user_version") or 0)
+
+
+def migrate(conn: Connection, target: int = LATEST_VERSION) -> tuple[int, int]:
+    """Bring the database to `target`; return (from, to). Refuses newer databases."""
+    current = user_version(conn)
+    if current > LATEST_VERSION:
+        raise DatabaseTooNewError(
+            f"This database was written by a newer kycdesk (schema {current}, this app "
+            f"knows {LATEST_VERSION}). Install the newer version; nothing was changed."
+        )
+    if current >= target:
+        return current, current
+    # Table rebuilds need foreign keys off; the pragma is a no-op inside a transaction.
+    conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        for version in range(current, target):
+            with conn.transaction():
+                MIGRATIONS[version](conn)
+                problems = conn.query_all("PRAGMA foreign_key_check")
+                if problems:
+                    raise DatabaseCorruptError(
+                        f"Migration to schema {version + 1} found broken references: "
+                        f"{problems[:5]}"
+                    )
+                conn.execute(f"PRAGMA user_version={version + 1}")
+            log.info("database migrated from schema %d to %d", version, version + 1)
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")
+    return current, target
