@@ -1,0 +1,171 @@
+"""Command line: `kycdesk` opens the app; subcommands serve kiosks, operations and tests.
+
+Every subcommand accepts --data-dir (also the KYCDESK_DATA_DIR environment variable).
+Exit codes: 0 ok, 1 problems found / operation failed, 2 the store could not be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from kycdesk import __version__
+from kycdesk.logging_setup import configure as configure_logging
+from kycdesk.paths import DataPaths, resolve
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_STORE_UNUSABLE = 2
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS,
+                        help="data folder (default: the platform's user data dir; "
+                             "env KYCDESK_DATA_DIR)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log debug detail to stderr")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(prog="kycdesk", parents=[common],
+                                     description="Offline-first KYC case capture.")
+    parser.add_argument("--version", action="version", version=f"kycdesk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    doctor = sub.add_parser("doctor", parents=[common],
+                            help="check the database and photos, repair crash leftovers")
+    doctor.add_argument("--move-damaged-database-aside", action="store_true",
+                        help="rename a damaged database so the next start creates a new one "
+                             "(case folders and photos are kept)")
+    demo = sub.add_parser("demo-data", parents=[common], help="create realistic demo cases")
+    demo.add_argument("--cases", type=int, default=20)
+    demo.add_argument("--images-per-case", type=int, default=3)
+    demo.add_argument("--status", default="mixed",
+                      choices=["DRAFT", "READY", "mixed", "draft", "ready"])
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--image-size", default="1600x1200", help="WIDTHxHEIGHT of each photo")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    paths = resolve(getattr(args, "data_dir", None))
+    configure_logging(paths.log_dir, verbose=getattr(args, "verbose", False))
+    log.info("kycdesk %s, data dir %s, command %s", __version__, paths.root, args.command)
+    if args.command is None:
+        from kycdesk.app import run_app
+
+        return run_app(paths)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # headless commands draw no window
+    if args.command == "doctor":
+        return _doctor(paths, move_aside=args.move_damaged_database_aside)
+    if args.command == "demo-data":
+        return _demo_data(paths, args)
+    raise AssertionError(args.command)
+
+
+def _qt_app(gui: bool) -> object:
+    if gui:
+        from PySide6.QtGui import QGuiApplication
+
+        return QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
+    from PySide6.QtCore import QCoreApplication
+
+    return QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+
+
+def _doctor(paths: DataPaths, *, move_aside: bool) -> int:
+    from kycdesk.persistence.errors import DatabaseCorruptError, StoreError
+    from kycdesk.persistence.lock import DataDirLock
+    from kycdesk.persistence.store import LocalStore
+
+    app = _qt_app(gui=False)  # noqa: F841  (QLockFile/QtSql want an application)
+    print(f"kycdesk doctor — data folder {paths.root}")
+    if not paths.root.exists():
+        print("The data folder does not exist yet: nothing to check.")
+        return EXIT_OK
+    lock = DataDirLock(paths.lock_file)
+    try:
+        lock.acquire()
+    except StoreError as exc:
+        print(exc)
+        return EXIT_STORE_UNUSABLE
+    try:
+        try:
+            store = LocalStore(paths)
+        except DatabaseCorruptError as exc:
+            print(f"DATABASE DAMAGED: {exc}")
+            if move_aside:
+                return _move_database_aside(paths)
+            print(_CORRUPT_HELP.format(db=paths.database))
+            return EXIT_STORE_UNUSABLE
+        except StoreError as exc:
+            print(f"The store cannot be opened: {exc}")
+            return EXIT_STORE_UNUSABLE
+        with store:
+            report = store.recover(full_integrity=True, verify_hashes=True)
+        for line in report.lines():
+            print(line)
+        return EXIT_PROBLEMS if report.has_problems else EXIT_OK
+    finally:
+        lock.release()
+
+
+_CORRUPT_HELP = """\
+The file {db} was left exactly as it was. Your options:
+  1. Restore it from a backup, if your organisation keeps one.
+  2. Keep a copy for IT: they can often recover most rows with `sqlite3 {db} .recover`.
+  3. Run `kycdesk doctor --move-damaged-database-aside`: the file is renamed (not deleted)
+     and kycdesk starts with a new, empty database. Photos stay in the case folders."""
+
+
+def _move_database_aside(paths: DataPaths) -> int:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    moved = []
+    for suffix in ("", "-wal", "-shm"):
+        src = paths.database.with_name(paths.database.name + suffix)
+        if src.exists():
+            dst = src.with_name(f"{paths.database.name}.damaged-{stamp}{suffix}")
+            src.rename(dst)
+            moved.append(dst)
+    for dst in moved:
+        print(f"moved aside: {dst}")
+    print("kycdesk will create a new database on the next start.")
+    return EXIT_OK
+
+
+def _demo_data(paths: DataPaths, args: argparse.Namespace) -> int:
+    from kycdesk.demo import generate
+    from kycdesk.persistence.errors import StoreError
+    from kycdesk.persistence.lock import DataDirLock
+    from kycdesk.persistence.store import LocalStore
+
+    try:
+        width, height = (int(v) for v in args.image_size.lower().split("x"))
+    except ValueError:
+        print(f"--image-size must look like 1600x1200, not {args.image_size!r}")
+        return EXIT_PROBLEMS
+    app = _qt_app(gui=True)  # noqa: F841  (keep the application alive while we draw)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rcases {done}/{total}", end="", flush=True)
+
+    try:
+        paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with DataDirLock(paths.lock_file), LocalStore(paths) as store:
+            result = generate(store, cases=args.cases, images_per_case=args.images_per_case,
+                              status=args.status, seed=args.seed, image_size=(width, height),
+                              progress=progress)
+    except (StoreError, OSError) as exc:
+        print(f"\nDemo data could not be created: {exc}")
+        return EXIT_STORE_UNUSABLE
+    print(f"\ncreated {len(result.case_ids)} cases with {result.images} photos in {paths.root}")
+    return EXIT_OK

@@ -1,0 +1,167 @@
+"""Realistic demo cases (generated JPEGs, plausible form values), no network.
+
+Used by `kycdesk demo-data`, tests, benchmarks and screenshots. Deterministic for a
+given seed so screenshots and benchmarks are comparable between runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter
+
+from kycdesk.persistence.records import CaseStatus, Location
+from kycdesk.persistence.store import LocalStore
+
+log = logging.getLogger(__name__)
+
+FIRST_NAMES = ["Amara", "Bilal", "Chen", "Dana", "Elif", "Farid", "Grace", "Hiroshi", "Ines",
+               "Jonas", "Kavya", "Lukas", "Maya", "Nikolai", "Olu", "Priya", "Quentin",
+               "Rosa", "Samir", "Tariq", "Uma", "Viktor", "Wen", "Yara", "Zofia"]
+LAST_NAMES = ["Okafor", "Rahman", "Wei", "Levi", "Kaya", "Haddad", "Mensah", "Tanaka",
+              "Ferreira", "Berg", "Iyer", "Novak", "Cohen", "Petrov", "Adeyemi", "Shah",
+              "Moreau", "Garcia", "Nasser", "Aziz", "Rao", "Horvat", "Lin", "Saleh", "Kowalska"]
+STREETS = ["Harbour Road", "Station Street", "Market Lane", "Mill Close", "Church Walk",
+           "Park Avenue", "Canal Side", "High Street", "Orchard Way", "Bridge Row"]
+CITIES = [("Leeds", 53.8008, -1.5491), ("Bristol", 51.4545, -2.5879),
+          ("Manchester", 53.4808, -2.2426), ("Glasgow", 55.8642, -4.2518),
+          ("Cardiff", 51.4816, -3.1791), ("Belfast", 54.5973, -5.9301)]
+SLOTS = [("id_front", "ID FRONT"), ("id_back", "ID BACK"), ("selfie", "SELFIE"),
+         ("address_proof", "ADDRESS PROOF"), ("site_photo", "SITE PHOTO")]
+DEMO_FORM_ID = "individual_kyc"
+DEMO_FORM_VERSION = "1"
+STATUS_MIX = [CaseStatus.DRAFT] * 4 + [CaseStatus.READY] * 3 + [CaseStatus.SYNCED] * 2 \
+    + [CaseStatus.FAILED]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    case_ids: list[str]
+    images: int
+
+
+def render_photo(path: Path, *, label: str, subtitle: str, seed: int,
+                 size: tuple[int, int] = (1600, 1200), quality: int = 85) -> None:
+    """Draw a document-like picture with QPainter and save it as JPEG."""
+    rng = random.Random(seed)
+    width, height = size
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    image.fill(QColor.fromHsv(rng.randrange(360), 40, 235))
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    card = QRect(width // 10, height // 8, width * 8 // 10, height * 6 // 8)
+    painter.setBrush(QColor.fromHsv(rng.randrange(360), 70, 250))
+    painter.setPen(QColor(60, 60, 60))
+    painter.drawRoundedRect(card, 30, 30)
+    painter.setBrush(QColor.fromHsv(rng.randrange(360), 90, 170))
+    face = QRect(card.left() + card.width() // 16, card.top() + card.height() // 6,
+                 card.width() // 4, card.height() * 2 // 3)
+    painter.drawEllipse(face)
+    for _ in range(30):  # noise so every picture compresses like a photo, not a flat card
+        painter.setPen(QColor.fromHsv(rng.randrange(360), 60, rng.randrange(120, 230)))
+        painter.drawLine(rng.randrange(width), rng.randrange(height),
+                         rng.randrange(width), rng.randrange(height))
+    painter.setPen(QColor(20, 20, 20))
+    font = QFont()
+    font.setPixelSize(max(12, height // 14))
+    font.setBold(True)
+    painter.setFont(font)
+    text_left = face.right() + card.width() // 16
+    painter.drawText(QRect(text_left, card.top() + card.height() // 6, card.right() - text_left,
+                           height // 10), Qt.AlignmentFlag.AlignLeft, label)
+    font.setPixelSize(max(10, height // 22))
+    font.setBold(False)
+    painter.setFont(font)
+    painter.drawText(QRect(text_left, card.top() + card.height() // 2, card.right() - text_left,
+                           height // 4), Qt.AlignmentFlag.AlignLeft, subtitle)
+    painter.end()
+    if not image.save(str(path), b"JPEG", quality):
+        raise OSError(f"could not write demo image {path}")
+
+
+def demo_form(rng: random.Random) -> tuple[str, dict[str, Any], tuple[str, float, float]]:
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    city = rng.choice(CITIES)
+    reference = f"KYC-{rng.randrange(2026_000000, 2026_999999)}"
+    form: dict[str, Any] = {
+        "applicant.first_name": first,
+        "applicant.last_name": last,
+        "applicant.date_of_birth": f"{rng.randrange(1950, 2004)}-{rng.randrange(1, 13):02d}-"
+                                   f"{rng.randrange(1, 29):02d}",
+        "applicant.nationality": rng.choice(["GB", "IE", "IN", "NG", "PL", "TR", "PK"]),
+        "applicant.phone": f"+44 7{rng.randrange(100, 999)} {rng.randrange(100000, 999999)}",
+        "applicant.email": f"{first.lower()}.{last.lower()}@example.org",
+        "identity.document_type": rng.choice(["passport", "national_id", "driving_licence"]),
+        "identity.document_number": f"{rng.choice('ABCDEFGHJK')}{rng.randrange(10**7, 10**8)}",
+        "address.line1": f"{rng.randrange(1, 240)} {rng.choice(STREETS)}",
+        "address.city": city[0],
+        "address.postcode": f"{rng.choice(['LS', 'BS', 'M', 'G', 'CF', 'BT'])}"
+                            f"{rng.randrange(1, 30)} {rng.randrange(1, 10)}"
+                            f"{rng.choice('ABDEFGHJ')}{rng.choice('LNPQRSTU')}",
+        "employment.status": rng.choice(["employed", "self_employed", "retired", "student"]),
+        "employment.annual_income": rng.randrange(12_000, 140_000, 500),
+        "declarations.pep": rng.random() < 0.05,
+        "declarations.sanctions": False,
+    }
+    return reference, form, city
+
+
+def generate(store: LocalStore, *, cases: int, images_per_case: int,
+             status: str = "DRAFT", seed: int = 2026,
+             image_size: tuple[int, int] = (1600, 1200),
+             progress: Callable[[int, int], None] | None = None) -> DemoResult:
+    """Create `cases` demo cases with `images_per_case` photos each."""
+    rng = random.Random(seed)
+    case_ids: list[str] = []
+    added = 0
+    with tempfile.TemporaryDirectory(prefix="kycdesk-demo-") as tmp:
+        for index in range(cases):
+            reference, form, (city, lat, lon) = demo_form(rng)
+            case_id = store.create_case(reference_number=reference, form_id=DEMO_FORM_ID,
+                                        form_version=DEMO_FORM_VERSION)
+            store.save_form(case_id, form, DEMO_FORM_VERSION)
+            for photo in range(images_per_case):
+                slot, label = SLOTS[photo % len(SLOTS)]
+                source = Path(tmp) / f"{index}_{photo}.jpg"
+                name = f"{form['applicant.first_name']} {form['applicant.last_name']}"
+                render_photo(source, label=label, subtitle=f"{name}\n{reference}",
+                             seed=rng.randrange(2**31), size=image_size)
+                location = Location(latitude=round(lat + rng.uniform(-0.05, 0.05), 6),
+                                    longitude=round(lon + rng.uniform(-0.05, 0.05), 6),
+                                    accuracy=round(rng.uniform(3, 40), 1),
+                                    address=None if rng.random() < 0.3
+                                    else f"{form['address.line1']}, {city}")
+                store.add_image(case_id, source, slot=slot, location=location, origin="demo")
+                source.unlink()
+                added += 1
+            target = _pick_status(status, index)
+            _move_to(store, case_id, target)
+            case_ids.append(case_id)
+            if progress is not None:
+                progress(index + 1, cases)
+    return DemoResult(case_ids=case_ids, images=added)
+
+
+def _pick_status(status: str, index: int) -> CaseStatus:
+    if status.lower() == "mixed":
+        return STATUS_MIX[index % len(STATUS_MIX)]
+    return CaseStatus(status.upper())
+
+
+def _move_to(store: LocalStore, case_id: str, target: CaseStatus) -> None:
+    if target is CaseStatus.DRAFT:
+        return
+    store.set_status(case_id, CaseStatus.READY)
+    if target is CaseStatus.SYNCED:
+        store.set_status(case_id, CaseStatus.SYNCED)
+    elif target is CaseStatus.FAILED:
+        store.set_status(case_id, CaseStatus.FAILED,
+                         error="The server rejected photo 2: its checksum did not match.",
+                         error_kind="permanent")

@@ -1,0 +1,1 @@
+"""Qt models over the store and the form schema. No SQL here."""

@@ -1,0 +1,127 @@
+"""The case list as a paged table model: 10,000 cases are never 10,000 widgets.
+
+Rows are fetched a page at a time (`canFetchMore`/`fetchMore`) through the GUI thread's
+read connection with an indexed, bounded query.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from kycdesk.persistence.reader import ReadStore
+from kycdesk.persistence.records import CaseStatus, CaseSummary
+
+PAGE_SIZE = 200
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+STATUS_COLOURS = {
+    CaseStatus.DRAFT.value: QColor("#5b6770"),
+    CaseStatus.READY.value: QColor("#1d5fbf"),
+    CaseStatus.SYNCED.value: QColor("#1e7b34"),
+    CaseStatus.FAILED.value: QColor("#b3261e"),
+}
+
+
+def format_timestamp(value: str | None) -> str:
+    """ISO UTC from the store -> local time a person reads."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+class CaseListModel(QAbstractTableModel):
+    COLUMNS = ("Reference", "Status", "Last saved", "Photos")
+    CaseIdRole = Qt.ItemDataRole.UserRole + 1
+
+    def __init__(self, reader: ReadStore | None = None, page_size: int = PAGE_SIZE) -> None:
+        super().__init__()
+        self._reader = reader
+        self._page_size = page_size
+        self._rows: list[CaseSummary] = []
+        self._total = 0
+        self._status: CaseStatus | None = None
+
+    # -- loading ---------------------------------------------------------------------
+    def set_reader(self, reader: ReadStore | None) -> None:
+        self._reader = reader
+        self.refresh()
+
+    def set_status_filter(self, status: CaseStatus | None) -> None:
+        self._status = status
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.beginResetModel()
+        self._rows = []
+        self._total = 0
+        if self._reader is not None:
+            self._total = self._reader.count_cases(self._status)
+            self._rows = self._reader.list_cases(limit=self._page_size, status=self._status)
+        self.endResetModel()
+
+    def canFetchMore(self, parent: ModelIndex = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and len(self._rows) < self._total
+
+    def fetchMore(self, parent: ModelIndex = QModelIndex()) -> None:  # noqa: B008
+        if parent.isValid() or self._reader is None:
+            return
+        page = self._reader.list_cases(limit=self._page_size, offset=len(self._rows),
+                                       status=self._status)
+        if not page:
+            self._total = len(self._rows)
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
+        self._rows.extend(page)
+        self.endInsertRows()
+
+    def case_at(self, row: int) -> CaseSummary:
+        return self._rows[row]
+
+    def total(self) -> int:
+        return self._total
+
+    # -- QAbstractTableModel ---------------------------------------------------------
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.COLUMNS[section]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        case = self._rows[index.row()]
+        column = index.column()
+        if role == self.CaseIdRole:
+            return case.id
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return case.reference_number or "(no reference yet)"
+            if column == 1:
+                return case.status
+            if column == 2:
+                return format_timestamp(case.last_saved)
+            if column == 3:
+                return case.photo_count
+        if role == Qt.ItemDataRole.ForegroundRole and column == 1:
+            return STATUS_COLOURS.get(case.status)
+        if role == Qt.ItemDataRole.ToolTipRole and case.last_error:
+            return case.last_error
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 3:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None

@@ -1,0 +1,1 @@
+"""Sync protocol, client, engine and worker (see ../shared/design/sync-protocol.md)."""

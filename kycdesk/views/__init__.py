@@ -1,0 +1,1 @@
+"""Widgets. Workers never touch these; results arrive by signal."""
