@@ -82,7 +82,8 @@ def render_photo(path: Path, *, label: str, subtitle: str, seed: int,
     painter.drawText(QRect(text_left, card.top() + card.height() // 2, card.right() - text_left,
                            height // 4), Qt.AlignmentFlag.AlignLeft, subtitle)
     painter.end()
-    if not image.save(str(path), b"JPEG", quality):
+    # PySide6 stubs say bytes for the format, the runtime only accepts str.
+    if not image.save(str(path), "JPEG", quality):  # type: ignore[call-overload]
         raise OSError(f"could not write demo image {path}")
 
 

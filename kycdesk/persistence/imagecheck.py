@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QImageReader
 
+from kycdesk.persistence.diskspace import IMPORT_RESERVE_BYTES
 from kycdesk.persistence.errors import ImageRejectedError, ImageRejectionKind
 
 MIME_BY_FORMAT = {"jpeg": "image/jpeg", "png": "image/png", "heic": "image/heic",
@@ -33,6 +34,8 @@ def _supported_formats() -> frozenset[str]:
 class ImageLimits:
     max_bytes: int = 40 * 1024 * 1024
     max_pixels: int = 60_000_000
+    # Free space that must remain after an import (the database and edits need room too).
+    free_space_reserve: int = IMPORT_RESERVE_BYTES
     formats: frozenset[str] = field(default_factory=_supported_formats)
 
 

@@ -97,7 +97,7 @@ def add_image(conn: Connection, paths: DataPaths, case_id: str, source: Path, *,
     location = location or Location()
     require_draft(conn, case_id)
     byte_size = check_file_size(source, limits)
-    if not has_room_for(paths.root, byte_size):
+    if not has_room_for(paths.root, byte_size, limits.free_space_reserve):
         raise StorageUnavailableError("There is not enough disk space to add this photo. "
                                       "Free some space and try again.")
     case_dir = paths.case_dir(case_id)

@@ -1,0 +1,49 @@
+"""Headless, isolated tests: every data dir is a tmp dir, Qt runs offscreen."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from kycdesk.demo import render_photo  # noqa: E402
+from kycdesk.paths import DATA_DIR_ENV, DataPaths, resolve  # noqa: E402
+from kycdesk.persistence.store import LocalStore  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test ever touches the real user profile, even if it forgets --data-dir."""
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path_factory.mktemp("default-data")))
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> DataPaths:
+    return resolve(tmp_path / "data")
+
+
+@pytest.fixture
+def store(qapp: object, paths: DataPaths) -> Iterator[LocalStore]:
+    with LocalStore(paths) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="session")
+def image_dir(qapp: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("images")
+    render_photo(folder / "photo.jpg", label="ID FRONT", subtitle="Test Person", seed=1,
+                 size=(800, 600))
+    render_photo(folder / "photo2.jpg", label="SELFIE", subtitle="Test Person", seed=2,
+                 size=(640, 480))
+    return folder
+
+
+@pytest.fixture
+def jpeg(image_dir: Path) -> Path:
+    return image_dir / "photo.jpg"

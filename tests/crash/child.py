@@ -1,0 +1,158 @@
+"""Crash-test child: drives the real persistence writer with a scripted random stream
+of field edits, saves, photo imports and deletes, printing every step on stdout:
+
+    READY <case_id>
+    INTENT <n> <json op>     before the write is submitted
+    ACK <n> <json result>    when the writer reported it durable
+    FAIL <n> <message>       the writer refused it (the parent treats this as a bug)
+    DONE                     all ops acknowledged
+
+Ops are submitted in bursts (like an editor that does not wait for the disk), so several
+can be in flight when the parent's SIGKILL lands.
+
+Usage: python -m tests.crash.child DATA_DIR SEED MAX_OPS IMAGE [IMAGE ...]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QObject, QTimer, Slot  # noqa: E402
+from PySide6.QtGui import QGuiApplication  # noqa: E402
+
+from kycdesk.paths import resolve  # noqa: E402
+from kycdesk.persistence.commands import (  # noqa: E402
+    AddImage,
+    AppendEdit,
+    Command,
+    CreateCase,
+    DeleteImage,
+    SaveForm,
+)
+from kycdesk.persistence.records import ImageRecord, Location  # noqa: E402
+from kycdesk.persistence.writer import WriterThread  # noqa: E402
+
+FIELDS = [f"step{s}.field{f}" for s in range(4) for f in range(6)]
+
+
+def emit(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+@dataclass
+class Op:
+    n: int
+    kind: str
+    data: dict[str, Any]
+
+
+class Driver(QObject):
+    def __init__(self, thread: WriterThread, rng: random.Random, images: list[Path],
+                 max_ops: int) -> None:
+        super().__init__()
+        self.writer = thread.writer
+        self.rng = rng
+        self.images = images
+        self.max_ops = max_ops
+        self.case_id = ""
+        self.form: dict[str, Any] = {}
+        self.counter = 0
+        self.inflight: dict[int, Op] = {}
+        self.acked_images: list[int] = []
+        self.deleting: set[int] = set()
+        self.writer.completed.connect(self.on_completed)
+        self.writer.failed.connect(self.on_failed)
+        self.writer.opened.connect(self.on_opened)
+        self.create_ticket = -1
+
+    @Slot(object)
+    def on_opened(self, _report: object) -> None:
+        self.create_ticket = self.writer.submit(CreateCase(reference_number="crash-test"))
+
+    @Slot(int, object)
+    def on_completed(self, ticket: int, result: object) -> None:
+        if ticket == self.create_ticket:
+            assert isinstance(result, str)
+            self.case_id = result
+            emit(f"READY {result}")
+            self.burst()
+            return
+        op = self.inflight.pop(ticket)
+        summary: Any = None
+        if isinstance(result, ImageRecord):
+            summary = {"image_id": result.id, "sha256": result.sha256,
+                       "file": result.file_path}
+            self.acked_images.append(result.id)
+        elif op.kind == "delete":
+            self.acked_images.remove(op.data["image_id"])
+        else:
+            summary = result
+        emit(f"ACK {op.n} {json.dumps(summary)}")
+        if not self.inflight:
+            if self.counter >= self.max_ops:
+                emit("DONE")
+                QGuiApplication.quit()
+            else:
+                self.burst()
+
+    @Slot(int, str, str)
+    def on_failed(self, ticket: int, _case_id: str, message: str) -> None:
+        op = self.inflight.pop(ticket, None)
+        emit(f"FAIL {op.n if op else ticket} {message}")
+        QGuiApplication.exit(3)
+
+    def burst(self) -> None:
+        for _ in range(self.rng.randint(1, 5)):
+            op, command = self.next_op()
+            emit(f"INTENT {op.n} {json.dumps({'kind': op.kind, **op.data})}")
+            self.inflight[self.writer.submit(command)] = op
+
+    def next_op(self) -> tuple[Op, Command]:
+        self.counter += 1
+        n = self.counter
+        roll = self.rng.random()
+        deletable = [i for i in self.acked_images if i not in self.deleting]
+        if roll < 0.08 and deletable:
+            image_id = self.rng.choice(deletable)
+            self.deleting.add(image_id)
+            return (Op(n, "delete", {"image_id": image_id}),
+                    DeleteImage(self.case_id, image_id))
+        if roll < 0.20:
+            source = self.rng.choice(self.images)
+            return (Op(n, "add", {"source": str(source)}),
+                    AddImage(self.case_id, source, slot="site_photo",
+                             location=Location(51.5, -0.12, 10.0, None)))
+        if roll < 0.35:
+            return (Op(n, "save", {}), SaveForm(self.case_id, dict(self.form)))
+        field = self.rng.choice(FIELDS)
+        value: Any = self.rng.choice([
+            f"text {n}", n, n / 7, self.rng.random() < 0.5, None, ["a", n], {"k": n},
+            "unicode ünïcødé " + str(n)])
+        self.form[field] = value
+        return (Op(n, "edit", {"field": field, "value": value}),
+                AppendEdit(self.case_id, field, value))
+
+
+def main(argv: list[str]) -> int:
+    data_dir, seed, max_ops, *images = argv
+    app = QGuiApplication(sys.argv[:1])
+    thread = WriterThread(resolve(data_dir), retry_first_ms=50)
+    driver = Driver(thread, random.Random(int(seed)), [Path(p) for p in images], int(max_ops))
+    QTimer.singleShot(0, thread.start)
+    code = app.exec()
+    thread.stop()
+    del driver
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,175 @@
+"""The image store: atomic, hashed, validated imports and crash-safe deletes."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QColor, QImage
+
+from kycdesk.paths import DataPaths
+from kycdesk.persistence import events
+from kycdesk.persistence.errors import (
+    CaseLockedError,
+    ImageRejectedError,
+    ImageRejectionKind,
+    InvalidCaseIdError,
+    StorageUnavailableError,
+)
+from kycdesk.persistence.imagecheck import ImageLimits
+from kycdesk.persistence.records import CaseStatus, Location
+from kycdesk.persistence.store import LocalStore
+
+
+def _case_files(store: LocalStore, case_id: str) -> list[str]:
+    folder = store.paths.case_dir(case_id)
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_import_copies_hashes_and_records_everything(store: LocalStore, jpeg: Path) -> None:
+    case_id = store.create_case()
+    where = Location(latitude=51.5074, longitude=-0.1278, accuracy=12.5, address=None)
+    image = store.add_image(case_id, jpeg, slot="id_front", location=where,
+                            captured_at="2026-11-20T10:00:00Z")
+    stored = store.paths.absolute(image.file_path)
+    assert image.file_path == f"cases/{case_id}/img_1.jpg"
+    assert stored.read_bytes() == jpeg.read_bytes()
+    assert image.sha256 == hashlib.sha256(jpeg.read_bytes()).hexdigest()
+    assert image.byte_size == jpeg.stat().st_size
+    assert (image.mime, image.width, image.height) == ("image/jpeg", 800, 600)
+    assert image.location == where  # missing address stays missing, not ""
+    assert image.captured_at == "2026-11-20T10:00:00Z"
+    assert image.slot == "id_front" and image.source == "import" and not image.synced
+    assert len(image.client_image_id) == 36
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert _case_files(store, case_id) == ["img_1.jpg"]
+    kinds = [kind for _, kind, _ in events.list_events(store.conn, case_id)]
+    assert kinds == ["created", "image_added"]
+
+
+def test_png_is_accepted(store: LocalStore, tmp_path: Path) -> None:
+    png = tmp_path / "scan.png"
+    image = QImage(300, 200, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    assert image.save(str(png))
+    record = store.add_image(store.create_case(), png)
+    assert record.mime == "image/png" and record.file_path.endswith("img_1.png")
+
+
+def test_numbers_never_reuse_a_name_still_held_by_a_row(store: LocalStore, jpeg: Path) -> None:
+    case_id = store.create_case()
+    first = store.add_image(case_id, jpeg)
+    store.paths.absolute(first.file_path).unlink()  # row without file (damage)
+    second = store.add_image(case_id, jpeg)
+    assert second.file_path.endswith("img_2.jpg")
+    assert store.paths.absolute(first.file_path).exists() is False
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _bad_files(tmp: Path, jpeg: Path) -> dict[str, tuple[Path, ImageRejectionKind]]:
+    good = jpeg.read_bytes()
+    png = tmp / "ok.png"
+    image = QImage(64, 64, QImage.Format.Format_RGB32)
+    image.fill(QColor("red"))
+    image.save(str(png))
+    gif = tmp / "anim.gif"
+    gif.write_bytes(b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04"
+                    b"\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D"
+                    b"\x01\x00;")
+    return {
+        "empty": (_write(tmp / "empty.jpg", b""), ImageRejectionKind.EMPTY),
+        "text renamed .jpg": (_write(tmp / "notes.jpg", b"Dear verifier,\n" * 50),
+                              ImageRejectionKind.NOT_AN_IMAGE),
+        "truncated jpeg": (_write(tmp / "cut.jpg", good[: len(good) // 2]),
+                           ImageRejectionKind.TRUNCATED),
+        "truncated png": (_write(tmp / "cut.png", png.read_bytes()[:-20]),
+                          ImageRejectionKind.TRUNCATED),
+        "gif": (gif, ImageRejectionKind.UNSUPPORTED_FORMAT),
+        "folder": (tmp, ImageRejectionKind.UNREADABLE),
+        "missing": (tmp / "nope.jpg", ImageRejectionKind.UNREADABLE),
+    }
+
+
+@pytest.mark.parametrize("kind", ["empty", "text renamed .jpg", "truncated jpeg",
+                                  "truncated png", "gif", "folder", "missing"])
+def test_bad_file_is_rejected_with_message_and_nothing_stored(
+        store: LocalStore, jpeg: Path, tmp_path: Path, kind: str) -> None:
+    source, expected = _bad_files(tmp_path, jpeg)[kind]
+    case_id = store.create_case()
+    store.append_edit(case_id, "name", "kept")
+    with pytest.raises(ImageRejectedError) as raised:
+        store.add_image(case_id, source)
+    assert raised.value.kind is expected
+    assert str(raised.value)  # a sentence for the verifier
+    assert "Traceback" not in str(raised.value)
+    assert store.list_images(case_id) == []
+    assert _case_files(store, case_id) == []  # no temp file left behind
+    assert store.load_case(case_id).form == {"name": "kept"}
+
+
+def test_over_limit_size_and_pixels_are_rejected(qapp: object, paths: DataPaths,
+                                                 jpeg: Path) -> None:
+    size = jpeg.stat().st_size
+    with LocalStore(paths, image_limits=ImageLimits(max_bytes=size - 1)) as small:
+        case_id = small.create_case()
+        with pytest.raises(ImageRejectedError, match="limit") as raised:
+            small.add_image(case_id, jpeg)
+        assert raised.value.kind is ImageRejectionKind.TOO_LARGE
+    with LocalStore(paths, image_limits=ImageLimits(max_pixels=800 * 600 - 1)) as few:
+        with pytest.raises(ImageRejectedError, match="megapixels") as raised:
+            few.add_image(case_id, jpeg)
+        assert raised.value.kind is ImageRejectionKind.TOO_MANY_PIXELS
+        assert few.list_images(case_id) == []
+
+
+def test_import_refused_when_disk_would_fill(qapp: object, paths: DataPaths,
+                                             jpeg: Path) -> None:
+    with LocalStore(paths, image_limits=ImageLimits(free_space_reserve=2**62)) as store:
+        case_id = store.create_case()
+        with pytest.raises(StorageUnavailableError, match="disk space"):
+            store.add_image(case_id, jpeg)
+        assert store.list_images(case_id) == []
+
+
+def test_photo_for_bad_case_id_never_builds_a_path(store: LocalStore, jpeg: Path) -> None:
+    with pytest.raises(InvalidCaseIdError):
+        store.add_image("../../etc", jpeg)
+    assert not any(store.paths.root.parent.glob("etc*"))
+
+
+def test_photos_only_change_in_draft(store: LocalStore, jpeg: Path) -> None:
+    case_id = store.create_case()
+    image = store.add_image(case_id, jpeg)
+    store.set_status(case_id, CaseStatus.READY)
+    with pytest.raises(CaseLockedError):
+        store.add_image(case_id, jpeg)
+    with pytest.raises(CaseLockedError):
+        store.delete_image(image.id)
+    assert _case_files(store, case_id) == ["img_1.jpg"]
+
+
+def test_delete_removes_row_and_file_and_records_it(store: LocalStore, jpeg: Path) -> None:
+    case_id = store.create_case()
+    keep = store.add_image(case_id, jpeg)
+    gone = store.add_image(case_id, jpeg)
+    store.delete_image(gone.id)
+    assert [i.id for i in store.list_images(case_id)] == [keep.id]
+    assert _case_files(store, case_id) == ["img_1.jpg"]
+    deleted = [d for _, kind, d in events.list_events(store.conn, case_id)
+               if kind == "image_deleted"]
+    assert deleted[0]["client_image_id"] == gone.client_image_id
+
+
+def test_delete_of_row_whose_file_is_missing_still_works(store: LocalStore,
+                                                         jpeg: Path) -> None:
+    case_id = store.create_case()
+    image = store.add_image(case_id, jpeg)
+    store.paths.absolute(image.file_path).unlink()
+    store.delete_image(image.id)
+    assert store.list_images(case_id) == []

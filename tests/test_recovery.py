@@ -1,0 +1,138 @@
+"""Startup recovery repairs each crash leftover and reports what needs a person."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kycdesk.cli import main as cli_main
+from kycdesk.paths import DataPaths
+from kycdesk.persistence import events
+from kycdesk.persistence.ids import new_id
+from kycdesk.persistence.store import LocalStore
+
+
+def _case_with_photo(store: LocalStore, jpeg: Path) -> tuple[str, Path]:
+    case_id = store.create_case()
+    image = store.add_image(case_id, jpeg)
+    return case_id, store.paths.absolute(image.file_path)
+
+
+def test_clean_store_reports_no_problems(store: LocalStore, jpeg: Path) -> None:
+    _case_with_photo(store, jpeg)
+    report = store.recover(full_integrity=True, verify_hashes=True)
+    assert (report.repairs, report.has_problems) == (0, False)
+    assert report.lines()[-1] == "summary: 0 repair(s), no problems"
+
+
+def test_orphan_temp_file_of_unfinished_import_is_removed(store: LocalStore,
+                                                          jpeg: Path) -> None:
+    case_id, photo = _case_with_photo(store, jpeg)
+    leftover = photo.with_name(".img_0b7c3e4e-4a4b-4c1c-9a65-9e2e0d6c4a10.tmp")
+    leftover.write_bytes(b"half a photo")
+    report = store.recover()
+    assert not leftover.exists() and photo.exists()
+    assert report.removed_temp_files == [store.paths.relative(leftover)]
+    assert not report.has_problems
+    assert "recovery" in [kind for _, kind, _ in events.list_events(store.conn, case_id)]
+
+
+def test_interrupted_delete_before_commit_is_undone(store: LocalStore, jpeg: Path) -> None:
+    case_id, photo = _case_with_photo(store, jpeg)
+    tombstone = photo.with_name(".del_" + photo.name)
+    photo.rename(tombstone)  # crash after the rename, before the row was deleted
+    report = store.recover()
+    assert photo.exists() and not tombstone.exists()
+    assert report.restored_deletes == [store.paths.relative(photo)]
+    assert len(store.list_images(case_id)) == 1
+
+
+def test_interrupted_delete_after_commit_is_finished(store: LocalStore, jpeg: Path) -> None:
+    case_id, photo = _case_with_photo(store, jpeg)
+    tombstone = photo.with_name(".del_" + photo.name)
+    photo.rename(tombstone)
+    store.conn.execute("DELETE FROM case_images WHERE case_id = ?", (case_id,))
+    report = store.recover()
+    assert not tombstone.exists() and not photo.exists()
+    assert report.finished_deletes == [store.paths.relative(photo)]
+
+
+def test_file_without_row_goes_to_lost_and_found_never_deleted(store: LocalStore,
+                                                               jpeg: Path) -> None:
+    case_id, photo = _case_with_photo(store, jpeg)
+    unrecorded = photo.with_name("img_7.jpg")  # crash between rename and commit
+    shutil.copy(jpeg, unrecorded)
+    report = store.recover()
+    target = store.paths.lost_and_found / case_id / "img_7.jpg"
+    assert not unrecorded.exists()
+    assert target.read_bytes() == jpeg.read_bytes()
+    assert report.moved_to_lost_and_found == [(store.paths.relative(unrecorded),
+                                               store.paths.relative(target))]
+    assert report.lost_and_found_count == 1
+    assert any("lost+found" in line for line in report.lines())
+
+
+def test_row_without_file_is_reported_and_kept(store: LocalStore, jpeg: Path) -> None:
+    case_id, photo = _case_with_photo(store, jpeg)
+    photo.unlink()
+    report = store.recover()
+    assert report.has_problems
+    assert [(c, p) for _, c, p in report.missing_files] == [(case_id,
+                                                             store.paths.relative(photo))]
+    assert len(store.list_images(case_id)) == 1  # never silently dropped
+    assert any(line.startswith("MISSING FILE") for line in report.lines())
+
+
+def test_changed_photo_is_reported_by_size_and_by_hash(store: LocalStore, jpeg: Path) -> None:
+    _, photo = _case_with_photo(store, jpeg)
+    _, other = _case_with_photo(store, jpeg)
+    photo.write_bytes(photo.read_bytes() + b"x")          # size differs
+    data = bytearray(other.read_bytes())
+    data[100] ^= 0xFF                                       # same size, other content
+    other.write_bytes(bytes(data))
+    quick = store.recover()
+    assert len(quick.size_mismatches) == 1 and quick.hash_mismatches == []
+    full = store.recover(verify_hashes=True)
+    assert len(full.size_mismatches) == 1 and len(full.hash_mismatches) == 1
+    assert full.has_problems
+
+
+def test_unexpected_folder_is_left_alone(store: LocalStore) -> None:
+    stray = store.paths.cases_dir / "not-a-case"
+    stray.mkdir()
+    report = store.recover()
+    assert stray.exists() and report.unexpected_entries == ["cases/not-a-case"]
+
+
+def _doctor(paths: DataPaths, *extra: str) -> int:
+    return cli_main(["doctor", "--data-dir", str(paths.root), *extra])
+
+
+def test_doctor_exit_codes_follow_the_report(qapp: object, paths: DataPaths, jpeg: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    with LocalStore(paths) as store:
+        _, photo = _case_with_photo(store, jpeg)
+    assert _doctor(paths) == 0
+    assert "no problems" in capsys.readouterr().out
+    photo.unlink()
+    assert _doctor(paths) == 1
+    assert "MISSING FILE" in capsys.readouterr().out
+
+
+def test_doctor_explains_a_corrupt_database_and_keeps_it(
+        qapp: object, paths: DataPaths, capsys: pytest.CaptureFixture[str]) -> None:
+    paths.root.mkdir(parents=True)
+    garbage = b"this used to be a database" * 300
+    paths.database.write_bytes(garbage)
+    assert _doctor(paths) == 2
+    out = capsys.readouterr().out
+    assert "DATABASE DAMAGED" in out and "--move-damaged-database-aside" in out
+    assert paths.database.read_bytes() == garbage
+    assert _doctor(paths, "--move-damaged-database-aside") == 0
+    moved = list(paths.root.glob("kycdesk.sqlite3.damaged-*"))
+    assert [p.read_bytes() for p in moved] == [garbage]
+    with LocalStore(paths) as fresh:  # the next start gets a working, empty store
+        assert fresh.list_cases() == []
+        fresh.create_case(case_id=new_id())

@@ -1,0 +1,129 @@
+"""Schema creation, pragmas, migrations from every older version, refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from kycdesk.paths import DataPaths, ensure_private_dir
+from kycdesk.persistence import schema
+from kycdesk.persistence.db import Connection
+from kycdesk.persistence.errors import DatabaseCorruptError, DatabaseTooNewError
+from kycdesk.persistence.store import LocalStore
+
+SEED_CASE = "6f1c2a40-2b8f-4a38-9d2c-0e8a7f3b9c11"
+ORPHAN_CASE = "a1b2c3d4-0000-4000-8000-000000000001"
+
+
+def _columns(conn: Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.query_all(f"PRAGMA table_info({table})")]
+
+
+def _build_at_version(paths: DataPaths, version: int) -> None:
+    """A database exactly as an older release left it, with data in it."""
+    ensure_private_dir(paths.root)
+    conn = Connection(paths.database, role="old", writer=True)
+    try:
+        schema.migrate(conn, target=version)
+        if version >= 1:
+            conn.execute("INSERT INTO cases(id, reference_number, status, current_step, "
+                         "last_saved) VALUES (?, 'REF-1', 'DRAFT', 'identity', "
+                         "'2026-01-02T03:04:05Z')", (SEED_CASE,))
+            conn.execute("INSERT INTO case_forms(case_id, form_json) VALUES (?, ?)",
+                         (SEED_CASE, json.dumps({"applicant.first_name": "Ada"})))
+            conn.execute("INSERT INTO case_images(case_id, file_path, latitude, longitude, "
+                         "captured_at) VALUES (?, 'cases/x/img_1.jpg', 51.5, -0.1, "
+                         "'2026-01-02T03:00:00Z')", (SEED_CASE,))
+        if version == 1:
+            # Seed databases had no foreign keys: an image of a case row that is gone.
+            conn.execute("INSERT INTO case_images(case_id, file_path) VALUES (?, "
+                         "'cases/y/img_1.jpg')", (ORPHAN_CASE,))
+    finally:
+        conn.close()
+
+
+def test_new_database_gets_latest_schema_and_durable_pragmas(store: LocalStore) -> None:
+    conn = store.conn
+    assert schema.user_version(conn) == schema.LATEST_VERSION
+    assert conn.scalar("PRAGMA journal_mode") == "wal"
+    assert conn.scalar("PRAGMA synchronous") == 2  # FULL
+    assert conn.scalar("PRAGMA foreign_keys") == 1
+    assert conn.scalar("PRAGMA busy_timeout") == 5000
+    for seed_column in ("id", "reference_number", "status", "current_step", "last_saved"):
+        assert seed_column in _columns(conn, "cases")
+    assert _columns(conn, "case_forms")[:2] == ["case_id", "form_json"]
+    assert _columns(conn, "case_images")[:9] == [
+        "id", "case_id", "file_path", "latitude", "longitude", "address", "accuracy",
+        "captured_at", "synced"]
+    for added in ("client_image_id", "slot", "sha256", "byte_size", "mime", "width",
+                  "height", "source", "server_image_id"):
+        assert added in _columns(conn, "case_images")
+    assert _columns(conn, "case_edits") == ["case_id", "seq", "field_key", "value_json", "at"]
+    assert _columns(conn, "case_events") == ["id", "case_id", "at", "kind", "detail_json"]
+
+
+def test_list_query_uses_an_index(store: LocalStore) -> None:
+    plan = " ".join(str(r[-1]) for r in store.conn.query_all(
+        "EXPLAIN QUERY PLAN SELECT id FROM cases ORDER BY last_saved DESC, id LIMIT 100"))
+    assert "cases_by_last_saved" in plan
+    plan = " ".join(str(r[-1]) for r in store.conn.query_all(
+        "EXPLAIN QUERY PLAN SELECT count(*) FROM case_images WHERE case_id = 'x'"))
+    assert "case_images_by_case" in plan
+
+
+@pytest.mark.parametrize("old_version", range(schema.LATEST_VERSION))
+def test_upgrade_from_every_older_version_keeps_data(qapp: object, paths: DataPaths,
+                                                     old_version: int) -> None:
+    _build_at_version(paths, old_version)
+    with LocalStore(paths) as store:
+        conn = store.conn
+        assert schema.user_version(conn) == schema.LATEST_VERSION
+        assert conn.query_all("PRAGMA foreign_key_check") == []
+        if old_version >= 1:
+            case = store.load_case(SEED_CASE)
+            assert case.reference_number == "REF-1"
+            assert case.current_step == "identity"
+            assert case.form == {"applicant.first_name": "Ada"}
+            assert case.revision == 1
+            images = store.list_images(SEED_CASE)
+            assert len(images) == 1
+            assert images[0].location.latitude == 51.5
+            assert len(images[0].client_image_id) == 36  # backfilled UUID
+            # The orphaned image was kept and its case re-created, not dropped.
+            assert len(store.list_images(ORPHAN_CASE)) == 1
+            assert store.load_case(ORPHAN_CASE).reference_number == "recovered"
+        # The upgraded store works for new data.
+        new_case = store.create_case(reference_number="after-upgrade")
+        store.append_edit(new_case, "a", 1)
+        assert store.save_form(new_case, {"a": 1}) == 1
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_newer_database_is_refused_and_left_untouched(qapp: object, paths: DataPaths) -> None:
+    _build_at_version(paths, schema.LATEST_VERSION)
+    conn = Connection(paths.database, role="future", writer=True)
+    conn.execute(f"PRAGMA user_version={schema.LATEST_VERSION + 1}")
+    conn.close()
+    before = _digest(paths.database)
+    with pytest.raises(DatabaseTooNewError, match="newer kycdesk"):
+        LocalStore(paths)
+    assert _digest(paths.database) == before
+
+
+@pytest.mark.parametrize("content", [b"not a database at all" * 100,
+                                     b"SQLite format 3\x00" + b"\xff" * 4000])
+def test_corrupt_database_is_refused_and_left_untouched(qapp: object, paths: DataPaths,
+                                                        content: bytes) -> None:
+    ensure_private_dir(paths.root)
+    paths.database.write_bytes(content)
+    with pytest.raises(DatabaseCorruptError) as raised:
+        LocalStore(paths)
+    assert "doctor" in str(raised.value)
+    assert paths.database.read_bytes() == content
+    assert not paths.database.with_name(paths.database.name + "-wal").exists()
