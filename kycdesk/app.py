@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from kycdesk import APP_NAME, __version__
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 class KycDeskApp(QObject):
     """Owns the long-lived parts; GUI-thread object, talks to the writer by signals."""
+
+    fatalError = Signal(str)  # the store cannot be used: show it and quit
 
     def __init__(self, paths: DataPaths) -> None:
         super().__init__()
@@ -49,7 +51,7 @@ class KycDeskApp(QObject):
             return False
         self.window.show_space_warning(space_report(self.paths.root).message())
         self.writer_thread = WriterThread(self.paths)
-        writer = self.writer_thread.writer
+        writer = self.writer_thread.client
         writer.opened.connect(self._store_opened)
         writer.openFailed.connect(self._store_failed)
         writer.caseCreated.connect(self._case_created)
@@ -74,14 +76,13 @@ class KycDeskApp(QObject):
     @Slot(str)
     def _store_failed(self, message: str) -> None:
         self.startup_error = message
-        QMessageBox.critical(self.window, "kycdesk cannot open its data", message)
-        QApplication.quit()
+        self.fatalError.emit(message)
 
     @Slot()
     def new_case(self) -> None:
         if self.writer_thread is None:
             return
-        self.writer_thread.writer.submit(CreateCase())
+        self.writer_thread.client.submit(CreateCase())
 
     @Slot(str)
     def _case_created(self, case_id: str) -> None:
@@ -112,6 +113,12 @@ def run_app(paths: DataPaths) -> int:
     if not desk.start():
         QMessageBox.critical(None, "kycdesk cannot start", desk.startup_error or "")
         return 2
+
+    def show_fatal(message: str) -> None:
+        QMessageBox.critical(desk.window, "kycdesk cannot open its data", message)
+        QApplication.quit()
+
+    desk.fatalError.connect(show_fatal)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     desk.window.show()

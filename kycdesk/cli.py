@@ -89,8 +89,8 @@ def _doctor(paths: DataPaths, *, move_aside: bool) -> int:
 
     app = _qt_app(gui=False)  # noqa: F841  (QLockFile/QtSql want an application)
     print(f"kycdesk doctor — data folder {paths.root}")
-    if not paths.root.exists():
-        print("The data folder does not exist yet: nothing to check.")
+    if not paths.database.exists():
+        print("There is no kycdesk database in this folder yet: nothing to check.")
         return EXIT_OK
     lock = DataDirLock(paths.lock_file)
     try:

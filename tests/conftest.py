@@ -6,14 +6,14 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from kycdesk.demo import render_photo  # noqa: E402
-from kycdesk.paths import DATA_DIR_ENV, DataPaths, resolve  # noqa: E402
-from kycdesk.persistence.store import LocalStore  # noqa: E402
+from kycdesk.demo import render_photo
+from kycdesk.paths import DATA_DIR_ENV, DataPaths, resolve
+from kycdesk.persistence.store import LocalStore
 
 
 @pytest.fixture(autouse=True)

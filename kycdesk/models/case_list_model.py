@@ -48,6 +48,8 @@ class CaseListModel(QAbstractTableModel):
         self._rows: list[CaseSummary] = []
         self._total = 0
         self._status: CaseStatus | None = None
+        if reader is not None:
+            self.refresh()
 
     # -- loading ---------------------------------------------------------------------
     def set_reader(self, reader: ReadStore | None) -> None:

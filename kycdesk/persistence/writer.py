@@ -255,6 +255,10 @@ class WriterThread:
         self.writer = PersistenceWriter(paths, **writer_options)
         self.writer.moveToThread(self.thread)
         self.thread.started.connect(self.writer.open)
+        # Imported here: client.py imports this module for the writer type.
+        from kycdesk.persistence.client import StoreClient
+
+        self.client = StoreClient(self.writer)
         self._stopped = False
 
     def start(self) -> None:

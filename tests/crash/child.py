@@ -25,11 +25,11 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QObject, QTimer, Slot  # noqa: E402
-from PySide6.QtGui import QGuiApplication  # noqa: E402
+from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtGui import QGuiApplication
 
-from kycdesk.paths import resolve  # noqa: E402
-from kycdesk.persistence.commands import (  # noqa: E402
+from kycdesk.paths import resolve
+from kycdesk.persistence.commands import (
     AddImage,
     AppendEdit,
     Command,
@@ -37,8 +37,8 @@ from kycdesk.persistence.commands import (  # noqa: E402
     DeleteImage,
     SaveForm,
 )
-from kycdesk.persistence.records import ImageRecord, Location  # noqa: E402
-from kycdesk.persistence.writer import WriterThread  # noqa: E402
+from kycdesk.persistence.records import ImageRecord, Location
+from kycdesk.persistence.writer import WriterThread
 
 FIELDS = [f"step{s}.field{f}" for s in range(4) for f in range(6)]
 
@@ -59,7 +59,7 @@ class Driver(QObject):
     def __init__(self, thread: WriterThread, rng: random.Random, images: list[Path],
                  max_ops: int) -> None:
         super().__init__()
-        self.writer = thread.writer
+        self.writer = thread.client
         self.rng = rng
         self.images = images
         self.max_ops = max_ops

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""One-command setup for kycdesk (standard library only, any OS with Python >= 3.11).
+
+    python3 dev.py app     create .venv, install kycdesk, start the app
+    python3 dev.py test    create .venv, install kycdesk + test tools, run lint, types, tests
+
+Extra arguments after `app` go to kycdesk (e.g. `python3 dev.py app --data-dir D`);
+after `test` they go to pytest (e.g. `python3 dev.py test -k writer`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def run(*args: str | os.PathLike[str], env: dict[str, str] | None = None) -> int:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    return subprocess.call([str(a) for a in args], cwd=ROOT, env=env)
+
+
+def ensure_venv(extras: str) -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036  (this script must explain, not crash)
+        sys.exit(f"kycdesk needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    if not PYTHON.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    # Reinstall only when the dependency list changed (fast repeat runs).
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode())
+    stamp = VENV / f".installed-{extras or 'base'}"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return
+    spec = f".[{extras}]" if extras else "."
+    if run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip") != 0:
+        sys.exit("pip could not be upgraded")
+    if run(PYTHON, "-m", "pip", "install", "--quiet", "-e", spec) != 0:
+        sys.exit("kycdesk could not be installed (see pip's message above)")
+    stamp.write_text(digest.hexdigest())
+
+
+def test(pytest_args: list[str]) -> int:
+    ensure_venv("dev")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    steps: list[list[str | Path]] = [
+        [BIN / "ruff", "check", "."],
+        [PYTHON, "-m", "mypy"],
+        [BIN / "lint-imports"],
+    ]
+    for step in steps:
+        if run(*step, env=env) != 0:
+            return 1
+    code = run(PYTHON, "-m", "pytest", *pytest_args, env=env)
+    if code == 5:
+        print("pytest collected no tests: that is a failure here.")
+        return 1
+    return code
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("app", "test"):
+        print(__doc__)
+        return 2
+    if argv[0] == "app":
+        ensure_venv("")
+        return run(PYTHON, "-m", "kycdesk", *argv[1:])
+    return test(argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

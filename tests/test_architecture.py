@@ -1,0 +1,52 @@
+"""Guards for the architecture and for known toolkit bugs."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer
+
+from kycdesk.paths import DataPaths
+from kycdesk.persistence.store import LocalStore
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_lower_layers_never_import_qt_widgets() -> None:
+    """persistence, sync and models stay widget-free (views own widgets). Checked in the
+    source, not sys.modules: PySide6.QtSql itself loads QtWidgets for its delegates."""
+    root = Path(__file__).resolve().parents[1] / "kycdesk"
+    offenders = [str(path.relative_to(root))
+                 for package in ("persistence", "sync", "models")
+                 for path in (root / package).rglob("*.py")
+                 if any(m.startswith(("PySide6.QtWidgets", "kycdesk.views"))
+                        for m in _imported_modules(path))]
+    assert offenders == []
+
+
+def test_pyside_keeps_none_alive(qapp: object, paths: DataPaths, jpeg: Path) -> None:
+    """PySide6 6.12.0 on CPython 3.11 dropped a reference to None on every void call,
+    aborting the process after a few thousand calls. A store session makes thousands."""
+    before = sys.getrefcount(None)
+    timer, obj = QTimer(), QObject()
+    for _ in range(500):
+        timer.stop()
+        obj.setObjectName("x")
+    with LocalStore(paths) as store:
+        case_id = store.create_case()
+        for i in range(50):
+            store.append_edit(case_id, "f", None if i % 2 else i)
+        store.add_image(case_id, jpeg)
+        store.load_case(case_id)
+    assert sys.getrefcount(None) >= before - 50  # unrelated churn, never ~1,000s

@@ -1,0 +1,51 @@
+"""The command line: demo data, version, and the process-level contract."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kycdesk import __version__
+from kycdesk.cli import main as cli_main
+from kycdesk.paths import DataPaths
+from kycdesk.persistence.records import CaseStatus
+from kycdesk.persistence.store import LocalStore
+
+
+def test_demo_data_creates_realistic_cases_with_photos(qapp: object, paths: DataPaths,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli_main(["demo-data", "--data-dir", str(paths.root), "--cases", "10",
+                     "--images-per-case", "2", "--status", "mixed", "--image-size", "320x240"])
+    assert code == 0
+    assert "created 10 cases with 20 photos" in capsys.readouterr().out
+    with LocalStore(paths) as store:
+        cases = store.list_cases(limit=50)
+        assert len(cases) == 10
+        assert {c.status for c in cases} == {s.value for s in CaseStatus}
+        assert all(c.reference_number and c.reference_number.startswith("KYC-")
+                   for c in cases)
+        first = store.load_case(cases[0].id)
+        assert first.form["applicant.first_name"]
+        images = store.list_images(cases[0].id)
+        assert len(images) == 2 and all(i.width == 320 for i in images)
+        assert store.recover(verify_hashes=True).has_problems is False
+    assert cli_main(["doctor", "--data-dir", str(paths.root)]) == 0
+
+
+def test_demo_data_with_bad_size_says_so(qapp: object, paths: DataPaths,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["demo-data", "--data-dir", str(paths.root), "--image-size", "big"]) == 1
+    assert "--image-size" in capsys.readouterr().out
+
+
+def test_console_entry_point_runs_as_a_process(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "kycdesk", "--version"],
+                            capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.strip() == f"kycdesk {__version__}"
+    result = subprocess.run(
+        [sys.executable, "-m", "kycdesk", "doctor", "--data-dir", str(tmp_path / "none")],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0 and "no kycdesk database" in result.stdout
