@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,9 +41,13 @@ def _start(qtbot: QtBot, thread: WriterThread) -> StoreClient:
 
 
 def _result(qtbot: QtBot, writer: StoreClient, command: object) -> object:
-    with qtbot.waitSignal(writer.completed, timeout=10_000) as blocker:
-        ticket = writer.submit(command)  # type: ignore[arg-type]
-    assert blocker.args is not None and blocker.args[0] == ticket
+    """Submit and wait for *this* request's completion (not a late one of an earlier)."""
+    ticket: list[int] = []
+    with qtbot.waitSignal(writer.completed, timeout=10_000,
+                          check_params_cb=lambda t, _r: bool(ticket) and t == ticket[0]
+                          ) as blocker:
+        ticket.append(writer.submit(command))  # type: ignore[arg-type]
+    assert blocker.args is not None
     return blocker.args[1]
 
 
@@ -130,12 +135,16 @@ def test_full_disk_keeps_the_write_queued_and_retries(qtbot: QtBot,
 
     worker = writer_thread.writer
 
+    limited = threading.Event()
+
     def limit_database_size() -> None:  # runs in the writer thread (QTimer context)
         conn = worker._store.conn  # type: ignore[union-attr]
         pages = conn.scalar("PRAGMA page_count")
         conn.execute(f"PRAGMA max_page_count={pages}")
+        limited.set()
 
     QTimer.singleShot(0, worker, limit_database_size)
+    qtbot.waitUntil(limited.is_set, timeout=10_000)
     big_form = {f"field{i}": "x" * 200 for i in range(2000)}  # ~450 KB: cannot fit
     save_failures: list[str] = []
     writer.saveFailed.connect(lambda _case, message: save_failures.append(message))
