@@ -38,8 +38,8 @@ class MainWindow(QMainWindow):
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         toolbar.addAction(self.new_case_action)
-        for button in toolbar.findChildren(QAbstractItemView):
-            button.setMinimumHeight(TOUCH_ROW_HEIGHT)
+        button = toolbar.widgetForAction(self.new_case_action)
+        button.setMinimumSize(TOUCH_ROW_HEIGHT * 3, TOUCH_ROW_HEIGHT)
         self.addToolBar(toolbar)
 
         self.table = QTableView(self)
@@ -51,7 +51,10 @@ class MainWindow(QMainWindow):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(TOUCH_ROW_HEIGHT)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(False)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         QScroller.grabGesture(self.table.viewport(),
                               QScroller.ScrollerGestureType.LeftMouseButtonGesture)
