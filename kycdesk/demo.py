@@ -127,7 +127,9 @@ def generate(store: LocalStore, *, cases: int, images_per_case: int,
             reference, form, (city, lat, lon) = demo_form(rng)
             case_id = store.create_case(reference_number=reference, form_id=DEMO_FORM_ID,
                                         form_version=DEMO_FORM_VERSION)
-            store.save_form(case_id, form, DEMO_FORM_VERSION)
+            store.save_form(case_id, form, DEMO_FORM_VERSION,
+                            applicant_name=f"{form['applicant.first_name']} "
+                                           f"{form['applicant.last_name']}")
             for photo in range(images_per_case):
                 slot, label = SLOTS[photo % len(SLOTS)]
                 source = Path(tmp) / f"{index}_{photo}.jpg"

@@ -37,6 +37,9 @@ def _build_at_version(paths: DataPaths, version: int) -> None:
             conn.execute("INSERT INTO case_images(case_id, file_path, latitude, longitude, "
                          "captured_at) VALUES (?, 'cases/x/img_1.jpg', 51.5, -0.1, "
                          "'2026-01-02T03:00:00Z')", (SEED_CASE,))
+            if version >= 2:  # since v2 every image has its client id from capture
+                conn.execute("UPDATE case_images SET client_image_id = "
+                             "'0b7c3e4e-4a4b-4c1c-9a65-9e2e0d6c4a10'")
         if version == 1:
             # Seed databases had no foreign keys: an image of a case row that is gone.
             conn.execute("INSERT INTO case_images(case_id, file_path) VALUES (?, "
@@ -87,12 +90,16 @@ def test_upgrade_from_every_older_version_keeps_data(qapp: object, paths: DataPa
             assert case.reference_number == "REF-1"
             assert case.current_step == "identity"
             assert case.form == {"applicant.first_name": "Ada"}
-            assert case.revision == 1
+            # v1 rows get revision 1 when revisions are introduced; later ones keep theirs.
+            assert case.revision == (1 if old_version == 1 else 0)
+            summary = next(c for c in store.list_cases() if c.id == SEED_CASE)
+            assert summary.applicant_name == "Ada"  # backfilled for the case list
             images = store.list_images(SEED_CASE)
             assert len(images) == 1
             assert images[0].location.latitude == 51.5
             assert len(images[0].client_image_id) == 36  # backfilled UUID
-            # The orphaned image was kept and its case re-created, not dropped.
+        if old_version == 1:
+            # The seed's orphaned image was kept and its case re-created, not dropped.
             assert len(store.list_images(ORPHAN_CASE)) == 1
             assert store.load_case(ORPHAN_CASE).reference_number == "recovered"
         # The upgraded store works for new data.

@@ -29,6 +29,7 @@ class SaveForm:
     case_id: str
     form: FormValues
     form_version: str | None = None
+    applicant_name: str | None = None  # for the case list; None keeps the stored one
 
 
 @dataclass(frozen=True)

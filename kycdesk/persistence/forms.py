@@ -50,7 +50,7 @@ def append_edit(conn: Connection, case_id: str, field_key: str, value: Any) -> i
 
 
 def save_form(conn: Connection, case_id: str, form: FormValues,
-              form_version: str | None = None) -> int:
+              form_version: str | None = None, applicant_name: str | None = None) -> int:
     """Write the whole form, fold (delete) the pending edits; return the new revision.
 
     The writer runs commands in order, so every edit appended before this save is
@@ -70,9 +70,9 @@ def save_form(conn: Connection, case_id: str, form: FormValues,
         )
         conn.execute("DELETE FROM case_edits WHERE case_id = ?", (case_id,))
         conn.execute(
-            "UPDATE cases SET last_saved = ?, form_version = coalesce(?, form_version) "
-            "WHERE id = ?",
-            (now, form_version, case_id),
+            "UPDATE cases SET last_saved = ?, form_version = coalesce(?, form_version), "
+            "applicant_name = coalesce(?, applicant_name) WHERE id = ?",
+            (now, form_version, applicant_name, case_id),
         )
         revision = conn.scalar("SELECT revision FROM case_forms WHERE case_id = ?", (case_id,))
     return int(revision)

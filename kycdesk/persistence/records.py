@@ -9,6 +9,13 @@ from typing import Any
 FormValues = dict[str, Any]
 
 
+class CaseSort(StrEnum):
+    LAST_SAVED = "last_saved"
+    REFERENCE = "reference"
+    APPLICANT = "applicant"
+    STATUS = "status"
+
+
 class CaseStatus(StrEnum):
     DRAFT = "DRAFT"
     READY = "READY"
@@ -48,6 +55,7 @@ class CaseSummary:
     last_saved: str | None
     photo_count: int
     last_error: str | None
+    applicant_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,23 @@ def _v1_to_v2_sync_and_audit(conn: Connection) -> None:
     conn.execute("CREATE INDEX case_events_by_case ON case_events(case_id, id)")
 
 
+def _v2_to_v3_applicant_name(conn: Connection) -> None:
+    """The case list shows and searches the applicant's name: keep it on the case row
+    (written with every form save) instead of parsing form_json for 10,000 rows."""
+    conn.execute("ALTER TABLE cases ADD COLUMN applicant_name TEXT")
+    conn.execute(
+        "UPDATE cases SET applicant_name = nullif(trim("
+        " coalesce((SELECT json_extract(f.form_json, '$.\"applicant.first_name\"')"
+        "  FROM case_forms f WHERE f.case_id = cases.id), '') || ' ' ||"
+        " coalesce((SELECT json_extract(f.form_json, '$.\"applicant.last_name\"')"
+        "  FROM case_forms f WHERE f.case_id = cases.id), '')), '')"
+    )
+    conn.execute("CREATE INDEX cases_by_applicant ON cases(applicant_name COLLATE NOCASE)")
+
+
 Migration = Callable[[Connection], None]
-MIGRATIONS: list[Migration] = [_v0_to_v1_seed, _v1_to_v2_sync_and_audit]
+MIGRATIONS: list[Migration] = [_v0_to_v1_seed, _v1_to_v2_sync_and_audit,
+                               _v2_to_v3_applicant_name]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -108,16 +108,18 @@ class LocalStore:
         return cases.load_case(self.conn, case_id)
 
     def list_cases(self, *, limit: int = 100, offset: int = 0,
-                   status: CaseStatus | None = None) -> list[CaseSummary]:
-        return cases.list_cases(self.conn, limit=limit, offset=offset, status=status)
+                   status: CaseStatus | None = None, search: str | None = None
+                   ) -> list[CaseSummary]:
+        return cases.list_cases(self.conn, limit=limit, offset=offset, status=status,
+                                search=search)
 
     # -- forms -----------------------------------------------------------------------
     def append_edit(self, case_id: str, field_key: str, value: Any) -> int:
         return forms.append_edit(self.conn, case_id, field_key, value)
 
-    def save_form(self, case_id: str, form: FormValues,
-                  form_version: str | None = None) -> int:
-        return forms.save_form(self.conn, case_id, form, form_version)
+    def save_form(self, case_id: str, form: FormValues, form_version: str | None = None,
+                  applicant_name: str | None = None) -> int:
+        return forms.save_form(self.conn, case_id, form, form_version, applicant_name)
 
     # -- images ----------------------------------------------------------------------
     def add_image(self, case_id: str, source: Path, *, slot: str | None = None,

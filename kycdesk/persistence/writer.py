@@ -225,8 +225,8 @@ class PersistenceWriter(QObject):
         match command:
             case AppendEdit(case_id, field_key, value):
                 return store.append_edit(case_id, field_key, value)
-            case SaveForm(case_id, form, form_version):
-                return store.save_form(case_id, form, form_version)
+            case SaveForm(case_id, form, form_version, applicant_name):
+                return store.save_form(case_id, form, form_version, applicant_name)
             case CreateCase(case_id, reference_number, form_id, form_version):
                 return store.create_case(case_id=case_id, reference_number=reference_number,
                                          form_id=form_id, form_version=form_version)
