@@ -1,48 +1,87 @@
-"""Wires the app: data-dir lock, writer thread, read connection, models, main window."""
+"""Wires the app: data-dir lock, writer thread, read connection, form definitions,
+models, the main window, and the save triggers that come from outside an editor."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import sys
+from dataclasses import replace
+from datetime import datetime
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from kycdesk import APP_NAME, __version__
 from kycdesk.models.case_list_model import CaseListModel
+from kycdesk.models.form_registry import (
+    DEFAULT_FORM_ID,
+    FormDefinitionError,
+    FormRegistry,
+)
+from kycdesk.models.form_schema import FormDefinition
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import CreateCase
 from kycdesk.persistence.diskspace import space_report
 from kycdesk.persistence.errors import StoreError
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.reader import ReadStore
+from kycdesk.persistence.records import CaseRecord, CaseStatus
 from kycdesk.persistence.recovery import RecoveryReport
+from kycdesk.persistence.thumbnails import ThumbnailLoader
 from kycdesk.persistence.writer import WriterThread
+from kycdesk.views.camera import CameraSource
+from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.main_window import MainWindow
+from kycdesk.views.photo_panel import Confirm, ask_confirmation
+from kycdesk.views.style import APP_STYLESHEET
 
 log = logging.getLogger(__name__)
+
+
+def new_reference() -> str:
+    return f"KYC-{datetime.now():%Y%m%d}-{secrets.token_hex(3).upper()}"
 
 
 class KycDeskApp(QObject):
     """Owns the long-lived parts; GUI-thread object, talks to the writer by signals."""
 
-    fatalError = Signal(str)  # the store cannot be used: show it and quit
+    fatalError = Signal(str)   # the store cannot be used: show it and quit
+    caseOpened = Signal(str)
 
-    def __init__(self, paths: DataPaths) -> None:
+    def __init__(self, paths: DataPaths, *, registry: FormRegistry | None = None,
+                 debounce_ms: int = 2000, camera: CameraSource | None = None,
+                 confirm: Confirm = ask_confirmation) -> None:
         super().__init__()
         self.paths = paths
         self.lock = DataDirLock(paths.lock_file)
+        self.registry = registry
+        self.debounce_ms = debounce_ms
+        self.camera = camera
+        self.confirm = confirm
         self.writer_thread: WriterThread | None = None
         self.reader: ReadStore | None = None
+        self.loader = ThumbnailLoader(paths)
         self.model = CaseListModel()
         self.window = MainWindow(self.model)
         self.window.newCaseRequested.connect(self.new_case)
+        self.window.caseOpenRequested.connect(self.open_case)
+        self.window.minimised.connect(self.flush_all)
         self.startup_error: str | None = None
+        self._new_case_tickets: set[int] = set()
 
+    # -- start ------------------------------------------------------------------------
     def start(self) -> bool:
-        """Take the data-dir lock and start the writer; False (with a message) if the
-        store cannot be used."""
+        """Take the data-dir lock, load form definitions, start the writer; False (with
+        `startup_error`) if the app cannot work."""
+        try:
+            if self.registry is None:
+                self.registry = FormRegistry.load()
+        except FormDefinitionError as exc:
+            self.startup_error = f"The form definitions are damaged: {exc}"
+            return False
         try:
             self.paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.lock.acquire()
@@ -51,11 +90,17 @@ class KycDeskApp(QObject):
             return False
         self.window.show_space_warning(space_report(self.paths.root).message())
         self.writer_thread = WriterThread(self.paths)
-        writer = self.writer_thread.client
-        writer.opened.connect(self._store_opened)
-        writer.openFailed.connect(self._store_failed)
-        writer.caseCreated.connect(self._case_created)
-        writer.storageStateChanged.connect(self.window.show_storage_state)
+        client = self.writer_thread.client
+        client.opened.connect(self._store_opened)
+        client.openFailed.connect(self._store_failed)
+        client.caseCreated.connect(self._case_created)
+        client.completed.connect(self._completed)
+        client.statusChanged.connect(lambda _c, _s: self.model.refresh())
+        client.storageStateChanged.connect(self.window.show_storage_state)
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            app.applicationStateChanged.connect(self._application_state)
+            app.commitDataRequest.connect(lambda _manager: self.flush_all())
         self.writer_thread.start()
         return True
 
@@ -78,27 +123,100 @@ class KycDeskApp(QObject):
         self.startup_error = message
         self.fatalError.emit(message)
 
+    # -- cases ------------------------------------------------------------------------
     @Slot()
     def new_case(self) -> None:
-        if self.writer_thread is None:
+        if self.writer_thread is None or self.registry is None or self.reader is None:
             return
-        self.writer_thread.client.submit(CreateCase())
+        definition = self.registry.latest(DEFAULT_FORM_ID)
+        ticket = self.writer_thread.client.submit(CreateCase(
+            reference_number=new_reference(), form_id=definition.form_id,
+            form_version=definition.version))
+        self._new_case_tickets.add(ticket)
 
     @Slot(str)
-    def _case_created(self, case_id: str) -> None:
+    def _case_created(self, _case_id: str) -> None:
         self.model.refresh()
-        self.window.show_status("New case created")
 
+    @Slot(int, object)
+    def _completed(self, ticket: int, result: object) -> None:
+        if ticket in self._new_case_tickets:
+            self._new_case_tickets.discard(ticket)
+            if isinstance(result, str):
+                self.open_case(result)
+
+    def _definition_for(self, case: CaseRecord) -> tuple[CaseRecord, FormDefinition,
+                                                         str | None, list[str]]:
+        """The definition to show a case with; drafts of older versions are migrated."""
+        assert self.registry is not None
+        form_id = case.form_id or DEFAULT_FORM_ID
+        latest = self.registry.latest(form_id)
+        version = case.form_version or latest.version
+        installed = version in self.registry.versions(form_id)
+        if version != latest.version and installed and case.status == CaseStatus.DRAFT:
+            migrated = self.registry.migrate(form_id, case.form, version, latest.version)
+            note = (f"This draft was started with version {version} of the form and has "
+                    f"been moved to version {latest.version}; every answer was kept.")
+            return (replace(case, form=migrated.values), latest, note,
+                    migrated.kept_unknown)
+        definition = self.registry.get(form_id, version) if installed else latest
+        known = {f.key for f in definition.fields()}
+        return case, definition, None, sorted(k for k in case.form if k not in known)
+
+    @Slot(str)
+    def open_case(self, case_id: str) -> CaseEditor | None:
+        existing = self.window.editor_for(case_id)
+        if existing is not None:
+            self.window.focus_editor(existing)
+            return existing
+        if self.reader is None or self.writer_thread is None:
+            return None
+        try:
+            case = self.reader.load_case(case_id)
+            images = self.reader.list_images(case_id)
+            case, definition, note, kept = self._definition_for(case)
+        except (StoreError, FormDefinitionError) as exc:
+            self.window.show_status(f"The case could not be opened: {exc}")
+            return None
+        editor = CaseEditor(case, definition, images, self.writer_thread.client, self.loader,
+                            debounce_ms=self.debounce_ms, camera=self.camera,
+                            confirm=self.confirm, migration_note=note, kept_keys=kept)
+        editor.submitted.connect(lambda _id: self.model.refresh())
+        self.window.add_editor(editor)
+        self.caseOpened.emit(case_id)
+        return editor
+
+    # -- save triggers from outside the editors -----------------------------------------
+    @Slot()
+    def flush_all(self) -> None:
+        self.window.flush_all()
+
+    @Slot(Qt.ApplicationState)
+    def _application_state(self, state: Qt.ApplicationState) -> None:
+        if state != Qt.ApplicationState.ApplicationActive:
+            self.flush_all()
+
+    # -- stop -------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Flush pending writes (blocking is right at quit), close connections, unlock."""
+        """Save every open case, flush pending writes (blocking is right at quit),
+        close connections, unlock."""
+        for editor in self.window.editors():
+            editor.close_case()
         if self.writer_thread is not None:
             self.writer_thread.stop()
             self.writer_thread = None
+        self.loader.wait_idle()
         self.model.set_reader(None)
         if self.reader is not None:
             self.reader.close()
             self.reader = None
         self.lock.release()
+
+
+def _restore_geometry(window: MainWindow, settings: QSettings) -> None:
+    geometry = settings.value("window/geometry")
+    if isinstance(geometry, QByteArray):
+        window.restoreGeometry(geometry)
 
 
 def run_app(paths: DataPaths) -> int:
@@ -109,6 +227,8 @@ def run_app(paths: DataPaths) -> int:
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_NAME)
+    app.setStyleSheet(APP_STYLESHEET)
+    settings = QSettings()
     desk = KycDeskApp(paths)
     if not desk.start():
         QMessageBox.critical(None, "kycdesk cannot start", desk.startup_error or "")
@@ -119,12 +239,14 @@ def run_app(paths: DataPaths) -> int:
         QApplication.quit()
 
     desk.fatalError.connect(show_fatal)
+    _restore_geometry(desk.window, settings)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     desk.window.show()
     try:
         code = int(loop.run_forever() or 0)
     finally:
+        settings.setValue("window/geometry", desk.window.saveGeometry())
         desk.shutdown()
         loop.close()
     return code if desk.startup_error is None else 2

@@ -15,11 +15,13 @@ from kycdesk.paths import DataPaths
 from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.records import CaseStatus
 from kycdesk.persistence.store import LocalStore
+from kycdesk.views.case_editor import CaseEditor
+from tests.fakes import always_yes
 
 
 @pytest.fixture
 def desk(qtbot: QtBot, paths: DataPaths) -> Iterator[KycDeskApp]:
-    app = KycDeskApp(paths)
+    app = KycDeskApp(paths, confirm=always_yes)
     qtbot.addWidget(app.window)
     assert app.start(), app.startup_error
     qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
@@ -27,20 +29,26 @@ def desk(qtbot: QtBot, paths: DataPaths) -> Iterator[KycDeskApp]:
     app.shutdown()
 
 
-def test_new_case_action_creates_a_listed_draft(qtbot: QtBot, desk: KycDeskApp,
-                                                paths: DataPaths) -> None:
+def test_new_case_shortcut_creates_a_draft_and_opens_it(qtbot: QtBot, desk: KycDeskApp,
+                                                        paths: DataPaths) -> None:
     assert desk.model.rowCount() == 0
     desk.window.show()
     qtbot.waitExposed(desk.window)
     # Sent to the QWindow so it travels the real path through the shortcut map.
-    qtbot.keyClick(desk.window.windowHandle(), Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: desk.model.rowCount() == 1, timeout=10_000)
-    index = desk.model.index(0, 1)
-    assert index.data() == "DRAFT"
-    case_id = desk.model.index(0, 0).data(CaseListModel.CaseIdRole)
+    with qtbot.waitSignal(desk.caseOpened, timeout=10_000) as opened:
+        qtbot.keyClick(desk.window.windowHandle(), Qt.Key.Key_N,
+                       Qt.KeyboardModifier.ControlModifier)
+    assert desk.model.rowCount() == 1
+    assert desk.model.index(0, 2).data() == "DRAFT"
+    case_id = opened.args[0] if opened.args else ""
+    assert desk.model.index(0, 0).data(CaseListModel.CaseIdRole) == case_id
+    assert isinstance(desk.window.tabs.currentWidget(), CaseEditor)
+    assert desk.model.index(0, 0).data().startswith("KYC-")
     desk.shutdown()
     with LocalStore(paths) as store:
-        assert store.load_case(case_id).status == "DRAFT"
+        case = store.load_case(case_id)
+        assert (case.status, case.form_id, case.form_version) == ("DRAFT", "individual_kyc",
+                                                                  "2")
 
 
 def test_second_window_on_the_same_data_is_refused(qtbot: QtBot, desk: KycDeskApp,
@@ -70,22 +78,55 @@ def test_status_bar_says_when_saving_fails(qtbot: QtBot, desk: KycDeskApp) -> No
     assert desk.window.save_state_label.text() == ""
 
 
-def test_case_list_model_pages_and_passes_model_tester(qapp: object, qtmodeltester: object,
-                                                       paths: DataPaths) -> None:
+def test_case_list_model_pages_searches_sorts_and_passes_model_tester(
+        qapp: object, qtmodeltester: object, paths: DataPaths) -> None:
     with LocalStore(paths) as store:
         generate(store, cases=25, images_per_case=0, status="mixed", image_size=(64, 48))
+        named = store.create_case(reference_number="KYC-SPECIAL")
+        store.save_form(named, {}, applicant_name="Zoë O'Brien_100%")
     reader = ReadStore(paths)
     try:
         model = CaseListModel(reader, page_size=10)
-        assert (model.rowCount(), model.total()) == (10, 25)
+        assert (model.rowCount(), model.total()) == (10, 26)
         qtmodeltester.check(model)  # type: ignore[attr-defined]
         while model.canFetchMore():
             model.fetchMore()
-        assert model.rowCount() == 25
+        assert model.rowCount() == 26
+        model.set_search("o'brien_100%")  # quotes, underscore and % are literal text
+        assert [model.case_at(r).id for r in range(model.rowCount())] == [named]
+        model.set_search("special")
+        assert model.total() == 1
+        model.set_search("")
+        model.sort(0, Qt.SortOrder.AscendingOrder)
+        refs = [model.case_at(r).reference_number or "" for r in range(model.rowCount())]
+        assert refs == sorted(refs, key=str.lower)
         model.set_status_filter(CaseStatus.FAILED)
+        assert model.total() > 0
         assert all(model.case_at(r).status == "FAILED" for r in range(model.rowCount()))
-        failed = model.index(0, 1)
-        assert failed.data(Qt.ItemDataRole.ToolTipRole)  # the error is one hover/tap away
+        failed = model.index(0, 2)
+        assert str(failed.data()).startswith("FAILED: ")  # the error is in the list
+        assert failed.data(Qt.ItemDataRole.ToolTipRole)
         model.set_reader(None)
     finally:
         reader.close()
+
+
+def test_search_box_filters_as_you_type(qtbot: QtBot, paths: DataPaths) -> None:
+    with LocalStore(paths) as store:
+        generate(store, cases=12, images_per_case=0, status="DRAFT", image_size=(64, 48))
+        target = store.list_cases(limit=1)[0]
+    app = KycDeskApp(paths)
+    qtbot.addWidget(app.window)
+    assert app.start()
+    try:
+        qtbot.waitUntil(lambda: app.model.rowCount() == 12, timeout=10_000)
+        name = target.applicant_name or ""
+        qtbot.keyClicks(app.window.list_page.search, name.split()[1])
+        assert 1 <= app.model.rowCount() < 12
+        assert any(app.model.case_at(r).id == target.id for r in range(app.model.rowCount()))
+        app.window.table.setFocus()
+        app.window.table.selectRow(0)
+        with qtbot.waitSignal(app.caseOpened):
+            qtbot.keyClick(app.window.table, Qt.Key.Key_Return)
+    finally:
+        app.shutdown()

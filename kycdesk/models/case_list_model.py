@@ -13,7 +13,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor
 
 from kycdesk.persistence.reader import ReadStore
-from kycdesk.persistence.records import CaseStatus, CaseSummary
+from kycdesk.persistence.records import CaseSort, CaseStatus, CaseSummary
 
 PAGE_SIZE = 200
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -38,8 +38,11 @@ def format_timestamp(value: str | None) -> str:
 
 
 class CaseListModel(QAbstractTableModel):
-    COLUMNS = ("Reference", "Status", "Last saved", "Photos")
+    COLUMNS = ("Reference", "Applicant", "Status", "Last saved", "Photos")
+    SORTS = (CaseSort.REFERENCE, CaseSort.APPLICANT, CaseSort.STATUS, CaseSort.LAST_SAVED,
+             None)
     CaseIdRole = Qt.ItemDataRole.UserRole + 1
+    StatusRole = Qt.ItemDataRole.UserRole + 2
 
     def __init__(self, reader: ReadStore | None = None, page_size: int = PAGE_SIZE) -> None:
         super().__init__()
@@ -48,6 +51,10 @@ class CaseListModel(QAbstractTableModel):
         self._rows: list[CaseSummary] = []
         self._total = 0
         self._status: CaseStatus | None = None
+        self._search = ""
+        self._sort = CaseSort.LAST_SAVED
+        self._descending: bool | None = None
+        self._resetting = False
         if reader is not None:
             self.refresh()
 
@@ -60,23 +67,46 @@ class CaseListModel(QAbstractTableModel):
         self._status = status
         self.refresh()
 
+    def set_search(self, text: str) -> None:
+        text = text.strip()
+        if text != self._search:
+            self._search = text
+            self.refresh()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        sort = self.SORTS[column] if 0 <= column < len(self.SORTS) else None
+        if sort is None:
+            return
+        self._sort = sort
+        self._descending = order == Qt.SortOrder.DescendingOrder
+        self.refresh()
+
+    def _query(self, offset: int) -> list[CaseSummary]:
+        assert self._reader is not None
+        return self._reader.list_cases(limit=self._page_size, offset=offset,
+                                       status=self._status, search=self._search or None,
+                                       sort=self._sort, descending=self._descending)
+
     def refresh(self) -> None:
+        # Views (and the model tester) may ask canFetchMore while the reset is announced;
+        # no rows may be inserted until it is over.
+        self._resetting = True
         self.beginResetModel()
         self._rows = []
         self._total = 0
         if self._reader is not None:
-            self._total = self._reader.count_cases(self._status)
-            self._rows = self._reader.list_cases(limit=self._page_size, status=self._status)
-        self.endResetModel()
+            self._total = self._reader.count_cases(self._status, self._search or None)
+            self._rows = self._query(0)
+        self.endResetModel()  # listeners of modelReset must not fetch inside it either
+        self._resetting = False
 
     def canFetchMore(self, parent: ModelIndex = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and len(self._rows) < self._total
+        return not parent.isValid() and not self._resetting and len(self._rows) < self._total
 
     def fetchMore(self, parent: ModelIndex = QModelIndex()) -> None:  # noqa: B008
-        if parent.isValid() or self._reader is None:
+        if parent.isValid() or self._reader is None or self._resetting:
             return
-        page = self._reader.list_cases(limit=self._page_size, offset=len(self._rows),
-                                       status=self._status)
+        page = self._query(len(self._rows))
         if not page:
             self._total = len(self._rows)
             return
@@ -111,19 +141,25 @@ class CaseListModel(QAbstractTableModel):
         column = index.column()
         if role == self.CaseIdRole:
             return case.id
+        if role == self.StatusRole:
+            return case.status
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
                 return case.reference_number or "(no reference yet)"
             if column == 1:
-                return case.status
+                return case.applicant_name or "—"
             if column == 2:
-                return format_timestamp(case.last_saved)
+                if case.status == CaseStatus.FAILED.value and case.last_error:
+                    return f"FAILED: {case.last_error}"
+                return case.status
             if column == 3:
+                return format_timestamp(case.last_saved)
+            if column == 4:
                 return case.photo_count
-        if role == Qt.ItemDataRole.ForegroundRole and column == 1:
+        if role == Qt.ItemDataRole.ForegroundRole and column == 2:
             return STATUS_COLOURS.get(case.status)
         if role == Qt.ItemDataRole.ToolTipRole and case.last_error:
             return case.last_error
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == 3:
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 4:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

@@ -15,7 +15,7 @@ PHONE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
 
 
 def is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == []
+    return value is None or value in ("", [])
 
 
 def _matches(condition_value: Any, actual: Any) -> bool:
@@ -115,9 +115,8 @@ def validate_value(field: FieldDef, value: Any, *, today: date | None = None,
         if not isinstance(value, list) or any(v not in allowed for v in value):
             return "Choose from the options."
         return None
-    if kind is FieldKind.YES_NO:
-        return None if isinstance(value, bool) else "Choose yes or no."
-    return None
+    # FieldKind.YES_NO (photo slots were handled first)
+    return None if isinstance(value, bool) else "Choose yes or no."
 
 
 def _range(field: FieldDef, number: Decimal) -> str | None:

@@ -150,7 +150,7 @@ def load_case(conn: Connection, case_id: str) -> CaseRecord:
     case_id = validate_case_id(case_id)
     row = conn.query_one(
         "SELECT c.reference_number, c.status, c.current_step, c.created_at, c.last_saved, "
-        "c.form_id, c.form_version, f.form_json, f.revision "
+        "c.form_id, c.form_version, f.form_json, f.revision, c.last_error "
         "FROM cases c LEFT JOIN case_forms f ON f.case_id = c.id WHERE c.id = ?",
         (case_id,),
     )
@@ -166,5 +166,5 @@ def load_case(conn: Connection, case_id: str) -> CaseRecord:
     return CaseRecord(
         id=case_id, reference_number=row[0], status=row[1], current_step=row[2],
         created_at=row[3], last_saved=row[4], form_id=row[5], form_version=row[6],
-        revision=int(row[8] or 0), form=form, replayed_edits=len(edits),
+        revision=int(row[8] or 0), form=form, replayed_edits=len(edits), last_error=row[9],
     )

@@ -41,6 +41,7 @@ class AddImage:
     captured_at: str | None = None
     origin: str = "import"
     client_image_id: str | None = None
+    remove_source: bool = False  # our own temp file (camera capture): delete once stored
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from kycdesk.persistence.errors import (
     StorageUnavailableError,
 )
 from kycdesk.persistence.events import append_event
+from kycdesk.persistence.exif import read_exif
 from kycdesk.persistence.files import fsync_dir, rename_no_clobber, unlink_quietly
 from kycdesk.persistence.ids import new_id, validate_case_id, validate_image_id
 from kycdesk.persistence.imagecheck import (
@@ -131,6 +132,14 @@ def add_image(conn: Connection, paths: DataPaths, case_id: str, source: Path, *,
         raise StorageUnavailableError(f"The photo could not be stored ({exc.strerror}).") \
             from exc
     stored_path = paths.relative(final)
+    if origin == "import" and (not location.known or captured_at is None):
+        # Imports carry their facts in EXIF; read them from our copy. Missing stays
+        # missing: a photo without GPS is stored without a location, never a guessed one.
+        facts = read_exif(final)
+        if not location.known and facts.latitude is not None:
+            location = Location(facts.latitude, facts.longitude, facts.accuracy,
+                                location.address)
+        captured_at = captured_at or facts.captured_at
     try:
         with conn.transaction():
             require_draft(conn, case_id)

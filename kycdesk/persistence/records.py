@@ -73,6 +73,7 @@ class CaseRecord:
     revision: int
     form: FormValues = field(default_factory=dict)
     replayed_edits: int = 0
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)

@@ -231,10 +231,14 @@ class PersistenceWriter(QObject):
                 return store.create_case(case_id=case_id, reference_number=reference_number,
                                          form_id=form_id, form_version=form_version)
             case AddImage():
-                return store.add_image(command.case_id, command.source, slot=command.slot,
-                                       location=command.location,
-                                       captured_at=command.captured_at, origin=command.origin,
-                                       client_image_id=command.client_image_id)
+                record = store.add_image(command.case_id, command.source, slot=command.slot,
+                                         location=command.location,
+                                         captured_at=command.captured_at,
+                                         origin=command.origin,
+                                         client_image_id=command.client_image_id)
+                if command.remove_source:
+                    command.source.unlink(missing_ok=True)
+                return record
             case DeleteImage(_, image_id):
                 return store.delete_image(image_id)
             case SetStatus(case_id, status, error, error_kind):

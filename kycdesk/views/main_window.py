@@ -1,79 +1,96 @@
-"""Main window: the case list and the "New case" action (the editor comes next)."""
+"""Main window: the case list as the first tab, open cases as further tabs."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QLabel,
-    QMainWindow,
-    QScroller,
-    QTableView,
-    QToolBar,
-)
+from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 
 from kycdesk.models.case_list_model import CaseListModel
-
-TOUCH_ROW_HEIGHT = 44  # touch targets >= 40 px on tablets
+from kycdesk.views.case_editor import CaseEditor
+from kycdesk.views.case_list_page import CaseListPage
 
 
 class MainWindow(QMainWindow):
     newCaseRequested = Signal()
     caseOpenRequested = Signal(str)
     closing = Signal()
+    minimised = Signal()
 
     def __init__(self, model: CaseListModel) -> None:
         super().__init__()
         self.setWindowTitle("kycdesk")
         self.model = model
+        self.list_page = CaseListPage(model)
+        self.table = self.list_page.table
+        self.list_page.openRequested.connect(self.caseOpenRequested)
+        self.list_page.newCaseRequested.connect(self.newCaseRequested)
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.setTabsClosable(True)
+        self.tabs.addTab(self.list_page, "Cases")
+        self.tabs.tabBar().setTabButton(0, self.tabs.tabBar().ButtonPosition.RightSide, None)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.setCentralWidget(self.tabs)
 
         self.new_case_action = QAction("New case", self)
         self.new_case_action.setShortcut(QKeySequence.StandardKey.New)
-        self.new_case_action.setToolTip("Start a new KYC case (Ctrl+N)")
         self.new_case_action.triggered.connect(self.newCaseRequested)
-        toolbar = QToolBar("Cases", self)
-        toolbar.setObjectName("cases-toolbar")
-        toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        toolbar.addAction(self.new_case_action)
-        button = toolbar.widgetForAction(self.new_case_action)
-        button.setMinimumSize(TOUCH_ROW_HEIGHT * 3, TOUCH_ROW_HEIGHT)
-        self.addToolBar(toolbar)
-
-        self.table = QTableView(self)
-        self.table.setObjectName("case-table")
-        self.table.setModel(model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(TOUCH_ROW_HEIGHT)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.setWordWrap(False)
-        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        QScroller.grabGesture(self.table.viewport(),
-                              QScroller.ScrollerGestureType.LeftMouseButtonGesture)
-        self.table.activated.connect(self._open_index)
-        self.setCentralWidget(self.table)
+        close_action = QAction("Close case", self)
+        close_action.setShortcut(QKeySequence.StandardKey.Close)
+        close_action.triggered.connect(lambda: self.close_tab(self.tabs.currentIndex()))
+        list_action = QAction("Case list", self)
+        list_action.setShortcut(QKeySequence("Ctrl+L"))
+        list_action.triggered.connect(self.show_list)
+        for action in (self.new_case_action, close_action, list_action):
+            self.addAction(action)
 
         self.save_state_label = QLabel("", self)
         self.space_label = QLabel("", self)
         self.space_label.setStyleSheet("color: #b3261e;")
         self.statusBar().addWidget(self.save_state_label, 1)
         self.statusBar().addPermanentWidget(self.space_label)
-        self.resize(900, 640)
+        self.resize(1200, 800)
 
-    @Slot(QModelIndex)
-    def _open_index(self, index: QModelIndex) -> None:
-        case_id = index.data(CaseListModel.CaseIdRole)
-        if case_id:
-            self.caseOpenRequested.emit(case_id)
+    # -- case tabs ----------------------------------------------------------------------
+    def editors(self) -> list[CaseEditor]:
+        return [w for i in range(self.tabs.count())
+                if isinstance(w := self.tabs.widget(i), CaseEditor)]
 
+    def editor_for(self, case_id: str) -> CaseEditor | None:
+        return next((e for e in self.editors() if e.case_id == case_id), None)
+
+    def add_editor(self, editor: CaseEditor) -> None:
+        index = self.tabs.addTab(editor, editor.model.applicant_name() or "New case")
+        editor.titleChanged.connect(lambda title, e=editor: self._retitle(e, title))
+        self.tabs.setCurrentIndex(index)
+
+    def focus_editor(self, editor: CaseEditor) -> None:
+        self.tabs.setCurrentWidget(editor)
+
+    def _retitle(self, editor: CaseEditor, title: str) -> None:
+        index = self.tabs.indexOf(editor)
+        if index > 0:
+            self.tabs.setTabText(index, title)
+
+    @Slot(int)
+    def close_tab(self, index: int) -> None:
+        widget = self.tabs.widget(index)
+        if isinstance(widget, CaseEditor):
+            widget.close_case()
+            self.tabs.removeTab(index)
+            widget.deleteLater()
+            self.model.refresh()
+
+    def show_list(self) -> None:
+        self.tabs.setCurrentIndex(0)
+
+    def flush_all(self) -> None:
+        for editor in self.editors():
+            editor.flush()
+
+    # -- status bar ---------------------------------------------------------------------
     @Slot(bool, str)
     def show_storage_state(self, ok: bool, message: str) -> None:
         self.save_state_label.setText("" if ok else f"Not saved: {message} — retrying")
@@ -83,6 +100,13 @@ class MainWindow(QMainWindow):
 
     def show_status(self, message: str) -> None:
         self.save_state_label.setText(message)
+
+    # -- window events ------------------------------------------------------------------
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.WindowStateChange and \
+                self.windowState() & Qt.WindowState.WindowMinimized:
+            self.minimised.emit()
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closing.emit()

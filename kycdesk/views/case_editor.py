@@ -1,0 +1,309 @@
+"""The case editor: a stepper generated from the form definition.
+
+Left, the steps (with a count of problems); right, one page per step, built when first
+shown (a 160-field form opens instantly); below, Back / Next / Submit. Every edit goes to
+the draft model, which the autosave writes ahead and saves when typing pauses; moving
+between steps, adding or deleting a photo and closing save at once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QScroller,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kycdesk.models.autosave import Autosave
+from kycdesk.models.draft_model import DraftModel
+from kycdesk.models.form_schema import FieldKind, FormDefinition
+from kycdesk.persistence.client import StoreClient
+from kycdesk.persistence.commands import SetCurrentStep, SetStatus
+from kycdesk.persistence.records import CaseRecord, CaseStatus, ImageRecord
+from kycdesk.persistence.thumbnails import ThumbnailLoader
+from kycdesk.views.camera import CameraSource
+from kycdesk.views.field_widgets import EDITORS, FieldEditor
+from kycdesk.views.photo_panel import Confirm, PhotoPanel, ask_confirmation
+from kycdesk.views.style import TOUCH, status_badge_html
+
+
+class CaseEditor(QWidget):
+    submitted = Signal(str)    # case id, now READY
+    titleChanged = Signal(str)
+
+    def __init__(self, case: CaseRecord, definition: FormDefinition,
+                 images: list[ImageRecord], client: StoreClient, loader: ThumbnailLoader, *,
+                 debounce_ms: int = 2000, camera: CameraSource | None = None,
+                 confirm: Confirm = ask_confirmation, migration_note: str | None = None,
+                 kept_keys: list[str] | None = None) -> None:
+        super().__init__()
+        self.case = case
+        self.case_id = case.id
+        self.definition = definition
+        self.client = client
+        self.confirm: Confirm = confirm
+        self.status = case.status
+        read_only = case.status != CaseStatus.DRAFT
+        self.setObjectName(f"editor:{case.id}")
+
+        self.model = DraftModel(definition, case.form, read_only=read_only)
+        self.photos = PhotoPanel(case.id, [f for f in definition.fields()
+                                           if f.kind is FieldKind.PHOTO],
+                                 images, client, loader, camera=camera, confirm=confirm,
+                                 read_only=read_only)
+        for slot, count in self.photos.counts().items():
+            self.model.set_photo_count(slot, count)
+        self.autosave = Autosave(client, case.id, self.model, form_version=definition.version,
+                                 debounce_ms=debounce_ms)
+        if migration_note and not read_only:
+            self.autosave.mark_dirty()  # store the migrated draft under the new version
+        self.photos.photosChanged.connect(self.model.set_photo_count)
+        self.photos.changeAcknowledged.connect(self.autosave.flush)
+        self.model.errorsChanged.connect(self._refresh_step_badges)
+        self.model.edited.connect(self._maybe_retitle)
+        client.statusChanged.connect(self._status_changed)
+
+        # -- header
+        self.title_label = QLabel(self)
+        self.title_label.setTextFormat(Qt.TextFormat.RichText)
+        self.save_label = QLabel("", self)
+        self.save_label.setObjectName("save-state")
+        self.save_label.setProperty("role", "save-state")
+        self.autosave.stateChanged.connect(self._save_state)
+        self.banner = QLabel("", self)
+        self.banner.setProperty("role", "banner")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        header = QHBoxLayout()
+        header.addWidget(self.title_label, 1)
+        header.addWidget(self.save_label)
+
+        # -- steps and pages
+        self.step_list = QListWidget(self)
+        self.step_list.setObjectName("step-list")
+        self.step_list.setMaximumWidth(260)
+        for step in definition.steps:
+            item = QListWidgetItem(step.title)
+            item.setSizeHint(QSize(0, TOUCH))
+            self.step_list.addItem(item)
+        self.pages = QStackedWidget(self)
+        self.editors: dict[str, FieldEditor] = {}
+        self._built: set[int] = set()
+        for _ in definition.steps:
+            scroll = QScrollArea(self.pages)
+            scroll.setWidgetResizable(True)
+            QScroller.grabGesture(scroll.viewport(),
+                                  QScroller.ScrollerGestureType.TouchGesture)
+            self.pages.addWidget(scroll)
+        self.step_list.currentRowChanged.connect(self._step_selected)
+
+        # -- navigation
+        self.back_button = QPushButton("Back", self)
+        self.next_button = QPushButton("Next", self)
+        self.submit_button = QPushButton("Submit for sync", self)
+        self.submit_button.setObjectName("submit")
+        for button in (self.back_button, self.next_button, self.submit_button):
+            button.setMinimumHeight(TOUCH)
+        self.back_button.clicked.connect(lambda: self.go_to_step(self.current_step() - 1))
+        self.next_button.clicked.connect(lambda: self.go_to_step(self.current_step() + 1))
+        self.submit_button.clicked.connect(self.submit)
+        QShortcut(QKeySequence("Ctrl+PgDown"), self,
+                  lambda: self.go_to_step(self.current_step() + 1))
+        QShortcut(QKeySequence("Ctrl+PgUp"), self,
+                  lambda: self.go_to_step(self.current_step() - 1))
+        QShortcut(QKeySequence("Ctrl+S"), self, self.autosave.flush)
+        self.message_label = QLabel("", self)
+        self.message_label.setProperty("role", "error")
+        nav = QHBoxLayout()
+        nav.addWidget(self.message_label, 1)
+        nav.addWidget(self.back_button)
+        nav.addWidget(self.next_button)
+        nav.addWidget(self.submit_button)
+
+        body = QHBoxLayout()
+        body.addWidget(self.step_list)
+        body.addWidget(self.pages, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(self.banner)
+        layout.addLayout(body, 1)
+        layout.addLayout(nav)
+
+        self._kept_keys = kept_keys or []
+        self._apply_status(case.status, migration_note)
+        self._update_title()
+        self.step_list.setCurrentRow(definition.step_index(case.current_step))
+
+    # -- pages ---------------------------------------------------------------------------
+    def _build_page(self, index: int) -> None:
+        if index in self._built:
+            return
+        self._built.add(index)
+        step = self.definition.steps[index]
+        page = QWidget()
+        page.setObjectName(f"page:{step.id}")
+        column = QVBoxLayout(page)
+        column.setContentsMargins(16, 8, 16, 8)
+        heading = QLabel(f"<h2>{step.title}</h2>", page)
+        column.addWidget(heading)
+        if step.description:
+            column.addWidget(QLabel(step.description, page))
+        if index == 0 and self._kept_keys:
+            column.addWidget(self._kept_values_box(page))
+        for field in step.fields:
+            if field.kind is FieldKind.PHOTO:
+                column.addWidget(self.photos.slots[field.slot])
+                continue
+            editor = EDITORS[field.kind](self.model, field, page)
+            self.editors[field.key] = editor
+            column.addWidget(editor)
+        column.addStretch(1)
+        scroll = self.pages.widget(index)
+        assert isinstance(scroll, QScrollArea)
+        scroll.setWidget(page)
+
+    def _kept_values_box(self, parent: QWidget) -> QLabel:
+        values = self.model.values()
+        lines = "".join(f"<li>{key}: {json.dumps(values[key], ensure_ascii=False)}</li>"
+                        for key in self._kept_keys)
+        box = QLabel(f"<b>Answers kept from an earlier version of this form</b> "
+                     f"(no longer asked, stored with the case):<ul>{lines}</ul>", parent)
+        box.setObjectName("kept-values")
+        box.setWordWrap(True)
+        box.setProperty("role", "banner")
+        return box
+
+    def current_step(self) -> int:
+        return self.step_list.currentRow()
+
+    def go_to_step(self, index: int) -> None:
+        if 0 <= index < len(self.definition.steps):
+            self.step_list.setCurrentRow(index)
+
+    @Slot(int)
+    def _step_selected(self, index: int) -> None:
+        if index < 0:
+            return
+        self._build_page(index)
+        self.pages.setCurrentIndex(index)
+        self.back_button.setEnabled(index > 0)
+        self.next_button.setEnabled(index < len(self.definition.steps) - 1)
+        if self.model.read_only:
+            return
+        step_id = self.definition.steps[index].id
+        if step_id != self.case.current_step:
+            self.autosave.flush()  # step navigation saves at once
+            self.client.submit(SetCurrentStep(self.case_id, step_id))
+            self.case = _with_step(self.case, step_id)
+
+    def _refresh_step_badges(self) -> None:
+        for index, count in enumerate(self.model.step_problem_counts()):
+            item = self.step_list.item(index)
+            title = self.definition.steps[index].title
+            item.setText(f"{title}  ⚠ {count}" if count else title)
+
+    # -- submit --------------------------------------------------------------------------
+    @Slot()
+    def submit(self) -> bool:
+        """Validate everything; jump to the first problem, or lock and queue the case."""
+        if self.model.read_only:
+            return False
+        self.autosave.flush()
+        problems = self.model.problems()
+        if problems:
+            self.model.show_all_errors()
+            first = next(iter(problems))
+            self.go_to_step(self.definition.step_index_of(first))
+            editor = self.editors.get(first)
+            if editor is not None:
+                scroll = self.pages.currentWidget()
+                if isinstance(scroll, QScrollArea):
+                    scroll.ensureWidgetVisible(editor)
+                editor.focus_input()
+            else:
+                slot = self.definition.field(first).slot
+                self.photos.slots[slot].setFocus()
+            count = len(problems)
+            self.message_label.setText(
+                f"{count} answer{'s need' if count > 1 else ' needs'} attention before "
+                "this case can be submitted.")
+            return False
+        if not self.confirm(self, "Submit this case? It will be locked and sent to the "
+                                  "server when the device is online."):
+            return False
+        self.message_label.setText("")
+        self.client.submit(SetStatus(self.case_id, CaseStatus.READY))
+        return True
+
+    @Slot(str, str)
+    def _status_changed(self, case_id: str, status: str) -> None:
+        if case_id == self.case_id and status != self.status:
+            self._apply_status(status, None)
+            if status == CaseStatus.READY:
+                self.submitted.emit(case_id)
+
+    def _apply_status(self, status: str, note: str | None) -> None:
+        self.status = status
+        read_only = status != CaseStatus.DRAFT
+        self.model.read_only = read_only
+        for editor in self.editors.values():
+            editor.set_read_only(read_only)
+        self.photos.set_read_only(read_only)
+        self.submit_button.setVisible(not read_only)
+        messages = []
+        if status == CaseStatus.READY:
+            messages.append("Submitted: this case is locked and waits for sync.")
+        elif status == CaseStatus.SYNCED:
+            messages.append("Synced: the server has this case. It is read-only.")
+        elif status == CaseStatus.FAILED:
+            messages.append(f"Sync failed: {self.case.last_error or 'unknown reason'}. "
+                            "The case is locked until it is retried or reopened.")
+        if note:
+            messages.append(note)
+        self.banner.setText(" ".join(messages))
+        self.banner.setVisible(bool(messages))
+        self._update_title()
+
+    # -- header ---------------------------------------------------------------------------
+    def _update_title(self) -> None:
+        name = self.model.applicant_name() or "New applicant"
+        reference = self.case.reference_number or "no reference"
+        self.title_label.setText(f"<b>{name}</b> · {reference} {status_badge_html(self.status)}")
+        self.titleChanged.emit(name)
+
+    def _maybe_retitle(self, key: str, _value: object) -> None:
+        if key in self.definition.summary.name_fields:
+            self._update_title()
+
+    @Slot(str)
+    def _save_state(self, text: str) -> None:
+        self.save_label.setText(text)
+        bad = text.startswith("Not saved")
+        self.save_label.setProperty("role", "save-state-bad" if bad else "save-state")
+        self.save_label.style().unpolish(self.save_label)
+        self.save_label.style().polish(self.save_label)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def flush(self) -> None:
+        self.autosave.flush()
+
+    def close_case(self) -> None:
+        """Closing saves at once; nothing waits for the disk."""
+        self.autosave.stop()
+
+
+def _with_step(case: CaseRecord, step: str) -> CaseRecord:
+    return replace(case, current_step=step)
+

@@ -1,0 +1,139 @@
+"""Home screen: the case list with search-as-you-type, status filter and sorting."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScroller,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kycdesk.models.case_list_model import CaseListModel
+from kycdesk.persistence.records import CaseStatus
+from kycdesk.views.style import STATUS_COLOURS, TOUCH
+
+
+class StatusBadgeDelegate(QStyledItemDelegate):
+    """Draws the status as a coloured badge (FAILED with its error beside it)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        status = index.data(CaseListModel.StatusRole)
+        text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        plain = QStyleOptionViewItem(option)
+        self.initStyleOption(plain, index)
+        plain.text = ""  # background and selection only; the badge is drawn below
+        widget: QWidget | None = plain.widget  # None when painted outside a view
+        style = widget.style() if widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, plain, painter, plain.widget)
+        if not status:
+            return
+        painter.save()
+        rect: QRect = plain.rect
+        metrics = painter.fontMetrics()
+        badge = QRect(rect.left() + 6, rect.center().y() - metrics.height() // 2 - 3,
+                      metrics.horizontalAdvance(status) + 16, metrics.height() + 6)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setBrush(QColor(STATUS_COLOURS.get(status, "#5b6770")))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawRoundedRect(badge, 6, 6)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, status)
+        rest = text[len(status):].lstrip(": ")
+        if rest:
+            painter.setPen(QColor(STATUS_COLOURS["FAILED"]))
+            painter.drawText(rect.adjusted(badge.width() + 12, 0, -4, 0),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                             metrics.elidedText(rest, Qt.TextElideMode.ElideRight,
+                                                rect.width() - badge.width() - 16))
+        painter.restore()
+
+
+class CaseListPage(QWidget):
+    openRequested = Signal(str)
+    newCaseRequested = Signal()
+
+    FILTERS = [("All cases", None), ("Drafts", CaseStatus.DRAFT), ("Ready", CaseStatus.READY),
+               ("Synced", CaseStatus.SYNCED), ("Failed", CaseStatus.FAILED)]
+
+    def __init__(self, model: CaseListModel) -> None:
+        super().__init__()
+        self.model = model
+        self.search = QLineEdit(self)
+        self.search.setObjectName("case-search")
+        self.search.setPlaceholderText("Search reference or applicant name")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumHeight(TOUCH)
+        self.search.textChanged.connect(model.set_search)
+        self.filter = QComboBox(self)
+        self.filter.setMinimumHeight(TOUCH)
+        for label, status in self.FILTERS:
+            self.filter.addItem(label, status)
+        self.filter.currentIndexChanged.connect(
+            lambda i: model.set_status_filter(self.filter.itemData(i)))
+        self.new_button = QPushButton("New case", self)
+        self.new_button.setMinimumSize(TOUCH * 3, TOUCH)
+        self.new_button.setToolTip("Start a new KYC case (Ctrl+N)")
+        self.new_button.clicked.connect(self.newCaseRequested)
+        self.count_label = QLabel("", self)
+
+        self.table = QTableView(self)
+        self.table.setObjectName("case-table")
+        self.table.setModel(model)
+        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicator(3, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(TOUCH)
+        self.table.setItemDelegateForColumn(2, StatusBadgeDelegate(self.table))
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((0, 170), (2, 200), (3, 150), (4, 70)):
+            header.resizeSection(column, width)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        QScroller.grabGesture(self.table.viewport(),
+                              QScroller.ScrollerGestureType.TouchGesture)
+        self.table.activated.connect(self._open)
+        self.table.doubleClicked.connect(self._open)
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 1)
+        bar.addWidget(self.filter)
+        bar.addWidget(self.new_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.count_label)
+        model.modelReset.connect(self._count)
+        model.rowsInserted.connect(self._count)
+        self._count()
+
+    def _count(self) -> None:
+        total = self.model.total()
+        self.count_label.setText(f"{total} case{'s' if total != 1 else ''}")
+
+    @Slot(QModelIndex)
+    def _open(self, index: QModelIndex) -> None:
+        case_id = index.data(CaseListModel.CaseIdRole)
+        if case_id:
+            self.openRequested.emit(case_id)

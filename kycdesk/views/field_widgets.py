@@ -1,0 +1,316 @@
+"""One editor widget per field kind, bound to a row of the DraftModel.
+
+Values reach the model on every edit (textEdited, toggled, …), never only on focus loss:
+a kill while a field has focus must not lose it. Model changes flow back through
+`dataChanged` (with the widget's own signals blocked, so no echo edits).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from PySide6.QtCore import QDate, QModelIndex, QRegularExpression, Qt, Slot
+from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kycdesk.models.draft_model import DraftModel
+from kycdesk.models.form_schema import FieldDef, FieldKind
+from kycdesk.views.style import TOUCH
+
+EMPTY_DATE = QDate(1800, 1, 1)
+
+
+class FieldEditor(QWidget):
+    """Label + input + help + inline error for one field."""
+
+    def __init__(self, model: DraftModel, field: FieldDef, parent: QWidget | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.field = field
+        self.setObjectName(f"field:{field.key}")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 6, 0, 6)
+        layout.setSpacing(3)
+        label = QLabel(field.label + (" *" if field.required else ""), self)
+        label.setWordWrap(True)
+        layout.addWidget(label)
+        self.input = self._make_input()
+        label.setBuddy(self.input)
+        layout.addWidget(self.input)
+        if field.help:
+            help_label = QLabel(field.help, self)
+            help_label.setProperty("role", "help")
+            help_label.setWordWrap(True)
+            layout.addWidget(help_label)
+        self.error_label = QLabel("", self)
+        self.error_label.setProperty("role", "error")
+        self.error_label.setObjectName(f"error:{field.key}")
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+        layout.addWidget(self.error_label)
+        self._row = model.row_of(field.key)
+        model.dataChanged.connect(self._model_changed)
+        self.show_value(model.value(field.key))
+        self.set_read_only(model.read_only)
+        self._refresh_error()
+        self.setVisible(model.is_visible(field.key))
+
+    # -- subclasses -------------------------------------------------------------------
+    def _make_input(self) -> QWidget:
+        raise NotImplementedError
+
+    def show_value(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.input.setEnabled(not read_only)
+
+    # -- binding ----------------------------------------------------------------------
+    def commit(self, value: Any) -> None:
+        self.model.set_value(self.field.key, value)
+
+    @Slot(QModelIndex, QModelIndex)
+    def _model_changed(self, first: QModelIndex, last: QModelIndex) -> None:
+        if not first.row() <= self._row <= last.row():
+            return
+        current = self.model.value(self.field.key)
+        blocked = self.input.blockSignals(True)
+        try:
+            self.show_value(current)
+        finally:
+            self.input.blockSignals(blocked)
+        self.setVisible(self.model.is_visible(self.field.key))
+        self._refresh_error()
+
+    def _refresh_error(self) -> None:
+        message = self.model.error(self.field.key)
+        self.error_label.setText(message or "")
+        self.error_label.setVisible(bool(message))
+
+    def focus_input(self) -> None:
+        self.input.setFocus(Qt.FocusReason.OtherFocusReason)
+
+
+class TextEditor(FieldEditor):
+    def _make_input(self) -> QWidget:
+        edit = QLineEdit(self)
+        edit.setMinimumHeight(TOUCH)
+        if self.field.placeholder:
+            edit.setPlaceholderText(self.field.placeholder)
+        if self.field.max_length:
+            edit.setMaxLength(self.field.max_length + 50)  # over-long is shown as an error
+        edit.textEdited.connect(self._edited)
+        self.line = edit
+        return edit
+
+    def _edited(self, text: str) -> None:
+        if self.field.kind is FieldKind.ID_NUMBER and text != text.upper():
+            position = self.line.cursorPosition()
+            text = text.upper()
+            self.line.setText(text)
+            self.line.setCursorPosition(position)
+        self.commit(text)
+
+    def show_value(self, value: Any) -> None:
+        text = "" if value is None else str(value)
+        if self.line.text() != text:
+            self.line.setText(text)
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.line.setReadOnly(read_only)
+
+
+class MultilineEditor(FieldEditor):
+    def _make_input(self) -> QWidget:
+        edit = QPlainTextEdit(self)
+        edit.setMinimumHeight(TOUCH * 2)
+        edit.setMaximumHeight(TOUCH * 4)
+        edit.setTabChangesFocus(True)  # keyboard users can leave the box with Tab
+        edit.textChanged.connect(lambda: self.commit(edit.toPlainText()))
+        self.text = edit
+        return edit
+
+    def show_value(self, value: Any) -> None:
+        text = "" if value is None else str(value)
+        if self.text.toPlainText() != text:
+            self.text.setPlainText(text)
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.text.setReadOnly(read_only)
+
+
+class NumberEditor(FieldEditor):
+    """Integers become int, decimals stay exact strings ("12500.50")."""
+
+    def _make_input(self) -> QWidget:
+        edit = QLineEdit(self)
+        edit.setMinimumHeight(TOUCH)
+        if self.field.kind is FieldKind.INTEGER:
+            pattern = r"-?\d{0,12}"
+        else:
+            places = self.field.decimals if self.field.decimals is not None else 6
+            pattern = rf"-?\d{{0,15}}([.,]\d{{0,{places}}})?"
+        edit.setValidator(QRegularExpressionValidator(QRegularExpression(pattern), edit))
+        edit.setInputMethodHints(Qt.InputMethodHint.ImhFormattedNumbersOnly)
+        edit.textEdited.connect(self._edited)
+        self.line = edit
+        return edit
+
+    def _edited(self, text: str) -> None:
+        text = text.strip().replace(",", ".")
+        if text in ("", "-"):
+            self.commit(None)
+        elif self.field.kind is FieldKind.INTEGER:
+            self.commit(int(text))
+        else:
+            self.commit(text.rstrip(".") if text.endswith(".") else text)
+
+    def show_value(self, value: Any) -> None:
+        text = "" if value is None else str(value)
+        if self.line.text().replace(",", ".").rstrip(".") != text:
+            self.line.setText(text)
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.line.setReadOnly(read_only)
+
+
+class DateEditor(FieldEditor):
+    """A QDateEdit whose minimum date means "not set" (shown blank)."""
+
+    def _make_input(self) -> QWidget:
+        edit = QDateEdit(self)
+        edit.setMinimumHeight(TOUCH)
+        edit.setCalendarPopup(True)
+        edit.setDisplayFormat("yyyy-MM-dd")
+        edit.setMinimumDate(EMPTY_DATE)
+        edit.setSpecialValueText(" ")
+        edit.dateChanged.connect(self._changed)
+        self.date = edit
+        return edit
+
+    def _changed(self, value: QDate) -> None:
+        self.commit(None if value == EMPTY_DATE else value.toString("yyyy-MM-dd"))
+
+    def show_value(self, value: Any) -> None:
+        date = QDate.fromString(str(value), "yyyy-MM-dd") if value else EMPTY_DATE
+        if not date.isValid():
+            date = EMPTY_DATE
+        if self.date.date() != date:
+            self.date.setDate(date)
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.date.setReadOnly(read_only)
+
+
+class ChoiceEditor(FieldEditor):
+    def _make_input(self) -> QWidget:
+        combo = QComboBox(self)
+        combo.setMinimumHeight(TOUCH)
+        combo.addItem("— choose —", None)
+        for option in self.field.options:
+            combo.addItem(option.label, option.value)
+        combo.activated.connect(lambda index: self.commit(combo.itemData(index)))
+        self.combo = combo
+        return combo
+
+    def show_value(self, value: Any) -> None:
+        index = self.combo.findData(value) if value is not None else 0
+        self.combo.setCurrentIndex(max(0, index))
+
+
+class MultiChoiceEditor(FieldEditor):
+    def _make_input(self) -> QWidget:
+        box = QWidget(self)
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.boxes: list[QCheckBox] = []
+        columns = 3 if len(self.field.options) > 6 else 2
+        for i, option in enumerate(self.field.options):
+            check = QCheckBox(option.label, box)
+            check.setMinimumHeight(TOUCH - 8)
+            check.setProperty("value", option.value)
+            check.toggled.connect(self._toggled)
+            grid.addWidget(check, i // columns, i % columns)
+            self.boxes.append(check)
+        return box
+
+    def _toggled(self) -> None:
+        self.commit([str(b.property("value")) for b in self.boxes if b.isChecked()])
+
+    def show_value(self, value: Any) -> None:
+        selected = set(value or [])
+        for check in self.boxes:
+            blocked = check.blockSignals(True)
+            check.setChecked(check.property("value") in selected)
+            check.blockSignals(blocked)
+
+
+class YesNoEditor(FieldEditor):
+    """Two big toggle buttons; neither pressed means "not answered"."""
+
+    def _make_input(self) -> QWidget:
+        box = QWidget(self)
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.group = QButtonGroup(box)
+        self.group.setExclusive(False)  # so "not answered" stays possible
+        self.yes = QPushButton("Yes", box)
+        self.no = QPushButton("No", box)
+        for button in (self.yes, self.no):
+            button.setCheckable(True)
+            button.setMinimumSize(TOUCH * 2, TOUCH)
+            self.group.addButton(button)
+            row.addWidget(button)
+        row.addStretch(1)
+        self.group.buttonClicked.connect(self._clicked)
+        return box
+
+    def _clicked(self, button: QAbstractButton) -> None:
+        other = self.no if button is self.yes else self.yes
+        other.setChecked(False)
+        self.commit((button is self.yes) if button.isChecked() else None)
+
+    def show_value(self, value: Any) -> None:
+        for button, state in ((self.yes, value is True), (self.no, value is False)):
+            blocked = button.blockSignals(True)
+            button.setChecked(state)
+            button.blockSignals(blocked)
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.yes.setEnabled(not read_only)
+        self.no.setEnabled(not read_only)
+
+
+EDITORS: dict[FieldKind, type[FieldEditor]] = {
+    FieldKind.TEXT: TextEditor,
+    FieldKind.PHONE: TextEditor,
+    FieldKind.EMAIL: TextEditor,
+    FieldKind.ID_NUMBER: TextEditor,
+    FieldKind.MULTILINE: MultilineEditor,
+    FieldKind.INTEGER: NumberEditor,
+    FieldKind.DECIMAL: NumberEditor,
+    FieldKind.DATE: DateEditor,
+    FieldKind.SINGLE_CHOICE: ChoiceEditor,
+    FieldKind.MULTI_CHOICE: MultiChoiceEditor,
+    FieldKind.YES_NO: YesNoEditor,
+}
+
+
+def slug(key: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", key.lower())

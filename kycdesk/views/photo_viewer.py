@@ -1,0 +1,116 @@
+"""Full-size photo viewer with zoom (wheel, pinch, +/-, 0 = fit, 1 = 100 %).
+
+The large image is decoded on the thumbnail pool (never on the GUI thread); the
+thumbnail is shown meanwhile."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QImage, QKeyEvent, QPixmap, QWheelEvent
+from PySide6.QtWidgets import (
+    QDialog,
+    QGestureEvent,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QPinchGesture,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kycdesk.persistence.records import ImageRecord
+from kycdesk.persistence.thumbnails import ThumbnailLoader
+from kycdesk.views.photo_text import describe_location
+from kycdesk.views.style import TOUCH
+
+FULL_EDGE = 2400
+
+
+class PhotoViewer(QDialog):
+    def __init__(self, image: ImageRecord, loader: ThumbnailLoader,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Photo")
+        self.resize(1000, 760)
+        self.image = image
+        self.scene = QGraphicsScene(self)
+        self.item = QGraphicsPixmapItem()
+        self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene.addItem(self.item)
+        self.view = QGraphicsView(self.scene, self)
+        self.view.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.view.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.view.viewport().grabGesture(Qt.GestureType.PinchGesture)
+        self.view.viewport().installEventFilter(self)
+        info = QLabel(self._caption(), self)
+        info.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for text, slot in (("−", lambda: self.zoom(1 / 1.25)), ("+", lambda: self.zoom(1.25)),
+                           ("Fit", self.fit), ("100 %", self.actual_size),
+                           ("Close", self.accept)):
+            button = QPushButton(text, self)
+            button.setMinimumSize(TOUCH, TOUCH)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(info)
+        layout.addLayout(buttons)
+        thumb = loader.cached(image.id)
+        if thumb is not None and not thumb.isNull():
+            self._show(thumb)
+        self._full = ThumbnailLoader(loader.paths, edge=FULL_EDGE, pool=loader.pool)
+        self._full.thumbnailReady.connect(self._loaded)
+        self._full.request(image.id, image.file_path)
+
+    def _caption(self) -> str:
+        image = self.image
+        size = f"{image.width}×{image.height}" if image.width else "size unknown"
+        taken = image.captured_at or "time unknown"
+        return f"{image.slot or 'photo'} · {size} · taken {taken} · " \
+               f"{describe_location(image.location)}"
+
+    def _loaded(self, _image_id: int, image: QImage) -> None:
+        if not image.isNull():
+            self._show(image)
+
+    def _show(self, image: QImage) -> None:
+        self.item.setPixmap(QPixmap.fromImage(image))
+        self.scene.setSceneRect(self.item.boundingRect())
+        self.fit()
+
+    def zoom(self, factor: float) -> None:
+        self.view.scale(factor, factor)
+
+    def fit(self) -> None:
+        self.view.fitInView(self.item, Qt.AspectRatioMode.KeepAspectRatio)
+
+    def actual_size(self) -> None:
+        self.view.resetTransform()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom(1.25)
+        elif key == Qt.Key.Key_Minus:
+            self.zoom(1 / 1.25)
+        elif key == Qt.Key.Key_0:
+            self.fit()
+        elif key == Qt.Key.Key_1:
+            self.actual_size()
+        else:
+            super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(event, QWheelEvent):
+            self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
+            return True
+        if event.type() == QEvent.Type.Gesture and isinstance(event, QGestureEvent):
+            pinch = event.gesture(Qt.GestureType.PinchGesture)
+            if isinstance(pinch, QPinchGesture):
+                self.zoom(pinch.scaleFactor())
+                return True
+        return super().eventFilter(watched, event)

@@ -1,0 +1,24 @@
+"""Sizes and colours shared by the views (touch first: targets >= 40 px)."""
+
+from __future__ import annotations
+
+TOUCH = 44
+STATUS_COLOURS = {"DRAFT": "#5b6770", "READY": "#1d5fbf", "SYNCED": "#1e7b34",
+                  "FAILED": "#b3261e"}
+ERROR_COLOUR = "#b3261e"
+APP_STYLESHEET = f"""
+QPushButton, QToolButton, QComboBox, QLineEdit, QDateEdit {{ min-height: {TOUCH - 8}px; }}
+QPushButton {{ padding: 4px 14px; }}
+QLabel[role="error"] {{ color: {ERROR_COLOUR}; }}
+QLabel[role="help"] {{ color: #5b6770; }}
+QLabel[role="banner"] {{ background: #fff4ce; padding: 8px; border-radius: 4px; }}
+QLabel[role="save-state"] {{ color: #5b6770; }}
+QLabel[role="save-state-bad"] {{ color: {ERROR_COLOUR}; font-weight: bold; }}
+QListWidget#step-list::item {{ min-height: {TOUCH}px; padding-left: 8px; }}
+"""
+
+
+def status_badge_html(status: str) -> str:
+    colour = STATUS_COLOURS.get(status, "#5b6770")
+    return (f'<span style="background:{colour}; color:white; padding:2px 8px; '
+            f'border-radius:6px;">&nbsp;{status}&nbsp;</span>')

@@ -1,0 +1,37 @@
+"""Stand-ins only where no real part exists on a test machine: the camera (and its GPS)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from kycdesk.demo import render_photo
+from kycdesk.persistence.records import Location
+from kycdesk.views.camera import CaptureDone
+
+
+class FakeCamera:
+    """Implements views.camera.CameraSource: "captures" a generated JPEG."""
+
+    def __init__(self, location: Location | None = None, fail: str | None = None) -> None:
+        self.location = location or Location(51.5074, -0.1278, 8.0, None)
+        self.fail = fail
+        self.captures = 0
+
+    def available(self) -> bool:
+        return True
+
+    def capture(self, folder: Path, done: CaptureDone) -> None:
+        self.captures += 1
+        if self.fail:
+            done(None, Location(), self.fail)
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"fake_{uuid.uuid4().hex}.jpg"
+        render_photo(path, label="CAMERA", subtitle="fake capture", seed=self.captures,
+                     size=(640, 480))
+        done(path, self.location, None)
+
+
+def always_yes(_parent: object, _question: str) -> bool:
+    return True
