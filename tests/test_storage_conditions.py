@@ -54,7 +54,7 @@ def test_connection_refuses_use_from_another_thread(store: LocalStore) -> None:
     def use() -> None:
         try:
             store.conn.scalar("SELECT 1")
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+        except BaseException as exc:
             errors.append(exc)
 
     worker = threading.Thread(target=use)

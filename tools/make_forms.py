@@ -47,7 +47,8 @@ NINO = r"^[A-CEGHJ-PR-TW-Z]{2}[0-9]{6}[A-D]$"
 
 def steps_v1() -> list[dict[str, Any]]:
     applicant = [
-        f("applicant.title", "Title", "single_choice", options=opts("mr", "mrs", "ms", "mx", "dr")),
+        f("applicant.title", "Title", "single_choice",
+          options=opts("mr", "mrs", "ms", "mx", "dr")),
         f("applicant.first_name", "First name", "text", required=True, max_length=80),
         f("applicant.middle_names", "Middle names", "text", max_length=120),
         f("applicant.last_name", "Last name", "text", required=True, max_length=80),
@@ -62,7 +63,8 @@ def steps_v1() -> list[dict[str, Any]]:
           options=opts(*COUNTRIES)),
         f("applicant.has_second_nationality", "Has a second nationality", "yes_no"),
         f("applicant.second_nationality", "Second nationality", "single_choice",
-          options=opts(*COUNTRIES), required=True, **when("applicant.has_second_nationality", **YES)),
+          options=opts(*COUNTRIES), required=True,
+          **when("applicant.has_second_nationality", **YES)),
         f("applicant.gender", "Gender", "single_choice",
           options=opts("female", "male", "non_binary", ("undisclosed", "Prefer not to say"))),
         f("applicant.marital_status", "Marital status", "single_choice",
@@ -287,7 +289,8 @@ def steps_v1() -> list[dict[str, Any]]:
           **when("declarations.third_party", **YES)),
         f("declarations.us_person", "US citizen or US tax resident", "yes_no", required=True),
         f("declarations.us_tin", "US taxpayer identification number", "id_number",
-          pattern=r"^[0-9]{3}-?[0-9]{2}-?[0-9]{4}$", pattern_message="Nine digits, e.g. 123-45-6789",
+          pattern=r"^[0-9]{3}-?[0-9]{2}-?[0-9]{4}$",
+          pattern_message="Nine digits, e.g. 123-45-6789",
           required=True, **when("declarations.us_person", **YES)),
     ]
     visit = [
@@ -383,10 +386,10 @@ def v2_from(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for step in steps:
         fields = []
-        for field in step["fields"]:
-            if field["key"] in removed:
+        for original in step["fields"]:
+            if original["key"] in removed:
                 continue
-            field = dict(field)
+            field = dict(original)
             field["key"] = renames.get(field["key"], field["key"])
             if "visible_when" in field:
                 cond = dict(field["visible_when"])
