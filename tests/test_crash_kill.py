@@ -38,3 +38,20 @@ def test_second_life_after_kill_continues_the_same_store(
     first = kill_once(data, seed=1, images=sources, max_ops=200, kill_after_lines=80)
     second = kill_once(data, seed=2, images=sources, max_ops=200, kill_after_lines=120)
     assert first.failures == [] and second.failures == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_", range(6))
+def test_kill_while_typing_in_the_editor_loses_at_most_the_key_in_flight(
+        qapp: object, round_: int, tmp_path: Path) -> None:
+    from tests.crash.harness import run_child, verify_editor
+
+    rng = random.Random(500 + round_)
+    data = tmp_path / "data"
+    lines, killed = run_child(data, seed=round_, images=[], max_ops=300,
+                              kill_after_lines=rng.randrange(5, 200),
+                              kill_delay_s=rng.uniform(0, 0.003),
+                              module="tests.crash.editor_child")
+    assert killed
+    assert sum(1 for ln in lines if ln.startswith("ACK")) > 0
+    assert verify_editor(data, lines) == []

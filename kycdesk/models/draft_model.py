@@ -63,9 +63,10 @@ class DraftModel(QAbstractListModel):
         """A user edit. Returns False (and changes nothing) if read-only or unchanged."""
         if self.read_only or key not in self._row:
             return False
-        if isinstance(value, str) and value == "" and key not in self._values:
-            return False
-        if self._values.get(key) == value and key in self._values:
+        if key not in self._values and (value is None or value in ("", [])):
+            return False  # "still unanswered" is not a change
+        if key in self._values and self._values[key] == value \
+                and type(self._values[key]) is type(value):
             return False
         self._values[key] = value
         self._touched.add(key)

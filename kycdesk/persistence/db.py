@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtSql import QSqlDatabase, QSqlError, QSqlQuery
 
 from kycdesk.persistence.errors import (
@@ -86,6 +87,9 @@ class Connection:
         self.name = f"kycdesk-{role}-{next(_names)}"
         self._owner = threading.get_ident()
         self._in_transaction = False
+        if QCoreApplication.instance() is None:
+            # QtSql crashes (not raises) without an application object.
+            raise SqlError("create a QCoreApplication before opening the store")
         if writer and not path.exists():
             # Personal data: the database (and its -wal/-shm, which copy its mode) owner-only.
             with contextlib.suppress(OSError):

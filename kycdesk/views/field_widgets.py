@@ -66,7 +66,11 @@ class FieldEditor(QWidget):
         layout.addWidget(self.error_label)
         self._row = model.row_of(field.key)
         model.dataChanged.connect(self._model_changed)
-        self.show_value(model.value(field.key))
+        blocked = self.input.blockSignals(True)  # showing the stored value is not an edit
+        try:
+            self.show_value(model.value(field.key))
+        finally:
+            self.input.blockSignals(blocked)
         self.set_read_only(model.read_only)
         self._refresh_error()
         self.setVisible(model.is_visible(field.key))

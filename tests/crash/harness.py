@@ -44,13 +44,14 @@ class KillOutcome:
 
 
 def run_child(data_dir: Path, seed: int, images: list[Path], *, max_ops: int,
-              kill_after_lines: int, kill_delay_s: float = 0.0) -> tuple[list[str], bool]:
+              kill_after_lines: int, kill_delay_s: float = 0.0,
+              module: str = "tests.crash.child") -> tuple[list[str], bool]:
     """Run the child; SIGKILL it `kill_delay_s` after it printed `kill_after_lines` lines
     after READY. The delay is part of the fault injection (it lets the kill land inside
     a copy, a rename or a commit rather than always right after a print)."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.crash.child", str(data_dir), str(seed), str(max_ops),
+        [sys.executable, "-m", module, str(data_dir), str(seed), str(max_ops),
          *map(str, images)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO_ROOT, env=env,
     )
@@ -177,6 +178,43 @@ def kill_once(data_dir: Path, seed: int, images: list[Path], *, max_ops: int,
     lines, killed = run_child(data_dir, seed, images, max_ops=max_ops,
                               kill_after_lines=kill_after_lines, kill_delay_s=kill_delay_s)
     return verify(data_dir, lines, killed)
+
+
+def verify_editor(data_dir: Path, lines: list[str]) -> list[str]:
+    """Every acknowledged keystroke is on disk; the one in flight may or may not be."""
+    failures: list[str] = []
+    case_id = next((ln.split()[1] for ln in lines if ln.startswith("READY")), None)
+    if case_id is None:
+        return failures  # killed before the case existed: nothing was promised
+    intents: dict[int, dict[str, str]] = {}
+    acked: set[int] = set()
+    for line in lines:
+        kind, _, rest = line.partition(" ")
+        if kind == "INTENT":
+            n, _, payload = rest.partition(" ")
+            intents[int(n)] = json.loads(payload)
+        elif kind == "ACK":
+            acked.add(int(rest))
+    expected: dict[str, str] = {}
+    in_flight: dict[str, str] | None = None
+    for n in sorted(intents):
+        if n in acked:
+            expected[intents[n]["field"]] = intents[n]["text"]
+        else:
+            in_flight = intents[n]
+    with LocalStore(resolve(data_dir)) as store:
+        form = store.load_case(case_id).form
+    for field, text in expected.items():
+        got = form.get(field, "")
+        allowed = {text}
+        if in_flight is not None and in_flight["field"] == field:
+            allowed.add(in_flight["text"])
+        if got not in allowed:
+            failures.append(f"{field}: on disk {got!r}, acknowledged {text!r}")
+    if in_flight is not None and in_flight["field"] not in expected:
+        if form.get(in_flight["field"], "") not in ("", in_flight["text"]):
+            failures.append(f"{in_flight['field']}: unexpected {form[in_flight['field']]!r}")
+    return failures
 
 
 def make_sources(folder: Path) -> list[Path]:

@@ -1,0 +1,367 @@
+"""The case editor against the real store and writer thread, widgets offscreen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit, QPushButton
+from pytestqt.qtbot import QtBot
+
+from kycdesk.app import KycDeskApp
+from kycdesk.paths import DataPaths
+from kycdesk.persistence.records import CaseStatus
+from kycdesk.persistence.store import LocalStore
+from kycdesk.views.case_editor import CaseEditor
+from kycdesk.views.field_widgets import TextEditor, YesNoEditor
+from tests.fakes import FakeCamera, always_yes
+
+DEBOUNCE_MS = 150
+
+
+def _make_app(qtbot: QtBot, paths: DataPaths, debounce_ms: int = DEBOUNCE_MS) -> KycDeskApp:
+    app = KycDeskApp(paths, debounce_ms=debounce_ms, camera=FakeCamera(), confirm=always_yes)
+    qtbot.addWidget(app.window)
+    assert app.start(), app.startup_error
+    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+    return app
+
+
+@pytest.fixture
+def desk(qtbot: QtBot, paths: DataPaths) -> Iterator[KycDeskApp]:
+    app = _make_app(qtbot, paths)
+    yield app
+    app.shutdown()
+
+
+def _new_editor(qtbot: QtBot, desk: KycDeskApp) -> CaseEditor:
+    with qtbot.waitSignal(desk.caseOpened, timeout=10_000):
+        desk.new_case()
+    editor = desk.window.tabs.currentWidget()
+    assert isinstance(editor, CaseEditor)
+    return editor
+
+
+def _line(editor: CaseEditor, key: str) -> QLineEdit:
+    widget = editor.editors[key]
+    assert isinstance(widget, TextEditor)
+    return widget.line
+
+
+def _saved_form(paths: DataPaths, case_id: str) -> dict[str, object]:
+    with LocalStore(paths) as store:
+        return store.load_case(case_id).form
+
+
+def test_typing_a_burst_saves_once_not_per_keystroke(qtbot: QtBot, desk: KycDeskApp,
+                                                     paths: DataPaths) -> None:
+    editor = _new_editor(qtbot, desk)
+    saves: list[int] = []
+    desk.writer_thread.client.saved.connect(lambda _c, rev: saves.append(rev))  # type: ignore[union-attr]
+    qtbot.keyClicks(_line(editor, "applicant.first_name"), "Amara")
+    qtbot.keyClicks(_line(editor, "applicant.last_name"), "Okafor")
+    assert editor.autosave.saves_requested == 0  # debounce still running
+    qtbot.waitUntil(lambda: editor.save_label.text().startswith("Saved"), timeout=5000)
+    assert editor.autosave.saves_requested == 1
+    assert saves == [1]
+    desk.shutdown()
+    assert _saved_form(paths, editor.case_id) == {"applicant.first_name": "Amara",
+                                                  "applicant.last_name": "Okafor"}
+
+
+def test_every_keystroke_is_written_ahead_before_the_save(qtbot: QtBot, paths: DataPaths
+                                                          ) -> None:
+    app = _make_app(qtbot, paths, debounce_ms=60_000)  # the debounce never fires here
+    try:
+        editor = _new_editor(qtbot, app)
+        qtbot.keyClicks(_line(editor, "applicant.first_name"), "Ada")
+        client = app.writer_thread.client  # type: ignore[union-attr]
+        qtbot.waitUntil(lambda: client.pending_count() == 0)
+        assert editor.autosave.saves_requested == 0
+        with LocalStore(paths) as store:  # a second connection sees the write-ahead
+            case = store.load_case(editor.case_id)
+        assert case.form == {"applicant.first_name": "Ada"}
+        assert case.replayed_edits == 3  # "A", "Ad", "Ada"
+        assert case.revision == 0
+    finally:
+        app.shutdown()
+
+
+def test_step_navigation_saves_at_once_and_remembers_the_step(qtbot: QtBot, paths: DataPaths
+                                                              ) -> None:
+    app = _make_app(qtbot, paths, debounce_ms=60_000)
+    try:
+        editor = _new_editor(qtbot, app)
+        qtbot.keyClicks(_line(editor, "applicant.first_name"), "Bilal")
+        with qtbot.waitSignal(app.writer_thread.client.saved, timeout=5000):  # type: ignore[union-attr]
+            qtbot.mouseClick(editor.next_button, Qt.MouseButton.LeftButton)
+        assert editor.current_step() == 1
+        case_id = editor.case_id
+    finally:
+        app.shutdown()
+    with LocalStore(paths) as store:
+        case = store.load_case(case_id)
+    assert case.current_step == "identity" and case.revision == 1
+    reopened = _make_app(qtbot, paths)
+    try:
+        editor = reopened.open_case(case_id)
+        assert editor is not None and editor.current_step() == 1
+    finally:
+        reopened.shutdown()
+
+
+def test_closing_the_case_tab_saves(qtbot: QtBot, paths: DataPaths) -> None:
+    app = _make_app(qtbot, paths, debounce_ms=60_000)
+    editor = _new_editor(qtbot, app)
+    qtbot.keyClicks(_line(editor, "applicant.last_name"), "Mensah")
+    case_id = editor.case_id
+    with qtbot.waitSignal(app.writer_thread.client.saved, timeout=5000):  # type: ignore[union-attr]
+        app.window.close_tab(app.window.tabs.indexOf(editor))
+    app.shutdown()
+    with LocalStore(paths) as store:
+        case = store.load_case(case_id)
+    assert case.form == {"applicant.last_name": "Mensah"} and case.revision == 1
+
+
+def test_quitting_saves_every_open_case(qtbot: QtBot, paths: DataPaths) -> None:
+    app = _make_app(qtbot, paths, debounce_ms=60_000)
+    first = _new_editor(qtbot, app)
+    qtbot.keyClicks(_line(first, "applicant.first_name"), "One")
+    second = _new_editor(qtbot, app)
+    qtbot.keyClicks(_line(second, "applicant.first_name"), "Two")
+    app.shutdown()
+    with LocalStore(paths) as store:
+        assert store.load_case(first.case_id).revision == 1
+        assert store.load_case(second.case_id).form == {"applicant.first_name": "Two"}
+
+
+def test_minimise_saves(qtbot: QtBot, paths: DataPaths) -> None:
+    app = _make_app(qtbot, paths, debounce_ms=60_000)
+    try:
+        editor = _new_editor(qtbot, app)
+        qtbot.keyClicks(_line(editor, "applicant.first_name"), "Min")
+        with qtbot.waitSignal(app.writer_thread.client.saved, timeout=5000):  # type: ignore[union-attr]
+            app.window.minimised.emit()
+    finally:
+        app.shutdown()
+
+
+def test_photo_import_and_delete_save_the_draft_at_once(qtbot: QtBot, paths: DataPaths,
+                                                        jpeg: Path) -> None:
+    app = _make_app(qtbot, paths, debounce_ms=60_000)
+    try:
+        editor = _new_editor(qtbot, app)
+        qtbot.keyClicks(_line(editor, "applicant.first_name"), "Photo")
+        client = app.writer_thread.client  # type: ignore[union-attr]
+        with qtbot.waitSignals([client.imageAdded, client.saved], timeout=10_000):
+            editor.photos.import_files("id_front", [jpeg])
+        assert editor.model.photo_count("id_front") == 1
+        slot = editor.photos.slots["id_front"]
+        assert slot.count_label.text() == "1 of 1–2"
+        image = editor.photos.models["id_front"].images[0]
+        assert image.location.known is False  # the test JPEG has no GPS: shown as missing
+        qtbot.keyClicks(_line(editor, "applicant.first_name"), "!")
+        with qtbot.waitSignals([client.imageDeleted, client.saved], timeout=10_000):
+            editor.photos.delete(image.id)
+        assert editor.model.photo_count("id_front") == 0
+    finally:
+        app.shutdown()
+
+
+def test_camera_capture_stores_photo_with_position(qtbot: QtBot, desk: KycDeskApp) -> None:
+    editor = _new_editor(qtbot, desk)
+    client = desk.writer_thread.client  # type: ignore[union-attr]
+    assert editor.photos.slots["selfie"].capture_button.isVisibleTo(editor.photos.slots["selfie"])
+    with qtbot.waitSignal(client.imageAdded, timeout=10_000) as added:
+        editor.photos.capture("selfie")
+    image = added.args[1] if added.args else None
+    assert image is not None and image.source == "camera"
+    assert image.location.latitude == pytest.approx(51.5074)
+    assert image.location.accuracy == 8.0
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    ("empty.jpg", b"", "The file is empty."),
+    ("notes.jpg", b"Dear verifier,\n" * 40, "not a photo"),
+    ("cut.jpg", None, "incomplete"),
+])
+def test_bad_file_import_shows_the_reason_and_changes_nothing(
+        qtbot: QtBot, desk: KycDeskApp, tmp_path: Path, jpeg: Path, name: str,
+        content: bytes | None, reason: str) -> None:
+    editor = _new_editor(qtbot, desk)
+    qtbot.keyClicks(_line(editor, "applicant.first_name"), "Kept")
+    bad = tmp_path / name
+    bad.write_bytes(content if content is not None else jpeg.read_bytes()[:3000])
+    slot = editor.photos.slots["id_front"]
+    client = desk.writer_thread.client  # type: ignore[union-attr]
+    with qtbot.waitSignal(client.failed, timeout=10_000):
+        editor.photos.import_files("id_front", [bad])
+    qtbot.waitUntil(lambda: slot.error_label.isVisibleTo(slot))
+    assert name in slot.error_label.text() and reason in slot.error_label.text()
+    assert editor.model.photo_count("id_front") == 0
+    assert editor.model.value("applicant.first_name") == "Kept"
+
+
+def test_too_many_photos_for_a_slot_are_refused_with_a_message(
+        qtbot: QtBot, desk: KycDeskApp, jpeg: Path) -> None:
+    editor = _new_editor(qtbot, desk)
+    client = desk.writer_thread.client  # type: ignore[union-attr]
+    with qtbot.waitSignal(client.imageAdded, timeout=10_000):
+        editor.photos.import_files("selfie", [jpeg, jpeg])  # the slot takes one
+    slot = editor.photos.slots["selfie"]
+    assert "at most 1" in slot.error_label.text()
+    assert editor.model.photo_count("selfie") == 1
+    assert not slot.import_button.isEnabled()
+
+
+def test_conditional_field_appears_when_its_condition_holds(qtbot: QtBot, desk: KycDeskApp
+                                                            ) -> None:
+    editor = _new_editor(qtbot, desk)
+    editor.go_to_step(4)  # PEP and sanctions
+    pep = editor.editors["declarations.pep"]
+    role = editor.editors["declarations.pep_role"]
+    assert isinstance(pep, YesNoEditor)
+    assert not role.isVisibleTo(editor)
+    qtbot.mouseClick(pep.yes, Qt.MouseButton.LeftButton)
+    assert editor.model.value("declarations.pep") is True
+    assert role.isVisibleTo(editor)
+    qtbot.mouseClick(pep.no, Qt.MouseButton.LeftButton)
+    assert editor.model.value("declarations.pep") is False
+    assert not role.isVisibleTo(editor)
+
+
+def test_inline_error_shows_after_a_bad_value(qtbot: QtBot, desk: KycDeskApp) -> None:
+    editor = _new_editor(qtbot, desk)
+    qtbot.keyClicks(_line(editor, "applicant.email"), "not-an-email")
+    error = editor.editors["applicant.email"].error_label
+    assert error.isVisibleTo(editor) and "email address" in error.text()
+    _line(editor, "applicant.email").clear()
+    qtbot.keyClicks(_line(editor, "applicant.email"), "amara@example.org")
+    assert not error.isVisibleTo(editor)
+
+
+def test_submit_is_blocked_and_jumps_to_the_first_problem(qtbot: QtBot, desk: KycDeskApp,
+                                                          paths: DataPaths) -> None:
+    editor = _new_editor(qtbot, desk)
+    editor.go_to_step(5)
+    submit = editor.submit_button
+    assert isinstance(submit, QPushButton)
+    qtbot.mouseClick(submit, Qt.MouseButton.LeftButton)
+    assert editor.current_step() == 0
+    first = editor.editors["applicant.first_name"]
+    assert first.error_label.text() == "Required."
+    assert "need attention" in editor.message_label.text()
+    assert "⚠" in editor.step_list.item(0).text()
+    assert editor.status == CaseStatus.DRAFT
+    desk.shutdown()
+    with LocalStore(paths) as store:
+        assert store.load_case(editor.case_id).status == "DRAFT"
+
+
+def _fill_valid(editor: CaseEditor) -> None:
+    """Answer every visible required field through the model (the form is long)."""
+    model = editor.model
+    for field in editor.definition.fields():
+        if field.kind.value == "photo" or not field.required:
+            continue
+        if not model.is_visible(field.key):
+            continue
+        model.set_value(field.key, _valid_value(field))
+
+
+def _valid_value(field: object) -> object:
+    from kycdesk.models.form_schema import FieldDef
+
+    assert isinstance(field, FieldDef)
+    kind = field.kind.value
+    samples: dict[str, object] = {
+        "text": "Sample", "multiline": "Sample text", "integer": 1, "decimal": "100.00",
+        "date": "2020-01-01", "yes_no": False, "phone": "+44 7700 900123",
+        "email": "a@example.org",
+    }
+    if field.key == "identity.expiry_date":
+        return "2035-01-01"
+    if field.key.endswith(("postcode", "postal_code")):
+        return "LS1 4AP"
+    if kind == "id_number":
+        return {"identity.document_number": "AB123456",
+                "verifier.employee_id": "V12345"}.get(field.key, "AB123456")
+    if kind == "single_choice":
+        return field.options[0].value
+    if kind == "multi_choice":
+        return [field.options[0].value]
+    if field.key.endswith(("truthful", "in_person", "data_protection",
+                           "photo_matches_applicant", "name_matches_application",
+                           "seen_original", "residence_confirmed", "correspondence_same")):
+        return True
+    return samples[kind]
+
+
+def test_valid_case_submits_and_becomes_read_only(qtbot: QtBot, desk: KycDeskApp,
+                                                  jpeg: Path, image_dir: Path) -> None:
+    editor = _new_editor(qtbot, desk)
+    _fill_valid(editor)
+    client = desk.writer_thread.client  # type: ignore[union-attr]
+    for slot in ("id_front", "id_back", "selfie", "address_proof"):
+        with qtbot.waitSignal(client.imageAdded, timeout=10_000):
+            editor.photos.import_files(slot, [jpeg])
+    assert editor.model.problems() == {}
+    with qtbot.waitSignal(editor.submitted, timeout=10_000):
+        assert editor.submit()
+    assert editor.status == CaseStatus.READY
+    assert editor.model.read_only and not editor.submit_button.isVisible()
+    assert not editor.model.set_value("applicant.first_name", "changed")
+    assert _line(editor, "applicant.first_name").isReadOnly()
+    assert not editor.photos.slots["site"].import_button.isEnabled()
+    assert "locked" in editor.banner.text()
+
+
+def test_synced_case_opens_read_only(qtbot: QtBot, paths: DataPaths) -> None:
+    with LocalStore(paths) as store:
+        case_id = store.create_case(reference_number="KYC-S", form_id="individual_kyc",
+                                    form_version="2")
+        store.save_form(case_id, {"applicant.first_name": "Sam"})
+        store.set_status(case_id, CaseStatus.READY)
+        store.set_status(case_id, CaseStatus.SYNCED)
+    app = _make_app(qtbot, paths)
+    try:
+        editor = app.open_case(case_id)
+        assert editor is not None and editor.model.read_only
+        assert "read-only" in editor.banner.text()
+        assert _line(editor, "applicant.first_name").isReadOnly()
+        assert _line(editor, "applicant.first_name").text() == "Sam"
+    finally:
+        app.shutdown()
+
+
+def test_v1_draft_opens_under_v2_with_every_value(qtbot: QtBot, paths: DataPaths) -> None:
+    with LocalStore(paths) as store:
+        case_id = store.create_case(reference_number="KYC-OLD", form_id="individual_kyc",
+                                    form_version="1")
+        store.save_form(case_id, {"applicant.first_name": "Olu",
+                                  "applicant.phone_mobile": "+44 7700 900999",
+                                  "applicant.previous_names": "Olu Adeyemi"})
+        store.append_edit(case_id, "address.postcode", "BS1 4DJ")  # unsaved v1 edit
+    app = _make_app(qtbot, paths)
+    try:
+        editor = app.open_case(case_id)
+        assert editor is not None
+        assert editor.definition.version == "2"
+        assert _line(editor, "applicant.mobile_phone").text() == "+44 7700 900999"
+        editor.go_to_step(2)
+        assert _line(editor, "address.postal_code").text() == "BS1 4DJ"
+        assert "version 1" in editor.banner.text()
+        kept = editor.findChild(object, "kept-values")
+        assert kept is not None and "Olu Adeyemi" in kept.text()  # type: ignore[attr-defined]
+        with qtbot.waitSignal(app.writer_thread.client.saved, timeout=5000):  # type: ignore[union-attr]
+            editor.flush()
+    finally:
+        app.shutdown()
+    with LocalStore(paths) as store:
+        case = store.load_case(case_id)
+    assert case.form_version == "2"
+    assert case.form["applicant.mobile_phone"] == "+44 7700 900999"
+    assert case.form["address.postal_code"] == "BS1 4DJ"
+    assert case.form["applicant.previous_names"] == "Olu Adeyemi"
