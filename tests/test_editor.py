@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit, QPushButton
+from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from kycdesk.app import KycDeskApp
@@ -106,8 +106,9 @@ def test_step_navigation_saves_at_once_and_remembers_the_step(qtbot: QtBot, path
     assert case.current_step == "identity" and case.revision == 1
     reopened = _make_app(qtbot, paths)
     try:
-        editor = reopened.open_case(case_id)
-        assert editor is not None and editor.current_step() == 1
+        reopened_editor = reopened.open_case(case_id)
+        assert isinstance(reopened_editor, CaseEditor)
+        assert reopened_editor.current_step() == 1
     finally:
         reopened.shutdown()
 
@@ -187,7 +188,7 @@ def test_camera_capture_stores_photo_with_position(qtbot: QtBot, desk: KycDeskAp
     ("notes.jpg", b"Dear verifier,\n" * 40, "not a photo"),
     ("cut.jpg", None, "incomplete"),
 ])
-def test_bad_file_import_shows_the_reason_and_changes_nothing(
+def test_bad_file_import_shows_the_reason_and_changes_nothing(  # noqa: PLR0917
         qtbot: QtBot, desk: KycDeskApp, tmp_path: Path, jpeg: Path, name: str,
         content: bytes | None, reason: str) -> None:
     editor = _new_editor(qtbot, desk)
@@ -353,8 +354,8 @@ def test_v1_draft_opens_under_v2_with_every_value(qtbot: QtBot, paths: DataPaths
         editor.go_to_step(2)
         assert _line(editor, "address.postal_code").text() == "BS1 4DJ"
         assert "version 1" in editor.banner.text()
-        kept = editor.findChild(object, "kept-values")
-        assert kept is not None and "Olu Adeyemi" in kept.text()  # type: ignore[attr-defined]
+        kept = editor.findChild(QLabel, "kept-values")
+        assert kept is not None and "Olu Adeyemi" in kept.text()
         with qtbot.waitSignal(app.writer_thread.client.saved, timeout=5000):  # type: ignore[union-attr]
             editor.flush()
     finally:

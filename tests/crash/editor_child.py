@@ -18,14 +18,14 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QObject, Qt, QTimer  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication, QLineEdit  # noqa: E402
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QLineEdit
 
-from kycdesk.app import KycDeskApp  # noqa: E402
-from kycdesk.paths import resolve  # noqa: E402
-from kycdesk.views.case_editor import CaseEditor  # noqa: E402
-from kycdesk.views.field_widgets import TextEditor  # noqa: E402
+from kycdesk.app import KycDeskApp
+from kycdesk.paths import resolve
+from kycdesk.views.case_editor import CaseEditor
+from kycdesk.views.field_widgets import TextEditor
 
 FIELDS = ["applicant.first_name", "applicant.middle_names", "applicant.last_name",
           "applicant.place_of_birth", "applicant.email"]

@@ -197,23 +197,23 @@ def verify_editor(data_dir: Path, lines: list[str]) -> list[str]:
             acked.add(int(rest))
     expected: dict[str, str] = {}
     in_flight: dict[str, str] | None = None
-    for n in sorted(intents):
-        if n in acked:
-            expected[intents[n]["field"]] = intents[n]["text"]
+    for number in sorted(intents):
+        if number in acked:
+            expected[intents[number]["field"]] = intents[number]["text"]
         else:
-            in_flight = intents[n]
+            in_flight = intents[number]
     with LocalStore(resolve(data_dir)) as store:
         form = store.load_case(case_id).form
-    for field, text in expected.items():
-        got = form.get(field, "")
+    for key, text in expected.items():
+        got = form.get(key, "")
         allowed = {text}
-        if in_flight is not None and in_flight["field"] == field:
+        if in_flight is not None and in_flight["field"] == key:
             allowed.add(in_flight["text"])
         if got not in allowed:
-            failures.append(f"{field}: on disk {got!r}, acknowledged {text!r}")
-    if in_flight is not None and in_flight["field"] not in expected:
-        if form.get(in_flight["field"], "") not in ("", in_flight["text"]):
-            failures.append(f"{in_flight['field']}: unexpected {form[in_flight['field']]!r}")
+            failures.append(f"{key}: on disk {got!r}, acknowledged {text!r}")
+    if (in_flight is not None and in_flight["field"] not in expected
+            and form.get(in_flight["field"], "") not in ("", in_flight["text"])):
+        failures.append(f"{in_flight['field']}: unexpected {form[in_flight['field']]!r}")
     return failures
 
 
