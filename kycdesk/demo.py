@@ -34,9 +34,9 @@ CITIES = [("Leeds", 53.8008, -1.5491), ("Bristol", 51.4545, -2.5879),
           ("Manchester", 53.4808, -2.2426), ("Glasgow", 55.8642, -4.2518),
           ("Cardiff", 51.4816, -3.1791), ("Belfast", 54.5973, -5.9301)]
 SLOTS = [("id_front", "ID FRONT"), ("id_back", "ID BACK"), ("selfie", "SELFIE"),
-         ("address_proof", "ADDRESS PROOF"), ("site_photo", "SITE PHOTO")]
+         ("address_proof", "ADDRESS PROOF"), ("site", "SITE PHOTO")]
 DEMO_FORM_ID = "individual_kyc"
-DEMO_FORM_VERSION = "1"
+DEMO_FORM_VERSION = "2"  # keys below follow resources/forms/individual_kyc_v2.json
 STATUS_MIX = [CaseStatus.DRAFT] * 4 + [CaseStatus.READY] * 3 + [CaseStatus.SYNCED] * 2 \
     + [CaseStatus.FAILED]
 
@@ -92,22 +92,29 @@ def demo_form(rng: random.Random) -> tuple[str, dict[str, Any], tuple[str, float
     city = rng.choice(CITIES)
     reference = f"KYC-{rng.randrange(2026_000000, 2026_999999)}"
     form: dict[str, Any] = {
+        "applicant.title": rng.choice(["mr", "mrs", "ms", "mx", "dr"]),
         "applicant.first_name": first,
         "applicant.last_name": last,
         "applicant.date_of_birth": f"{rng.randrange(1950, 2004)}-{rng.randrange(1, 13):02d}-"
                                    f"{rng.randrange(1, 29):02d}",
+        "applicant.place_of_birth": rng.choice(["Lagos", "Kraków", "Leeds", "Lahore", "Cork"]),
+        "applicant.country_of_birth": rng.choice(["GB", "IE", "IN", "NG", "PL", "TR", "PK"]),
         "applicant.nationality": rng.choice(["GB", "IE", "IN", "NG", "PL", "TR", "PK"]),
-        "applicant.phone": f"+44 7{rng.randrange(100, 999)} {rng.randrange(100000, 999999)}",
+        "applicant.mobile_phone": f"+44 7{rng.randrange(100, 999)} "
+                                  f"{rng.randrange(100000, 999999)}",
         "applicant.email": f"{first.lower()}.{last.lower()}@example.org",
+        "applicant.tax_residency_country": "GB",
         "identity.document_type": rng.choice(["passport", "national_id", "driving_licence"]),
         "identity.document_number": f"{rng.choice('ABCDEFGHJK')}{rng.randrange(10**7, 10**8)}",
+        "identity.issuing_country": "GB",
         "address.line1": f"{rng.randrange(1, 240)} {rng.choice(STREETS)}",
         "address.city": city[0],
-        "address.postcode": f"{rng.choice(['LS', 'BS', 'M', 'G', 'CF', 'BT'])}"
-                            f"{rng.randrange(1, 30)} {rng.randrange(1, 10)}"
-                            f"{rng.choice('ABDEFGHJ')}{rng.choice('LNPQRSTU')}",
+        "address.postal_code": f"{rng.choice(['LS', 'BS', 'M', 'G', 'CF', 'BT'])}"
+                               f"{rng.randrange(1, 30)} {rng.randrange(1, 10)}"
+                               f"{rng.choice('ABDEFGHJ')}{rng.choice('LNPQRSTU')}",
+        "address.country": "GB",
         "employment.status": rng.choice(["employed", "self_employed", "retired", "student"]),
-        "employment.annual_income": rng.randrange(12_000, 140_000, 500),
+        "employment.annual_income": f"{rng.randrange(12_000, 140_000, 500)}.00",
         "declarations.pep": rng.random() < 0.05,
         "declarations.sanctions": False,
     }

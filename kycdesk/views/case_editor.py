@@ -39,6 +39,9 @@ from kycdesk.views.photo_panel import Confirm, PhotoPanel, ask_confirmation
 from kycdesk.views.style import TOUCH, status_badge_html
 
 
+PAGE_MAX_WIDTH = 900
+
+
 class CaseEditor(QWidget):
     submitted = Signal(str)    # case id, now READY
     titleChanged = Signal(str)
@@ -154,6 +157,7 @@ class CaseEditor(QWidget):
         step = self.definition.steps[index]
         page = QWidget()
         page.setObjectName(f"page:{step.id}")
+        page.setMaximumWidth(PAGE_MAX_WIDTH)  # long lines are hard to scan on a tablet
         column = QVBoxLayout(page)
         column.setContentsMargins(16, 8, 16, 8)
         heading = QLabel(f"<h2>{step.title}</h2>", page)
@@ -173,6 +177,7 @@ class CaseEditor(QWidget):
         scroll = self.pages.widget(index)
         assert isinstance(scroll, QScrollArea)
         scroll.setWidget(page)
+        scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
 
     def _kept_values_box(self, parent: QWidget) -> QLabel:
         values = self.model.values()
@@ -187,6 +192,17 @@ class CaseEditor(QWidget):
 
     def current_step(self) -> int:
         return self.step_list.currentRow()
+
+    def reveal(self, key: str) -> None:
+        """Show the step holding `key`, scroll its editor into view, focus it."""
+        self.go_to_step(self.definition.step_index_of(key))
+        editor = self.editors.get(key)
+        if editor is None:
+            return
+        scroll = self.pages.currentWidget()
+        if isinstance(scroll, QScrollArea):
+            scroll.ensureWidgetVisible(editor, 0, 120)
+        editor.focus_input()
 
     def go_to_step(self, index: int) -> None:
         if 0 <= index < len(self.definition.steps):
@@ -225,14 +241,8 @@ class CaseEditor(QWidget):
         if problems:
             self.model.show_all_errors()
             first = next(iter(problems))
-            self.go_to_step(self.definition.step_index_of(first))
-            editor = self.editors.get(first)
-            if editor is not None:
-                scroll = self.pages.currentWidget()
-                if isinstance(scroll, QScrollArea):
-                    scroll.ensureWidgetVisible(editor)
-                editor.focus_input()
-            else:
+            self.reveal(first)
+            if first not in self.editors:
                 slot = self.definition.field(first).slot
                 self.photos.slots[slot].setFocus()
             count = len(problems)

@@ -148,11 +148,12 @@ class PhotoSlotWidget(QFrame):
         self.view.setModel(model)
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setIconSize(QSize(THUMB, THUMB * 3 // 4))
-        self.view.setGridSize(QSize(THUMB + 20, THUMB * 3 // 4 + 36))
+        self.view.setGridSize(QSize(THUMB + 20, THUMB * 3 // 4 + 44))
+        self.view.setWordWrap(True)
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)
         self.view.setUniformItemSizes(True)
-        self.view.setMinimumHeight(THUMB + 30)
+        self.view.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.view.activated.connect(self._activated)
         self.view.installEventFilter(self)
         QScroller.grabGesture(self.view.viewport(),
@@ -183,6 +184,10 @@ class PhotoSlotWidget(QFrame):
 
     def refresh_count(self) -> None:
         count = self.model.rowCount()
+        # One row of thumbnails, two once the slot holds many; the page scrolls, not
+        # every slot separately.
+        rows = 1 if count <= 5 else 2
+        self.view.setFixedHeight(self.view.gridSize().height() * rows + 12)
         field = self.field
         need = f"{field.min_count}–{field.max_count}" if field.min_count != field.max_count \
             else str(field.max_count)

@@ -10,6 +10,8 @@ APP_STYLESHEET = f"""
 QPushButton, QToolButton, QComboBox, QLineEdit, QDateEdit {{ min-height: {TOUCH - 8}px; }}
 QPushButton {{ padding: 4px 14px; }}
 QLabel[role="error"] {{ color: {ERROR_COLOUR}; }}
+QLineEdit[readOnly="true"], QPlainTextEdit[readOnly="true"], QDateEdit[readOnly="true"] {{
+    background: #eef0f1; color: #30363a; }}
 QLabel[role="help"] {{ color: #5b6770; }}
 QLabel[role="banner"] {{ background: #fff4ce; padding: 8px; border-radius: 4px; }}
 QLabel[role="save-state"] {{ color: #5b6770; }}

@@ -1,0 +1,94 @@
+"""Renders the main screens to docs/screenshots/*.png from fresh demo data.
+
+    .venv/bin/python tools/screenshots.py [--out docs/screenshots]
+
+Runs offscreen (no display needed): creates demo cases with photos in a temp data dir,
+opens the real app and grabs the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from kycdesk.app import KycDeskApp  # noqa: E402
+from kycdesk.demo import generate  # noqa: E402
+from kycdesk.paths import resolve  # noqa: E402
+from kycdesk.persistence.records import CaseStatus  # noqa: E402
+from kycdesk.persistence.store import LocalStore  # noqa: E402
+from kycdesk.views.case_editor import CaseEditor  # noqa: E402
+from kycdesk.views.field_widgets import TextEditor  # noqa: E402
+from kycdesk.views.style import APP_STYLESHEET  # noqa: E402
+
+
+def settle(ms: int = 150) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="docs/screenshots")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication(sys.argv[:1])
+    app.setStyleSheet(APP_STYLESHEET)
+    with tempfile.TemporaryDirectory(prefix="kycdesk-shots-") as tmp:
+        paths = resolve(Path(tmp) / "data")
+        with LocalStore(paths) as store:
+            generate(store, cases=24, images_per_case=5, status="mixed", seed=11,
+                     image_size=(1200, 900))
+            cases = store.list_cases(limit=50)
+        desk = KycDeskApp(paths, debounce_ms=100, confirm=lambda *_: True)
+        if not desk.start():
+            print(desk.startup_error)
+            return 1
+        window = desk.window
+        window.resize(1280, 820)
+        window.show()
+        while desk.reader is None:
+            settle(20)
+        settle()
+        window.grab().save(str(out / "case-list.png"))
+
+        draft = next(c for c in cases if c.status == CaseStatus.DRAFT.value)
+        editor = desk.open_case(draft.id)
+        assert isinstance(editor, CaseEditor)
+        email = editor.editors["applicant.email"]
+        assert isinstance(email, TextEditor)
+        email.line.setText("amara.okafor@example")
+        email.commit("amara.okafor@example")  # a typo: the inline error shows
+        settle()
+        editor.reveal("applicant.email")
+        settle()
+        window.grab().save(str(out / "editor-validation-error.png"))
+
+        editor.go_to_step(6)
+        settle(300)
+        desk.loader.wait_idle()
+        settle(300)
+        window.grab().save(str(out / "photo-gallery.png"))
+
+        synced = next(c for c in cases if c.status == CaseStatus.SYNCED.value)
+        desk.open_case(synced.id)
+        settle()
+        window.grab().save(str(out / "synced-read-only.png"))
+        desk.shutdown()
+    for png in sorted(out.glob("*.png")):
+        print(png)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
