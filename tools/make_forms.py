@@ -408,9 +408,9 @@ def v2_from(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     v1 = steps_v1()
-    summary = {"reference_field": None,
+    summary: dict[str, Any] = {"reference_field": None,
                "name_fields": ["applicant.first_name", "applicant.last_name"]}
-    defs = {
+    defs: dict[str, dict[str, Any]] = {
         "individual_kyc_v1.json": {
             "form_id": "individual_kyc", "version": "1",
             "title": "Individual KYC verification", "summary": summary, "steps": v1},

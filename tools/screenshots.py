@@ -17,17 +17,17 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
 
-from kycdesk.app import KycDeskApp  # noqa: E402
-from kycdesk.demo import generate  # noqa: E402
-from kycdesk.paths import resolve  # noqa: E402
-from kycdesk.persistence.records import CaseStatus  # noqa: E402
-from kycdesk.persistence.store import LocalStore  # noqa: E402
-from kycdesk.views.case_editor import CaseEditor  # noqa: E402
-from kycdesk.views.field_widgets import TextEditor  # noqa: E402
-from kycdesk.views.style import APP_STYLESHEET  # noqa: E402
+from kycdesk.app import KycDeskApp
+from kycdesk.demo import generate
+from kycdesk.paths import resolve
+from kycdesk.persistence.records import CaseStatus
+from kycdesk.persistence.store import LocalStore
+from kycdesk.views.case_editor import CaseEditor
+from kycdesk.views.field_widgets import TextEditor
+from kycdesk.views.style import APP_STYLESHEET
 
 
 def settle(ms: int = 150) -> None:

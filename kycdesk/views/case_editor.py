@@ -38,7 +38,6 @@ from kycdesk.views.field_widgets import EDITORS, FieldEditor
 from kycdesk.views.photo_panel import Confirm, PhotoPanel, ask_confirmation
 from kycdesk.views.style import TOUCH, status_badge_html
 
-
 PAGE_MAX_WIDTH = 900
 
 
