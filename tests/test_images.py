@@ -21,11 +21,12 @@ from kycdesk.persistence.errors import (
 from kycdesk.persistence.imagecheck import ImageLimits
 from kycdesk.persistence.records import CaseStatus, Location
 from kycdesk.persistence.store import LocalStore
+from kycdesk.persistence.thumbnails import ThumbnailLoader, thumbnail_file
 
 
 def _case_files(store: LocalStore, case_id: str) -> list[str]:
     folder = store.paths.case_dir(case_id)
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.exists() else []
 
 
 def test_import_copies_hashes_and_records_everything(store: LocalStore, jpeg: Path) -> None:
@@ -164,6 +165,33 @@ def test_delete_removes_row_and_file_and_records_it(store: LocalStore, jpeg: Pat
     deleted = [d for _, kind, d in events.list_events(store.conn, case_id)
                if kind == "image_deleted"]
     assert deleted[0]["client_image_id"] == gone.client_image_id
+
+
+def test_import_writes_a_thumbnail_and_delete_removes_it(store: LocalStore,
+                                                         jpeg: Path) -> None:
+    case_id = store.create_case()
+    image = store.add_image(case_id, jpeg)
+    thumb = thumbnail_file(store.paths.absolute(image.file_path))
+    assert thumb.is_file()
+    small = QImage(str(thumb))
+    assert max(small.width(), small.height()) == 320
+    store.delete_image(image.id)
+    assert not thumb.exists()
+
+
+def test_thumbnail_loader_rebuilds_a_missing_thumbnail(qtbot: object, store: LocalStore,
+                                                       jpeg: Path) -> None:
+    case_id = store.create_case()
+    image = store.add_image(case_id, jpeg)
+    photo = store.paths.absolute(image.file_path)
+    thumbnail_file(photo).unlink()
+    loader = ThumbnailLoader(store.paths, edge=100)
+    got: list[QImage] = []
+    loader.thumbnailReady.connect(lambda _i, img: got.append(img))
+    loader.request(image.id, image.file_path)
+    qtbot.waitUntil(lambda: len(got) == 1)  # type: ignore[attr-defined]
+    assert max(got[0].width(), got[0].height()) == 100
+    assert thumbnail_file(photo).is_file()  # written for next time, off the GUI thread
 
 
 def test_delete_of_row_whose_file_is_missing_still_works(store: LocalStore,

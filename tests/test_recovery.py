@@ -99,6 +99,20 @@ def test_changed_photo_is_reported_by_size_and_by_hash(store: LocalStore, jpeg: 
     assert full.has_problems
 
 
+def test_thumbnails_of_missing_photos_are_pruned_silently(store: LocalStore,
+                                                          jpeg: Path) -> None:
+    _, photo = _case_with_photo(store, jpeg)
+    thumbs = photo.parent / "thumbs"
+    stale = thumbs / "img_99.jpg"
+    stale.write_bytes(b"old")
+    half = thumbs / ".img_1.jpg.123.456.tmp"
+    half.write_bytes(b"half")
+    report = store.recover()
+    assert not stale.exists() and not half.exists()
+    assert (thumbs / "img_1.jpg").exists()
+    assert report.repairs == 0 and not report.has_problems
+
+
 def test_unexpected_folder_is_left_alone(store: LocalStore) -> None:
     stray = store.paths.cases_dir / "not-a-case"
     stray.mkdir()

@@ -39,6 +39,7 @@ from kycdesk.persistence.imagecheck import (
     probe,
 )
 from kycdesk.persistence.records import IMAGE_COLUMNS, ImageRecord, Location, image_from_row
+from kycdesk.persistence.thumbnails import thumbnail_file, write_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,7 @@ def add_image(conn: Connection, paths: DataPaths, case_id: str, source: Path, *,
         # Not acknowledged: the file is ours alone, remove it rather than orphan it.
         unlink_quietly(final)
         raise
+    write_thumbnail(final, info.preview)
     return get_image(conn, image_id)
 
 
@@ -203,3 +205,4 @@ def delete_image(conn: Connection, paths: DataPaths, image_id: int) -> None:
         raise
     if had_file:
         unlink_quietly(tombstone)
+    unlink_quietly(thumbnail_file(final))

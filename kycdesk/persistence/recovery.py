@@ -25,6 +25,7 @@ from kycdesk.persistence.events import append_event
 from kycdesk.persistence.files import fsync_dir, unlink_quietly
 from kycdesk.persistence.ids import validate_case_id
 from kycdesk.persistence.images import CHUNK, IMAGE_NAME, TMP_PREFIX, TMP_SUFFIX, TOMBSTONE_PREFIX
+from kycdesk.persistence.thumbnails import THUMBS_DIRNAME
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,14 @@ def _quarantine(paths: DataPaths, case_id: str, file: Path) -> Path:
     return target
 
 
+def _prune_thumbnails(case_dir: Path, thumbs: Path) -> None:
+    """Thumbnails are a cache: drop half-written ones and those whose photo is gone."""
+    photo_stems = {p.stem for p in case_dir.iterdir() if IMAGE_NAME.match(p.name)}
+    for thumb in thumbs.iterdir():
+        if thumb.name.startswith(".") or thumb.stem not in photo_stems:
+            unlink_quietly(thumb)
+
+
 def run_recovery(conn: Connection, paths: DataPaths, *, full_integrity: bool = False,
                  verify_hashes: bool = False) -> RecoveryReport:
     report = RecoveryReport(hashes_verified=verify_hashes)
@@ -138,6 +147,8 @@ def run_recovery(conn: Connection, paths: DataPaths, *, full_integrity: bool = F
                     unlink_quietly(file)
                     report.finished_deletes.append(paths.relative(original))
                     repaired_here.append(f"removed {name}")
+            elif name == THUMBS_DIRNAME and entry.is_dir():
+                _prune_thumbnails(case_dir, Path(entry.path))
             elif IMAGE_NAME.match(name) and file not in referenced:
                 target = _quarantine(paths, case_id, file)
                 report.moved_to_lost_and_found.append(

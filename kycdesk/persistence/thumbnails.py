@@ -1,16 +1,66 @@
-"""Thumbnails decoded off the GUI thread, at display size (QImageReader.setScaledSize
-lets the JPEG decoder skip most of the work), cached in memory by image id."""
+"""Thumbnails, off the GUI thread.
+
+Each photo has a small JPEG beside it (`<case>/thumbs/img_<n>.jpg`), written when it is
+imported (from the decode that validated it). Showing a thumbnail reads that small file;
+if it is missing (older data, a crash before it was written) the photo is decoded at
+display size (QImageReader.setScaledSize lets the JPEG decoder skip most of the work)
+and the thumbnail file is written for next time. Results are cached in memory by id.
+The thumbnail files are a cache: never synced, never evidence, safe to delete."""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from collections import OrderedDict
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader
 
 from kycdesk.paths import DataPaths
 
+log = logging.getLogger(__name__)
+
 CACHE_SIZE = 600
+
+
+THUMBS_DIRNAME = "thumbs"
+THUMB_FILE_EDGE = 320
+
+
+def thumbnail_file(photo: Path) -> Path:
+    return photo.parent / THUMBS_DIRNAME / (photo.stem + ".jpg")
+
+
+def write_thumbnail(photo: Path, image: QImage) -> None:
+    """Best effort (it is a cache): temp name then rename, so a reader never sees half."""
+    target = thumbnail_file(photo)
+    try:
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        if image.save(str(tmp), "JPEG", 85):  # type: ignore[call-overload]
+            tmp.replace(target)
+        else:
+            tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        log.info("thumbnail for %s not written: %s", photo, exc)
+
+
+def load_thumbnail(photo: Path, edge: int) -> QImage:
+    """The stored thumbnail if it is big enough, else a scaled decode (then stored)."""
+    cached = thumbnail_file(photo)
+    if edge <= THUMB_FILE_EDGE and cached.exists():
+        image = decode_scaled(str(cached), edge)
+        if not image.isNull():
+            return image
+    image = decode_scaled(str(photo), max(edge, THUMB_FILE_EDGE) if edge <= THUMB_FILE_EDGE
+                          else edge)
+    if not image.isNull() and edge <= THUMB_FILE_EDGE and photo.exists():
+        write_thumbnail(photo, image)
+        return image.scaled(edge, edge, Qt.AspectRatioMode.KeepAspectRatio,
+                            Qt.TransformationMode.SmoothTransformation)
+    return image
 
 
 def decode_scaled(path: str, edge: int) -> QImage:
@@ -33,7 +83,7 @@ class _Job(QRunnable):
         self.image_id, self.path, self.edge, self.signals = image_id, path, edge, signals
 
     def run(self) -> None:
-        self.signals.done.emit(self.image_id, decode_scaled(self.path, self.edge))
+        self.signals.done.emit(self.image_id, load_thumbnail(Path(self.path), self.edge))
 
 
 class ThumbnailLoader(QObject):

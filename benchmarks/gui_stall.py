@@ -1,0 +1,101 @@
+"""GUI-thread stall while typing 1,000 characters across fields with autosave running.
+
+A 1 ms QTimer probe records how late the event loop gets to it; keystrokes are sent
+through the real widgets (QTest.keyClick -> draft model -> write-ahead -> debounced
+save) every 8 ms in bursts of 50 (then a 400 ms pause), cycling through the first
+step's text fields, with a 250 ms debounce so a save lands after every burst.
+Target: longest event-loop delay < 16 ms (one frame).
+
+    .venv/bin/python -m benchmarks.gui_stall [--chars 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import header, percentile, summary_ms, verdict
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chars", type=int, default=1000)
+    args = parser.parse_args()
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    from kycdesk.app import KycDeskApp
+    from kycdesk.paths import resolve
+    from kycdesk.views.case_editor import CaseEditor
+    from kycdesk.views.field_widgets import TextEditor
+
+    header(f"GUI stall while typing {args.chars} characters (autosave running)")
+    with tempfile.TemporaryDirectory(prefix="kycdesk-bench-") as tmp:
+        desk = KycDeskApp(resolve(Path(tmp) / "data"), debounce_ms=250,
+                          confirm=lambda *_: True)
+        assert desk.start()
+        loop = QEventLoop()
+        desk.caseOpened.connect(lambda _c: loop.quit())
+        desk.writer_thread.client.opened.connect(  # type: ignore[union-attr]
+            lambda _r: QTimer.singleShot(0, desk.new_case))
+        loop.exec()
+        editor = desk.window.tabs.currentWidget()
+        assert isinstance(editor, CaseEditor)
+        desk.window.show()
+        lines = [e.line for key, e in editor.editors.items()
+                 if isinstance(e, TextEditor) and key.startswith("applicant.")][:20]
+        delays: list[float] = []
+        last = [time.perf_counter()]
+
+        def probe() -> None:
+            now = time.perf_counter()
+            delays.append(max(0.0, now - last[0] - 0.001))
+            last[0] = now
+
+        typed = [0]
+        text = "The quick brown fox jumps over the lazy dog 0123456789 "
+
+        def type_one() -> None:
+            if typed[0] >= args.chars:
+                typer.stop()
+                QTimer.singleShot(500, loop.quit)  # let the last debounced save land
+                return
+            line = lines[typed[0] % len(lines)]
+            QTest.keyClicks(line, text[typed[0] % len(text)])
+            typed[0] += 1
+            # Bursts of 50 keys, then a pause longer than the debounce: saves happen
+            # while the probe runs, as they do when a verifier stops to read.
+            typer.setInterval(400 if typed[0] % 50 == 0 else 8)
+
+        probe_timer = QTimer()
+        probe_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        probe_timer.setInterval(1)
+        probe_timer.timeout.connect(probe)
+        typer = QTimer()
+        typer.setInterval(8)
+        typer.timeout.connect(type_one)
+        probe_timer.start()
+        typer.start()
+        started = time.perf_counter()
+        loop.exec()
+        elapsed = time.perf_counter() - started
+        probe_timer.stop()
+        saves = editor.autosave.saves_requested
+        desk.shutdown()
+    delays = delays[5:]  # the first ticks include starting the timers
+    print(f"   typed {args.chars} chars in {elapsed:.1f} s, {saves} debounced saves, "
+          f"{args.chars} write-ahead edits")
+    print(f"   event-loop delay per 1 ms tick: {summary_ms(delays)}")
+    print(f"   ticks delayed > 16 ms: {sum(1 for d in delays if d > 0.016)} of {len(delays)}")
+    ok = verdict("longest event-loop delay", max(delays) * 1000, 16, "ms")
+    print(f"   (p99 {percentile(delays, 99) * 1000:.2f} ms)")
+    del app
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
