@@ -46,6 +46,7 @@ class PhotoViewer(QDialog):
         self.view.viewport().grabGesture(Qt.GestureType.PinchGesture)
         self.view.viewport().installEventFilter(self)
         info = QLabel(self._caption(), self)
+        info.setObjectName("photo-caption")
         info.setWordWrap(True)
         buttons = QHBoxLayout()
         for text, slot in (("−", lambda: self.zoom(1 / 1.25)), ("+", lambda: self.zoom(1.25)),
