@@ -75,6 +75,14 @@ def set_status(conn: Connection, case_id: str, new_status: CaseStatus,
             (new_status.value, new_status.value, finalized_at, new_status.value, error,
              error_kind, case_id),
         )
+        if new_status is CaseStatus.DRAFT:
+            # Reopened: whatever is submitted next is a new revision, never a different
+            # body under a revision the server may already hold.
+            conn.execute("UPDATE case_forms SET revision = revision + 1 WHERE case_id = ?",
+                         (case_id,))
+        if old is CaseStatus.FAILED and new_status is CaseStatus.READY:
+            conn.execute("UPDATE cases SET next_attempt_at = NULL, last_error_kind = NULL "
+                         "WHERE id = ?", (case_id,))
         append_event(conn, case_id, "status",
                      {"from": old.value, "to": new_status.value, "error": error})
 

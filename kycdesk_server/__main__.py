@@ -1,0 +1,3 @@
+from kycdesk_server.cli import main
+
+raise SystemExit(main())

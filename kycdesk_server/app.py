@@ -1,0 +1,229 @@
+"""The reference server's HTTP API (FastAPI), built from kycdesk.sync.protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import json
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from kycdesk.sync.protocol import (
+    API_VERSION,
+    UUID_TEXT,
+    Health,
+    HeldImage,
+    ImageReceipt,
+    Receipt,
+    Submission,
+    parse_repr_digest,
+)
+from kycdesk_server.faults import FaultRule, FaultState
+from kycdesk_server.storage import ServerStore, StoredSubmission
+
+PROBLEM = "application/problem+json"
+CASE_ID = re.compile(UUID_TEXT)
+
+
+@dataclass
+class ServerConfig:
+    tokens: set[str]
+    max_image_bytes: int = 40 * 1024 * 1024
+    control: bool = False
+    faults: FaultState = field(default_factory=FaultState)
+
+
+def problem(status: int, title: str, detail: str = "", **extra: Any) -> JSONResponse:
+    return JSONResponse({"type": "about:blank", "title": title, "status": status,
+                         "detail": detail, **extra}, status_code=status, media_type=PROBLEM)
+
+
+def _receipt(stored: StoredSubmission) -> dict[str, Any]:
+    return Receipt(receipt_id=stored.receipt_id,
+                   accepted_at=datetime.fromisoformat(stored.accepted_at.replace("Z",
+                                                                                  "+00:00")),
+                   revision=stored.revision,
+                   server_image_ids=stored.server_image_ids).model_dump(mode="json")
+
+
+def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
+    app = FastAPI(title="kycdesk reference sync server", version=API_VERSION)
+    locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                           for e in exc.errors()[:5])
+        return problem(422, "Invalid request", errors)
+
+    @app.middleware("http")
+    async def authenticate(request: Request, call_next: Any) -> Response:
+        if request.url.path.startswith("/v1/"):
+            header = request.headers.get("authorization", "")
+            token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") \
+                else ""
+            if not token:
+                return problem(401, "Authentication required", "No device token was sent.")
+            if token not in config.tokens:
+                return problem(401, "Invalid device token",
+                               "The device token is wrong or has been revoked.")
+        response: Response = await call_next(request)
+        return response
+
+    def check_case(case_id: str) -> JSONResponse | None:
+        if not CASE_ID.match(case_id):
+            return problem(400, "Invalid case id", f"{case_id!r} is not a case id.")
+        return None
+
+    @app.get("/v1/health", response_model=Health)
+    async def health() -> dict[str, Any]:
+        return Health(status="ok", server_time=datetime.now(UTC), api_version=API_VERSION,
+                      max_image_bytes=config.max_image_bytes).model_dump(mode="json")
+
+    @app.get("/v1/cases/{case_id}/images", response_model=list[HeldImage])
+    async def held_images(case_id: str) -> Any:
+        if (bad := check_case(case_id)) is not None:
+            return bad
+        return [HeldImage(client_image_id=i.client_image_id,
+                          server_image_id=i.server_image_id, sha256=i.sha256,
+                          byte_size=i.byte_size).model_dump()
+                for i in store.images(case_id)]
+
+    @app.put("/v1/cases/{case_id}/images/{client_image_id}", status_code=201,
+             response_model=ImageReceipt)
+    async def upload(case_id: str, client_image_id: str, request: Request) -> Any:
+        if (bad := check_case(case_id)) is not None:
+            return bad
+        if not CASE_ID.match(client_image_id):
+            return problem(400, "Invalid image id", "The image id must be a UUID.")
+        declared = parse_repr_digest(request.headers.get("repr-digest"))
+        if declared is None:
+            return problem(400, "Missing digest",
+                           "Send Repr-Digest: sha-256=:<base64>: with every upload.")
+        length = request.headers.get("content-length")
+        if length is not None and int(length) > config.max_image_bytes:
+            return problem(413, "Photo too large",
+                           f"The server accepts photos up to {config.max_image_bytes} bytes.")
+        async with locks[client_image_id]:  # concurrent duplicates are served in turn
+            tmp = store.temp_file()
+            digest = hashlib.sha256()
+            size = 0
+            try:
+                with tmp.open("wb") as fh:
+                    async for chunk in request.stream():
+                        size += len(chunk)
+                        if size > config.max_image_bytes:
+                            return problem(413, "Photo too large",
+                                           f"The server accepts photos up to "
+                                           f"{config.max_image_bytes} bytes.")
+                        digest.update(chunk)
+                        fh.write(chunk)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                actual = digest.hexdigest()
+                if actual != declared:
+                    return problem(422, "Digest mismatch",
+                                   "The photo arrived damaged or changed: its SHA-256 does not "
+                                   "match Repr-Digest.")
+                existing = store.image_anywhere(client_image_id)
+                if existing is not None:
+                    owner, image = existing
+                    if owner != case_id:
+                        return problem(409, "Image belongs to another case",
+                                       "This image id was already uploaded for another case.")
+                    if image.sha256 != actual:
+                        return problem(409, "Different photo under the same id",
+                                       "The server already holds a different photo with this "
+                                       "id.")
+                    return JSONResponse(ImageReceipt(
+                        server_image_id=image.server_image_id, sha256=image.sha256,
+                        byte_size=image.byte_size).model_dump(), status_code=200)
+                stored = store.commit_image(case_id, client_image_id, tmp, actual, size)
+                return JSONResponse(ImageReceipt(
+                    server_image_id=stored.server_image_id, sha256=stored.sha256,
+                    byte_size=stored.byte_size).model_dump(), status_code=201)
+            finally:
+                tmp.unlink(missing_ok=True)
+
+    @app.put("/v1/cases/{case_id}/submission", status_code=201, response_model=Receipt)
+    async def submit(case_id: str, submission: Submission) -> Any:
+        if (bad := check_case(case_id)) is not None:
+            return bad
+        body = submission.model_dump(mode="json")
+        body_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        async with locks[f"submission:{case_id}"]:
+            existing = store.submission(case_id)
+            if existing is not None:
+                if existing.device_id != submission.client.device_id:
+                    return problem(409, "Case finalized by another device",
+                                   "Another device already submitted this case.")
+                if existing.revision == submission.revision:
+                    if existing.body_hash == body_hash:
+                        return JSONResponse(_receipt(existing), status_code=200)
+                    return problem(409, "Revision already submitted with other content",
+                                   f"Revision {submission.revision} was already submitted "
+                                   "with different answers.")
+                if existing.revision > submission.revision:
+                    return problem(409, "Older revision",
+                                   f"Revision {existing.revision} is already on the server.")
+            held = {i.client_image_id: i for i in store.images(case_id)}
+            missing = [i.client_image_id for i in submission.images
+                       if i.client_image_id not in held
+                       or held[i.client_image_id].sha256 != i.sha256
+                       or held[i.client_image_id].server_image_id != i.server_image_id]
+            if missing:
+                return problem(422, "Photos missing",
+                               f"The server does not hold {len(missing)} of the photos this "
+                               "submission lists.", missing=missing)
+            stored = store.store_submission(
+                case_id, submission.revision, body, body_hash=body_hash,
+                device_id=submission.client.device_id,
+                server_image_ids=[i.server_image_id for i in submission.images])
+            return JSONResponse(_receipt(stored), status_code=201)
+
+    @app.get("/v1/cases/{case_id}/submission", response_model=Receipt)
+    async def get_submission(case_id: str) -> Any:
+        if (bad := check_case(case_id)) is not None:
+            return bad
+        existing = store.submission(case_id)
+        if existing is None:
+            return problem(404, "No submission", "The server holds no submission for this "
+                                                 "case.")
+        return _receipt(existing)
+
+    if config.control:
+        def loopback_only(request: Request) -> JSONResponse | None:
+            host = request.client.host if request.client else ""
+            try:
+                if ipaddress.ip_address(host).is_loopback:
+                    return None
+            except ValueError:
+                pass
+            return problem(403, "Forbidden", "The control endpoint answers loopback only.")
+
+        @app.post("/_control/faults", include_in_schema=False)
+        async def set_faults(request: Request) -> Any:
+            if (denied := loopback_only(request)) is not None:
+                return denied
+            payload = await request.json()
+            rules = [FaultRule(**rule) for rule in payload.get("rules", [])]
+            config.faults.replace(rules, latency_ms=int(payload.get("latency_ms", 0)),
+                                  seed=int(payload.get("seed", 0)))
+            return {"rules": len(rules)}
+
+        @app.get("/_control/state", include_in_schema=False)
+        async def state(request: Request) -> Any:
+            if (denied := loopback_only(request)) is not None:
+                return denied
+            return {**store.state(), "injected": dict(config.faults.injected)}
+
+    return app

@@ -1,0 +1,177 @@
+"""The reference server's own store: SQLite (Python's sqlite3 — this is a separate
+process from the app) plus image files written temp -> fsync -> rename."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS images(
+    case_id TEXT NOT NULL, client_image_id TEXT NOT NULL, server_image_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL, byte_size INTEGER NOT NULL, path TEXT NOT NULL,
+    stored_at TEXT NOT NULL, PRIMARY KEY(case_id, client_image_id));
+CREATE UNIQUE INDEX IF NOT EXISTS images_by_client_id ON images(client_image_id);
+CREATE TABLE IF NOT EXISTS submissions(
+    case_id TEXT PRIMARY KEY, revision INTEGER NOT NULL, body_hash TEXT NOT NULL,
+    body_json TEXT NOT NULL, device_id TEXT NOT NULL, receipt_id TEXT NOT NULL,
+    accepted_at TEXT NOT NULL, server_image_ids TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS submission_log(
+    case_id TEXT NOT NULL, revision INTEGER NOT NULL, receipt_id TEXT NOT NULL,
+    accepted_at TEXT NOT NULL);
+"""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    client_image_id: str
+    server_image_id: str
+    sha256: str
+    byte_size: int
+
+
+@dataclass(frozen=True)
+class StoredSubmission:
+    case_id: str
+    revision: int
+    body_hash: str
+    device_id: str
+    receipt_id: str
+    accepted_at: str
+    server_image_ids: list[str]
+
+
+class ServerStore:
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir
+        self.images_dir = data_dir / "images"
+        self.tmp_dir = data_dir / "tmp"
+        for folder in (self.images_dir, self.tmp_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        for leftover in self.tmp_dir.iterdir():  # a crash mid-upload: never evidence
+            leftover.unlink(missing_ok=True)
+        self._lock = threading.Lock()
+        self.db = sqlite3.connect(data_dir / "server.sqlite3", check_same_thread=False,
+                                  isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- images -----------------------------------------------------------------------
+    def image(self, case_id: str, client_image_id: str) -> StoredImage | None:
+        with self._lock:
+            row = self.db.execute(
+                "SELECT client_image_id, server_image_id, sha256, byte_size FROM images "
+                "WHERE case_id = ? AND client_image_id = ?", (case_id, client_image_id)
+            ).fetchone()
+        return StoredImage(*row) if row else None
+
+    def image_anywhere(self, client_image_id: str) -> tuple[str, StoredImage] | None:
+        with self._lock:
+            row = self.db.execute(
+                "SELECT case_id, client_image_id, server_image_id, sha256, byte_size "
+                "FROM images WHERE client_image_id = ?", (client_image_id,)).fetchone()
+        return (row[0], StoredImage(*row[1:])) if row else None
+
+    def images(self, case_id: str) -> list[StoredImage]:
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT client_image_id, server_image_id, sha256, byte_size FROM images "
+                "WHERE case_id = ? ORDER BY stored_at", (case_id,)).fetchall()
+        return [StoredImage(*r) for r in rows]
+
+    def temp_file(self) -> Path:
+        return self.tmp_dir / f"upload-{uuid.uuid4().hex}.part"
+
+    def commit_image(self, case_id: str, client_image_id: str, tmp: Path, sha256: str,
+                     byte_size: int) -> StoredImage:
+        """fsync'd temp file -> final name -> row. Caller holds the per-image lock."""
+        folder = self.images_dir / case_id
+        folder.mkdir(exist_ok=True)
+        final = folder / client_image_id
+        tmp.replace(final)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        stored = StoredImage(client_image_id, f"srv-img-{uuid.uuid4().hex[:16]}", sha256,
+                             byte_size)
+        with self._lock:
+            self.db.execute(
+                "INSERT INTO images(case_id, client_image_id, server_image_id, sha256, "
+                "byte_size, path, stored_at) VALUES (?,?,?,?,?,?,?)",
+                (case_id, client_image_id, stored.server_image_id, sha256, byte_size,
+                 str(final.relative_to(self.root)), now()))
+        return stored
+
+    def verify_file(self, case_id: str, client_image_id: str) -> str:
+        path = self.images_dir / case_id / client_image_id
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    # -- submissions ------------------------------------------------------------------
+    def submission(self, case_id: str) -> StoredSubmission | None:
+        with self._lock:
+            row = self.db.execute(
+                "SELECT case_id, revision, body_hash, device_id, receipt_id, accepted_at, "
+                "server_image_ids FROM submissions WHERE case_id = ?", (case_id,)).fetchone()
+        if row is None:
+            return None
+        return StoredSubmission(case_id=row[0], revision=row[1], body_hash=row[2],
+                                device_id=row[3], receipt_id=row[4], accepted_at=row[5],
+                                server_image_ids=json.loads(row[6]))
+
+    def store_submission(self, case_id: str, revision: int, body: dict[str, Any], *,
+                         body_hash: str, device_id: str,
+                         server_image_ids: list[str]) -> StoredSubmission:
+        stored = StoredSubmission(case_id, revision, body_hash, device_id,
+                                  f"rcpt-{uuid.uuid4().hex[:16]}", now(), server_image_ids)
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO submissions(case_id, revision, body_hash, "
+                    "body_json, device_id, receipt_id, accepted_at, server_image_ids) "
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    (case_id, revision, body_hash, json.dumps(body, sort_keys=True),
+                     device_id, stored.receipt_id, stored.accepted_at,
+                     json.dumps(server_image_ids)))
+                self.db.execute("INSERT INTO submission_log VALUES (?,?,?,?)",
+                                (case_id, revision, stored.receipt_id, stored.accepted_at))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return stored
+
+    # -- inspection (control endpoint, tests) -----------------------------------------
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            images = self.db.execute(
+                "SELECT case_id, client_image_id, sha256, byte_size FROM images").fetchall()
+            submissions = self.db.execute(
+                "SELECT case_id, revision, receipt_id FROM submissions").fetchall()
+            log = self.db.execute("SELECT case_id, revision FROM submission_log").fetchall()
+        files = sorted(str(p.relative_to(self.images_dir)) for p in self.images_dir.rglob("*")
+                       if p.is_file())
+        return {"images": [dict(zip(("case_id", "client_image_id", "sha256", "byte_size"),
+                                    r, strict=True)) for r in images],
+                "submissions": [dict(zip(("case_id", "revision", "receipt_id"), r,
+                                         strict=True)) for r in submissions],
+                "submission_log": [list(r) for r in log],
+                "files": files}
