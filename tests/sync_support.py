@@ -1,0 +1,123 @@
+"""The reference server as a real child process on 127.0.0.1, and READY demo cases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from kycdesk.demo import render_photo
+from kycdesk.persistence.records import CaseStatus
+from kycdesk.persistence.store import LocalStore
+
+TOKEN = "test-device-token"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class ServerHandle:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    data_dir: Path
+
+    def set_faults(self, rules: list[dict[str, Any]], *, latency_ms: int = 0,
+                   seed: int = 0) -> None:
+        response = httpx.post(f"{self.base_url}/_control/faults", timeout=10,
+                              json={"rules": rules, "latency_ms": latency_ms, "seed": seed})
+        response.raise_for_status()
+
+    def state(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.base_url}/_control/state", timeout=10)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(data_dir: Path, *, max_image_bytes: int | None = None,
+                 extra: list[str] | None = None) -> ServerHandle:
+    port_file = data_dir.parent / f"{data_dir.name}.port"
+    port_file.unlink(missing_ok=True)
+    args = [sys.executable, "-m", "kycdesk_server", "--host", "127.0.0.1", "--port", "0",
+            "--port-file", str(port_file), "--data-dir", str(data_dir), "--token", TOKEN,
+            "--control"]
+    if max_image_bytes is not None:
+        args += ["--max-image-bytes", str(max_image_bytes)]
+    process = subprocess.Popen([*args, *(extra or [])], cwd=REPO_ROOT,
+                               env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if process.poll() is not None:
+            raise RuntimeError(f"reference server exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise TimeoutError("reference server did not start")
+        time.sleep(0.02)  # polling a child's startup file; no signal to wait on
+    return ServerHandle(process, f"http://127.0.0.1:{port_file.read_text()}", data_dir)
+
+
+def make_ready_cases(store: LocalStore, sources: list[Path], *, cases: int,
+                     images_per_case: int) -> list[str]:
+    ids = []
+    for n in range(cases):
+        case_id = store.create_case(reference_number=f"KYC-SYNC-{n}",
+                                    form_id="individual_kyc", form_version="2")
+        store.save_form(case_id, {"applicant.first_name": f"Sync {n}",
+                                  "applicant.last_name": "Test"},
+                        applicant_name=f"Sync {n} Test")
+        for i in range(images_per_case):
+            store.add_image(case_id, sources[(n + i) % len(sources)],
+                            slot=["id_front", "id_back", "selfie", "site"][i % 4])
+        store.set_status(case_id, CaseStatus.READY)
+        ids.append(case_id)
+    return ids
+
+
+def photo_sources(folder: Path, count: int = 3, size: tuple[int, int] = (1200, 900)
+                  ) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"sync_{i}.jpg"
+        render_photo(path, label=f"SYNC {i}", subtitle="sync test", seed=100 + i, size=size,
+                     quality=92)
+        paths.append(path)
+    return paths
+
+
+def assert_server_holds_exactly(server: ServerHandle, store: LocalStore,
+                                case_ids: list[str]) -> None:
+    """No duplicates, nothing missing, hashes equal, one submission per case."""
+    state = server.state()
+    by_case: dict[str, list[dict[str, Any]]] = {}
+    for image in state["images"]:
+        by_case.setdefault(image["case_id"], []).append(image)
+    submissions = {s["case_id"]: s for s in state["submissions"]}
+    assert len(state["submission_log"]) == len(case_ids), state["submission_log"]
+    assert len(state["files"]) == len(state["images"])
+    for case_id in case_ids:
+        local = store.list_images(case_id)
+        held = by_case.get(case_id, [])
+        assert sorted((i["client_image_id"], i["sha256"]) for i in held) == \
+            sorted((i.client_image_id, i.sha256) for i in local)
+        assert case_id in submissions
+        case = store.load_case(case_id)
+        assert case.status == "SYNCED"
+        assert all(i.synced and i.server_image_id for i in local)
+        for image in local:  # nothing local was deleted
+            assert store.paths.absolute(image.file_path).is_file()
