@@ -188,7 +188,7 @@ def test_camera_capture_stores_photo_with_position(qtbot: QtBot, desk: KycDeskAp
     ("notes.jpg", b"Dear verifier,\n" * 40, "not a photo"),
     ("cut.jpg", None, "incomplete"),
 ])
-def test_bad_file_import_shows_the_reason_and_changes_nothing(  # noqa: PLR0917
+def test_bad_file_import_shows_the_reason_and_changes_nothing(
         qtbot: QtBot, desk: KycDeskApp, tmp_path: Path, jpeg: Path, name: str,
         content: bytes | None, reason: str) -> None:
     editor = _new_editor(qtbot, desk)
