@@ -52,6 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
                       choices=["DRAFT", "READY", "mixed", "draft", "ready"])
     demo.add_argument("--seed", type=int, default=2026)
     demo.add_argument("--image-size", default="1600x1200", help="WIDTHxHEIGHT of each photo")
+    sync = sub.add_parser("sync", parents=[common],
+                          help="send every due case to the server (for kiosks and schedulers)")
+    sync.add_argument("--once", action="store_true", required=True,
+                      help="sync what is due now, then exit")
+    sync.add_argument("--server", help="server address (default: the app's setting, "
+                                       "or KYCDESK_SERVER)")
+    sync.add_argument("--token", help="device token (default: KYCDESK_TOKEN, then the "
+                                      "OS keyring)")
+    sync.add_argument("--now", action="store_true",
+                      help="also retry failed cases whose backoff has not expired")
+    sync.add_argument("--ca-bundle", help="CA certificates to trust for the server (PEM)")
     return parser
 
 
@@ -69,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _doctor(paths, move_aside=args.move_damaged_database_aside)
     if args.command == "demo-data":
         return _demo_data(paths, args)
+    if args.command == "sync":
+        from kycdesk.sync.headless import run_headless_sync
+
+        app = _qt_app(gui=False)  # noqa: F841  (QtSql wants an application)
+        return run_headless_sync(paths, server=args.server, token=args.token,
+                                 ignore_backoff=args.now, ca_bundle=args.ca_bundle)
     raise AssertionError(args.command)
 
 

@@ -1,0 +1,237 @@
+"""The sync worker: a QObject living in its own QThread, with its own database
+connection and HTTP client (both created in that thread).
+
+Runs the engine when asked ("Sync now", a case became READY, the network came back),
+on a periodic timer, and when the earliest backoff expires. Reports by signal; the GUI
+talks to it through `SyncController`, which lives in the GUI thread. Cancel is
+cooperative (checked between and within uploads) and leaves a resumable state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from kycdesk.paths import DataPaths
+from kycdesk.persistence.device import device_id
+from kycdesk.persistence.errors import StoreError
+from kycdesk.persistence.sync_store import SyncStoreAdapter
+from kycdesk.sync.backoff import Backoff
+from kycdesk.sync.client import SyncClient
+from kycdesk.sync.engine import CaseProgress, RunResult, SyncEngine
+from kycdesk.sync.errors import FailureKind, SyncError
+
+log = logging.getLogger(__name__)
+
+PERIODIC_MS = 60_000
+
+
+class SyncState:
+    IDLE = "idle"
+    SYNCING = "syncing"
+    OFFLINE = "offline"
+    AUTH_NEEDED = "auth-needed"
+    NOT_CONFIGURED = "not-configured"
+
+
+class SyncWorker(QObject):
+    stateChanged = Signal(str, str)       # state, detail
+    progress = Signal(object)             # CaseProgress
+    caseSynced = Signal(str)
+    caseFailed = Signal(str, str, str)    # case id, message, kind
+    runFinished = Signal(object)          # RunResult
+    stopped = Signal()
+    _runRequested = Signal(bool)
+    _configureRequested = Signal(str, str)
+
+    def __init__(self, paths: DataPaths, *, backoff: Backoff | None = None,
+                 periodic_ms: int = PERIODIC_MS) -> None:
+        super().__init__()
+        self._paths = paths
+        self._backoff = backoff or Backoff()
+        self._periodic_ms = periodic_ms
+        self._url: str | None = None
+        self._token: str | None = None
+        self._store: SyncStoreAdapter | None = None
+        self._device: str = ""
+        self._cancel = threading.Event()
+        self._rerun = False
+        self._running = False
+        self._periodic: QTimer | None = None
+        self._retry: QTimer | None = None
+        self._runRequested.connect(self._run)
+        self._configureRequested.connect(self._configure)
+
+    # -- any thread -------------------------------------------------------------------
+    def request_sync(self, now: bool = False) -> None:
+        self._runRequested.emit(now)
+
+    def configure(self, url: str, token: str) -> None:
+        self._configureRequested.emit(url, token)
+
+    def cancel(self) -> None:
+        """Stop at the next chunk boundary; what was confirmed stays confirmed."""
+        self._cancel.set()
+
+    # -- worker thread ------------------------------------------------------------------
+    @Slot()
+    def start(self) -> None:
+        try:
+            self._store = SyncStoreAdapter(self._paths)
+            self._device = device_id(self._paths)
+        except (StoreError, OSError) as exc:
+            log.error("sync worker cannot open the store: %s", exc)
+            self.stateChanged.emit(SyncState.OFFLINE, str(exc))
+            return
+        self._periodic = QTimer(self)
+        self._periodic.timeout.connect(lambda: self._run(False))
+        self._periodic.start(self._periodic_ms)
+        self._retry = QTimer(self)
+        self._retry.setSingleShot(True)
+        self._retry.timeout.connect(lambda: self._run(False))
+        self.stateChanged.emit(SyncState.IDLE if self._url else SyncState.NOT_CONFIGURED, "")
+
+    @Slot(str, str)
+    def _configure(self, url: str, token: str) -> None:
+        self._url, self._token = url or None, token or None
+        self.stateChanged.emit(SyncState.IDLE if self._url and self._token
+                               else SyncState.NOT_CONFIGURED, "")
+
+    @Slot(bool)
+    def _run(self, ignore_backoff: bool) -> None:
+        if self._running:
+            self._rerun = True
+            return
+        if self._store is None:
+            return
+        if not self._url or not self._token:
+            self.stateChanged.emit(SyncState.NOT_CONFIGURED,
+                                   "Set the server address and device token in Settings.")
+            return
+        self._running = True
+        self._cancel.clear()
+        try:
+            result = self._run_engine(ignore_backoff)
+        finally:
+            self._running = False
+        self.runFinished.emit(result)
+        self._schedule_retry()
+        if self._rerun and not result.cancelled:
+            self._rerun = False
+            QTimer.singleShot(0, self, lambda: self._run(False))
+
+    def _run_engine(self, ignore_backoff: bool) -> RunResult:
+        assert self._store is not None and self._url and self._token
+        self.stateChanged.emit(SyncState.SYNCING, "")
+        try:
+            client = SyncClient(self._url, self._token, device_id=self._device)
+        except SyncError as exc:
+            self.stateChanged.emit(SyncState.NOT_CONFIGURED, str(exc))
+            return RunResult(auth_error=str(exc))
+        try:
+            try:
+                client.health()
+            except SyncError as exc:
+                state = SyncState.AUTH_NEEDED if exc.kind is FailureKind.AUTH \
+                    else SyncState.OFFLINE
+                self.stateChanged.emit(state, str(exc))
+                return RunResult(auth_error=str(exc) if state == SyncState.AUTH_NEEDED
+                                 else None)
+            engine = SyncEngine(self._store, client, device_id=self._device,
+                                backoff=self._backoff, cancel=self._cancel,
+                                on_progress=self.progress.emit,
+                                on_case_done=self._case_done)
+            result = engine.run_once(ignore_backoff=ignore_backoff)
+        finally:
+            client.close()
+        if result.auth_error:
+            self.stateChanged.emit(SyncState.AUTH_NEEDED, result.auth_error)
+        else:
+            self.stateChanged.emit(SyncState.IDLE, "")
+        return result
+
+    def _case_done(self, case_id: str, error: str | None, kind: FailureKind | None) -> None:
+        if error is None:
+            self.caseSynced.emit(case_id)
+        else:
+            self.caseFailed.emit(case_id, error, kind.value if kind else "")
+
+    def _schedule_retry(self) -> None:
+        """Wake up when the earliest backoff expires (not only on the periodic timer)."""
+        if self._store is None or self._retry is None:
+            return
+        due = self._store.next_due_at()
+        if due is None:
+            return
+        moment = datetime.fromisoformat(due.replace("Z", "+00:00"))
+        delay_ms = max(0, int((moment - datetime.now(UTC)).total_seconds() * 1000))
+        self._retry.start(min(delay_ms + 50, 2**31 - 1))
+
+    @Slot()
+    def shutdown(self) -> None:
+        self._cancel.set()
+        for timer in (self._periodic, self._retry):
+            if timer is not None:
+                timer.stop()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self.stopped.emit()
+        self.thread().quit()
+
+
+class SyncController(QObject):
+    """GUI-thread face of the worker: re-emits its signals in the GUI thread."""
+
+    stateChanged = Signal(str, str)
+    progress = Signal(object)
+    caseSynced = Signal(str)
+    caseFailed = Signal(str, str, str)
+    runFinished = Signal(object)
+
+    def __init__(self, paths: DataPaths, **worker_options: Any) -> None:
+        super().__init__()
+        self.sync_thread = QThread()
+        self.sync_thread.setObjectName("sync-worker")
+        self.worker = SyncWorker(paths, **worker_options)
+        self.worker.moveToThread(self.sync_thread)
+        self.sync_thread.started.connect(self.worker.start)
+        for name in ("stateChanged", "progress", "caseSynced", "caseFailed", "runFinished"):
+            getattr(self.worker, name).connect(getattr(self, name))
+        self.state = SyncState.NOT_CONFIGURED
+        self.detail = ""
+        self.stateChanged.connect(self._remember)
+        self._stopped = False
+
+    @Slot(str, str)
+    def _remember(self, state: str, detail: str) -> None:
+        self.state, self.detail = state, detail
+
+    def start(self) -> None:
+        self.sync_thread.start()
+
+    def configure(self, url: str, token: str) -> None:
+        self.worker.configure(url, token)
+
+    def request_sync(self, now: bool = False) -> None:
+        self.worker.request_sync(now)
+
+    def cancel(self) -> None:
+        self.worker.cancel()
+
+    def stop(self, timeout_ms: int = 30_000) -> bool:
+        if self._stopped:
+            return True
+        self._stopped = True
+        if not self.sync_thread.isRunning():
+            return True
+        self.worker.cancel()
+        QTimer.singleShot(0, self.worker, self.worker.shutdown)
+        return bool(self.sync_thread.wait(timeout_ms))
+
+
+__all__ = ["CaseProgress", "RunResult", "SyncController", "SyncState", "SyncWorker"]
