@@ -126,9 +126,7 @@ def test_sigkill_during_sync_then_restart_leaves_no_duplicates(
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_env())
         assert process.stdout is not None
         kill_after = rng.randrange(1, 25)
-        lines = 0
-        for _line in process.stdout:
-            lines += 1
+        for lines, _line in enumerate(process.stdout, start=1):
             if lines >= kill_after:
                 process.send_signal(signal.SIGKILL)
                 kills += 1
