@@ -9,6 +9,7 @@ import secrets
 import sys
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication
@@ -32,10 +33,13 @@ from kycdesk.persistence.records import CaseRecord, CaseStatus
 from kycdesk.persistence.recovery import RecoveryReport
 from kycdesk.persistence.thumbnails import ThumbnailLoader
 from kycdesk.persistence.writer import WriterThread
+from kycdesk.sync.credentials import SERVER_SETTING, load_token
+from kycdesk.sync.worker import SyncController
 from kycdesk.views.camera import CameraSource
 from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.main_window import MainWindow
 from kycdesk.views.photo_panel import Confirm, ask_confirmation
+from kycdesk.views.settings_dialog import SettingsDialog
 from kycdesk.views.style import APP_STYLESHEET
 
 log = logging.getLogger(__name__)
@@ -53,7 +57,8 @@ class KycDeskApp(QObject):
 
     def __init__(self, paths: DataPaths, *, registry: FormRegistry | None = None,
                  debounce_ms: int = 2000, camera: CameraSource | None = None,
-                 confirm: Confirm = ask_confirmation) -> None:
+                 confirm: Confirm = ask_confirmation,
+                 sync_options: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.paths = paths
         self.lock = DataDirLock(paths.lock_file)
@@ -71,6 +76,20 @@ class KycDeskApp(QObject):
         self.window.minimised.connect(self.flush_all)
         self.startup_error: str | None = None
         self._new_case_tickets: set[int] = set()
+        self.settings = QSettings()
+        self.sync = SyncController(paths, **(sync_options or {}))
+        panel = self.window.sync_panel
+        self.sync.stateChanged.connect(panel.show_state)
+        self.sync.progress.connect(panel.show_progress)
+        self.sync.runFinished.connect(panel.show_result)
+        self.sync.caseSynced.connect(lambda case_id: self._sync_changed(case_id, "SYNCED",
+                                                                        None))
+        self.sync.caseFailed.connect(lambda case_id, message, _kind: self._sync_changed(
+            case_id, "FAILED", message))
+        panel.syncNowRequested.connect(lambda: self.sync.request_sync(now=True))
+        panel.cancelRequested.connect(self.sync.cancel)
+        panel.settingsRequested.connect(self.open_settings)
+        self._network: Any = None
 
     # -- start ------------------------------------------------------------------------
     def start(self) -> bool:
@@ -95,7 +114,7 @@ class KycDeskApp(QObject):
         client.openFailed.connect(self._store_failed)
         client.caseCreated.connect(self._case_created)
         client.completed.connect(self._completed)
-        client.statusChanged.connect(lambda _c, _s: self.model.refresh())
+        client.statusChanged.connect(self._status_changed)
         client.storageStateChanged.connect(self.window.show_storage_state)
         app = QGuiApplication.instance()
         if isinstance(app, QGuiApplication):
@@ -112,6 +131,7 @@ class KycDeskApp(QObject):
             self._store_failed(str(exc))
             return
         self.model.set_reader(self.reader)
+        self._start_sync()
         if report is not None and (report.repairs or report.has_problems):
             self.window.show_status(
                 f"Recovered after an unexpected stop: {report.repairs} repair(s)"
@@ -186,6 +206,65 @@ class KycDeskApp(QObject):
         self.caseOpened.emit(case_id)
         return editor
 
+    # -- sync ---------------------------------------------------------------------------
+    def _start_sync(self) -> None:
+        """The sync worker opens its own connection: start it once the writer has
+        migrated the database."""
+        self.sync.start()
+        url = str(self.settings.value(SERVER_SETTING) or "")
+        if url:
+            lookup = load_token(url)
+            if lookup.token:
+                self.sync.configure(url, lookup.token)
+                self.sync.request_sync()
+            elif lookup.problem:
+                self.window.show_status(lookup.problem)
+        self._watch_network()
+
+    def _watch_network(self) -> None:
+        """Sync when the OS says the network is back (where Qt has a backend for it);
+        the worker's periodic health probe covers the rest."""
+        from PySide6.QtNetwork import QNetworkInformation
+
+        if not QNetworkInformation.loadDefaultBackend():
+            log.info("no network-information backend; relying on periodic probes")
+            return
+        self._network = QNetworkInformation.instance()
+        if self._network is not None:
+            self._network.reachabilityChanged.connect(self._reachability)
+
+    @Slot(object)
+    def _reachability(self, reachability: object) -> None:
+        from PySide6.QtNetwork import QNetworkInformation
+
+        if reachability == QNetworkInformation.Reachability.Online:
+            self.sync.request_sync()
+
+    @Slot(str, str)
+    def _status_changed(self, case_id: str, status: str) -> None:
+        self.model.refresh()
+        if status == CaseStatus.READY:
+            self.sync.request_sync()  # a case became READY: send it when possible
+
+    def _sync_changed(self, case_id: str, status: str, error: str | None) -> None:
+        self.model.refresh()
+        editor = self.window.editor_for(case_id)
+        if editor is not None:
+            editor.external_status(status, error)
+
+    @Slot()
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.settings, self.window)
+        dialog.saved.connect(self._settings_saved)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    @Slot(str, str)
+    def _settings_saved(self, url: str, token: str) -> None:
+        self.sync.configure(url, token)
+        self.sync.request_sync(now=True)
+
     # -- save triggers from outside the editors -----------------------------------------
     @Slot()
     def flush_all(self) -> None:
@@ -202,6 +281,7 @@ class KycDeskApp(QObject):
         close connections, unlock."""
         for editor in self.window.editors():
             editor.close_case()
+        self.sync.stop()
         if self.writer_thread is not None:
             self.writer_thread.stop()
             self.writer_thread = None
@@ -228,8 +308,8 @@ def run_app(paths: DataPaths) -> int:
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_NAME)
     app.setStyleSheet(APP_STYLESHEET)
-    settings = QSettings()
     desk = KycDeskApp(paths)
+    settings = desk.settings
     if not desk.start():
         QMessageBox.critical(None, "kycdesk cannot start", desk.startup_error or "")
         return 2

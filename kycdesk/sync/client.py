@@ -55,6 +55,31 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
+async def check_health(base_url: str, token: str, *, timeout: float = 10.0,
+                       ca_bundle: str | None = None) -> Health:
+    """The Settings dialog's "Test connection": one awaited request on the GUI loop."""
+    if not base_url.startswith(("https://", "http://")):
+        raise SyncError(FailureKind.PERMANENT,
+                        f"The server address {base_url!r} must start with https://")
+    async with httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout,
+                                 verify=ca_bundle if ca_bundle else True,
+                                 headers={"Authorization": f"Bearer {token}",
+                                          "User-Agent": f"kycdesk/{__version__}"}) as http:
+        try:
+            response = await http.get("/v1/health")
+        except httpx.TimeoutException as exc:
+            raise SyncError(FailureKind.TRANSIENT, "The server did not answer in time.") \
+                from exc
+        except httpx.TransportError as exc:
+            raise SyncError(FailureKind.TRANSIENT,
+                            "The server cannot be reached (no network, or it is down).") \
+                from exc
+    if response.status_code != 200:
+        raise SyncClient._failure(response, "the connection check")
+    health: Health = SyncClient._parse(response, Health)
+    return health
+
+
 class SyncClient:
     def __init__(self, base_url: str, token: str, *, device_id: str,
                  timeout: httpx.Timeout | None = None, ca_bundle: str | None = None,

@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -54,6 +54,8 @@ class CaseProgress:
     bytes_done: int
     bytes_total: int
     step: str
+    case_index: int = 1   # this case's place in the run (1-based) ...
+    case_count: int = 1   # ... and how many cases the run has
 
 
 @dataclass
@@ -95,10 +97,15 @@ class SyncEngine:
         self.on_case_done = on_case_done
         self.clock = clock or (lambda: datetime.now(UTC))
         self.rng = rng or random.Random()
+        self._index = 1
+        self._count = 1
 
     def run_once(self, *, ignore_backoff: bool = False) -> RunResult:
         result = RunResult()
-        for case_id in self.store.due_cases(_iso(self.clock()), ignore_backoff=ignore_backoff):
+        due = self.store.due_cases(_iso(self.clock()), ignore_backoff=ignore_backoff)
+        self._count = len(due)
+        for index, case_id in enumerate(due, start=1):
+            self._index = index
             if self.cancel.is_set():
                 result.cancelled = True
                 break
@@ -146,7 +153,7 @@ class SyncEngine:
         images = case.images
         total_bytes = sum(i.byte_size or 0 for i in images)
         progress = CaseProgress(case_id, case.reference_number, 0, len(images) + 1, 0,
-                                total_bytes, "checking")
+                                total_bytes, "checking", self._index, self._count)
         self._report(progress)
 
         held = {h.client_image_id: h for h in self.client.held_images(case_id)}
@@ -246,4 +253,5 @@ class SyncEngine:
 
     def _report(self, progress: CaseProgress) -> None:
         if self.on_progress is not None:
-            self.on_progress(progress)
+            # A snapshot: listeners in other threads must not see it change under them.
+            self.on_progress(replace(progress))

@@ -88,6 +88,20 @@ class CaseEditor(QWidget):
         self.banner.setProperty("role", "banner")
         self.banner.setWordWrap(True)
         self.banner.hide()
+        self.retry_button = QPushButton("Retry sync", self)
+        self.retry_button.setToolTip("Send this case again")
+        self.reopen_button = QPushButton("Reopen as draft", self)
+        self.reopen_button.setToolTip("Unlock the case to change it; it is sent again as a "
+                                      "new revision after the next Submit")
+        for button in (self.retry_button, self.reopen_button):
+            button.setMinimumHeight(TOUCH)
+            button.hide()
+        self.retry_button.clicked.connect(self.retry_sync)
+        self.reopen_button.clicked.connect(self.reopen)
+        banner_row = QHBoxLayout()
+        banner_row.addWidget(self.banner, 1)
+        banner_row.addWidget(self.retry_button)
+        banner_row.addWidget(self.reopen_button)
         header = QHBoxLayout()
         header.addWidget(self.title_label, 1)
         header.addWidget(self.save_label)
@@ -139,7 +153,7 @@ class CaseEditor(QWidget):
         body.addWidget(self.pages, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(header)
-        layout.addWidget(self.banner)
+        layout.addLayout(banner_row)
         layout.addLayout(body, 1)
         layout.addLayout(nav)
 
@@ -259,9 +273,28 @@ class CaseEditor(QWidget):
     @Slot(str, str)
     def _status_changed(self, case_id: str, status: str) -> None:
         if case_id == self.case_id and status != self.status:
+            was = self.status
             self._apply_status(status, None)
-            if status == CaseStatus.READY:
+            if status == CaseStatus.READY and was == CaseStatus.DRAFT:
                 self.submitted.emit(case_id)
+
+    def external_status(self, status: str, error: str | None) -> None:
+        """The sync worker changed the case (it writes on its own connection)."""
+        self.case = replace(self.case, last_error=error)
+        if status != self.status or error:
+            self._apply_status(status, None)
+
+    @Slot()
+    def retry_sync(self) -> None:
+        if self.status == CaseStatus.FAILED:
+            self.client.submit(SetStatus(self.case_id, CaseStatus.READY))
+
+    @Slot()
+    def reopen(self) -> None:
+        if self.status in (CaseStatus.READY, CaseStatus.FAILED) and self.confirm(
+                self, "Reopen this case as a draft? It leaves the sync queue until you "
+                      "submit it again."):
+            self.client.submit(SetStatus(self.case_id, CaseStatus.DRAFT))
 
     def _apply_status(self, status: str, note: str | None) -> None:
         self.status = status
@@ -271,6 +304,8 @@ class CaseEditor(QWidget):
             editor.set_read_only(read_only)
         self.photos.set_read_only(read_only)
         self.submit_button.setVisible(not read_only)
+        self.retry_button.setVisible(status == CaseStatus.FAILED)
+        self.reopen_button.setVisible(status in (CaseStatus.READY, CaseStatus.FAILED))
         messages = []
         if status == CaseStatus.READY:
             messages.append("Submitted: this case is locked and waits for sync.")

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.case_list_page import CaseListPage
+from kycdesk.views.sync_panel import SyncPanel
 
 
 class MainWindow(QMainWindow):
@@ -49,8 +50,10 @@ class MainWindow(QMainWindow):
         self.save_state_label = QLabel("", self)
         self.space_label = QLabel("", self)
         self.space_label.setStyleSheet("color: #b3261e;")
+        self.sync_panel = SyncPanel()
         self.statusBar().addWidget(self.save_state_label, 1)
         self.statusBar().addPermanentWidget(self.space_label)
+        self.statusBar().addPermanentWidget(self.sync_panel)
         self.resize(1200, 800)
 
     # -- case tabs ----------------------------------------------------------------------

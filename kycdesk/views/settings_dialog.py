@@ -1,0 +1,104 @@
+"""Settings: server address and device token, with "Test connection".
+
+The address goes to QSettings; the token to the OS keyring (never QSettings, never the
+database). Test connection is one awaited request on the GUI's asyncio loop (qasync),
+so the window stays responsive while it waits."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QSettings, Signal, Slot
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kycdesk.sync.client import check_health
+from kycdesk.sync.credentials import SERVER_SETTING, load_token, save_token
+from kycdesk.sync.errors import SyncError
+from kycdesk.views.style import TOUCH
+
+
+class SettingsDialog(QDialog):
+    saved = Signal(str, str)  # server url, token
+
+    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Sync settings")
+        self.settings = settings
+        url = str(settings.value(SERVER_SETTING) or "")
+        self.url = QLineEdit(url, self)
+        self.url.setPlaceholderText("https://kyc.example.org")
+        self.url.setMinimumHeight(TOUCH)
+        self.token = QLineEdit(self)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token.setMinimumHeight(TOUCH)
+        lookup = load_token(url) if url else None
+        if lookup is not None and lookup.token:
+            self.token.setText(lookup.token)
+        self.test_button = QPushButton("Test connection", self)
+        self.test_button.setMinimumHeight(TOUCH)
+        self.test_button.clicked.connect(self._test_clicked)
+        self.result_label = QLabel("", self)
+        self.result_label.setObjectName("connection-result")
+        self.result_label.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                   | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout()
+        form.addRow("Server address", self.url)
+        form.addRow("Device token", self.token)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.test_button)
+        layout.addWidget(self.result_label)
+        layout.addWidget(buttons)
+        self._task: asyncio.Task[bool] | None = None
+
+    @Slot()
+    def _test_clicked(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no qasync loop (embedded use): run it to completion
+            asyncio.run(self.test_connection())
+            return
+        self._task = loop.create_task(self.test_connection())
+
+    async def test_connection(self) -> bool:
+        self.test_button.setEnabled(False)
+        self.result_label.setText("Testing…")
+        try:
+            health = await check_health(self.url.text().strip(), self.token.text().strip())
+        except SyncError as exc:
+            self.result_label.setText(f"Not connected: {exc}")
+            return False
+        finally:
+            self.test_button.setEnabled(True)
+        when = health.server_time.strftime("%Y-%m-%d %H:%M")
+        self.result_label.setText(f"Connected. Server time {when} UTC, API version "
+                                  f"{health.api_version}.")
+        return True
+
+    @Slot()
+    def save(self) -> None:
+        url = self.url.text().strip().rstrip("/")
+        token = self.token.text().strip()
+        if not url.startswith(("https://", "http://")):
+            self.result_label.setText("The server address must start with https://")
+            return
+        self.settings.setValue(SERVER_SETTING, url)
+        problem = save_token(url, token) if token else None
+        if problem:
+            # Still usable for this session; the verifier is told it will not be kept.
+            self.result_label.setText(problem)
+        self.saved.emit(url, token)
+        if not problem:
+            self.accept()

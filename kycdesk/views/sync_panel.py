@@ -1,0 +1,88 @@
+"""The sync strip in the status bar: state in words, progress, "Sync now", Settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from kycdesk.sync.engine import CaseProgress, RunResult
+from kycdesk.sync.worker import SyncState
+from kycdesk.views.style import ERROR_COLOUR, TOUCH
+
+STATE_TEXT = {
+    SyncState.IDLE: "Sync: ready",
+    SyncState.SYNCING: "Syncing…",
+    SyncState.OFFLINE: "Offline — cases wait on this device and are sent when the server "
+                       "can be reached",
+    SyncState.AUTH_NEEDED: "Sync stopped: the device token was refused — open Settings",
+    SyncState.NOT_CONFIGURED: "Sync not set up — open Settings to enter the server",
+}
+
+
+class SyncPanel(QWidget):
+    syncNowRequested = Signal()
+    settingsRequested = Signal()
+    cancelRequested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("sync-panel")
+        self.state_label = QLabel(STATE_TEXT[SyncState.NOT_CONFIGURED], self)
+        self.state_label.setObjectName("sync-state")
+        self.case_label = QLabel("", self)
+        self.bar = QProgressBar(self)
+        self.bar.setMaximumWidth(220)
+        self.bar.setTextVisible(True)
+        self.bar.hide()
+        self.last_label = QLabel("", self)
+        self.sync_button = QPushButton("Sync now", self)
+        self.sync_button.setMinimumHeight(TOUCH - 8)
+        self.sync_button.clicked.connect(self.syncNowRequested)
+        self.cancel_button = QPushButton("Stop", self)
+        self.cancel_button.setMinimumHeight(TOUCH - 8)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self.cancel_button.hide()
+        self.settings_button = QPushButton("Settings…", self)
+        self.settings_button.setMinimumHeight(TOUCH - 8)
+        self.settings_button.clicked.connect(self.settingsRequested)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 0, 4, 0)
+        for widget in (self.state_label, self.case_label, self.bar, self.last_label,
+                       self.sync_button, self.cancel_button, self.settings_button):
+            row.addWidget(widget)
+
+    @Slot(str, str)
+    def show_state(self, state: str, detail: str) -> None:
+        text = STATE_TEXT.get(state, state)
+        self.state_label.setText(text)
+        self.state_label.setToolTip(detail)
+        bad = state in (SyncState.AUTH_NEEDED, SyncState.NOT_CONFIGURED, SyncState.OFFLINE)
+        self.state_label.setStyleSheet(f"color: {ERROR_COLOUR};" if bad else "")
+        syncing = state == SyncState.SYNCING
+        self.bar.setVisible(syncing)
+        self.case_label.setVisible(syncing)
+        self.cancel_button.setVisible(syncing)
+        self.sync_button.setEnabled(not syncing)
+
+    @Slot(object)
+    def show_progress(self, progress: CaseProgress) -> None:
+        self.case_label.setText(f"case {progress.case_index} of {progress.case_count}: "
+                                f"{progress.reference or ''} — {progress.step}")
+        total = max(1, progress.bytes_total)
+        self.bar.setRange(0, 1000)
+        self.bar.setValue(int(1000 * min(progress.bytes_done, total) / total))
+        self.bar.setFormat(f"{progress.items_done}/{progress.items_total} · "
+                           f"{progress.bytes_done / 2**20:.1f} of {total / 2**20:.1f} MB")
+
+    @Slot(object)
+    def show_result(self, result: RunResult) -> None:
+        when = datetime.now().strftime("%H:%M")
+        parts = [f"Last sync {when}: {len(result.synced)} sent"]
+        if result.failed:
+            parts.append(f"{len(result.failed)} failed (see the case)")
+        if result.cancelled:
+            parts.append("stopped — resumes next time")
+        self.last_label.setText(", ".join(parts))
+        self.last_label.setToolTip("\n".join(result.failed.values()))

@@ -1,0 +1,238 @@
+"""The sync worker thread and the sync UI, against the real reference server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from pytestqt.qtbot import QtBot
+
+from kycdesk.app import KycDeskApp
+from kycdesk.paths import DataPaths
+from kycdesk.persistence.records import CaseStatus
+from kycdesk.persistence.store import LocalStore
+from kycdesk.sync.backoff import Backoff
+from kycdesk.sync.credentials import SERVER_SETTING
+from kycdesk.sync.engine import CaseProgress, RunResult
+from kycdesk.sync.worker import SyncController, SyncState
+from kycdesk.views.settings_dialog import SettingsDialog
+from tests.fakes import always_yes
+from tests.sync_support import (
+    TOKEN,
+    ServerHandle,
+    assert_server_holds_exactly,
+    make_ready_cases,
+    photo_sources,
+    start_server,
+)
+
+FAST = Backoff(base_s=0.05, cap_s=0.2, storage_full_min_s=0.2)
+
+
+@pytest.fixture(scope="module")
+def sources(qapp: object, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return photo_sources(tmp_path_factory.mktemp("worker-sources"), size=(2000, 1500))
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerHandle]:
+    handle = start_server(tmp_path / "server")
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def controller(qapp: object, paths: DataPaths) -> Iterator[SyncController]:
+    with LocalStore(paths):  # the app's writer migrates before the worker starts
+        pass
+    sync = SyncController(paths, backoff=FAST, periodic_ms=3_600_000)
+    yield sync
+    sync.stop()
+
+
+def _started(qtbot: QtBot, sync: SyncController) -> None:
+    with qtbot.waitSignal(sync.stateChanged, timeout=10_000):
+        sync.start()
+
+
+def test_worker_syncs_and_reports_by_signal(qtbot: QtBot, paths: DataPaths,
+                                            server: ServerHandle, sources: list[Path],
+                                            controller: SyncController) -> None:
+    with LocalStore(paths) as store:
+        ids = make_ready_cases(store, sources, cases=2, images_per_case=2)
+    _started(qtbot, controller)
+    assert controller.state == SyncState.NOT_CONFIGURED
+    progress: list[CaseProgress] = []
+    synced: list[str] = []
+    states: list[str] = []
+    controller.progress.connect(progress.append)
+    controller.caseSynced.connect(synced.append)
+    controller.stateChanged.connect(lambda state, _d: states.append(state))
+    controller.configure(server.base_url, TOKEN)
+    with qtbot.waitSignal(controller.runFinished, timeout=30_000) as finished:
+        controller.request_sync()
+    result = finished.args[0] if finished.args else None
+    assert isinstance(result, RunResult) and sorted(result.synced) == sorted(ids)
+    assert sorted(synced) == sorted(ids)
+    assert SyncState.SYNCING in states and states[-1] == SyncState.IDLE
+    uploads = [p for p in progress if p.step.startswith("uploading")]
+    assert uploads and uploads[-1].bytes_total > 0
+    assert {p.case_count for p in progress} == {2}
+    with LocalStore(paths) as store:
+        assert_server_holds_exactly(server, store, ids)
+
+
+def test_cancel_mid_sync_then_resume_without_duplicates(
+        qtbot: QtBot, paths: DataPaths, server: ServerHandle, sources: list[Path],
+        controller: SyncController) -> None:
+    with LocalStore(paths) as store:
+        ids = make_ready_cases(store, sources, cases=3, images_per_case=3)
+    server.set_faults([], latency_ms=150)
+    _started(qtbot, controller)
+    controller.configure(server.base_url, TOKEN)
+    uploads: list[CaseProgress] = []
+    controller.progress.connect(
+        lambda p: uploads.append(p) if p.step.startswith("uploading") else None)
+    with qtbot.waitSignal(controller.runFinished, timeout=30_000) as finished:
+        controller.request_sync()
+        qtbot.waitUntil(lambda: len(uploads) > 0, timeout=30_000)
+        controller.cancel()
+    first = finished.args[0] if finished.args else None
+    assert isinstance(first, RunResult) and first.cancelled
+    assert len(first.synced) < len(ids)
+    server.set_faults([])
+    with qtbot.waitSignal(controller.runFinished, timeout=30_000) as resumed:
+        controller.request_sync()
+    second = resumed.args[0] if resumed.args else None
+    assert isinstance(second, RunResult) and second.ok
+    with LocalStore(paths) as store:
+        assert_server_holds_exactly(server, store, ids)
+
+
+def test_wrong_token_puts_the_worker_in_auth_needed(
+        qtbot: QtBot, paths: DataPaths, server: ServerHandle, sources: list[Path],
+        controller: SyncController) -> None:
+    with LocalStore(paths) as store:
+        [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
+    _started(qtbot, controller)
+    controller.configure(server.base_url, "not-the-token")
+    with qtbot.waitSignal(controller.stateChanged, timeout=30_000,
+                          check_params_cb=lambda state, _d: state == SyncState.AUTH_NEEDED):
+        controller.request_sync()
+    assert "token" in controller.detail
+    with LocalStore(paths) as store:
+        assert store.load_case(case_id).status == "READY"
+
+
+def test_unreachable_server_is_offline_not_failed(
+        qtbot: QtBot, paths: DataPaths, sources: list[Path],
+        controller: SyncController) -> None:
+    with LocalStore(paths) as store:
+        [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
+    _started(qtbot, controller)
+    controller.configure("http://127.0.0.1:9", TOKEN)  # discard port: nothing listens
+    with qtbot.waitSignal(controller.stateChanged, timeout=30_000,
+                          check_params_cb=lambda state, _d: state == SyncState.OFFLINE):
+        controller.request_sync()
+    with LocalStore(paths) as store:
+        assert store.load_case(case_id).status == "READY"  # not charged an attempt
+
+
+@pytest.fixture
+def configured_app(qtbot: QtBot, paths: DataPaths, server: ServerHandle
+                   ) -> Iterator[KycDeskApp]:
+    QSettings().setValue(SERVER_SETTING, server.base_url)
+    app = KycDeskApp(paths, confirm=always_yes,
+                     sync_options={"backoff": FAST, "periodic_ms": 3_600_000})
+    qtbot.addWidget(app.window)
+    assert app.start()
+    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+    app.sync.configure(server.base_url, TOKEN)  # no keyring on test machines
+    yield app
+    app.shutdown()
+
+
+def test_submitting_a_case_sends_it_and_the_ui_follows(
+        qtbot: QtBot, paths: DataPaths, configured_app: KycDeskApp, server: ServerHandle,
+        sources: list[Path]) -> None:
+    app = configured_app
+    with LocalStore(paths) as store:
+        case_id = store.create_case(reference_number="KYC-UI", form_id="individual_kyc",
+                                    form_version="2")
+        store.save_form(case_id, {"applicant.first_name": "Ui"})
+        store.add_image(case_id, sources[0], slot="id_front")
+    editor = app.open_case(case_id)
+    assert editor is not None
+    with qtbot.waitSignal(app.sync.caseSynced, timeout=30_000):
+        # What Submit does once the form validates: the writer marks it READY.
+        from kycdesk.persistence.commands import SetStatus
+
+        app.writer_thread.client.submit(SetStatus(case_id, CaseStatus.READY))  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: editor.status == CaseStatus.SYNCED)
+    assert "Synced" in editor.banner.text()
+    qtbot.waitUntil(lambda: "1 sent" in app.window.sync_panel.last_label.text())
+    statuses = [app.model.case_at(r).status for r in range(app.model.rowCount())]
+    assert statuses == ["SYNCED"]
+
+
+def test_failed_case_shows_retry_and_retry_sends_it(
+        qtbot: QtBot, paths: DataPaths, configured_app: KycDeskApp, server: ServerHandle,
+        sources: list[Path]) -> None:
+    app = configured_app
+    with LocalStore(paths) as store:
+        [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
+        store.set_status(case_id, CaseStatus.FAILED,
+                         error="The server refused the case: x", error_kind="permanent")
+    editor = app.open_case(case_id)
+    assert editor is not None
+    assert editor.retry_button.isVisibleTo(editor) and editor.reopen_button.isVisibleTo(editor)
+    assert "The server refused the case" in editor.banner.text()
+    with qtbot.waitSignal(app.sync.caseSynced, timeout=30_000):
+        editor.retry_button.click()
+    qtbot.waitUntil(lambda: editor.status == CaseStatus.SYNCED)
+    assert not editor.retry_button.isVisibleTo(editor)
+
+
+def test_reopen_as_draft_unlocks_the_case_and_bumps_the_revision(
+        qtbot: QtBot, paths: DataPaths, sources: list[Path]) -> None:
+    with LocalStore(paths) as store:
+        [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
+        before = store.load_case(case_id).revision
+    app = KycDeskApp(paths, confirm=always_yes)
+    qtbot.addWidget(app.window)
+    assert app.start()
+    try:
+        qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+        editor = app.open_case(case_id)
+        assert editor is not None and editor.model.read_only
+        editor.reopen_button.click()
+        qtbot.waitUntil(lambda: editor.status == CaseStatus.DRAFT, timeout=10_000)
+        assert not editor.model.read_only and editor.submit_button.isVisibleTo(editor)
+    finally:
+        app.shutdown()
+    with LocalStore(paths) as store:
+        assert store.load_case(case_id).revision == before + 1
+
+
+def test_settings_dialog_tests_the_connection_and_stores_the_address(
+        qtbot: QtBot, server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    settings = QSettings()
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.url.setText(server.base_url)
+    dialog.token.setText("wrong")
+    assert asyncio.run(dialog.test_connection()) is False
+    assert "token" in dialog.result_label.text()
+    dialog.token.setText(TOKEN)
+    assert asyncio.run(dialog.test_connection()) is True
+    assert dialog.result_label.text().startswith("Connected.")
+    with qtbot.waitSignal(dialog.saved) as saved:
+        dialog.save()
+    assert saved.args == [server.base_url, TOKEN]
+    assert settings.value(SERVER_SETTING) == server.base_url
+    assert "No secure key store" in dialog.result_label.text()  # told it is not kept
+    assert TOKEN not in str([settings.value(k) for k in settings.allKeys()])
