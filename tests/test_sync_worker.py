@@ -210,7 +210,8 @@ def test_reopen_as_draft_unlocks_the_case_and_bumps_the_revision(
         assert editor is not None and editor.model.read_only
         editor.reopen_button.click()
         qtbot.waitUntil(lambda: editor.status == CaseStatus.DRAFT, timeout=10_000)
-        assert not editor.model.read_only and editor.submit_button.isVisibleTo(editor)
+        reopened = editor.model  # (a fresh name: the assert above narrowed the old one)
+        assert not reopened.read_only and editor.submit_button.isVisibleTo(editor)
     finally:
         app.shutdown()
     with LocalStore(paths) as store:
