@@ -3,6 +3,7 @@
 
     python3 dev.py app     create .venv, install kycdesk, start the app
     python3 dev.py test    create .venv, install kycdesk + test tools, run lint, types, tests
+    python3 dev.py bundle  build the PyInstaller bundle in dist/kycdesk and prove it starts
 
 Extra arguments after `app` go to kycdesk (e.g. `python3 dev.py app --data-dir D`);
 after `test` they go to pytest (e.g. `python3 dev.py test -k writer`).
@@ -64,13 +65,20 @@ def test(pytest_args: list[str]) -> int:
     return code
 
 
+def bundle(extra: list[str]) -> int:
+    ensure_venv("bundle")
+    return run(PYTHON, "tools/build_bundle.py", *extra)
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("app", "test"):
+    if not argv or argv[0] not in ("app", "test", "bundle"):
         print(__doc__)
         return 2
     if argv[0] == "app":
         ensure_venv("")
         return run(PYTHON, "-m", "kycdesk", *argv[1:])
+    if argv[0] == "bundle":
+        return bundle(argv[1:])
     return test(argv[1:])
 
 

@@ -11,11 +11,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from kycdesk import APP_NAME, __version__
+from kycdesk.about import about_lines
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.models.form_registry import (
     DEFAULT_FORM_ID,
@@ -74,6 +75,8 @@ class KycDeskApp(QObject):
         self.window.newCaseRequested.connect(self.new_case)
         self.window.caseOpenRequested.connect(self.open_case)
         self.window.minimised.connect(self.flush_all)
+        self.window.aboutRequested.connect(
+            lambda: self.window.show_about(about_lines(self.paths)))
         self.startup_error: str | None = None
         self._new_case_tickets: set[int] = set()
         self.settings = QSettings()
@@ -299,7 +302,9 @@ def _restore_geometry(window: MainWindow, settings: QSettings) -> None:
         window.restoreGeometry(geometry)
 
 
-def run_app(paths: DataPaths) -> int:
+def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
+    """The GUI. `startup_check` (CI, packaging): quit as soon as the window is shown and
+    the store is open, printing how long that took."""
     import qasync  # imported here: headless commands and tests do not need it
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -319,6 +324,16 @@ def run_app(paths: DataPaths) -> int:
         QApplication.quit()
 
     desk.fatalError.connect(show_fatal)
+    if startup_check:
+        def window_ready() -> None:
+            if desk.reader is not None and desk.window.isVisible():
+                print(f"startup-check: window shown, store open, {desk.model.total()} "
+                      "case(s) listed", flush=True)
+                QApplication.quit()
+            else:
+                QTimer.singleShot(5, window_ready)
+
+        QTimer.singleShot(0, window_ready)
     _restore_geometry(desk.window, settings)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

@@ -38,7 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(prog="kycdesk", parents=[common],
                                      description="Offline-first KYC case capture.")
-    parser.add_argument("--version", action="version", version=f"kycdesk {__version__}")
+    parser.add_argument("--version", action="store_true",
+                        help="versions of kycdesk, its forms, Qt and Python; the data folder")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation works (no display needed)")
+    parser.add_argument("--startup-check", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     doctor = sub.add_parser("doctor", parents=[common],
                             help="check the database and photos, repair crash leftovers")
@@ -71,6 +75,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = resolve(getattr(args, "data_dir", None))
     configure_logging(paths.log_dir, verbose=getattr(args, "verbose", False))
     log.info("kycdesk %s, data dir %s, command %s", __version__, paths.root, args.command)
+    if args.version:
+        from kycdesk.about import about_lines
+
+        print("\n".join(about_lines(paths)))
+        return EXIT_OK
+    if args.self_test:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from kycdesk.selftest import run_self_test
+
+        return run_self_test()
+    if args.startup_check:
+        from kycdesk.app import run_app
+
+        return run_app(paths, startup_check=True)
     if args.command is None:
         from kycdesk.app import run_app
 

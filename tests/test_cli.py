@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,10 +43,42 @@ def test_demo_data_with_bad_size_says_so(qapp: object, paths: DataPaths,
 
 
 def test_console_entry_point_runs_as_a_process(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "kycdesk", "--version"],
-                            capture_output=True, text=True, check=True, timeout=60)
-    assert result.stdout.strip() == f"kycdesk {__version__}"
+    result = subprocess.run([sys.executable, "-m", "kycdesk", "--version", "--data-dir",
+                             str(tmp_path)], capture_output=True, text=True, check=True,
+                            timeout=60)
+    assert result.stdout.splitlines()[0] == f"kycdesk {__version__}"
     result = subprocess.run(
         [sys.executable, "-m", "kycdesk", "doctor", "--data-dir", str(tmp_path / "none")],
         capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0 and "no kycdesk database" in result.stdout
+
+
+def test_version_names_forms_qt_python_and_data_dir(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "kycdesk", "--version", "--data-dir",
+                             str(tmp_path)], capture_output=True, text=True, check=True,
+                            timeout=60)
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"kycdesk {__version__}"
+    assert "individual_kyc v1/2" in result.stdout
+    assert "Qt 6." in result.stdout and "Python 3." in result.stdout
+    assert f"data folder: {tmp_path.resolve()}" in result.stdout
+
+
+def test_self_test_passes_from_source(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "kycdesk", "--self-test"],
+                            capture_output=True, text=True, timeout=120, check=False,
+                            env={**os.environ, "KYCDESK_DATA_DIR": str(tmp_path),
+                                 "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    checks = [ln for ln in result.stdout.splitlines() if ln.startswith(("ok", "FAIL"))]
+    assert len(checks) == 7 and all(ln.startswith("ok") for ln in checks)
+    assert result.stdout.rstrip().endswith("self-test passed")
+
+
+def test_startup_check_opens_the_window_and_exits(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "kycdesk", "--startup-check",
+                             "--data-dir", str(tmp_path)], capture_output=True, text=True,
+                            timeout=120, check=False,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr
+    assert "startup-check: window shown, store open, 0 case(s) listed" in result.stdout

@@ -130,3 +130,16 @@ def test_search_box_filters_as_you_type(qtbot: QtBot, paths: DataPaths) -> None:
             qtbot.keyClick(app.window.table, Qt.Key.Key_Return)
     finally:
         app.shutdown()
+
+
+def test_about_box_tells_support_what_they_need(qtbot: QtBot, desk: KycDeskApp,
+                                                paths: DataPaths) -> None:
+    with qtbot.waitSignal(desk.window.aboutRequested):
+        desk.window.about_action.trigger()
+    from PySide6.QtWidgets import QMessageBox
+
+    box = desk.window.findChild(QMessageBox, "about-box")
+    assert box is not None
+    details = box.informativeText()
+    assert "individual_kyc" in details and str(paths.root) in details and "Qt 6." in details
+    box.close()

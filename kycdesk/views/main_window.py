@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.views.case_editor import CaseEditor
@@ -17,6 +17,7 @@ class MainWindow(QMainWindow):
     caseOpenRequested = Signal(str)
     closing = Signal()
     minimised = Signal()
+    aboutRequested = Signal()
 
     def __init__(self, model: CaseListModel) -> None:
         super().__init__()
@@ -44,7 +45,10 @@ class MainWindow(QMainWindow):
         list_action = QAction("Case list", self)
         list_action.setShortcut(QKeySequence("Ctrl+L"))
         list_action.triggered.connect(self.show_list)
-        for action in (self.new_case_action, close_action, list_action):
+        self.about_action = QAction("About kycdesk", self)
+        self.about_action.setShortcut(QKeySequence.StandardKey.HelpContents)
+        self.about_action.triggered.connect(self.aboutRequested)
+        for action in (self.new_case_action, close_action, list_action, self.about_action):
             self.addAction(action)
 
         self.save_state_label = QLabel("", self)
@@ -103,6 +107,15 @@ class MainWindow(QMainWindow):
 
     def show_status(self, message: str) -> None:
         self.save_state_label.setText(message)
+
+    def show_about(self, lines: list[str]) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Information, "About kycdesk", lines[0],
+                          QMessageBox.StandardButton.Close, self)
+        box.setInformativeText("\n".join(lines[1:]))
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setObjectName("about-box")
+        box.open()
+        return box
 
     # -- window events ------------------------------------------------------------------
     def changeEvent(self, event: QEvent) -> None:

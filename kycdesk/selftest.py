@@ -1,0 +1,126 @@
+"""`kycdesk --self-test`: proves an installation works, frozen or from source, without a
+display: SQL driver, image plugin, form definitions, a real store in a temp folder
+(case, form save, write-ahead replay, photo import through the JPEG plugin, recovery),
+and the sync stack imports. One line per check; exit code 1 if any check fails."""
+
+from __future__ import annotations
+
+import tempfile
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from kycdesk.about import about_lines
+from kycdesk.paths import resolve
+from kycdesk.resources import resource_path
+
+Check = Callable[[], str]
+
+
+def _sql_driver() -> str:
+    from PySide6.QtSql import QSqlDatabase
+
+    drivers = QSqlDatabase.drivers()
+    if "QSQLITE" not in drivers:
+        raise RuntimeError(f"QSQLITE missing; available: {drivers}")
+    return "QSQLITE available"
+
+
+def _image_plugin() -> str:
+    from PySide6.QtGui import QImageReader
+
+    formats = {bytes(f.data()).decode() for f in QImageReader.supportedImageFormats()}
+    if "jpeg" not in formats:
+        raise RuntimeError(f"no JPEG plugin; formats: {sorted(formats)}")
+    return "JPEG and PNG readable"
+
+
+def _forms() -> str:
+    from kycdesk.models.form_registry import FormRegistry
+
+    registry = FormRegistry.load()
+    latest = registry.latest()
+    return f"{len(registry.form_ids())} form(s); {latest.form_id} v{latest.version} has " \
+           f"{len(latest.fields())} fields"
+
+
+def _store_round_trip(folder: Path) -> str:
+    from kycdesk.persistence.store import LocalStore
+
+    with LocalStore(resolve(folder)) as store:
+        case_id = store.create_case(reference_number="SELF-TEST")
+        store.append_edit(case_id, "applicant.first_name", "Self")
+        store.save_form(case_id, {"applicant.first_name": "Self"})
+        store.append_edit(case_id, "applicant.last_name", "Test")
+        form = store.load_case(case_id).form
+    if form != {"applicant.first_name": "Self", "applicant.last_name": "Test"}:
+        raise RuntimeError(f"form read back wrong: {form}")
+    return "case created, form saved, write-ahead replayed"
+
+
+def _photo_import(folder: Path) -> str:
+    from kycdesk.persistence.store import LocalStore
+
+    sample = resource_path("sample", "sample.jpg")
+    with LocalStore(resolve(folder)) as store:
+        case_id = store.list_cases(limit=1)[0].id
+        image = store.add_image(case_id, sample, slot="id_front")
+        if not store.paths.absolute(image.file_path).is_file():
+            raise RuntimeError("photo file missing after import")
+    return f"sample photo imported ({image.width}x{image.height}, sha256 " \
+           f"{(image.sha256 or '')[:12]}…)"
+
+
+def _recovery(folder: Path) -> str:
+    from kycdesk.persistence.store import LocalStore
+
+    paths = resolve(folder)
+    case_dir = next(paths.cases_dir.iterdir())
+    (case_dir / ".img_00000000-0000-4000-8000-000000000000.tmp").write_bytes(b"x")
+    with LocalStore(paths) as store:
+        report = store.recover(full_integrity=True, verify_hashes=True)
+    if report.has_problems or report.removed_temp_files == []:
+        raise RuntimeError("; ".join(report.lines()))
+    return "integrity ok, leftover temp file removed"
+
+
+def _sync_stack() -> str:
+    import httpx
+
+    from kycdesk.sync.protocol import Submission
+
+    Submission.model_json_schema()
+    return f"httpx {httpx.__version__}, protocol models ok"
+
+
+def run_self_test(print_line: Callable[[str], None] = print) -> int:
+    from PySide6.QtGui import QGuiApplication
+
+    app = QGuiApplication.instance() or QGuiApplication(["kycdesk-self-test"])
+    for line in about_lines(resolve(None)):
+        print_line(f"info  {line}")
+    print_line(f"info  platform plugin: {QGuiApplication.platformName()}")
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="kycdesk-selftest-") as tmp:
+        folder = Path(tmp) / "data"
+        checks: list[tuple[str, Check]] = [
+            ("SQL driver", _sql_driver),
+            ("image plugin", _image_plugin),
+            ("form definitions", _forms),
+            ("store", lambda: _store_round_trip(folder)),
+            ("photo import", lambda: _photo_import(folder)),
+            ("recovery", lambda: _recovery(folder)),
+            ("sync stack", _sync_stack),
+        ]
+        for name, check in checks:
+            try:
+                detail = check()
+            except Exception as exc:
+                failures += 1
+                print_line(f"FAIL  {name}: {exc}")
+                print_line("      " + traceback.format_exc().strip().splitlines()[-1])
+            else:
+                print_line(f"ok    {name}: {detail}")
+    print_line("self-test passed" if failures == 0 else f"self-test FAILED ({failures})")
+    del app
+    return 0 if failures == 0 else 1

@@ -1,0 +1,91 @@
+"""Build the PyInstaller bundle and prove it: self-test, a timed start to the first window
+(offscreen), size and what dominates it.
+
+    .venv/bin/python tools/build_bundle.py [--dist dist] [--skip-build]
+
+Exit code 1 if the build, the self-test or the start check fails, or a budget is missed
+(bundle < 200 MB, start < 2 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE_BUDGET_MB = 200
+START_BUDGET_S = 2.0
+
+
+def folder_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def biggest(path: Path, count: int = 6) -> list[tuple[int, str]]:
+    sizes = [(p.stat().st_size, str(p.relative_to(path))) for p in path.rglob("*")
+             if p.is_file() and not p.is_symlink()]
+    return sorted(sizes, reverse=True)[:count]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dist", default=str(ROOT / "dist"))
+    parser.add_argument("--work", default=str(ROOT / "build"))
+    parser.add_argument("--skip-build", action="store_true")
+    args = parser.parse_args()
+    dist = Path(args.dist)
+    bundle = dist / "kycdesk"
+    exe = bundle / ("kycdesk.exe" if os.name == "nt" else "kycdesk")
+    if not args.skip_build:
+        started = time.perf_counter()
+        build = subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm",
+                                "--log-level", "WARN", "--distpath", str(dist),
+                                "--workpath", args.work, str(ROOT / "kycdesk.spec")],
+                               cwd=ROOT, check=False)
+        if build.returncode != 0:
+            print("bundle: BUILD FAILED")
+            return 1
+        print(f"bundle: built in {time.perf_counter() - started:.0f} s")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="kycdesk-bundle-") as tmp:
+        env["KYCDESK_DATA_DIR"] = str(Path(tmp) / "data")
+        self_test = subprocess.run([str(exe), "--self-test"], env=env, capture_output=True,
+                                   text=True, timeout=120, check=False)
+        print(self_test.stdout.rstrip())
+        if self_test.returncode != 0:
+            print(self_test.stderr[-2000:])
+            print("bundle: SELF-TEST FAILED")
+            ok = False
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            check = subprocess.run([str(exe), "--startup-check"], env=env, capture_output=True,
+                                   text=True, timeout=60, check=False)
+            times.append(time.perf_counter() - started)
+            if check.returncode != 0 or "window shown" not in check.stdout:
+                print(check.stdout, check.stderr[-2000:])
+                print("bundle: START CHECK FAILED")
+                ok = False
+                break
+    size_mb = folder_size(bundle) / 2**20
+    print(f"bundle: {size_mb:.0f} MB on disk in {sum(1 for _ in bundle.rglob('*'))} entries "
+          f"(budget {SIZE_BUDGET_MB} MB)")
+    for size, name in biggest(bundle):
+        print(f"bundle:   {size / 2**20:5.1f} MB  {name}")
+    if times:
+        print(f"bundle: start to window shown (offscreen, process spawn to exit): "
+              f"first {times[0]:.2f} s, best {min(times):.2f} s (budget {START_BUDGET_S} s)")
+        ok &= max(times) <= START_BUDGET_S
+    ok &= size_mb <= SIZE_BUDGET_MB
+    print("bundle: OK" if ok else "bundle: BUDGET OR CHECK MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
