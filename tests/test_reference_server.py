@@ -1,0 +1,142 @@
+"""The reference server's contract rules, over a real socket."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kycdesk.sync.protocol import repr_digest
+from tests.sync_support import TOKEN, ServerHandle, start_server
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+    handle = start_server(tmp_path_factory.mktemp("server") / "data", max_image_bytes=50_000)
+    yield handle
+    handle.stop()
+
+
+def _upload(server: ServerHandle, case_id: str, image_id: str, body: bytes,
+            digest: bytes | None = None) -> httpx.Response:
+    sha = hashlib.sha256(digest if digest is not None else body).hexdigest()
+    return httpx.put(f"{server.base_url}/v1/cases/{case_id}/images/{image_id}", content=body,
+                     headers={**AUTH, "Repr-Digest": repr_digest(sha)}, timeout=10)
+
+
+def _ids() -> tuple[str, str]:
+    return str(uuid.uuid4()), str(uuid.uuid4())
+
+
+def test_every_endpoint_needs_the_token(server: ServerHandle) -> None:
+    for token in (None, "wrong"):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.get(f"{server.base_url}/v1/health", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["title"]
+
+
+def test_health_and_openapi(server: ServerHandle) -> None:
+    health = httpx.get(f"{server.base_url}/v1/health", headers=AUTH).json()
+    assert health["status"] == "ok" and health["max_image_bytes"] == 50_000
+    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    assert "/v1/cases/{case_id}/submission" in spec["paths"]
+    assert "Submission" in spec["components"]["schemas"]
+
+
+def test_upload_is_idempotent_by_image_id_and_digest(server: ServerHandle) -> None:
+    case_id, image_id = _ids()
+    first = _upload(server, case_id, image_id, b"photo bytes")
+    again = _upload(server, case_id, image_id, b"photo bytes")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json()
+    other = _upload(server, case_id, image_id, b"another photo")
+    assert other.status_code == 409
+    elsewhere = _upload(server, str(uuid.uuid4()), image_id, b"photo bytes")
+    assert elsewhere.status_code == 409 and "another case" in elsewhere.json()["title"]
+
+
+def test_damaged_upload_is_refused_and_not_stored(server: ServerHandle) -> None:
+    case_id, image_id = _ids()
+    response = _upload(server, case_id, image_id, b"what arrived", digest=b"what was sent")
+    assert response.status_code == 422 and "damaged" in response.json()["detail"]
+    listed = httpx.get(f"{server.base_url}/v1/cases/{case_id}/images", headers=AUTH).json()
+    assert listed == []
+    missing = httpx.put(f"{server.base_url}/v1/cases/{case_id}/images/{image_id}",
+                        content=b"x", headers=AUTH)
+    assert missing.status_code == 400 and "Repr-Digest" in missing.json()["detail"]
+
+
+def test_oversize_upload_is_413(server: ServerHandle) -> None:
+    case_id, image_id = _ids()
+    assert _upload(server, case_id, image_id, b"x" * 60_000).status_code == 413
+
+
+def test_concurrent_duplicate_uploads_store_one_image(server: ServerHandle) -> None:
+    case_id, image_id = _ids()
+    body = b"y" * 40_000
+    statuses: list[int] = []
+
+    def send() -> None:
+        statuses.append(_upload(server, case_id, image_id, body).status_code)
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] * 5 + [201]
+    held = [i for i in server.state()["images"] if i["client_image_id"] == image_id]
+    assert len(held) == 1
+
+
+def _submission(images: list[dict[str, Any]], revision: int = 1, device: str = "d1",
+                form: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"revision": revision, "form": form or {"a": 1}, "images": images,
+            "client": {"app_version": "test", "device_id": device}}
+
+
+def test_submission_rules(server: ServerHandle) -> None:
+    case_id, image_id = _ids()
+    stored = _upload(server, case_id, image_id, b"evidence").json()
+    image = {"client_image_id": image_id, "server_image_id": stored["server_image_id"],
+             "sha256": stored["sha256"]}
+    url = f"{server.base_url}/v1/cases/{case_id}/submission"
+    assert httpx.get(url, headers=AUTH).status_code == 404
+    ghost = {**image, "client_image_id": str(uuid.uuid4())}
+    refused = httpx.put(url, headers=AUTH, json=_submission([image, ghost]))
+    assert refused.status_code == 422 and refused.json()["missing"] == [ghost["client_image_id"]]
+    first = httpx.put(url, headers=AUTH, json=_submission([image]))
+    again = httpx.put(url, headers=AUTH, json=_submission([image]))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["receipt_id"] == again.json()["receipt_id"]
+    assert first.json()["server_image_ids"] == [stored["server_image_id"]]
+    changed = httpx.put(url, headers=AUTH, json=_submission([image], form={"a": 2}))
+    assert changed.status_code == 409
+    other_device = httpx.put(url, headers=AUTH, json=_submission([image], 2, device="d2"))
+    assert other_device.status_code == 409 and "another device" in other_device.json()["title"]
+    newer = httpx.put(url, headers=AUTH, json=_submission([image], 2, form={"a": 2}))
+    assert newer.status_code == 201 and newer.json()["revision"] == 2
+    older = httpx.put(url, headers=AUTH, json=_submission([image], 1))
+    assert older.status_code == 409
+    assert httpx.get(url, headers=AUTH).json()["revision"] == 2
+    invalid = httpx.put(url, headers=AUTH, json={"revision": 0})
+    assert invalid.status_code == 422
+
+
+def test_control_endpoint_answers_loopback(server: ServerHandle, tmp_path: Path) -> None:
+    server.set_faults([{"endpoint": "health", "action": "status", "status": 503,
+                        "retry_after": 7, "count": 1}])
+    response = httpx.get(f"{server.base_url}/v1/health", headers=AUTH)
+    assert response.status_code == 503 and response.headers["retry-after"] == "7"
+    assert httpx.get(f"{server.base_url}/v1/health", headers=AUTH).status_code == 200
+    assert server.state()["injected"]["health:status"] >= 1
