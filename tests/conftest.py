@@ -14,6 +14,7 @@ import pytest
 from kycdesk.demo import render_photo
 from kycdesk.paths import DATA_DIR_ENV, DataPaths, resolve
 from kycdesk.persistence.store import LocalStore
+from tests.sync_support import ServerHandle, start_server
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +53,11 @@ def image_dir(qapp: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def jpeg(image_dir: Path) -> Path:
     return image_dir / "photo.jpg"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerHandle]:
+    """The reference sync server as a real child process on 127.0.0.1 (free port)."""
+    handle = start_server(tmp_path / "server")
+    yield handle
+    handle.stop()

@@ -8,7 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,20 +21,12 @@ from tests.sync_support import (
     assert_server_holds_exactly,
     make_ready_cases,
     photo_sources,
-    start_server,
 )
 
 
 @pytest.fixture(scope="module")
 def sources(qapp: object, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return photo_sources(tmp_path_factory.mktemp("cli-sources"), count=3, size=(2400, 1800))
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerHandle]:
-    handle = start_server(tmp_path / "server")
-    yield handle
-    handle.stop()
 
 
 def _env() -> dict[str, str]:

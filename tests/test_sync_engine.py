@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,13 +30,6 @@ FAST = Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0.0)
 @pytest.fixture(scope="module")
 def sources(qapp: object, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return photo_sources(tmp_path_factory.mktemp("sync-sources"))
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerHandle]:
-    handle = start_server(tmp_path / "server")
-    yield handle
-    handle.stop()
 
 
 def _run(paths: DataPaths, server: ServerHandle, *, token: str = TOKEN,

@@ -26,7 +26,6 @@ from tests.sync_support import (
     assert_server_holds_exactly,
     make_ready_cases,
     photo_sources,
-    start_server,
 )
 
 FAST = Backoff(base_s=0.05, cap_s=0.2, storage_full_min_s=0.2)
@@ -35,13 +34,6 @@ FAST = Backoff(base_s=0.05, cap_s=0.2, storage_full_min_s=0.2)
 @pytest.fixture(scope="module")
 def sources(qapp: object, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return photo_sources(tmp_path_factory.mktemp("worker-sources"), size=(2000, 1500))
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerHandle]:
-    handle = start_server(tmp_path / "server")
-    yield handle
-    handle.stop()
 
 
 @pytest.fixture
