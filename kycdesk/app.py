@@ -34,7 +34,7 @@ from kycdesk.persistence.records import CaseRecord, CaseStatus
 from kycdesk.persistence.recovery import RecoveryReport
 from kycdesk.persistence.thumbnails import ThumbnailLoader
 from kycdesk.persistence.writer import WriterThread
-from kycdesk.sync.credentials import SERVER_SETTING, load_token
+from kycdesk.sync.credentials import CA_BUNDLE_SETTING, SERVER_SETTING, load_token
 from kycdesk.sync.worker import SyncController
 from kycdesk.views.camera import CameraSource
 from kycdesk.views.case_editor import CaseEditor
@@ -218,7 +218,8 @@ class KycDeskApp(QObject):
         if url:
             lookup = load_token(url)
             if lookup.token:
-                self.sync.configure(url, lookup.token)
+                self.sync.configure(url, lookup.token,
+                                    str(self.settings.value(CA_BUNDLE_SETTING) or ""))
                 self.sync.request_sync()
             elif lookup.problem:
                 self.window.show_status(lookup.problem)
@@ -263,9 +264,9 @@ class KycDeskApp(QObject):
         dialog.open()
         return dialog
 
-    @Slot(str, str)
-    def _settings_saved(self, url: str, token: str) -> None:
-        self.sync.configure(url, token)
+    @Slot(str, str, str)
+    def _settings_saved(self, url: str, token: str, ca_bundle: str) -> None:
+        self.sync.configure(url, token, ca_bundle)
         self.sync.request_sync(now=True)
 
     # -- save triggers from outside the editors -----------------------------------------

@@ -35,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help='JSON list of rules, e.g. [{"endpoint":"upload",'
                              '"action":"status","status":503,"rate":0.1}]')
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     parser.add_argument("--port-file", type=Path,
                         help="write the bound port here once listening (for --port 0)")
     args = parser.parse_args(argv)
@@ -54,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
                                            log_level="warning", access_log=False,
-                                           timeout_graceful_shutdown=2))
+                                           timeout_graceful_shutdown=2,
+                                           ssl_certfile=args.ssl_certfile,
+                                           ssl_keyfile=args.ssl_keyfile))
     if args.port_file is not None:
         original = server.startup
 

@@ -68,7 +68,8 @@ def start_server(data_dir: Path, *, max_image_bytes: int | None = None,
             process.kill()
             raise TimeoutError("reference server did not start")
         time.sleep(0.02)  # polling a child's startup file; no signal to wait on
-    return ServerHandle(process, f"http://127.0.0.1:{port_file.read_text()}", data_dir)
+    scheme = "https" if "--ssl-certfile" in (extra or []) else "http"
+    return ServerHandle(process, f"{scheme}://127.0.0.1:{port_file.read_text()}", data_dir)
 
 
 def make_ready_cases(store: LocalStore, sources: list[Path], *, cases: int,

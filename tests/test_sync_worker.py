@@ -225,7 +225,10 @@ def test_settings_dialog_tests_the_connection_and_stores_the_address(
     assert dialog.result_label.text().startswith("Connected.")
     with qtbot.waitSignal(dialog.saved) as saved:
         dialog.save()
-    assert saved.args == [server.base_url, TOKEN]
+    assert saved.args == [server.base_url, TOKEN, ""]
     assert settings.value(SERVER_SETTING) == server.base_url
     assert "No secure key store" in dialog.result_label.text()  # told it is not kept
     assert TOKEN not in str([settings.value(k) for k in settings.allKeys()])
+    dialog.ca_bundle.setText("/nonexistent/ca.pem")
+    dialog.save()
+    assert "does not exist" in dialog.result_label.text()

@@ -8,6 +8,7 @@ revision for a submission). Anything else is a failure of a known kind.
 from __future__ import annotations
 
 import email.utils
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -55,6 +56,28 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
+def _trust(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """System trust store, or the organisation's CA certificates (verification stays on)."""
+    if not ca_bundle:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise SyncError(FailureKind.PERMANENT,
+                        f"The certificate file {ca_bundle} cannot be used ({exc}).") from exc
+
+
+def _connect_failure(exc: httpx.ConnectError) -> SyncError:
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        # Not "offline": retrying will not help until someone fixes trust.
+        return SyncError(FailureKind.TRANSIENT,
+                         "The server's certificate is not trusted by this device. If your "
+                         "organisation uses its own certificate authority, set its "
+                         "certificates in Settings.")
+    return SyncError(FailureKind.TRANSIENT,
+                     "The server cannot be reached (no network, or it is down).")
+
+
 async def check_health(base_url: str, token: str, *, timeout: float = 10.0,
                        ca_bundle: str | None = None) -> Health:
     """The Settings dialog's "Test connection": one awaited request on the GUI loop."""
@@ -62,7 +85,7 @@ async def check_health(base_url: str, token: str, *, timeout: float = 10.0,
         raise SyncError(FailureKind.PERMANENT,
                         f"The server address {base_url!r} must start with https://")
     async with httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout,
-                                 verify=ca_bundle if ca_bundle else True,
+                                 verify=_trust(ca_bundle),
                                  headers={"Authorization": f"Bearer {token}",
                                           "User-Agent": f"kycdesk/{__version__}"}) as http:
         try:
@@ -70,6 +93,8 @@ async def check_health(base_url: str, token: str, *, timeout: float = 10.0,
         except httpx.TimeoutException as exc:
             raise SyncError(FailureKind.TRANSIENT, "The server did not answer in time.") \
                 from exc
+        except httpx.ConnectError as exc:
+            raise _connect_failure(exc) from exc
         except httpx.TransportError as exc:
             raise SyncError(FailureKind.TRANSIENT,
                             "The server cannot be reached (no network, or it is down).") \
@@ -91,7 +116,7 @@ class SyncClient:
         self.device_id = device_id
         self._http = httpx.Client(
             base_url=self.base_url, timeout=timeout or default_timeout(),
-            verify=ca_bundle if ca_bundle else True, transport=transport,
+            verify=_trust(ca_bundle), transport=transport,
             headers={"Authorization": f"Bearer {token}",
                      "User-Agent": f"kycdesk/{__version__}"},
         )
@@ -116,9 +141,7 @@ class SyncClient:
             raise SyncError(FailureKind.TRANSIENT, "The server did not answer in time.",
                             unclear=unclear_on_failure) from exc
         except httpx.ConnectError as exc:
-            raise SyncError(FailureKind.TRANSIENT,
-                            "The server cannot be reached (no network, or it is down).") \
-                from exc
+            raise _connect_failure(exc) from exc
         except httpx.TransportError as exc:  # dropped connection, reset, protocol error
             raise SyncError(FailureKind.TRANSIENT,
                             f"The connection to the server broke ({type(exc).__name__}).",

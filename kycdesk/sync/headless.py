@@ -19,7 +19,12 @@ from kycdesk.persistence.errors import StoreError
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.sync_store import SyncStoreAdapter
 from kycdesk.sync.client import SyncClient
-from kycdesk.sync.credentials import SERVER_SETTING, load_token, server_url_from
+from kycdesk.sync.credentials import (
+    CA_BUNDLE_SETTING,
+    SERVER_SETTING,
+    load_token,
+    server_url_from,
+)
 from kycdesk.sync.engine import CaseProgress, SyncEngine
 from kycdesk.sync.errors import FailureKind, SyncError
 
@@ -42,7 +47,9 @@ class ProgressPrinter:
 def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None,
                       ignore_backoff: bool, ca_bundle: str | None = None,
                       out: TextIO = sys.stdout) -> int:
-    saved = QSettings(APP_NAME, APP_NAME).value(SERVER_SETTING)
+    settings = QSettings(APP_NAME, APP_NAME)
+    saved = settings.value(SERVER_SETTING)
+    ca_bundle = ca_bundle or str(settings.value(CA_BUNDLE_SETTING) or "") or None
     url = server_url_from(server, str(saved) if saved else None)
     if not url:
         print("No server address: give --server, set KYCDESK_SERVER, or set it in the app.",

@@ -46,7 +46,7 @@ class SyncWorker(QObject):
     runFinished = Signal(object)          # RunResult
     stopped = Signal()
     _runRequested = Signal(bool)
-    _configureRequested = Signal(str, str)
+    _configureRequested = Signal(str, str, str)
 
     def __init__(self, paths: DataPaths, *, backoff: Backoff | None = None,
                  periodic_ms: int = PERIODIC_MS) -> None:
@@ -56,6 +56,7 @@ class SyncWorker(QObject):
         self._periodic_ms = periodic_ms
         self._url: str | None = None
         self._token: str | None = None
+        self._ca_bundle: str | None = None
         self._store: SyncStoreAdapter | None = None
         self._device: str = ""
         self._cancel = threading.Event()
@@ -70,8 +71,8 @@ class SyncWorker(QObject):
     def request_sync(self, now: bool = False) -> None:
         self._runRequested.emit(now)
 
-    def configure(self, url: str, token: str) -> None:
-        self._configureRequested.emit(url, token)
+    def configure(self, url: str, token: str, ca_bundle: str = "") -> None:
+        self._configureRequested.emit(url, token, ca_bundle)
 
     def cancel(self) -> None:
         """Stop at the next chunk boundary; what was confirmed stays confirmed."""
@@ -95,9 +96,10 @@ class SyncWorker(QObject):
         self._retry.timeout.connect(lambda: self._run(False))
         self.stateChanged.emit(SyncState.IDLE if self._url else SyncState.NOT_CONFIGURED, "")
 
-    @Slot(str, str)
-    def _configure(self, url: str, token: str) -> None:
+    @Slot(str, str, str)
+    def _configure(self, url: str, token: str, ca_bundle: str) -> None:
         self._url, self._token = url or None, token or None
+        self._ca_bundle = ca_bundle or None
         self.stateChanged.emit(SyncState.IDLE if self._url and self._token
                                else SyncState.NOT_CONFIGURED, "")
 
@@ -128,7 +130,8 @@ class SyncWorker(QObject):
         assert self._store is not None and self._url and self._token
         self.stateChanged.emit(SyncState.SYNCING, "")
         try:
-            client = SyncClient(self._url, self._token, device_id=self._device)
+            client = SyncClient(self._url, self._token, device_id=self._device,
+                                ca_bundle=self._ca_bundle)
         except SyncError as exc:
             self.stateChanged.emit(SyncState.NOT_CONFIGURED, str(exc))
             return RunResult(auth_error=str(exc))
@@ -214,8 +217,8 @@ class SyncController(QObject):
     def start(self) -> None:
         self.sync_thread.start()
 
-    def configure(self, url: str, token: str) -> None:
-        self.worker.configure(url, token)
+    def configure(self, url: str, token: str, ca_bundle: str = "") -> None:
+        self.worker.configure(url, token, ca_bundle)
 
     def request_sync(self, now: bool = False) -> None:
         self.worker.request_sync(now)

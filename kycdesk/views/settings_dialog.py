@@ -7,6 +7,7 @@ so the window stays responsive while it waits."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Signal, Slot
 from PySide6.QtWidgets import (
@@ -21,13 +22,18 @@ from PySide6.QtWidgets import (
 )
 
 from kycdesk.sync.client import check_health
-from kycdesk.sync.credentials import SERVER_SETTING, load_token, save_token
+from kycdesk.sync.credentials import (
+    CA_BUNDLE_SETTING,
+    SERVER_SETTING,
+    load_token,
+    save_token,
+)
 from kycdesk.sync.errors import SyncError
 from kycdesk.views.style import TOUCH
 
 
 class SettingsDialog(QDialog):
-    saved = Signal(str, str)  # server url, token
+    saved = Signal(str, str, str)  # server url, token, CA bundle path ("" = system CAs)
 
     def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,6 +49,11 @@ class SettingsDialog(QDialog):
         lookup = load_token(url) if url else None
         if lookup is not None and lookup.token:
             self.token.setText(lookup.token)
+        self.ca_bundle = QLineEdit(str(settings.value(CA_BUNDLE_SETTING) or ""), self)
+        self.ca_bundle.setPlaceholderText("(the system's certificates)")
+        self.ca_bundle.setMinimumHeight(TOUCH)
+        self.ca_bundle.setToolTip("Only for a server whose certificate comes from your "
+                                  "organisation's own authority: a PEM file")
         self.test_button = QPushButton("Test connection", self)
         self.test_button.setMinimumHeight(TOUCH)
         self.test_button.clicked.connect(self._test_clicked)
@@ -56,6 +67,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("Server address", self.url)
         form.addRow("Device token", self.token)
+        form.addRow("CA certificates", self.ca_bundle)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.test_button)
@@ -76,7 +88,8 @@ class SettingsDialog(QDialog):
         self.test_button.setEnabled(False)
         self.result_label.setText("Testing…")
         try:
-            health = await check_health(self.url.text().strip(), self.token.text().strip())
+            health = await check_health(self.url.text().strip(), self.token.text().strip(),
+                                        ca_bundle=self._ca_bundle())
         except SyncError as exc:
             self.result_label.setText(f"Not connected: {exc}")
             return False
@@ -87,6 +100,9 @@ class SettingsDialog(QDialog):
                                   f"{health.api_version}.")
         return True
 
+    def _ca_bundle(self) -> str | None:
+        return self.ca_bundle.text().strip() or None
+
     @Slot()
     def save(self) -> None:
         url = self.url.text().strip().rstrip("/")
@@ -94,11 +110,16 @@ class SettingsDialog(QDialog):
         if not url.startswith(("https://", "http://")):
             self.result_label.setText("The server address must start with https://")
             return
+        ca_bundle = self._ca_bundle() or ""
+        if ca_bundle and not Path(ca_bundle).is_file():
+            self.result_label.setText(f"The certificate file {ca_bundle} does not exist.")
+            return
         self.settings.setValue(SERVER_SETTING, url)
+        self.settings.setValue(CA_BUNDLE_SETTING, ca_bundle)
         problem = save_token(url, token) if token else None
         if problem:
             # Still usable for this session; the verifier is told it will not be kept.
             self.result_label.setText(problem)
-        self.saved.emit(url, token)
+        self.saved.emit(url, token, ca_bundle)
         if not problem:
             self.accept()
