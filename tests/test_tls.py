@@ -70,6 +70,6 @@ def test_untrusted_certificate_is_refused_and_a_configured_ca_is_trusted(
 
 
 def test_unreadable_ca_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(SyncError, match="certificate file .* cannot be used"):
+    with pytest.raises(SyncError, match=r"certificate file .* cannot be used"):
         SyncClient("https://127.0.0.1:1", TOKEN, device_id="tls",
                    ca_bundle=str(tmp_path / "missing.pem"))
