@@ -195,3 +195,24 @@ def test_store_that_cannot_open_reports_and_fails_requests(qtbot: QtBot, qapp: o
     finally:
         thread.stop()
     assert paths.database.read_bytes() == b"garbage" * 1000
+
+
+def test_edits_are_acknowledged_while_a_photo_is_being_prepared(
+        qtbot: QtBot, writer_thread: WriterThread, tmp_path: Path) -> None:
+    from kycdesk.demo import render_photo
+
+    big = tmp_path / "camera.jpg"
+    render_photo(big, label="BIG", subtitle="12 MP", seed=3, size=(4000, 3000), quality=97)
+    writer = _start(qtbot, writer_thread)
+    case_id = _result(qtbot, writer, CreateCase())
+    assert isinstance(case_id, str)
+    order: list[str] = []
+    writer.imageAdded.connect(lambda _c, _i: order.append("photo"))
+    edit_ticket: list[int] = []
+    writer.completed.connect(
+        lambda t, _r: order.append("edit") if edit_ticket and t == edit_ticket[0] else None)
+    writer.submit(AddImage(case_id, big, slot="site"))
+    edit_ticket.append(writer.submit(AppendEdit(case_id, "typed", "during the import")))
+    qtbot.waitUntil(lambda: len(order) == 2, timeout=10_000)
+    assert order == ["edit", "photo"]  # the write-ahead did not wait behind the copy
+    assert writer.pending_count() == 0

@@ -71,5 +71,17 @@ class AppendEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CommitPreparedImage:
+    """Internal: an AddImage whose file an import worker has already copied and checked."""
+
+    request: AddImage
+    prepared: Any  # images.PreparedImage (kept Any: this module stays free of file code)
+
+    @property
+    def case_id(self) -> str:
+        return self.request.case_id
+
+
 Command = (CreateCase | AppendEdit | SaveForm | AddImage | DeleteImage | SetStatus
-           | SetCurrentStep | AppendEvent)
+           | SetCurrentStep | AppendEvent | CommitPreparedImage)

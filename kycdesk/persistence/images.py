@@ -1,7 +1,8 @@
 """The image store: photos as files in the case folder, rows in case_images.
 
-Add:    probe -> copy to `.img_<uuid>.tmp` hashing as we go -> fsync file -> rename to
-        `img_<n>.<ext>` -> fsync folder -> insert row + audit event (one transaction).
+Add:    copy to `.img_<uuid>.tmp` hashing as we go -> fsync file -> check the copy
+        (`prepare_image`, any thread) -> rename to `img_<n>.<ext>` -> fsync folder ->
+        insert row + audit event in one transaction (`commit_image`, the writer).
         A crash before the rename leaves a .tmp (removed at startup); between rename and
         commit, an unreferenced img file (moved to lost+found at startup, never deleted).
 Delete: rename the file to `.del_<name>` (tombstone) -> fsync folder -> delete row +
@@ -15,6 +16,7 @@ import hashlib
 import logging
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from kycdesk.paths import DataPaths, ensure_private_dir
@@ -27,12 +29,14 @@ from kycdesk.persistence.errors import (
     ImageRejectedError,
     ImageRejectionKind,
     StorageUnavailableError,
+    StoreError,
 )
 from kycdesk.persistence.events import append_event
-from kycdesk.persistence.exif import read_exif
+from kycdesk.persistence.exif import ExifFacts, read_exif
 from kycdesk.persistence.files import fsync_dir, rename_no_clobber, unlink_quietly
 from kycdesk.persistence.ids import new_id, validate_case_id, validate_image_id
 from kycdesk.persistence.imagecheck import (
+    ImageInfo,
     ImageLimits,
     StructureTracker,
     check_file_size,
@@ -88,16 +92,25 @@ def _used_numbers(conn: Connection, case_id: str, case_dir: Path) -> int:
     return highest
 
 
-def add_image(conn: Connection, paths: DataPaths, case_id: str, source: Path, *,
-              slot: str | None = None, location: Location | None = None,
-              captured_at: str | None = None, origin: str = "import",
-              client_image_id: str | None = None,
-              limits: ImageLimits | None = None) -> ImageRecord:
+@dataclass(frozen=True)
+class PreparedImage:
+    """A validated, hashed, fsynced copy waiting under its temp name for the writer."""
+
+    case_id: str
+    tmp: Path
+    sha256: str
+    byte_size: int
+    info: ImageInfo
+    exif: ExifFacts
+
+
+def prepare_image(paths: DataPaths, case_id: str, source: Path,
+                  limits: ImageLimits | None = None) -> PreparedImage:
+    """The slow part of an import (copy, hash, fsync, decode check, EXIF), needing no
+    database: runs on an import worker so the writer keeps acknowledging edits. A crash
+    here leaves only a `.tmp` file, removed at the next start."""
     case_id = validate_case_id(case_id)
-    client_image_id = validate_image_id(client_image_id) if client_image_id else new_id()
     limits = limits or ImageLimits()
-    location = location or Location()
-    require_draft(conn, case_id)
     byte_size = check_file_size(source, limits)
     if not has_room_for(paths.root, byte_size, limits.free_space_reserve):
         raise StorageUnavailableError("There is not enough disk space to add this photo. "
@@ -123,24 +136,43 @@ def add_image(conn: Connection, paths: DataPaths, case_id: str, source: Path, *,
     except BaseException:
         unlink_quietly(tmp)
         raise
-    number = _used_numbers(conn, case_id, case_dir) + 1
-    final = case_dir / f"img_{number}.{info.extension}"
+    return PreparedImage(case_id, tmp, sha256, size, info, read_exif(tmp))
+
+
+def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
+                 slot: str | None = None, location: Location | None = None,
+                 captured_at: str | None = None, origin: str = "import",
+                 client_image_id: str | None = None) -> ImageRecord:
+    """The writer's part: pick the number, rename, record. Consumes the temp file
+    (renamed into place, or removed if the photo cannot be recorded)."""
+    case_id = prepared.case_id
     try:
-        rename_no_clobber(tmp, final)
-        fsync_dir(case_dir)
-    except OSError as exc:
-        unlink_quietly(tmp)
-        raise StorageUnavailableError(f"The photo could not be stored ({exc.strerror}).") \
-            from exc
-    stored_path = paths.relative(final)
-    if origin == "import" and (not location.known or captured_at is None):
-        # Imports carry their facts in EXIF; read them from our copy. Missing stays
-        # missing: a photo without GPS is stored without a location, never a guessed one.
-        facts = read_exif(final)
+        client_image_id = validate_image_id(client_image_id) if client_image_id else new_id()
+        require_draft(conn, case_id)
+    except BaseException:
+        unlink_quietly(prepared.tmp)
+        raise
+    location = location or Location()
+    if origin == "import":
+        # Imports carry their facts in EXIF. Missing stays missing: a photo without GPS
+        # is stored without a location, never a guessed one.
+        facts = prepared.exif
         if not location.known and facts.latitude is not None:
             location = Location(facts.latitude, facts.longitude, facts.accuracy,
                                 location.address)
         captured_at = captured_at or facts.captured_at
+    case_dir = paths.case_dir(case_id)
+    number = _used_numbers(conn, case_id, case_dir) + 1
+    final = case_dir / f"img_{number}.{prepared.info.extension}"
+    try:
+        rename_no_clobber(prepared.tmp, final)
+        fsync_dir(case_dir)
+    except OSError as exc:
+        # The temp file stays: the writer retries this commit when the disk recovers.
+        raise StorageUnavailableError(f"The photo could not be stored ({exc.strerror}).") \
+            from exc
+    stored_path = paths.relative(final)
+    info = prepared.info
     try:
         with conn.transaction():
             require_draft(conn, case_id)
@@ -150,18 +182,40 @@ def add_image(conn: Connection, paths: DataPaths, case_id: str, source: Path, *,
                 "mime, width, height, source) VALUES (?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?)",
                 (case_id, stored_path, location.latitude, location.longitude,
                  location.address, location.accuracy, captured_at or utc_now(),
-                 client_image_id, slot, sha256, size, info.mime, info.width, info.height,
-                 origin),
+                 client_image_id, slot, prepared.sha256, prepared.byte_size, info.mime,
+                 info.width, info.height, origin),
             )
             append_event(conn, case_id, "image_added",
                          {"image_id": image_id, "client_image_id": client_image_id,
-                          "slot": slot, "sha256": sha256, "file": stored_path})
+                          "slot": slot, "sha256": prepared.sha256, "file": stored_path})
+    except StoreError as exc:
+        if exc.retryable:
+            final.rename(prepared.tmp)  # back under its temp name, for the retry
+        else:
+            unlink_quietly(final)
+        raise
     except BaseException:
         # Not acknowledged: the file is ours alone, remove it rather than orphan it.
         unlink_quietly(final)
         raise
     write_thumbnail(final, info.preview)
     return get_image(conn, image_id)
+
+
+def add_image(conn: Connection, paths: DataPaths, case_id: str, source: Path, *,
+              slot: str | None = None, location: Location | None = None,
+              captured_at: str | None = None, origin: str = "import",
+              client_image_id: str | None = None,
+              limits: ImageLimits | None = None) -> ImageRecord:
+    """Prepare and commit in the calling thread (command-line tools, tests)."""
+    require_draft(conn, validate_case_id(case_id))
+    prepared = prepare_image(paths, case_id, source, limits)
+    try:
+        return commit_image(conn, paths, prepared, slot=slot, location=location,
+                            captured_at=captured_at, origin=origin,
+                            client_image_id=client_image_id)
+    finally:
+        unlink_quietly(prepared.tmp)  # no-op once it was renamed into place
 
 
 def get_image(conn: Connection, image_id: int) -> ImageRecord:

@@ -129,6 +129,13 @@ class LocalStore:
                                 location=location, captured_at=captured_at, origin=origin,
                                 client_image_id=client_image_id, limits=self.image_limits)
 
+    def commit_prepared_image(self, prepared: images.PreparedImage, *, slot: str | None,
+                              location: Location | None, captured_at: str | None,
+                              origin: str, client_image_id: str | None) -> ImageRecord:
+        return images.commit_image(self.conn, self.paths, prepared, slot=slot,
+                                   location=location, captured_at=captured_at, origin=origin,
+                                   client_image_id=client_image_id)
+
     def delete_image(self, image_id: int) -> None:
         images.delete_image(self.conn, self.paths, image_id)
 

@@ -6,6 +6,10 @@ what makes the edit write-ahead correct: a SaveForm folds exactly the edits subm
 before it. A SaveForm for a case that already has one waiting replaces it (the newer
 snapshot contains everything the older one had) and moves to the back of the queue.
 
+Photo imports are prepared (copied, hashed, fsynced, checked) on an import thread, so
+edits keep being written while a batch of 12 MP photos is copied; the writer then only
+renames and records each one, in the order they were added.
+
 When the disk is full, read-only or failing, the request stays at the head of the
 queue and is retried with backoff; nothing queued is dropped and `storageStateChanged`
 lets the UI say "Not saved: … — retrying". Bad input (a rejected photo, a locked case)
@@ -21,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, QTimer, Signal, Slot
 
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import (
@@ -29,6 +33,7 @@ from kycdesk.persistence.commands import (
     AppendEdit,
     AppendEvent,
     Command,
+    CommitPreparedImage,
     CreateCase,
     DeleteImage,
     SaveForm,
@@ -37,6 +42,7 @@ from kycdesk.persistence.commands import (
 )
 from kycdesk.persistence.errors import StoreError
 from kycdesk.persistence.imagecheck import ImageLimits
+from kycdesk.persistence.images import PreparedImage, prepare_image
 from kycdesk.persistence.store import LocalStore
 
 log = logging.getLogger(__name__)
@@ -82,18 +88,43 @@ class PersistenceWriter(QObject):
         self._queue: deque[_Pending] = deque()
         self._tickets = itertools.count(1)
         self._wake_pending = False
+        self._preparing = 0
         self._store: LocalStore | None = None
         self._open_error: str | None = None
         self._retry_timer: QTimer | None = None
         self._retry_delay_ms = retry_first_ms
         self._storage_ok = True
         self._wakeRequested.connect(self._drain)
+        # One import thread: photos are committed in the order they were added.
+        self._import_pool = QThreadPool(self)
+        self._import_pool.setMaxThreadCount(1)
+
+    def _prepared(self, command: AddImage, ticket: int, prepared: PreparedImage) -> None:
+        """Import worker: the copy is ready; queue its commit behind what is queued now."""
+        self._enqueue(CommitPreparedImage(command, prepared), ticket)
+        with self._lock:
+            self._preparing -= 1
+
+    def _prepare_failed(self, command: AddImage, ticket: int, message: str) -> None:
+        with self._lock:
+            self._preparing -= 1
+        self.failed.emit(ticket, command.case_id, message)
 
     # -- any thread ------------------------------------------------------------------
     def submit(self, command: Command) -> int:
         """Queue a write; returns its ticket (reported by `completed` / `failed`)."""
+        if isinstance(command, AddImage):
+            with self._lock:
+                ticket = next(self._tickets)
+                self._preparing += 1
+            self._import_pool.start(_PrepareJob(self, command, ticket))
+            return ticket
+        return self._enqueue(command, None)
+
+    def _enqueue(self, command: Command, ticket: int | None) -> int:
         with self._lock:
-            ticket = next(self._tickets)
+            if ticket is None:
+                ticket = next(self._tickets)
             pending = _Pending(command, [ticket])
             if isinstance(command, SaveForm):
                 for older in list(self._queue):
@@ -110,8 +141,9 @@ class PersistenceWriter(QObject):
         return ticket
 
     def pending_count(self) -> int:
+        """Requests not yet done: queued, being written, or photos being prepared."""
         with self._lock:
-            return len(self._queue)
+            return len(self._queue) + self._preparing
 
     # -- writer thread ---------------------------------------------------------------
     @Slot()
@@ -134,9 +166,11 @@ class PersistenceWriter(QObject):
 
     @Slot()
     def shutdown(self) -> None:
-        """Write what is queued (one attempt each), close the connection, end the thread."""
+        """Finish imports being copied, write what is queued (one attempt each), close
+        the connection, end the thread."""
         if self._retry_timer is not None:
             self._retry_timer.stop()
+        self._import_pool.waitForDone()
         self._drain(final=True)
         if self._store is not None:
             self._store.close()
@@ -209,7 +243,7 @@ class PersistenceWriter(QObject):
             self.caseCreated.emit(result)
         elif isinstance(command, SaveForm):
             self.saved.emit(command.case_id, result)
-        elif isinstance(command, AddImage):
+        elif isinstance(command, CommitPreparedImage):
             self.imageAdded.emit(command.case_id, result)
         elif isinstance(command, DeleteImage):
             self.imageDeleted.emit(command.case_id, command.image_id)
@@ -230,14 +264,13 @@ class PersistenceWriter(QObject):
             case CreateCase(case_id, reference_number, form_id, form_version):
                 return store.create_case(case_id=case_id, reference_number=reference_number,
                                          form_id=form_id, form_version=form_version)
-            case AddImage():
-                record = store.add_image(command.case_id, command.source, slot=command.slot,
-                                         location=command.location,
-                                         captured_at=command.captured_at,
-                                         origin=command.origin,
-                                         client_image_id=command.client_image_id)
-                if command.remove_source:
-                    command.source.unlink(missing_ok=True)
+            case CommitPreparedImage(request, prepared):
+                record = store.commit_prepared_image(
+                    prepared, slot=request.slot, location=request.location,
+                    captured_at=request.captured_at, origin=request.origin,
+                    client_image_id=request.client_image_id)
+                if request.remove_source:
+                    request.source.unlink(missing_ok=True)
                 return record
             case DeleteImage(_, image_id):
                 return store.delete_image(image_id)
@@ -248,6 +281,27 @@ class PersistenceWriter(QObject):
             case AppendEvent(case_id, kind, detail):
                 return store.append_event(case_id, kind, detail)
         raise TypeError(f"unknown command {command!r}")
+
+
+class _PrepareJob(QRunnable):
+    def __init__(self, writer: PersistenceWriter, command: AddImage, ticket: int) -> None:
+        super().__init__()
+        self.writer, self.command, self.ticket = writer, command, ticket
+
+    def run(self) -> None:
+        command = self.command
+        try:
+            prepared = prepare_image(self.writer._paths, command.case_id, command.source,
+                                     self.writer._image_limits)
+        except StoreError as exc:
+            log.info("photo %s not added: %s", command.source.name, exc)
+            self.writer._prepare_failed(command, self.ticket, str(exc))
+        except Exception:  # a bug: report it, keep the app alive
+            log.exception("preparing %s failed", command.source)
+            self.writer._prepare_failed(command, self.ticket,
+                                        "An unexpected error occurred; details are in the log.")
+        else:
+            self.writer._prepared(command, self.ticket, prepared)
 
 
 class WriterThread:
