@@ -366,3 +366,15 @@ def test_v1_draft_opens_under_v2_with_every_value(qtbot: QtBot, paths: DataPaths
     assert case.form["applicant.mobile_phone"] == "+44 7700 900999"
     assert case.form["address.postal_code"] == "BS1 4DJ"
     assert case.form["applicant.previous_names"] == "Olu Adeyemi"
+
+
+def test_submit_waits_for_photos_still_being_added(qtbot: QtBot, desk: KycDeskApp,
+                                                   jpeg: Path) -> None:
+    editor = _new_editor(qtbot, desk)
+    client = desk.writer_thread.client  # type: ignore[union-attr]
+    with qtbot.waitSignal(client.imageAdded, timeout=10_000):
+        editor.photos.import_files("id_front", [jpeg])
+        assert editor.photos.busy()
+        assert editor.submit() is False
+        assert "still being added" in editor.message_label.text()
+    qtbot.waitUntil(lambda: not editor.photos.busy())

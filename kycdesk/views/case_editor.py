@@ -249,6 +249,10 @@ class CaseEditor(QWidget):
         """Validate everything; jump to the first problem, or lock and queue the case."""
         if self.model.read_only:
             return False
+        if self.photos.busy():
+            self.message_label.setText("Photos are still being added; submit again in a "
+                                       "moment.")
+            return False
         self.autosave.flush()
         problems = self.model.problems()
         if problems:

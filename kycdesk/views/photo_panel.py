@@ -297,6 +297,10 @@ class PhotoPanel(QWidget):
         client.failed.connect(self._failed)
         client.completed.connect(self._completed)
 
+    def busy(self) -> bool:
+        """Photos handed to the writer and not yet stored (or refused)."""
+        return bool(self._tickets)
+
     def counts(self) -> dict[str, int]:
         return {slot: model.rowCount() for slot, model in self.models.items()}
 
