@@ -76,8 +76,3 @@ def save_form(conn: Connection, case_id: str, form: FormValues,
         )
         revision = conn.scalar("SELECT revision FROM case_forms WHERE case_id = ?", (case_id,))
     return int(revision)
-
-
-def pending_edit_count(conn: Connection, case_id: str) -> int:
-    return int(conn.scalar("SELECT count(*) FROM case_edits WHERE case_id = ?",
-                           (validate_case_id(case_id),)))

@@ -11,15 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kycdesk.persistence.clock import utc_now
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.errors import CaseNotFoundError
 from kycdesk.persistence.events import append_event
 from kycdesk.persistence.ids import validate_case_id
 from kycdesk.persistence.images import list_images
-from kycdesk.persistence.records import CaseStatus, ImageRecord
-
-SYNCABLE = ("READY", "FAILED")
+from kycdesk.persistence.records import ImageRecord
 
 
 @dataclass(frozen=True)
@@ -117,15 +114,3 @@ def mark_synced(conn: Connection, case_id: str, *, revision: int,
         if changed:
             append_event(conn, case_id, "synced", {"revision": revision, **receipt})
     return changed > 0
-
-
-def retry_now(conn: Connection, case_id: str) -> None:
-    """The verifier's "Retry": a FAILED case goes back to READY, due at once."""
-    with conn.transaction():
-        changed = conn.execute(
-            "UPDATE cases SET status = 'READY', next_attempt_at = NULL, last_error_kind = NULL "
-            "WHERE id = ? AND status = 'FAILED'", (validate_case_id(case_id),))
-        if changed:
-            append_event(conn, case_id, "status", {"from": CaseStatus.FAILED.value,
-                                                   "to": CaseStatus.READY.value,
-                                                   "by": "retry", "at": utc_now()})

@@ -104,21 +104,37 @@ def _replay(edits: list[tuple[str, Any]]) -> dict[str, Any]:
     return form
 
 
-def verify(data_dir: Path, lines: list[str], killed: bool) -> KillOutcome:
-    failures: list[str] = []
+@dataclass
+class ChildLog:
+    """What a crash child printed: READY case, INTENT n payload, ACK n [payload], FAIL."""
+
+    case_id: str | None
+    intents: dict[int, dict[str, Any]]
+    acks: dict[int, Any]
+    failures: list[str]
+
+
+def parse_child_lines(lines: list[str]) -> ChildLog:
     case_id = next((ln.split()[1] for ln in lines if ln.startswith("READY")), None)
     intents: dict[int, dict[str, Any]] = {}
     acks: dict[int, Any] = {}
+    failures: list[str] = []
     for line in lines:
         kind, _, rest = line.partition(" ")
+        number, _, payload = rest.partition(" ")
         if kind == "INTENT":
-            n, _, payload = rest.partition(" ")
-            intents[int(n)] = json.loads(payload)
+            intents[int(number)] = json.loads(payload)
         elif kind == "ACK":
-            n, _, payload = rest.partition(" ")
-            acks[int(n)] = json.loads(payload)
+            acks[int(number)] = json.loads(payload) if payload else None
         elif kind == "FAIL":
             failures.append(f"child reported a failed write: {line}")
+    return ChildLog(case_id, intents, acks, failures)
+
+
+def verify(data_dir: Path, lines: list[str], killed: bool) -> KillOutcome:
+    log = parse_child_lines(lines)
+    failures = list(log.failures)
+    case_id, intents, acks = log.case_id, log.intents, log.acks
     edits = [(n, op) for n, op in sorted(intents.items()) if op["kind"] == "edit"]
     acked_edit_count = sum(1 for n, _ in edits if n in acks)
     if any(n not in acks for n, _ in edits[:acked_edit_count]):
@@ -183,18 +199,10 @@ def kill_once(data_dir: Path, seed: int, images: list[Path], *, max_ops: int,
 def verify_editor(data_dir: Path, lines: list[str]) -> list[str]:
     """Every acknowledged keystroke is on disk; the one in flight may or may not be."""
     failures: list[str] = []
-    case_id = next((ln.split()[1] for ln in lines if ln.startswith("READY")), None)
+    log = parse_child_lines(lines)
+    case_id, intents, acked = log.case_id, log.intents, set(log.acks)
     if case_id is None:
         return failures  # killed before the case existed: nothing was promised
-    intents: dict[int, dict[str, str]] = {}
-    acked: set[int] = set()
-    for line in lines:
-        kind, _, rest = line.partition(" ")
-        if kind == "INTENT":
-            n, _, payload = rest.partition(" ")
-            intents[int(n)] = json.loads(payload)
-        elif kind == "ACK":
-            acked.add(int(rest))
     expected: dict[str, str] = {}
     in_flight: dict[str, str] | None = None
     for number in sorted(intents):
