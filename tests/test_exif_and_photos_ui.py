@@ -10,15 +10,13 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
-from kycdesk.app import KycDeskApp
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.exif import read_exif
 from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.thumbnails import ThumbnailLoader
-from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.photo_viewer import PhotoViewer
 from tests.exif_builder import with_exif
-from tests.fakes import FakeCamera, always_yes
+from tests.test_editor import _make_app, _new_editor
 
 
 def test_exif_gps_accuracy_and_time_are_read(jpeg: Path, tmp_path: Path) -> None:
@@ -71,27 +69,11 @@ def test_viewer_zooms_with_keys_and_buttons(qtbot: QtBot, store: LocalStore,
     loader.wait_idle()
 
 
-def _desk(qtbot: QtBot, paths: DataPaths) -> KycDeskApp:
-    app = KycDeskApp(paths, debounce_ms=100, camera=FakeCamera(), confirm=always_yes)
-    qtbot.addWidget(app.window)
-    assert app.start()
-    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
-    return app
-
-
-def _editor(qtbot: QtBot, app: KycDeskApp) -> CaseEditor:
-    with qtbot.waitSignal(app.caseOpened, timeout=10_000):
-        app.new_case()
-    editor = app.window.tabs.currentWidget()
-    assert isinstance(editor, CaseEditor)
-    return editor
-
-
 def test_dropping_files_on_a_slot_imports_them(qtbot: QtBot, paths: DataPaths,
                                                jpeg: Path) -> None:
-    app = _desk(qtbot, paths)
+    app = _make_app(qtbot, paths)
     try:
-        editor = _editor(qtbot, app)
+        editor = _new_editor(qtbot, app)
         slot = editor.photos.slots["address_proof"]
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(jpeg))])
@@ -106,9 +88,9 @@ def test_dropping_files_on_a_slot_imports_them(qtbot: QtBot, paths: DataPaths,
 
 def test_editor_says_not_saved_while_the_disk_is_full_then_recovers(
         qtbot: QtBot, paths: DataPaths) -> None:
-    app = _desk(qtbot, paths)
+    app = _make_app(qtbot, paths)
     try:
-        editor = _editor(qtbot, app)
+        editor = _new_editor(qtbot, app)
         worker = app.writer_thread.writer  # type: ignore[union-attr]
 
         def fill_disk() -> None:

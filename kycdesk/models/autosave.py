@@ -46,9 +46,6 @@ class Autosave(QObject):
         client.saveFailed.connect(self._save_failed)
         client.storageStateChanged.connect(self._storage_state)
 
-    def set_form_version(self, version: str) -> None:
-        self.form_version = version
-
     @Slot(str, object)
     def _edited(self, key: str, value: object) -> None:
         if self._stopped:

@@ -18,12 +18,14 @@ from kycdesk.persistence.records import CaseSort, CaseStatus, CaseSummary
 PAGE_SIZE = 200
 ModelIndex = QModelIndex | QPersistentModelIndex
 
-STATUS_COLOURS = {
-    CaseStatus.DRAFT.value: QColor("#5b6770"),
-    CaseStatus.READY.value: QColor("#1d5fbf"),
-    CaseStatus.SYNCED.value: QColor("#1e7b34"),
-    CaseStatus.FAILED.value: QColor("#b3261e"),
+# The one definition of the status colours; the views' badges use it too.
+STATUS_HEX = {
+    CaseStatus.DRAFT.value: "#5b6770",
+    CaseStatus.READY.value: "#1d5fbf",
+    CaseStatus.SYNCED.value: "#1e7b34",
+    CaseStatus.FAILED.value: "#b3261e",
 }
+STATUS_COLOURS = {status: QColor(hex_) for status, hex_ in STATUS_HEX.items()}
 
 
 def format_timestamp(value: str | None) -> str:

@@ -54,8 +54,7 @@ def load_thumbnail(photo: Path, edge: int) -> QImage:
         image = decode_scaled(str(cached), edge)
         if not image.isNull():
             return image
-    image = decode_scaled(str(photo), max(edge, THUMB_FILE_EDGE) if edge <= THUMB_FILE_EDGE
-                          else edge)
+    image = decode_scaled(str(photo), max(edge, THUMB_FILE_EDGE))
     if not image.isNull() and edge <= THUMB_FILE_EDGE and photo.exists():
         write_thumbnail(photo, image)
         return image.scaled(edge, edge, Qt.AspectRatioMode.KeepAspectRatio,

@@ -75,7 +75,8 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
             print(f"The store cannot be opened: {exc}", file=out)
             return EXIT_STORE
         try:
-            client = SyncClient(url, lookup.token, device_id=device_id(paths),
+            device = device_id(paths)
+            client = SyncClient(url, lookup.token, device_id=device,
                                 ca_bundle=ca_bundle)
             with client:
                 try:
@@ -83,7 +84,7 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
                 except SyncError as exc:
                     print(exc, file=out)
                     return EXIT_AUTH if exc.kind is FailureKind.AUTH else EXIT_OFFLINE
-                engine = SyncEngine(store, client, device_id=device_id(paths),
+                engine = SyncEngine(store, client, device_id=device,
                                     on_progress=ProgressPrinter(out))
                 result = engine.run_once(ignore_backoff=ignore_backoff)
         except SyncError as exc:

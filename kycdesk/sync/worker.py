@@ -22,7 +22,7 @@ from kycdesk.persistence.errors import StoreError
 from kycdesk.persistence.sync_store import SyncStoreAdapter
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
-from kycdesk.sync.engine import CaseProgress, RunResult, SyncEngine
+from kycdesk.sync.engine import RunResult, SyncEngine
 from kycdesk.sync.errors import FailureKind, SyncError
 
 log = logging.getLogger(__name__)
@@ -236,5 +236,3 @@ class SyncController(QObject):
         QTimer.singleShot(0, self.worker, self.worker.shutdown)
         return bool(self.sync_thread.wait(timeout_ms))
 
-
-__all__ = ["CaseProgress", "RunResult", "SyncController", "SyncState", "SyncWorker"]

@@ -7,7 +7,6 @@ a kill while a field has focus must not lose it. Model changes flow back through
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from PySide6.QtCore import QDate, QModelIndex, QRegularExpression, Qt, Slot
@@ -315,6 +314,3 @@ EDITORS: dict[FieldKind, type[FieldEditor]] = {
     FieldKind.YES_NO: YesNoEditor,
 }
 
-
-def slug(key: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", key.lower())

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from kycdesk.models.case_list_model import STATUS_HEX
+
 TOUCH = 44
-STATUS_COLOURS = {"DRAFT": "#5b6770", "READY": "#1d5fbf", "SYNCED": "#1e7b34",
-                  "FAILED": "#b3261e"}
-ERROR_COLOUR = "#b3261e"
+STATUS_COLOURS = STATUS_HEX
+ERROR_COLOUR = STATUS_HEX["FAILED"]
 APP_STYLESHEET = f"""
 QPushButton, QToolButton, QComboBox, QLineEdit, QDateEdit {{ min-height: {TOUCH - 8}px; }}
 QPushButton {{ padding: 4px 14px; }}
