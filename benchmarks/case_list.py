@@ -19,7 +19,7 @@ from benchmarks.common import header, percentile, qt_app, summary_ms, verdict
 
 
 def populate(paths: object, cases: int, images: int) -> None:
-    from kycdesk.persistence.ids import new_id
+    from kycdesk.core.ids import new_id
     from kycdesk.persistence.store import LocalStore
 
     rng = random.Random(7)

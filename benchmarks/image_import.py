@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import header, percentile, qt_app, summary_ms, verdict
+from kycdesk.persistence.commands import AddImage, CreateCase
 
 
 def camera_like_jpeg(path: Path, render_photo: object) -> None:
@@ -53,11 +54,11 @@ def main() -> int:
             probe(source, ImageLimits())
             probes.append(time.perf_counter() - start)
         with LocalStore(resolve(Path(tmp) / "data")) as store:
-            case_id = store.create_case()
+            case_id = store.run(CreateCase())
             imports = []
             for _ in range(args.runs):
                 start = time.perf_counter()
-                store.add_image(case_id, source)
+                store.run(AddImage(case_id, source))
                 imports.append(time.perf_counter() - start)
     print(f"   full import: {summary_ms(imports)}")
     print(f"   of which validation (QImageReader probe + 1/64 decode): {summary_ms(probes)}")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from benchmarks.common import header, verdict
 from benchmarks.image_import import camera_like_jpeg
+from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm
 
 
 def rss_mb() -> float:
@@ -49,12 +50,12 @@ def main() -> int:
             camera_like_jpeg(source, render_photo)
             sources.append(source)
         with LocalStore(paths) as store:
-            case_id = store.create_case(reference_number="KYC-BENCH",
-                                        form_id="individual_kyc", form_version="2")
-            store.save_form(case_id, {"applicant.first_name": "Bench"})
+            case_id = store.run(CreateCase(reference_number="KYC-BENCH",
+                                        form_id="individual_kyc", form_version="2"))
+            store.run(SaveForm(case_id, {"applicant.first_name": "Bench"}))
             for n in range(args.photos):
-                store.add_image(case_id, sources[n % len(sources)],
-                                slot=SLOTS[n % len(SLOTS)][0])
+                store.run(AddImage(case_id, sources[n % len(sources)],
+                                slot=SLOTS[n % len(SLOTS)][0]))
         print(f"   photos: {args.photos} camera-like JPEGs of 4000x3000 "
               f"({sources[0].stat().st_size / 2**20:.1f} MB each)")
         if args.cold:

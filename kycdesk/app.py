@@ -7,6 +7,7 @@ import asyncio
 import logging
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -17,26 +18,30 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from kycdesk import APP_NAME, __version__
 from kycdesk.about import about_lines
+from kycdesk.core.errors import StoreError
+from kycdesk.core.form_schema import FormDefinition
+from kycdesk.core.protocol import Health
+from kycdesk.core.records import CaseRecord
+from kycdesk.core.results import Result
+from kycdesk.core.states import CaseChange, CaseStatus
 from kycdesk.models.case_list_model import CaseListModel
+from kycdesk.models.case_session import CaseSession
 from kycdesk.models.form_registry import (
     DEFAULT_FORM_ID,
     FormDefinitionError,
     FormRegistry,
 )
-from kycdesk.models.form_schema import FormDefinition
+from kycdesk.models.thumbnails import ThumbnailLoader
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import CreateCase
 from kycdesk.persistence.diskspace import space_report
-from kycdesk.persistence.errors import StoreError
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.reader import ReadStore
-from kycdesk.persistence.records import CaseRecord, CaseStatus
 from kycdesk.persistence.recovery import RecoveryReport
-from kycdesk.persistence.thumbnails import ThumbnailLoader
 from kycdesk.persistence.writer import WriterThread
 from kycdesk.sync.credentials import CA_BUNDLE_SETTING, SERVER_SETTING, load_token
 from kycdesk.sync.worker import SyncController
-from kycdesk.views.camera import CameraSource
+from kycdesk.views.camera import CameraSource, default_camera
 from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.main_window import MainWindow
 from kycdesk.views.photo_panel import Confirm, ask_confirmation
@@ -57,7 +62,8 @@ class KycDeskApp(QObject):
     caseOpened = Signal(str)
 
     def __init__(self, paths: DataPaths, *, registry: FormRegistry | None = None,
-                 debounce_ms: int = 2000, camera: CameraSource | None = None,
+                 debounce_ms: int = 2000,
+                 camera_factory: Callable[[], CameraSource] = default_camera,
                  confirm: Confirm = ask_confirmation,
                  sync_options: dict[str, Any] | None = None) -> None:
         super().__init__()
@@ -65,7 +71,10 @@ class KycDeskApp(QObject):
         self.lock = DataDirLock(paths.lock_file)
         self.registry = registry
         self.debounce_ms = debounce_ms
-        self.camera = camera
+        # The camera is looked for when the first case opens (not at start: QtMultimedia
+        # is slow to load and often absent); tests inject a fake at this same seam.
+        self._camera_factory = camera_factory
+        self._camera: CameraSource | None = None
         self.confirm = confirm
         self.writer_thread: WriterThread | None = None
         self.reader: ReadStore | None = None
@@ -78,20 +87,10 @@ class KycDeskApp(QObject):
         self.window.aboutRequested.connect(
             lambda: self.window.show_about(about_lines(self.paths)))
         self.startup_error: str | None = None
-        self._new_case_tickets: set[int] = set()
         self.settings = QSettings()
-        self.sync = SyncController(paths, **(sync_options or {}))
-        panel = self.window.sync_panel
-        self.sync.stateChanged.connect(panel.show_state)
-        self.sync.progress.connect(panel.show_progress)
-        self.sync.runFinished.connect(panel.show_result)
-        self.sync.caseSynced.connect(lambda case_id: self._sync_changed(case_id, "SYNCED",
-                                                                        None))
-        self.sync.caseFailed.connect(lambda case_id, message, _kind: self._sync_changed(
-            case_id, "FAILED", message))
-        panel.syncNowRequested.connect(lambda: self.sync.request_sync(now=True))
-        panel.cancelRequested.connect(self.sync.cancel)
-        panel.settingsRequested.connect(self.open_settings)
+        self._sync_options = sync_options or {}
+        self.sync: SyncController | None = None
+        self.window.sync_panel.settingsRequested.connect(self.open_settings)
         self._network: Any = None
 
     # -- start ------------------------------------------------------------------------
@@ -115,10 +114,15 @@ class KycDeskApp(QObject):
         client = self.writer_thread.client
         client.opened.connect(self._store_opened)
         client.openFailed.connect(self._store_failed)
-        client.caseCreated.connect(self._case_created)
-        client.completed.connect(self._completed)
-        client.statusChanged.connect(self._status_changed)
+        client.caseChanged.connect(self._case_changed)
         client.storageStateChanged.connect(self.window.show_storage_state)
+        self.sync = SyncController(self.paths, client.writer, **self._sync_options)
+        panel = self.window.sync_panel
+        self.sync.stateChanged.connect(panel.show_state)
+        self.sync.progress.connect(panel.show_progress)
+        self.sync.runFinished.connect(panel.show_result)
+        panel.syncNowRequested.connect(self.sync_now)
+        panel.cancelRequested.connect(self.sync.cancel)
         app = QGuiApplication.instance()
         if isinstance(app, QGuiApplication):
             app.applicationStateChanged.connect(self._application_state)
@@ -152,21 +156,16 @@ class KycDeskApp(QObject):
         if self.writer_thread is None or self.registry is None or self.reader is None:
             return
         definition = self.registry.latest(DEFAULT_FORM_ID)
-        ticket = self.writer_thread.client.submit(CreateCase(
-            reference_number=new_reference(), form_id=definition.form_id,
-            form_version=definition.version))
-        self._new_case_tickets.add(ticket)
+        self.writer_thread.client.submit(
+            CreateCase(reference_number=new_reference(), form_id=definition.form_id,
+                       form_version=definition.version),
+            self._case_created)
 
-    @Slot(str)
-    def _case_created(self, _case_id: str) -> None:
-        self.model.refresh()
-
-    @Slot(int, object)
-    def _completed(self, ticket: int, result: object) -> None:
-        if ticket in self._new_case_tickets:
-            self._new_case_tickets.discard(ticket)
-            if isinstance(result, str):
-                self.open_case(result)
+    def _case_created(self, result: Result) -> None:
+        if result.ok:
+            self.open_case(str(result.value))
+        else:
+            self.window.show_status(f"The case could not be created: {result.error}")
 
     def _definition_for(self, case: CaseRecord) -> tuple[CaseRecord, FormDefinition,
                                                          str | None, list[str]]:
@@ -201,18 +200,29 @@ class KycDeskApp(QObject):
         except (StoreError, FormDefinitionError) as exc:
             self.window.show_status(f"The case could not be opened: {exc}")
             return None
-        editor = CaseEditor(case, definition, images, self.writer_thread.client, self.loader,
-                            debounce_ms=self.debounce_ms, camera=self.camera,
-                            confirm=self.confirm, migration_note=note, kept_keys=kept)
+        session = CaseSession(self.writer_thread.client, case, definition, images, self.loader,
+                              debounce_ms=self.debounce_ms, migrated=note is not None)
+        editor = CaseEditor(session, camera=self.camera(), confirm=self.confirm,
+                            migration_note=note, kept_keys=kept)
         editor.submitted.connect(lambda _id: self.model.refresh())
         self.window.add_editor(editor)
         self.caseOpened.emit(case_id)
         return editor
 
     # -- sync ---------------------------------------------------------------------------
+    def camera(self) -> CameraSource:
+        if self._camera is None:
+            self._camera = self._camera_factory()
+        return self._camera
+
+    def sync_now(self) -> None:
+        if self.sync is not None:
+            self.sync.request_sync(now=True)
+
     def _start_sync(self) -> None:
-        """The sync worker opens its own connection: start it once the writer has
+        """The sync worker opens its own read connection: start it once the writer has
         migrated the database."""
+        assert self.sync is not None
         self.sync.start()
         url = str(self.settings.value(SERVER_SETTING) or "")
         if url:
@@ -241,24 +251,20 @@ class KycDeskApp(QObject):
     def _reachability(self, reachability: object) -> None:
         from PySide6.QtNetwork import QNetworkInformation
 
-        if reachability == QNetworkInformation.Reachability.Online:
+        if reachability == QNetworkInformation.Reachability.Online and self.sync is not None:
             self.sync.request_sync()
 
-    @Slot(str, str)
-    def _status_changed(self, case_id: str, status: str) -> None:
+    @Slot(object)
+    def _case_changed(self, change: CaseChange) -> None:
+        """The one notification of a case created or changing status (open editors hear
+        it through their CaseSession)."""
         self.model.refresh()
-        if status == CaseStatus.READY:
+        if change.status == CaseStatus.READY and self.sync is not None:
             self.sync.request_sync()  # a case became READY: send it when possible
-
-    def _sync_changed(self, case_id: str, status: str, error: str | None) -> None:
-        self.model.refresh()
-        editor = self.window.editor_for(case_id)
-        if editor is not None:
-            editor.external_status(status, error)
 
     @Slot()
     def open_settings(self) -> SettingsDialog:
-        dialog = SettingsDialog(self.settings, self.window)
+        dialog = SettingsDialog(self.settings, check_connection, self.window)
         dialog.saved.connect(self._settings_saved)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -266,8 +272,9 @@ class KycDeskApp(QObject):
 
     @Slot(str, str, str)
     def _settings_saved(self, url: str, token: str, ca_bundle: str) -> None:
-        self.sync.configure(url, token, ca_bundle)
-        self.sync.request_sync(now=True)
+        if self.sync is not None:
+            self.sync.configure(url, token, ca_bundle)
+            self.sync.request_sync(now=True)
 
     # -- save triggers from outside the editors -----------------------------------------
     @Slot()
@@ -285,7 +292,8 @@ class KycDeskApp(QObject):
         close connections, unlock."""
         for editor in self.window.editors():
             editor.close_case()
-        self.sync.stop()
+        if self.sync is not None:
+            self.sync.stop()  # before the writer: a sync write waits for the writer
         if self.writer_thread is not None:
             self.writer_thread.stop()
             self.writer_thread = None
@@ -295,6 +303,13 @@ class KycDeskApp(QObject):
             self.reader.close()
             self.reader = None
         self.lock.release()
+
+
+async def check_connection(url: str, token: str, ca_bundle: str | None) -> Health:
+    """Settings → Test connection: one request awaited on the GUI's qasync loop."""
+    from kycdesk.sync.client import check_health
+
+    return await check_health(url, token, ca_bundle=ca_bundle)
 
 
 def _restore_geometry(window: MainWindow, settings: QSettings) -> None:

@@ -14,14 +14,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from kycdesk import __version__
+from kycdesk.exit_codes import ExitCode
 from kycdesk.logging_setup import configure as configure_logging
 from kycdesk.paths import DataPaths, resolve
 
 log = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_PROBLEMS = 1
-EXIT_STORE_UNUSABLE = 2
 
 
 def _common() -> argparse.ArgumentParser:
@@ -79,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from kycdesk.about import about_lines
 
         print("\n".join(about_lines(paths)))
-        return EXIT_OK
+        return ExitCode.OK
     if args.self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from kycdesk.selftest import run_self_test
@@ -118,7 +116,7 @@ def _qt_app(gui: bool) -> object:
 
 
 def _doctor(paths: DataPaths, *, move_aside: bool) -> int:
-    from kycdesk.persistence.errors import DatabaseCorruptError, StoreError
+    from kycdesk.core.errors import DatabaseCorruptError, StoreError
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore
 
@@ -126,13 +124,13 @@ def _doctor(paths: DataPaths, *, move_aside: bool) -> int:
     print(f"kycdesk doctor — data folder {paths.root}")
     if not paths.database.exists():
         print("There is no kycdesk database in this folder yet: nothing to check.")
-        return EXIT_OK
+        return ExitCode.OK
     lock = DataDirLock(paths.lock_file)
     try:
         lock.acquire()
     except StoreError as exc:
         print(exc)
-        return EXIT_STORE_UNUSABLE
+        return ExitCode.STORE_UNUSABLE
     try:
         try:
             store = LocalStore(paths)
@@ -141,15 +139,15 @@ def _doctor(paths: DataPaths, *, move_aside: bool) -> int:
             if move_aside:
                 return _move_database_aside(paths)
             print(_CORRUPT_HELP.format(db=paths.database))
-            return EXIT_STORE_UNUSABLE
+            return ExitCode.STORE_UNUSABLE
         except StoreError as exc:
             print(f"The store cannot be opened: {exc}")
-            return EXIT_STORE_UNUSABLE
+            return ExitCode.STORE_UNUSABLE
         with store:
             report = store.recover(full_integrity=True, verify_hashes=True)
         for line in report.lines():
             print(line)
-        return EXIT_PROBLEMS if report.has_problems else EXIT_OK
+        return ExitCode.PROBLEMS if report.has_problems else ExitCode.OK
     finally:
         lock.release()
 
@@ -174,12 +172,12 @@ def _move_database_aside(paths: DataPaths) -> int:
     for dst in moved:
         print(f"moved aside: {dst}")
     print("kycdesk will create a new database on the next start.")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _demo_data(paths: DataPaths, args: argparse.Namespace) -> int:
+    from kycdesk.core.errors import StoreError
     from kycdesk.demo import generate
-    from kycdesk.persistence.errors import StoreError
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore
 
@@ -187,7 +185,7 @@ def _demo_data(paths: DataPaths, args: argparse.Namespace) -> int:
         width, height = (int(v) for v in args.image_size.lower().split("x"))
     except ValueError:
         print(f"--image-size must look like 1600x1200, not {args.image_size!r}")
-        return EXIT_PROBLEMS
+        return ExitCode.PROBLEMS
     app = _qt_app(gui=True)  # noqa: F841  (keep the application alive while we draw)
 
     def progress(done: int, total: int) -> None:
@@ -201,6 +199,6 @@ def _demo_data(paths: DataPaths, args: argparse.Namespace) -> int:
                               progress=progress)
     except (StoreError, OSError) as exc:
         print(f"\nDemo data could not be created: {exc}")
-        return EXIT_STORE_UNUSABLE
+        return ExitCode.STORE_UNUSABLE
     print(f"\ncreated {len(result.case_ids)} cases with {result.images} photos in {paths.root}")
-    return EXIT_OK
+    return ExitCode.OK

@@ -17,7 +17,10 @@ from typing import Any
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
-from kycdesk.persistence.records import CaseStatus, Location
+from kycdesk.core.errors import FailureKind
+from kycdesk.core.records import Location
+from kycdesk.core.states import CaseStatus, Change
+from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm, Transition
 from kycdesk.persistence.store import LocalStore
 
 log = logging.getLogger(__name__)
@@ -132,11 +135,11 @@ def generate(store: LocalStore, *, cases: int, images_per_case: int,
     with tempfile.TemporaryDirectory(prefix="kycdesk-demo-") as tmp:
         for index in range(cases):
             reference, form, (city, lat, lon) = demo_form(rng)
-            case_id = store.create_case(reference_number=reference, form_id=DEMO_FORM_ID,
-                                        form_version=DEMO_FORM_VERSION)
-            store.save_form(case_id, form, DEMO_FORM_VERSION,
+            case_id = store.run(CreateCase(reference_number=reference, form_id=DEMO_FORM_ID,
+                                        form_version=DEMO_FORM_VERSION))
+            store.run(SaveForm(case_id, form, DEMO_FORM_VERSION,
                             applicant_name=f"{form['applicant.first_name']} "
-                                           f"{form['applicant.last_name']}")
+                                           f"{form['applicant.last_name']}"))
             for photo in range(images_per_case):
                 slot, label = SLOTS[photo % len(SLOTS)]
                 source = Path(tmp) / f"{index}_{photo}.jpg"
@@ -148,7 +151,7 @@ def generate(store: LocalStore, *, cases: int, images_per_case: int,
                                     accuracy=round(rng.uniform(3, 40), 1),
                                     address=None if rng.random() < 0.3
                                     else f"{form['address.line1']}, {city}")
-                store.add_image(case_id, source, slot=slot, location=location, origin="demo")
+                store.run(AddImage(case_id, source, slot=slot, location=location, origin="demo"))
                 source.unlink()
                 added += 1
             target = _pick_status(status, index)
@@ -168,10 +171,13 @@ def _pick_status(status: str, index: int) -> CaseStatus:
 def _move_to(store: LocalStore, case_id: str, target: CaseStatus) -> None:
     if target is CaseStatus.DRAFT:
         return
-    store.set_status(case_id, CaseStatus.READY)
+    store.run(Transition(case_id, Change.SUBMIT))
     if target is CaseStatus.SYNCED:
-        store.set_status(case_id, CaseStatus.SYNCED)
+        revision = store.load_sync_case(case_id).revision
+        store.run(Transition(case_id, Change.SYNCED, revision=revision,
+                             receipt={"receipt_id": f"demo-{case_id[:8]}", "revision": revision,
+                                      "server_image_ids": []}))
     elif target is CaseStatus.FAILED:
-        store.set_status(case_id, CaseStatus.FAILED,
-                         error="The server rejected photo 2: its checksum did not match.",
-                         error_kind="permanent")
+        store.run(Transition(case_id, Change.SYNC_FAILED,
+                             error="The server rejected photo 2: its checksum did not match.",
+                             error_kind=FailureKind.PERMANENT))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kycdesk.about import about_lines
 from kycdesk.paths import resolve
+from kycdesk.persistence.commands import AddImage, AppendEdit, CreateCase, SaveForm
 from kycdesk.resources import resource_path
 
 Check = Callable[[], str]
@@ -48,10 +49,10 @@ def _store_round_trip(folder: Path) -> str:
     from kycdesk.persistence.store import LocalStore
 
     with LocalStore(resolve(folder)) as store:
-        case_id = store.create_case(reference_number="SELF-TEST")
-        store.append_edit(case_id, "applicant.first_name", "Self")
-        store.save_form(case_id, {"applicant.first_name": "Self"})
-        store.append_edit(case_id, "applicant.last_name", "Test")
+        case_id = store.run(CreateCase(reference_number="SELF-TEST"))
+        store.run(AppendEdit(case_id, "applicant.first_name", "Self"))
+        store.run(SaveForm(case_id, {"applicant.first_name": "Self"}))
+        store.run(AppendEdit(case_id, "applicant.last_name", "Test"))
         form = store.load_case(case_id).form
     if form != {"applicant.first_name": "Self", "applicant.last_name": "Test"}:
         raise RuntimeError(f"form read back wrong: {form}")
@@ -64,7 +65,7 @@ def _photo_import(folder: Path) -> str:
     sample = resource_path("sample", "sample.jpg")
     with LocalStore(resolve(folder)) as store:
         case_id = store.list_cases(limit=1)[0].id
-        image = store.add_image(case_id, sample, slot="id_front")
+        image = store.run(AddImage(case_id, sample, slot="id_front"))
         if not store.paths.absolute(image.file_path).is_file():
             raise RuntimeError("photo file missing after import")
     return f"sample photo imported ({image.width}x{image.height}, sha256 " \
@@ -87,7 +88,7 @@ def _recovery(folder: Path) -> str:
 def _sync_stack() -> str:
     import httpx
 
-    from kycdesk.sync.protocol import Submission
+    from kycdesk.core.protocol import Submission
 
     Submission.model_json_schema()
     return f"httpx {httpx.__version__}, protocol models ok"

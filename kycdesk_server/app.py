@@ -1,4 +1,4 @@
-"""The reference server's HTTP API (FastAPI), built from kycdesk.sync.protocol."""
+"""The reference server's HTTP API (FastAPI), built from kycdesk.core.protocol."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from kycdesk.sync.protocol import (
+from kycdesk.core.protocol import (
     API_VERSION,
     UUID_TEXT,
     Health,

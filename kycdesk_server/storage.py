@@ -3,7 +3,6 @@ process from the app) plus image files written temp -> fsync -> rename."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -73,14 +72,6 @@ class ServerStore:
         self.db.close()
 
     # -- images -----------------------------------------------------------------------
-    def image(self, case_id: str, client_image_id: str) -> StoredImage | None:
-        with self._lock:
-            row = self.db.execute(
-                "SELECT client_image_id, server_image_id, sha256, byte_size FROM images "
-                "WHERE case_id = ? AND client_image_id = ?", (case_id, client_image_id)
-            ).fetchone()
-        return StoredImage(*row) if row else None
-
     def image_anywhere(self, client_image_id: str) -> tuple[str, StoredImage] | None:
         with self._lock:
             row = self.db.execute(
@@ -119,10 +110,6 @@ class ServerStore:
                 (case_id, client_image_id, stored.server_image_id, sha256, byte_size,
                  str(final.relative_to(self.root)), now()))
         return stored
-
-    def verify_file(self, case_id: str, client_image_id: str) -> str:
-        path = self.images_dir / case_id / client_image_id
-        return hashlib.sha256(path.read_bytes()).hexdigest()
 
     # -- submissions ------------------------------------------------------------------
     def submission(self, case_id: str) -> StoredSubmission | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from kycdesk.core.records import Location
 from kycdesk.demo import render_photo
-from kycdesk.persistence.records import Location
 from kycdesk.views.camera import CaptureDone
 
 

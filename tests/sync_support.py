@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 
 from kycdesk.demo import render_photo
-from kycdesk.persistence.records import CaseStatus
+from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm
 from kycdesk.persistence.store import LocalStore
+from tests import transitions
 
 TOKEN = "test-device-token"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -76,15 +77,15 @@ def make_ready_cases(store: LocalStore, sources: list[Path], *, cases: int,
                      images_per_case: int) -> list[str]:
     ids = []
     for n in range(cases):
-        case_id = store.create_case(reference_number=f"KYC-SYNC-{n}",
-                                    form_id="individual_kyc", form_version="2")
-        store.save_form(case_id, {"applicant.first_name": f"Sync {n}",
+        case_id = store.run(CreateCase(reference_number=f"KYC-SYNC-{n}",
+                                    form_id="individual_kyc", form_version="2"))
+        store.run(SaveForm(case_id, {"applicant.first_name": f"Sync {n}",
                                   "applicant.last_name": "Test"},
-                        applicant_name=f"Sync {n} Test")
+                        applicant_name=f"Sync {n} Test"))
         for i in range(images_per_case):
-            store.add_image(case_id, sources[(n + i) % len(sources)],
-                            slot=["id_front", "id_back", "selfie", "site"][i % 4])
-        store.set_status(case_id, CaseStatus.READY)
+            store.run(AddImage(case_id, sources[(n + i) % len(sources)],
+                            slot=["id_front", "id_back", "selfie", "site"][i % 4]))
+        transitions.submit(store, case_id)
         ids.append(case_id)
     return ids
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer
 
 from kycdesk.paths import DataPaths
+from kycdesk.persistence.commands import AddImage, AppendEdit, CreateCase
 from kycdesk.persistence.store import LocalStore
 
 
@@ -44,9 +45,9 @@ def test_pyside_keeps_none_alive(qapp: object, paths: DataPaths, jpeg: Path) -> 
         timer.stop()
         obj.setObjectName("x")
     with LocalStore(paths) as store:
-        case_id = store.create_case()
+        case_id = store.run(CreateCase())
         for i in range(50):
-            store.append_edit(case_id, "f", None if i % 2 else i)
-        store.add_image(case_id, jpeg)
+            store.run(AppendEdit(case_id, "f", None if i % 2 else i))
+        store.run(AddImage(case_id, jpeg))
         store.load_case(case_id)
     assert sys.getrefcount(None) >= before - 50  # unrelated churn, never ~1,000s

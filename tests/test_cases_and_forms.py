@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import pytest
 
-from kycdesk.persistence import events
-from kycdesk.persistence.errors import (
+from kycdesk.core.errors import (
     CaseLockedError,
     CaseNotFoundError,
     InvalidCaseIdError,
     StoreError,
+    TransitionRefusedError,
 )
-from kycdesk.persistence.ids import new_id
-from kycdesk.persistence.records import CaseStatus
+from kycdesk.core.ids import new_id
+from kycdesk.core.states import CaseStatus
+from kycdesk.persistence import events
+from kycdesk.persistence.commands import (
+    AppendEdit,
+    CreateCase,
+    SaveForm,
+    SetCurrentStep,
+    SetReferenceNumber,
+)
 from kycdesk.persistence.store import LocalStore
+from tests import transitions
 
 
 def test_create_case_makes_draft_with_empty_form_folder_and_event(store: LocalStore) -> None:
-    case_id = store.create_case(reference_number="KYC-1", form_id="individual_kyc",
-                                form_version="1")
+    case_id = store.run(CreateCase(reference_number="KYC-1", form_id="individual_kyc",
+                                form_version="1"))
     case = store.load_case(case_id)
     assert (case.status, case.reference_number, case.form, case.revision) == \
         ("DRAFT", "KYC-1", {}, 0)
@@ -30,31 +39,31 @@ def test_create_case_makes_draft_with_empty_form_folder_and_event(store: LocalSt
 
 def test_create_case_with_traversal_id_is_refused(store: LocalStore) -> None:
     with pytest.raises(InvalidCaseIdError):
-        store.create_case(case_id="../../outside")
+        store.run(CreateCase(case_id="../../outside"))
     assert not (store.paths.root.parent / "outside").exists()
 
 
 def test_status_machine_allows_only_documented_moves(store: LocalStore) -> None:
-    case_id = store.create_case()
-    with pytest.raises(StoreError, match="cannot become SYNCED"):
-        store.set_status(case_id, CaseStatus.SYNCED)
-    store.set_status(case_id, CaseStatus.READY)
+    case_id = store.run(CreateCase())
+    with pytest.raises(TransitionRefusedError, match="DRAFT cannot take"):
+        transitions.mark_synced(store, case_id)
+    transitions.submit(store, case_id)
     assert store.conn.scalar("SELECT finalized_at FROM cases WHERE id = ?", (case_id,))
-    store.set_status(case_id, CaseStatus.FAILED, error="checksum", error_kind="permanent")
+    transitions.fail(store, case_id, "checksum")
     assert store.list_cases()[0].last_error == "checksum"
-    store.set_status(case_id, CaseStatus.READY)
-    store.set_status(case_id, CaseStatus.SYNCED)
-    with pytest.raises(StoreError, match="cannot become DRAFT"):
-        store.set_status(case_id, CaseStatus.DRAFT)
+    transitions.retry(store, case_id)
+    transitions.mark_synced(store, case_id)
+    with pytest.raises(TransitionRefusedError, match="SYNCED cannot take"):
+        transitions.reopen(store, case_id)
     kinds = [d["to"] for _, kind, d in events.list_events(store.conn, case_id)
              if kind == "status"]
     assert kinds == ["READY", "FAILED", "READY", "SYNCED"]
 
 
 def test_reopen_as_draft_clears_finalized_at(store: LocalStore) -> None:
-    case_id = store.create_case()
-    store.set_status(case_id, CaseStatus.READY)
-    store.set_status(case_id, CaseStatus.DRAFT)
+    case_id = store.run(CreateCase())
+    transitions.submit(store, case_id)
+    transitions.reopen(store, case_id)
     assert store.conn.scalar("SELECT finalized_at FROM cases WHERE id = ?", (case_id,)) is None
 
 
@@ -62,22 +71,22 @@ def test_unknown_case_is_reported(store: LocalStore) -> None:
     with pytest.raises(CaseNotFoundError):
         store.load_case(new_id())
     with pytest.raises(CaseNotFoundError):
-        store.set_current_step(new_id(), "x")
+        store.run(SetCurrentStep(new_id(), "x"))
 
 
 def test_current_step_and_reference_are_remembered(store: LocalStore) -> None:
-    case_id = store.create_case()
-    store.set_current_step(case_id, "employment")
-    store.set_reference_number(case_id, "KYC-9")
+    case_id = store.run(CreateCase())
+    store.run(SetCurrentStep(case_id, "employment"))
+    store.run(SetReferenceNumber(case_id, "KYC-9"))
     case = store.load_case(case_id)
     assert (case.current_step, case.reference_number) == ("employment", "KYC-9")
 
 
 def test_case_list_pages_newest_first_and_filters(store: LocalStore) -> None:
-    ids = [store.create_case(reference_number=f"R{i}") for i in range(7)]
+    ids = [store.run(CreateCase(reference_number=f"R{i}")) for i in range(7)]
     for case_id in ids:  # last_saved order = save order
-        store.save_form(case_id, {"x": 1})
-    store.set_status(ids[0], CaseStatus.READY)
+        store.run(SaveForm(case_id, {"x": 1}))
+    transitions.submit(store, ids[0])
     first = store.list_cases(limit=3)
     second = store.list_cases(limit=3, offset=3)
     assert [c.reference_number for c in first + second] == ["R6", "R5", "R4", "R3", "R2", "R1"]
@@ -85,10 +94,10 @@ def test_case_list_pages_newest_first_and_filters(store: LocalStore) -> None:
 
 
 def test_edits_are_replayed_on_load_in_order(store: LocalStore) -> None:
-    case_id = store.create_case()
-    assert store.append_edit(case_id, "name", "A") == 1
-    assert store.append_edit(case_id, "name", "Ab") == 2
-    assert store.append_edit(case_id, "age", 41) == 3
+    case_id = store.run(CreateCase())
+    assert store.run(AppendEdit(case_id, "name", "A")) == 1
+    assert store.run(AppendEdit(case_id, "name", "Ab")) == 2
+    assert store.run(AppendEdit(case_id, "age", 41)) == 3
     case = store.load_case(case_id)
     assert case.form == {"name": "Ab", "age": 41}
     assert case.replayed_edits == 3
@@ -96,10 +105,10 @@ def test_edits_are_replayed_on_load_in_order(store: LocalStore) -> None:
 
 
 def test_save_folds_edits_bumps_revision_and_last_saved(store: LocalStore) -> None:
-    case_id = store.create_case()
+    case_id = store.run(CreateCase())
     before = store.load_case(case_id).last_saved
-    store.append_edit(case_id, "name", "Ada")
-    assert store.save_form(case_id, {"name": "Ada"}, form_version="1") == 1
+    store.run(AppendEdit(case_id, "name", "Ada"))
+    assert store.run(SaveForm(case_id, {"name": "Ada"}, form_version="1")) == 1
     case = store.load_case(case_id)
     assert case.form == {"name": "Ada"} and case.replayed_edits == 0
     assert case.revision == 1 and case.form_version == "1"
@@ -107,59 +116,59 @@ def test_save_folds_edits_bumps_revision_and_last_saved(store: LocalStore) -> No
     assert store.conn.scalar("SELECT count(*) FROM case_edits WHERE case_id = ?",
                              (case_id,)) == 0
     # Edits after a save replay on top of the saved form.
-    store.append_edit(case_id, "name", "Ada L.")
+    store.run(AppendEdit(case_id, "name", "Ada L."))
     assert store.load_case(case_id).form == {"name": "Ada L."}
-    assert store.save_form(case_id, {"name": "Ada L."}) == 2
+    assert store.run(SaveForm(case_id, {"name": "Ada L."})) == 2
 
 
 def test_edit_sequence_restarts_cleanly_after_a_fold(store: LocalStore) -> None:
-    case_id = store.create_case()
-    store.append_edit(case_id, "a", 1)
-    store.save_form(case_id, {"a": 1})
-    assert store.append_edit(case_id, "a", 2) == 1
+    case_id = store.run(CreateCase())
+    store.run(AppendEdit(case_id, "a", 1))
+    store.run(SaveForm(case_id, {"a": 1}))
+    assert store.run(AppendEdit(case_id, "a", 2)) == 1
     assert store.load_case(case_id).form == {"a": 2}
 
 
 def test_values_round_trip_exactly(store: LocalStore) -> None:
-    case_id = store.create_case()
+    case_id = store.run(CreateCase())
     values = {"text": "ünïcødé ✓", "int": 2**40, "float": 1 / 7, "bool": False,
               "none": None, "list": ["a", 1], "nested": {"k": [1, 2]}, "empty": ""}
     for key, value in values.items():
-        store.append_edit(case_id, key, value)
+        store.run(AppendEdit(case_id, key, value))
     assert store.load_case(case_id).form == values
-    store.save_form(case_id, values)
+    store.run(SaveForm(case_id, values))
     assert store.load_case(case_id).form == values
 
 
 def test_value_that_is_not_json_is_refused_without_damage(store: LocalStore) -> None:
-    case_id = store.create_case()
-    store.append_edit(case_id, "ok", 1)
+    case_id = store.run(CreateCase())
+    store.run(AppendEdit(case_id, "ok", 1))
     with pytest.raises(StoreError, match="could not be stored"):
-        store.append_edit(case_id, "bad", float("nan"))
+        store.run(AppendEdit(case_id, "bad", float("nan")))
     with pytest.raises(StoreError, match="could not be stored"):
-        store.save_form(case_id, {"bad": object()})
+        store.run(SaveForm(case_id, {"bad": object()}))
     assert store.load_case(case_id).form == {"ok": 1}
 
 
 def test_ready_and_synced_cases_refuse_changes(store: LocalStore) -> None:
-    case_id = store.create_case()
-    store.append_edit(case_id, "a", 1)
-    store.save_form(case_id, {"a": 1})
-    store.set_status(case_id, CaseStatus.READY)
+    case_id = store.run(CreateCase())
+    store.run(AppendEdit(case_id, "a", 1))
+    store.run(SaveForm(case_id, {"a": 1}))
+    transitions.submit(store, case_id)
     with pytest.raises(CaseLockedError, match="READY"):
-        store.append_edit(case_id, "a", 2)
+        store.run(AppendEdit(case_id, "a", 2))
     with pytest.raises(CaseLockedError, match="READY"):
-        store.save_form(case_id, {"a": 2})
-    store.set_status(case_id, CaseStatus.SYNCED)
+        store.run(SaveForm(case_id, {"a": 2}))
+    transitions.mark_synced(store, case_id)
     with pytest.raises(CaseLockedError, match="SYNCED"):
-        store.append_edit(case_id, "a", 3)
+        store.run(AppendEdit(case_id, "a", 3))
     assert store.load_case(case_id).form == {"a": 1}
 
 
 def test_cases_are_isolated(store: LocalStore) -> None:
-    first, second = store.create_case(), store.create_case()
-    store.append_edit(first, "name", "first")
-    store.append_edit(second, "name", "second")
-    store.save_form(first, {"name": "first"})
+    first, second = store.run(CreateCase()), store.run(CreateCase())
+    store.run(AppendEdit(first, "name", "first"))
+    store.run(AppendEdit(second, "name", "second"))
+    store.run(SaveForm(first, {"name": "first"}))
     assert store.load_case(second).form == {"name": "second"}
     assert store.load_case(second).replayed_edits == 1

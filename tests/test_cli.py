@@ -11,8 +11,8 @@ import pytest
 
 from kycdesk import __version__
 from kycdesk.cli import main as cli_main
+from kycdesk.core.states import CaseStatus
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.records import CaseStatus
 from kycdesk.persistence.store import LocalStore
 
 

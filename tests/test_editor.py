@@ -11,11 +11,13 @@ from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
 from kycdesk.app import KycDeskApp
+from kycdesk.core.states import CaseStatus
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.records import CaseStatus
+from kycdesk.persistence.commands import AppendEdit, CreateCase, SaveForm
 from kycdesk.persistence.store import LocalStore
 from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.field_widgets import TextEditor, YesNoEditor
+from tests import transitions
 from tests.fakes import FakeCamera, always_yes
 
 DEBOUNCE_MS = 150
@@ -273,7 +275,7 @@ def _fill_valid(editor: CaseEditor) -> None:
 
 
 def _valid_value(field: object) -> object:
-    from kycdesk.models.form_schema import FieldDef
+    from kycdesk.core.form_schema import FieldDef
 
     assert isinstance(field, FieldDef)
     kind = field.kind.value
@@ -321,11 +323,11 @@ def test_valid_case_submits_and_becomes_read_only(qtbot: QtBot, desk: KycDeskApp
 
 def test_synced_case_opens_read_only(qtbot: QtBot, paths: DataPaths) -> None:
     with LocalStore(paths) as store:
-        case_id = store.create_case(reference_number="KYC-S", form_id="individual_kyc",
-                                    form_version="2")
-        store.save_form(case_id, {"applicant.first_name": "Sam"})
-        store.set_status(case_id, CaseStatus.READY)
-        store.set_status(case_id, CaseStatus.SYNCED)
+        case_id = store.run(CreateCase(reference_number="KYC-S", form_id="individual_kyc",
+                                    form_version="2"))
+        store.run(SaveForm(case_id, {"applicant.first_name": "Sam"}))
+        transitions.submit(store, case_id)
+        transitions.mark_synced(store, case_id)
     app = _make_app(qtbot, paths)
     try:
         editor = app.open_case(case_id)
@@ -339,12 +341,12 @@ def test_synced_case_opens_read_only(qtbot: QtBot, paths: DataPaths) -> None:
 
 def test_v1_draft_opens_under_v2_with_every_value(qtbot: QtBot, paths: DataPaths) -> None:
     with LocalStore(paths) as store:
-        case_id = store.create_case(reference_number="KYC-OLD", form_id="individual_kyc",
-                                    form_version="1")
-        store.save_form(case_id, {"applicant.first_name": "Olu",
+        case_id = store.run(CreateCase(reference_number="KYC-OLD", form_id="individual_kyc",
+                                    form_version="1"))
+        store.run(SaveForm(case_id, {"applicant.first_name": "Olu",
                                   "applicant.phone_mobile": "+44 7700 900999",
-                                  "applicant.previous_names": "Olu Adeyemi"})
-        store.append_edit(case_id, "address.postcode", "BS1 4DJ")  # unsaved v1 edit
+                                  "applicant.previous_names": "Olu Adeyemi"}))
+        store.run(AppendEdit(case_id, "address.postcode", "BS1 4DJ"))  # unsaved v1 edit
     app = _make_app(qtbot, paths)
     try:
         editor = app.open_case(case_id)

@@ -10,10 +10,11 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
+from kycdesk.models.thumbnails import ThumbnailLoader
 from kycdesk.paths import DataPaths
+from kycdesk.persistence.commands import AddImage
 from kycdesk.persistence.exif import read_exif
 from kycdesk.persistence.store import LocalStore
-from kycdesk.persistence.thumbnails import ThumbnailLoader
 from kycdesk.views.photo_viewer import PhotoViewer
 from tests.exif_builder import with_exif
 from tests.test_editor import _make_app, _new_editor
@@ -42,7 +43,7 @@ def test_imported_photo_takes_location_from_exif(store: LocalStore, jpeg: Path,
                                                  tmp_path: Path) -> None:
     photo = with_exif(jpeg, tmp_path / "gps.jpg", lat=-33.8688, lon=151.2093, accuracy=None,
                       taken="2026:11:20 09:00:00", offset="+11:00")
-    image = store.add_image(store.create_case(), photo, slot="site")
+    image = store.run(AddImage(store.create_case(), photo, slot="site"))
     assert image.location.latitude == pytest.approx(-33.8688, abs=1e-5)
     assert image.location.longitude == pytest.approx(151.2093, abs=1e-5)
     assert image.location.accuracy is None and image.location.address is None
@@ -51,7 +52,7 @@ def test_imported_photo_takes_location_from_exif(store: LocalStore, jpeg: Path,
 
 def test_viewer_zooms_with_keys_and_buttons(qtbot: QtBot, store: LocalStore,
                                             jpeg: Path) -> None:
-    image = store.add_image(store.create_case(), jpeg)
+    image = store.run(AddImage(store.create_case(), jpeg))
     loader = ThumbnailLoader(store.paths)
     viewer = PhotoViewer(image, loader)
     qtbot.addWidget(viewer)

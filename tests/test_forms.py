@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from kycdesk.core.form_schema import FieldDef, FieldKind, FormDefinition
+from kycdesk.core.validation import is_visible, validate_form, validate_value
 from kycdesk.models.form_registry import FormDefinitionError, FormRegistry, load_definition
-from kycdesk.models.form_schema import FieldDef, FieldKind, FormDefinition
-from kycdesk.models.validation import is_visible, validate_form, validate_value
 from kycdesk.resources import resource_path, resource_root
 
 TODAY = date(2026, 11, 26)

@@ -9,19 +9,22 @@ from pathlib import Path
 import pytest
 from PySide6.QtGui import QColor, QImage
 
-from kycdesk.paths import DataPaths
-from kycdesk.persistence import events
-from kycdesk.persistence.errors import (
+from kycdesk.core.errors import (
     CaseLockedError,
     ImageRejectedError,
     ImageRejectionKind,
     InvalidCaseIdError,
     StorageUnavailableError,
 )
+from kycdesk.core.records import Location
+from kycdesk.models.thumbnails import ThumbnailLoader
+from kycdesk.paths import DataPaths
+from kycdesk.persistence import events
+from kycdesk.persistence.commands import AddImage, AppendEdit, CreateCase, DeleteImage
 from kycdesk.persistence.imagecheck import ImageLimits
-from kycdesk.persistence.records import CaseStatus, Location
 from kycdesk.persistence.store import LocalStore
-from kycdesk.persistence.thumbnails import ThumbnailLoader, thumbnail_file
+from kycdesk.persistence.thumbnails import thumbnail_file
+from tests import transitions
 
 
 def _case_files(store: LocalStore, case_id: str) -> list[str]:
@@ -30,10 +33,10 @@ def _case_files(store: LocalStore, case_id: str) -> list[str]:
 
 
 def test_import_copies_hashes_and_records_everything(store: LocalStore, jpeg: Path) -> None:
-    case_id = store.create_case()
+    case_id = store.run(CreateCase())
     where = Location(latitude=51.5074, longitude=-0.1278, accuracy=12.5, address=None)
-    image = store.add_image(case_id, jpeg, slot="id_front", location=where,
-                            captured_at="2026-11-20T10:00:00Z")
+    image = store.run(AddImage(case_id, jpeg, slot="id_front", location=where,
+                            captured_at="2026-11-20T10:00:00Z"))
     stored = store.paths.absolute(image.file_path)
     assert image.file_path == f"cases/{case_id}/img_1.jpg"
     assert stored.read_bytes() == jpeg.read_bytes()
@@ -55,15 +58,15 @@ def test_png_is_accepted(store: LocalStore, tmp_path: Path) -> None:
     image = QImage(300, 200, QImage.Format.Format_RGB32)
     image.fill(QColor("white"))
     assert image.save(str(png))
-    record = store.add_image(store.create_case(), png)
+    record = store.run(AddImage(store.create_case(), png))
     assert record.mime == "image/png" and record.file_path.endswith("img_1.png")
 
 
 def test_numbers_never_reuse_a_name_still_held_by_a_row(store: LocalStore, jpeg: Path) -> None:
-    case_id = store.create_case()
-    first = store.add_image(case_id, jpeg)
+    case_id = store.run(CreateCase())
+    first = store.run(AddImage(case_id, jpeg))
     store.paths.absolute(first.file_path).unlink()  # row without file (damage)
-    second = store.add_image(case_id, jpeg)
+    second = store.run(AddImage(case_id, jpeg))
     assert second.file_path.endswith("img_2.jpg")
     assert store.paths.absolute(first.file_path).exists() is False
 
@@ -102,10 +105,10 @@ def _bad_files(tmp: Path, jpeg: Path) -> dict[str, tuple[Path, ImageRejectionKin
 def test_bad_file_is_rejected_with_message_and_nothing_stored(
         store: LocalStore, jpeg: Path, tmp_path: Path, kind: str) -> None:
     source, expected = _bad_files(tmp_path, jpeg)[kind]
-    case_id = store.create_case()
-    store.append_edit(case_id, "name", "kept")
+    case_id = store.run(CreateCase())
+    store.run(AppendEdit(case_id, "name", "kept"))
     with pytest.raises(ImageRejectedError) as raised:
-        store.add_image(case_id, source)
+        store.run(AddImage(case_id, source))
     assert raised.value.kind is expected
     assert str(raised.value)  # a sentence for the verifier
     assert "Traceback" not in str(raised.value)
@@ -118,13 +121,13 @@ def test_over_limit_size_and_pixels_are_rejected(qapp: object, paths: DataPaths,
                                                  jpeg: Path) -> None:
     size = jpeg.stat().st_size
     with LocalStore(paths, image_limits=ImageLimits(max_bytes=size - 1)) as small:
-        case_id = small.create_case()
+        case_id = small.run(CreateCase())
         with pytest.raises(ImageRejectedError, match="limit") as raised:
-            small.add_image(case_id, jpeg)
+            small.run(AddImage(case_id, jpeg))
         assert raised.value.kind is ImageRejectionKind.TOO_LARGE
     with LocalStore(paths, image_limits=ImageLimits(max_pixels=800 * 600 - 1)) as few:
         with pytest.raises(ImageRejectedError, match="megapixels") as raised:
-            few.add_image(case_id, jpeg)
+            few.run(AddImage(case_id, jpeg))
         assert raised.value.kind is ImageRejectionKind.TOO_MANY_PIXELS
         assert few.list_images(case_id) == []
 
@@ -132,34 +135,34 @@ def test_over_limit_size_and_pixels_are_rejected(qapp: object, paths: DataPaths,
 def test_import_refused_when_disk_would_fill(qapp: object, paths: DataPaths,
                                              jpeg: Path) -> None:
     with LocalStore(paths, image_limits=ImageLimits(free_space_reserve=2**62)) as store:
-        case_id = store.create_case()
+        case_id = store.run(CreateCase())
         with pytest.raises(StorageUnavailableError, match="disk space"):
-            store.add_image(case_id, jpeg)
+            store.run(AddImage(case_id, jpeg))
         assert store.list_images(case_id) == []
 
 
 def test_photo_for_bad_case_id_never_builds_a_path(store: LocalStore, jpeg: Path) -> None:
     with pytest.raises(InvalidCaseIdError):
-        store.add_image("../../etc", jpeg)
+        store.run(AddImage("../../etc", jpeg))
     assert not any(store.paths.root.parent.glob("etc*"))
 
 
 def test_photos_only_change_in_draft(store: LocalStore, jpeg: Path) -> None:
-    case_id = store.create_case()
-    image = store.add_image(case_id, jpeg)
-    store.set_status(case_id, CaseStatus.READY)
+    case_id = store.run(CreateCase())
+    image = store.run(AddImage(case_id, jpeg))
+    transitions.submit(store, case_id)
     with pytest.raises(CaseLockedError):
-        store.add_image(case_id, jpeg)
+        store.run(AddImage(case_id, jpeg))
     with pytest.raises(CaseLockedError):
-        store.delete_image(image.id)
+        store.run(DeleteImage(case_id, image.id))
     assert _case_files(store, case_id) == ["img_1.jpg"]
 
 
 def test_delete_removes_row_and_file_and_records_it(store: LocalStore, jpeg: Path) -> None:
-    case_id = store.create_case()
-    keep = store.add_image(case_id, jpeg)
-    gone = store.add_image(case_id, jpeg)
-    store.delete_image(gone.id)
+    case_id = store.run(CreateCase())
+    keep = store.run(AddImage(case_id, jpeg))
+    gone = store.run(AddImage(case_id, jpeg))
+    store.run(DeleteImage(case_id, gone.id))
     assert [i.id for i in store.list_images(case_id)] == [keep.id]
     assert _case_files(store, case_id) == ["img_1.jpg"]
     deleted = [d for _, kind, d in events.list_events(store.conn, case_id)
@@ -169,20 +172,20 @@ def test_delete_removes_row_and_file_and_records_it(store: LocalStore, jpeg: Pat
 
 def test_import_writes_a_thumbnail_and_delete_removes_it(store: LocalStore,
                                                          jpeg: Path) -> None:
-    case_id = store.create_case()
-    image = store.add_image(case_id, jpeg)
+    case_id = store.run(CreateCase())
+    image = store.run(AddImage(case_id, jpeg))
     thumb = thumbnail_file(store.paths.absolute(image.file_path))
     assert thumb.is_file()
     small = QImage(str(thumb))
     assert max(small.width(), small.height()) == 320
-    store.delete_image(image.id)
+    store.run(DeleteImage(case_id, image.id))
     assert not thumb.exists()
 
 
 def test_thumbnail_loader_rebuilds_a_missing_thumbnail(qtbot: object, store: LocalStore,
                                                        jpeg: Path) -> None:
-    case_id = store.create_case()
-    image = store.add_image(case_id, jpeg)
+    case_id = store.run(CreateCase())
+    image = store.run(AddImage(case_id, jpeg))
     photo = store.paths.absolute(image.file_path)
     thumbnail_file(photo).unlink()
     loader = ThumbnailLoader(store.paths, edge=100)
@@ -196,8 +199,8 @@ def test_thumbnail_loader_rebuilds_a_missing_thumbnail(qtbot: object, store: Loc
 
 def test_delete_of_row_whose_file_is_missing_still_works(store: LocalStore,
                                                          jpeg: Path) -> None:
-    case_id = store.create_case()
-    image = store.add_image(case_id, jpeg)
+    case_id = store.run(CreateCase())
+    image = store.run(AddImage(case_id, jpeg))
     store.paths.absolute(image.file_path).unlink()
-    store.delete_image(image.id)
+    store.run(DeleteImage(case_id, image.id))
     assert store.list_images(case_id) == []

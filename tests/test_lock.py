@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from kycdesk.core.errors import DatabaseLockedError
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.errors import DatabaseLockedError
 from kycdesk.persistence.lock import DataDirLock
 
 HOLDER = """

@@ -9,11 +9,12 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from kycdesk.app import KycDeskApp
+from kycdesk.core.states import CaseStatus
 from kycdesk.demo import generate
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.paths import DataPaths
+from kycdesk.persistence.commands import CreateCase, SaveForm
 from kycdesk.persistence.reader import ReadStore
-from kycdesk.persistence.records import CaseStatus
 from kycdesk.persistence.store import LocalStore
 from kycdesk.views.case_editor import CaseEditor
 from tests.fakes import always_yes
@@ -82,8 +83,8 @@ def test_case_list_model_pages_searches_sorts_and_passes_model_tester(
         qapp: object, qtmodeltester: object, paths: DataPaths) -> None:
     with LocalStore(paths) as store:
         generate(store, cases=25, images_per_case=0, status="mixed", image_size=(64, 48))
-        named = store.create_case(reference_number="KYC-SPECIAL")
-        store.save_form(named, {}, applicant_name="Zoë O'Brien_100%")
+        named = store.run(CreateCase(reference_number="KYC-SPECIAL"))
+        store.run(SaveForm(named, {}, applicant_name="Zoë O'Brien_100%"))
     reader = ReadStore(paths)
     try:
         model = CaseListModel(reader, page_size=10)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from kycdesk.core.errors import InvalidCaseIdError
+from kycdesk.core.ids import new_id, validate_case_id
 from kycdesk.paths import DATA_DIR_ENV, ensure_private_dir, resolve
-from kycdesk.persistence.errors import InvalidCaseIdError
-from kycdesk.persistence.ids import new_id, validate_case_id
 
 
 def test_explicit_data_dir_wins_over_environment(tmp_path: Path,

@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 
 from kycdesk.cli import main as cli_main
+from kycdesk.core.ids import new_id
 from kycdesk.paths import DataPaths
 from kycdesk.persistence import events
-from kycdesk.persistence.ids import new_id
+from kycdesk.persistence.commands import AddImage, CreateCase
 from kycdesk.persistence.store import LocalStore
 
 
 def _case_with_photo(store: LocalStore, jpeg: Path) -> tuple[str, Path]:
-    case_id = store.create_case()
-    image = store.add_image(case_id, jpeg)
+    case_id = store.run(CreateCase())
+    image = store.run(AddImage(case_id, jpeg))
     return case_id, store.paths.absolute(image.file_path)
 
 
@@ -149,4 +150,4 @@ def test_doctor_explains_a_corrupt_database_and_keeps_it(
     assert [p.read_bytes() for p in moved] == [garbage]
     with LocalStore(paths) as fresh:  # the next start gets a working, empty store
         assert fresh.list_cases() == []
-        fresh.create_case(case_id=new_id())
+        fresh.run(CreateCase(case_id=new_id()))

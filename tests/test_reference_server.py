@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kycdesk.sync.protocol import repr_digest
+from kycdesk.core.protocol import repr_digest
 from tests.sync_support import TOKEN, ServerHandle, start_server
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

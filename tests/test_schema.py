@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from kycdesk.core.errors import DatabaseCorruptError, DatabaseTooNewError
 from kycdesk.paths import DataPaths, ensure_private_dir
 from kycdesk.persistence import schema
+from kycdesk.persistence.commands import AppendEdit, CreateCase, SaveForm
 from kycdesk.persistence.db import Connection
-from kycdesk.persistence.errors import DatabaseCorruptError, DatabaseTooNewError
 from kycdesk.persistence.store import LocalStore
 
 SEED_CASE = "6f1c2a40-2b8f-4a38-9d2c-0e8a7f3b9c11"
@@ -103,9 +104,9 @@ def test_upgrade_from_every_older_version_keeps_data(qapp: object, paths: DataPa
             assert len(store.list_images(ORPHAN_CASE)) == 1
             assert store.load_case(ORPHAN_CASE).reference_number == "recovered"
         # The upgraded store works for new data.
-        new_case = store.create_case(reference_number="after-upgrade")
-        store.append_edit(new_case, "a", 1)
-        assert store.save_form(new_case, {"a": 1}) == 1
+        new_case = store.run(CreateCase(reference_number="after-upgrade"))
+        store.run(AppendEdit(new_case, "a", 1))
+        assert store.run(SaveForm(new_case, {"a": 1})) == 1
 
 
 def _digest(path: Path) -> str:

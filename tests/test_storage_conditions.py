@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from kycdesk.core.errors import StorageUnavailableError
 from kycdesk.logging_setup import configure
 from kycdesk.paths import DataPaths
+from kycdesk.persistence.commands import CreateCase, SaveForm
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.diskspace import space_report
-from kycdesk.persistence.errors import StorageUnavailableError
 from kycdesk.persistence.store import LocalStore, open_connection
 
 
@@ -27,15 +28,15 @@ def test_write_on_read_only_database_says_read_only(store: LocalStore,
 
 
 def test_full_database_says_disk_full_and_keeps_old_data(store: LocalStore) -> None:
-    case_id = store.create_case()
-    store.save_form(case_id, {"kept": True})
+    case_id = store.run(CreateCase())
+    store.run(SaveForm(case_id, {"kept": True}))
     pages = store.conn.scalar("PRAGMA page_count")
     store.conn.execute(f"PRAGMA max_page_count={pages}")
     with pytest.raises(StorageUnavailableError, match="disk is full"):
-        store.save_form(case_id, {"big": "x" * 500_000})
+        store.run(SaveForm(case_id, {"big": "x" * 500_000}))
     assert store.load_case(case_id).form == {"kept": True}
     store.conn.execute("PRAGMA max_page_count=1073741823")
-    assert store.save_form(case_id, {"big": "x" * 500_000}) == 2
+    assert store.run(SaveForm(case_id, {"big": "x" * 500_000})) == 2
 
 
 def test_low_space_report_warns_in_words(qapp: object, tmp_path: Path) -> None:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.records import CaseStatus
 from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.sync_store import SyncStoreAdapter
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.engine import RunResult, SyncEngine
+from tests import transitions
 from tests.sync_support import (
     TOKEN,
     ServerHandle,
@@ -185,7 +185,7 @@ def test_permanent_error_fails_with_a_readable_message_and_no_retry(
 
                 import httpx
 
-                from kycdesk.sync.protocol import repr_digest
+                from kycdesk.core.protocol import repr_digest
                 other = sources[-1].read_bytes() + b"x"
                 httpx.put(f"{server.base_url}/v1/cases/{case_id}/images/"
                           f"{image.client_image_id}", content=other,
@@ -217,10 +217,10 @@ def test_retry_after_permanent_failure_is_the_verifiers_call(
         qapp: object, paths: DataPaths, server: ServerHandle, sources: list[Path]) -> None:
     with LocalStore(paths) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
-        store.set_status(case_id, CaseStatus.FAILED, error="x", error_kind="permanent")
+        transitions.fail(store, case_id)
     assert _due(paths) == []
     with LocalStore(paths) as store:
-        store.set_status(case_id, CaseStatus.READY)  # "Retry"
+        transitions.retry(store, case_id)
     assert _run(paths, server).synced == [case_id]
 
 
@@ -246,7 +246,7 @@ def test_case_reopened_during_sync_is_not_marked_synced(
             engine = SyncEngine(adapter, client, device_id=DEVICE)
             case = adapter.load_sync_case(case_id)
             with LocalStore(paths) as store:
-                store.set_status(case_id, CaseStatus.DRAFT)  # the verifier reopens it
+                transitions.reopen(store, case_id)  # the verifier reopens it
             assert not adapter.mark_synced(case_id, revision=case.revision,
                                            receipt={"receipt_id": "x"})
             assert engine.run_once().synced == []

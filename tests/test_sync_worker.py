@@ -10,15 +10,16 @@ import pytest
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
-from kycdesk.app import KycDeskApp
+from kycdesk.app import KycDeskApp, check_connection
+from kycdesk.core.states import CaseStatus
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.records import CaseStatus
 from kycdesk.persistence.store import LocalStore
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.credentials import SERVER_SETTING
 from kycdesk.sync.engine import CaseProgress, RunResult
 from kycdesk.sync.worker import SyncController, SyncState
 from kycdesk.views.settings_dialog import SettingsDialog
+from tests import transitions
 from tests.fakes import always_yes
 from tests.sync_support import (
     TOKEN,
@@ -152,10 +153,10 @@ def test_submitting_a_case_sends_it_and_the_ui_follows(
         sources: list[Path]) -> None:
     app = configured_app
     with LocalStore(paths) as store:
-        case_id = store.create_case(reference_number="KYC-UI", form_id="individual_kyc",
-                                    form_version="2")
-        store.save_form(case_id, {"applicant.first_name": "Ui"})
-        store.add_image(case_id, sources[0], slot="id_front")
+        case_id = store.run(CreateCase(reference_number="KYC-UI", form_id="individual_kyc",
+                                    form_version="2"))
+        store.run(SaveForm(case_id, {"applicant.first_name": "Ui"}))
+        store.run(AddImage(case_id, sources[0], slot="id_front"))
     editor = app.open_case(case_id)
     assert editor is not None
     with qtbot.waitSignal(app.sync.caseSynced, timeout=30_000):
@@ -176,8 +177,7 @@ def test_failed_case_shows_retry_and_retry_sends_it(
     app = configured_app
     with LocalStore(paths) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
-        store.set_status(case_id, CaseStatus.FAILED,
-                         error="The server refused the case: x", error_kind="permanent")
+        transitions.fail(store, case_id, "The server refused the case: x")
     editor = app.open_case(case_id)
     assert editor is not None
     assert editor.retry_button.isVisibleTo(editor) and editor.reopen_button.isVisibleTo(editor)
@@ -214,7 +214,7 @@ def test_settings_dialog_tests_the_connection_and_stores_the_address(
         qtbot: QtBot, server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     settings = QSettings()
-    dialog = SettingsDialog(settings)
+    dialog = SettingsDialog(settings, check_connection)
     qtbot.addWidget(dialog)
     dialog.url.setText(server.base_url)
     dialog.token.setText("wrong")

@@ -10,19 +10,22 @@ import pytest
 from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
+from kycdesk.core.records import ImageRecord
+from kycdesk.core.results import Result
+from kycdesk.core.states import CaseChange, CaseStatus, Change
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.client import StoreClient
 from kycdesk.persistence.commands import (
     AddImage,
     AppendEdit,
     AppendEvent,
+    Command,
     CreateCase,
     DeleteImage,
     SaveForm,
     SetCurrentStep,
-    SetStatus,
+    Transition,
 )
-from kycdesk.persistence.records import CaseStatus, ImageRecord
 from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.writer import WriterThread
 
@@ -40,40 +43,37 @@ def _start(qtbot: QtBot, thread: WriterThread) -> StoreClient:
     return thread.client
 
 
-def _result(qtbot: QtBot, writer: StoreClient, command: object) -> object:
-    """Submit and wait for *this* request's completion (not a late one of an earlier)."""
-    ticket: list[int] = []
-    with qtbot.waitSignal(writer.completed, timeout=10_000,
-                          check_params_cb=lambda t, _r: bool(ticket) and t == ticket[0]
-                          ) as blocker:
-        ticket.append(writer.submit(command))  # type: ignore[arg-type]
-    assert blocker.args is not None
-    return blocker.args[1]
+def _outcome(qtbot: QtBot, writer: StoreClient, command: Command) -> Result:
+    """Submit and wait for this request's one result (delivered in the GUI thread)."""
+    results: list[Result] = []
+    writer.submit(command, results.append)
+    qtbot.waitUntil(lambda: bool(results), timeout=10_000)
+    assert len(results) == 1
+    return results[0]
+
+
+def _result(qtbot: QtBot, writer: StoreClient, command: Command) -> object:
+    return _outcome(qtbot, writer, command).unwrap()
 
 
 def test_every_operation_goes_through_the_writer(qtbot: QtBot, writer_thread: WriterThread,
                                                  paths: DataPaths, jpeg: Path) -> None:
     writer = _start(qtbot, writer_thread)
-    with qtbot.waitSignal(writer.caseCreated) as created:
+    with qtbot.waitSignal(writer.caseChanged) as created:
         case_id = _result(qtbot, writer, CreateCase(reference_number="W-1"))
-    assert created.args == [case_id]
     assert isinstance(case_id, str)
+    assert created.args == [CaseChange(case_id, CaseStatus.DRAFT, 0)]
     assert _result(qtbot, writer, AppendEdit(case_id, "name", "Ada")) == 1
-    with qtbot.waitSignal(writer.saved) as saved:
-        writer.submit(SaveForm(case_id, {"name": "Ada"}))
-    assert saved.args == [case_id, 1]
-    with qtbot.waitSignal(writer.imageAdded) as added:
-        writer.submit(AddImage(case_id, jpeg, slot="selfie"))
-    image = added.args[1] if added.args else None
+    assert _result(qtbot, writer, SaveForm(case_id, {"name": "Ada"})) == 1
+    image = _result(qtbot, writer, AddImage(case_id, jpeg, slot="selfie"))
     assert isinstance(image, ImageRecord) and image.slot == "selfie"
-    with qtbot.waitSignal(writer.imageDeleted) as deleted:
-        writer.submit(DeleteImage(case_id, image.id))
-    assert deleted.args == [case_id, image.id]
+    assert _result(qtbot, writer, DeleteImage(case_id, image.id)) == image.id
     _result(qtbot, writer, SetCurrentStep(case_id, "address"))
     _result(qtbot, writer, AppendEvent(case_id, "opened", {"by": "test"}))
-    with qtbot.waitSignal(writer.statusChanged) as status:
-        writer.submit(SetStatus(case_id, CaseStatus.READY))
-    assert status.args == [case_id, "READY"]
+    with qtbot.waitSignal(writer.caseChanged) as status:
+        change = _result(qtbot, writer, Transition(case_id, Change.SUBMIT))
+    assert status.args == [change]
+    assert isinstance(change, CaseChange) and change.status is CaseStatus.READY
     writer_thread.stop()
     with LocalStore(paths) as store:
         case = store.load_case(case_id)
@@ -85,27 +85,24 @@ def test_every_operation_goes_through_the_writer(qtbot: QtBot, writer_thread: Wr
 def test_queued_saves_of_a_case_coalesce_into_one_write(qtbot: QtBot, qapp: object,
                                                         paths: DataPaths) -> None:
     with LocalStore(paths) as store:
-        case_id = store.create_case()
+        case_id = store.run(CreateCase())
     thread = WriterThread(paths)
     writer = thread.client
-    tickets = []
+    edits: list[Result] = []
+    saves: list[Result] = []
     form: dict[str, object] = {}
     for i in range(5):  # queued before the thread runs: nothing executes yet
         form["field"] = i
-        tickets.append(writer.submit(AppendEdit(case_id, "field", i)))
-        tickets.append(writer.submit(SaveForm(case_id, dict(form))))
+        writer.submit(AppendEdit(case_id, "field", i), edits.append)
+        writer.submit(SaveForm(case_id, dict(form)), saves.append)
     assert writer.pending_count() == 6  # 5 edits + the one surviving save
-    completed: list[int] = []
-    saves: list[list[object]] = []
-    writer.completed.connect(lambda ticket, _r: completed.append(ticket))
-    writer.saved.connect(lambda case, rev: saves.append([case, rev]))
     try:
         thread.start()
-        qtbot.waitUntil(lambda: len(completed) == len(tickets), timeout=10_000)
+        qtbot.waitUntil(lambda: len(edits) + len(saves) == 10, timeout=10_000)
     finally:
         thread.stop()
-    assert sorted(completed) == sorted(tickets)  # every caller hears back
-    assert saves == [[case_id, 1]]               # but the disk saw one save
+    assert [r.value for r in edits] == [1, 2, 3, 4, 5]  # every caller hears back, once
+    assert [r.value for r in saves] == [1] * 5          # but the disk saw one save
     with LocalStore(paths) as store:
         case = store.load_case(case_id)
         assert (case.form, case.revision, case.replayed_edits) == ({"field": 4}, 1, 0)
@@ -118,11 +115,8 @@ def test_bad_input_fails_that_request_alone(qtbot: QtBot, writer_thread: WriterT
     assert isinstance(case_id, str)
     not_a_photo = tmp_path / "letter.jpg"
     not_a_photo.write_text("not a photo")
-    with qtbot.waitSignal(writer.failed) as failed:
-        ticket = writer.submit(AddImage(case_id, not_a_photo))
-    assert failed.args is not None
-    assert failed.args[:2] == [ticket, case_id]
-    assert "not a photo" in failed.args[2]
+    refused = _outcome(qtbot, writer, AddImage(case_id, not_a_photo))
+    assert not refused.ok and "not a photo" in str(refused.error)
     assert _result(qtbot, writer, AppendEdit(case_id, "still", "works")) == 1
 
 
@@ -146,22 +140,23 @@ def test_full_disk_keeps_the_write_queued_and_retries(qtbot: QtBot,
     QTimer.singleShot(0, worker, limit_database_size)
     qtbot.waitUntil(limited.is_set, timeout=10_000)
     big_form = {f"field{i}": "x" * 200 for i in range(2000)}  # ~450 KB: cannot fit
-    save_failures: list[str] = []
-    writer.saveFailed.connect(lambda _case, message: save_failures.append(message))
+    saved: list[Result] = []
     with qtbot.waitSignal(writer.storageStateChanged, timeout=10_000) as failing:
-        writer.submit(SaveForm(case_id, big_form))
+        writer.submit(SaveForm(case_id, big_form), saved.append)
     assert failing.args is not None
     state, message = failing.args
     assert state is False and "disk is full" in message
-    qtbot.waitUntil(lambda: len(save_failures) >= 1)
     assert writer.pending_count() == 1  # kept, not dropped
+    assert saved == []                  # no result yet: it is still being retried
 
     def lift_limit() -> None:
         worker._store.conn.execute("PRAGMA max_page_count=1073741823")  # type: ignore[union-attr]
 
-    with qtbot.waitSignals([writer.storageStateChanged, writer.saved], timeout=10_000,
-                           check_params_cbs=[lambda ok, _m: ok, lambda *_a: True]):
+    with qtbot.waitSignal(writer.storageStateChanged, timeout=10_000,
+                          check_params_cb=lambda ok, _m: ok):
         QTimer.singleShot(0, worker, lift_limit)
+    qtbot.waitUntil(lambda: bool(saved), timeout=10_000)
+    assert [r.value for r in saved] == [1]
     writer_thread.stop()
     with LocalStore(paths) as store:
         assert store.load_case(case_id).form == big_form
@@ -189,9 +184,8 @@ def test_store_that_cannot_open_reports_and_fails_requests(qtbot: QtBot, qapp: o
         with qtbot.waitSignal(thread.client.openFailed) as failed:
             thread.start()
         assert failed.args is not None and "damaged" in failed.args[0]
-        with qtbot.waitSignal(thread.client.failed) as refused:
-            thread.client.submit(CreateCase())
-        assert refused.args is not None and "damaged" in refused.args[2]
+        refused = _outcome(qtbot, thread.client, CreateCase())
+        assert not refused.ok and "damaged" in str(refused.error)
     finally:
         thread.stop()
     assert paths.database.read_bytes() == b"garbage" * 1000
@@ -207,12 +201,31 @@ def test_edits_are_acknowledged_while_a_photo_is_being_prepared(
     case_id = _result(qtbot, writer, CreateCase())
     assert isinstance(case_id, str)
     order: list[str] = []
-    writer.imageAdded.connect(lambda _c, _i: order.append("photo"))
-    edit_ticket: list[int] = []
-    writer.completed.connect(
-        lambda t, _r: order.append("edit") if edit_ticket and t == edit_ticket[0] else None)
-    writer.submit(AddImage(case_id, big, slot="site"))
-    edit_ticket.append(writer.submit(AppendEdit(case_id, "typed", "during the import")))
+    writer.submit(AddImage(case_id, big, slot="site"), lambda _r: order.append("photo"))
+    writer.submit(AppendEdit(case_id, "typed", "during the import"),
+                  lambda _r: order.append("edit"))
     qtbot.waitUntil(lambda: len(order) == 2, timeout=10_000)
     assert order == ["edit", "photo"]  # the write-ahead did not wait behind the copy
     assert writer.pending_count() == 0
+
+
+def test_every_request_gets_exactly_one_result_even_when_refused_or_coalesced(
+        qtbot: QtBot, writer_thread: WriterThread, tmp_path: Path, jpeg: Path) -> None:
+    """One result per request: a photo refused at preparation, a photo stored, a status
+    change refused by the table, a coalesced save — each callback runs once."""
+    writer = _start(qtbot, writer_thread)
+    case_id = _result(qtbot, writer, CreateCase())
+    assert isinstance(case_id, str)
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("a letter, not a photo")
+    calls: dict[str, list[Result]] = {k: [] for k in ("bad", "good", "refused", "s1", "s2")}
+    writer.submit(AddImage(case_id, bad), calls["bad"].append)
+    writer.submit(AddImage(case_id, jpeg), calls["good"].append)
+    writer.submit(Transition(case_id, Change.RETRY), calls["refused"].append)
+    writer.submit(SaveForm(case_id, {"a": 1}), calls["s1"].append)
+    writer.submit(SaveForm(case_id, {"a": 2}), calls["s2"].append)
+    qtbot.waitUntil(lambda: all(calls.values()), timeout=10_000)
+    qtbot.waitUntil(lambda: writer.pending_count() == 0, timeout=10_000)
+    assert {k: len(v) for k, v in calls.items()} == dict.fromkeys(calls, 1)
+    assert not calls["bad"][0].ok and calls["good"][0].ok
+    assert "cannot take" in str(calls["refused"][0].error)

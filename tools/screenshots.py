@@ -21,9 +21,9 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from kycdesk.app import KycDeskApp
+from kycdesk.core.states import CaseStatus
 from kycdesk.demo import generate
 from kycdesk.paths import resolve
-from kycdesk.persistence.records import CaseStatus
 from kycdesk.persistence.store import LocalStore
 from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.field_widgets import TextEditor

@@ -4,7 +4,7 @@ Every `DraftModel.edited` goes to the writer at once as an AppendEdit (so a kill
 most the edit in flight) and restarts a single-shot debounce timer; when it fires, the
 whole draft is saved (SaveForm folds the edits). `flush()` saves now: step navigation,
 photo add/delete, closing the case, minimise, OS session end, quit. Nothing here waits on
-the disk: requests are queued, results come back as signals.
+the disk: requests are queued, and each comes back with its one result.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import datetime
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from kycdesk.core.results import Result
 from kycdesk.models.draft_model import DraftModel
 from kycdesk.persistence.client import StoreClient
 from kycdesk.persistence.commands import AppendEdit, SaveForm
@@ -42,15 +43,13 @@ class Autosave(QObject):
         self._timer.setInterval(debounce_ms)
         self._timer.timeout.connect(self.flush)
         model.edited.connect(self._edited)
-        client.saved.connect(self._saved)
-        client.saveFailed.connect(self._save_failed)
         client.storageStateChanged.connect(self._storage_state)
 
     @Slot(str, object)
     def _edited(self, key: str, value: object) -> None:
         if self._stopped:
             return
-        self.client.submit(AppendEdit(self.case_id, key, value))
+        self.client.submit(AppendEdit(self.case_id, key, value), self._edit_written)
         self.dirty = True
         self._timer.start()  # restart: one save per pause in typing, not per keystroke
         if not self._failed:
@@ -66,7 +65,7 @@ class Autosave(QObject):
         self.saves_requested += 1
         self._in_flight += 1
         self.client.submit(SaveForm(self.case_id, self.model.values(), self.form_version,
-                                    self.model.applicant_name()))
+                                    self.model.applicant_name()), self._saved)
         if not self._failed:
             self._set_state("Saving…")
 
@@ -78,22 +77,21 @@ class Autosave(QObject):
     def pending(self) -> bool:
         return self.dirty or self._in_flight > 0
 
-    @Slot(str, int)
-    def _saved(self, case_id: str, revision: int) -> None:
-        if case_id != self.case_id:
-            return
+    def _edit_written(self, result: Result) -> None:
+        if not result.ok:
+            self._failed = True
+            self._set_state(f"Not saved: {result.error}")
+
+    def _saved(self, result: Result) -> None:
         self._in_flight = max(0, self._in_flight - 1)
+        if not result.ok:
+            self._failed = True
+            self._set_state(f"Not saved: {result.error}")
+            return
         self._failed = False
         if not self.dirty:
             self._set_state(f"Saved {datetime.now().strftime('%H:%M:%S')}")
-        self.savedRevision.emit(revision)
-
-    @Slot(str, str)
-    def _save_failed(self, case_id: str, message: str) -> None:
-        if case_id and case_id != self.case_id:
-            return
-        self._failed = True
-        self._set_state(f"Not saved: {message} — retrying")
+        self.savedRevision.emit(int(result.value))
 
     @Slot(bool, str)
     def _storage_state(self, ok: bool, message: str) -> None:

@@ -12,20 +12,14 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from kycdesk.core.records import CaseSort, CaseSummary
+from kycdesk.core.states import STATUS_COLOURS, CaseStatus
 from kycdesk.persistence.reader import ReadStore
-from kycdesk.persistence.records import CaseSort, CaseStatus, CaseSummary
 
 PAGE_SIZE = 200
 ModelIndex = QModelIndex | QPersistentModelIndex
 
-# The one definition of the status colours; the views' badges use it too.
-STATUS_HEX = {
-    CaseStatus.DRAFT.value: "#5b6770",
-    CaseStatus.READY.value: "#1d5fbf",
-    CaseStatus.SYNCED.value: "#1e7b34",
-    CaseStatus.FAILED.value: "#b3261e",
-}
-STATUS_COLOURS = {status: QColor(hex_) for status, hex_ in STATUS_HEX.items()}
+STATUS_QCOLOURS = {status: QColor(hex_) for status, hex_ in STATUS_COLOURS.items()}
 
 
 def format_timestamp(value: str | None) -> str:
@@ -159,7 +153,7 @@ class CaseListModel(QAbstractTableModel):
             if column == 4:
                 return case.photo_count
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
-            return STATUS_COLOURS.get(case.status)
+            return STATUS_QCOLOURS.get(case.status)
         if role == Qt.ItemDataRole.ToolTipRole and case.last_error:
             return case.last_error
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 4:

@@ -19,8 +19,8 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from kycdesk.models.form_schema import FieldDef, FieldKind, FormDefinition
-from kycdesk.models.validation import is_visible, validate_form, validate_value
+from kycdesk.core.form_schema import FieldDef, FieldKind, FormDefinition
+from kycdesk.core.validation import is_visible, validate_form, validate_value
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 

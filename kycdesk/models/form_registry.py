@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kycdesk.models.form_schema import FormDefinition
+from kycdesk.core.form_schema import FormDefinition
 from kycdesk.resources import resource_path
 
 DEFAULT_FORM_ID = "individual_kyc"

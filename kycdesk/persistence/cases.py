@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, assert_never
 
+from kycdesk.core.errors import (
+    CaseLockedError,
+    CaseNotFoundError,
+    TransitionRefusedError,
+)
+from kycdesk.core.ids import new_id, validate_case_id
+from kycdesk.core.records import CaseRecord, CaseSort, CaseSummary
+from kycdesk.core.states import TRANSITIONS, CaseChange, CaseStatus, Change
 from kycdesk.persistence.clock import utc_now
 from kycdesk.persistence.db import Connection
-from kycdesk.persistence.errors import CaseLockedError, CaseNotFoundError, StoreError
 from kycdesk.persistence.events import append_event
-from kycdesk.persistence.ids import new_id, validate_case_id
-from kycdesk.persistence.records import (
-    ALLOWED_TRANSITIONS,
-    CaseRecord,
-    CaseSort,
-    CaseStatus,
-    CaseSummary,
-)
 
 
 def insert_case(conn: Connection, *, case_id: str | None = None,
@@ -56,35 +55,76 @@ def require_draft(conn: Connection, case_id: str) -> None:
         raise CaseLockedError(f"This case is {status.value}; only drafts can be changed.")
 
 
-def set_status(conn: Connection, case_id: str, new_status: CaseStatus,
-               *, error: str | None = None, error_kind: str | None = None) -> None:
-    """Move a case along the state machine (one transaction with its audit event)."""
+def transition(conn: Connection, case_id: str, change: Change, *,
+               error: str | None = None, error_kind: str | None = None,
+               next_attempt_at: str | None = None, revision: int | None = None,
+               receipt: dict[str, Any] | None = None) -> CaseChange:
+    """The one way a case changes status: checks the table in `core.states`, writes what
+    the change implies and its audit event, all in one transaction.
+
+    - SUBMIT: READY, `finalized_at` set, errors cleared.
+    - RETRY: READY, backoff and error cleared (the verifier asked).
+    - REOPEN: DRAFT and `revision + 1`: whatever is submitted next is a new revision,
+      never a different body under a revision the server may already hold.
+    - SYNC_FAILED: FAILED with `error`, `error_kind`, `next_attempt_at`, attempts + 1.
+    - SYNCED: only at the `revision` that was sent (the verifier may have reopened the
+      case meanwhile), with the server's `receipt`.
+    Raises TransitionRefusedError (nothing written) when the case is not in a state the
+    change applies to.
+    """
+    rule = TRANSITIONS[change]
     with conn.transaction():
         old = case_status(conn, case_id)
-        if new_status is old:
-            return
-        if new_status not in ALLOWED_TRANSITIONS[old]:
-            raise StoreError(f"A {old.value} case cannot become {new_status.value}.")
+        if old not in rule.sources:
+            raise TransitionRefusedError(
+                f"A case that is {old.value} cannot take \"{change.value}\".")
+        current_revision = int(conn.scalar(
+            "SELECT coalesce(revision, 0) FROM case_forms WHERE case_id = ?", (case_id,)) or 0)
         now = utc_now()
-        finalized_at: str | None = now if new_status is CaseStatus.READY else None
-        conn.execute(
-            "UPDATE cases SET status = ?, "
-            "finalized_at = CASE WHEN ? = 'READY' THEN ? WHEN ? = 'DRAFT' THEN NULL "
-            "ELSE finalized_at END, "
-            "last_error = ?, last_error_kind = ? WHERE id = ?",
-            (new_status.value, new_status.value, finalized_at, new_status.value, error,
-             error_kind, case_id),
-        )
-        if new_status is CaseStatus.DRAFT:
-            # Reopened: whatever is submitted next is a new revision, never a different
-            # body under a revision the server may already hold.
-            conn.execute("UPDATE case_forms SET revision = revision + 1 WHERE case_id = ?",
-                         (case_id,))
-        if old is CaseStatus.FAILED and new_status is CaseStatus.READY:
-            conn.execute("UPDATE cases SET next_attempt_at = NULL, last_error_kind = NULL "
-                         "WHERE id = ?", (case_id,))
-        append_event(conn, case_id, "status",
-                     {"from": old.value, "to": new_status.value, "error": error})
+        sets = ["status = ?"]
+        params: list[Any] = [rule.target.value]
+        match change:
+            case Change.SUBMIT:
+                sets += ["finalized_at = ?", "last_error = NULL", "last_error_kind = NULL",
+                         "next_attempt_at = NULL"]
+                params.append(now)
+            case Change.RETRY:
+                sets += ["last_error = NULL", "last_error_kind = NULL",
+                         "next_attempt_at = NULL"]
+            case Change.REOPEN:
+                sets += ["finalized_at = NULL", "last_error = NULL", "last_error_kind = NULL",
+                         "next_attempt_at = NULL"]
+                conn.execute("UPDATE case_forms SET revision = revision + 1 WHERE case_id = ?",
+                             (case_id,))
+                current_revision += 1
+            case Change.SYNC_FAILED:
+                sets += ["last_error = ?", "last_error_kind = ?", "next_attempt_at = ?",
+                         "sync_attempts = coalesce(sync_attempts, 0) + 1"]
+                params += [error, error_kind, next_attempt_at]
+            case Change.SYNCED:
+                if revision is None or receipt is None:
+                    raise TransitionRefusedError("A sync confirmation needs its revision "
+                                                 "and receipt.")
+                if max(1, current_revision) != revision:
+                    raise TransitionRefusedError(
+                        f"The case changed while it was being sent (revision "
+                        f"{current_revision}, sent {revision}).")
+                sets += ["server_receipt = ?", "last_error = NULL", "last_error_kind = NULL",
+                         "next_attempt_at = NULL"]
+                params.append(json.dumps(receipt, sort_keys=True))
+            case _:
+                assert_never(change)
+        conn.execute(f"UPDATE cases SET {', '.join(sets)} WHERE id = ?", (*params, case_id))
+        detail: dict[str, Any] = {"from": old.value, "to": rule.target.value,
+                                  "change": change.value}
+        if error is not None:
+            detail.update(error=error, kind=error_kind, next_attempt_at=next_attempt_at)
+        if change is Change.SYNCED:
+            detail.update(revision=revision, receipt=receipt)
+        append_event(conn, case_id, "status", detail)
+    return CaseChange(case_id=case_id, status=rule.target, revision=current_revision,
+                      change=change, last_error=error, error_kind=error_kind,
+                      next_attempt_at=next_attempt_at)
 
 
 def set_current_step(conn: Connection, case_id: str, step: str) -> None:
@@ -115,7 +155,7 @@ def _where(status: CaseStatus | None, search: str | None) -> tuple[str, list[Any
     params: list[Any] = []
     if status is not None:
         clauses.append("c.status = ?")
-        params.append(status.value)
+        params.append(str(status))
     if search:
         pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%") \
             .replace("_", "\\_") + "%"

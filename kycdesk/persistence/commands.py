@@ -1,39 +1,105 @@
-"""Write requests the GUI hands to the persistence writer (plain, immutable data)."""
+"""Every write the store accepts, one class each: its fields are the request, its
+`apply` is the implementation.
+
+The persistence writer runs commands in request order on its connection
+(`writer.PersistenceWriter`); command-line tools and tests run them directly with
+`LocalStore.run`. A new write operation is one class here (plus its test): nothing else
+forwards it. A command whose success changes what a case *is* (created, new status)
+returns a `CaseChange` from `announces`, which the writer broadcasts as `caseChanged`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kycdesk.persistence.records import CaseStatus, FormValues, Location
+from kycdesk.core.records import FormValues, ImageRecord, Location
+from kycdesk.core.states import CaseChange, CaseStatus, Change
+from kycdesk.paths import DataPaths, ensure_private_dir
+from kycdesk.persistence import cases, events, forms, images, sync_repo
+from kycdesk.persistence.db import Connection
+from kycdesk.persistence.imagecheck import ImageLimits
 
 
 @dataclass(frozen=True)
-class CreateCase:
+class StoreContext:
+    """What a command runs against: the writing connection, in its own thread."""
+
+    conn: Connection
+    paths: DataPaths
+    image_limits: ImageLimits
+
+
+class Command:
+    """Base of the write requests (frozen dataclasses)."""
+
+    case_id: str | None
+
+    def apply(self, ctx: StoreContext) -> Any:
+        raise NotImplementedError
+
+    def announces(self, result: Any) -> CaseChange | None:
+        """The notification every view hears after this command succeeded, if any."""
+        return None
+
+
+@dataclass(frozen=True)
+class CreateCase(Command):
     case_id: str | None = None
     reference_number: str | None = None
     form_id: str | None = None
     form_version: str | None = None
 
+    def apply(self, ctx: StoreContext) -> str:
+        """A DRAFT case with an empty form; returns its id."""
+        case_id = cases.insert_case(ctx.conn, case_id=self.case_id,
+                                    reference_number=self.reference_number,
+                                    form_id=self.form_id, form_version=self.form_version)
+        # The row is committed; if the folder cannot be made now, the first photo makes it.
+        with contextlib.suppress(OSError):
+            ensure_private_dir(ctx.paths.case_dir(case_id))
+        return case_id
+
+    def announces(self, result: Any) -> CaseChange:
+        return CaseChange(case_id=str(result), status=CaseStatus.DRAFT, revision=0)
+
 
 @dataclass(frozen=True)
-class AppendEdit:
+class AppendEdit(Command):
+    """One field change, written ahead of the debounced save; returns its sequence."""
+
     case_id: str
     field_key: str
     value: Any
 
+    def apply(self, ctx: StoreContext) -> int:
+        return forms.append_edit(ctx.conn, self.case_id, self.field_key, self.value)
+
 
 @dataclass(frozen=True)
-class SaveForm:
+class SaveForm(Command):
+    """The whole draft, folding the edits written ahead; returns the new revision."""
+
     case_id: str
     form: FormValues
     form_version: str | None = None
     applicant_name: str | None = None  # for the case list; None keeps the stored one
 
+    def apply(self, ctx: StoreContext) -> int:
+        return forms.save_form(ctx.conn, self.case_id, self.form, self.form_version,
+                               self.applicant_name)
+
 
 @dataclass(frozen=True)
-class AddImage:
+class AddImage(Command):
+    """A photo file to copy into the case; returns its ImageRecord.
+
+    The writer prepares it (copy, hash, fsync, decode check) on its import thread and
+    then commits it in request order (`CommitPreparedImage`); `apply` does both at once
+    for direct use."""
+
     case_id: str
     source: Path
     slot: str | None = None
@@ -43,45 +109,104 @@ class AddImage:
     client_image_id: str | None = None
     remove_source: bool = False  # our own temp file (camera capture): delete once stored
 
+    def prepare(self, ctx_paths: DataPaths, limits: ImageLimits) -> images.PreparedImage:
+        return images.prepare_image(ctx_paths, self.case_id, self.source, limits)
+
+    def apply(self, ctx: StoreContext) -> ImageRecord:
+        return CommitPreparedImage(self, self.prepare(ctx.paths, ctx.image_limits)).apply(ctx)
+
 
 @dataclass(frozen=True)
-class DeleteImage:
+class CommitPreparedImage(Command):
+    """Internal: an AddImage whose file the import thread has already prepared."""
+
+    request: AddImage
+    prepared: images.PreparedImage
+
+    @property
+    def case_id(self) -> str:  # type: ignore[override]
+        return self.request.case_id
+
+    def apply(self, ctx: StoreContext) -> ImageRecord:
+        request = self.request
+        record = images.commit_image(
+            ctx.conn, ctx.paths, self.prepared, slot=request.slot, location=request.location,
+            captured_at=request.captured_at, origin=request.origin,
+            client_image_id=request.client_image_id)
+        if request.remove_source:
+            request.source.unlink(missing_ok=True)
+        return record
+
+
+@dataclass(frozen=True)
+class DeleteImage(Command):
     case_id: str
     image_id: int
 
+    def apply(self, ctx: StoreContext) -> int:
+        """Returns the id of the photo that is gone."""
+        images.delete_image(ctx.conn, ctx.paths, self.image_id)
+        return self.image_id
+
 
 @dataclass(frozen=True)
-class SetStatus:
+class Transition(Command):
+    """A status change (see `core.states` and `cases.transition`); returns CaseChange."""
+
     case_id: str
-    status: CaseStatus
+    change: Change
     error: str | None = None
     error_kind: str | None = None
+    next_attempt_at: str | None = None
+    revision: int | None = None            # SYNCED: the revision that was sent
+    receipt: dict[str, Any] | None = None  # SYNCED: the server's receipt
+
+    def apply(self, ctx: StoreContext) -> CaseChange:
+        return cases.transition(ctx.conn, self.case_id, self.change, error=self.error,
+                                error_kind=self.error_kind,
+                                next_attempt_at=self.next_attempt_at,
+                                revision=self.revision, receipt=self.receipt)
+
+    def announces(self, result: Any) -> CaseChange | None:
+        return result if isinstance(result, CaseChange) else None
 
 
 @dataclass(frozen=True)
-class SetCurrentStep:
+class ConfirmImage(Command):
+    """The server holds this photo (its id is recorded at once, never lost on a retry)."""
+
+    case_id: str
+    image_id: int
+    server_image_id: str
+
+    def apply(self, ctx: StoreContext) -> bool:
+        return sync_repo.confirm_image(ctx.conn, self.image_id, self.server_image_id)
+
+
+@dataclass(frozen=True)
+class SetCurrentStep(Command):
     case_id: str
     step: str
 
+    def apply(self, ctx: StoreContext) -> None:
+        cases.set_current_step(ctx.conn, self.case_id, self.step)
+
 
 @dataclass(frozen=True)
-class AppendEvent:
+class SetReferenceNumber(Command):
+    case_id: str
+    reference_number: str | None
+
+    def apply(self, ctx: StoreContext) -> None:
+        cases.set_reference_number(ctx.conn, self.case_id, self.reference_number)
+
+
+@dataclass(frozen=True)
+class AppendEvent(Command):
     case_id: str | None
     kind: str
     detail: dict[str, Any] = field(default_factory=dict)
 
-
-@dataclass(frozen=True)
-class CommitPreparedImage:
-    """Internal: an AddImage whose file an import worker has already copied and checked."""
-
-    request: AddImage
-    prepared: Any  # images.PreparedImage (kept Any: this module stays free of file code)
-
-    @property
-    def case_id(self) -> str:
-        return self.request.case_id
-
-
-Command = (CreateCase | AppendEdit | SaveForm | AddImage | DeleteImage | SetStatus
-           | SetCurrentStep | AppendEvent | CommitPreparedImage)
+    def apply(self, ctx: StoreContext) -> int:
+        with ctx.conn.transaction():
+            return events.append_event(ctx.conn, self.case_id, self.kind, self.detail)

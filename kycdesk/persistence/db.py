@@ -21,7 +21,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtSql import QSqlDatabase, QSqlError, QSqlQuery
 
-from kycdesk.persistence.errors import (
+from kycdesk.core.errors import (
     DatabaseCorruptError,
     StorageUnavailableError,
     StoreError,

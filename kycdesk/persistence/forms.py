@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kycdesk.core.errors import CaseLockedError, StoreError
+from kycdesk.core.ids import validate_case_id
+from kycdesk.core.records import FormValues
+from kycdesk.core.states import CaseStatus
 from kycdesk.persistence.cases import case_status
 from kycdesk.persistence.clock import utc_now
 from kycdesk.persistence.db import Connection
-from kycdesk.persistence.errors import CaseLockedError, StoreError
-from kycdesk.persistence.ids import validate_case_id
-from kycdesk.persistence.records import CaseStatus, FormValues
 
 
 def _dump(value: Any) -> str:
@@ -38,9 +39,10 @@ def append_edit(conn: Connection, case_id: str, field_key: str, value: Any) -> i
     row = conn.query_one(
         "INSERT INTO case_edits(case_id, seq, field_key, value_json, at) "
         "SELECT ?, coalesce((SELECT max(seq) FROM case_edits WHERE case_id = ?), 0) + 1, "
-        "?, ?, ? WHERE EXISTS (SELECT 1 FROM cases WHERE id = ? AND status = 'DRAFT') "
+        "?, ?, ? WHERE EXISTS (SELECT 1 FROM cases WHERE id = ? AND status = ?) "
         "RETURNING seq",
-        (case_id, case_id, field_key, _dump(value), utc_now(), case_id),
+        (case_id, case_id, field_key, _dump(value), utc_now(), case_id,
+         CaseStatus.DRAFT.value),
     )
     if row is None:
         # Nothing inserted: tell the caller why (missing case or locked case).

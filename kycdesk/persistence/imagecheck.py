@@ -14,8 +14,8 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QImageReader
 
+from kycdesk.core.errors import ImageRejectedError, ImageRejectionKind
 from kycdesk.persistence.diskspace import IMPORT_RESERVE_BYTES
-from kycdesk.persistence.errors import ImageRejectedError, ImageRejectionKind
 
 MIME_BY_FORMAT = {"jpeg": "image/jpeg", "png": "image/png", "heic": "image/heic",
                   "heif": "image/heif"}

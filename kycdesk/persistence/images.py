@@ -18,23 +18,25 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from kycdesk.paths import DataPaths, ensure_private_dir
-from kycdesk.persistence.cases import require_draft
-from kycdesk.persistence.clock import utc_now
-from kycdesk.persistence.db import Connection
-from kycdesk.persistence.diskspace import has_room_for
-from kycdesk.persistence.errors import (
+from kycdesk.core.errors import (
     ImageNotFoundError,
     ImageRejectedError,
     ImageRejectionKind,
     StorageUnavailableError,
     StoreError,
 )
+from kycdesk.core.ids import new_id, validate_case_id, validate_image_id
+from kycdesk.core.records import ImageRecord, Location
+from kycdesk.paths import DataPaths, ensure_private_dir
+from kycdesk.persistence.cases import require_draft
+from kycdesk.persistence.clock import utc_now
+from kycdesk.persistence.db import Connection
+from kycdesk.persistence.diskspace import has_room_for
 from kycdesk.persistence.events import append_event
 from kycdesk.persistence.exif import ExifFacts, read_exif
 from kycdesk.persistence.files import fsync_dir, rename_no_clobber, unlink_quietly
-from kycdesk.persistence.ids import new_id, validate_case_id, validate_image_id
 from kycdesk.persistence.imagecheck import (
     ImageInfo,
     ImageLimits,
@@ -42,8 +44,23 @@ from kycdesk.persistence.imagecheck import (
     check_file_size,
     probe,
 )
-from kycdesk.persistence.records import IMAGE_COLUMNS, ImageRecord, Location, image_from_row
 from kycdesk.persistence.thumbnails import thumbnail_file, write_thumbnail
+
+IMAGE_COLUMNS = (
+    "id, case_id, client_image_id, file_path, slot, sha256, byte_size, mime, width, height, "
+    "latitude, longitude, accuracy, address, captured_at, source, synced, server_image_id"
+)
+
+
+def image_from_row(row: tuple[Any, ...]) -> ImageRecord:
+    return ImageRecord(
+        id=int(row[0]), case_id=row[1], client_image_id=row[2], file_path=row[3],
+        slot=row[4], sha256=row[5], byte_size=row[6], mime=row[7], width=row[8],
+        height=row[9],
+        location=Location(latitude=row[10], longitude=row[11], accuracy=row[12],
+                          address=row[13]),
+        captured_at=row[14], source=row[15], synced=bool(row[16]), server_image_id=row[17],
+    )
 
 log = logging.getLogger(__name__)
 

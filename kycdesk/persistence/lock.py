@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QLockFile
 
-from kycdesk.persistence.errors import DatabaseLockedError
+from kycdesk.core.errors import DatabaseLockedError
 
 
 class DataDirLock:

@@ -18,12 +18,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kycdesk.core.errors import InvalidCaseIdError
+from kycdesk.core.ids import validate_case_id
 from kycdesk.paths import DataPaths, ensure_private_dir
 from kycdesk.persistence.db import Connection
-from kycdesk.persistence.errors import InvalidCaseIdError
 from kycdesk.persistence.events import append_event
 from kycdesk.persistence.files import fsync_dir, unlink_quietly
-from kycdesk.persistence.ids import validate_case_id
 from kycdesk.persistence.images import CHUNK, IMAGE_NAME, TMP_PREFIX, TMP_SUFFIX, TOMBSTONE_PREFIX
 from kycdesk.persistence.thumbnails import THUMBS_DIRNAME
 

@@ -15,8 +15,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from kycdesk.core.errors import DatabaseCorruptError, DatabaseTooNewError
 from kycdesk.persistence.db import Connection
-from kycdesk.persistence.errors import DatabaseCorruptError, DatabaseTooNewError
 
 log = logging.getLogger(__name__)
 

@@ -1,43 +1,48 @@
-"""The sync worker's own connection to the store, with the operations the engine uses."""
+"""The sync engine's view of the store: reads on the sync thread's own read-only
+connection, every write through the persistence writer (the one writer), waited for in
+the sync thread. Status changes are `Transition`s like any other."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
 
+from kycdesk.core.errors import TransitionRefusedError
+from kycdesk.core.states import Change
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import sync_repo
-from kycdesk.persistence.store import open_connection
+from kycdesk.persistence.commands import ConfirmImage, Transition
+from kycdesk.persistence.reader import ReadStore
+from kycdesk.persistence.writer import PersistenceWriter
+
+log = logging.getLogger(__name__)
 
 
-class SyncStoreAdapter:
+class SyncStoreAdapter(ReadStore):
     """Opened in the thread that uses it (the sync worker, or the CLI's main thread)."""
 
-    def __init__(self, paths: DataPaths) -> None:
-        self.paths = paths
-        self.conn = open_connection(paths, writer=True, role="sync")
+    def __init__(self, paths: DataPaths, writer: PersistenceWriter) -> None:
+        super().__init__(paths, role="sync")
+        self.writer = writer
 
-    def close(self) -> None:
-        self.conn.close()
-
-    def due_cases(self, now: str, *, ignore_backoff: bool) -> list[str]:
-        return sync_repo.due_cases(self.conn, now, ignore_backoff=ignore_backoff)
-
-    def next_due_at(self) -> str | None:
-        return sync_repo.next_due_at(self.conn)
-
-    def load_sync_case(self, case_id: str) -> sync_repo.SyncCase:
-        return sync_repo.load_sync_case(self.conn, case_id)
-
-    def mark_image_synced(self, image_id: int, server_image_id: str) -> None:
-        sync_repo.mark_image_synced(self.conn, image_id, server_image_id)
+    def confirm_image(self, case_id: str, image_id: int, server_image_id: str) -> None:
+        self.writer.call(ConfirmImage(case_id, image_id, server_image_id))
 
     def record_failure(self, case_id: str, *, kind: str, message: str,
                        next_attempt_at: str | None) -> bool:
-        return sync_repo.record_failure(self.conn, case_id, kind=kind, message=message,
-                                        next_attempt_at=next_attempt_at)
+        """FAILED with the reason; False if the case left the sync queue meanwhile."""
+        try:
+            self.writer.call(Transition(case_id, Change.SYNC_FAILED, error=message,
+                                        error_kind=kind, next_attempt_at=next_attempt_at))
+        except TransitionRefusedError as exc:
+            log.info("failure of %s not recorded: %s", case_id, exc)
+            return False
+        return True
 
     def mark_synced(self, case_id: str, *, revision: int, receipt: dict[str, object]) -> bool:
-        return sync_repo.mark_synced(self.conn, case_id, revision=revision, receipt=receipt)
-
-    def absolute_path(self, stored: str) -> Path:
-        return self.paths.absolute(stored)
+        """SYNCED with the receipt, only if still queued at the revision that was sent."""
+        try:
+            self.writer.call(Transition(case_id, Change.SYNCED, revision=revision,
+                                        receipt=dict(receipt)))
+        except TransitionRefusedError as exc:
+            log.info("%s not marked synced: %s", case_id, exc)
+            return False
+        return True

@@ -1,10 +1,15 @@
 """The persistence writer: the one thread that writes, in request order.
 
-The GUI calls `submit()` (thread-safe, returns at once with a ticket); the writer's
-thread runs requests FIFO on its own connection and reports by signal. FIFO order is
-what makes the edit write-ahead correct: a SaveForm folds exactly the edits submitted
-before it. A SaveForm for a case that already has one waiting replaces it (the newer
-snapshot contains everything the older one had) and moves to the back of the queue.
+Anyone calls `submit(command, done)` (thread-safe, returns at once); the writer's thread
+runs requests FIFO on its own connection and calls `done` with exactly one `Result` per
+request — the value, or a typed error. (`StoreClient` delivers those in the GUI thread;
+`call()` waits for one, for the sync worker and the command line.) Beside the results,
+one broadcast: `caseChanged(CaseChange)` after a case was created or changed status.
+
+FIFO order is what makes the edit write-ahead correct: a SaveForm folds exactly the
+edits submitted before it. A SaveForm for a case that already has one waiting replaces
+it (the newer snapshot contains everything the older one had; both requesters get the
+result) and moves to the back of the queue.
 
 Photo imports are prepared (copied, hashed, fsynced, checked) on an import thread, so
 edits keep being written while a batch of 12 MP photos is copied; the writer then only
@@ -18,7 +23,6 @@ fails that request alone.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 from collections import deque
@@ -27,49 +31,38 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, QTimer, Signal, Slot
 
+from kycdesk.core.errors import StorageUnavailableError, StoreError
+from kycdesk.core.results import Done, Result
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import (
     AddImage,
-    AppendEdit,
-    AppendEvent,
     Command,
     CommitPreparedImage,
-    CreateCase,
-    DeleteImage,
     SaveForm,
-    SetCurrentStep,
-    SetStatus,
 )
-from kycdesk.persistence.errors import StoreError
 from kycdesk.persistence.imagecheck import ImageLimits
-from kycdesk.persistence.images import PreparedImage, prepare_image
+from kycdesk.persistence.images import PreparedImage
 from kycdesk.persistence.store import LocalStore
 
 log = logging.getLogger(__name__)
 
 RETRY_FIRST_MS = 1000
 RETRY_MAX_MS = 30_000
+UNEXPECTED = "An unexpected error occurred; details are in the log."
 
 
 @dataclass
 class _Pending:
     command: Command
-    tickets: list[int] = field(default_factory=list)
+    done: list[Done] = field(default_factory=list)
 
 
 class PersistenceWriter(QObject):
     """Lives in its own QThread (see `WriterThread`)."""
 
-    opened = Signal(object)                # RecoveryReport
+    opened = Signal(object)                # RecoveryReport | None
     openFailed = Signal(str)
-    completed = Signal(int, object)        # ticket, result
-    failed = Signal(int, str, str)         # ticket, case_id, message
-    saved = Signal(str, int)               # case_id, revision
-    saveFailed = Signal(str, str)          # case_id, message (also while retrying)
-    caseCreated = Signal(str)
-    imageAdded = Signal(str, object)       # case_id, ImageRecord
-    imageDeleted = Signal(str, int)        # case_id, image id
-    statusChanged = Signal(str, str)       # case_id, new status
+    caseChanged = Signal(object)           # CaseChange
     storageStateChanged = Signal(bool, str)  # ok, message
     idle = Signal()                        # queue drained
     closed = Signal()
@@ -80,17 +73,17 @@ class PersistenceWriter(QObject):
                  run_recovery: bool = True) -> None:
         super().__init__()
         self._paths = paths
-        self._image_limits = image_limits
+        self._image_limits = image_limits or ImageLimits()
         self._retry_first_ms = retry_first_ms
         self._retry_max_ms = retry_max_ms
         self._run_recovery = run_recovery
         self._lock = threading.Lock()
         self._queue: deque[_Pending] = deque()
-        self._tickets = itertools.count(1)
         self._wake_pending = False
         self._preparing = 0
         self._store: LocalStore | None = None
         self._open_error: str | None = None
+        self._open_done = threading.Event()
         self._retry_timer: QTimer | None = None
         self._retry_delay_ms = retry_first_ms
         self._storage_ok = True
@@ -99,46 +92,66 @@ class PersistenceWriter(QObject):
         self._import_pool = QThreadPool(self)
         self._import_pool.setMaxThreadCount(1)
 
-    def _prepared(self, command: AddImage, ticket: int, prepared: PreparedImage) -> None:
-        """Import worker: the copy is ready; queue its commit behind what is queued now."""
-        self._enqueue(CommitPreparedImage(command, prepared), ticket)
-        with self._lock:
-            self._preparing -= 1
-
-    def _prepare_failed(self, command: AddImage, ticket: int, message: str) -> None:
-        with self._lock:
-            self._preparing -= 1
-        self.failed.emit(ticket, command.case_id, message)
-
     # -- any thread ------------------------------------------------------------------
-    def submit(self, command: Command) -> int:
-        """Queue a write; returns its ticket (reported by `completed` / `failed`)."""
+    def submit(self, command: Command, done: Done | None = None) -> None:
+        """Queue a write; `done` (if given) is called once, in the writer's or the import
+        thread, with its Result."""
         if isinstance(command, AddImage):
             with self._lock:
-                ticket = next(self._tickets)
                 self._preparing += 1
-            self._import_pool.start(_PrepareJob(self, command, ticket))
-            return ticket
-        return self._enqueue(command, None)
+            self._import_pool.start(_PrepareJob(self, command, done))
+            return
+        self._enqueue(command, done)
 
-    def _enqueue(self, command: Command, ticket: int | None) -> int:
+    def call(self, command: Command, timeout_s: float = 120.0) -> Any:
+        """Submit and wait for the result (raises its error). For the sync worker's and
+        the command line's threads — never the GUI thread, which must not wait on disk."""
+        finished = threading.Event()
+        box: list[Result] = []
+
+        def done(result: Result) -> None:
+            box.append(result)
+            finished.set()
+
+        self.submit(command, done)
+        if not finished.wait(timeout_s):
+            raise StorageUnavailableError(
+                "The local store did not finish a write in time (the disk may be full or "
+                "failing); nothing was lost, the write is still queued.")
+        return box[0].unwrap()
+
+    def wait_open(self, timeout_s: float = 60.0) -> str | None:
+        """Block until the store is open; the error message if it could not be."""
+        if not self._open_done.wait(timeout_s):
+            return "The local store did not open in time."
+        return self._open_error
+
+    def _enqueue(self, command: Command, done: Done | None) -> None:
         with self._lock:
-            if ticket is None:
-                ticket = next(self._tickets)
-            pending = _Pending(command, [ticket])
+            pending = _Pending(command, [done] if done is not None else [])
             if isinstance(command, SaveForm):
                 for older in list(self._queue):
                     if (isinstance(older.command, SaveForm)
                             and older.command.case_id == command.case_id
                             and older is not self._queue[0]):
                         self._queue.remove(older)
-                        pending.tickets[:0] = older.tickets
+                        pending.done[:0] = older.done
             self._queue.append(pending)
             wake = not self._wake_pending
             self._wake_pending = True
         if wake:
             self._wakeRequested.emit()
-        return ticket
+
+    def _prepared(self, command: AddImage, done: Done | None, prepared: PreparedImage) -> None:
+        """Import thread: the copy is ready; queue its commit behind what is queued now."""
+        self._enqueue(CommitPreparedImage(command, prepared), done)
+        with self._lock:
+            self._preparing -= 1
+
+    def _prepare_failed(self, done: Done | None, error: StoreError) -> None:
+        with self._lock:
+            self._preparing -= 1
+        _deliver(done, Result(error=error))
 
     def pending_count(self) -> int:
         """Requests not yet done: queued, being written, or photos being prepared."""
@@ -158,9 +171,11 @@ class PersistenceWriter(QObject):
         except StoreError as exc:
             log.error("store could not be opened: %s", exc)
             self._open_error = str(exc)
+            self._open_done.set()
             self.openFailed.emit(str(exc))
             self._drain()
             return
+        self._open_done.set()
         self.opened.emit(report)
         self._drain()
 
@@ -192,33 +207,32 @@ class PersistenceWriter(QObject):
                 result = self._execute(pending.command)
             except StoreError as exc:
                 if exc.retryable and not final:
-                    self._storage_failed(pending, str(exc))
+                    self._storage_failed(str(exc))
                     return
-                self._finish(pending)
-                self._report_failure(pending, exc, str(exc))
-            except Exception as exc:  # a bug: keep the writer alive, log the traceback
+                log.info("%s failed: %s", type(pending.command).__name__, exc)
+                self._finish(pending, Result(error=exc))
+            except Exception:  # a bug: keep the writer alive, log the traceback
                 log.exception("unexpected error in %s", type(pending.command).__name__)
-                self._finish(pending)
-                self._report_failure(pending, exc,
-                                     "An unexpected error occurred; details are in the log.")
+                self._finish(pending, Result(error=StoreError(UNEXPECTED)))
             else:
-                self._finish(pending)
                 self._storage_recovered()
-                self._report_success(pending, result)
+                self._finish(pending, Result(value=result))
+                change = pending.command.announces(result)
+                if change is not None:
+                    self.caseChanged.emit(change)
         self.idle.emit()
 
-    def _finish(self, pending: _Pending) -> None:
+    def _finish(self, pending: _Pending, result: Result) -> None:
         with self._lock:
             if self._queue and self._queue[0] is pending:
                 self._queue.popleft()
+        for done in pending.done:
+            _deliver(done, result)
 
-    def _storage_failed(self, pending: _Pending, message: str) -> None:
+    def _storage_failed(self, message: str) -> None:
         log.warning("write failed, retrying in %d ms: %s", self._retry_delay_ms, message)
-        case_id = getattr(pending.command, "case_id", None) or ""
         self._storage_ok = False
         self.storageStateChanged.emit(False, message)
-        if isinstance(pending.command, SaveForm | AppendEdit):
-            self.saveFailed.emit(case_id, message)
         assert self._retry_timer is not None
         self._retry_timer.start(self._retry_delay_ms)
         self._retry_delay_ms = min(self._retry_delay_ms * 2, self._retry_max_ms)
@@ -229,79 +243,38 @@ class PersistenceWriter(QObject):
             self._storage_ok = True
             self.storageStateChanged.emit(True, "")
 
-    def _report_failure(self, pending: _Pending, exc: BaseException, message: str) -> None:
-        case_id = getattr(pending.command, "case_id", None) or ""
-        log.info("%s failed: %s", type(pending.command).__name__, exc)
-        if isinstance(pending.command, SaveForm):
-            self.saveFailed.emit(case_id, message)
-        for ticket in pending.tickets:
-            self.failed.emit(ticket, case_id, message)
-
-    def _report_success(self, pending: _Pending, result: Any) -> None:
-        command = pending.command
-        if isinstance(command, CreateCase):
-            self.caseCreated.emit(result)
-        elif isinstance(command, SaveForm):
-            self.saved.emit(command.case_id, result)
-        elif isinstance(command, CommitPreparedImage):
-            self.imageAdded.emit(command.case_id, result)
-        elif isinstance(command, DeleteImage):
-            self.imageDeleted.emit(command.case_id, command.image_id)
-        elif isinstance(command, SetStatus):
-            self.statusChanged.emit(command.case_id, command.status.value)
-        for ticket in pending.tickets:
-            self.completed.emit(ticket, result)
-
     def _execute(self, command: Command) -> Any:
         if self._store is None:
             raise StoreError(self._open_error or "The store is closed.")
-        store = self._store
-        match command:
-            case AppendEdit(case_id, field_key, value):
-                return store.append_edit(case_id, field_key, value)
-            case SaveForm(case_id, form, form_version, applicant_name):
-                return store.save_form(case_id, form, form_version, applicant_name)
-            case CreateCase(case_id, reference_number, form_id, form_version):
-                return store.create_case(case_id=case_id, reference_number=reference_number,
-                                         form_id=form_id, form_version=form_version)
-            case CommitPreparedImage(request, prepared):
-                record = store.commit_prepared_image(
-                    prepared, slot=request.slot, location=request.location,
-                    captured_at=request.captured_at, origin=request.origin,
-                    client_image_id=request.client_image_id)
-                if request.remove_source:
-                    request.source.unlink(missing_ok=True)
-                return record
-            case DeleteImage(_, image_id):
-                return store.delete_image(image_id)
-            case SetStatus(case_id, status, error, error_kind):
-                return store.set_status(case_id, status, error=error, error_kind=error_kind)
-            case SetCurrentStep(case_id, step):
-                return store.set_current_step(case_id, step)
-            case AppendEvent(case_id, kind, detail):
-                return store.append_event(case_id, kind, detail)
-        raise TypeError(f"unknown command {command!r}")
+        return self._store.run(command)
+
+
+def _deliver(done: Done | None, result: Result) -> None:
+    if done is None:
+        return
+    try:
+        done(result)
+    except Exception:  # a requester's bug must not stop the writer
+        log.exception("a write's completion callback failed")
 
 
 class _PrepareJob(QRunnable):
-    def __init__(self, writer: PersistenceWriter, command: AddImage, ticket: int) -> None:
+    def __init__(self, writer: PersistenceWriter, command: AddImage, done: Done | None) -> None:
         super().__init__()
-        self.writer, self.command, self.ticket = writer, command, ticket
+        self.writer, self.command, self.done = writer, command, done
 
     def run(self) -> None:
-        command = self.command
+        writer = self.writer
         try:
-            prepared = prepare_image(self.writer._paths, command.case_id, command.source,
-                                     self.writer._image_limits)
+            prepared = self.command.prepare(writer._paths, writer._image_limits)
         except StoreError as exc:
-            log.info("photo %s not added: %s", command.source.name, exc)
-            self.writer._prepare_failed(command, self.ticket, str(exc))
+            log.info("photo %s not added: %s", self.command.source.name, exc)
+            writer._prepare_failed(self.done, exc)
         except Exception:  # a bug: report it, keep the app alive
-            log.exception("preparing %s failed", command.source)
-            self.writer._prepare_failed(command, self.ticket,
-                                        "An unexpected error occurred; details are in the log.")
+            log.exception("preparing a photo failed")
+            writer._prepare_failed(self.done, StoreError(UNEXPECTED))
         else:
-            self.writer._prepared(command, self.ticket, prepared)
+            writer._prepared(self.command, self.done, prepared)
 
 
 class WriterThread:

@@ -19,8 +19,8 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from kycdesk import __version__
-from kycdesk.sync.errors import FailureKind, SyncCancelledError, SyncError
-from kycdesk.sync.protocol import (
+from kycdesk.core.errors import FailureKind
+from kycdesk.core.protocol import (
     Health,
     HeldImage,
     ImageReceipt,
@@ -29,6 +29,7 @@ from kycdesk.sync.protocol import (
     Submission,
     repr_digest,
 )
+from kycdesk.sync.errors import SyncCancelledError, SyncError
 
 CHUNK = 256 * 1024
 Progress = Callable[[int], None]  # bytes sent so far for the current upload

@@ -22,23 +22,23 @@ from pathlib import Path
 from typing import Protocol
 
 from kycdesk import __version__
-from kycdesk.persistence.errors import StoreError
-from kycdesk.persistence.records import ImageRecord
-from kycdesk.persistence.sync_repo import SyncCase
+from kycdesk.core.errors import FailureKind, StoreError
+from kycdesk.core.protocol import ClientInfo, HeldImage, Receipt, Submission, SubmissionImage
+from kycdesk.core.records import ImageRecord, SyncCase
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
-from kycdesk.sync.errors import FailureKind, SyncCancelledError, SyncError
-from kycdesk.sync.protocol import ClientInfo, HeldImage, Receipt, Submission, SubmissionImage
+from kycdesk.sync.errors import SyncCancelledError, SyncError
 
 log = logging.getLogger(__name__)
 
 
 class SyncStore(Protocol):
-    """The store operations the engine needs (implemented by persistence.SyncStoreAdapter)."""
+    """The store as the engine sees it (implemented by persistence.SyncStoreAdapter;
+    the engine imports no persistence and no Qt)."""
 
     def due_cases(self, now: str, *, ignore_backoff: bool) -> list[str]: ...
     def load_sync_case(self, case_id: str) -> SyncCase: ...
-    def mark_image_synced(self, image_id: int, server_image_id: str) -> None: ...
+    def confirm_image(self, case_id: str, image_id: int, server_image_id: str) -> None: ...
     def record_failure(self, case_id: str, *, kind: str, message: str,
                        next_attempt_at: str | None) -> bool: ...
     def mark_synced(self, case_id: str, *, revision: int, receipt: dict[str, object]) -> bool: ...
@@ -181,7 +181,7 @@ class SyncEngine:
                 case_id, image.client_image_id, self._path(image), sha256=image.sha256 or "",
                 byte_size=image.byte_size or 0, mime=image.mime, cancel=self.cancel,
                 progress=sent)
-            self.store.mark_image_synced(image.id, receipt.server_image_id)
+            self.store.confirm_image(case_id, image.id, receipt.server_image_id)
             confirmed[image.id] = receipt.server_image_id
             result.uploaded_images += 1
             result.uploaded_bytes += image.byte_size or 0
@@ -217,7 +217,8 @@ class SyncEngine:
             raise SyncError(FailureKind.PERMANENT,
                             "The server holds a different photo under the same id.")
         if not image.synced or image.server_image_id != held.server_image_id:
-            self.store.mark_image_synced(image.id, held.server_image_id)  # a lost reply
+            self.store.confirm_image(image.case_id, image.id,
+                                     held.server_image_id)  # a lost reply
         return held.server_image_id
 
     def _submit(self, case_id: str, submission: Submission) -> Receipt:

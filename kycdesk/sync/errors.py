@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-
-class FailureKind(StrEnum):
-    TRANSIENT = "transient"  # network, 5xx, 429, timeouts, odd replies: retry with backoff
-    PERMANENT = "permanent"  # the server refused the data: wait for the verifier
-    AUTH = "auth"            # the device token: stop the whole queue, ask for a token
+from kycdesk.core.errors import FailureKind
 
 
 class SyncError(Exception):

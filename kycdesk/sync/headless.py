@@ -10,14 +10,16 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QCoreApplication, QSettings
 
 from kycdesk import APP_NAME
+from kycdesk.core.errors import FailureKind, StoreError
+from kycdesk.exit_codes import ExitCode
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.device import device_id
-from kycdesk.persistence.errors import StoreError
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.sync_store import SyncStoreAdapter
+from kycdesk.persistence.writer import WriterThread
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.credentials import (
     CA_BUNDLE_SETTING,
@@ -26,9 +28,7 @@ from kycdesk.sync.credentials import (
     server_url_from,
 )
 from kycdesk.sync.engine import CaseProgress, SyncEngine
-from kycdesk.sync.errors import FailureKind, SyncError
-
-EXIT_OK, EXIT_FAILED, EXIT_STORE, EXIT_AUTH, EXIT_OFFLINE = 0, 1, 2, 3, 4
+from kycdesk.sync.errors import SyncError
 
 
 class ProgressPrinter:
@@ -54,26 +54,34 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
     if not url:
         print("No server address: give --server, set KYCDESK_SERVER, or set it in the app.",
               file=out)
-        return EXIT_AUTH
+        return ExitCode.AUTH
     lookup = load_token(url, token)
     if lookup.token is None:
         print(lookup.problem, file=out)
-        return EXIT_AUTH
+        return ExitCode.AUTH
     if not paths.database.exists():
         print(f"There is no kycdesk data in {paths.root}: nothing to sync.", file=out)
-        return EXIT_OK
+        return ExitCode.OK
     lock = DataDirLock(paths.lock_file)
     try:
         lock.acquire()
     except StoreError as exc:
         print(exc, file=out)
-        return EXIT_STORE
+        return ExitCode.STORE_UNUSABLE
+    # The one writer, as in the app: its thread's event loop needs a core application.
+    QCoreApplication.instance() or QCoreApplication([APP_NAME])
+    writer_thread = WriterThread(paths)
+    writer_thread.start()
     try:
+        problem = writer_thread.writer.wait_open()
+        if problem is not None:
+            print(f"The store cannot be opened: {problem}", file=out)
+            return ExitCode.STORE_UNUSABLE
         try:
-            store = SyncStoreAdapter(paths)
+            store = SyncStoreAdapter(paths, writer_thread.writer)
         except StoreError as exc:
             print(f"The store cannot be opened: {exc}", file=out)
-            return EXIT_STORE
+            return ExitCode.STORE_UNUSABLE
         try:
             device = device_id(paths)
             client = SyncClient(url, lookup.token, device_id=device,
@@ -83,16 +91,17 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
                     client.health()
                 except SyncError as exc:
                     print(exc, file=out)
-                    return EXIT_AUTH if exc.kind is FailureKind.AUTH else EXIT_OFFLINE
+                    return ExitCode.AUTH if exc.kind is FailureKind.AUTH else ExitCode.OFFLINE
                 engine = SyncEngine(store, client, device_id=device,
                                     on_progress=ProgressPrinter(out))
                 result = engine.run_once(ignore_backoff=ignore_backoff)
         except SyncError as exc:
             print(exc, file=out)
-            return EXIT_AUTH
+            return ExitCode.AUTH
         finally:
             store.close()
     finally:
+        writer_thread.stop()
         lock.release()
     for case_id, message in result.failed.items():
         print(f"FAILED {case_id}: {message}", file=out)
@@ -100,5 +109,5 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
           f"({result.uploaded_bytes / 2**20:.1f} MB); failed {len(result.failed)}", file=out)
     if result.auth_error:
         print(result.auth_error, file=out)
-        return EXIT_AUTH
-    return EXIT_OK if result.ok else EXIT_FAILED
+        return ExitCode.AUTH
+    return ExitCode.OK if result.ok else ExitCode.PROBLEMS

@@ -1,5 +1,6 @@
-"""The sync worker: a QObject living in its own QThread, with its own database
-connection and HTTP client (both created in that thread).
+"""The sync worker: a QObject living in its own QThread, with its own read-only database
+connection and HTTP client (both created in that thread); its writes go through the
+persistence writer and are waited for here, never in the GUI thread.
 
 Runs the engine when asked ("Sync now", a case became READY, the network came back),
 on a periodic timer, and when the earliest backoff expires. Reports by signal; the GUI
@@ -16,14 +17,15 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from kycdesk.core.errors import FailureKind, StoreError
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.device import device_id
-from kycdesk.persistence.errors import StoreError
 from kycdesk.persistence.sync_store import SyncStoreAdapter
+from kycdesk.persistence.writer import PersistenceWriter
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.engine import RunResult, SyncEngine
-from kycdesk.sync.errors import FailureKind, SyncError
+from kycdesk.sync.errors import SyncError
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +43,16 @@ class SyncState:
 class SyncWorker(QObject):
     stateChanged = Signal(str, str)       # state, detail
     progress = Signal(object)             # CaseProgress
-    caseSynced = Signal(str)
-    caseFailed = Signal(str, str, str)    # case id, message, kind
     runFinished = Signal(object)          # RunResult
     stopped = Signal()
     _runRequested = Signal(bool)
     _configureRequested = Signal(str, str, str)
 
-    def __init__(self, paths: DataPaths, *, backoff: Backoff | None = None,
-                 periodic_ms: int = PERIODIC_MS) -> None:
+    def __init__(self, paths: DataPaths, writer: PersistenceWriter, *,
+                 backoff: Backoff | None = None, periodic_ms: int = PERIODIC_MS) -> None:
         super().__init__()
         self._paths = paths
+        self._writer = writer
         self._backoff = backoff or Backoff()
         self._periodic_ms = periodic_ms
         self._url: str | None = None
@@ -82,7 +83,7 @@ class SyncWorker(QObject):
     @Slot()
     def start(self) -> None:
         try:
-            self._store = SyncStoreAdapter(self._paths)
+            self._store = SyncStoreAdapter(self._paths, self._writer)
             self._device = device_id(self._paths)
         except (StoreError, OSError) as exc:
             log.error("sync worker cannot open the store: %s", exc)
@@ -146,8 +147,7 @@ class SyncWorker(QObject):
                                  else None)
             engine = SyncEngine(self._store, client, device_id=self._device,
                                 backoff=self._backoff, cancel=self._cancel,
-                                on_progress=self.progress.emit,
-                                on_case_done=self._case_done)
+                                on_progress=self.progress.emit)
             result = engine.run_once(ignore_backoff=ignore_backoff)
         finally:
             client.close()
@@ -156,12 +156,6 @@ class SyncWorker(QObject):
         else:
             self.stateChanged.emit(SyncState.IDLE, "")
         return result
-
-    def _case_done(self, case_id: str, error: str | None, kind: FailureKind | None) -> None:
-        if error is None:
-            self.caseSynced.emit(case_id)
-        else:
-            self.caseFailed.emit(case_id, error, kind.value if kind else "")
 
     def _schedule_retry(self) -> None:
         """Wake up when the earliest backoff expires (not only on the periodic timer)."""
@@ -192,18 +186,17 @@ class SyncController(QObject):
 
     stateChanged = Signal(str, str)
     progress = Signal(object)
-    caseSynced = Signal(str)
-    caseFailed = Signal(str, str, str)
     runFinished = Signal(object)
 
-    def __init__(self, paths: DataPaths, **worker_options: Any) -> None:
+    def __init__(self, paths: DataPaths, writer: PersistenceWriter,
+                 **worker_options: Any) -> None:
         super().__init__()
         self.sync_thread = QThread()
         self.sync_thread.setObjectName("sync-worker")
-        self.worker = SyncWorker(paths, **worker_options)
+        self.worker = SyncWorker(paths, writer, **worker_options)
         self.worker.moveToThread(self.sync_thread)
         self.sync_thread.started.connect(self.worker.start)
-        for name in ("stateChanged", "progress", "caseSynced", "caseFailed", "runFinished"):
+        for name in ("stateChanged", "progress", "runFinished"):
             getattr(self.worker, name).connect(getattr(self, name))
         self.state = SyncState.NOT_CONFIGURED
         self.detail = ""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from kycdesk.persistence.records import Location
+from kycdesk.core.records import Location
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ between steps, adding or deleting a photo and closing save at once.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -26,15 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kycdesk.models.autosave import Autosave
-from kycdesk.models.draft_model import DraftModel
-from kycdesk.models.form_schema import FieldKind, FormDefinition
-from kycdesk.persistence.client import StoreClient
-from kycdesk.persistence.commands import SetCurrentStep, SetStatus
-from kycdesk.persistence.records import CaseRecord, CaseStatus, ImageRecord
-from kycdesk.persistence.thumbnails import ThumbnailLoader
+from kycdesk.core.form_schema import FieldKind
+from kycdesk.core.states import CaseChange, CaseStatus, Change
+from kycdesk.models.case_session import CaseSession
 from kycdesk.views.camera import CameraSource
-from kycdesk.views.field_widgets import EDITORS, FieldEditor
+from kycdesk.views.field_widgets import FieldEditor, editor_class
 from kycdesk.views.photo_panel import Confirm, PhotoPanel, ask_confirmation
 from kycdesk.views.style import TOUCH, status_badge_html
 
@@ -45,37 +40,22 @@ class CaseEditor(QWidget):
     submitted = Signal(str)    # case id, now READY
     titleChanged = Signal(str)
 
-    def __init__(self, case: CaseRecord, definition: FormDefinition,
-                 images: list[ImageRecord], client: StoreClient, loader: ThumbnailLoader, *,
-                 debounce_ms: int = 2000, camera: CameraSource | None = None,
+    def __init__(self, session: CaseSession, *, camera: CameraSource | None = None,
                  confirm: Confirm = ask_confirmation, migration_note: str | None = None,
                  kept_keys: list[str] | None = None) -> None:
         super().__init__()
-        self.case = case
-        self.case_id = case.id
-        self.definition = definition
-        self.client = client
+        self.session = session
+        self.case_id = session.case_id
+        self.definition = definition = session.definition
         self.confirm: Confirm = confirm
-        self.status = case.status
-        read_only = case.status != CaseStatus.DRAFT
-        self.setObjectName(f"editor:{case.id}")
-
-        self.model = DraftModel(definition, case.form, read_only=read_only)
-        self.photos = PhotoPanel(case.id, [f for f in definition.fields()
-                                           if f.kind is FieldKind.PHOTO],
-                                 images, client, loader, camera=camera, confirm=confirm,
-                                 read_only=read_only)
-        for slot, count in self.photos.counts().items():
-            self.model.set_photo_count(slot, count)
-        self.autosave = Autosave(client, case.id, self.model, form_version=definition.version,
-                                 debounce_ms=debounce_ms)
-        if migration_note and not read_only:
-            self.autosave.mark_dirty()  # store the migrated draft under the new version
-        self.photos.photosChanged.connect(self.model.set_photo_count)
-        self.photos.changeAcknowledged.connect(self.autosave.flush)
+        self.setObjectName(f"editor:{session.case_id}")
+        self.model = session.draft
+        self.autosave = session.autosave
+        self.photos = PhotoPanel(session, camera=camera, confirm=confirm)
         self.model.errorsChanged.connect(self._refresh_step_badges)
         self.model.edited.connect(self._maybe_retitle)
-        client.statusChanged.connect(self._status_changed)
+        session.statusChanged.connect(self._status_changed)
+        session.commandFailed.connect(self.message_label_text)
 
         # -- header
         self.title_label = QLabel(self)
@@ -158,9 +138,9 @@ class CaseEditor(QWidget):
         layout.addLayout(nav)
 
         self._kept_keys = kept_keys or []
-        self._apply_status(case.status, migration_note)
+        self._apply_status(migration_note)
         self._update_title()
-        self.step_list.setCurrentRow(definition.step_index(case.current_step))
+        self.step_list.setCurrentRow(definition.step_index(session.case.current_step))
 
     # -- pages ---------------------------------------------------------------------------
     def _build_page(self, index: int) -> None:
@@ -183,7 +163,7 @@ class CaseEditor(QWidget):
             if field.kind is FieldKind.PHOTO:
                 column.addWidget(self.photos.slots[field.slot])
                 continue
-            editor = EDITORS[field.kind](self.model, field, page)
+            editor = editor_class(field.kind)(self.model, field, page)
             self.editors[field.key] = editor
             column.addWidget(editor)
         column.addStretch(1)
@@ -229,13 +209,7 @@ class CaseEditor(QWidget):
         self.pages.setCurrentIndex(index)
         self.back_button.setEnabled(index > 0)
         self.next_button.setEnabled(index < len(self.definition.steps) - 1)
-        if self.model.read_only:
-            return
-        step_id = self.definition.steps[index].id
-        if step_id != self.case.current_step:
-            self.autosave.flush()  # step navigation saves at once
-            self.client.submit(SetCurrentStep(self.case_id, step_id))
-            self.case = _with_step(self.case, step_id)
+        self.session.set_step(self.definition.steps[index].id)  # saves at once
 
     def _refresh_step_badges(self) -> None:
         for index, count in enumerate(self.model.step_problem_counts()):
@@ -244,12 +218,20 @@ class CaseEditor(QWidget):
             item.setText(f"{title}  ⚠ {count}" if count else title)
 
     # -- submit --------------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        return self.session.status
+
+    @Slot(str)
+    def message_label_text(self, message: str) -> None:
+        self.message_label.setText(message)
+
     @Slot()
     def submit(self) -> bool:
         """Validate everything; jump to the first problem, or lock and queue the case."""
-        if self.model.read_only:
+        if not self.session.editable:
             return False
-        if self.photos.busy():
+        if self.session.busy():
             self.message_label.setText("Photos are still being added; submit again in a "
                                        "moment.")
             return False
@@ -271,39 +253,30 @@ class CaseEditor(QWidget):
                                   "server when the device is online."):
             return False
         self.message_label.setText("")
-        self.client.submit(SetStatus(self.case_id, CaseStatus.READY))
+        self.session.submit()
         return True
 
-    @Slot(str, str)
-    def _status_changed(self, case_id: str, status: str) -> None:
-        if case_id == self.case_id and status != self.status:
-            was = self.status
-            self._apply_status(status, None)
-            if status == CaseStatus.READY and was == CaseStatus.DRAFT:
-                self.submitted.emit(case_id)
-
-    def external_status(self, status: str, error: str | None) -> None:
-        """The sync worker changed the case (it writes on its own connection)."""
-        self.case = replace(self.case, last_error=error)
-        if status != self.status or error:
-            self._apply_status(status, None)
+    @Slot(object)
+    def _status_changed(self, change: CaseChange) -> None:
+        self._apply_status(None)
+        if change.change is Change.SUBMIT:
+            self.submitted.emit(self.case_id)
 
     @Slot()
     def retry_sync(self) -> None:
         if self.status == CaseStatus.FAILED:
-            self.client.submit(SetStatus(self.case_id, CaseStatus.READY))
+            self.session.retry()
 
     @Slot()
     def reopen(self) -> None:
         if self.status in (CaseStatus.READY, CaseStatus.FAILED) and self.confirm(
                 self, "Reopen this case as a draft? It leaves the sync queue until you "
                       "submit it again."):
-            self.client.submit(SetStatus(self.case_id, CaseStatus.DRAFT))
+            self.session.reopen()
 
-    def _apply_status(self, status: str, note: str | None) -> None:
-        self.status = status
-        read_only = status != CaseStatus.DRAFT
-        self.model.read_only = read_only
+    def _apply_status(self, note: str | None) -> None:
+        status = self.status
+        read_only = not self.session.editable
         for editor in self.editors.values():
             editor.set_read_only(read_only)
         self.photos.set_read_only(read_only)
@@ -316,7 +289,7 @@ class CaseEditor(QWidget):
         elif status == CaseStatus.SYNCED:
             messages.append("Synced: the server has this case. It is read-only.")
         elif status == CaseStatus.FAILED:
-            messages.append(f"Sync failed: {self.case.last_error or 'unknown reason'}. "
+            messages.append(f"Sync failed: {self.session.case.last_error or 'unknown reason'}. "
                             "The case is locked until it is retried or reopened.")
         if note:
             messages.append(note)
@@ -327,7 +300,7 @@ class CaseEditor(QWidget):
     # -- header ---------------------------------------------------------------------------
     def _update_title(self) -> None:
         name = self.model.applicant_name() or "New applicant"
-        reference = self.case.reference_number or "no reference"
+        reference = self.session.case.reference_number or "no reference"
         self.title_label.setText(f"<b>{name}</b> · {reference} {status_badge_html(self.status)}")
         self.titleChanged.emit(name)
 
@@ -349,9 +322,5 @@ class CaseEditor(QWidget):
 
     def close_case(self) -> None:
         """Closing saves at once; nothing waits for the disk."""
-        self.autosave.stop()
-
-
-def _with_step(case: CaseRecord, step: str) -> CaseRecord:
-    return replace(case, current_step=step)
+        self.session.close()
 

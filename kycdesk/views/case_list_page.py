@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kycdesk.core.states import STATUS_COLOURS, CaseStatus
 from kycdesk.models.case_list_model import CaseListModel
-from kycdesk.persistence.records import CaseStatus
-from kycdesk.views.style import STATUS_COLOURS, TOUCH
+from kycdesk.views.style import TOUCH
 
 
 class StatusBadgeDelegate(QStyledItemDelegate):
@@ -55,7 +55,7 @@ class StatusBadgeDelegate(QStyledItemDelegate):
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, status)
         rest = text[len(status):].lstrip(": ")
         if rest:
-            painter.setPen(QColor(STATUS_COLOURS["FAILED"]))
+            painter.setPen(QColor(STATUS_COLOURS[CaseStatus.FAILED]))
             painter.drawText(rect.adjusted(badge.width() + 12, 0, -4, 0),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                              metrics.elidedText(rest, Qt.TextElideMode.ElideRight,

@@ -7,7 +7,7 @@ a kill while a field has focus must not lose it. Model changes flow back through
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
 from PySide6.QtCore import QDate, QModelIndex, QRegularExpression, Qt, Slot
 from PySide6.QtGui import QRegularExpressionValidator
@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kycdesk.core.form_schema import FieldDef, FieldKind
 from kycdesk.models.draft_model import DraftModel
-from kycdesk.models.form_schema import FieldDef, FieldKind
 from kycdesk.views.style import TOUCH
 
 EMPTY_DATE = QDate(1800, 1, 1)
@@ -300,17 +300,23 @@ class YesNoEditor(FieldEditor):
         self.no.setEnabled(not read_only)
 
 
-EDITORS: dict[FieldKind, type[FieldEditor]] = {
-    FieldKind.TEXT: TextEditor,
-    FieldKind.PHONE: TextEditor,
-    FieldKind.EMAIL: TextEditor,
-    FieldKind.ID_NUMBER: TextEditor,
-    FieldKind.MULTILINE: MultilineEditor,
-    FieldKind.INTEGER: NumberEditor,
-    FieldKind.DECIMAL: NumberEditor,
-    FieldKind.DATE: DateEditor,
-    FieldKind.SINGLE_CHOICE: ChoiceEditor,
-    FieldKind.MULTI_CHOICE: MultiChoiceEditor,
-    FieldKind.YES_NO: YesNoEditor,
-}
-
+def editor_class(kind: FieldKind) -> type[FieldEditor]:
+    """The widget for a field kind; mypy checks every kind has one (assert_never)."""
+    match kind:
+        case FieldKind.TEXT | FieldKind.PHONE | FieldKind.EMAIL | FieldKind.ID_NUMBER:
+            return TextEditor
+        case FieldKind.MULTILINE:
+            return MultilineEditor
+        case FieldKind.INTEGER | FieldKind.DECIMAL:
+            return NumberEditor
+        case FieldKind.DATE:
+            return DateEditor
+        case FieldKind.SINGLE_CHOICE:
+            return ChoiceEditor
+        case FieldKind.MULTI_CHOICE:
+            return MultiChoiceEditor
+        case FieldKind.YES_NO:
+            return YesNoEditor
+        case FieldKind.PHOTO:
+            raise ValueError("photo slots are shown by the photo panel, not a field editor")
+    assert_never(kind)

@@ -1,6 +1,6 @@
 """Photo slots of a case: import (dialog or drag-and-drop), camera capture, thumbnails,
-viewer, delete with confirmation. Every change goes through the writer; the panel only
-shows what the writer confirmed, and the reason when it refused a file."""
+viewer, delete with confirmation. Every change goes through the case session; the panel
+only shows what the store confirmed, and the reason when it refused a file."""
 
 from __future__ import annotations
 
@@ -9,16 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractListModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSize,
-    Qt,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QImage, QKeyEvent, QPixmap
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -31,88 +23,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kycdesk.models.form_schema import FieldDef
-from kycdesk.persistence.client import StoreClient
-from kycdesk.persistence.commands import AddImage, DeleteImage
-from kycdesk.persistence.records import ImageRecord, Location
-from kycdesk.persistence.thumbnails import ThumbnailLoader
+from kycdesk.core.form_schema import FieldDef
+from kycdesk.core.records import ImageRecord, Location
+from kycdesk.models.case_session import CaseSession
+from kycdesk.models.photo_list_model import THUMB, PhotoListModel
 from kycdesk.views.camera import CameraSource, NoCamera
-from kycdesk.views.photo_text import describe_location
 from kycdesk.views.photo_viewer import PhotoViewer
 from kycdesk.views.style import TOUCH
 
-ModelIndex = QModelIndex | QPersistentModelIndex
 Confirm = Callable[[QWidget, str], bool]
-THUMB = 140
 IMAGE_FILTER = "Photos (*.jpg *.jpeg *.png *.heic *.heif);;All files (*)"
-
-
-def _placeholder() -> QPixmap:
-    pixmap = QPixmap(THUMB, THUMB * 3 // 4)
-    pixmap.fill(QColor("#e3e6e8"))
-    return pixmap
-
-
-class PhotoListModel(QAbstractListModel):
-    ImageRole = Qt.ItemDataRole.UserRole + 1
-
-    def __init__(self, loader: ThumbnailLoader) -> None:
-        super().__init__()
-        self.loader = loader
-        self.images: list[ImageRecord] = []
-        self._placeholder = _placeholder()
-        loader.thumbnailReady.connect(self._thumbnail_ready)
-
-    def set_images(self, images: list[ImageRecord]) -> None:
-        self.beginResetModel()
-        self.images = list(images)
-        self.endResetModel()
-
-    def append(self, image: ImageRecord) -> None:
-        self.beginInsertRows(QModelIndex(), len(self.images), len(self.images))
-        self.images.append(image)
-        self.endInsertRows()
-
-    def remove(self, image_id: int) -> bool:
-        for row, image in enumerate(self.images):
-            if image.id == image_id:
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self.images[row]
-                self.endRemoveRows()
-                return True
-        return False
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.images)
-
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self.images):
-            return None
-        image = self.images[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return "Location ✓" if image.location.known else "No location"
-        if role == Qt.ItemDataRole.DecorationRole:
-            cached = self.loader.cached(image.id)
-            if cached is None:
-                self.loader.request(image.id, image.file_path)
-                return self._placeholder
-            if cached.isNull():
-                return self._placeholder
-            return QPixmap.fromImage(cached)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"Taken {image.captured_at or 'at an unknown time'}\n" \
-                   f"{describe_location(image.location)}"
-        if role == self.ImageRole:
-            return image
-        return None
-
-    @Slot(int, QImage)
-    def _thumbnail_ready(self, image_id: int, _image: QImage) -> None:
-        for row, image in enumerate(self.images):
-            if image.id == image_id:
-                index = self.index(row)
-                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
-                return
 
 
 class PhotoSlotWidget(QFrame):
@@ -259,79 +179,46 @@ def ask_confirmation(parent: QWidget, question: str) -> bool:
 
 
 class PhotoPanel(QWidget):
-    """All photo slots of one case; talks to the writer, reports counts to the editor."""
+    """All photo slots of one case, over the case session's photo models."""
 
-    photosChanged = Signal(str, int)   # slot, count — acknowledged by the writer
-    changeAcknowledged = Signal()      # a photo was added or deleted: save the draft now
-
-    def __init__(self, case_id: str, fields: list[FieldDef], images: list[ImageRecord],
-                 client: StoreClient, loader: ThumbnailLoader, *,
-                 camera: CameraSource | None = None, confirm: Confirm = ask_confirmation,
-                 read_only: bool = False) -> None:
+    def __init__(self, session: CaseSession, *, camera: CameraSource | None = None,
+                 confirm: Confirm = ask_confirmation) -> None:
         super().__init__()
-        self.case_id = case_id
-        self.client = client
-        self.loader = loader
+        self.session = session
         self.camera = camera or NoCamera()
         self.confirm = confirm
-        self.read_only = read_only
-        self.models: dict[str, PhotoListModel] = {}
         self.slots: dict[str, PhotoSlotWidget] = {}
-        self._tickets: dict[int, tuple[str, str]] = {}  # ticket -> (slot, file name)
-        by_slot: dict[str, list[ImageRecord]] = {}
-        for image in images:
-            by_slot.setdefault(image.slot or "", []).append(image)
-        for field in fields:
-            model = PhotoListModel(loader)
-            model.set_images(by_slot.get(field.slot, []))
-            widget = PhotoSlotWidget(field, model, camera_available=self.camera.available())
-            widget.set_read_only(read_only)
+        for slot, field in session.slot_fields.items():
+            widget = PhotoSlotWidget(field, session.photos[slot],
+                                     camera_available=self.camera.available())
+            widget.set_read_only(not session.editable)
             widget.importRequested.connect(self.import_files)
             widget.captureRequested.connect(self.capture)
             widget.deleteRequested.connect(self.delete)
             widget.viewRequested.connect(self.view)
-            self.models[field.slot] = model
-            self.slots[field.slot] = widget
-        client.imageAdded.connect(self._image_added)
-        client.imageDeleted.connect(self._image_deleted)
-        client.failed.connect(self._failed)
-        client.completed.connect(self._completed)
+            self.slots[slot] = widget
+        session.photosPending.connect(self._show_pending)
+        session.photoError.connect(lambda slot, message: self.slots[slot].show_error(message))
 
     def busy(self) -> bool:
-        """Photos handed to the writer and not yet stored (or refused)."""
-        return bool(self._tickets)
-
-    def counts(self) -> dict[str, int]:
-        return {slot: model.rowCount() for slot, model in self.models.items()}
+        return self.session.busy()
 
     def set_read_only(self, read_only: bool) -> None:
-        self.read_only = read_only
         for widget in self.slots.values():
             widget.set_read_only(read_only)
 
-    def _pending_in(self, slot: str) -> int:
-        return sum(1 for s, _ in self._tickets.values() if s == slot)
-
     @Slot(str, list)
     def import_files(self, slot: str, files: list[Path]) -> None:
-        if self.read_only:
-            return
-        widget = self.slots[slot]
-        room = widget.field.max_count - self.models[slot].rowCount() - self._pending_in(slot)
-        widget.show_error(None)
-        if len(files) > room:
-            widget.show_error(f"{widget.field.label} takes at most {widget.field.max_count} "
-                              f"photo(s); {len(files) - max(room, 0)} file(s) were not added.")
-            files = files[:max(room, 0)]
-        for path in files:
-            ticket = self.client.submit(AddImage(self.case_id, path, slot=slot))
-            self._tickets[ticket] = (slot, path.name)
-        self._show_pending(slot)
+        self.slots[slot].show_error(None)
+        self.session.add_photos(slot, files)
 
     @Slot(str)
     def capture(self, slot: str) -> None:
+        """Take a photo; it is copied into the case folder as soon as the camera saved
+        it (our temp file is removed once the copy is stored)."""
         folder = Path(tempfile.gettempdir()) / "kycdesk-captures"
         widget = self.slots[slot]
+        widget.show_error(None)
         widget.status_label.setText("Taking photo…")
 
         def done(path: Path | None, location: Location, error: str | None) -> None:
@@ -339,68 +226,26 @@ class PhotoPanel(QWidget):
             if path is None:
                 widget.show_error(error or "The photo could not be taken.")
                 return
-            ticket = self.client.submit(AddImage(self.case_id, path, slot=slot,
-                                                 location=location, origin="camera",
-                                                 remove_source=True))
-            self._tickets[ticket] = (slot, "camera photo")
-            self._show_pending(slot)
+            self.session.add_photos(slot, [path], location=location, origin="camera",
+                                    remove_source=True)
 
         self.camera.capture(folder, done)
 
     @Slot(int)
     def delete(self, image_id: int) -> None:
-        if self.read_only:
-            return
-        if self.confirm(self, "Delete this photo? This cannot be undone."):
-            self.client.submit(DeleteImage(self.case_id, image_id))
+        if self.session.editable and self.confirm(
+                self, "Delete this photo? This cannot be undone."):
+            self.session.delete_photo(image_id)
 
     @Slot(int)
     def view(self, image_id: int) -> None:
-        for model in self.models.values():
-            for image in model.images:
-                if image.id == image_id:
-                    viewer = PhotoViewer(image, self.loader, self)
-                    viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-                    viewer.open()
-                    return
-
-    def _show_pending(self, slot: str) -> None:
-        pending = self._pending_in(slot)
-        self.slots[slot].status_label.setText(
-            f"Adding {pending} photo{'s' if pending != 1 else ''}…" if pending else "")
-
-    @Slot(str, object)
-    def _image_added(self, case_id: str, image: object) -> None:
-        if case_id != self.case_id or not isinstance(image, ImageRecord):
-            return
-        model = self.models.get(image.slot or "")
-        if model is None:
-            return
-        model.append(image)
-        self.photosChanged.emit(image.slot or "", model.rowCount())
-        self.changeAcknowledged.emit()
+        image = self.session.find_photo(image_id)
+        if image is not None:
+            viewer = PhotoViewer(image, self.session.thumbnails, self)
+            viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            viewer.open()
 
     @Slot(str, int)
-    def _image_deleted(self, case_id: str, image_id: int) -> None:
-        if case_id != self.case_id:
-            return
-        for slot, model in self.models.items():
-            if model.remove(image_id):
-                self.photosChanged.emit(slot, model.rowCount())
-                self.changeAcknowledged.emit()
-                return
-
-    @Slot(int, object)
-    def _completed(self, ticket: int, _result: object) -> None:
-        entry = self._tickets.pop(ticket, None)
-        if entry is not None:
-            self._show_pending(entry[0])
-
-    @Slot(int, str, str)
-    def _failed(self, ticket: int, _case_id: str, message: str) -> None:
-        entry = self._tickets.pop(ticket, None)
-        if entry is None:
-            return
-        slot, name = entry
-        self.slots[slot].show_error(f"{name} was not added: {message}")
-        self._show_pending(slot)
+    def _show_pending(self, slot: str, pending: int) -> None:
+        self.slots[slot].status_label.setText(
+            f"Adding {pending} photo{'s' if pending != 1 else ''}…" if pending else "")

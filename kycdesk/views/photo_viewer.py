@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kycdesk.persistence.records import ImageRecord
-from kycdesk.persistence.thumbnails import ThumbnailLoader
-from kycdesk.views.photo_text import describe_location
+from kycdesk.core.records import ImageRecord
+from kycdesk.models.photo_text import describe_location
+from kycdesk.models.thumbnails import ThumbnailLoader
 from kycdesk.views.style import TOUCH
 
 FULL_EDGE = 2400

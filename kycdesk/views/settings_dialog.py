@@ -7,6 +7,7 @@ so the window stays responsive while it waits."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Signal, Slot
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kycdesk.sync.client import check_health
+from kycdesk.core.protocol import Health
 from kycdesk.sync.credentials import (
     CA_BUNDLE_SETTING,
     SERVER_SETTING,
@@ -31,14 +32,20 @@ from kycdesk.sync.credentials import (
 from kycdesk.sync.errors import SyncError
 from kycdesk.views.style import TOUCH
 
+# (server url, token, CA bundle or None) -> the server's health; raises SyncError. The
+# app passes the sync client's check: views do not import the HTTP client.
+ConnectionCheck = Callable[[str, str, str | None], Awaitable[Health]]
+
 
 class SettingsDialog(QDialog):
     saved = Signal(str, str, str)  # server url, token, CA bundle path ("" = system CAs)
 
-    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: QSettings, check: ConnectionCheck,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Sync settings")
         self.settings = settings
+        self._check = check
         url = str(settings.value(SERVER_SETTING) or "")
         self.url = QLineEdit(url, self)
         self.url.setPlaceholderText("https://kyc.example.org")
@@ -88,8 +95,8 @@ class SettingsDialog(QDialog):
         self.test_button.setEnabled(False)
         self.result_label.setText("Testing…")
         try:
-            health = await check_health(self.url.text().strip(), self.token.text().strip(),
-                                        ca_bundle=self._ca_bundle())
+            health = await self._check(self.url.text().strip(), self.token.text().strip(),
+                                       self._ca_bundle())
         except SyncError as exc:
             self.result_label.setText(f"Not connected: {exc}")
             return False

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from kycdesk.models.case_list_model import STATUS_HEX
+from kycdesk.core.states import STATUS_COLOURS, CaseStatus
 
 TOUCH = 44
-STATUS_COLOURS = STATUS_HEX
-ERROR_COLOUR = STATUS_HEX["FAILED"]
+ERROR_COLOUR = STATUS_COLOURS[CaseStatus.FAILED]
 APP_STYLESHEET = f"""
 QPushButton, QToolButton, QComboBox, QLineEdit, QDateEdit {{ min-height: {TOUCH - 8}px; }}
 QPushButton {{ padding: 4px 14px; }}

@@ -28,6 +28,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QGuiApplication
 
+from kycdesk.core.records import ImageRecord, Location
 from kycdesk.paths import resolve
 from kycdesk.persistence.commands import (
     AddImage,
@@ -37,7 +38,6 @@ from kycdesk.persistence.commands import (
     DeleteImage,
     SaveForm,
 )
-from kycdesk.persistence.records import ImageRecord, Location
 from kycdesk.persistence.writer import WriterThread
 
 FIELDS = [f"step{s}.field{f}" for s in range(4) for f in range(6)]

@@ -1,4 +1,5 @@
-"""Plain data returned by the store (no Qt types, safe to pass between threads)."""
+"""Plain data passed between the store, the models, the sync engine and the views
+(no Qt types: safe to pass between threads)."""
 
 from __future__ import annotations
 
@@ -14,23 +15,6 @@ class CaseSort(StrEnum):
     REFERENCE = "reference"
     APPLICANT = "applicant"
     STATUS = "status"
-
-
-class CaseStatus(StrEnum):
-    DRAFT = "DRAFT"
-    READY = "READY"
-    SYNCED = "SYNCED"
-    FAILED = "FAILED"
-
-
-# Which status changes the store accepts. READY -> DRAFT is "Reopen as draft";
-# FAILED -> READY is "Retry". SYNCED is final.
-ALLOWED_TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
-    CaseStatus.DRAFT: frozenset({CaseStatus.READY}),
-    CaseStatus.READY: frozenset({CaseStatus.SYNCED, CaseStatus.FAILED, CaseStatus.DRAFT}),
-    CaseStatus.FAILED: frozenset({CaseStatus.READY, CaseStatus.DRAFT, CaseStatus.SYNCED}),
-    CaseStatus.SYNCED: frozenset(),
-}
 
 
 @dataclass(frozen=True)
@@ -95,18 +79,17 @@ class ImageRecord:
     server_image_id: str | None
 
 
-IMAGE_COLUMNS = (
-    "id, case_id, client_image_id, file_path, slot, sha256, byte_size, mime, width, height, "
-    "latitude, longitude, accuracy, address, captured_at, source, synced, server_image_id"
-)
+@dataclass(frozen=True)
+class SyncCase:
+    """A queued case as the sync engine sends it."""
 
-
-def image_from_row(row: tuple[Any, ...]) -> ImageRecord:
-    return ImageRecord(
-        id=int(row[0]), case_id=row[1], client_image_id=row[2], file_path=row[3],
-        slot=row[4], sha256=row[5], byte_size=row[6], mime=row[7], width=row[8],
-        height=row[9],
-        location=Location(latitude=row[10], longitude=row[11], accuracy=row[12],
-                          address=row[13]),
-        captured_at=row[14], source=row[15], synced=bool(row[16]), server_image_id=row[17],
-    )
+    id: str
+    reference_number: str | None
+    status: str
+    revision: int
+    form_id: str | None
+    form_version: str | None
+    form: FormValues
+    finalized_at: str | None
+    sync_attempts: int
+    images: list[ImageRecord]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kycdesk.persistence.records import Location
+from kycdesk.core.records import Location
 
 
 def describe_location(location: Location) -> str:

@@ -67,3 +67,16 @@ class ImageRejectedError(StoreError):
     def __init__(self, kind: ImageRejectionKind, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class TransitionRefusedError(StoreError):
+    """The case is not in a state that allows this change (it changed meanwhile, or the
+    request does not apply to it). Nothing was written."""
+
+
+class FailureKind(StrEnum):
+    """How a sync attempt failed; stored with the case as `last_error_kind`."""
+
+    TRANSIENT = "transient"  # network, 5xx, 429, timeouts, odd replies: retry with backoff
+    PERMANENT = "permanent"  # the server refused the data: wait for the verifier
+    AUTH = "auth"            # the device token: stop the whole queue, ask for a token

@@ -32,9 +32,6 @@ class FieldKind(StrEnum):
 
 
 CHOICE_KINDS = {FieldKind.SINGLE_CHOICE, FieldKind.MULTI_CHOICE}
-NUMBER_KINDS = {FieldKind.INTEGER, FieldKind.DECIMAL}
-TEXT_KINDS = {FieldKind.TEXT, FieldKind.MULTILINE, FieldKind.PHONE, FieldKind.EMAIL,
-              FieldKind.ID_NUMBER}
 
 
 class _Strict(BaseModel):
@@ -125,9 +122,6 @@ class FieldDef(_Strict):
     def slot(self) -> str:
         """Photo slot name as stored with images: the key without its step prefix."""
         return self.key.split(".", 1)[1]
-
-    def option_label(self, value: str) -> str:
-        return next((o.label for o in self.options if o.value == value), value)
 
 
 class StepDef(_Strict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from kycdesk.persistence.errors import InvalidCaseIdError
+from kycdesk.core.errors import InvalidCaseIdError
 
 
 def new_id() -> str:

@@ -1,0 +1,78 @@
+"""Case states and the one table of how a case moves between them.
+
+Every status change goes through `persistence.cases.transition` with one of the
+`Change`s below; nothing else writes `cases.status`. The table says from which states a
+change is allowed and where it leads; what else a change writes (revision, attempts,
+error, receipt) is in `transition` beside it, in the same transaction as the audit event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class CaseStatus(StrEnum):
+    DRAFT = "DRAFT"    # being edited
+    READY = "READY"    # submitted by the verifier: validated, locked, queued for sync
+    FAILED = "FAILED"  # a sync attempt failed (transient: retried; else waits for a person)
+    SYNCED = "SYNCED"  # the server's receipt is stored; read-only
+
+
+class Change(StrEnum):
+    SUBMIT = "submit"            # the verifier submits a valid draft
+    RETRY = "retry"              # the verifier asks to send a failed case again
+    REOPEN = "reopen"            # back to draft; the next submit is a new revision
+    SYNC_FAILED = "sync_failed"  # an attempt failed (records reason, kind, next attempt)
+    SYNCED = "synced"            # the server confirmed the revision that was sent
+
+
+@dataclass(frozen=True)
+class Rule:
+    sources: frozenset[CaseStatus]
+    target: CaseStatus
+
+
+TRANSITIONS: dict[Change, Rule] = {
+    Change.SUBMIT: Rule(frozenset({CaseStatus.DRAFT}), CaseStatus.READY),
+    Change.RETRY: Rule(frozenset({CaseStatus.FAILED}), CaseStatus.READY),
+    Change.REOPEN: Rule(frozenset({CaseStatus.READY, CaseStatus.FAILED}), CaseStatus.DRAFT),
+    Change.SYNC_FAILED: Rule(frozenset({CaseStatus.READY, CaseStatus.FAILED}),
+                             CaseStatus.FAILED),
+    Change.SYNCED: Rule(frozenset({CaseStatus.READY, CaseStatus.FAILED}), CaseStatus.SYNCED),
+}
+
+# Statuses the sync engine picks up (FAILED only when transient and its backoff passed).
+SYNC_QUEUE: frozenset[CaseStatus] = frozenset({CaseStatus.READY, CaseStatus.FAILED})
+
+
+def allowed(change: Change, current: CaseStatus) -> bool:
+    return current in TRANSITIONS[change].sources
+
+
+def is_editable(status: str) -> bool:
+    """Only drafts take edits and photo changes."""
+    return status == CaseStatus.DRAFT
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """What every view hears after a case was created or changed status (one signal,
+    `caseChanged`, from the persistence writer)."""
+
+    case_id: str
+    status: CaseStatus
+    revision: int
+    change: Change | None = None   # None: the case was created
+    last_error: str | None = None
+    error_kind: str | None = None
+    next_attempt_at: str | None = None
+
+
+# Colours of the status badges (list, editor header, sync panel): one definition.
+STATUS_COLOURS: dict[str, str] = {
+    CaseStatus.DRAFT: "#5b6770",
+    CaseStatus.READY: "#1d5fbf",
+    CaseStatus.SYNCED: "#1e7b34",
+    CaseStatus.FAILED: "#b3261e",
+}

@@ -1,0 +1,178 @@
+"""CaseSession: one open case, between the editor's widgets and the store.
+
+It owns the draft model, the autosave, one photo list model per slot, and the commands a
+verifier gives (add or delete photos, change step, submit, retry, reopen). Views call
+its methods and listen to its signals; they never build store commands or read the
+store. Each request the session sends gets exactly one result back (a callback per
+request, delivered in the GUI thread); a case's status reaches it only through the
+store's one broadcast, `caseChanged`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from kycdesk.core.form_schema import FieldKind, FormDefinition
+from kycdesk.core.records import CaseRecord, ImageRecord, Location
+from kycdesk.core.results import Result
+from kycdesk.core.states import CaseChange, CaseStatus, Change, is_editable
+from kycdesk.models.autosave import Autosave
+from kycdesk.models.draft_model import DraftModel
+from kycdesk.models.photo_list_model import PhotoListModel
+from kycdesk.models.thumbnails import ThumbnailLoader
+from kycdesk.persistence.client import StoreClient
+from kycdesk.persistence.commands import AddImage, DeleteImage, SetCurrentStep, Transition
+
+
+class CaseSession(QObject):
+    statusChanged = Signal(object)       # CaseChange of this case (status, error, …)
+    photosChanged = Signal(str, int)     # slot, photos stored (confirmed by the store)
+    photosPending = Signal(str, int)     # slot, photos handed to the store, not yet done
+    photoError = Signal(str, str)        # slot, message (a refused file, a full slot)
+    commandFailed = Signal(str)          # a status command was refused: the reason
+
+    def __init__(self, store: StoreClient, case: CaseRecord, definition: FormDefinition,
+                 images: list[ImageRecord], thumbnails: ThumbnailLoader, *,
+                 debounce_ms: int = 2000, migrated: bool = False) -> None:
+        super().__init__()
+        self.store = store
+        self.case = case
+        self.case_id = case.id
+        self.definition = definition
+        self.thumbnails = thumbnails
+        self.status = CaseStatus(case.status)
+        self.draft = DraftModel(definition, case.form, read_only=not is_editable(case.status))
+        self.autosave = Autosave(store, case.id, self.draft, form_version=definition.version,
+                                 debounce_ms=debounce_ms)
+        if migrated and is_editable(case.status):
+            self.autosave.mark_dirty()  # store the migrated draft under the new version
+        self.slot_fields = {f.slot: f for f in definition.fields() if f.kind is FieldKind.PHOTO}
+        self.photos: dict[str, PhotoListModel] = {}
+        by_slot: dict[str, list[ImageRecord]] = {}
+        for image in images:
+            by_slot.setdefault(image.slot or "", []).append(image)
+        for slot in self.slot_fields:
+            model = PhotoListModel(thumbnails)
+            model.set_images(by_slot.get(slot, []))
+            self.photos[slot] = model
+            self.draft.set_photo_count(slot, model.rowCount())
+        self._pending: dict[str, int] = dict.fromkeys(self.slot_fields, 0)
+        self.photosChanged.connect(self.draft.set_photo_count)
+        store.caseChanged.connect(self._case_changed)
+
+    # -- state ------------------------------------------------------------------------
+    @property
+    def editable(self) -> bool:
+        return is_editable(self.status)
+
+    def busy(self) -> bool:
+        """Photos handed to the store and not yet stored (or refused)."""
+        return any(self._pending.values())
+
+    def pending_in(self, slot: str) -> int:
+        return self._pending.get(slot, 0)
+
+    def find_photo(self, image_id: int) -> ImageRecord | None:
+        for model in self.photos.values():
+            for image in model.images:
+                if image.id == image_id:
+                    return image
+        return None
+
+    # -- photos -----------------------------------------------------------------------
+    def add_photos(self, slot: str, files: list[Path], *, location: Location | None = None,
+                   origin: str = "import", remove_source: bool = False) -> int:
+        """Hand files to the store (copied into the case, checked); returns how many were
+        accepted for adding. A slot that is full refuses the rest, with a message."""
+        if not self.editable or slot not in self.photos:
+            return 0
+        field = self.slot_fields[slot]
+        room = field.max_count - self.photos[slot].rowCount() - self._pending[slot]
+        if len(files) > room:
+            self.photoError.emit(slot, f"{field.label} takes at most {field.max_count} "
+                                       f"photo(s); {len(files) - max(room, 0)} file(s) were "
+                                       "not added.")
+            files = files[:max(room, 0)]
+        for path in files:
+            name = "camera photo" if origin == "camera" else path.name
+            self._pending[slot] += 1
+            self.store.submit(
+                AddImage(self.case_id, path, slot=slot, location=location or Location(),
+                         origin=origin, remove_source=remove_source),
+                functools.partial(self._photo_added, slot, name))
+        self.photosPending.emit(slot, self._pending[slot])
+        return len(files)
+
+    def _photo_added(self, slot: str, name: str, result: Result) -> None:
+        self._pending[slot] -= 1
+        self.photosPending.emit(slot, self._pending[slot])
+        if not result.ok:
+            self.photoError.emit(slot, f"{name} was not added: {result.error}")
+            return
+        image: ImageRecord = result.value
+        self.photos[slot].append(image)
+        self.photosChanged.emit(slot, self.photos[slot].rowCount())
+        self.autosave.flush()  # a photo change saves the draft at once
+
+    def delete_photo(self, image_id: int) -> None:
+        image = self.find_photo(image_id)
+        if image is None or not self.editable:
+            return
+        slot = image.slot or ""
+        self.store.submit(DeleteImage(self.case_id, image_id),
+                          lambda result: self._photo_deleted(slot, image_id, result))
+
+    def _photo_deleted(self, slot: str, image_id: int, result: Result) -> None:
+        if not result.ok:
+            self.photoError.emit(slot, f"The photo was not deleted: {result.error}")
+            return
+        if self.photos[slot].remove(image_id):
+            self.photosChanged.emit(slot, self.photos[slot].rowCount())
+            self.autosave.flush()
+
+    # -- steps and status ---------------------------------------------------------------
+    def set_step(self, step_id: str) -> None:
+        """Step navigation saves at once and remembers where the verifier is."""
+        if not self.editable or step_id == self.case.current_step:
+            return
+        self.autosave.flush()
+        self.store.submit(SetCurrentStep(self.case_id, step_id))
+        self.case = replace(self.case, current_step=step_id)
+
+    def submit(self) -> None:
+        """Lock the case as READY (the caller validated it and asked the verifier). The
+        draft is saved first: the writer keeps request order."""
+        self.autosave.flush()
+        self._change(Change.SUBMIT)
+
+    def retry(self) -> None:
+        self._change(Change.RETRY)
+
+    def reopen(self) -> None:
+        self._change(Change.REOPEN)
+
+    def _change(self, change: Change) -> None:
+        self.store.submit(Transition(self.case_id, change), self._change_done)
+
+    def _change_done(self, result: Result) -> None:
+        # Success is announced to everyone by caseChanged; only a refusal is ours alone.
+        if not result.ok:
+            self.commandFailed.emit(str(result.error))
+
+    @Slot(object)
+    def _case_changed(self, change: CaseChange) -> None:
+        if change.case_id != self.case_id or change.change is None:
+            return
+        self.status = change.status
+        self.case = replace(self.case, status=change.status, last_error=change.last_error,
+                            revision=change.revision)
+        self.draft.read_only = not self.editable
+        self.statusChanged.emit(change)
+
+    def close(self) -> None:
+        """Save what is pending; later edits are ignored."""
+        self.autosave.stop()
