@@ -78,14 +78,14 @@ def main() -> int:
         app.processEvents()
         usable = time.perf_counter() - start
         editor.go_to_step(6)
-        for model in editor.photos.models.values():  # as the views do when all are visible
+        for model in editor.session.photos.values():  # as the views do when all are visible
             for image in model.images:
                 model.loader.request(image.id, image.file_path)
         done = QEventLoop()
 
         def check() -> None:
             if all(desk.loader.cached(i.id) is not None
-                   for m in editor.photos.models.values() for i in m.images):
+                   for m in editor.session.photos.values() for i in m.images):
                 done.quit()
 
         poll = QTimer()

@@ -65,8 +65,9 @@ def main() -> int:
     app = qt_app()
     from PySide6.QtCore import QEventLoop, QTimer
 
+    from kycdesk.core.results import Result
     from kycdesk.paths import resolve
-    from kycdesk.persistence.commands import AppendEdit, CreateCase, SaveForm
+    from kycdesk.persistence.commands import AppendEdit, Command, CreateCase, SaveForm
     from kycdesk.persistence.store import LocalStore
     from kycdesk.persistence.writer import WriterThread
 
@@ -81,23 +82,23 @@ def main() -> int:
         thread = WriterThread(paths, run_recovery=False)
         client = thread.client
         loop = QEventLoop()
-        results: dict[int, object] = {}
-
-        def done(ticket: int, result: object) -> None:
-            results[ticket] = result
-            loop.quit()
-
-        client.completed.connect(done)
         client.opened.connect(lambda _r: loop.quit())
         QTimer.singleShot(0, thread.start)
         loop.exec()
 
-        def roundtrip(command: object) -> tuple[float, object]:
+        def roundtrip(command: Command) -> tuple[float, object]:
+            """Submit and wait for this request's result, as delivered to the GUI thread."""
+            results: list[Result] = []
+
+            def done(result: Result) -> None:
+                results.append(result)
+                loop.quit()
+
             start = time.perf_counter()
-            ticket = client.submit(command)  # type: ignore[arg-type]
-            while ticket not in results:
+            client.submit(command, done)
+            while not results:
                 loop.exec()
-            return time.perf_counter() - start, results.pop(ticket)
+            return time.perf_counter() - start, results[0].unwrap()
 
         _, case_id = roundtrip(CreateCase())
         saves = []
@@ -110,11 +111,11 @@ def main() -> int:
         thread.stop()
 
         with LocalStore(paths) as store:
-            direct_case = store.create_case()
+            direct_case = store.run(CreateCase())
             edits = []
             for i in range(args.edits):
                 start = time.perf_counter()
-                store.append_edit(direct_case, f"f{i % 50}", f"value {i}")
+                store.run(AppendEdit(direct_case, f"f{i % 50}", f"value {i}"))
                 edits.append(time.perf_counter() - start)
 
         bare = bare_commits(folder, payload, args.saves)

@@ -74,25 +74,22 @@ def bare_upload(base_url: str, files: list[Path]) -> float:
 
 
 def engine_sync(paths: object, base_url: str, *, ignore_backoff: bool = True) -> tuple[float, int]:
-    from kycdesk.persistence.sync_store import SyncStoreAdapter
+    from kycdesk.persistence.sync_store import standalone_sync_store
     from kycdesk.sync.backoff import Backoff
     from kycdesk.sync.client import SyncClient
     from kycdesk.sync.engine import SyncEngine
 
     start = time.perf_counter()
     runs = 0
-    adapter = SyncStoreAdapter(paths)  # type: ignore[arg-type]
-    try:
-        with SyncClient(base_url, TOKEN, device_id="bench") as client:
-            engine = SyncEngine(adapter, client, device_id="bench",
-                                backoff=Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0))
-            while True:
-                runs += 1
-                result = engine.run_once(ignore_backoff=ignore_backoff)
-                if not result.failed or runs > 50:
-                    break
-    finally:
-        adapter.close()
+    with (standalone_sync_store(paths) as adapter,  # type: ignore[arg-type]
+          SyncClient(base_url, TOKEN, device_id="bench") as client):
+        engine = SyncEngine(adapter, client, device_id="bench",
+                            backoff=Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0))
+        while True:
+            runs += 1
+            result = engine.run_once(ignore_backoff=ignore_backoff)
+            if not result.failed or runs > 50:
+                break
     return time.perf_counter() - start, runs
 
 

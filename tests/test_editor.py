@@ -24,7 +24,8 @@ DEBOUNCE_MS = 150
 
 
 def _make_app(qtbot: QtBot, paths: DataPaths, debounce_ms: int = DEBOUNCE_MS) -> KycDeskApp:
-    app = KycDeskApp(paths, debounce_ms=debounce_ms, camera=FakeCamera(), confirm=always_yes)
+    app = KycDeskApp(paths, debounce_ms=debounce_ms, camera_factory=FakeCamera,
+                     confirm=always_yes)
     qtbot.addWidget(app.window)
     assert app.start(), app.startup_error
     qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
@@ -61,7 +62,7 @@ def test_typing_a_burst_saves_once_not_per_keystroke(qtbot: QtBot, desk: KycDesk
                                                      paths: DataPaths) -> None:
     editor = _new_editor(qtbot, desk)
     saves: list[int] = []
-    desk.writer_thread.client.saved.connect(lambda _c, rev: saves.append(rev))  # type: ignore[union-attr]
+    editor.autosave.savedRevision.connect(saves.append)
     qtbot.keyClicks(_line(editor, "applicant.first_name"), "Amara")
     qtbot.keyClicks(_line(editor, "applicant.last_name"), "Okafor")
     assert editor.autosave.saves_requested == 0  # debounce still running
@@ -97,7 +98,7 @@ def test_step_navigation_saves_at_once_and_remembers_the_step(qtbot: QtBot, path
     try:
         editor = _new_editor(qtbot, app)
         qtbot.keyClicks(_line(editor, "applicant.first_name"), "Bilal")
-        with qtbot.waitSignal(app.writer_thread.client.saved, timeout=5000):  # type: ignore[union-attr]
+        with qtbot.waitSignal(editor.autosave.savedRevision, timeout=5000):
             qtbot.mouseClick(editor.next_button, Qt.MouseButton.LeftButton)
         assert editor.current_step() == 1
         case_id = editor.case_id
@@ -120,7 +121,7 @@ def test_closing_the_case_tab_saves(qtbot: QtBot, paths: DataPaths) -> None:
     editor = _new_editor(qtbot, app)
     qtbot.keyClicks(_line(editor, "applicant.last_name"), "Mensah")
     case_id = editor.case_id
-    with qtbot.waitSignal(app.writer_thread.client.saved, timeout=5000):  # type: ignore[union-attr]
+    with qtbot.waitSignal(editor.autosave.savedRevision, timeout=5000):
         app.window.close_tab(app.window.tabs.indexOf(editor))
     app.shutdown()
     with LocalStore(paths) as store:
@@ -145,7 +146,7 @@ def test_minimise_saves(qtbot: QtBot, paths: DataPaths) -> None:
     try:
         editor = _new_editor(qtbot, app)
         qtbot.keyClicks(_line(editor, "applicant.first_name"), "Min")
-        with qtbot.waitSignal(app.writer_thread.client.saved, timeout=5000):  # type: ignore[union-attr]
+        with qtbot.waitSignal(editor.autosave.savedRevision, timeout=5000):
             app.window.minimised.emit()
     finally:
         app.shutdown()
@@ -157,16 +158,17 @@ def test_photo_import_and_delete_save_the_draft_at_once(qtbot: QtBot, paths: Dat
     try:
         editor = _new_editor(qtbot, app)
         qtbot.keyClicks(_line(editor, "applicant.first_name"), "Photo")
-        client = app.writer_thread.client  # type: ignore[union-attr]
-        with qtbot.waitSignals([client.imageAdded, client.saved], timeout=10_000):
+        with qtbot.waitSignals([editor.session.photosChanged, editor.autosave.savedRevision],
+                               timeout=10_000):
             editor.photos.import_files("id_front", [jpeg])
         assert editor.model.photo_count("id_front") == 1
         slot = editor.photos.slots["id_front"]
         assert slot.count_label.text() == "1 of 1–2"
-        image = editor.photos.models["id_front"].images[0]
+        image = editor.session.photos["id_front"].images[0]
         assert image.location.known is False  # the test JPEG has no GPS: shown as missing
         qtbot.keyClicks(_line(editor, "applicant.first_name"), "!")
-        with qtbot.waitSignals([client.imageDeleted, client.saved], timeout=10_000):
+        with qtbot.waitSignals([editor.session.photosChanged, editor.autosave.savedRevision],
+                               timeout=10_000):
             editor.photos.delete(image.id)
         assert editor.model.photo_count("id_front") == 0
     finally:
@@ -174,13 +176,19 @@ def test_photo_import_and_delete_save_the_draft_at_once(qtbot: QtBot, paths: Dat
 
 
 def test_camera_capture_stores_photo_with_position(qtbot: QtBot, desk: KycDeskApp) -> None:
+    """Through the app's real wiring: the camera comes from the app's camera factory (the
+    seam the QtMultimedia camera uses), the verifier presses "Take photo"."""
     editor = _new_editor(qtbot, desk)
-    client = desk.writer_thread.client  # type: ignore[union-attr]
-    assert editor.photos.slots["selfie"].capture_button.isVisibleTo(editor.photos.slots["selfie"])
-    with qtbot.waitSignal(client.imageAdded, timeout=10_000) as added:
-        editor.photos.capture("selfie")
-    image = added.args[1] if added.args else None
-    assert image is not None and image.source == "camera"
+    slot = editor.photos.slots["selfie"]
+    assert slot.capture_button.isVisibleTo(slot)
+    with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
+        slot.capture_button.click()
+    [image] = editor.session.photos["selfie"].images
+    assert image.source == "camera"
+    stored = desk.paths.absolute(image.file_path)
+    assert stored.is_file() and stored.parent == desk.paths.case_dir(editor.case_id)
+    assert image.location.latitude == pytest.approx(51.5074)
+    assert image.location.accuracy == 8.0
     assert image.location.latitude == pytest.approx(51.5074)
     assert image.location.accuracy == 8.0
 
@@ -198,8 +206,7 @@ def test_bad_file_import_shows_the_reason_and_changes_nothing(
     bad = tmp_path / name
     bad.write_bytes(content if content is not None else jpeg.read_bytes()[:3000])
     slot = editor.photos.slots["id_front"]
-    client = desk.writer_thread.client  # type: ignore[union-attr]
-    with qtbot.waitSignal(client.failed, timeout=10_000):
+    with qtbot.waitSignal(editor.session.photoError, timeout=10_000):
         editor.photos.import_files("id_front", [bad])
     qtbot.waitUntil(lambda: slot.error_label.isVisibleTo(slot))
     assert name in slot.error_label.text() and reason in slot.error_label.text()
@@ -210,8 +217,7 @@ def test_bad_file_import_shows_the_reason_and_changes_nothing(
 def test_too_many_photos_for_a_slot_are_refused_with_a_message(
         qtbot: QtBot, desk: KycDeskApp, jpeg: Path) -> None:
     editor = _new_editor(qtbot, desk)
-    client = desk.writer_thread.client  # type: ignore[union-attr]
-    with qtbot.waitSignal(client.imageAdded, timeout=10_000):
+    with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
         editor.photos.import_files("selfie", [jpeg, jpeg])  # the slot takes one
     slot = editor.photos.slots["selfie"]
     assert "at most 1" in slot.error_label.text()
@@ -306,9 +312,8 @@ def test_valid_case_submits_and_becomes_read_only(qtbot: QtBot, desk: KycDeskApp
                                                   jpeg: Path, image_dir: Path) -> None:
     editor = _new_editor(qtbot, desk)
     _fill_valid(editor)
-    client = desk.writer_thread.client  # type: ignore[union-attr]
     for slot in ("id_front", "id_back", "selfie", "address_proof"):
-        with qtbot.waitSignal(client.imageAdded, timeout=10_000):
+        with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
             editor.photos.import_files(slot, [jpeg])
     assert editor.model.problems() == {}
     with qtbot.waitSignal(editor.submitted, timeout=10_000):
@@ -358,7 +363,7 @@ def test_v1_draft_opens_under_v2_with_every_value(qtbot: QtBot, paths: DataPaths
         assert "version 1" in editor.banner.text()
         kept = editor.findChild(QLabel, "kept-values")
         assert kept is not None and "Olu Adeyemi" in kept.text()
-        with qtbot.waitSignal(app.writer_thread.client.saved, timeout=5000):  # type: ignore[union-attr]
+        with qtbot.waitSignal(editor.autosave.savedRevision, timeout=5000):
             editor.flush()
     finally:
         app.shutdown()
@@ -373,8 +378,7 @@ def test_v1_draft_opens_under_v2_with_every_value(qtbot: QtBot, paths: DataPaths
 def test_submit_waits_for_photos_still_being_added(qtbot: QtBot, desk: KycDeskApp,
                                                    jpeg: Path) -> None:
     editor = _new_editor(qtbot, desk)
-    client = desk.writer_thread.client  # type: ignore[union-attr]
-    with qtbot.waitSignal(client.imageAdded, timeout=10_000):
+    with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
         editor.photos.import_files("id_front", [jpeg])
         assert editor.photos.busy()
         assert editor.submit() is False

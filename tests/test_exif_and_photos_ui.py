@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from kycdesk.models.thumbnails import ThumbnailLoader
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.commands import AddImage
+from kycdesk.persistence.commands import AddImage, CreateCase
 from kycdesk.persistence.exif import read_exif
 from kycdesk.persistence.store import LocalStore
 from kycdesk.views.photo_viewer import PhotoViewer
@@ -43,7 +43,7 @@ def test_imported_photo_takes_location_from_exif(store: LocalStore, jpeg: Path,
                                                  tmp_path: Path) -> None:
     photo = with_exif(jpeg, tmp_path / "gps.jpg", lat=-33.8688, lon=151.2093, accuracy=None,
                       taken="2026:11:20 09:00:00", offset="+11:00")
-    image = store.run(AddImage(store.create_case(), photo, slot="site"))
+    image = store.run(AddImage(store.run(CreateCase()), photo, slot="site"))
     assert image.location.latitude == pytest.approx(-33.8688, abs=1e-5)
     assert image.location.longitude == pytest.approx(151.2093, abs=1e-5)
     assert image.location.accuracy is None and image.location.address is None
@@ -52,7 +52,7 @@ def test_imported_photo_takes_location_from_exif(store: LocalStore, jpeg: Path,
 
 def test_viewer_zooms_with_keys_and_buttons(qtbot: QtBot, store: LocalStore,
                                             jpeg: Path) -> None:
-    image = store.run(AddImage(store.create_case(), jpeg))
+    image = store.run(AddImage(store.run(CreateCase()), jpeg))
     loader = ThumbnailLoader(store.paths)
     viewer = PhotoViewer(image, loader)
     qtbot.addWidget(viewer)
@@ -80,7 +80,7 @@ def test_dropping_files_on_a_slot_imports_them(qtbot: QtBot, paths: DataPaths,
         mime.setUrls([QUrl.fromLocalFile(str(jpeg))])
         drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
                           Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-        with qtbot.waitSignal(app.writer_thread.client.imageAdded, timeout=10_000):  # type: ignore[union-attr]
+        with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
             slot.dropEvent(drop)
         assert editor.model.photo_count("address_proof") == 1
     finally:

@@ -58,7 +58,7 @@ def test_png_is_accepted(store: LocalStore, tmp_path: Path) -> None:
     image = QImage(300, 200, QImage.Format.Format_RGB32)
     image.fill(QColor("white"))
     assert image.save(str(png))
-    record = store.run(AddImage(store.create_case(), png))
+    record = store.run(AddImage(store.run(CreateCase()), png))
     assert record.mime == "image/png" and record.file_path.endswith("img_1.png")
 
 

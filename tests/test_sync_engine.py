@@ -9,7 +9,7 @@ import pytest
 
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.store import LocalStore
-from kycdesk.persistence.sync_store import SyncStoreAdapter
+from kycdesk.persistence.sync_store import standalone_sync_store
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.engine import RunResult, SyncEngine
@@ -36,14 +36,11 @@ def _run(paths: DataPaths, server: ServerHandle, *, token: str = TOKEN,
          ignore_backoff: bool = True, timeout: float | None = None) -> RunResult:
     import httpx
 
-    adapter = SyncStoreAdapter(paths)
-    try:
-        with SyncClient(server.base_url, token, device_id=DEVICE,
-                        timeout=httpx.Timeout(timeout) if timeout else None) as client:
-            engine = SyncEngine(adapter, client, device_id=DEVICE, backoff=FAST)
-            return engine.run_once(ignore_backoff=ignore_backoff)
-    finally:
-        adapter.close()
+    with (standalone_sync_store(paths) as adapter,
+          SyncClient(server.base_url, token, device_id=DEVICE,
+                     timeout=httpx.Timeout(timeout) if timeout else None) as client):
+        engine = SyncEngine(adapter, client, device_id=DEVICE, backoff=FAST)
+        return engine.run_once(ignore_backoff=ignore_backoff)
 
 
 def _sync_until_done(paths: DataPaths, server: ServerHandle, rounds: int = 10) -> list[RunResult]:
@@ -115,11 +112,8 @@ def test_transient_fault_ends_synced_without_duplicates(
 
 
 def _due(paths: DataPaths) -> list[str]:
-    adapter = SyncStoreAdapter(paths)
-    try:
+    with standalone_sync_store(paths) as adapter:
         return adapter.due_cases(datetime.now(UTC).isoformat(), ignore_backoff=True)
-    finally:
-        adapter.close()
 
 
 def test_transient_failure_schedules_backoff_honouring_retry_after(
@@ -128,28 +122,25 @@ def test_transient_failure_schedules_backoff_honouring_retry_after(
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
     server.set_faults([{"endpoint": "upload", "action": "status", "status": 503,
                         "retry_after": 120, "count": 1}])
-    adapter = SyncStoreAdapter(paths)
-    try:
-        with SyncClient(server.base_url, TOKEN, device_id=DEVICE) as client:
-            before = datetime.now(UTC)
-            result = SyncEngine(adapter, client, device_id=DEVICE).run_once()
-            assert case_id in result.failed
-            row = adapter.conn.query_one("SELECT status, last_error_kind, next_attempt_at, "
-                                         "sync_attempts, last_error FROM cases WHERE id = ?",
-                                         (case_id,))
-            assert row is not None
-            status, kind, next_at, attempts, error = row
-            assert (status, kind, attempts) == ("FAILED", "transient", 1)
-            assert "busy or failing (503)" in error
-            wait = datetime.fromisoformat(next_at.replace("Z", "+00:00")) - before
-            assert timedelta(seconds=119) <= wait <= timedelta(seconds=125)
-            # Not due before its time; due when forced (`--now`).
-            assert adapter.due_cases(datetime.now(UTC).isoformat(),
-                                     ignore_backoff=False) == []
-            assert adapter.due_cases(datetime.now(UTC).isoformat(),
-                                     ignore_backoff=True) == [case_id]
-    finally:
-        adapter.close()
+    with (standalone_sync_store(paths) as adapter,
+          SyncClient(server.base_url, TOKEN, device_id=DEVICE) as client):
+        before = datetime.now(UTC)
+        result = SyncEngine(adapter, client, device_id=DEVICE).run_once()
+        assert case_id in result.failed
+        row = adapter.conn.query_one("SELECT status, last_error_kind, next_attempt_at, "
+                                     "sync_attempts, last_error FROM cases WHERE id = ?",
+                                     (case_id,))
+        assert row is not None
+        status, kind, next_at, attempts, error = row
+        assert (status, kind, attempts) == ("FAILED", "transient", 1)
+        assert "busy or failing (503)" in error
+        wait = datetime.fromisoformat(next_at.replace("Z", "+00:00")) - before
+        assert timedelta(seconds=119) <= wait <= timedelta(seconds=125)
+        # Not due before its time; due when forced (`--now`).
+        assert adapter.due_cases(datetime.now(UTC).isoformat(),
+                                 ignore_backoff=False) == []
+        assert adapter.due_cases(datetime.now(UTC).isoformat(),
+                                 ignore_backoff=True) == [case_id]
 
 
 def test_backoff_grows_with_jitter_and_caps() -> None:
@@ -240,18 +231,15 @@ def test_case_reopened_during_sync_is_not_marked_synced(
         qapp: object, paths: DataPaths, server: ServerHandle, sources: list[Path]) -> None:
     with LocalStore(paths) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
-    adapter = SyncStoreAdapter(paths)
-    try:
-        with SyncClient(server.base_url, TOKEN, device_id=DEVICE) as client:
-            engine = SyncEngine(adapter, client, device_id=DEVICE)
-            case = adapter.load_sync_case(case_id)
-            with LocalStore(paths) as store:
-                transitions.reopen(store, case_id)  # the verifier reopens it
-            assert not adapter.mark_synced(case_id, revision=case.revision,
-                                           receipt={"receipt_id": "x"})
-            assert engine.run_once().synced == []
-    finally:
-        adapter.close()
+    with (standalone_sync_store(paths) as adapter,
+          SyncClient(server.base_url, TOKEN, device_id=DEVICE) as client):
+        engine = SyncEngine(adapter, client, device_id=DEVICE)
+        case = adapter.load_sync_case(case_id)
+        with LocalStore(paths) as store:
+            transitions.reopen(store, case_id)  # the verifier reopens it
+        assert not adapter.mark_synced(case_id, revision=case.revision,
+                                       receipt={"receipt_id": "x"})
+        assert engine.run_once().synced == []
     with LocalStore(paths) as store:
         assert store.load_case(case_id).status == "DRAFT"
 
@@ -265,14 +253,11 @@ def test_captive_portal_answer_is_not_success(qapp: object, paths: DataPaths,
 
     with LocalStore(paths) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
-    adapter = SyncStoreAdapter(paths)
-    try:
+    with standalone_sync_store(paths) as adapter:
         client = SyncClient("https://kyc.example.org", TOKEN, device_id=DEVICE,
                             transport=httpx.MockTransport(portal))
         result = SyncEngine(adapter, client, device_id=DEVICE).run_once()
         client.close()
-    finally:
-        adapter.close()
     assert case_id in result.failed and "not the kycdesk server" in result.failed[case_id]
     with LocalStore(paths) as store:
         assert store.load_case(case_id).status == "FAILED"

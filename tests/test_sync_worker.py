@@ -11,9 +11,11 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from kycdesk.app import KycDeskApp, check_connection
-from kycdesk.core.states import CaseStatus
+from kycdesk.core.states import CaseChange, CaseStatus
 from kycdesk.paths import DataPaths
+from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm
 from kycdesk.persistence.store import LocalStore
+from kycdesk.persistence.writer import WriterThread
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.credentials import SERVER_SETTING
 from kycdesk.sync.engine import CaseProgress, RunResult
@@ -38,12 +40,24 @@ def sources(qapp: object, tmp_path_factory: pytest.TempPathFactory) -> list[Path
 
 
 @pytest.fixture
-def controller(qapp: object, paths: DataPaths) -> Iterator[SyncController]:
-    with LocalStore(paths):  # the app's writer migrates before the worker starts
-        pass
-    sync = SyncController(paths, backoff=FAST, periodic_ms=3_600_000)
+def writer_thread(qtbot: QtBot, paths: DataPaths) -> Iterator[WriterThread]:
+    """The one writer, as the app runs it; the worker's writes go through it."""
+    thread = WriterThread(paths)
+    with qtbot.waitSignal(thread.client.opened, timeout=10_000):
+        thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def controller(writer_thread: WriterThread, paths: DataPaths) -> Iterator[SyncController]:
+    sync = SyncController(paths, writer_thread.writer, backoff=FAST, periodic_ms=3_600_000)
     yield sync
-    sync.stop()
+    sync.stop()  # before the writer (fixture order): a sync write waits for the writer
+
+
+def _synced(change: CaseChange) -> bool:
+    return change.status is CaseStatus.SYNCED
 
 
 def _started(qtbot: QtBot, sync: SyncController) -> None:
@@ -53,6 +67,7 @@ def _started(qtbot: QtBot, sync: SyncController) -> None:
 
 def test_worker_syncs_and_reports_by_signal(qtbot: QtBot, paths: DataPaths,
                                             server: ServerHandle, sources: list[Path],
+                                            writer_thread: WriterThread,
                                             controller: SyncController) -> None:
     with LocalStore(paths) as store:
         ids = make_ready_cases(store, sources, cases=2, images_per_case=2)
@@ -62,7 +77,8 @@ def test_worker_syncs_and_reports_by_signal(qtbot: QtBot, paths: DataPaths,
     synced: list[str] = []
     states: list[str] = []
     controller.progress.connect(progress.append)
-    controller.caseSynced.connect(synced.append)
+    writer_thread.client.caseChanged.connect(
+        lambda change: synced.append(change.case_id) if _synced(change) else None)
     controller.stateChanged.connect(lambda state, _d: states.append(state))
     controller.configure(server.base_url, TOKEN)
     with qtbot.waitSignal(controller.runFinished, timeout=30_000) as finished:
@@ -143,6 +159,7 @@ def configured_app(qtbot: QtBot, paths: DataPaths, server: ServerHandle
     qtbot.addWidget(app.window)
     assert app.start()
     qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+    assert app.sync is not None
     app.sync.configure(server.base_url, TOKEN)  # no keyring on test machines
     yield app
     app.shutdown()
@@ -154,16 +171,15 @@ def test_submitting_a_case_sends_it_and_the_ui_follows(
     app = configured_app
     with LocalStore(paths) as store:
         case_id = store.run(CreateCase(reference_number="KYC-UI", form_id="individual_kyc",
-                                    form_version="2"))
+                                       form_version="2"))
         store.run(SaveForm(case_id, {"applicant.first_name": "Ui"}))
         store.run(AddImage(case_id, sources[0], slot="id_front"))
     editor = app.open_case(case_id)
     assert editor is not None
-    with qtbot.waitSignal(app.sync.caseSynced, timeout=30_000):
-        # What Submit does once the form validates: the writer marks it READY.
-        from kycdesk.persistence.commands import SetStatus
-
-        app.writer_thread.client.submit(SetStatus(case_id, CaseStatus.READY))  # type: ignore[union-attr]
+    assert app.writer_thread is not None
+    with qtbot.waitSignal(app.writer_thread.client.caseChanged, timeout=30_000,
+                          check_params_cb=_synced):
+        editor.session.submit()  # what Submit does once the form validates and is confirmed
     qtbot.waitUntil(lambda: editor.status == CaseStatus.SYNCED)
     assert "Synced" in editor.banner.text()
     qtbot.waitUntil(lambda: "1 sent" in app.window.sync_panel.last_label.text())
@@ -182,7 +198,9 @@ def test_failed_case_shows_retry_and_retry_sends_it(
     assert editor is not None
     assert editor.retry_button.isVisibleTo(editor) and editor.reopen_button.isVisibleTo(editor)
     assert "The server refused the case" in editor.banner.text()
-    with qtbot.waitSignal(app.sync.caseSynced, timeout=30_000):
+    assert app.writer_thread is not None
+    with qtbot.waitSignal(app.writer_thread.client.caseChanged, timeout=30_000,
+                          check_params_cb=_synced):
         editor.retry_button.click()
     qtbot.waitUntil(lambda: editor.status == CaseStatus.SYNCED)
     assert not editor.retry_button.isVisibleTo(editor)

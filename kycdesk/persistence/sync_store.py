@@ -5,13 +5,17 @@ the sync thread. Status changes are `Transition`s like any other."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from kycdesk.core.errors import TransitionRefusedError
+from PySide6.QtCore import QCoreApplication
+
+from kycdesk.core.errors import StoreError, TransitionRefusedError
 from kycdesk.core.states import Change
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import ConfirmImage, Transition
 from kycdesk.persistence.reader import ReadStore
-from kycdesk.persistence.writer import PersistenceWriter
+from kycdesk.persistence.writer import PersistenceWriter, WriterThread
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +50,31 @@ class SyncStoreAdapter(ReadStore):
             log.info("%s not marked synced: %s", case_id, exc)
             return False
         return True
+
+
+# A process without the app gets a core application, kept alive here.
+_HEADLESS_APP: list[QCoreApplication] = []
+
+
+@contextmanager
+def standalone_sync_store(paths: DataPaths, *,
+                          run_recovery: bool = True) -> Iterator[SyncStoreAdapter]:
+    """The sync store for a process without the app (`kycdesk sync`, tests, benchmarks):
+    it starts the one writer in its own thread, as the app does, and stops it (flushing
+    what is queued) on the way out. Raises StoreError if the store cannot be opened."""
+    if QCoreApplication.instance() is None:
+        # The writer thread's event loop needs a core application in the process.
+        _HEADLESS_APP.append(QCoreApplication(["kycdesk"]))
+    thread = WriterThread(paths, run_recovery=run_recovery)
+    thread.start()
+    try:
+        problem = thread.writer.wait_open()
+        if problem is not None:
+            raise StoreError(problem)
+        adapter = SyncStoreAdapter(paths, thread.writer)
+        try:
+            yield adapter
+        finally:
+            adapter.close()
+    finally:
+        thread.stop()

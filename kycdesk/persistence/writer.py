@@ -216,10 +216,11 @@ class PersistenceWriter(QObject):
                 self._finish(pending, Result(error=StoreError(UNEXPECTED)))
             else:
                 self._storage_recovered()
-                self._finish(pending, Result(value=result))
+                # Everyone hears the new state before the requester acts on its result.
                 change = pending.command.announces(result)
                 if change is not None:
                     self.caseChanged.emit(change)
+                self._finish(pending, Result(value=result))
         self.idle.emit()
 
     def _finish(self, pending: _Pending, result: Result) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtCore import QSettings
 
 from kycdesk import APP_NAME
 from kycdesk.core.errors import FailureKind, StoreError
@@ -18,8 +18,7 @@ from kycdesk.exit_codes import ExitCode
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.device import device_id
 from kycdesk.persistence.lock import DataDirLock
-from kycdesk.persistence.sync_store import SyncStoreAdapter
-from kycdesk.persistence.writer import WriterThread
+from kycdesk.persistence.sync_store import standalone_sync_store
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.credentials import (
     CA_BUNDLE_SETTING,
@@ -68,25 +67,10 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
     except StoreError as exc:
         print(exc, file=out)
         return ExitCode.STORE_UNUSABLE
-    # The one writer, as in the app: its thread's event loop needs a core application.
-    QCoreApplication.instance() or QCoreApplication([APP_NAME])
-    writer_thread = WriterThread(paths)
-    writer_thread.start()
     try:
-        problem = writer_thread.writer.wait_open()
-        if problem is not None:
-            print(f"The store cannot be opened: {problem}", file=out)
-            return ExitCode.STORE_UNUSABLE
-        try:
-            store = SyncStoreAdapter(paths, writer_thread.writer)
-        except StoreError as exc:
-            print(f"The store cannot be opened: {exc}", file=out)
-            return ExitCode.STORE_UNUSABLE
-        try:
+        with standalone_sync_store(paths) as store:
             device = device_id(paths)
-            client = SyncClient(url, lookup.token, device_id=device,
-                                ca_bundle=ca_bundle)
-            with client:
+            with SyncClient(url, lookup.token, device_id=device, ca_bundle=ca_bundle) as client:
                 try:
                     client.health()
                 except SyncError as exc:
@@ -95,13 +79,13 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
                 engine = SyncEngine(store, client, device_id=device,
                                     on_progress=ProgressPrinter(out))
                 result = engine.run_once(ignore_backoff=ignore_backoff)
-        except SyncError as exc:
-            print(exc, file=out)
-            return ExitCode.AUTH
-        finally:
-            store.close()
+    except StoreError as exc:
+        print(f"The store cannot be opened: {exc}", file=out)
+        return ExitCode.STORE_UNUSABLE
+    except SyncError as exc:
+        print(exc, file=out)
+        return ExitCode.AUTH
     finally:
-        writer_thread.stop()
         lock.release()
     for case_id, message in result.failed.items():
         print(f"FAILED {case_id}: {message}", file=out)

@@ -15,6 +15,7 @@ Usage: python -m tests.crash.child DATA_DIR SEED MAX_OPS IMAGE [IMAGE ...]
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -29,6 +30,7 @@ from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtGui import QGuiApplication
 
 from kycdesk.core.records import ImageRecord, Location
+from kycdesk.core.results import Result
 from kycdesk.paths import resolve
 from kycdesk.persistence.commands import (
     AddImage,
@@ -69,24 +71,28 @@ class Driver(QObject):
         self.inflight: dict[int, Op] = {}
         self.acked_images: list[int] = []
         self.deleting: set[int] = set()
-        self.writer.completed.connect(self.on_completed)
-        self.writer.failed.connect(self.on_failed)
         self.writer.opened.connect(self.on_opened)
-        self.create_ticket = -1
 
     @Slot(object)
     def on_opened(self, _report: object) -> None:
-        self.create_ticket = self.writer.submit(CreateCase(reference_number="crash-test"))
+        self.writer.submit(CreateCase(reference_number="crash-test"), self.on_created)
 
-    @Slot(int, object)
-    def on_completed(self, ticket: int, result: object) -> None:
-        if ticket == self.create_ticket:
-            assert isinstance(result, str)
-            self.case_id = result
-            emit(f"READY {result}")
-            self.burst()
+    def on_created(self, result: Result) -> None:
+        if not result.ok:
+            emit(f"FAIL create {result.error}")
+            QGuiApplication.exit(3)
             return
-        op = self.inflight.pop(ticket)
+        self.case_id = str(result.value)
+        emit(f"READY {self.case_id}")
+        self.burst()
+
+    def on_result(self, n: int, outcome: Result) -> None:
+        op = self.inflight.pop(n)
+        if not outcome.ok:
+            emit(f"FAIL {op.n} {outcome.error}")
+            QGuiApplication.exit(3)
+            return
+        result = outcome.value
         summary: Any = None
         if isinstance(result, ImageRecord):
             summary = {"image_id": result.id, "sha256": result.sha256,
@@ -104,17 +110,12 @@ class Driver(QObject):
             else:
                 self.burst()
 
-    @Slot(int, str, str)
-    def on_failed(self, ticket: int, _case_id: str, message: str) -> None:
-        op = self.inflight.pop(ticket, None)
-        emit(f"FAIL {op.n if op else ticket} {message}")
-        QGuiApplication.exit(3)
-
     def burst(self) -> None:
         for _ in range(self.rng.randint(1, 5)):
             op, command = self.next_op()
             emit(f"INTENT {op.n} {json.dumps({'kind': op.kind, **op.data})}")
-            self.inflight[self.writer.submit(command)] = op
+            self.inflight[op.n] = op
+            self.writer.submit(command, functools.partial(self.on_result, op.n))
 
     def next_op(self) -> tuple[Op, Command]:
         self.counter += 1
