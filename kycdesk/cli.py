@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from kycdesk import __version__
+from kycdesk.core.states import CaseStatus
 from kycdesk.exit_codes import ExitCode
 from kycdesk.logging_setup import configure as configure_logging
 from kycdesk.paths import DataPaths, resolve
@@ -50,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo-data", parents=[common], help="create realistic demo cases")
     demo.add_argument("--cases", type=int, default=20)
     demo.add_argument("--images-per-case", type=int, default=3)
-    demo.add_argument("--status", default="mixed",
-                      choices=["DRAFT", "READY", "mixed", "draft", "ready"])
+    demo.add_argument("--status", default="mixed", type=str.upper,
+                      choices=[CaseStatus.DRAFT.value, CaseStatus.READY.value, "MIXED"],
+                      help="status of the demo cases (mixed: drafts, ready, synced, failed)")
     demo.add_argument("--seed", type=int, default=2026)
     demo.add_argument("--image-size", default="1600x1200", help="WIDTHxHEIGHT of each photo")
     sync = sub.add_parser("sync", parents=[common],

@@ -125,7 +125,7 @@ def demo_form(rng: random.Random) -> tuple[str, dict[str, Any], tuple[str, float
 
 
 def generate(store: LocalStore, *, cases: int, images_per_case: int,
-             status: str = "DRAFT", seed: int = 2026,
+             status: str = CaseStatus.DRAFT.value, seed: int = 2026,
              image_size: tuple[int, int] = (1600, 1200),
              progress: Callable[[int, int], None] | None = None) -> DemoResult:
     """Create `cases` demo cases with `images_per_case` photos each."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QObject, QTimer
 
 from kycdesk.paths import DataPaths
@@ -36,6 +38,8 @@ def test_lower_layers_never_import_qt_widgets() -> None:
     assert offenders == []
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 12),
+                    reason="None is immortal from 3.12 (PEP 683): its count cannot drop")
 def test_pyside_keeps_none_alive(qapp: object, paths: DataPaths, jpeg: Path) -> None:
     """PySide6 6.12.0 on CPython 3.11 dropped a reference to None on every void call,
     aborting the process after a few thousand calls. A store session makes thousands."""
@@ -51,3 +55,16 @@ def test_pyside_keeps_none_alive(qapp: object, paths: DataPaths, jpeg: Path) -> 
         store.run(AddImage(case_id, jpeg))
         store.load_case(case_id)
     assert sys.getrefcount(None) >= before - 50  # unrelated churn, never ~1,000s
+
+
+def test_sync_engine_and_core_load_no_qt_in_a_fresh_interpreter() -> None:
+    """The engine is plain logic: importing it (and the core, the protocol, the client)
+    must not load any PySide6 module — checked in a new process, where nothing else
+    could have imported Qt first."""
+    code = ("import sys, kycdesk.sync.engine, kycdesk.core.states, kycdesk.core.validation, "
+            "kycdesk.core.protocol\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('PySide6', 'shiboken6')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout

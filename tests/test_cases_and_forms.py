@@ -12,7 +12,7 @@ from kycdesk.core.errors import (
     TransitionRefusedError,
 )
 from kycdesk.core.ids import new_id
-from kycdesk.core.states import CaseStatus
+from kycdesk.core.states import TRANSITIONS, CaseStatus, Change
 from kycdesk.persistence import events
 from kycdesk.persistence.commands import (
     AppendEdit,
@@ -20,6 +20,7 @@ from kycdesk.persistence.commands import (
     SaveForm,
     SetCurrentStep,
     SetReferenceNumber,
+    Transition,
 )
 from kycdesk.persistence.store import LocalStore
 from tests import transitions
@@ -172,3 +173,50 @@ def test_cases_are_isolated(store: LocalStore) -> None:
     store.run(SaveForm(first, {"name": "first"}))
     assert store.load_case(second).form == {"name": "second"}
     assert store.load_case(second).replayed_edits == 1
+
+
+def _case_in(store: LocalStore, status: CaseStatus) -> str:
+    case_id = store.run(CreateCase())
+    if status is not CaseStatus.DRAFT:
+        transitions.submit(store, case_id)
+    if status is CaseStatus.FAILED:
+        transitions.fail(store, case_id)
+    elif status is CaseStatus.SYNCED:
+        transitions.mark_synced(store, case_id)
+    return case_id
+
+
+@pytest.mark.parametrize("change", list(Change))
+@pytest.mark.parametrize("status", list(CaseStatus))
+def test_every_change_from_every_status_follows_the_one_table(
+        store: LocalStore, change: Change, status: CaseStatus) -> None:
+    """The transition table in core.states is the whole truth: an allowed change lands
+    with its audit event in the same transaction; a refused one writes nothing."""
+    case_id = _case_in(store, status)
+    revision = store.load_sync_case(case_id).revision
+    events_before = len(events.list_events(store.conn, case_id))
+    command = Transition(case_id, change, error="e", error_kind="transient",
+                         revision=revision, receipt={"receipt_id": "r"})
+    if status in TRANSITIONS[change].sources:
+        result = store.run(command)
+        assert result.status is TRANSITIONS[change].target
+        assert store.load_case(case_id).status == TRANSITIONS[change].target
+        last = events.list_events(store.conn, case_id)[-1]
+        assert last[1] == "status" and last[2]["change"] == change.value
+    else:
+        with pytest.raises(TransitionRefusedError):
+            store.run(command)
+        assert store.load_case(case_id).status == status
+        assert len(events.list_events(store.conn, case_id)) == events_before
+
+
+def test_reopen_bumps_the_revision_and_a_stale_sync_confirmation_is_refused(
+        store: LocalStore) -> None:
+    case_id = _case_in(store, CaseStatus.READY)
+    sent = store.load_sync_case(case_id).revision
+    transitions.reopen(store, case_id)
+    transitions.submit(store, case_id)
+    assert store.load_sync_case(case_id).revision == sent + 1
+    with pytest.raises(TransitionRefusedError, match="changed while it was being sent"):
+        store.run(Transition(case_id, Change.SYNCED, revision=sent, receipt={"r": 1}))
+    assert store.load_case(case_id).status == CaseStatus.READY

@@ -42,14 +42,6 @@ TRANSITIONS: dict[Change, Rule] = {
     Change.SYNCED: Rule(frozenset({CaseStatus.READY, CaseStatus.FAILED}), CaseStatus.SYNCED),
 }
 
-# Statuses the sync engine picks up (FAILED only when transient and its backoff passed).
-SYNC_QUEUE: frozenset[CaseStatus] = frozenset({CaseStatus.READY, CaseStatus.FAILED})
-
-
-def allowed(change: Change, current: CaseStatus) -> bool:
-    return current in TRANSITIONS[change].sources
-
-
 def is_editable(status: str) -> bool:
     """Only drafts take edits and photo changes."""
     return status == CaseStatus.DRAFT

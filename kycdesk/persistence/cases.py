@@ -94,9 +94,11 @@ def transition(conn: Connection, case_id: str, change: Change, *,
             case Change.REOPEN:
                 sets += ["finalized_at = NULL", "last_error = NULL", "last_error_kind = NULL",
                          "next_attempt_at = NULL"]
-                conn.execute("UPDATE case_forms SET revision = revision + 1 WHERE case_id = ?",
-                             (case_id,))
-                current_revision += 1
+                # Past the revision that may have been sent (a never-saved form is sent
+                # as revision 1), so the next submit never reuses it with another body.
+                current_revision = max(current_revision, 1) + 1
+                conn.execute("UPDATE case_forms SET revision = ? WHERE case_id = ?",
+                             (current_revision, case_id))
             case Change.SYNC_FAILED:
                 sets += ["last_error = ?", "last_error_kind = ?", "next_attempt_at = ?",
                          "sync_attempts = coalesce(sync_attempts, 0) + 1"]

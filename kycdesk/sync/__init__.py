@@ -1,1 +1,2 @@
-"""Sync protocol, client, engine and worker (see ../shared/design/sync-protocol.md)."""
+"""HTTP client, sync engine, backoff, QThread worker and headless sync (contract:
+docs/sync-protocol.md; the protocol models are in kycdesk.core.protocol)."""

@@ -74,7 +74,6 @@ class RunResult:
 
 
 ProgressCallback = Callable[[CaseProgress], None]
-CaseCallback = Callable[[str, str | None, FailureKind | None], None]
 
 
 def _iso(moment: datetime) -> str:
@@ -85,7 +84,6 @@ class SyncEngine:
     def __init__(self, store: SyncStore, client: SyncClient, *, device_id: str,
                  backoff: Backoff | None = None, cancel: threading.Event | None = None,
                  on_progress: ProgressCallback | None = None,
-                 on_case_done: CaseCallback | None = None,
                  clock: Callable[[], datetime] | None = None,
                  rng: random.Random | None = None) -> None:
         self.store = store
@@ -94,7 +92,6 @@ class SyncEngine:
         self.backoff = backoff or Backoff()
         self.cancel = cancel or threading.Event()
         self.on_progress = on_progress
-        self.on_case_done = on_case_done
         self.clock = clock or (lambda: datetime.now(UTC))
         self.rng = rng or random.Random()
         self._index = 1
@@ -141,8 +138,6 @@ class SyncEngine:
                                   next_attempt_at=next_at)
         result.failed[case_id] = str(exc)
         log.warning("sync of %s failed (%s): %s", case_id, exc.kind.value, exc)
-        if self.on_case_done is not None:
-            self.on_case_done(case_id, str(exc), exc.kind)
 
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
@@ -207,8 +202,6 @@ class SyncEngine:
         progress.step = "synced"
         self._report(progress)
         result.synced.append(case_id)
-        if self.on_case_done is not None:
-            self.on_case_done(case_id, None, None)
 
     def _already_held(self, image: ImageRecord, held: HeldImage | None) -> str | None:
         if held is None:
