@@ -176,7 +176,7 @@ def test_cases_are_isolated(store: LocalStore) -> None:
 
 
 def _case_in(store: LocalStore, status: CaseStatus) -> str:
-    case_id = store.run(CreateCase())
+    case_id: str = store.run(CreateCase())
     if status is not CaseStatus.DRAFT:
         transitions.submit(store, case_id)
     if status is CaseStatus.FAILED:

@@ -15,6 +15,7 @@ from kycdesk.core.states import CaseStatus
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import AppendEdit, CreateCase, SaveForm
 from kycdesk.persistence.store import LocalStore
+from kycdesk.views.camera import NoCamera
 from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.field_widgets import TextEditor, YesNoEditor
 from tests import transitions
@@ -384,3 +385,36 @@ def test_submit_waits_for_photos_still_being_added(qtbot: QtBot, desk: KycDeskAp
         assert editor.submit() is False
         assert "still being added" in editor.message_label.text()
     qtbot.waitUntil(lambda: not editor.photos.busy())
+
+
+def test_without_a_camera_slots_offer_file_import_only(qtbot: QtBot, paths: DataPaths) -> None:
+    app = KycDeskApp(paths, debounce_ms=DEBOUNCE_MS, camera_factory=NoCamera,
+                     confirm=always_yes)
+    qtbot.addWidget(app.window)
+    assert app.start(), app.startup_error
+    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+    try:
+        editor = _new_editor(qtbot, app)
+        slot = editor.photos.slots["selfie"]
+        assert not slot.capture_button.isVisibleTo(slot)
+        assert slot.import_button.isVisibleTo(slot)
+    finally:
+        app.shutdown()
+
+
+def test_a_failed_capture_says_why_and_stores_nothing(qtbot: QtBot, paths: DataPaths) -> None:
+    camera = FakeCamera(fail="The camera is in use by another app.")
+    app = KycDeskApp(paths, debounce_ms=DEBOUNCE_MS, camera_factory=lambda: camera,
+                     confirm=always_yes)
+    qtbot.addWidget(app.window)
+    assert app.start(), app.startup_error
+    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+    try:
+        editor = _new_editor(qtbot, app)
+        slot = editor.photos.slots["selfie"]
+        slot.capture_button.click()
+        assert camera.captures == 1
+        assert "in use by another app" in slot.error_label.text()
+        assert editor.session.photos["selfie"].rowCount() == 0
+    finally:
+        app.shutdown()
