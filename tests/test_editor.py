@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from kycdesk.core.states import CaseStatus
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import AppendEdit, CreateCase, SaveForm
 from kycdesk.persistence.store import LocalStore
-from kycdesk.views.camera import NoCamera
+from kycdesk.views.camera import CameraSource, NoCamera
 from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.field_widgets import TextEditor, YesNoEditor
 from tests import transitions
@@ -24,8 +24,10 @@ from tests.fakes import FakeCamera, always_yes
 DEBOUNCE_MS = 150
 
 
-def _make_app(qtbot: QtBot, paths: DataPaths, debounce_ms: int = DEBOUNCE_MS) -> KycDeskApp:
-    app = KycDeskApp(paths, debounce_ms=debounce_ms, camera_factory=FakeCamera,
+def _make_app(qtbot: QtBot, paths: DataPaths, debounce_ms: int = DEBOUNCE_MS,
+              camera_factory: Callable[[], CameraSource] = FakeCamera) -> KycDeskApp:
+    """The app with its real wiring; the camera comes in at the app's camera seam."""
+    app = KycDeskApp(paths, debounce_ms=debounce_ms, camera_factory=camera_factory,
                      confirm=always_yes)
     qtbot.addWidget(app.window)
     assert app.start(), app.startup_error
@@ -388,11 +390,7 @@ def test_submit_waits_for_photos_still_being_added(qtbot: QtBot, desk: KycDeskAp
 
 
 def test_without_a_camera_slots_offer_file_import_only(qtbot: QtBot, paths: DataPaths) -> None:
-    app = KycDeskApp(paths, debounce_ms=DEBOUNCE_MS, camera_factory=NoCamera,
-                     confirm=always_yes)
-    qtbot.addWidget(app.window)
-    assert app.start(), app.startup_error
-    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+    app = _make_app(qtbot, paths, camera_factory=NoCamera)
     try:
         editor = _new_editor(qtbot, app)
         slot = editor.photos.slots["selfie"]
@@ -404,11 +402,7 @@ def test_without_a_camera_slots_offer_file_import_only(qtbot: QtBot, paths: Data
 
 def test_a_failed_capture_says_why_and_stores_nothing(qtbot: QtBot, paths: DataPaths) -> None:
     camera = FakeCamera(fail="The camera is in use by another app.")
-    app = KycDeskApp(paths, debounce_ms=DEBOUNCE_MS, camera_factory=lambda: camera,
-                     confirm=always_yes)
-    qtbot.addWidget(app.window)
-    assert app.start(), app.startup_error
-    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+    app = _make_app(qtbot, paths, camera_factory=lambda: camera)
     try:
         editor = _new_editor(qtbot, app)
         slot = editor.photos.slots["selfie"]
