@@ -39,7 +39,13 @@ from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.recovery import RecoveryReport
 from kycdesk.persistence.writer import WriterThread
-from kycdesk.sync.credentials import CA_BUNDLE_SETTING, SERVER_SETTING, load_token
+from kycdesk.sync.credentials import (
+    CA_BUNDLE_SETTING,
+    PARALLEL_SETTING,
+    SERVER_SETTING,
+    STALL_SETTING,
+    load_token,
+)
 from kycdesk.sync.worker import SyncController
 from kycdesk.views.camera import CameraSource, default_camera
 from kycdesk.views.case_editor import CaseEditor
@@ -116,7 +122,8 @@ class KycDeskApp(QObject):
         client.openFailed.connect(self._store_failed)
         client.caseChanged.connect(self._case_changed)
         client.storageStateChanged.connect(self.window.show_storage_state)
-        self.sync = SyncController(self.paths, client.writer, **self._sync_options)
+        self.sync = SyncController(self.paths, client.writer,
+                                   **{**sync_tuning(self.settings), **self._sync_options})
         panel = self.window.sync_panel
         self.sync.stateChanged.connect(panel.show_state)
         self.sync.progress.connect(panel.show_progress)
@@ -303,6 +310,19 @@ class KycDeskApp(QObject):
             self.reader.close()
             self.reader = None
         self.lock.release()
+
+
+def sync_tuning(settings: QSettings) -> dict[str, Any]:
+    """The sync settings a person may tune (README: "Sync on a bad link")."""
+    def number(key: str, default: float, low: float, high: float) -> float:
+        try:
+            value = float(str(settings.value(key, default)))
+        except ValueError:
+            return default
+        return min(high, max(low, value))
+
+    return {"parallel": int(number(PARALLEL_SETTING, 3, 1, 8)),
+            "stall_s": number(STALL_SETTING, 30.0, 5.0, 600.0)}
 
 
 async def check_connection(url: str, token: str, ca_bundle: str | None) -> Health:

@@ -58,8 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--image-size", default="1600x1200", help="WIDTHxHEIGHT of each photo")
     sync = sub.add_parser("sync", parents=[common],
                           help="send every due case to the server (for kiosks and schedulers)")
-    sync.add_argument("--once", action="store_true", required=True,
-                      help="sync what is due now, then exit")
+    mode = sync.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--once", action="store_true", help="sync what is due now, then exit")
+    mode.add_argument("--until-done", action="store_true",
+                      help="keep going through network cuts and offline spells until every "
+                           "due case is synced (or waits for a person), or --deadline passes")
+    sync.add_argument("--deadline", type=float, metavar="SECONDS",
+                      help="with --until-done: give up after this many seconds (default: "
+                           "no limit)")
+    sync.add_argument("--parallel", type=int, default=3, metavar="K",
+                      help="photos of a case uploaded at the same time (default 3)")
+    sync.add_argument("--stall-timeout", type=float, default=30.0, metavar="SECONDS",
+                      help="a request that moves no data for this long is dropped and "
+                           "resumed (default 30)")
     sync.add_argument("--server", help="server address (default: the app's setting, "
                                        "or KYCDESK_SERVER)")
     sync.add_argument("--token", help="device token (default: KYCDESK_TOKEN, then the "
@@ -103,7 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         app = _qt_app(gui=False)  # noqa: F841  (QtSql wants an application)
         return run_headless_sync(paths, server=args.server, token=args.token,
-                                 ignore_backoff=args.now, ca_bundle=args.ca_bundle)
+                                 ignore_backoff=args.now, ca_bundle=args.ca_bundle,
+                                 until_done=args.until_done, deadline_s=args.deadline,
+                                 parallel=max(1, args.parallel),
+                                 stall_s=max(5.0, args.stall_timeout))
     raise AssertionError(args.command)
 
 

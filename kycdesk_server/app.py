@@ -6,11 +6,11 @@ import asyncio
 import hashlib
 import ipaddress
 import json
-import os
 import re
-from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,13 +22,14 @@ from kycdesk.core.protocol import (
     UUID_TEXT,
     Health,
     HeldImage,
-    ImageReceipt,
     Receipt,
     Submission,
-    parse_repr_digest,
 )
 from kycdesk_server.faults import FaultRule, FaultState
+from kycdesk_server.locks import KeyedLocks
 from kycdesk_server.storage import ServerStore, StoredSubmission
+from kycdesk_server.tus import TusConfig, expire_periodically, register_tus
+from kycdesk_server.uploads import UploadStore
 
 PROBLEM = "application/problem+json"
 CASE_ID = re.compile(UUID_TEXT)
@@ -40,6 +41,8 @@ class ServerConfig:
     max_image_bytes: int = 40 * 1024 * 1024
     control: bool = False
     faults: FaultState = field(default_factory=FaultState)
+    upload_expiry_s: float = 30 * 24 * 3600  # partial uploads: devices are offline for weeks
+    idle_timeout_s: float = 60.0             # a request body that sends nothing for this long
 
 
 def problem(status: int, title: str, detail: str = "", **extra: Any) -> JSONResponse:
@@ -56,8 +59,21 @@ def _receipt(stored: StoredSubmission) -> dict[str, Any]:
 
 
 def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
-    app = FastAPI(title="kycdesk reference sync server", version=API_VERSION)
-    locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+    uploads = UploadStore(store.root, store.db, store.lock,
+                          expire_after=timedelta(seconds=config.upload_expiry_s))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        housekeeping = asyncio.create_task(expire_periodically(uploads, every_s=3600))
+        try:
+            yield
+        finally:
+            housekeeping.cancel()
+
+    app = FastAPI(title="kycdesk reference sync server", version=API_VERSION,
+                  lifespan=lifespan)
+    app.state.uploads = uploads
+    locks = KeyedLocks()
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -98,69 +114,13 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                           byte_size=i.byte_size).model_dump()
                 for i in store.images(case_id)]
 
-    @app.put("/v1/cases/{case_id}/images/{client_image_id}", status_code=201,
-             response_model=ImageReceipt)
-    async def upload(case_id: str, client_image_id: str, request: Request) -> Any:
-        if (bad := check_case(case_id)) is not None:
-            return bad
-        if not CASE_ID.match(client_image_id):
-            return problem(400, "Invalid image id", "The image id must be a UUID.")
-        declared = parse_repr_digest(request.headers.get("repr-digest"))
-        if declared is None:
-            return problem(400, "Missing digest",
-                           "Send Repr-Digest: sha-256=:<base64>: with every upload.")
-        length = request.headers.get("content-length")
-        if length is not None and int(length) > config.max_image_bytes:
-            return problem(413, "Photo too large",
-                           f"The server accepts photos up to {config.max_image_bytes} bytes.")
-        async with locks[client_image_id]:  # concurrent duplicates are served in turn
-            tmp = store.temp_file()
-            digest = hashlib.sha256()
-            size = 0
-            try:
-                with tmp.open("wb") as fh:
-                    async for chunk in request.stream():
-                        size += len(chunk)
-                        if size > config.max_image_bytes:
-                            return problem(413, "Photo too large",
-                                           f"The server accepts photos up to "
-                                           f"{config.max_image_bytes} bytes.")
-                        digest.update(chunk)
-                        fh.write(chunk)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                actual = digest.hexdigest()
-                if actual != declared:
-                    return problem(422, "Digest mismatch",
-                                   "The photo arrived damaged or changed: its SHA-256 does not "
-                                   "match Repr-Digest.")
-                existing = store.image_anywhere(client_image_id)
-                if existing is not None:
-                    owner, image = existing
-                    if owner != case_id:
-                        return problem(409, "Image belongs to another case",
-                                       "This image id was already uploaded for another case.")
-                    if image.sha256 != actual:
-                        return problem(409, "Different photo under the same id",
-                                       "The server already holds a different photo with this "
-                                       "id.")
-                    return JSONResponse(ImageReceipt(
-                        server_image_id=image.server_image_id, sha256=image.sha256,
-                        byte_size=image.byte_size).model_dump(), status_code=200)
-                stored = store.commit_image(case_id, client_image_id, tmp, actual, size)
-                return JSONResponse(ImageReceipt(
-                    server_image_id=stored.server_image_id, sha256=stored.sha256,
-                    byte_size=stored.byte_size).model_dump(), status_code=201)
-            finally:
-                tmp.unlink(missing_ok=True)
-
     @app.put("/v1/cases/{case_id}/submission", status_code=201, response_model=Receipt)
     async def submit(case_id: str, submission: Submission) -> Any:
         if (bad := check_case(case_id)) is not None:
             return bad
         body = submission.model_dump(mode="json")
         body_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        async with locks[f"submission:{case_id}"]:
+        async with locks.hold(f"submission:{case_id}"):
             existing = store.submission(case_id)
             if existing is not None:
                 if existing.device_id != submission.client.device_id:
@@ -200,6 +160,10 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                                                  "case.")
         return _receipt(existing)
 
+    app.state.upload_guards = register_tus(
+        app, store, uploads, TusConfig(config.max_image_bytes, config.idle_timeout_s),
+        image_locks=locks, problem=problem)
+
     if config.control:
         def loopback_only(request: Request) -> JSONResponse | None:
             host = request.client.host if request.client else ""
@@ -224,6 +188,8 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
         async def state(request: Request) -> Any:
             if (denied := loopback_only(request)) is not None:
                 return denied
-            return {**store.state(), "injected": dict(config.faults.injected)}
+            return {**store.state(), "injected": dict(config.faults.injected),
+                    "uploads": uploads.count(), "locks": len(locks),
+                    "upload_guards": len(app.state.upload_guards)}
 
     return app

@@ -22,19 +22,29 @@ class _QuietDrops(logging.Filter):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kycdesk-server",
                                      description="kycdesk reference sync server")
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--data-dir", required=True, type=Path)
     parser.add_argument("--token", action="append", required=True,
                         help="an accepted device token (repeatable)")
-    parser.add_argument("--max-image-bytes", type=int, default=40 * 1024 * 1024)
+    parser.add_argument("--max-image-bytes", type=int, default=40 * 1024 * 1024,
+                        help="largest photo accepted (default 40 MiB)")
+    parser.add_argument("--upload-expiry", type=float, default=30 * 24 * 3600,
+                        metavar="SECONDS",
+                        help="a partial upload with no progress for this long is removed "
+                             "(default 30 days: devices stay offline for weeks)")
+    parser.add_argument("--idle-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="an upload request that sends no byte for this long is ended; "
+                             "what it sent is kept (default 60)")
     parser.add_argument("--control", action="store_true",
                         help="enable /_control (fault injection, state), loopback only")
-    parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--latency-ms", type=int, default=0,
+                        help="added to every request (fault injection)")
     parser.add_argument("--faults", default="[]",
                         help='JSON list of rules, e.g. [{"endpoint":"upload",'
                              '"action":"status","status":503,"rate":0.1}]')
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the fault injection's random rates")
     parser.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     parser.add_argument("--port-file", type=Path,
@@ -49,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     faults = FaultState(rules=[FaultRule(**r) for r in json.loads(args.faults)],
                         latency_ms=args.latency_ms, seed=args.seed)
     config = ServerConfig(tokens=set(args.token), max_image_bytes=args.max_image_bytes,
-                          control=args.control, faults=faults)
+                          control=args.control, faults=faults,
+                          upload_expiry_s=args.upload_expiry, idle_timeout_s=args.idle_timeout)
     args.data_dir.mkdir(parents=True, exist_ok=True)
     store = ServerStore(args.data_dir)
     app = FaultMiddleware(create_app(store, config), faults)

@@ -27,7 +27,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ENDPOINTS: list[tuple[str, str, re.Pattern[str]]] = [
     ("health", "GET", re.compile(r"^/v1/health$")),
     ("list_images", "GET", re.compile(r"^/v1/cases/[^/]+/images$")),
-    ("upload", "PUT", re.compile(r"^/v1/cases/[^/]+/images/[^/]+$")),
+    ("upload_create", "POST", re.compile(r"^/v1/uploads$")),
+    ("upload_offset", "HEAD", re.compile(r"^/v1/uploads/[^/]+$")),
+    ("upload", "PATCH", re.compile(r"^/v1/uploads/[^/]+$")),
     ("submit", "PUT", re.compile(r"^/v1/cases/[^/]+/submission$")),
     ("get_submission", "GET", re.compile(r"^/v1/cases/[^/]+/submission$")),
 ]

@@ -61,7 +61,7 @@ class ServerStore:
             folder.mkdir(parents=True, exist_ok=True)
         for leftover in self.tmp_dir.iterdir():  # a crash mid-upload: never evidence
             leftover.unlink(missing_ok=True)
-        self._lock = threading.Lock()
+        self.lock = self._lock = threading.Lock()
         self.db = sqlite3.connect(data_dir / "server.sqlite3", check_same_thread=False,
                                   isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")

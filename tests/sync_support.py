@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -123,3 +124,54 @@ def assert_server_holds_exactly(server: ServerHandle, store: LocalStore,
         assert all(i.synced and i.server_image_id for i in local)
         for image in local:  # nothing local was deleted
             assert store.paths.absolute(image.file_path).is_file()
+
+
+def tus_upload(base_url: str, case_id: str, image_id: str, body: bytes, *,
+               declared: bytes | None = None, chunk: int | None = None,
+               token: str = TOKEN) -> httpx.Response:
+    """Upload a photo the way the protocol says (POST, then PATCHes); returns the last
+    reply (the creation's, if that failed)."""
+    from kycdesk.core.protocol import OFFSET_CONTENT_TYPE, TUS_VERSION, encode_upload_metadata
+
+    sha = hashlib.sha256(declared if declared is not None else body).hexdigest()
+    headers = {"Authorization": f"Bearer {token}", "Tus-Resumable": TUS_VERSION}
+    created = httpx.post(f"{base_url}/v1/uploads", timeout=10, headers={
+        **headers, "Upload-Length": str(len(body)),
+        "Upload-Metadata": encode_upload_metadata({"case_id": case_id,
+                                                   "client_image_id": image_id,
+                                                   "sha256": sha})})
+    if created.status_code != 201:
+        return created
+    url = f"{base_url}{created.headers['location']}"
+    offset, reply = 0, created
+    step = chunk or max(1, len(body))
+    while offset < len(body) or offset == 0:
+        reply = httpx.patch(url, content=body[offset:offset + step], timeout=10, headers={
+            **headers, "Upload-Offset": str(offset), "Content-Type": OFFSET_CONTENT_TYPE})
+        if reply.status_code != 204:
+            return reply
+        offset = int(reply.headers["upload-offset"])
+        if offset >= len(body):
+            break
+    return reply
+
+
+def noisy_jpeg(path: Path, size: tuple[int, int], *, opacity: float = 0.25,
+               quality: int = 90, seed: int = 1) -> Path:
+    """A demo photo with seeded noise: it compresses like a camera photo (a plain demo
+    card is a fifth of the size), so byte counts are realistic."""
+    import random
+
+    from PySide6.QtGui import QImage, QPainter
+
+    render_photo(path, label="FIELD", subtitle="sync test", seed=seed, size=size,
+                 quality=95)
+    picture = QImage(str(path))
+    noise = QImage(random.Random(seed).randbytes(size[0] * size[1] * 4), size[0], size[1],
+                   QImage.Format.Format_RGB32)
+    painter = QPainter(picture)
+    painter.setOpacity(opacity)
+    painter.drawImage(0, 0, noise)
+    painter.end()
+    picture.save(str(path), "JPEG", quality)  # type: ignore[call-overload]
+    return path

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from kycdesk.core.protocol import repr_digest
-from tests.sync_support import TOKEN, ServerHandle, start_server
+from kycdesk.core.protocol import SERVER_IMAGE_ID_HEADER, TUS_VERSION, parse_repr_digest
+from tests.sync_support import TOKEN, ServerHandle, start_server, tus_upload
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -27,9 +27,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
 
 def _upload(server: ServerHandle, case_id: str, image_id: str, body: bytes,
             digest: bytes | None = None) -> httpx.Response:
-    sha = hashlib.sha256(digest if digest is not None else body).hexdigest()
-    return httpx.put(f"{server.base_url}/v1/cases/{case_id}/images/{image_id}", content=body,
-                     headers={**AUTH, "Repr-Digest": repr_digest(sha)}, timeout=10)
+    return tus_upload(server.base_url, case_id, image_id, body, declared=digest)
+
+
+def _held(reply: httpx.Response) -> dict[str, str]:
+    """What a completed upload's reply says the server holds."""
+    return {"server_image_id": reply.headers[SERVER_IMAGE_ID_HEADER],
+            "sha256": parse_repr_digest(reply.headers["repr-digest"]) or ""}
 
 
 def _ids() -> tuple[str, str]:
@@ -57,12 +61,15 @@ def test_upload_is_idempotent_by_image_id_and_digest(server: ServerHandle) -> No
     case_id, image_id = _ids()
     first = _upload(server, case_id, image_id, b"photo bytes")
     again = _upload(server, case_id, image_id, b"photo bytes")
-    assert (first.status_code, again.status_code) == (201, 200)
-    assert first.json() == again.json()
+    assert (first.status_code, again.status_code) == (204, 204)
+    assert _held(first) == _held(again)
+    assert _held(first)["sha256"] == hashlib.sha256(b"photo bytes").hexdigest()
     other = _upload(server, case_id, image_id, b"another photo")
     assert other.status_code == 409
     elsewhere = _upload(server, str(uuid.uuid4()), image_id, b"photo bytes")
     assert elsewhere.status_code == 409 and "another case" in elsewhere.json()["title"]
+    held = [i for i in server.state()["images"] if i["client_image_id"] == image_id]
+    assert len(held) == 1
 
 
 def test_damaged_upload_is_refused_and_not_stored(server: ServerHandle) -> None:
@@ -71,9 +78,9 @@ def test_damaged_upload_is_refused_and_not_stored(server: ServerHandle) -> None:
     assert response.status_code == 422 and "damaged" in response.json()["detail"]
     listed = httpx.get(f"{server.base_url}/v1/cases/{case_id}/images", headers=AUTH).json()
     assert listed == []
-    missing = httpx.put(f"{server.base_url}/v1/cases/{case_id}/images/{image_id}",
-                        content=b"x", headers=AUTH)
-    assert missing.status_code == 400 and "Repr-Digest" in missing.json()["detail"]
+    no_metadata = httpx.post(f"{server.base_url}/v1/uploads", headers={
+        **AUTH, "Tus-Resumable": TUS_VERSION, "Upload-Length": "3"})
+    assert no_metadata.status_code == 400 and "sha256" in no_metadata.json()["detail"]
 
 
 def test_oversize_upload_is_413(server: ServerHandle) -> None:
@@ -84,17 +91,18 @@ def test_oversize_upload_is_413(server: ServerHandle) -> None:
 def test_concurrent_duplicate_uploads_store_one_image(server: ServerHandle) -> None:
     case_id, image_id = _ids()
     body = b"y" * 40_000
-    statuses: list[int] = []
+    replies: list[httpx.Response] = []
 
     def send() -> None:
-        statuses.append(_upload(server, case_id, image_id, body).status_code)
+        replies.append(_upload(server, case_id, image_id, body, ))
 
     threads = [threading.Thread(target=send) for _ in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(statuses) == [200] * 5 + [201]
+    assert [r.status_code for r in replies] == [204] * 6
+    assert len({_held(r)["server_image_id"] for r in replies}) == 1
     held = [i for i in server.state()["images"] if i["client_image_id"] == image_id]
     assert len(held) == 1
 
@@ -107,7 +115,7 @@ def _submission(images: list[dict[str, Any]], revision: int = 1, device: str = "
 
 def test_submission_rules(server: ServerHandle) -> None:
     case_id, image_id = _ids()
-    stored = _upload(server, case_id, image_id, b"evidence").json()
+    stored = _held(_upload(server, case_id, image_id, b"evidence"))
     image = {"client_image_id": image_id, "server_image_id": stored["server_image_id"],
              "sha256": stored["sha256"]}
     url = f"{server.base_url}/v1/cases/{case_id}/submission"

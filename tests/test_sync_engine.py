@@ -21,6 +21,7 @@ from tests.sync_support import (
     make_ready_cases,
     photo_sources,
     start_server,
+    tus_upload,
 )
 
 DEVICE = "device-test-1"
@@ -105,10 +106,9 @@ def test_transient_fault_ends_synced_without_duplicates(
         results.append(result)
         if result.ok and not _due(paths):
             break
-    assert any(r.failed for r in results) or "lost" in fault, "the fault never bit"
+    assert sum(server.state()["injected"].values()) >= 1, "the fault never bit"
     with LocalStore(paths) as store:
         assert_server_holds_exactly(server, store, ids)
-    assert sum(server.state()["injected"].values()) >= 1
 
 
 def _due(paths: DataPaths) -> list[str]:
@@ -172,17 +172,9 @@ def test_permanent_error_fails_with_a_readable_message_and_no_retry(
             if setup == "hash":
                 # Another photo is already on the server under this photo's id.
                 image = store.list_images(case_id)[0]
-                import hashlib
-
-                import httpx
-
-                from kycdesk.core.protocol import repr_digest
                 other = sources[-1].read_bytes() + b"x"
-                httpx.put(f"{server.base_url}/v1/cases/{case_id}/images/"
-                          f"{image.client_image_id}", content=other,
-                          headers={"Authorization": f"Bearer {TOKEN}",
-                                   "Repr-Digest": repr_digest(
-                                       hashlib.sha256(other).hexdigest())}).raise_for_status()
+                held = tus_upload(server.base_url, case_id, image.client_image_id, other)
+                assert held.status_code == 204, held.text
         if setup == "conflict":
             # Another tablet already finalized this case on the server.
             import httpx

@@ -18,7 +18,8 @@ from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.writer import WriterThread
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.credentials import SERVER_SETTING
-from kycdesk.sync.engine import CaseProgress, RunResult
+from kycdesk.sync.engine import RunResult
+from kycdesk.sync.progress import CaseProgress
 from kycdesk.sync.worker import SyncController, SyncState
 from kycdesk.views.settings_dialog import SettingsDialog
 from tests import transitions
@@ -87,7 +88,7 @@ def test_worker_syncs_and_reports_by_signal(qtbot: QtBot, paths: DataPaths,
     assert isinstance(result, RunResult) and sorted(result.synced) == sorted(ids)
     assert sorted(synced) == sorted(ids)
     assert SyncState.SYNCING in states and states[-1] == SyncState.IDLE
-    uploads = [p for p in progress if p.step.startswith("uploading")]
+    uploads = [p for p in progress if p.step == "sending photos"]
     assert uploads and uploads[-1].bytes_total > 0
     assert {p.case_count for p in progress} == {2}
     with LocalStore(paths) as store:
@@ -104,7 +105,7 @@ def test_cancel_mid_sync_then_resume_without_duplicates(
     controller.configure(server.base_url, TOKEN)
     uploads: list[CaseProgress] = []
     controller.progress.connect(
-        lambda p: uploads.append(p) if p.step.startswith("uploading") else None)
+        lambda p: uploads.append(p) if p.step == "sending photos" else None)
     with qtbot.waitSignal(controller.runFinished, timeout=30_000) as finished:
         controller.request_sync()
         qtbot.waitUntil(lambda: len(uploads) > 0, timeout=30_000)

@@ -29,3 +29,12 @@ def validate_case_id(case_id: str) -> str:
 
 
 validate_image_id = validate_case_id
+
+
+def is_canonical_uuid(value: str) -> bool:
+    """True for a canonical lowercase UUID (what case and image ids must be)."""
+    try:
+        validate_case_id(value)
+    except InvalidCaseIdError:
+        return False
+    return True

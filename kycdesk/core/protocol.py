@@ -115,3 +115,53 @@ def parse_repr_digest(header: str | None) -> str | None:
     except ValueError:
         return None
     return raw.hex() if len(raw) == 32 else None
+
+
+# -- resumable photo upload: tus 1.0.0 (core, creation, creation-with-upload, expiration,
+# termination, checksum) under /v1/uploads; see docs/sync-protocol.md ------------------
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,creation-with-upload,expiration,termination,checksum"
+TUS_CHECKSUM_ALGORITHMS = "sha256"
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+UPLOADS_PATH = "/v1/uploads"
+# Kycdesk's additions on a completed upload (PATCH reply and HEAD): the server's photo id
+# and the SHA-256 it computed over the whole stored file (only that confirms a photo).
+SERVER_IMAGE_ID_HEADER = "Kycdesk-Server-Image-Id"
+# Upload-Metadata keys the server needs to bind an upload to a case's photo.
+METADATA_KEYS = ("case_id", "client_image_id", "sha256")
+
+
+def encode_upload_metadata(values: dict[str, str]) -> str:
+    """tus Upload-Metadata: comma-separated `key base64(value)` pairs."""
+    return ",".join(f"{key} {base64.b64encode(value.encode()).decode()}"
+                    for key, value in values.items())
+
+
+def parse_upload_metadata(header: str | None) -> dict[str, str] | None:
+    """The pairs of an Upload-Metadata header, or None if it is malformed."""
+    values: dict[str, str] = {}
+    if not header:
+        return values
+    for pair in header.split(","):
+        parts = pair.strip().split(" ")
+        if not parts[0] or len(parts) > 2 or parts[0] in values:
+            return None
+        try:
+            values[parts[0]] = (base64.b64decode(parts[1], validate=True).decode()
+                                if len(parts) == 2 else "")
+        except (ValueError, UnicodeDecodeError):
+            return None
+    return values
+
+
+def parse_upload_checksum(header: str | None) -> tuple[str, bytes] | None:
+    """tus Upload-Checksum `algorithm base64(digest)`, or None if absent or malformed."""
+    if not header:
+        return None
+    parts = header.strip().split(" ")
+    if len(parts) != 2:
+        return None
+    try:
+        return parts[0].lower(), base64.b64decode(parts[1], validate=True)
+    except ValueError:
+        return None

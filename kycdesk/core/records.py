@@ -77,6 +77,8 @@ class ImageRecord:
     source: str | None
     synced: bool
     server_image_id: str | None
+    upload_url: str | None = None   # the server's resumable upload for this photo, if any
+    upload_offset: int = 0          # bytes of it the server confirmed
 
 
 @dataclass(frozen=True)

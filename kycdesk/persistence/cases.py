@@ -58,7 +58,8 @@ def require_draft(conn: Connection, case_id: str) -> None:
 def transition(conn: Connection, case_id: str, change: Change, *,
                error: str | None = None, error_kind: str | None = None,
                next_attempt_at: str | None = None, revision: int | None = None,
-               receipt: dict[str, Any] | None = None) -> CaseChange:
+               receipt: dict[str, Any] | None = None, progressed: bool = False
+               ) -> CaseChange:
     """The one way a case changes status: checks the table in `core.states`, writes what
     the change implies and its audit event, all in one transaction.
 
@@ -66,7 +67,9 @@ def transition(conn: Connection, case_id: str, change: Change, *,
     - RETRY: READY, backoff and error cleared (the verifier asked).
     - REOPEN: DRAFT and `revision + 1`: whatever is submitted next is a new revision,
       never a different body under a revision the server may already hold.
-    - SYNC_FAILED: FAILED with `error`, `error_kind`, `next_attempt_at`, attempts + 1.
+    - SYNC_FAILED: FAILED with `error`, `error_kind`, `next_attempt_at`; attempts + 1,
+      or back to 0 if the attempt `progressed` (the backoff grows only with attempts that
+      moved nothing).
     - SYNCED: only at the `revision` that was sent (the verifier may have reopened the
       case meanwhile), with the server's `receipt`.
     Raises TransitionRefusedError (nothing written) when the case is not in a state the
@@ -101,8 +104,9 @@ def transition(conn: Connection, case_id: str, change: Change, *,
                              (current_revision, case_id))
             case Change.SYNC_FAILED:
                 sets += ["last_error = ?", "last_error_kind = ?", "next_attempt_at = ?",
-                         "sync_attempts = coalesce(sync_attempts, 0) + 1"]
-                params += [error, error_kind, next_attempt_at]
+                         "sync_attempts = CASE WHEN ? THEN 0 "
+                         "ELSE coalesce(sync_attempts, 0) + 1 END"]
+                params += [error, error_kind, next_attempt_at, 1 if progressed else 0]
             case Change.SYNCED:
                 if revision is None or receipt is None:
                     raise TransitionRefusedError("A sync confirmation needs its revision "
@@ -120,7 +124,8 @@ def transition(conn: Connection, case_id: str, change: Change, *,
         detail: dict[str, Any] = {"from": old.value, "to": rule.target.value,
                                   "change": change.value}
         if error is not None:
-            detail.update(error=error, kind=error_kind, next_attempt_at=next_attempt_at)
+            detail.update(error=error, kind=error_kind, next_attempt_at=next_attempt_at,
+                          progressed=progressed)
         if change is Change.SYNCED:
             detail.update(revision=revision, receipt=receipt)
         append_event(conn, case_id, "status", detail)

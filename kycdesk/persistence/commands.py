@@ -160,12 +160,14 @@ class Transition(Command):
     next_attempt_at: str | None = None
     revision: int | None = None            # SYNCED: the revision that was sent
     receipt: dict[str, Any] | None = None  # SYNCED: the server's receipt
+    progressed: bool = False               # SYNC_FAILED: bytes moved before it failed
 
     def apply(self, ctx: StoreContext) -> CaseChange:
         return cases.transition(ctx.conn, self.case_id, self.change, error=self.error,
                                 error_kind=self.error_kind,
                                 next_attempt_at=self.next_attempt_at,
-                                revision=self.revision, receipt=self.receipt)
+                                revision=self.revision, receipt=self.receipt,
+                                progressed=self.progressed)
 
     def announces(self, result: Any) -> CaseChange | None:
         return result if isinstance(result, CaseChange) else None
@@ -181,6 +183,20 @@ class ConfirmImage(Command):
 
     def apply(self, ctx: StoreContext) -> bool:
         return sync_repo.confirm_image(ctx.conn, self.image_id, self.server_image_id)
+
+
+@dataclass(frozen=True)
+class RecordUpload(Command):
+    """A photo's resumable upload address and the offset the server confirmed (persisted
+    so a resume survives a killed app or a reboot); None forgets the upload."""
+
+    case_id: str
+    image_id: int
+    upload_url: str | None
+    offset: int = 0
+
+    def apply(self, ctx: StoreContext) -> None:
+        sync_repo.record_upload(ctx.conn, self.image_id, self.upload_url, self.offset)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,8 @@ from kycdesk.persistence.thumbnails import thumbnail_file, write_thumbnail
 
 IMAGE_COLUMNS = (
     "id, case_id, client_image_id, file_path, slot, sha256, byte_size, mime, width, height, "
-    "latitude, longitude, accuracy, address, captured_at, source, synced, server_image_id"
+    "latitude, longitude, accuracy, address, captured_at, source, synced, server_image_id, "
+    "upload_url, upload_offset"
 )
 
 
@@ -60,6 +61,7 @@ def image_from_row(row: tuple[Any, ...]) -> ImageRecord:
         location=Location(latitude=row[10], longitude=row[11], accuracy=row[12],
                           address=row[13]),
         captured_at=row[14], source=row[15], synced=bool(row[16]), server_image_id=row[17],
+        upload_url=row[18], upload_offset=int(row[19] or 0),
     )
 
 log = logging.getLogger(__name__)

@@ -130,9 +130,16 @@ def _v2_to_v3_applicant_name(conn: Connection) -> None:
     conn.execute("CREATE INDEX cases_by_applicant ON cases(applicant_name COLLATE NOCASE)")
 
 
+def _v3_to_v4_resumable_uploads(conn: Connection) -> None:
+    """Each photo remembers its resumable upload (the server's upload address and the
+    last offset the server confirmed), so a resume survives a killed app or a reboot."""
+    conn.execute("ALTER TABLE case_images ADD COLUMN upload_url TEXT")
+    conn.execute("ALTER TABLE case_images ADD COLUMN upload_offset INTEGER NOT NULL DEFAULT 0")
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [_v0_to_v1_seed, _v1_to_v2_sync_and_audit,
-                               _v2_to_v3_applicant_name]
+                               _v2_to_v3_applicant_name, _v3_to_v4_resumable_uploads]
 LATEST_VERSION = len(MIGRATIONS)
 
 

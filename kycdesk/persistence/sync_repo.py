@@ -67,8 +67,17 @@ def confirm_image(conn: Connection, image_id: int, server_image_id: str) -> bool
                              "WHERE id = ?", (image_id,))
         if row is None or (row[1] and row[2] == server_image_id):
             return False
-        conn.execute("UPDATE case_images SET synced = 1, server_image_id = ? WHERE id = ?",
+        conn.execute("UPDATE case_images SET synced = 1, server_image_id = ?, "
+                     "upload_url = NULL, upload_offset = 0 WHERE id = ?",
                      (server_image_id, image_id))
         append_event(conn, row[0], "sync_image_confirmed",
                      {"image_id": image_id, "server_image_id": server_image_id})
     return True
+
+
+def record_upload(conn: Connection, image_id: int, upload_url: str | None, offset: int) -> None:
+    """Where the photo's resumable upload is and how far the server confirmed it (one
+    statement: an implicit transaction). None forgets it (expired or restarted)."""
+    conn.execute("UPDATE case_images SET upload_url = ?, upload_offset = ? "
+                 "WHERE id = ? AND synced = 0", (upload_url, offset if upload_url else 0,
+                                                  image_id))

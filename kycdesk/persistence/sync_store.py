@@ -13,7 +13,7 @@ from PySide6.QtCore import QCoreApplication
 from kycdesk.core.errors import StoreError, TransitionRefusedError
 from kycdesk.core.states import Change
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.commands import ConfirmImage, Transition
+from kycdesk.persistence.commands import ConfirmImage, RecordUpload, Transition
 from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.writer import PersistenceWriter, WriterThread
 
@@ -30,12 +30,17 @@ class SyncStoreAdapter(ReadStore):
     def confirm_image(self, case_id: str, image_id: int, server_image_id: str) -> None:
         self.writer.call(ConfirmImage(case_id, image_id, server_image_id))
 
+    def record_upload(self, case_id: str, image_id: int, upload_url: str | None,
+                      offset: int) -> None:
+        self.writer.call(RecordUpload(case_id, image_id, upload_url, offset))
+
     def record_failure(self, case_id: str, *, kind: str, message: str,
-                       next_attempt_at: str | None) -> bool:
+                       next_attempt_at: str | None, progressed: bool = False) -> bool:
         """FAILED with the reason; False if the case left the sync queue meanwhile."""
         try:
             self.writer.call(Transition(case_id, Change.SYNC_FAILED, error=message,
-                                        error_kind=kind, next_attempt_at=next_attempt_at))
+                                        error_kind=kind, next_attempt_at=next_attempt_at,
+                                        progressed=progressed))
         except TransitionRefusedError as exc:
             log.info("failure of %s not recorded: %s", case_id, exc)
             return False

@@ -7,11 +7,13 @@ revision for a submission). Anything else is a failure of a known kind.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,27 +23,47 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from kycdesk import __version__
 from kycdesk.core.errors import FailureKind
 from kycdesk.core.protocol import (
+    OFFSET_CONTENT_TYPE,
+    SERVER_IMAGE_ID_HEADER,
+    TUS_VERSION,
+    UPLOADS_PATH,
     Health,
     HeldImage,
-    ImageReceipt,
     Problem,
     Receipt,
     Submission,
-    repr_digest,
+    encode_upload_metadata,
+    parse_repr_digest,
 )
-from kycdesk.sync.errors import SyncCancelledError, SyncError
+from kycdesk.sync.errors import SyncCancelledError, SyncError, UploadGoneError
+from kycdesk.sync.transport import STALL_S, deadline, field_timeout, field_transport
 
-CHUNK = 256 * 1024
-Progress = Callable[[int], None]  # bytes sent so far for the current upload
+PIECE = 64 * 1024  # read and write granularity of an upload body
+
+
+@dataclass(frozen=True)
+class UploadState:
+    """Where a photo's upload stands on the server."""
+
+    url: str
+    offset: int
+    length: int | None
+    server_image_id: str | None  # set once the whole photo is held ...
+    sha256: str | None           # ... with the SHA-256 the server computed over it
+
+    @property
+    def complete(self) -> bool:
+        return self.server_image_id is not None
+Progress = Callable[[int], None]  # bytes of the current request handed to the socket
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
 
 PERMANENT_STATUSES = {400, 404, 409, 410, 413, 415, 422}
 TRANSIENT_STATUSES = {408, 425, 429, 507}
 
 
-def default_timeout() -> httpx.Timeout:
-    # Connect fast or call the network absent; a slow upload is fine as long as it moves.
-    return httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
+# A request moving less than this, on average, is stopped and resumed (its bytes are kept).
+FLOOR_RATE = 2_000  # bytes/s
+REQUEST_DEADLINE_S = 60.0  # everything but the body's bytes: connect, headers, reply
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -109,15 +131,20 @@ async def check_health(base_url: str, token: str, *, timeout: float = 10.0,
 class SyncClient:
     def __init__(self, base_url: str, token: str, *, device_id: str,
                  timeout: httpx.Timeout | None = None, ca_bundle: str | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 stall_s: float = STALL_S,
+                 request_deadline_s: float = REQUEST_DEADLINE_S) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise SyncError(FailureKind.PERMANENT,
                             f"The server address {base_url!r} must start with https://")
         self.base_url = base_url.rstrip("/")
         self.device_id = device_id
+        self.stall_s = stall_s
+        self.request_deadline_s = request_deadline_s
+        trust = _trust(ca_bundle)
         self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout or default_timeout(),
-            verify=_trust(ca_bundle), transport=transport,
+            base_url=self.base_url, timeout=timeout or field_timeout(stall_s),
+            verify=trust, transport=transport or field_transport(trust, stall_s),
             headers={"Authorization": f"Bearer {token}",
                      "User-Agent": f"kycdesk/{__version__}"},
         )
@@ -133,9 +160,12 @@ class SyncClient:
 
     # -- requests ---------------------------------------------------------------------
     def _request(self, method: str, url: str, *, unclear_on_failure: bool,
-                 **kwargs: Any) -> httpx.Response:
+                 body_bytes: int = 0, **kwargs: Any) -> httpx.Response:
+        """One request, all of it (connect, send, headers, body) within its deadline: the
+        client's per-request allowance plus the body's time at the floor rate."""
         try:
-            return self._http.request(method, url, **kwargs)
+            with deadline(self.request_deadline_s + body_bytes / FLOOR_RATE):
+                return self._http.request(method, url, **kwargs)
         except SyncCancelledError:
             raise
         except httpx.TimeoutException as exc:
@@ -210,47 +240,98 @@ class SyncClient:
         held: list[HeldImage] = self._parse(response, TypeAdapter(list[HeldImage]))
         return held
 
-    def upload_image(self, case_id: str, client_image_id: str, path: Path, *, sha256: str,
-                     byte_size: int, mime: str | None, cancel: threading.Event | None = None,
-                     progress: Progress | None = None) -> ImageReceipt:
+    # -- resumable photo upload (tus 1.0.0) ----------------------------------------------
+    def create_upload(self, case_id: str, client_image_id: str, *, sha256: str,
+                      byte_size: int) -> str:
+        """A new upload for one photo; returns its absolute address."""
+        metadata = encode_upload_metadata({"case_id": case_id,
+                                           "client_image_id": client_image_id,
+                                           "sha256": sha256})
+        response = self._request("POST", UPLOADS_PATH, unclear_on_failure=False, headers={
+            "Tus-Resumable": TUS_VERSION, "Upload-Length": str(byte_size),
+            "Upload-Metadata": metadata})
+        self._expect(response, (201,), "a new photo upload")
+        location = response.headers.get("location")
+        if not location or response.headers.get("tus-resumable") != TUS_VERSION:
+            raise SyncError(FailureKind.TRANSIENT,
+                            "The network answered with something that is not the kycdesk "
+                            "server (a sign-in page or proxy?).", status=201)
+        return str(response.url.join(location))
+
+    def upload_state(self, url: str) -> UploadState | None:
+        """How far the server has the upload (HEAD); None if it is unknown or expired."""
+        response = self._request("HEAD", url, unclear_on_failure=False,
+                                 headers={"Tus-Resumable": TUS_VERSION})
+        if response.status_code in (404, 410) and \
+                response.headers.get("tus-resumable") == TUS_VERSION:
+            return None
+        self._expect(response, (200,), "the upload's progress")
+        return self._state(url, response)
+
+    def append(self, url: str, path: Path, *, offset: int, count: int,
+               cancel: threading.Event | None = None,
+               progress: Progress | None = None) -> UploadState:
+        """Send bytes [offset, offset + count) of the photo (PATCH). What reaches the server
+        is kept even if the request is cut; the caller asks (`upload_state`) after a failure."""
         def body() -> Iterator[bytes]:
             sent = 0
             with path.open("rb") as fh:
-                while chunk := fh.read(CHUNK):
+                fh.seek(offset)
+                while sent < count:
                     if cancel is not None and cancel.is_set():
                         raise SyncCancelledError("upload cancelled")
-                    sent += len(chunk)
-                    yield chunk
+                    piece = fh.read(min(PIECE, count - sent))
+                    if not piece:
+                        raise SyncError(FailureKind.PERMANENT,
+                                        f"The photo file {path.name} is shorter than "
+                                        "recorded; run 'kycdesk doctor'.")
+                    sent += len(piece)
+                    yield piece
                     if progress is not None:
                         progress(sent)
 
-        try:
-            actual_size = path.stat().st_size
-        except OSError as exc:
-            raise SyncError(FailureKind.PERMANENT,
-                            f"The photo file is missing on this device ({path.name}).") \
-                from exc
-        if actual_size != byte_size:
-            raise SyncError(FailureKind.PERMANENT,
-                            f"The photo file {path.name} changed on this device since it "
-                            "was captured; run 'kycdesk doctor'.")
         response = self._request(
-            "PUT", f"/v1/cases/{case_id}/images/{client_image_id}", unclear_on_failure=True,
-            content=body(),
-            headers={"Content-Type": mime or "application/octet-stream",
-                     "Content-Length": str(byte_size), "Repr-Digest": repr_digest(sha256)})
-        self._expect(response, (200, 201), f"photo {path.name}")
-        receipt: ImageReceipt = self._parse(response, ImageReceipt)
-        if receipt.sha256 != sha256 or receipt.byte_size != byte_size:
+            "PATCH", url, unclear_on_failure=True, body_bytes=count,
+            content=body(), headers={"Tus-Resumable": TUS_VERSION,
+                                     "Upload-Offset": str(offset),
+                                     "Content-Type": OFFSET_CONTENT_TYPE,
+                                     "Content-Length": str(count)})
+        if response.status_code in (404, 410) and \
+                response.headers.get("tus-resumable") == TUS_VERSION:
+            raise UploadGoneError("The server no longer has this upload.")
+        if response.status_code in (409, 423):  # offset moved on, or a stale request holds it
+            raise SyncError(FailureKind.TRANSIENT, "The upload's position changed; kycdesk "
+                            "asks the server where to continue.", status=response.status_code)
+        if response.status_code == 422:  # the finished file did not match its SHA-256
+            raise UploadGoneError("The photo arrived damaged; kycdesk sends it again.",
+                                  damaged=True)
+        self._expect(response, (204,), f"part of photo {path.name}")
+        return self._state(url, response)
+
+    def _state(self, url: str, response: httpx.Response) -> UploadState:
+        raw = response.headers.get("upload-offset", "")
+        if not raw.isdigit() or response.headers.get("tus-resumable") != TUS_VERSION:
             raise SyncError(FailureKind.TRANSIENT,
-                            "The server confirmed a different photo than the one sent.",
+                            "The network answered with something that is not the kycdesk "
+                            "server (a sign-in page or proxy?).", status=response.status_code,
                             unclear=True)
-        return receipt
+        length = response.headers.get("upload-length", "")
+        return UploadState(url=url, offset=int(raw),
+                           length=int(length) if length.isdigit() else None,
+                           server_image_id=response.headers.get(SERVER_IMAGE_ID_HEADER),
+                           sha256=parse_repr_digest(response.headers.get("repr-digest")))
+
+    def delete_upload(self, url: str) -> None:
+        """Best effort: tell the server an upload is abandoned (it expires anyway)."""
+        with contextlib.suppress(SyncError):
+            self._request("DELETE", url, unclear_on_failure=False,
+                          headers={"Tus-Resumable": TUS_VERSION})
 
     def submit(self, case_id: str, submission: Submission) -> Receipt:
+        body = submission.model_dump_json().encode()
         response = self._request("PUT", f"/v1/cases/{case_id}/submission",
-                                 unclear_on_failure=True,
-                                 json=submission.model_dump(mode="json"))
+                                 unclear_on_failure=True, body_bytes=len(body), content=body,
+                                 headers={"Content-Type": "application/json"})
         self._expect(response, (200, 201), "the case")
         receipt: Receipt = self._parse(response, Receipt)
         if receipt.revision != submission.revision:

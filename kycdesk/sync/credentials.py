@@ -18,6 +18,8 @@ KEYRING_SERVICE = "kycdesk"
 TOKEN_ENV = "KYCDESK_TOKEN"
 SERVER_ENV = "KYCDESK_SERVER"
 SERVER_SETTING = "sync/server_url"
+PARALLEL_SETTING = "sync/parallel_uploads"  # photos of a case sent at once (default 3)
+STALL_SETTING = "sync/stall_seconds"  # no data moved this long: drop and resume (30)
 CA_BUNDLE_SETTING = "sync/ca_bundle"  # a path to PEM certificates (private CA), optional
 NO_KEYRING = ("No secure key store is available on this device, so the token cannot be "
               "remembered. Give it with --token or the KYCDESK_TOKEN environment variable.")

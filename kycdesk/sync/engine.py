@@ -1,13 +1,17 @@
 """The sync engine: plain logic (no Qt) over the local store and the HTTP client.
 
-For each due case, oldest first, one at a time:
+For each due case, oldest first, one case at a time:
 1. ask the server which of the case's photos it already holds (resume after lost replies);
-2. upload each photo it does not hold, recording each confirmation at once;
-3. submit the form with the server's photo ids (after any unclear failure, ask whether
-   the submission arrived before sending it again);
+2. upload the others, up to `parallel` at a time, each as a resumable upload that
+   continues from the server's offset after any cut (`photo_upload.PhotoUploader`),
+   recording each confirmation at once;
+3. once every photo is confirmed, submit the form with the server's photo ids (after any
+   unclear failure, ask whether the submission arrived before sending it again);
 4. check the receipt covers every photo, store it, mark the case SYNCED.
-Nothing local is deleted. Transient failures schedule a retry with backoff; permanent
-ones wait for the verifier; an authentication failure stops the whole run.
+Nothing local is deleted. A failed attempt that moved bytes forward is retried soon
+without growing the backoff; one that moved nothing backs off (exponential, jitter,
+Retry-After). Permanent failures wait for the verifier; an authentication failure stops
+the whole run.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -28,8 +33,13 @@ from kycdesk.core.records import ImageRecord, SyncCase
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.errors import SyncCancelledError, SyncError
+from kycdesk.sync.photo_upload import PhotoOutcome, PhotoUploader, UploadPolicy
+from kycdesk.sync.progress import CaseProgress, TransferMeter
 
 log = logging.getLogger(__name__)
+
+PARALLEL_UPLOADS = 3
+TICK_S = 1.0  # progress while nothing moves, so "no data for 40 s" keeps counting
 
 
 class SyncStore(Protocol):
@@ -39,23 +49,12 @@ class SyncStore(Protocol):
     def due_cases(self, now: str, *, ignore_backoff: bool) -> list[str]: ...
     def load_sync_case(self, case_id: str) -> SyncCase: ...
     def confirm_image(self, case_id: str, image_id: int, server_image_id: str) -> None: ...
+    def record_upload(self, case_id: str, image_id: int, upload_url: str | None,
+                      offset: int) -> None: ...
     def record_failure(self, case_id: str, *, kind: str, message: str,
-                       next_attempt_at: str | None) -> bool: ...
+                       next_attempt_at: str | None, progressed: bool = False) -> bool: ...
     def mark_synced(self, case_id: str, *, revision: int, receipt: dict[str, object]) -> bool: ...
     def absolute_path(self, stored: str) -> Path: ...
-
-
-@dataclass
-class CaseProgress:
-    case_id: str
-    reference: str | None
-    items_done: int
-    items_total: int
-    bytes_done: int
-    bytes_total: int
-    step: str
-    case_index: int = 1   # this case's place in the run (1-based) ...
-    case_count: int = 1   # ... and how many cases the run has
 
 
 @dataclass
@@ -66,7 +65,8 @@ class RunResult:
     auth_error: str | None = None
     cancelled: bool = False
     uploaded_images: int = 0
-    uploaded_bytes: int = 0
+    uploaded_bytes: int = 0   # photo bytes now held by the server (this run)
+    sent_bytes: int = 0       # bytes put on the wire for photos, re-sent ones included
 
     @property
     def ok(self) -> bool:
@@ -85,7 +85,8 @@ class SyncEngine:
                  backoff: Backoff | None = None, cancel: threading.Event | None = None,
                  on_progress: ProgressCallback | None = None,
                  clock: Callable[[], datetime] | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, parallel: int = PARALLEL_UPLOADS,
+                 policy: UploadPolicy | None = None) -> None:
         self.store = store
         self.client = client
         self.device_id = device_id
@@ -94,6 +95,8 @@ class SyncEngine:
         self.on_progress = on_progress
         self.clock = clock or (lambda: datetime.now(UTC))
         self.rng = rng or random.Random()
+        self.parallel = max(1, parallel)
+        self.policy = policy or UploadPolicy()
         self._index = 1
         self._count = 1
 
@@ -126,16 +129,18 @@ class SyncEngine:
 
     def _failed(self, case_id: str, exc: SyncError, result: RunResult) -> None:
         case = self.store.load_sync_case(case_id)
-        attempts = case.sync_attempts + 1
         next_at: str | None = None
         if exc.kind is FailureKind.TRANSIENT:
-            delay = self.backoff.delay(attempts, retry_after=exc.retry_after,
-                                       status=exc.status, rng=self.rng)
+            if exc.progressed:  # a flapping link: come back soon, backoff starts over
+                delay = self.backoff.after_progress(rng=self.rng)
+            else:
+                delay = self.backoff.delay(case.sync_attempts + 1, retry_after=exc.retry_after,
+                                           status=exc.status, rng=self.rng)
             next_at = _iso(self.clock() + timedelta(seconds=delay))
         else:
             result.permanent.add(case_id)
         self.store.record_failure(case_id, kind=exc.kind.value, message=str(exc),
-                                  next_attempt_at=next_at)
+                                  next_attempt_at=next_at, progressed=exc.progressed)
         result.failed[case_id] = str(exc)
         log.warning("sync of %s failed (%s): %s", case_id, exc.kind.value, exc)
 
@@ -147,48 +152,31 @@ class SyncEngine:
         case = self.store.load_sync_case(case_id)
         images = case.images
         total_bytes = sum(i.byte_size or 0 for i in images)
-        progress = CaseProgress(case_id, case.reference_number, 0, len(images) + 1, 0,
-                                total_bytes, "checking", self._index, self._count)
-        self._report(progress)
-
         held = {h.client_image_id: h for h in self.client.held_images(case_id)}
         confirmed: dict[int, str] = {}
         for image in images:
             server_id = self._already_held(image, held.get(image.client_image_id))
             if server_id is not None:
                 confirmed[image.id] = server_id
-                progress.items_done += 1
-                progress.bytes_done += image.byte_size or 0
-        self._report(progress)
-
-        for image in images:
-            if image.id in confirmed:
-                continue
+        todo = [i for i in images if i.id not in confirmed]
+        start = CaseProgress(
+            case_id, case.reference_number, len(confirmed), len(images) + 1,
+            sum(i.byte_size or 0 for i in images if i.id in confirmed)
+            + sum(i.upload_offset for i in todo if i.upload_url),
+            total_bytes, "sending photos" if todo else "sending the form",
+            self._index, self._count)
+        meter = TransferMeter(start, self.on_progress)
+        meter.emit(force=True)
+        ticker = _Ticker(meter, TICK_S)
+        try:
+            if todo:
+                self._upload_all(case_id, todo, meter, confirmed, result)
             self._check_cancel()
-            progress.step = f"uploading photo {progress.items_done + 1} of {len(images)}"
-            start_bytes = progress.bytes_done
-
-            def sent(count: int, base: int = start_bytes) -> None:
-                progress.bytes_done = base + count
-                self._report(progress)
-
-            receipt = self.client.upload_image(
-                case_id, image.client_image_id, self._path(image), sha256=image.sha256 or "",
-                byte_size=image.byte_size or 0, mime=image.mime, cancel=self.cancel,
-                progress=sent)
-            self.store.confirm_image(case_id, image.id, receipt.server_image_id)
-            confirmed[image.id] = receipt.server_image_id
-            result.uploaded_images += 1
-            result.uploaded_bytes += image.byte_size or 0
-            progress.items_done += 1
-            progress.bytes_done = start_bytes + (image.byte_size or 0)
-            self._report(progress)
-
-        self._check_cancel()
-        progress.step = "sending the form"
-        self._report(progress)
-        submission = self._submission(case, confirmed)
-        accepted = self._submit(case_id, submission)
+            meter.set_step("sending the form")
+            submission = self._submission(case, confirmed)
+            accepted = self._submit(case_id, submission)
+        finally:
+            ticker.stop()
         missing = {i.server_image_id for i in submission.images} - set(accepted.server_image_ids)
         if missing:
             raise SyncError(FailureKind.TRANSIENT,
@@ -198,10 +186,40 @@ class SyncEngine:
                                       receipt=accepted.model_dump(mode="json")):
             log.info("case %s changed while it was being sent; not marked synced", case_id)
             return
-        progress.items_done = progress.items_total
-        progress.step = "synced"
-        self._report(progress)
+        meter.item_done()
+        meter.set_step("synced")
         result.synced.append(case_id)
+
+    def _upload_all(self, case_id: str, todo: list[ImageRecord], meter: TransferMeter,
+                    confirmed: dict[int, str], result: RunResult) -> None:
+        """Every photo not held yet, `parallel` at a time. A failure of one does not stop
+        the others (their bytes are progress too); the worst failure is raised after."""
+        uploader = PhotoUploader(self.client, self.store, policy=self.policy,
+                                 cancel=self.cancel, meter=meter, rng=self.rng)
+        errors: list[BaseException] = []
+        progressed = False
+
+        def one(image: ImageRecord) -> None:
+            nonlocal progressed
+            try:
+                outcome: PhotoOutcome = uploader.upload(image, self._path(image))
+            except BaseException as exc:  # collected; re-raised below in this thread
+                errors.append(exc)
+                progressed = progressed or getattr(exc, "progressed", False)
+                return
+            self.store.confirm_image(case_id, image.id, outcome.server_image_id)
+            confirmed[image.id] = outcome.server_image_id
+            progressed = True
+            result.uploaded_images += 1
+            result.uploaded_bytes += image.byte_size or 0
+            result.sent_bytes += outcome.bytes_sent
+            meter.item_done()
+
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(todo)),
+                                thread_name_prefix="kycdesk-upload") as pool:
+            list(pool.map(one, todo))
+        if errors:
+            raise _worst(errors, progressed)
 
     def _already_held(self, image: ImageRecord, held: HeldImage | None) -> str | None:
         if held is None:
@@ -245,7 +263,37 @@ class SyncEngine:
     def _path(self, image: ImageRecord) -> Path:
         return self.store.absolute_path(image.file_path)
 
-    def _report(self, progress: CaseProgress) -> None:
-        if self.on_progress is not None:
-            # A snapshot: listeners in other threads must not see it change under them.
-            self.on_progress(replace(progress))
+
+def _worst(errors: list[BaseException], progressed: bool) -> BaseException:
+    """Cancel first, then authentication, permanent, storage, transient; a transient one
+    carries whether the attempt moved bytes forward."""
+    def rank(exc: BaseException) -> int:
+        if isinstance(exc, SyncCancelledError):
+            return 0
+        if isinstance(exc, SyncError):
+            return {FailureKind.AUTH: 1, FailureKind.PERMANENT: 2}.get(exc.kind, 4)
+        if isinstance(exc, StoreError):
+            return 3
+        return 5
+    worst = min(errors, key=rank)
+    if isinstance(worst, SyncError) and worst.kind is FailureKind.TRANSIENT:
+        worst.progressed = worst.progressed or progressed
+    return worst
+
+
+class _Ticker:
+    """Re-emits progress every `every_s` while a case is being sent."""
+
+    def __init__(self, meter: TransferMeter, every_s: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(meter, every_s),
+                                        name="kycdesk-progress", daemon=True)
+        self._thread.start()
+
+    def _run(self, meter: TransferMeter, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            meter.tick()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()

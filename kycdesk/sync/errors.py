@@ -17,7 +17,19 @@ class SyncError(Exception):
         # The request may have reached the server (timeout, dropped reply): ask before
         # sending again.
         self.unclear = unclear
+        # The attempt moved bytes forward before it failed: retry soon, do not grow the
+        # case's backoff (a flapping link is not a dead one).
+        self.progressed = False
 
 
 class SyncCancelledError(Exception):
     """Cancelled by the user or shutdown; the state left behind is resumable."""
+
+
+class UploadGoneError(Exception):
+    """The server no longer has the photo's upload (expired, unknown, or it arrived
+    damaged and was dropped): start that photo again from byte 0."""
+
+    def __init__(self, message: str, *, damaged: bool = False) -> None:
+        super().__init__(message)
+        self.damaged = damaged

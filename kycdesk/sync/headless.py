@@ -8,6 +8,9 @@ cannot be reached.
 from __future__ import annotations
 
 import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TextIO
 
 from PySide6.QtCore import QSettings
@@ -18,7 +21,7 @@ from kycdesk.exit_codes import ExitCode
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.device import device_id
 from kycdesk.persistence.lock import DataDirLock
-from kycdesk.persistence.sync_store import standalone_sync_store
+from kycdesk.persistence.sync_store import SyncStoreAdapter, standalone_sync_store
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.credentials import (
     CA_BUNDLE_SETTING,
@@ -26,26 +29,62 @@ from kycdesk.sync.credentials import (
     load_token,
     server_url_from,
 )
-from kycdesk.sync.engine import CaseProgress, SyncEngine
+from kycdesk.sync.engine import PARALLEL_UPLOADS, RunResult, SyncEngine
 from kycdesk.sync.errors import SyncError
+from kycdesk.sync.progress import CaseProgress, describe, format_bytes, format_duration
+from kycdesk.sync.transport import STALL_S
 
 
 class ProgressPrinter:
-    def __init__(self, out: TextIO) -> None:
+    """One readable line when something changes, at most every `every_s` seconds."""
+
+    def __init__(self, out: TextIO, every_s: float = 2.0) -> None:
         self.out = out
-        self.last = ""
+        self.every_s = every_s
+        self.last_step = ""
+        self.last_time = 0.0
 
     def __call__(self, p: CaseProgress) -> None:
-        mb = f"{p.bytes_done / 2**20:.1f}/{p.bytes_total / 2**20:.1f} MB"
-        line = f"{p.reference or p.case_id}: {p.step} ({p.items_done}/{p.items_total}, {mb})"
-        if line != self.last:
-            self.last = line
-            print(line, file=self.out, flush=True)
+        now = time.monotonic()
+        key = f"{p.case_id}:{p.step}:{p.items_done}"
+        if key == self.last_step and now - self.last_time < self.every_s:
+            return
+        self.last_step, self.last_time = key, now
+        print(describe(p), file=self.out, flush=True)
+
+
+@dataclass
+class Totals:
+    synced: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)
+    photos: int = 0
+    photo_bytes: int = 0
+    sent_bytes: int = 0
+    runs: int = 0
+    auth_error: str | None = None
+    cancelled: bool = False
+
+    def add(self, result: RunResult) -> None:
+        self.runs += 1
+        self.synced.update(result.synced)
+        for case_id in result.synced:
+            self.failed.pop(case_id, None)
+        self.failed.update(result.failed)
+        self.photos += result.uploaded_images
+        self.photo_bytes += result.uploaded_bytes
+        self.sent_bytes += result.sent_bytes
+        self.auth_error = result.auth_error
+        self.cancelled = result.cancelled
 
 
 def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None,
                       ignore_backoff: bool, ca_bundle: str | None = None,
+                      until_done: bool = False, deadline_s: float | None = None,
+                      parallel: int = PARALLEL_UPLOADS, stall_s: float = STALL_S,
                       out: TextIO = sys.stdout) -> int:
+    """`kycdesk sync --once`: what is due now. With `until_done`, keep going through cuts
+    and offline spells until nothing is due or `deadline_s` has passed (kiosks run it
+    from a scheduler); the retry policy is the engine's, as in the app."""
     settings = QSettings(APP_NAME, APP_NAME)
     saved = settings.value(SERVER_SETTING)
     ca_bundle = ca_bundle or str(settings.value(CA_BUNDLE_SETTING) or "") or None
@@ -67,18 +106,39 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
     except StoreError as exc:
         print(exc, file=out)
         return ExitCode.STORE_UNUSABLE
+    began = time.monotonic()
+    ends = began + deadline_s if deadline_s is not None else None
+    totals = Totals()
+    offline: str | None = None
     try:
         with standalone_sync_store(paths) as store:
             device = device_id(paths)
-            with SyncClient(url, lookup.token, device_id=device, ca_bundle=ca_bundle) as client:
-                try:
-                    client.health()
-                except SyncError as exc:
-                    print(exc, file=out)
-                    return ExitCode.AUTH if exc.kind is FailureKind.AUTH else ExitCode.OFFLINE
-                engine = SyncEngine(store, client, device_id=device,
+            with SyncClient(url, lookup.token, device_id=device, ca_bundle=ca_bundle,
+                            stall_s=stall_s) as client:
+                engine = SyncEngine(store, client, device_id=device, parallel=parallel,
                                     on_progress=ProgressPrinter(out))
-                result = engine.run_once(ignore_backoff=ignore_backoff)
+                while True:
+                    try:
+                        client.health()
+                        offline = None
+                    except SyncError as exc:
+                        if exc.kind is FailureKind.AUTH:
+                            print(exc, file=out)
+                            return ExitCode.AUTH
+                        offline = str(exc)
+                    if offline is None:
+                        totals.add(engine.run_once(ignore_backoff=ignore_backoff))
+                        if totals.auth_error or totals.cancelled:
+                            break
+                    if not until_done:
+                        break
+                    wait = _next_wait(store, ends, offline is not None)
+                    if wait is None:
+                        break
+                    if offline is not None:
+                        print(f"offline ({offline}); trying again in {int(wait)} s",
+                              file=out, flush=True)
+                    time.sleep(wait)
     except StoreError as exc:
         print(f"The store cannot be opened: {exc}", file=out)
         return ExitCode.STORE_UNUSABLE
@@ -87,11 +147,44 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
         return ExitCode.AUTH
     finally:
         lock.release()
-    for case_id, message in result.failed.items():
+    return _summary(totals, paths, offline, time.monotonic() - began, out)
+
+
+def _next_wait(store: SyncStoreAdapter, ends: float | None, offline: bool) -> float | None:
+    """Seconds until the next try, or None when there is nothing left to do in time."""
+    now = datetime.now(UTC)
+    if not store.due_cases(_iso(now), ignore_backoff=True):
+        return None  # every case synced, or waiting for a person
+    due = store.next_due_at()
+    wait = 15.0 if offline else 0.5
+    if not offline and due is not None and not store.due_cases(_iso(now)):
+        moment = datetime.fromisoformat(due.replace("Z", "+00:00"))
+        wait = max(0.5, (moment - now).total_seconds())
+    if ends is not None:
+        left = ends - time.monotonic()
+        if left <= 0:
+            return None
+        wait = min(wait, left)
+    return wait
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _summary(totals: Totals, paths: DataPaths, offline: str | None, elapsed: float,
+             out: TextIO) -> int:
+    for case_id, message in totals.failed.items():
         print(f"FAILED {case_id}: {message}", file=out)
-    print(f"synced {len(result.synced)} case(s), {result.uploaded_images} photo(s) "
-          f"({result.uploaded_bytes / 2**20:.1f} MB); failed {len(result.failed)}", file=out)
-    if result.auth_error:
-        print(result.auth_error, file=out)
+    resent = max(0, totals.sent_bytes - totals.photo_bytes)
+    print(f"synced {len(totals.synced)} case(s), {totals.photos} photo(s) "
+          f"({format_bytes(totals.photo_bytes)}; {format_bytes(resent)} sent again after "
+          f"cuts) in {format_duration(elapsed)}; failed {len(totals.failed)}", file=out)
+    if totals.auth_error:
+        print(totals.auth_error, file=out)
         return ExitCode.AUTH
-    return ExitCode.OK if result.ok else ExitCode.PROBLEMS
+    if offline is not None and not totals.synced:
+        print(f"The server could not be reached: {offline}", file=out)
+        return ExitCode.OFFLINE
+    ok = not totals.failed and not totals.cancelled
+    return ExitCode.OK if ok else ExitCode.PROBLEMS

@@ -24,8 +24,9 @@ from kycdesk.persistence.sync_store import SyncStoreAdapter
 from kycdesk.persistence.writer import PersistenceWriter
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
-from kycdesk.sync.engine import RunResult, SyncEngine
+from kycdesk.sync.engine import PARALLEL_UPLOADS, RunResult, SyncEngine
 from kycdesk.sync.errors import SyncError
+from kycdesk.sync.transport import STALL_S
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,11 @@ class SyncWorker(QObject):
     _configureRequested = Signal(str, str, str)
 
     def __init__(self, paths: DataPaths, writer: PersistenceWriter, *,
-                 backoff: Backoff | None = None, periodic_ms: int = PERIODIC_MS) -> None:
+                 backoff: Backoff | None = None, periodic_ms: int = PERIODIC_MS,
+                 parallel: int = PARALLEL_UPLOADS, stall_s: float = STALL_S) -> None:
         super().__init__()
+        self._parallel = parallel
+        self._stall_s = stall_s
         self._paths = paths
         self._writer = writer
         self._backoff = backoff or Backoff()
@@ -132,7 +136,7 @@ class SyncWorker(QObject):
         self.stateChanged.emit(SyncState.SYNCING, "")
         try:
             client = SyncClient(self._url, self._token, device_id=self._device,
-                                ca_bundle=self._ca_bundle)
+                                ca_bundle=self._ca_bundle, stall_s=self._stall_s)
         except SyncError as exc:
             self.stateChanged.emit(SyncState.NOT_CONFIGURED, str(exc))
             return RunResult(auth_error=str(exc))
@@ -147,7 +151,7 @@ class SyncWorker(QObject):
                                  else None)
             engine = SyncEngine(self._store, client, device_id=self._device,
                                 backoff=self._backoff, cancel=self._cancel,
-                                on_progress=self.progress.emit)
+                                parallel=self._parallel, on_progress=self.progress.emit)
             result = engine.run_once(ignore_backoff=ignore_backoff)
         finally:
             client.close()

@@ -7,7 +7,8 @@ from datetime import datetime
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from kycdesk.sync.engine import CaseProgress, RunResult
+from kycdesk.sync.engine import RunResult
+from kycdesk.sync.progress import STALL_AFTER_S, CaseProgress, describe, format_bytes
 from kycdesk.sync.worker import SyncState
 from kycdesk.views.style import ERROR_COLOUR, TOUCH
 
@@ -68,13 +69,16 @@ class SyncPanel(QWidget):
 
     @Slot(object)
     def show_progress(self, progress: CaseProgress) -> None:
-        self.case_label.setText(f"case {progress.case_index} of {progress.case_count}: "
-                                f"{progress.reference or ''} — {progress.step}")
+        """At most ~10 a second arrive (the engine throttles); the text says what a person
+        needs: which case, photos, bytes, rate, time left — or that the link is silent."""
+        self.case_label.setText(describe(progress))
+        stalled = progress.stalled_s >= STALL_AFTER_S
+        self.case_label.setStyleSheet(f"color: {ERROR_COLOUR};" if stalled else "")
         total = max(1, progress.bytes_total)
         self.bar.setRange(0, 1000)
         self.bar.setValue(int(1000 * min(progress.bytes_done, total) / total))
-        self.bar.setFormat(f"{progress.items_done}/{progress.items_total} · "
-                           f"{progress.bytes_done / 2**20:.1f} of {total / 2**20:.1f} MB")
+        self.bar.setFormat(f"{format_bytes(progress.bytes_done)} of "
+                           f"{format_bytes(progress.bytes_total)}")
 
     @Slot(object)
     def show_result(self, result: RunResult) -> None:

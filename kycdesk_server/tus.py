@@ -1,0 +1,313 @@
+"""tus 1.0.0 photo uploads under /v1/uploads: core, creation, creation-with-upload,
+expiration, termination and checksum (sha256). See docs/sync-protocol.md.
+
+A finished upload is verified against the SHA-256 the client declared in its metadata and
+bound to (case id, client image id) with the same idempotency rules as before: the same
+id with the same digest gives the same server id, another digest is a 409.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
+
+from kycdesk.core.ids import is_canonical_uuid
+from kycdesk.core.protocol import (
+    OFFSET_CONTENT_TYPE,
+    SERVER_IMAGE_ID_HEADER,
+    SHA256_HEX,
+    TUS_CHECKSUM_ALGORITHMS,
+    TUS_EXTENSIONS,
+    TUS_VERSION,
+    UPLOADS_PATH,
+    parse_upload_checksum,
+    parse_upload_metadata,
+    repr_digest,
+)
+from kycdesk_server.locks import KeyedLocks, TakenOverError, UploadGuards
+from kycdesk_server.storage import ServerStore, StoredImage
+from kycdesk_server.uploads import Upload, UploadStore
+
+log = logging.getLogger(__name__)
+
+Problem = Callable[..., JSONResponse]
+
+
+@dataclass
+class TusConfig:
+    max_image_bytes: int
+    idle_timeout_s: float = 60.0  # no byte for this long: the request is over (kept)
+
+
+def _http_date(iso: str) -> str:
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return moment.strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def _headers(upload: Upload, **extra: str) -> dict[str, str]:
+    headers = {"Tus-Resumable": TUS_VERSION, "Upload-Offset": str(upload.offset),
+               "Upload-Expires": _http_date(upload.expires_at), "Cache-Control": "no-store",
+               **extra}
+    if upload.complete:
+        headers[SERVER_IMAGE_ID_HEADER] = upload.server_image_id or ""
+        headers["Repr-Digest"] = repr_digest(upload.sha256)
+    return headers
+
+
+async def _chunks(request: Request, stop: asyncio.Event,
+                  idle_timeout_s: float) -> AsyncIterator[bytes]:
+    """The request body as it arrives; ends quietly when the client is gone, when no byte
+    came for `idle_timeout_s`, or when a newer request for this upload asks us to stop."""
+    stream = request.stream().__aiter__()
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            step = asyncio.ensure_future(stream.__anext__())
+            done, _ = await asyncio.wait({step, stopping}, timeout=idle_timeout_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if step not in done:
+                step.cancel()
+                return
+            try:
+                chunk = step.result()
+            except (StopAsyncIteration, ClientDisconnect):
+                return
+            if chunk:
+                yield chunk
+    finally:
+        stopping.cancel()
+
+
+def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config: TusConfig,
+                 *, image_locks: KeyedLocks, problem: Problem) -> UploadGuards:
+    guards = UploadGuards()
+
+    def tus_problem(status: int, title: str, detail: str = "", **extra: Any) -> JSONResponse:
+        response = problem(status, title, detail, **extra)
+        response.headers["Tus-Resumable"] = TUS_VERSION
+        return response
+
+    def check_version(request: Request) -> JSONResponse | None:
+        if request.headers.get("tus-resumable") != TUS_VERSION:
+            response = tus_problem(412, "Unsupported tus version",
+                                   f"Send Tus-Resumable: {TUS_VERSION}.")
+            response.headers["Tus-Version"] = TUS_VERSION
+            return response
+        return None
+
+    def current(upload_id: str) -> Upload | JSONResponse:
+        upload = uploads.get(upload_id) if len(upload_id) == 32 else None
+        if upload is None:
+            return tus_problem(404, "No such upload", "Create a new upload.")
+        if not upload.complete and upload.expired(datetime.now(UTC)):
+            uploads.delete(upload.id)
+            return tus_problem(410, "Upload expired", "Create a new upload.")
+        return upload
+
+    async def bind(upload: Upload) -> Response:
+        """The last byte arrived: verify the whole file, then hold it as the photo."""
+        actual = await asyncio.to_thread(uploads.sha256_of, upload.id)
+        if actual != upload.sha256:
+            await asyncio.to_thread(uploads.delete, upload.id)
+            return tus_problem(422, "Digest mismatch",
+                               "The photo arrived damaged or changed: its SHA-256 does not "
+                               "match the one declared. Upload it again.")
+        async with image_locks.hold(upload.client_image_id):
+            existing = store.image_anywhere(upload.client_image_id)
+            if existing is not None:
+                owner, image = existing
+                if owner != upload.case_id:
+                    return tus_problem(409, "Image belongs to another case",
+                                       "This image id was already uploaded for another case.")
+                if image.sha256 != actual:
+                    return tus_problem(409, "Different photo under the same id",
+                                       "The server already holds a different photo with "
+                                       "this id.")
+                stored: StoredImage = image
+                uploads.path(upload.id).unlink(missing_ok=True)  # the same photo: one copy
+            else:
+                stored = await asyncio.to_thread(
+                    store.commit_image, upload.case_id, upload.client_image_id,
+                    uploads.path(upload.id), actual, upload.length)
+            uploads.mark_complete(upload.id, stored.server_image_id)
+        done = uploads.get(upload.id)
+        assert done is not None
+        return Response(status_code=204, headers=_headers(done))
+
+    async def append(request: Request, upload: Upload, stop: asyncio.Event) -> Response:
+        """Write the body at the upload's offset; keep every byte that arrived."""
+        checksum = parse_upload_checksum(request.headers.get("upload-checksum"))
+        if request.headers.get("upload-checksum") and checksum is None:
+            return tus_problem(400, "Bad Upload-Checksum", "Send `sha256 <base64>`.")
+        if checksum is not None and checksum[0] != "sha256":
+            return tus_problem(400, "Unsupported checksum algorithm",
+                               f"Use one of: {TUS_CHECKSUM_ALGORITHMS}.")
+        start = upload.offset
+        fd = await asyncio.to_thread(uploads.open_append, upload)
+        offset = start
+        digest = hashlib.sha256() if checksum is not None else None
+        too_long = False
+        try:
+            async for received in _chunks(request, stop, config.idle_timeout_s):
+                room = upload.length - offset
+                too_long = len(received) > room
+                data = received[:room] if too_long else received
+                await asyncio.to_thread(uploads.write, fd, data)
+                offset += len(data)
+                if digest is not None:
+                    digest.update(data)
+                if too_long:
+                    break
+        finally:
+            # However the request ended (even cancelled), what reached us is kept.
+            try:
+                await asyncio.shield(asyncio.to_thread(uploads.sync_and_close, fd))
+            finally:
+                if digest is None or offset == start:
+                    uploads.record_offset(upload.id, offset)
+        if digest is not None and checksum is not None and digest.digest() != checksum[1]:
+            # A chunk that cannot be verified is not kept (tus checksum extension).
+            await asyncio.to_thread(uploads.truncate, upload.id, start)
+            return tus_problem(460, "Checksum mismatch",
+                               "The chunk arrived damaged; send it again.")
+        if digest is not None:
+            uploads.record_offset(upload.id, offset)
+        if too_long:
+            return tus_problem(400, "Too much data",
+                               f"The upload is {upload.length} bytes long.")
+        fresh = uploads.get(upload.id)
+        assert fresh is not None
+        if fresh.offset == fresh.length:
+            return await bind(fresh)
+        return Response(status_code=204, headers=_headers(fresh))
+
+    @app.options(UPLOADS_PATH, include_in_schema=False)
+    async def tus_options() -> Response:
+        return Response(status_code=204, headers={
+            "Tus-Resumable": TUS_VERSION, "Tus-Version": TUS_VERSION,
+            "Tus-Extension": TUS_EXTENSIONS, "Tus-Max-Size": str(config.max_image_bytes),
+            "Tus-Checksum-Algorithm": TUS_CHECKSUM_ALGORITHMS})
+
+    @app.post(UPLOADS_PATH, status_code=201, summary="Create a photo upload (tus)")
+    async def tus_create(request: Request) -> Response:
+        if (bad := check_version(request)) is not None:
+            return bad
+        raw_length = request.headers.get("upload-length", "")
+        if not raw_length.isdigit():
+            return tus_problem(400, "Missing Upload-Length",
+                               "Send Upload-Length (deferred lengths are not supported).")
+        length = int(raw_length)
+        if length > config.max_image_bytes:
+            return tus_problem(413, "Photo too large",
+                               f"The server accepts photos up to {config.max_image_bytes} "
+                               "bytes.")
+        header = request.headers.get("upload-metadata", "")
+        metadata = parse_upload_metadata(header)
+        if metadata is None or any(k not in metadata for k in ("case_id", "client_image_id",
+                                                                "sha256")):
+            return tus_problem(400, "Bad Upload-Metadata",
+                               "Upload-Metadata needs case_id, client_image_id and sha256.")
+        if not (is_canonical_uuid(metadata["case_id"])
+                and is_canonical_uuid(metadata["client_image_id"])
+                and _is_sha256(metadata["sha256"])):
+            return tus_problem(400, "Bad Upload-Metadata",
+                               "case_id and client_image_id must be UUIDs, sha256 64 hex "
+                               "digits.")
+        upload = await asyncio.to_thread(
+            uploads.create, case_id=metadata["case_id"],
+            client_image_id=metadata["client_image_id"], sha256=metadata["sha256"],
+            length=length, metadata=header)
+        location = f"{UPLOADS_PATH}/{upload.id}"
+        if request.headers.get("content-type") == OFFSET_CONTENT_TYPE:
+            async with guards.writer(upload.id) as stop:  # creation-with-upload
+                reply = await append(request, upload, stop)
+            if reply.status_code >= 400:
+                return reply
+            fresh = uploads.get(upload.id) or upload
+            return Response(status_code=201, headers=_headers(fresh, Location=location))
+        return Response(status_code=201, headers=_headers(upload, Location=location))
+
+    @app.head(UPLOADS_PATH + "/{upload_id}", summary="Offset of a photo upload (tus)")
+    async def tus_head(upload_id: str, request: Request) -> Response:
+        if (bad := check_version(request)) is not None:
+            return Response(status_code=412, headers=dict(bad.headers))
+        # A request still writing this upload (a killed client's bytes still arriving, a
+        # stalled link) is given its grace and then stopped, so the offset is the truth
+        # and the resuming client sends nothing twice.
+        try:
+            async with guards.writer(upload_id):
+                found = current(upload_id)
+        except TakenOverError:
+            return Response(status_code=423, headers={"Tus-Resumable": TUS_VERSION})
+        if isinstance(found, JSONResponse):
+            return Response(status_code=found.status_code,
+                            headers={"Tus-Resumable": TUS_VERSION})
+        return Response(status_code=200, headers=_headers(
+            found, **{"Upload-Length": str(found.length), "Upload-Metadata": found.metadata}))
+
+    @app.patch(UPLOADS_PATH + "/{upload_id}", summary="Append to a photo upload (tus)")
+    async def tus_patch(upload_id: str, request: Request) -> Response:
+        if (bad := check_version(request)) is not None:
+            return bad
+        if request.headers.get("content-type") != OFFSET_CONTENT_TYPE:
+            return tus_problem(415, "Wrong Content-Type", f"Send {OFFSET_CONTENT_TYPE}.")
+        raw_offset = request.headers.get("upload-offset", "")
+        if not raw_offset.isdigit():
+            return tus_problem(400, "Missing Upload-Offset", "Send Upload-Offset.")
+        try:
+            async with guards.writer(upload_id) as stop:
+                found = current(upload_id)
+                if isinstance(found, JSONResponse):
+                    return found
+                if found.complete:
+                    return Response(status_code=204, headers=_headers(found))
+                if int(raw_offset) != found.offset:
+                    response = tus_problem(409, "Offset mismatch",
+                                           f"The upload is at byte {found.offset}.")
+                    response.headers["Upload-Offset"] = str(found.offset)
+                    return response
+                return await append(request, found, stop)
+        except TakenOverError:
+            return tus_problem(423, "Upload busy",
+                               "Another request is still writing this upload; ask its "
+                               "offset (HEAD) and try again.")
+
+    @app.delete(UPLOADS_PATH + "/{upload_id}", status_code=204,
+                summary="Abandon a photo upload (tus termination)")
+    async def tus_delete(upload_id: str, request: Request) -> Response:
+        if (bad := check_version(request)) is not None:
+            return bad
+        async with guards.writer(upload_id):
+            found = current(upload_id)
+            if isinstance(found, JSONResponse):
+                return found
+            await asyncio.to_thread(uploads.delete, upload_id)
+        return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})
+
+    return guards
+
+
+def _is_sha256(value: str) -> bool:
+    return re.fullmatch(SHA256_HEX, value) is not None
+
+
+async def expire_periodically(uploads: UploadStore, every_s: float,
+                              sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+                              ) -> None:
+    """Remove expired partial uploads now and then (also done at start)."""
+    while True:
+        removed = await asyncio.to_thread(uploads.expire)
+        if removed:
+            log.info("removed %d expired upload(s)", removed)
+        await sleep(every_s)
+
