@@ -37,7 +37,7 @@ CREATE INDEX IF NOT EXISTS uploads_by_touch ON uploads(touched_at);
 
 
 def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

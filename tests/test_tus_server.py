@@ -183,7 +183,7 @@ def test_a_silent_request_ends_at_the_idle_timeout_and_keeps_its_bytes(
         sock.close()
 
 
-def test_partial_upload_survives_a_restart_and_expires(tmp_path: Path) -> None:
+def test_partial_upload_survives_a_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"
     first = start_server(data)
     try:
@@ -191,16 +191,28 @@ def test_partial_upload_survives_a_restart_and_expires(tmp_path: Path) -> None:
         assert _patch(url, 0, BODY[:40_000]).status_code == 204
     finally:
         first.stop()
-    second = start_server(data, extra=["--upload-expiry", "1"])
+    second = start_server(data)
     try:
-        path = urlsplit(url).path
-        resumed = f"{second.base_url}{path}"
+        resumed = f"{second.base_url}{urlsplit(url).path}"
         assert _offset(resumed) == 40_000
-        _eventually(lambda: httpx.head(resumed, headers=AUTH).status_code == 410)
-        assert second.state()["uploads"] == 0
-        assert not any((data / "uploads").iterdir())
+        done = _patch(resumed, 40_000, BODY[40_000:])
+        assert done.status_code == 204 and done.headers[SERVER_IMAGE_ID_HEADER]
     finally:
         second.stop()
+
+
+def test_a_partial_upload_without_progress_expires_and_is_removed(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = start_server(data, extra=["--upload-expiry", "2"])
+    try:
+        url = _create(server)
+        assert _patch(url, 0, BODY[:1000]).status_code == 204
+        assert httpx.head(url, headers=AUTH).headers["upload-expires"]
+        _eventually(lambda: httpx.head(url, headers=AUTH).status_code == 410)
+        assert server.state()["uploads"] == 0
+        assert not any((data / "uploads").iterdir())
+    finally:
+        server.stop()
 
 
 def test_tuspy_uploads_a_photo_the_server_then_holds(server: ServerHandle,
