@@ -194,7 +194,9 @@ class FieldLink:
                     bucket: _Bucket, *, to_server: bool) -> None:
         """Latency is a delivery time stamped on each chunk as it enters the link; the
         rate is the bucket; a stall holds everything (sockets stay open)."""
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=4)
+        # In flight on the link: one bandwidth-delay product (at least a few pieces).
+        in_flight = int(self.profile.rate_bps * self.profile.latency_s) // PIECE + 4
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=in_flight)
 
         async def enter() -> None:
             while data := await reader.read(PIECE):

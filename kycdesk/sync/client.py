@@ -128,6 +128,26 @@ async def check_health(base_url: str, token: str, *, timeout: float = 10.0,
     return health
 
 
+def _file_body(path: Path, offset: int, count: int, cancel: threading.Event | None,
+               progress: Progress | None) -> Iterator[bytes]:
+    """Bytes [offset, offset + count) of a photo, in pieces, checking for cancel."""
+    sent = 0
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        while sent < count:
+            if cancel is not None and cancel.is_set():
+                raise SyncCancelledError("upload cancelled")
+            piece = fh.read(min(PIECE, count - sent))
+            if not piece:
+                raise SyncError(FailureKind.PERMANENT,
+                                f"The photo file {path.name} is shorter than recorded; run "
+                                "'kycdesk doctor'.")
+            sent += len(piece)
+            yield piece
+            if progress is not None:
+                progress(sent)
+
+
 class SyncClient:
     def __init__(self, base_url: str, token: str, *, device_id: str,
                  timeout: httpx.Timeout | None = None, ca_bundle: str | None = None,
@@ -242,21 +262,35 @@ class SyncClient:
 
     # -- resumable photo upload (tus 1.0.0) ----------------------------------------------
     def create_upload(self, case_id: str, client_image_id: str, *, sha256: str,
-                      byte_size: int) -> str:
-        """A new upload for one photo; returns its absolute address."""
+                      byte_size: int, path: Path | None = None,
+                      cancel: threading.Event | None = None,
+                      progress: Progress | None = None) -> UploadState:
+        """A new upload for one photo. With `path`, the whole photo goes in the same
+        request (tus creation-with-upload: one round trip for a photo that fits one
+        request); the caller learns the address only if the reply arrives."""
         metadata = encode_upload_metadata({"case_id": case_id,
                                            "client_image_id": client_image_id,
                                            "sha256": sha256})
-        response = self._request("POST", UPLOADS_PATH, unclear_on_failure=False, headers={
-            "Tus-Resumable": TUS_VERSION, "Upload-Length": str(byte_size),
-            "Upload-Metadata": metadata})
+        headers = {"Tus-Resumable": TUS_VERSION, "Upload-Length": str(byte_size),
+                   "Upload-Metadata": metadata}
+        extra: dict[str, Any] = {}
+        if path is not None:
+            headers.update({"Content-Type": OFFSET_CONTENT_TYPE,
+                            "Content-Length": str(byte_size)})
+            extra["content"] = _file_body(path, 0, byte_size, cancel, progress)
+        response = self._request("POST", UPLOADS_PATH, unclear_on_failure=False,
+                                 body_bytes=byte_size if path is not None else 0,
+                                 headers=headers, **extra)
+        if response.status_code == 422 and path is not None:
+            raise UploadGoneError("The photo arrived damaged; kycdesk sends it again.",
+                                  damaged=True)
         self._expect(response, (201,), "a new photo upload")
         location = response.headers.get("location")
-        if not location or response.headers.get("tus-resumable") != TUS_VERSION:
+        if not location:
             raise SyncError(FailureKind.TRANSIENT,
                             "The network answered with something that is not the kycdesk "
                             "server (a sign-in page or proxy?).", status=201)
-        return str(response.url.join(location))
+        return self._state(str(response.url.join(location)), response)
 
     def upload_state(self, url: str) -> UploadState | None:
         """How far the server has the upload (HEAD); None if it is unknown or expired."""
@@ -273,29 +307,11 @@ class SyncClient:
                progress: Progress | None = None) -> UploadState:
         """Send bytes [offset, offset + count) of the photo (PATCH). What reaches the server
         is kept even if the request is cut; the caller asks (`upload_state`) after a failure."""
-        def body() -> Iterator[bytes]:
-            sent = 0
-            with path.open("rb") as fh:
-                fh.seek(offset)
-                while sent < count:
-                    if cancel is not None and cancel.is_set():
-                        raise SyncCancelledError("upload cancelled")
-                    piece = fh.read(min(PIECE, count - sent))
-                    if not piece:
-                        raise SyncError(FailureKind.PERMANENT,
-                                        f"The photo file {path.name} is shorter than "
-                                        "recorded; run 'kycdesk doctor'.")
-                    sent += len(piece)
-                    yield piece
-                    if progress is not None:
-                        progress(sent)
-
         response = self._request(
             "PATCH", url, unclear_on_failure=True, body_bytes=count,
-            content=body(), headers={"Tus-Resumable": TUS_VERSION,
-                                     "Upload-Offset": str(offset),
-                                     "Content-Type": OFFSET_CONTENT_TYPE,
-                                     "Content-Length": str(count)})
+            content=_file_body(path, offset, count, cancel, progress),
+            headers={"Tus-Resumable": TUS_VERSION, "Upload-Offset": str(offset),
+                     "Content-Type": OFFSET_CONTENT_TYPE, "Content-Length": str(count)})
         if response.status_code in (404, 410) and \
                 response.headers.get("tus-resumable") == TUS_VERSION:
             raise UploadGoneError("The server no longer has this upload.")

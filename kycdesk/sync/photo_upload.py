@@ -38,11 +38,11 @@ _RETRY_NOW = {None, 409, 423}
 @dataclass(frozen=True)
 class UploadPolicy:
     target_request_s: float = 15.0
-    first_chunk: int = 256 * KiB
+    first_chunk: int = 512 * KiB  # a guess until goodput is measured: ~10 s on 2G
     min_chunk: int = 64 * KiB
     max_chunk: int = 8 * MiB
     patience: int = 4               # failures in a row that moved no byte: give up for now
-    quick_retry_s: tuple[float, float] = (1.0, 4.0)  # pause after a cut, jittered
+    quick_retry_s: tuple[float, float] = (0.5, 2.0)  # pause after a cut, jittered
     max_restarts: int = 3           # uploads lost or damaged before it is a real problem
 
     def next_chunk(self, goodput_bps: float) -> int:
@@ -76,6 +76,13 @@ class PhotoUploader:
         self.rng = rng
         # Returns True if cancelled while waiting.
         self._sleep = sleep or cancel.wait
+        # Request size from the goodput measured so far; shared by the photos of a run
+        # (and the threads sending them), so only the first request has to guess.
+        self.chunk = policy.first_chunk
+
+    def _adapt(self, moved: int, elapsed: float) -> None:
+        if moved > 0:
+            self.chunk = self.policy.next_chunk(moved / max(elapsed, 1e-3))
 
     def upload(self, image: ImageRecord, path: Path) -> PhotoOutcome:
         size = image.byte_size or 0
@@ -86,7 +93,6 @@ class PhotoUploader:
         url = image.upload_url
         confirmed = image.upload_offset if url else 0
         start_confirmed = confirmed
-        chunk = self.policy.first_chunk
         sent_total = 0
         quiet_failures = 0
         restarts = 0
@@ -96,29 +102,41 @@ class PhotoUploader:
                 raise SyncCancelledError("cancelled")
             try:
                 if url is None:
-                    url = self.client.create_upload(image.case_id, image.client_image_id,
-                                                    sha256=image.sha256 or "", byte_size=size)
-                    confirmed = 0
-                    self.store.record_upload(image.case_id, image.id, url, 0)
+                    # A photo that fits one request goes with its creation (one round
+                    # trip); a larger one is created first, so a cut never loses the
+                    # address of bytes already on the server.
+                    whole = size <= self.chunk
+                    began = time.monotonic()
+                    state = self.client.create_upload(
+                        image.case_id, image.client_image_id, sha256=image.sha256 or "",
+                        byte_size=size, path=path if whole else None, cancel=self.cancel,
+                        progress=lambda sent: self.meter.sending(image.id, sent))
+                    url = state.url
+                    if whole:
+                        sent_total += size
+                        self._adapt(state.offset, time.monotonic() - began)
+                    confirmed = self._learn(image, state, 0, persist=False)
+                    if state.complete:  # confirmed by the caller: no upload to remember
+                        return self._finish(image, state, sent_total, True)
+                    self.store.record_upload(image.case_id, image.id, url, state.offset)
                 else:
-                    state = self.client.upload_state(url)
-                    if state is None:
+                    known = self.client.upload_state(url)
+                    if known is None:
                         raise UploadGoneError("The server no longer has this upload.")
-                    confirmed = self._learn(image, state, confirmed)
-                    if state.complete:
-                        return self._finish(image, state, sent_total,
+                    confirmed = self._learn(image, known, confirmed)
+                    if known.complete:
+                        return self._finish(image, known, sent_total,
                                             confirmed > start_confirmed)
                 while True:
-                    count = min(chunk, size - confirmed)
+                    count = min(self.chunk, size - confirmed)
                     began = time.monotonic()
                     before = confirmed
                     state = self.client.append(
                         url, path, offset=confirmed, count=count, cancel=self.cancel,
                         progress=lambda sent: self.meter.sending(image.id, sent))
                     sent_total += count
-                    elapsed = max(time.monotonic() - began, 1e-3)
                     confirmed = self._learn(image, state, before)
-                    chunk = self.policy.next_chunk((confirmed - before) / elapsed)
+                    self._adapt(confirmed - before, time.monotonic() - began)
                     if state.complete:
                         return self._finish(image, state, sent_total, True)
                     if confirmed >= size:
@@ -166,9 +184,10 @@ class PhotoUploader:
             return confirmed
         return self._learn(image, state, confirmed)
 
-    def _learn(self, image: ImageRecord, state: UploadState, confirmed: int) -> int:
+    def _learn(self, image: ImageRecord, state: UploadState, confirmed: int, *,
+               persist: bool = True) -> int:
         """The server's offset is the truth; persist it and count what it added."""
-        if state.offset != confirmed:
+        if persist and state.offset != confirmed:
             self.store.record_upload(image.case_id, image.id, state.url, state.offset)
         self.meter.confirmed(image.id, state.offset - confirmed)
         return state.offset
