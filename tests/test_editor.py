@@ -412,3 +412,17 @@ def test_a_failed_capture_says_why_and_stores_nothing(qtbot: QtBot, paths: DataP
         assert editor.session.photos["selfie"].rowCount() == 0
     finally:
         app.shutdown()
+
+
+def test_site_photos_follow_the_forms_size_policy(qtbot: QtBot, desk: KycDeskApp,
+                                                  tmp_path: Path) -> None:
+    from tests.sync_support import noisy_jpeg
+
+    big = noisy_jpeg(tmp_path / "site.jpg", (4000, 3000), opacity=0.3, quality=90)
+    editor = _new_editor(qtbot, desk)
+    assert editor.definition.field("photos.site").max_megapixels == 3
+    with qtbot.waitSignal(editor.session.photosChanged, timeout=20_000):
+        editor.photos.import_files("site", [big])
+    [image] = editor.session.photos["site"].images
+    assert image.width is not None and image.height is not None
+    assert image.width * image.height <= 3_000_000

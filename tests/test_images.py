@@ -204,3 +204,37 @@ def test_delete_of_row_whose_file_is_missing_still_works(store: LocalStore,
     store.paths.absolute(image.file_path).unlink()
     store.run(DeleteImage(case_id, image.id))
     assert store.list_images(case_id) == []
+
+
+def test_slot_size_policy_stores_a_smaller_copy_that_is_the_evidence(
+        store: LocalStore, tmp_path: Path) -> None:
+    from tests.exif_builder import with_exif
+    from tests.sync_support import noisy_jpeg
+
+    big = noisy_jpeg(tmp_path / "site.jpg", (4000, 3000), opacity=0.3, quality=90)
+    located = with_exif(big, tmp_path / "site_gps.jpg", lat=6.5244, lon=3.3792,
+                        accuracy=None, taken="2026:11:20 09:00:00", offset="+01:00")
+    case_id = store.run(CreateCase())
+    image = store.run(AddImage(case_id, located, slot="site", max_pixels=3_000_000))
+    stored = store.paths.absolute(image.file_path)
+    data = stored.read_bytes()
+    assert image.width is not None and image.height is not None
+    assert image.width * image.height <= 3_000_000
+    assert abs(image.width / image.height - 4 / 3) < 0.01
+    assert image.sha256 == hashlib.sha256(data).hexdigest()  # the stored copy is what syncs
+    assert image.byte_size == len(data) < located.stat().st_size / 2
+    assert image.location.latitude == pytest.approx(6.5244, abs=1e-4)  # facts kept
+    assert image.captured_at == "2026-11-20T08:00:00Z"
+    added = [d for _, kind, d in events.list_events(store.conn, case_id)
+             if kind == "image_added"]
+    assert added[-1]["resized_from"] == [4000, 3000]
+    assert not list(stored.parent.glob(".img_*"))  # no temp copy left behind
+
+
+def test_photos_within_the_slot_policy_and_document_slots_stay_byte_identical(
+        store: LocalStore, jpeg: Path) -> None:
+    case_id = store.run(CreateCase())
+    small = store.run(AddImage(case_id, jpeg, slot="site", max_pixels=3_000_000))
+    document = store.run(AddImage(case_id, jpeg, slot="id_front"))
+    for image in (small, document):
+        assert store.paths.absolute(image.file_path).read_bytes() == jpeg.read_bytes()

@@ -342,7 +342,8 @@ def steps_v1() -> list[dict[str, Any]]:
         f("photos.id_back", "ID document — back", "photo", min_count=1, max_count=2),
         f("photos.selfie", "Applicant with document (selfie)", "photo", min_count=1, max_count=1),
         f("photos.address_proof", "Proof of address", "photo", min_count=1, max_count=3),
-        f("photos.site", "Site photos", "photo", min_count=0, max_count=10),
+        # Site photos show a place, not a document: 3 MP is plenty and saves the link.
+        f("photos.site", "Site photos", "photo", min_count=0, max_count=10, max_megapixels=3),
         f("photos.other", "Other documents", "photo", min_count=0, max_count=10),
     ]
     verifier = [

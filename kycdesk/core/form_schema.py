@@ -80,6 +80,9 @@ class FieldDef(_Strict):
     visible_when: VisibleWhen | None = None
     min_count: int = Field(default=0, ge=0)
     max_count: int = Field(default=1, ge=1)
+    # Photo slots: None keeps the original (ID documents: every pixel is evidence); a
+    # number stores a re-encoded copy of at most that many megapixels (site photos).
+    max_megapixels: float | None = Field(default=None, gt=0)
 
     @field_validator("pattern")
     @classmethod
@@ -116,12 +119,18 @@ class FieldDef(_Strict):
             raise ValueError(f"{self.key}: min_length is above max_length")
         if self.kind is FieldKind.PHOTO and self.min_count > self.max_count:
             raise ValueError(f"{self.key}: min_count is above max_count")
+        if self.kind is not FieldKind.PHOTO and self.max_megapixels is not None:
+            raise ValueError(f"{self.key}: only photo slots have max_megapixels")
         return self
 
     @property
     def slot(self) -> str:
         """Photo slot name as stored with images: the key without its step prefix."""
         return self.key.split(".", 1)[1]
+
+    @property
+    def max_pixels(self) -> int | None:
+        return None if self.max_megapixels is None else int(self.max_megapixels * 1_000_000)
 
 
 class StepDef(_Strict):

@@ -102,7 +102,8 @@ class CaseSession(QObject):
             self._pending[slot] += 1
             self.store.submit(
                 AddImage(self.case_id, path, slot=slot, location=location or Location(),
-                         origin=origin, remove_source=remove_source),
+                         origin=origin, remove_source=remove_source,
+                         max_pixels=field.max_pixels),
                 functools.partial(self._photo_added, slot, name))
         self.photosPending.emit(slot, self._pending[slot])
         return len(files)

@@ -108,9 +108,11 @@ class AddImage(Command):
     origin: str = "import"
     client_image_id: str | None = None
     remove_source: bool = False  # our own temp file (camera capture): delete once stored
+    max_pixels: int | None = None  # the slot's size policy (None: keep the original)
 
     def prepare(self, ctx_paths: DataPaths, limits: ImageLimits) -> images.PreparedImage:
-        return images.prepare_image(ctx_paths, self.case_id, self.source, limits)
+        return images.prepare_image(ctx_paths, self.case_id, self.source, limits,
+                                    self.max_pixels)
 
     def apply(self, ctx: StoreContext) -> ImageRecord:
         return CommitPreparedImage(self, self.prepare(ctx.paths, ctx.image_limits)).apply(ctx)

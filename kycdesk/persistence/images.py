@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QImageReader, QImageWriter
 
 from kycdesk.core.errors import (
     ImageNotFoundError,
@@ -67,6 +71,7 @@ def image_from_row(row: tuple[Any, ...]) -> ImageRecord:
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
+REENCODE_QUALITY = 90
 TMP_PREFIX = ".img_"
 TMP_SUFFIX = ".tmp"
 TOMBSTONE_PREFIX = ".del_"
@@ -121,13 +126,19 @@ class PreparedImage:
     byte_size: int
     info: ImageInfo
     exif: ExifFacts
+    resized_from: tuple[int, int] | None = None  # the original's size, if re-encoded
 
 
 def prepare_image(paths: DataPaths, case_id: str, source: Path,
-                  limits: ImageLimits | None = None) -> PreparedImage:
+                  limits: ImageLimits | None = None,
+                  max_pixels: int | None = None) -> PreparedImage:
     """The slow part of an import (copy, hash, fsync, decode check, EXIF), needing no
     database: runs on an import worker so the writer keeps acknowledging edits. A crash
-    here leaves only a `.tmp` file, removed at the next start."""
+    here leaves only a `.tmp` file, removed at the next start.
+
+    `max_pixels` (the slot's size policy): a larger photo is stored as a re-encoded copy
+    of at most that many pixels; that stored file is the evidence and its SHA-256 is what
+    syncs. Its EXIF facts (time, place) are read from the original first."""
     case_id = validate_case_id(case_id)
     limits = limits or ImageLimits()
     byte_size = check_file_size(source, limits)
@@ -152,10 +163,53 @@ def prepare_image(paths: DataPaths, case_id: str, source: Path,
                 "The photo file is incomplete (cut off while it was copied or saved). "
                 "Take or export it again.")
         info = probe(tmp, limits)
+        facts = read_exif(tmp)
+        resized_from = None
+        if max_pixels is not None and info.width * info.height > max_pixels:
+            smaller = reencode_within(tmp, max_pixels, keep_if_not_smaller=size)
+            if smaller is not None:  # a policy to save bytes never costs bytes
+                resized_from = (info.width, info.height)
+                sha256, size = smaller
+                info = probe(tmp, limits)
     except BaseException:
         unlink_quietly(tmp)
         raise
-    return PreparedImage(case_id, tmp, sha256, size, info, read_exif(tmp))
+    return PreparedImage(case_id, tmp, sha256, size, info, facts, resized_from)
+
+
+def reencode_within(path: Path, max_pixels: int, quality: int = REENCODE_QUALITY, *,
+                    keep_if_not_smaller: int | None = None) -> tuple[str, int] | None:
+    """Replace `path` by an upright JPEG of at most `max_pixels` (written to a temp name,
+    fsynced, renamed over); returns its SHA-256 and size. With `keep_if_not_smaller`
+    (the original's size), a copy that would not be smaller is dropped: None."""
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)  # the copy is stored upright: it carries no EXIF
+    size = reader.size()
+    scale = math.sqrt(max_pixels / (size.width() * size.height()))
+    reader.setScaledSize(QSize(max(1, int(size.width() * scale)),
+                               max(1, int(size.height() * scale))))
+    image = reader.read()
+    if image.isNull():
+        raise ImageRejectedError(ImageRejectionKind.UNREADABLE,
+                                 f"The photo could not be decoded ({reader.errorString()}).")
+    smaller = path.with_name(f"{TMP_PREFIX}{new_id()}{TMP_SUFFIX}")
+    try:
+        writer = QImageWriter(str(smaller), b"jpeg")
+        writer.setQuality(quality)
+        if not writer.write(image):
+            raise StorageUnavailableError(
+                f"The smaller copy of the photo could not be written ({writer.errorString()}).")
+        data = smaller.read_bytes()
+        if keep_if_not_smaller is not None and len(data) >= keep_if_not_smaller:
+            unlink_quietly(smaller)
+            return None
+        with smaller.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        smaller.replace(path)
+    except BaseException:
+        unlink_quietly(smaller)
+        raise
+    return hashlib.sha256(data).hexdigest(), len(data)
 
 
 def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
@@ -206,7 +260,8 @@ def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
             )
             append_event(conn, case_id, "image_added",
                          {"image_id": image_id, "client_image_id": client_image_id,
-                          "slot": slot, "sha256": prepared.sha256, "file": stored_path})
+                          "slot": slot, "sha256": prepared.sha256, "file": stored_path,
+                          "resized_from": prepared.resized_from})
     except StoreError as exc:
         if exc.retryable:
             final.rename(prepared.tmp)  # back under its temp name, for the retry
