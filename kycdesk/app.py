@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from kycdesk import APP_NAME, __version__
@@ -333,9 +333,18 @@ async def check_connection(url: str, token: str, ca_bundle: str | None) -> Healt
 
 
 def _restore_geometry(window: MainWindow, settings: QSettings) -> None:
+    """The saved geometry; else fill the screen's available area (a 1366x768 tablet with
+    a taskbar must still show the status bar, where sync speaks)."""
     geometry = settings.value("window/geometry")
-    if isinstance(geometry, QByteArray):
-        window.restoreGeometry(geometry)
+    if isinstance(geometry, QByteArray) and window.restoreGeometry(geometry):
+        return
+    screen: QScreen | None = QGuiApplication.primaryScreen()
+    if screen is None:  # no display (offscreen tests report one; be safe anyway)
+        return
+    area = screen.availableGeometry()
+    if area.width() <= 1440 or area.height() <= 900:
+        window.setGeometry(area)
+        window.showMaximized()
 
 
 def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:

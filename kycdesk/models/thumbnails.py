@@ -6,13 +6,22 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.thumbnails import load_thumbnail
 
 CACHE_SIZE = 600
+
+
+def _decode_pool(owner: QObject) -> QThreadPool:
+    """One low-priority decoding thread: on a two-core tablet the other core stays free
+    for the GUI thread (typing must not stutter while a case's thumbnails load)."""
+    pool = QThreadPool(owner)
+    pool.setMaxThreadCount(1)
+    pool.setThreadPriority(QThread.Priority.LowPriority)
+    return pool
 
 
 class _Signals(QObject):
@@ -39,7 +48,7 @@ class ThumbnailLoader(QObject):
         super().__init__()
         self.paths = paths
         self.edge = edge
-        self.pool = pool or QThreadPool.globalInstance()
+        self.pool = pool or _decode_pool(self)
         self._cache: OrderedDict[int, QImage] = OrderedDict()
         self._pending: set[int] = set()
         self._signals = _Signals()

@@ -8,7 +8,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from kycdesk.sync.engine import RunResult
-from kycdesk.sync.progress import STALL_AFTER_S, CaseProgress, describe, format_bytes
+from kycdesk.sync.progress import STALL_AFTER_S, CaseProgress, describe
 from kycdesk.sync.worker import SyncState
 from kycdesk.views.style import ERROR_COLOUR, TOUCH
 
@@ -34,7 +34,7 @@ class SyncPanel(QWidget):
         self.state_label.setObjectName("sync-state")
         self.case_label = QLabel("", self)
         self.bar = QProgressBar(self)
-        self.bar.setMaximumWidth(220)
+        self.bar.setMaximumWidth(120)
         self.bar.setTextVisible(True)
         self.bar.hide()
         self.last_label = QLabel("", self)
@@ -66,6 +66,11 @@ class SyncPanel(QWidget):
         self.case_label.setVisible(syncing)
         self.cancel_button.setVisible(syncing)
         self.sync_button.setEnabled(not syncing)
+        self.last_label.setVisible(not syncing)  # room for the progress line while sending
+        if syncing:
+            self.case_label.setText("connecting to the server…")
+            self.case_label.setStyleSheet("")
+            self.bar.setRange(0, 0)  # busy until the first figures arrive
 
     @Slot(object)
     def show_progress(self, progress: CaseProgress) -> None:
@@ -77,8 +82,7 @@ class SyncPanel(QWidget):
         total = max(1, progress.bytes_total)
         self.bar.setRange(0, 1000)
         self.bar.setValue(int(1000 * min(progress.bytes_done, total) / total))
-        self.bar.setFormat(f"{format_bytes(progress.bytes_done)} of "
-                           f"{format_bytes(progress.bytes_total)}")
+        self.bar.setFormat("%p%")  # the figures are in the line beside it
 
     @Slot(object)
     def show_result(self, result: RunResult) -> None:
