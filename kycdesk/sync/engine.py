@@ -96,7 +96,10 @@ class SyncEngine:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.rng = rng or random.Random()
         self.parallel = max(1, parallel)
-        self.policy = policy or UploadPolicy()
+        # One uploader for the engine's life: what it learns of the link (request size)
+        # carries over from case to case and run to run.
+        self.uploader = PhotoUploader(client, store, policy=policy or UploadPolicy(),
+                                      cancel=self.cancel, rng=self.rng)
         self._index = 1
         self._count = 1
 
@@ -194,15 +197,13 @@ class SyncEngine:
                     confirmed: dict[int, str], result: RunResult) -> None:
         """Every photo not held yet, `parallel` at a time. A failure of one does not stop
         the others (their bytes are progress too); the worst failure is raised after."""
-        uploader = PhotoUploader(self.client, self.store, policy=self.policy,
-                                 cancel=self.cancel, meter=meter, rng=self.rng)
         errors: list[BaseException] = []
         progressed = False
 
         def one(image: ImageRecord) -> None:
             nonlocal progressed
             try:
-                outcome: PhotoOutcome = uploader.upload(image, self._path(image))
+                outcome: PhotoOutcome = self.uploader.upload(image, self._path(image), meter)
             except BaseException as exc:  # collected; re-raised below in this thread
                 errors.append(exc)
                 progressed = progressed or getattr(exc, "progressed", False)

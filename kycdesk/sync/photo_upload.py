@@ -66,25 +66,24 @@ class PhotoOutcome:
 
 class PhotoUploader:
     def __init__(self, client: SyncClient, store: UploadRecorder, *, policy: UploadPolicy,
-                 cancel: threading.Event, meter: TransferMeter, rng: random.Random,
+                 cancel: threading.Event, rng: random.Random,
                  sleep: Callable[[float], bool] | None = None) -> None:
         self.client = client
         self.store = store
         self.policy = policy
         self.cancel = cancel
-        self.meter = meter
         self.rng = rng
         # Returns True if cancelled while waiting.
         self._sleep = sleep or cancel.wait
-        # Request size from the goodput measured so far; shared by the photos of a run
-        # (and the threads sending them), so only the first request has to guess.
+        # Request size from the goodput measured so far; shared by every photo this
+        # uploader sends (and the threads sending them): only the first request guesses.
         self.chunk = policy.first_chunk
 
     def _adapt(self, moved: int, elapsed: float) -> None:
         if moved > 0:
             self.chunk = self.policy.next_chunk(moved / max(elapsed, 1e-3))
 
-    def upload(self, image: ImageRecord, path: Path) -> PhotoOutcome:
+    def upload(self, image: ImageRecord, path: Path, meter: TransferMeter) -> PhotoOutcome:
         size = image.byte_size or 0
         if not path.is_file() or path.stat().st_size != size:
             raise SyncError(FailureKind.PERMANENT,
@@ -110,12 +109,12 @@ class PhotoUploader:
                     state = self.client.create_upload(
                         image.case_id, image.client_image_id, sha256=image.sha256 or "",
                         byte_size=size, path=path if whole else None, cancel=self.cancel,
-                        progress=lambda sent: self.meter.sending(image.id, sent))
+                        progress=lambda sent: meter.sending(image.id, sent))
                     url = state.url
                     if whole:
                         sent_total += size
                         self._adapt(state.offset, time.monotonic() - began)
-                    confirmed = self._learn(image, state, 0, persist=False)
+                    confirmed = self._learn(image, state, 0, meter, persist=False)
                     if state.complete:  # confirmed by the caller: no upload to remember
                         return self._finish(image, state, sent_total, True)
                     self.store.record_upload(image.case_id, image.id, url, state.offset)
@@ -123,7 +122,7 @@ class PhotoUploader:
                     known = self.client.upload_state(url)
                     if known is None:
                         raise UploadGoneError("The server no longer has this upload.")
-                    confirmed = self._learn(image, known, confirmed)
+                    confirmed = self._learn(image, known, confirmed, meter)
                     if known.complete:
                         return self._finish(image, known, sent_total,
                                             confirmed > start_confirmed)
@@ -133,35 +132,35 @@ class PhotoUploader:
                     before = confirmed
                     state = self.client.append(
                         url, path, offset=confirmed, count=count, cancel=self.cancel,
-                        progress=lambda sent: self.meter.sending(image.id, sent))
+                        progress=lambda sent: meter.sending(image.id, sent))
                     sent_total += count
-                    confirmed = self._learn(image, state, before)
+                    confirmed = self._learn(image, state, before, meter)
                     self._adapt(confirmed - before, time.monotonic() - began)
                     if state.complete:
                         return self._finish(image, state, sent_total, True)
                     if confirmed >= size:
                         break  # all bytes are there but not confirmed: ask (HEAD) above
             except UploadGoneError as exc:
-                self.meter.dropped(image.id)
+                meter.dropped(image.id)
                 restarts += 1
                 if restarts > self.policy.max_restarts:
                     raise SyncError(FailureKind.PERMANENT if exc.damaged else
                                     FailureKind.TRANSIENT,
                                     f"Photo {path.name} could not be uploaded intact after "
                                     f"{restarts} tries.") from exc
-                self.meter.confirmed(image.id, -confirmed)  # those bytes are gone
+                meter.confirmed(image.id, -confirmed)  # those bytes are gone
                 url = None
                 confirmed = 0
                 self.store.record_upload(image.case_id, image.id, None, 0)
                 continue
             except SyncError as exc:
-                self.meter.dropped(image.id)
+                meter.dropped(image.id)
                 if exc.kind is not FailureKind.TRANSIENT or exc.status not in _RETRY_NOW:
                     # The server said no, or "busy, come back later": the engine backs
                     # off (honouring Retry-After). Quick retries are for a cut link.
                     exc.progressed = confirmed > start_confirmed
                     raise
-                confirmed = self._ask(image, url, confirmed)
+                confirmed = self._ask(image, url, confirmed, meter)
                 quiet_failures = 0 if confirmed > mark else quiet_failures + 1
                 mark = confirmed
                 if quiet_failures >= self.policy.patience:
@@ -171,7 +170,8 @@ class PhotoUploader:
                 if self._sleep(self.rng.uniform(low, high)):
                     raise SyncCancelledError("cancelled") from exc
 
-    def _ask(self, image: ImageRecord, url: str | None, confirmed: int) -> int:
+    def _ask(self, image: ImageRecord, url: str | None, confirmed: int,
+             meter: TransferMeter) -> int:
         """After a failure: how far did the server get? (It may have kept a cut request's
         bytes.) Failing to ask changes nothing: the next loop asks again."""
         if url is None:
@@ -182,14 +182,14 @@ class PhotoUploader:
             return confirmed
         if state is None:
             return confirmed
-        return self._learn(image, state, confirmed)
+        return self._learn(image, state, confirmed, meter)
 
-    def _learn(self, image: ImageRecord, state: UploadState, confirmed: int, *,
-               persist: bool = True) -> int:
+    def _learn(self, image: ImageRecord, state: UploadState, confirmed: int,
+               meter: TransferMeter, *, persist: bool = True) -> int:
         """The server's offset is the truth; persist it and count what it added."""
         if persist and state.offset != confirmed:
             self.store.record_upload(image.case_id, image.id, state.url, state.offset)
-        self.meter.confirmed(image.id, state.offset - confirmed)
+        meter.confirmed(image.id, state.offset - confirmed)
         return state.offset
 
     def _finish(self, image: ImageRecord, state: UploadState, sent: int,
