@@ -27,9 +27,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ENDPOINTS: list[tuple[str, str, re.Pattern[str]]] = [
     ("health", "GET", re.compile(r"^/v1/health$")),
     ("list_images", "GET", re.compile(r"^/v1/cases/[^/]+/images$")),
-    ("upload_create", "POST", re.compile(r"^/v1/uploads$")),
-    ("upload_offset", "HEAD", re.compile(r"^/v1/uploads/[^/]+$")),
+    # "upload": every request that carries photo bytes (a creation with the photo in it,
+    # or an append); "upload_offset": asking where an upload stands.
+    ("upload", "POST", re.compile(r"^/v1/uploads$")),
     ("upload", "PATCH", re.compile(r"^/v1/uploads/[^/]+$")),
+    ("upload_offset", "HEAD", re.compile(r"^/v1/uploads/[^/]+$")),
     ("submit", "PUT", re.compile(r"^/v1/cases/[^/]+/submission$")),
     ("get_submission", "GET", re.compile(r"^/v1/cases/[^/]+/submission$")),
 ]
