@@ -99,3 +99,30 @@ def test_failed_case_makes_the_exit_code_non_zero(qapp: object, paths: DataPaths
     assert waiting.returncode == 0 and "synced 0 case(s)" in waiting.stdout  # backoff
     forced = _run(paths, "--server", server.base_url, "--token", TOKEN, "--now")
     assert forced.returncode == 0 and "synced 1 case(s)" in forced.stdout
+
+
+def test_until_done_keeps_going_through_a_refusal_and_says_what_it_did(
+        qapp: object, paths: DataPaths, server: ServerHandle, sources: list[Path]) -> None:
+    with LocalStore(paths) as store:
+        make_ready_cases(store, sources, cases=2, images_per_case=1)
+    server.set_faults([{"endpoint": "submit", "action": "status", "status": 503,
+                        "retry_after": 1, "count": 1}])
+    result = subprocess.run(
+        [sys.executable, "-m", "kycdesk", "sync", "--until-done", "--deadline", "60",
+         "--data-dir", str(paths.root), "--server", server.base_url, "--token", TOKEN],
+        capture_output=True, text=True, timeout=120, env=_env(), check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "synced 2 case(s), 2 photo(s)" in result.stdout
+    assert server.state()["injected"]["submit:status"] == 1  # it did have to come back
+
+
+def test_until_done_stops_at_its_deadline_when_the_server_is_unreachable(
+        qapp: object, paths: DataPaths, sources: list[Path]) -> None:
+    with LocalStore(paths) as store:
+        make_ready_cases(store, sources, cases=1, images_per_case=1)
+    result = subprocess.run(
+        [sys.executable, "-m", "kycdesk", "sync", "--until-done", "--deadline", "2",
+         "--data-dir", str(paths.root), "--server", "http://127.0.0.1:9", "--token", TOKEN],
+        capture_output=True, text=True, timeout=120, env=_env(), check=False)
+    assert result.returncode == 4, result.stdout
+    assert "could not be reached" in result.stdout
