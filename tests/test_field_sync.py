@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -252,3 +253,17 @@ def test_sigkill_mid_upload_resumes_from_the_persisted_offset(
     assert received <= 1.1 * photo_bytes, (received, photo_bytes)
     with LocalStore(paths) as store:
         assert_server_holds_exactly(kill_server, store, ids)
+
+
+def test_progress_lines_say_what_a_person_needs() -> None:
+    from kycdesk.sync.progress import describe
+
+    base = CaseProgress("c" * 36, "KYC-1", 1, 5, 1_500_000, 4_000_000, "sending photos",
+                        case_index=2, case_count=3)
+    moving = describe(replace(base, rate_bps=48_000, eta_s=52))
+    assert moving == ("KYC-1 (2 of 3) · sending photos · 1 of 4 photos · 1.5 MB of 4.0 MB · "
+                      "48.0 kB/s · about 52 s left")
+    stalled = describe(replace(base, rate_bps=48_000, eta_s=52, stalled_s=40))
+    assert stalled.endswith("waiting for the network (no data for 40 s)")
+    all_out = describe(replace(base, bytes_done=4_000_000, rate_bps=48_000, eta_s=0))
+    assert all_out.endswith("waiting for the server to confirm")

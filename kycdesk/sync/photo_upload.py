@@ -44,6 +44,10 @@ class UploadPolicy:
     patience: int = 4               # failures in a row that moved no byte: give up for now
     quick_retry_s: tuple[float, float] = (0.5, 2.0)  # pause after a cut, jittered
     max_restarts: int = 3           # uploads lost or damaged before it is a real problem
+    # A photo that takes at most this long at the measured goodput goes in the request that
+    # creates its upload (one round trip less). Longer ones are created first: a cut during
+    # the creating request loses its bytes (their address is only in the lost reply).
+    whole_photo_s: float = 3.0
 
     def next_chunk(self, goodput_bps: float) -> int:
         size = int(goodput_bps * self.target_request_s)
@@ -75,13 +79,15 @@ class PhotoUploader:
         self.rng = rng
         # Returns True if cancelled while waiting.
         self._sleep = sleep or cancel.wait
-        # Request size from the goodput measured so far; shared by every photo this
+        # Goodput measured so far (bytes/s per request); shared by every photo this
         # uploader sends (and the threads sending them): only the first request guesses.
+        self.goodput: float | None = None
         self.chunk = policy.first_chunk
 
     def _adapt(self, moved: int, elapsed: float) -> None:
         if moved > 0:
-            self.chunk = self.policy.next_chunk(moved / max(elapsed, 1e-3))
+            self.goodput = moved / max(elapsed, 1e-3)
+            self.chunk = self.policy.next_chunk(self.goodput)
 
     def upload(self, image: ImageRecord, path: Path, meter: TransferMeter) -> PhotoOutcome:
         size = image.byte_size or 0
@@ -104,7 +110,8 @@ class PhotoUploader:
                     # A photo that fits one request goes with its creation (one round
                     # trip); a larger one is created first, so a cut never loses the
                     # address of bytes already on the server.
-                    whole = size <= self.chunk
+                    whole = (self.goodput is not None
+                             and size <= self.goodput * self.policy.whole_photo_s)
                     began = time.monotonic()
                     state = self.client.create_upload(
                         image.case_id, image.client_image_id, sha256=image.sha256 or "",

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 RATE_WINDOW_S = 10.0
 MIN_INTERVAL_S = 0.1     # at most ~10 updates a second reach the listener
-STALL_AFTER_S = 5.0      # no byte for this long: say "waiting for the network"
+STALL_AFTER_S = 15.0     # no byte taken by the socket this long: "waiting for the network"
+# (not less: a 2G link needs ~10 s to drain what three uploads put in their socket buffers)
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,11 @@ def describe(p: CaseProgress) -> str:
         parts.append(f"{format_bytes(p.bytes_done)} of {format_bytes(p.bytes_total)}")
     if p.stalled_s >= STALL_AFTER_S:
         parts.append(f"waiting for the network (no data for {int(p.stalled_s)} s)")
+    elif p.bytes_total and p.bytes_done >= p.bytes_total and p.items_done < photos:
+        parts.append("waiting for the server to confirm")
     elif p.rate_bps:
         parts.append(f"{format_bytes(p.rate_bps)}/s")
-        if p.eta_s is not None:
+        if p.eta_s is not None and p.eta_s >= 1:
             parts.append(f"about {format_duration(p.eta_s)} left")
     return " · ".join(parts)
 
