@@ -124,6 +124,7 @@ def field_profile(name: str) -> bool:
             with field_link(port, scenario.link) as link:
                 outcome = sync_until_done(paths, link.url)
                 received, up = link.bytes_to_server, link.up_time()
+                taken = link.bytes_from_client
                 resets = link.resets
             with LocalStore(paths) as store:
                 assert_server_holds_exactly(server, store, [case_id])
@@ -134,8 +135,9 @@ def field_profile(name: str) -> bool:
           f"{outcome.elapsed:.0f} s ({outcome.elapsed / 60:.1f} min) in {outcome.runs} "
           f"run(s), {resets} link reset(s); link up {up:.0f} s")
     print(f"   goodput {goodput / 1e3:.1f} kB/s of a {scenario.link.rate_bps / 1e3:.1f} kB/s "
-          f"link; server received {received / 1e6:.2f} MB; client sent "
-          f"{outcome.sent / 1e6:.2f} MB")
+          f"link; the client put {outcome.sent / 1e6:.2f} MB of photo bytes on the wire, "
+          f"the link took {taken / 1e6:.2f} MB from it (all requests) and delivered "
+          f"{received / 1e6:.2f} MB to the server")
     if name == "gprs":
         print(f"   GPRS: a {photo_bytes / 1e6:.1f} MB photo took {outcome.elapsed / 60:.1f} min")
         return True

@@ -64,7 +64,8 @@ class FieldLink:
         self.target_port = target_port
         self.profile = profile
         self.port = 0
-        self.bytes_to_server = 0
+        self.bytes_to_server = 0    # delivered to the server
+        self.bytes_from_client = 0  # taken from the client (lost in flight when cut)
         self.bytes_to_client = 0
         self.resets = 0
         self.connections = 0
@@ -200,6 +201,8 @@ class FieldLink:
 
         async def enter() -> None:
             while data := await reader.read(PIECE):
+                if to_server:
+                    self.bytes_from_client += len(data)
                 await queue.put((time.monotonic() + self.profile.latency_s, data))
             await queue.put((0.0, b""))
 

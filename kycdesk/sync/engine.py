@@ -105,6 +105,7 @@ class SyncEngine:
 
     def run_once(self, *, ignore_backoff: bool = False) -> RunResult:
         result = RunResult()
+        sent_before = self.uploader.sent_bytes
         due = self.store.due_cases(_iso(self.clock()), ignore_backoff=ignore_backoff)
         self._count = len(due)
         for index, case_id in enumerate(due, start=1):
@@ -128,6 +129,7 @@ class SyncEngine:
                 log.error("sync of %s stopped by a local storage problem: %s", case_id, exc)
                 result.failed[case_id] = str(exc)
                 break
+        result.sent_bytes = self.uploader.sent_bytes - sent_before
         return result
 
     def _failed(self, case_id: str, exc: SyncError, result: RunResult) -> None:
@@ -213,7 +215,6 @@ class SyncEngine:
             progressed = True
             result.uploaded_images += 1
             result.uploaded_bytes += image.byte_size or 0
-            result.sent_bytes += outcome.bytes_sent
             meter.item_done()
 
         with ThreadPoolExecutor(max_workers=min(self.parallel, len(todo)),

@@ -83,6 +83,14 @@ class PhotoUploader:
         # uploader sends (and the threads sending them): only the first request guesses.
         self.goodput: float | None = None
         self.chunk = policy.first_chunk
+        # Every byte put on the wire for photos, re-sent ones and cut requests included.
+        self.sent_bytes = 0
+        self._count_lock = threading.Lock()
+
+    def _sent(self, count: int) -> int:
+        with self._count_lock:
+            self.sent_bytes += count
+        return count
 
     def _adapt(self, moved: int, elapsed: float) -> None:
         if moved > 0:
@@ -102,6 +110,12 @@ class PhotoUploader:
         quiet_failures = 0
         restarts = 0
         mark = confirmed
+        handed = [0]  # bytes of the request in progress handed to the socket
+
+        def on_sent(sent: int) -> None:
+            handed[0] = sent
+            meter.sending(image.id, sent)
+
         while True:
             if self.cancel.is_set():
                 raise SyncCancelledError("cancelled")
@@ -113,13 +127,15 @@ class PhotoUploader:
                     whole = (self.goodput is not None
                              and size <= self.goodput * self.policy.whole_photo_s)
                     began = time.monotonic()
+                    handed[0] = 0
                     state = self.client.create_upload(
                         image.case_id, image.client_image_id, sha256=image.sha256 or "",
                         byte_size=size, path=path if whole else None, cancel=self.cancel,
-                        progress=lambda sent: meter.sending(image.id, sent))
+                        progress=on_sent)
+                    handed[0] = 0
                     url = state.url
                     if whole:
-                        sent_total += size
+                        sent_total += self._sent(size)
                         self._adapt(state.offset, time.monotonic() - began)
                     confirmed = self._learn(image, state, 0, meter, persist=False)
                     if state.complete:  # confirmed by the caller: no upload to remember
@@ -137,10 +153,12 @@ class PhotoUploader:
                     count = min(self.chunk, size - confirmed)
                     began = time.monotonic()
                     before = confirmed
+                    handed[0] = 0
                     state = self.client.append(
                         url, path, offset=confirmed, count=count, cancel=self.cancel,
-                        progress=lambda sent: meter.sending(image.id, sent))
-                    sent_total += count
+                        progress=on_sent)
+                    handed[0] = 0
+                    sent_total += self._sent(count)
                     confirmed = self._learn(image, state, before, meter)
                     self._adapt(confirmed - before, time.monotonic() - began)
                     if state.complete:
@@ -148,6 +166,8 @@ class PhotoUploader:
                     if confirmed >= size:
                         break  # all bytes are there but not confirmed: ask (HEAD) above
             except UploadGoneError as exc:
+                sent_total += self._sent(handed[0])  # a failed request's bytes count too
+                handed[0] = 0
                 meter.dropped(image.id)
                 restarts += 1
                 if restarts > self.policy.max_restarts:
@@ -161,6 +181,8 @@ class PhotoUploader:
                 self.store.record_upload(image.case_id, image.id, None, 0)
                 continue
             except SyncError as exc:
+                sent_total += self._sent(handed[0])
+                handed[0] = 0
                 meter.dropped(image.id)
                 if exc.kind is not FailureKind.TRANSIENT or exc.status not in _RETRY_NOW:
                     # The server said no, or "busy, come back later": the engine backs
