@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import sys
+import traceback
 from pathlib import Path
+from types import TracebackType
 
 from kycdesk.paths import ensure_private_dir
 
@@ -43,4 +46,30 @@ def configure(log_dir: Path, *, verbose: bool = False) -> Path | None:
     handler.setFormatter(fmt)
     handler._kycdesk = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    install_excepthook()
     return path
+
+
+def install_excepthook() -> None:
+    """An exception nobody caught — in a Qt slot PySide6 prints it and carries on — goes to
+    the log file with its traceback, not to a console nobody reads on a tablet. Only the
+    exception's type and place are logged; a message could quote a verifier's input, so
+    it is kept out (applicants' data never reaches the log)."""
+    previous = sys.excepthook
+    if getattr(previous, "_kycdesk", False):
+        return
+
+    def hook(kind: type[BaseException], value: BaseException,
+             trace: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):  # Ctrl+C in a terminal: as usual
+            previous(kind, value, trace)
+            return
+        where = "".join(traceback.format_tb(trace)) if trace is not None else ""
+        logging.getLogger("kycdesk.uncaught").error(
+            "uncaught %s.%s (details withheld: they may contain case data)\n%s",
+            kind.__module__, kind.__qualname__, where)
+        # Not chained to the default hook: it would print the message on stderr. The
+        # record above also reaches stderr (warnings and worse are echoed there).
+
+    hook._kycdesk = True  # type: ignore[attr-defined]
+    sys.excepthook = hook

@@ -12,7 +12,7 @@ from kycdesk.core.errors import (
     TransitionRefusedError,
 )
 from kycdesk.core.ids import new_id
-from kycdesk.core.states import TRANSITIONS, CaseStatus, Change
+from kycdesk.core.states import TRANSITIONS, CaseStatus, CaseView, Change
 from kycdesk.persistence import events
 from kycdesk.persistence.commands import (
     AppendEdit,
@@ -91,7 +91,7 @@ def test_case_list_pages_newest_first_and_filters(store: LocalStore) -> None:
     first = store.list_cases(limit=3)
     second = store.list_cases(limit=3, offset=3)
     assert [c.reference_number for c in first + second] == ["R6", "R5", "R4", "R3", "R2", "R1"]
-    assert [c.id for c in store.list_cases(limit=10, status=CaseStatus.READY)] == [ids[0]]
+    assert [c.id for c in store.list_cases(limit=10, view=CaseView.WAITING)] == [ids[0]]
 
 
 def test_edits_are_replayed_on_load_in_order(store: LocalStore) -> None:

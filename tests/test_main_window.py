@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from kycdesk.app import KycDeskApp
-from kycdesk.core.states import CaseStatus
+from kycdesk.core.states import CaseView
 from kycdesk.demo import generate
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.paths import DataPaths
@@ -101,7 +102,7 @@ def test_case_list_model_pages_searches_sorts_and_passes_model_tester(
         model.sort(0, Qt.SortOrder.AscendingOrder)
         refs = [model.case_at(r).reference_number or "" for r in range(model.rowCount())]
         assert refs == sorted(refs, key=str.lower)
-        model.set_status_filter(CaseStatus.FAILED)
+        model.set_view(CaseView.NEEDS_ACTION)
         assert model.total() > 0
         assert all(model.case_at(r).status == "FAILED" for r in range(model.rowCount()))
         failed = model.index(0, 2)
@@ -144,3 +145,71 @@ def test_about_box_tells_support_what_they_need(qtbot: QtBot, desk: KycDeskApp,
     details = box.informativeText()
     assert "individual_kyc" in details and str(paths.root) in details and "Qt 6." in details
     box.close()
+
+
+def test_every_case_view_filters_the_list_and_the_counts_add_up(
+        qtbot: QtBot, paths: DataPaths) -> None:
+    """The status filter once crashed on every value but "All cases"; each value now
+    shows exactly its cases, through the real combo box."""
+    from kycdesk.core.errors import FailureKind
+    from kycdesk.views.case_list_page import CaseListPage
+    from tests import transitions
+
+    with LocalStore(paths) as store:
+        ids = {name: store.run(CreateCase(reference_number=name))
+               for name in ("draft", "ready", "retrying", "refused", "synced")}
+        transitions.submit(store, ids["ready"])
+        for name in ("retrying", "refused", "synced"):
+            transitions.submit(store, ids[name])
+        transitions.fail(store, ids["retrying"], kind=FailureKind.TRANSIENT)
+        transitions.fail(store, ids["refused"], kind=FailureKind.PERMANENT)
+        transitions.mark_synced(store, ids["synced"])
+    reader = ReadStore(paths)
+    try:
+        model = CaseListModel(reader)
+        page = CaseListPage(model)
+        qtbot.addWidget(page)
+        expected = {None: set(ids), CaseView.DRAFTS: {"draft"},
+                    CaseView.WAITING: {"ready", "retrying"},
+                    CaseView.NEEDS_ACTION: {"refused"}, CaseView.SYNCED: {"synced"}}
+        seen = {}
+        for index in range(page.filter.count()):
+            page.filter.setCurrentIndex(index)
+            view = page.filter.itemData(index)
+            seen[CaseView(view) if view else None] = {
+                model.case_at(r).reference_number for r in range(model.rowCount())}
+        assert seen == expected
+        assert page.count_label.text().endswith(
+            "Drafts 1 · Waiting to sync 2 · Needs action 1 · Synced 1")
+        model.set_reader(None)
+    finally:
+        reader.close()
+
+
+def test_an_uncaught_exception_reaches_the_log_file_without_its_message(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+    import sys
+
+    from kycdesk.logging_setup import configure
+
+    monkeypatch.setattr(sys, "excepthook", lambda *_args: None)  # the session's own hook
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        log_file = configure(tmp_path / "logs")
+        assert log_file is not None
+        secret = "-".join(["Amara Okafor", "passport", "A1234567"])  # not in this source
+        try:
+            raise ValueError(secret)
+        except ValueError as exc:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+        text = log_file.read_text()
+    finally:
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(level)
+    assert "uncaught builtins.ValueError" in text and "test_main_window.py" in text
+    assert "Okafor" not in text and "A1234567" not in text

@@ -47,6 +47,24 @@ def is_editable(status: str) -> bool:
     return status == CaseStatus.DRAFT
 
 
+class CaseView(StrEnum):
+    """How a person sorts cases: what they must still do, what is on its way, what is done.
+    A failed attempt the app retries by itself is *waiting*, not *needs action*."""
+
+    DRAFTS = "drafts"              # DRAFT
+    WAITING = "waiting"            # READY, or FAILED with a transient error (retried)
+    NEEDS_ACTION = "needs_action"  # FAILED with a permanent or authentication error
+    SYNCED = "synced"              # SYNCED
+
+
+VIEW_LABELS: dict[CaseView, str] = {
+    CaseView.DRAFTS: "Drafts",
+    CaseView.WAITING: "Waiting to sync",
+    CaseView.NEEDS_ACTION: "Needs action",
+    CaseView.SYNCED: "Synced",
+}
+
+
 @dataclass(frozen=True)
 class CaseChange:
     """What every view hears after a case was created or changed status (one signal,

@@ -13,7 +13,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor
 
 from kycdesk.core.records import CaseSort, CaseSummary
-from kycdesk.core.states import STATUS_COLOURS, CaseStatus
+from kycdesk.core.states import STATUS_COLOURS, CaseStatus, CaseView
 from kycdesk.persistence.reader import ReadStore
 
 PAGE_SIZE = 200
@@ -46,7 +46,8 @@ class CaseListModel(QAbstractTableModel):
         self._page_size = page_size
         self._rows: list[CaseSummary] = []
         self._total = 0
-        self._status: CaseStatus | None = None
+        self._view: CaseView | None = None
+        self._counts: dict[CaseView, int] = {}
         self._search = ""
         self._sort = CaseSort.LAST_SAVED
         self._descending: bool | None = None
@@ -59,9 +60,15 @@ class CaseListModel(QAbstractTableModel):
         self._reader = reader
         self.refresh()
 
-    def set_status_filter(self, status: CaseStatus | None) -> None:
-        self._status = status
+    def set_view(self, view: CaseView | str | None) -> None:
+        """Show one view of the cases (None: all). Accepts the view's text too: a combo
+        box's item data comes back as plain text."""
+        self._view = CaseView(view) if view else None
         self.refresh()
+
+    def view_counts(self) -> dict[CaseView, int]:
+        """Cases per view, as of the last refresh (for "Drafts 12 · Waiting 3 · …")."""
+        return dict(self._counts)
 
     def set_search(self, text: str) -> None:
         text = text.strip()
@@ -80,7 +87,7 @@ class CaseListModel(QAbstractTableModel):
     def _query(self, offset: int) -> list[CaseSummary]:
         assert self._reader is not None
         return self._reader.list_cases(limit=self._page_size, offset=offset,
-                                       status=self._status, search=self._search or None,
+                                       view=self._view, search=self._search or None,
                                        sort=self._sort, descending=self._descending)
 
     def refresh(self) -> None:
@@ -91,7 +98,8 @@ class CaseListModel(QAbstractTableModel):
         self._rows = []
         self._total = 0
         if self._reader is not None:
-            self._total = self._reader.count_cases(self._status, self._search or None)
+            self._total = self._reader.count_cases(self._view, self._search or None)
+            self._counts = self._reader.view_counts()
             self._rows = self._query(0)
         self.endResetModel()  # listeners of modelReset must not fetch inside it either
         self._resetting = False

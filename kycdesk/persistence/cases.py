@@ -8,11 +8,12 @@ from typing import Any, assert_never
 from kycdesk.core.errors import (
     CaseLockedError,
     CaseNotFoundError,
+    FailureKind,
     TransitionRefusedError,
 )
 from kycdesk.core.ids import new_id, validate_case_id
 from kycdesk.core.records import CaseRecord, CaseSort, CaseSummary
-from kycdesk.core.states import TRANSITIONS, CaseChange, CaseStatus, Change
+from kycdesk.core.states import TRANSITIONS, CaseChange, CaseStatus, CaseView, Change
 from kycdesk.persistence.clock import utc_now
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
@@ -157,12 +158,22 @@ _ORDER_BY = {
 }
 
 
-def _where(status: CaseStatus | None, search: str | None) -> tuple[str, list[Any]]:
+_TRANSIENT = f"coalesce(c.last_error_kind, '{FailureKind.TRANSIENT.value}') = " \
+             f"'{FailureKind.TRANSIENT.value}'"
+_VIEW_SQL: dict[CaseView, str] = {
+    CaseView.DRAFTS: f"c.status = '{CaseStatus.DRAFT.value}'",
+    CaseView.WAITING: f"(c.status = '{CaseStatus.READY.value}' OR "
+                      f"(c.status = '{CaseStatus.FAILED.value}' AND {_TRANSIENT}))",
+    CaseView.NEEDS_ACTION: f"(c.status = '{CaseStatus.FAILED.value}' AND NOT {_TRANSIENT})",
+    CaseView.SYNCED: f"c.status = '{CaseStatus.SYNCED.value}'",
+}
+
+
+def _where(view: CaseView | None, search: str | None) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
-    if status is not None:
-        clauses.append("c.status = ?")
-        params.append(str(status))
+    if view is not None:
+        clauses.append(_VIEW_SQL[CaseView(view)])
     if search:
         pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%") \
             .replace("_", "\\_") + "%"
@@ -172,20 +183,29 @@ def _where(status: CaseStatus | None, search: str | None) -> tuple[str, list[Any
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def count_cases(conn: Connection, status: CaseStatus | None = None,
+def view_counts(conn: Connection) -> dict[CaseView, int]:
+    """How many cases each view holds (one indexed pass over the status column)."""
+    columns = ", ".join(f"sum(CASE WHEN {sql} THEN 1 ELSE 0 END)"
+                        for sql in _VIEW_SQL.values())
+    row = conn.query_one(f"SELECT {columns} FROM cases c")
+    return {view: int((row or [])[i] or 0) if row else 0
+            for i, view in enumerate(_VIEW_SQL)}
+
+
+def count_cases(conn: Connection, view: CaseView | None = None,
                 search: str | None = None) -> int:
-    where, params = _where(status, search)
+    where, params = _where(view, search)
     return int(conn.scalar(f"SELECT count(*) FROM cases c {where}", params))
 
 
 def list_cases(conn: Connection, *, limit: int, offset: int = 0,
-               status: CaseStatus | None = None, search: str | None = None,
+               view: CaseView | None = None, search: str | None = None,
                sort: CaseSort = CaseSort.LAST_SAVED, descending: bool | None = None
                ) -> list[CaseSummary]:
     """One page of the case list (newest save first by default). Served by the indexes
     on cases; photo counts by case_images_by_case; search is a LIKE over reference and
     applicant name (10,000 rows scan in a few ms)."""
-    where, params = _where(status, search)
+    where, params = _where(view, search)
     template, default = _ORDER_BY[sort]
     direction = default if descending is None else ("DESC" if descending else "ASC")
     order = template.format(d=direction)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kycdesk.core.records import CaseRecord, CaseSort, CaseSummary, ImageRecord, SyncCase
-from kycdesk.core.states import CaseStatus
+from kycdesk.core.states import CaseStatus, CaseView
 from kycdesk.paths import DataPaths
 from kycdesk.persistence import cases, images, sync_repo
 from kycdesk.persistence.db import Connection
@@ -19,15 +19,18 @@ class StoreReads:
     conn: Connection
     paths: DataPaths
 
-    def count_cases(self, status: CaseStatus | None = None, search: str | None = None) -> int:
-        return cases.count_cases(self.conn, status, search)
+    def count_cases(self, view: CaseView | None = None, search: str | None = None) -> int:
+        return cases.count_cases(self.conn, view, search)
+
+    def view_counts(self) -> dict[CaseView, int]:
+        return cases.view_counts(self.conn)
 
     def list_cases(self, *, limit: int = 100, offset: int = 0,
-                   status: CaseStatus | None = None, search: str | None = None,
+                   view: CaseView | None = None, search: str | None = None,
                    sort: CaseSort = CaseSort.LAST_SAVED,
                    descending: bool | None = None) -> list[CaseSummary]:
         return cases.list_cases(self.conn, limit=min(limit, MAX_PAGE), offset=offset,
-                                status=status, search=search, sort=sort,
+                                view=view, search=search, sort=sort,
                                 descending=descending)
 
     def load_case(self, case_id: str) -> CaseRecord:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kycdesk.core.states import STATUS_COLOURS, CaseStatus
+from kycdesk.core.states import STATUS_COLOURS, VIEW_LABELS, CaseStatus, CaseView
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.views.style import TOUCH
 
@@ -67,8 +67,8 @@ class CaseListPage(QWidget):
     openRequested = Signal(str)
     newCaseRequested = Signal()
 
-    FILTERS = [("All cases", None), ("Drafts", CaseStatus.DRAFT), ("Ready", CaseStatus.READY),
-               ("Synced", CaseStatus.SYNCED), ("Failed", CaseStatus.FAILED)]
+    FILTERS: list[tuple[str, CaseView | None]] = [
+        ("All cases", None), *((VIEW_LABELS[v], v) for v in CaseView)]
 
     def __init__(self, model: CaseListModel) -> None:
         super().__init__()
@@ -84,7 +84,7 @@ class CaseListPage(QWidget):
         for label, status in self.FILTERS:
             self.filter.addItem(label, status)
         self.filter.currentIndexChanged.connect(
-            lambda i: model.set_status_filter(self.filter.itemData(i)))
+            lambda i: model.set_view(self.filter.itemData(i)))
         self.new_button = QPushButton("New case", self)
         self.new_button.setMinimumSize(TOUCH * 3, TOUCH)
         self.new_button.setToolTip("Start a new KYC case (Ctrl+N)")
@@ -130,7 +130,11 @@ class CaseListPage(QWidget):
 
     def _count(self) -> None:
         total = self.model.total()
-        self.count_label.setText(f"{total} case{'s' if total != 1 else ''}")
+        counts = self.model.view_counts()
+        parts = [f"{total} case{'s' if total != 1 else ''} shown"]
+        if counts:
+            parts.append(" · ".join(f"{VIEW_LABELS[v]} {counts.get(v, 0)}" for v in CaseView))
+        self.count_label.setText("   —   ".join(parts))
 
     @Slot(QModelIndex)
     def _open(self, index: QModelIndex) -> None:
