@@ -24,6 +24,7 @@ from kycdesk.core.protocol import Health
 from kycdesk.core.records import CaseRecord
 from kycdesk.core.results import Result
 from kycdesk.core.states import CaseChange, CaseStatus
+from kycdesk.exit_codes import ExitCode
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.models.case_session import CaseSession
 from kycdesk.models.form_registry import (
@@ -352,6 +353,11 @@ def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
     the store is open, printing how long that took."""
     import qasync  # imported here: headless commands and tests do not need it
 
+    from kycdesk.platform_check import explain, missing_packages
+
+    if QApplication.instance() is None and (missing := missing_packages()):
+        print(explain(missing), file=sys.stderr)
+        return ExitCode.STORE_UNUSABLE
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_NAME)

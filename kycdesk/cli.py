@@ -49,12 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rename a damaged database so the next start creates a new one "
                              "(case folders and photos are kept)")
     demo = sub.add_parser("demo-data", parents=[common], help="create realistic demo cases")
-    demo.add_argument("--cases", type=int, default=20)
-    demo.add_argument("--images-per-case", type=int, default=3)
+    demo.add_argument("--cases", type=int, default=20, help="how many cases (default 20)")
+    demo.add_argument("--images-per-case", type=int, default=3,
+                      help="generated photos per case (default 3)")
     demo.add_argument("--status", default="mixed", type=str.upper,
                       choices=[CaseStatus.DRAFT.value, CaseStatus.READY.value, "MIXED"],
                       help="status of the demo cases (mixed: drafts, ready, synced, failed)")
-    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--seed", type=int, default=2026,
+                      help="seed of the generated names and photos (same seed, same data)")
     demo.add_argument("--image-size", default="1600x1200", help="WIDTHxHEIGHT of each photo")
     sync = sub.add_parser("sync", parents=[common],
                           help="send every due case to the server (for kiosks and schedulers)")

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from kycdesk_server.access_log import AccessLog
 from kycdesk_server.faults import DroppedConnectionError, FaultMiddleware, FaultRule, FaultState
 
 
@@ -19,12 +20,14 @@ class _QuietDrops(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnectionError))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kycdesk-server",
                                      description="kycdesk reference sync server")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    parser.add_argument("--data-dir", required=True, type=Path)
+    parser.add_argument("--port", type=int, default=8080,
+                        help="port to listen on (default 8080; 0 picks a free port)")
+    parser.add_argument("--data-dir", required=True, type=Path,
+                        help="where the server keeps its database and photos")
     parser.add_argument("--token", action="append", required=True,
                         help="an accepted device token (repeatable)")
     parser.add_argument("--max-image-bytes", type=int, default=40 * 1024 * 1024,
@@ -40,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="enable /_control (fault injection, state), loopback only")
     parser.add_argument("--latency-ms", type=int, default=0,
                         help="added to every request (fault injection)")
-    parser.add_argument("--faults", default="[]",
+    parser.add_argument("--faults", default="[]", metavar="JSON",
                         help='JSON list of rules, e.g. [{"endpoint":"upload",'
                              '"action":"status","status":503,"rate":0.1}]')
     parser.add_argument("--seed", type=int, default=0,
@@ -49,7 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     parser.add_argument("--port-file", type=Path,
                         help="write the bound port here once listening (for --port 0)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     import uvicorn
 
@@ -63,24 +70,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                           upload_expiry_s=args.upload_expiry, idle_timeout_s=args.idle_timeout)
     args.data_dir.mkdir(parents=True, exist_ok=True)
     store = ServerStore(args.data_dir)
-    app = FaultMiddleware(create_app(store, config), faults)
+    app = AccessLog(FaultMiddleware(create_app(store, config), faults))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        stream=sys.stdout)
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
                                            log_level="warning", access_log=False,
                                            timeout_graceful_shutdown=2,
                                            ssl_certfile=args.ssl_certfile,
                                            ssl_keyfile=args.ssl_keyfile))
-    if args.port_file is not None:
-        original = server.startup
 
-        async def startup(sockets: object = None) -> None:
-            await original(sockets=sockets)  # type: ignore[arg-type]
-            port = server.servers[0].sockets[0].getsockname()[1]
+    original = server.startup
+
+    async def startup(sockets: object = None) -> None:
+        await original(sockets=sockets)  # type: ignore[arg-type]
+        port = server.servers[0].sockets[0].getsockname()[1]
+        scheme = "https" if args.ssl_certfile else "http"
+        print(f"kycdesk-server: serving {scheme}://{args.host}:{port} (data in "
+              f"{args.data_dir}; OpenAPI at /docs)", flush=True)
+        if args.port_file is not None:
             tmp = args.port_file.with_suffix(".tmp")
             tmp.write_text(str(port))
             tmp.replace(args.port_file)
 
-        server.startup = startup  # type: ignore[method-assign]
+    server.startup = startup  # type: ignore[method-assign]
     try:
         server.run()
     finally:

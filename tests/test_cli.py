@@ -82,3 +82,43 @@ def test_startup_check_opens_the_window_and_exits(tmp_path: Path) -> None:
                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stderr
     assert "startup-check: window shown, store open, 0 case(s) listed" in result.stdout
+
+
+def test_every_command_line_option_says_what_it_does() -> None:
+    import argparse
+
+    from kycdesk.cli import build_parser
+
+    def undocumented(parser: argparse.ArgumentParser, name: str) -> list[str]:
+        missing = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    missing += undocumented(sub, f"{name} {sub_name}")
+            elif not action.help and action.dest != "help":
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+        return missing
+
+    assert undocumented(build_parser(), "kycdesk") == []
+    from kycdesk_server import cli as server_cli
+
+    server_parser = server_cli.build_parser()
+    assert undocumented(server_parser, "kycdesk-server") == []
+
+
+def test_missing_x11_libraries_are_named_with_their_packages(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes.util
+
+    from kycdesk import platform_check
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    monkeypatch.setattr(platform_check.sys, "platform", "linux")
+    real = ctypes.util.find_library
+    monkeypatch.setattr(ctypes.util, "find_library",
+                        lambda name: None if name in ("xcb-cursor", "xcb-icccm") else real(name))
+    missing = platform_check.missing_packages()
+    assert {"libxcb-cursor0", "libxcb-icccm4"} <= set(missing)
+    assert "sudo apt-get install libxcb-cursor0" in platform_check.explain(missing)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # no X11 needed: nothing to say
+    assert platform_check.missing_packages() == []

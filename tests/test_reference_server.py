@@ -148,3 +148,35 @@ def test_control_endpoint_answers_loopback(server: ServerHandle, tmp_path: Path)
     assert response.status_code == 503 and response.headers["retry-after"] == "7"
     assert httpx.get(f"{server.base_url}/v1/health", headers=AUTH).status_code == 200
     assert server.state()["injected"]["health:status"] >= 1
+
+
+def test_the_server_says_where_it_serves_and_logs_one_line_per_request(
+        tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.sync_support import REPO_ROOT
+
+    out = tmp_path / "server.out"
+    with out.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kycdesk_server", "--port", "0", "--data-dir",
+             str(tmp_path / "data"), "--token", TOKEN], stdout=sink, stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT, env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+    try:
+        ends = time.monotonic() + 30
+        while "serving http://" not in out.read_text():
+            assert process.poll() is None and time.monotonic() < ends, out.read_text()
+            time.sleep(0.05)  # polling a child's output: there is no signal to wait on
+        url = out.read_text().split("serving ", 1)[1].split(" ", 1)[0]
+        case_id = str(uuid.uuid4())
+        assert httpx.get(f"{url}/v1/cases/{case_id}/images", headers=AUTH).status_code == 200
+        ends = time.monotonic() + 10
+        while f"GET /v1/cases/{case_id}/images 200" not in out.read_text():
+            assert time.monotonic() < ends, out.read_text()
+            time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -1,0 +1,46 @@
+"""One line per request: method, path, status, bytes in and out, duration.
+
+Paths carry only ids (case, photo, upload); query strings, headers and bodies are never
+logged — applicants' data stays out of the server's log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from kycdesk_server.faults import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("kycdesk.access")
+
+
+class AccessLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.monotonic()
+        counts: dict[str, Any] = {"in": 0, "out": 0, "status": None}
+
+        async def counting_receive() -> Message:
+            message = await receive()
+            counts["in"] += len(message.get("body", b""))
+            return message
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                counts["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                counts["out"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        finally:
+            log.info("%s %s %s in=%d out=%d %.3fs", scope["method"], scope["path"],
+                     counts["status"] or "-", counts["in"], counts["out"],
+                     time.monotonic() - began)
