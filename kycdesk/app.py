@@ -23,7 +23,7 @@ from kycdesk.core.form_schema import FormDefinition
 from kycdesk.core.protocol import Health
 from kycdesk.core.records import CaseRecord
 from kycdesk.core.results import Result
-from kycdesk.core.states import CaseChange, CaseStatus
+from kycdesk.core.states import CaseChange, CaseStatus, Change, needs_person
 from kycdesk.exit_codes import ExitCode
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.models.case_session import CaseSession
@@ -269,6 +269,8 @@ class KycDeskApp(QObject):
         self.model.refresh()
         if change.status == CaseStatus.READY and self.sync is not None:
             self.sync.request_sync()  # a case became READY: send it when possible
+        if change.change is Change.SYNC_FAILED:
+            self.window.sync_panel.note_failure(needs_person(change.error_kind))
 
     @Slot()
     def open_settings(self) -> SettingsDialog:

@@ -220,3 +220,16 @@ def test_reopen_bumps_the_revision_and_a_stale_sync_confirmation_is_refused(
     with pytest.raises(TransitionRefusedError, match="changed while it was being sent"):
         store.run(Transition(case_id, Change.SYNCED, revision=sent, receipt={"r": 1}))
     assert store.load_case(case_id).status == CaseStatus.READY
+
+
+def test_badges_keep_red_for_cases_a_person_must_act_on() -> None:
+    from kycdesk.core.states import AMBER, badge
+
+    assert badge("FAILED", "transient").label == "RETRYING"
+    assert badge("FAILED", "transient").colour == AMBER
+    assert badge("FAILED", None).label == "RETRYING"  # an old row without a kind
+    for kind in ("permanent", "auth"):
+        shown = badge("FAILED", kind)
+        assert (shown.label, shown.needs_action) == ("NEEDS ACTION", True)
+    assert {badge(s, None).label for s in ("DRAFT", "READY", "SYNCED")} == \
+        {"DRAFT", "READY", "SYNCED"}

@@ -113,7 +113,7 @@ def test_missing_x11_libraries_are_named_with_their_packages(
     from kycdesk import platform_check
 
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
-    monkeypatch.setattr(platform_check.sys, "platform", "linux")
+    monkeypatch.setattr("kycdesk.platform_check.sys.platform", "linux")
     real = ctypes.util.find_library
     monkeypatch.setattr(ctypes.util, "find_library",
                         lambda name: None if name in ("xcb-cursor", "xcb-icccm") else real(name))

@@ -483,3 +483,47 @@ def test_a_focused_drop_down_still_takes_the_wheel(qtbot: QtBot, desk: KycDeskAp
     qtbot.waitUntil(combo.hasFocus)
     _wheel(combo, steps=-1)
     assert combo.currentIndex() == 1  # moved from "— choose —": a deliberate scroll
+
+
+def test_the_signature_date_is_today_when_the_verifier_reaches_the_declaration(
+        qtbot: QtBot, desk: KycDeskApp) -> None:
+    from datetime import date
+
+    editor = _new_editor(qtbot, desk)
+    assert editor.model.value("verifier.signed_on") is None  # not before the step is seen
+    editor.go_to_step(len(editor.definition.steps) - 1)
+    assert editor.model.value("verifier.signed_on") == date.today().isoformat()
+
+
+@pytest.mark.parametrize(("kind", "label", "role", "button"), [
+    ("transient", "RETRYING", "banner", "Try now"),
+    ("permanent", "NEEDS ACTION", "banner-bad", "Retry sync"),
+])
+def test_a_retried_failure_waits_and_a_refusal_asks_for_action(
+        qtbot: QtBot, paths: DataPaths, kind: str, label: str, role: str,
+        button: str) -> None:
+    from kycdesk.core.errors import FailureKind
+
+    with LocalStore(paths) as store:
+        case_id = store.run(CreateCase(reference_number="KYC-W", form_id="individual_kyc",
+                                       form_version="2"))
+        transitions.submit(store, case_id)
+        transitions.fail(store, case_id, "The server is busy or failing (503).",
+                         kind=FailureKind(kind), next_attempt_at="2026-11-26T10:30:00Z")
+    app = _make_app(qtbot, paths)
+    try:
+        editor = app.open_case(case_id)
+        assert editor is not None
+        assert label in editor.title_label.text()
+        assert editor.banner.property("role") == role
+        assert editor.retry_button.text() == button
+        text = editor.banner.text()
+        assert ".." not in text and "(503)." in text
+        if kind == "transient":
+            assert text.startswith("Waiting to be sent:") and "tries again by itself at" in text
+        else:
+            assert text.startswith("Needs action:")
+        listed = app.model.index(0, 2).data()
+        assert listed.startswith(f"{label}: ")
+    finally:
+        app.shutdown()

@@ -192,3 +192,40 @@ def test_v1_draft_migrates_to_v2_keeping_every_value(registry: FormRegistry) -> 
 def test_migration_never_goes_backwards(registry: FormRegistry) -> None:
     with pytest.raises(FormDefinitionError, match="older version"):
         registry.migrate("individual_kyc", {}, "2", "1")
+
+
+def test_the_postcode_format_follows_the_country(registry: FormRegistry) -> None:
+    form = registry.latest("individual_kyc")
+    postcode = form.field("address.postal_code")
+
+    def problem(country: str, code: str) -> str | None:
+        return validate_value(postcode, code, values={"address.country": country})
+
+    assert problem("GB", "LS1 4AP") is None
+    assert problem("GB", "100001") == "A UK postcode such as LS1 4AP"
+    assert problem("NG", "100001") is None          # a Nigerian postcode is not a UK one
+    assert problem("IN", "110001") is None
+    assert problem("PL", "00950") == "Two digits, a dash and three digits, such as 00-950"
+    assert problem("OTHER", "anything 12") is None  # no fixed format: none imposed
+    assert problem("", "LS1 4AP") is None           # country not chosen yet
+
+
+def test_changing_the_country_re_checks_the_postcode(registry: FormRegistry) -> None:
+    from kycdesk.models.draft_model import DraftModel
+
+    model = DraftModel(registry.latest("individual_kyc"))
+    model.set_value("address.country", "NG")
+    model.set_value("address.postal_code", "100001")
+    assert model.error("address.postal_code") is None
+    rows: list[int] = []
+    model.dataChanged.connect(lambda first, _last: rows.append(first.row()))
+    model.set_value("address.country", "GB")
+    assert model.row_of("address.postal_code") in rows  # its editor redraws the error
+    assert model.error("address.postal_code") == "A UK postcode such as LS1 4AP"
+
+
+def test_demo_form_labels_keep_their_acronyms(registry: FormRegistry) -> None:
+    form = registry.latest("individual_kyc")
+    labels = {o.label for f in form.fields() for o in f.options}
+    assert {"National ID", "UV features"} <= labels
+    assert not {"National id", "Uv features"} & labels

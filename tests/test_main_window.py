@@ -106,7 +106,7 @@ def test_case_list_model_pages_searches_sorts_and_passes_model_tester(
         assert model.total() > 0
         assert all(model.case_at(r).status == "FAILED" for r in range(model.rowCount()))
         failed = model.index(0, 2)
-        assert str(failed.data()).startswith("FAILED: ")  # the error is in the list
+        assert str(failed.data()).startswith("NEEDS ACTION: ")  # the error is in the list
         assert failed.data(Qt.ItemDataRole.ToolTipRole)
         model.set_reader(None)
     finally:
@@ -213,3 +213,18 @@ def test_an_uncaught_exception_reaches_the_log_file_without_its_message(
         root.setLevel(level)
     assert "uncaught builtins.ValueError" in text and "test_main_window.py" in text
     assert "Okafor" not in text and "A1234567" not in text
+
+
+def test_the_sync_panel_counts_failures_during_a_run(qtbot: QtBot) -> None:
+    from kycdesk.sync.worker import SyncState
+    from kycdesk.views.sync_panel import SyncPanel
+
+    panel = SyncPanel()
+    qtbot.addWidget(panel)
+    panel.show_state(SyncState.SYNCING, "")
+    panel.note_failure(needs_action=False)
+    panel.note_failure(needs_action=True)
+    assert panel.state_label.text() == "Syncing… (1 waiting to retry, 1 needs action)"
+    panel.show_state(SyncState.IDLE, "")
+    panel.show_state(SyncState.SYNCING, "")  # a new run starts counting again
+    assert panel.state_label.text() == "Syncing…"

@@ -18,13 +18,18 @@ COUNTRIES = [("GB", "United Kingdom"), ("IE", "Ireland"), ("FR", "France"), ("DE
              ("US", "United States"), ("CN", "China"), ("OTHER", "Other")]
 
 
+ACRONYMS = {"id": "ID", "uv": "UV", "pep": "PEP", "nfc": "NFC"}
+
+
 def opts(*pairs: str | tuple[str, str]) -> list[dict[str, str]]:
     out = []
     for pair in pairs:
         if isinstance(pair, tuple):
             out.append({"value": pair[0], "label": pair[1]})
         else:
-            out.append({"value": pair, "label": pair.replace("_", " ").capitalize()})
+            words = pair.replace("_", " ").capitalize().split(" ")
+            out.append({"value": pair, "label": " ".join(
+                ACRONYMS.get(w.lower(), w) for w in words)})
     return out
 
 
@@ -42,6 +47,29 @@ YES = {"equals": True}
 NO = {"equals": False}
 TODAY = "today"
 POSTCODE = r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$"
+# Postcode formats of the demo's countries; a country not listed has no fixed format
+# (Ireland's Eircode is optional in practice, and "Other" could be anywhere).
+POSTCODES = {
+    "GB": (POSTCODE, "A UK postcode such as LS1 4AP"),
+    "FR": (r"^[0-9]{5}$", "Five digits, such as 75008"),
+    "DE": (r"^[0-9]{5}$", "Five digits, such as 10115"),
+    "ES": (r"^[0-9]{5}$", "Five digits, such as 28013"),
+    "IT": (r"^[0-9]{5}$", "Five digits, such as 00184"),
+    "PL": (r"^[0-9]{2}-[0-9]{3}$", "Two digits, a dash and three digits, such as 00-950"),
+    "RO": (r"^[0-9]{6}$", "Six digits, such as 010011"),
+    "IN": (r"^[1-9][0-9]{5}$", "A six-digit PIN code, such as 110001"),
+    "PK": (r"^[0-9]{5}$", "Five digits, such as 44000"),
+    "NG": (r"^[0-9]{6}$", "Six digits, such as 100001"),
+    "TR": (r"^[0-9]{5}$", "Five digits, such as 06100"),
+    "US": (r"^[0-9]{5}(-[0-9]{4})?$", "A ZIP code such as 20500 or 20500-0003"),
+    "CN": (r"^[0-9]{6}$", "Six digits, such as 100000"),
+}
+
+
+def postcode_format(country_field: str) -> dict[str, Any]:
+    return {"format_by": {"field": country_field, "formats": {
+        code: {"pattern": pattern, "message": message}
+        for code, (pattern, message) in POSTCODES.items()}}}
 NINO = r"^[A-CEGHJ-PR-TW-Z]{2}[0-9]{6}[A-D]$"
 
 
@@ -145,9 +173,9 @@ def steps_v1() -> list[dict[str, Any]]:
         f("address.line2", "Address line 2", "text", max_length=120),
         f("address.city", "Town or city", "text", required=True, max_length=80),
         f("address.region", "County or region", "text", max_length=80),
-        f("address.postcode", "Postcode", "text", required=True, pattern=POSTCODE,
-          pattern_message="A UK postcode such as LS1 4AP"),
         f("address.country", "Country", "single_choice", required=True, options=opts(*COUNTRIES)),
+        f("address.postcode", "Postcode", "text", required=True,
+          help="In the format of the country above", **postcode_format("address.country")),
         f("address.moved_in", "Moved in on", "date", required=True, max_date=TODAY),
         f("address.residential_status", "Residential status", "single_choice", required=True,
           options=opts("owner", "mortgage", "renting", "living_with_family", "council",
@@ -164,11 +192,11 @@ def steps_v1() -> list[dict[str, Any]]:
           **when("address.less_than_three_years", **YES)),
         f("address.previous_city", "Previous town or city", "text", required=True,
           **when("address.less_than_three_years", **YES)),
-        f("address.previous_postcode", "Previous postcode", "text", pattern=POSTCODE,
-          pattern_message="A UK postcode such as LS1 4AP",
-          **when("address.less_than_three_years", **YES)),
         f("address.previous_country", "Previous country", "single_choice",
           options=opts(*COUNTRIES), **when("address.less_than_three_years", **YES)),
+        f("address.previous_postcode", "Previous postcode", "text",
+          **postcode_format("address.previous_country"),
+          **when("address.less_than_three_years", **YES)),
         f("address.previous_moved_out", "Moved out on", "date", max_date=TODAY,
           **when("address.less_than_three_years", **YES)),
         f("address.correspondence_same", "Post goes to this address", "yes_no", required=True),
@@ -364,7 +392,7 @@ def steps_v1() -> list[dict[str, Any]]:
         f("verifier.declaration_data_protection",
           "The applicant was given the privacy notice", "yes_no", required=True),
         f("verifier.signature_name", "Signed (type your full name)", "text", required=True),
-        f("verifier.signed_on", "Date", "date", required=True, max_date=TODAY),
+        f("verifier.signed_on", "Date", "date", required=True, max_date=TODAY, default=TODAY),
     ]
     return [
         {"id": "applicant", "title": "Applicant", "fields": applicant},

@@ -60,6 +60,28 @@ class VisibleWhen(_Strict):
         return self
 
 
+class Format(_Strict):
+    pattern: str
+    message: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"pattern does not compile: {exc}") from exc
+        return value
+
+
+class FormatBy(_Strict):
+    """The format a text answer must have depends on another answer (a postcode on the
+    country): `formats[value of field]`; a value not listed means no fixed format."""
+
+    field: str = Field(pattern=KEY_PATTERN)
+    formats: dict[str, Format]
+
+
 class FieldDef(_Strict):
     key: str = Field(pattern=KEY_PATTERN)
     label: str = Field(min_length=1)
@@ -71,6 +93,8 @@ class FieldDef(_Strict):
     max_length: int | None = Field(default=None, ge=1)
     pattern: str | None = None
     pattern_message: str | None = None
+    format_by: FormatBy | None = None  # replaces `pattern` when the other answer is known
+    default: str | None = None  # dates: "today" — filled in when a draft is opened blank
     minimum: float | None = None
     maximum: float | None = None
     decimals: int | None = Field(default=None, ge=0, le=6)
@@ -121,6 +145,9 @@ class FieldDef(_Strict):
             raise ValueError(f"{self.key}: min_count is above max_count")
         if self.kind is not FieldKind.PHOTO and self.max_megapixels is not None:
             raise ValueError(f"{self.key}: only photo slots have max_megapixels")
+        if self.default is not None and (self.kind is not FieldKind.DATE
+                                         or self.default != "today"):
+            raise ValueError(f"{self.key}: the only default is \"today\", for a date")
         return self
 
     @property
@@ -183,6 +210,10 @@ class FormDefinition(_Strict):
                     if controller.kind is FieldKind.PHOTO:
                         raise ValueError(f"{field.key}: cannot depend on a photo slot")
                 keys[field.key] = field
+        for field in keys.values():
+            if field.format_by is not None and field.format_by.field not in keys:
+                raise ValueError(f"{field.key}: format_by refers to unknown field "
+                                 f"{field.format_by.field!r}")
         for key in [self.summary.reference_field, *self.summary.name_fields]:
             if key is not None and key not in keys:
                 raise ValueError(f"summary refers to unknown field {key!r}")

@@ -40,6 +40,8 @@ class CaseSummary:
     photo_count: int
     last_error: str | None
     applicant_name: str | None = None
+    last_error_kind: str | None = None
+    next_attempt_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class CaseRecord:
     form: FormValues = field(default_factory=dict)
     replayed_edits: int = 0
     last_error: str | None = None
+    last_error_kind: str | None = None  # FAILED: transient (retried) or needs a person
+    next_attempt_at: str | None = None  # FAILED, transient: when the app tries again
 
 
 @dataclass(frozen=True)

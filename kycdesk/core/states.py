@@ -80,9 +80,33 @@ class CaseChange:
 
 
 # Colours of the status badges (list, editor header, sync panel): one definition.
+AMBER = "#9a5b00"  # dark enough for white text
 STATUS_COLOURS: dict[str, str] = {
     CaseStatus.DRAFT: "#5b6770",
     CaseStatus.READY: "#1d5fbf",
     CaseStatus.SYNCED: "#1e7b34",
     CaseStatus.FAILED: "#b3261e",
 }
+
+
+@dataclass(frozen=True)
+class Badge:
+    """How a case's state is shown: one word, one colour, one meaning."""
+
+    label: str
+    colour: str
+    needs_action: bool = False
+
+
+def badge(status: str, error_kind: str | None) -> Badge:
+    """A failed attempt the app retries by itself is amber, *retrying*; red is only for
+    a case a person must act on (the server refused it, or the device token)."""
+    if status == CaseStatus.FAILED:
+        if needs_person(error_kind):
+            return Badge("NEEDS ACTION", STATUS_COLOURS[CaseStatus.FAILED], True)
+        return Badge("RETRYING", AMBER)
+    return Badge(str(status), STATUS_COLOURS.get(status, STATUS_COLOURS[CaseStatus.DRAFT]))
+
+
+def needs_person(error_kind: str | None) -> bool:
+    return error_kind not in (None, "transient")

@@ -48,7 +48,8 @@ def _date_bound(bound: str | None, today: date) -> date | None:
 
 
 def validate_value(field: FieldDef, value: Any, *, today: date | None = None,
-                   photo_count: int = 0) -> str | None:
+                   photo_count: int = 0, values: Mapping[str, Any] | None = None
+                   ) -> str | None:
     """None if valid, else a message a verifier understands."""
     today = today or date.today()
     kind = field.kind
@@ -64,7 +65,7 @@ def validate_value(field: FieldDef, value: Any, *, today: date | None = None,
     match kind:
         case (FieldKind.TEXT | FieldKind.MULTILINE | FieldKind.PHONE | FieldKind.EMAIL
               | FieldKind.ID_NUMBER):
-            return _text(field, value)
+            return _text(field, value, values or {})
         case FieldKind.INTEGER:
             if isinstance(value, bool) or not isinstance(value, int):
                 return "Enter a whole number."
@@ -87,7 +88,7 @@ def validate_value(field: FieldDef, value: Any, *, today: date | None = None,
     assert_never(kind)  # photo slots were handled first (counts, not a value)
 
 
-def _text(field: FieldDef, value: Any) -> str | None:
+def _text(field: FieldDef, value: Any, values: Mapping[str, Any]) -> str | None:
     if not isinstance(value, str):
         return "Enter text."
     text = value.strip()
@@ -99,8 +100,12 @@ def _text(field: FieldDef, value: Any) -> str | None:
         return "Enter an email address like name@example.org."
     if field.kind is FieldKind.PHONE and not PHONE.match(text):
         return "Enter a phone number: digits, spaces, + ( ) -, 7 to 20 characters."
-    if field.pattern is not None and not re.fullmatch(field.pattern, text):
-        return field.pattern_message or "This does not have the expected format."
+    pattern, message = field.pattern, field.pattern_message
+    if field.format_by is not None:
+        rule = field.format_by.formats.get(str(values.get(field.format_by.field)))
+        pattern, message = (rule.pattern, rule.message) if rule else (None, None)
+    if pattern is not None and not re.fullmatch(pattern, text):
+        return message or "This does not have the expected format."
     return None
 
 
@@ -154,7 +159,7 @@ def validate_form(definition: FormDefinition, values: Mapping[str, Any],
         if not is_visible(definition, field, values):
             continue
         message = validate_value(field, values.get(field.key), today=today,
-                                 photo_count=photo_counts.get(field.slot, 0))
+                                 photo_count=photo_counts.get(field.slot, 0), values=values)
         if message is not None:
             problems[field.key] = message
     return problems

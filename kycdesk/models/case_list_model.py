@@ -13,14 +13,11 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor
 
 from kycdesk.core.records import CaseSort, CaseSummary
-from kycdesk.core.states import STATUS_COLOURS, CaseStatus, CaseView
+from kycdesk.core.states import CaseStatus, CaseView, badge
 from kycdesk.persistence.reader import ReadStore
 
 PAGE_SIZE = 200
 ModelIndex = QModelIndex | QPersistentModelIndex
-
-STATUS_QCOLOURS = {status: QColor(hex_) for status, hex_ in STATUS_COLOURS.items()}
-
 
 def format_timestamp(value: str | None) -> str:
     """ISO UTC from the store -> local time a person reads."""
@@ -39,6 +36,7 @@ class CaseListModel(QAbstractTableModel):
              None)
     CaseIdRole = Qt.ItemDataRole.UserRole + 1
     StatusRole = Qt.ItemDataRole.UserRole + 2
+    BadgeRole = Qt.ItemDataRole.UserRole + 3   # core.states.Badge: label and colour
 
     def __init__(self, reader: ReadStore | None = None, page_size: int = PAGE_SIZE) -> None:
         super().__init__()
@@ -147,6 +145,9 @@ class CaseListModel(QAbstractTableModel):
             return case.id
         if role == self.StatusRole:
             return case.status
+        shown = badge(case.status, case.last_error_kind)
+        if role == self.BadgeRole:
+            return shown
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
                 return case.reference_number or "(no reference yet)"
@@ -154,16 +155,17 @@ class CaseListModel(QAbstractTableModel):
                 return case.applicant_name or "—"
             if column == 2:
                 if case.status == CaseStatus.FAILED.value and case.last_error:
-                    return f"FAILED: {case.last_error}"
-                return case.status
+                    return f"{shown.label}: {case.last_error}"
+                return shown.label
             if column == 3:
                 return format_timestamp(case.last_saved)
             if column == 4:
                 return case.photo_count
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
-            return STATUS_QCOLOURS.get(case.status)
+            return QColor(shown.colour)
         if role == Qt.ItemDataRole.ToolTipRole and case.last_error:
-            return case.last_error
+            return case.last_error + (f"\nNext attempt: {format_timestamp(case.next_attempt_at)}"
+                                      if case.next_attempt_at else "")
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 4:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

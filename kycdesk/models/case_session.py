@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -50,6 +51,7 @@ class CaseSession(QObject):
                                  debounce_ms=debounce_ms)
         if migrated and is_editable(case.status):
             self.autosave.mark_dirty()  # store the migrated draft under the new version
+
         self.slot_fields = {f.slot: f for f in definition.fields() if f.kind is FieldKind.PHOTO}
         self.photos: dict[str, PhotoListModel] = {}
         by_slot: dict[str, list[ImageRecord]] = {}
@@ -63,6 +65,17 @@ class CaseSession(QObject):
         self._pending: dict[str, int] = dict.fromkeys(self.slot_fields, 0)
         self.photosChanged.connect(self.draft.set_photo_count)
         store.caseChanged.connect(self._case_changed)
+
+    def fill_defaults(self, keys: list[str]) -> None:
+        """When the verifier reaches a step: a blank field with a default ("today" for the
+        signature date) gets it, as an edit they can change (written ahead and saved like
+        one). Not earlier: a case started on Monday and signed on Wednesday says Wednesday."""
+        if not self.editable:
+            return
+        for key in keys:
+            field = self.definition.field(key)
+            if field.default == "today" and self.draft.value(key) is None:
+                self.draft.set_value(key, date.today().isoformat())
 
     # -- state ------------------------------------------------------------------------
     @property
@@ -170,7 +183,8 @@ class CaseSession(QObject):
             return
         self.status = change.status
         self.case = replace(self.case, status=change.status, last_error=change.last_error,
-                            revision=change.revision)
+                            last_error_kind=change.error_kind,
+                            next_attempt_at=change.next_attempt_at, revision=change.revision)
         self.draft.read_only = not self.editable
         self.statusChanged.emit(change)
 

@@ -49,6 +49,11 @@ class DraftModel(QAbstractListModel):
         self._touched: set[str] = set()
         self._show_all = False
         self._visible = {f.key: is_visible(definition, f, self._values) for f in self._fields}
+        # Fields whose format depends on another answer, by that answer's key.
+        self._format_dependents: dict[str, list[int]] = {}
+        for row, field in enumerate(self._fields):
+            if field.format_by is not None:
+                self._format_dependents.setdefault(field.format_by.field, []).append(row)
 
     # -- values ------------------------------------------------------------------------
     def values(self) -> dict[str, Any]:
@@ -74,6 +79,8 @@ class DraftModel(QAbstractListModel):
         index = self.index(row)
         self.dataChanged.emit(index, index)
         self._refresh_visibility()
+        for dependent in self._format_dependents.get(key, []):  # a postcode's country
+            self.dataChanged.emit(self.index(dependent), self.index(dependent))
         self.errorsChanged.emit()
         self.edited.emit(key, value)
         return True
@@ -113,7 +120,8 @@ class DraftModel(QAbstractListModel):
             return None
         field = self._fields[self._row[key]]
         return validate_value(field, self._values.get(key), today=self._today,
-                              photo_count=self._photo_counts.get(field.slot, 0))
+                              photo_count=self._photo_counts.get(field.slot, 0),
+                              values=self._values)
 
     def problems(self) -> dict[str, str]:
         return validate_form(self.definition, self._values, self._photo_counts,

@@ -9,6 +9,7 @@ between steps, adding or deleting a photo and closing save at once.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from kycdesk.core.form_schema import FieldKind
-from kycdesk.core.states import CaseChange, CaseStatus, Change
+from kycdesk.core.states import CaseChange, CaseStatus, Change, badge
 from kycdesk.models.case_session import CaseSession
 from kycdesk.views.camera import CameraSource
 from kycdesk.views.field_widgets import FieldEditor, editor_class
@@ -148,6 +149,7 @@ class CaseEditor(QWidget):
             return
         self._built.add(index)
         step = self.definition.steps[index]
+        self.session.fill_defaults([f.key for f in step.fields])
         page = QWidget()
         page.setObjectName(f"page:{step.id}")
         page.setMaximumWidth(PAGE_MAX_WIDTH)  # long lines are hard to scan on a tablet
@@ -283,16 +285,26 @@ class CaseEditor(QWidget):
         self.submit_button.setVisible(not read_only)
         self.retry_button.setVisible(status == CaseStatus.FAILED)
         self.reopen_button.setVisible(status in (CaseStatus.READY, CaseStatus.FAILED))
+        case = self.session.case
+        shown = badge(status, case.last_error_kind)
         messages = []
         if status == CaseStatus.READY:
-            messages.append("Submitted: this case is locked and waits for sync.")
+            messages.append("Submitted: this case is locked and waits to be sent.")
         elif status == CaseStatus.SYNCED:
             messages.append("Synced: the server has this case. It is read-only.")
+        elif status == CaseStatus.FAILED and shown.needs_action:
+            messages.append(f"Needs action: {_sentence(case.last_error)} Send it again with "
+                            "Retry, or reopen it as a draft to change it.")
         elif status == CaseStatus.FAILED:
-            messages.append(f"Sync failed: {self.session.case.last_error or 'unknown reason'}. "
-                            "The case is locked until it is retried or reopened.")
+            when = _local_time(case.next_attempt_at)
+            messages.append(f"Waiting to be sent: {_sentence(case.last_error)} kycdesk tries "
+                            "again by itself" + (f" at about {when}." if when else "."))
         if note:
             messages.append(note)
+        self.retry_button.setText("Retry sync" if shown.needs_action else "Try now")
+        self.banner.setProperty("role", "banner-bad" if shown.needs_action else "banner")
+        self.banner.style().unpolish(self.banner)
+        self.banner.style().polish(self.banner)
         self.banner.setText(" ".join(messages))
         self.banner.setVisible(bool(messages))
         self._update_title()
@@ -301,7 +313,8 @@ class CaseEditor(QWidget):
     def _update_title(self) -> None:
         name = self.model.applicant_name() or "New applicant"
         reference = self.session.case.reference_number or "no reference"
-        self.title_label.setText(f"<b>{name}</b> · {reference} {status_badge_html(self.status)}")
+        badge_html = status_badge_html(self.status, self.session.case.last_error_kind)
+        self.title_label.setText(f"<b>{name}</b> · {reference} {badge_html}")
         self.titleChanged.emit(name)
 
     def _maybe_retitle(self, key: str, _value: object) -> None:
@@ -324,3 +337,19 @@ class CaseEditor(QWidget):
         """Closing saves at once; nothing waits for the disk."""
         self.session.close()
 
+
+
+def _sentence(text: str | None) -> str:
+    """One sentence, ending in one full stop (the reasons come from several places)."""
+    text = (text or "the reason is unknown").strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _local_time(iso: str | None) -> str | None:
+    if not iso:
+        return None
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone().strftime("%H:%M")

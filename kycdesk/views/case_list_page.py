@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kycdesk.core.states import STATUS_COLOURS, VIEW_LABELS, CaseStatus, CaseView
+from kycdesk.core.states import VIEW_LABELS, Badge, CaseView
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.views.style import TOUCH
 
@@ -32,7 +32,7 @@ class StatusBadgeDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
-        status = index.data(CaseListModel.StatusRole)
+        shown = index.data(CaseListModel.BadgeRole)
         text = index.data(Qt.ItemDataRole.DisplayRole) or ""
         plain = QStyleOptionViewItem(option)
         self.initStyleOption(plain, index)
@@ -40,22 +40,23 @@ class StatusBadgeDelegate(QStyledItemDelegate):
         widget: QWidget | None = plain.widget  # None when painted outside a view
         style = widget.style() if widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, plain, painter, plain.widget)
-        if not status:
+        if not isinstance(shown, Badge):
             return
+        status = shown.label
         painter.save()
         rect: QRect = plain.rect
         metrics = painter.fontMetrics()
         badge = QRect(rect.left() + 6, rect.center().y() - metrics.height() // 2 - 3,
                       metrics.horizontalAdvance(status) + 16, metrics.height() + 6)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setBrush(QColor(STATUS_COLOURS.get(status, "#5b6770")))
+        painter.setBrush(QColor(shown.colour))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.drawRoundedRect(badge, 6, 6)
         painter.setPen(QColor("white"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, status)
         rest = text[len(status):].lstrip(": ")
         if rest:
-            painter.setPen(QColor(STATUS_COLOURS[CaseStatus.FAILED]))
+            painter.setPen(QColor(shown.colour))
             painter.drawText(rect.adjusted(badge.width() + 12, 0, -4, 0),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                              metrics.elidedText(rest, Qt.TextElideMode.ElideRight,

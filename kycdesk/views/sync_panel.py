@@ -30,6 +30,8 @@ class SyncPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("sync-panel")
+        self.state = SyncState.NOT_CONFIGURED
+        self._failures = {False: 0, True: 0}  # failed cases this run: needs action or not
         self.state_label = QLabel(STATE_TEXT[SyncState.NOT_CONFIGURED], self)
         self.state_label.setObjectName("sync-state")
         self.case_label = QLabel("", self)
@@ -54,9 +56,25 @@ class SyncPanel(QWidget):
                        self.sync_button, self.cancel_button, self.settings_button):
             row.addWidget(widget)
 
+    def note_failure(self, needs_action: bool) -> None:
+        """A case of the current run failed: counted in the state line while it runs."""
+        self._failures[needs_action] += 1
+        self.state_label.setText(self._syncing_text())
+
+    def _syncing_text(self) -> str:
+        retrying, refused = self._failures[False], self._failures[True]
+        parts = [f"{retrying} waiting to retry"] if retrying else []
+        if refused:
+            parts.append(f"{refused} need{'s' if refused == 1 else ''} action")
+        return STATE_TEXT[SyncState.SYNCING] + (f" ({', '.join(parts)})" if parts else "")
+
     @Slot(str, str)
     def show_state(self, state: str, detail: str) -> None:
-        text = STATE_TEXT.get(state, state)
+        if state == SyncState.SYNCING and self.state != SyncState.SYNCING:
+            self._failures = {False: 0, True: 0}  # a new run
+        self.state = state
+        text = self._syncing_text() if state == SyncState.SYNCING else STATE_TEXT.get(state,
+                                                                                     state)
         self.state_label.setText(text)
         self.state_label.setToolTip(detail)
         bad = state in (SyncState.AUTH_NEEDED, SyncState.NOT_CONFIGURED, SyncState.OFFLINE)
@@ -88,8 +106,12 @@ class SyncPanel(QWidget):
     def show_result(self, result: RunResult) -> None:
         when = datetime.now().strftime("%H:%M")
         parts = [f"Last sync {when}: {len(result.synced)} sent"]
-        if result.failed:
-            parts.append(f"{len(result.failed)} failed (see the case)")
+        retrying = len(result.failed) - len(result.permanent)
+        if retrying:
+            parts.append(f"{retrying} waiting to retry")
+        if result.permanent:
+            parts.append(f"{len(result.permanent)} need{'s' if len(result.permanent) == 1 else ''}"
+                         " action (see the case)")
         if result.cancelled:
             parts.append("stopped — resumes next time")
         self.last_label.setText(", ".join(parts))
