@@ -18,7 +18,7 @@ from kycdesk.persistence.commands import AppendEdit, CreateCase, SaveForm
 from kycdesk.persistence.store import LocalStore
 from kycdesk.views.camera import CameraSource, NoCamera
 from kycdesk.views.case_editor import CaseEditor
-from kycdesk.views.field_widgets import TextEditor, YesNoEditor
+from kycdesk.views.field_widgets import DateEditor, TextEditor, YesNoEditor
 from tests import transitions
 from tests.fakes import FakeCamera, always_yes
 
@@ -70,9 +70,9 @@ def test_typing_a_burst_saves_once_not_per_keystroke(qtbot: QtBot, desk: KycDesk
     qtbot.keyClicks(_line(editor, "applicant.first_name"), "Amara")
     qtbot.keyClicks(_line(editor, "applicant.last_name"), "Okafor")
     assert editor.autosave.saves_requested == 0  # debounce still running
-    qtbot.waitUntil(lambda: editor.save_label.text().startswith("Saved"), timeout=5000)
+    qtbot.waitUntil(lambda: saves == [1], timeout=5000)
     assert editor.autosave.saves_requested == 1
-    assert saves == [1]
+    assert editor.save_label.text().startswith("Saved ")
     desk.shutdown()
     assert _saved_form(paths, editor.case_id) == {"applicant.first_name": "Amara",
                                                   "applicant.last_name": "Okafor"}
@@ -525,5 +525,58 @@ def test_a_retried_failure_waits_and_a_refusal_asks_for_action(
             assert text.startswith("Needs action:")
         listed = app.model.index(0, 2).data()
         assert listed.startswith(f"{label}: ")
+    finally:
+        app.shutdown()
+
+
+def _date_editor(editor: CaseEditor, key: str) -> DateEditor:
+    editor.go_to_step(editor.definition.step_index_of(key))
+    widget = editor.editors[key]
+    assert isinstance(widget, DateEditor)
+    return widget
+
+
+def test_typed_dates_are_understood_and_bad_ones_kept_with_an_error(
+        qtbot: QtBot, desk: KycDeskApp) -> None:
+    editor = _new_editor(qtbot, desk)
+    birth = _date_editor(editor, "applicant.date_of_birth")
+    qtbot.keyClicks(birth.line, "14/03/1988")
+    assert editor.model.value("applicant.date_of_birth") == "1988-03-14"
+    birth.line.editingFinished.emit()
+    assert birth.line.text() == "1988-03-14"  # shown in the form's format once typed
+    birth.line.clear()
+    qtbot.keyClicks(birth.line, "31/02/1988")  # not a real day: kept as typed, flagged
+    assert editor.model.value("applicant.date_of_birth") == "31/02/1988"
+    assert birth.line.text() == "31/02/1988"
+    assert "Enter a date such as" in (editor.model.error("applicant.date_of_birth") or "")
+    birth.clear.click()
+    assert editor.model.value("applicant.date_of_birth") is None
+
+
+def test_the_calendar_opens_where_a_person_needs_it(qtbot: QtBot, desk: KycDeskApp) -> None:
+    from PySide6.QtCore import QDate
+
+    editor = _new_editor(qtbot, desk)
+    birth = _date_editor(editor, "applicant.date_of_birth")
+    calendar = birth.open_calendar()
+    assert calendar.selectedDate().year() == QDate.currentDate().year() - 30
+    assert min(calendar.width(), calendar.height()) >= 44 * 7  # touch-sized cells
+    calendar.clicked.emit(QDate(1988, 3, 14))
+    assert editor.model.value("applicant.date_of_birth") == "1988-03-14"
+    issued = _date_editor(editor, "identity.issue_date")
+    assert issued.open_calendar().selectedDate() == QDate.currentDate()
+    issued.today.click()
+    assert editor.model.value("identity.issue_date") == QDate.currentDate().toString(
+        "yyyy-MM-dd")
+    assert not any(str(v).startswith(("1800", "1801")) for v in editor.model.values().values())
+
+
+def test_a_journaled_keystroke_says_saved_on_this_device(qtbot: QtBot, paths: DataPaths) -> None:
+    app = _make_app(qtbot, paths, debounce_ms=60_000)  # no debounced save in this test
+    try:
+        editor = _new_editor(qtbot, app)
+        qtbot.keyClicks(_line(editor, "applicant.first_name"), "A")
+        qtbot.waitUntil(lambda: editor.save_label.text() == "Saved on this device")
+        assert editor.autosave.saves_requested == 0  # the write-ahead alone
     finally:
         app.shutdown()

@@ -103,7 +103,7 @@ def _field(**extra: Any) -> FieldDef:
     (_field(kind="date", max_date="today"), "2026-11-27", "not be in the future"),
     (_field(kind="date", min_date="today"), "2026-11-25", "not be in the past"),
     (_field(kind="date", min_date="1900-01-01"), "1899-12-31", "on or after 1900-01-01"),
-    (_field(kind="date"), "26/11/2026", "YYYY-MM-DD"),
+    (_field(kind="date"), "26/11/2026", "Enter a date such as"),
     (_field(kind="single_choice", options=[{"value": "a", "label": "A"}]), "b", "Choose one"),
     (_field(kind="multi_choice", options=[{"value": "a", "label": "A"}]), ["a", "z"],
      "Choose from"),

@@ -127,7 +127,7 @@ def _date(field: FieldDef, value: Any, today: date) -> str | None:
     try:
         moment = date.fromisoformat(str(value))
     except ValueError:
-        return "Enter a date (YYYY-MM-DD)."
+        return "Enter a date such as 1988-03-14 (or 14/03/1988)."
     low, high = _date_bound(field.min_date, today), _date_bound(field.max_date, today)
     if low is not None and moment < low:
         return "Must not be in the past." if field.min_date == "today" else \

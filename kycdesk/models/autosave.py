@@ -19,6 +19,7 @@ from kycdesk.persistence.client import StoreClient
 from kycdesk.persistence.commands import AppendEdit, SaveForm
 
 DEBOUNCE_MS = 2000
+SAVED_ON_DEVICE = "Saved on this device"
 
 
 class Autosave(QObject):
@@ -53,7 +54,7 @@ class Autosave(QObject):
         self.dirty = True
         self._timer.start()  # restart: one save per pause in typing, not per keystroke
         if not self._failed:
-            self._set_state("Unsaved changes")
+            self._set_state("Saving…")
 
     @Slot()
     def flush(self) -> None:
@@ -81,6 +82,10 @@ class Autosave(QObject):
         if not result.ok:
             self._failed = True
             self._set_state(f"Not saved: {result.error}")
+        elif not self._failed and self.state == "Saving…" and self._in_flight == 0:
+            # The keystroke is on disk (write-ahead): say so, not "unsaved". The draft's
+            # debounced save folds it in later; that is housekeeping, not safety.
+            self._set_state(SAVED_ON_DEVICE)
 
     def _saved(self, result: Result) -> None:
         self._in_flight = max(0, self._in_flight - 1)

@@ -7,6 +7,8 @@ a kill while a field has focus must not lose it. Model changes flow back through
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Any, assert_never
 
 from PySide6.QtCore import QDate, QEvent, QModelIndex, QObject, QRegularExpression, Qt, Slot
@@ -17,9 +19,10 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QButtonGroup,
+    QCalendarWidget,
     QCheckBox,
     QComboBox,
-    QDateEdit,
+    QDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -33,8 +36,6 @@ from PySide6.QtWidgets import (
 from kycdesk.core.form_schema import FieldDef, FieldKind
 from kycdesk.models.draft_model import DraftModel
 from kycdesk.views.style import TOUCH
-
-EMPTY_DATE = QDate(1800, 1, 1)
 
 
 class WheelGuard(QObject):
@@ -231,31 +232,124 @@ class NumberEditor(FieldEditor):
 
 
 class DateEditor(FieldEditor):
-    """A QDateEdit whose minimum date means "not set" (shown blank)."""
+    """A date typed or picked: the text box takes the form's format (2026-03-14) and the
+    common typed ones (14/03/2026, 14.3.2026, 14 03 2026); the calendar opens at the value,
+    at today, or about 30 years back for a date of birth, with Today and Clear; cells are
+    touch-sized. Text that is not a date is kept as typed and shown with an error — never
+    dropped, never turned into a made-up date."""
+
+    HINT = "YYYY-MM-DD, or DD/MM/YYYY"
 
     def _make_input(self) -> QWidget:
-        edit = QDateEdit(self)
-        edit.setMinimumHeight(TOUCH)
-        edit.setCalendarPopup(True)
-        edit.setDisplayFormat("yyyy-MM-dd")
-        edit.setMinimumDate(EMPTY_DATE)
-        edit.setSpecialValueText(" ")
-        edit.dateChanged.connect(self._changed)
-        self.date = edit
-        return edit
+        box = QWidget(self)
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.line = QLineEdit(box)
+        self.line.setMinimumHeight(TOUCH)
+        self.line.setPlaceholderText(self.HINT)
+        self.line.setInputMethodHints(Qt.InputMethodHint.ImhPreferNumbers)
+        self.line.textEdited.connect(self._typed)
+        self.line.editingFinished.connect(self._tidy)
+        self.pick = QPushButton("Calendar…", box)
+        self.pick.setMinimumSize(TOUCH * 2, TOUCH)
+        self.pick.clicked.connect(self.open_calendar)
+        self.today = QPushButton("Today", box)
+        self.today.setMinimumSize(TOUCH * 2, TOUCH)
+        self.today.clicked.connect(lambda: self._picked(QDate.currentDate()))
+        self.clear = QPushButton("Clear", box)
+        self.clear.setMinimumSize(TOUCH * 2, TOUCH)
+        self.clear.clicked.connect(self._cleared)
+        row.addWidget(self.line, 1)
+        for button in (self.pick, self.today, self.clear):
+            row.addWidget(button)
+        self.calendar: QCalendarWidget | None = None
+        return box
 
-    def _changed(self, value: QDate) -> None:
-        self.commit(None if value == EMPTY_DATE else value.toString("yyyy-MM-dd"))
+    def _typed(self, text: str) -> None:
+        text = text.strip()
+        if not text:
+            self.commit(None)
+            return
+        parsed = parse_date(text)
+        self.commit(parsed.isoformat() if parsed else text)  # unparsable: kept, flagged
+
+    def _tidy(self) -> None:
+        parsed = parse_date(self.line.text().strip())
+        if parsed is not None and self.line.text() != parsed.isoformat():
+            self.line.setText(parsed.isoformat())
+
+    def _picked(self, value: QDate) -> None:
+        iso = value.toString("yyyy-MM-dd")
+        self.line.setText(iso)
+        self.commit(iso)
+        if self.calendar is not None:
+            self.calendar.window().close()
+
+    def _cleared(self) -> None:
+        self.line.clear()
+        self.commit(None)
+
+    def start_date(self) -> QDate:
+        """Where the calendar opens: the answer, else today — or ~30 years back for a
+        date of birth (nobody scrolls from 1800, or from today, to 1988)."""
+        current = parse_date(self.line.text().strip())
+        if current is not None:
+            return QDate(current.year, current.month, current.day)
+        today = QDate.currentDate()
+        return today.addYears(-30) if "birth" in self.field.key else today
+
+    def open_calendar(self) -> QCalendarWidget:
+        dialog = QDialog(self)
+        dialog.setWindowTitle(self.field.label)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        calendar = QCalendarWidget(dialog)
+        calendar.setGridVisible(True)
+        calendar.setMinimumSize(TOUCH * 8, TOUCH * 8)  # 7 columns + header: 44 px cells
+        calendar.setSelectedDate(self.start_date())
+        calendar.setCurrentPage(self.start_date().year(), self.start_date().month())
+        calendar.clicked.connect(self._picked)
+        calendar.activated.connect(self._picked)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(calendar)
+        self.calendar = calendar
+        dialog.finished.connect(lambda _r: setattr(self, "calendar", None))
+        dialog.open()
+        return calendar
 
     def show_value(self, value: Any) -> None:
-        date = QDate.fromString(str(value), "yyyy-MM-dd") if value else EMPTY_DATE
-        if not date.isValid():
-            date = EMPTY_DATE
-        if self.date.date() != date:
-            self.date.setDate(date)
+        text = "" if value is None else str(value)
+        shown = parse_date(self.line.text().strip())
+        if self.line.text() != text and not (shown and shown.isoformat() == text):
+            self.line.setText(text)
 
     def set_read_only(self, read_only: bool) -> None:
-        self.date.setReadOnly(read_only)
+        self.line.setReadOnly(read_only)
+        for button in (self.pick, self.today, self.clear):
+            button.setEnabled(not read_only)
+
+    def focus_input(self) -> None:
+        self.line.setFocus(Qt.FocusReason.OtherFocusReason)
+
+
+_DATE_FORMS = (
+    re.compile(r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})$"),
+    re.compile(r"^(?P<d>\d{1,2})[-/. ](?P<m>\d{1,2})[-/. ](?P<y>\d{4})$"),
+    re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"),
+    re.compile(r"^(?P<d>\d{2})(?P<m>\d{2})(?P<y>\d{4})$"),
+)
+
+
+def parse_date(text: str) -> date | None:
+    """A typed date in the form's format or a common day-first one; None if it is not
+    a real calendar date (31/02 is not)."""
+    for form in _DATE_FORMS:
+        match = form.match(text)
+        if match:
+            try:
+                return date(int(match["y"]), int(match["m"]), int(match["d"]))
+            except ValueError:
+                return None
+    return None
 
 
 class ChoiceEditor(FieldEditor):

@@ -7,10 +7,10 @@ from kycdesk.core.states import STATUS_COLOURS, CaseStatus, badge
 TOUCH = 44
 ERROR_COLOUR = STATUS_COLOURS[CaseStatus.FAILED]
 APP_STYLESHEET = f"""
-QPushButton, QToolButton, QComboBox, QLineEdit, QDateEdit {{ min-height: {TOUCH - 8}px; }}
+QPushButton, QToolButton, QComboBox, QLineEdit {{ min-height: {TOUCH - 8}px; }}
 QPushButton {{ padding: 4px 14px; }}
 QLabel[role="error"] {{ color: {ERROR_COLOUR}; }}
-QLineEdit[readOnly="true"], QPlainTextEdit[readOnly="true"], QDateEdit[readOnly="true"] {{
+QLineEdit[readOnly="true"], QPlainTextEdit[readOnly="true"] {{
     background: #eef0f1; color: #30363a; }}
 QLabel[role="help"] {{ color: #5b6770; }}
 QLabel[role="banner"] {{ background: #fff4ce; padding: 8px; border-radius: 4px; }}
@@ -18,6 +18,7 @@ QLabel[role="banner-bad"] {{ background: #fde7e5; color: {ERROR_COLOUR}; padding
     border-radius: 4px; }}
 QLabel[role="save-state"] {{ color: #5b6770; }}
 QLabel[role="save-state-bad"] {{ color: {ERROR_COLOUR}; font-weight: bold; }}
+QCalendarWidget QAbstractItemView {{ min-height: {TOUCH * 6}px; }}
 QListWidget#step-list::item {{ min-height: {TOUCH}px; padding-left: 8px; }}
 """
 
