@@ -25,6 +25,7 @@ from kycdesk.core.records import CaseRecord
 from kycdesk.core.results import Result
 from kycdesk.core.states import CaseChange, CaseStatus, Change, needs_person
 from kycdesk.exit_codes import ExitCode
+from kycdesk.gc_guard import GuiThreadCollector
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.models.case_session import CaseSession
 from kycdesk.models.form_registry import (
@@ -366,6 +367,7 @@ def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_NAME)
     app.setStyleSheet(APP_STYLESHEET)
+    collector = GuiThreadCollector()  # cycles are freed in this thread only (see gc_guard)
     desk = KycDeskApp(paths)
     settings = desk.settings
     if not desk.start():
@@ -397,4 +399,5 @@ def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
         settings.setValue("window/geometry", desk.window.saveGeometry())
         desk.shutdown()
         loop.close()
+        collector.stop()
     return code if desk.startup_error is None else 2

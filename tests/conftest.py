@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -15,6 +16,15 @@ from kycdesk.demo import render_photo
 from kycdesk.paths import DATA_DIR_ENV, DataPaths, resolve
 from kycdesk.persistence.store import LocalStore
 from tests.sync_support import ServerHandle, start_server
+
+
+@pytest.fixture(autouse=True)
+def _collect_cycles_in_the_main_thread() -> Iterator[None]:
+    """As the app does (kycdesk.gc_guard): automatic collection off, so a cycle holding a
+    widget is never freed — and the widget destroyed — in a writer or sync thread."""
+    gc.disable()
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -68,3 +68,45 @@ def test_sync_engine_and_core_load_no_qt_in_a_fresh_interpreter() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_cycles_holding_qt_objects_are_freed_in_the_gui_thread(qapp: object) -> None:
+    """A cycle that holds a QObject must not be collected by a worker thread (the object
+    would be destroyed there: the writer-thread segfault this guard fixed)."""
+    import gc
+    import threading
+
+    from kycdesk.gc_guard import GuiThreadCollector
+
+    gc.enable()  # Python's default; the collector is what must turn it off
+    collector = GuiThreadCollector(interval_ms=3_600_000)
+    try:
+        freed_in: list[str] = []
+
+        class Holder:
+            pass
+
+        def make_cycle() -> None:
+            holder = Holder()
+            obj = QObject()
+            obj.destroyed.connect(lambda: freed_in.append(threading.current_thread().name))
+            holder.obj, holder.me = obj, holder  # type: ignore[attr-defined]
+
+        make_cycle()
+
+        def churn() -> None:  # allocations that would trigger a collection here
+            junk = []
+            for _ in range(200_000):
+                junk.append([[]])
+            junk.clear()
+
+        worker = threading.Thread(target=churn, name="worker")
+        worker.start()
+        worker.join()
+        assert freed_in == []  # not in the worker
+        collector.collect()
+        gc.collect()
+        assert freed_in == [threading.current_thread().name]
+    finally:
+        collector.stop()
+        gc.disable()  # the suite's fixture keeps collection in the main thread

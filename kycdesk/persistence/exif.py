@@ -1,18 +1,26 @@
 """Reads the few EXIF facts kycdesk keeps from imported photos: GPS position, its
-accuracy, and when the photo was taken. A small, defensive reader (no dependency): any
-malformed structure means "not known", never an exception and never a made-up value.
+accuracy, when the photo was taken, and its orientation. A small, defensive reader (no
+dependency): any malformed structure means "not known", never an exception and never a
+made-up value; each fact is read on its own, so a bad date never costs the position.
+
+A time without a zone is kept as the camera wrote it ("2026-11-20T09:00:00", no offset):
+the camera's zone is not known, and guessing it from this tablet's would shift it.
 """
 
 from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import TypeVar
 
-MAX_APP1_SEARCH = 256 * 1024
-TAG_EXIF_IFD, TAG_GPS_IFD = 0x8769, 0x8825
+T = TypeVar("T")
+
+MAX_HEADER = 4 * 1024 * 1024  # segments before the image data (big ICC/APP13 blocks too)
+TAG_EXIF_IFD, TAG_GPS_IFD, TAG_ORIENTATION = 0x8769, 0x8825, 0x0112
 TAG_DATETIME_ORIGINAL, TAG_OFFSET_TIME_ORIGINAL = 0x9003, 0x9011
 GPS_LAT_REF, GPS_LAT, GPS_LON_REF, GPS_LON, GPS_H_ERROR = 1, 2, 3, 4, 31
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1, 9: 4, 10: 8}
@@ -23,19 +31,27 @@ class ExifFacts:
     latitude: float | None = None
     longitude: float | None = None
     accuracy: float | None = None
-    captured_at: str | None = None  # ISO-8601 UTC
+    captured_at: str | None = None  # ISO-8601: UTC ("…Z") if the zone was known, else local
+    orientation: int = 1            # EXIF 1-8 (1: as stored)
 
 
 def _app1_tiff(data: bytes) -> bytes | None:
+    """The TIFF block of the EXIF APP1 segment, wherever it sits before the image data;
+    0xFF fill bytes between segments are skipped, as the JPEG standard allows."""
     if not data.startswith(b"\xff\xd8"):
         return None
     pos = 2
     while pos + 4 <= len(data):
         if data[pos] != 0xFF:
             return None
+        while pos + 1 < len(data) and data[pos + 1] == 0xFF:  # fill bytes
+            pos += 1
         marker = data[pos + 1]
-        if marker in (0xD9, 0xDA):  # end of image / start of scan: no EXIF before it
+        if marker in (0xD9, 0xDA):  # end of image / start of scan: no EXIF after it
             return None
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            pos += 2
+            continue
         length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
         segment = data[pos + 4:pos + 2 + length]
         if marker == 0xE1 and segment.startswith(b"Exif\x00\x00"):
@@ -113,42 +129,62 @@ def _timestamp(text: object, offset: object) -> str | None:
     if isinstance(offset, str) and len(offset) == 6 and offset[0] in "+-":
         sign = 1 if offset[0] == "+" else -1
         try:
-            delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
-        except ValueError:
-            delta = None
-        if delta is not None:
-            moment = moment.replace(tzinfo=timezone(sign * delta))
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # camera clocks are local time
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+            utc = moment.replace(tzinfo=zone).astimezone(UTC)
+        except (ValueError, OverflowError):  # a nonsense offset, or year 1 / 9999 edges
+            return moment.isoformat(timespec="seconds")
+        return utc.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.isoformat(timespec="seconds")  # zone unknown: as the camera wrote it
+
+
+def _fact(read: Callable[[], T], default: T) -> T:
+    try:
+        return read()
+    except (ValueError, struct.error, IndexError, OverflowError, TypeError):
+        return default
 
 
 def read_exif(path: Path) -> ExifFacts:
     try:
         with path.open("rb") as fh:
-            head = fh.read(MAX_APP1_SEARCH)
+            head = fh.read(MAX_HEADER)
         tiff_bytes = _app1_tiff(head)
         if tiff_bytes is None:
             return ExifFacts()
         tiff = _Tiff(tiff_bytes)
         ifd0 = tiff.ifd(tiff.u32(4))
-        captured_at = None
-        exif_ptr = ifd0.get(TAG_EXIF_IFD)
-        if isinstance(exif_ptr, list) and exif_ptr:
-            exif = tiff.ifd(exif_ptr[0])
-            captured_at = _timestamp(exif.get(TAG_DATETIME_ORIGINAL),
-                                     exif.get(TAG_OFFSET_TIME_ORIGINAL))
-        latitude = longitude = accuracy = None
-        gps_ptr = ifd0.get(TAG_GPS_IFD)
-        if isinstance(gps_ptr, list) and gps_ptr:
-            gps = tiff.ifd(gps_ptr[0])
-            latitude = _degrees(gps.get(GPS_LAT), gps.get(GPS_LAT_REF), "S")
-            longitude = _degrees(gps.get(GPS_LON), gps.get(GPS_LON_REF), "W")
-            error = gps.get(GPS_H_ERROR)
-            if isinstance(error, list) and error and not math.isnan(error[0]):
-                accuracy = round(float(error[0]), 1)
-            if latitude is None or longitude is None or abs(latitude) > 90:
-                latitude = longitude = accuracy = None
-        return ExifFacts(latitude, longitude, accuracy, captured_at)
     except (OSError, ValueError, struct.error, IndexError):
         return ExifFacts()
+
+    def when() -> str | None:
+        exif_ptr = ifd0.get(TAG_EXIF_IFD)
+        if not (isinstance(exif_ptr, list) and exif_ptr):
+            return None
+        exif = tiff.ifd(exif_ptr[0])
+        return _timestamp(exif.get(TAG_DATETIME_ORIGINAL), exif.get(TAG_OFFSET_TIME_ORIGINAL))
+
+    def where() -> tuple[float | None, float | None, float | None]:
+        gps_ptr = ifd0.get(TAG_GPS_IFD)
+        if not (isinstance(gps_ptr, list) and gps_ptr):
+            return None, None, None
+        gps = tiff.ifd(gps_ptr[0])
+        latitude = _degrees(gps.get(GPS_LAT), gps.get(GPS_LAT_REF), "S")
+        longitude = _degrees(gps.get(GPS_LON), gps.get(GPS_LON_REF), "W")
+        if latitude is None or longitude is None or abs(latitude) > 90:
+            return None, None, None
+        error = gps.get(GPS_H_ERROR)
+        accuracy = None
+        if isinstance(error, list) and error and not math.isnan(error[0]):
+            accuracy = round(float(error[0]), 1)
+        return latitude, longitude, accuracy
+
+    def orientation() -> int:
+        value = ifd0.get(TAG_ORIENTATION)
+        if isinstance(value, list) and value and 1 <= value[0] <= 8:
+            return int(value[0])
+        return 1
+
+    nowhere: tuple[float | None, float | None, float | None] = (None, None, None)
+    latitude, longitude, accuracy = _fact(where, nowhere)
+    return ExifFacts(latitude, longitude, accuracy, _fact(when, None),
+                     _fact(orientation, 1))

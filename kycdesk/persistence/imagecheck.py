@@ -20,7 +20,6 @@ from kycdesk.persistence.diskspace import IMPORT_RESERVE_BYTES
 MIME_BY_FORMAT = {"jpeg": "image/jpeg", "png": "image/png", "heic": "image/heic",
                   "heif": "image/heif"}
 EXT_BY_FORMAT = {"jpeg": "jpg", "png": "png", "heic": "heic", "heif": "heif"}
-PNG_TRAILER = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 # The check decodes a thumbnail-sized version: it proves the data decodes, and JPEG's DCT
 # scaling makes it nearly as cheap as a tiny one; the result becomes the stored thumbnail.
 PREVIEW_EDGE = 320
@@ -108,42 +107,117 @@ def probe(path: Path, limits: ImageLimits) -> ImageInfo:
 
 
 class StructureTracker:
-    """Fed the file's bytes in order; says whether the file is structurally complete."""
+    """Fed a file's bytes in order (while it is copied); says whether the primary image is
+    structurally complete.
+
+    JPEG: the marker structure is walked — segments skipped by their length (an embedded
+    EXIF thumbnail's end marker is inside its APP1 and does not count), entropy-coded scans
+    searched for the next real marker — up to the primary image's end-of-image marker.
+    PNG: chunks are walked up to IEND. Whatever follows the image (a motion photo's video,
+    a vendor trailer, padding, a trailing newline) is allowed: the image itself is whole.
+    A file cut anywhere inside its image is incomplete.
+    """
 
     def __init__(self) -> None:
         self.fmt = ""
-        self._offset = 0
-        self._last_sos = -1
-        self._last_eoi = -1
-        self._prev = b""
-        self._tail = b""
+        self._started = False
+        self._done = False
+        self._broken = False
+        self._pending = b""   # bytes of a header not yet whole (split across chunks)
+        self._skip = 0        # bytes still to skip (a segment's or chunk's body)
+        self._in_scan = False  # inside JPEG entropy-coded data
+        self._last_chunk = b""  # PNG: the type of the chunk being skipped
 
     def feed(self, chunk: bytes) -> None:
-        if self._offset == 0:
-            # Sniff from the magic bytes; anything else is judged by QImageReader alone.
-            if chunk.startswith(b"\xff\xd8\xff"):
+        if not self._started:
+            self._started = True
+            if chunk.startswith(b"\xff\xd8"):
                 self.fmt = "jpeg"
+                chunk = chunk[2:]
             elif chunk.startswith(b"\x89PNG\r\n\x1a\n"):
                 self.fmt = "png"
-        if self.fmt == "jpeg":
-            # Scan with one byte of overlap so a marker split across chunks is found.
-            window = self._prev + chunk
-            base = self._offset - len(self._prev)
-            sos = window.rfind(b"\xff\xda")
-            eoi = window.rfind(b"\xff\xd9")
-            if sos >= 0:
-                self._last_sos = max(self._last_sos, base + sos)
-            if eoi >= 0:
-                self._last_eoi = max(self._last_eoi, base + eoi)
-            self._prev = chunk[-1:]
-        elif self.fmt == "png":
-            self._tail = (self._tail + chunk)[-len(PNG_TRAILER):]
-        self._offset += len(chunk)
+                chunk = chunk[8:]
+            else:
+                return  # anything else is judged by QImageReader alone
+        if self._stopped() or not self.fmt:
+            return
+        data = self._pending + chunk
+        self._pending = b""
+        pos = self._jpeg(data) if self.fmt == "jpeg" else self._png(data)
+        if not self._stopped():
+            self._pending = data[pos:]
+
+    def _stopped(self) -> bool:
+        return self._done or self._broken
+
+    def _jpeg(self, data: bytes) -> int:
+        pos = 0
+        size = len(data)
+        while pos < size:
+            if self._skip:
+                step = min(self._skip, size - pos)
+                self._skip -= step
+                pos += step
+                continue
+            if self._in_scan:
+                found = data.find(b"\xff", pos)
+                if found < 0 or found + 1 >= size:
+                    return size if found < 0 else found  # keep a trailing 0xFF
+                code = data[found + 1]
+                if code == 0x00 or 0xD0 <= code <= 0xD7 or code == 0xFF:
+                    pos = found + 1 if code == 0xFF else found + 2  # stuffing, restarts
+                    continue
+                self._in_scan = False
+                pos = found
+                continue
+            # A marker: 0xFF (fill bytes allowed), a code, and for most a 2-byte length.
+            while pos < size and data[pos] == 0xFF and pos + 1 < size and data[pos + 1] == 0xFF:
+                pos += 1
+            if pos + 2 > size:
+                return pos
+            if data[pos] != 0xFF:
+                self._broken = True
+                return size
+            code = data[pos + 1]
+            if code == 0xD9:
+                self._done = True
+                return size
+            if 0xD0 <= code <= 0xD7 or code == 0x01:
+                pos += 2
+                continue
+            if pos + 4 > size:
+                return pos
+            length = (data[pos + 2] << 8) | data[pos + 3]
+            if length < 2:
+                self._broken = True
+                return size
+            self._skip = length - 2
+            pos += 4
+            if code == 0xDA:  # start of scan: entropy-coded data follows its header
+                self._in_scan = True
+        return pos
+
+    def _png(self, data: bytes) -> int:
+        pos = 0
+        size = len(data)
+        while pos < size:
+            if self._skip:
+                step = min(self._skip, size - pos)
+                self._skip -= step
+                pos += step
+                if self._skip == 0 and self._last_chunk == b"IEND":
+                    self._done = True
+                    return size
+                continue
+            if pos + 8 > size:
+                return pos
+            length = int.from_bytes(data[pos:pos + 4], "big")
+            self._last_chunk = data[pos + 4:pos + 8]
+            self._skip = length + 4  # data and CRC
+            pos += 8
+        return pos
 
     def complete(self) -> bool:
-        if self.fmt == "jpeg":
-            # Entropy-coded data escapes 0xFF, so these two byte pairs are real markers.
-            return self._last_sos >= 0 and self._last_eoi > self._last_sos
-        if self.fmt == "png":
-            return self._tail == PNG_TRAILER
-        return True
+        if not self.fmt:
+            return True
+        return self._done and not self._broken
