@@ -95,7 +95,7 @@ def test_cycles_holding_qt_objects_are_freed_in_the_gui_thread(qapp: object) -> 
         make_cycle()
 
         def churn() -> None:  # allocations that would trigger a collection here
-            junk = []
+            junk: list[list[list[object]]] = []
             for _ in range(200_000):
                 junk.append([[]])
             junk.clear()
