@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
+import struct
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,74 @@ def test_photos_within_the_slot_policy_and_document_slots_stay_byte_identical(
     document = store.run(AddImage(case_id, jpeg, slot="id_front"))
     for image in (small, document):
         assert store.paths.absolute(image.file_path).read_bytes() == jpeg.read_bytes()
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def test_data_after_a_complete_image_is_accepted(store: LocalStore, jpeg: Path,
+                                                 tmp_path: Path) -> None:
+    """Motion photos carry a video after the image; vendors add trailers; some files are
+    padded. The image itself is whole, so the photo is evidence."""
+    data = jpeg.read_bytes()
+    video = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 800 + b"\xff\xda\x00\x08junk"
+    motion = tmp_path / "motion.jpg"
+    motion.write_bytes(data + video)
+    png = tmp_path / "scan.png"
+    image = QImage(64, 48, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    assert image.save(str(png))
+    png.write_bytes(png.read_bytes() + b"\n")  # a trailing newline, as some tools write
+    case_id = store.run(CreateCase())
+    assert store.run(AddImage(case_id, motion)).byte_size == len(data) + len(video)
+    assert store.run(AddImage(case_id, png)).mime == "image/png"
+
+
+def test_an_image_cut_inside_is_refused_even_with_an_embedded_thumbnail(
+        store: LocalStore, jpeg: Path, tmp_path: Path) -> None:
+    data = jpeg.read_bytes()
+    # An EXIF-style thumbnail (a whole tiny JPEG, with its own end marker) in an APP1,
+    # then the main image cut in its scan data: the thumbnail's end marker must not count.
+    thumbnail = _segment(0xE1, b"Exif\x00\x00" + b"\xff\xd8\xff\xda\x00\x02ab\xff\xd9")
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[:2] + thumbnail + data[2:len(data) * 2 // 3])
+    png = tmp_path / "cut.png"
+    image = QImage(64, 48, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    assert image.save(str(png))
+    png.write_bytes(png.read_bytes()[:-20])
+    case_id = store.run(CreateCase())
+    for bad in (cut, png):
+        with pytest.raises(ImageRejectedError, match="incomplete"):
+            store.run(AddImage(case_id, bad))
+
+
+def test_gps_is_found_after_big_segments_and_fill_bytes_and_survives_a_bad_date(
+        jpeg: Path, tmp_path: Path) -> None:
+    from kycdesk.persistence.exif import read_exif
+    from tests.exif_builder import exif_segment
+
+    data = jpeg.read_bytes()
+    app13 = _segment(0xED, b"Photoshop 3.0\x00" + b"\x00" * 60_000) * 5  # 300 KB before
+    gps_bad_date = exif_segment(lat=9.0765, lon=7.3986, accuracy=None,
+                                taken="2026:13:45 99:99:99")
+    odd = tmp_path / "odd.jpg"
+    odd.write_bytes(data[:2] + app13 + b"\xff\xff\xff" + gps_bad_date[1:] + data[2:])
+    facts = read_exif(odd)
+    assert facts.latitude == pytest.approx(9.0765, abs=1e-4)
+    assert facts.longitude == pytest.approx(7.3986, abs=1e-4)
+    assert facts.captured_at is None  # a date that is not one is not known
+
+
+def test_a_camera_time_without_a_zone_is_kept_as_written(jpeg: Path, tmp_path: Path) -> None:
+    from kycdesk.persistence.exif import read_exif
+    from tests.exif_builder import with_exif
+
+    naive = with_exif(jpeg, tmp_path / "naive.jpg", lat=51.5, lon=-0.12, accuracy=None,
+                      taken="2026:11:20 09:00:00")
+    assert read_exif(naive).captured_at == "2026-11-20T09:00:00"  # not shifted to UTC
+    edge = with_exif(jpeg, tmp_path / "edge.jpg", lat=51.5, lon=-0.12, accuracy=None,
+                     taken="0001:01:01 00:00:00", offset="+14:00")
+    facts = read_exif(edge)  # an offset that overflows the calendar: no exception
+    assert facts.latitude == pytest.approx(51.5)
