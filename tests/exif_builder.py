@@ -19,9 +19,10 @@ def _dms(degrees: float) -> bytes:
 
 
 def exif_segment(lat: float, lon: float, accuracy: float | None, taken: str,
-                 offset: str | None = None) -> bytes:
-    """Big-endian TIFF: IFD0 -> ExifIFD (DateTimeOriginal[, OffsetTimeOriginal]), GPS IFD."""
-    entries0 = 2
+                 offset: str | None = None, orientation: int | None = None) -> bytes:
+    """Big-endian TIFF: IFD0 ([Orientation,] -> ExifIFD (DateTimeOriginal[,
+    OffsetTimeOriginal]), GPS IFD)."""
+    entries0 = 3 if orientation else 2
     ifd0_at = 8
     ifd0_size = 2 + entries0 * 12 + 4
     exif_at = ifd0_at + ifd0_size
@@ -45,8 +46,10 @@ def exif_segment(lat: float, lon: float, accuracy: float | None, taken: str,
         return struct.pack(">HHI", tag, kind, count) + value.ljust(4, b"\x00")
 
     taken_raw = taken.encode() + b"\x00"
-    ifd0 = struct.pack(">H", entries0) + entry(0x8769, 4, 1, exif_at) \
-        + entry(0x8825, 4, 1, gps_at) + b"\x00\x00\x00\x00"
+    ifd0 = struct.pack(">H", entries0)
+    if orientation:
+        ifd0 += entry(0x0112, 3, 1, struct.pack(">H", orientation))
+    ifd0 += entry(0x8769, 4, 1, exif_at) + entry(0x8825, 4, 1, gps_at) + b"\x00\x00\x00\x00"
     exif = struct.pack(">H", exif_entries) + entry(0x9003, 2, len(taken_raw),
                                                    blob(taken_raw))
     if offset:

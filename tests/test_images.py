@@ -310,3 +310,30 @@ def test_a_camera_time_without_a_zone_is_kept_as_written(jpeg: Path, tmp_path: P
                      taken="0001:01:01 00:00:00", offset="+14:00")
     facts = read_exif(edge)  # an offset that overflows the calendar: no exception
     assert facts.latitude == pytest.approx(51.5)
+
+
+def test_a_rotated_photo_is_recorded_and_shown_upright(store: LocalStore, jpeg: Path,
+                                                       tmp_path: Path) -> None:
+    """A phone held upright writes a landscape JPEG and EXIF orientation 6; the photo's
+    recorded size and its thumbnail must be the portrait a person saw."""
+    from kycdesk.persistence.exif import read_exif
+    from tests.exif_builder import with_exif
+
+    rotated = with_exif(jpeg, tmp_path / "portrait.jpg", lat=51.5, lon=-0.12, accuracy=None,
+                        taken="2026:11:20 09:00:00", orientation=6)
+    assert read_exif(rotated).orientation == 6
+    stored_w, stored_h = QImage(str(jpeg)).width(), QImage(str(jpeg)).height()
+    assert stored_w > stored_h  # the pixels are landscape
+    image = store.run(AddImage(store.run(CreateCase()), rotated))
+    assert (image.width, image.height) == (stored_h, stored_w)
+    thumb = QImage(str(thumbnail_file(store.paths.absolute(image.file_path))))
+    assert thumb.height() > thumb.width()
+
+
+def test_a_heic_photo_gets_a_message_that_says_what_to_do(store: LocalStore,
+                                                          tmp_path: Path) -> None:
+    heic = tmp_path / "IMG_0001.HEIC"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 4000)
+    with pytest.raises(ImageRejectedError, match="HEIC photo") as raised:
+        store.run(AddImage(store.run(CreateCase()), heic))
+    assert "export the photo as JPEG" in str(raised.value)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtGui import QImage, QImageIOHandler, QImageReader
 
 from kycdesk.core.errors import ImageRejectedError, ImageRejectionKind
 from kycdesk.persistence.diskspace import IMPORT_RESERVE_BYTES
@@ -75,7 +75,10 @@ def probe(path: Path, limits: ImageLimits) -> ImageInfo:
     byte_size = check_file_size(path, limits)
     reader = QImageReader(str(path))
     reader.setDecideFormatFromContent(True)
+    reader.setAutoTransform(True)  # EXIF orientation: the preview comes out upright
     fmt = bytes(reader.format().data()).decode().lower()
+    if not fmt and _is_heif(path):
+        raise ImageRejectedError(ImageRejectionKind.UNSUPPORTED_FORMAT, HEIF_MESSAGE)
     if not fmt:
         raise ImageRejectedError(ImageRejectionKind.NOT_AN_IMAGE,
                                  "The file is not a photo (it is not a JPEG or PNG image).")
@@ -101,9 +104,27 @@ def probe(path: Path, limits: ImageLimits) -> ImageInfo:
     if preview.isNull():
         raise ImageRejectedError(ImageRejectionKind.UNREADABLE,
                                  f"The photo could not be decoded ({reader.errorString()}).")
+    width, height = size.width(), size.height()
+    if reader.transformation() & QImageIOHandler.Transformation.TransformationRotate90:
+        width, height = height, width  # recorded as shown: a portrait photo is portrait
     return ImageInfo(format=fmt, mime=MIME_BY_FORMAT[fmt], extension=EXT_BY_FORMAT[fmt],
-                     width=size.width(), height=size.height(), byte_size=byte_size,
-                     preview=preview)
+                     width=width, height=height, byte_size=byte_size, preview=preview)
+
+
+HEIF_MESSAGE = ("This is a HEIC photo (what iPhones and many Android phones save by "
+                "default); kycdesk keeps JPEG or PNG. On the phone, share or export the "
+                "photo as JPEG (iPhone: Settings > Camera > Formats > Most Compatible "
+                "makes new photos JPEG), then add it again.")
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+
+
+def _is_heif(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(32)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" and any(brand in head[8:32] for brand in _HEIF_BRANDS)
 
 
 class StructureTracker:
