@@ -188,7 +188,7 @@ def test_camera_capture_stores_photo_with_position(qtbot: QtBot, desk: KycDeskAp
     with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
         slot.capture_button.click()
     [image] = editor.session.photos["selfie"].images
-    assert image.source == "camera"
+    assert image.source == "camera" and image.captured_at_source == "camera"
     stored = desk.paths.absolute(image.file_path)
     assert stored.is_file() and stored.parent == desk.paths.case_dir(editor.case_id)
     assert image.location.latitude == pytest.approx(51.5074)

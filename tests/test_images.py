@@ -337,3 +337,27 @@ def test_a_heic_photo_gets_a_message_that_says_what_to_do(store: LocalStore,
     with pytest.raises(ImageRejectedError, match="HEIC photo") as raised:
         store.run(AddImage(store.run(CreateCase()), heic))
     assert "export the photo as JPEG" in str(raised.value)
+
+
+def test_taken_at_says_where_it_came_from(store: LocalStore, jpeg: Path,
+                                          tmp_path: Path) -> None:
+    import os
+
+    from kycdesk.models.photo_text import describe_taken
+    from tests.exif_builder import with_exif
+
+    dated = with_exif(jpeg, tmp_path / "dated.jpg", lat=51.5, lon=-0.12, accuracy=None,
+                      taken="2026:11:20 09:00:00")
+    plain = tmp_path / "plain.jpg"
+    plain.write_bytes(jpeg.read_bytes())
+    os.utime(plain, (1_700_000_000, 1_700_000_000))  # 2023-11-14T22:13:20Z
+    case_id = store.run(CreateCase())
+    from_exif = store.run(AddImage(case_id, dated))
+    from_file = store.run(AddImage(case_id, plain))
+    assert (from_exif.captured_at, from_exif.captured_at_source) == \
+        ("2026-11-20T09:00:00", "exif")
+    assert (from_file.captured_at, from_file.captured_at_source) == \
+        ("2023-11-14T22:13:20Z", "file")
+    assert "time zone is not known" in describe_taken(from_exif.captured_at, "exif")
+    assert "file's date, not the photo's" in describe_taken(from_file.captured_at, "file")
+    assert store.list_images(case_id)[1].captured_at_source == "file"  # stored

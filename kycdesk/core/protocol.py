@@ -59,6 +59,9 @@ class SubmissionImage(_Request):
     accuracy: float | None = Field(default=None, ge=0)
     address: str | None = None
     captured_at: str | None = None
+    # exif | camera | file | import: how far "taken at" can be trusted (a time without a
+    # zone, from EXIF, is the camera's local clock).
+    captured_at_source: str | None = None
 
 
 class ClientInfo(_Request):

@@ -83,6 +83,7 @@ class ImageRecord:
     server_image_id: str | None
     upload_url: str | None = None   # the server's resumable upload for this photo, if any
     upload_offset: int = 0          # bytes of it the server confirmed
+    captured_at_source: str | None = None  # exif | camera | file | import (None: older row)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QImage, QPixmap
 
 from kycdesk.core.records import ImageRecord
-from kycdesk.models.photo_text import describe_location
+from kycdesk.models.photo_text import describe_location, describe_taken
 from kycdesk.models.thumbnails import ThumbnailLoader
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -75,7 +75,7 @@ class PhotoListModel(QAbstractListModel):
                 return self._placeholder
             return QPixmap.fromImage(cached)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"Taken {image.captured_at or 'at an unknown time'}\n" \
+            return f"{describe_taken(image.captured_at, image.captured_at_source)}\n" \
                    f"{describe_location(image.location)}"
         if role == self.ImageRole:
             return image

@@ -18,6 +18,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ from kycdesk.persistence.thumbnails import thumbnail_file, write_thumbnail
 IMAGE_COLUMNS = (
     "id, case_id, client_image_id, file_path, slot, sha256, byte_size, mime, width, height, "
     "latitude, longitude, accuracy, address, captured_at, source, synced, server_image_id, "
-    "upload_url, upload_offset"
+    "upload_url, upload_offset, captured_at_source"
 )
 
 
@@ -65,7 +66,7 @@ def image_from_row(row: tuple[Any, ...]) -> ImageRecord:
         location=Location(latitude=row[10], longitude=row[11], accuracy=row[12],
                           address=row[13]),
         captured_at=row[14], source=row[15], synced=bool(row[16]), server_image_id=row[17],
-        upload_url=row[18], upload_offset=int(row[19] or 0),
+        upload_url=row[18], upload_offset=int(row[19] or 0), captured_at_source=row[20],
     )
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ class PreparedImage:
     info: ImageInfo
     exif: ExifFacts
     resized_from: tuple[int, int] | None = None  # the original's size, if re-encoded
+    source_mtime: str | None = None  # the offered file's modification time (UTC ISO)
 
 
 def prepare_image(paths: DataPaths, case_id: str, source: Path,
@@ -174,7 +176,16 @@ def prepare_image(paths: DataPaths, case_id: str, source: Path,
     except BaseException:
         unlink_quietly(tmp)
         raise
-    return PreparedImage(case_id, tmp, sha256, size, info, facts, resized_from)
+    return PreparedImage(case_id, tmp, sha256, size, info, facts, resized_from,
+                         _mtime(source))
+
+
+def _mtime(path: Path) -> str | None:
+    try:
+        moment = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except (OSError, OverflowError, ValueError):
+        return None
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def reencode_within(path: Path, max_pixels: int, quality: int = REENCODE_QUALITY, *,
@@ -226,6 +237,9 @@ def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
         unlink_quietly(prepared.tmp)
         raise
     location = location or Location()
+    source = "camera" if origin == "camera" else "import"
+    if captured_at is not None and origin != "camera":
+        source = "import"  # a caller-given time (tests, tools): said as such
     if origin == "import":
         # Imports carry their facts in EXIF. Missing stays missing: a photo without GPS
         # is stored without a location, never a guessed one.
@@ -233,7 +247,10 @@ def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
         if not location.known and facts.latitude is not None:
             location = Location(facts.latitude, facts.longitude, facts.accuracy,
                                 location.address)
-        captured_at = captured_at or facts.captured_at
+        if captured_at is None and facts.captured_at is not None:
+            captured_at, source = facts.captured_at, "exif"
+        elif captured_at is None and prepared.source_mtime is not None:
+            captured_at, source = prepared.source_mtime, "file"
     case_dir = paths.case_dir(case_id)
     number = _used_numbers(conn, case_id, case_dir) + 1
     final = case_dir / f"img_{number}.{prepared.info.extension}"
@@ -252,11 +269,12 @@ def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
             image_id = conn.insert(
                 "INSERT INTO case_images(case_id, file_path, latitude, longitude, address, "
                 "accuracy, captured_at, synced, client_image_id, slot, sha256, byte_size, "
-                "mime, width, height, source) VALUES (?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?)",
+                "mime, width, height, source, captured_at_source) "
+                "VALUES (?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?,?)",
                 (case_id, stored_path, location.latitude, location.longitude,
                  location.address, location.accuracy, captured_at or utc_now(),
                  client_image_id, slot, prepared.sha256, prepared.byte_size, info.mime,
-                 info.width, info.height, origin),
+                 info.width, info.height, origin, source),
             )
             append_event(conn, case_id, "image_added",
                          {"image_id": image_id, "client_image_id": client_image_id,

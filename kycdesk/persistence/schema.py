@@ -137,9 +137,16 @@ def _v3_to_v4_resumable_uploads(conn: Connection) -> None:
     conn.execute("ALTER TABLE case_images ADD COLUMN upload_offset INTEGER NOT NULL DEFAULT 0")
 
 
+def _v4_to_v5_captured_at_source(conn: Connection) -> None:
+    """Where a photo's "taken at" came from: the photo's EXIF, the camera at capture, the
+    file's modification time, or the import itself. Older rows say so (unknown source)."""
+    conn.execute("ALTER TABLE case_images ADD COLUMN captured_at_source TEXT")
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [_v0_to_v1_seed, _v1_to_v2_sync_and_audit,
-                               _v2_to_v3_applicant_name, _v3_to_v4_resumable_uploads]
+                               _v2_to_v3_applicant_name, _v3_to_v4_resumable_uploads,
+                               _v4_to_v5_captured_at_source]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -260,7 +260,8 @@ class SyncEngine:
                 client_image_id=i.client_image_id, server_image_id=confirmed[i.id],
                 slot=i.slot, sha256=i.sha256 or "", latitude=i.location.latitude,
                 longitude=i.location.longitude, accuracy=i.location.accuracy,
-                address=i.location.address, captured_at=i.captured_at) for i in case.images])
+                address=i.location.address, captured_at=i.captured_at,
+                captured_at_source=i.captured_at_source) for i in case.images])
 
     def _path(self, image: ImageRecord) -> Path:
         return self.store.absolute_path(image.file_path)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from kycdesk.core.records import ImageRecord
-from kycdesk.models.photo_text import describe_location
+from kycdesk.models.photo_text import describe_location, describe_taken
 from kycdesk.models.thumbnails import ThumbnailLoader
 from kycdesk.views.style import TOUCH
 
@@ -70,8 +70,8 @@ class PhotoViewer(QDialog):
     def _caption(self) -> str:
         image = self.image
         size = f"{image.width}×{image.height}" if image.width else "size unknown"
-        taken = image.captured_at or "time unknown"
-        return f"{image.slot or 'photo'} · {size} · taken {taken} · " \
+        taken = describe_taken(image.captured_at, image.captured_at_source)
+        return f"{image.slot or 'photo'} · {size} · {taken} · " \
                f"{describe_location(image.location)}"
 
     def _loaded(self, _image_id: int, image: QImage) -> None:
