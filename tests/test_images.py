@@ -361,3 +361,15 @@ def test_taken_at_says_where_it_came_from(store: LocalStore, jpeg: Path,
     assert "time zone is not known" in describe_taken(from_exif.captured_at, "exif")
     assert "file's date, not the photo's" in describe_taken(from_file.captured_at, "file")
     assert store.list_images(case_id)[1].captured_at_source == "file"  # stored
+
+
+@pytest.mark.qt_log_ignore("Corrupt JPEG data")  # libjpeg's warning: the point of it
+def test_a_segment_length_off_by_a_few_bytes_is_tolerated_as_libjpeg_does(
+        store: LocalStore, jpeg: Path, tmp_path: Path) -> None:
+    data = jpeg.read_bytes()
+    # An APP2 whose declared length stops 2 bytes short of its real end: the walker must
+    # find the next marker after the stray bytes (libjpeg warns, decodes, and so do we).
+    sloppy = bytes([0xFF, 0xE2]) + struct.pack(">H", 10) + b"ICC_PRO" + b"\x00" + b"\x12\x34"
+    odd = tmp_path / "sloppy.jpg"
+    odd.write_bytes(data[:2] + sloppy + data[2:])
+    assert store.run(AddImage(store.run(CreateCase()), odd)).byte_size == len(data) + 14

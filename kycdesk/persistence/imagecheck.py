@@ -197,8 +197,13 @@ class StructureTracker:
             if pos + 2 > size:
                 return pos
             if data[pos] != 0xFF:
-                self._broken = True
-                return size
+                # Extraneous bytes before a marker (a segment whose length is off by a few
+                # bytes, as some editors write): skip to the next 0xFF, as libjpeg does.
+                found = data.find(b"\xff", pos)
+                if found < 0:
+                    return size
+                pos = found
+                continue
             code = data[pos + 1]
             if code == 0xD9:
                 self._done = True
