@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QToolButton,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 
 from kycdesk.app import KycDeskApp
@@ -580,3 +588,43 @@ def test_a_journaled_keystroke_says_saved_on_this_device(qtbot: QtBot, paths: Da
         assert editor.autosave.saves_requested == 0  # the write-ahead alone
     finally:
         app.shutdown()
+
+
+def test_a_validation_message_does_not_move_the_fields_below(qtbot: QtBot,
+                                                             desk: KycDeskApp) -> None:
+    editor = _new_editor(qtbot, desk)
+    desk.window.show()
+    qtbot.waitExposed(desk.window)
+    email = editor.editors["applicant.email"]
+    below = editor.editors["applicant.mobile_phone"]
+    before = below.mapTo(editor, below.rect().topLeft()).y()
+    qtbot.keyClicks(_line(editor, "applicant.email"), "not-an-email")
+    qtbot.waitUntil(email.error_label.isVisible)
+    assert below.mapTo(editor, below.rect().topLeft()).y() == before
+
+
+def test_the_chosen_answer_is_unmistakable_and_focusable(qtbot: QtBot,
+                                                          desk: KycDeskApp) -> None:
+    editor = _new_editor(qtbot, desk)
+    desk.window.show()
+    qtbot.waitExposed(desk.window)
+    editor.go_to_step(4)
+    pep = editor.editors["declarations.pep"]
+    assert isinstance(pep, YesNoEditor)
+    qtbot.mouseClick(pep.no, Qt.MouseButton.LeftButton)
+    assert (pep.no.text(), pep.yes.text()) == ("✓ No", "Yes")  # not by colour alone
+    editor.reveal("declarations.pep")
+    qtbot.waitUntil(pep.yes.hasFocus)  # jump-to-error lands on a control
+
+
+def test_touch_targets_are_at_least_44_pixels(qtbot: QtBot, desk: KycDeskApp) -> None:
+    editor = _new_editor(qtbot, desk)
+    desk.window.show()
+    qtbot.waitExposed(desk.window)
+    close = desk.window.findChild(QToolButton, "tab-close")
+    assert close is not None and min(close.width(), close.height()) >= 44
+    editor.go_to_step(1)  # identity: drop-downs, dates, check boxes
+    for widget in editor.findChildren(QWidget):
+        if isinstance(widget, QPushButton | QComboBox | QCheckBox | QLineEdit) \
+                and widget.isVisible():
+            assert widget.height() >= 44, (widget.objectName(), type(widget).__name__)

@@ -228,3 +228,25 @@ def test_the_sync_panel_counts_failures_during_a_run(qtbot: QtBot) -> None:
     panel.show_state(SyncState.IDLE, "")
     panel.show_state(SyncState.SYNCING, "")  # a new run starts counting again
     assert panel.state_label.text() == "Syncing…"
+
+
+def test_the_first_run_says_what_to_do(qtbot: QtBot, paths: DataPaths) -> None:
+    from kycdesk.views.case_list_page import CaseListPage
+
+    with LocalStore(paths):
+        pass
+    reader = ReadStore(paths)
+    try:
+        model = CaseListModel(reader)
+        page = CaseListPage(model)
+        qtbot.addWidget(page)
+        page.show()
+        assert page.empty_state.isVisible() and not page.table.isVisible()
+        assert "New case (Ctrl+N)" in page.empty_state.text()
+        with LocalStore(paths) as store:
+            store.run(CreateCase(reference_number="first"))
+        model.refresh()
+        assert page.table.isVisible() and not page.empty_state.isVisible()
+        model.set_reader(None)
+    finally:
+        reader.close()

@@ -25,6 +25,25 @@ NO_KEYRING = ("No secure key store is available on this device, so the token can
               "remembered. Give it with --token or the KYCDESK_TOKEN environment variable.")
 
 
+# The same fact in the app's own terms (the GUI has no --token option to point at).
+NO_KEYRING_IN_APP = ("This device has no secure key store, so the token is used until "
+                     "kycdesk closes and is not remembered: enter it here again after a "
+                     "restart, or ask your administrator to set KYCDESK_TOKEN for kycdesk.")
+
+
+def keyring_available() -> bool:
+    """True if the OS key store can keep the token (probing it, not just the module)."""
+    keyring = _keyring()
+    if keyring is None:
+        return False
+    try:
+        backend = keyring.get_keyring()  # type: ignore[attr-defined]
+        priority = float(getattr(backend, "priority", 0))
+    except Exception:  # keyring.errors.*: no backend, D-Bus missing
+        return False
+    return priority > 0
+
+
 @dataclass(frozen=True)
 class TokenLookup:
     token: str | None

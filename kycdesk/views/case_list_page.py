@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QListView,
     QPushButton,
     QScroller,
     QStyle,
@@ -64,6 +65,12 @@ class StatusBadgeDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+EMPTY_STATE = ("No cases on this device yet.\n\nPress New case (Ctrl+N) to start one: "
+               "fill in the steps, add the photos, then Submit for sync.\nTo send cases "
+               "to your organisation, open Settings… (bottom right) and enter the server "
+               "address and this device's token.")
+
+
 class CaseListPage(QWidget):
     openRequested = Signal(str)
     newCaseRequested = Signal()
@@ -82,6 +89,7 @@ class CaseListPage(QWidget):
         self.search.textChanged.connect(model.set_search)
         self.filter = QComboBox(self)
         self.filter.setMinimumHeight(TOUCH)
+        self.filter.setView(QListView(self.filter))
         for label, status in self.FILTERS:
             self.filter.addItem(label, status)
         self.filter.currentIndexChanged.connect(
@@ -124,6 +132,11 @@ class CaseListPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
+        self.empty_state = QLabel(EMPTY_STATE, self)
+        self.empty_state.setObjectName("empty-state")
+        self.empty_state.setWordWrap(True)
+        self.empty_state.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.empty_state, 1)
         layout.addWidget(self.count_label)
         model.modelReset.connect(self._count)
         model.rowsInserted.connect(self._count)
@@ -131,6 +144,9 @@ class CaseListPage(QWidget):
 
     def _count(self) -> None:
         total = self.model.total()
+        first_run = not any(self.model.view_counts().values())
+        self.empty_state.setVisible(first_run)  # nothing at all yet: say what to do
+        self.table.setVisible(not first_run)
         counts = self.model.view_counts()
         parts = [f"{total} case{'s' if total != 1 else ''} shown"]
         if counts:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListView,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -99,6 +100,11 @@ class FieldEditor(QWidget):
         self.error_label.setProperty("role", "error")
         self.error_label.setObjectName(f"error:{field.key}")
         self.error_label.setWordWrap(True)
+        # The line is reserved even while empty: a message appearing must not move the
+        # fields below it under a finger that is already on its way.
+        policy = self.error_label.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.error_label.setSizePolicy(policy)
         self.error_label.hide()
         layout.addWidget(self.error_label)
         self._row = model.row_of(field.key)
@@ -356,6 +362,7 @@ class ChoiceEditor(FieldEditor):
     def _make_input(self) -> QWidget:
         combo = QComboBox(self)
         combo.setMinimumHeight(TOUCH)
+        combo.setView(QListView(combo))  # so the rows take the touch-sized style
         combo.addItem("— choose —", None)
         for option in self.field.options:
             combo.addItem(option.label, option.value)
@@ -377,7 +384,7 @@ class MultiChoiceEditor(FieldEditor):
         columns = 3 if len(self.field.options) > 6 else 2
         for i, option in enumerate(self.field.options):
             check = QCheckBox(option.label, box)
-            check.setMinimumHeight(TOUCH - 8)
+            check.setMinimumHeight(TOUCH)
             check.setProperty("value", option.value)
             check.toggled.connect(self._toggled)
             grid.addWidget(check, i // columns, i % columns)
@@ -409,6 +416,7 @@ class YesNoEditor(FieldEditor):
         for button in (self.yes, self.no):
             button.setCheckable(True)
             button.setMinimumSize(TOUCH * 2, TOUCH)
+            button.setProperty("role", "answer")  # checked: filled accent and a tick
             self.group.addButton(button)
             row.addWidget(button)
         row.addStretch(1)
@@ -418,6 +426,7 @@ class YesNoEditor(FieldEditor):
     def _clicked(self, button: QAbstractButton) -> None:
         other = self.no if button is self.yes else self.yes
         other.setChecked(False)
+        self._mark()
         self.commit((button is self.yes) if button.isChecked() else None)
 
     def show_value(self, value: Any) -> None:
@@ -425,6 +434,15 @@ class YesNoEditor(FieldEditor):
             blocked = button.blockSignals(True)
             button.setChecked(state)
             button.blockSignals(blocked)
+        self._mark()
+
+    def _mark(self) -> None:
+        """The chosen answer carries a tick as well as the colour (not by colour alone)."""
+        for button, word in ((self.yes, "Yes"), (self.no, "No")):
+            button.setText(f"✓ {word}" if button.isChecked() else word)
+
+    def focus_input(self) -> None:
+        self.yes.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def set_read_only(self, read_only: bool) -> None:
         self.yes.setEnabled(not read_only)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabBar, QTabWidget, QToolButton
 
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.case_list_page import CaseListPage
+from kycdesk.views.style import TOUCH
 from kycdesk.views.sync_panel import SyncPanel
 
 
@@ -70,6 +71,15 @@ class MainWindow(QMainWindow):
 
     def add_editor(self, editor: CaseEditor) -> None:
         index = self.tabs.addTab(editor, editor.model.applicant_name() or "New case")
+        # A close button a finger can hit (the style's own is 16 px).
+        close = QToolButton(self.tabs)
+        close.setObjectName("tab-close")
+        close.setText("✕")
+        close.setToolTip("Close this case (Ctrl+W); it is saved")
+        close.setFixedSize(TOUCH, TOUCH)
+        close.setAutoRaise(True)
+        close.clicked.connect(lambda: self.close_tab(self.tabs.indexOf(editor)))
+        self.tabs.tabBar().setTabButton(index, QTabBar.ButtonPosition.RightSide, close)
         editor.titleChanged.connect(lambda title, e=editor: self._retitle(e, title))
         self.tabs.setCurrentIndex(index)
 

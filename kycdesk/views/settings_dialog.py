@@ -25,7 +25,9 @@ from PySide6.QtWidgets import (
 from kycdesk.core.protocol import Health
 from kycdesk.sync.credentials import (
     CA_BUNDLE_SETTING,
+    NO_KEYRING_IN_APP,
     SERVER_SETTING,
+    keyring_available,
     load_token,
     save_token,
 )
@@ -67,6 +69,12 @@ class SettingsDialog(QDialog):
         self.result_label = QLabel("", self)
         self.result_label.setObjectName("connection-result")
         self.result_label.setWordWrap(True)
+        self.keyring_note = QLabel(NO_KEYRING_IN_APP, self)
+        self.keyring_note.setObjectName("keyring-note")
+        self.keyring_note.setWordWrap(True)
+        self.keyring_note.setProperty("role", "help")
+        self.keyring_note.setVisible(not keyring_available())
+        self.setMinimumWidth(560)  # long messages wrap; the form keeps its shape
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel, self)
         buttons.accepted.connect(self.save)
@@ -74,6 +82,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("Server address", self.url)
         form.addRow("Device token", self.token)
+        form.addRow("", self.keyring_note)
         form.addRow("CA certificates", self.ca_bundle)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -123,10 +132,11 @@ class SettingsDialog(QDialog):
             return
         self.settings.setValue(SERVER_SETTING, url)
         self.settings.setValue(CA_BUNDLE_SETTING, ca_bundle)
-        problem = save_token(url, token) if token else None
-        if problem:
-            # Still usable for this session; the verifier is told it will not be kept.
-            self.result_label.setText(problem)
+        if token and keyring_available():
+            problem = save_token(url, token)
+            if problem:
+                self.result_label.setText(problem)
+        # Without a key store the token still works until kycdesk closes (the note above
+        # said so in the app's terms); the dialog does not trap the verifier.
         self.saved.emit(url, token, ca_bundle)
-        if not problem:
-            self.accept()
+        self.accept()

@@ -1,4 +1,4 @@
-"""Sizes and colours shared by the views (touch first: targets >= 40 px)."""
+"""Sizes and colours shared by the views (touch first: every target >= 44 px)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from kycdesk.core.states import STATUS_COLOURS, CaseStatus, badge
 
 TOUCH = 44
 ERROR_COLOUR = STATUS_COLOURS[CaseStatus.FAILED]
+ACCENT = STATUS_COLOURS[CaseStatus.READY]
 APP_STYLESHEET = f"""
 QPushButton, QToolButton, QComboBox, QLineEdit {{ min-height: {TOUCH - 8}px; }}
 QPushButton {{ padding: 4px 14px; }}
@@ -20,6 +21,18 @@ QLabel[role="save-state"] {{ color: #5b6770; }}
 QLabel[role="save-state-bad"] {{ color: {ERROR_COLOUR}; font-weight: bold; }}
 QCalendarWidget QAbstractItemView {{ min-height: {TOUCH * 6}px; }}
 QListWidget#step-list::item {{ min-height: {TOUCH}px; padding-left: 8px; }}
+QComboBox QAbstractItemView::item {{ min-height: {TOUCH}px; }}
+QCheckBox {{ min-height: {TOUCH}px; spacing: 10px; }}
+QCheckBox::indicator {{ width: 26px; height: 26px; }}
+QScrollBar:vertical {{ width: {TOUCH // 2}px; }}
+QScrollBar:horizontal {{ height: {TOUCH // 2}px; }}
+QScrollBar::handle:vertical {{ min-height: {TOUCH}px; }}
+QScrollBar::handle:horizontal {{ min-width: {TOUCH}px; }}
+QTabBar::tab {{ min-height: {TOUCH}px; padding: 0 12px; }}
+QPushButton[role="answer"]:checked {{ background: {ACCENT}; color: white;
+    font-weight: bold; border: 2px solid {ACCENT}; border-radius: 4px; }}
+QPushButton[role="answer"]:focus {{ border: 2px solid #f0a800; }}
+QLabel#empty-state {{ color: #30363a; font-size: 15px; padding: 24px; }}
 """
 
 
