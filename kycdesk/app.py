@@ -35,7 +35,7 @@ from kycdesk.models.form_registry import (
 )
 from kycdesk.models.thumbnails import ThumbnailLoader
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.commands import CreateCase
+from kycdesk.persistence.commands import CreateCase, PurgeSynced
 from kycdesk.persistence.diskspace import space_report
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.reader import ReadStore
@@ -57,6 +57,11 @@ from kycdesk.views.settings_dialog import SettingsDialog
 from kycdesk.views.style import APP_STYLESHEET
 
 log = logging.getLogger(__name__)
+
+
+RETENTION_SETTING = "retention/days"  # synced cases keep their data this long (default 30)
+DEFAULT_RETENTION_DAYS = 30.0
+RETENTION_SWEEP_MS = 6 * 3600 * 1000
 
 
 def new_reference() -> str:
@@ -100,6 +105,9 @@ class KycDeskApp(QObject):
         self.sync: SyncController | None = None
         self.window.sync_panel.settingsRequested.connect(self.open_settings)
         self._network: Any = None
+        self._retention_timer = QTimer(self)
+        self._retention_timer.setInterval(RETENTION_SWEEP_MS)
+        self._retention_timer.timeout.connect(self.sweep_retention)
 
     # -- start ------------------------------------------------------------------------
     def start(self) -> bool:
@@ -148,6 +156,8 @@ class KycDeskApp(QObject):
             return
         self.model.set_reader(self.reader)
         self._start_sync()
+        self._retention_timer.start()
+        QTimer.singleShot(0, self.sweep_retention)
         if report is not None and (report.repairs or report.has_problems):
             self.window.show_status(
                 f"Recovered after an unexpected stop: {report.repairs} repair(s)"
@@ -194,6 +204,28 @@ class KycDeskApp(QObject):
         known = {f.key for f in definition.fields()}
         return case, definition, None, sorted(k for k in case.form if k not in known)
 
+    def retention_days(self) -> float:
+        try:
+            return max(1.0, float(str(self.settings.value(RETENTION_SETTING,
+                                                          DEFAULT_RETENTION_DAYS))))
+        except ValueError:
+            return DEFAULT_RETENTION_DAYS
+
+    @Slot()
+    def sweep_retention(self) -> int:
+        """Synced cases past the retention period lose their data on this device (never
+        before the server's receipt); the list keeps their stub. Returns how many."""
+        if self.reader is None or self.writer_thread is None:
+            return 0
+        due = self.reader.purge_due(self.retention_days())
+        for case_id in due:
+            self.writer_thread.client.submit(PurgeSynced(case_id))
+        return len(due)
+
+    def profile(self) -> dict[str, str]:
+        return {key: str(self.settings.value(f"profile/{key}") or "")
+                for key in ("name", "employee_id")}
+
     @Slot(str)
     def open_case(self, case_id: str) -> CaseEditor | None:
         existing = self.window.editor_for(case_id)
@@ -204,13 +236,19 @@ class KycDeskApp(QObject):
             return None
         try:
             case = self.reader.load_case(case_id)
+            if case.purged_at:
+                self.window.show_status(
+                    f"{case.reference_number or 'This case'} was sent and its data removed "
+                    "from this device after the retention period; only its receipt remains.")
+                return None
             images = self.reader.list_images(case_id)
             case, definition, note, kept = self._definition_for(case)
         except (StoreError, FormDefinitionError) as exc:
             self.window.show_status(f"The case could not be opened: {exc}")
             return None
         session = CaseSession(self.writer_thread.client, case, definition, images, self.loader,
-                              debounce_ms=self.debounce_ms, migrated=note is not None)
+                              debounce_ms=self.debounce_ms, migrated=note is not None,
+                              profile=self.profile())
         editor = CaseEditor(session, camera=self.camera(), confirm=self.confirm,
                             migration_note=note, kept_keys=kept)
         editor.submitted.connect(lambda _id: self.model.refresh())
@@ -272,6 +310,12 @@ class KycDeskApp(QObject):
             self.sync.request_sync()  # a case became READY: send it when possible
         if change.change is Change.SYNC_FAILED:
             self.window.sync_panel.note_failure(needs_person(change.error_kind))
+        if change.removed or change.purged:  # discarded, or past retention: close it
+            editor = self.window.editor_for(change.case_id)
+            if editor is not None:
+                self.window.close_tab(self.window.tabs.indexOf(editor))
+            if change.removed:
+                self.window.show_status("The draft was discarded.")
 
     @Slot()
     def open_settings(self) -> SettingsDialog:
@@ -305,6 +349,7 @@ class KycDeskApp(QObject):
             editor.close_case()
         if self.sync is not None:
             self.sync.stop()  # before the writer: a sync write waits for the writer
+        self._retention_timer.stop()
         if self.writer_thread is not None:
             self.writer_thread.stop()
             self.writer_thread = None

@@ -375,9 +375,10 @@ def steps_v1() -> list[dict[str, Any]]:
         f("photos.other", "Other documents", "photo", min_count=0, max_count=10),
     ]
     verifier = [
-        f("verifier.name", "Verifier name", "text", required=True),
+        f("verifier.name", "Verifier name", "text", required=True, default="profile:name"),
         f("verifier.employee_id", "Employee ID", "id_number", required=True,
-          pattern=r"^V[0-9]{5}$", pattern_message="V followed by five digits"),
+          pattern=r"^V[0-9]{5}$", pattern_message="V followed by five digits",
+          default="profile:employee_id"),
         f("verifier.outcome", "Recommendation", "single_choice", required=True,
           options=opts(("approve", "Recommend approval"), ("reject", "Recommend rejection"),
                        ("refer", "Refer for review"))),

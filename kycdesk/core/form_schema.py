@@ -32,6 +32,7 @@ class FieldKind(StrEnum):
 
 
 CHOICE_KINDS = {FieldKind.SINGLE_CHOICE, FieldKind.MULTI_CHOICE}
+PROFILE_DEFAULTS = ("profile:name", "profile:employee_id")
 
 
 class _Strict(BaseModel):
@@ -94,7 +95,9 @@ class FieldDef(_Strict):
     pattern: str | None = None
     pattern_message: str | None = None
     format_by: FormatBy | None = None  # replaces `pattern` when the other answer is known
-    default: str | None = None  # dates: "today" — filled in when a draft is opened blank
+    # Filled in when the verifier reaches the field's step and it is blank: "today" (a
+    # date), or "profile:name" / "profile:employee_id" (the verifier's profile, Settings).
+    default: str | None = None
     minimum: float | None = None
     maximum: float | None = None
     decimals: int | None = Field(default=None, ge=0, le=6)
@@ -145,9 +148,12 @@ class FieldDef(_Strict):
             raise ValueError(f"{self.key}: min_count is above max_count")
         if self.kind is not FieldKind.PHOTO and self.max_megapixels is not None:
             raise ValueError(f"{self.key}: only photo slots have max_megapixels")
-        if self.default is not None and (self.kind is not FieldKind.DATE
-                                         or self.default != "today"):
-            raise ValueError(f"{self.key}: the only default is \"today\", for a date")
+        if self.default is not None and not (
+                (self.kind is FieldKind.DATE and self.default == "today")
+                or (self.kind in (FieldKind.TEXT, FieldKind.ID_NUMBER)
+                    and self.default in PROFILE_DEFAULTS)):
+            raise ValueError(f"{self.key}: defaults are \"today\" for a date, or "
+                             f"{', '.join(PROFILE_DEFAULTS)} for text")
         return self
 
     @property

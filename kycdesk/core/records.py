@@ -42,6 +42,7 @@ class CaseSummary:
     applicant_name: str | None = None
     last_error_kind: str | None = None
     next_attempt_at: str | None = None
+    purged_at: str | None = None  # SYNCED and past retention: only this stub row remains
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class CaseRecord:
     last_error: str | None = None
     last_error_kind: str | None = None  # FAILED: transient (retried) or needs a person
     next_attempt_at: str | None = None  # FAILED, transient: when the app tries again
+    purged_at: str | None = None        # SYNCED, past retention: data removed then
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,8 @@ class CaseChange:
     last_error: str | None = None
     error_kind: str | None = None
     next_attempt_at: str | None = None
+    removed: bool = False  # a discarded draft: gone from this device
+    purged: bool = False   # a synced case past retention: only its stub row remains
 
 
 # Colours of the status badges (list, editor header, sync panel): one definition.

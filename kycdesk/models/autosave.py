@@ -60,7 +60,7 @@ class Autosave(QObject):
     def flush(self) -> None:
         """Save the draft now if anything changed since the last save request."""
         self._timer.stop()
-        if not self.dirty:
+        if not self.dirty or self._stopped:
             return
         self.dirty = False
         self.saves_requested += 1
@@ -111,6 +111,12 @@ class Autosave(QObject):
         if text != self.state:
             self.state = text
             self.stateChanged.emit(text)
+
+    def abandon(self) -> None:
+        """The case is being discarded: nothing pending is saved, later edits ignored."""
+        self._timer.stop()
+        self.dirty = False
+        self._stopped = True
 
     def stop(self) -> None:
         """Save what is pending; later edits (there should be none) are ignored."""

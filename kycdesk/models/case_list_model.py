@@ -152,6 +152,8 @@ class CaseListModel(QAbstractTableModel):
             if column == 0:
                 return case.reference_number or "(no reference yet)"
             if column == 1:
+                if case.purged_at:
+                    return "(removed from this device after sync)"
                 return case.applicant_name or "—"
             if column == 2:
                 if case.status == CaseStatus.FAILED.value and case.last_error:
@@ -163,6 +165,9 @@ class CaseListModel(QAbstractTableModel):
                 return case.photo_count
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
             return QColor(shown.colour)
+        if role == Qt.ItemDataRole.ToolTipRole and case.purged_at:
+            return (f"Sent, and removed from this device on {format_timestamp(case.purged_at)}"
+                    " (retention rule): only the reference and the server's receipt remain.")
         if role == Qt.ItemDataRole.ToolTipRole and case.last_error:
             return case.last_error + (f"\nNext attempt: {format_timestamp(case.next_attempt_at)}"
                                       if case.next_attempt_at else "")

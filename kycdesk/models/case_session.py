@@ -26,7 +26,13 @@ from kycdesk.models.draft_model import DraftModel
 from kycdesk.models.photo_list_model import PhotoListModel
 from kycdesk.models.thumbnails import ThumbnailLoader
 from kycdesk.persistence.client import StoreClient
-from kycdesk.persistence.commands import AddImage, DeleteImage, SetCurrentStep, Transition
+from kycdesk.persistence.commands import (
+    AddImage,
+    DeleteImage,
+    DiscardDraft,
+    SetCurrentStep,
+    Transition,
+)
 
 
 class CaseSession(QObject):
@@ -38,8 +44,10 @@ class CaseSession(QObject):
 
     def __init__(self, store: StoreClient, case: CaseRecord, definition: FormDefinition,
                  images: list[ImageRecord], thumbnails: ThumbnailLoader, *,
-                 debounce_ms: int = 2000, migrated: bool = False) -> None:
+                 debounce_ms: int = 2000, migrated: bool = False,
+                 profile: dict[str, str] | None = None) -> None:
         super().__init__()
+        self.profile = profile or {}  # the verifier's name and employee id (Settings)
         self.store = store
         self.case = case
         self.case_id = case.id
@@ -74,8 +82,12 @@ class CaseSession(QObject):
             return
         for key in keys:
             field = self.definition.field(key)
-            if field.default == "today" and self.draft.value(key) is None:
+            if field.default is None or self.draft.value(key) is not None:
+                continue
+            if field.default == "today":
                 self.draft.set_value(key, date.today().isoformat())
+            elif value := self.profile.get(field.default.removeprefix("profile:")):
+                self.draft.set_value(key, value)
 
     # -- state ------------------------------------------------------------------------
     @property
@@ -166,6 +178,14 @@ class CaseSession(QObject):
     def retry(self) -> None:
         self._change(Change.RETRY)
 
+    def discard(self) -> None:
+        """Remove this draft and its photos (the verifier confirmed). Nothing more is
+        saved for it; every view hears `caseChanged` with `removed`."""
+        if not self.editable:
+            return
+        self.autosave.abandon()
+        self.store.submit(DiscardDraft(self.case_id), self._change_done)
+
     def reopen(self) -> None:
         self._change(Change.REOPEN)
 
@@ -179,7 +199,11 @@ class CaseSession(QObject):
 
     @Slot(object)
     def _case_changed(self, change: CaseChange) -> None:
-        if change.case_id != self.case_id or change.change is None:
+        if change.case_id != self.case_id or (change.change is None and not change.removed):
+            return
+        if change.removed:
+            self.autosave.abandon()
+            self.statusChanged.emit(change)
             return
         self.status = change.status
         self.case = replace(self.case, status=change.status, last_error=change.last_error,

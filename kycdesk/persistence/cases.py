@@ -212,13 +212,13 @@ def list_cases(conn: Connection, *, limit: int, offset: int = 0,
     rows = conn.query_all(
         "SELECT c.id, c.reference_number, c.status, c.last_saved, "
         "(SELECT count(*) FROM case_images i WHERE i.case_id = c.id), c.last_error, "
-        "c.last_error_kind, c.next_attempt_at, "
+        "c.last_error_kind, c.next_attempt_at, c.purged_at, "
         f"c.applicant_name FROM cases c {where} ORDER BY {order} LIMIT ? OFFSET ?",
         (*params, limit, offset),
     )
     return [CaseSummary(id=r[0], reference_number=r[1], status=r[2], last_saved=r[3],
                         photo_count=int(r[4]), last_error=r[5], last_error_kind=r[6],
-                        next_attempt_at=r[7], applicant_name=r[8])
+                        next_attempt_at=r[7], purged_at=r[8], applicant_name=r[9])
             for r in rows]
 
 
@@ -228,7 +228,7 @@ def load_case(conn: Connection, case_id: str) -> CaseRecord:
     row = conn.query_one(
         "SELECT c.reference_number, c.status, c.current_step, c.created_at, c.last_saved, "
         "c.form_id, c.form_version, f.form_json, f.revision, c.last_error, "
-        "c.last_error_kind, c.next_attempt_at "
+        "c.last_error_kind, c.next_attempt_at, c.purged_at "
         "FROM cases c LEFT JOIN case_forms f ON f.case_id = c.id WHERE c.id = ?",
         (case_id,),
     )
@@ -245,5 +245,5 @@ def load_case(conn: Connection, case_id: str) -> CaseRecord:
         id=case_id, reference_number=row[0], status=row[1], current_step=row[2],
         created_at=row[3], last_saved=row[4], form_id=row[5], form_version=row[6],
         revision=int(row[8] or 0), form=form, replayed_edits=len(edits), last_error=row[9],
-        last_error_kind=row[10], next_attempt_at=row[11],
+        last_error_kind=row[10], next_attempt_at=row[11], purged_at=row[12],
     )

@@ -18,7 +18,7 @@ from typing import Any
 from kycdesk.core.records import FormValues, ImageRecord, Location
 from kycdesk.core.states import CaseChange, CaseStatus, Change
 from kycdesk.paths import DataPaths, ensure_private_dir
-from kycdesk.persistence import cases, events, forms, images, sync_repo
+from kycdesk.persistence import cases, events, forms, images, lifecycle, sync_repo
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.imagecheck import ImageLimits
 
@@ -173,6 +173,34 @@ class Transition(Command):
 
     def announces(self, result: Any) -> CaseChange | None:
         return result if isinstance(result, CaseChange) else None
+
+
+@dataclass(frozen=True)
+class DiscardDraft(Command):
+    """Remove a draft and its photos for good (the verifier confirmed it)."""
+
+    case_id: str
+
+    def apply(self, ctx: StoreContext) -> dict[str, object]:
+        return lifecycle.discard_draft(ctx.conn, ctx.paths, self.case_id)
+
+    def announces(self, result: Any) -> CaseChange:
+        return CaseChange(case_id=self.case_id, status=CaseStatus.DRAFT, revision=0,
+                          removed=True)
+
+
+@dataclass(frozen=True)
+class PurgeSynced(Command):
+    """The retention rule for one SYNCED case: only its stub row stays."""
+
+    case_id: str
+
+    def apply(self, ctx: StoreContext) -> dict[str, object]:
+        return lifecycle.purge_synced(ctx.conn, ctx.paths, self.case_id)
+
+    def announces(self, result: Any) -> CaseChange:
+        return CaseChange(case_id=self.case_id, status=CaseStatus.SYNCED, revision=0,
+                          purged=True)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 from kycdesk.core.records import CaseRecord, CaseSort, CaseSummary, ImageRecord, SyncCase
 from kycdesk.core.states import CaseStatus, CaseView
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import cases, images, sync_repo
+from kycdesk.persistence import cases, images, lifecycle, sync_repo
 from kycdesk.persistence.db import Connection
 
 MAX_PAGE = 500
@@ -50,6 +50,10 @@ class StoreReads:
 
     def load_sync_case(self, case_id: str) -> SyncCase:
         return sync_repo.load_sync_case(self.conn, case_id)
+
+    def purge_due(self, days: float) -> list[str]:
+        """Synced cases whose server receipt is older than `days`, data still here."""
+        return lifecycle.purge_due(self.conn, days)
 
     def absolute_path(self, stored: str) -> Path:
         return self.paths.absolute(stored)

@@ -25,6 +25,7 @@ from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 from kycdesk.persistence.files import fsync_dir, unlink_quietly
 from kycdesk.persistence.images import CHUNK, IMAGE_NAME, TMP_PREFIX, TMP_SUFFIX, TOMBSTONE_PREFIX
+from kycdesk.persistence.lifecycle import repair_retired_folders
 from kycdesk.persistence.thumbnails import THUMBS_DIRNAME
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,15 @@ class RecoveryReport:
     size_mismatches: list[tuple[int, str, str]] = field(default_factory=list)
     hash_mismatches: list[tuple[int, str, str]] = field(default_factory=list)
     unexpected_entries: list[str] = field(default_factory=list)
+    retired_folders: list[str] = field(default_factory=list)  # discards/purges finished
     lost_and_found_count: int = 0
     hashes_verified: bool = False
 
     @property
     def repairs(self) -> int:
         return (len(self.removed_temp_files) + len(self.restored_deletes)
-                + len(self.finished_deletes) + len(self.moved_to_lost_and_found))
+                + len(self.finished_deletes) + len(self.moved_to_lost_and_found)
+                + len(self.retired_folders))
 
     @property
     def has_problems(self) -> bool:
@@ -62,6 +65,7 @@ class RecoveryReport:
         out += [f"removed unfinished import: {p}" for p in self.removed_temp_files]
         out += [f"finished interrupted delete: {p}" for p in self.finished_deletes]
         out += [f"undid interrupted delete: {p}" for p in self.restored_deletes]
+        out += self.retired_folders
         out += [f"photo file with no record moved to {dst} (from {src})"
                 for src, dst in self.moved_to_lost_and_found]
         out += [f"MISSING FILE: photo {i} of case {c}: {p}" for i, c, p in self.missing_files]
@@ -118,6 +122,8 @@ def run_recovery(conn: Connection, paths: DataPaths, *, full_integrity: bool = F
     rows = conn.query_all("SELECT id, case_id, file_path, sha256, byte_size FROM case_images")
     referenced = {paths.absolute(r[2]) for r in rows if r[2]}
 
+    for action in repair_retired_folders(conn, paths):
+        report.retired_folders.append(action)
     case_dirs = [Path(e.path) for e in os.scandir(paths.cases_dir)] \
         if paths.cases_dir.is_dir() else []
     for case_dir in case_dirs:

@@ -143,10 +143,15 @@ def _v4_to_v5_captured_at_source(conn: Connection) -> None:
     conn.execute("ALTER TABLE case_images ADD COLUMN captured_at_source TEXT")
 
 
+def _v5_to_v6_retention(conn: Connection) -> None:
+    """When a synced case's data was removed from this device (its stub row stays)."""
+    conn.execute("ALTER TABLE cases ADD COLUMN purged_at TEXT")
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [_v0_to_v1_seed, _v1_to_v2_sync_and_audit,
                                _v2_to_v3_applicant_name, _v3_to_v4_resumable_uploads,
-                               _v4_to_v5_captured_at_source]
+                               _v4_to_v5_captured_at_source, _v5_to_v6_retention]
 LATEST_VERSION = len(MIGRATIONS)
 
 

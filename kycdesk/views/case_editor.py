@@ -111,8 +111,12 @@ class CaseEditor(QWidget):
         self.next_button = QPushButton("Next", self)
         self.submit_button = QPushButton("Submit for sync", self)
         self.submit_button.setObjectName("submit")
-        for button in (self.back_button, self.next_button, self.submit_button):
+        self.discard_button = QPushButton("Discard draft…", self)
+        self.discard_button.setToolTip("Remove this draft and its photos from this device")
+        for button in (self.back_button, self.next_button, self.submit_button,
+                       self.discard_button):
             button.setMinimumHeight(TOUCH)
+        self.discard_button.clicked.connect(self.discard)
         self.back_button.clicked.connect(lambda: self.go_to_step(self.current_step() - 1))
         self.next_button.clicked.connect(lambda: self.go_to_step(self.current_step() + 1))
         self.submit_button.clicked.connect(self.submit)
@@ -124,6 +128,7 @@ class CaseEditor(QWidget):
         self.message_label = QLabel("", self)
         self.message_label.setProperty("role", "error")
         nav = QHBoxLayout()
+        nav.addWidget(self.discard_button)
         nav.addWidget(self.message_label, 1)
         nav.addWidget(self.back_button)
         nav.addWidget(self.next_button)
@@ -260,9 +265,20 @@ class CaseEditor(QWidget):
 
     @Slot(object)
     def _status_changed(self, change: CaseChange) -> None:
+        if change.removed:
+            return  # the app closes this tab
         self._apply_status(None)
         if change.change is Change.SUBMIT:
             self.submitted.emit(self.case_id)
+
+    @Slot()
+    def discard(self) -> bool:
+        if not self.session.editable or not self.confirm(
+                self, "Discard this draft and its photos? They are removed from this device "
+                      "and cannot be brought back."):
+            return False
+        self.session.discard()
+        return True
 
     @Slot()
     def retry_sync(self) -> None:
@@ -283,6 +299,7 @@ class CaseEditor(QWidget):
             editor.set_read_only(read_only)
         self.photos.set_read_only(read_only)
         self.submit_button.setVisible(not read_only)
+        self.discard_button.setVisible(not read_only)
         self.retry_button.setVisible(status == CaseStatus.FAILED)
         self.reopen_button.setVisible(status in (CaseStatus.READY, CaseStatus.FAILED))
         case = self.session.case

@@ -45,7 +45,7 @@ class SettingsDialog(QDialog):
     def __init__(self, settings: QSettings, check: ConnectionCheck,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Sync settings")
+        self.setWindowTitle("Settings")
         self.settings = settings
         self._check = check
         url = str(settings.value(SERVER_SETTING) or "")
@@ -63,6 +63,12 @@ class SettingsDialog(QDialog):
         self.ca_bundle.setMinimumHeight(TOUCH)
         self.ca_bundle.setToolTip("Only for a server whose certificate comes from your "
                                   "organisation's own authority: a PEM file")
+        self.verifier_name = QLineEdit(str(settings.value("profile/name") or ""), self)
+        self.verifier_name.setMinimumHeight(TOUCH)
+        self.verifier_name.setPlaceholderText("as it appears on your declarations")
+        self.employee_id = QLineEdit(str(settings.value("profile/employee_id") or ""), self)
+        self.employee_id.setMinimumHeight(TOUCH)
+        self.employee_id.setPlaceholderText("V12345")
         self.test_button = QPushButton("Test connection", self)
         self.test_button.setMinimumHeight(TOUCH)
         self.test_button.clicked.connect(self._test_clicked)
@@ -84,6 +90,8 @@ class SettingsDialog(QDialog):
         form.addRow("Device token", self.token)
         form.addRow("", self.keyring_note)
         form.addRow("CA certificates", self.ca_bundle)
+        form.addRow("Your name (verifier)", self.verifier_name)
+        form.addRow("Your employee ID", self.employee_id)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.test_button)
@@ -132,6 +140,9 @@ class SettingsDialog(QDialog):
             return
         self.settings.setValue(SERVER_SETTING, url)
         self.settings.setValue(CA_BUNDLE_SETTING, ca_bundle)
+        # The verifier's profile prefills the declaration of new cases (not a secret).
+        self.settings.setValue("profile/name", self.verifier_name.text().strip())
+        self.settings.setValue("profile/employee_id", self.employee_id.text().strip().upper())
         if token and keyring_available():
             problem = save_token(url, token)
             if problem:

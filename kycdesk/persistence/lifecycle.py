@@ -1,0 +1,136 @@
+"""The end of a case on this device: a draft discarded, or a synced case's personal data
+removed after the retention period (the list keeps a stub: reference and receipt).
+
+Both remove a folder of files and rows together, crash-safely: the case folder is first
+renamed to `cases/.gone_<id>` (one atomic rename), then the rows change in one
+transaction, then the folder is deleted. Startup recovery finishes or undoes what a crash
+interrupted, from the database's answer: rows gone (discard) or marked purged (retention)
+-> the folder goes; otherwise the rename is undone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from kycdesk.core.errors import CaseLockedError, StorageUnavailableError, TransitionRefusedError
+from kycdesk.core.ids import validate_case_id
+from kycdesk.core.states import CaseStatus
+from kycdesk.paths import DataPaths
+from kycdesk.persistence.cases import case_status
+from kycdesk.persistence.clock import utc_now
+from kycdesk.persistence.db import Connection
+from kycdesk.persistence.events import append_event
+from kycdesk.persistence.files import fsync_dir
+
+log = logging.getLogger(__name__)
+
+GONE_PREFIX = ".gone_"
+
+
+def _retire_folder(paths: DataPaths, case_id: str) -> Path | None:
+    folder = paths.case_dir(case_id)
+    if not folder.exists():
+        return None
+    gone = folder.with_name(GONE_PREFIX + case_id)
+    try:
+        os.rename(folder, gone)
+        fsync_dir(folder.parent)
+    except OSError as exc:
+        raise StorageUnavailableError(f"The case's files could not be removed ({exc.strerror})."
+                                      ) from exc
+    return gone
+
+
+def _unretire(paths: DataPaths, gone: Path | None, case_id: str) -> None:
+    if gone is not None:
+        os.rename(gone, paths.case_dir(case_id))
+
+
+def discard_draft(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, object]:
+    """Remove a draft and its photos for good; an audit line (no personal data) stays."""
+    case_id = validate_case_id(case_id)
+    status = case_status(conn, case_id)
+    if status is not CaseStatus.DRAFT:
+        raise CaseLockedError(f"This case is {status.value}; only drafts can be discarded.")
+    reference = conn.scalar("SELECT reference_number FROM cases WHERE id = ?", (case_id,))
+    gone = _retire_folder(paths, case_id)
+    try:
+        with conn.transaction():
+            photos = int(conn.scalar("SELECT count(*) FROM case_images WHERE case_id = ?",
+                                     (case_id,)) or 0)
+            for table in ("case_edits", "case_images", "case_forms", "case_events"):
+                conn.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
+            conn.execute("DELETE FROM cases WHERE id = ?", (case_id,))
+            detail: dict[str, object] = {"case_id": case_id, "reference_number": reference,
+                                         "photos": photos}
+            append_event(conn, None, "case_discarded", detail)
+    except BaseException:
+        _unretire(paths, gone, case_id)
+        raise
+    if gone is not None:
+        shutil.rmtree(gone, ignore_errors=True)
+    return detail
+
+
+def purge_synced(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, object]:
+    """The retention rule: a SYNCED case with its server receipt keeps only a stub row
+    (reference, status, receipt); its form, photos and the applicant's name go."""
+    case_id = validate_case_id(case_id)
+    row = conn.query_one("SELECT status, server_receipt, purged_at FROM cases WHERE id = ?",
+                         (case_id,))
+    if row is None or row[0] != CaseStatus.SYNCED.value or not row[1]:
+        raise TransitionRefusedError("Only a synced case with the server's receipt is removed "
+                                     "from this device.")
+    if row[2]:
+        return {"case_id": case_id, "already": True}
+    gone = _retire_folder(paths, case_id)
+    try:
+        with conn.transaction():
+            photos = int(conn.scalar("SELECT count(*) FROM case_images WHERE case_id = ?",
+                                     (case_id,)) or 0)
+            conn.execute("DELETE FROM case_images WHERE case_id = ?", (case_id,))
+            conn.execute("DELETE FROM case_edits WHERE case_id = ?", (case_id,))
+            conn.execute("UPDATE case_forms SET form_json = '{}' WHERE case_id = ?", (case_id,))
+            conn.execute("UPDATE cases SET applicant_name = NULL, purged_at = ? WHERE id = ?",
+                         (utc_now(), case_id))
+            detail: dict[str, object] = {"photos": photos}
+            append_event(conn, case_id, "purged_after_retention", detail)
+    except BaseException:
+        _unretire(paths, gone, case_id)
+        raise
+    if gone is not None:
+        shutil.rmtree(gone, ignore_errors=True)
+    return detail
+
+
+def purge_due(conn: Connection, days: float, now: datetime | None = None) -> list[str]:
+    """SYNCED cases whose receipt is older than `days` and whose data is still here."""
+    cutoff = ((now or datetime.now(UTC)) - timedelta(days=days)).isoformat()
+    rows = conn.query_all(
+        "SELECT id FROM cases WHERE status = ? AND purged_at IS NULL AND server_receipt "
+        "IS NOT NULL AND json_extract(server_receipt, '$.accepted_at') <= ? "
+        "ORDER BY id LIMIT 200", (CaseStatus.SYNCED.value, cutoff.replace("+00:00", "Z")))
+    return [str(r[0]) for r in rows]
+
+
+def repair_retired_folders(conn: Connection, paths: DataPaths) -> list[str]:
+    """Startup: finish or undo an interrupted discard or purge (see the module doc)."""
+    actions: list[str] = []
+    if not paths.cases_dir.is_dir():
+        return actions
+    for entry in os.scandir(paths.cases_dir):
+        if not entry.name.startswith(GONE_PREFIX):
+            continue
+        case_id = entry.name.removeprefix(GONE_PREFIX)
+        row = conn.query_one("SELECT purged_at FROM cases WHERE id = ?", (case_id,))
+        if row is None or row[0]:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            actions.append(f"finished removing the files of case {case_id}")
+        else:
+            os.rename(entry.path, paths.case_dir(case_id))
+            actions.append(f"restored the files of case {case_id}")
+    return actions
