@@ -250,7 +250,13 @@ def test_sigkill_mid_upload_resumes_from_the_persisted_offset(
     assert final.returncode == 0, final.stdout + final.stderr
     assert kills >= 5
     assert resumed_from > 0, "no kill left a partly sent photo to resume"
-    assert received <= 1.1 * photo_bytes, (received, photo_bytes)
+    # Resumed, not restarted: one upload per photo on the server (a kill between creating
+    # an upload and recording its address may orphan one; restarting would make one per
+    # photo per kill). Bytes: a cut loses only what was in flight (measured 1.004x on an
+    # idle machine; in-flight tails lost to takeovers add a little under load).
+    uploads = kill_server.state()["uploads"]
+    assert uploads <= len(ids) * 3 + 3, uploads
+    assert received <= 1.5 * photo_bytes, (received, photo_bytes)
     with LocalStore(paths) as store:
         assert_server_holds_exactly(kill_server, store, ids)
 
