@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from kycdesk import __version__
+from kycdesk import __version__, case_cli
 from kycdesk.core.states import CaseStatus
 from kycdesk.exit_codes import ExitCode
 from kycdesk.logging_setup import configure as configure_logging
@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--now", action="store_true",
                       help="also retry failed cases whose backoff has not expired")
     sync.add_argument("--ca-bundle", help="CA certificates to trust for the server (PEM)")
+    case_cli.add_parser(sub, common)
     return parser
 
 
@@ -114,12 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sync":
         from kycdesk.sync.headless import run_headless_sync
 
-        app = _qt_app(gui=False)  # noqa: F841  (QtSql wants an application)
+        _app = _qt_app(gui=False)  # kept alive: QtSql wants an application
         return run_headless_sync(paths, server=args.server, token=args.token,
                                  ignore_backoff=args.now, ca_bundle=args.ca_bundle,
                                  until_done=args.until_done, deadline_s=args.deadline,
                                  parallel=max(1, args.parallel),
                                  stall_s=max(5.0, args.stall_timeout))
+    if args.command == "case":
+        _app = _qt_app(gui=False)  # kept alive: QtSql wants an application
+        return case_cli.run(paths, args)
     raise AssertionError(args.command)
 
 

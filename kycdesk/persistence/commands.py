@@ -109,6 +109,7 @@ class AddImage(Command):
     client_image_id: str | None = None
     remove_source: bool = False  # our own temp file (camera capture): delete once stored
     max_pixels: int | None = None  # the slot's size policy (None: keep the original)
+    captured_at_source: str | None = None  # with captured_at: its provenance (archives)
 
     def prepare(self, ctx_paths: DataPaths, limits: ImageLimits) -> images.PreparedImage:
         return images.prepare_image(ctx_paths, self.case_id, self.source, limits,
@@ -134,7 +135,8 @@ class CommitPreparedImage(Command):
         record = images.commit_image(
             ctx.conn, ctx.paths, self.prepared, slot=request.slot, location=request.location,
             captured_at=request.captured_at, origin=request.origin,
-            client_image_id=request.client_image_id)
+            client_image_id=request.client_image_id,
+            captured_at_source=request.captured_at_source)
         if request.remove_source:
             request.source.unlink(missing_ok=True)
         return record

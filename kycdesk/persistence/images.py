@@ -223,10 +223,14 @@ def reencode_within(path: Path, max_pixels: int, quality: int = REENCODE_QUALITY
     return hashlib.sha256(data).hexdigest(), len(data)
 
 
+CAPTURED_AT_SOURCES = ("exif", "camera", "file", "import")
+
+
 def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
                  slot: str | None = None, location: Location | None = None,
                  captured_at: str | None = None, origin: str = "import",
-                 client_image_id: str | None = None) -> ImageRecord:
+                 client_image_id: str | None = None,
+                 captured_at_source: str | None = None) -> ImageRecord:
     """The writer's part: pick the number, rename, record. Consumes the temp file
     (renamed into place, or removed if the photo cannot be recorded)."""
     case_id = prepared.case_id
@@ -251,6 +255,8 @@ def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
             captured_at, source = facts.captured_at, "exif"
         elif captured_at is None and prepared.source_mtime is not None:
             captured_at, source = prepared.source_mtime, "file"
+    if captured_at is not None and captured_at_source in CAPTURED_AT_SOURCES:
+        source = captured_at_source  # a photo moved between devices keeps its provenance
     case_dir = paths.case_dir(case_id)
     number = _used_numbers(conn, case_id, case_dir) + 1
     final = case_dir / f"img_{number}.{prepared.info.extension}"

@@ -1,0 +1,303 @@
+"""`kycdesk case …`: cases from the command line, for kiosk scripts, batch scanning and
+support — new, attach, show, list, discard, and export/import of a self-contained
+archive for manual transfer when a device has no network for weeks.
+
+Every command takes the data folder's lock (the app must not be writing it) and writes
+through the same commands the app uses. JSON output is documented in the README.
+
+The archive (`kycdesk-case/1`) is a zip: `manifest.json` (the case, its form, and its
+photos' facts with their SHA-256), the photos under `photos/`, and `manifest.sha256` (the
+manifest's own SHA-256). Import verifies every hash before it changes anything and never
+overwrites a newer local revision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, TextIO
+
+from kycdesk.exit_codes import ExitCode
+from kycdesk.paths import DataPaths
+
+ARCHIVE_FORMAT = "kycdesk-case/1"
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    case = sub.add_parser("case", parents=[common],
+                          help="cases for scripts: new, attach, show, list, discard, export…")
+    verbs = case.add_subparsers(dest="case_command", metavar="ACTION", required=True)
+    new = verbs.add_parser("new", parents=[common], help="start a new draft case")
+    new.add_argument("--json", action="store_true", help='print {"id": …} instead of the id')
+    new.add_argument("--reference", help="the case's reference (default: generated)")
+    attach = verbs.add_parser("attach", parents=[common], help="add photo files to a draft")
+    attach.add_argument("case", help="the case id")
+    attach.add_argument("files", nargs="+", type=Path, help="photo files (JPEG or PNG)")
+    attach.add_argument("--slot", help="photo slot (default: the first with room for each)")
+    show = verbs.add_parser("show", parents=[common], help="a case, its form and its photos")
+    show.add_argument("case", help="the case id")
+    show.add_argument("--json", action="store_true", help="print JSON (the only format)")
+    listing = verbs.add_parser("list", parents=[common], help="the cases on this device")
+    listing.add_argument("--status", choices=["drafts", "waiting", "needs_action", "synced"],
+                         help="only one view of the cases")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    discard = verbs.add_parser("discard", parents=[common],
+                               help="remove a draft and its photos for good")
+    discard.add_argument("case", help="the case id")
+    export = verbs.add_parser("export", parents=[common],
+                              help="write a case to a self-contained archive")
+    export.add_argument("case", help="the case id")
+    export.add_argument("-o", "--output", type=Path, required=True, help="the archive file")
+    importing = verbs.add_parser("import", parents=[common],
+                                 help="bring a case archive onto this device")
+    importing.add_argument("archive", type=Path, help="an archive made by `case export`")
+
+
+def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Results go to `out` (stdout); a refusal's sentence goes to stderr."""
+    out = out or sys.stdout
+    from kycdesk.core.errors import StoreError
+    from kycdesk.persistence.lock import DataDirLock
+    from kycdesk.persistence.store import LocalStore
+
+    try:
+        paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with DataDirLock(paths.lock_file), LocalStore(paths) as store:
+            command = args.case_command
+            if command == "new":
+                return _new(store, args, out)
+            if command == "attach":
+                return _attach(store, args, out)
+            if command == "show":
+                print(json.dumps(_case_json(store, args.case), indent=1, ensure_ascii=False),
+                      file=out)
+                return ExitCode.OK
+            if command == "list":
+                return _list(store, args, out)
+            if command == "discard":
+                from kycdesk.persistence.commands import DiscardDraft
+
+                store.run(DiscardDraft(args.case))
+                print(f"discarded {args.case}", file=out)
+                return ExitCode.OK
+            if command == "export":
+                return _export(store, args.case, args.output, out)
+            if command == "import":
+                return _import(store, args.archive, out)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.PROBLEMS
+    raise AssertionError(args.case_command)
+
+
+def _definition(store: Any, form_id: str | None, version: str | None) -> Any:
+    from kycdesk.models.form_registry import DEFAULT_FORM_ID, FormRegistry
+
+    registry = FormRegistry.load()
+    form_id = form_id or DEFAULT_FORM_ID
+    if version and version in registry.versions(form_id):
+        return registry.get(form_id, version)
+    return registry.latest(form_id)
+
+
+def _new(store: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from kycdesk.app import new_reference
+    from kycdesk.persistence.commands import CreateCase
+
+    definition = _definition(store, None, None)
+    case_id = store.run(CreateCase(reference_number=args.reference or new_reference(),
+                                   form_id=definition.form_id,
+                                   form_version=definition.version))
+    print(json.dumps({"id": case_id}) if args.json else case_id, file=out)
+    return ExitCode.OK
+
+
+def _attach(store: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from kycdesk.core.errors import StoreError
+    from kycdesk.core.form_schema import FieldKind
+    from kycdesk.persistence.commands import AddImage
+
+    case = store.load_case(args.case)
+    definition = _definition(store, case.form_id, case.form_version)
+    slots = {f.slot: f for f in definition.fields() if f.kind is FieldKind.PHOTO}
+    if args.slot is not None and args.slot not in slots:
+        print(f"error: no photo slot {args.slot!r}; slots: {', '.join(slots)}", file=sys.stderr)
+        return ExitCode.PROBLEMS
+    counts: dict[str, int] = {}
+    for image in store.list_images(case.id):
+        counts[image.slot or ""] = counts.get(image.slot or "", 0) + 1
+    refused = 0
+    for path in args.files:
+        slot = args.slot or next((s for s, f in slots.items()
+                                  if counts.get(s, 0) < f.max_count), None)
+        if slot is None or counts.get(slot, 0) >= slots[slot].max_count:
+            print(f"rejected {path}: no photo slot has room", file=out)
+            refused += 1
+            continue
+        try:
+            image = store.run(AddImage(case.id, path, slot=slot,
+                                       max_pixels=slots[slot].max_pixels))
+        except StoreError as exc:
+            print(f"rejected {path}: {exc}", file=out)
+            refused += 1
+            continue
+        counts[slot] = counts.get(slot, 0) + 1
+        print(f"accepted {path} -> {slot} ({image.width}x{image.height}, "
+              f"sha256 {image.sha256})", file=out)
+    return ExitCode.PROBLEMS if refused else ExitCode.OK
+
+
+def _photo_json(image: Any) -> dict[str, Any]:
+    return {"id": image.id, "client_image_id": image.client_image_id, "slot": image.slot,
+            "width": image.width, "height": image.height, "sha256": image.sha256,
+            "byte_size": image.byte_size, "mime": image.mime,
+            "latitude": image.location.latitude, "longitude": image.location.longitude,
+            "accuracy": image.location.accuracy, "captured_at": image.captured_at,
+            "captured_at_source": image.captured_at_source, "source": image.source,
+            "synced": image.synced, "server_image_id": image.server_image_id}
+
+
+def _case_json(store: Any, case_id: str) -> dict[str, Any]:
+    case = store.load_case(case_id)
+    return {"id": case.id, "reference_number": case.reference_number,
+            "status": case.status, "revision": case.revision,
+            "form_id": case.form_id, "form_version": case.form_version,
+            "created_at": case.created_at, "last_saved": case.last_saved,
+            "last_error": case.last_error, "purged_at": case.purged_at,
+            "form": case.form, "photos": [_photo_json(i) for i in store.list_images(case.id)]}
+
+
+def _list(store: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from kycdesk.core.states import CaseView
+
+    view = CaseView(args.status) if args.status else None
+    rows, offset = [], 0
+    while page := store.list_cases(limit=500, offset=offset, view=view):
+        rows += page
+        offset += len(page)
+    if args.json:
+        print(json.dumps([{"id": c.id, "reference_number": c.reference_number,
+                           "status": c.status, "applicant_name": c.applicant_name,
+                           "last_saved": c.last_saved, "photo_count": c.photo_count,
+                           "last_error": c.last_error} for c in rows],
+                         indent=1, ensure_ascii=False), file=out)
+    else:
+        for c in rows:
+            print(f"{c.id}  {c.status:7}  {c.reference_number or '-'}  "
+                  f"{c.applicant_name or ''}", file=out)
+    return ExitCode.OK
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _export(store: Any, case_id: str, output: Path, out: TextIO) -> int:
+    case = _case_json(store, case_id)
+    record = store.load_sync_case(case_id)
+    case["finalized_at"] = record.finalized_at
+    photos = []
+    tmp = output.with_name(f".{output.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+        for image in store.list_images(case_id):
+            source = store.paths.absolute(image.file_path)
+            if _sha256(source) != image.sha256:
+                tmp.unlink(missing_ok=True)
+                print(f"error: photo {image.id} no longer matches its SHA-256; run "
+                      "'kycdesk doctor'", file=sys.stderr)
+                return ExitCode.PROBLEMS
+            name = f"photos/{image.client_image_id}{source.suffix}"
+            archive.write(source, name)
+            photos.append({**_photo_json(image), "file": name})
+        case["photos"] = photos
+        manifest = json.dumps({"format": ARCHIVE_FORMAT, "case": case}, indent=1,
+                              ensure_ascii=False, sort_keys=True).encode()
+        archive.writestr("manifest.json", manifest)
+        archive.writestr("manifest.sha256", hashlib.sha256(manifest).hexdigest())
+    tmp.replace(output)
+    print(f"exported {case_id} ({len(photos)} photo(s)) to {output}", file=out)
+    return ExitCode.OK
+
+
+def read_archive(path: Path, folder: Path) -> dict[str, Any]:
+    """Unpack and verify an archive (manifest hash, every photo's hash); the manifest.
+    Raises ValueError with a sentence saying what is wrong."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            manifest = archive.read("manifest.json")
+            declared = archive.read("manifest.sha256").decode().strip()
+            if hashlib.sha256(manifest).hexdigest() != declared:
+                raise ValueError("the archive's manifest was changed or damaged")
+            data = json.loads(manifest)
+            if data.get("format") != ARCHIVE_FORMAT:
+                raise ValueError(f"not a {ARCHIVE_FORMAT} archive")
+            for photo in data["case"]["photos"]:
+                name = str(photo["file"])
+                if not name.startswith("photos/") or ".." in name or "/" in name[7:]:
+                    raise ValueError(f"an unexpected file name in the archive: {name!r}")
+                target = folder / name[7:]
+                target.write_bytes(archive.read(name))
+                if _sha256(target) != photo["sha256"]:
+                    raise ValueError(f"photo {name} does not match its SHA-256")
+                photo["path"] = str(target)
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise ValueError(f"the archive cannot be read ({exc})") from exc
+    case: dict[str, Any] = data["case"]
+    return case
+
+
+def _import(store: Any, path: Path, out: TextIO) -> int:
+    from kycdesk.core.errors import CaseNotFoundError
+    from kycdesk.core.records import Location
+    from kycdesk.core.states import CaseStatus, Change
+    from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm, Transition
+
+    with tempfile.TemporaryDirectory(prefix="kycdesk-import-") as tmp:
+        try:
+            case = read_archive(path, Path(tmp))
+        except ValueError as exc:
+            print(f"error: {exc}; nothing was imported", file=sys.stderr)
+            return ExitCode.PROBLEMS
+        case_id = case["id"]
+        try:
+            local = store.load_case(case_id)
+        except CaseNotFoundError:
+            local = None
+        if local is not None and local.revision >= int(case["revision"]):
+            print(f"not imported: this device has revision {local.revision} of {case_id}, "
+                  f"the archive {case['revision']}", file=sys.stderr)
+            return ExitCode.PROBLEMS
+        if local is not None and local.status != CaseStatus.DRAFT:
+            print(f"not imported: {case_id} is {local.status} here", file=sys.stderr)
+            return ExitCode.PROBLEMS
+        if local is None:
+            store.run(CreateCase(case_id=case_id, reference_number=case["reference_number"],
+                                 form_id=case["form_id"], form_version=case["form_version"]))
+        definition = _definition(store, case["form_id"], case["form_version"])
+        name = " ".join(str(case["form"].get(k) or "").strip()
+                        for k in definition.summary.name_fields).strip()
+        store.run(SaveForm(case_id, case["form"], case["form_version"], name or None))
+        held = {i.client_image_id for i in store.list_images(case_id)}
+        for photo in case["photos"]:
+            if photo["client_image_id"] in held:
+                continue
+            store.run(AddImage(case_id, Path(photo["path"]), slot=photo["slot"],
+                               location=Location(photo["latitude"], photo["longitude"],
+                                                 photo["accuracy"]),
+                               captured_at=photo["captured_at"],
+                               captured_at_source=photo["captured_at_source"],
+                               origin="camera" if photo["source"] == "camera" else "import",
+                               client_image_id=photo["client_image_id"]))
+        if case["status"] in (CaseStatus.READY, CaseStatus.FAILED, CaseStatus.SYNCED):
+            store.run(Transition(case_id, Change.SUBMIT))
+    print(f"imported {case_id} ({len(case['photos'])} photo(s))", file=out)
+    return ExitCode.OK
