@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import zipfile
@@ -67,31 +68,53 @@ def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -
 
     try:
         paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with DataDirLock(paths.lock_file), LocalStore(paths) as store:
-            command = args.case_command
-            if command == "new":
-                return _new(store, args, out)
-            if command == "attach":
-                return _attach(store, args, out)
-            if command == "show":
-                print(json.dumps(_case_json(store, args.case), indent=1, ensure_ascii=False),
-                      file=out)
-                return ExitCode.OK
-            if command == "list":
-                return _list(store, args, out)
-            if command == "discard":
-                from kycdesk.persistence.commands import DiscardDraft
-
-                store.run(DiscardDraft(args.case))
-                print(f"discarded {args.case}", file=out)
-                return ExitCode.OK
-            if command == "export":
-                return _export(store, args.case, args.output, out)
-            if command == "import":
-                return _import(store, args.archive, out)
-    except StoreError as exc:
+        lock = DataDirLock(paths.lock_file)
+        lock.acquire()
+    except OSError as exc:
+        print(f"error: the data folder {paths.root} cannot be used ({exc.strerror})",
+              file=sys.stderr)
+        return ExitCode.STORE_UNUSABLE
+    except StoreError as exc:  # the app (or another command) has the folder
         print(f"error: {exc}", file=sys.stderr)
-        return ExitCode.PROBLEMS
+        return ExitCode.STORE_UNUSABLE
+    try:
+        try:
+            store = LocalStore(paths)
+        except StoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return ExitCode.STORE_UNUSABLE
+        try:
+            return _dispatch(store, args, out)
+        except StoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return ExitCode.PROBLEMS
+        finally:
+            store.close()
+    finally:
+        lock.release()
+
+
+def _dispatch(store: Any, args: argparse.Namespace, out: TextIO) -> int:
+    command = args.case_command
+    if command == "new":
+        return _new(store, args, out)
+    if command == "attach":
+        return _attach(store, args, out)
+    if command == "show":
+        print(json.dumps(_case_json(store, args.case), indent=1, ensure_ascii=False), file=out)
+        return ExitCode.OK
+    if command == "list":
+        return _list(store, args, out)
+    if command == "discard":
+        from kycdesk.persistence.commands import DiscardDraft
+
+        store.run(DiscardDraft(args.case))
+        print(f"discarded {args.case}", file=out)
+        return ExitCode.OK
+    if command == "export":
+        return _export(store, args.case, args.output, out)
+    if command == "import":
+        return _import(store, args.archive, out)
     raise AssertionError(args.case_command)
 
 
@@ -205,16 +228,39 @@ def _export(store: Any, case_id: str, output: Path, out: TextIO) -> int:
     case = _case_json(store, case_id)
     record = store.load_sync_case(case_id)
     case["finalized_at"] = record.finalized_at
-    photos = []
     tmp = output.with_name(f".{output.name}.tmp")
+    try:
+        count = _write_archive(store, case, tmp)
+        tmp.replace(output)
+    except _PhotoChangedError as exc:
+        tmp.unlink(missing_ok=True)
+        print(f"error: photo {exc} is missing or no longer matches its SHA-256; run "
+              "'kycdesk doctor'", file=sys.stderr)
+        return ExitCode.PROBLEMS
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        print(f"error: the archive could not be written to {output} ({exc.strerror or exc})",
+              file=sys.stderr)
+        return ExitCode.PROBLEMS
+    print(f"exported {case_id} ({count} photo(s)) to {output}", file=out)
+    return ExitCode.OK
+
+
+class _PhotoChangedError(Exception):
+    pass
+
+
+def _write_archive(store: Any, case: dict[str, Any], tmp: Path) -> int:
+    photos = []
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-        for image in store.list_images(case_id):
+        for image in store.list_images(case["id"]):
             source = store.paths.absolute(image.file_path)
-            if _sha256(source) != image.sha256:
-                tmp.unlink(missing_ok=True)
-                print(f"error: photo {image.id} no longer matches its SHA-256; run "
-                      "'kycdesk doctor'", file=sys.stderr)
-                return ExitCode.PROBLEMS
+            try:
+                unchanged = _sha256(source) == image.sha256
+            except OSError:
+                unchanged = False
+            if not unchanged:
+                raise _PhotoChangedError(str(image.id))
             name = f"photos/{image.client_image_id}{source.suffix}"
             archive.write(source, name)
             photos.append({**_photo_json(image), "file": name})
@@ -223,9 +269,9 @@ def _export(store: Any, case_id: str, output: Path, out: TextIO) -> int:
                               ensure_ascii=False, sort_keys=True).encode()
         archive.writestr("manifest.json", manifest)
         archive.writestr("manifest.sha256", hashlib.sha256(manifest).hexdigest())
-    tmp.replace(output)
-    print(f"exported {case_id} ({len(photos)} photo(s)) to {output}", file=out)
-    return ExitCode.OK
+    with tmp.open("rb+") as fh:
+        os.fsync(fh.fileno())  # the archive may be the only copy carried off the device
+    return len(photos)
 
 
 def read_archive(path: Path, folder: Path) -> dict[str, Any]:

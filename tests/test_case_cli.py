@@ -222,4 +222,18 @@ def test_case_commands_refuse_while_the_app_holds_the_folder(
         code, _, err = case(paths, capsys, "new")
     finally:
         lock.release()
-    assert code == 1 and "already running" in err
+    assert code == 2 and "already running" in err
+
+
+def test_unknown_cases_and_unwritable_targets_get_a_sentence(
+        qapp: object, paths: DataPaths, tmp_path: Path, capsys: Capture) -> None:
+    code, _, err = case(paths, capsys, "show", "nonsense", "--json")
+    assert code == 1 and "not a valid case id" in err
+    missing = "03ac0ab2-d8fe-4988-84a1-a711eeec35d5"
+    code, _, err = case(paths, capsys, "show", missing, "--json")
+    assert code == 1 and "does not exist" in err
+    case_id = new_case(paths, capsys)
+    code, _, err = case(paths, capsys, "export", case_id, "-o",
+                        str(tmp_path / "no-such-folder" / "case.zip"))
+    assert code == 1 and "could not be written" in err
+    assert not list(tmp_path.glob("**/.case.zip.tmp"))
