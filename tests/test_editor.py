@@ -571,6 +571,8 @@ def test_the_calendar_opens_where_a_person_needs_it(qtbot: QtBot, desk: KycDeskA
     assert min(calendar.width(), calendar.height()) >= 44 * 7  # touch-sized cells
     calendar.clicked.emit(QDate(1988, 3, 14))
     assert editor.model.value("applicant.date_of_birth") == "1988-03-14"
+    birth.line.setText("31.02.1977")  # no such day, but the year is plain: open there
+    assert birth.open_calendar().selectedDate().year() == 1977
     issued = _date_editor(editor, "identity.issue_date")
     assert issued.open_calendar().selectedDate() == QDate.currentDate()
     issued.today.click()

@@ -26,8 +26,12 @@ from kycdesk.demo import generate
 from kycdesk.paths import resolve
 from kycdesk.persistence.store import LocalStore
 from kycdesk.views.case_editor import CaseEditor
-from kycdesk.views.field_widgets import TextEditor
+from kycdesk.views.field_widgets import DateEditor, TextEditor
 from kycdesk.views.style import APP_STYLESHEET
+
+
+# A 1366x768 tablet minus a 40 px taskbar: the smallest screen verifiers use.
+WINDOW = (1366, 728)
 
 
 def settle(ms: int = 150) -> None:
@@ -46,6 +50,18 @@ def main() -> int:
     app.setStyleSheet(APP_STYLESHEET)
     with tempfile.TemporaryDirectory(prefix="kycdesk-shots-") as tmp:
         paths = resolve(Path(tmp) / "data")
+        first_run = KycDeskApp(paths, debounce_ms=100, confirm=lambda *_: True)
+        if not first_run.start():
+            print(first_run.startup_error)
+            return 1
+        first_run.window.resize(*WINDOW)
+        first_run.window.show()
+        while first_run.reader is None:
+            settle(20)
+        settle()
+        first_run.window.grab().save(str(out / "first-run.png"))
+        first_run.shutdown()
+        settle()
         with LocalStore(paths) as store:
             generate(store, cases=24, images_per_case=5, status="mixed", seed=11,
                      image_size=(1200, 900))
@@ -55,7 +71,7 @@ def main() -> int:
             print(desk.startup_error)
             return 1
         window = desk.window
-        window.resize(1280, 820)
+        window.resize(*WINDOW)
         window.show()
         while desk.reader is None:
             settle(20)
@@ -79,6 +95,26 @@ def main() -> int:
         desk.loader.wait_idle()
         settle(300)
         window.grab().save(str(out / "photo-gallery.png"))
+
+        editor.go_to_step(0)
+        birth = editor.editors["applicant.date_of_birth"]
+        assert isinstance(birth, DateEditor)
+        birth.line.setText("31.02.1988")  # typed as on the ID card, but no such day:
+        birth._typed(birth.line.text())   # kept as typed, flagged, nothing lost
+        settle()
+        editor.reveal("applicant.date_of_birth")
+        settle()
+        window.grab().save(str(out / "editor-date-field.png"))
+        calendar = birth.open_calendar()
+        settle(300)
+        calendar.window().grab().save(str(out / "date-calendar.png"))
+        calendar.window().close()
+        settle()
+
+        failed = next(c for c in cases if c.status == CaseStatus.FAILED.value)
+        desk.open_case(failed.id)
+        settle()
+        window.grab().save(str(out / "needs-action.png"))
 
         synced = next(c for c in cases if c.status == CaseStatus.SYNCED.value)
         desk.open_case(synced.id)

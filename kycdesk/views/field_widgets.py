@@ -302,6 +302,9 @@ class DateEditor(FieldEditor):
         if current is not None:
             return QDate(current.year, current.month, current.day)
         today = QDate.currentDate()
+        year = re.search(r"\b(1[89]|20)\d\d\b", self.line.text())
+        if year:  # "31.02.1988" is no day, but the person meant 1988: open there
+            return QDate(int(year.group()), 1, 1)
         return today.addYears(-30) if "birth" in self.field.key else today
 
     def open_calendar(self) -> QCalendarWidget:
