@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from tests.sync_support import (
     make_ready_cases,
     noisy_jpeg,
     start_server,
+    sync_killing_repeatedly,
 )
 
 
@@ -60,21 +60,13 @@ def main() -> int:
                             LinkProfile(rate_bps=400_000, latency_s=0.03)) as link:
                 cmd = [sys.executable, "-m", "kycdesk", "sync", "--once", "--now",
                        "--data-dir", str(paths.root), "--server", link.url, "--token", TOKEN]
-                while kills < args.kills:
-                    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                               stderr=subprocess.DEVNULL, env=env)
-                    try:
-                        code = process.wait(timeout=rng.uniform(1.0, 3.0))
-                    except subprocess.TimeoutExpired:
-                        process.send_signal(signal.SIGKILL)
-                        process.wait()
-                        kills += 1
-                        with LocalStore(paths) as store:
-                            restarts_from_offset += any(
-                                i.upload_offset for c in ids for i in store.list_images(c))
-                        continue
-                    if code == 0:
-                        break
+                def note_offsets() -> None:
+                    nonlocal restarts_from_offset
+                    with LocalStore(paths) as store:
+                        restarts_from_offset += any(
+                            i.upload_offset for c in ids for i in store.list_images(c))
+
+                kills = sync_killing_repeatedly(cmd, env, rng, args.kills, note_offsets)
                 final = subprocess.run(cmd, capture_output=True, text=True, env=env,
                                        timeout=600, check=False)
                 received = link.bytes_to_server

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,3 +177,25 @@ def noisy_jpeg(path: Path, size: tuple[int, int], *, opacity: float = 0.25,
     painter.end()
     picture.save(str(path), "JPEG", quality)  # type: ignore[call-overload]
     return path
+
+
+def sync_killing_repeatedly(cmd: list[str], env: dict[str, str], rng: random.Random,
+                            kills: int, after_kill: Callable[[], None]) -> int:
+    """Run `cmd` (a `kycdesk sync --once`) again and again, SIGKILLing it 1-3 s in, until
+    `kills` kills are done or a run completes with exit 0; `after_kill` looks at the store
+    after each kill. Returns the kills done."""
+    done = 0
+    while done < kills:
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env=env)
+        try:
+            code = process.wait(timeout=rng.uniform(1.0, 3.0))
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            done += 1
+            after_kill()
+            continue
+        if code == 0:
+            break
+    return done

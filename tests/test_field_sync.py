@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from tests.sync_support import (
     ServerHandle,
     assert_server_holds_exactly,
     noisy_jpeg,
+    sync_killing_repeatedly,
 )
 
 DEVICE = "device-field-1"
@@ -223,27 +223,19 @@ def test_sigkill_mid_upload_resumes_from_the_persisted_offset(
         photo_bytes = _photo_bytes(store, ids)
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
     rng = random.Random(11)
-    kills = 0
     resumed_from = 0
     profile = LinkProfile(rate_bps=400_000, latency_s=0.03)
     with field_link(_port(kill_server), profile) as link:
         args = [sys.executable, "-m", "kycdesk", "sync", "--once", "--now",
                 "--data-dir", str(paths.root), "--server", link.url, "--token", TOKEN]
-        while kills < 10:
-            process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, env=env)
-            try:
-                code = process.wait(timeout=rng.uniform(1.0, 3.0))
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-                kills += 1
-                with LocalStore(paths) as store:
-                    resumed_from = max([resumed_from, *(
-                        i.upload_offset for c in ids for i in store.list_images(c))])
-                continue
-            if code == 0:
-                break
+
+        def note_offsets() -> None:
+            nonlocal resumed_from
+            with LocalStore(paths) as store:
+                resumed_from = max([resumed_from, *(
+                    i.upload_offset for c in ids for i in store.list_images(c))])
+
+        kills = sync_killing_repeatedly(args, env, rng, 10, note_offsets)
         final = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180,
                                check=False)
         received = link.bytes_to_server

@@ -29,7 +29,6 @@ from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.field_widgets import DateEditor, TextEditor
 from kycdesk.views.style import APP_STYLESHEET
 
-
 # A 1366x768 tablet minus a 40 px taskbar: the smallest screen verifiers use.
 WINDOW = (1366, 728)
 

@@ -171,14 +171,18 @@ class StructureTracker:
     def _stopped(self) -> bool:
         return self._done or self._broken
 
+    def _skipped(self, pos: int, size: int) -> int:
+        """Pass over what is left of the current segment's body within this buffer."""
+        step = min(self._skip, size - pos)
+        self._skip -= step
+        return pos + step
+
     def _jpeg(self, data: bytes) -> int:
         pos = 0
         size = len(data)
         while pos < size:
             if self._skip:
-                step = min(self._skip, size - pos)
-                self._skip -= step
-                pos += step
+                pos = self._skipped(pos, size)
                 continue
             if self._in_scan:
                 found = data.find(b"\xff", pos)
@@ -228,9 +232,7 @@ class StructureTracker:
         size = len(data)
         while pos < size:
             if self._skip:
-                step = min(self._skip, size - pos)
-                self._skip -= step
-                pos += step
+                pos = self._skipped(pos, size)
                 if self._skip == 0 and self._last_chunk == b"IEND":
                     self._done = True
                     return size

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,6 +51,27 @@ def _unretire(paths: DataPaths, gone: Path | None, case_id: str) -> None:
         os.rename(gone, paths.case_dir(case_id))
 
 
+def _with_folder_retired(conn: Connection, paths: DataPaths, case_id: str,
+                         change_rows: Callable[[], dict[str, object]]) -> dict[str, object]:
+    """Retire the folder, change the rows in one transaction, then delete the folder; a
+    failed transaction puts the folder back."""
+    gone = _retire_folder(paths, case_id)
+    try:
+        with conn.transaction():
+            detail = change_rows()
+    except BaseException:
+        _unretire(paths, gone, case_id)
+        raise
+    if gone is not None:
+        shutil.rmtree(gone, ignore_errors=True)
+    return detail
+
+
+def _photo_count(conn: Connection, case_id: str) -> int:
+    return int(conn.scalar("SELECT count(*) FROM case_images WHERE case_id = ?",
+                           (case_id,)) or 0)
+
+
 def discard_draft(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, object]:
     """Remove a draft and its photos for good; an audit line (no personal data) stays."""
     case_id = validate_case_id(case_id)
@@ -57,23 +79,18 @@ def discard_draft(conn: Connection, paths: DataPaths, case_id: str) -> dict[str,
     if status is not CaseStatus.DRAFT:
         raise CaseLockedError(f"This case is {status.value}; only drafts can be discarded.")
     reference = conn.scalar("SELECT reference_number FROM cases WHERE id = ?", (case_id,))
-    gone = _retire_folder(paths, case_id)
-    try:
-        with conn.transaction():
-            photos = int(conn.scalar("SELECT count(*) FROM case_images WHERE case_id = ?",
-                                     (case_id,)) or 0)
-            for table in ("case_edits", "case_images", "case_forms", "case_events"):
-                conn.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
-            conn.execute("DELETE FROM cases WHERE id = ?", (case_id,))
-            detail: dict[str, object] = {"case_id": case_id, "reference_number": reference,
-                                         "photos": photos}
-            append_event(conn, None, "case_discarded", detail)
-    except BaseException:
-        _unretire(paths, gone, case_id)
-        raise
-    if gone is not None:
-        shutil.rmtree(gone, ignore_errors=True)
-    return detail
+
+    def remove_rows() -> dict[str, object]:
+        photos = _photo_count(conn, case_id)
+        for table in ("case_edits", "case_images", "case_forms", "case_events"):
+            conn.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
+        conn.execute("DELETE FROM cases WHERE id = ?", (case_id,))
+        detail: dict[str, object] = {"case_id": case_id, "reference_number": reference,
+                                     "photos": photos}
+        append_event(conn, None, "case_discarded", detail)
+        return detail
+
+    return _with_folder_retired(conn, paths, case_id, remove_rows)
 
 
 def purge_synced(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, object]:
@@ -87,24 +104,19 @@ def purge_synced(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, 
                                      "from this device.")
     if row[2]:
         return {"case_id": case_id, "already": True}
-    gone = _retire_folder(paths, case_id)
-    try:
-        with conn.transaction():
-            photos = int(conn.scalar("SELECT count(*) FROM case_images WHERE case_id = ?",
-                                     (case_id,)) or 0)
-            conn.execute("DELETE FROM case_images WHERE case_id = ?", (case_id,))
-            conn.execute("DELETE FROM case_edits WHERE case_id = ?", (case_id,))
-            conn.execute("UPDATE case_forms SET form_json = '{}' WHERE case_id = ?", (case_id,))
-            conn.execute("UPDATE cases SET applicant_name = NULL, purged_at = ? WHERE id = ?",
-                         (utc_now(), case_id))
-            detail: dict[str, object] = {"photos": photos}
-            append_event(conn, case_id, "purged_after_retention", detail)
-    except BaseException:
-        _unretire(paths, gone, case_id)
-        raise
-    if gone is not None:
-        shutil.rmtree(gone, ignore_errors=True)
-    return detail
+
+    def strip_rows() -> dict[str, object]:
+        photos = _photo_count(conn, case_id)
+        conn.execute("DELETE FROM case_images WHERE case_id = ?", (case_id,))
+        conn.execute("DELETE FROM case_edits WHERE case_id = ?", (case_id,))
+        conn.execute("UPDATE case_forms SET form_json = '{}' WHERE case_id = ?", (case_id,))
+        conn.execute("UPDATE cases SET applicant_name = NULL, purged_at = ? WHERE id = ?",
+                     (utc_now(), case_id))
+        detail: dict[str, object] = {"photos": photos}
+        append_event(conn, case_id, "purged_after_retention", detail)
+        return detail
+
+    return _with_folder_retired(conn, paths, case_id, strip_rows)
 
 
 def purge_due(conn: Connection, days: float, now: datetime | None = None) -> list[str]:
