@@ -4,6 +4,7 @@ models, the main window, and the save triggers that come from outside an editor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import sys
@@ -143,7 +144,7 @@ class KycDeskApp(QObject):
         app = QGuiApplication.instance()
         if isinstance(app, QGuiApplication):
             app.applicationStateChanged.connect(self._application_state)
-            app.commitDataRequest.connect(lambda _manager: self.flush_all())
+            app.commitDataRequest.connect(self._commit_data)
         self.writer_thread.start()
         return True
 
@@ -341,10 +342,22 @@ class KycDeskApp(QObject):
         if state != Qt.ApplicationState.ApplicationActive:
             self.flush_all()
 
+    @Slot(object)
+    def _commit_data(self, _manager: object) -> None:
+        self.flush_all()  # the OS session ends
+
     # -- stop -------------------------------------------------------------------------
     def shutdown(self) -> None:
         """Save every open case, flush pending writes (blocking is right at quit),
         close connections, unlock."""
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            # The application outlives this desk (tests, a restart after a repair): its
+            # signals must not reach a desk whose window is gone.
+            for signal, slot in ((app.applicationStateChanged, self._application_state),
+                                 (app.commitDataRequest, self._commit_data)):
+                with contextlib.suppress(RuntimeError, TypeError):
+                    signal.disconnect(slot)
         for editor in self.window.editors():
             editor.close_case()
         if self.sync is not None:

@@ -250,3 +250,22 @@ def test_the_first_run_says_what_to_do(qtbot: QtBot, paths: DataPaths) -> None:
         model.set_reader(None)
     finally:
         reader.close()
+
+
+def test_a_shut_down_desk_hears_no_more_application_signals(qtbot: QtBot,
+                                                            paths: DataPaths) -> None:
+    """The application outlives a desk (each test; a restart after a repair): a state change
+    or session end after shutdown must not reach a desk whose window is gone."""
+    import shiboken6
+    from PySide6.QtGui import QGuiApplication
+
+    desk = KycDeskApp(paths, debounce_ms=100, confirm=always_yes)
+    assert desk.start()
+    desk.shutdown()
+    shiboken6.delete(desk.window)
+    app = QGuiApplication.instance()
+    assert isinstance(app, QGuiApplication)
+    # A desk still connected raises "Internal C++ object already deleted" in the event loop
+    # (pytest-qt fails the test on it).
+    app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationInactive)
+    app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationActive)
