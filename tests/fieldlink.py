@@ -43,10 +43,15 @@ class LinkProfile:
 
 
 class _Bucket:
-    def __init__(self, rate: float) -> None:
+    """One direction of the radio link: its rate, and its queue — one bandwidth-delay
+    product (at least a few pieces) in flight, shared by every connection, as a device's
+    connections share one bearer. What is in it when a connection is reset is lost."""
+
+    def __init__(self, rate: float, latency_s: float) -> None:
         self.rate = rate
         self.tokens = 0.0
         self.stamp = time.monotonic()
+        self.room = asyncio.Semaphore(int(rate * latency_s) // PIECE + 4)  # pieces
 
     async def take(self, count: int) -> None:
         while True:
@@ -129,12 +134,14 @@ class FieldLink:
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)
         self.port = listener.getsockname()[1]
-        self._up = _Bucket(self.profile.rate_bps)
-        self._down = _Bucket(self.profile.rate_bps)
+        self._up = _Bucket(self.profile.rate_bps, self.profile.latency_s)
+        self._down = _Bucket(self.profile.rate_bps, self.profile.latency_s)
         self._started = time.monotonic()
 
         async def main() -> None:
-            server = await asyncio.start_server(self._accept, sock=listener)
+            # limit: the proxy reads ahead little (a StreamReader buffers 2 x limit), so a
+            # byte the client wrote is soon either on the link or still the client's.
+            server = await asyncio.start_server(self._accept, sock=listener, limit=PIECE)
             if self.profile.reset_every_s:
                 self._tasks.add(loop.create_task(self._resetter(self.profile.reset_every_s)))
             self._ready.set()
@@ -173,7 +180,8 @@ class FieldLink:
             writer.close()
             return
         try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port,
+                                                                 limit=PIECE)
         except OSError:
             writer.close()
             return
@@ -195,12 +203,14 @@ class FieldLink:
                     bucket: _Bucket, *, to_server: bool) -> None:
         """Latency is a delivery time stamped on each chunk as it enters the link; the
         rate is the bucket; a stall holds everything (sockets stay open)."""
-        # In flight on the link: one bandwidth-delay product (at least a few pieces).
-        in_flight = int(self.profile.rate_bps * self.profile.latency_s) // PIECE + 4
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=in_flight)
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        held = 0  # pieces of the shared link queue this connection occupies
 
         async def enter() -> None:
+            nonlocal held
             while data := await reader.read(PIECE):
+                await bucket.room.acquire()
+                held += 1
                 if to_server:
                     self.bytes_from_client += len(data)
                 await queue.put((time.monotonic() + self.profile.latency_s, data))
@@ -220,6 +230,8 @@ class FieldLink:
                 await bucket.take(len(data))
                 writer.write(data)
                 await writer.drain()
+                held -= 1
+                bucket.room.release()
                 if to_server:
                     self.bytes_to_server += len(data)
                 else:
@@ -228,6 +240,10 @@ class FieldLink:
                 writer.write_eof()
         finally:
             feeder.cancel()
+            with suppress(asyncio.CancelledError):
+                await feeder
+            for _ in range(held):  # a reset loses what was queued: its room is free again
+                bucket.room.release()
 
 
 def _hard_close(stream: asyncio.StreamWriter) -> None:
