@@ -4,7 +4,6 @@ models, the main window, and the save triggers that come from outside an editor.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import sys
@@ -55,7 +54,7 @@ from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.main_window import MainWindow
 from kycdesk.views.photo_panel import Confirm, ask_confirmation
 from kycdesk.views.settings_dialog import SettingsDialog
-from kycdesk.views.style import APP_STYLESHEET
+from kycdesk.views.style import app_stylesheet
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +103,7 @@ class KycDeskApp(QObject):
         self.settings = QSettings()
         self._sync_options = sync_options or {}
         self.sync: SyncController | None = None
+        self._hears_application = False  # connected to the application's own signals
         self.window.sync_panel.settingsRequested.connect(self.open_settings)
         self._network: Any = None
         self._retention_timer = QTimer(self)
@@ -145,6 +145,7 @@ class KycDeskApp(QObject):
         if isinstance(app, QGuiApplication):
             app.applicationStateChanged.connect(self._application_state)
             app.commitDataRequest.connect(self._commit_data)
+            self._hears_application = True
         self.writer_thread.start()
         return True
 
@@ -351,13 +352,12 @@ class KycDeskApp(QObject):
         """Save every open case, flush pending writes (blocking is right at quit),
         close connections, unlock."""
         app = QGuiApplication.instance()
-        if isinstance(app, QGuiApplication):
+        if self._hears_application and isinstance(app, QGuiApplication):
             # The application outlives this desk (tests, a restart after a repair): its
             # signals must not reach a desk whose window is gone.
-            for signal, slot in ((app.applicationStateChanged, self._application_state),
-                                 (app.commitDataRequest, self._commit_data)):
-                with contextlib.suppress(RuntimeError, TypeError):
-                    signal.disconnect(slot)
+            app.applicationStateChanged.disconnect(self._application_state)
+            app.commitDataRequest.disconnect(self._commit_data)
+            self._hears_application = False
         for editor in self.window.editors():
             editor.close_case()
         if self.sync is not None:
@@ -424,7 +424,7 @@ def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_NAME)
-    app.setStyleSheet(APP_STYLESHEET)
+    app.setStyleSheet(app_stylesheet())
     collector = GuiThreadCollector()  # cycles are freed in this thread only (see gc_guard)
     desk = KycDeskApp(paths)
     settings = desk.settings

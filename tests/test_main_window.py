@@ -269,3 +269,21 @@ def test_a_shut_down_desk_hears_no_more_application_signals(qtbot: QtBot,
     # (pytest-qt fails the test on it).
     app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationInactive)
     app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationActive)
+
+
+@pytest.mark.parametrize(("touch", "at_least", "below"), [(True, 44, 10_000), (False, 0, 44)])
+def test_scroll_bars_are_a_finger_wide_on_a_touch_screen(qtbot: QtBot, touch: bool,
+                                                        at_least: int, below: int) -> None:
+    from PySide6.QtWidgets import QLabel, QScrollArea
+
+    from kycdesk.views.style import app_stylesheet
+
+    area = QScrollArea()
+    qtbot.addWidget(area)
+    area.setStyleSheet(app_stylesheet(touch_screen=touch))
+    area.setWidget(QLabel("\n".join(["a line of the form"] * 200)))
+    area.resize(400, 300)
+    area.show()
+    qtbot.waitExposed(area)
+    width = area.verticalScrollBar().width()
+    assert at_least <= width < below, width

@@ -27,7 +27,7 @@ from kycdesk.paths import resolve
 from kycdesk.persistence.store import LocalStore
 from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.field_widgets import DateEditor, TextEditor
-from kycdesk.views.style import APP_STYLESHEET
+from kycdesk.views.style import app_stylesheet
 
 # A 1366x768 tablet minus a 40 px taskbar: the smallest screen verifiers use.
 WINDOW = (1366, 728)
@@ -46,7 +46,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv[:1])
-    app.setStyleSheet(APP_STYLESHEET)
+    app.setStyleSheet(app_stylesheet(touch_screen=True))
     with tempfile.TemporaryDirectory(prefix="kycdesk-shots-") as tmp:
         paths = resolve(Path(tmp) / "data")
         first_run = KycDeskApp(paths, debounce_ms=100, confirm=lambda *_: True)

@@ -7,7 +7,7 @@ from kycdesk.core.states import STATUS_COLOURS, CaseStatus, badge
 TOUCH = 44
 ERROR_COLOUR = STATUS_COLOURS[CaseStatus.FAILED]
 ACCENT = STATUS_COLOURS[CaseStatus.READY]
-APP_STYLESHEET = f"""
+_BASE_STYLESHEET = f"""
 QPushButton, QToolButton, QComboBox, QLineEdit {{ min-height: {TOUCH - 8}px; }}
 QPushButton {{ padding: 4px 14px; }}
 QLabel[role="error"] {{ color: {ERROR_COLOUR}; }}
@@ -24,8 +24,6 @@ QListWidget#step-list::item {{ min-height: {TOUCH}px; padding-left: 8px; }}
 QComboBox QAbstractItemView::item {{ min-height: {TOUCH}px; }}
 QCheckBox {{ min-height: {TOUCH}px; spacing: 10px; }}
 QCheckBox::indicator {{ width: 26px; height: 26px; }}
-QScrollBar:vertical {{ width: {TOUCH // 2}px; }}
-QScrollBar:horizontal {{ height: {TOUCH // 2}px; }}
 QScrollBar::handle:vertical {{ min-height: {TOUCH}px; }}
 QScrollBar::handle:horizontal {{ min-width: {TOUCH}px; }}
 QTabBar::tab {{ min-height: {TOUCH}px; padding: 0 12px; }}
@@ -34,6 +32,23 @@ QPushButton[role="answer"]:checked {{ background: {ACCENT}; color: white;
 QPushButton[role="answer"]:focus {{ border: 2px solid #f0a800; }}
 QLabel#empty-state {{ color: #30363a; font-size: 15px; padding: 24px; }}
 """
+
+
+def has_touch_screen() -> bool:
+    from PySide6.QtGui import QInputDevice
+
+    return any(d.type() == QInputDevice.DeviceType.TouchScreen
+               for d in QInputDevice.devices())
+
+
+def app_stylesheet(touch_screen: bool | None = None) -> str:
+    """The app's style sheet. Scroll bars are a finger wide on a touch screen (kinetic
+    scrolling moves the content too) and half that with only a mouse, where width is
+    better spent on the form."""
+    touch = has_touch_screen() if touch_screen is None else touch_screen
+    bar = TOUCH if touch else TOUCH // 2
+    return _BASE_STYLESHEET + (f"QScrollBar:vertical {{ width: {bar}px; }}\n"
+                               f"QScrollBar:horizontal {{ height: {bar}px; }}\n")
 
 
 def status_badge_html(status: str, error_kind: str | None = None) -> str:
