@@ -54,14 +54,14 @@ class _Bucket:
         self.room = asyncio.Semaphore(int(rate * latency_s) // PIECE + 4)  # pieces
 
     async def take(self, count: int) -> None:
-        while True:
-            now = time.monotonic()
-            self.tokens = min(self.rate * 0.1, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-            if self.tokens >= count:
-                self.tokens -= count
-                return
-            await asyncio.sleep((count - self.tokens) / self.rate)
+        """Spend `count` bytes of the rate: a piece larger than the burst allowance (a
+        4 KB piece on a 3.5 kB/s GPRS link) goes into debt and waits it off, never forever."""
+        now = time.monotonic()
+        self.tokens = min(self.rate * 0.1, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        self.tokens -= count
+        if self.tokens < 0:
+            await asyncio.sleep(-self.tokens / self.rate)
 
 
 class FieldLink:

@@ -117,6 +117,30 @@ def test_a_stalled_link_is_dropped_and_the_upload_resumes(
         assert_server_holds_exactly(server, store, [case_id])
 
 
+def test_the_link_carries_pieces_larger_than_its_burst_on_a_gprs_rate() -> None:
+    """At 3.5 kB/s the burst allowance is 350 bytes, less than one 4 KB piece: the piece
+    must still cross (it once waited forever, and a GPRS benchmark never started)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    received = bytearray()
+
+    def sink() -> None:
+        conn, _ = listener.accept()
+        while len(received) < 6000 and (data := conn.recv(65536)):
+            received.extend(data)
+        conn.close()
+
+    thread = threading.Thread(target=sink, daemon=True)
+    thread.start()
+    with field_link(listener.getsockname()[1], LinkProfile(rate_bps=3500, latency_s=0.05)) \
+            as link, socket.create_connection(("127.0.0.1", link.port), timeout=30) as client:
+        client.sendall(b"x" * 6000)
+        thread.join(30)
+    listener.close()
+    assert len(received) == 6000
+
+
 def test_a_reply_trickled_one_byte_a_second_cannot_hold_a_request() -> None:
     """A per-read timeout alone would wait forever for a reply that keeps trickling."""
     listener = socket.socket()
