@@ -2,7 +2,8 @@
 
 Kernel `netem` is not available here, so the link is emulated in user space, between the
 app (or a benchmark) and the reference server:
-- a token-bucket rate per direction, shared by every connection (one radio link);
+- a token-bucket rate and one queue (a bandwidth-delay product) per direction, shared by
+  every connection (one radio bearer); what is queued when a connection is reset is lost;
 - added one-way latency (half the round trip) on every chunk, in order;
 - hard resets (RST) of every open connection every `reset_every_s` seconds;
 - stalls: windows during which nothing is forwarded but sockets stay open;
