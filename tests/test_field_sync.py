@@ -3,12 +3,14 @@ server: resets, stalls, a captive portal, a trickled reply, kills mid-upload."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import socket
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -115,6 +117,23 @@ def test_a_stalled_link_is_dropped_and_the_upload_resumes(
     assert case_id in result.synced, result.failed
     with LocalStore(paths) as store:
         assert_server_holds_exactly(server, store, [case_id])
+
+
+def test_a_body_still_draining_through_a_slow_link_is_not_taken_for_a_stall(
+        server: ServerHandle, megabyte_photos: list[Path]) -> None:
+    """The last write of a 96 KiB body returns while most of it is still queued (send
+    buffer, the link's queue); at 8 kB/s it drains for ~10 s, far past a 2 s stall timeout.
+    The reply is awaited for the stall timeout plus that drain at the measured rate."""
+    photo = megabyte_photos[0]
+    count = 96 * 1024
+    digest = hashlib.sha256(photo.read_bytes()).hexdigest()
+    profile = LinkProfile(rate_bps=8_000, latency_s=0.05)
+    with field_link(_port(server), profile) as link, \
+            SyncClient(link.url, TOKEN, device_id=DEVICE, stall_s=2.0) as client:
+        upload = client.create_upload(str(uuid.uuid4()), str(uuid.uuid4()), sha256=digest,
+                                      byte_size=photo.stat().st_size)
+        state = client.append(upload.url, photo, offset=0, count=count, rate_hint=8_000)
+    assert state.offset == count
 
 
 def test_the_link_carries_pieces_larger_than_its_burst_on_a_gprs_rate() -> None:

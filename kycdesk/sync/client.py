@@ -36,9 +36,19 @@ from kycdesk.core.protocol import (
     parse_repr_digest,
 )
 from kycdesk.sync.errors import SyncCancelledError, SyncError, UploadGoneError
-from kycdesk.sync.transport import STALL_S, deadline, field_timeout, field_transport
+from kycdesk.sync.transport import (
+    FLOOR_RATE,
+    STALL_S,
+    deadline,
+    drain_s,
+    field_timeout,
+    field_transport,
+)
 
-PIECE = 64 * 1024  # read and write granularity of an upload body
+# Read and write granularity of an upload body: a write of one piece that does not finish
+# within the stall timeout is a stall, so a piece must cross the slowest link we serve
+# (2 kB/s) well within it.
+PIECE = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -61,8 +71,6 @@ PERMANENT_STATUSES = {400, 404, 409, 410, 413, 415, 422}
 TRANSIENT_STATUSES = {408, 425, 429, 507}
 
 
-# A request moving less than this, on average, is stopped and resumed (its bytes are kept).
-FLOOR_RATE = 2_000  # bytes/s
 REQUEST_DEADLINE_S = 60.0  # everything but the body's bytes: connect, headers, reply
 
 
@@ -180,9 +188,14 @@ class SyncClient:
 
     # -- requests ---------------------------------------------------------------------
     def _request(self, method: str, url: str, *, unclear_on_failure: bool,
-                 body_bytes: int = 0, **kwargs: Any) -> httpx.Response:
+                 body_bytes: int = 0, rate_hint: float | None = None,
+                 **kwargs: Any) -> httpx.Response:
         """One request, all of it (connect, send, headers, body) within its deadline: the
-        client's per-request allowance plus the body's time at the floor rate."""
+        client's per-request allowance plus the body's time at the floor rate. With a
+        body, the reply may take as long as the stall timeout plus the time to drain what
+        was still queued (`DRAIN_BYTES`) at `rate_hint` (the measured goodput)."""
+        if body_bytes:
+            kwargs["timeout"] = self._reply_timeout(body_bytes, rate_hint)
         try:
             with deadline(self.request_deadline_s + body_bytes / FLOOR_RATE):
                 return self._http.request(method, url, **kwargs)
@@ -197,6 +210,12 @@ class SyncClient:
             raise SyncError(FailureKind.TRANSIENT,
                             f"The connection to the server broke ({type(exc).__name__}).",
                             unclear=unclear_on_failure) from exc
+
+    def _reply_timeout(self, body_bytes: int, rate_hint: float | None) -> httpx.Timeout:
+        base = self._http.timeout
+        return httpx.Timeout(connect=base.connect,
+                             read=(base.read or self.stall_s) + drain_s(body_bytes, rate_hint),
+                             write=base.write, pool=base.pool)
 
     @staticmethod
     def _failure(response: httpx.Response, what: str) -> SyncError:
@@ -264,7 +283,8 @@ class SyncClient:
     def create_upload(self, case_id: str, client_image_id: str, *, sha256: str,
                       byte_size: int, path: Path | None = None,
                       cancel: threading.Event | None = None,
-                      progress: Progress | None = None) -> UploadState:
+                      progress: Progress | None = None,
+                      rate_hint: float | None = None) -> UploadState:
         """A new upload for one photo. With `path`, the whole photo goes in the same
         request (tus creation-with-upload: one round trip for a photo that fits one
         request); the caller learns the address only if the reply arrives."""
@@ -280,7 +300,7 @@ class SyncClient:
             extra["content"] = _file_body(path, 0, byte_size, cancel, progress)
         response = self._request("POST", UPLOADS_PATH, unclear_on_failure=False,
                                  body_bytes=byte_size if path is not None else 0,
-                                 headers=headers, **extra)
+                                 rate_hint=rate_hint, headers=headers, **extra)
         if response.status_code == 422 and path is not None:
             raise UploadGoneError("The photo arrived damaged; kycdesk sends it again.",
                                   damaged=True)
@@ -304,11 +324,12 @@ class SyncClient:
 
     def append(self, url: str, path: Path, *, offset: int, count: int,
                cancel: threading.Event | None = None,
-               progress: Progress | None = None) -> UploadState:
+               progress: Progress | None = None,
+               rate_hint: float | None = None) -> UploadState:
         """Send bytes [offset, offset + count) of the photo (PATCH). What reaches the server
         is kept even if the request is cut; the caller asks (`upload_state`) after a failure."""
         response = self._request(
-            "PATCH", url, unclear_on_failure=True, body_bytes=count,
+            "PATCH", url, unclear_on_failure=True, body_bytes=count, rate_hint=rate_hint,
             content=_file_body(path, offset, count, cancel, progress),
             headers={"Tus-Resumable": TUS_VERSION, "Upload-Offset": str(offset),
                      "Content-Type": OFFSET_CONTENT_TYPE, "Content-Length": str(count)})

@@ -131,7 +131,7 @@ class PhotoUploader:
                     state = self.client.create_upload(
                         image.case_id, image.client_image_id, sha256=image.sha256 or "",
                         byte_size=size, path=path if whole else None, cancel=self.cancel,
-                        progress=on_sent)
+                        progress=on_sent, rate_hint=self.goodput)
                     handed[0] = 0
                     url = state.url
                     if whole:
@@ -156,7 +156,7 @@ class PhotoUploader:
                     handed[0] = 0
                     state = self.client.append(
                         url, path, offset=confirmed, count=count, cancel=self.cancel,
-                        progress=on_sent)
+                        progress=on_sent, rate_hint=self.goodput)
                     handed[0] = 0
                     sent_total += self._sent(count)
                     confirmed = self._learn(image, state, before, meter)

@@ -5,8 +5,11 @@ Timeouts, chosen for 2G/EDGE (30–60 kB/s, 0.5–2 s round trips, links that st
   network is as good as absent.
 - write and read: the stall timeout (default 30 s). The socket's send buffer is kept small
   (64 KiB, ~2 s of a 2G link) so a write that blocks that long means the link moved no
-  data for that long, not that a 4 MB kernel buffer is still draining; on Linux
-  TCP_USER_TIMEOUT also drops a connection whose sent bytes stay unacknowledged that long.
+  data for that long, not that a 4 MB kernel buffer is still draining. Once the body is
+  written, the reply is awaited for the stall timeout plus the time the last queued bytes
+  (`DRAIN_BYTES`) take to drain at the measured goodput (`drain_s`). On Linux
+  TCP_USER_TIMEOUT drops a connection whose sent bytes stay unacknowledged longer than
+  the longest of those silences.
 - a deadline per request (see `deadline()`), enforced on every socket read and write —
   response headers included — so a reply trickled one byte a second cannot hold a run
   past its deadline, as a per-read timeout alone would.
@@ -30,6 +33,20 @@ import httpx
 STALL_S = 30.0
 CONNECT_S = 15.0
 SEND_BUFFER = 64 * 1024
+# A request moving less than this, on average, is stopped and resumed (its bytes are kept).
+FLOOR_RATE = 2_000  # bytes/s
+# Bytes written are not yet bytes sent: when a body's last write returns, up to this much
+# may still be queued — the send buffer and the network's own queues (a radio bearer, a
+# proxy) — and on GPRS that alone drains for half a minute. The wait for the reply gets
+# the time to drain it on top of the stall timeout, so a link that is still moving the body
+# is never taken for a stalled one.
+DRAIN_BYTES = 128 * 1024
+
+
+def drain_s(body_bytes: int, rate: float | None) -> float:
+    """How long what may still be queued of a body takes to drain at `rate` (the measured
+    goodput; the floor rate when unknown), with room for the rate to wobble."""
+    return 1.5 * min(body_bytes, DRAIN_BYTES) / max(rate or FLOOR_RATE, FLOOR_RATE)
 
 _local = threading.local()
 
@@ -106,7 +123,10 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 def socket_options(stall_s: float) -> list[tuple[int, int, int]]:
     options = [(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)]
     if sys.platform.startswith("linux") and hasattr(socket, "TCP_USER_TIMEOUT"):
-        options.append((socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(stall_s * 1000)))
+        # Bytes queued in a slow link stay unacknowledged while it drains: the kernel may
+        # drop the connection only after the longest silence the client itself allows.
+        longest = stall_s + drain_s(DRAIN_BYTES, None)
+        options.append((socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(longest * 1000)))
     return options
 
 
