@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from kycdesk.exit_codes import ExitCode
 from kycdesk.paths import DataPaths
+from kycdesk.persistence.files import file_sha256
 
 ARCHIVE_FORMAT = "kycdesk-case/1"
 
@@ -118,7 +119,7 @@ def _dispatch(store: Any, args: argparse.Namespace, out: TextIO) -> int:
     raise AssertionError(args.case_command)
 
 
-def _definition(store: Any, form_id: str | None, version: str | None) -> Any:
+def _definition(form_id: str | None, version: str | None) -> Any:
     from kycdesk.models.form_registry import DEFAULT_FORM_ID, FormRegistry
 
     registry = FormRegistry.load()
@@ -132,7 +133,7 @@ def _new(store: Any, args: argparse.Namespace, out: TextIO) -> int:
     from kycdesk.app import new_reference
     from kycdesk.persistence.commands import CreateCase
 
-    definition = _definition(store, None, None)
+    definition = _definition(None, None)
     case_id = store.run(CreateCase(reference_number=args.reference or new_reference(),
                                    form_id=definition.form_id,
                                    form_version=definition.version))
@@ -146,7 +147,7 @@ def _attach(store: Any, args: argparse.Namespace, out: TextIO) -> int:
     from kycdesk.persistence.commands import AddImage
 
     case = store.load_case(args.case)
-    definition = _definition(store, case.form_id, case.form_version)
+    definition = _definition(case.form_id, case.form_version)
     slots = {f.slot: f for f in definition.fields() if f.kind is FieldKind.PHOTO}
     if args.slot is not None and args.slot not in slots:
         print(f"error: no photo slot {args.slot!r}; slots: {', '.join(slots)}", file=sys.stderr)
@@ -185,14 +186,15 @@ def _photo_json(image: Any) -> dict[str, Any]:
             "synced": image.synced, "server_image_id": image.server_image_id}
 
 
-def _case_json(store: Any, case_id: str) -> dict[str, Any]:
+def _case_json(store: Any, case_id: str, images: list[Any] | None = None) -> dict[str, Any]:
     case = store.load_case(case_id)
+    images = store.list_images(case.id) if images is None else images
     return {"id": case.id, "reference_number": case.reference_number,
             "status": case.status, "revision": case.revision,
             "form_id": case.form_id, "form_version": case.form_version,
             "created_at": case.created_at, "last_saved": case.last_saved,
             "last_error": case.last_error, "purged_at": case.purged_at,
-            "form": case.form, "photos": [_photo_json(i) for i in store.list_images(case.id)]}
+            "form": case.form, "photos": [_photo_json(i) for i in images]}
 
 
 def _list(store: Any, args: argparse.Namespace, out: TextIO) -> int:
@@ -216,21 +218,14 @@ def _list(store: Any, args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.OK
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _export(store: Any, case_id: str, output: Path, out: TextIO) -> int:
-    case = _case_json(store, case_id)
+    images = store.list_images(case_id)
+    case = _case_json(store, case_id, images)
     record = store.load_sync_case(case_id)
     case["finalized_at"] = record.finalized_at
     tmp = output.with_name(f".{output.name}.tmp")
     try:
-        count = _write_archive(store, case, tmp)
+        count = _write_archive(store, case, images, tmp)
         tmp.replace(output)
     except _PhotoChangedError as exc:
         tmp.unlink(missing_ok=True)
@@ -250,13 +245,13 @@ class _PhotoChangedError(Exception):
     pass
 
 
-def _write_archive(store: Any, case: dict[str, Any], tmp: Path) -> int:
+def _write_archive(store: Any, case: dict[str, Any], images: list[Any], tmp: Path) -> int:
     photos = []
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-        for image in store.list_images(case["id"]):
+        for image in images:
             source = store.paths.absolute(image.file_path)
             try:
-                unchanged = _sha256(source) == image.sha256
+                unchanged = file_sha256(source) == image.sha256
             except OSError:
                 unchanged = False
             if not unchanged:
@@ -292,7 +287,7 @@ def read_archive(path: Path, folder: Path) -> dict[str, Any]:
                     raise ValueError(f"an unexpected file name in the archive: {name!r}")
                 target = folder / name[7:]
                 target.write_bytes(archive.read(name))
-                if _sha256(target) != photo["sha256"]:
+                if file_sha256(target) != photo["sha256"]:
                     raise ValueError(f"photo {name} does not match its SHA-256")
                 photo["path"] = str(target)
     except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
@@ -328,10 +323,9 @@ def _import(store: Any, path: Path, out: TextIO) -> int:
         if local is None:
             store.run(CreateCase(case_id=case_id, reference_number=case["reference_number"],
                                  form_id=case["form_id"], form_version=case["form_version"]))
-        definition = _definition(store, case["form_id"], case["form_version"])
-        name = " ".join(str(case["form"].get(k) or "").strip()
-                        for k in definition.summary.name_fields).strip()
-        store.run(SaveForm(case_id, case["form"], case["form_version"], name or None))
+        definition = _definition(case["form_id"], case["form_version"])
+        store.run(SaveForm(case_id, case["form"], case["form_version"],
+                           definition.applicant_name(case["form"])))
         held = {i.client_image_id for i in store.list_images(case_id)}
         for photo in case["photos"]:
             if photo["client_image_id"] in held:

@@ -8,6 +8,7 @@ fields of kind `photo` whose value lives in the image store, counted by slot.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -231,6 +232,11 @@ class FormDefinition(_Strict):
 
     def fields(self) -> list[FieldDef]:
         return [field for step in self.steps for field in step.fields]
+
+    def applicant_name(self, values: Mapping[str, Any]) -> str | None:
+        """The name the case list shows: the summary's name fields, joined."""
+        parts = [str(values.get(key) or "").strip() for key in self.summary.name_fields]
+        return " ".join(part for part in parts if part) or None
 
     def field(self, key: str) -> FieldDef:
         for step in self.steps:

@@ -97,10 +97,7 @@ class DraftModel(QAbstractListModel):
         return self._photo_counts.get(slot, 0)
 
     def applicant_name(self) -> str | None:
-        parts = [str(self._values.get(k) or "").strip()
-                 for k in self.definition.summary.name_fields]
-        name = " ".join(p for p in parts if p)
-        return name or None
+        return self.definition.applicant_name(self._values)
 
     # -- visibility and validation -------------------------------------------------------
     def is_visible(self, key: str) -> bool:

@@ -11,7 +11,6 @@ mismatches, integrity_check failures, unexpected folders.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -23,7 +22,7 @@ from kycdesk.core.ids import validate_case_id
 from kycdesk.paths import DataPaths, ensure_private_dir
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
-from kycdesk.persistence.files import fsync_dir, unlink_quietly
+from kycdesk.persistence.files import file_sha256, fsync_dir, unlink_quietly
 from kycdesk.persistence.images import CHUNK, IMAGE_NAME, TMP_PREFIX, TMP_SUFFIX, TOMBSTONE_PREFIX
 from kycdesk.persistence.lifecycle import repair_retired_folders
 from kycdesk.persistence.thumbnails import THUMBS_DIRNAME
@@ -81,14 +80,6 @@ class RecoveryReport:
         out.append(f"summary: {self.repairs} repair(s), "
                    + ("PROBLEMS FOUND" if self.has_problems else "no problems"))
         return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _quarantine(paths: DataPaths, case_id: str, file: Path) -> Path:
@@ -173,7 +164,7 @@ def run_recovery(conn: Connection, paths: DataPaths, *, full_integrity: bool = F
             continue
         if byte_size is not None and file.stat().st_size != int(byte_size):
             report.size_mismatches.append((int(image_id), case_id, file_path))
-        elif verify_hashes and sha256 and _sha256(file) != sha256:
+        elif verify_hashes and sha256 and file_sha256(file, CHUNK) != sha256:
             report.hash_mismatches.append((int(image_id), case_id, file_path))
 
     if paths.lost_and_found.is_dir():
