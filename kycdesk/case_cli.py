@@ -21,11 +21,16 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kycdesk.exit_codes import ExitCode
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.files import file_sha256
+
+if TYPE_CHECKING:  # the store loads QtSql: imported when a command runs, not at start
+    from kycdesk.core.form_schema import FormDefinition
+    from kycdesk.core.records import ImageRecord
+    from kycdesk.persistence.store import LocalStore
 
 ARCHIVE_FORMAT = "kycdesk-case/1"
 
@@ -95,7 +100,7 @@ def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -
         lock.release()
 
 
-def _dispatch(store: Any, args: argparse.Namespace, out: TextIO) -> int:
+def _dispatch(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
     command = args.case_command
     if command == "new":
         return _new(store, args, out)
@@ -119,7 +124,7 @@ def _dispatch(store: Any, args: argparse.Namespace, out: TextIO) -> int:
     raise AssertionError(args.case_command)
 
 
-def _definition(form_id: str | None, version: str | None) -> Any:
+def _definition(form_id: str | None, version: str | None) -> FormDefinition:
     from kycdesk.models.form_registry import DEFAULT_FORM_ID, FormRegistry
 
     registry = FormRegistry.load()
@@ -129,7 +134,7 @@ def _definition(form_id: str | None, version: str | None) -> Any:
     return registry.latest(form_id)
 
 
-def _new(store: Any, args: argparse.Namespace, out: TextIO) -> int:
+def _new(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
     from kycdesk.app import new_reference
     from kycdesk.persistence.commands import CreateCase
 
@@ -141,7 +146,7 @@ def _new(store: Any, args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.OK
 
 
-def _attach(store: Any, args: argparse.Namespace, out: TextIO) -> int:
+def _attach(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
     from kycdesk.core.errors import StoreError
     from kycdesk.core.form_schema import FieldKind
     from kycdesk.persistence.commands import AddImage
@@ -176,7 +181,7 @@ def _attach(store: Any, args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.PROBLEMS if refused else ExitCode.OK
 
 
-def _photo_json(image: Any) -> dict[str, Any]:
+def _photo_json(image: ImageRecord) -> dict[str, Any]:
     return {"id": image.id, "client_image_id": image.client_image_id, "slot": image.slot,
             "width": image.width, "height": image.height, "sha256": image.sha256,
             "byte_size": image.byte_size, "mime": image.mime,
@@ -186,7 +191,8 @@ def _photo_json(image: Any) -> dict[str, Any]:
             "synced": image.synced, "server_image_id": image.server_image_id}
 
 
-def _case_json(store: Any, case_id: str, images: list[Any] | None = None) -> dict[str, Any]:
+def _case_json(store: LocalStore, case_id: str,
+               images: list[ImageRecord] | None = None) -> dict[str, Any]:
     case = store.load_case(case_id)
     images = store.list_images(case.id) if images is None else images
     return {"id": case.id, "reference_number": case.reference_number,
@@ -197,7 +203,7 @@ def _case_json(store: Any, case_id: str, images: list[Any] | None = None) -> dic
             "form": case.form, "photos": [_photo_json(i) for i in images]}
 
 
-def _list(store: Any, args: argparse.Namespace, out: TextIO) -> int:
+def _list(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
     from kycdesk.core.states import CaseView
 
     view = CaseView(args.status) if args.status else None
@@ -218,7 +224,7 @@ def _list(store: Any, args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.OK
 
 
-def _export(store: Any, case_id: str, output: Path, out: TextIO) -> int:
+def _export(store: LocalStore, case_id: str, output: Path, out: TextIO) -> int:
     images = store.list_images(case_id)
     case = _case_json(store, case_id, images)
     record = store.load_sync_case(case_id)
@@ -245,7 +251,8 @@ class _PhotoChangedError(Exception):
     pass
 
 
-def _write_archive(store: Any, case: dict[str, Any], images: list[Any], tmp: Path) -> int:
+def _write_archive(store: LocalStore, case: dict[str, Any], images: list[ImageRecord],
+                   tmp: Path) -> int:
     photos = []
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
         for image in images:
@@ -296,7 +303,7 @@ def read_archive(path: Path, folder: Path) -> dict[str, Any]:
     return case
 
 
-def _import(store: Any, path: Path, out: TextIO) -> int:
+def _import(store: LocalStore, path: Path, out: TextIO) -> int:
     from kycdesk.core.errors import CaseNotFoundError
     from kycdesk.core.records import Location
     from kycdesk.core.states import CaseStatus, Change
