@@ -133,6 +133,7 @@ class KycDeskApp(QObject):
         client.openFailed.connect(self._store_failed)
         client.caseChanged.connect(self._case_changed)
         client.storageStateChanged.connect(self.window.show_storage_state)
+        client.backlogChanged.connect(self.window.show_backlog)
         self.sync = SyncController(self.paths, client.writer,
                                    **{**sync_tuning(self.settings), **self._sync_options})
         panel = self.window.sync_panel

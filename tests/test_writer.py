@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from kycdesk.core.records import ImageRecord
 from kycdesk.core.results import Result
 from kycdesk.core.states import CaseChange, CaseStatus, Change
 from kycdesk.paths import DataPaths
+from kycdesk.persistence import events
 from kycdesk.persistence.client import StoreClient
 from kycdesk.persistence.commands import (
     AddImage,
@@ -24,10 +26,11 @@ from kycdesk.persistence.commands import (
     DeleteImage,
     SaveForm,
     SetCurrentStep,
+    StoreContext,
     Transition,
 )
 from kycdesk.persistence.store import LocalStore
-from kycdesk.persistence.writer import WriterThread
+from kycdesk.persistence.writer import BACKLOG_LIMIT, WriterThread
 
 
 @pytest.fixture
@@ -229,3 +232,136 @@ def test_every_request_gets_exactly_one_result_even_when_refused_or_coalesced(
     assert {k: len(v) for k, v in calls.items()} == dict.fromkeys(calls, 1)
     assert not calls["bad"][0].ok and calls["good"][0].ok
     assert "cannot take" in str(calls["refused"][0].error)
+
+
+@dataclass(frozen=True)
+class _WriteThenFail(Command):
+    """A request with a bug: it writes a row, then raises."""
+
+    case_id: str
+    groupable = True
+
+    def apply(self, ctx: StoreContext) -> None:
+        events.append_event(ctx.conn, self.case_id, "half-done", {})
+        raise RuntimeError("a bug after a write")
+
+
+@dataclass(frozen=True)
+class _FillTheDiskOnce(Command):
+    """Caps the database at its current size the first time it runs (a full disk)."""
+
+    case_id: str | None
+    first_time: threading.Event
+    groupable = True
+
+    def apply(self, ctx: StoreContext) -> None:
+        if not self.first_time.is_set():
+            self.first_time.set()
+            pages = ctx.conn.scalar("PRAGMA page_count")
+            ctx.conn.execute(f"PRAGMA max_page_count={pages}")
+
+
+def test_requests_queued_together_commit_in_one_transaction(
+        qtbot: QtBot, qapp: object, paths: DataPaths) -> None:
+    """Group commit: one transaction (one fsync) for everything queued when the writer
+    wakes, yet every request still hears its own result, in order."""
+    with LocalStore(paths) as store:
+        case_id = store.run(CreateCase())
+    thread = WriterThread(paths)
+    results: list[Result] = []
+    for i in range(100):  # queued before the thread runs: they wait together
+        thread.client.submit(AppendEdit(case_id, f"f{i % 7}", i), results.append)
+    thread.client.submit(SetCurrentStep(case_id, "address"), results.append)
+    try:
+        thread.start()
+        qtbot.waitUntil(lambda: len(results) == 101, timeout=10_000)
+        assert thread.writer.transactions_written == 1
+    finally:
+        thread.stop()
+    assert [r.value for r in results[:100]] == list(range(1, 101))
+    with LocalStore(paths) as store:
+        case = store.load_case(case_id)
+    assert case.form == {f"f{k}": max(i for i in range(100) if i % 7 == k) for k in range(7)}
+    assert case.current_step == "address"
+
+
+def test_a_failing_request_in_a_group_is_rolled_back_alone(
+        qtbot: QtBot, qapp: object, paths: DataPaths) -> None:
+    with LocalStore(paths) as store:
+        case_id = store.run(CreateCase())
+        locked = store.run(CreateCase())
+        store.run(Transition(locked, Change.SUBMIT))
+    thread = WriterThread(paths)
+    outcomes: dict[str, list[Result]] = {k: [] for k in ("a", "locked", "bug", "b")}
+    client = thread.client
+    client.submit(AppendEdit(case_id, "a", 1), outcomes["a"].append)
+    client.submit(AppendEdit(locked, "x", 1), outcomes["locked"].append)
+    client.submit(_WriteThenFail(case_id), outcomes["bug"].append)
+    client.submit(AppendEdit(case_id, "b", 2), outcomes["b"].append)
+    try:
+        thread.start()
+        qtbot.waitUntil(lambda: all(outcomes.values()), timeout=10_000)
+        assert thread.writer.transactions_written == 1
+    finally:
+        thread.stop()
+    assert outcomes["a"][0].ok and outcomes["b"][0].ok
+    assert "only drafts can be changed" in str(outcomes["locked"][0].error)
+    assert "unexpected error" in str(outcomes["bug"][0].error)
+    with LocalStore(paths) as store:
+        assert store.load_case(case_id).form == {"a": 1, "b": 2}
+        half_done = store.conn.scalar(
+            "SELECT count(*) FROM case_events WHERE kind = 'half-done'")
+    assert half_done == 0  # the failing request's own write was rolled back
+
+
+def test_a_group_that_cannot_be_written_stays_queued_whole_and_is_retried(
+        qtbot: QtBot, qapp: object, paths: DataPaths) -> None:
+    with LocalStore(paths) as store:
+        case_id = store.run(CreateCase())
+    thread = WriterThread(paths, retry_first_ms=20, retry_max_ms=40)
+    client = thread.client
+    big_form = {f"field{i}": "x" * 200 for i in range(2000)}  # ~450 KB: cannot fit
+    results: list[Result] = []
+    client.submit(_FillTheDiskOnce(None, threading.Event()), results.append)
+    client.submit(AppendEdit(case_id, "before", 1), results.append)
+    client.submit(SaveForm(case_id, big_form), results.append)
+    client.submit(AppendEdit(case_id, "after", 2), results.append)
+    try:
+        with qtbot.waitSignal(client.storageStateChanged, timeout=10_000,
+                              check_params_cb=lambda ok, _m: not ok):
+            thread.start()
+        assert results == [] and client.pending_count() == 4  # none lost, none half-done
+
+        def lift_limit() -> None:
+            thread.writer._store.conn.execute(  # type: ignore[union-attr]
+                "PRAGMA max_page_count=1073741823")
+
+        QTimer.singleShot(0, thread.writer, lift_limit)
+        qtbot.waitUntil(lambda: len(results) == 4, timeout=10_000)
+    finally:
+        thread.stop()
+    assert [r.ok for r in results] == [True] * 4
+    with LocalStore(paths) as store:
+        case = store.load_case(case_id)
+    assert case.form == {**big_form, "after": 2} and case.revision == 1
+
+
+def test_a_backlog_is_announced_and_cleared(qtbot: QtBot, qapp: object,
+                                            paths: DataPaths) -> None:
+    with LocalStore(paths) as store:
+        case_id = store.run(CreateCase())
+    thread = WriterThread(paths)
+    client = thread.client
+    heard: list[int] = []
+    client.backlogChanged.connect(heard.append)
+    for i in range(BACKLOG_LIMIT + 1):
+        client.submit(AppendEdit(case_id, "typed", i))
+    assert heard == [BACKLOG_LIMIT + 1]  # told at once, before anything is written
+    try:
+        with qtbot.waitSignal(client.backlogChanged, timeout=10_000,
+                              check_params_cb=lambda waiting: waiting == 0):
+            thread.start()
+    finally:
+        thread.stop()
+    with LocalStore(paths) as store:
+        assert store.load_case(case_id).form == {"typed": BACKLOG_LIMIT}

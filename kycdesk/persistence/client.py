@@ -23,13 +23,15 @@ class StoreClient(QObject):
     caseChanged = Signal(object)         # CaseChange: created, or a new status
     storageStateChanged = Signal(bool, str)
     idle = Signal()
+    backlogChanged = Signal(int)         # writes waiting past the writer's limit; 0: cleared
     _deliver = Signal(object, object)    # callback, Result (queued into this thread)
 
     def __init__(self, writer: PersistenceWriter) -> None:
         super().__init__()
         self._writer = writer
         # Signal-to-signal connections are queued into this object's (GUI) thread.
-        for name in ("opened", "openFailed", "caseChanged", "storageStateChanged", "idle"):
+        for name in ("opened", "openFailed", "caseChanged", "storageStateChanged", "idle",
+                     "backlogChanged"):
             getattr(writer, name).connect(getattr(self, name))
         self._deliver.connect(self._call)
 

@@ -36,6 +36,10 @@ class Command:
     """Base of the write requests (frozen dataclasses)."""
 
     case_id: str | None
+    # True for commands that only change rows: the writer may commit several of them in
+    # one transaction (group commit). A command that also renames or removes files runs
+    # alone, so what it did on disk always matches what its own commit says.
+    groupable = False
 
     def apply(self, ctx: StoreContext) -> Any:
         raise NotImplementedError
@@ -47,6 +51,7 @@ class Command:
 
 @dataclass(frozen=True)
 class CreateCase(Command):
+    groupable = True  # rows, and an empty folder (harmless if the group rolls back)
     case_id: str | None = None
     reference_number: str | None = None
     form_id: str | None = None
@@ -70,6 +75,7 @@ class CreateCase(Command):
 class AppendEdit(Command):
     """One field change, written ahead of the debounced save; returns its sequence."""
 
+    groupable = True  # rows only
     case_id: str
     field_key: str
     value: Any
@@ -82,6 +88,7 @@ class AppendEdit(Command):
 class SaveForm(Command):
     """The whole draft, folding the edits written ahead; returns the new revision."""
 
+    groupable = True  # rows only
     case_id: str
     form: FormValues
     form_version: str | None = None
@@ -157,6 +164,7 @@ class DeleteImage(Command):
 class Transition(Command):
     """A status change (see `core.states` and `cases.transition`); returns CaseChange."""
 
+    groupable = True  # rows only
     case_id: str
     change: Change
     error: str | None = None
@@ -209,6 +217,7 @@ class PurgeSynced(Command):
 class ConfirmImage(Command):
     """The server holds this photo (its id is recorded at once, never lost on a retry)."""
 
+    groupable = True  # rows only
     case_id: str
     image_id: int
     server_image_id: str
@@ -222,6 +231,7 @@ class RecordUpload(Command):
     """A photo's resumable upload address and the offset the server confirmed (persisted
     so a resume survives a killed app or a reboot); None forgets the upload."""
 
+    groupable = True  # rows only
     case_id: str
     image_id: int
     upload_url: str | None
@@ -233,6 +243,7 @@ class RecordUpload(Command):
 
 @dataclass(frozen=True)
 class SetCurrentStep(Command):
+    groupable = True  # rows only
     case_id: str
     step: str
 
@@ -242,6 +253,7 @@ class SetCurrentStep(Command):
 
 @dataclass(frozen=True)
 class SetReferenceNumber(Command):
+    groupable = True  # rows only
     case_id: str
     reference_number: str | None
 
@@ -251,6 +263,7 @@ class SetReferenceNumber(Command):
 
 @dataclass(frozen=True)
 class AppendEvent(Command):
+    groupable = True  # rows only
     case_id: str | None
     kind: str
     detail: dict[str, Any] = field(default_factory=dict)

@@ -87,6 +87,7 @@ class Connection:
         self.name = f"kycdesk-{role}-{next(_names)}"
         self._owner = threading.get_ident()
         self._in_transaction = False
+        self._savepoints = 0
         if QCoreApplication.instance() is None:
             # QtSql crashes (not raises) without an application object.
             raise SqlError("create a QCoreApplication before opening the store")
@@ -199,9 +200,14 @@ class Connection:
 
         IMMEDIATE takes the write lock up front so a busy database fails at BEGIN (and is
         retried by busy_timeout) instead of half-way through a multi-row change.
+
+        Inside an open transaction (the writer's group commit runs many requests in one)
+        this is a SAVEPOINT: a failing request rolls back its own changes and nothing
+        else, and its COMMIT is the group's — one fsync for the lot.
         """
-        if self._in_transaction:
-            raise SqlError("nested transactions are not supported")
+        if self._savepoints or self._in_transaction:
+            yield from self._savepoint()
+            return
         self.execute("BEGIN IMMEDIATE")
         self._in_transaction = True
         try:
@@ -221,3 +227,27 @@ class Connection:
             with contextlib.suppress(StoreError, SqlError):
                 self.execute("ROLLBACK")
             raise
+
+    def _savepoint(self) -> Iterator[Connection]:
+        self._savepoints += 1
+        name = f"sp{self._savepoints}"
+        self.execute(f"SAVEPOINT {name}")
+        try:
+            yield self
+        except BaseException:
+            try:
+                self.execute(f"ROLLBACK TO {name}")
+                self.execute(f"RELEASE {name}")
+            except (StoreError, SqlError) as rollback_error:
+                # After SQLITE_FULL and friends SQLite may have ended the whole
+                # transaction; the outer level sees the error and rolls back.
+                log.warning("rollback to %s on %s failed: %s", name, self.name,
+                            rollback_error)
+            raise
+        finally:
+            self._savepoints -= 1
+        self.execute(f"RELEASE {name}")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_transaction

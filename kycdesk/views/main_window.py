@@ -12,6 +12,8 @@ from kycdesk.views.case_list_page import CaseListPage
 from kycdesk.views.style import TOUCH
 from kycdesk.views.sync_panel import SyncPanel
 
+BACKLOG_PREFIX = "Saving…"
+
 
 class MainWindow(QMainWindow):
     newCaseRequested = Signal()
@@ -111,6 +113,17 @@ class MainWindow(QMainWindow):
     @Slot(bool, str)
     def show_storage_state(self, ok: bool, message: str) -> None:
         self.save_state_label.setText("" if ok else f"Not saved: {message} — retrying")
+
+    def show_backlog(self, waiting: int) -> None:
+        """Writes are piling up (a failing or very slow disk): say so instead of "Saved".
+        Nothing is dropped; the count goes when the disk has caught up."""
+        showing = self.save_state_label.text().startswith(BACKLOG_PREFIX)
+        if waiting:
+            self.save_state_label.setText(
+                f"{BACKLOG_PREFIX} {waiting} changes waiting for the disk — keep working, "
+                "nothing is lost")
+        elif showing:
+            self.save_state_label.setText("")
 
     def show_space_warning(self, message: str | None) -> None:
         self.space_label.setText(message or "")
