@@ -29,7 +29,7 @@ from kycdesk.persistence.files import file_sha256
 
 if TYPE_CHECKING:  # the store loads QtSql: imported when a command runs, not at start
     from kycdesk.core.form_schema import FormDefinition
-    from kycdesk.core.records import ImageRecord
+    from kycdesk.core.records import CaseSummary, ImageRecord
     from kycdesk.persistence.store import LocalStore
 
 ARCHIVE_FORMAT = "kycdesk-case/1"
@@ -207,10 +207,9 @@ def _list(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
     from kycdesk.core.states import CaseView
 
     view = CaseView(args.status) if args.status else None
-    rows, offset = [], 0
-    while page := store.list_cases(limit=500, offset=offset, view=view):
+    rows: list[CaseSummary] = []
+    while page := store.list_cases(limit=500, after=rows[-1] if rows else None, view=view):
         rows += page
-        offset += len(page)
     if args.json:
         print(json.dumps([{"id": c.id, "reference_number": c.reference_number,
                            "status": c.status, "applicant_name": c.applicant_name,
@@ -332,7 +331,8 @@ def _import(store: LocalStore, path: Path, out: TextIO) -> int:
                                  form_id=case["form_id"], form_version=case["form_version"]))
         definition = _definition(case["form_id"], case["form_version"])
         store.run(SaveForm(case_id, case["form"], case["form_version"],
-                           definition.applicant_name(case["form"])))
+                           definition.applicant_name(case["form"]),
+                           definition.id_numbers(case["form"])))
         held = {i.client_image_id for i in store.list_images(case_id)}
         for photo in case["photos"]:
             if photo["client_image_id"] in held:

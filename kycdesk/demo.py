@@ -139,7 +139,8 @@ def generate(store: LocalStore, *, cases: int, images_per_case: int,
                                         form_version=DEMO_FORM_VERSION))
             store.run(SaveForm(case_id, form, DEMO_FORM_VERSION,
                             applicant_name=f"{form['applicant.first_name']} "
-                                           f"{form['applicant.last_name']}"))
+                                           f"{form['applicant.last_name']}",
+                            id_number=form.get("identity.document_number")))
             for photo in range(images_per_case):
                 slot, label = SLOTS[photo % len(SLOTS)]
                 source = Path(tmp) / f"{index}_{photo}.jpg"

@@ -89,7 +89,7 @@ def test_case_list_pages_newest_first_and_filters(store: LocalStore) -> None:
         store.run(SaveForm(case_id, {"x": 1}))
     transitions.submit(store, ids[0])
     first = store.list_cases(limit=3)
-    second = store.list_cases(limit=3, offset=3)
+    second = store.list_cases(limit=3, after=first[-1])
     assert [c.reference_number for c in first + second] == ["R6", "R5", "R4", "R3", "R2", "R1"]
     assert [c.id for c in store.list_cases(limit=10, view=CaseView.WAITING)] == [ids[0]]
 

@@ -175,10 +175,12 @@ class StepDef(_Strict):
 
 
 class Summary(_Strict):
-    """Which fields feed the case list (reference number, applicant name)."""
+    """Which fields feed the case list (reference number, applicant name) and its search
+    (the applicant's ID numbers)."""
 
     reference_field: str | None = None
     name_fields: list[str] = Field(default_factory=list)
+    id_fields: list[str] = Field(default_factory=list)
 
 
 class FormMigration(_Strict):
@@ -221,7 +223,8 @@ class FormDefinition(_Strict):
             if field.format_by is not None and field.format_by.field not in keys:
                 raise ValueError(f"{field.key}: format_by refers to unknown field "
                                  f"{field.format_by.field!r}")
-        for key in [self.summary.reference_field, *self.summary.name_fields]:
+        for key in [self.summary.reference_field, *self.summary.name_fields,
+                    *self.summary.id_fields]:
             if key is not None and key not in keys:
                 raise ValueError(f"summary refers to unknown field {key!r}")
         for migration in self.migrations:
@@ -236,6 +239,11 @@ class FormDefinition(_Strict):
     def applicant_name(self, values: Mapping[str, Any]) -> str | None:
         """The name the case list shows: the summary's name fields, joined."""
         parts = [str(values.get(key) or "").strip() for key in self.summary.name_fields]
+        return " ".join(part for part in parts if part) or None
+
+    def id_numbers(self, values: Mapping[str, Any]) -> str | None:
+        """The ID numbers the case list search looks in (the summary's id fields)."""
+        parts = [str(values.get(key) or "").strip() for key in self.summary.id_fields]
         return " ".join(part for part in parts if part) or None
 
     def field(self, key: str) -> FieldDef:

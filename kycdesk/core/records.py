@@ -15,6 +15,7 @@ class CaseSort(StrEnum):
     REFERENCE = "reference"
     APPLICANT = "applicant"
     STATUS = "status"
+    PHOTOS = "photos"
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,8 @@ class Autosave(QObject):
         self.saves_requested += 1
         self._in_flight += 1
         self.client.submit(SaveForm(self.case_id, self.model.values(), self.form_version,
-                                    self.model.applicant_name()), self._saved)
+                                    self.model.applicant_name(), self.model.id_numbers()),
+                           self._saved)
         if not self._failed:
             self._set_state("Saving…")
 

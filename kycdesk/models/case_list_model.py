@@ -1,7 +1,8 @@
-"""The case list as a paged table model: 10,000 cases are never 10,000 widgets.
+"""The case list as a paged table model: 100,000 cases are never 100,000 widgets.
 
 Rows are fetched a page at a time (`canFetchMore`/`fetchMore`) through the GUI thread's
-read connection with an indexed, bounded query.
+read connection: each page starts after the last row shown (keyset paging, see
+`persistence.case_list`), so scrolling deep costs what the first page costs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from PySide6.QtGui import QColor
 
 from kycdesk.core.records import CaseSort, CaseSummary
 from kycdesk.core.states import CaseStatus, CaseView, badge
+from kycdesk.persistence.case_list import COUNT_CAP
 from kycdesk.persistence.reader import ReadStore
 
 PAGE_SIZE = 200
@@ -33,7 +35,7 @@ def format_timestamp(value: str | None) -> str:
 class CaseListModel(QAbstractTableModel):
     COLUMNS = ("Reference", "Applicant", "Status", "Last saved", "Photos")
     SORTS = (CaseSort.REFERENCE, CaseSort.APPLICANT, CaseSort.STATUS, CaseSort.LAST_SAVED,
-             None)
+             CaseSort.PHOTOS)
     CaseIdRole = Qt.ItemDataRole.UserRole + 1
     StatusRole = Qt.ItemDataRole.UserRole + 2
     BadgeRole = Qt.ItemDataRole.UserRole + 3   # core.states.Badge: label and colour
@@ -50,6 +52,7 @@ class CaseListModel(QAbstractTableModel):
         self._sort = CaseSort.LAST_SAVED
         self._descending: bool | None = None
         self._resetting = False
+        self._more = False
         if reader is not None:
             self.refresh()
 
@@ -82,9 +85,9 @@ class CaseListModel(QAbstractTableModel):
         self._descending = order == Qt.SortOrder.DescendingOrder
         self.refresh()
 
-    def _query(self, offset: int) -> list[CaseSummary]:
+    def _query(self, after: CaseSummary | None) -> list[CaseSummary]:
         assert self._reader is not None
-        return self._reader.list_cases(limit=self._page_size, offset=offset,
+        return self._reader.list_cases(limit=self._page_size, after=after,
                                        view=self._view, search=self._search or None,
                                        sort=self._sort, descending=self._descending)
 
@@ -98,19 +101,20 @@ class CaseListModel(QAbstractTableModel):
         if self._reader is not None:
             self._total = self._reader.count_cases(self._view, self._search or None)
             self._counts = self._reader.view_counts()
-            self._rows = self._query(0)
+            self._rows = self._query(None)
+        self._more = len(self._rows) == self._page_size
         self.endResetModel()  # listeners of modelReset must not fetch inside it either
         self._resetting = False
 
     def canFetchMore(self, parent: ModelIndex = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and not self._resetting and len(self._rows) < self._total
+        return not parent.isValid() and not self._resetting and self._more
 
     def fetchMore(self, parent: ModelIndex = QModelIndex()) -> None:  # noqa: B008
         if parent.isValid() or self._reader is None or self._resetting:
             return
-        page = self._query(len(self._rows))
+        page = self._query(self._rows[-1] if self._rows else None)
+        self._more = len(page) == self._page_size
         if not page:
-            self._total = len(self._rows)
             return
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
@@ -121,7 +125,11 @@ class CaseListModel(QAbstractTableModel):
         return self._rows[row]
 
     def total(self) -> int:
+        """Rows in this view and search (a search's count stops past COUNT_CAP)."""
         return self._total
+
+    def total_is_capped(self) -> bool:
+        return self._total > COUNT_CAP
 
     # -- QAbstractTableModel ---------------------------------------------------------
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008

@@ -99,6 +99,9 @@ class DraftModel(QAbstractListModel):
     def applicant_name(self) -> str | None:
         return self.definition.applicant_name(self._values)
 
+    def id_numbers(self) -> str | None:
+        return self.definition.id_numbers(self._values)
+
     # -- visibility and validation -------------------------------------------------------
     def is_visible(self, key: str) -> bool:
         return self._visible.get(key, False)

@@ -8,12 +8,11 @@ from typing import Any, assert_never
 from kycdesk.core.errors import (
     CaseLockedError,
     CaseNotFoundError,
-    FailureKind,
     TransitionRefusedError,
 )
 from kycdesk.core.ids import new_id, validate_case_id
-from kycdesk.core.records import CaseRecord, CaseSort, CaseSummary
-from kycdesk.core.states import TRANSITIONS, CaseChange, CaseStatus, CaseView, Change
+from kycdesk.core.records import CaseRecord
+from kycdesk.core.states import TRANSITIONS, CaseChange, CaseStatus, Change
 from kycdesk.persistence.clock import utc_now
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
@@ -147,79 +146,6 @@ def set_reference_number(conn: Connection, case_id: str, reference_number: str |
                            (reference_number, validate_case_id(case_id)))
     if changed == 0:
         raise CaseNotFoundError(f"Case {case_id} does not exist.")
-
-
-_ORDER_BY = {
-    # Each ends in a unique column so pages never overlap or skip rows.
-    CaseSort.LAST_SAVED: ("c.last_saved {d}, c.id {d}", "DESC"),
-    CaseSort.REFERENCE: ("c.reference_number COLLATE NOCASE {d}, c.id {d}", "ASC"),
-    CaseSort.APPLICANT: ("c.applicant_name COLLATE NOCASE {d}, c.id {d}", "ASC"),
-    CaseSort.STATUS: ("c.status {d}, c.last_saved DESC, c.id", "ASC"),
-}
-
-
-_TRANSIENT = f"coalesce(c.last_error_kind, '{FailureKind.TRANSIENT.value}') = " \
-             f"'{FailureKind.TRANSIENT.value}'"
-_VIEW_SQL: dict[CaseView, str] = {
-    CaseView.DRAFTS: f"c.status = '{CaseStatus.DRAFT.value}'",
-    CaseView.WAITING: f"(c.status = '{CaseStatus.READY.value}' OR "
-                      f"(c.status = '{CaseStatus.FAILED.value}' AND {_TRANSIENT}))",
-    CaseView.NEEDS_ACTION: f"(c.status = '{CaseStatus.FAILED.value}' AND NOT {_TRANSIENT})",
-    CaseView.SYNCED: f"c.status = '{CaseStatus.SYNCED.value}'",
-}
-
-
-def _where(view: CaseView | None, search: str | None) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if view is not None:
-        clauses.append(_VIEW_SQL[CaseView(view)])
-    if search:
-        pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%") \
-            .replace("_", "\\_") + "%"
-        clauses.append("(c.reference_number LIKE ? ESCAPE '\\' "
-                       "OR c.applicant_name LIKE ? ESCAPE '\\')")
-        params += [pattern, pattern]
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-def view_counts(conn: Connection) -> dict[CaseView, int]:
-    """How many cases each view holds (one indexed pass over the status column)."""
-    columns = ", ".join(f"sum(CASE WHEN {sql} THEN 1 ELSE 0 END)"
-                        for sql in _VIEW_SQL.values())
-    row = conn.query_one(f"SELECT {columns} FROM cases c")
-    return {view: int((row or [])[i] or 0) if row else 0
-            for i, view in enumerate(_VIEW_SQL)}
-
-
-def count_cases(conn: Connection, view: CaseView | None = None,
-                search: str | None = None) -> int:
-    where, params = _where(view, search)
-    return int(conn.scalar(f"SELECT count(*) FROM cases c {where}", params))
-
-
-def list_cases(conn: Connection, *, limit: int, offset: int = 0,
-               view: CaseView | None = None, search: str | None = None,
-               sort: CaseSort = CaseSort.LAST_SAVED, descending: bool | None = None
-               ) -> list[CaseSummary]:
-    """One page of the case list (newest save first by default). Served by the indexes
-    on cases; photo counts by case_images_by_case; search is a LIKE over reference and
-    applicant name (10,000 rows scan in a few ms)."""
-    where, params = _where(view, search)
-    template, default = _ORDER_BY[sort]
-    direction = default if descending is None else ("DESC" if descending else "ASC")
-    order = template.format(d=direction)
-    rows = conn.query_all(
-        "SELECT c.id, c.reference_number, c.status, c.last_saved, "
-        "(SELECT count(*) FROM case_images i WHERE i.case_id = c.id), c.last_error, "
-        "c.last_error_kind, c.next_attempt_at, c.purged_at, "
-        f"c.applicant_name FROM cases c {where} ORDER BY {order} LIMIT ? OFFSET ?",
-        (*params, limit, offset),
-    )
-    return [CaseSummary(id=r[0], reference_number=r[1], status=r[2], last_saved=r[3],
-                        photo_count=int(r[4]), last_error=r[5], last_error_kind=r[6],
-                        next_attempt_at=r[7], purged_at=r[8], applicant_name=r[9])
-            for r in rows]
 
 
 def load_case(conn: Connection, case_id: str) -> CaseRecord:

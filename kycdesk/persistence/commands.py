@@ -93,10 +93,12 @@ class SaveForm(Command):
     form: FormValues
     form_version: str | None = None
     applicant_name: str | None = None  # for the case list; None keeps the stored one
+    id_number: str | None = None       # for the list's search; None keeps the stored one
 
     def apply(self, ctx: StoreContext) -> int:
-        return forms.save_form(ctx.conn, self.case_id, self.form, self.form_version,
-                               self.applicant_name)
+        return forms.save_form(ctx.conn, self.case_id, self.form,
+                               form_version=self.form_version,
+                               applicant_name=self.applicant_name, id_number=self.id_number)
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,9 @@ def append_edit(conn: Connection, case_id: str, field_key: str, value: Any) -> i
     return int(row[0])
 
 
-def save_form(conn: Connection, case_id: str, form: FormValues,
-              form_version: str | None = None, applicant_name: str | None = None) -> int:
+def save_form(conn: Connection, case_id: str, form: FormValues, *,
+              form_version: str | None = None, applicant_name: str | None = None,
+              id_number: str | None = None) -> int:
     """Write the whole form, fold (delete) the pending edits; return the new revision.
 
     The writer runs commands in order, so every edit appended before this save is
@@ -73,8 +74,9 @@ def save_form(conn: Connection, case_id: str, form: FormValues,
         conn.execute("DELETE FROM case_edits WHERE case_id = ?", (case_id,))
         conn.execute(
             "UPDATE cases SET last_saved = ?, form_version = coalesce(?, form_version), "
-            "applicant_name = coalesce(?, applicant_name) WHERE id = ?",
-            (now, form_version, applicant_name, case_id),
+            "applicant_name = coalesce(?, applicant_name), id_number = coalesce(?, id_number) "
+            "WHERE id = ?",
+            (now, form_version, applicant_name, id_number, case_id),
         )
         revision = conn.scalar("SELECT revision FROM case_forms WHERE case_id = ?", (case_id,))
     return int(revision)

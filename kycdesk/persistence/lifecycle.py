@@ -110,7 +110,8 @@ def purge_synced(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, 
         conn.execute("DELETE FROM case_images WHERE case_id = ?", (case_id,))
         conn.execute("DELETE FROM case_edits WHERE case_id = ?", (case_id,))
         conn.execute("UPDATE case_forms SET form_json = '{}' WHERE case_id = ?", (case_id,))
-        conn.execute("UPDATE cases SET applicant_name = NULL, purged_at = ? WHERE id = ?",
+        conn.execute("UPDATE cases SET applicant_name = NULL, id_number = NULL, purged_at = ? "
+                     "WHERE id = ?",
                      (utc_now(), case_id))
         detail: dict[str, object] = {"photos": photos}
         append_event(conn, case_id, "purged_after_retention", detail)

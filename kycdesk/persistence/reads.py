@@ -9,7 +9,7 @@ from pathlib import Path
 from kycdesk.core.records import CaseRecord, CaseSort, CaseSummary, ImageRecord, SyncCase
 from kycdesk.core.states import CaseStatus, CaseView
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import cases, images, lifecycle, sync_repo
+from kycdesk.persistence import case_list, cases, images, lifecycle, sync_repo
 from kycdesk.persistence.db import Connection
 
 MAX_PAGE = 500
@@ -20,18 +20,18 @@ class StoreReads:
     paths: DataPaths
 
     def count_cases(self, view: CaseView | None = None, search: str | None = None) -> int:
-        return cases.count_cases(self.conn, view, search)
+        return case_list.count_cases(self.conn, view, search)
 
     def view_counts(self) -> dict[CaseView, int]:
-        return cases.view_counts(self.conn)
+        return case_list.view_counts(self.conn)
 
-    def list_cases(self, *, limit: int = 100, offset: int = 0,
+    def list_cases(self, *, limit: int = 100, after: CaseSummary | None = None,
                    view: CaseView | None = None, search: str | None = None,
                    sort: CaseSort = CaseSort.LAST_SAVED,
                    descending: bool | None = None) -> list[CaseSummary]:
-        return cases.list_cases(self.conn, limit=min(limit, MAX_PAGE), offset=offset,
-                                view=view, search=search, sort=sort,
-                                descending=descending)
+        return case_list.list_cases(self.conn, limit=min(limit, MAX_PAGE), after=after,
+                                    view=view, search=search, sort=sort,
+                                    descending=descending)
 
     def load_case(self, case_id: str) -> CaseRecord:
         return cases.load_case(self.conn, case_id)

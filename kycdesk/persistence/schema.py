@@ -148,10 +148,105 @@ def _v5_to_v6_retention(conn: Connection) -> None:
     conn.execute("ALTER TABLE cases ADD COLUMN purged_at TEXT")
 
 
+_VIEW_OF_ROW = (
+    # core.states.CaseView of a row, as SQL (a FAILED case the app retries by itself is
+    # waiting; one that needs a person is not). A change to the views is a new migration.
+    "CASE WHEN status = 'DRAFT' THEN 'drafts' "
+    "WHEN status = 'READY' THEN 'waiting' "
+    "WHEN status = 'FAILED' AND coalesce(last_error_kind, 'transient') = 'transient' "
+    "THEN 'waiting' "
+    "WHEN status = 'FAILED' THEN 'needs_action' "
+    "WHEN status = 'SYNCED' THEN 'synced' END"
+)
+# The list's sort keys (cases.sort_*) and the index each needs, in every view and in all.
+LIST_SORT_KEYS = ("sort_saved", "sort_reference", "sort_applicant", "photo_count",
+                  "status, sort_saved")
+
+
+def _v6_to_v7_list_at_scale(conn: Connection) -> None:
+    """The case list at 100,000 cases: every sort served by an index in either direction
+    (keyset paging), photo counts kept on the case row, the counts per view kept by
+    triggers, and a trigram full-text index over reference, applicant name and ID numbers
+    for substring search — all maintained in the same transaction as the case row."""
+    conn.execute("ALTER TABLE cases ADD COLUMN id_number TEXT")
+    conn.execute("ALTER TABLE cases ADD COLUMN photo_count INTEGER NOT NULL DEFAULT 0")
+    # The search index's row id: rowids of a table with a TEXT key may change on VACUUM.
+    conn.execute("ALTER TABLE cases ADD COLUMN search_key INTEGER")
+    for column, expression in (
+        ("sort_saved TEXT", "ifnull(last_saved, '')"),
+        ("sort_reference TEXT COLLATE NOCASE", "ifnull(reference_number, '')"),
+        ("sort_applicant TEXT COLLATE NOCASE", "ifnull(applicant_name, '')"),
+        ("list_view TEXT", _VIEW_OF_ROW),
+    ):
+        conn.execute(f"ALTER TABLE cases ADD COLUMN {column} "
+                     f"GENERATED ALWAYS AS ({expression}) VIRTUAL")
+    conn.execute("UPDATE cases SET search_key = rowid, photo_count = "
+                 "(SELECT count(*) FROM case_images i WHERE i.case_id = cases.id)")
+    # The built-in form's ID fields; cases of other forms get theirs on their next save.
+    conn.execute(
+        "UPDATE cases SET id_number = nullif(trim("
+        " coalesce((SELECT json_extract(f.form_json, '$.\"identity.document_number\"')"
+        "  FROM case_forms f WHERE f.case_id = cases.id), '') || ' ' ||"
+        " coalesce((SELECT json_extract(f.form_json,"
+        "  '$.\"applicant.national_insurance_number\"')"
+        "  FROM case_forms f WHERE f.case_id = cases.id), '')), '') "
+        "WHERE purged_at IS NULL")
+    conn.execute("CREATE UNIQUE INDEX cases_by_search_key ON cases(search_key)")
+    for old in ("cases_by_last_saved", "cases_by_reference", "cases_by_applicant"):
+        conn.execute(f"DROP INDEX IF EXISTS {old}")
+    for number, key in enumerate(LIST_SORT_KEYS):
+        conn.execute(f"CREATE INDEX cases_list_{number} ON cases({key}, id)")
+        conn.execute(f"CREATE INDEX cases_view_{number} ON cases(list_view, {key}, id)")
+
+    conn.execute("CREATE TABLE case_view_counts(view TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+    conn.execute("INSERT INTO case_view_counts(view, n) SELECT v, (SELECT count(*) FROM "
+                 "cases WHERE list_view = v) FROM (SELECT 'drafts' AS v UNION ALL SELECT "
+                 "'waiting' UNION ALL SELECT 'needs_action' UNION ALL SELECT 'synced')")
+    conn.execute("CREATE VIRTUAL TABLE cases_search USING fts5(reference_number, "
+                 "applicant_name, id_number, tokenize = 'trigram remove_diacritics 1')")
+    conn.execute("INSERT INTO cases_search(rowid, reference_number, applicant_name, "
+                 "id_number) SELECT search_key, reference_number, applicant_name, id_number "
+                 "FROM cases")
+    conn.execute("""CREATE TRIGGER cases_listed AFTER INSERT ON cases BEGIN
+        UPDATE cases SET search_key = (SELECT coalesce(max(search_key), 0) + 1 FROM cases)
+            WHERE id = new.id AND new.search_key IS NULL;
+        INSERT INTO cases_search(rowid, reference_number, applicant_name, id_number)
+            SELECT search_key, reference_number, applicant_name, id_number
+            FROM cases WHERE id = new.id;
+        UPDATE case_view_counts SET n = n + 1 WHERE view = new.list_view;
+    END""")
+    conn.execute("""CREATE TRIGGER cases_unlisted AFTER DELETE ON cases BEGIN
+        DELETE FROM cases_search WHERE rowid = old.search_key;
+        UPDATE case_view_counts SET n = n - 1 WHERE view = old.list_view;
+    END""")
+    conn.execute("""CREATE TRIGGER cases_searched_anew
+        AFTER UPDATE OF reference_number, applicant_name, id_number ON cases
+        WHEN old.reference_number IS NOT new.reference_number
+          OR old.applicant_name IS NOT new.applicant_name
+          OR old.id_number IS NOT new.id_number
+        BEGIN
+        UPDATE cases_search SET reference_number = new.reference_number,
+            applicant_name = new.applicant_name, id_number = new.id_number
+            WHERE rowid = new.search_key;
+    END""")
+    conn.execute("""CREATE TRIGGER cases_moved_view AFTER UPDATE OF status, last_error_kind
+        ON cases WHEN old.list_view IS NOT new.list_view BEGIN
+        UPDATE case_view_counts SET n = n - 1 WHERE view = old.list_view;
+        UPDATE case_view_counts SET n = n + 1 WHERE view = new.list_view;
+    END""")
+    conn.execute("""CREATE TRIGGER case_photo_added AFTER INSERT ON case_images BEGIN
+        UPDATE cases SET photo_count = photo_count + 1 WHERE id = new.case_id;
+    END""")
+    conn.execute("""CREATE TRIGGER case_photo_removed AFTER DELETE ON case_images BEGIN
+        UPDATE cases SET photo_count = photo_count - 1 WHERE id = old.case_id;
+    END""")
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [_v0_to_v1_seed, _v1_to_v2_sync_and_audit,
                                _v2_to_v3_applicant_name, _v3_to_v4_resumable_uploads,
-                               _v4_to_v5_captured_at_source, _v5_to_v6_retention]
+                               _v4_to_v5_captured_at_source, _v5_to_v6_retention,
+                               _v6_to_v7_list_at_scale]
 LATEST_VERSION = len(MIGRATIONS)
 
 

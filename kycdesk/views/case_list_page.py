@@ -148,7 +148,10 @@ class CaseListPage(QWidget):
         self.empty_state.setVisible(first_run)  # nothing at all yet: say what to do
         self.table.setVisible(not first_run)
         counts = self.model.view_counts()
-        parts = [f"{total} case{'s' if total != 1 else ''} shown"]
+        if self.model.total_is_capped():
+            parts = [f"More than {total - 1:,} cases found"]
+        else:
+            parts = [f"{total:,} case{'s' if total != 1 else ''} shown"]
         if counts:
             parts.append(" · ".join(f"{VIEW_LABELS[v]} {counts.get(v, 0)}" for v in CaseView))
         self.count_label.setText("   —   ".join(parts))

@@ -1,0 +1,178 @@
+"""The case list's queries, built for 100,000 cases on a slow tablet.
+
+- Keyset paging: a page starts after the last row shown (its sort key and id), so the
+  page at row 50,000 costs what the first page costs. No OFFSET.
+- Every sort, in either direction, in every view, reads an index in order
+  (`schema.LIST_SORT_KEYS`: last saved, reference, applicant, photo count, status), and
+  stops after one page.
+- Counts per view come from `case_view_counts`, kept by triggers in the same transaction
+  as the case row: no scan of the table at each refresh.
+- Search is substring search over reference, applicant name and ID numbers through a
+  trigram FTS5 index (`cases_search`, diacritics and case ignored). Each word of the
+  search must occur. When few cases match, the page is read from the matches and
+  sorted; when many match, the sort index is read in order and the page fills at once.
+  Words of one or two characters (too short for trigrams) are matched with LIKE on top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kycdesk.core.records import CaseSort, CaseSummary
+from kycdesk.core.states import CaseView
+from kycdesk.persistence.db import Connection
+
+# A search with up to this many matches is read from the matches and sorted (cheap);
+# beyond it, the sort index is walked and the page fills before the walk gets far.
+FEW_MATCHES = 2000
+COUNT_CAP = 10_000   # a search's count stops here ("10,000+")
+TRIGRAM = 3
+
+
+@dataclass(frozen=True)
+class _SortSpec:
+    columns: tuple[str, ...]   # the index's order, id last (unique: pages never overlap)
+    descending_by_default: bool
+
+
+_SORTS: dict[CaseSort, _SortSpec] = {
+    CaseSort.LAST_SAVED: _SortSpec(("c.sort_saved", "c.id"), True),
+    CaseSort.REFERENCE: _SortSpec(("c.sort_reference", "c.id"), False),
+    CaseSort.APPLICANT: _SortSpec(("c.sort_applicant", "c.id"), False),
+    CaseSort.PHOTOS: _SortSpec(("c.photo_count", "c.id"), True),
+    CaseSort.STATUS: _SortSpec(("c.status", "c.sort_saved", "c.id"), False),
+}
+
+_COLUMNS = ("c.id, c.reference_number, c.status, c.last_saved, c.photo_count, c.last_error, "
+            "c.last_error_kind, c.next_attempt_at, c.purged_at, c.applicant_name")
+
+
+def _cursor(sort: CaseSort, row: CaseSummary) -> tuple[Any, ...]:
+    """The sort key of a row shown, in the index's column order."""
+    saved = row.last_saved or ""
+    return {
+        CaseSort.LAST_SAVED: (saved, row.id),
+        CaseSort.REFERENCE: (row.reference_number or "", row.id),
+        CaseSort.APPLICANT: (row.applicant_name or "", row.id),
+        CaseSort.PHOTOS: (row.photo_count, row.id),
+        CaseSort.STATUS: (row.status, saved, row.id),
+    }[sort]
+
+
+@dataclass(frozen=True)
+class _Search:
+    match: str | None          # an FTS5 query over the trigram index, or None
+    likes: tuple[str, ...]     # LIKE patterns for words too short for trigrams
+
+
+def _parse_search(text: str | None) -> _Search | None:
+    words = (text or "").split()
+    if not words:
+        return None
+    long_words = [w for w in words if len(w) >= TRIGRAM]
+    short = [w for w in words if len(w) < TRIGRAM]
+    match = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words) or None
+    likes = tuple("%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                  for w in short)
+    return _Search(match, likes)
+
+
+_LIKE_ONE = ("(c.reference_number LIKE ? ESCAPE '\\' OR c.applicant_name LIKE ? ESCAPE '\\' "
+             "OR c.id_number LIKE ? ESCAPE '\\')")
+
+
+def _filters(view: CaseView | None, search: _Search | None, *, by_index: bool
+             ) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if view is not None:
+        clauses.append("c.list_view = ?")
+        params.append(CaseView(view).value)
+    if search is not None:
+        if search.match is not None and by_index:
+            clauses.append("c.search_key IN (SELECT rowid FROM cases_search "
+                           "WHERE cases_search MATCH ?)")
+            params.append(search.match)
+        for pattern in search.likes:
+            clauses.append(_LIKE_ONE)
+            params += [pattern] * 3
+    return clauses, params
+
+
+def _from(search: _Search | None, few: bool) -> tuple[str, list[Any]]:
+    """The FROM clause: the matches first (few), or the case table in index order."""
+    if search is not None and search.match is not None and few:
+        return ("(SELECT rowid AS k FROM cases_search WHERE cases_search MATCH ?) AS m "
+                "CROSS JOIN cases c ON c.search_key = m.k", [search.match])
+    return "cases c", []
+
+
+def _few_matches(conn: Connection, search: _Search | None) -> bool:
+    if search is None or search.match is None:
+        return False
+    found = conn.scalar("SELECT count(*) FROM (SELECT 1 FROM cases_search "
+                        "WHERE cases_search MATCH ? LIMIT ?)", (search.match, FEW_MATCHES + 1))
+    return int(found) <= FEW_MATCHES
+
+
+def list_cases(conn: Connection, *, limit: int, after: CaseSummary | None = None,
+               view: CaseView | None = None, search: str | None = None,
+               sort: CaseSort = CaseSort.LAST_SAVED, descending: bool | None = None
+               ) -> list[CaseSummary]:
+    """One page of the case list: the `limit` rows that follow `after` (a row of the
+    previous page, None for the first page) in this sort, view and search."""
+    sql, params = page_query(conn, limit=limit, after=after, view=view, search=search,
+                             sort=sort, descending=descending)
+    rows = conn.query_all(sql, params)
+    return [CaseSummary(id=r[0], reference_number=r[1], status=r[2], last_saved=r[3],
+                        photo_count=int(r[4]), last_error=r[5], last_error_kind=r[6],
+                        next_attempt_at=r[7], purged_at=r[8], applicant_name=r[9])
+            for r in rows]
+
+
+def page_query(conn: Connection, *, limit: int, after: CaseSummary | None,
+               view: CaseView | None, search: str | None, sort: CaseSort,
+               descending: bool | None) -> tuple[str, list[Any]]:
+    """The SQL of one page and its parameters (tests check its plan uses an index)."""
+    spec = _SORTS[CaseSort(sort)]
+    down = spec.descending_by_default if descending is None else descending
+    parsed = _parse_search(search)
+    few = _few_matches(conn, parsed)
+    source, params = _from(parsed, few)
+    clauses, filter_params = _filters(view, parsed, by_index=not few)
+    params += filter_params
+    if after is not None:
+        key = _cursor(CaseSort(sort), after)
+        clauses.append(f"({', '.join(spec.columns)}) {'<' if down else '>'} "
+                       f"({', '.join('?' * len(key))})")
+        params += list(key)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    direction = " DESC" if down else ""
+    order = ", ".join(column + direction for column in spec.columns)
+    return (f"SELECT {_COLUMNS} FROM {source} {where} ORDER BY {order} LIMIT ?",
+            [*params, limit])
+
+
+def view_counts(conn: Connection) -> dict[CaseView, int]:
+    """How many cases each view holds (kept by triggers: no scan)."""
+    counts: dict[str, int] = {str(view): int(n) for view, n in
+                              conn.query_all("SELECT view, n FROM case_view_counts")}
+    return {view: int(counts.get(view.value, 0)) for view in CaseView}
+
+
+def count_cases(conn: Connection, view: CaseView | None = None,
+                search: str | None = None) -> int:
+    """Cases in a view (exact), or matching a search (exact up to COUNT_CAP, then
+    COUNT_CAP + 1: the list says "10,000+")."""
+    parsed = _parse_search(search)
+    if parsed is None:
+        counts = view_counts(conn)
+        return counts[CaseView(view)] if view is not None else \
+            int(conn.scalar("SELECT count(*) FROM cases"))
+    few = _few_matches(conn, parsed)
+    source, params = _from(parsed, few)
+    clauses, filter_params = _filters(view, parsed, by_index=not few)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    return int(conn.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {source} {where} LIMIT ?)",
+                           (*params, *filter_params, COUNT_CAP + 1)))
