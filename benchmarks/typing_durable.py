@@ -1,8 +1,10 @@
 """Typing on a slow disk: keystroke -> durable through the real writer thread.
 
 A verifier types at 20 characters a second; every keystroke is an AppendEdit (the
-write-ahead), and after every 40 keystrokes a 2.2 s pause lets the debounced save write
-the whole draft (a 300-field, ~30 KB form), as `models.autosave` does. Keystrokes are
+write-ahead). By default the typing never pauses (the hardest case: the debounced save
+never gets a pause); with `--burst 40`, after every 40 keystrokes a 2.2 s pause lets the
+debounced save write the whole draft (a 300-field, ~30 KB form), as `models.autosave`
+does. Keystrokes are
 submitted from the GUI thread on a timer; a keystroke is durable when its result comes
 back (results are delivered after the commit). With `--fsync-delay-ms` every fsync of
 the process costs that much more (benchmarks/slowfsync.c).
@@ -19,20 +21,22 @@ import argparse
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.common import header, percentile, qt_app, summary_ms, verdict
 from benchmarks.save_latency import make_form
 from benchmarks.slowdisk import add_fsync_option, apply_fsync_delay, describe, fsync_count
 
-BURST = 40          # keystrokes, then a pause long enough for the debounced save
-PAUSE_S = 2.2
+PAUSE_S = 2.2       # a pause long enough for the debounced save (2 s)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=20.0, help="keystrokes per second")
+    parser.add_argument("--burst", type=int, default=0,
+                        help="keystrokes between pauses that save the draft (0: no pauses)")
     add_fsync_option(parser, default=50.0)
     args = parser.parse_args()
     apply_fsync_delay(args.fsync_delay_ms)
@@ -46,6 +50,7 @@ def main() -> int:
     from kycdesk.persistence.writer import WriterThread
 
     header(f"typing on a slow disk: {args.rate:g} chars/s for {args.seconds:g} s, "
+           f"{'pause every ' + str(args.burst) if args.burst else 'no pauses'}, "
            f"{describe(args.fsync_delay_ms)}")
     form = make_form()
     latencies: list[float] = []
@@ -70,7 +75,7 @@ def main() -> int:
         paused_until = 0.0
         typing_time = 0.0
 
-        def durable(submitted: float) -> object:
+        def durable(submitted: float) -> Callable[[Result], None]:
             def done(result: Result) -> None:  # writer thread, after the commit
                 with lock:
                     latencies.append(time.perf_counter() - submitted)
@@ -87,13 +92,13 @@ def main() -> int:
                 return
             if now < paused_until:
                 return
-            key = f"step{typed % 7}.field_{typed // BURST % 300:03d}"
+            key = f"step{typed % 7}.field_{typed // 40 % 300:03d}"
             form[key] = f"value {typed}"
             client.writer.submit(AppendEdit(case_id, key, form[key]), durable(now))
             typed += 1
             typing_time += 1 / args.rate
             max_pending = max(max_pending, client.pending_count())
-            if typed % BURST == 0:
+            if args.burst and typed % args.burst == 0:
                 paused_until = now + PAUSE_S
                 client.writer.submit(SaveForm(case_id, dict(form)))
 
