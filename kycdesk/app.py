@@ -5,56 +5,50 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from kycdesk import APP_NAME, __version__
 from kycdesk.about import about_lines
 from kycdesk.core.errors import StoreError
-from kycdesk.core.form_schema import FormDefinition
-from kycdesk.core.protocol import Health
 from kycdesk.core.records import CaseRecord
 from kycdesk.core.results import Result
 from kycdesk.core.states import CaseChange, CaseStatus, Change, needs_person
 from kycdesk.exit_codes import ExitCode
 from kycdesk.gc_guard import GuiThreadCollector
 from kycdesk.models.case_list_model import CaseListModel
-from kycdesk.models.case_session import CaseSession
-from kycdesk.models.form_registry import (
-    DEFAULT_FORM_ID,
-    FormDefinitionError,
-    FormRegistry,
-)
 from kycdesk.models.thumbnails import ThumbnailLoader
 from kycdesk.paths import DataPaths
+from kycdesk.persistence.check_thread import FullCheckThread, check_due
 from kycdesk.persistence.commands import CreateCase, PurgeSynced
 from kycdesk.persistence.diskspace import space_report
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.recovery import RecoveryReport
 from kycdesk.persistence.writer import WriterThread
-from kycdesk.sync.credentials import (
-    CA_BUNDLE_SETTING,
-    PARALLEL_SETTING,
-    SERVER_SETTING,
-    STALL_SETTING,
-    load_token,
-)
-from kycdesk.sync.worker import SyncController
+from kycdesk.sync.credentials import PARALLEL_SETTING, STALL_SETTING
 from kycdesk.views.camera import CameraSource, default_camera
-from kycdesk.views.case_editor import CaseEditor
+from kycdesk.views.confirm import Confirm, ask_confirmation
 from kycdesk.views.main_window import MainWindow
-from kycdesk.views.photo_panel import Confirm, ask_confirmation
-from kycdesk.views.settings_dialog import SettingsDialog
 from kycdesk.views.style import app_stylesheet
+
+if TYPE_CHECKING:  # loaded after the window is up (see KycDeskApp._after_window)
+    from kycdesk.core.form_schema import FormDefinition
+    from kycdesk.core.protocol import Health
+    from kycdesk.models.form_registry import FormRegistry
+    from kycdesk.sync.worker import SyncController
+    from kycdesk.views.case_editor import CaseEditor
+    from kycdesk.views.settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +56,7 @@ log = logging.getLogger(__name__)
 RETENTION_SETTING = "retention/days"  # synced cases keep their data this long (default 30)
 DEFAULT_RETENTION_DAYS = 30.0
 RETENTION_SWEEP_MS = 6 * 3600 * 1000
+BACKGROUND_CHECK_DELAY_MS = 10_000  # let the verifier start working first
 
 
 def new_reference() -> str:
@@ -106,20 +101,16 @@ class KycDeskApp(QObject):
         self._hears_application = False  # connected to the application's own signals
         self.window.sync_panel.settingsRequested.connect(self.open_settings)
         self._network: Any = None
+        self._full_check: FullCheckThread | None = None
         self._retention_timer = QTimer(self)
         self._retention_timer.setInterval(RETENTION_SWEEP_MS)
         self._retention_timer.timeout.connect(self.sweep_retention)
 
     # -- start ------------------------------------------------------------------------
     def start(self) -> bool:
-        """Take the data-dir lock, load form definitions, start the writer; False (with
-        `startup_error`) if the app cannot work."""
-        try:
-            if self.registry is None:
-                self.registry = FormRegistry.load()
-        except FormDefinitionError as exc:
-            self.startup_error = f"The form definitions are damaged: {exc}"
-            return False
+        """Take the data-dir lock, start the writer; False (with `startup_error`) if the
+        app cannot work. What the case list does not need (form definitions, the sync
+        stack, the editor) loads after the window is up (`_after_window`)."""
         try:
             self.paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.lock.acquire()
@@ -134,14 +125,9 @@ class KycDeskApp(QObject):
         client.caseChanged.connect(self._case_changed)
         client.storageStateChanged.connect(self.window.show_storage_state)
         client.backlogChanged.connect(self.window.show_backlog)
-        self.sync = SyncController(self.paths, client.writer,
-                                   **{**sync_tuning(self.settings), **self._sync_options})
         panel = self.window.sync_panel
-        self.sync.stateChanged.connect(panel.show_state)
-        self.sync.progress.connect(panel.show_progress)
-        self.sync.runFinished.connect(panel.show_result)
         panel.syncNowRequested.connect(self.sync_now)
-        panel.cancelRequested.connect(self.sync.cancel)
+        panel.cancelRequested.connect(self.cancel_sync)
         app = QGuiApplication.instance()
         if isinstance(app, QGuiApplication):
             app.applicationStateChanged.connect(self._application_state)
@@ -158,14 +144,50 @@ class KycDeskApp(QObject):
             self._store_failed(str(exc))
             return
         self.model.set_reader(self.reader)
-        self._start_sync()
-        self._retention_timer.start()
-        QTimer.singleShot(0, self.sweep_retention)
+        QTimer.singleShot(0, self._after_window)
         if report is not None and (report.repairs or report.has_problems):
             self.window.show_status(
                 f"Recovered after an unexpected stop: {report.repairs} repair(s)"
                 + ("; some photos need attention (run 'kycdesk doctor')"
                    if report.has_problems else ""))
+
+    @Slot()
+    def _after_window(self) -> None:
+        """The cases are listed: now the form definitions, the sync stack, the sweeps."""
+        if self.writer_thread is None or self._forms() is None:
+            return
+        self._start_sync()
+        self._retention_timer.start()
+        QTimer.singleShot(0, self.sweep_retention)
+        QTimer.singleShot(BACKGROUND_CHECK_DELAY_MS, self._start_full_check)
+
+    def _forms(self) -> FormRegistry | None:
+        """The form definitions, loaded the first time they are needed (pydantic and the
+        definitions' parsing are a sizeable part of a cold start)."""
+        if self.registry is None:
+            from kycdesk.models.form_registry import FormDefinitionError, FormRegistry
+
+            try:
+                self.registry = FormRegistry.load()
+            except FormDefinitionError as exc:
+                self._store_failed(f"The form definitions are damaged: {exc}")
+        return self.registry
+
+    @Slot()
+    def _start_full_check(self) -> None:
+        """The full check (every row against its file) after the window is up, in the
+        background, at most daily; startup itself only repaired what was in flight."""
+        if self.writer_thread is None or self._full_check is not None \
+                or not check_due(self.paths):
+            return
+        self._full_check = FullCheckThread(self.paths)
+        self._full_check.progress.connect(self.window.show_check_progress)
+        self._full_check.checked.connect(self._full_check_done)
+        self._full_check.start(QThread.Priority.LowestPriority)
+
+    @Slot(object)
+    def _full_check_done(self, report: RecoveryReport) -> None:
+        self.window.show_check_result(report.has_problems or bool(report.leftovers))
 
     @Slot(str)
     def _store_failed(self, message: str) -> None:
@@ -175,9 +197,12 @@ class KycDeskApp(QObject):
     # -- cases ------------------------------------------------------------------------
     @Slot()
     def new_case(self) -> None:
-        if self.writer_thread is None or self.registry is None or self.reader is None:
+        from kycdesk.models.form_registry import DEFAULT_FORM_ID
+
+        registry = self._forms()
+        if self.writer_thread is None or registry is None or self.reader is None:
             return
-        definition = self.registry.latest(DEFAULT_FORM_ID)
+        definition = registry.latest(DEFAULT_FORM_ID)
         self.writer_thread.client.submit(
             CreateCase(reference_number=new_reference(), form_id=definition.form_id,
                        form_version=definition.version),
@@ -192,18 +217,22 @@ class KycDeskApp(QObject):
     def _definition_for(self, case: CaseRecord) -> tuple[CaseRecord, FormDefinition,
                                                          str | None, list[str]]:
         """The definition to show a case with; drafts of older versions are migrated."""
-        assert self.registry is not None
+        from kycdesk.models.form_registry import DEFAULT_FORM_ID, FormDefinitionError
+
+        registry = self._forms()
+        if registry is None:
+            raise FormDefinitionError("the form definitions could not be loaded")
         form_id = case.form_id or DEFAULT_FORM_ID
-        latest = self.registry.latest(form_id)
+        latest = registry.latest(form_id)
         version = case.form_version or latest.version
-        installed = version in self.registry.versions(form_id)
+        installed = version in registry.versions(form_id)
         if version != latest.version and installed and case.status == CaseStatus.DRAFT:
-            migrated = self.registry.migrate(form_id, case.form, version, latest.version)
+            migrated = registry.migrate(form_id, case.form, version, latest.version)
             note = (f"This draft was started with version {version} of the form and has "
                     f"been moved to version {latest.version}; every answer was kept.")
             return (replace(case, form=migrated.values), latest, note,
                     migrated.kept_unknown)
-        definition = self.registry.get(form_id, version) if installed else latest
+        definition = registry.get(form_id, version) if installed else latest
         known = {f.key for f in definition.fields()}
         return case, definition, None, sorted(k for k in case.form if k not in known)
 
@@ -231,6 +260,11 @@ class KycDeskApp(QObject):
 
     @Slot(str)
     def open_case(self, case_id: str) -> CaseEditor | None:
+        # The editor and its models load with the first case opened, not at start.
+        from kycdesk.models.case_session import CaseSession
+        from kycdesk.models.form_registry import FormDefinitionError
+        from kycdesk.views.case_editor import CaseEditor
+
         existing = self.window.editor_for(case_id)
         if existing is not None:
             self.window.focus_editor(existing)
@@ -269,10 +303,24 @@ class KycDeskApp(QObject):
         if self.sync is not None:
             self.sync.request_sync(now=True)
 
+    def cancel_sync(self) -> None:
+        if self.sync is not None:
+            self.sync.cancel()
+
     def _start_sync(self) -> None:
         """The sync worker opens its own read connection: start it once the writer has
-        migrated the database."""
-        assert self.sync is not None
+        migrated the database (and the window is up: the network stack is imported
+        here, not before the first cases are listed)."""
+        from kycdesk.sync.credentials import CA_BUNDLE_SETTING, SERVER_SETTING, load_token
+        from kycdesk.sync.worker import SyncController
+
+        assert self.writer_thread is not None
+        self.sync = SyncController(self.paths, self.writer_thread.client.writer,
+                                   **{**sync_tuning(self.settings), **self._sync_options})
+        panel = self.window.sync_panel
+        self.sync.stateChanged.connect(panel.show_state)
+        self.sync.progress.connect(panel.show_progress)
+        self.sync.runFinished.connect(panel.show_result)
         self.sync.start()
         url = str(self.settings.value(SERVER_SETTING) or "")
         if url:
@@ -322,6 +370,8 @@ class KycDeskApp(QObject):
 
     @Slot()
     def open_settings(self) -> SettingsDialog:
+        from kycdesk.views.settings_dialog import SettingsDialog
+
         dialog = SettingsDialog(self.settings, check_connection, self.window)
         dialog.saved.connect(self._settings_saved)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -361,6 +411,9 @@ class KycDeskApp(QObject):
             self._hears_application = False
         for editor in self.window.editors():
             editor.close_case()
+        if self._full_check is not None:
+            self._full_check.stop()  # its position is saved: the next start continues
+            self._full_check = None
         if self.sync is not None:
             self.sync.stop()  # before the writer: a sync write waits for the writer
         self._retention_timer.stop()
@@ -410,6 +463,17 @@ def _restore_geometry(window: MainWindow, settings: QSettings) -> None:
         window.showMaximized()
 
 
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux; None elsewhere): what a person waited
+    for the window, interpreter start included."""
+    try:
+        fields = Path("/proc/self/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text(encoding="ascii").split()[0])
+        return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
     """The GUI. `startup_check` (CI, packaging): quit as soon as the window is shown and
     the store is open, printing how long that took."""
@@ -441,8 +505,10 @@ def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
     if startup_check:
         def window_ready() -> None:
             if desk.reader is not None and desk.window.isVisible():
+                age = process_age_s()
                 print(f"startup-check: window shown, store open, {desk.model.total()} "
-                      "case(s) listed", flush=True)
+                      f"case(s) listed{'' if age is None else f' after {age:.2f} s'}",
+                      flush=True)
                 QApplication.quit()
             else:
                 QTimer.singleShot(5, window_ready)

@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--move-damaged-database-aside", action="store_true",
                         help="rename a damaged database so the next start creates a new one "
                              "(case folders and photos are kept)")
+    doctor.add_argument("--restart", action="store_true",
+                        help="start the check from the beginning (by default a check that "
+                             "was interrupted continues where it stopped)")
     demo = sub.add_parser("demo-data", parents=[common], help="create realistic demo cases")
     demo.add_argument("--cases", type=int, default=20, help="how many cases (default 20)")
     demo.add_argument("--images-per-case", type=int, default=3,
@@ -109,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_app(paths)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # headless commands draw no window
     if args.command == "doctor":
-        return _doctor(paths, move_aside=args.move_damaged_database_aside)
+        return _doctor(paths, move_aside=args.move_damaged_database_aside,
+                       restart=args.restart)
     if args.command == "demo-data":
         return _demo_data(paths, args)
     if args.command == "sync":
@@ -137,7 +142,7 @@ def _qt_app(gui: bool) -> object:
     return QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
 
 
-def _doctor(paths: DataPaths, *, move_aside: bool) -> int:
+def _doctor(paths: DataPaths, *, move_aside: bool, restart: bool = False) -> int:
     from kycdesk.core.errors import DatabaseCorruptError, StoreError
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore
@@ -166,12 +171,39 @@ def _doctor(paths: DataPaths, *, move_aside: bool) -> int:
             print(f"The store cannot be opened: {exc}")
             return ExitCode.STORE_UNUSABLE
         with store:
-            report = store.recover(full_integrity=True, verify_hashes=True)
+            _doctor_resumes(paths, restart)
+            started = time.monotonic()
+
+            def progress(done: int, total: int, photos: int) -> None:
+                elapsed = time.monotonic() - started
+                share = done / total if total else 1.0
+                left = f", about {elapsed / share * (1 - share) / 60:.0f} min left" \
+                    if 0.02 < share < 1 else ""
+                print(f"checked {done:,} of {total:,} cases ({share:.0%}), {photos:,} photos "
+                      f"hashed{left}", flush=True)
+
+            first = store.recover()
+            report = store.check(restart=restart, progress=progress)
+            report.removed_temp_files[:0] = first.removed_temp_files
+            report.restored_deletes[:0] = first.restored_deletes
+            report.finished_deletes[:0] = first.finished_deletes
+            report.moved_to_lost_and_found[:0] = first.moved_to_lost_and_found
+            report.retired_folders[:0] = first.retired_folders
         for line in report.lines():
             print(line)
         return ExitCode.PROBLEMS if report.has_problems else ExitCode.OK
     finally:
         lock.release()
+
+
+def _doctor_resumes(paths: DataPaths, restart: bool) -> None:
+    from kycdesk.persistence.full_check import load_state
+
+    state = load_state(paths)
+    if not restart and state is not None and state.mode == "doctor" \
+            and state.finished_at is None:
+        print(f"continuing the check started at {state.started_at} "
+              f"({state.cases_checked:,} cases already checked; --restart starts over)")
 
 
 _CORRUPT_HELP = """\

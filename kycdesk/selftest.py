@@ -79,7 +79,7 @@ def _recovery(folder: Path) -> str:
     case_dir = next(paths.cases_dir.iterdir())
     (case_dir / ".img_00000000-0000-4000-8000-000000000000.tmp").write_bytes(b"x")
     with LocalStore(paths) as store:
-        report = store.recover(full_integrity=True, verify_hashes=True)
+        report = store.check()
     if report.has_problems or report.removed_temp_files == []:
         raise RuntimeError("; ".join(report.lines()))
     return "integrity ok, leftover temp file removed"

@@ -70,6 +70,20 @@ def test_sync_engine_and_core_load_no_qt_in_a_fresh_interpreter() -> None:
     assert out.stdout.strip() == "[]", out.stdout
 
 
+def test_the_window_loads_no_network_stack_forms_or_editor_before_it_shows() -> None:
+    """Cold start: what the case list needs, nothing more. The network stack (httpx and,
+    through its command line, rich/click/pygments), pydantic and the form models, the
+    editor and the sync engine load after the window is up — checked in a new process."""
+    heavy = ("httpx", "pydantic", "rich", "click", "pygments", "kycdesk.sync.worker",
+             "kycdesk.sync.engine", "kycdesk.core.form_schema", "kycdesk.core.protocol",
+             "kycdesk.views.case_editor", "kycdesk.models.form_registry")
+    code = ("import sys, kycdesk.cli, kycdesk.app\n"
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def test_cycles_holding_qt_objects_are_freed_in_the_gui_thread(qapp: object) -> None:
     """A cycle that holds a QObject must not be collected by a worker thread (the object
     would be destroyed there: the writer-thread segfault this guard fixed)."""

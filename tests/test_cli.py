@@ -32,7 +32,7 @@ def test_demo_data_creates_realistic_cases_with_photos(qapp: object, paths: Data
         assert first.form["applicant.first_name"]
         images = store.list_images(cases[0].id)
         assert len(images) == 2 and all(i.width == 320 for i in images)
-        assert store.recover(verify_hashes=True).has_problems is False
+        assert store.check().has_problems is False
     assert cli_main(["doctor", "--data-dir", str(paths.root)]) == 0
 
 

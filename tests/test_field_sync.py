@@ -25,10 +25,11 @@ from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.sync_store import standalone_sync_store
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
-from kycdesk.sync.engine import RunResult, SyncEngine
+from kycdesk.sync.engine import SyncEngine
 from kycdesk.sync.errors import SyncError
 from kycdesk.sync.photo_upload import UploadPolicy
 from kycdesk.sync.progress import CaseProgress
+from kycdesk.sync.status import RunResult
 from tests import transitions
 from tests.fieldlink import LinkProfile, field_link
 from tests.sync_support import (

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from kycdesk.core.errors import CaseLockedError, CaseNotFoundError, TransitionRefusedError
 from kycdesk.core.states import Change
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import events, lifecycle
+from kycdesk.persistence import events, intents, lifecycle
 from kycdesk.persistence.commands import (
     AddImage,
     CreateCase,
@@ -62,7 +62,8 @@ def test_a_discard_cut_by_a_crash_is_finished_or_undone_at_start(
         case_id = _draft_with_photo(store, jpeg)
         folder = paths.case_dir(case_id)
         gone = folder.with_name(lifecycle.GONE_PREFIX + case_id)
-        os.rename(folder, gone)  # the first step of a discard, then the power goes
+        intents.begin(paths.root, "retire", case_id)  # a discard starts,
+        os.rename(folder, gone)  # its first step is done, then the power goes
         if crash_after == "rows":
             for table in ("case_edits", "case_images", "case_forms", "case_events"):
                 store.conn.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))

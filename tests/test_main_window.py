@@ -14,7 +14,9 @@ from kycdesk.core.states import CaseView
 from kycdesk.demo import generate
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.commands import CreateCase, SaveForm
+from kycdesk.persistence.check_thread import check_due
+from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm
+from kycdesk.persistence.full_check import load_state
 from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.store import LocalStore
 from kycdesk.views.case_editor import CaseEditor
@@ -216,7 +218,7 @@ def test_an_uncaught_exception_reaches_the_log_file_without_its_message(
 
 
 def test_the_sync_panel_counts_failures_during_a_run(qtbot: QtBot) -> None:
-    from kycdesk.sync.worker import SyncState
+    from kycdesk.sync.status import SyncState
     from kycdesk.views.sync_panel import SyncPanel
 
     panel = SyncPanel()
@@ -287,3 +289,23 @@ def test_scroll_bars_are_a_finger_wide_on_a_touch_screen(qtbot: QtBot, touch: bo
     qtbot.waitExposed(area)
     width = area.verticalScrollBar().width()
     assert at_least <= width < below, width
+
+
+def test_the_full_check_runs_after_the_window_and_reports_in_it(
+        qtbot: QtBot, paths: DataPaths, jpeg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with LocalStore(paths) as store:
+        case_id = store.run(CreateCase(reference_number="CHK-1"))
+        image = store.run(AddImage(case_id, jpeg))
+    paths.absolute(image.file_path).unlink()  # evidence gone behind the app's back
+    monkeypatch.setattr("kycdesk.app.BACKGROUND_CHECK_DELAY_MS", 0)
+    app = KycDeskApp(paths, confirm=always_yes)
+    try:
+        assert app.start()
+        qtbot.waitUntil(lambda: "kycdesk doctor" in app.window.check_label.text(),
+                        timeout=10_000)
+        assert not app.window.list_page.table.isHidden()  # nothing waited for the check
+    finally:
+        app.shutdown()
+    state = load_state(paths)
+    assert state is not None and state.finished_at is not None and state.cases_checked == 1
+    assert not check_due(paths)  # one pass a day

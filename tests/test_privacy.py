@@ -60,7 +60,7 @@ def test_no_typed_value_reaches_the_log_or_stderr(
                      sync_options={"periodic_ms": 3_600_000})
     qtbot.addWidget(app.window)
     assert app.start()
-    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: app.sync is not None, timeout=10_000)  # after the window
     assert app.sync is not None and app.writer_thread is not None
     app.sync.configure(server.base_url, TOKEN)
     try:

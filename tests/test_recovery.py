@@ -10,7 +10,7 @@ import pytest
 from kycdesk.cli import main as cli_main
 from kycdesk.core.ids import new_id
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import events
+from kycdesk.persistence import events, intents
 from kycdesk.persistence.commands import AddImage, CreateCase
 from kycdesk.persistence.store import LocalStore
 
@@ -21,11 +21,30 @@ def _case_with_photo(store: LocalStore, jpeg: Path) -> tuple[str, Path]:
     return case_id, store.paths.absolute(image.file_path)
 
 
+def _cut_short(store: LocalStore, case_id: str, kind: str) -> None:
+    """An operation on this case was in flight when the process died."""
+    intents.begin(store.paths.root, kind, case_id)
+
+
 def test_clean_store_reports_no_problems(store: LocalStore, jpeg: Path) -> None:
     _case_with_photo(store, jpeg)
-    report = store.recover(full_integrity=True, verify_hashes=True)
-    assert (report.repairs, report.has_problems) == (0, False)
+    report = store.check()
+    assert (report.repairs, report.has_problems, report.full_check) == (0, False, True)
     assert report.lines()[-1] == "summary: 0 repair(s), no problems"
+    assert not any(intents.journal_dir(store.paths.root).iterdir())  # operations closed
+
+
+def test_startup_looks_only_at_what_was_in_flight(store: LocalStore, jpeg: Path) -> None:
+    """O(what changed): leftovers of a case the journal does not name are not even
+    looked at by startup; the full check finds them and only doctor repairs them."""
+    _, photo = _case_with_photo(store, jpeg)
+    leftover = photo.with_name(".img_0b7c3e4e-4a4b-4c1c-9a65-9e2e0d6c4a10.tmp")
+    leftover.write_bytes(b"half a photo")
+    assert store.recover().repairs == 0 and leftover.exists()
+    background = store.check(repair=False, verify_hashes=False, full_integrity=False)
+    assert background.leftovers == [store.paths.relative(leftover)] and leftover.exists()
+    assert store.check().removed_temp_files == [store.paths.relative(leftover)]
+    assert not leftover.exists()
 
 
 def test_orphan_temp_file_of_unfinished_import_is_removed(store: LocalStore,
@@ -33,6 +52,7 @@ def test_orphan_temp_file_of_unfinished_import_is_removed(store: LocalStore,
     case_id, photo = _case_with_photo(store, jpeg)
     leftover = photo.with_name(".img_0b7c3e4e-4a4b-4c1c-9a65-9e2e0d6c4a10.tmp")
     leftover.write_bytes(b"half a photo")
+    _cut_short(store, case_id, "import")
     report = store.recover()
     assert not leftover.exists() and photo.exists()
     assert report.removed_temp_files == [store.paths.relative(leftover)]
@@ -44,6 +64,7 @@ def test_interrupted_delete_before_commit_is_undone(store: LocalStore, jpeg: Pat
     case_id, photo = _case_with_photo(store, jpeg)
     tombstone = photo.with_name(".del_" + photo.name)
     photo.rename(tombstone)  # crash after the rename, before the row was deleted
+    _cut_short(store, case_id, "delete")
     report = store.recover()
     assert photo.exists() and not tombstone.exists()
     assert report.restored_deletes == [store.paths.relative(photo)]
@@ -55,6 +76,7 @@ def test_interrupted_delete_after_commit_is_finished(store: LocalStore, jpeg: Pa
     tombstone = photo.with_name(".del_" + photo.name)
     photo.rename(tombstone)
     store.conn.execute("DELETE FROM case_images WHERE case_id = ?", (case_id,))
+    _cut_short(store, case_id, "delete")
     report = store.recover()
     assert not tombstone.exists() and not photo.exists()
     assert report.finished_deletes == [store.paths.relative(photo)]
@@ -65,6 +87,7 @@ def test_file_without_row_goes_to_lost_and_found_never_deleted(store: LocalStore
     case_id, photo = _case_with_photo(store, jpeg)
     unrecorded = photo.with_name("img_7.jpg")  # crash between rename and commit
     shutil.copy(jpeg, unrecorded)
+    _cut_short(store, case_id, "delete")
     report = store.recover()
     target = store.paths.lost_and_found / case_id / "img_7.jpg"
     assert not unrecorded.exists()
@@ -78,7 +101,7 @@ def test_file_without_row_goes_to_lost_and_found_never_deleted(store: LocalStore
 def test_row_without_file_is_reported_and_kept(store: LocalStore, jpeg: Path) -> None:
     case_id, photo = _case_with_photo(store, jpeg)
     photo.unlink()
-    report = store.recover()
+    report = store.check()
     assert report.has_problems
     assert [(c, p) for _, c, p in report.missing_files] == [(case_id,
                                                              store.paths.relative(photo))]
@@ -93,21 +116,22 @@ def test_changed_photo_is_reported_by_size_and_by_hash(store: LocalStore, jpeg: 
     data = bytearray(other.read_bytes())
     data[100] ^= 0xFF                                       # same size, other content
     other.write_bytes(bytes(data))
-    quick = store.recover()
+    quick = store.check(verify_hashes=False)
     assert len(quick.size_mismatches) == 1 and quick.hash_mismatches == []
-    full = store.recover(verify_hashes=True)
+    full = store.check(verify_hashes=True)
     assert len(full.size_mismatches) == 1 and len(full.hash_mismatches) == 1
     assert full.has_problems
 
 
 def test_thumbnails_of_missing_photos_are_pruned_silently(store: LocalStore,
                                                           jpeg: Path) -> None:
-    _, photo = _case_with_photo(store, jpeg)
+    case_id, photo = _case_with_photo(store, jpeg)
     thumbs = photo.parent / "thumbs"
     stale = thumbs / "img_99.jpg"
     stale.write_bytes(b"old")
     half = thumbs / ".img_1.jpg.123.456.tmp"
     half.write_bytes(b"half")
+    _cut_short(store, case_id, "thumbnail")
     report = store.recover()
     assert not stale.exists() and not half.exists()
     assert (thumbs / "img_1.jpg").exists()
@@ -117,7 +141,7 @@ def test_thumbnails_of_missing_photos_are_pruned_silently(store: LocalStore,
 def test_unexpected_folder_is_left_alone(store: LocalStore) -> None:
     stray = store.paths.cases_dir / "not-a-case"
     stray.mkdir()
-    report = store.recover()
+    report = store.check()
     assert stray.exists() and report.unexpected_entries == ["cases/not-a-case"]
 
 
@@ -151,3 +175,30 @@ def test_doctor_explains_a_corrupt_database_and_keeps_it(
     with LocalStore(paths) as fresh:  # the next start gets a working, empty store
         assert fresh.list_cases() == []
         fresh.run(CreateCase(case_id=new_id()))
+
+
+def test_an_interrupted_full_check_continues_where_it_stopped(store: LocalStore,
+                                                               jpeg: Path) -> None:
+    from kycdesk.persistence import full_check
+
+    photos = [_case_with_photo(store, jpeg)[1] for _ in range(5)]
+    photos[0].unlink()
+    seen: list[int] = []
+    checks = iter([False, True])  # one batch, then "the app is closing"
+    old_batch = full_check.BATCH
+    full_check.BATCH = 2
+    try:
+        partial = full_check.run_full_check(
+            store.conn, store.paths, repair=False, verify_hashes=True,
+            should_stop=lambda: next(checks))
+        assert not partial.full_check and partial.cases_checked == 2
+        state = full_check.load_state(store.paths)
+        assert state is not None and state.after_case and state.finished_at is None
+        rest = full_check.run_full_check(
+            store.conn, store.paths, repair=False, verify_hashes=True,
+            progress=lambda done, total, _p: seen.append(done))
+    finally:
+        full_check.BATCH = old_batch
+    assert rest.full_check and rest.cases_checked == 5 and rest.photos_checked == 5
+    assert seen[-1] == 5 and seen[0] > 2  # continued, not started again
+    assert len(rest.missing_files) == 1  # found before or after the stop, reported once

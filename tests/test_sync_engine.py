@@ -12,7 +12,8 @@ from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.sync_store import standalone_sync_store
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
-from kycdesk.sync.engine import RunResult, SyncEngine
+from kycdesk.sync.engine import SyncEngine
+from kycdesk.sync.status import RunResult
 from tests import transitions
 from tests.sync_support import (
     TOKEN,

@@ -18,9 +18,9 @@ from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.writer import WriterThread
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.credentials import SERVER_SETTING
-from kycdesk.sync.engine import RunResult
 from kycdesk.sync.progress import CaseProgress
-from kycdesk.sync.worker import SyncController, SyncState
+from kycdesk.sync.status import RunResult, SyncState
+from kycdesk.sync.worker import SyncController
 from kycdesk.views.settings_dialog import SettingsDialog
 from tests import transitions
 from tests.fakes import always_yes

@@ -35,6 +35,7 @@ from kycdesk.core.errors import (
 from kycdesk.core.ids import new_id, validate_case_id, validate_image_id
 from kycdesk.core.records import ImageRecord, Location
 from kycdesk.paths import DataPaths, ensure_private_dir
+from kycdesk.persistence import intents
 from kycdesk.persistence.cases import require_draft
 from kycdesk.persistence.clock import utc_now
 from kycdesk.persistence.db import Connection
@@ -129,6 +130,12 @@ class PreparedImage:
     exif: ExifFacts
     resized_from: tuple[int, int] | None = None  # the original's size, if re-encoded
     source_mtime: str | None = None  # the offered file's modification time (UTC ISO)
+    intent: Path | None = None  # the journal entry naming this import (see intents)
+
+    def discard(self) -> None:
+        """The import will not happen: remove the copy, close the journal entry."""
+        unlink_quietly(self.tmp)
+        intents.end(self.intent)
 
 
 def prepare_image(paths: DataPaths, case_id: str, source: Path,
@@ -150,11 +157,13 @@ def prepare_image(paths: DataPaths, case_id: str, source: Path,
     case_dir = paths.case_dir(case_id)
     tmp = case_dir / f"{TMP_PREFIX}{new_id()}{TMP_SUFFIX}"
     tracker = StructureTracker()
+    intent = intents.begin(paths.root, "import", case_id)
     try:
         ensure_private_dir(case_dir)
         sha256, size = _copy_hashing(source, tmp, tracker)
     except OSError as exc:
         unlink_quietly(tmp)
+        intents.end(intent)
         raise StorageUnavailableError(f"The photo could not be copied ({exc.strerror}).") \
             from exc
     # Everything below judges our own copy, never the source (it may change or vanish).
@@ -175,9 +184,10 @@ def prepare_image(paths: DataPaths, case_id: str, source: Path,
                 info = probe(tmp, limits)
     except BaseException:
         unlink_quietly(tmp)
+        intents.end(intent)
         raise
     return PreparedImage(case_id, tmp, sha256, size, info, facts, resized_from,
-                         _mtime(source))
+                         _mtime(source), intent)
 
 
 def _mtime(path: Path) -> str | None:
@@ -238,7 +248,7 @@ def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
         client_image_id = validate_image_id(client_image_id) if client_image_id else new_id()
         require_draft(conn, case_id)
     except BaseException:
-        unlink_quietly(prepared.tmp)
+        prepared.discard()
         raise
     location = location or Location()
     source = "camera" if origin == "camera" else "import"
@@ -291,11 +301,14 @@ def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
             final.rename(prepared.tmp)  # back under its temp name, for the retry
         else:
             unlink_quietly(final)
+            prepared.discard()
         raise
     except BaseException:
         # Not acknowledged: the file is ours alone, remove it rather than orphan it.
         unlink_quietly(final)
+        prepared.discard()
         raise
+    intents.end(prepared.intent)
     write_thumbnail(final, info.preview)
     return get_image(conn, image_id)
 
@@ -337,6 +350,7 @@ def delete_image(conn: Connection, paths: DataPaths, image_id: int) -> None:
     final = paths.absolute(image.file_path)
     tombstone = final.with_name(TOMBSTONE_PREFIX + final.name)
     had_file = final.exists()
+    intent = intents.begin(paths.root, "delete", image.case_id) if had_file else None
     try:
         if had_file:
             rename_no_clobber(final, tombstone)
@@ -354,7 +368,9 @@ def delete_image(conn: Connection, paths: DataPaths, image_id: int) -> None:
     except BaseException:
         if had_file:
             os.rename(tombstone, final)
+        intents.end(intent)
         raise
     if had_file:
         unlink_quietly(tombstone)
     unlink_quietly(thumbnail_file(final))
+    intents.end(intent)

@@ -21,6 +21,7 @@ from kycdesk.core.errors import CaseLockedError, StorageUnavailableError, Transi
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.states import CaseStatus
 from kycdesk.paths import DataPaths
+from kycdesk.persistence import intents
 from kycdesk.persistence.cases import case_status
 from kycdesk.persistence.clock import utc_now
 from kycdesk.persistence.db import Connection
@@ -55,15 +56,22 @@ def _with_folder_retired(conn: Connection, paths: DataPaths, case_id: str,
                          change_rows: Callable[[], dict[str, object]]) -> dict[str, object]:
     """Retire the folder, change the rows in one transaction, then delete the folder; a
     failed transaction puts the folder back."""
-    gone = _retire_folder(paths, case_id)
+    intent = intents.begin(paths.root, "retire", case_id)
+    try:
+        gone = _retire_folder(paths, case_id)
+    except BaseException:
+        intents.end(intent)
+        raise
     try:
         with conn.transaction():
             detail = change_rows()
     except BaseException:
         _unretire(paths, gone, case_id)
+        intents.end(intent)
         raise
     if gone is not None:
         shutil.rmtree(gone, ignore_errors=True)
+    intents.end(intent)
     return detail
 
 
@@ -130,20 +138,25 @@ def purge_due(conn: Connection, days: float, now: datetime | None = None) -> lis
     return [str(r[0]) for r in rows]
 
 
+def repair_retired_folder(conn: Connection, paths: DataPaths, case_id: str) -> str | None:
+    """After a crash: finish or undo an interrupted discard or purge of one case, from
+    the database's answer (see the module doc); what was done, or None."""
+    gone = paths.cases_dir / (GONE_PREFIX + case_id)
+    if not gone.exists():
+        return None
+    row = conn.query_one("SELECT purged_at FROM cases WHERE id = ?", (case_id,))
+    if row is None or row[0]:
+        shutil.rmtree(gone, ignore_errors=True)
+        return f"finished removing the files of case {case_id}"
+    os.rename(gone, paths.case_dir(case_id))
+    return f"restored the files of case {case_id}"
+
+
 def repair_retired_folders(conn: Connection, paths: DataPaths) -> list[str]:
-    """Startup: finish or undo an interrupted discard or purge (see the module doc)."""
-    actions: list[str] = []
+    """The full check: every retired folder left in the cases folder."""
     if not paths.cases_dir.is_dir():
-        return actions
-    for entry in os.scandir(paths.cases_dir):
-        if not entry.name.startswith(GONE_PREFIX):
-            continue
-        case_id = entry.name.removeprefix(GONE_PREFIX)
-        row = conn.query_one("SELECT purged_at FROM cases WHERE id = ?", (case_id,))
-        if row is None or row[0]:
-            shutil.rmtree(entry.path, ignore_errors=True)
-            actions.append(f"finished removing the files of case {case_id}")
-        else:
-            os.rename(entry.path, paths.case_dir(case_id))
-            actions.append(f"restored the files of case {case_id}")
-    return actions
+        return []
+    names = [e.name for e in os.scandir(paths.cases_dir) if e.name.startswith(GONE_PREFIX)]
+    actions = [repair_retired_folder(conn, paths, name.removeprefix(GONE_PREFIX))
+               for name in names]
+    return [action for action in actions if action]

@@ -1,12 +1,21 @@
-"""Startup recovery and `kycdesk doctor`: repair what a crash left, report the rest.
+"""Startup recovery, and the full check (`kycdesk doctor`, and in the background).
 
-Repairs (safe, because the interrupted operation was never acknowledged):
+Startup (`run_recovery`) repairs exactly the case folders the intent journal names
+(`intents`): the operations a crash cut short. Time is proportional to what was in
+flight, never to the size of the store. For each such folder:
 - `.img_*.tmp` files of an import that did not finish are removed;
 - `.del_*` tombstones: the delete finished (row gone) -> removed; it did not -> restored;
 - image files no row refers to (a crash between rename and commit) are moved to
-  `lost+found/<case>/`, never deleted.
-Reported, never "fixed" by dropping data: rows whose file is missing, size or sha256
-mismatches, integrity_check failures, unexpected folders.
+  `lost+found/<case>/`, never deleted;
+- a retired `.gone_<case>` folder is removed or put back, as the rows say;
+- half-written thumbnails (a cache) are dropped.
+
+The full check (`full_check.run_full_check`) looks at everything: the database's
+integrity, every row against its file (size; SHA-256 in `kycdesk doctor`), every folder
+for leftovers. It runs after the window is up (reporting only) and in `kycdesk doctor`
+(repairing as above), resumable and with progress. Reported, never "fixed" by dropping
+data: rows whose file is missing, size or hash mismatches, integrity failures,
+unexpected folders.
 """
 
 from __future__ import annotations
@@ -17,14 +26,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kycdesk.core.errors import InvalidCaseIdError
-from kycdesk.core.ids import validate_case_id
 from kycdesk.paths import DataPaths, ensure_private_dir
+from kycdesk.persistence import intents
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
-from kycdesk.persistence.files import file_sha256, fsync_dir, unlink_quietly
-from kycdesk.persistence.images import CHUNK, IMAGE_NAME, TMP_PREFIX, TMP_SUFFIX, TOMBSTONE_PREFIX
-from kycdesk.persistence.lifecycle import repair_retired_folders
+from kycdesk.persistence.files import fsync_dir, unlink_quietly
+from kycdesk.persistence.images import IMAGE_NAME, TMP_PREFIX, TMP_SUFFIX, TOMBSTONE_PREFIX
+from kycdesk.persistence.lifecycle import repair_retired_folder
 from kycdesk.persistence.thumbnails import THUMBS_DIRNAME
 
 log = logging.getLogger(__name__)
@@ -42,8 +50,12 @@ class RecoveryReport:
     hash_mismatches: list[tuple[int, str, str]] = field(default_factory=list)
     unexpected_entries: list[str] = field(default_factory=list)
     retired_folders: list[str] = field(default_factory=list)  # discards/purges finished
+    leftovers: list[str] = field(default_factory=list)  # found, not repaired (app running)
     lost_and_found_count: int = 0
     hashes_verified: bool = False
+    full_check: bool = False        # everything was looked at (not only the journal)
+    cases_checked: int = 0
+    photos_checked: int = 0
 
     @property
     def repairs(self) -> int:
@@ -58,9 +70,11 @@ class RecoveryReport:
                     or self.hash_mismatches)
 
     def lines(self) -> list[str]:
-        out = ["database integrity: " + ("ok" if not self.integrity_errors
-                                         else "FAILED")]
-        out += [f"  {e}" for e in self.integrity_errors[:20]]
+        out: list[str] = []
+        if self.full_check:
+            out.append("database integrity: " + ("ok" if not self.integrity_errors
+                                                 else "FAILED"))
+            out += [f"  {e}" for e in self.integrity_errors[:20]]
         out += [f"removed unfinished import: {p}" for p in self.removed_temp_files]
         out += [f"finished interrupted delete: {p}" for p in self.finished_deletes]
         out += [f"undid interrupted delete: {p}" for p in self.restored_deletes]
@@ -72,14 +86,25 @@ class RecoveryReport:
                 for i, c, p in self.size_mismatches]
         out += [f"HASH MISMATCH: photo {i} of case {c}: {p}"
                 for i, c, p in self.hash_mismatches]
+        out += [f"left over, to repair with 'kycdesk doctor': {p}" for p in self.leftovers]
         out += [f"unexpected entry left alone: {p}" for p in self.unexpected_entries]
         if self.lost_and_found_count:
             out.append(f"lost+found holds {self.lost_and_found_count} file(s) to review")
-        out.append("photo hashes: " + ("verified" if self.hashes_verified
-                                       else "not verified (run 'kycdesk doctor')"))
+        if self.full_check:
+            out.append(f"checked {self.cases_checked} case(s), {self.photos_checked} photo(s)")
+            out.append("photo hashes: " + ("verified" if self.hashes_verified
+                                           else "not verified (run 'kycdesk doctor')"))
         out.append(f"summary: {self.repairs} repair(s), "
                    + ("PROBLEMS FOUND" if self.has_problems else "no problems"))
         return out
+
+    def log(self) -> None:
+        for line in self.lines():
+            if "MISMATCH" in line or "MISSING" in line or "FAILED" in line:
+                log.error("store check: %s", line)
+            elif not line.startswith(("database integrity: ok", "photo hashes", "summary",
+                                      "checked ")):
+                log.warning("store check: %s", line)
 
 
 def _quarantine(paths: DataPaths, case_id: str, file: Path) -> Path:
@@ -103,76 +128,76 @@ def _prune_thumbnails(case_dir: Path, thumbs: Path) -> None:
             unlink_quietly(thumb)
 
 
-def run_recovery(conn: Connection, paths: DataPaths, *, full_integrity: bool = False,
-                 verify_hashes: bool = False) -> RecoveryReport:
-    report = RecoveryReport(hashes_verified=verify_hashes)
-    pragma = "integrity_check" if full_integrity else "quick_check"
-    results = [str(r[0]) for r in conn.query_all(f"PRAGMA {pragma}")]
-    if results != ["ok"]:
-        report.integrity_errors = results
-    rows = conn.query_all("SELECT id, case_id, file_path, sha256, byte_size FROM case_images")
-    referenced = {paths.absolute(r[2]) for r in rows if r[2]}
+def count_lost_and_found(paths: DataPaths) -> int:
+    if not paths.lost_and_found.is_dir():
+        return 0
+    return sum(len(files) for _, _, files in os.walk(paths.lost_and_found))
 
-    for action in repair_retired_folders(conn, paths):
-        report.retired_folders.append(action)
-    case_dirs = [Path(e.path) for e in os.scandir(paths.cases_dir)] \
-        if paths.cases_dir.is_dir() else []
-    for case_dir in case_dirs:
-        try:
-            case_id = validate_case_id(case_dir.name)
-        except InvalidCaseIdError:
-            report.unexpected_entries.append(paths.relative(case_dir))
-            continue
-        if not case_dir.is_dir():
-            report.unexpected_entries.append(paths.relative(case_dir))
-            continue
-        repaired_here: list[str] = []
-        for entry in sorted(os.scandir(case_dir), key=lambda e: e.name):
-            file = Path(entry.path)
-            name = entry.name
-            if name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX):
+
+def repair_case(conn: Connection, paths: DataPaths, case_id: str, report: RecoveryReport,
+                *, repair: bool = True) -> None:
+    """Bring one case folder back in line with its rows (see the module doc). With
+    `repair=False` (the app is running: an operation may be in flight) leftovers are
+    only reported."""
+    if repair:
+        action = repair_retired_folder(conn, paths, case_id)
+        if action:
+            report.retired_folders.append(action)
+    case_dir = paths.case_dir(case_id)
+    if not case_dir.is_dir():
+        return
+    referenced = {paths.absolute(r[0]) for r in conn.query_all(
+        "SELECT file_path FROM case_images WHERE case_id = ? AND file_path IS NOT NULL",
+        (case_id,))}
+    repaired_here: list[str] = []
+    for entry in sorted(os.scandir(case_dir), key=lambda e: e.name):
+        file = Path(entry.path)
+        name = entry.name
+        leftover = ((name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX))
+                    or name.startswith(TOMBSTONE_PREFIX)
+                    or (IMAGE_NAME.match(name) is not None and file not in referenced))
+        if leftover and not repair:
+            report.leftovers.append(paths.relative(file))
+        elif name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX):
+            unlink_quietly(file)
+            report.removed_temp_files.append(paths.relative(file))
+            repaired_here.append(f"removed {name}")
+        elif name.startswith(TOMBSTONE_PREFIX):
+            original = file.with_name(name.removeprefix(TOMBSTONE_PREFIX))
+            if original in referenced and not original.exists():
+                os.rename(file, original)
+                report.restored_deletes.append(paths.relative(original))
+                repaired_here.append(f"restored {original.name}")
+            else:
                 unlink_quietly(file)
-                report.removed_temp_files.append(paths.relative(file))
+                report.finished_deletes.append(paths.relative(original))
                 repaired_here.append(f"removed {name}")
-            elif name.startswith(TOMBSTONE_PREFIX):
-                original = file.with_name(name.removeprefix(TOMBSTONE_PREFIX))
-                if original in referenced and not original.exists():
-                    os.rename(file, original)
-                    report.restored_deletes.append(paths.relative(original))
-                    repaired_here.append(f"restored {original.name}")
-                else:
-                    unlink_quietly(file)
-                    report.finished_deletes.append(paths.relative(original))
-                    repaired_here.append(f"removed {name}")
-            elif name == THUMBS_DIRNAME and entry.is_dir():
-                _prune_thumbnails(case_dir, Path(entry.path))
-            elif IMAGE_NAME.match(name) and file not in referenced:
-                target = _quarantine(paths, case_id, file)
-                report.moved_to_lost_and_found.append(
-                    (paths.relative(file), paths.relative(target)))
-                repaired_here.append(f"moved {name} to lost+found")
-        if repaired_here:
-            fsync_dir(case_dir)
-            if conn.scalar("SELECT 1 FROM cases WHERE id = ?", (case_id,)):
-                with conn.transaction():
-                    append_event(conn, case_id, "recovery", {"actions": repaired_here})
+        elif name == THUMBS_DIRNAME and entry.is_dir() and repair:
+            _prune_thumbnails(case_dir, Path(entry.path))
+        elif IMAGE_NAME.match(name) and file not in referenced:
+            target = _quarantine(paths, case_id, file)
+            report.moved_to_lost_and_found.append(
+                (paths.relative(file), paths.relative(target)))
+            repaired_here.append(f"moved {name} to lost+found")
+    if repaired_here:
+        fsync_dir(case_dir)
+        if conn.scalar("SELECT 1 FROM cases WHERE id = ?", (case_id,)):
+            with conn.transaction():
+                append_event(conn, case_id, "recovery", {"actions": repaired_here})
 
-    for image_id, case_id, file_path, sha256, byte_size in rows:
-        file = paths.absolute(file_path or "")
-        if not file_path or not file.is_file():
-            report.missing_files.append((int(image_id), case_id, file_path or ""))
-            continue
-        if byte_size is not None and file.stat().st_size != int(byte_size):
-            report.size_mismatches.append((int(image_id), case_id, file_path))
-        elif verify_hashes and sha256 and file_sha256(file, CHUNK) != sha256:
-            report.hash_mismatches.append((int(image_id), case_id, file_path))
 
-    if paths.lost_and_found.is_dir():
-        report.lost_and_found_count = sum(len(files) for _, _, files
-                                          in os.walk(paths.lost_and_found))
-    for line in report.lines():
-        if "MISMATCH" in line or "MISSING" in line or "FAILED" in line:
-            log.error("recovery: %s", line)
-        elif not line.startswith(("database integrity: ok", "photo hashes", "summary")):
-            log.warning("recovery: %s", line)
+def run_recovery(conn: Connection, paths: DataPaths) -> RecoveryReport:
+    """Startup: repair the case folders the intent journal names, then clear it."""
+    report = RecoveryReport()
+    pending = intents.pending(paths.root)
+    for case_id in sorted({intent.case_id for intent in pending}):
+        repair_case(conn, paths, case_id, report)
+    for intent in pending:
+        intents.end(intent.path)
+    if report.moved_to_lost_and_found:
+        report.lost_and_found_count = count_lost_and_found(paths)
+    if pending:
+        log.info("startup recovery: %d operation(s) were in flight, %d repair(s)",
+                 len(pending), report.repairs)
+    report.log()
     return report

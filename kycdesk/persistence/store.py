@@ -11,7 +11,7 @@ from typing import Any
 
 from kycdesk.core.errors import DatabaseTooNewError, StorageUnavailableError, StoreError
 from kycdesk.paths import DataPaths, ensure_private_dir
-from kycdesk.persistence import recovery, schema
+from kycdesk.persistence import full_check, recovery, schema
 from kycdesk.persistence.commands import Command, StoreContext
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.imagecheck import ImageLimits
@@ -77,7 +77,15 @@ class LocalStore(StoreReads):
     def run(self, command: Command) -> Any:
         return command.apply(self.context)
 
-    def recover(self, *, full_integrity: bool = False,
-                verify_hashes: bool = False) -> recovery.RecoveryReport:
-        return recovery.run_recovery(self.conn, self.paths, full_integrity=full_integrity,
-                                     verify_hashes=verify_hashes)
+    def recover(self) -> recovery.RecoveryReport:
+        """Startup: repair what the operations in flight at a crash left (fast)."""
+        return recovery.run_recovery(self.conn, self.paths)
+
+    def check(self, *, repair: bool = True, verify_hashes: bool = True,
+              full_integrity: bool = True, restart: bool = True,
+              progress: full_check.Progress | None = None) -> recovery.RecoveryReport:
+        """The full check (`kycdesk doctor`): everything, every photo hashed."""
+        return full_check.run_full_check(self.conn, self.paths, repair=repair,
+                                         verify_hashes=verify_hashes,
+                                         full_integrity=full_integrity, restart=restart,
+                                         progress=progress)

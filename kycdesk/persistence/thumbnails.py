@@ -18,6 +18,9 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QImageReader
 
+from kycdesk.core.errors import StoreError
+from kycdesk.persistence import intents
+
 log = logging.getLogger(__name__)
 
 THUMBS_DIRNAME = "thumbs"
@@ -29,8 +32,16 @@ def thumbnail_file(photo: Path) -> Path:
 
 
 def write_thumbnail(photo: Path, image: QImage) -> None:
-    """Best effort (it is a cache): temp name then rename, so a reader never sees half."""
+    """Best effort (it is a cache): temp name then rename, so a reader never sees half.
+    The journal names the case while the temp file exists (not durably: a lost entry
+    costs a stray cache file, which the full check removes)."""
     target = thumbnail_file(photo)
+    case_dir = photo.parent
+    try:
+        entry = intents.begin(case_dir.parent.parent, "thumbnail", case_dir.name,
+                              durable=False)
+    except StoreError:
+        entry = None  # not a case folder of a data dir (or not writable): no journal
     try:
         target.parent.mkdir(mode=0o700, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -40,6 +51,7 @@ def write_thumbnail(photo: Path, image: QImage) -> None:
             tmp.unlink(missing_ok=True)
     except OSError as exc:
         log.info("thumbnail for %s not written: %s", photo, exc)
+    intents.end(entry)
 
 
 def load_thumbnail(photo: Path, edge: int) -> QImage:

@@ -21,7 +21,6 @@ import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +34,7 @@ from kycdesk.sync.client import SyncClient
 from kycdesk.sync.errors import SyncCancelledError, SyncError
 from kycdesk.sync.photo_upload import PhotoOutcome, PhotoUploader, UploadPolicy
 from kycdesk.sync.progress import CaseProgress, TransferMeter
+from kycdesk.sync.status import RunResult
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +55,6 @@ class SyncStore(Protocol):
                        next_attempt_at: str | None, progressed: bool = False) -> bool: ...
     def mark_synced(self, case_id: str, *, revision: int, receipt: dict[str, object]) -> bool: ...
     def absolute_path(self, stored: str) -> Path: ...
-
-
-@dataclass
-class RunResult:
-    synced: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)        # case id -> message
-    permanent: set[str] = field(default_factory=set)
-    auth_error: str | None = None
-    cancelled: bool = False
-    uploaded_images: int = 0
-    uploaded_bytes: int = 0   # photo bytes now held by the server (this run)
-    sent_bytes: int = 0       # bytes put on the wire for photos, re-sent ones included
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and self.auth_error is None and not self.cancelled
 
 
 ProgressCallback = Callable[[CaseProgress], None]

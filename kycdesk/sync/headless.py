@@ -29,9 +29,10 @@ from kycdesk.sync.credentials import (
     load_token,
     server_url_from,
 )
-from kycdesk.sync.engine import PARALLEL_UPLOADS, RunResult, SyncEngine
+from kycdesk.sync.engine import PARALLEL_UPLOADS, SyncEngine
 from kycdesk.sync.errors import SyncError
 from kycdesk.sync.progress import CaseProgress, describe, format_bytes, format_duration
+from kycdesk.sync.status import RunResult
 from kycdesk.sync.transport import STALL_S
 
 

@@ -24,21 +24,14 @@ from kycdesk.persistence.sync_store import SyncStoreAdapter
 from kycdesk.persistence.writer import PersistenceWriter
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
-from kycdesk.sync.engine import PARALLEL_UPLOADS, RunResult, SyncEngine
+from kycdesk.sync.engine import PARALLEL_UPLOADS, SyncEngine
 from kycdesk.sync.errors import SyncError
+from kycdesk.sync.status import RunResult, SyncState
 from kycdesk.sync.transport import STALL_S
 
 log = logging.getLogger(__name__)
 
 PERIODIC_MS = 60_000
-
-
-class SyncState:
-    IDLE = "idle"
-    SYNCING = "syncing"
-    OFFLINE = "offline"
-    AUTH_NEEDED = "auth-needed"
-    NOT_CONFIGURED = "not-configured"
 
 
 class SyncWorker(QObject):

@@ -30,8 +30,9 @@ from kycdesk.core.form_schema import FieldKind
 from kycdesk.core.states import CaseChange, CaseStatus, Change, badge
 from kycdesk.models.case_session import CaseSession
 from kycdesk.views.camera import CameraSource
+from kycdesk.views.confirm import Confirm, ask_confirmation
 from kycdesk.views.field_widgets import FieldEditor, editor_class
-from kycdesk.views.photo_panel import Confirm, PhotoPanel, ask_confirmation
+from kycdesk.views.photo_panel import PhotoPanel
 from kycdesk.views.style import TOUCH, status_badge_html
 
 PAGE_MAX_WIDTH = 900

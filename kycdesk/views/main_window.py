@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabBar, QTabWidget, QToolButton
 
 from kycdesk.models.case_list_model import CaseListModel
-from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.case_list_page import CaseListPage
 from kycdesk.views.style import TOUCH
 from kycdesk.views.sync_panel import SyncPanel
+
+if TYPE_CHECKING:  # the editor (forms, photos) loads when a case opens, not at start
+    from kycdesk.views.case_editor import CaseEditor
 
 BACKLOG_PREFIX = "Saving…"
 
@@ -26,6 +30,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("kycdesk")
         self.model = model
+        self._editors: list[CaseEditor] = []  # the open cases, in tab order of opening
         self.list_page = CaseListPage(model)
         self.table = self.list_page.table
         self.list_page.openRequested.connect(self.caseOpenRequested)
@@ -59,14 +64,16 @@ class MainWindow(QMainWindow):
         self.space_label.setStyleSheet("color: #b3261e;")
         self.sync_panel = SyncPanel()
         self.statusBar().addWidget(self.save_state_label, 1)
+        self.check_label = QLabel("", self)
+        self.check_label.setObjectName("store-check")
+        self.statusBar().addPermanentWidget(self.check_label)
         self.statusBar().addPermanentWidget(self.space_label)
         self.statusBar().addPermanentWidget(self.sync_panel)
         self.resize(1200, 800)
 
     # -- case tabs ----------------------------------------------------------------------
     def editors(self) -> list[CaseEditor]:
-        return [w for i in range(self.tabs.count())
-                if isinstance(w := self.tabs.widget(i), CaseEditor)]
+        return list(self._editors)
 
     def editor_for(self, case_id: str) -> CaseEditor | None:
         return next((e for e in self.editors() if e.case_id == case_id), None)
@@ -83,6 +90,7 @@ class MainWindow(QMainWindow):
         close.clicked.connect(lambda: self.close_tab(self.tabs.indexOf(editor)))
         self.tabs.tabBar().setTabButton(index, QTabBar.ButtonPosition.RightSide, close)
         editor.titleChanged.connect(lambda title, e=editor: self._retitle(e, title))
+        self._editors.append(editor)
         self.tabs.setCurrentIndex(index)
 
     def focus_editor(self, editor: CaseEditor) -> None:
@@ -96,10 +104,12 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def close_tab(self, index: int) -> None:
         widget = self.tabs.widget(index)
-        if isinstance(widget, CaseEditor):
-            widget.close_case()
+        editor = next((e for e in self._editors if e is widget), None)
+        if editor is not None:
+            self._editors.remove(editor)
+            editor.close_case()
             self.tabs.removeTab(index)
-            widget.deleteLater()
+            editor.deleteLater()
             self.model.refresh()
 
     def show_list(self) -> None:
@@ -124,6 +134,20 @@ class MainWindow(QMainWindow):
                 "nothing is lost")
         elif showing:
             self.save_state_label.setText("")
+
+    def show_check_progress(self, done: int, total: int) -> None:
+        """The background check of stored photos (never blocks anything)."""
+        share = done / total if total else 1.0
+        self.check_label.setStyleSheet("")
+        self.check_label.setText("" if share >= 1 else f"Checking stored photos {share:.0%}")
+
+    def show_check_result(self, needs_attention: bool) -> None:
+        if needs_attention:
+            self.check_label.setStyleSheet("color: #b3261e;")
+            self.check_label.setText("Some stored photos need attention: run "
+                                     "'kycdesk doctor'")
+        else:
+            self.check_label.setText("")
 
     def show_space_warning(self, message: str | None) -> None:
         self.space_label.setText(message or "")

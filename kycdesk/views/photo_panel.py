@@ -5,7 +5,6 @@ only shows what the store confirmed, and the reason when it refused a file."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,10 @@ from kycdesk.core.records import ImageRecord, Location
 from kycdesk.models.case_session import CaseSession
 from kycdesk.models.photo_list_model import THUMB, PhotoListModel
 from kycdesk.views.camera import CameraSource, NoCamera
+from kycdesk.views.confirm import Confirm, ask_confirmation
 from kycdesk.views.photo_viewer import PhotoViewer
 from kycdesk.views.style import TOUCH
 
-Confirm = Callable[[QWidget, str], bool]
 IMAGE_FILTER = "Photos (*.jpg *.jpeg *.png *.heic *.heif);;All files (*)"
 
 
@@ -166,16 +165,6 @@ class PhotoSlotWidget(QFrame):
         if files:
             self.importRequested.emit(self.field.slot, files)
             event.acceptProposedAction()
-
-
-def ask_confirmation(parent: QWidget, question: str) -> bool:
-    from PySide6.QtWidgets import QMessageBox
-
-    answer = QMessageBox.question(parent, "kycdesk", question,
-                                  QMessageBox.StandardButton.Yes
-                                  | QMessageBox.StandardButton.No,
-                                  QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
 
 
 class PhotoPanel(QWidget):

@@ -7,9 +7,8 @@ from datetime import datetime
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from kycdesk.sync.engine import RunResult
 from kycdesk.sync.progress import STALL_AFTER_S, CaseProgress, describe
-from kycdesk.sync.worker import SyncState
+from kycdesk.sync.status import RunResult, SyncState
 from kycdesk.views.style import ERROR_COLOUR, TOUCH
 
 STATE_TEXT = {

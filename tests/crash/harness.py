@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kycdesk.paths import resolve
+from kycdesk.persistence import intents as journal
 from kycdesk.persistence.store import LocalStore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -141,11 +142,17 @@ def verify(data_dir: Path, lines: list[str], killed: bool) -> KillOutcome:
         failures.append("acknowledgements were not in submission order")
     paths = resolve(data_dir)
     with LocalStore(paths) as store:
-        report = store.recover(full_integrity=True, verify_hashes=True)
-        failures += [f"integrity: {e}" for e in report.integrity_errors]
-        failures += [f"row without file: {m}" for m in report.missing_files]
-        failures += [f"size mismatch: {m}" for m in report.size_mismatches]
-        failures += [f"hash mismatch: {m}" for m in report.hash_mismatches]
+        report = store.recover()  # what startup does: repair what the journal names
+        # Then look at everything, repairing nothing: anything left is a leftover the
+        # journal failed to name (startup would never have repaired it).
+        check = store.check(repair=False, verify_hashes=True, full_integrity=True)
+        failures += [f"integrity: {e}" for e in check.integrity_errors]
+        failures += [f"row without file: {m}" for m in check.missing_files]
+        failures += [f"size mismatch: {m}" for m in check.size_mismatches]
+        failures += [f"hash mismatch: {m}" for m in check.hash_mismatches]
+        failures += [f"not repaired at startup: {m}" for m in check.leftovers]
+        failures += [f"intent left in the journal: {i.path.name}"
+                     for i in journal.pending(paths.root)]
         leftovers = [p for p in paths.cases_dir.rglob("*")
                      if p.name.endswith(".tmp") or p.name.startswith(".del_")]
         failures += [f"leftover after recovery: {p}" for p in leftovers]
@@ -186,7 +193,7 @@ def verify(data_dir: Path, lines: list[str], killed: bool) -> KillOutcome:
     return KillOutcome(killed=killed, lines=len(lines), acked_edits=acked_edit_count,
                        intended_edits=len(edits), applied_edits=applied,
                        acked_images=images_acked, repairs=report.repairs,
-                       lost_and_found=report.lost_and_found_count, failures=failures)
+                       lost_and_found=check.lost_and_found_count, failures=failures)
 
 
 def kill_once(data_dir: Path, seed: int, images: list[Path], *, max_ops: int,

@@ -1,0 +1,192 @@
+"""The full check of a store: the database's integrity, every photo row against its
+file, every case folder for leftovers. Too slow for startup on a store of years (a
+million photos: every file stat'ed, in `kycdesk doctor` every byte hashed), so it runs
+after the window is up (reporting only: operations may be in flight) and in
+`kycdesk doctor` (repairing, with the data folder locked).
+
+Resumable: the position (the last case checked, by id) and what was found so far are
+kept in `full-check.json` in the data folder after every batch, so a check cut short —
+the app closed, doctor interrupted — continues where it stopped. Progress is reported
+as cases checked of cases in the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kycdesk.core.errors import InvalidCaseIdError
+from kycdesk.core.ids import validate_case_id
+from kycdesk.paths import DataPaths
+from kycdesk.persistence import intents
+from kycdesk.persistence.db import Connection
+from kycdesk.persistence.files import file_sha256
+from kycdesk.persistence.images import CHUNK
+from kycdesk.persistence.lifecycle import GONE_PREFIX, repair_retired_folders
+from kycdesk.persistence.recovery import RecoveryReport, count_lost_and_found, repair_case
+
+log = logging.getLogger(__name__)
+
+STATE_FILENAME = "full-check.json"
+BATCH = 200           # cases per step (the state is saved after each)
+Progress = Callable[[int, int, int], None]  # cases checked, cases in store, photos checked
+
+
+@dataclass
+class CheckState:
+    """What is kept between runs of one check."""
+
+    started_at: str
+    mode: str                       # "doctor" (repairs, hashes) or "background"
+    after_case: str = ""            # every case with a smaller id has been checked
+    finished_at: str | None = None
+    cases_checked: int = 0
+    photos_checked: int = 0
+    found: dict[str, list[Any]] = field(default_factory=dict)  # RecoveryReport lists
+
+
+def state_file(paths: DataPaths) -> Path:
+    return paths.root / STATE_FILENAME
+
+
+def load_state(paths: DataPaths) -> CheckState | None:
+    try:
+        data = json.loads(state_file(paths).read_text(encoding="utf-8"))
+        return CheckState(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _save_state(paths: DataPaths, state: CheckState) -> None:
+    """Progress, not evidence: written atomically, without fsync."""
+    target = state_file(paths)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(asdict(state)), encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:
+        log.info("full check position not saved: %s", exc)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+_LISTS = ("integrity_errors", "removed_temp_files", "restored_deletes", "finished_deletes",
+          "moved_to_lost_and_found", "missing_files", "size_mismatches", "hash_mismatches",
+          "unexpected_entries", "retired_folders", "leftovers")
+
+
+def _restore(report: RecoveryReport, found: dict[str, list[Any]]) -> None:
+    for name in _LISTS:
+        items = found.get(name, [])
+        getattr(report, name).extend(tuple(i) if isinstance(i, list) else i for i in items)
+
+
+def _found(report: RecoveryReport) -> dict[str, list[Any]]:
+    return {name: list(getattr(report, name)) for name in _LISTS if getattr(report, name)}
+
+
+def _check_rows(conn: Connection, paths: DataPaths, case_ids: list[str],
+                report: RecoveryReport, verify_hashes: bool) -> int:
+    marks = ", ".join("?" * len(case_ids))
+    rows = conn.query_all(
+        f"SELECT id, case_id, file_path, sha256, byte_size FROM case_images "
+        f"WHERE case_id IN ({marks}) ORDER BY case_id, id", case_ids)
+    for image_id, case_id, file_path, sha256, byte_size in rows:
+        file = paths.absolute(file_path or "")
+        try:
+            size = file.stat().st_size if file_path else -1
+        except OSError:
+            size = -1
+        if size < 0:
+            report.missing_files.append((int(image_id), case_id, file_path or ""))
+        elif byte_size is not None and size != int(byte_size):
+            report.size_mismatches.append((int(image_id), case_id, file_path))
+        elif verify_hashes and sha256 and file_sha256(file, CHUNK) != sha256:
+            report.hash_mismatches.append((int(image_id), case_id, file_path))
+    return len(rows)
+
+
+def run_full_check(conn: Connection, paths: DataPaths, *, repair: bool,
+                   verify_hashes: bool, full_integrity: bool = False,
+                   restart: bool = False, progress: Progress | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> RecoveryReport:
+    """Check everything (see the module doc); continue a check of the same mode that was
+    cut short unless `restart`. The report is complete when `report.full_check`; if
+    `should_stop` said stop first, the position is saved and the report is partial."""
+    mode = "doctor" if repair else "background"
+    state = load_state(paths)
+    if restart or state is None or state.finished_at is not None or state.mode != mode:
+        state = CheckState(started_at=_now(), mode=mode)
+    report = RecoveryReport(hashes_verified=verify_hashes)
+    _restore(report, state.found)
+    total = int(conn.scalar("SELECT count(*) FROM cases"))
+    if not state.after_case:  # a new check starts with the database itself
+        pragma = "integrity_check" if full_integrity else "quick_check"
+        results = [str(r[0]) for r in conn.query_all(f"PRAGMA {pragma}")]
+        if results != ["ok"]:
+            report.integrity_errors = results
+        if repair:
+            report.retired_folders += repair_retired_folders(conn, paths)
+    last_report = 0.0
+    while True:
+        if should_stop is not None and should_stop():
+            state.found = _found(report)
+            _save_state(paths, state)
+            report.cases_checked, report.photos_checked = state.cases_checked, \
+                state.photos_checked
+            return report
+        case_ids = [str(r[0]) for r in conn.query_all(
+            "SELECT id FROM cases WHERE id > ? ORDER BY id LIMIT ?",
+            (state.after_case, BATCH))]
+        if not case_ids:
+            break
+        busy = {i.case_id for i in intents.pending(paths.root)} if not repair else set()
+        for case_id in case_ids:
+            if case_id not in busy:  # an operation in flight there: its own repair covers it
+                repair_case(conn, paths, case_id, report, repair=repair)
+        state.photos_checked += _check_rows(conn, paths, case_ids, report, verify_hashes)
+        state.cases_checked += len(case_ids)
+        state.after_case = case_ids[-1]
+        state.found = _found(report)
+        _save_state(paths, state)
+        now = time.monotonic()
+        if progress is not None and now - last_report >= 0.5:
+            last_report = now
+            progress(state.cases_checked, total, state.photos_checked)
+    _check_folders(conn, paths, report)
+    report.lost_and_found_count = count_lost_and_found(paths)
+    state.finished_at = _now()
+    state.found = _found(report)
+    _save_state(paths, state)
+    report.full_check = True
+    report.cases_checked, report.photos_checked = state.cases_checked, state.photos_checked
+    if progress is not None:
+        progress(state.cases_checked, total, state.photos_checked)
+    report.log()
+    return report
+
+
+def _check_folders(conn: Connection, paths: DataPaths, report: RecoveryReport) -> None:
+    """Entries of the cases folder that are not the folder of a case."""
+    if not paths.cases_dir.is_dir():
+        return
+    for entry in os.scandir(paths.cases_dir):
+        if entry.name.startswith(GONE_PREFIX):
+            continue  # a discard in flight (the app is running) or reported by doctor
+        try:
+            case_id = validate_case_id(entry.name)
+        except InvalidCaseIdError:
+            report.unexpected_entries.append(paths.relative(Path(entry.path)))
+            continue
+        if not entry.is_dir() or (not conn.scalar("SELECT 1 FROM cases WHERE id = ?", (case_id,)) \
+                and any(os.scandir(entry.path))):
+            report.unexpected_entries.append(paths.relative(Path(entry.path)))

@@ -1,0 +1,30 @@
+"""What a sync run reports, for the views: plain data, nothing of the network stack (the
+window shows the sync panel before httpx and the engine are imported)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class SyncState:
+    IDLE = "idle"
+    SYNCING = "syncing"
+    OFFLINE = "offline"
+    AUTH_NEEDED = "auth-needed"
+    NOT_CONFIGURED = "not-configured"
+
+
+@dataclass
+class RunResult:
+    synced: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)        # case id -> message
+    permanent: set[str] = field(default_factory=set)
+    auth_error: str | None = None
+    cancelled: bool = False
+    uploaded_images: int = 0
+    uploaded_bytes: int = 0   # photo bytes now held by the server (this run)
+    sent_bytes: int = 0       # bytes put on the wire for photos, re-sent ones included
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.auth_error is None and not self.cancelled
