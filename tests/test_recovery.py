@@ -184,13 +184,17 @@ def test_an_interrupted_full_check_continues_where_it_stopped(store: LocalStore,
     photos = [_case_with_photo(store, jpeg)[1] for _ in range(5)]
     photos[0].unlink()
     seen: list[int] = []
-    checks = iter([False, True])  # one batch, then "the app is closing"
+
+    def one_batch_done() -> bool:  # then "the app is closing"
+        state = full_check.load_state(store.paths)
+        return state is not None and bool(state.after_case)
+
     old_batch = full_check.BATCH
     full_check.BATCH = 2
     try:
         partial = full_check.run_full_check(
             store.conn, store.paths, repair=False, verify_hashes=True,
-            should_stop=lambda: next(checks))
+            should_stop=one_batch_done)
         assert not partial.full_check and partial.cases_checked == 2
         state = full_check.load_state(store.paths)
         assert state is not None and state.after_case and state.finished_at is None
@@ -202,3 +206,18 @@ def test_an_interrupted_full_check_continues_where_it_stopped(store: LocalStore,
     assert rest.full_check and rest.cases_checked == 5 and rest.photos_checked == 5
     assert seen[-1] == 5 and seen[0] > 2  # continued, not started again
     assert len(rest.missing_files) == 1  # found before or after the stop, reported once
+
+
+def test_a_million_findings_are_counted_not_listed(store: LocalStore, jpeg: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from kycdesk.persistence import full_check
+
+    for _ in range(5):
+        _case_with_photo(store, jpeg)[1].unlink()
+    monkeypatch.setattr(full_check, "KEEP_FOUND", 2)
+    monkeypatch.setattr(full_check, "BATCH", 2)
+    report = store.check(verify_hashes=False)
+    assert len(report.missing_files) == 2 and report.more == {"missing_files": 3}
+    assert "... and 3 more missing files" in report.lines() and report.has_problems
+    state = full_check.load_state(store.paths)
+    assert state is not None and len(state.found["missing_files"]) == 2

@@ -129,7 +129,8 @@ class CaseListModel(QAbstractTableModel):
         return self._total
 
     def total_is_capped(self) -> bool:
-        return self._total > COUNT_CAP
+        """A search's count stops at COUNT_CAP (a view's count is always exact)."""
+        return bool(self._search) and self._total > COUNT_CAP
 
     # -- QAbstractTableModel ---------------------------------------------------------
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 STATE_FILENAME = "full-check.json"
 BATCH = 200           # cases per step (the state is saved after each)
+KEEP_FOUND = 1000     # findings listed per kind; past that, counted (a folder restored
+                      # from an old backup can miss a million files: say so, briefly)
 Progress = Callable[[int, int, int], None]  # cases checked, cases in store, photos checked
 
 
@@ -50,6 +52,7 @@ class CheckState:
     cases_checked: int = 0
     photos_checked: int = 0
     found: dict[str, list[Any]] = field(default_factory=dict)  # RecoveryReport lists
+    more: dict[str, int] = field(default_factory=dict)         # counted past KEEP_FOUND
 
 
 def state_file(paths: DataPaths) -> Path:
@@ -91,6 +94,12 @@ def _restore(report: RecoveryReport, found: dict[str, list[Any]]) -> None:
 
 
 def _found(report: RecoveryReport) -> dict[str, list[Any]]:
+    """The report's lists, each cut to KEEP_FOUND (the rest counted in report.more)."""
+    for name in _LISTS:
+        items = getattr(report, name)
+        if len(items) > KEEP_FOUND:
+            report.more[name] = report.more.get(name, 0) + len(items) - KEEP_FOUND
+            del items[KEEP_FOUND:]
     return {name: list(getattr(report, name)) for name in _LISTS if getattr(report, name)}
 
 
@@ -128,18 +137,16 @@ def run_full_check(conn: Connection, paths: DataPaths, *, repair: bool,
         state = CheckState(started_at=_now(), mode=mode)
     report = RecoveryReport(hashes_verified=verify_hashes)
     _restore(report, state.found)
+    report.more = dict(state.more)
     total = int(conn.scalar("SELECT count(*) FROM cases"))
     if not state.after_case:  # a new check starts with the database itself
-        pragma = "integrity_check" if full_integrity else "quick_check"
-        results = [str(r[0]) for r in conn.query_all(f"PRAGMA {pragma}")]
-        if results != ["ok"]:
-            report.integrity_errors = results
+        report.integrity_errors = _integrity(conn, full_integrity, should_stop)
         if repair:
             report.retired_folders += repair_retired_folders(conn, paths)
     last_report = 0.0
     while True:
         if should_stop is not None and should_stop():
-            state.found = _found(report)
+            state.found, state.more = _found(report), dict(report.more)
             _save_state(paths, state)
             report.cases_checked, report.photos_checked = state.cases_checked, \
                 state.photos_checked
@@ -156,7 +163,7 @@ def run_full_check(conn: Connection, paths: DataPaths, *, repair: bool,
         state.photos_checked += _check_rows(conn, paths, case_ids, report, verify_hashes)
         state.cases_checked += len(case_ids)
         state.after_case = case_ids[-1]
-        state.found = _found(report)
+        state.found, state.more = _found(report), dict(report.more)
         _save_state(paths, state)
         now = time.monotonic()
         if progress is not None and now - last_report >= 0.5:
@@ -165,7 +172,7 @@ def run_full_check(conn: Connection, paths: DataPaths, *, repair: bool,
     _check_folders(conn, paths, report)
     report.lost_and_found_count = count_lost_and_found(paths)
     state.finished_at = _now()
-    state.found = _found(report)
+    state.found, state.more = _found(report), dict(report.more)
     _save_state(paths, state)
     report.full_check = True
     report.cases_checked, report.photos_checked = state.cases_checked, state.photos_checked
@@ -173,6 +180,25 @@ def run_full_check(conn: Connection, paths: DataPaths, *, repair: bool,
         progress(state.cases_checked, total, state.photos_checked)
     report.log()
     return report
+
+
+def _integrity(conn: Connection, full: bool,
+               should_stop: Callable[[], bool] | None) -> list[str]:
+    """`integrity_check` of the whole file (doctor), or `quick_check` one table at a time
+    (background: a check asked to stop waits for one table, not for the whole file)."""
+    if full:
+        results = [str(r[0]) for r in conn.query_all("PRAGMA integrity_check")]
+        return [] if results == ["ok"] else results
+    problems: list[str] = []
+    tables = [str(r[0]) for r in conn.query_all(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND sql NOT LIKE 'CREATE VIRTUAL%'")]
+    for table in tables:
+        if should_stop is not None and should_stop():
+            break
+        results = [str(r[0]) for r in conn.query_all(f'PRAGMA quick_check("{table}")')]
+        problems += [] if results == ["ok"] else results
+    return problems
 
 
 def _check_folders(conn: Connection, paths: DataPaths, report: RecoveryReport) -> None:

@@ -56,6 +56,7 @@ class RecoveryReport:
     full_check: bool = False        # everything was looked at (not only the journal)
     cases_checked: int = 0
     photos_checked: int = 0
+    more: dict[str, int] = field(default_factory=dict)  # findings past the lists' cap
 
     @property
     def repairs(self) -> int:
@@ -67,7 +68,7 @@ class RecoveryReport:
     def has_problems(self) -> bool:
         """Problems need a person: damaged database or evidence that is missing/changed."""
         return bool(self.integrity_errors or self.missing_files or self.size_mismatches
-                    or self.hash_mismatches)
+                    or self.hash_mismatches or self.more)
 
     def lines(self) -> list[str]:
         out: list[str] = []
@@ -88,6 +89,8 @@ class RecoveryReport:
                 for i, c, p in self.hash_mismatches]
         out += [f"left over, to repair with 'kycdesk doctor': {p}" for p in self.leftovers]
         out += [f"unexpected entry left alone: {p}" for p in self.unexpected_entries]
+        out += [f"... and {n:,} more {name.replace('_', ' ')}" for name, n
+                in sorted(self.more.items())]
         if self.lost_and_found_count:
             out.append(f"lost+found holds {self.lost_and_found_count} file(s) to review")
         if self.full_check:

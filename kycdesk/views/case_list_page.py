@@ -83,7 +83,7 @@ class CaseListPage(QWidget):
         self.model = model
         self.search = QLineEdit(self)
         self.search.setObjectName("case-search")
-        self.search.setPlaceholderText("Search reference or applicant name")
+        self.search.setPlaceholderText("Search reference, applicant name or ID number")
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumHeight(TOUCH)
         self.search.textChanged.connect(model.set_search)
