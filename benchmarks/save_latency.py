@@ -7,7 +7,7 @@
 - edit: `append_edit` on the store (the statement the writer runs), and the writer's
   round trip (submit -> `completed`). Target: store p99 < 1 ms.
 
-    python -m benchmarks.save_latency [--saves 300] [--edits 2000]
+    python -m benchmarks.save_latency [--saves 300] [--edits 2000] [--fsync-delay-ms 0]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import header, percentile, qt_app, summary_ms, verdict
+from benchmarks.slowdisk import add_fsync_option, apply_fsync_delay, describe
 
 BARE_SCRIPT = r"""
 import json, sqlite3, sys, time
@@ -61,7 +62,10 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--saves", type=int, default=300)
     parser.add_argument("--edits", type=int, default=2000)
+    add_fsync_option(parser)
     args = parser.parse_args()
+    if args.fsync_delay_ms:
+        apply_fsync_delay(args.fsync_delay_ms)  # the bare-SQLite child inherits it too
     app = qt_app()
     from PySide6.QtCore import QEventLoop, QTimer
 
@@ -71,7 +75,7 @@ def main() -> int:
     from kycdesk.persistence.store import LocalStore
     from kycdesk.persistence.writer import WriterThread
 
-    header("durable save and field-edit latency")
+    header(f"durable save and field-edit latency, {describe(args.fsync_delay_ms)}")
     form = make_form()
     payload = json.dumps(form, sort_keys=True)
     print(f"   form: {len(form)} fields, {len(payload) / 1024:.1f} KB JSON")

@@ -155,7 +155,7 @@ def build(data_dir: Path, cases: int, photos: int) -> None:
           f" database {size / 2**20:.0f} MB", flush=True)
 
 
-def _build_in_child(data_dir: Path, cases: int, photos: int) -> None:
+def build_in_child(data_dir: Path, cases: int, photos: int) -> None:
     subprocess.run([sys.executable, "-m", "benchmarks.scale", "--build", str(data_dir),
                     "--cases", str(cases), "--photos", str(photos)], check=True)
 
@@ -295,7 +295,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kycdesk-scale-") as tmp:
         large = args.keep or Path(tmp) / "large"
         if not (large / "kycdesk.sqlite3").exists():
-            _build_in_child(large, args.cases, args.photos)
+            build_in_child(large, args.cases, args.photos)
         if not args.skip_small:
             empty = Path(tmp) / "empty"
             times, rss = start_to_window(empty, args.runs)
@@ -305,8 +305,8 @@ def main() -> int:
                           percentile(times, 50), 0.4, "s")
             small_photos = Path(tmp) / "small-photos"
             small_none = Path(tmp) / "small-none"
-            _build_in_child(small_photos, 10_000, 30_000)
-            _build_in_child(small_none, 10_000, 0)
+            build_in_child(small_photos, 10_000, 30_000)
+            build_in_child(small_none, 10_000, 0)
             with_photos, _ = start_to_window(small_photos, args.runs)
             without, _ = start_to_window(small_none, args.runs)
             ratio = percentile(with_photos, 50) / percentile(without, 50)

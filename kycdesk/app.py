@@ -19,7 +19,6 @@ from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from kycdesk import APP_NAME, __version__
-from kycdesk.about import about_lines
 from kycdesk.core.errors import StoreError
 from kycdesk.core.records import CaseRecord
 from kycdesk.core.results import Result
@@ -92,8 +91,7 @@ class KycDeskApp(QObject):
         self.window.newCaseRequested.connect(self.new_case)
         self.window.caseOpenRequested.connect(self.open_case)
         self.window.minimised.connect(self.flush_all)
-        self.window.aboutRequested.connect(
-            lambda: self.window.show_about(about_lines(self.paths)))
+        self.window.aboutRequested.connect(self.show_about)
         self.startup_error: str | None = None
         self.settings = QSettings()
         self._sync_options = sync_options or {}
@@ -105,6 +103,12 @@ class KycDeskApp(QObject):
         self._retention_timer = QTimer(self)
         self._retention_timer.setInterval(RETENTION_SWEEP_MS)
         self._retention_timer.timeout.connect(self.sweep_retention)
+
+    @Slot()
+    def show_about(self) -> None:
+        from kycdesk.about import about_lines  # `platform` is slow to import: not at start
+
+        self.window.show_about(about_lines(self.paths))
 
     # -- start ------------------------------------------------------------------------
     def start(self) -> bool:

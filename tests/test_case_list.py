@@ -173,3 +173,17 @@ def test_view_counts_and_photo_counts_follow_every_change(store: LocalStore,
     assert {c.id: c.photo_count for c in store.list_cases(limit=100)}[ids[-2]] == 1
     by_photos = store.list_cases(limit=1, sort=CaseSort.PHOTOS)
     assert by_photos[0].id == ids[-2]
+
+
+def test_a_search_too_short_for_trigrams_counts_only_so_far(
+        store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kycdesk.persistence import case_list
+
+    for i in range(5):
+        case_id = store.run(CreateCase(reference_number=f"R-{i}"))
+        store.run(SaveForm(case_id, {}, applicant_name=f"Bo Li {i}"))
+    monkeypatch.setattr(case_list, "SHORT_COUNT_CAP", 2)
+    assert case_list.count_cap("Li") == 2 and case_list.count_cap("Bo Li") == 2
+    assert case_list.count_cap("Li 1234") == case_list.COUNT_CAP
+    assert store.count_cases(search="Li") == 3           # the cap + 1: "more than 2"
+    assert len(_all_pages(store, 2, search="Li")) == 5   # the pages still hold them all

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor
 
 from kycdesk.core.records import CaseSort, CaseSummary
 from kycdesk.core.states import CaseStatus, CaseView, badge
-from kycdesk.persistence.case_list import COUNT_CAP
+from kycdesk.persistence.case_list import count_cap
 from kycdesk.persistence.reader import ReadStore
 
 PAGE_SIZE = 200
@@ -129,8 +129,8 @@ class CaseListModel(QAbstractTableModel):
         return self._total
 
     def total_is_capped(self) -> bool:
-        """A search's count stops at COUNT_CAP (a view's count is always exact)."""
-        return bool(self._search) and self._total > COUNT_CAP
+        """A search's count stops at its cap (a view's count is always exact)."""
+        return bool(self._search) and self._total > count_cap(self._search)
 
     # -- QAbstractTableModel ---------------------------------------------------------
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
