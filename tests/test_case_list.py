@@ -183,7 +183,22 @@ def test_a_search_too_short_for_trigrams_counts_only_so_far(
         case_id = store.run(CreateCase(reference_number=f"R-{i}"))
         store.run(SaveForm(case_id, {}, applicant_name=f"Bo Li {i}"))
     monkeypatch.setattr(case_list, "SHORT_COUNT_CAP", 2)
-    assert case_list.count_cap("Li") == 2 and case_list.count_cap("Bo Li") == 2
+    assert case_list.count_cap("Li") == 2 and case_list.count_cap("Bo Li") == case_list.COUNT_CAP
     assert case_list.count_cap("Li 1234") == case_list.COUNT_CAP
     assert store.count_cases(search="Li") == 3           # the cap + 1: "more than 2"
     assert len(_all_pages(store, 2, search="Li")) == 5   # the pages still hold them all
+
+
+def test_short_words_typed_together_use_the_index(store: LocalStore) -> None:
+    from kycdesk.persistence import case_list
+
+    case_id = store.run(CreateCase(reference_number="R-1"))
+    store.run(SaveForm(case_id, {}, applicant_name="Li O'Brien"))
+    other = store.run(CreateCase(reference_number="R-2"))
+    store.run(SaveForm(other, {}, applicant_name="O'Neill Li"))
+    assert _found(store, "Li O'") == {"Li O'Brien"}   # as typed, in this order
+    assert case_list.count_cap("Li O'") == case_list.COUNT_CAP  # the index, not a scan
+    sql, params = case_list.page_query(store.conn, limit=10, after=None, view=None,
+                                       search="Li O'", sort=CaseSort.LAST_SAVED,
+                                       descending=None)
+    assert "MATCH" in sql and not any("%" in str(p) for p in params)

@@ -85,11 +85,17 @@ def test_every_operation_goes_through_the_writer(qtbot: QtBot, writer_thread: Wr
         assert store.list_images(case_id) == []
 
 
+def _case_and_unstarted_writer(paths: DataPaths) -> tuple[str, WriterThread]:
+    """A case, and a writer whose thread has not started: what is submitted now waits
+    in its queue, together."""
+    with LocalStore(paths) as store:
+        case_id: str = store.run(CreateCase())
+    return case_id, WriterThread(paths)
+
+
 def test_queued_saves_of_a_case_coalesce_into_one_write(qtbot: QtBot, qapp: object,
                                                         paths: DataPaths) -> None:
-    with LocalStore(paths) as store:
-        case_id = store.run(CreateCase())
-    thread = WriterThread(paths)
+    case_id, thread = _case_and_unstarted_writer(paths)
     writer = thread.client
     edits: list[Result] = []
     saves: list[Result] = []
@@ -265,9 +271,7 @@ def test_requests_queued_together_commit_in_one_transaction(
         qtbot: QtBot, qapp: object, paths: DataPaths) -> None:
     """Group commit: one transaction (one fsync) for everything queued when the writer
     wakes, yet every request still hears its own result, in order."""
-    with LocalStore(paths) as store:
-        case_id = store.run(CreateCase())
-    thread = WriterThread(paths)
+    case_id, thread = _case_and_unstarted_writer(paths)
     results: list[Result] = []
     for i in range(100):  # queued before the thread runs: they wait together
         thread.client.submit(AppendEdit(case_id, f"f{i % 7}", i), results.append)
@@ -348,9 +352,7 @@ def test_a_group_that_cannot_be_written_stays_queued_whole_and_is_retried(
 
 def test_a_backlog_is_announced_and_cleared(qtbot: QtBot, qapp: object,
                                             paths: DataPaths) -> None:
-    with LocalStore(paths) as store:
-        case_id = store.run(CreateCase())
-    thread = WriterThread(paths)
+    case_id, thread = _case_and_unstarted_writer(paths)
     client = thread.client
     heard: list[int] = []
     client.backlogChanged.connect(heard.append)

@@ -11,7 +11,9 @@
   trigram FTS5 index (`cases_search`, diacritics and case ignored). Each word of the
   search must occur. When few cases match, the page is read from the matches and
   sorted; when many match, the sort index is read in order and the page fills at once.
-  Words of one or two characters (too short for trigrams) are matched with LIKE on top.
+  Words of one or two characters (too short for trigrams) are matched with LIKE on top;
+  a search made only of such words is looked up as typed ("Li O'") when that is three
+  characters or more.
 """
 
 from __future__ import annotations
@@ -73,6 +75,11 @@ def _parse_search(text: str | None) -> _Search | None:
     words = (text or "").split()
     if not words:
         return None
+    phrase = " ".join(words)
+    if all(len(w) < TRIGRAM for w in words) and len(phrase) >= TRIGRAM:
+        # "Li O'", "bo l": short words, but the text as typed is long enough for the
+        # trigram index (a LIKE over every row would cost 200 ms at 100,000 cases).
+        return _Search('"' + phrase.replace('"', '""') + '"', ())
     long_words = [w for w in words if len(w) >= TRIGRAM]
     short = [w for w in words if len(w) < TRIGRAM]
     match = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words) or None

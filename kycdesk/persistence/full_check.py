@@ -144,6 +144,7 @@ def run_full_check(conn: Connection, paths: DataPaths, *, repair: bool,
         if repair:
             report.retired_folders += repair_retired_folders(conn, paths)
     last_report = 0.0
+    reported = -1
     while True:
         if should_stop is not None and should_stop():
             state.found, state.more = _found(report), dict(report.more)
@@ -168,6 +169,7 @@ def run_full_check(conn: Connection, paths: DataPaths, *, repair: bool,
         now = time.monotonic()
         if progress is not None and now - last_report >= 0.5:
             last_report = now
+            reported = state.cases_checked
             progress(state.cases_checked, total, state.photos_checked)
     _check_folders(conn, paths, report)
     report.lost_and_found_count = count_lost_and_found(paths)
@@ -176,7 +178,7 @@ def run_full_check(conn: Connection, paths: DataPaths, *, repair: bool,
     _save_state(paths, state)
     report.full_check = True
     report.cases_checked, report.photos_checked = state.cases_checked, state.photos_checked
-    if progress is not None:
+    if progress is not None and reported != state.cases_checked:
         progress(state.cases_checked, total, state.photos_checked)
     report.log()
     return report
