@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from kycdesk.core.protocol import Health
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.errors import SyncError
 from tests.sync_support import TOKEN, start_server
@@ -73,3 +74,45 @@ def test_unreadable_ca_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SyncError, match=r"certificate file .* cannot be used"):
         SyncClient("https://127.0.0.1:1", TOKEN, device_id="tls",
                    ca_bundle=str(tmp_path / "missing.pem"))
+
+
+@pytest.mark.parametrize(("url", "refused"), [
+    ("https://kyc.example.org", False),
+    ("http://127.0.0.1:8080", False),          # the reference server on this machine
+    ("http://localhost:8080", False),
+    ("http://[::1]:8080", False),
+    ("http://kyc.example.org", True),          # the token would travel in clear
+    ("http://10.0.0.5:8080", True),
+    ("ftp://kyc.example.org", True),
+    ("kyc.example.org", True),
+])
+def test_plain_http_is_refused_except_to_this_machine(
+        url: str, refused: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kycdesk.sync.server_url import LAB_FLAG, url_problem
+
+    monkeypatch.delenv(LAB_FLAG, raising=False)
+    assert (url_problem(url) is not None) is refused
+    if refused and url.startswith("http://"):
+        with pytest.raises(SyncError, match="https://"):
+            SyncClient(url, TOKEN, device_id="d")
+        monkeypatch.setenv(LAB_FLAG, "1")  # a test network, said out loud
+        assert url_problem(url) is None
+
+
+def test_settings_refuse_a_plain_http_server(qtbot: object, monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    from PySide6.QtCore import QSettings
+
+    from kycdesk.sync.credentials import SERVER_SETTING
+    from kycdesk.views.settings_dialog import SettingsDialog
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+
+    async def never(_url: str, _token: str, _ca: str | None) -> Health:
+        raise AssertionError("no connection is attempted")
+
+    dialog = SettingsDialog(settings, never)
+    dialog.url.setText("http://kyc.example.org")
+    dialog.save()
+    assert "https://" in dialog.result_label.text() and dialog.result() == 0
+    assert settings.value(SERVER_SETTING) in (None, "")

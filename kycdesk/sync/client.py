@@ -36,6 +36,7 @@ from kycdesk.core.protocol import (
     parse_repr_digest,
 )
 from kycdesk.sync.errors import SyncCancelledError, SyncError, UploadGoneError
+from kycdesk.sync.server_url import url_problem
 from kycdesk.sync.transport import (
     FLOOR_RATE,
     STALL_S,
@@ -112,9 +113,8 @@ def _connect_failure(exc: httpx.ConnectError) -> SyncError:
 async def check_health(base_url: str, token: str, *, timeout: float = 10.0,
                        ca_bundle: str | None = None) -> Health:
     """The Settings dialog's "Test connection": one awaited request on the GUI loop."""
-    if not base_url.startswith(("https://", "http://")):
-        raise SyncError(FailureKind.PERMANENT,
-                        f"The server address {base_url!r} must start with https://")
+    if (refused := url_problem(base_url)) is not None:
+        raise SyncError(FailureKind.PERMANENT, refused)
     async with httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout,
                                  verify=_trust(ca_bundle),
                                  headers={"Authorization": f"Bearer {token}",
@@ -162,9 +162,8 @@ class SyncClient:
                  transport: httpx.BaseTransport | None = None,
                  stall_s: float = STALL_S,
                  request_deadline_s: float = REQUEST_DEADLINE_S) -> None:
-        if not base_url.startswith(("https://", "http://")):
-            raise SyncError(FailureKind.PERMANENT,
-                            f"The server address {base_url!r} must start with https://")
+        if (refused := url_problem(base_url)) is not None:
+            raise SyncError(FailureKind.PERMANENT, refused)
         self.base_url = base_url.rstrip("/")
         self.device_id = device_id
         self.stall_s = stall_s

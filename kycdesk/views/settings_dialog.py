@@ -32,6 +32,7 @@ from kycdesk.sync.credentials import (
     save_token,
 )
 from kycdesk.sync.errors import SyncError
+from kycdesk.sync.server_url import url_problem
 from kycdesk.views.style import TOUCH
 
 # (server url, token, CA bundle or None) -> the server's health; raises SyncError. The
@@ -131,8 +132,8 @@ class SettingsDialog(QDialog):
     def save(self) -> None:
         url = self.url.text().strip().rstrip("/")
         token = self.token.text().strip()
-        if not url.startswith(("https://", "http://")):
-            self.result_label.setText("The server address must start with https://")
+        if (refused := url_problem(url)) is not None:
+            self.result_label.setText(refused)
             return
         ca_bundle = self._ca_bundle() or ""
         if ca_bundle and not Path(ca_bundle).is_file():
