@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from kycdesk.core.protocol import (
     API_VERSION,
@@ -25,6 +26,7 @@ from kycdesk.core.protocol import (
     Receipt,
     Submission,
 )
+from kycdesk_server.devices import DeviceRegistry, EnrolmentRefusedError
 from kycdesk_server.faults import FaultRule, FaultState
 from kycdesk_server.locks import KeyedLocks
 from kycdesk_server.storage import ServerStore, StoredSubmission
@@ -32,12 +34,13 @@ from kycdesk_server.tus import TusConfig, expire_periodically, register_tus
 from kycdesk_server.uploads import UploadStore
 
 PROBLEM = "application/problem+json"
+ENROL_PATH = "/v1/enrolments"
 CASE_ID = re.compile(UUID_TEXT)
 
 
 @dataclass
 class ServerConfig:
-    tokens: set[str]
+    tokens: set[str]                          # lab tokens (tests, demos): a device each
     max_image_bytes: int = 40 * 1024 * 1024
     control: bool = False
     faults: FaultState = field(default_factory=FaultState)
@@ -58,9 +61,53 @@ def _receipt(stored: StoredSubmission) -> dict[str, Any]:
                    server_image_ids=stored.server_image_ids).model_dump(mode="json")
 
 
+class Enrolment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=4, max_length=64)
+    device_name: str = Field(default="", max_length=100)
+
+
+class EnrolledDevice(BaseModel):
+    device_id: str
+    credential: str
+
+
+class CaseAuthority:
+    """The device a request comes from (set by the authentication middleware) and which
+    cases it may touch (see devices.py)."""
+
+    def __init__(self, registry: DeviceRegistry) -> None:
+        self.registry = registry
+
+    @staticmethod
+    def device(request: Request) -> str:
+        return str(request.state.device_id)
+
+    def claim(self, request: Request, case_id: str) -> JSONResponse | None:
+        if self.registry.claim(case_id, self.device(request)) != self.device(request):
+            return _not_yours()
+        return None
+
+    def check(self, request: Request, case_id: str) -> JSONResponse | None:
+        owner = self.registry.owner(case_id)
+        if owner is not None and owner != self.device(request):
+            return _not_yours()
+        return None
+
+
+def _not_yours() -> JSONResponse:
+    return problem(403, "Another device's case",
+                   "This case belongs to another device; this device may neither read nor "
+                   "change it.")
+
+
 def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
     uploads = UploadStore(store.root, store.db, store.lock,
                           expire_after=timedelta(seconds=config.upload_expiry_s))
+    registry = DeviceRegistry(store.db, store.lock)
+    for token in sorted(config.tokens):
+        registry.register_lab_token(token)
+    authority = CaseAuthority(registry)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -83,17 +130,34 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
 
     @app.middleware("http")
     async def authenticate(request: Request, call_next: Any) -> Response:
-        if request.url.path.startswith("/v1/"):
+        if request.url.path.startswith("/v1/") and request.url.path != ENROL_PATH:
             header = request.headers.get("authorization", "")
             token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") \
                 else ""
             if not token:
                 return problem(401, "Authentication required", "No device token was sent.")
-            if token not in config.tokens:
-                return problem(401, "Invalid device token",
-                               "The device token is wrong or has been revoked.")
+            device = registry.device_for(token)
+            if device is None:
+                return problem(401, "Invalid device token", "The device token is wrong.")
+            if device.revoked_at is not None:
+                return problem(401, "Device revoked",
+                               "This device's access was revoked; ask your administrator "
+                               "for a new enrolment code.")
+            request.state.device_id = device.id
         response: Response = await call_next(request)
         return response
+
+    @app.post(ENROL_PATH, status_code=201, response_model=EnrolledDevice,
+              summary="Trade a one-time enrolment code for this device's credential")
+    async def enrol(enrolment: Enrolment) -> Any:
+        try:
+            device, credential = registry.enrol(enrolment.code, enrolment.device_name)
+        except EnrolmentRefusedError:
+            return problem(403, "Enrolment code not valid",
+                           "The code is unknown, was already used, or has expired; ask "
+                           "your administrator for a new one.")
+        return JSONResponse(EnrolledDevice(device_id=device.id, credential=credential)
+                            .model_dump(), status_code=201)
 
     def check_case(case_id: str) -> JSONResponse | None:
         if not CASE_ID.match(case_id):
@@ -106,8 +170,8 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                       max_image_bytes=config.max_image_bytes).model_dump(mode="json")
 
     @app.get("/v1/cases/{case_id}/images", response_model=list[HeldImage])
-    async def held_images(case_id: str) -> Any:
-        if (bad := check_case(case_id)) is not None:
+    async def held_images(case_id: str, request: Request) -> Any:
+        if (bad := check_case(case_id) or authority.check(request, case_id)) is not None:
             return bad
         return [HeldImage(client_image_id=i.client_image_id,
                           server_image_id=i.server_image_id, sha256=i.sha256,
@@ -115,17 +179,14 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                 for i in store.images(case_id)]
 
     @app.put("/v1/cases/{case_id}/submission", status_code=201, response_model=Receipt)
-    async def submit(case_id: str, submission: Submission) -> Any:
-        if (bad := check_case(case_id)) is not None:
+    async def submit(case_id: str, submission: Submission, request: Request) -> Any:
+        if (bad := check_case(case_id) or authority.claim(request, case_id)) is not None:
             return bad
         body = submission.model_dump(mode="json")
         body_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         async with locks.hold(f"submission:{case_id}"):
             existing = store.submission(case_id)
             if existing is not None:
-                if existing.device_id != submission.client.device_id:
-                    return problem(409, "Case finalized by another device",
-                                   "Another device already submitted this case.")
                 if existing.revision == submission.revision:
                     if existing.body_hash == body_hash:
                         return JSONResponse(_receipt(existing), status_code=200)
@@ -146,13 +207,13 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                                "submission lists.", missing=missing)
             stored = store.store_submission(
                 case_id, submission.revision, body, body_hash=body_hash,
-                device_id=submission.client.device_id,
+                device_id=authority.device(request),
                 server_image_ids=[i.server_image_id for i in submission.images])
             return JSONResponse(_receipt(stored), status_code=201)
 
     @app.get("/v1/cases/{case_id}/submission", response_model=Receipt)
-    async def get_submission(case_id: str) -> Any:
-        if (bad := check_case(case_id)) is not None:
+    async def get_submission(case_id: str, request: Request) -> Any:
+        if (bad := check_case(case_id) or authority.check(request, case_id)) is not None:
             return bad
         existing = store.submission(case_id)
         if existing is None:
@@ -162,7 +223,7 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
 
     app.state.upload_guards = register_tus(
         app, store, uploads, TusConfig(config.max_image_bytes, config.idle_timeout_s),
-        image_locks=locks, problem=problem)
+        image_locks=locks, problem=problem, authority=authority)
 
     if config.control:
         def loopback_only(request: Request) -> JSONResponse | None:

@@ -1,4 +1,5 @@
-"""`kycdesk-server --host 127.0.0.1 --port 8080 --data-dir DIR --token T [...]`"""
+"""`kycdesk-server --host 127.0.0.1 --port 8080 --data-dir DIR [--token T] [...]` serves;
+`kycdesk-server enrol-code|devices|revoke|revisions|migrate --data-dir DIR` administers."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="port to listen on (default 8080; 0 picks a free port)")
     parser.add_argument("--data-dir", required=True, type=Path,
                         help="where the server keeps its database and photos")
-    parser.add_argument("--token", action="append", required=True,
-                        help="an accepted device token (repeatable)")
+    parser.add_argument("--token", action="append", default=[],
+                        help="a lab token accepted as a device of its own (tests, demos; "
+                             "repeatable). Devices enrol with codes from `kycdesk-server "
+                             "enrol-code`")
     parser.add_argument("--max-image-bytes", type=int, default=40 * 1024 * 1024,
                         help="largest photo accepted (default 40 MiB)")
     parser.add_argument("--upload-expiry", type=float, default=30 * 24 * 3600,
@@ -55,7 +58,80 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate")
+
+
+def build_admin_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kycdesk-server", description="kycdesk reference sync server: administration "
+        "(run beside the server, on its data folder)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", required=True, type=Path,
+                        help="the server's data folder")
+    code = sub.add_parser("enrol-code", parents=[common],
+                          help="issue one-time enrolment codes for new devices")
+    code.add_argument("--count", type=int, default=1, help="how many codes (default 1)")
+    code.add_argument("--ttl-hours", type=float, default=24.0,
+                      help="hours a code stays valid (default 24)")
+    sub.add_parser("devices", parents=[common], help="list enrolled devices")
+    revoke = sub.add_parser("revoke", parents=[common],
+                            help="revoke a device: its credential stops working at once")
+    revoke.add_argument("device_id", help="the device's id (see `devices`)")
+    revisions = sub.add_parser("revisions", parents=[common],
+                               help="list every revision the server holds for a case")
+    revisions.add_argument("case_id", help="the case's id")
+    sub.add_parser("migrate", parents=[common],
+                   help="bring the server's database to this version's schema")
+    return parser
+
+
+def admin(argv: Sequence[str]) -> int:
+    """Administration commands: they open the store directly (SQLite allows the running
+    server beside them) and print no applicant data."""
+    from datetime import timedelta
+
+    from kycdesk_server import schema
+    from kycdesk_server.devices import DeviceRegistry
+    from kycdesk_server.storage import ServerStore
+
+    args = build_admin_parser().parse_args(argv)
+    if args.command != "migrate" and not (args.data_dir / "server.sqlite3").exists():
+        print(f"kycdesk-server: no server data in {args.data_dir}", file=sys.stderr)
+        return 2
+    store = ServerStore(args.data_dir)
+    try:
+        registry = DeviceRegistry(store.db, store.lock)
+        if args.command == "migrate":
+            print(f"schema version {schema.version(store.db)} (latest {schema.LATEST})")
+        elif args.command == "enrol-code":
+            for _ in range(max(1, args.count)):
+                print(registry.issue_code(timedelta(hours=args.ttl_hours)))
+        elif args.command == "devices":
+            for device in registry.list():
+                state = f"revoked {device.revoked_at}" if device.revoked_at else "active"
+                print(f"{device.id}  {state:34}  enrolled {device.enrolled_at}  "
+                      f"{device.name}")
+        elif args.command == "revoke":
+            if registry.get(args.device_id) is None:
+                print(f"kycdesk-server: no device {args.device_id}", file=sys.stderr)
+                return 1
+            done = registry.revoke(args.device_id)
+            print(f"{args.device_id} {'revoked' if done else 'was already revoked'}")
+        elif args.command == "revisions":
+            for stored in store.revisions(args.case_id):
+                print(f"revision {stored.revision}  receipt {stored.receipt_id}  "
+                      f"accepted {stored.accepted_at}  device {stored.device_id}  "
+                      f"{len(stored.server_image_ids)} photo(s)")
+    finally:
+        store.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ADMIN_COMMANDS:
+        return admin(argv)
     args = build_parser().parse_args(argv)
 
     import uvicorn

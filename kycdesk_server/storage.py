@@ -13,20 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS images(
-    case_id TEXT NOT NULL, client_image_id TEXT NOT NULL, server_image_id TEXT NOT NULL,
-    sha256 TEXT NOT NULL, byte_size INTEGER NOT NULL, path TEXT NOT NULL,
-    stored_at TEXT NOT NULL, PRIMARY KEY(case_id, client_image_id));
-CREATE UNIQUE INDEX IF NOT EXISTS images_by_client_id ON images(client_image_id);
-CREATE TABLE IF NOT EXISTS submissions(
-    case_id TEXT PRIMARY KEY, revision INTEGER NOT NULL, body_hash TEXT NOT NULL,
-    body_json TEXT NOT NULL, device_id TEXT NOT NULL, receipt_id TEXT NOT NULL,
-    accepted_at TEXT NOT NULL, server_image_ids TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS submission_log(
-    case_id TEXT NOT NULL, revision INTEGER NOT NULL, receipt_id TEXT NOT NULL,
-    accepted_at TEXT NOT NULL);
-"""
+from kycdesk_server import schema
 
 
 def now() -> str:
@@ -66,7 +53,7 @@ class ServerStore:
                                   isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        schema.migrate(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -131,13 +118,19 @@ class ServerStore:
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                row = (case_id, revision, body_hash, json.dumps(body, sort_keys=True),
+                       device_id, stored.receipt_id, stored.accepted_at,
+                       json.dumps(server_image_ids))
+                # Every revision is kept; the primary key (case, revision) refuses a
+                # second body for a revision inside this transaction — never replaced.
+                self.db.execute("INSERT INTO submission_revisions(case_id, revision, "
+                                "body_hash, body_json, device_id, receipt_id, accepted_at, "
+                                "server_image_ids) VALUES (?,?,?,?,?,?,?,?)", row)
+                # The current revision (what GET answers); the caller checked it is newer.
                 self.db.execute(
                     "INSERT OR REPLACE INTO submissions(case_id, revision, body_hash, "
                     "body_json, device_id, receipt_id, accepted_at, server_image_ids) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    (case_id, revision, body_hash, json.dumps(body, sort_keys=True),
-                     device_id, stored.receipt_id, stored.accepted_at,
-                     json.dumps(server_image_ids)))
+                    "VALUES (?,?,?,?,?,?,?,?)", row)
                 self.db.execute("INSERT INTO submission_log VALUES (?,?,?,?)",
                                 (case_id, revision, stored.receipt_id, stored.accepted_at))
                 self.db.execute("COMMIT")
@@ -145,6 +138,17 @@ class ServerStore:
                 self.db.execute("ROLLBACK")
                 raise
         return stored
+
+    def revisions(self, case_id: str) -> list[StoredSubmission]:
+        """Every revision received for a case, oldest first (admin: `revisions`)."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT case_id, revision, body_hash, device_id, receipt_id, accepted_at, "
+                "server_image_ids FROM submission_revisions WHERE case_id = ? "
+                "ORDER BY revision", (case_id,)).fetchall()
+        return [StoredSubmission(case_id=r[0], revision=r[1], body_hash=r[2], device_id=r[3],
+                                 receipt_id=r[4], accepted_at=r[5],
+                                 server_image_ids=json.loads(r[6])) for r in rows]
 
     # -- inspection (control endpoint, tests) -----------------------------------------
     def state(self) -> dict[str, Any]:

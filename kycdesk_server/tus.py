@@ -15,7 +15,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -88,8 +88,16 @@ async def _chunks(request: Request, stop: asyncio.Event,
         stopping.cancel()
 
 
+class Authority(Protocol):
+    """Which device may touch which case (see kycdesk_server.devices)."""
+
+    def claim(self, request: Request, case_id: str) -> JSONResponse | None: ...
+    def check(self, request: Request, case_id: str) -> JSONResponse | None: ...
+
+
 def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config: TusConfig,
-                 *, image_locks: KeyedLocks, problem: Problem) -> UploadGuards:
+                 *, image_locks: KeyedLocks, problem: Problem,
+                 authority: Authority) -> UploadGuards:
     guards = UploadGuards()
 
     def tus_problem(status: int, title: str, detail: str = "", **extra: Any) -> JSONResponse:
@@ -105,10 +113,15 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
             return response
         return None
 
-    def current(upload_id: str) -> Upload | JSONResponse:
+    def current(upload_id: str, request: Request) -> Upload | JSONResponse:
+        """The upload, if it exists, has not expired and is this device's (checked before
+        any guard is taken: another device must not even interrupt the owner's writes)."""
         upload = uploads.get(upload_id) if len(upload_id) == 32 else None
         if upload is None:
             return tus_problem(404, "No such upload", "Create a new upload.")
+        if (denied := authority.check(request, upload.case_id)) is not None:
+            denied.headers["Tus-Resumable"] = TUS_VERSION
+            return denied
         if not upload.complete and upload.expired(datetime.now(UTC)):
             uploads.delete(upload.id)
             return tus_problem(410, "Upload expired", "Create a new upload.")
@@ -223,6 +236,9 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
             return tus_problem(400, "Bad Upload-Metadata",
                                "case_id and client_image_id must be UUIDs, sha256 64 hex "
                                "digits.")
+        if (denied := authority.claim(request, metadata["case_id"])) is not None:
+            denied.headers["Tus-Resumable"] = TUS_VERSION
+            return denied
         upload = await asyncio.to_thread(
             uploads.create, case_id=metadata["case_id"],
             client_image_id=metadata["client_image_id"], sha256=metadata["sha256"],
@@ -244,9 +260,13 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
         # A request still writing this upload (a killed client's bytes still arriving, a
         # stalled link) is given its grace and then stopped, so the offset is the truth
         # and the resuming client sends nothing twice.
+        found = current(upload_id, request)
+        if isinstance(found, JSONResponse):
+            return Response(status_code=found.status_code,
+                            headers={"Tus-Resumable": TUS_VERSION})
         try:
             async with guards.writer(upload_id):
-                found = current(upload_id)
+                found = current(upload_id, request)
         except TakenOverError:
             return Response(status_code=423, headers={"Tus-Resumable": TUS_VERSION})
         if isinstance(found, JSONResponse):
@@ -264,9 +284,11 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
         raw_offset = request.headers.get("upload-offset", "")
         if not raw_offset.isdigit():
             return tus_problem(400, "Missing Upload-Offset", "Send Upload-Offset.")
+        if isinstance(found := current(upload_id, request), JSONResponse):
+            return found
         try:
             async with guards.writer(upload_id) as stop:
-                found = current(upload_id)
+                found = current(upload_id, request)
                 if isinstance(found, JSONResponse):
                     return found
                 if found.complete:
@@ -287,8 +309,10 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
     async def tus_delete(upload_id: str, request: Request) -> Response:
         if (bad := check_version(request)) is not None:
             return bad
+        if isinstance(found := current(upload_id, request), JSONResponse):
+            return found
         async with guards.writer(upload_id):
-            found = current(upload_id)
+            found = current(upload_id, request)
             if isinstance(found, JSONResponse):
                 return found
             await asyncio.to_thread(uploads.delete, upload_id)

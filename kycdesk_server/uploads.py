@@ -26,15 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-UPLOADS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS uploads(
-    id TEXT PRIMARY KEY, case_id TEXT NOT NULL, client_image_id TEXT NOT NULL,
-    sha256 TEXT NOT NULL, length INTEGER NOT NULL, offset INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL, touched_at TEXT NOT NULL, server_image_id TEXT,
-    metadata TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS uploads_by_touch ON uploads(touched_at);
-"""
-
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -69,9 +60,7 @@ class UploadStore:
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.db = db
         self._lock = lock
-        self.expire_after = expire_after
-        with self._lock:
-            self.db.executescript(UPLOADS_SCHEMA)
+        self.expire_after = expire_after  # the table is made by the store's schema
         self._repair()
 
     # -- rows ---------------------------------------------------------------------------

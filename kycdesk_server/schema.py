@@ -1,0 +1,96 @@
+"""The embedded server store's schema, versioned by PRAGMA user_version, forward-only.
+
+`MIGRATIONS[n]` takes the database from version n to n+1 in one transaction; a released
+migration is never edited (tests build every older version and upgrade it).
+`kycdesk-server migrate --data-dir D` runs them; the server runs them at start too.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+# Version 1: what the server wrote before versions were kept (IF NOT EXISTS: databases
+# from then have these tables already and user_version 0).
+_V1 = """
+CREATE TABLE IF NOT EXISTS images(
+    case_id TEXT NOT NULL, client_image_id TEXT NOT NULL, server_image_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL, byte_size INTEGER NOT NULL, path TEXT NOT NULL,
+    stored_at TEXT NOT NULL, PRIMARY KEY(case_id, client_image_id));
+CREATE UNIQUE INDEX IF NOT EXISTS images_by_client_id ON images(client_image_id);
+CREATE TABLE IF NOT EXISTS submissions(
+    case_id TEXT PRIMARY KEY, revision INTEGER NOT NULL, body_hash TEXT NOT NULL,
+    body_json TEXT NOT NULL, device_id TEXT NOT NULL, receipt_id TEXT NOT NULL,
+    accepted_at TEXT NOT NULL, server_image_ids TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS submission_log(
+    case_id TEXT NOT NULL, revision INTEGER NOT NULL, receipt_id TEXT NOT NULL,
+    accepted_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS uploads(
+    id TEXT PRIMARY KEY, case_id TEXT NOT NULL, client_image_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL, length INTEGER NOT NULL, offset INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL, touched_at TEXT NOT NULL, server_image_id TEXT,
+    metadata TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS uploads_by_touch ON uploads(touched_at);
+"""
+
+# Version 2: devices and authority. A device enrols with a one-time code and gets a
+# credential (stored as its SHA-256: it is 256 random bits, a slow hash adds nothing); a
+# case belongs to the device that first wrote to it (a unique key, claimed inside the
+# writing transaction); every revision of a submission is kept beside the others.
+_V2 = """
+CREATE TABLE devices(
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, credential_sha256 TEXT NOT NULL UNIQUE,
+    enrolled_at TEXT NOT NULL, revoked_at TEXT);
+CREATE TABLE enrolment_codes(
+    code_sha256 TEXT PRIMARY KEY, created_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+    used_at TEXT, device_id TEXT REFERENCES devices(id));
+CREATE TABLE case_owners(
+    case_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, claimed_at TEXT NOT NULL);
+CREATE TABLE submission_revisions(
+    case_id TEXT NOT NULL, revision INTEGER NOT NULL, body_hash TEXT NOT NULL,
+    body_json TEXT NOT NULL, device_id TEXT NOT NULL, receipt_id TEXT NOT NULL UNIQUE,
+    accepted_at TEXT NOT NULL, server_image_ids TEXT NOT NULL,
+    PRIMARY KEY(case_id, revision));
+INSERT INTO submission_revisions SELECT case_id, revision, body_hash, body_json, device_id,
+    receipt_id, accepted_at, server_image_ids FROM submissions;
+"""
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _script(sql: str) -> Migration:
+    def run(db: sqlite3.Connection) -> None:
+        for statement in sql.split(";\n"):
+            if statement.strip():
+                db.execute(statement)
+    return run
+
+
+MIGRATIONS: list[Migration] = [_script(_V1), _script(_V2)]
+LATEST = len(MIGRATIONS)
+
+
+class SchemaTooNewError(RuntimeError):
+    pass
+
+
+def version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite3.Connection, target: int = LATEST) -> tuple[int, int]:
+    """Bring the database to `target`; returns (from, to). Refuses a newer database."""
+    current = version(db)
+    if current > LATEST:
+        raise SchemaTooNewError(f"the server database is schema {current}; this server "
+                                f"knows {LATEST}: install the newer kycdesk-server")
+    for step in range(current, target):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[step](db)
+            db.execute(f"PRAGMA user_version={step + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return current, max(current, target)
