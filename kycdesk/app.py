@@ -43,7 +43,7 @@ from kycdesk.views.style import app_stylesheet
 
 if TYPE_CHECKING:  # loaded after the window is up (see KycDeskApp._after_window)
     from kycdesk.core.form_schema import FormDefinition
-    from kycdesk.core.protocol import Health
+    from kycdesk.core.protocol import EnrolledDevice, Health
     from kycdesk.models.form_registry import FormRegistry
     from kycdesk.sync.worker import SyncController
     from kycdesk.views.case_editor import CaseEditor
@@ -376,7 +376,8 @@ class KycDeskApp(QObject):
     def open_settings(self) -> SettingsDialog:
         from kycdesk.views.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, check_connection, self.window)
+        dialog = SettingsDialog(self.settings, check_connection, self.window,
+                                enrol=enrol_with_code)
         dialog.saved.connect(self._settings_saved)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -450,6 +451,14 @@ async def check_connection(url: str, token: str, ca_bundle: str | None) -> Healt
     from kycdesk.sync.client import check_health
 
     return await check_health(url, token, ca_bundle=ca_bundle)
+
+
+async def enrol_with_code(url: str, code: str, ca_bundle: str | None) -> EnrolledDevice:
+    """Settings → an enrolment code: this device's credential, awaited on the GUI loop."""
+    from kycdesk.sync.client import enrol_device
+    from kycdesk.sync.enrolment import default_device_name
+
+    return await enrol_device(url, code, default_device_name(), ca_bundle=ca_bundle)
 
 
 def _restore_geometry(window: MainWindow, settings: QSettings) -> None:

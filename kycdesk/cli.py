@@ -84,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--now", action="store_true",
                       help="also retry failed cases whose backoff has not expired")
     sync.add_argument("--ca-bundle", help="CA certificates to trust for the server (PEM)")
+    enrol = sub.add_parser("enrol", parents=[common],
+                           help="enrol this device with a one-time code from the server's "
+                                "administrator (the credential goes to the OS keyring)")
+    enrol.add_argument("--server", required=True, help="server address (https://…)")
+    enrol.add_argument("--code", required=True,
+                       help="the enrolment code (dashes, spaces and case do not matter)")
+    enrol.add_argument("--name", help="this device's name on the server (default: the "
+                                      "computer's name)")
+    enrol.add_argument("--ca-bundle", help="CA certificates to trust for the server (PEM)")
     case_cli.add_parser(sub, common)
     return parser
 
@@ -126,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  until_done=args.until_done, deadline_s=args.deadline,
                                  parallel=max(1, args.parallel),
                                  stall_s=max(5.0, args.stall_timeout))
+    if args.command == "enrol":
+        from kycdesk.sync.enrolment import run_enrol
+
+        return run_enrol(args.server, args.code, name=args.name, ca_bundle=args.ca_bundle)
     if args.command == "case":
         _app = _qt_app(gui=False)  # kept alive: QtSql wants an application
         return case_cli.run(paths, args)

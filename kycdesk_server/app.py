@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import ipaddress
 import json
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,11 +15,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 
+from kycdesk.core.ids import is_canonical_uuid
 from kycdesk.core.protocol import (
     API_VERSION,
-    UUID_TEXT,
+    ENROL_PATH,
+    EnrolledDevice,
+    Enrolment,
     Health,
     HeldImage,
     Receipt,
@@ -34,8 +35,6 @@ from kycdesk_server.tus import TusConfig, expire_periodically, register_tus
 from kycdesk_server.uploads import UploadStore
 
 PROBLEM = "application/problem+json"
-ENROL_PATH = "/v1/enrolments"
-CASE_ID = re.compile(UUID_TEXT)
 
 
 @dataclass
@@ -59,17 +58,6 @@ def _receipt(stored: StoredSubmission) -> dict[str, Any]:
                                                                                   "+00:00")),
                    revision=stored.revision,
                    server_image_ids=stored.server_image_ids).model_dump(mode="json")
-
-
-class Enrolment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    code: str = Field(min_length=4, max_length=64)
-    device_name: str = Field(default="", max_length=100)
-
-
-class EnrolledDevice(BaseModel):
-    device_id: str
-    credential: str
 
 
 class CaseAuthority:
@@ -160,7 +148,9 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                             .model_dump(), status_code=201)
 
     def check_case(case_id: str) -> JSONResponse | None:
-        if not CASE_ID.match(case_id):
+        # Canonical lowercase UUIDs only, checked whole (`re.match` with `$` would let a
+        # trailing newline through, and it would end up in folder names).
+        if not is_canonical_uuid(case_id):
             return problem(400, "Invalid case id", f"{case_id!r} is not a case id.")
         return None
 

@@ -10,8 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from kycdesk.core.protocol import MAX_SUBMISSION_BYTES, UPLOADS_PATH
 from kycdesk_server.access_log import AccessLog
 from kycdesk_server.faults import DroppedConnectionError, FaultMiddleware, FaultRule, FaultState
+from kycdesk_server.limits import RequestLimits
 
 
 class _QuietDrops(logging.Filter):
@@ -42,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--idle-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="an upload request that sends no byte for this long is ended; "
                              "what it sent is kept (default 60)")
+    parser.add_argument("--max-connections", type=int, default=2000,
+                        help="connections served at once; past it new ones get 503 "
+                             "(default 2000)")
     parser.add_argument("--control", action="store_true",
                         help="enable /_control (fault injection, state), loopback only")
     parser.add_argument("--latency-ms", type=int, default=0,
@@ -146,13 +151,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                           upload_expiry_s=args.upload_expiry, idle_timeout_s=args.idle_timeout)
     args.data_dir.mkdir(parents=True, exist_ok=True)
     store = ServerStore(args.data_dir)
-    app = AccessLog(FaultMiddleware(create_app(store, config), faults))
+    app = AccessLog(RequestLimits(FaultMiddleware(create_app(store, config), faults),
+                                  max_body_bytes=MAX_SUBMISSION_BYTES,
+                                  body_idle_s=args.idle_timeout, exempt_prefix=UPLOADS_PATH))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         stream=sys.stdout)
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
                                            log_level="warning", access_log=False,
                                            timeout_graceful_shutdown=2,
+                                           limit_concurrency=args.max_connections,
                                            ssl_certfile=args.ssl_certfile,
                                            ssl_keyfile=args.ssl_keyfile))
 

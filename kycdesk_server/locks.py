@@ -88,3 +88,29 @@ class UploadGuards:
 
     def __len__(self) -> int:
         return len(self._guards)
+
+
+class DeviceSlots:
+    """At most `limit` upload requests of one device writing at a time (the app sends 3):
+    a device that opens hundreds cannot hold the server's file handles."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._busy: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def slot(self, device_id: str) -> AsyncIterator[bool]:
+        """Yields False (and holds nothing) when the device is at its limit."""
+        if self._busy.get(device_id, 0) >= self.limit:
+            yield False
+            return
+        self._busy[device_id] = self._busy.get(device_id, 0) + 1
+        try:
+            yield True
+        finally:
+            self._busy[device_id] -= 1
+            if not self._busy[device_id]:
+                del self._busy[device_id]
+
+    def __len__(self) -> int:
+        return len(self._busy)

@@ -44,8 +44,14 @@ class ServerStore:
         self.root = data_dir
         self.images_dir = data_dir / "images"
         self.tmp_dir = data_dir / "tmp"
+        # Applicants' data: the server's folders and database are its owner's alone.
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data_dir.chmod(0o700)
         for folder in (self.images_dir, self.tmp_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        database = data_dir / "server.sqlite3"
+        if not database.exists():  # -wal and -shm take the database file's mode
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         for leftover in self.tmp_dir.iterdir():  # a crash mid-upload: never evidence
             leftover.unlink(missing_ok=True)
         self.lock = self._lock = threading.Lock()
@@ -80,7 +86,7 @@ class ServerStore:
                      byte_size: int) -> StoredImage:
         """fsync'd temp file -> final name -> row. Caller holds the per-image lock."""
         folder = self.images_dir / case_id
-        folder.mkdir(exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
         final = folder / client_image_id
         tmp.replace(final)
         fd = os.open(folder, os.O_RDONLY)

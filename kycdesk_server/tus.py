@@ -34,7 +34,7 @@ from kycdesk.core.protocol import (
     parse_upload_metadata,
     repr_digest,
 )
-from kycdesk_server.locks import KeyedLocks, TakenOverError, UploadGuards
+from kycdesk_server.locks import DeviceSlots, KeyedLocks, TakenOverError, UploadGuards
 from kycdesk_server.storage import ServerStore, StoredImage
 from kycdesk_server.uploads import Upload, UploadStore
 
@@ -47,6 +47,7 @@ Problem = Callable[..., JSONResponse]
 class TusConfig:
     max_image_bytes: int
     idle_timeout_s: float = 60.0  # no byte for this long: the request is over (kept)
+    uploads_per_device: int = 8   # requests of one device writing at once
 
 
 def _http_date(iso: str) -> str:
@@ -99,6 +100,14 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
                  *, image_locks: KeyedLocks, problem: Problem,
                  authority: Authority) -> UploadGuards:
     guards = UploadGuards()
+    slots = DeviceSlots(config.uploads_per_device)
+
+    def too_many() -> JSONResponse:
+        response = tus_problem(429, "Too many uploads at once",
+                               f"A device may write {config.uploads_per_device} uploads at "
+                               "a time; try again shortly.")
+        response.headers["Retry-After"] = "5"
+        return response
 
     def tus_problem(status: int, title: str, detail: str = "", **extra: Any) -> JSONResponse:
         response = problem(status, title, detail, **extra)
@@ -202,6 +211,12 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
         assert fresh is not None
         if fresh.offset == fresh.length:
             return await bind(fresh)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and offset - start < int(declared):
+            # A cut link, a killed app, a stall: normal in the field. One line, no
+            # traceback; the bytes are kept and the client resumes from the offset.
+            log.warning("upload %s interrupted after %d of %d bytes (kept, resumable at %d)",
+                        upload.id, offset - start, int(declared), fresh.offset)
         return Response(status_code=204, headers=_headers(fresh))
 
     @app.options(UPLOADS_PATH, include_in_schema=False)
@@ -245,8 +260,12 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
             length=length, metadata=header)
         location = f"{UPLOADS_PATH}/{upload.id}"
         if request.headers.get("content-type") == OFFSET_CONTENT_TYPE:
-            async with guards.writer(upload.id) as stop:  # creation-with-upload
-                reply = await append(request, upload, stop)
+            async with slots.slot(str(request.state.device_id)) as granted:
+                if not granted:  # created, nothing written: the client PATCHes later
+                    return Response(status_code=201,
+                                    headers=_headers(upload, Location=location))
+                async with guards.writer(upload.id) as stop:  # creation-with-upload
+                    reply = await append(request, upload, stop)
             if reply.status_code >= 400:
                 return reply
             fresh = uploads.get(upload.id) or upload
@@ -286,6 +305,13 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
             return tus_problem(400, "Missing Upload-Offset", "Send Upload-Offset.")
         if isinstance(found := current(upload_id, request), JSONResponse):
             return found
+        async with slots.slot(str(request.state.device_id)) as granted:
+            if not granted:
+                return too_many()
+            return await patch_holding_a_slot(request, upload_id, raw_offset)
+
+    async def patch_holding_a_slot(request: Request, upload_id: str,
+                                   raw_offset: str) -> Response:
         try:
             async with guards.writer(upload_id) as stop:
                 found = current(upload_id, request)

@@ -54,7 +54,9 @@ class ServerHandle:
 
 
 def start_server(data_dir: Path, *, max_image_bytes: int | None = None,
-                 extra: list[str] | None = None) -> ServerHandle:
+                 extra: list[str] | None = None, log: Path | None = None) -> ServerHandle:
+    """The reference server as a child process on 127.0.0.1 (a free port); its output
+    goes to `log` if given (else to the test's own output)."""
     port_file = data_dir.parent / f"{data_dir.name}.port"
     port_file.unlink(missing_ok=True)
     args = [sys.executable, "-m", "kycdesk_server", "--host", "127.0.0.1", "--port", "0",
@@ -62,8 +64,12 @@ def start_server(data_dir: Path, *, max_image_bytes: int | None = None,
             "--control"]
     if max_image_bytes is not None:
         args += ["--max-image-bytes", str(max_image_bytes)]
+    output = log.open("ab") if log is not None else None
     process = subprocess.Popen([*args, *(extra or [])], cwd=REPO_ROOT,
-                               env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+                               env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+                               stdout=output, stderr=subprocess.STDOUT if output else None)
+    if output is not None:
+        output.close()  # the child has its own descriptor
     deadline = time.monotonic() + 30
     while not port_file.exists():
         if process.poll() is not None:

@@ -8,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+from pytestqt.qtbot import QtBot
 
+from kycdesk.exit_codes import ExitCode
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.store import LocalStore
 from tests.sync_support import (
@@ -126,3 +129,67 @@ def test_until_done_stops_at_its_deadline_when_the_server_is_unreachable(
         capture_output=True, text=True, timeout=120, env=_env(), check=False)
     assert result.returncode == 4, result.stdout
     assert "could not be reached" in result.stdout
+
+
+def _issue_code(server: ServerHandle) -> str:
+    issued = subprocess.run([sys.executable, "-m", "kycdesk_server", "enrol-code",
+                             "--data-dir", str(server.data_dir)], capture_output=True,
+                            text=True, timeout=60, cwd=REPO_ROOT, check=True)
+    return issued.stdout.strip()
+
+
+def test_a_device_enrols_with_a_code_and_syncs_as_itself(
+        qapp: object, paths: DataPaths, server: ServerHandle, sources: list[Path],
+        tmp_path: Path) -> None:
+    code = _issue_code(server)
+    env = dict(_env(), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    enrol = [sys.executable, "-m", "kycdesk", "enrol", "--data-dir", str(paths.root),
+             "--server", server.base_url, "--code", code, "--name", "tablet 3"]
+    enrolled = subprocess.run(enrol, capture_output=True, text=True, timeout=60, env=env,
+                              check=False)
+    assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
+    device_id = enrolled.stdout.split("Enrolled as ", 1)[1].split(",")[0]
+    # No key store on CI machines: the credential is shown once, to keep elsewhere.
+    credential = enrolled.stdout.split("keep it secret): ", 1)[1].strip()
+    with LocalStore(paths) as store:
+        ids = make_ready_cases(store, sources, cases=1, images_per_case=1)
+    result = _run(paths, "--server", server.base_url, "--token", credential, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    revisions = subprocess.run([sys.executable, "-m", "kycdesk_server", "revisions",
+                                "--data-dir", str(server.data_dir), ids[0]],
+                               capture_output=True, text=True, timeout=60, cwd=REPO_ROOT,
+                               check=True)
+    assert f"device {device_id}" in revisions.stdout  # the server's idea of who sent it
+    again = subprocess.run(enrol, capture_output=True, text=True, timeout=60, env=env,
+                           check=False)
+    assert again.returncode == ExitCode.AUTH and "Not enrolled" in again.stdout
+    assert "already used" in again.stdout or "expired" in again.stdout
+
+
+def test_settings_enrol_the_device_with_a_code(qtbot: QtBot, server: ServerHandle,
+                                               tmp_path: Path) -> None:
+    from PySide6.QtCore import QSettings
+
+    from kycdesk.app import enrol_with_code
+    from kycdesk.core.protocol import Health
+    from kycdesk.views.settings_dialog import SettingsDialog
+
+    async def unused(_url: str, _token: str, _ca: str | None) -> Health:
+        raise AssertionError("not called")
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    dialog = SettingsDialog(settings, unused, enrol=enrol_with_code)
+    qtbot.addWidget(dialog)
+    saved: list[tuple[str, str, str]] = []
+    dialog.saved.connect(lambda *args: saved.append(args))
+    dialog.url.setText(server.base_url)
+    dialog.code.setText("WRONG-CODE-1234")
+    dialog.save()  # no event loop here: the enrolment runs to completion
+    assert "Not enrolled" in dialog.result_label.text() and saved == []
+    dialog.code.setText(_issue_code(server))
+    dialog.save()
+    assert len(saved) == 1 and saved[0][1].startswith("kyd_")
+    assert dialog.code.text() == ""  # a used code is not left in the form
+    health = httpx.get(f"{server.base_url}/v1/health",
+                       headers={"Authorization": f"Bearer {saved[0][1]}"})
+    assert health.status_code == 200

@@ -157,6 +157,9 @@ def test_backoff_grows_with_jitter_and_caps() -> None:
     assert policy.delay(1, status=507, rng=rng) >= 900
 
 
+ANOTHER_DEVICE = "another-tablet-token"
+
+
 @pytest.mark.parametrize(("setup", "expected"), [
     ("hash", "different photo"),
     ("too_large", "accepts photos up to"),
@@ -166,7 +169,8 @@ def test_permanent_error_fails_with_a_readable_message_and_no_retry(
         qapp: object, paths: DataPaths, tmp_path: Path, sources: list[Path], setup: str,
         expected: str) -> None:
     server = start_server(tmp_path / "server",
-                          max_image_bytes=1000 if setup == "too_large" else None)
+                          max_image_bytes=1000 if setup == "too_large" else None,
+                          extra=["--token", ANOTHER_DEVICE])
     try:
         with LocalStore(paths) as store:
             [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=2)
@@ -177,11 +181,12 @@ def test_permanent_error_fails_with_a_readable_message_and_no_retry(
                 held = tus_upload(server.base_url, case_id, image.client_image_id, other)
                 assert held.status_code == 204, held.text
         if setup == "conflict":
-            # Another tablet already finalized this case on the server.
+            # Another tablet already finalized this case on the server: it is that
+            # device's case now, and this device may not touch it.
             import httpx
 
             httpx.put(f"{server.base_url}/v1/cases/{case_id}/submission",
-                      headers={"Authorization": f"Bearer {TOKEN}"},
+                      headers={"Authorization": f"Bearer {ANOTHER_DEVICE}"},
                       json={"revision": 1, "form": {}, "images": [],
                             "client": {"app_version": "0", "device_id": "another-device"}}
                       ).raise_for_status()

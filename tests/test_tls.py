@@ -11,6 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from pytestqt.qtbot import QtBot
 
 from kycdesk.core.protocol import Health
 from kycdesk.sync.client import SyncClient
@@ -99,8 +100,7 @@ def test_plain_http_is_refused_except_to_this_machine(
         assert url_problem(url) is None
 
 
-def test_settings_refuse_a_plain_http_server(qtbot: object, monkeypatch: pytest.MonkeyPatch,
-                                             tmp_path: Path) -> None:
+def test_settings_refuse_a_plain_http_server(qtbot: QtBot, tmp_path: Path) -> None:
     from PySide6.QtCore import QSettings
 
     from kycdesk.sync.credentials import SERVER_SETTING
@@ -112,6 +112,7 @@ def test_settings_refuse_a_plain_http_server(qtbot: object, monkeypatch: pytest.
         raise AssertionError("no connection is attempted")
 
     dialog = SettingsDialog(settings, never)
+    qtbot.addWidget(dialog)
     dialog.url.setText("http://kyc.example.org")
     dialog.save()
     assert "https://" in dialog.result_label.text() and dialog.result() == 0

@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 API_VERSION = "1"
 SHA256_HEX = r"^[0-9a-f]{64}$"
@@ -36,6 +36,21 @@ class Health(_Reply):
     max_image_bytes: int = Field(gt=0)
 
 
+ENROL_PATH = "/v1/enrolments"
+
+
+class Enrolment(_Request):
+    """A device trades a one-time code from its administrator for its credential."""
+
+    code: str = Field(min_length=4, max_length=64)
+    device_name: str = Field(default="", max_length=100)
+
+
+class EnrolledDevice(_Reply):
+    device_id: str = Field(min_length=1, max_length=64)
+    credential: str = Field(min_length=20, max_length=200)
+
+
 class HeldImage(_Reply):
     client_image_id: str = Field(pattern=UUID_TEXT)
     server_image_id: str = Field(min_length=1)
@@ -49,35 +64,72 @@ class ImageReceipt(_Reply):
     byte_size: int = Field(ge=0)
 
 
+# Bounds every request stays within (a server must answer anything else with 4xx, never
+# fall over): what a real KYC form and its photos need, with room to spare.
+MAX_REVISION = 2**31 - 1
+MAX_FORM_DEPTH = 16        # the form is flat key -> value; lists of choices nest a little
+MAX_FORM_FIELDS = 2000
+MAX_IMAGES = 200
+MAX_TEXT = 4000            # one answer or address
+MAX_SUBMISSION_BYTES = 2 * 1024 * 1024
+
+
+def _depth_and_size(value: Any) -> tuple[int, int]:
+    """Nesting depth and number of values of a JSON value, without recursion."""
+    deepest, count = 0, 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        count += 1
+        deepest = max(deepest, depth)
+        if depth > MAX_FORM_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest, count
+
+
 class SubmissionImage(_Request):
     client_image_id: str = Field(pattern=UUID_TEXT)
-    server_image_id: str = Field(min_length=1)
-    slot: str | None = None
+    server_image_id: str = Field(min_length=1, max_length=64)
+    slot: str | None = Field(default=None, max_length=64)
     sha256: str = Field(pattern=SHA256_HEX)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     accuracy: float | None = Field(default=None, ge=0)
-    address: str | None = None
-    captured_at: str | None = None
+    address: str | None = Field(default=None, max_length=MAX_TEXT)
+    captured_at: str | None = Field(default=None, max_length=64)
     # exif | camera | file | import: how far "taken at" can be trusted (a time without a
     # zone, from EXIF, is the camera's local clock).
-    captured_at_source: str | None = None
+    captured_at_source: str | None = Field(default=None, max_length=16)
 
 
 class ClientInfo(_Request):
-    app_version: str
-    device_id: str = Field(min_length=1)
+    app_version: str = Field(max_length=64)
+    device_id: str = Field(min_length=1, max_length=100)
 
 
 class Submission(_Request):
-    revision: int = Field(ge=1)
-    reference_number: str | None = None
-    form_id: str | None = None
-    form_version: str | None = None
+    revision: int = Field(ge=1, le=MAX_REVISION)
+    reference_number: str | None = Field(default=None, max_length=100)
+    form_id: str | None = Field(default=None, max_length=100)
+    form_version: str | None = Field(default=None, max_length=100)
     form: dict[str, Any]
-    images: list[SubmissionImage]
-    finalized_at: str | None = None
+    images: list[SubmissionImage] = Field(max_length=MAX_IMAGES)
+    finalized_at: str | None = Field(default=None, max_length=64)
     client: ClientInfo
+
+    @field_validator("form")
+    @classmethod
+    def _bounded(cls, form: dict[str, Any]) -> dict[str, Any]:
+        depth, size = _depth_and_size(form)
+        if depth > MAX_FORM_DEPTH:
+            raise ValueError(f"the form nests deeper than {MAX_FORM_DEPTH} levels")
+        if size > MAX_FORM_FIELDS * 4:
+            raise ValueError(f"the form holds more than {MAX_FORM_FIELDS * 4} values")
+        return form
 
 
 class Receipt(_Reply):

@@ -23,10 +23,13 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from kycdesk import __version__
 from kycdesk.core.errors import FailureKind
 from kycdesk.core.protocol import (
+    ENROL_PATH,
     OFFSET_CONTENT_TYPE,
     SERVER_IMAGE_ID_HEADER,
     TUS_VERSION,
     UPLOADS_PATH,
+    EnrolledDevice,
+    Enrolment,
     Health,
     HeldImage,
     Problem,
@@ -136,6 +139,33 @@ async def check_health(base_url: str, token: str, *, timeout: float = 10.0,
     return health
 
 
+async def enrol_device(base_url: str, code: str, device_name: str, *,
+                       timeout: float = 20.0, ca_bundle: str | None = None) -> EnrolledDevice:
+    """Trade a one-time enrolment code for this device's credential (Settings and
+    `kycdesk enrol`); awaited on the GUI loop, never blocking it."""
+    if (refused := url_problem(base_url)) is not None:
+        raise SyncError(FailureKind.PERMANENT, refused)
+    body = Enrolment(code=code.strip(), device_name=device_name[:100]).model_dump()
+    async with httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout,
+                                 verify=_trust(ca_bundle),
+                                 headers={"User-Agent": f"kycdesk/{__version__}"}) as http:
+        try:
+            response = await http.post(ENROL_PATH, json=body)
+        except httpx.TimeoutException as exc:
+            raise SyncError(FailureKind.TRANSIENT, "The server did not answer in time.") \
+                from exc
+        except httpx.ConnectError as exc:
+            raise _connect_failure(exc) from exc
+        except httpx.TransportError as exc:
+            raise SyncError(FailureKind.TRANSIENT,
+                            "The server cannot be reached (no network, or it is down).") \
+                from exc
+    if response.status_code != 201:
+        raise SyncClient._failure(response, "the enrolment")
+    enrolled: EnrolledDevice = SyncClient._parse(response, EnrolledDevice)
+    return enrolled
+
+
 def _file_body(path: Path, offset: int, count: int, cancel: threading.Event | None,
                progress: Progress | None) -> Iterator[bytes]:
     """Bytes [offset, offset + count) of a photo, in pieces, checking for cancel."""
@@ -226,9 +256,16 @@ class SyncClient:
             problem = None
         detail = (problem.detail or problem.title) if problem else ""
         retry_after = parse_retry_after(response.headers.get("retry-after"))
-        if status in (401, 403):
+        if status == 401:
             return SyncError(FailureKind.AUTH, "The server did not accept this device's "
-                             f"token ({detail or status}). Enter a valid token in Settings.",
+                             f"token ({detail or status}). Enter a valid token or a new "
+                             "enrolment code in Settings.", status=status)
+        if status == 403 and what == "the enrolment":
+            return SyncError(FailureKind.PERMANENT, detail or "The enrolment code was "
+                             "refused.", status=status)
+        if status == 403:  # this device may not touch this case: the case needs a person
+            return SyncError(FailureKind.PERMANENT, f"The server refused {what}: "
+                             f"{detail or 'this case belongs to another device'}",
                              status=status)
         if status == 507:
             return SyncError(FailureKind.TRANSIENT, "The server is out of storage; kycdesk "

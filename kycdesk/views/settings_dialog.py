@@ -1,4 +1,5 @@
-"""Settings: server address and device token, with "Test connection".
+"""Settings: server address and device token (or a one-time enrolment code, traded for
+the device's own credential on Save), with "Test connection".
 
 The address goes to QSettings; the token to the OS keyring (never QSettings, never the
 database). Test connection is one awaited request on the GUI's asyncio loop (qasync),
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kycdesk.core.protocol import Health
+from kycdesk.core.protocol import EnrolledDevice, Health
 from kycdesk.sync.credentials import (
     CA_BUNDLE_SETTING,
     NO_KEYRING_IN_APP,
@@ -38,17 +39,20 @@ from kycdesk.views.style import TOUCH
 # (server url, token, CA bundle or None) -> the server's health; raises SyncError. The
 # app passes the sync client's check: views do not import the HTTP client.
 ConnectionCheck = Callable[[str, str, str | None], Awaitable[Health]]
+# (server url, enrolment code, CA bundle or None) -> this device's credential.
+EnrolDevice = Callable[[str, str, str | None], Awaitable[EnrolledDevice]]
 
 
 class SettingsDialog(QDialog):
     saved = Signal(str, str, str)  # server url, token, CA bundle path ("" = system CAs)
 
     def __init__(self, settings: QSettings, check: ConnectionCheck,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, enrol: EnrolDevice | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
         self._check = check
+        self._enrol = enrol
         url = str(settings.value(SERVER_SETTING) or "")
         self.url = QLineEdit(url, self)
         self.url.setPlaceholderText("https://kyc.example.org")
@@ -59,6 +63,12 @@ class SettingsDialog(QDialog):
         lookup = load_token(url) if url else None
         if lookup is not None and lookup.token:
             self.token.setText(lookup.token)
+        self.code = QLineEdit(self)
+        self.code.setPlaceholderText("ABCD-EFGH-JKLM, from your administrator")
+        self.code.setMinimumHeight(TOUCH)
+        self.code.setToolTip("A new device: enter the one-time code instead of a token; "
+                             "Save enrols this device and keeps its credential.")
+        self.code.setVisible(enrol is not None)
         self.ca_bundle = QLineEdit(str(settings.value(CA_BUNDLE_SETTING) or ""), self)
         self.ca_bundle.setPlaceholderText("(the system's certificates)")
         self.ca_bundle.setMinimumHeight(TOUCH)
@@ -88,6 +98,8 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form = QFormLayout()
         form.addRow("Server address", self.url)
+        if enrol is not None:
+            form.addRow("Enrolment code", self.code)
         form.addRow("Device token", self.token)
         form.addRow("", self.keyring_note)
         form.addRow("CA certificates", self.ca_bundle)
@@ -99,6 +111,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.result_label)
         layout.addWidget(buttons)
         self._task: asyncio.Task[bool] | None = None
+        self._save_task: asyncio.Task[bool] | None = None
 
     @Slot()
     def _test_clicked(self) -> None:
@@ -131,7 +144,6 @@ class SettingsDialog(QDialog):
     @Slot()
     def save(self) -> None:
         url = self.url.text().strip().rstrip("/")
-        token = self.token.text().strip()
         if (refused := url_problem(url)) is not None:
             self.result_label.setText(refused)
             return
@@ -139,6 +151,35 @@ class SettingsDialog(QDialog):
         if ca_bundle and not Path(ca_bundle).is_file():
             self.result_label.setText(f"The certificate file {ca_bundle} does not exist.")
             return
+        if self.code.text().strip() and self._enrol is not None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no qasync loop (embedded use): run it to completion
+                asyncio.run(self.enrol_then_save())
+                return
+            self._save_task = loop.create_task(self.enrol_then_save())
+            return
+        self._store(url, self.token.text().strip(), ca_bundle)
+
+    async def enrol_then_save(self) -> bool:
+        """Trade the enrolment code for this device's credential, then save with it."""
+        assert self._enrol is not None
+        url = self.url.text().strip().rstrip("/")
+        self.result_label.setText("Enrolling this device…")
+        self.setEnabled(False)
+        try:
+            enrolled = await self._enrol(url, self.code.text().strip(), self._ca_bundle())
+        except SyncError as exc:
+            self.result_label.setText(f"Not enrolled: {exc}")
+            return False
+        finally:
+            self.setEnabled(True)
+        self.code.clear()
+        self.token.setText(enrolled.credential)
+        self._store(url, enrolled.credential, self._ca_bundle() or "")
+        return True
+
+    def _store(self, url: str, token: str, ca_bundle: str) -> None:
         self.settings.setValue(SERVER_SETTING, url)
         self.settings.setValue(CA_BUNDLE_SETTING, ca_bundle)
         # The verifier's profile prefills the declaration of new cases (not a secret).

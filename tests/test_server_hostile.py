@@ -1,0 +1,191 @@
+"""Hostile and broken clients cannot crash or wedge the reference server: every input
+gets a 4xx (never a 500), bodies are bounded in size and in time, a device cannot hold
+more than its share of uploads, and the server's data is its owner's alone."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from kycdesk.core.protocol import (
+    MAX_REVISION,
+    OFFSET_CONTENT_TYPE,
+    TUS_VERSION,
+    encode_upload_metadata,
+)
+from tests.sync_support import TOKEN, ServerHandle, start_server, tus_upload
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+IDLE_S = 2
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+    handle = start_server(tmp_path_factory.mktemp("hostile") / "data",
+                          extra=["--idle-timeout", str(IDLE_S)])
+    yield handle
+    handle.stop()
+
+
+def _healthy(server: ServerHandle) -> bool:
+    return httpx.get(f"{server.base_url}/v1/health", headers=AUTH).status_code == 200
+
+
+def _raw(server: ServerHandle, head: bytes) -> socket.socket:
+    parts = urlsplit(server.base_url)
+    sock = socket.create_connection((parts.hostname or "", parts.port or 0), timeout=10)
+    sock.sendall(head)
+    return sock
+
+
+def _status_of(sock: socket.socket) -> int:
+    reply = sock.recv(65536)
+    return int(reply.split(b" ", 2)[1]) if reply else 0
+
+
+def _submission(**changes: object) -> dict[str, object]:
+    body: dict[str, object] = {"revision": 1, "form": {}, "images": [],
+                               "client": {"app_version": "x", "device_id": "d"}}
+    body.update(changes)
+    return body
+
+
+def test_odd_ids_and_values_are_4xx_never_500(server: ServerHandle) -> None:
+    case_id = str(uuid.uuid4())
+    base = f"{server.base_url}/v1/cases"
+    replies = {
+        "newline after the id": httpx.get(f"{base}/{case_id}%0A/images", headers=AUTH),
+        "upper-case id": httpx.get(f"{base}/{case_id.upper()}/images", headers=AUTH),
+        "revision 2**63": httpx.put(f"{base}/{case_id}/submission", headers=AUTH,
+                                    json=_submission(revision=2**63)),
+        "revision past the bound": httpx.put(f"{base}/{case_id}/submission", headers=AUTH,
+                                             json=_submission(revision=MAX_REVISION + 1)),
+        "a form 500 levels deep": httpx.put(
+            f"{base}/{case_id}/submission", headers=AUTH,
+            content=b'{"revision":1,"images":[],"client":{"app_version":"x","device_id":"d"},'
+                    b'"form":{"a":' + b"[" * 500 + b"]" * 500 + b"}}",
+            ),
+        "not JSON": httpx.put(f"{base}/{case_id}/submission", headers=AUTH,
+                              content=b"\xff\xfe<html>"),
+    }
+    statuses = {what: reply.status_code for what, reply in replies.items()}
+    assert all(400 <= status < 500 for status in statuses.values()), statuses
+    assert statuses["newline after the id"] == 400
+    assert _healthy(server)
+    assert not any("\n" in f for f in server.state()["files"])
+
+
+def test_a_huge_body_is_refused_before_it_is_read(server: ServerHandle) -> None:
+    case_id = str(uuid.uuid4())
+    sock = _raw(server, (f"PUT /v1/cases/{case_id}/submission HTTP/1.1\r\nHost: x\r\n"
+                         f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {51 * 1024 * 1024}\r\n\r\n").encode())
+    with sock:
+        assert _status_of(sock) == 413  # answered at once: none of the 51 MB was sent
+    chunked = httpx.put(f"{server.base_url}/v1/cases/{case_id}/submission", headers=AUTH,
+                        content=iter([b'{"revision": 1}']))
+    assert chunked.status_code == 411
+
+
+def test_a_body_that_stops_arriving_does_not_hold_the_server(server: ServerHandle) -> None:
+    case_id = str(uuid.uuid4())
+    sock = _raw(server, (f"PUT /v1/cases/{case_id}/submission HTTP/1.1\r\nHost: x\r\n"
+                         f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
+                         "Content-Length: 1000\r\n\r\n{\"revision\": ").encode())
+    started = time.monotonic()
+    with sock:
+        sock.settimeout(IDLE_S * 5)
+        while sock.recv(65536):  # the server gives up on the body and closes
+            pass
+    assert time.monotonic() - started < IDLE_S * 5
+    assert _healthy(server)
+
+
+def test_oversized_headers_are_refused(server: ServerHandle) -> None:
+    huge = {**AUTH, "X-Padding": "a" * 64 * 1024}
+    try:
+        reply = httpx.get(f"{server.base_url}/v1/health", headers=huge)
+        assert 400 <= reply.status_code < 500
+    except httpx.RemoteProtocolError:
+        pass  # closed without a reply: refused just as well
+    assert _healthy(server)
+
+
+def test_a_device_cannot_hold_more_than_its_share_of_uploads(server: ServerHandle) -> None:
+    case_id = str(uuid.uuid4())
+    held: list[socket.socket] = []
+    urls = []
+    for _ in range(9):
+        created = httpx.post(f"{server.base_url}/v1/uploads", headers={
+            **AUTH, "Tus-Resumable": TUS_VERSION, "Upload-Length": "1000",
+            "Upload-Metadata": encode_upload_metadata({
+                "case_id": case_id, "client_image_id": str(uuid.uuid4()),
+                "sha256": "0" * 64})})
+        assert created.status_code == 201
+        urls.append(created.headers["location"])
+    try:
+        for path in urls[:8]:  # eight requests that send a little, then stall
+            held.append(_raw(server, (
+                f"PATCH {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                f"Tus-Resumable: {TUS_VERSION}\r\nUpload-Offset: 0\r\n"
+                f"Content-Type: {OFFSET_CONTENT_TYPE}\r\nContent-Length: 1000\r\n\r\nab"
+            ).encode()))
+        deadline = time.monotonic() + 5
+        while True:  # the eight are being served once the server has read their heads
+            ninth = httpx.patch(f"{server.base_url}{urls[8]}", content=b"x", headers={
+                **AUTH, "Tus-Resumable": TUS_VERSION, "Upload-Offset": "0",
+                "Content-Type": OFFSET_CONTENT_TYPE})
+            if ninth.status_code == 429 or time.monotonic() > deadline:
+                break
+        assert ninth.status_code == 429 and ninth.headers["retry-after"] == "5"
+    finally:
+        for sock in held:
+            sock.close()
+    # The stalled requests end (their bytes kept); the device can upload again.
+    reply = tus_upload(server.base_url, str(uuid.uuid4()), str(uuid.uuid4()), b"photo")
+    assert reply.status_code == 204
+
+
+def test_the_servers_data_is_its_owners_alone(server: ServerHandle) -> None:
+    tus_upload(server.base_url, str(uuid.uuid4()), str(uuid.uuid4()), b"private photo")
+    mode = stat.S_IMODE
+    assert mode(server.data_dir.stat().st_mode) == 0o700
+    assert mode((server.data_dir / "server.sqlite3").stat().st_mode) == 0o600
+    for path in server.data_dir.rglob("*"):
+        allowed = 0o700 if path.is_dir() else 0o600
+        assert mode(path.stat().st_mode) & ~allowed == 0, path
+
+
+def test_an_interrupted_upload_is_one_warning_line(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    server = start_server(tmp_path / "data", log=log)
+    try:
+        created = httpx.post(f"{server.base_url}/v1/uploads", headers={
+            **AUTH, "Tus-Resumable": TUS_VERSION, "Upload-Length": "100000",
+            "Upload-Metadata": encode_upload_metadata({
+                "case_id": str(uuid.uuid4()), "client_image_id": str(uuid.uuid4()),
+                "sha256": "0" * 64})})
+        path = created.headers["location"]
+        cut = _raw(server, (f"PATCH {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                            f"{TOKEN}\r\nTus-Resumable: {TUS_VERSION}\r\nUpload-Offset: 0\r\n"
+                            f"Content-Type: {OFFSET_CONTENT_TYPE}\r\n"
+                            "Content-Length: 100000\r\n\r\n").encode() + b"x" * 5000)
+        with cut:  # the app died mid-body; the resuming one asks where it got to
+            head = {**AUTH, "Tus-Resumable": TUS_VERSION}
+            deadline = time.monotonic() + 20
+            while httpx.head(f"{server.base_url}{path}", headers=head, timeout=20
+                             ).headers["upload-offset"] != "5000":
+                assert time.monotonic() < deadline
+    finally:
+        server.stop()
+    text = log.read_text()
+    assert text.count("interrupted after 5000 of 100000 bytes") == 1
+    assert "Traceback" not in text
