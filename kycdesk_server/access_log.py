@@ -11,13 +11,15 @@ import time
 from typing import Any
 
 from kycdesk_server.faults import ASGIApp, Message, Receive, Scope, Send
+from kycdesk_server.metrics import ServerMetrics
 
 log = logging.getLogger("kycdesk.access")
 
 
 class AccessLog:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,6 +43,10 @@ class AccessLog:
         try:
             await self.app(scope, counting_receive, counting_send)
         finally:
+            elapsed = time.monotonic() - began
             log.info("%s %s %s in=%d out=%d %.3fs", scope["method"], scope["path"],
-                     counts["status"] or "-", counts["in"], counts["out"],
-                     time.monotonic() - began)
+                     counts["status"] or "-", counts["in"], counts["out"], elapsed)
+            if self.metrics is not None:
+                self.metrics.observe(scope["method"], scope["path"], status=counts["status"],
+                                     bytes_in=counts["in"], bytes_out=counts["out"],
+                                     seconds=elapsed)

@@ -30,6 +30,8 @@ from kycdesk.core.protocol import (
 from kycdesk_server.devices import DeviceRegistry, EnrolmentRefusedError
 from kycdesk_server.faults import FaultRule, FaultState
 from kycdesk_server.locks import KeyedLocks
+from kycdesk_server.metrics import ServerMetrics
+from kycdesk_server.metrics import allowed as allowed_metrics
 from kycdesk_server.storage import ServerStore, StoredSubmission
 from kycdesk_server.tus import TusConfig, expire_periodically, register_tus
 from kycdesk_server.uploads import UploadStore
@@ -44,12 +46,16 @@ class ServerConfig:
     control: bool = False
     faults: FaultState = field(default_factory=FaultState)
     upload_expiry_s: float = 30 * 24 * 3600  # partial uploads: devices are offline for weeks
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)
+    metrics_allow: list[str] = field(default_factory=list)  # networks besides loopback
     idle_timeout_s: float = 60.0             # a request body that sends nothing for this long
 
 
-def problem(status: int, title: str, detail: str = "", **extra: Any) -> JSONResponse:
+def problem(status: int, title: str, detail: str = "", *,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     return JSONResponse({"type": "about:blank", "title": title, "status": status,
-                         "detail": detail, **extra}, status_code=status, media_type=PROBLEM)
+                         "detail": detail, **extra}, status_code=status, media_type=PROBLEM,
+                        headers=headers)
 
 
 def _receipt(stored: StoredSubmission) -> dict[str, Any]:
@@ -154,6 +160,22 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
             return problem(400, "Invalid case id", f"{case_id!r} is not a case id.")
         return None
 
+    @app.get("/ready", summary="Readiness: the store answers and the data folder is "
+                               "writable (no credential; for load balancers)")
+    async def ready() -> Response:
+        problem_text = await asyncio.to_thread(store.readiness_problem)
+        if problem_text is None:
+            return JSONResponse({"status": "ready"})
+        return problem(503, "Not ready", problem_text, headers={"Retry-After": "10"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        host = request.client.host if request.client else ""
+        if not allowed_metrics(host, config.metrics_allow):
+            return problem(403, "Forbidden", "Metrics answer loopback and --metrics-allow.")
+        return Response(config.metrics.exposition(),
+                        media_type="text/plain; version=0.0.4; charset=utf-8")
+
     @app.get("/v1/health", response_model=Health)
     async def health() -> dict[str, Any]:
         return Health(status="ok", server_time=datetime.now(UTC), api_version=API_VERSION,
@@ -212,7 +234,9 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
         return _receipt(existing)
 
     app.state.upload_guards = register_tus(
-        app, store, uploads, TusConfig(config.max_image_bytes, config.idle_timeout_s),
+        app, store, uploads,
+        TusConfig(config.max_image_bytes, config.idle_timeout_s,
+                  on_outcome=lambda outcome: config.metrics.uploads.labels(outcome).inc()),
         image_locks=locks, problem=problem, authority=authority)
 
     if config.control:

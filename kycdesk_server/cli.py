@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import sys
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-connections", type=int, default=2000,
                         help="connections served at once; past it new ones get 503 "
                              "(default 2000)")
+    parser.add_argument("--metrics-allow", action="append", default=[], metavar="CIDR",
+                        help="networks allowed to read /metrics besides loopback "
+                             "(repeatable)")
     parser.add_argument("--control", action="store_true",
                         help="enable /_control (fault injection, state), loopback only")
     parser.add_argument("--latency-ms", type=int, default=0,
@@ -58,9 +62,28 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seed of the fault injection's random rates")
     parser.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
+    parser.add_argument("--tls-terminated-by-proxy", action="store_true",
+                        help="plain HTTP on a non-loopback address is allowed only behind a "
+                             "TLS-terminating proxy that this option declares")
     parser.add_argument("--port-file", type=Path,
                         help="write the bound port here once listening (for --port 0)")
     return parser
+
+
+def plain_http_refusal(host: str, tls: bool, behind_proxy: bool) -> str | None:
+    """Credentials and applicants' data never cross a network in clear: plain HTTP only on
+    loopback (demos, tests) or behind a declared TLS-terminating proxy."""
+    if tls or behind_proxy:
+        return None
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return (f"refusing to serve plain HTTP on {host}: give --ssl-certfile/--ssl-keyfile, or "
+            "--tls-terminated-by-proxy if a proxy in front of this server terminates TLS "
+            "(docs/deploy-server.md)")
 
 
 ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate")
@@ -138,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in ADMIN_COMMANDS:
         return admin(argv)
     args = build_parser().parse_args(argv)
+    if (refusal := plain_http_refusal(args.host, bool(args.ssl_certfile),
+                                      args.tls_terminated_by_proxy)) is not None:
+        print(f"kycdesk-server: {refusal}", file=sys.stderr)
+        return 2
 
     import uvicorn
 
@@ -148,12 +175,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         latency_ms=args.latency_ms, seed=args.seed)
     config = ServerConfig(tokens=set(args.token), max_image_bytes=args.max_image_bytes,
                           control=args.control, faults=faults,
-                          upload_expiry_s=args.upload_expiry, idle_timeout_s=args.idle_timeout)
+                          upload_expiry_s=args.upload_expiry, idle_timeout_s=args.idle_timeout,
+                          metrics_allow=args.metrics_allow)
     args.data_dir.mkdir(parents=True, exist_ok=True)
     store = ServerStore(args.data_dir)
     app = AccessLog(RequestLimits(FaultMiddleware(create_app(store, config), faults),
                                   max_body_bytes=MAX_SUBMISSION_BYTES,
-                                  body_idle_s=args.idle_timeout, exempt_prefix=UPLOADS_PATH))
+                                  body_idle_s=args.idle_timeout, exempt_prefix=UPLOADS_PATH),
+                    config.metrics)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         stream=sys.stdout)
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())

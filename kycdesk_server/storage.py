@@ -156,6 +156,18 @@ class ServerStore:
                                  receipt_id=r[4], accepted_at=r[5],
                                  server_image_ids=json.loads(r[6])) for r in rows]
 
+    def readiness_problem(self) -> str | None:
+        """Why this store cannot take writes now (None: it can). Blocking: a thread."""
+        try:
+            with self._lock:
+                self.db.execute("SELECT 1").fetchone()
+            probe = self.tmp_dir / f"ready-{uuid.uuid4().hex}"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except (sqlite3.Error, OSError) as exc:
+            return f"the store cannot be written ({type(exc).__name__})"
+        return None
+
     # -- inspection (control endpoint, tests) -----------------------------------------
     def state(self) -> dict[str, Any]:
         with self._lock:

@@ -48,6 +48,7 @@ class TusConfig:
     max_image_bytes: int
     idle_timeout_s: float = 60.0  # no byte for this long: the request is over (kept)
     uploads_per_device: int = 8   # requests of one device writing at once
+    on_outcome: Callable[[str], None] = lambda _outcome: None  # metrics: how uploads end
 
 
 def _http_date(iso: str) -> str:
@@ -103,6 +104,7 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
     slots = DeviceSlots(config.uploads_per_device)
 
     def too_many() -> JSONResponse:
+        config.on_outcome("refused_busy")
         response = tus_problem(429, "Too many uploads at once",
                                f"A device may write {config.uploads_per_device} uploads at "
                                "a time; try again shortly.")
@@ -140,6 +142,7 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
         """The last byte arrived: verify the whole file, then hold it as the photo."""
         actual = await asyncio.to_thread(uploads.sha256_of, upload.id)
         if actual != upload.sha256:
+            config.on_outcome("digest_mismatch")
             await asyncio.to_thread(uploads.delete, upload.id)
             return tus_problem(422, "Digest mismatch",
                                "The photo arrived damaged or changed: its SHA-256 does not "
@@ -162,6 +165,7 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
                     store.commit_image, upload.case_id, upload.client_image_id,
                     uploads.path(upload.id), actual, upload.length)
             uploads.mark_complete(upload.id, stored.server_image_id)
+        config.on_outcome("completed")
         done = uploads.get(upload.id)
         assert done is not None
         return Response(status_code=204, headers=_headers(done))
@@ -217,6 +221,9 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
             # traceback; the bytes are kept and the client resumes from the offset.
             log.warning("upload %s interrupted after %d of %d bytes (kept, resumable at %d)",
                         upload.id, offset - start, int(declared), fresh.offset)
+            config.on_outcome("interrupted")
+        else:
+            config.on_outcome("partial")
         return Response(status_code=204, headers=_headers(fresh))
 
     @app.options(UPLOADS_PATH, include_in_schema=False)

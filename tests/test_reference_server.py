@@ -180,3 +180,17 @@ def test_the_server_says_where_it_serves_and_logs_one_line_per_request(
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_readiness_and_metrics(server: ServerHandle) -> None:
+    ready = httpx.get(f"{server.base_url}/ready")  # no credential: for load balancers
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+    case_id, image_id = _ids()
+    assert _upload(server, case_id, image_id, b"counted").status_code == 204
+    httpx.get(f"{server.base_url}/v1/cases/{case_id}/images", headers=AUTH)
+    text = httpx.get(f"{server.base_url}/metrics").text
+    assert 'kycdesk_requests_total{method="GET",route="/v1/cases/{id}/images",status="200"}' \
+        in text
+    assert 'kycdesk_upload_outcomes_total{outcome="completed"}' in text
+    assert "kycdesk_request_seconds_bucket" in text and "kycdesk_bytes_received_total" in text
+    assert case_id not in text and image_id not in text  # ids never become labels

@@ -189,3 +189,34 @@ def test_an_interrupted_upload_is_one_warning_line(tmp_path: Path) -> None:
     text = log.read_text()
     assert text.count("interrupted after 5000 of 100000 bytes") == 1
     assert "Traceback" not in text
+
+
+@pytest.mark.parametrize(("host", "flags", "refused"), [
+    ("0.0.0.0", [], True),
+    ("10.1.2.3", [], True),
+    ("0.0.0.0", ["--tls-terminated-by-proxy"], False),
+    ("127.0.0.1", [], False),
+    ("localhost", [], False),
+])
+def test_the_server_refuses_plain_http_off_this_machine(host: str, flags: list[str],
+                                                         refused: bool) -> None:
+    from kycdesk_server.cli import plain_http_refusal
+
+    problem = plain_http_refusal(host, False, "--tls-terminated-by-proxy" in flags)
+    assert (problem is not None) is refused
+    if refused:
+        assert "--ssl-certfile" in (problem or "")
+
+
+def test_the_server_process_exits_with_the_reason(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.sync_support import REPO_ROOT
+
+    run = subprocess.run([sys.executable, "-m", "kycdesk_server", "--host", "0.0.0.0",
+                          "--port", "0", "--data-dir", str(tmp_path / "d")],
+                         capture_output=True, text=True, timeout=60, cwd=REPO_ROOT,
+                         check=False)
+    assert run.returncode == 2 and "refusing to serve plain HTTP" in run.stderr
+    assert not (tmp_path / "d").exists()  # nothing was created

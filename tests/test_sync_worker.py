@@ -158,12 +158,15 @@ def configured_app(qtbot: QtBot, paths: DataPaths, server: ServerHandle
     app = KycDeskApp(paths, confirm=always_yes,
                      sync_options={"backoff": FAST, "periodic_ms": 3_600_000})
     qtbot.addWidget(app.window)
-    assert app.start()
-    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
-    assert app.sync is not None
-    app.sync.configure(server.base_url, TOKEN)  # no keyring on test machines
-    yield app
-    app.shutdown()
+    try:
+        assert app.start()
+        # The sync stack loads after the window is up (the first cases listed).
+        qtbot.waitUntil(lambda: app.sync is not None, timeout=10_000)
+        assert app.sync is not None
+        app.sync.configure(server.base_url, TOKEN)  # no keyring on test machines
+        yield app
+    finally:
+        app.shutdown()
 
 
 def test_submitting_a_case_sends_it_and_the_ui_follows(
