@@ -14,9 +14,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kycdesk.core.ids import is_canonical_uuid
 from kycdesk.core.protocol import (
     API_VERSION,
     ENROL_PATH,
@@ -24,6 +26,7 @@ from kycdesk.core.protocol import (
     Enrolment,
     Health,
     HeldImage,
+    Problem,
     Receipt,
     Submission,
 )
@@ -32,6 +35,7 @@ from kycdesk_server.faults import FaultRule, FaultState
 from kycdesk_server.locks import KeyedLocks
 from kycdesk_server.metrics import ServerMetrics
 from kycdesk_server.metrics import allowed as allowed_metrics
+from kycdesk_server.openapi_docs import NEEDS_CREDENTIAL, CaseIdPath, errors
 from kycdesk_server.storage import ServerStore, StoredSubmission
 from kycdesk_server.tus import TusConfig, expire_periodically, register_tus
 from kycdesk_server.uploads import UploadStore
@@ -116,6 +120,19 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
     app.state.uploads = uploads
     locks = KeyedLocks()
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Starlette's own answers (404, 405) as problem bodies; a 405 names every method
+        the path has (Starlette names only those of the first route that matched)."""
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            methods: set[str] = set()
+            for route in app.routes:
+                if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
+                    methods |= set(route.methods or ())
+            headers["Allow"] = ", ".join(sorted(methods))
+        return problem(exc.status_code, str(exc.detail), headers=headers)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
@@ -142,7 +159,8 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
         return response
 
     @app.post(ENROL_PATH, status_code=201, response_model=EnrolledDevice,
-              summary="Trade a one-time enrolment code for this device's credential")
+              summary="Trade a one-time enrolment code for this device's credential",
+              responses=errors(403))
     async def enrol(enrolment: Enrolment) -> Any:
         try:
             device, credential = registry.enrol(enrolment.code, enrolment.device_name)
@@ -153,15 +171,9 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
         return JSONResponse(EnrolledDevice(device_id=device.id, credential=credential)
                             .model_dump(), status_code=201)
 
-    def check_case(case_id: str) -> JSONResponse | None:
-        # Canonical lowercase UUIDs only, checked whole (`re.match` with `$` would let a
-        # trailing newline through, and it would end up in folder names).
-        if not is_canonical_uuid(case_id):
-            return problem(400, "Invalid case id", f"{case_id!r} is not a case id.")
-        return None
-
     @app.get("/ready", summary="Readiness: the store answers and the data folder is "
-                               "writable (no credential; for load balancers)")
+                               "writable (no credential; for load balancers)",
+             responses={503: errors(503)[503]})
     async def ready() -> Response:
         problem_text = await asyncio.to_thread(store.readiness_problem)
         if problem_text is None:
@@ -176,23 +188,32 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
         return Response(config.metrics.exposition(),
                         media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    @app.get("/v1/health", response_model=Health)
+    @app.get("/v1/health", response_model=Health, dependencies=NEEDS_CREDENTIAL,
+             responses=errors())
     async def health() -> dict[str, Any]:
         return Health(status="ok", server_time=datetime.now(UTC), api_version=API_VERSION,
                       max_image_bytes=config.max_image_bytes).model_dump(mode="json")
 
-    @app.get("/v1/cases/{case_id}/images", response_model=list[HeldImage])
-    async def held_images(case_id: str, request: Request) -> Any:
-        if (bad := check_case(case_id) or authority.check(request, case_id)) is not None:
+    # Case ids are canonical lowercase UUIDs, checked whole by the path pattern (a
+    # trailing newline is not an id: it would end up in folder names).
+    @app.get("/v1/cases/{case_id}/images", response_model=list[HeldImage],
+             dependencies=NEEDS_CREDENTIAL, responses=errors(403))
+    async def held_images(request: Request, case_id: str = CaseIdPath) -> Any:
+        if (bad := authority.check(request, case_id)) is not None:
             return bad
         return [HeldImage(client_image_id=i.client_image_id,
                           server_image_id=i.server_image_id, sha256=i.sha256,
                           byte_size=i.byte_size).model_dump()
                 for i in store.images(case_id)]
 
-    @app.put("/v1/cases/{case_id}/submission", status_code=201, response_model=Receipt)
-    async def submit(case_id: str, submission: Submission, request: Request) -> Any:
-        if (bad := check_case(case_id) or authority.claim(request, case_id)) is not None:
+    @app.put("/v1/cases/{case_id}/submission", status_code=201, response_model=Receipt,
+             dependencies=NEEDS_CREDENTIAL, responses={
+                 **errors(403, 409), 200: {"description": "The same revision with the same "
+                                                          "body again: the same receipt",
+                                           "model": Receipt}})
+    async def submit(submission: Submission, request: Request,
+                     case_id: str = CaseIdPath) -> Any:
+        if (bad := authority.claim(request, case_id)) is not None:
             return bad
         body = submission.model_dump(mode="json")
         body_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
@@ -213,8 +234,8 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                        if i.client_image_id not in held
                        or held[i.client_image_id].sha256 != i.sha256
                        or held[i.client_image_id].server_image_id != i.server_image_id]
-            if missing:
-                return problem(422, "Photos missing",
+            if missing:  # a conflict with what the server holds: upload them, submit again
+                return problem(409, "Photos missing",
                                f"The server does not hold {len(missing)} of the photos this "
                                "submission lists.", missing=missing)
             stored = store.store_submission(
@@ -223,9 +244,10 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                 server_image_ids=[i.server_image_id for i in submission.images])
             return JSONResponse(_receipt(stored), status_code=201)
 
-    @app.get("/v1/cases/{case_id}/submission", response_model=Receipt)
-    async def get_submission(case_id: str, request: Request) -> Any:
-        if (bad := check_case(case_id) or authority.check(request, case_id)) is not None:
+    @app.get("/v1/cases/{case_id}/submission", response_model=Receipt,
+             dependencies=NEEDS_CREDENTIAL, responses=errors(403, 404))
+    async def get_submission(request: Request, case_id: str = CaseIdPath) -> Any:
+        if (bad := authority.check(request, case_id)) is not None:
             return bad
         existing = store.submission(case_id)
         if existing is None:
@@ -267,4 +289,15 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                     "uploads": uploads.count(), "locks": len(locks),
                     "upload_guards": len(app.state.upload_guards)}
 
+    def openapi_with_problems() -> dict[str, Any]:
+        """The generated document plus the problem body every error route refers to."""
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                                 description="The kycdesk sync contract: docs/sync-protocol.md")
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = \
+                Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi_with_problems  # type: ignore[method-assign]
     return app

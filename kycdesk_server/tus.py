@@ -35,12 +35,28 @@ from kycdesk.core.protocol import (
     repr_digest,
 )
 from kycdesk_server.locks import DeviceSlots, KeyedLocks, TakenOverError, UploadGuards
+from kycdesk_server.openapi_docs import (
+    NEEDS_CREDENTIAL,
+    UploadIdPath,
+    errors,
+    header,
+    tus_headers,
+)
 from kycdesk_server.storage import ServerStore, StoredImage
 from kycdesk_server.uploads import Upload, UploadStore
 
 log = logging.getLogger(__name__)
 
 Problem = Callable[..., JSONResponse]
+
+_STR = {"schema": {"type": "string"}}
+UPLOAD_REPLY_HEADERS = {"Tus-Resumable": _STR, "Upload-Offset": _STR, "Upload-Expires": _STR,
+                        "Location": {**_STR, "description": "created: the upload's address"},
+                        "Kycdesk-Server-Image-Id": {**_STR, "description": "once complete"},
+                        "Repr-Digest": {**_STR, "description": "once complete: sha-256"}}
+OCTET_BODY = {"required": True, "content": {
+    "application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}}}
+OCTET_BODY_OPTIONAL = {**OCTET_BODY, "required": False}
 
 
 @dataclass
@@ -117,6 +133,9 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
         return response
 
     def check_version(request: Request) -> JSONResponse | None:
+        if "tus-resumable" not in request.headers:
+            return tus_problem(400, "Missing Tus-Resumable",
+                               f"Send Tus-Resumable: {TUS_VERSION}.")
         if request.headers.get("tus-resumable") != TUS_VERSION:
             response = tus_problem(412, "Unsupported tus version",
                                    f"Send Tus-Resumable: {TUS_VERSION}.")
@@ -233,7 +252,19 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
             "Tus-Extension": TUS_EXTENSIONS, "Tus-Max-Size": str(config.max_image_bytes),
             "Tus-Checksum-Algorithm": TUS_CHECKSUM_ALGORITHMS})
 
-    @app.post(UPLOADS_PATH, status_code=201, summary="Create a photo upload (tus)")
+    @app.post(UPLOADS_PATH, status_code=201, summary="Create a photo upload (tus)",
+              dependencies=NEEDS_CREDENTIAL, responses={
+                  201: {"description": "Created (with the bytes sent, if any)",
+                        "headers": UPLOAD_REPLY_HEADERS},
+                  **errors(400, 403, 409, 412, 415, 429, 460)},
+              openapi_extra={**tus_headers(
+                  header("Upload-Length", {"type": "string", "pattern": "^[0-9]{1,12}$"}),
+                  header("Upload-Metadata", {"type": "string"},
+                         description="case_id, client_image_id and sha256 (hex), each "
+                                     "`key base64(value)`, comma-separated"),
+                  header("Upload-Checksum", {"type": "string"}, required=False,
+                         description="`sha256 base64(digest)` of this request's body")),
+                  "requestBody": OCTET_BODY_OPTIONAL})
     async def tus_create(request: Request) -> Response:
         if (bad := check_version(request)) is not None:
             return bad
@@ -279,10 +310,15 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
             return Response(status_code=201, headers=_headers(fresh, Location=location))
         return Response(status_code=201, headers=_headers(upload, Location=location))
 
-    @app.head(UPLOADS_PATH + "/{upload_id}", summary="Offset of a photo upload (tus)")
-    async def tus_head(upload_id: str, request: Request) -> Response:
+    @app.head(UPLOADS_PATH + "/{upload_id}", summary="Offset of a photo upload (tus)",
+              dependencies=NEEDS_CREDENTIAL,
+              responses={200: {"description": "The upload's offset, length and metadata",
+                               "headers": UPLOAD_REPLY_HEADERS},
+                         **errors(403, 404, 410, 412, 423, body=False)},
+              openapi_extra=tus_headers())
+    async def tus_head(request: Request, upload_id: str = UploadIdPath) -> Response:
         if (bad := check_version(request)) is not None:
-            return Response(status_code=412, headers=dict(bad.headers))
+            return Response(status_code=bad.status_code, headers=dict(bad.headers))
         # A request still writing this upload (a killed client's bytes still arriving, a
         # stalled link) is given its grace and then stopped, so the offset is the truth
         # and the resuming client sends nothing twice.
@@ -301,8 +337,17 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
         return Response(status_code=200, headers=_headers(
             found, **{"Upload-Length": str(found.length), "Upload-Metadata": found.metadata}))
 
-    @app.patch(UPLOADS_PATH + "/{upload_id}", summary="Append to a photo upload (tus)")
-    async def tus_patch(upload_id: str, request: Request) -> Response:
+    @app.patch(UPLOADS_PATH + "/{upload_id}", summary="Append to a photo upload (tus)",
+               dependencies=NEEDS_CREDENTIAL, status_code=204,
+               responses={204: {"description": "Appended (or complete: then the server's "
+                                               "photo id and digest)",
+                                "headers": UPLOAD_REPLY_HEADERS},
+                          **errors(400, 403, 404, 409, 410, 412, 415, 423, 429, 460)},
+               openapi_extra={**tus_headers(
+                   header("Upload-Offset", {"type": "string", "pattern": "^[0-9]{1,12}$"}),
+                   header("Upload-Checksum", {"type": "string"}, required=False)),
+                   "requestBody": OCTET_BODY})
+    async def tus_patch(request: Request, upload_id: str = UploadIdPath) -> Response:
         if (bad := check_version(request)) is not None:
             return bad
         if request.headers.get("content-type") != OFFSET_CONTENT_TYPE:
@@ -338,8 +383,10 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
                                "offset (HEAD) and try again.")
 
     @app.delete(UPLOADS_PATH + "/{upload_id}", status_code=204,
-                summary="Abandon a photo upload (tus termination)")
-    async def tus_delete(upload_id: str, request: Request) -> Response:
+                summary="Abandon a photo upload (tus termination)",
+                dependencies=NEEDS_CREDENTIAL, responses=errors(403, 404, 410, 412, 423),
+                openapi_extra=tus_headers())
+    async def tus_delete(request: Request, upload_id: str = UploadIdPath) -> Response:
         if (bad := check_version(request)) is not None:
             return bad
         if isinstance(found := current(upload_id, request), JSONResponse):

@@ -122,7 +122,7 @@ def test_submission_rules(server: ServerHandle) -> None:
     assert httpx.get(url, headers=AUTH).status_code == 404
     ghost = {**image, "client_image_id": str(uuid.uuid4())}
     refused = httpx.put(url, headers=AUTH, json=_submission([image, ghost]))
-    assert refused.status_code == 422 and refused.json()["missing"] == [ghost["client_image_id"]]
+    assert refused.status_code == 409 and refused.json()["missing"] == [ghost["client_image_id"]]
     first = httpx.put(url, headers=AUTH, json=_submission([image]))
     again = httpx.put(url, headers=AUTH, json=_submission([image]))
     assert (first.status_code, again.status_code) == (201, 200)
