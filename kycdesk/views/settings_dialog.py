@@ -8,8 +8,9 @@ so the window stays responsive while it waits."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSettings, Signal, Slot
 from PySide6.QtWidgets import (
@@ -113,14 +114,20 @@ class SettingsDialog(QDialog):
         self._task: asyncio.Task[bool] | None = None
         self._save_task: asyncio.Task[bool] | None = None
 
-    @Slot()
-    def _test_clicked(self) -> None:
+    @staticmethod
+    def _start(work: Callable[[], Coroutine[Any, Any, bool]]) -> asyncio.Task[bool] | None:
+        """Run a request on the GUI's asyncio loop (qasync); without one (embedded use,
+        tests) run it to completion."""
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:  # no qasync loop (embedded use): run it to completion
-            asyncio.run(self.test_connection())
-            return
-        self._task = loop.create_task(self.test_connection())
+        except RuntimeError:
+            asyncio.run(work())
+            return None
+        return loop.create_task(work())
+
+    @Slot()
+    def _test_clicked(self) -> None:
+        self._task = self._start(self.test_connection)
 
     async def test_connection(self) -> bool:
         self.test_button.setEnabled(False)
@@ -152,12 +159,7 @@ class SettingsDialog(QDialog):
             self.result_label.setText(f"The certificate file {ca_bundle} does not exist.")
             return
         if self.code.text().strip() and self._enrol is not None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no qasync loop (embedded use): run it to completion
-                asyncio.run(self.enrol_then_save())
-                return
-            self._save_task = loop.create_task(self.enrol_then_save())
+            self._save_task = self._start(self.enrol_then_save)
             return
         self._store(url, self.token.text().strip(), ca_bundle)
 
