@@ -81,13 +81,14 @@ class CaseAuthority:
     def device(request: Request) -> str:
         return str(request.state.device_id)
 
-    def claim(self, request: Request, case_id: str) -> JSONResponse | None:
-        if self.registry.claim(case_id, self.device(request)) != self.device(request):
+    async def claim(self, request: Request, case_id: str) -> JSONResponse | None:
+        device = self.device(request)
+        if await asyncio.to_thread(self.registry.claim, case_id, device) != device:
             return _not_yours()
         return None
 
-    def check(self, request: Request, case_id: str) -> JSONResponse | None:
-        owner = self.registry.owner(case_id)
+    async def check(self, request: Request, case_id: str) -> JSONResponse | None:
+        owner = await asyncio.to_thread(self.registry.owner, case_id)
         if owner is not None and owner != self.device(request):
             return _not_yours()
         return None
@@ -147,7 +148,7 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                 else ""
             if not token:
                 return problem(401, "Authentication required", "No device token was sent.")
-            device = registry.device_for(token)
+            device = await asyncio.to_thread(registry.device_for, token)
             if device is None:
                 return problem(401, "Invalid device token", "The device token is wrong.")
             if device.revoked_at is not None:
@@ -163,7 +164,8 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
               responses=errors(403))
     async def enrol(enrolment: Enrolment) -> Any:
         try:
-            device, credential = registry.enrol(enrolment.code, enrolment.device_name)
+            device, credential = await asyncio.to_thread(
+                registry.enrol, enrolment.code, enrolment.device_name)
         except EnrolmentRefusedError:
             return problem(403, "Enrolment code not valid",
                            "The code is unknown, was already used, or has expired; ask "
@@ -199,12 +201,12 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
     @app.get("/v1/cases/{case_id}/images", response_model=list[HeldImage],
              dependencies=NEEDS_CREDENTIAL, responses=errors(403))
     async def held_images(request: Request, case_id: str = CaseIdPath) -> Any:
-        if (bad := authority.check(request, case_id)) is not None:
+        if (bad := await authority.check(request, case_id)) is not None:
             return bad
         return [HeldImage(client_image_id=i.client_image_id,
                           server_image_id=i.server_image_id, sha256=i.sha256,
                           byte_size=i.byte_size).model_dump()
-                for i in store.images(case_id)]
+                for i in await asyncio.to_thread(store.images, case_id)]
 
     @app.put("/v1/cases/{case_id}/submission", status_code=201, response_model=Receipt,
              dependencies=NEEDS_CREDENTIAL, responses={
@@ -213,12 +215,12 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                                            "model": Receipt}})
     async def submit(submission: Submission, request: Request,
                      case_id: str = CaseIdPath) -> Any:
-        if (bad := authority.claim(request, case_id)) is not None:
+        if (bad := await authority.claim(request, case_id)) is not None:
             return bad
         body = submission.model_dump(mode="json")
         body_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         async with locks.hold(f"submission:{case_id}"):
-            existing = store.submission(case_id)
+            existing = await asyncio.to_thread(store.submission, case_id)
             if existing is not None:
                 if existing.revision == submission.revision:
                     if existing.body_hash == body_hash:
@@ -229,7 +231,8 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                 if existing.revision > submission.revision:
                     return problem(409, "Older revision",
                                    f"Revision {existing.revision} is already on the server.")
-            held = {i.client_image_id: i for i in store.images(case_id)}
+            held = {i.client_image_id: i
+                    for i in await asyncio.to_thread(store.images, case_id)}
             missing = [i.client_image_id for i in submission.images
                        if i.client_image_id not in held
                        or held[i.client_image_id].sha256 != i.sha256
@@ -238,7 +241,8 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                 return problem(409, "Photos missing",
                                f"The server does not hold {len(missing)} of the photos this "
                                "submission lists.", missing=missing)
-            stored = store.store_submission(
+            stored = await asyncio.to_thread(
+                store.store_submission,
                 case_id, submission.revision, body, body_hash=body_hash,
                 device_id=authority.device(request),
                 server_image_ids=[i.server_image_id for i in submission.images])
@@ -247,9 +251,9 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
     @app.get("/v1/cases/{case_id}/submission", response_model=Receipt,
              dependencies=NEEDS_CREDENTIAL, responses=errors(403, 404))
     async def get_submission(request: Request, case_id: str = CaseIdPath) -> Any:
-        if (bad := authority.check(request, case_id)) is not None:
+        if (bad := await authority.check(request, case_id)) is not None:
             return bad
-        existing = store.submission(case_id)
+        existing = await asyncio.to_thread(store.submission, case_id)
         if existing is None:
             return problem(404, "No submission", "The server holds no submission for this "
                                                  "case.")

@@ -109,8 +109,8 @@ async def _chunks(request: Request, stop: asyncio.Event,
 class Authority(Protocol):
     """Which device may touch which case (see kycdesk_server.devices)."""
 
-    def claim(self, request: Request, case_id: str) -> JSONResponse | None: ...
-    def check(self, request: Request, case_id: str) -> JSONResponse | None: ...
+    async def claim(self, request: Request, case_id: str) -> JSONResponse | None: ...
+    async def check(self, request: Request, case_id: str) -> JSONResponse | None: ...
 
 
 def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config: TusConfig,
@@ -143,17 +143,18 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
             return response
         return None
 
-    def current(upload_id: str, request: Request) -> Upload | JSONResponse:
+    async def current(upload_id: str, request: Request) -> Upload | JSONResponse:
         """The upload, if it exists, has not expired and is this device's (checked before
         any guard is taken: another device must not even interrupt the owner's writes)."""
-        upload = uploads.get(upload_id) if len(upload_id) == 32 else None
+        upload = await asyncio.to_thread(uploads.get, upload_id) \
+            if len(upload_id) == 32 else None
         if upload is None:
             return tus_problem(404, "No such upload", "Create a new upload.")
-        if (denied := authority.check(request, upload.case_id)) is not None:
+        if (denied := await authority.check(request, upload.case_id)) is not None:
             denied.headers["Tus-Resumable"] = TUS_VERSION
             return denied
         if not upload.complete and upload.expired(datetime.now(UTC)):
-            uploads.delete(upload.id)
+            await asyncio.to_thread(uploads.delete, upload.id)
             return tus_problem(410, "Upload expired", "Create a new upload.")
         return upload
 
@@ -167,7 +168,7 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
                                "The photo arrived damaged or changed: its SHA-256 does not "
                                "match the one declared. Upload it again.")
         async with image_locks.hold(upload.client_image_id):
-            existing = store.image_anywhere(upload.client_image_id)
+            existing = await asyncio.to_thread(store.image_anywhere, upload.client_image_id)
             if existing is not None:
                 owner, image = existing
                 if owner != upload.case_id:
@@ -183,9 +184,9 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
                 stored = await asyncio.to_thread(
                     store.commit_image, upload.case_id, upload.client_image_id,
                     uploads.path(upload.id), actual, upload.length)
-            uploads.mark_complete(upload.id, stored.server_image_id)
+            await asyncio.to_thread(uploads.mark_complete, upload.id, stored.server_image_id)
         config.on_outcome("completed")
-        done = uploads.get(upload.id)
+        done = await asyncio.to_thread(uploads.get, upload.id)
         assert done is not None
         return Response(status_code=204, headers=_headers(done))
 
@@ -214,23 +215,22 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
                 if too_long:
                     break
         finally:
-            # However the request ended (even cancelled), what reached us is kept.
-            try:
-                await asyncio.shield(asyncio.to_thread(uploads.sync_and_close, fd))
-            finally:
-                if digest is None or offset == start:
-                    uploads.record_offset(upload.id, offset)
+            # However the request ended (even cancelled), what reached us is kept: fsync
+            # then record, in that order, in one step a cancellation cannot split.
+            keep = offset if digest is None or offset == start else None
+            await asyncio.shield(asyncio.to_thread(uploads.sync_close_and_record, fd,
+                                                   upload.id, keep))
         if digest is not None and checksum is not None and digest.digest() != checksum[1]:
             # A chunk that cannot be verified is not kept (tus checksum extension).
             await asyncio.to_thread(uploads.truncate, upload.id, start)
             return tus_problem(460, "Checksum mismatch",
                                "The chunk arrived damaged; send it again.")
         if digest is not None:
-            uploads.record_offset(upload.id, offset)
+            await asyncio.to_thread(uploads.record_offset, upload.id, offset)
         if too_long:
             return tus_problem(400, "Too much data",
                                f"The upload is {upload.length} bytes long.")
-        fresh = uploads.get(upload.id)
+        fresh = await asyncio.to_thread(uploads.get, upload.id)
         assert fresh is not None
         if fresh.offset == fresh.length:
             return await bind(fresh)
@@ -289,7 +289,7 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
             return tus_problem(400, "Bad Upload-Metadata",
                                "case_id and client_image_id must be UUIDs, sha256 64 hex "
                                "digits.")
-        if (denied := authority.claim(request, metadata["case_id"])) is not None:
+        if (denied := await authority.claim(request, metadata["case_id"])) is not None:
             denied.headers["Tus-Resumable"] = TUS_VERSION
             return denied
         upload = await asyncio.to_thread(
@@ -306,7 +306,7 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
                     reply = await append(request, upload, stop)
             if reply.status_code >= 400:
                 return reply
-            fresh = uploads.get(upload.id) or upload
+            fresh = await asyncio.to_thread(uploads.get, upload.id) or upload
             return Response(status_code=201, headers=_headers(fresh, Location=location))
         return Response(status_code=201, headers=_headers(upload, Location=location))
 
@@ -322,13 +322,13 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
         # A request still writing this upload (a killed client's bytes still arriving, a
         # stalled link) is given its grace and then stopped, so the offset is the truth
         # and the resuming client sends nothing twice.
-        found = current(upload_id, request)
+        found = await current(upload_id, request)
         if isinstance(found, JSONResponse):
             return Response(status_code=found.status_code,
                             headers={"Tus-Resumable": TUS_VERSION})
         try:
             async with guards.writer(upload_id):
-                found = current(upload_id, request)
+                found = await current(upload_id, request)
         except TakenOverError:
             return Response(status_code=423, headers={"Tus-Resumable": TUS_VERSION})
         if isinstance(found, JSONResponse):
@@ -355,7 +355,7 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
         raw_offset = request.headers.get("upload-offset", "")
         if not raw_offset.isdigit():
             return tus_problem(400, "Missing Upload-Offset", "Send Upload-Offset.")
-        if isinstance(found := current(upload_id, request), JSONResponse):
+        if isinstance(found := await current(upload_id, request), JSONResponse):
             return found
         async with slots.slot(str(request.state.device_id)) as granted:
             if not granted:
@@ -366,7 +366,7 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
                                    raw_offset: str) -> Response:
         try:
             async with guards.writer(upload_id) as stop:
-                found = current(upload_id, request)
+                found = await current(upload_id, request)
                 if isinstance(found, JSONResponse):
                     return found
                 if found.complete:
@@ -389,10 +389,10 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
     async def tus_delete(request: Request, upload_id: str = UploadIdPath) -> Response:
         if (bad := check_version(request)) is not None:
             return bad
-        if isinstance(found := current(upload_id, request), JSONResponse):
+        if isinstance(found := await current(upload_id, request), JSONResponse):
             return found
         async with guards.writer(upload_id):
-            found = current(upload_id, request)
+            found = await current(upload_id, request)
             if isinstance(found, JSONResponse):
                 return found
             await asyncio.to_thread(uploads.delete, upload_id)

@@ -137,12 +137,15 @@ class UploadStore:
             written = os.write(fd, view)
             view = view[written:]
 
-    @staticmethod
-    def sync_and_close(fd: int) -> None:
+    def sync_close_and_record(self, fd: int, upload_id: str, offset: int | None) -> None:
+        """The bytes on disk first, then (if `offset` is given) the offset that counts
+        them: the recorded offset never counts a byte that is not on disk."""
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if offset is not None:
+            self.record_offset(upload_id, offset)
 
     def sha256_of(self, upload_id: str) -> str:
         digest = hashlib.sha256()
