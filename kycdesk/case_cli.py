@@ -23,16 +23,16 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from kycdesk.core.case_archive import ARCHIVE_FORMAT, read_archive
+from kycdesk.core.hashing import file_sha256
 from kycdesk.exit_codes import ExitCode
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.files import file_sha256
 
 if TYPE_CHECKING:  # the store loads QtSql: imported when a command runs, not at start
     from kycdesk.core.form_schema import FormDefinition
     from kycdesk.core.records import CaseSummary, ImageRecord
     from kycdesk.persistence.store import LocalStore
 
-ARCHIVE_FORMAT = "kycdesk-case/1"
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -273,33 +273,6 @@ def _write_archive(store: LocalStore, case: dict[str, Any], images: list[ImageRe
     with tmp.open("rb+") as fh:
         os.fsync(fh.fileno())  # the archive may be the only copy carried off the device
     return len(photos)
-
-
-def read_archive(path: Path, folder: Path) -> dict[str, Any]:
-    """Unpack and verify an archive (manifest hash, every photo's hash); the manifest.
-    Raises ValueError with a sentence saying what is wrong."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            manifest = archive.read("manifest.json")
-            declared = archive.read("manifest.sha256").decode().strip()
-            if hashlib.sha256(manifest).hexdigest() != declared:
-                raise ValueError("the archive's manifest was changed or damaged")
-            data = json.loads(manifest)
-            if data.get("format") != ARCHIVE_FORMAT:
-                raise ValueError(f"not a {ARCHIVE_FORMAT} archive")
-            for photo in data["case"]["photos"]:
-                name = str(photo["file"])
-                if not name.startswith("photos/") or ".." in name or "/" in name[7:]:
-                    raise ValueError(f"an unexpected file name in the archive: {name!r}")
-                target = folder / name[7:]
-                target.write_bytes(archive.read(name))
-                if file_sha256(target) != photo["sha256"]:
-                    raise ValueError(f"photo {name} does not match its SHA-256")
-                photo["path"] = str(target)
-    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise ValueError(f"the archive cannot be read ({exc})") from exc
-    case: dict[str, Any] = data["case"]
-    return case
 
 
 def _import(store: LocalStore, path: Path, out: TextIO) -> int:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import ipaddress
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -37,6 +35,8 @@ from kycdesk_server.metrics import ServerMetrics
 from kycdesk_server.metrics import allowed as allowed_metrics
 from kycdesk_server.openapi_docs import NEEDS_CREDENTIAL, CaseIdPath, errors
 from kycdesk_server.storage import ServerStore, StoredSubmission
+from kycdesk_server.submissions import Refused
+from kycdesk_server.submissions import accept as accept_submission
 from kycdesk_server.tus import TusConfig, expire_periodically, register_tus
 from kycdesk_server.uploads import UploadStore
 
@@ -217,36 +217,15 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                      case_id: str = CaseIdPath) -> Any:
         if (bad := await authority.claim(request, case_id)) is not None:
             return bad
-        body = submission.model_dump(mode="json")
-        body_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         async with locks.hold(f"submission:{case_id}"):
-            existing = await asyncio.to_thread(store.submission, case_id)
-            if existing is not None:
-                if existing.revision == submission.revision:
-                    if existing.body_hash == body_hash:
-                        return JSONResponse(_receipt(existing), status_code=200)
-                    return problem(409, "Revision already submitted with other content",
-                                   f"Revision {submission.revision} was already submitted "
-                                   "with different answers.")
-                if existing.revision > submission.revision:
-                    return problem(409, "Older revision",
-                                   f"Revision {existing.revision} is already on the server.")
-            held = {i.client_image_id: i
-                    for i in await asyncio.to_thread(store.images, case_id)}
-            missing = [i.client_image_id for i in submission.images
-                       if i.client_image_id not in held
-                       or held[i.client_image_id].sha256 != i.sha256
-                       or held[i.client_image_id].server_image_id != i.server_image_id]
-            if missing:  # a conflict with what the server holds: upload them, submit again
-                return problem(409, "Photos missing",
-                               f"The server does not hold {len(missing)} of the photos this "
-                               "submission lists.", missing=missing)
-            stored = await asyncio.to_thread(
-                store.store_submission,
-                case_id, submission.revision, body, body_hash=body_hash,
-                device_id=authority.device(request),
-                server_image_ids=[i.server_image_id for i in submission.images])
-            return JSONResponse(_receipt(stored), status_code=201)
+            outcome = await asyncio.to_thread(accept_submission, store, case_id, submission,
+                                              authority.device(request))
+        if isinstance(outcome, Refused):
+            if outcome.missing:
+                return problem(outcome.status, outcome.title, outcome.detail,
+                               missing=outcome.missing)
+            return problem(outcome.status, outcome.title, outcome.detail)
+        return JSONResponse(_receipt(outcome.stored), status_code=201 if outcome.new else 200)
 
     @app.get("/v1/cases/{case_id}/submission", response_model=Receipt,
              dependencies=NEEDS_CREDENTIAL, responses=errors(403, 404))

@@ -86,7 +86,7 @@ def plain_http_refusal(host: str, tls: bool, behind_proxy: bool) -> str | None:
             "(docs/deploy-server.md)")
 
 
-ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate")
+ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate", "ingest")
 
 
 def build_admin_parser() -> argparse.ArgumentParser:
@@ -111,6 +111,12 @@ def build_admin_parser() -> argparse.ArgumentParser:
     revisions.add_argument("case_id", help="the case's id")
     sub.add_parser("migrate", parents=[common],
                    help="bring the server's database to this version's schema")
+    ingest = sub.add_parser("ingest", parents=[common],
+                            help="take in a case archive exported by the app (`kycdesk case "
+                                 "export`), through the same idempotent path as a sync")
+    ingest.add_argument("archive", type=Path, help="the .zip the app exported")
+    ingest.add_argument("--device", help="the device the case belongs to (default: the "
+                                         "server's archive-ingest device)")
     return parser
 
 
@@ -146,6 +152,11 @@ def admin(argv: Sequence[str]) -> int:
                 return 1
             done = registry.revoke(args.device_id)
             print(f"{args.device_id} {'revoked' if done else 'was already revoked'}")
+        elif args.command == "ingest":
+            from kycdesk_server.ingest import ingest
+
+            return ingest(store, registry, args.archive, device_id=args.device,
+                          out=sys.stdout)
         elif args.command == "revisions":
             for stored in store.revisions(args.case_id):
                 print(f"revision {stored.revision}  receipt {stored.receipt_id}  "

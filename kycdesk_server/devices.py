@@ -103,6 +103,17 @@ class DeviceRegistry:
         assert found is not None
         return found
 
+    def system_device(self, device_id: str, name: str) -> Device:
+        """A device of the server's own (e.g. archive ingest): it owns cases, it has no
+        usable credential (the hash of random bytes nobody holds)."""
+        with self._lock:
+            self.db.execute("INSERT OR IGNORE INTO devices(id, name, credential_sha256, "
+                            "enrolled_at) VALUES (?, ?, ?, ?)",
+                            (device_id, name, sha256_hex(secrets.token_hex(32)), _now()))
+        found = self.get(device_id)
+        assert found is not None
+        return found
+
     # -- authentication -----------------------------------------------------------------
     def device_for(self, credential: str) -> Device | None:
         with self._lock:

@@ -20,6 +20,12 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class ImageConflictError(Exception):
+    def __init__(self, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.title, self.detail = title, detail
+
+
 @dataclass(frozen=True)
 class StoredImage:
     client_image_id: str
@@ -103,6 +109,30 @@ class ServerStore:
                 (case_id, client_image_id, stored.server_image_id, sha256, byte_size,
                  str(final.relative_to(self.root)), now()))
         return stored
+
+    def hold_image(self, case_id: str, client_image_id: str, file: Path, sha256: str,
+                   byte_size: int) -> StoredImage:
+        """Hold a verified photo file as (case, client image id), once: the same id with the
+        same digest is the photo already held (the file is dropped); another case or
+        another digest under the id is an ImageConflictError. Blocking: a thread."""
+        existing = self.image_anywhere(client_image_id)
+        if existing is None:
+            try:
+                return self.commit_image(case_id, client_image_id, file, sha256, byte_size)
+            except sqlite3.IntegrityError:  # another request held it first: judge theirs
+                existing = self.image_anywhere(client_image_id)
+                if existing is None:
+                    raise
+        owner, image = existing
+        if owner != case_id:
+            raise ImageConflictError("Image belongs to another case",
+                                     "This image id was already uploaded for another case.")
+        if image.sha256 != sha256:
+            raise ImageConflictError("Different photo under the same id",
+                                     "The server already holds a different photo with this "
+                                     "id.")
+        file.unlink(missing_ok=True)  # the same photo: one copy
+        return image
 
     # -- submissions ------------------------------------------------------------------
     def submission(self, case_id: str) -> StoredSubmission | None:

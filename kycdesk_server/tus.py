@@ -42,7 +42,7 @@ from kycdesk_server.openapi_docs import (
     header,
     tus_headers,
 )
-from kycdesk_server.storage import ServerStore, StoredImage
+from kycdesk_server.storage import ImageConflictError, ServerStore
 from kycdesk_server.uploads import Upload, UploadStore
 
 log = logging.getLogger(__name__)
@@ -168,22 +168,12 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
                                "The photo arrived damaged or changed: its SHA-256 does not "
                                "match the one declared. Upload it again.")
         async with image_locks.hold(upload.client_image_id):
-            existing = await asyncio.to_thread(store.image_anywhere, upload.client_image_id)
-            if existing is not None:
-                owner, image = existing
-                if owner != upload.case_id:
-                    return tus_problem(409, "Image belongs to another case",
-                                       "This image id was already uploaded for another case.")
-                if image.sha256 != actual:
-                    return tus_problem(409, "Different photo under the same id",
-                                       "The server already holds a different photo with "
-                                       "this id.")
-                stored: StoredImage = image
-                uploads.path(upload.id).unlink(missing_ok=True)  # the same photo: one copy
-            else:
+            try:
                 stored = await asyncio.to_thread(
-                    store.commit_image, upload.case_id, upload.client_image_id,
+                    store.hold_image, upload.case_id, upload.client_image_id,
                     uploads.path(upload.id), actual, upload.length)
+            except ImageConflictError as conflict:
+                return tus_problem(409, conflict.title, conflict.detail)
             await asyncio.to_thread(uploads.mark_complete, upload.id, stored.server_image_id)
         config.on_outcome("completed")
         done = await asyncio.to_thread(uploads.get, upload.id)

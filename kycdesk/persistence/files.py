@@ -1,8 +1,8 @@
-"""Durable file primitives: fsync of files and folders, rename with retry, file hashes."""
+"""Durable file primitives: fsync of files and folders, rename with retry (file hashes:
+`kycdesk.core.hashing`)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
@@ -51,12 +51,3 @@ def unlink_quietly(path: Path) -> bool:
     except FileNotFoundError:
         return False
     return True
-
-
-def file_sha256(path: Path, chunk: int = 1024 * 1024) -> str:
-    """The SHA-256 of a file, read in pieces (photos are megabytes)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while piece := fh.read(chunk):
-            digest.update(piece)
-    return digest.hexdigest()

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from kycdesk.core.errors import InvalidCaseIdError
+from kycdesk.core.hashing import file_sha256
 from kycdesk.core.ids import validate_case_id
 from kycdesk.paths import DataPaths
 from kycdesk.persistence import intents
 from kycdesk.persistence.db import Connection
-from kycdesk.persistence.files import file_sha256
 from kycdesk.persistence.images import CHUNK
 from kycdesk.persistence.lifecycle import GONE_PREFIX, repair_retired_folders
 from kycdesk.persistence.recovery import RecoveryReport, count_lost_and_found, repair_case
