@@ -1,0 +1,51 @@
+"""The real parts the production back end is tested against start here, on this machine:
+a throwaway PostgreSQL cluster and a SeaweedFS S3 server (see tests/real_parts.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.real_parts import Postgres, S3Server, start_postgres, start_s3
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    server = start_s3(tmp_path_factory.mktemp("s3"))
+    yield server
+    server.stop()
+
+
+def test_a_throwaway_postgresql_cluster_takes_transactions(postgres: Postgres) -> None:
+    import psycopg
+
+    dsn = postgres.new_database("real_parts_check")
+    with psycopg.connect(dsn) as conn:
+        conn.execute("CREATE TABLE t(id text PRIMARY KEY)")
+        conn.execute("INSERT INTO t VALUES ('a')")
+        conn.commit()
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO t VALUES ('a')")  # the constraints are real
+        conn.rollback()
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (1,)
+
+
+def test_seaweedfs_serves_s3_with_credentials(s3: S3Server, tmp_path: Path) -> None:
+    from botocore.exceptions import ClientError
+
+    client = s3.client()
+    client.create_bucket(Bucket="check")  # type: ignore[attr-defined]
+    client.put_object(Bucket="check", Key="photos/a", Body=b"x" * 300_000)  # type: ignore[attr-defined]
+    got = client.get_object(Bucket="check", Key="photos/a")  # type: ignore[attr-defined]
+    assert got["Body"].read() == b"x" * 300_000
+    with pytest.raises(ClientError):
+        s3.client(secret="wrong").list_buckets()  # type: ignore[attr-defined]
