@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="port to listen on (default 8080; 0 picks a free port)")
     parser.add_argument("--data-dir", required=True, type=Path,
                         help="where the server keeps its database and photos")
+    parser.add_argument("--database", metavar="URL",
+                        help="keep devices, cases, uploads and receipts in PostgreSQL "
+                             "(postgresql://user@host/db) instead of the data folder's SQLite "
+                             "file")
     parser.add_argument("--token", action="append", default=[],
                         help="a lab token accepted as a device of its own (tests, demos; "
                              "repeatable). Devices enrol with codes from `kycdesk-server "
@@ -97,6 +101,9 @@ def build_admin_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", required=True, type=Path,
                         help="the server's data folder")
+    common.add_argument("--database", metavar="URL",
+                        help="PostgreSQL (postgresql://…) instead of the data folder's "
+                             "SQLite file")
     code = sub.add_parser("enrol-code", parents=[common],
                           help="issue one-time enrolment codes for new devices")
     code.add_argument("--count", type=int, default=1, help="how many codes (default 1)")
@@ -130,10 +137,11 @@ def admin(argv: Sequence[str]) -> int:
     from kycdesk_server.storage import ServerStore
 
     args = build_admin_parser().parse_args(argv)
-    if args.command != "migrate" and not (args.data_dir / "server.sqlite3").exists():
+    if args.command != "migrate" and args.database is None \
+            and not (args.data_dir / "server.sqlite3").exists():
         print(f"kycdesk-server: no server data in {args.data_dir}", file=sys.stderr)
         return 2
-    store = ServerStore(args.data_dir)
+    store = ServerStore(args.data_dir, args.database)
     try:
         registry = DeviceRegistry(store.db, store.lock)
         if args.command == "migrate":
@@ -189,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           upload_expiry_s=args.upload_expiry, idle_timeout_s=args.idle_timeout,
                           metrics_allow=args.metrics_allow)
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    store = ServerStore(args.data_dir)
+    store = ServerStore(args.data_dir, args.database)
     app = AccessLog(RequestLimits(FaultMiddleware(create_app(store, config), faults),
                                   max_body_bytes=MAX_SUBMISSION_BYTES,
                                   body_idle_s=args.idle_timeout, exempt_prefix=UPLOADS_PATH),

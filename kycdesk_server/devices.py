@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from kycdesk_server.database import Database
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed on glass
 CODE_GROUPS = 3
@@ -51,7 +52,7 @@ class EnrolmentRefusedError(Exception):
 
 
 class DeviceRegistry:
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
+    def __init__(self, db: Database, lock: threading.RLock) -> None:
         self.db = db
         self._lock = lock
 
@@ -72,32 +73,27 @@ class DeviceRegistry:
         credential = CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
         device = Device(id=f"dev-{secrets.token_hex(8)}", name=name[:100] or "device",
                         enrolled_at=_now(), revoked_at=None)
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.execute("INSERT INTO devices(id, name, credential_sha256, "
-                                "enrolled_at) VALUES (?, ?, ?, ?)",
-                                (device.id, device.name, sha256_hex(credential),
-                                 device.enrolled_at))
-                used = self.db.execute(
-                    "UPDATE enrolment_codes SET used_at = ?, device_id = ? "
-                    "WHERE code_sha256 = ? AND used_at IS NULL AND expires_at > ?",
-                    (device.enrolled_at, device.id, sha256_hex(normalise_code(code)),
-                     device.enrolled_at)).rowcount
-                if used != 1:
-                    raise EnrolmentRefusedError
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        with self.db.transaction():
+            self.db.execute("INSERT INTO devices(id, name, credential_sha256, "
+                            "enrolled_at) VALUES (?, ?, ?, ?)",
+                            (device.id, device.name, sha256_hex(credential),
+                             device.enrolled_at))
+            used = self.db.execute(
+                "UPDATE enrolment_codes SET used_at = ?, device_id = ? "
+                "WHERE code_sha256 = ? AND used_at IS NULL AND expires_at > ?",
+                (device.enrolled_at, device.id, sha256_hex(normalise_code(code)),
+                 device.enrolled_at)).rowcount
+            if used != 1:
+                raise EnrolmentRefusedError  # rolls the device back
         return device, credential
 
     def register_lab_token(self, token: str) -> Device:
         """A `--token` given on the command line: a device of its own (kept if revoked)."""
         device_id = f"lab-{sha256_hex(token)[:16]}"
         with self._lock:
-            self.db.execute("INSERT OR IGNORE INTO devices(id, name, credential_sha256, "
-                            "enrolled_at) VALUES (?, 'lab token', ?, ?)",
+            self.db.execute("INSERT INTO devices(id, name, credential_sha256, "
+                            "enrolled_at) VALUES (?, 'lab token', ?, ?) "
+                            "ON CONFLICT DO NOTHING",
                             (device_id, sha256_hex(token), _now()))
         found = self.get(device_id)
         assert found is not None
@@ -107,8 +103,8 @@ class DeviceRegistry:
         """A device of the server's own (e.g. archive ingest): it owns cases, it has no
         usable credential (the hash of random bytes nobody holds)."""
         with self._lock:
-            self.db.execute("INSERT OR IGNORE INTO devices(id, name, credential_sha256, "
-                            "enrolled_at) VALUES (?, ?, ?, ?)",
+            self.db.execute("INSERT INTO devices(id, name, credential_sha256, "
+                            "enrolled_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                             (device_id, name, sha256_hex(secrets.token_hex(32)), _now()))
         found = self.get(device_id)
         assert found is not None
@@ -144,8 +140,9 @@ class DeviceRegistry:
     def claim(self, case_id: str, device_id: str) -> str:
         """The case's owner after this device's write: itself if the case was nobody's."""
         with self._lock:
-            self.db.execute("INSERT OR IGNORE INTO case_owners(case_id, device_id, claimed_at) "
-                            "VALUES (?, ?, ?)", (case_id, device_id, _now()))
+            self.db.execute("INSERT INTO case_owners(case_id, device_id, claimed_at) "
+                            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                            (case_id, device_id, _now()))
             row = self.db.execute("SELECT device_id FROM case_owners WHERE case_id = ?",
                                   (case_id,)).fetchone()
         return str(row[0])

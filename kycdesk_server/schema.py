@@ -1,4 +1,5 @@
-"""The embedded server store's schema, versioned by PRAGMA user_version, forward-only.
+"""The server store's schema, versioned (SQLite: PRAGMA user_version; PostgreSQL: the
+kycdesk_schema table), forward-only, the same SQL on both engines.
 
 `MIGRATIONS[n]` takes the database from version n to n+1 in one transaction; a released
 migration is never edited (tests build every older version and upgrade it).
@@ -7,8 +8,9 @@ migration is never edited (tests build every older version and upgrade it).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
+
+from kycdesk_server.database import Database
 
 # Version 1: what the server wrote before versions were kept (IF NOT EXISTS: databases
 # from then have these tables already and user_version 0).
@@ -27,7 +29,7 @@ CREATE TABLE IF NOT EXISTS submission_log(
     accepted_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS uploads(
     id TEXT PRIMARY KEY, case_id TEXT NOT NULL, client_image_id TEXT NOT NULL,
-    sha256 TEXT NOT NULL, length INTEGER NOT NULL, offset INTEGER NOT NULL DEFAULT 0,
+    sha256 TEXT NOT NULL, length INTEGER NOT NULL, "offset" INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL, touched_at TEXT NOT NULL, server_image_id TEXT,
     metadata TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS uploads_by_touch ON uploads(touched_at);
@@ -55,11 +57,11 @@ INSERT INTO submission_revisions SELECT case_id, revision, body_hash, body_json,
     receipt_id, accepted_at, server_image_ids FROM submissions;
 """
 
-Migration = Callable[[sqlite3.Connection], None]
+Migration = Callable[[Database], None]
 
 
 def _script(sql: str) -> Migration:
-    def run(db: sqlite3.Connection) -> None:
+    def run(db: Database) -> None:
         for statement in sql.split(";\n"):
             if statement.strip():
                 db.execute(statement)
@@ -74,23 +76,18 @@ class SchemaTooNewError(RuntimeError):
     pass
 
 
-def version(db: sqlite3.Connection) -> int:
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
+def version(db: Database) -> int:
+    return db.user_version()
 
 
-def migrate(db: sqlite3.Connection, target: int = LATEST) -> tuple[int, int]:
+def migrate(db: Database, target: int = LATEST) -> tuple[int, int]:
     """Bring the database to `target`; returns (from, to). Refuses a newer database."""
     current = version(db)
     if current > LATEST:
         raise SchemaTooNewError(f"the server database is schema {current}; this server "
                                 f"knows {LATEST}: install the newer kycdesk-server")
     for step in range(current, target):
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with db.transaction():
             MIGRATIONS[step](db)
-            db.execute(f"PRAGMA user_version={step + 1}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            db.set_user_version(step + 1)
     return current, max(current, target)

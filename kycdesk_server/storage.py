@@ -1,12 +1,10 @@
-"""The reference server's own store: SQLite (Python's sqlite3 — this is a separate
-process from the app) plus image files written temp -> fsync -> rename."""
+"""The reference server's store: its database (SQLite in the data folder, or PostgreSQL:
+see database.py) plus photo files written temp -> fsync -> rename."""
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kycdesk_server import schema
+from kycdesk_server.database import open_database
 
 
 def now() -> str:
@@ -46,7 +45,7 @@ class StoredSubmission:
 
 
 class ServerStore:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
         self.root = data_dir
         self.images_dir = data_dir / "images"
         self.tmp_dir = data_dir / "tmp"
@@ -56,15 +55,12 @@ class ServerStore:
         for folder in (self.images_dir, self.tmp_dir):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         database = data_dir / "server.sqlite3"
-        if not database.exists():  # -wal and -shm take the database file's mode
+        if database_url is None and not database.exists():  # -wal/-shm take its mode
             os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         for leftover in self.tmp_dir.iterdir():  # a crash mid-upload: never evidence
             leftover.unlink(missing_ok=True)
-        self.lock = self._lock = threading.Lock()
-        self.db = sqlite3.connect(data_dir / "server.sqlite3", check_same_thread=False,
-                                  isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db = open_database(database_url, data_dir)
+        self.lock = self._lock = self.db.lock
         schema.migrate(self.db)
 
     def close(self) -> None:
@@ -119,7 +115,7 @@ class ServerStore:
         if existing is None:
             try:
                 return self.commit_image(case_id, client_image_id, file, sha256, byte_size)
-            except sqlite3.IntegrityError:  # another request held it first: judge theirs
+            except self.db.integrity_errors:  # another request held it first: judge theirs
                 existing = self.image_anywhere(client_image_id)
                 if existing is None:
                     raise
@@ -151,28 +147,26 @@ class ServerStore:
                          server_image_ids: list[str]) -> StoredSubmission:
         stored = StoredSubmission(case_id, revision, body_hash, device_id,
                                   f"rcpt-{uuid.uuid4().hex[:16]}", now(), server_image_ids)
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                row = (case_id, revision, body_hash, json.dumps(body, sort_keys=True),
-                       device_id, stored.receipt_id, stored.accepted_at,
-                       json.dumps(server_image_ids))
-                # Every revision is kept; the primary key (case, revision) refuses a
-                # second body for a revision inside this transaction — never replaced.
-                self.db.execute("INSERT INTO submission_revisions(case_id, revision, "
-                                "body_hash, body_json, device_id, receipt_id, accepted_at, "
-                                "server_image_ids) VALUES (?,?,?,?,?,?,?,?)", row)
-                # The current revision (what GET answers); the caller checked it is newer.
-                self.db.execute(
-                    "INSERT OR REPLACE INTO submissions(case_id, revision, body_hash, "
-                    "body_json, device_id, receipt_id, accepted_at, server_image_ids) "
-                    "VALUES (?,?,?,?,?,?,?,?)", row)
-                self.db.execute("INSERT INTO submission_log VALUES (?,?,?,?)",
-                                (case_id, revision, stored.receipt_id, stored.accepted_at))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        with self._lock, self.db.transaction():
+            row = (case_id, revision, body_hash, json.dumps(body, sort_keys=True),
+                   device_id, stored.receipt_id, stored.accepted_at,
+                   json.dumps(server_image_ids))
+            # Every revision is kept; the primary key (case, revision) refuses a
+            # second body for a revision inside this transaction — never replaced.
+            self.db.execute("INSERT INTO submission_revisions(case_id, revision, "
+                            "body_hash, body_json, device_id, receipt_id, accepted_at, "
+                            "server_image_ids) VALUES (?,?,?,?,?,?,?,?)", row)
+            # The current revision (what GET answers); the caller checked it is newer.
+            self.db.execute(
+                "INSERT INTO submissions(case_id, revision, body_hash, body_json, "
+                "device_id, receipt_id, accepted_at, server_image_ids) "
+                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (case_id) DO UPDATE SET "
+                "revision = excluded.revision, body_hash = excluded.body_hash, "
+                "body_json = excluded.body_json, device_id = excluded.device_id, "
+                "receipt_id = excluded.receipt_id, accepted_at = excluded.accepted_at, "
+                "server_image_ids = excluded.server_image_ids", row)
+            self.db.execute("INSERT INTO submission_log VALUES (?,?,?,?)",
+                            (case_id, revision, stored.receipt_id, stored.accepted_at))
         return stored
 
     def revisions(self, case_id: str) -> list[StoredSubmission]:
@@ -194,7 +188,7 @@ class ServerStore:
             probe = self.tmp_dir / f"ready-{uuid.uuid4().hex}"
             probe.write_bytes(b"ok")
             probe.unlink()
-        except (sqlite3.Error, OSError) as exc:
+        except (OSError, *self.db.errors) as exc:  # type: ignore[misc]
             return f"the store cannot be written ({type(exc).__name__})"
         return None
 

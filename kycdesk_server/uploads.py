@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from kycdesk_server.database import Database
 
 
 def _iso(moment: datetime) -> str:
@@ -54,7 +55,7 @@ class Upload:
 
 
 class UploadStore:
-    def __init__(self, root: Path, db: sqlite3.Connection, lock: threading.Lock,
+    def __init__(self, root: Path, db: Database, lock: threading.RLock,
                  *, expire_after: timedelta = timedelta(days=30)) -> None:
         self.dir = root / "uploads"
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -70,7 +71,7 @@ class UploadStore:
     def get(self, upload_id: str) -> Upload | None:
         with self._lock:
             row = self.db.execute(
-                "SELECT id, case_id, client_image_id, sha256, length, offset, created_at, "
+                "SELECT id, case_id, client_image_id, sha256, length, \"offset\", created_at, "
                 "touched_at, server_image_id, metadata FROM uploads WHERE id = ?",
                 (upload_id,)).fetchone()
         if row is None:
@@ -90,7 +91,7 @@ class UploadStore:
         os.close(fd)
         with self._lock:
             self.db.execute(
-                "INSERT INTO uploads(id, case_id, client_image_id, sha256, length, offset, "
+                "INSERT INTO uploads(id, case_id, client_image_id, sha256, length, \"offset\", "
                 "created_at, touched_at, metadata) VALUES (?,?,?,?,?,0,?,?,?)",
                 (upload_id, case_id, client_image_id, sha256, length, _iso(now), _iso(now),
                  metadata))
@@ -102,7 +103,7 @@ class UploadStore:
         """After the bytes up to `offset` were fsynced. Any write also extends the expiry:
         an upload that is making progress never expires under the device."""
         with self._lock:
-            self.db.execute("UPDATE uploads SET offset = ?, touched_at = ? WHERE id = ?",
+            self.db.execute("UPDATE uploads SET \"offset\" = ?, touched_at = ? WHERE id = ?",
                             (offset, _iso(datetime.now(UTC)), upload_id))
 
     def truncate(self, upload_id: str, offset: int) -> None:
@@ -158,7 +159,7 @@ class UploadStore:
     def _repair(self) -> None:
         """At start: files cut back to their recorded offsets, strays removed."""
         with self._lock:
-            rows = self.db.execute("SELECT id, offset, server_image_id FROM uploads").fetchall()
+            rows = self.db.execute('SELECT id, "offset", server_image_id FROM uploads').fetchall()
         known = set()
         for upload_id, offset, server_image_id in rows:
             known.add(f"{upload_id}.part")
@@ -167,7 +168,7 @@ class UploadStore:
                 continue  # its bytes were moved to the image store
             if not path.exists():
                 with self._lock:
-                    self.db.execute("UPDATE uploads SET offset = 0 WHERE id = ?", (upload_id,))
+                    self.db.execute('UPDATE uploads SET "offset" = 0 WHERE id = ?', (upload_id,))
                 path.touch(mode=0o600)
             elif path.stat().st_size > offset:
                 with path.open("r+b") as fh:

@@ -15,6 +15,7 @@ import pytest
 from kycdesk.demo import render_photo
 from kycdesk.paths import DATA_DIR_ENV, DataPaths, resolve
 from kycdesk.persistence.store import LocalStore
+from tests.real_parts import Postgres, S3Server, start_postgres, start_s3
 from tests.sync_support import ServerHandle, start_server
 
 
@@ -71,3 +72,19 @@ def server(tmp_path: Path) -> Iterator[ServerHandle]:
     handle = start_server(tmp_path / "server")
     yield handle
     handle.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster for the session (tests/real_parts.py)."""
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A SeaweedFS S3 server for the session (tests/real_parts.py)."""
+    server = start_s3(tmp_path_factory.mktemp("s3"))
+    yield server
+    server.stop()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,23 @@ class ServerHandle:
     process: subprocess.Popen[bytes]
     base_url: str
     data_dir: Path
+    database_url: str | None = None  # PostgreSQL; None: the data folder's SQLite file
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Rows of the server's database, whichever engine it runs on (checks only)."""
+        from kycdesk_server.database import open_database
+
+        database = open_database(self.database_url, self.data_dir)
+        try:
+            return [tuple(row) for row in database.execute(sql, params).fetchall()]
+        finally:
+            database.close()
+
+    @property
+    def admin_args(self) -> list[str]:
+        """`--data-dir …` (and `--database …`) for the admin commands."""
+        return ["--data-dir", str(self.data_dir),
+                *(["--database", self.database_url] if self.database_url else [])]
 
     def set_faults(self, rules: list[dict[str, Any]], *, latency_ms: int = 0,
                    seed: int = 0) -> None:
@@ -53,8 +71,20 @@ class ServerHandle:
                 self.process.wait()
 
 
+BACKENDS = ["embedded", "postgres"]
+
+
+def backend_database(request: Any) -> str | None:
+    """For a fixture parametrized with BACKENDS: a fresh PostgreSQL database, or None."""
+    if request.param == "embedded":
+        return None
+    return str(request.getfixturevalue("postgres").new_database(
+        f"kyc_{uuid.uuid4().hex[:12]}"))
+
+
 def start_server(data_dir: Path, *, max_image_bytes: int | None = None,
-                 extra: list[str] | None = None, log: Path | None = None) -> ServerHandle:
+                 extra: list[str] | None = None, log: Path | None = None,
+                 database: str | None = None) -> ServerHandle:
     """The reference server as a child process on 127.0.0.1 (a free port); its output
     goes to `log` if given (else to the test's own output)."""
     port_file = data_dir.parent / f"{data_dir.name}.port"
@@ -64,6 +94,8 @@ def start_server(data_dir: Path, *, max_image_bytes: int | None = None,
             "--control"]
     if max_image_bytes is not None:
         args += ["--max-image-bytes", str(max_image_bytes)]
+    if database is not None:
+        args += ["--database", database]
     output = log.open("ab") if log is not None else None
     process = subprocess.Popen([*args, *(extra or [])], cwd=REPO_ROOT,
                                env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
@@ -79,7 +111,8 @@ def start_server(data_dir: Path, *, max_image_bytes: int | None = None,
             raise TimeoutError("reference server did not start")
         time.sleep(0.02)  # polling a child's startup file; no signal to wait on
     scheme = "https" if "--ssl-certfile" in (extra or []) else "http"
-    return ServerHandle(process, f"{scheme}://127.0.0.1:{port_file.read_text()}", data_dir)
+    return ServerHandle(process, f"{scheme}://127.0.0.1:{port_file.read_text()}", data_dir,
+                        database)
 
 
 def make_ready_cases(store: LocalStore, sources: list[Path], *, cases: int,

@@ -3,26 +3,11 @@ a throwaway PostgreSQL cluster and a SeaweedFS S3 server (see tests/real_parts.p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.real_parts import Postgres, S3Server, start_postgres, start_s3
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    server = start_postgres()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = start_s3(tmp_path_factory.mktemp("s3"))
-    yield server
-    server.stop()
+from tests.real_parts import Postgres, S3Server
 
 
 def test_a_throwaway_postgresql_cluster_takes_transactions(postgres: Postgres) -> None:

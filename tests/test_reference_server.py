@@ -13,14 +13,24 @@ import httpx
 import pytest
 
 from kycdesk.core.protocol import SERVER_IMAGE_ID_HEADER, TUS_VERSION, parse_repr_digest
-from tests.sync_support import TOKEN, ServerHandle, start_server, tus_upload
+from tests.sync_support import (
+    BACKENDS,
+    TOKEN,
+    ServerHandle,
+    backend_database,
+    start_server,
+    tus_upload,
+)
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
-    handle = start_server(tmp_path_factory.mktemp("server") / "data", max_image_bytes=50_000)
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(tmp_path_factory: pytest.TempPathFactory,
+           request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
+    handle = start_server(tmp_path_factory.mktemp("server") / "data",
+                          database=backend_database(request),
+                          max_image_bytes=50_000)
     yield handle
     handle.stop()
 

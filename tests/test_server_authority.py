@@ -5,7 +5,6 @@ revocation — over a real socket, with the admin commands run as a separate pro
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,14 +17,24 @@ import httpx
 import pytest
 
 from kycdesk.core.protocol import SERVER_IMAGE_ID_HEADER, TUS_VERSION, parse_repr_digest
-from tests.sync_support import REPO_ROOT, TOKEN, ServerHandle, start_server, tus_upload
+from tests.sync_support import (
+    BACKENDS,
+    REPO_ROOT,
+    TOKEN,
+    ServerHandle,
+    backend_database,
+    start_server,
+    tus_upload,
+)
 
 OTHER = "another-device-token"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(tmp_path_factory: pytest.TempPathFactory,
+           request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
     handle = start_server(tmp_path_factory.mktemp("authority") / "data",
+                          database=backend_database(request),
                           extra=["--token", OTHER])
     yield handle
     handle.stop()
@@ -36,8 +45,8 @@ def _auth(token: str) -> dict[str, str]:
 
 
 def _admin(server: ServerHandle, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kycdesk_server", args[0], "--data-dir",
-                           str(server.data_dir), *args[1:]], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "kycdesk_server", args[0],
+                           *server.admin_args, *args[1:]], capture_output=True, text=True,
                           cwd=REPO_ROOT, timeout=60, check=False)
 
 
@@ -138,9 +147,8 @@ def test_a_submission_is_never_overwritten_each_revision_is_kept(
     lines = listed.stdout.splitlines()
     assert [line.split()[1] for line in lines] == ["1", "2"]
     assert "{" not in listed.stdout  # ids, times and counts; never the answers
-    with sqlite3.connect(server.data_dir / "server.sqlite3") as db:
-        bodies = db.execute("SELECT revision, body_json FROM submission_revisions WHERE "
-                            "case_id = ? ORDER BY revision", (case_id,)).fetchall()
+    bodies = server.query("SELECT revision, body_json FROM submission_revisions WHERE "
+                          "case_id = ? ORDER BY revision", (case_id,))
     assert [(r, json.loads(b)["form"]) for r, b in bodies] == [(1, {"a": 1}), (2, {"a": 2})]
 
 
@@ -160,8 +168,7 @@ def test_enrolment_codes_are_single_use_and_expire(server: ServerHandle) -> None
     expired = _admin(server, "enrol-code", "--ttl-hours", "0").stdout.strip()
     assert httpx.post(enrol, json={"code": expired}).status_code == 403
     assert httpx.post(enrol, json={"code": spare}).status_code == 201
-    with sqlite3.connect(server.data_dir / "server.sqlite3") as db:
-        stored = [r[0] for r in db.execute("SELECT credential_sha256 FROM devices")]
+    stored = [r[0] for r in server.query("SELECT credential_sha256 FROM devices")]
     assert credential not in stored and all(len(s) == 64 for s in stored)  # only hashes
     devices = _admin(server, "devices").stdout
     assert first.json()["device_id"] in devices and "tablet 7" in devices
@@ -180,10 +187,17 @@ def test_a_revoked_device_is_refused_at_once_and_alone(server: ServerHandle) -> 
     assert _admin(server, "revoke", "dev-nonexistent").returncode == 1
 
 
-def test_an_old_server_database_is_migrated_keeping_its_submissions(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_an_old_server_database_is_migrated_keeping_its_submissions(
+        tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> None:
     from kycdesk_server import schema
+    from kycdesk_server.database import Database, PostgresDatabase, SqliteDatabase
 
-    db = sqlite3.connect(tmp_path / "server.sqlite3", isolation_level=None)
+    db: Database
+    if engine == "sqlite":
+        db = SqliteDatabase(tmp_path / "server.sqlite3")
+    else:
+        db = PostgresDatabase(request.getfixturevalue("postgres").new_database("migrate"))
     schema.MIGRATIONS[0](db)  # what the server wrote before versions were kept
     db.execute("INSERT INTO submissions VALUES ('c1', 3, 'h', '{}', 'd', 'r1', 't', '[]')")
     assert schema.version(db) == 0
@@ -191,6 +205,7 @@ def test_an_old_server_database_is_migrated_keeping_its_submissions(tmp_path: Pa
     assert db.execute("SELECT case_id, revision, receipt_id FROM submission_revisions"
                       ).fetchall() == [("c1", 3, "r1")]
     assert schema.migrate(db) == (schema.LATEST, schema.LATEST)  # idempotent
-    db.execute(f"PRAGMA user_version={schema.LATEST + 1}")
+    db.set_user_version(schema.LATEST + 1)
     with pytest.raises(schema.SchemaTooNewError):
         schema.migrate(db)
+    db.close()

@@ -17,12 +17,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.sync_support import REPO_ROOT, TOKEN, ServerHandle, start_server
+from tests.sync_support import (
+    BACKENDS,
+    REPO_ROOT,
+    TOKEN,
+    ServerHandle,
+    backend_database,
+    start_server,
+)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
-    handle = start_server(tmp_path_factory.mktemp("schemathesis") / "data")
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(tmp_path_factory: pytest.TempPathFactory,
+           request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
+    handle = start_server(tmp_path_factory.mktemp("schemathesis") / "data",
+                          database=backend_database(request))
     yield handle
     handle.stop()
 

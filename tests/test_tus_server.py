@@ -22,15 +22,17 @@ from kycdesk.core.protocol import (
     TUS_VERSION,
     encode_upload_metadata,
 )
-from tests.sync_support import TOKEN, ServerHandle, start_server
+from tests.sync_support import BACKENDS, TOKEN, ServerHandle, backend_database, start_server
 
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Tus-Resumable": TUS_VERSION}
 BODY = bytes(range(256)) * 400  # 102,400 bytes
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(tmp_path_factory: pytest.TempPathFactory,
+           request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
     handle = start_server(tmp_path_factory.mktemp("tus") / "data",
+                          database=backend_database(request),
                           extra=["--idle-timeout", "2"])
     yield handle
     handle.stop()
