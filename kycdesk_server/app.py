@@ -102,6 +102,7 @@ def _not_yours() -> JSONResponse:
 
 def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
     uploads = UploadStore(store.root, store.db, store.lock,
+                          parts=store.partial_bytes,
                           expire_after=timedelta(seconds=config.upload_expiry_s))
     registry = DeviceRegistry(store.db, store.lock)
     for token in sorted(config.tokens):
@@ -270,7 +271,8 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
                 return denied
             return {**store.state(), "injected": dict(config.faults.injected),
                     "uploads": uploads.count(), "locks": len(locks),
-                    "upload_guards": len(app.state.upload_guards)}
+                    "upload_guards": len(app.state.upload_guards),
+                    "receiving": dict(app.state.receiving)}
 
     def openapi_with_problems() -> dict[str, Any]:
         """The generated document plus the problem body every error route refers to."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kycdesk.core.protocol import MAX_SUBMISSION_BYTES, UPLOADS_PATH
 from kycdesk_server.access_log import AccessLog
+from kycdesk_server.blobs import S3Settings
 from kycdesk_server.faults import DroppedConnectionError, FaultMiddleware, FaultRule, FaultState
 from kycdesk_server.limits import RequestLimits
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep devices, cases, uploads and receipts in PostgreSQL "
                              "(postgresql://user@host/db) instead of the data folder's SQLite "
                              "file")
+    _s3_options(parser)
     parser.add_argument("--token", action="append", default=[],
                         help="a lab token accepted as a device of its own (tests, demos; "
                              "repeatable). Devices enrol with codes from `kycdesk-server "
@@ -90,6 +92,25 @@ def plain_http_refusal(host: str, tls: bool, behind_proxy: bool) -> str | None:
             "(docs/deploy-server.md)")
 
 
+def _s3_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--s3-bucket", help="keep photos and partial uploads in this bucket "
+                                            "of S3-compatible storage (credentials: the "
+                                            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+                                            "environment or an instance role)")
+    parser.add_argument("--s3-endpoint", metavar="URL",
+                        help="the S3 endpoint (MinIO, Ceph RGW, SeaweedFS; default: AWS)")
+    parser.add_argument("--s3-region", default="us-east-1", help="the bucket's region")
+    parser.add_argument("--s3-sse", choices=["AES256", "aws:kms"],
+                        help="ask the storage to encrypt every object it keeps")
+
+
+def s3_settings(args: argparse.Namespace) -> S3Settings | None:
+    if not args.s3_bucket:
+        return None
+    return S3Settings(args.s3_endpoint, args.s3_bucket, region=args.s3_region,
+                      sse=args.s3_sse)
+
+
 ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate", "ingest")
 
 
@@ -104,6 +125,7 @@ def build_admin_parser() -> argparse.ArgumentParser:
     common.add_argument("--database", metavar="URL",
                         help="PostgreSQL (postgresql://…) instead of the data folder's "
                              "SQLite file")
+    _s3_options(common)
     code = sub.add_parser("enrol-code", parents=[common],
                           help="issue one-time enrolment codes for new devices")
     code.add_argument("--count", type=int, default=1, help="how many codes (default 1)")
@@ -141,7 +163,7 @@ def admin(argv: Sequence[str]) -> int:
             and not (args.data_dir / "server.sqlite3").exists():
         print(f"kycdesk-server: no server data in {args.data_dir}", file=sys.stderr)
         return 2
-    store = ServerStore(args.data_dir, args.database)
+    store = ServerStore(args.data_dir, args.database, s3=s3_settings(args))
     try:
         registry = DeviceRegistry(store.db, store.lock)
         if args.command == "migrate":
@@ -197,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           upload_expiry_s=args.upload_expiry, idle_timeout_s=args.idle_timeout,
                           metrics_allow=args.metrics_allow)
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    store = ServerStore(args.data_dir, args.database)
+    store = ServerStore(args.data_dir, args.database, s3=s3_settings(args))
     app = AccessLog(RequestLimits(FaultMiddleware(create_app(store, config), faults),
                                   max_body_bytes=MAX_SUBMISSION_BYTES,
                                   body_idle_s=args.idle_timeout, exempt_prefix=UPLOADS_PATH),

@@ -57,6 +57,13 @@ INSERT INTO submission_revisions SELECT case_id, revision, body_hash, body_json,
     receipt_id, accepted_at, server_image_ids FROM submissions;
 """
 
+# Version 3: partial uploads kept as chunk objects (S3): each recorded chunk's place.
+_V3 = """
+CREATE TABLE upload_chunks(
+    upload_id TEXT NOT NULL, start INTEGER NOT NULL, length INTEGER NOT NULL,
+    PRIMARY KEY(upload_id, start));
+"""
+
 Migration = Callable[[Database], None]
 
 
@@ -68,7 +75,7 @@ def _script(sql: str) -> Migration:
     return run
 
 
-MIGRATIONS: list[Migration] = [_script(_V1), _script(_V2)]
+MIGRATIONS: list[Migration] = [_script(_V1), _script(_V2), _script(_V3)]
 LATEST = len(MIGRATIONS)
 
 

@@ -6,12 +6,23 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kycdesk_server import schema
+from kycdesk_server.blobs import (
+    LocalPartialBytes,
+    LocalPhotoBlobs,
+    PartialBytes,
+    PhotoBlobs,
+    S3PartialBytes,
+    S3PhotoBlobs,
+    S3Settings,
+    StorageUnavailableError,
+)
 from kycdesk_server.database import open_database
 
 
@@ -45,7 +56,8 @@ class StoredSubmission:
 
 
 class ServerStore:
-    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None = None, *,
+                 s3: S3Settings | None = None) -> None:
         self.root = data_dir
         self.images_dir = data_dir / "images"
         self.tmp_dir = data_dir / "tmp"
@@ -62,6 +74,15 @@ class ServerStore:
         self.db = open_database(database_url, data_dir)
         self.lock = self._lock = self.db.lock
         schema.migrate(self.db)
+        self.s3 = s3
+        self.blobs: PhotoBlobs = S3PhotoBlobs(s3, data_dir) if s3 is not None \
+            else LocalPhotoBlobs(data_dir)
+
+    def partial_bytes(self, chunks: Callable[[str], list[tuple[int, int]]]) -> PartialBytes:
+        """Where partial uploads keep their bytes (beside the photos)."""
+        if self.s3 is not None:
+            return S3PartialBytes(self.s3, chunks)
+        return LocalPartialBytes(self.root / "uploads")
 
     def close(self) -> None:
         self.db.close()
@@ -81,29 +102,18 @@ class ServerStore:
                 "WHERE case_id = ? ORDER BY stored_at", (case_id,)).fetchall()
         return [StoredImage(*r) for r in rows]
 
-    def temp_file(self) -> Path:
-        return self.tmp_dir / f"upload-{uuid.uuid4().hex}.part"
-
     def commit_image(self, case_id: str, client_image_id: str, tmp: Path, sha256: str,
                      byte_size: int) -> StoredImage:
-        """fsync'd temp file -> final name -> row. Caller holds the per-image lock."""
-        folder = self.images_dir / case_id
-        folder.mkdir(mode=0o700, exist_ok=True)
-        final = folder / client_image_id
-        tmp.replace(final)
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        """Verified file -> held bytes (durable) -> row: nothing is acknowledged that is not
+        stored. Caller holds the per-image lock."""
+        where = self.blobs.store(case_id, client_image_id, tmp)
         stored = StoredImage(client_image_id, f"srv-img-{uuid.uuid4().hex[:16]}", sha256,
                              byte_size)
-        with self._lock:
-            self.db.execute(
-                "INSERT INTO images(case_id, client_image_id, server_image_id, sha256, "
-                "byte_size, path, stored_at) VALUES (?,?,?,?,?,?,?)",
-                (case_id, client_image_id, stored.server_image_id, sha256, byte_size,
-                 str(final.relative_to(self.root)), now()))
+        self.db.execute(
+            "INSERT INTO images(case_id, client_image_id, server_image_id, sha256, "
+            "byte_size, path, stored_at) VALUES (?,?,?,?,?,?,?)",
+            (case_id, client_image_id, stored.server_image_id, sha256, byte_size, where,
+             now()))
         return stored
 
     def hold_image(self, case_id: str, client_image_id: str, file: Path, sha256: str,
@@ -183,13 +193,13 @@ class ServerStore:
     def readiness_problem(self) -> str | None:
         """Why this store cannot take writes now (None: it can). Blocking: a thread."""
         try:
-            with self._lock:
-                self.db.execute("SELECT 1").fetchone()
-            probe = self.tmp_dir / f"ready-{uuid.uuid4().hex}"
-            probe.write_bytes(b"ok")
-            probe.unlink()
-        except (OSError, *self.db.errors) as exc:  # type: ignore[misc]
-            return f"the store cannot be written ({type(exc).__name__})"
+            self.db.execute("SELECT 1").fetchone()
+        except self.db.errors as exc:
+            return f"the database does not answer ({type(exc).__name__})"
+        try:
+            self.blobs.probe()
+        except Exception as exc:  # OSError, botocore's errors: the photos cannot be stored
+            return f"the photo storage does not answer ({type(exc).__name__})"
         return None
 
     # -- inspection (control endpoint, tests) -----------------------------------------
@@ -200,8 +210,10 @@ class ServerStore:
             submissions = self.db.execute(
                 "SELECT case_id, revision, receipt_id FROM submissions").fetchall()
             log = self.db.execute("SELECT case_id, revision FROM submission_log").fetchall()
-        files = sorted(str(p.relative_to(self.images_dir)) for p in self.images_dir.rglob("*")
-                       if p.is_file())
+        try:
+            files: list[str] | None = self.blobs.names()
+        except StorageUnavailableError:
+            files = None  # the photo storage does not answer
         return {"images": [dict(zip(("case_id", "client_image_id", "sha256", "byte_size"),
                                     r, strict=True)) for r in images],
                 "submissions": [dict(zip(("case_id", "revision", "receipt_id"), r,

@@ -12,9 +12,11 @@ import asyncio
 import hashlib
 import logging
 import re
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
@@ -34,6 +36,7 @@ from kycdesk.core.protocol import (
     parse_upload_metadata,
     repr_digest,
 )
+from kycdesk_server.blobs import StorageUnavailableError
 from kycdesk_server.locks import DeviceSlots, KeyedLocks, TakenOverError, UploadGuards
 from kycdesk_server.openapi_docs import (
     NEEDS_CREDENTIAL,
@@ -117,7 +120,19 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
                  *, image_locks: KeyedLocks, problem: Problem,
                  authority: Authority) -> UploadGuards:
     guards = UploadGuards()
+    # Bytes received by requests still running, per upload (this process): shown by the
+    # control endpoint, so a test can cut a link once the server has the bytes.
+    receiving: dict[str, int] = {}
+    app.state.receiving = receiving
     slots = DeviceSlots(config.uploads_per_device)
+
+    def storage_down() -> JSONResponse:
+        config.on_outcome("storage_unavailable")
+        response = tus_problem(503, "Storage unavailable",
+                               "The server cannot store photos right now; nothing was lost "
+                               "that it acknowledged. Try again shortly.")
+        response.headers["Retry-After"] = "10"
+        return response
 
     def too_many() -> JSONResponse:
         config.on_outcome("refused_busy")
@@ -159,22 +174,32 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
         return upload
 
     async def bind(upload: Upload) -> Response:
-        """The last byte arrived: verify the whole file, then hold it as the photo."""
-        actual = await asyncio.to_thread(uploads.sha256_of, upload.id)
-        if actual != upload.sha256:
-            config.on_outcome("digest_mismatch")
-            await asyncio.to_thread(uploads.delete, upload.id)
-            return tus_problem(422, "Digest mismatch",
-                               "The photo arrived damaged or changed: its SHA-256 does not "
-                               "match the one declared. Upload it again.")
-        async with image_locks.hold(upload.client_image_id):
-            try:
-                stored = await asyncio.to_thread(
-                    store.hold_image, upload.case_id, upload.client_image_id,
-                    uploads.path(upload.id), actual, upload.length)
-            except ImageConflictError as conflict:
-                return tus_problem(409, conflict.title, conflict.detail)
-            await asyncio.to_thread(uploads.mark_complete, upload.id, stored.server_image_id)
+        """The last byte arrived: verify the whole upload, then hold it as the photo."""
+        try:
+            return await hold(upload)
+        except StorageUnavailableError as exc:
+            log.warning("upload %s: the photo storage is unavailable (%s)", upload.id, exc)
+            return storage_down()
+
+    async def hold(upload: Upload) -> Response:
+        with tempfile.TemporaryDirectory(prefix="kycdesk-assemble-") as folder:
+            whole, actual = await asyncio.to_thread(uploads.assemble, upload, Path(folder))
+            if actual != upload.sha256:
+                config.on_outcome("digest_mismatch")
+                await asyncio.to_thread(uploads.delete, upload.id)
+                return tus_problem(422, "Digest mismatch",
+                                   "The photo arrived damaged or changed: its SHA-256 does "
+                                   "not match the one declared. Upload it again.")
+            async with image_locks.hold(upload.client_image_id):
+                try:
+                    stored = await asyncio.to_thread(
+                        store.hold_image, upload.case_id, upload.client_image_id, whole,
+                        actual, upload.length)
+                except ImageConflictError as conflict:
+                    return tus_problem(409, conflict.title, conflict.detail)
+                await asyncio.to_thread(uploads.mark_complete, upload.id,
+                                        stored.server_image_id)
+        await asyncio.to_thread(uploads.release, upload.id)
         config.on_outcome("completed")
         done = await asyncio.to_thread(uploads.get, upload.id)
         assert done is not None
@@ -189,7 +214,7 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
             return tus_problem(400, "Unsupported checksum algorithm",
                                f"Use one of: {TUS_CHECKSUM_ALGORITHMS}.")
         start = upload.offset
-        fd = await asyncio.to_thread(uploads.open_append, upload)
+        writer = await asyncio.to_thread(uploads.open_writer, upload)
         offset = start
         digest = hashlib.sha256() if checksum is not None else None
         too_long = False
@@ -198,25 +223,38 @@ def register_tus(app: FastAPI, store: ServerStore, uploads: UploadStore, config:
                 room = upload.length - offset
                 too_long = len(received) > room
                 data = received[:room] if too_long else received
-                await asyncio.to_thread(uploads.write, fd, data)
+                await asyncio.to_thread(writer.write, data)
                 offset += len(data)
+                receiving[upload.id] = offset
                 if digest is not None:
                     digest.update(data)
                 if too_long:
                     break
         finally:
-            # However the request ended (even cancelled), what reached us is kept: fsync
-            # then record, in that order, in one step a cancellation cannot split.
-            keep = offset if digest is None or offset == start else None
-            await asyncio.shield(asyncio.to_thread(uploads.sync_close_and_record, fd,
-                                                   upload.id, keep))
-        if digest is not None and checksum is not None and digest.digest() != checksum[1]:
-            # A chunk that cannot be verified is not kept (tus checksum extension).
-            await asyncio.to_thread(uploads.truncate, upload.id, start)
+            # However the request ended (even cancelled), what reached us is kept: stored,
+            # then counted, in one step a cancellation cannot split. A chunk whose
+            # checksum does not match is not kept (tus checksum extension).
+            verified = digest is None or (checksum is not None
+                                          and digest.digest() == checksum[1])
+            receiving.pop(upload.id, None)
+            recorded: bool | None
+            try:
+                recorded = await asyncio.shield(asyncio.to_thread(writer.close, verified))
+            except StorageUnavailableError as exc:
+                log.warning("upload %s: the photo storage did not take %d bytes (%s); "
+                            "nothing recorded", upload.id, offset - start, exc)
+                recorded = None
+        if recorded is None:
+            return storage_down()
+        if not verified:
             return tus_problem(460, "Checksum mismatch",
                                "The chunk arrived damaged; send it again.")
-        if digest is not None:
-            await asyncio.to_thread(uploads.record_offset, upload.id, offset)
+        if not recorded:  # a newer request for this upload moved it on meanwhile
+            current_offset = (await asyncio.to_thread(uploads.get, upload.id) or upload).offset
+            response = tus_problem(409, "Offset mismatch",
+                                   f"The upload is at byte {current_offset}.")
+            response.headers["Upload-Offset"] = str(current_offset)
+            return response
         if too_long:
             return tus_problem(400, "Too much data",
                                f"The upload is {upload.length} bytes long.")

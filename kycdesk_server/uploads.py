@@ -1,10 +1,12 @@
-"""Resumable uploads (tus) on the embedded store: one row per upload in the server's
-SQLite database, the bytes received so far in `uploads/<id>.part`.
+"""Resumable uploads (tus): one row per upload in the server's database; the bytes
+received so far in the partial-bytes store (`blobs.py`: a local file, or chunk objects in
+S3).
 
 What makes it survive a flaky link and a restarted server:
-- bytes are appended as they arrive and fsynced when a request ends — however it ends
-  (finished, cut, stalled, cancelled) — and only then is the new offset recorded, so the
-  recorded offset never counts a byte that is not on disk;
+- bytes are appended as they arrive and made durable when a request ends — however it
+  ends (finished, cut, stalled, cancelled) — and only then is the new offset recorded
+  (compare and set: a request overtaken by a newer one is dropped), so the recorded offset
+  never counts a byte that is not stored;
 - at start, a file longer than its recorded offset (a crash between fsync and record) is
   cut back to the recorded offset, never trusted past it;
 - a finished upload is hashed over the whole file, compared with the SHA-256 the client
@@ -17,15 +19,17 @@ Blocking file work runs in worker threads (`asyncio.to_thread`), never on the ev
 
 from __future__ import annotations
 
-import hashlib
-import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from kycdesk_server.blobs import LocalPartialBytes, PartialBytes, Writer
 from kycdesk_server.database import Database
+
+Chunks = Callable[[str], list[tuple[int, int]]]
 
 
 def _iso(moment: datetime) -> str:
@@ -56,24 +60,23 @@ class Upload:
 
 class UploadStore:
     def __init__(self, root: Path, db: Database, lock: threading.RLock,
-                 *, expire_after: timedelta = timedelta(days=30)) -> None:
-        self.dir = root / "uploads"
-        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                 *, parts: Callable[[Chunks], PartialBytes] | None = None,
+                 expire_after: timedelta = timedelta(days=30)) -> None:
         self.db = db
         self._lock = lock
+        # The byte store may need to know an upload's recorded chunks (S3): ours.
+        self.parts: PartialBytes = parts(self.chunks) if parts is not None \
+            else LocalPartialBytes(root / "uploads")
+        self._chunked = not isinstance(self.parts, LocalPartialBytes)
         self.expire_after = expire_after  # the table is made by the store's schema
         self._repair()
 
     # -- rows ---------------------------------------------------------------------------
-    def path(self, upload_id: str) -> Path:
-        return self.dir / f"{upload_id}.part"
-
     def get(self, upload_id: str) -> Upload | None:
-        with self._lock:
-            row = self.db.execute(
-                "SELECT id, case_id, client_image_id, sha256, length, \"offset\", created_at, "
-                "touched_at, server_image_id, metadata FROM uploads WHERE id = ?",
-                (upload_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT id, case_id, client_image_id, sha256, length, \"offset\", created_at, "
+            "touched_at, server_image_id, metadata FROM uploads WHERE id = ?",
+            (upload_id,)).fetchone()
         if row is None:
             return None
         touched = datetime.fromisoformat(str(row[7]).replace("Z", "+00:00"))
@@ -86,108 +89,77 @@ class UploadStore:
                metadata: str) -> Upload:
         upload_id = secrets.token_hex(16)
         now = datetime.now(UTC)
-        path = self.path(upload_id)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-        with self._lock:
-            self.db.execute(
-                "INSERT INTO uploads(id, case_id, client_image_id, sha256, length, \"offset\", "
-                "created_at, touched_at, metadata) VALUES (?,?,?,?,?,0,?,?,?)",
-                (upload_id, case_id, client_image_id, sha256, length, _iso(now), _iso(now),
-                 metadata))
+        self.parts.create(upload_id)
+        self.db.execute(
+            "INSERT INTO uploads(id, case_id, client_image_id, sha256, length, \"offset\", "
+            "created_at, touched_at, metadata) VALUES (?,?,?,?,?,0,?,?,?)",
+            (upload_id, case_id, client_image_id, sha256, length, _iso(now), _iso(now),
+             metadata))
         upload = self.get(upload_id)
         assert upload is not None
         return upload
 
-    def record_offset(self, upload_id: str, offset: int) -> None:
-        """After the bytes up to `offset` were fsynced. Any write also extends the expiry:
-        an upload that is making progress never expires under the device."""
-        with self._lock:
-            self.db.execute("UPDATE uploads SET \"offset\" = ?, touched_at = ? WHERE id = ?",
-                            (offset, _iso(datetime.now(UTC)), upload_id))
+    def record(self, upload_id: str, start: int, offset: int) -> bool:
+        """The bytes [start, offset) are stored: count them — only if the upload is still
+        at `start` (another request may have moved it on). Any write also extends the
+        expiry: an upload making progress never expires under the device."""
+        with self.db.transaction():
+            moved = self.db.execute(
+                "UPDATE uploads SET \"offset\" = ?, touched_at = ? "
+                "WHERE id = ? AND \"offset\" = ?",
+                (offset, _iso(datetime.now(UTC)), upload_id, start)).rowcount
+            if moved != 1:
+                return False
+            if self._chunked:
+                self.db.execute("INSERT INTO upload_chunks(upload_id, start, length) "
+                                "VALUES (?, ?, ?)", (upload_id, start, offset - start))
+        return True
 
-    def truncate(self, upload_id: str, offset: int) -> None:
-        """Discard bytes past `offset` (a chunk whose checksum did not match)."""
-        with self.path(upload_id).open("r+b") as fh:
-            fh.truncate(offset)
-            fh.flush()
-            os.fsync(fh.fileno())
+    def chunks(self, upload_id: str) -> list[tuple[int, int]]:
+        rows = self.db.execute("SELECT start, length FROM upload_chunks WHERE upload_id = ? "
+                               "ORDER BY start", (upload_id,)).fetchall()
+        return [(int(start), int(length)) for start, length in rows]
 
     def mark_complete(self, upload_id: str, server_image_id: str) -> None:
-        with self._lock:
-            self.db.execute("UPDATE uploads SET server_image_id = ? WHERE id = ?",
-                            (server_image_id, upload_id))
+        self.db.execute("UPDATE uploads SET server_image_id = ? WHERE id = ?",
+                        (server_image_id, upload_id))
 
     def delete(self, upload_id: str) -> None:
-        self.path(upload_id).unlink(missing_ok=True)
-        with self._lock:
+        self.parts.discard(upload_id)
+        with self.db.transaction():
+            self.db.execute("DELETE FROM upload_chunks WHERE upload_id = ?", (upload_id,))
             self.db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
 
     # -- bytes --------------------------------------------------------------------------
-    def open_append(self, upload: Upload) -> int:
-        """A descriptor positioned at the recorded offset (bytes past it are dropped)."""
-        fd = os.open(self.path(upload.id), os.O_WRONLY)
-        os.ftruncate(fd, upload.offset)
-        os.lseek(fd, upload.offset, os.SEEK_SET)
-        return fd
+    def open_writer(self, upload: Upload) -> Writer:
+        """Appends at the recorded offset (bytes past it were never counted)."""
+        return self.parts.open_writer(upload.id, upload.offset, self.record)
 
-    @staticmethod
-    def write(fd: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+    def assemble(self, upload: Upload, folder: Path) -> tuple[Path, str]:
+        """The whole upload as one local file, and its SHA-256."""
+        return self.parts.assemble(upload.id, upload.length, folder)
 
-    def sync_close_and_record(self, fd: int, upload_id: str, offset: int | None) -> None:
-        """The bytes on disk first, then (if `offset` is given) the offset that counts
-        them: the recorded offset never counts a byte that is not on disk."""
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if offset is not None:
-            self.record_offset(upload_id, offset)
-
-    def sha256_of(self, upload_id: str) -> str:
-        digest = hashlib.sha256()
-        with self.path(upload_id).open("rb") as fh:
-            while chunk := fh.read(1024 * 1024):
-                digest.update(chunk)
-        return digest.hexdigest()
+    def release(self, upload_id: str) -> None:
+        """The photo is held: the partial bytes and their records can go."""
+        self.parts.discard(upload_id)
+        self.db.execute("DELETE FROM upload_chunks WHERE upload_id = ?", (upload_id,))
 
     # -- housekeeping -------------------------------------------------------------------
     def _repair(self) -> None:
-        """At start: files cut back to their recorded offsets, strays removed."""
-        with self._lock:
-            rows = self.db.execute('SELECT id, "offset", server_image_id FROM uploads').fetchall()
-        known = set()
-        for upload_id, offset, server_image_id in rows:
-            known.add(f"{upload_id}.part")
-            path = self.path(upload_id)
-            if server_image_id is not None:
-                continue  # its bytes were moved to the image store
-            if not path.exists():
-                with self._lock:
-                    self.db.execute('UPDATE uploads SET "offset" = 0 WHERE id = ?', (upload_id,))
-                path.touch(mode=0o600)
-            elif path.stat().st_size > offset:
-                with path.open("r+b") as fh:
-                    fh.truncate(offset)
-                    os.fsync(fh.fileno())
-        for entry in self.dir.iterdir():
-            if entry.name not in known:
-                entry.unlink(missing_ok=True)
+        """At start: partial bytes cut back to their recorded offsets, strays removed."""
+        rows = self.db.execute('SELECT id, "offset" FROM uploads '
+                               "WHERE server_image_id IS NULL").fetchall()
+        for upload_id in self.parts.repair({str(r[0]): int(r[1]) for r in rows}):
+            self.db.execute('UPDATE uploads SET "offset" = 0 WHERE id = ?', (upload_id,))
 
     def expire(self, now: datetime | None = None) -> int:
         """Remove uploads whose time has passed; returns how many."""
         cutoff = _iso((now or datetime.now(UTC)) - self.expire_after)
-        with self._lock:
-            rows = self.db.execute("SELECT id FROM uploads WHERE touched_at <= ?",
-                                   (cutoff,)).fetchall()
+        rows = self.db.execute("SELECT id FROM uploads WHERE touched_at <= ?",
+                               (cutoff,)).fetchall()
         for (upload_id,) in rows:
             self.delete(upload_id)
         return len(rows)
 
     def count(self) -> int:
-        with self._lock:
-            return int(self.db.execute("SELECT count(*) FROM uploads").fetchone()[0])
+        return int(self.db.execute("SELECT count(*) FROM uploads").fetchone()[0])

@@ -162,7 +162,8 @@ def start_s3(folder: Path) -> S3Server:
     log = (folder / "weed.log").open("ab")
     process = subprocess.Popen(
         [weed, "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-         f"-master.port={master}", f"-volume.port={volume}", "-volume.max=8", "-filer",
+         f"-master.port={master}", f"-volume.port={volume}", "-volume.max=300",
+         "-master.volumeSizeLimitMB=64", "-filer",
          f"-filer.port={filer}", "-s3", f"-s3.port={s3}", f"-s3.config={config}",
          "-s3.port.iceberg=0", "-s3.port.lance=0"],  # only S3: no fixed ports
         cwd=folder, stdout=log, stderr=subprocess.STDOUT)

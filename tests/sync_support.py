@@ -32,6 +32,7 @@ class ServerHandle:
     base_url: str
     data_dir: Path
     database_url: str | None = None  # PostgreSQL; None: the data folder's SQLite file
+    backend: Backend | None = None
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         """Rows of the server's database, whichever engine it runs on (checks only)."""
@@ -45,9 +46,14 @@ class ServerHandle:
 
     @property
     def admin_args(self) -> list[str]:
-        """`--data-dir …` (and `--database …`) for the admin commands."""
+        """`--data-dir …` (and `--database …`, the bucket) for the admin commands."""
         return ["--data-dir", str(self.data_dir),
-                *(["--database", self.database_url] if self.database_url else [])]
+                *(["--database", self.database_url] if self.database_url else []),
+                *(self.backend.s3_args if self.backend else ())]
+
+    @property
+    def admin_env(self) -> dict[str, str]:
+        return dict(os.environ, **dict(self.backend.env if self.backend else ()))
 
     def set_faults(self, rules: list[dict[str, Any]], *, latency_ms: int = 0,
                    seed: int = 0) -> None:
@@ -71,20 +77,35 @@ class ServerHandle:
                 self.process.wait()
 
 
-BACKENDS = ["embedded", "postgres"]
+# embedded: SQLite + files; postgres: PostgreSQL + files; production: PostgreSQL + S3.
+BACKENDS = ["embedded", "postgres", "production"]
 
 
-def backend_database(request: Any) -> str | None:
-    """For a fixture parametrized with BACKENDS: a fresh PostgreSQL database, or None."""
+@dataclass(frozen=True)
+class Backend:
+    database: str | None = None
+    s3_args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def backend_for(request: Any) -> Backend:
+    """For a fixture parametrized with BACKENDS: a fresh database (and bucket)."""
     if request.param == "embedded":
-        return None
-    return str(request.getfixturevalue("postgres").new_database(
-        f"kyc_{uuid.uuid4().hex[:12]}"))
+        return Backend()
+    name = f"kyc_{uuid.uuid4().hex[:12]}"
+    database = str(request.getfixturevalue("postgres").new_database(name))
+    if request.param == "postgres":
+        return Backend(database)
+    s3 = request.getfixturevalue("s3")
+    s3.client().create_bucket(Bucket=name.replace("_", "-"))
+    return Backend(database, ("--s3-endpoint", s3.endpoint, "--s3-bucket",
+                              name.replace("_", "-")),
+                   (("AWS_ACCESS_KEY_ID", s3.key), ("AWS_SECRET_ACCESS_KEY", s3.secret)))
 
 
 def start_server(data_dir: Path, *, max_image_bytes: int | None = None,
                  extra: list[str] | None = None, log: Path | None = None,
-                 database: str | None = None) -> ServerHandle:
+                 backend: Backend | None = None) -> ServerHandle:
     """The reference server as a child process on 127.0.0.1 (a free port); its output
     goes to `log` if given (else to the test's own output)."""
     port_file = data_dir.parent / f"{data_dir.name}.port"
@@ -94,11 +115,14 @@ def start_server(data_dir: Path, *, max_image_bytes: int | None = None,
             "--control"]
     if max_image_bytes is not None:
         args += ["--max-image-bytes", str(max_image_bytes)]
-    if database is not None:
-        args += ["--database", database]
+    backend = backend or Backend()
+    if backend.database is not None:
+        args += ["--database", backend.database]
+    args += list(backend.s3_args)
     output = log.open("ab") if log is not None else None
     process = subprocess.Popen([*args, *(extra or [])], cwd=REPO_ROOT,
-                               env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+                               env=dict(os.environ, PYTHONPATH=str(REPO_ROOT),
+                                        **dict(backend.env)),
                                stdout=output, stderr=subprocess.STDOUT if output else None)
     if output is not None:
         output.close()  # the child has its own descriptor
@@ -112,7 +136,7 @@ def start_server(data_dir: Path, *, max_image_bytes: int | None = None,
         time.sleep(0.02)  # polling a child's startup file; no signal to wait on
     scheme = "https" if "--ssl-certfile" in (extra or []) else "http"
     return ServerHandle(process, f"{scheme}://127.0.0.1:{port_file.read_text()}", data_dir,
-                        database)
+                        backend.database, backend)
 
 
 def make_ready_cases(store: LocalStore, sources: list[Path], *, cases: int,

@@ -17,7 +17,7 @@ from tests.sync_support import (
     BACKENDS,
     TOKEN,
     ServerHandle,
-    backend_database,
+    backend_for,
     start_server,
     tus_upload,
 )
@@ -29,7 +29,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def server(tmp_path_factory: pytest.TempPathFactory,
            request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
     handle = start_server(tmp_path_factory.mktemp("server") / "data",
-                          database=backend_database(request),
+                          backend=backend_for(request),
                           max_image_bytes=50_000)
     yield handle
     handle.stop()

@@ -22,7 +22,7 @@ from tests.sync_support import (
     REPO_ROOT,
     TOKEN,
     ServerHandle,
-    backend_database,
+    backend_for,
     start_server,
     tus_upload,
 )
@@ -34,7 +34,7 @@ OTHER = "another-device-token"
 def server(tmp_path_factory: pytest.TempPathFactory,
            request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
     handle = start_server(tmp_path_factory.mktemp("authority") / "data",
-                          database=backend_database(request),
+                          backend=backend_for(request),
                           extra=["--token", OTHER])
     yield handle
     handle.stop()
@@ -47,7 +47,7 @@ def _auth(token: str) -> dict[str, str]:
 def _admin(server: ServerHandle, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kycdesk_server", args[0],
                            *server.admin_args, *args[1:]], capture_output=True, text=True,
-                          cwd=REPO_ROOT, timeout=60, check=False)
+                          cwd=REPO_ROOT, timeout=60, check=False, env=server.admin_env)
 
 
 def _submission(image: dict[str, str], revision: int, form: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from tests.sync_support import (
     BACKENDS,
     TOKEN,
     ServerHandle,
-    backend_database,
+    backend_for,
     start_server,
     tus_upload,
 )
@@ -38,7 +38,7 @@ IDLE_S = 2
 def server(tmp_path_factory: pytest.TempPathFactory,
            request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
     handle = start_server(tmp_path_factory.mktemp("hostile") / "data",
-                          database=backend_database(request),
+                          backend=backend_for(request),
                           extra=["--idle-timeout", str(IDLE_S)])
     yield handle
     handle.stop()
@@ -230,3 +230,27 @@ def test_the_server_process_exits_with_the_reason(tmp_path: Path) -> None:
                          check=False)
     assert run.returncode == 2 and "refusing to serve plain HTTP" in run.stderr
     assert not (tmp_path / "d").exists()  # nothing was created
+
+
+def test_photo_storage_down_is_503_and_nothing_is_acknowledged(tmp_path: Path) -> None:
+    """Object storage unreachable: readiness says so, uploads get 503 with Retry-After,
+    and no byte is counted that the storage did not take."""
+    from tests.sync_support import Backend
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    server = start_server(tmp_path / "data", backend=Backend(
+        s3_args=("--s3-endpoint", dead, "--s3-bucket", "photos"),
+        env=(("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s"))))
+    try:
+        ready = httpx.get(f"{server.base_url}/ready", timeout=60)
+        assert ready.status_code == 503 and ready.headers["retry-after"]
+        reply = tus_upload(server.base_url, str(uuid.uuid4()), str(uuid.uuid4()),
+                           b"photo bytes")
+        assert reply.status_code == 503 and reply.headers["retry-after"] == "10"
+        assert server.state()["images"] == [] and server.state()["files"] is None
+        uploads = server.query('SELECT "offset" FROM uploads')
+        assert uploads and all(offset == 0 for (offset,) in uploads)
+    finally:
+        server.stop()

@@ -22,7 +22,7 @@ from tests.sync_support import (
     REPO_ROOT,
     TOKEN,
     ServerHandle,
-    backend_database,
+    backend_for,
     start_server,
 )
 
@@ -31,7 +31,7 @@ from tests.sync_support import (
 def server(tmp_path_factory: pytest.TempPathFactory,
            request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
     handle = start_server(tmp_path_factory.mktemp("schemathesis") / "data",
-                          database=backend_database(request))
+                          backend=backend_for(request))
     yield handle
     handle.stop()
 

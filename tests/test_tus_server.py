@@ -22,7 +22,7 @@ from kycdesk.core.protocol import (
     TUS_VERSION,
     encode_upload_metadata,
 )
-from tests.sync_support import BACKENDS, TOKEN, ServerHandle, backend_database, start_server
+from tests.sync_support import BACKENDS, TOKEN, ServerHandle, backend_for, start_server
 
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Tus-Resumable": TUS_VERSION}
 BODY = bytes(range(256)) * 400  # 102,400 bytes
@@ -32,7 +32,7 @@ BODY = bytes(range(256)) * 400  # 102,400 bytes
 def server(tmp_path_factory: pytest.TempPathFactory,
            request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
     handle = start_server(tmp_path_factory.mktemp("tus") / "data",
-                          database=backend_database(request),
+                          backend=backend_for(request),
                           extra=["--idle-timeout", "2"])
     yield handle
     handle.stop()
@@ -236,5 +236,6 @@ def test_tuspy_uploads_a_photo_the_server_then_holds(server: ServerHandle,
 
 
 def _upload_file_size(server: ServerHandle, url: str) -> int:
-    path = server.data_dir / "uploads" / f"{urlsplit(url).path.rsplit('/', 1)[1]}.part"
-    return path.stat().st_size if path.exists() else -1
+    """How far a running request for this upload has got (the server's own count)."""
+    received: dict[str, int] = server.state()["receiving"]
+    return received.get(urlsplit(url).path.rsplit("/", 1)[1], -1)
