@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -272,7 +273,7 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
             return {**store.state(), "injected": dict(config.faults.injected),
                     "uploads": uploads.count(), "locks": len(locks),
                     "upload_guards": len(app.state.upload_guards),
-                    "receiving": dict(app.state.receiving)}
+                    "receiving": dict(app.state.receiving), "worker": os.getpid()}
 
     def openapi_with_problems() -> dict[str, Any]:
         """The generated document plus the problem body every error route refers to."""

@@ -7,9 +7,11 @@ import argparse
 import ipaddress
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from kycdesk.core.protocol import MAX_SUBMISSION_BYTES, UPLOADS_PATH
 from kycdesk_server.access_log import AccessLog
@@ -51,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--idle-timeout", type=float, default=60.0, metavar="SECONDS",
                         help="an upload request that sends no byte for this long is ended; "
                              "what it sent is kept (default 60)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes on the one address (needs --s3-bucket, and "
+                             "PostgreSQL with --database for more than one host)")
     parser.add_argument("--max-connections", type=int, default=2000,
                         help="connections served at once; past it new ones get 503 "
                              "(default 2000)")
@@ -198,10 +203,10 @@ def admin(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ADMIN_COMMANDS:
-        return admin(argv)
-    args = build_parser().parse_args(argv)
+    raw_argv = list(sys.argv[1:] if argv is None else argv)
+    if raw_argv and raw_argv[0] in ADMIN_COMMANDS:
+        return admin(raw_argv)
+    args = build_parser().parse_args(raw_argv)
     if (refusal := plain_http_refusal(args.host, bool(args.ssl_certfile),
                                       args.tls_terminated_by_proxy)) is not None:
         print(f"kycdesk-server: {refusal}", file=sys.stderr)
@@ -209,6 +214,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
+    if args.workers > 1:
+        if not args.s3_bucket:
+            print("kycdesk-server: --workers needs --s3-bucket: a partial upload must not "
+                  "live on one worker's disk (docs/deploy-server.md)", file=sys.stderr)
+            return 2
+        return _serve_workers(args, raw_argv)
+    app, store = build_app(args)
+    server = uvicorn.Server(_uvicorn_config(args, app))
+    original = server.startup
+
+    async def startup(sockets: object = None) -> None:
+        await original(sockets=sockets)  # type: ignore[arg-type]
+        _announce(args, server.servers[0].sockets[0].getsockname()[1])
+
+    server.startup = startup  # type: ignore[method-assign]
+    try:
+        server.run()
+    finally:
+        store.close()
+    return 0
+
+
+WORKER_ARGS_ENV = "KYCDESK_SERVER_WORKER_ARGS"
+
+
+def build_app(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The ASGI app of one server process (and its store, to close)."""
     from kycdesk_server.app import ServerConfig, create_app
     from kycdesk_server.storage import ServerStore
 
@@ -227,32 +259,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         stream=sys.stdout)
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port,
-                                           log_level="warning", access_log=False,
-                                           timeout_graceful_shutdown=2,
-                                           limit_concurrency=args.max_connections,
-                                           ssl_certfile=args.ssl_certfile,
-                                           ssl_keyfile=args.ssl_keyfile))
+    return app, store
 
-    original = server.startup
 
-    async def startup(sockets: object = None) -> None:
-        await original(sockets=sockets)  # type: ignore[arg-type]
-        port = server.servers[0].sockets[0].getsockname()[1]
-        scheme = "https" if args.ssl_certfile else "http"
-        print(f"kycdesk-server: serving {scheme}://{args.host}:{port} (data in "
-              f"{args.data_dir}; OpenAPI at /docs)", flush=True)
-        if args.port_file is not None:
-            tmp = args.port_file.with_suffix(".tmp")
-            tmp.write_text(str(port))
-            tmp.replace(args.port_file)
+def worker_app() -> Any:
+    """A worker process's app (uvicorn's factory): the same arguments as the parent."""
+    args = build_parser().parse_args(json.loads(os.environ[WORKER_ARGS_ENV]))
+    app, _store = build_app(args)
+    return app
 
-    server.startup = startup  # type: ignore[method-assign]
-    try:
-        server.run()
-    finally:
-        store.close()
+
+def _uvicorn_config(args: argparse.Namespace, app: Any, **extra: Any) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                          access_log=False, timeout_graceful_shutdown=2,
+                          limit_concurrency=args.max_connections,
+                          ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
+                          **extra)
+
+
+def _serve_workers(args: argparse.Namespace, raw_argv: list[str]) -> int:
+    """Several stateless worker processes on one socket (uvicorn's supervisor restarts
+    one that dies). The schema is migrated once, here, before any worker starts."""
+    from uvicorn.supervisors import Multiprocess
+
+    from kycdesk_server.storage import ServerStore
+
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    ServerStore(args.data_dir, args.database, s3=s3_settings(args)).close()
+    os.environ[WORKER_ARGS_ENV] = json.dumps(raw_argv)
+    config = _uvicorn_config(args, "kycdesk_server.cli:worker_app", factory=True,
+                             workers=args.workers)
+    sock = config.bind_socket()
+    sock.listen(2048)  # connections wait in the queue until a worker takes them
+    _announce(args, sock.getsockname()[1], workers=args.workers)
+    Multiprocess(config, sockets=[sock]).run()
     return 0
+
+
+def _announce(args: argparse.Namespace, port: int, workers: int = 1) -> None:
+    scheme = "https" if args.ssl_certfile else "http"
+    print(f"kycdesk-server: serving {scheme}://{args.host}:{port} (data in "
+          f"{args.data_dir}; {workers} worker(s); OpenAPI at /docs)", flush=True)
+    if args.port_file is not None:
+        tmp = args.port_file.with_suffix(".tmp")
+        tmp.write_text(str(port))
+        tmp.replace(args.port_file)
 
 
 if __name__ == "__main__":

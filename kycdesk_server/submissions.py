@@ -60,8 +60,13 @@ def accept(store: ServerStore, case_id: str, submission: Submission,
         return Refused(409, "Photos missing",
                        f"The server does not hold {len(missing)} of the photos this "
                        "submission lists.", missing)
-    stored = store.store_submission(case_id, submission.revision, body, body_hash=digest,
-                                    device_id=device_id,
-                                    server_image_ids=[i.server_image_id
-                                                      for i in submission.images])
+    try:
+        stored = store.store_submission(case_id, submission.revision, body,
+                                        body_hash=digest, device_id=device_id,
+                                        server_image_ids=[i.server_image_id
+                                                          for i in submission.images])
+    except store.db.integrity_errors:
+        # Another worker stored this revision a moment ago (the unique key said so): the
+        # answer is the one it would get now — the same receipt, or a conflict.
+        return accept(store, case_id, submission, device_id)
     return Accepted(stored, new=True)
