@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -47,8 +48,25 @@ def ensure_venv(extras: str) -> None:
     stamp.write_text(digest.hexdigest())
 
 
+def ensure_postgresql() -> None:
+    """The production back end's tests run against a real PostgreSQL (the distribution's
+    server package). Installed here when missing and this is a Debian-like system run as
+    root (CI); otherwise say how, and those tests fail with the same reason."""
+    if shutil.which("initdb") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        return
+    if sys.platform.startswith("linux") and shutil.which("apt-get") and os.geteuid() == 0:
+        print("installing PostgreSQL (apt-get install postgresql)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if run("apt-get", "update", "-qq", env=env) == 0 and \
+                run("apt-get", "install", "-y", "-qq", "postgresql", env=env) == 0:
+            return
+    print("PostgreSQL's server is not installed: the production back end's tests will fail "
+          "until it is (Debian/Ubuntu: sudo apt-get install postgresql).")
+
+
 def test(pytest_args: list[str]) -> int:
     ensure_venv("dev")
+    ensure_postgresql()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     steps: list[list[str | Path]] = [
         [BIN / "ruff", "check", "."],
