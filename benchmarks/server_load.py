@@ -20,7 +20,6 @@ import base64
 import hashlib
 import multiprocessing
 import os
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -114,22 +113,38 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16,
                         help="devices in flight per client process")
+    parser.add_argument("--backend", choices=["embedded", "production"], default="embedded",
+                        help="production: a throwaway PostgreSQL + SeaweedFS S3 server")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args()
-    from tests.sync_support import REPO_ROOT, start_server
+    from tests.real_parts import start_postgres, start_s3
+    from tests.sync_support import REPO_ROOT, Backend, start_server
 
     header(f"server load: {args.devices} devices x (enrol, 3 x 300 kB photos, submit), "
-           f"{args.clients} client processes x {args.concurrency} in flight, embedded "
-           "back end, one server process")
+           f"{args.clients} client processes x {args.concurrency} in flight, "
+           f"{args.backend} back end, {args.workers} server process(es)")
     with tempfile.TemporaryDirectory(prefix="kycdesk-load-") as tmp:
-        server = start_server(Path(tmp) / "data", log=Path(tmp) / "server.log")
+        parts: list[Any] = []
+        backend = Backend()
+        if args.backend == "production":
+            postgres = start_postgres()
+            s3 = start_s3(Path(tmp) / "s3")
+            parts = [postgres, s3]
+            s3.client().create_bucket(Bucket="load")
+            backend = Backend(postgres.new_database("load"),
+                              ("--s3-endpoint", s3.endpoint, "--s3-bucket", "load"),
+                              (("AWS_ACCESS_KEY_ID", s3.key),
+                               ("AWS_SECRET_ACCESS_KEY", s3.secret)))
+        server = start_server(Path(tmp) / "data", log=Path(tmp) / "server.log",
+                              backend=backend, extra=["--workers", str(args.workers)])
         try:
             codes = subprocess.run(
-                [sys.executable, "-m", "kycdesk_server", "enrol-code", "--data-dir",
-                 str(server.data_dir), "--count", str(args.devices)], capture_output=True,
+                [sys.executable, "-m", "kycdesk_server", "enrol-code", *server.admin_args,
+                 "--count", str(args.devices)], capture_output=True, env=server.admin_env,
                 text=True, cwd=REPO_ROOT, check=True).stdout.split()
             queue: Any = multiprocessing.Queue()
             shares = [codes[i::args.clients] for i in range(args.clients)]
-            server_cpu_before = _cpu_of(server.process.pid)
+            server_cpu_before = _tree_cpu(server.process.pid)
             started = time.perf_counter()
             processes = [multiprocessing.Process(target=_client, args=(
                 server.base_url, share, args.concurrency, queue)) for share in shares]
@@ -139,15 +154,15 @@ def main() -> int:
             for process in processes:
                 process.join()
             elapsed = time.perf_counter() - started
-            server_cpu = _cpu_of(server.process.pid) - server_cpu_before
-            with sqlite3.connect(server.data_dir / "server.sqlite3") as db:
-                rows = db.execute("SELECT count(*), count(DISTINCT client_image_id) "
-                                  "FROM images").fetchone()
-                submissions = db.execute("SELECT count(*) FROM submission_revisions"
-                                         ).fetchone()[0]
-            files = sum(1 for p in (server.data_dir / "images").rglob("*") if p.is_file())
+            server_cpu = _tree_cpu(server.process.pid) - server_cpu_before
+            rows = server.query("SELECT count(*), count(DISTINCT client_image_id) "
+                                "FROM images")[0]
+            submissions = server.query("SELECT count(*) FROM submission_revisions")[0][0]
+            files = len(server.state()["files"])
         finally:
             server.stop()
+            for part in parts:
+                part.stop()
     timings: dict[str, list[float]] = {}
     errors: list[str] = []
     client_cpu = 0.0
@@ -181,8 +196,20 @@ def main() -> int:
 
 def _cpu_of(pid: int) -> float:
     """User + system CPU seconds of a running process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children (the server's workers)."""
+    total = _cpu_of(pid)
+    for child in Path(f"/proc/{pid}/task").glob("*/children"):
+        for kid in child.read_text().split():
+            total += _tree_cpu(int(kid))
+    return total
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 S3_KEY, S3_SECRET = "kycdesk", "kycdesk-test-secret"
 
@@ -116,7 +117,7 @@ class S3Server:
     key: str = S3_KEY
     secret: str = S3_SECRET
 
-    def client(self, secret: str | None = None) -> object:
+    def client(self, secret: str | None = None) -> Any:
         import boto3
 
         return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.key,
@@ -175,7 +176,7 @@ def start_s3(folder: Path) -> S3Server:
             raise RealPartMissingError(f"SeaweedFS exited with {process.returncode}: "
                                        f"{(folder / 'weed.log').read_text()[-2000:]}")
         try:
-            server.client().list_buckets()  # type: ignore[attr-defined]
+            server.client().list_buckets()
             return server
         except Exception:  # not listening yet
             if time.monotonic() > deadline:
