@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from kycdesk.core.protocol import SERVER_IMAGE_ID_HEADER, TUS_VERSION, parse_repr_digest
+from kycdesk_server import schema as server_schema
 from tests.sync_support import (
     BACKENDS,
     REPO_ROOT,
@@ -208,4 +209,33 @@ def test_an_old_server_database_is_migrated_keeping_its_submissions(
     db.set_user_version(schema.LATEST + 1)
     with pytest.raises(schema.SchemaTooNewError):
         schema.migrate(db)
+    db.close()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+@pytest.mark.parametrize("start", range(1, server_schema.LATEST))
+def test_every_earlier_schema_version_is_upgraded_keeping_its_rows(
+        tmp_path: Path, engine: str, start: int, request: pytest.FixtureRequest) -> None:
+    """A database left at each released version (with rows in it) is brought to the
+    latest, and what it held is still there."""
+    from kycdesk_server import schema
+    from kycdesk_server.database import Database, PostgresDatabase, SqliteDatabase
+
+    db: Database
+    if engine == "sqlite":
+        db = SqliteDatabase(tmp_path / "server.sqlite3")
+    else:
+        db = PostgresDatabase(request.getfixturevalue("postgres").new_database(
+            f"upgrade_from_{start}"))
+    schema.migrate(db, target=start)
+    db.execute("INSERT INTO images VALUES ('c1', 'i1', 's1', 'h', 3, 'p', 't')")
+    db.execute('INSERT INTO uploads(id, case_id, client_image_id, sha256, length, "offset", '
+               "created_at, touched_at) VALUES ('u1', 'c1', 'i2', 'h', 10, 4, 't', 't')")
+    if start >= 2:
+        db.execute("INSERT INTO devices VALUES ('dev-1', 'tablet', 'hash', 't', NULL)")
+    assert schema.migrate(db) == (start, schema.LATEST)
+    assert db.execute("SELECT server_image_id FROM images").fetchall() == [("s1",)]
+    assert db.execute('SELECT "offset" FROM uploads').fetchall() == [(4,)]
+    if start >= 2:
+        assert db.execute("SELECT name FROM devices").fetchall() == [("tablet",)]
     db.close()
