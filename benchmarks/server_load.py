@@ -38,73 +38,151 @@ def _metadata(values: dict[str, str]) -> str:
     return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
 
 
-async def _device(http: Any, code: str, photos: list[bytes],
-                  timings: dict[str, list[float]], errors: list[str]) -> None:
-    async def timed(kind: str, method: str, url: str, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        reply = await http.request(method, url, **kwargs)
-        timings.setdefault(kind, []).append(time.perf_counter() - start)
-        return reply
+RETRIES = 20
 
-    enrolled = await timed("enrol", "POST", "/v1/enrolments",
-                           json={"code": code, "device_name": "load"})
+
+class _Stats:
+    def __init__(self) -> None:
+        self.timings: dict[str, list[float]] = {}
+        self.errors: list[str] = []
+        self.retries = 0
+
+
+async def _timed(http: Any, stats: _Stats, kind: str, method: str, url: str,
+                 **kwargs: Any) -> Any:
+    start = time.perf_counter()
+    reply = await http.request(method, url, **kwargs)
+    stats.timings.setdefault(kind, []).append(time.perf_counter() - start)
+    return reply
+
+
+async def _enrol(http: Any, code: str, stats: _Stats) -> dict[str, str] | None:
+    enrolled = await _timed(http, stats, "enrol", "POST", "/v1/enrolments",
+                            json={"code": code, "device_name": "load"})
     if enrolled.status_code != 201:
-        errors.append(f"enrol {enrolled.status_code}")
-        return
-    auth = {"Authorization": f"Bearer {enrolled.json()['credential']}"}
+        stats.errors.append(f"enrol {enrolled.status_code}")
+        return None
+    return {"Authorization": f"Bearer {enrolled.json()['credential']}"}
+
+
+async def _upload(http: Any, auth: dict[str, str], case_id: str, body: bytes,
+                  stats: _Stats) -> dict[str, str] | None:
+    """One photo as the app sends it: whole with its creation; after a cut (a worker
+    killed, a reset) ask where it got to and send the rest — resumed, never restarted
+    unless the creation itself was lost."""
+    import asyncio
+
+    import httpx
+
+    image_id = str(uuid.uuid4())
+    digest = hashlib.sha256(body).hexdigest()
+    tus = {**auth, "Tus-Resumable": "1.0.0"}
+    url: str | None = None
+    for attempt in range(RETRIES):
+        if attempt:
+            stats.retries += 1
+            await asyncio.sleep(0.2)
+        try:
+            if url is None:
+                reply = await _timed(http, stats, "upload", "POST", "/v1/uploads",
+                                     content=body, headers={
+                    **tus, "Upload-Length": str(len(body)),
+                    "Content-Type": "application/offset+octet-stream",
+                    "Upload-Metadata": _metadata({"case_id": case_id,
+                                                  "client_image_id": image_id,
+                                                  "sha256": digest})})
+                if reply.status_code == 201:
+                    url = reply.headers["location"]
+            else:
+                head = await http.head(url, headers=tus)
+                if head.status_code != 200:
+                    continue
+                reply = head if head.headers.get("kycdesk-server-image-id") else \
+                    await _timed(http, stats, "upload", "PATCH", url,
+                                 content=body[int(head.headers["upload-offset"]):],
+                                 headers={**tus, "Upload-Offset":
+                                          head.headers["upload-offset"],
+                                          "Content-Type": "application/offset+octet-stream"})
+        except httpx.TransportError:
+            continue
+        server_id = reply.headers.get("kycdesk-server-image-id")
+        if server_id:
+            return {"client_image_id": image_id, "server_image_id": server_id,
+                    "sha256": digest}
+        if reply.status_code < 500 and reply.status_code not in (201, 204, 409, 423, 429):
+            stats.errors.append(f"upload {reply.status_code}")
+            return None
+    stats.errors.append("upload: gave up")
+    return None
+
+
+async def _send_case(http: Any, auth: dict[str, str], photos: list[bytes],
+                     stats: _Stats) -> None:
+    import asyncio
+
+    import httpx
+
     case_id = str(uuid.uuid4())
     images = []
     for body in photos:
-        image_id = str(uuid.uuid4())
-        digest = hashlib.sha256(body).hexdigest()
-        reply = await timed("upload", "POST", "/v1/uploads", content=body, headers={
-            **auth, "Tus-Resumable": "1.0.0", "Upload-Length": str(len(body)),
-            "Content-Type": "application/offset+octet-stream",
-            "Upload-Metadata": _metadata({"case_id": case_id, "client_image_id": image_id,
-                                          "sha256": digest})})
-        server_id = reply.headers.get("kycdesk-server-image-id")
-        if reply.status_code != 201 or not server_id:
-            errors.append(f"upload {reply.status_code}")
+        held = await _upload(http, auth, case_id, body, stats)
+        if held is None:
             return
-        images.append({"client_image_id": image_id, "server_image_id": server_id,
-                       "sha256": digest})
-    submitted = await timed("submit", "PUT", f"/v1/cases/{case_id}/submission",
-                            headers=auth, json={
-                                "revision": 1, "form": {"applicant.first_name": "Load"},
-                                "images": images,
-                                "client": {"app_version": "load", "device_id": "x"}})
-    if submitted.status_code != 201:
-        errors.append(f"submit {submitted.status_code}")
+        images.append(held)
+    for attempt in range(RETRIES):
+        if attempt:
+            stats.retries += 1
+            await asyncio.sleep(0.2)
+        try:
+            submitted = await _timed(http, stats, "submit", "PUT",
+                                     f"/v1/cases/{case_id}/submission", headers=auth,
+                                     json={"revision": 1,
+                                           "form": {"applicant.first_name": "Load"},
+                                           "images": images,
+                                           "client": {"app_version": "load",
+                                                      "device_id": "x"}})
+        except httpx.TransportError:
+            continue
+        if submitted.status_code in (200, 201):  # 200: a lost reply, sent again
+            return
+        if submitted.status_code < 500:
+            stats.errors.append(f"submit {submitted.status_code}")
+            return
+    stats.errors.append("submit: gave up")
 
 
-def _client(base_url: str, codes: list[str], concurrency: int, queue: Any) -> None:
+def _client(base_url: str, codes: list[str], concurrency: int, queue: Any,
+            enrolled: Any) -> None:
     import asyncio
 
     import httpx
 
     photos = [os.urandom(PHOTO_BYTES) for _ in range(3)]
 
-    async def run() -> tuple[dict[str, list[float]], list[str]]:
-        timings: dict[str, list[float]] = {}
-        errors: list[str] = []
+    async def run() -> _Stats:
+        stats = _Stats()
         limits = httpx.Limits(max_connections=concurrency)
         async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as http:
-            pending = list(codes)
+            semaphore = asyncio.Semaphore(concurrency)
 
-            async def worker() -> None:
-                while pending:
-                    code = pending.pop()
-                    try:
-                        await _device(http, code, photos, timings, errors)
-                    except httpx.HTTPError as exc:
-                        errors.append(type(exc).__name__)
+            async def enrol(code: str) -> dict[str, str] | None:
+                async with semaphore:
+                    return await _enrol(http, code, stats)
 
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return timings, errors
+            devices = [a for a in await asyncio.gather(*(enrol(c) for c in codes)) if a]
+            enrolled.set()  # the parent may now break a worker: uploads are next
+
+            async def send(auth: dict[str, str]) -> None:
+                async with semaphore:
+                    await _send_case(http, auth, photos, stats)
+
+            await asyncio.gather(*(send(auth) for auth in devices))
+        return stats
 
     started_cpu = time.process_time()
-    timings, errors = asyncio.run(run())
-    queue.put((timings, errors, time.process_time() - started_cpu))
+    stats = asyncio.run(run())
+    queue.put((stats.timings, stats.errors, time.process_time() - started_cpu,
+               stats.retries))
 
 
 def main() -> int:
@@ -116,6 +194,8 @@ def main() -> int:
     parser.add_argument("--backend", choices=["embedded", "production"], default="embedded",
                         help="production: a throwaway PostgreSQL + SeaweedFS S3 server")
     parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--kill-worker-after", type=float, metavar="SECONDS",
+                        help="SIGKILL one worker this long after the uploads began")
     args = parser.parse_args()
     from tests.real_parts import start_postgres, start_s3
     from tests.sync_support import REPO_ROOT, Backend, start_server
@@ -146,10 +226,18 @@ def main() -> int:
             shares = [codes[i::args.clients] for i in range(args.clients)]
             server_cpu_before = _tree_cpu(server.process.pid)
             started = time.perf_counter()
+            enrolled = [multiprocessing.Event() for _ in shares]
             processes = [multiprocessing.Process(target=_client, args=(
-                server.base_url, share, args.concurrency, queue)) for share in shares]
+                server.base_url, share, args.concurrency, queue, event))
+                for share, event in zip(shares, enrolled, strict=True)]
             for process in processes:
                 process.start()
+            killed = None
+            if args.kill_worker_after is not None:
+                for event in enrolled:
+                    event.wait()
+                time.sleep(args.kill_worker_after)  # uploads under way
+                killed = _kill_one_worker(server.process.pid)
             results = [queue.get() for _ in processes]
             for process in processes:
                 process.join()
@@ -166,11 +254,16 @@ def main() -> int:
     timings: dict[str, list[float]] = {}
     errors: list[str] = []
     client_cpu = 0.0
-    for part, part_errors, cpu in results:
+    retries = 0
+    for part, part_errors, cpu, part_retries in results:
         for kind, samples in part.items():
             timings.setdefault(kind, []).extend(samples)
         errors += part_errors
         client_cpu += cpu
+        retries += part_retries
+    if killed is not None:
+        print(f"   killed worker {killed} during the uploads; client retries/resumes: "
+              f"{retries}")
     done = len(timings.get("submit", []))
     megabytes = done * 3 * PHOTO_BYTES / 2**20
     print(f"   wall time {elapsed:.1f} s: {done / elapsed:.1f} devices/s, "
@@ -201,6 +294,20 @@ def _cpu_of(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _kill_one_worker(parent: int) -> int:
+    """SIGKILL one worker process of the server (its supervisor starts another)."""
+    import signal
+
+    for children in Path(f"/proc/{parent}/task").glob("*/children"):
+        for kid in children.read_text().split():
+            command = Path(f"/proc/{kid}/cmdline").read_bytes()
+            if b"resource_tracker" in command:  # multiprocessing's helper, not a worker
+                continue
+            os.kill(int(kid), signal.SIGKILL)
+            return int(kid)
+    raise SystemExit("--kill-worker-after needs --workers 2 or more")
 
 
 def _tree_cpu(pid: int) -> float:
