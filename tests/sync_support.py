@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,22 @@ def backend_for(request: Any) -> Backend:
     return Backend(database, ("--s3-endpoint", s3.endpoint, "--s3-bucket",
                               name.replace("_", "-")),
                    (("AWS_ACCESS_KEY_ID", s3.key), ("AWS_SECRET_ACCESS_KEY", s3.secret)))
+
+
+def server_on_each_backend(name: str, **options: Any) -> Any:
+    """A module-scoped `server` fixture: the reference server on every back end in turn
+    (the same contract suite for all)."""
+    import pytest
+
+    @pytest.fixture(scope="module", params=BACKENDS)
+    def server(tmp_path_factory: pytest.TempPathFactory,
+               request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
+        handle = start_server(tmp_path_factory.mktemp(name) / "data",
+                              backend=backend_for(request), **options)
+        yield handle
+        handle.stop()
+
+    return server
 
 
 def start_server(data_dir: Path, *, max_image_bytes: int | None = None,

@@ -5,34 +5,23 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from kycdesk.core.protocol import SERVER_IMAGE_ID_HEADER, TUS_VERSION, parse_repr_digest
 from tests.sync_support import (
-    BACKENDS,
     TOKEN,
     ServerHandle,
-    backend_for,
-    start_server,
+    server_on_each_backend,
     tus_upload,
 )
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(tmp_path_factory: pytest.TempPathFactory,
-           request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
-    handle = start_server(tmp_path_factory.mktemp("server") / "data",
-                          backend=backend_for(request),
-                          max_image_bytes=50_000)
-    yield handle
-    handle.stop()
+server = server_on_each_backend("server", max_image_bytes=50_000)
 
 
 def _upload(server: ServerHandle, case_id: str, image_id: str, body: bytes,

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +18,17 @@ import pytest
 from kycdesk.core.protocol import SERVER_IMAGE_ID_HEADER, TUS_VERSION, parse_repr_digest
 from kycdesk_server import schema as server_schema
 from tests.sync_support import (
-    BACKENDS,
     REPO_ROOT,
     TOKEN,
     ServerHandle,
-    backend_for,
-    start_server,
+    server_on_each_backend,
     tus_upload,
 )
 
 OTHER = "another-device-token"
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(tmp_path_factory: pytest.TempPathFactory,
-           request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
-    handle = start_server(tmp_path_factory.mktemp("authority") / "data",
-                          backend=backend_for(request),
-                          extra=["--token", OTHER])
-    yield handle
-    handle.stop()
+server = server_on_each_backend("authority", extra=["--token", OTHER])
 
 
 def _auth(token: str) -> dict[str, str]:

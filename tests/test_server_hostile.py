@@ -8,7 +8,6 @@ import socket
 import stat
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,10 +21,9 @@ from kycdesk.core.protocol import (
     encode_upload_metadata,
 )
 from tests.sync_support import (
-    BACKENDS,
     TOKEN,
     ServerHandle,
-    backend_for,
+    server_on_each_backend,
     start_server,
     tus_upload,
 )
@@ -34,14 +32,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 IDLE_S = 2
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(tmp_path_factory: pytest.TempPathFactory,
-           request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
-    handle = start_server(tmp_path_factory.mktemp("hostile") / "data",
-                          backend=backend_for(request),
-                          extra=["--idle-timeout", str(IDLE_S)])
-    yield handle
-    handle.stop()
+server = server_on_each_backend("hostile", extra=["--idle-timeout", str(IDLE_S)])
 
 
 def _healthy(server: ServerHandle) -> bool:

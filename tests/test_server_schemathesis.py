@@ -12,28 +12,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.sync_support import (
-    BACKENDS,
     REPO_ROOT,
     TOKEN,
     ServerHandle,
-    backend_for,
-    start_server,
+    server_on_each_backend,
 )
 
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(tmp_path_factory: pytest.TempPathFactory,
-           request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
-    handle = start_server(tmp_path_factory.mktemp("schemathesis") / "data",
-                          backend=backend_for(request))
-    yield handle
-    handle.stop()
+server = server_on_each_backend("schemathesis")
 
 
 def _schemathesis(server: ServerHandle, tmp_path: Path, *options: str

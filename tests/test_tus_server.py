@@ -9,12 +9,11 @@ import hashlib
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 
 from kycdesk.core.protocol import (
     OFFSET_CONTENT_TYPE,
@@ -22,20 +21,13 @@ from kycdesk.core.protocol import (
     TUS_VERSION,
     encode_upload_metadata,
 )
-from tests.sync_support import BACKENDS, TOKEN, ServerHandle, backend_for, start_server
+from tests.sync_support import TOKEN, ServerHandle, server_on_each_backend, start_server
 
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Tus-Resumable": TUS_VERSION}
 BODY = bytes(range(256)) * 400  # 102,400 bytes
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(tmp_path_factory: pytest.TempPathFactory,
-           request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
-    handle = start_server(tmp_path_factory.mktemp("tus") / "data",
-                          backend=backend_for(request),
-                          extra=["--idle-timeout", "2"])
-    yield handle
-    handle.stop()
+server = server_on_each_backend("tus", extra=["--idle-timeout", "2"])
 
 
 def _create(server: ServerHandle, body: bytes = BODY, *, case_id: str | None = None,
