@@ -68,7 +68,7 @@ class StatusBadgeDelegate(QStyledItemDelegate):
 EMPTY_STATE = ("No cases on this device yet.\n\nPress New case (Ctrl+N) to start one: "
                "fill in the steps, add the photos, then Submit for sync.\nTo send cases "
                "to your organisation, open Settings… (bottom right) and enter the server "
-               "address and this device's token.")
+               "address and the enrolment code your administrator gave you.")
 
 
 class CaseListPage(QWidget):
