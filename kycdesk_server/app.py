@@ -102,10 +102,10 @@ def _not_yours() -> JSONResponse:
 
 
 def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
-    uploads = UploadStore(store.root, store.db, store.lock,
+    uploads = UploadStore(store.root, store.db,
                           parts=store.partial_bytes,
                           expire_after=timedelta(seconds=config.upload_expiry_s))
-    registry = DeviceRegistry(store.db, store.lock)
+    registry = DeviceRegistry(store.db)
     for token in sorted(config.tokens):
         registry.register_lab_token(token)
     authority = CaseAuthority(registry)

@@ -18,12 +18,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
+
+from kycdesk.core.hashing import file_sha256
 
 # (upload id, start, new offset) -> recorded? (False: the upload moved on without us)
 Record = Callable[[str, int, int], bool]
@@ -84,14 +85,6 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class _FileWriter:
     def __init__(self, path: Path, upload_id: str, start: int, record: Record) -> None:
         self.fd = os.open(path, os.O_WRONLY)
@@ -133,7 +126,7 @@ class LocalPartialBytes:
 
     def assemble(self, upload_id: str, length: int, folder: Path) -> tuple[Path, str]:
         path = self.path(upload_id)
-        return path, sha256_file(path)
+        return path, file_sha256(path)
 
     def discard(self, upload_id: str) -> None:
         self.path(upload_id).unlink(missing_ok=True)
@@ -303,6 +296,3 @@ class S3PhotoBlobs:
     def probe(self) -> None:
         self.s3.head_bucket(Bucket=self.settings.bucket)
 
-
-def clear_folder(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)

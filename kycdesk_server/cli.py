@@ -170,7 +170,7 @@ def admin(argv: Sequence[str]) -> int:
         return 2
     store = ServerStore(args.data_dir, args.database, s3=s3_settings(args))
     try:
-        registry = DeviceRegistry(store.db, store.lock)
+        registry = DeviceRegistry(store.db)
         if args.command == "migrate":
             print(f"schema version {schema.version(store.db)} (latest {schema.LATEST})")
         elif args.command == "enrol-code":

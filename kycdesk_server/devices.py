@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -52,15 +51,14 @@ class EnrolmentRefusedError(Exception):
 
 
 class DeviceRegistry:
-    def __init__(self, db: Database, lock: threading.RLock) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self._lock = lock
 
     # -- enrolment ----------------------------------------------------------------------
     def issue_code(self, ttl: timedelta = timedelta(hours=24)) -> str:
         raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(4 * CODE_GROUPS))
         now = datetime.now(UTC)
-        with self._lock:
+        with self.db.lock:
             self.db.execute("INSERT INTO enrolment_codes(code_sha256, created_at, expires_at) "
                             "VALUES (?, ?, ?)",
                             (sha256_hex(raw), _now(),
@@ -89,49 +87,44 @@ class DeviceRegistry:
 
     def register_lab_token(self, token: str) -> Device:
         """A `--token` given on the command line: a device of its own (kept if revoked)."""
-        device_id = f"lab-{sha256_hex(token)[:16]}"
-        with self._lock:
-            self.db.execute("INSERT INTO devices(id, name, credential_sha256, "
-                            "enrolled_at) VALUES (?, 'lab token', ?, ?) "
-                            "ON CONFLICT DO NOTHING",
-                            (device_id, sha256_hex(token), _now()))
-        found = self.get(device_id)
-        assert found is not None
-        return found
+        return self._ensure(f"lab-{sha256_hex(token)[:16]}", "lab token", sha256_hex(token))
 
     def system_device(self, device_id: str, name: str) -> Device:
         """A device of the server's own (e.g. archive ingest): it owns cases, it has no
         usable credential (the hash of random bytes nobody holds)."""
-        with self._lock:
-            self.db.execute("INSERT INTO devices(id, name, credential_sha256, "
-                            "enrolled_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                            (device_id, name, sha256_hex(secrets.token_hex(32)), _now()))
+        return self._ensure(device_id, name, sha256_hex(secrets.token_hex(32)))
+
+    def _ensure(self, device_id: str, name: str, credential_sha256: str) -> Device:
+        """The device, registered if it was not (never changed if it was)."""
+        self.db.execute("INSERT INTO devices(id, name, credential_sha256, enrolled_at) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        (device_id, name, credential_sha256, _now()))
         found = self.get(device_id)
         assert found is not None
         return found
 
     # -- authentication -----------------------------------------------------------------
     def device_for(self, credential: str) -> Device | None:
-        with self._lock:
+        with self.db.lock:
             row = self.db.execute("SELECT id, name, enrolled_at, revoked_at FROM devices "
                                   "WHERE credential_sha256 = ?",
                                   (sha256_hex(credential),)).fetchone()
         return Device(*row) if row else None
 
     def get(self, device_id: str) -> Device | None:
-        with self._lock:
+        with self.db.lock:
             row = self.db.execute("SELECT id, name, enrolled_at, revoked_at FROM devices "
                                   "WHERE id = ?", (device_id,)).fetchone()
         return Device(*row) if row else None
 
     def list(self) -> list[Device]:
-        with self._lock:
+        with self.db.lock:
             rows = self.db.execute("SELECT id, name, enrolled_at, revoked_at FROM devices "
                                    "ORDER BY enrolled_at").fetchall()
         return [Device(*r) for r in rows]
 
     def revoke(self, device_id: str) -> bool:
-        with self._lock:
+        with self.db.lock:
             changed = self.db.execute("UPDATE devices SET revoked_at = ? WHERE id = ? "
                                       "AND revoked_at IS NULL", (_now(), device_id)).rowcount
         return changed == 1
@@ -139,7 +132,7 @@ class DeviceRegistry:
     # -- authority ----------------------------------------------------------------------
     def claim(self, case_id: str, device_id: str) -> str:
         """The case's owner after this device's write: itself if the case was nobody's."""
-        with self._lock:
+        with self.db.lock:
             self.db.execute("INSERT INTO case_owners(case_id, device_id, claimed_at) "
                             "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                             (case_id, device_id, _now()))
@@ -148,7 +141,7 @@ class DeviceRegistry:
         return str(row[0])
 
     def owner(self, case_id: str) -> str | None:
-        with self._lock:
+        with self.db.lock:
             row = self.db.execute("SELECT device_id FROM case_owners WHERE case_id = ?",
                                   (case_id,)).fetchone()
         return str(row[0]) if row else None

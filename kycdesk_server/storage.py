@@ -59,13 +59,11 @@ class ServerStore:
     def __init__(self, data_dir: Path, database_url: str | None = None, *,
                  s3: S3Settings | None = None) -> None:
         self.root = data_dir
-        self.images_dir = data_dir / "images"
         self.tmp_dir = data_dir / "tmp"
         # Applicants' data: the server's folders and database are its owner's alone.
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         data_dir.chmod(0o700)
-        for folder in (self.images_dir, self.tmp_dir):
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         database = data_dir / "server.sqlite3"
         if database_url is None and not database.exists():  # -wal/-shm take its mode
             os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

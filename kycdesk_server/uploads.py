@@ -20,7 +20,6 @@ Blocking file work runs in worker threads (`asyncio.to_thread`), never on the ev
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -59,11 +58,10 @@ class Upload:
 
 
 class UploadStore:
-    def __init__(self, root: Path, db: Database, lock: threading.RLock,
-                 *, parts: Callable[[Chunks], PartialBytes] | None = None,
+    def __init__(self, root: Path, db: Database, *,
+                 parts: Callable[[Chunks], PartialBytes] | None = None,
                  expire_after: timedelta = timedelta(days=30)) -> None:
         self.db = db
-        self._lock = lock
         # The byte store may need to know an upload's recorded chunks (S3): ours.
         self.parts: PartialBytes = parts(self.chunks) if parts is not None \
             else LocalPartialBytes(root / "uploads")
