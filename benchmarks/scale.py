@@ -220,7 +220,6 @@ def list_figures(data_dir: Path, runs: int) -> bool:
         print(f"   sort {label:16} {summary_ms(samples)}")
     worst_sort = max(max(s) for s in sorts.values())
 
-    rows = [reader.list_cases(limit=1, after=None)[0]]
     rng = random.Random(5)
     sample = [model.case_at(rng.randrange(model.rowCount())) for _ in range(40)]
     model.sort(3, Qt.SortOrder.DescendingOrder)
@@ -267,7 +266,6 @@ def list_figures(data_dir: Path, runs: int) -> bool:
         deep.append(time.perf_counter() - start)
     print(f"   pages to row {model.rowCount()}: {summary_ms(pages)}")
     print(f"   a page at row 50,000+: {summary_ms(deep)}")
-    del rows
     model.set_reader(None)
     reader.close()
     ok = verdict("search keystroke p99 (selective)", percentile(selective, 99) * 1000, 20, "ms")

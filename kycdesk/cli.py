@@ -197,11 +197,7 @@ def _doctor(paths: DataPaths, *, move_aside: bool, restart: bool = False) -> int
 
             first = store.recover()
             report = store.check(restart=restart, progress=progress)
-            report.removed_temp_files[:0] = first.removed_temp_files
-            report.restored_deletes[:0] = first.restored_deletes
-            report.finished_deletes[:0] = first.finished_deletes
-            report.moved_to_lost_and_found[:0] = first.moved_to_lost_and_found
-            report.retired_folders[:0] = first.retired_folders
+            report.include_repairs(first)
         for line in report.lines():
             print(line)
         return ExitCode.PROBLEMS if report.has_problems else ExitCode.OK

@@ -58,6 +58,12 @@ class RecoveryReport:
     photos_checked: int = 0
     more: dict[str, int] = field(default_factory=dict)  # findings past the lists' cap
 
+    def include_repairs(self, earlier: RecoveryReport) -> None:
+        """Put the repairs of an earlier pass (startup's, before a full check) first."""
+        for name in ("removed_temp_files", "restored_deletes", "finished_deletes",
+                     "moved_to_lost_and_found", "retired_folders"):
+            getattr(self, name)[:0] = getattr(earlier, name)
+
     @property
     def repairs(self) -> int:
         return (len(self.removed_temp_files) + len(self.restored_deletes)
