@@ -25,24 +25,23 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kycdesk.core.hashing import file_sha256
+from kycdesk_server.errors import StorageUnavailableError, is_disk_full
 
 # (upload id, start, new offset) -> recorded? (False: the upload moved on without us)
 Record = Callable[[str, int, int], bool]
 
 
-class StorageUnavailableError(Exception):
-    """The photo storage did not take the bytes (down, full, refusing): nothing was
-    acknowledged; the client tries again later (503)."""
-
-
 @contextlib.contextmanager
 def _storage_errors() -> Iterator[None]:
+    """The photo storage did not take or give the bytes (down, full, refusing): nothing
+    was acknowledged; the client tries again later (503; 507 when the disk is full)."""
     try:
         yield
     except StorageUnavailableError:
         raise
     except Exception as exc:  # OSError, botocore's ClientError/BotoCoreError …
-        raise StorageUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+        raise StorageUnavailableError(f"{type(exc).__name__}: {exc}", part="photos",
+                                      disk_full=is_disk_full(exc)) from exc
 
 
 class Writer(Protocol):
@@ -87,23 +86,26 @@ def fsync_dir(folder: Path) -> None:
 
 class _FileWriter:
     def __init__(self, path: Path, upload_id: str, start: int, record: Record) -> None:
-        self.fd = os.open(path, os.O_WRONLY)
-        os.ftruncate(self.fd, start)  # bytes past the recorded offset were never counted
-        os.lseek(self.fd, start, os.SEEK_SET)
+        with _storage_errors():
+            self.fd = os.open(path, os.O_WRONLY)
+            os.ftruncate(self.fd, start)  # bytes past the recorded offset were never counted
+            os.lseek(self.fd, start, os.SEEK_SET)
         self.upload_id, self.start, self.offset, self.record = upload_id, start, start, record
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
-        while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
-        self.offset += len(data)
+        with _storage_errors():
+            while view:
+                written = os.write(self.fd, view)
+                view = view[written:]
+                self.offset += written  # what reached the file, even if the rest did not
 
     def close(self, keep: bool) -> bool:
         try:
-            if not keep:
-                os.ftruncate(self.fd, self.start)
-            os.fsync(self.fd)  # on disk first, then counted
+            with _storage_errors():
+                if not keep:
+                    os.ftruncate(self.fd, self.start)
+                os.fsync(self.fd)  # on disk first, then counted
         finally:
             os.close(self.fd)
         return not keep or self.offset == self.start or \
@@ -119,7 +121,9 @@ class LocalPartialBytes:
         return self.dir / f"{upload_id}.part"
 
     def create(self, upload_id: str) -> None:
-        os.close(os.open(self.path(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        with _storage_errors():
+            os.close(os.open(self.path(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                             0o600))
 
     def open_writer(self, upload_id: str, start: int, record: Record) -> Writer:
         return _FileWriter(self.path(upload_id), upload_id, start, record)
@@ -172,8 +176,11 @@ class LocalPhotoBlobs:
 
     def probe(self) -> None:
         probe = self.root / "tmp" / f"ready-{uuid.uuid4().hex}"
-        probe.write_bytes(b"ok")
-        probe.unlink()
+        with _storage_errors():
+            try:
+                probe.write_bytes(b"ok")
+            finally:
+                probe.unlink(missing_ok=True)
 
 
 # -- S3 ------------------------------------------------------------------------------------
@@ -257,10 +264,11 @@ class S3PartialBytes:
         return target, digest.hexdigest()
 
     def discard(self, upload_id: str) -> None:
-        listed = self.s3.list_objects_v2(Bucket=self.settings.bucket,
-                                         Prefix=f"partial/{upload_id}/")
-        for item in listed.get("Contents", []):
-            self.s3.delete_object(Bucket=self.settings.bucket, Key=item["Key"])
+        with _storage_errors():
+            listed = self.s3.list_objects_v2(Bucket=self.settings.bucket,
+                                             Prefix=f"partial/{upload_id}/")
+            for item in listed.get("Contents", []):
+                self.s3.delete_object(Bucket=self.settings.bucket, Key=item["Key"])
 
     def repair(self, offsets: dict[str, int]) -> list[str]:
         return []  # chunks count only once recorded; strays go with their upload
@@ -294,5 +302,6 @@ class S3PhotoBlobs:
             token = {"ContinuationToken": listed["NextContinuationToken"]}
 
     def probe(self) -> None:
-        self.s3.head_bucket(Bucket=self.settings.bucket)
+        with _storage_errors():
+            self.s3.head_bucket(Bucket=self.settings.bucket)
 

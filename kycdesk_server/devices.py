@@ -58,12 +58,11 @@ class DeviceRegistry:
     def issue_code(self, ttl: timedelta = timedelta(hours=24)) -> str:
         raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(4 * CODE_GROUPS))
         now = datetime.now(UTC)
-        with self.db.lock:
-            self.db.execute("INSERT INTO enrolment_codes(code_sha256, created_at, expires_at) "
-                            "VALUES (?, ?, ?)",
-                            (sha256_hex(raw), _now(),
-                             (now + ttl).isoformat(timespec="milliseconds")
-                             .replace("+00:00", "Z")))
+        self.db.execute("INSERT INTO enrolment_codes(code_sha256, created_at, expires_at) "
+                        "VALUES (?, ?, ?)",
+                        (sha256_hex(raw), _now(),
+                         (now + ttl).isoformat(timespec="milliseconds")
+                         .replace("+00:00", "Z")))
         return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
 
     def enrol(self, code: str, name: str) -> tuple[Device, str]:
@@ -105,43 +104,37 @@ class DeviceRegistry:
 
     # -- authentication -----------------------------------------------------------------
     def device_for(self, credential: str) -> Device | None:
-        with self.db.lock:
-            row = self.db.execute("SELECT id, name, enrolled_at, revoked_at FROM devices "
-                                  "WHERE credential_sha256 = ?",
-                                  (sha256_hex(credential),)).fetchone()
+        row = self.db.execute("SELECT id, name, enrolled_at, revoked_at FROM devices "
+                              "WHERE credential_sha256 = ?",
+                              (sha256_hex(credential),)).fetchone()
         return Device(*row) if row else None
 
     def get(self, device_id: str) -> Device | None:
-        with self.db.lock:
-            row = self.db.execute("SELECT id, name, enrolled_at, revoked_at FROM devices "
-                                  "WHERE id = ?", (device_id,)).fetchone()
+        row = self.db.execute("SELECT id, name, enrolled_at, revoked_at FROM devices "
+                              "WHERE id = ?", (device_id,)).fetchone()
         return Device(*row) if row else None
 
     def list(self) -> list[Device]:
-        with self.db.lock:
-            rows = self.db.execute("SELECT id, name, enrolled_at, revoked_at FROM devices "
-                                   "ORDER BY enrolled_at").fetchall()
+        rows = self.db.execute("SELECT id, name, enrolled_at, revoked_at FROM devices "
+                               "ORDER BY enrolled_at").fetchall()
         return [Device(*r) for r in rows]
 
     def revoke(self, device_id: str) -> bool:
-        with self.db.lock:
-            changed = self.db.execute("UPDATE devices SET revoked_at = ? WHERE id = ? "
-                                      "AND revoked_at IS NULL", (_now(), device_id)).rowcount
+        changed = self.db.execute("UPDATE devices SET revoked_at = ? WHERE id = ? "
+                                  "AND revoked_at IS NULL", (_now(), device_id)).rowcount
         return changed == 1
 
     # -- authority ----------------------------------------------------------------------
     def claim(self, case_id: str, device_id: str) -> str:
         """The case's owner after this device's write: itself if the case was nobody's."""
-        with self.db.lock:
-            self.db.execute("INSERT INTO case_owners(case_id, device_id, claimed_at) "
-                            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                            (case_id, device_id, _now()))
-            row = self.db.execute("SELECT device_id FROM case_owners WHERE case_id = ?",
-                                  (case_id,)).fetchone()
+        self.db.execute("INSERT INTO case_owners(case_id, device_id, claimed_at) "
+                        "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                        (case_id, device_id, _now()))
+        row = self.db.execute("SELECT device_id FROM case_owners WHERE case_id = ?",
+                              (case_id,)).fetchone()
         return str(row[0])
 
     def owner(self, case_id: str) -> str | None:
-        with self.db.lock:
-            row = self.db.execute("SELECT device_id FROM case_owners WHERE case_id = ?",
-                                  (case_id,)).fetchone()
+        row = self.db.execute("SELECT device_id FROM case_owners WHERE case_id = ?",
+                              (case_id,)).fetchone()
         return str(row[0]) if row else None

@@ -19,8 +19,9 @@ from pydantic import ValidationError
 from kycdesk.core.case_archive import read_archive
 from kycdesk.core.protocol import ClientInfo, Submission, SubmissionImage
 from kycdesk_server.devices import DeviceRegistry
+from kycdesk_server.errors import RequestRefusedError
+from kycdesk_server.services.submissions import SubmissionService
 from kycdesk_server.storage import ImageConflictError, ServerStore
-from kycdesk_server.submissions import Refused, accept
 
 FINALIZED = ("READY", "FAILED", "SYNCED")
 INGEST_DEVICE = "archive-ingest"
@@ -65,10 +66,12 @@ def ingest(store: ServerStore, registry: DeviceRegistry, archive: Path, *,
         except ImageConflictError as conflict:
             print(f"refused: {conflict.detail}", file=out)
             return 1
-        outcome = accept(store, case_id, _submission(case, held, device), device)
-    if isinstance(outcome, Refused):
-        print(f"refused: {outcome.detail}", file=out)
-        return 1
+        try:
+            outcome = SubmissionService(store).accept(case_id,
+                                                      _submission(case, held, device), device)
+        except RequestRefusedError as refused:
+            print(f"refused: {refused.detail}", file=out)
+            return 1
     stored_submission = outcome.stored
     said = "ingested" if outcome.new else "already held"
     print(f"{said}: case {case_id} revision {stored_submission.revision}, receipt "

@@ -6,16 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends, Path
-from fastapi.security import HTTPBearer
+from fastapi import Path
 
 from kycdesk.core.protocol import UUID_TEXT
-
-# The middleware checks the credential; this makes the scheme part of the contract.
-bearer = HTTPBearer(auto_error=False, scheme_name="DeviceCredential",
-                    description="The device's credential from its enrolment (or a lab "
-                                "token): `Authorization: Bearer <credential>`.")
-NEEDS_CREDENTIAL = [Depends(bearer)]
 
 CaseIdPath = Path(pattern=UUID_TEXT, description="The case's id (a lowercase UUID)")
 UploadIdPath = Path(pattern=r"^[0-9a-f]{32}$", description="The upload's id")
@@ -37,7 +30,8 @@ _WHY = {
     429: "Too many uploads at once from this device (Retry-After)",
     431: "Request headers too large",
     460: "The chunk's checksum does not match (tus checksum extension)",
-    503: "Too many connections, or the store is not ready (Retry-After)",
+    503: "Too many connections, or the storage is unavailable (Retry-After)",
+    507: "The server's disk is full (Retry-After)",
 }
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
@@ -45,7 +39,7 @@ _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schema
 def errors(*codes: int, body: bool = True) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: each status with its reason and a problem body (none for
     HEAD, whose answers have no body)."""
-    common = (400, 401, 411, 413, 422, 431, 503)
+    common = (400, 401, 411, 413, 422, 431, 503, 507)
     return {code: {"description": _WHY[code], **({"content": _PROBLEM} if body else {})}
             for code in sorted({*codes, *common})}
 

@@ -21,9 +21,9 @@ from kycdesk_server.blobs import (
     S3PartialBytes,
     S3PhotoBlobs,
     S3Settings,
-    StorageUnavailableError,
 )
-from kycdesk_server.database import open_database
+from kycdesk_server.database import PoolSettings, open_database
+from kycdesk_server.errors import StorageUnavailableError
 
 
 def now() -> str:
@@ -57,7 +57,7 @@ class StoredSubmission:
 
 class ServerStore:
     def __init__(self, data_dir: Path, database_url: str | None = None, *,
-                 s3: S3Settings | None = None) -> None:
+                 s3: S3Settings | None = None, pool: PoolSettings | None = None) -> None:
         self.root = data_dir
         self.tmp_dir = data_dir / "tmp"
         # Applicants' data: the server's folders and database are its owner's alone.
@@ -69,8 +69,8 @@ class ServerStore:
             os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         for leftover in self.tmp_dir.iterdir():  # a crash mid-upload: never evidence
             leftover.unlink(missing_ok=True)
-        self.db = open_database(database_url, data_dir)
-        self.lock = self._lock = self.db.lock
+        self.db = open_database(database_url, data_dir, pool=pool)
+        self.lock = self.db.lock  # kept for callers serialising a read-then-write
         schema.migrate(self.db)
         self.s3 = s3
         self.blobs: PhotoBlobs = S3PhotoBlobs(s3, data_dir) if s3 is not None \
@@ -87,17 +87,15 @@ class ServerStore:
 
     # -- images -----------------------------------------------------------------------
     def image_anywhere(self, client_image_id: str) -> tuple[str, StoredImage] | None:
-        with self._lock:
-            row = self.db.execute(
-                "SELECT case_id, client_image_id, server_image_id, sha256, byte_size "
-                "FROM images WHERE client_image_id = ?", (client_image_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT case_id, client_image_id, server_image_id, sha256, byte_size "
+            "FROM images WHERE client_image_id = ?", (client_image_id,)).fetchone()
         return (row[0], StoredImage(*row[1:])) if row else None
 
     def images(self, case_id: str) -> list[StoredImage]:
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT client_image_id, server_image_id, sha256, byte_size FROM images "
-                "WHERE case_id = ? ORDER BY stored_at", (case_id,)).fetchall()
+        rows = self.db.execute(
+            "SELECT client_image_id, server_image_id, sha256, byte_size FROM images "
+            "WHERE case_id = ? ORDER BY stored_at", (case_id,)).fetchall()
         return [StoredImage(*r) for r in rows]
 
     def commit_image(self, case_id: str, client_image_id: str, tmp: Path, sha256: str,
@@ -140,10 +138,9 @@ class ServerStore:
 
     # -- submissions ------------------------------------------------------------------
     def submission(self, case_id: str) -> StoredSubmission | None:
-        with self._lock:
-            row = self.db.execute(
-                "SELECT case_id, revision, body_hash, device_id, receipt_id, accepted_at, "
-                "server_image_ids FROM submissions WHERE case_id = ?", (case_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT case_id, revision, body_hash, device_id, receipt_id, accepted_at, "
+            "server_image_ids FROM submissions WHERE case_id = ?", (case_id,)).fetchone()
         if row is None:
             return None
         return StoredSubmission(case_id=row[0], revision=row[1], body_hash=row[2],
@@ -155,7 +152,7 @@ class ServerStore:
                          server_image_ids: list[str]) -> StoredSubmission:
         stored = StoredSubmission(case_id, revision, body_hash, device_id,
                                   f"rcpt-{uuid.uuid4().hex[:16]}", now(), server_image_ids)
-        with self._lock, self.db.transaction():
+        with self.db.transaction():
             row = (case_id, revision, body_hash, json.dumps(body, sort_keys=True),
                    device_id, stored.receipt_id, stored.accepted_at,
                    json.dumps(server_image_ids))
@@ -179,11 +176,10 @@ class ServerStore:
 
     def revisions(self, case_id: str) -> list[StoredSubmission]:
         """Every revision received for a case, oldest first (admin: `revisions`)."""
-        with self._lock:
-            rows = self.db.execute(
-                "SELECT case_id, revision, body_hash, device_id, receipt_id, accepted_at, "
-                "server_image_ids FROM submission_revisions WHERE case_id = ? "
-                "ORDER BY revision", (case_id,)).fetchall()
+        rows = self.db.execute(
+            "SELECT case_id, revision, body_hash, device_id, receipt_id, accepted_at, "
+            "server_image_ids FROM submission_revisions WHERE case_id = ? "
+            "ORDER BY revision", (case_id,)).fetchall()
         return [StoredSubmission(case_id=r[0], revision=r[1], body_hash=r[2], device_id=r[3],
                                  receipt_id=r[4], accepted_at=r[5],
                                  server_image_ids=json.loads(r[6])) for r in rows]
@@ -192,22 +188,22 @@ class ServerStore:
         """Why this store cannot take writes now (None: it can). Blocking: a thread."""
         try:
             self.db.execute("SELECT 1").fetchone()
-        except self.db.errors as exc:
-            return f"the database does not answer ({type(exc).__name__})"
+        except StorageUnavailableError:
+            return "the database does not answer"
         try:
             self.blobs.probe()
-        except Exception as exc:  # OSError, botocore's errors: the photos cannot be stored
-            return f"the photo storage does not answer ({type(exc).__name__})"
+        except StorageUnavailableError as exc:
+            return "the photo storage is full" if exc.disk_full \
+                else "the photo storage does not answer"
         return None
 
     # -- inspection (control endpoint, tests) -----------------------------------------
     def state(self) -> dict[str, Any]:
-        with self._lock:
-            images = self.db.execute(
-                "SELECT case_id, client_image_id, sha256, byte_size FROM images").fetchall()
-            submissions = self.db.execute(
-                "SELECT case_id, revision, receipt_id FROM submissions").fetchall()
-            log = self.db.execute("SELECT case_id, revision FROM submission_log").fetchall()
+        images = self.db.execute(
+            "SELECT case_id, client_image_id, sha256, byte_size FROM images").fetchall()
+        submissions = self.db.execute(
+            "SELECT case_id, revision, receipt_id FROM submissions").fetchall()
+        log = self.db.execute("SELECT case_id, revision FROM submission_log").fetchall()
         try:
             files: list[str] | None = self.blobs.names()
         except StorageUnavailableError:

@@ -140,8 +140,10 @@ def test_a_device_cannot_hold_more_than_its_share_of_uploads(server: ServerHandl
             ).encode()))
         deadline = time.monotonic() + 5
         while True:  # the eight are being served once the server has read their heads
+            # A wrong offset: until the eight hold their slots this is a 409 that writes
+            # nothing (a right one would write, and every later try would be a 409).
             ninth = httpx.patch(f"{server.base_url}{urls[8]}", content=b"x", headers={
-                **AUTH, "Tus-Resumable": TUS_VERSION, "Upload-Offset": "0",
+                **AUTH, "Tus-Resumable": TUS_VERSION, "Upload-Offset": "1",
                 "Content-Type": OFFSET_CONTENT_TYPE})
             if ninth.status_code == 429 or time.monotonic() > deadline:
                 break

@@ -176,7 +176,7 @@ def parse_repr_digest(header: str | None) -> str | None:
 # termination, checksum) under /v1/uploads; see docs/sync-protocol.md ------------------
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,creation-with-upload,expiration,termination,checksum"
-TUS_CHECKSUM_ALGORITHMS = "sha256"
+TUS_CHECKSUM_ALGORITHMS = "sha1,sha256"  # sha1: a MUST of the checksum extension
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 UPLOADS_PATH = "/v1/uploads"
 # Kycdesk's additions on a completed upload (PATCH reply and HEAD): the server's photo id

@@ -1,0 +1,20 @@
+"""The server's behaviour as plain classes with typed methods (devices, submissions,
+uploads); the HTTP routes (kycdesk_server.routes) only translate requests and answers.
+Known refusals are `RequestRefusedError`s; a part that fails is `StorageUnavailableError`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kycdesk_server.services.devices import DeviceService
+from kycdesk_server.services.submissions import SubmissionService
+from kycdesk_server.services.uploads import UploadService
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the routes call (one set per app; `app.state.services`)."""
+
+    devices: DeviceService
+    submissions: SubmissionService
+    uploads: UploadService
