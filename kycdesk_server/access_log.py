@@ -11,9 +11,20 @@ import time
 from typing import Any
 
 from kycdesk_server.faults import ASGIApp, Message, Receive, Scope, Send
-from kycdesk_server.metrics import ServerMetrics
+from kycdesk_server.metrics import ServerMetrics, route_label
 
 log = logging.getLogger("kycdesk.access")
+_MAX_FIELD = 200
+
+
+def escaped(field: str) -> str:
+    """A client-chosen field (the decoded path: `%0A` is a newline by now) as one safe
+    token: control characters, spaces, quotes and backslashes escaped, length bounded,
+    so no request can forge or split a log line."""
+    text = "".join(c if c.isprintable() and c not in ' "\\' else
+                   f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                   for c in field[:_MAX_FIELD])
+    return text + ("…" if len(field) > _MAX_FIELD else "")
 
 
 class AccessLog:
@@ -44,9 +55,11 @@ class AccessLog:
             await self.app(scope, counting_receive, counting_send)
         finally:
             elapsed = time.monotonic() - began
-            log.info("%s %s %s in=%d out=%d %.3fs", scope["method"], scope["path"],
-                     counts["status"] or "-", counts["in"], counts["out"], elapsed)
+            log.info("%s %s %s in=%d out=%d %.3fs", escaped(scope["method"]),
+                     escaped(scope["path"]), counts["status"] or "-", counts["in"],
+                     counts["out"], elapsed)
             if self.metrics is not None:
-                self.metrics.observe(scope["method"], scope["path"], status=counts["status"],
+                self.metrics.observe(scope["method"], route_label(scope),
+                                     status=counts["status"],
                                      bytes_in=counts["in"], bytes_out=counts["out"],
                                      seconds=elapsed)

@@ -16,6 +16,7 @@ from typing import Any
 from kycdesk.core.protocol import MAX_SUBMISSION_BYTES, UPLOADS_PATH
 from kycdesk_server.access_log import AccessLog
 from kycdesk_server.blobs import S3Settings
+from kycdesk_server.database import PoolSettings
 from kycdesk_server.faults import DroppedConnectionError, FaultMiddleware, FaultRule, FaultState
 from kycdesk_server.limits import RequestLimits
 
@@ -59,6 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-connections", type=int, default=2000,
                         help="connections served at once; past it new ones get 503 "
                              "(default 2000)")
+    parser.add_argument("--max-connections-per-address", type=int, default=256,
+                        metavar="N",
+                        help="connections one client address may hold at once (per worker); "
+                             "past it new ones get 503 (default 256: offices behind one "
+                             "NAT address)")
+    parser.add_argument("--header-timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="a request's headers must arrive whole within this time, or "
+                             "the connection is closed (408; default 10)")
+    parser.add_argument("--db-pool-size", type=int, default=10, metavar="N",
+                        help="PostgreSQL connections per worker at most (default 10)")
+    parser.add_argument("--db-timeout", type=float, default=5.0, metavar="SECONDS",
+                        help="a request waits this long for a PostgreSQL connection, then "
+                             "gets 503 + Retry-After (default 5)")
     parser.add_argument("--metrics-allow", action="append", default=[], metavar="CIDR",
                         help="networks allowed to read /metrics besides loopback "
                              "(repeatable)")
@@ -242,6 +256,7 @@ WORKER_ARGS_ENV = "KYCDESK_SERVER_WORKER_ARGS"
 def build_app(args: argparse.Namespace) -> tuple[Any, Any]:
     """The ASGI app of one server process (and its store, to close)."""
     from kycdesk_server.app import ServerConfig, create_app
+    from kycdesk_server.connections import GuardedH11Protocol
     from kycdesk_server.storage import ServerStore
 
     faults = FaultState(rules=[FaultRule(**r) for r in json.loads(args.faults)],
@@ -251,7 +266,10 @@ def build_app(args: argparse.Namespace) -> tuple[Any, Any]:
                           upload_expiry_s=args.upload_expiry, idle_timeout_s=args.idle_timeout,
                           metrics_allow=args.metrics_allow)
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    store = ServerStore(args.data_dir, args.database, s3=s3_settings(args))
+    store = ServerStore(args.data_dir, args.database, s3=s3_settings(args),
+                        pool=pool_settings(args))
+    GuardedH11Protocol.configure(header_timeout_s=args.header_timeout,
+                                 per_address=args.max_connections_per_address)
     app = AccessLog(RequestLimits(FaultMiddleware(create_app(store, config), faults),
                                   max_body_bytes=MAX_SUBMISSION_BYTES,
                                   body_idle_s=args.idle_timeout, exempt_prefix=UPLOADS_PATH),
@@ -260,6 +278,10 @@ def build_app(args: argparse.Namespace) -> tuple[Any, Any]:
                         stream=sys.stdout)
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
     return app, store
+
+
+def pool_settings(args: argparse.Namespace) -> PoolSettings:
+    return PoolSettings(max_size=max(1, args.db_pool_size), timeout_s=args.db_timeout)
 
 
 def worker_app() -> Any:
@@ -274,6 +296,7 @@ def _uvicorn_config(args: argparse.Namespace, app: Any, **extra: Any) -> Any:
 
     return uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                           access_log=False, timeout_graceful_shutdown=2,
+                          http="kycdesk_server.connections:GuardedH11Protocol",
                           limit_concurrency=args.max_connections,
                           ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
                           **extra)

@@ -16,6 +16,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from kycdesk_server.headers import decimal
+
 MAX_HEADER_BYTES = 16 * 1024
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -53,16 +55,16 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length", b"").decode("latin-1")
-        if not declared.isdigit():
+        declared = decimal(headers.get(b"content-length", b"").decode("latin-1"))
+        if declared is None:
             await _problem(send, 411, "Length required",
                            "Send the body with a Content-Length.")
             return
-        if int(declared) > self.max_body_bytes:
+        if declared > self.max_body_bytes:
             await _problem(send, 413, "Request too large",
                            f"Requests are limited to {self.max_body_bytes} bytes.")
             return
-        await self.app(scope, self._bounded(receive, int(declared)), send)
+        await self.app(scope, self._bounded(receive, declared), send)
 
     def _bounded(self, receive: Receive, declared: int) -> Receive:
         received = 0

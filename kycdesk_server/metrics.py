@@ -1,6 +1,7 @@
 """Prometheus metrics of the reference server: requests (by route and status), latency,
-bytes in and out, upload outcomes. Routes are labelled by their template (ids replaced),
-so the label set stays small; no applicant data is ever a label.
+bytes in and out, upload outcomes. Routes are labelled by the template of the route that
+answered (never the path: ids and anonymous junk would grow the label set without
+bound); every unknown path shares the label "other". No applicant data is ever a label.
 
 `/metrics` answers loopback clients (a Prometheus agent beside the server), or the
 networks given with `--metrics-allow`.
@@ -9,19 +10,25 @@ networks given with `--metrics-allow`.
 from __future__ import annotations
 
 import ipaddress
-import re
+from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_UPLOAD = re.compile(r"(/v1/uploads/)[^/]+")
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
 
 
-def route_of(path: str) -> str:
-    if path.startswith("/v1/"):
-        path = _UPLOAD.sub(r"\1{id}", _UUID.sub("{id}", path))
-        return path if len(path) <= 80 else path[:80]
-    return path if path in ("/metrics", "/ready", "/docs", "/openapi.json") else "other"
+def route_label(scope: Mapping[str, Any]) -> str:
+    """The template of the route that answered (`/v1/uploads/{upload_id}`), set by the
+    app's router on the request's scope; every path no route matched shares one label."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    return template if isinstance(template, str) else OTHER
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else OTHER
 
 
 class ServerMetrics:
@@ -39,10 +46,10 @@ class ServerMetrics:
         self.uploads = Counter("kycdesk_upload_outcomes", "How upload requests ended",
                                ["outcome"], registry=self.registry)
 
-    def observe(self, method: str, path: str, *, status: int | None, bytes_in: int,
+    def observe(self, method: str, route: str, *, status: int | None, bytes_in: int,
                 bytes_out: int, seconds: float) -> None:
-        route = route_of(path)
-        self.requests.labels(method, route, str(status or 0)).inc()
+        """One answered request; `route` is a `route_label` (a bounded set)."""
+        self.requests.labels(method_label(method), route, str(status or 0)).inc()
         self.latency.labels(route).observe(seconds)
         self.bytes_in.labels(route).inc(bytes_in)
         self.bytes_out.labels(route).inc(bytes_out)

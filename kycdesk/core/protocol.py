@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 API_VERSION = "1"
 SHA256_HEX = r"^[0-9a-f]{64}$"
@@ -112,7 +112,8 @@ class ClientInfo(_Request):
 
 
 class Submission(_Request):
-    revision: int = Field(ge=1, le=MAX_REVISION)
+    # Strict: "1" (a string) or true is refused, not coerced — a revision is a number.
+    revision: StrictInt = Field(ge=1, le=MAX_REVISION)
     reference_number: str | None = Field(default=None, max_length=100)
     form_id: str | None = Field(default=None, max_length=100)
     form_version: str | None = Field(default=None, max_length=100)
