@@ -71,6 +71,15 @@ class Postgres:
                       "immediate", "stop"], check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def shut_down(self) -> None:
+        """Stop the server as an operator's restart does (fast: clients are disconnected,
+        their transactions rolled back); the cluster stays for `start_again`."""
+        _as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"), "-m",
+                      "fast", "-w", "stop"])
+
+    def start_again(self) -> None:
+        _start_cluster(self.bin_dir, self.folder, self.port)
+
 
 def _pg_bin_dir() -> Path:
     found = shutil.which("initdb")
@@ -104,16 +113,22 @@ def start_postgres() -> Postgres:
     port = _free_port()
     _as_postgres([str(bin_dir / "initdb"), "-D", str(folder / "data"), "-A", "trust",
                   "-U", "kycdesk", "-E", "UTF8", "--locale=C", "--no-sync"])
+    _start_cluster(bin_dir, folder, port)
+    return Postgres(folder, port, bin_dir)
+
+
+def _start_cluster(bin_dir: Path, folder: Path, port: int) -> None:
     _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-l",
                   str(folder / "server.log"), "-w", "-o",
                   f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"])
-    return Postgres(folder, port, bin_dir)
 
 
 @dataclass
 class S3Server:
     process: subprocess.Popen[bytes]
     endpoint: str
+    command: list[str]
+    folder: Path
     key: str = S3_KEY
     secret: str = S3_SECRET
 
@@ -132,6 +147,33 @@ class S3Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def start_again(self) -> None:
+        """After `stop`: the same server (folder, ports, keys) started again."""
+        self.process = _launch_weed(self.command, self.folder)
+        _wait_for_s3(self)
+
+
+def _launch_weed(command: list[str], folder: Path) -> subprocess.Popen[bytes]:
+    with (folder / "weed.log").open("ab") as log:
+        return subprocess.Popen(command, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait_for_s3(server: S3Server) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if server.process.poll() is not None:
+            raise RealPartMissingError(
+                f"SeaweedFS exited with {server.process.returncode}: "
+                f"{(server.folder / 'weed.log').read_text()[-2000:]}")
+        try:
+            server.client().list_buckets()
+            return
+        except Exception:  # not listening yet
+            if time.monotonic() > deadline:
+                server.stop()
+                raise RealPartMissingError("SeaweedFS did not answer within 60 s") from None
+            time.sleep(0.2)  # polling a child's startup; there is no signal to wait on
 
 
 def _weed() -> str:
@@ -160,26 +202,12 @@ def start_s3(folder: Path) -> S3Server:
                       f'"{S3_KEY}", "secretKey": "{S3_SECRET}"}}], "actions": ["Admin", '
                       '"Read", "Write", "List", "Tagging"]}]}')
     master, volume, filer, s3 = _ports_with_grpc(4)
-    log = (folder / "weed.log").open("ab")
-    process = subprocess.Popen(
-        [weed, "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-         f"-master.port={master}", f"-volume.port={volume}", "-volume.max=300",
-         "-master.volumeSizeLimitMB=64", "-filer",
-         f"-filer.port={filer}", "-s3", f"-s3.port={s3}", f"-s3.config={config}",
-         "-s3.port.iceberg=0", "-s3.port.lance=0"],  # only S3: no fixed ports
-        cwd=folder, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    server = S3Server(process, f"http://127.0.0.1:{s3}")
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RealPartMissingError(f"SeaweedFS exited with {process.returncode}: "
-                                       f"{(folder / 'weed.log').read_text()[-2000:]}")
-        try:
-            server.client().list_buckets()
-            return server
-        except Exception:  # not listening yet
-            if time.monotonic() > deadline:
-                server.stop()
-                raise RealPartMissingError("SeaweedFS did not answer within 60 s") from None
-            time.sleep(0.2)  # polling a child's startup; there is no signal to wait on
+    command = [weed, "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+               f"-master.port={master}", f"-volume.port={volume}", "-volume.max=300",
+               "-master.volumeSizeLimitMB=64", "-filer",
+               f"-filer.port={filer}", "-s3", f"-s3.port={s3}", f"-s3.config={config}",
+               "-s3.port.iceberg=0", "-s3.port.lance=0"]  # only S3: no fixed ports
+    server = S3Server(_launch_weed(command, folder), f"http://127.0.0.1:{s3}", command,
+                      folder)
+    _wait_for_s3(server)
+    return server
