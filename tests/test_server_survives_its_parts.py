@@ -174,13 +174,12 @@ def _first_lines(socks: list[socket.socket], within_s: float) -> dict[socket.soc
     """The first line each socket receives within the time (b"" closed without one)."""
     selector = selectors.DefaultSelector()
     for sock in socks:
-        selector.register(sock, selectors.EVENT_READ)
+        selector.register(sock, selectors.EVENT_READ, data=sock)
     got: dict[socket.socket, bytes] = {}
     deadline = time.monotonic() + within_s
     while len(got) < len(socks) and (left := deadline - time.monotonic()) > 0:
         for key, _events in selector.select(timeout=left):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
+            sock = key.data
             try:
                 data = sock.recv(200)
             except OSError:  # reset: closed just as well
