@@ -75,10 +75,15 @@ def test_odd_ids_and_values_are_4xx_never_500(server: ServerHandle) -> None:
             ),
         "not JSON": httpx.put(f"{base}/{case_id}/submission", headers=AUTH,
                               content=b"\xff\xfe<html>"),
+        "revision as a string": httpx.put(f"{base}/{case_id}/submission", headers=AUTH,
+                                          json=_submission(revision="1")),
+        "revision as true": httpx.put(f"{base}/{case_id}/submission", headers=AUTH,
+                                      json=_submission(revision=True)),
     }
     statuses = {what: reply.status_code for what, reply in replies.items()}
     assert all(400 <= status < 500 for status in statuses.values()), statuses
     assert statuses["newline after the id"] == 422  # the path's pattern, checked whole
+    assert statuses["revision as a string"] == statuses["revision as true"] == 422
     assert _healthy(server)
     assert not any("\n" in f for f in server.state()["files"])
 
@@ -247,3 +252,42 @@ def test_photo_storage_down_is_503_and_nothing_is_acknowledged(tmp_path: Path) -
         assert uploads and all(offset == 0 for (offset,) in uploads)
     finally:
         server.stop()
+
+
+def test_metrics_stay_bounded_whatever_paths_are_asked(tmp_path: Path) -> None:
+    """Anonymous requests for thousands of made-up paths share one label: the exposition
+    does not grow with them."""
+    server = start_server(tmp_path / "data")
+    try:
+        with httpx.Client(base_url=server.base_url) as http:
+            def ask(count: int) -> None:
+                for _ in range(count):
+                    junk = uuid.uuid4().hex
+                    http.get(f"/v1/{junk}/x")
+                    http.get(f"/{junk}")
+                    http.request("FOO" + junk[:4].upper(), f"/v1/uploads/{junk}")
+            ask(50)
+            http.get("/metrics")  # its own series exist from now on
+            size = len(http.get("/metrics").content)
+            ask(1000)
+            exposition = http.get("/metrics").text
+        assert len(exposition) <= size + 200  # counts grow a few digits, labels do not
+        assert 'route="other"' in exposition and 'method="other"' in exposition
+        assert 'route="/v1/uploads/{upload_id}"' in exposition
+    finally:
+        server.stop()
+
+
+def test_a_path_cannot_forge_an_access_log_line(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    server = start_server(tmp_path / "data", log=log)
+    try:
+        forged = "2026-01-01 00:00:00,000 GET /v1/health 200 in=0 out=0 0.001s"
+        httpx.get(f"{server.base_url}/v1/x%0A{forged.replace(' ', '%20')}%0D%1B[31m")
+        assert _healthy(server)
+    finally:
+        server.stop()
+    lines = log.read_text().splitlines()
+    assert not any(line.startswith("2026-01-01") for line in lines)
+    [line] = [line for line in lines if "/v1/x" in line]
+    assert "/v1/x\\x0a2026-01-01\\x2000:00:00,000" in line and "\x1b" not in line

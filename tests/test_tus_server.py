@@ -218,9 +218,11 @@ def test_tuspy_uploads_a_photo_the_server_then_holds(server: ServerHandle,
     case_id, image_id = str(uuid.uuid4()), str(uuid.uuid4())
     client = TusClient(f"{server.base_url}/v1/uploads",
                        headers={"Authorization": f"Bearer {TOKEN}"})
-    uploader = client.uploader(str(photo), chunk_size=64 * 1024, metadata={
-        "case_id": case_id, "client_image_id": image_id,
-        "sha256": hashlib.sha256(photo.read_bytes()).hexdigest()})
+    # With a per-chunk checksum: tuspy sends sha1 (a MUST of the checksum extension).
+    uploader = client.uploader(str(photo), chunk_size=64 * 1024, upload_checksum=True,
+                               metadata={"case_id": case_id, "client_image_id": image_id,
+                                         "sha256": hashlib.sha256(photo.read_bytes())
+                                         .hexdigest()})
     uploader.upload()
     held = httpx.get(f"{server.base_url}/v1/cases/{case_id}/images", headers=AUTH).json()
     assert [(h["client_image_id"], h["sha256"]) for h in held] == \
@@ -231,3 +233,46 @@ def _upload_file_size(server: ServerHandle, url: str) -> int:
     """How far a running request for this upload has got (the server's own count)."""
     received: dict[str, int] = server.state()["receiving"]
     return received.get(urlsplit(url).path.rsplit("/", 1)[1], -1)
+
+
+def test_a_sha1_checksum_is_verified_too(server: ServerHandle) -> None:
+    url = _create(server)
+    wrong = "sha1 " + base64.b64encode(hashlib.sha1(b"other").digest()).decode()
+    assert _patch(url, 0, BODY[:10], **{"Upload-Checksum": wrong}).status_code == 460
+    right = "sha1 " + base64.b64encode(hashlib.sha1(BODY[:10]).digest()).decode()
+    assert _patch(url, 0, BODY[:10], **{"Upload-Checksum": right}).status_code == 204
+    assert _offset(url) == 10
+
+
+def test_a_body_longer_than_the_upload_counts_nothing(server: ServerHandle) -> None:
+    """Never at offset = length without being bound: a PATCH that would run past the
+    length is refused whole, whether its Content-Length says so or its bytes do."""
+    url = _create(server)
+    assert _patch(url, 0, BODY[:10]).status_code == 204
+    refused = _patch(url, 10, BODY[10:] + b"extra")
+    assert refused.status_code == 400 and refused.headers["tus-resumable"] == TUS_VERSION
+    assert _offset(url) == 10
+    sock = _raw_patch(url, 10, len(BODY) - 10, BODY[10:] + b"extra")  # lies about it
+    try:
+        reply = sock.recv(4096).split(b"\r\n", 1)[0]
+    finally:
+        sock.close()
+    assert reply in (b"HTTP/1.1 400 Bad Request", b"HTTP/1.1 204 No Content")
+    done = httpx.head(url, headers=AUTH)
+    # Either the declared bytes were taken and the photo bound, or nothing was counted.
+    assert (int(done.headers["upload-offset"]), "kycdesk-server-image-id" in done.headers) \
+        in ((10, False), (len(BODY), True))
+
+
+def test_upload_numbers_are_ascii_digits_only(server: ServerHandle) -> None:
+    """`"²".isdigit()` is True and `int("²")` fails: both headers are 400, never 500."""
+    metadata = encode_upload_metadata({"case_id": str(uuid.uuid4()),
+                                       "client_image_id": str(uuid.uuid4()),
+                                       "sha256": hashlib.sha256(BODY).hexdigest()})
+    created = httpx.post(f"{server.base_url}/v1/uploads", headers={
+        **AUTH, "Upload-Length": "²".encode("latin-1"), "Upload-Metadata": metadata})
+    assert created.status_code == 400
+    url = _create(server)
+    patched = httpx.patch(url, content=b"x", headers={
+        **AUTH, "Upload-Offset": "²".encode("latin-1"), "Content-Type": OFFSET_CONTENT_TYPE})
+    assert patched.status_code == 400
