@@ -269,10 +269,13 @@ def test_upload_numbers_are_ascii_digits_only(server: ServerHandle) -> None:
     metadata = encode_upload_metadata({"case_id": str(uuid.uuid4()),
                                        "client_image_id": str(uuid.uuid4()),
                                        "sha256": hashlib.sha256(BODY).hexdigest()})
+    auth = {name.encode(): value.encode() for name, value in AUTH.items()}
+    superscript_two = "²".encode("latin-1")  # as the server decodes header values
     created = httpx.post(f"{server.base_url}/v1/uploads", headers={
-        **AUTH, "Upload-Length": "²".encode("latin-1"), "Upload-Metadata": metadata})
+        **auth, b"Upload-Length": superscript_two, b"Upload-Metadata": metadata.encode()})
     assert created.status_code == 400
     url = _create(server)
     patched = httpx.patch(url, content=b"x", headers={
-        **AUTH, "Upload-Offset": "²".encode("latin-1"), "Content-Type": OFFSET_CONTENT_TYPE})
+        **auth, b"Upload-Offset": superscript_two,
+        b"Content-Type": OFFSET_CONTENT_TYPE.encode()})
     assert patched.status_code == 400
