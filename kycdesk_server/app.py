@@ -22,6 +22,7 @@ from kycdesk_server import problems
 from kycdesk_server.config import ServerConfig
 from kycdesk_server.devices import DeviceRegistry
 from kycdesk_server.errors import RequestRefusedError
+from kycdesk_server.forms import FormCatalogue
 from kycdesk_server.locks import KeyedLocks
 from kycdesk_server.problems import problem
 from kycdesk_server.routes import operations, sync, tus
@@ -29,6 +30,7 @@ from kycdesk_server.services import Services
 from kycdesk_server.services.devices import DeviceService
 from kycdesk_server.services.submissions import SubmissionService
 from kycdesk_server.services.uploads import TusConfig, UploadService, expire_periodically
+from kycdesk_server.services.validation import FormValidation
 from kycdesk_server.storage import ServerStore
 from kycdesk_server.uploads import UploadStore
 
@@ -46,7 +48,9 @@ def build_services(store: ServerStore, config: ServerConfig) -> Services:
                           expire_after=timedelta(seconds=config.upload_expiry_s))
     return Services(
         devices=devices,
-        submissions=SubmissionService(store, devices=devices, case_locks=locks),
+        submissions=SubmissionService(
+            store, devices=devices, case_locks=locks,
+            validation=FormValidation(FormCatalogue(config.forms_dir))),
         uploads=UploadService(store, uploads, TusConfig(
             config.max_image_bytes, config.idle_timeout_s,
             on_outcome=lambda outcome: config.metrics.uploads.labels(outcome).inc()),

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db-timeout", type=float, default=5.0, metavar="SECONDS",
                         help="a request waits this long for a PostgreSQL connection, then "
                              "gets 503 + Retry-After (default 5)")
+    parser.add_argument("--forms", type=Path, metavar="DIR",
+                        help="the form definitions submissions are checked against "
+                             "(default: the app's own, resources/forms)")
     parser.add_argument("--metrics-allow", action="append", default=[], metavar="CIDR",
                         help="networks allowed to read /metrics besides loopback "
                              "(repeatable)")
@@ -264,7 +267,7 @@ def build_app(args: argparse.Namespace) -> tuple[Any, Any]:
     config = ServerConfig(tokens=set(args.token), max_image_bytes=args.max_image_bytes,
                           control=args.control, faults=faults,
                           upload_expiry_s=args.upload_expiry, idle_timeout_s=args.idle_timeout,
-                          metrics_allow=args.metrics_allow)
+                          metrics_allow=args.metrics_allow, forms_dir=args.forms)
     args.data_dir.mkdir(parents=True, exist_ok=True)
     store = ServerStore(args.data_dir, args.database, s3=s3_settings(args),
                         pool=pool_settings(args))

@@ -184,6 +184,13 @@ class ServerStore:
                                  receipt_id=r[4], accepted_at=r[5],
                                  server_image_ids=json.loads(r[6])) for r in rows]
 
+    def revision_body(self, case_id: str, revision: int) -> tuple[dict[str, Any], str] | None:
+        """One stored revision's body (as submitted) and when it was accepted."""
+        row = self.db.execute("SELECT body_json, accepted_at FROM submission_revisions "
+                              "WHERE case_id = ? AND revision = ?",
+                              (case_id, revision)).fetchone()
+        return (json.loads(row[0]), str(row[1])) if row else None
+
     def readiness_problem(self) -> str | None:
         """Why this store cannot take writes now (None: it can). Blocking: a thread."""
         try:

@@ -12,13 +12,16 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from kycdesk.core.protocol import Submission
 from kycdesk_server.devices import DeviceRegistry
 from kycdesk_server.errors import RequestRefusedError
+from kycdesk_server.forms import FormCatalogue
 from kycdesk_server.locks import KeyedLocks
 from kycdesk_server.services.devices import DeviceService
+from kycdesk_server.services.validation import FormValidation, ValidationFindings
 from kycdesk_server.storage import ServerStore, StoredImage, StoredSubmission
 
 
@@ -34,10 +37,12 @@ def body_hash(body: dict[str, Any]) -> str:
 
 class SubmissionService:
     def __init__(self, store: ServerStore, *, devices: DeviceService | None = None,
-                 case_locks: KeyedLocks | None = None) -> None:
+                 case_locks: KeyedLocks | None = None,
+                 validation: FormValidation | None = None) -> None:
         self.store = store
         self.devices = devices or DeviceService(DeviceRegistry(store.db))
         self.case_locks = case_locks or KeyedLocks()
+        self.validation = validation or FormValidation(FormCatalogue())
 
     async def submit(self, case_id: str, submission: Submission, device_id: str
                      ) -> Accepted:
@@ -49,6 +54,7 @@ class SubmissionService:
 
     def accept(self, case_id: str, submission: Submission, device_id: str) -> Accepted:
         """The caller holds the case's lock and has checked the device may write it."""
+        self.validation.refuse_unfit(submission)
         store = self.store
         body = submission.model_dump(mode="json")
         digest = body_hash(body)
@@ -98,3 +104,13 @@ class SubmissionService:
         """The photos held for the case (403 if it is another device's)."""
         self.devices.check(case_id, device_id)
         return self.store.images(case_id)
+
+    def validation_findings(self, case_id: str, revision: int) -> ValidationFindings:
+        """What the form's rules say about one stored revision (404 if there is none);
+        for the review side. Judged with the day it was accepted as "today"."""
+        found = self.store.revision_body(case_id, revision)
+        if found is None:
+            raise RequestRefusedError(404, "No such revision",
+                                      f"The server holds no revision {revision} of this case.")
+        body, accepted_at = found
+        return self.validation.findings(body, date.fromisoformat(accepted_at[:10]))
