@@ -188,7 +188,7 @@ def test_readiness_and_metrics(server: ServerHandle) -> None:
     assert _upload(server, case_id, image_id, b"counted").status_code == 204
     httpx.get(f"{server.base_url}/v1/cases/{case_id}/images", headers=AUTH)
     text = httpx.get(f"{server.base_url}/metrics").text
-    assert 'kycdesk_requests_total{method="GET",route="/v1/cases/{id}/images",status="200"}' \
+    assert 'kycdesk_requests_total{method="GET",route="/v1/cases/{case_id}/images",status="200"}' \
         in text
     assert 'kycdesk_upload_outcomes_total{outcome="completed"}' in text
     assert "kycdesk_request_seconds_bucket" in text and "kycdesk_bytes_received_total" in text

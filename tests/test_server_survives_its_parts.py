@@ -5,11 +5,9 @@ after the part is back, and everything it acknowledged still held."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import selectors
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from tests.outage import (
     assert_nothing_acknowledged_was_lost,
     seconds_until_ready,
 )
-from tests.real_parts import Postgres, start_postgres, start_s3
+from tests.real_parts import Postgres, fill_disk, small_disk, start_postgres, start_s3
 from tests.sync_support import Backend, start_server, tus_upload
 
 READY_WITHIN_S = 5.0
@@ -107,42 +105,16 @@ def test_an_s3_outage_under_load_is_503_then_ready_again(
         s3.stop()
 
 
-@contextlib.contextmanager
-def _small_disk(folder: Path, size: str) -> Iterator[Path]:
-    """A real, small filesystem (tmpfs; the tests run as root, as CI does)."""
-    folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
-                    str(folder)], check=True)
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
-def _fill(folder: Path) -> Path:
-    """Every byte of the disk taken (down to single bytes)."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (65536, 512, 1):
-            with contextlib.suppress(OSError):  # ENOSPC: full at this size, as intended
-                while True:
-                    os.write(fd, b"\0" * size)
-    finally:
-        os.close(fd)
-    return filler
-
-
 def test_a_full_disk_is_507_and_nothing_unstored_is_acknowledged(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.fail("mounting a small disk needs root (CI runs as root)")
     log = tmp_path / "server.log"
-    with _small_disk(tmp_path / "disk", "24m") as disk:
+    with small_disk(tmp_path / "disk", "24m") as disk:
         server = start_server(disk / "data", log=log)
         try:
             with SteadyLoad(server) as load:
                 load.wait_for_answers(20)
-                filler = _fill(disk)
+                filler = fill_disk(disk)
                 load.wait_until(lambda: load.statuses[507] >= 6)
                 ready = httpx.get(f"{server.base_url}/ready", timeout=30)
                 assert ready.status_code == 503 and "full" in ready.json()["detail"]
