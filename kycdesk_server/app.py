@@ -24,7 +24,7 @@ from kycdesk_server.devices import DeviceRegistry
 from kycdesk_server.errors import RequestRefusedError
 from kycdesk_server.forms import FormCatalogue
 from kycdesk_server.locks import KeyedLocks
-from kycdesk_server.problems import problem
+from kycdesk_server.problems import PROBLEM, problem
 from kycdesk_server.routes import operations, sync, tus
 from kycdesk_server.services import Services
 from kycdesk_server.services.devices import DeviceService
@@ -34,7 +34,7 @@ from kycdesk_server.services.validation import FormValidation
 from kycdesk_server.storage import ServerStore
 from kycdesk_server.uploads import UploadStore
 
-__all__ = ["ServerConfig", "build_services", "create_app", "problem"]
+__all__ = ["PROBLEM", "ServerConfig", "build_services", "create_app", "problem"]
 
 
 def build_services(store: ServerStore, config: ServerConfig) -> Services:
