@@ -280,6 +280,9 @@ def build_app(args: argparse.Namespace) -> tuple[Any, Any]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         stream=sys.stdout)
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+    # The pool logs every connection it hands out (INFO) and every failed reconnection
+    # attempt (WARNING); an outage is the server's own one throttled warning line instead.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     return app, store
 
 
