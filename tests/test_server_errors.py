@@ -4,20 +4,32 @@ unavailable, disk full) and answered 503/507 with Retry-After; anything else is 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
+from fastapi import FastAPI
 
 from kycdesk_server.app import ServerConfig, create_app
 from kycdesk_server.database import PoolSettings, PostgresDatabase, SqliteDatabase
 from kycdesk_server.errors import StorageUnavailableError
 from kycdesk_server.storage import ServerStore
 from tests.real_parts import Postgres
+
+
+def _get(app: FastAPI, path: str) -> httpx.Response:
+    """One request to the app in this process (its error handling is what is tested)."""
+    async def call() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://test") as client:
+            return await client.get(path)
+
+    return asyncio.run(call())
 
 
 @pytest.fixture
@@ -91,9 +103,9 @@ def test_storage_unavailable_is_503_and_disk_full_507(store: ServerStore,
 
     app.add_api_route("/test/down", down)
     app.add_api_route("/test/full", full)
-    with TestClient(app) as client, caplog.at_level(logging.WARNING):
-        unavailable = client.get("/test/down")
-        full_reply = client.get("/test/full")
+    with caplog.at_level(logging.WARNING):
+        unavailable = _get(app, "/test/down")
+        full_reply = _get(app, "/test/full")
     assert unavailable.status_code == 503 and unavailable.headers["retry-after"] == "10"
     assert unavailable.headers["content-type"] == "application/problem+json"
     assert full_reply.status_code == 507 and int(full_reply.headers["retry-after"]) >= 60
@@ -108,9 +120,8 @@ def test_a_bug_is_a_500_and_one_log_line(store: ServerStore,
         raise KeyError("nobody expected this")
 
     app.add_api_route("/test/boom", boom)
-    with TestClient(app, raise_server_exceptions=False) as client, \
-            caplog.at_level(logging.INFO):
-        reply = client.get("/test/boom")
+    with caplog.at_level(logging.INFO):
+        reply = _get(app, "/test/boom")
     assert reply.status_code == 500 and reply.json()["title"] == "Internal server error"
     bugs = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(bugs) == 1 and "KeyError" in bugs[0].getMessage()
