@@ -14,7 +14,7 @@ from kycdesk.core.states import CaseView
 from kycdesk.demo import generate
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.check_thread import check_due
+from kycdesk.persistence.background_check import check_due
 from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm
 from kycdesk.persistence.full_check import load_state
 from kycdesk.persistence.reader import ReadStore

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -240,10 +239,14 @@ def test_settings_dialog_tests_the_connection_and_stores_the_address(
     qtbot.addWidget(dialog)
     dialog.url.setText(server.base_url)
     dialog.token.setText("wrong")
-    assert asyncio.run(dialog.test_connection()) is False
+    dialog.test_button.click()  # a background task: the GUI thread does not wait
+    assert not dialog.test_button.isEnabled()
+    qtbot.waitUntil(dialog.test_button.isEnabled)
+    assert "Not connected" in dialog.result_label.text()
     assert "token" in dialog.result_label.text()
     dialog.token.setText(TOKEN)
-    assert asyncio.run(dialog.test_connection()) is True
+    dialog.test_button.click()
+    qtbot.waitUntil(dialog.test_button.isEnabled)
     assert dialog.result_label.text().startswith("Connected.")
     with qtbot.waitSignal(dialog.saved) as saved:
         dialog.save()

@@ -37,8 +37,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from kycdesk.background import Lane, run_task
 from kycdesk.core.errors import StorageUnavailableError, StoreError
 from kycdesk.core.results import Done, Result
 from kycdesk.paths import DataPaths
@@ -106,9 +107,9 @@ class PersistenceWriter(QObject):
         self._retry_delay_ms = retry_first_ms
         self._storage_ok = True
         self._wakeRequested.connect(self._drain)
-        # One import thread: photos are committed in the order they were added.
-        self._import_pool = QThreadPool(self)
-        self._import_pool.setMaxThreadCount(1)
+        # One import thread: photos are committed in the order they were added. An
+        # accepted photo is never dropped at quit: the lane finishes its work.
+        self._imports = Lane("photo-import", threads=1, cancel_at_shutdown=False)
 
     # -- any thread ------------------------------------------------------------------
     def submit(self, command: Command, done: Done | None = None) -> None:
@@ -117,7 +118,8 @@ class PersistenceWriter(QObject):
         if isinstance(command, AddImage):
             with self._lock:
                 self._preparing += 1
-            self._import_pool.start(_PrepareJob(self, command, done))
+            run_task(lambda _control: self.prepare_import(command, done),
+                     name="photo import", lane=self._imports)
             return
         self._enqueue(command, done)
 
@@ -160,8 +162,21 @@ class PersistenceWriter(QObject):
             self._wakeRequested.emit()
         self._note_backlog()
 
+    def prepare_import(self, command: AddImage, done: Done | None) -> None:
+        """Import thread (`submit` runs it there): copy, hash, fsync and check the photo,
+        then queue its commit behind what is queued now — or deliver why it was refused."""
+        try:
+            prepared = command.prepare(self._paths, self._image_limits)
+        except StoreError as exc:
+            log.info("photo %s not added: %s", command.source.name, exc)
+            self._prepare_failed(done, exc)
+        except Exception:  # a bug: report it, keep the app alive
+            log.exception("preparing a photo failed")
+            self._prepare_failed(done, StoreError(UNEXPECTED))
+        else:
+            self._prepared(command, done, prepared)
+
     def _prepared(self, command: AddImage, done: Done | None, prepared: PreparedImage) -> None:
-        """Import thread: the copy is ready; queue its commit behind what is queued now."""
         self._enqueue(CommitPreparedImage(command, prepared), done)
         with self._lock:
             self._preparing -= 1
@@ -203,7 +218,7 @@ class PersistenceWriter(QObject):
         the connection, end the thread."""
         if self._retry_timer is not None:
             self._retry_timer.stop()
-        self._import_pool.waitForDone()
+        self._imports.wait_idle(-1)  # every accepted photo is recorded before the end
         self._drain(final=True)
         if self._store is not None:
             self._store.close()
@@ -347,25 +362,6 @@ def _deliver(done: Done | None, result: Result) -> None:
         done(result)
     except Exception:  # a requester's bug must not stop the writer
         log.exception("a write's completion callback failed")
-
-
-class _PrepareJob(QRunnable):
-    def __init__(self, writer: PersistenceWriter, command: AddImage, done: Done | None) -> None:
-        super().__init__()
-        self.writer, self.command, self.done = writer, command, done
-
-    def run(self) -> None:
-        writer = self.writer
-        try:
-            prepared = self.command.prepare(writer._paths, writer._image_limits)
-        except StoreError as exc:
-            log.info("photo %s not added: %s", self.command.source.name, exc)
-            writer._prepare_failed(self.done, exc)
-        except Exception:  # a bug: report it, keep the app alive
-            log.exception("preparing a photo failed")
-            writer._prepare_failed(self.done, StoreError(UNEXPECTED))
-        else:
-            writer._prepared(self.command, self.done, prepared)
 
 
 class WriterThread:
