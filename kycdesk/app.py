@@ -226,9 +226,9 @@ class KycDeskApp(QObject):
                        form_version=definition.version),
             self._case_created)
 
-    def _case_created(self, result: Result) -> None:
+    def _case_created(self, result: Result[str]) -> None:
         if result.ok:
-            self.open_case(str(result.value))
+            self.open_case(result.value)
         else:
             self.window.show_status(f"The case could not be created: {result.error}")
 
