@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from PySide6.QtCore import QThread
 
 from kycdesk.background import Lane, Priority, Task, TaskControl, run_task
+from kycdesk.core.clock import now as clock_now
+from kycdesk.core.clock import parse_instant_or_none
 from kycdesk.core.errors import StoreError
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.full_check import load_state, run_full_check
@@ -33,11 +35,10 @@ def check_due(paths: DataPaths, now: datetime | None = None) -> bool:
     state = load_state(paths)
     if state is None or state.finished_at is None:
         return True
-    try:
-        finished = datetime.fromisoformat(state.finished_at.replace("Z", "+00:00"))
-    except ValueError:
+    finished = parse_instant_or_none(state.finished_at)
+    if finished is None:
         return True
-    return (now or datetime.now(UTC)) - finished >= CHECK_EVERY
+    return (now or clock_now()) - finished >= CHECK_EVERY
 
 
 def check_lane() -> Lane:

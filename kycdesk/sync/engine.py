@@ -21,11 +21,12 @@ import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from kycdesk import __version__
+from kycdesk.core.clock import format_instant, now
 from kycdesk.core.errors import FailureKind, StoreError
 from kycdesk.core.protocol import ClientInfo, HeldImage, Receipt, Submission, SubmissionImage
 from kycdesk.core.records import ImageRecord, SyncCase
@@ -60,10 +61,6 @@ class SyncStore(Protocol):
 ProgressCallback = Callable[[CaseProgress], None]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 class SyncEngine:
     def __init__(self, store: SyncStore, client: SyncClient, *, device_id: str,
                  backoff: Backoff | None = None, cancel: threading.Event | None = None,
@@ -77,7 +74,7 @@ class SyncEngine:
         self.backoff = backoff or Backoff()
         self.cancel = cancel or threading.Event()
         self.on_progress = on_progress
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or now
         self.rng = rng or random.Random()
         self.parallel = max(1, parallel)
         # One uploader for the engine's life: what it learns of the link (request size)
@@ -90,7 +87,7 @@ class SyncEngine:
     def run_once(self, *, ignore_backoff: bool = False) -> RunResult:
         result = RunResult()
         sent_before = self.uploader.sent_bytes
-        due = self.store.due_cases(_iso(self.clock()), ignore_backoff=ignore_backoff)
+        due = self.store.due_cases(format_instant(self.clock()), ignore_backoff=ignore_backoff)
         self._count = len(due)
         for index, case_id in enumerate(due, start=1):
             self._index = index
@@ -125,7 +122,7 @@ class SyncEngine:
             else:
                 delay = self.backoff.delay(case.sync_attempts + 1, retry_after=exc.retry_after,
                                            status=exc.status, rng=self.rng)
-            next_at = _iso(self.clock() + timedelta(seconds=delay))
+            next_at = format_instant(self.clock() + timedelta(seconds=delay))
         else:
             result.permanent.add(case_id)
         self.store.record_failure(case_id, kind=exc.kind.value, message=str(exc),

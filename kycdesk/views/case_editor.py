@@ -9,7 +9,6 @@ between steps, adding or deleting a photo and closing save at once.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kycdesk.core.clock import parse_instant_or_none
 from kycdesk.core.form_schema import FieldKind
 from kycdesk.core.states import CaseChange, CaseStatus, Change, allowed, badge
 from kycdesk.models.case_session import CaseSession
@@ -364,10 +364,5 @@ def _sentence(text: str | None) -> str:
 
 
 def _local_time(iso: str | None) -> str | None:
-    if not iso:
-        return None
-    try:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.astimezone().strftime("%H:%M")
+    moment = parse_instant_or_none(iso)
+    return None if moment is None else moment.astimezone().strftime("%H:%M")
