@@ -22,7 +22,7 @@ def errors() -> Iterator[list[tuple[str, Exception]]]:
     background.set_error_handler(None)
 
 
-def _os_threads() -> list[str]:
+def os_thread_names() -> list[str]:
     """The process's threads, by name (Linux): what a leak check must see."""
     tasks = Path("/proc/self/task")
     return sorted((task / "comm").read_text().strip() for task in tasks.iterdir())
@@ -165,11 +165,11 @@ def test_shutdown_leaves_no_thread_behind(qtbot: QtBot) -> None:
     for lane in lanes:
         for _ in range(4):
             run_task(lambda c: blocker.wait(0.05) or c.cancelled(), name="job", lane=lane)
-    assert any(name.startswith("test-leak") for name in _os_threads())
+    assert any(name.startswith("test-leak") for name in os_thread_names())
     assert background.shutdown()
     # An idle pool thread would live on for 30 s; joined, it is gone (the kernel takes a
     # moment after the join to drop it from the list).
-    qtbot.waitUntil(lambda: not any(name.startswith("test-leak") for name in _os_threads()))
+    qtbot.waitUntil(lambda: not any(name.startswith("test-leak") for name in os_thread_names()))
     assert all(lane.active_threads() == 0 for lane in lanes)
 
 

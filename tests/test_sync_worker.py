@@ -10,6 +10,7 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from kycdesk.app import KycDeskApp, check_connection
+from kycdesk.core.errors import FailureKind
 from kycdesk.core.states import CaseChange, CaseStatus
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm
@@ -17,6 +18,7 @@ from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.writer import WriterThread
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.credentials import SERVER_SETTING
+from kycdesk.sync.errors import SyncError
 from kycdesk.sync.progress import CaseProgress
 from kycdesk.sync.status import RunResult, SyncState
 from kycdesk.sync.worker import SyncController
@@ -261,3 +263,35 @@ def test_settings_dialog_tests_the_connection_and_stores_the_address(
     dialog.ca_bundle.setText("/nonexistent/ca.pem")
     dialog.save()
     assert "does not exist" in dialog.result_label.text()
+
+
+def test_a_closed_settings_dialog_drops_the_answer_still_on_its_way(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    import threading
+
+    from kycdesk import background
+    from kycdesk.core.protocol import Health
+
+    asked, answer = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+
+    def slow_check(_url: str, _token: str, _ca: str | None) -> Health:
+        asked.set()
+        answer.wait(10)
+        raise SyncError(FailureKind.TRANSIENT, "The server did not answer in time.")
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    dialog = SettingsDialog(settings, slow_check)
+    qtbot.addWidget(dialog)
+    background.set_error_handler(lambda _name, exc: errors.append(exc))
+    try:
+        dialog.url.setText("https://kyc.example.org")
+        task = dialog.test_connection()
+        assert asked.wait(10)  # the GUI thread is free meanwhile: it got here
+        dialog.reject()
+        answer.set()
+        assert task.wait(10)
+        qtbot.wait(100)  # (a dropped continuation leaves nothing to wait for)
+        assert dialog.result_label.text() == "Testing…" and errors == []
+    finally:
+        background.set_error_handler(None)
