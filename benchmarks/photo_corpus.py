@@ -93,8 +93,9 @@ def main() -> int:
             if ref["lat"] is not None and ref["lon"] is not None:
                 gps_checked += 1
                 lat, lon = image.location.latitude, image.location.longitude
-                if lat is not None and lon is not None and abs(lat - ref["lat"]) < 1e-4 \
-                        and abs(lon - ref["lon"]) < 1e-4:
+                ref_lat, ref_lon = float(str(ref["lat"])), float(str(ref["lon"]))
+                if lat is not None and lon is not None and abs(lat - ref_lat) < 1e-4 \
+                        and abs(lon - ref_lon) < 1e-4:
                     gps_ok += 1
                 else:
                     disagreements.append(f"{photo.name}: GPS {lat},{lon}, Pillow "

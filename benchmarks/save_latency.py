@@ -90,11 +90,11 @@ def main() -> int:
         QTimer.singleShot(0, thread.start)
         loop.exec()
 
-        def roundtrip(command: Command) -> tuple[float, object]:
+        def roundtrip(command: Command[object]) -> tuple[float, object]:
             """Submit and wait for this request's result, as delivered to the GUI thread."""
-            results: list[Result] = []
+            results: list[Result[object]] = []
 
-            def done(result: Result) -> None:
+            def done(result: Result[object]) -> None:
                 results.append(result)
                 loop.quit()
 

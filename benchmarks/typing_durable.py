@@ -75,8 +75,8 @@ def main() -> int:
         paused_until = 0.0
         typing_time = 0.0
 
-        def durable(submitted: float) -> Callable[[Result], None]:
-            def done(result: Result) -> None:  # writer thread, after the commit
+        def durable(submitted: float) -> Callable[[Result[object]], None]:
+            def done(result: Result[object]) -> None:  # writer thread, after the commit
                 with lock:
                     latencies.append(time.perf_counter() - submitted)
                 if not result.ok:

@@ -3,7 +3,6 @@ models, the main window, and the save triggers that come from outside an editor.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import secrets
@@ -14,11 +13,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from kycdesk import APP_NAME, __version__
+from kycdesk import APP_NAME, __version__, background
+from kycdesk.background import Task, run_task
 from kycdesk.core.errors import StoreError
 from kycdesk.core.records import CaseRecord
 from kycdesk.core.results import Result
@@ -28,7 +28,12 @@ from kycdesk.gc_guard import GuiThreadCollector
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.models.thumbnails import ThumbnailLoader
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.check_thread import FullCheckThread, check_due
+from kycdesk.persistence.background_check import (
+    CheckProgress,
+    check_due,
+    check_lane,
+    start_full_check,
+)
 from kycdesk.persistence.commands import CreateCase, PurgeSynced
 from kycdesk.persistence.diskspace import space_report
 from kycdesk.persistence.lock import DataDirLock
@@ -99,7 +104,8 @@ class KycDeskApp(QObject):
         self._hears_application = False  # connected to the application's own signals
         self.window.sync_panel.settingsRequested.connect(self.open_settings)
         self._network: Any = None
-        self._full_check: FullCheckThread | None = None
+        self._check_lane = check_lane()
+        self._full_check: Task[RecoveryReport | None, CheckProgress] | None = None
         self._retention_timer = QTimer(self)
         self._retention_timer.setInterval(RETENTION_SWEEP_MS)
         self._retention_timer.timeout.connect(self.sweep_retention)
@@ -121,7 +127,9 @@ class KycDeskApp(QObject):
         except (StoreError, OSError) as exc:
             self.startup_error = str(exc)
             return False
-        self.window.show_space_warning(space_report(self.paths.root).message())
+        root = self.paths.root  # statvfs may hang on a failing disk: not in the GUI thread
+        run_task(lambda _control: space_report(root).message(),
+                 self.window.show_space_warning, name="disk space")
         self.writer_thread = WriterThread(self.paths)
         client = self.writer_thread.client
         client.opened.connect(self._store_opened)
@@ -137,8 +145,16 @@ class KycDeskApp(QObject):
             app.applicationStateChanged.connect(self._application_state)
             app.commitDataRequest.connect(self._commit_data)
             self._hears_application = True
+        background.set_error_handler(self._background_failed)
         self.writer_thread.start()
         return True
+
+    def _background_failed(self, name: str, error: Exception) -> None:
+        """The one handler of background errors nobody expected (a bug): the traceback
+        to the log, one line to the verifier; the app keeps working."""
+        log.error("background task %s failed", name, exc_info=error)
+        self.window.show_status("Something went wrong in the background; "
+                                "details are in the log.")
 
     @Slot(object)
     def _store_opened(self, report: RecoveryReport | None) -> None:
@@ -184,12 +200,10 @@ class KycDeskApp(QObject):
         if self.writer_thread is None or self._full_check is not None \
                 or not check_due(self.paths):
             return
-        self._full_check = FullCheckThread(self.paths)
-        self._full_check.progress.connect(self.window.show_check_progress)
-        self._full_check.checked.connect(self._full_check_done)
-        self._full_check.start(QThread.Priority.LowestPriority)
+        self._full_check = start_full_check(
+            self.paths, on_progress=lambda p: self.window.show_check_progress(*p),
+            on_checked=self._full_check_done, lane=self._check_lane)
 
-    @Slot(object)
     def _full_check_done(self, report: RecoveryReport) -> None:
         self.window.show_check_result(report.has_problems or bool(report.leftovers))
 
@@ -212,9 +226,9 @@ class KycDeskApp(QObject):
                        form_version=definition.version),
             self._case_created)
 
-    def _case_created(self, result: Result) -> None:
+    def _case_created(self, result: Result[str]) -> None:
         if result.ok:
-            self.open_case(str(result.value))
+            self.open_case(result.value)
         else:
             self.window.show_status(f"The case could not be created: {result.error}")
 
@@ -417,7 +431,7 @@ class KycDeskApp(QObject):
         for editor in self.window.editors():
             editor.close_case()
         if self._full_check is not None:
-            self._full_check.stop()  # its position is saved: the next start continues
+            self._full_check.cancel()  # its position is saved: the next start continues
             self._full_check = None
         if self.sync is not None:
             self.sync.stop()  # before the writer: a sync write waits for the writer
@@ -425,7 +439,10 @@ class KycDeskApp(QObject):
         if self.writer_thread is not None:
             self.writer_thread.stop()
             self.writer_thread = None
-        self.loader.wait_idle()
+        # Background tasks: cancelled (the full check stops at its next batch), waited
+        # for, their threads joined — nothing outlives the desk.
+        background.shutdown()
+        background.set_error_handler(None)
         self.model.set_reader(None)
         if self.reader is not None:
             self.reader.close()
@@ -446,19 +463,19 @@ def sync_tuning(settings: QSettings) -> dict[str, Any]:
             "stall_s": number(STALL_SETTING, 30.0, 5.0, 600.0)}
 
 
-async def check_connection(url: str, token: str, ca_bundle: str | None) -> Health:
-    """Settings → Test connection: one request awaited on the GUI's qasync loop."""
+def check_connection(url: str, token: str, ca_bundle: str | None) -> Health:
+    """Settings → Test connection (the dialog runs it as a background task)."""
     from kycdesk.sync.client import check_health
 
-    return await check_health(url, token, ca_bundle=ca_bundle)
+    return check_health(url, token, ca_bundle=ca_bundle)
 
 
-async def enrol_with_code(url: str, code: str, ca_bundle: str | None) -> EnrolledDevice:
-    """Settings → an enrolment code: this device's credential, awaited on the GUI loop."""
+def enrol_with_code(url: str, code: str, ca_bundle: str | None) -> EnrolledDevice:
+    """Settings → an enrolment code: this device's credential (a background task)."""
     from kycdesk.sync.client import enrol_device
     from kycdesk.sync.enrolment import default_device_name
 
-    return await enrol_device(url, code, default_device_name(), ca_bundle=ca_bundle)
+    return enrol_device(url, code, default_device_name(), ca_bundle=ca_bundle)
 
 
 def _restore_geometry(window: MainWindow, settings: QSettings) -> None:
@@ -490,8 +507,6 @@ def process_age_s() -> float | None:
 def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
     """The GUI. `startup_check` (CI, packaging): quit as soon as the window is shown and
     the store is open, printing how long that took."""
-    import qasync  # imported here: headless commands and tests do not need it
-
     from kycdesk.platform_check import explain, missing_packages
 
     if QApplication.instance() is None and (missing := missing_packages()):
@@ -528,14 +543,11 @@ def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
 
         QTimer.singleShot(0, window_ready)
     _restore_geometry(desk.window, settings)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
     desk.window.show()
     try:
-        code = int(loop.run_forever() or 0)
+        code = app.exec()
     finally:
         settings.setValue("window/geometry", desk.window.saveGeometry())
         desk.shutdown()
-        loop.close()
         collector.stop()
     return code if desk.startup_error is None else 2

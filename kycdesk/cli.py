@@ -12,9 +12,9 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from kycdesk import __version__, case_cli
+from kycdesk.core.clock import file_stamp
 from kycdesk.core.states import CaseStatus
 from kycdesk.exit_codes import ExitCode
 from kycdesk.logging_setup import configure as configure_logging
@@ -224,7 +224,7 @@ The file {db} was left exactly as it was. Your options:
 
 
 def _move_database_aside(paths: DataPaths) -> int:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = file_stamp()
     moved = []
     for suffix in ("", "-wal", "-shm"):
         src = paths.database.with_name(paths.database.name + suffix)

@@ -124,3 +124,25 @@ def test_cycles_holding_qt_objects_are_freed_in_the_gui_thread(qapp: object) -> 
     finally:
         collector.stop()
         gc.disable()  # the suite's fixture keeps collection in the main thread
+
+
+def test_strict_mypy_checks_what_a_caller_does_with_a_store_result(tmp_path: Path) -> None:
+    """Results are typed by their command: a callback written for a save's revision
+    (an int) is refused for a new case's id (a str) — before anything runs."""
+    caller = tmp_path / "caller.py"
+    caller.write_text(
+        "from kycdesk.core.results import Result\n"
+        "from kycdesk.persistence.client import StoreClient\n"
+        "from kycdesk.persistence.commands import CreateCase, SaveForm\n\n\n"
+        "def use(client: StoreClient) -> None:\n"
+        "    def revision(result: Result[int]) -> None:\n"
+        "        print(result.value + 1)\n\n"
+        "    client.submit(SaveForm('c', {}), revision)\n"
+        "    client.submit(CreateCase(), revision)\n", encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"),
+         str(caller)], capture_output=True, text=True, timeout=300,
+        cwd=Path(__file__).resolve().parents[1], check=False)
+    errors = [line for line in out.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and "caller.py:11:" in errors[0], out.stdout
+    assert "Result[str]" in errors[0]

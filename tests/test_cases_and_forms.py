@@ -83,7 +83,17 @@ def test_current_step_and_reference_are_remembered(store: LocalStore) -> None:
     assert (case.current_step, case.reference_number) == ("employment", "KYC-9")
 
 
-def test_case_list_pages_newest_first_and_filters(store: LocalStore) -> None:
+def test_case_list_pages_newest_first_and_filters(store: LocalStore,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stamps have millisecond precision: saves within one millisecond tie (and are then
+    # listed by id). A clock that moves 1 ms per reading gives each save its own time.
+    from datetime import timedelta
+
+    from kycdesk.core.clock import format_instant, now
+
+    start, ticks = now(), iter(range(1_000_000))
+    monkeypatch.setattr("kycdesk.persistence.forms.now_text",
+                        lambda: format_instant(start + timedelta(milliseconds=next(ticks))))
     ids = [store.run(CreateCase(reference_number=f"R{i}")) for i in range(7)]
     for case_id in ids:  # last_saved order = save order
         store.run(SaveForm(case_id, {"x": 1}))

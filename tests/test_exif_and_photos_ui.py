@@ -27,7 +27,7 @@ def test_exif_gps_accuracy_and_time_are_read(jpeg: Path, tmp_path: Path) -> None
     assert facts.latitude == pytest.approx(51.50735, abs=1e-5)
     assert facts.longitude == pytest.approx(-0.12776, abs=1e-5)
     assert facts.accuracy == 6.5
-    assert facts.captured_at == "2026-11-20T13:02:31Z"
+    assert facts.captured_at == "2026-11-20T13:02:31.000Z"
 
 
 @pytest.mark.parametrize("damage", [b"", b"\xff\xd8", b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00MMxx",
@@ -47,7 +47,7 @@ def test_imported_photo_takes_location_from_exif(store: LocalStore, jpeg: Path,
     assert image.location.latitude == pytest.approx(-33.8688, abs=1e-5)
     assert image.location.longitude == pytest.approx(151.2093, abs=1e-5)
     assert image.location.accuracy is None and image.location.address is None
-    assert image.captured_at == "2026-11-19T22:00:00Z"
+    assert image.captured_at == "2026-11-19T22:00:00.000Z"
 
 
 def test_viewer_zooms_with_keys_and_buttons(qtbot: QtBot, store: LocalStore,

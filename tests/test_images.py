@@ -225,7 +225,7 @@ def test_slot_size_policy_stores_a_smaller_copy_that_is_the_evidence(
     assert image.sha256 == hashlib.sha256(data).hexdigest()  # the stored copy is what syncs
     assert image.byte_size == len(data) < located.stat().st_size / 2
     assert image.location.latitude == pytest.approx(6.5244, abs=1e-4)  # facts kept
-    assert image.captured_at == "2026-11-20T08:00:00Z"
+    assert image.captured_at == "2026-11-20T08:00:00.000Z"
     added = [d for _, kind, d in events.list_events(store.conn, case_id)
              if kind == "image_added"]
     assert added[-1]["resized_from"] == [4000, 3000]
@@ -357,7 +357,7 @@ def test_taken_at_says_where_it_came_from(store: LocalStore, jpeg: Path,
     assert (from_exif.captured_at, from_exif.captured_at_source) == \
         ("2026-11-20T09:00:00", "exif")
     assert (from_file.captured_at, from_file.captured_at_source) == \
-        ("2023-11-14T22:13:20Z", "file")
+        ("2023-11-14T22:13:20.000Z", "file")
     assert "time zone is not known" in describe_taken(from_exif.captured_at, "exif")
     assert "file's date, not the photo's" in describe_taken(from_file.captured_at, "file")
     assert store.list_images(case_id)[1].captured_at_source == "file"  # stored

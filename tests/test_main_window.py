@@ -14,7 +14,7 @@ from kycdesk.core.states import CaseView
 from kycdesk.demo import generate
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.check_thread import check_due
+from kycdesk.persistence.background_check import check_due
 from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm
 from kycdesk.persistence.full_check import load_state
 from kycdesk.persistence.reader import ReadStore
@@ -309,3 +309,32 @@ def test_the_full_check_runs_after_the_window_and_reports_in_it(
     state = load_state(paths)
     assert state is not None and state.finished_at is not None and state.cases_checked == 1
     assert not check_due(paths)  # one pass a day
+
+
+def test_a_background_bug_is_said_once_and_no_worker_thread_outlives_the_desk(
+        qtbot: QtBot, paths: DataPaths, jpeg: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from kycdesk.background import run_task
+    from tests.test_background import os_thread_names
+
+    monkeypatch.setattr("kycdesk.app.BACKGROUND_CHECK_DELAY_MS", 0)
+    with LocalStore(paths) as store:
+        store.run(AddImage(store.run(CreateCase()), jpeg))
+    app = KycDeskApp(paths, confirm=always_yes)
+    qtbot.addWidget(app.window)
+    try:
+        assert app.start()
+        qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+
+        def bug(_control: object) -> None:
+            raise ZeroDivisionError("a bug in a background job")
+
+        run_task(bug, name="buggy job")
+        qtbot.waitUntil(lambda: "went wrong in the background"
+                        in app.window.save_state_label.text())
+        qtbot.waitUntil(lambda: "full-check" in os_thread_names() or app.window.check_label.text()
+                        != "", timeout=10_000)
+    finally:
+        app.shutdown()
+    lanes = ("photo-import", "thumbnails", "full-check", "background")
+    qtbot.waitUntil(lambda: not set(os_thread_names()) & set(lanes))

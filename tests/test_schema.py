@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kycdesk.core.errors import DatabaseCorruptError, DatabaseTooNewError
+from kycdesk.core.errors import DatabaseCorruptError, DatabaseTooNewError, FailureKind
 from kycdesk.core.records import CaseSort
-from kycdesk.core.states import CaseView
+from kycdesk.core.states import CaseStatus, CaseView, case_view
 from kycdesk.paths import DataPaths, ensure_private_dir
 from kycdesk.persistence import case_list, schema
 from kycdesk.persistence.commands import AppendEdit, CreateCase, SaveForm
@@ -89,6 +89,20 @@ def test_every_list_page_reads_an_index_in_order(store: LocalStore, sort: CaseSo
                     "EXPLAIN QUERY PLAN " + sql, params))
                 assert "TEMP B-TREE" not in plan, (sort, descending, view, after, plan)
                 assert ("cases_list_" if view is None else "cases_view_") in plan, plan
+
+
+@pytest.mark.parametrize("status", list(CaseStatus))
+def test_the_stored_view_of_a_case_is_the_cores(store: LocalStore, status: CaseStatus) -> None:
+    """`cases.list_view` (generated SQL) and `core.states.case_view` say the same for
+    every status and error kind, and the per-view counts follow."""
+    for kind in [None, *FailureKind]:
+        case_id = store.run(CreateCase())
+        store.conn.execute("UPDATE cases SET status = ?, last_error_kind = ? WHERE id = ?",
+                           (status.value, None if kind is None else kind.value, case_id))
+        stored = store.conn.scalar("SELECT list_view FROM cases WHERE id = ?", (case_id,))
+        assert stored == case_view(status, kind), (status, kind)
+    counts = store.view_counts()
+    assert sum(counts.values()) == len(FailureKind) + 1
 
 
 def test_photo_count_index_for_the_case_editor(store: LocalStore) -> None:

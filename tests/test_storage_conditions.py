@@ -82,3 +82,25 @@ def test_log_file_is_written_and_rotates(tmp_path: Path) -> None:
         if getattr(handler, "_kycdesk", False):
             logging.getLogger().removeHandler(handler)
             handler.close()
+
+
+def test_the_app_warns_of_low_space_without_the_gui_thread_asking_the_disk(
+        qtbot: object, paths: DataPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from kycdesk.app import KycDeskApp
+
+    asked_in: list[int] = []
+
+    def nearly_full(path: Path) -> object:
+        asked_in.append(threading.get_ident())
+        return space_report(path, low_threshold=2**62)
+
+    monkeypatch.setattr("kycdesk.app.space_report", nearly_full)
+    app = KycDeskApp(paths)
+    try:
+        assert app.start()
+        qtbot.waitUntil(lambda: bool(app.window.space_label.text()))  # type: ignore[attr-defined]
+        assert asked_in and threading.get_ident() not in asked_in
+    finally:
+        app.shutdown()

@@ -174,7 +174,7 @@ def test_settings_enrol_the_device_with_a_code(qtbot: QtBot, server: ServerHandl
     from kycdesk.core.protocol import Health
     from kycdesk.views.settings_dialog import SettingsDialog
 
-    async def unused(_url: str, _token: str, _ca: str | None) -> Health:
+    def unused(_url: str, _token: str, _ca: str | None) -> Health:
         raise AssertionError("not called")
 
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
@@ -184,11 +184,14 @@ def test_settings_enrol_the_device_with_a_code(qtbot: QtBot, server: ServerHandl
     dialog.saved.connect(lambda *args: saved.append(args))
     dialog.url.setText(server.base_url)
     dialog.code.setText("WRONG-CODE-1234")
-    dialog.save()  # no event loop here: the enrolment runs to completion
-    assert "Not enrolled" in dialog.result_label.text() and saved == []
+    dialog.save()  # a background task: the dialog answers when the server has
+    assert not dialog.isEnabled()  # (nothing typed into it meanwhile)
+    qtbot.waitUntil(lambda: "Not enrolled" in dialog.result_label.text())
+    assert saved == [] and dialog.isEnabled()
     dialog.code.setText(_issue_code(server))
     dialog.save()
-    assert len(saved) == 1 and saved[0][1].startswith("kyd_")
+    qtbot.waitUntil(lambda: len(saved) == 1)
+    assert saved[0][1].startswith("kyd_")
     assert dialog.code.text() == ""  # a used code is not left in the form
     health = httpx.get(f"{server.base_url}/v1/health",
                        headers={"Authorization": f"Bearer {saved[0][1]}"})

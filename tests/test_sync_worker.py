@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from kycdesk.app import KycDeskApp, check_connection
+from kycdesk.core.errors import FailureKind
 from kycdesk.core.states import CaseChange, CaseStatus
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm
@@ -18,6 +18,7 @@ from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.writer import WriterThread
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.credentials import SERVER_SETTING
+from kycdesk.sync.errors import SyncError
 from kycdesk.sync.progress import CaseProgress
 from kycdesk.sync.status import RunResult, SyncState
 from kycdesk.sync.worker import SyncController
@@ -240,10 +241,14 @@ def test_settings_dialog_tests_the_connection_and_stores_the_address(
     qtbot.addWidget(dialog)
     dialog.url.setText(server.base_url)
     dialog.token.setText("wrong")
-    assert asyncio.run(dialog.test_connection()) is False
+    dialog.test_button.click()  # a background task: the GUI thread does not wait
+    assert not dialog.test_button.isEnabled()
+    qtbot.waitUntil(dialog.test_button.isEnabled)
+    assert "Not connected" in dialog.result_label.text()
     assert "token" in dialog.result_label.text()
     dialog.token.setText(TOKEN)
-    assert asyncio.run(dialog.test_connection()) is True
+    dialog.test_button.click()
+    qtbot.waitUntil(dialog.test_button.isEnabled)
     assert dialog.result_label.text().startswith("Connected.")
     with qtbot.waitSignal(dialog.saved) as saved:
         dialog.save()
@@ -258,3 +263,35 @@ def test_settings_dialog_tests_the_connection_and_stores_the_address(
     dialog.ca_bundle.setText("/nonexistent/ca.pem")
     dialog.save()
     assert "does not exist" in dialog.result_label.text()
+
+
+def test_a_closed_settings_dialog_drops_the_answer_still_on_its_way(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    import threading
+
+    from kycdesk import background
+    from kycdesk.core.protocol import Health
+
+    asked, answer = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+
+    def slow_check(_url: str, _token: str, _ca: str | None) -> Health:
+        asked.set()
+        answer.wait(10)
+        raise SyncError(FailureKind.TRANSIENT, "The server did not answer in time.")
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    dialog = SettingsDialog(settings, slow_check)
+    qtbot.addWidget(dialog)
+    background.set_error_handler(lambda _name, exc: errors.append(exc))
+    try:
+        dialog.url.setText("https://kyc.example.org")
+        task = dialog.test_connection()
+        assert asked.wait(10)  # the GUI thread is free meanwhile: it got here
+        dialog.reject()
+        answer.set()
+        assert task.wait(10)
+        qtbot.wait(100)  # (a dropped continuation leaves nothing to wait for)
+        assert dialog.result_label.text() == "Testing…" and errors == []
+    finally:
+        background.set_error_handler(None)

@@ -108,7 +108,7 @@ def test_settings_refuse_a_plain_http_server(qtbot: QtBot, tmp_path: Path) -> No
 
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
 
-    async def never(_url: str, _token: str, _ca: str | None) -> Health:
+    def never(_url: str, _token: str, _ca: str | None) -> Health:
         raise AssertionError("no connection is attempted")
 
     dialog = SettingsDialog(settings, never)

@@ -46,16 +46,16 @@ def _start(qtbot: QtBot, thread: WriterThread) -> StoreClient:
     return thread.client
 
 
-def _outcome(qtbot: QtBot, writer: StoreClient, command: Command) -> Result:
+def _outcome(qtbot: QtBot, writer: StoreClient, command: Command[object]) -> Result[object]:
     """Submit and wait for this request's one result (delivered in the GUI thread)."""
-    results: list[Result] = []
+    results: list[Result[object]] = []
     writer.submit(command, results.append)
     qtbot.waitUntil(lambda: bool(results), timeout=10_000)
     assert len(results) == 1
     return results[0]
 
 
-def _result(qtbot: QtBot, writer: StoreClient, command: Command) -> object:
+def _result(qtbot: QtBot, writer: StoreClient, command: Command[object]) -> object:
     return _outcome(qtbot, writer, command).unwrap()
 
 
@@ -97,8 +97,8 @@ def test_queued_saves_of_a_case_coalesce_into_one_write(qtbot: QtBot, qapp: obje
                                                         paths: DataPaths) -> None:
     case_id, thread = _case_and_unstarted_writer(paths)
     writer = thread.client
-    edits: list[Result] = []
-    saves: list[Result] = []
+    edits: list[Result[object]] = []
+    saves: list[Result[object]] = []
     form: dict[str, object] = {}
     for i in range(5):  # queued before the thread runs: nothing executes yet
         form["field"] = i
@@ -149,7 +149,7 @@ def test_full_disk_keeps_the_write_queued_and_retries(qtbot: QtBot,
     QTimer.singleShot(0, worker, limit_database_size)
     qtbot.waitUntil(limited.is_set, timeout=10_000)
     big_form = {f"field{i}": "x" * 200 for i in range(2000)}  # ~450 KB: cannot fit
-    saved: list[Result] = []
+    saved: list[Result[object]] = []
     with qtbot.waitSignal(writer.storageStateChanged, timeout=10_000) as failing:
         writer.submit(SaveForm(case_id, big_form), saved.append)
     assert failing.args is not None
@@ -227,7 +227,7 @@ def test_every_request_gets_exactly_one_result_even_when_refused_or_coalesced(
     assert isinstance(case_id, str)
     bad = tmp_path / "bad.jpg"
     bad.write_text("a letter, not a photo")
-    calls: dict[str, list[Result]] = {k: [] for k in ("bad", "good", "refused", "s1", "s2")}
+    calls: dict[str, list[Result[object]]] = {k: [] for k in ("bad", "good", "refused", "s1", "s2")}
     writer.submit(AddImage(case_id, bad), calls["bad"].append)
     writer.submit(AddImage(case_id, jpeg), calls["good"].append)
     writer.submit(Transition(case_id, Change.RETRY), calls["refused"].append)
@@ -241,7 +241,7 @@ def test_every_request_gets_exactly_one_result_even_when_refused_or_coalesced(
 
 
 @dataclass(frozen=True)
-class _WriteThenFail(Command):
+class _WriteThenFail(Command[object]):
     """A request with a bug: it writes a row, then raises."""
 
     case_id: str
@@ -253,7 +253,7 @@ class _WriteThenFail(Command):
 
 
 @dataclass(frozen=True)
-class _FillTheDiskOnce(Command):
+class _FillTheDiskOnce(Command[object]):
     """Caps the database at its current size the first time it runs (a full disk)."""
 
     case_id: str | None
@@ -272,7 +272,7 @@ def test_requests_queued_together_commit_in_one_transaction(
     """Group commit: one transaction (one fsync) for everything queued when the writer
     wakes, yet every request still hears its own result, in order."""
     case_id, thread = _case_and_unstarted_writer(paths)
-    results: list[Result] = []
+    results: list[Result[object]] = []
     for i in range(100):  # queued before the thread runs: they wait together
         thread.client.submit(AppendEdit(case_id, f"f{i % 7}", i), results.append)
     thread.client.submit(SetCurrentStep(case_id, "address"), results.append)
@@ -296,7 +296,7 @@ def test_a_failing_request_in_a_group_is_rolled_back_alone(
         locked = store.run(CreateCase())
         store.run(Transition(locked, Change.SUBMIT))
     thread = WriterThread(paths)
-    outcomes: dict[str, list[Result]] = {k: [] for k in ("a", "locked", "bug", "b")}
+    outcomes: dict[str, list[Result[object]]] = {k: [] for k in ("a", "locked", "bug", "b")}
     client = thread.client
     client.submit(AppendEdit(case_id, "a", 1), outcomes["a"].append)
     client.submit(AppendEdit(locked, "x", 1), outcomes["locked"].append)
@@ -325,7 +325,7 @@ def test_a_group_that_cannot_be_written_stays_queued_whole_and_is_retried(
     thread = WriterThread(paths, retry_first_ms=20, retry_max_ms=40)
     client = thread.client
     big_form = {f"field{i}": "x" * 200 for i in range(2000)}  # ~450 KB: cannot fit
-    results: list[Result] = []
+    results: list[Result[object]] = []
     client.submit(_FillTheDiskOnce(None, threading.Event()), results.append)
     client.submit(AppendEdit(case_id, "before", 1), results.append)
     client.submit(SaveForm(case_id, big_form), results.append)

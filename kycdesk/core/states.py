@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from kycdesk.core.errors import FailureKind
+
 
 class CaseStatus(StrEnum):
     DRAFT = "DRAFT"    # being edited
@@ -42,9 +44,19 @@ TRANSITIONS: dict[Change, Rule] = {
     Change.SYNCED: Rule(frozenset({CaseStatus.READY, CaseStatus.FAILED}), CaseStatus.SYNCED),
 }
 
+def allowed(change: Change, status: str) -> bool:
+    """Whether the table lets a case in `status` take `change` (what the editor offers)."""
+    return status in TRANSITIONS[change].sources
+
+
 def is_editable(status: str) -> bool:
     """Only drafts take edits and photo changes."""
     return status == CaseStatus.DRAFT
+
+
+# The one kind of failed attempt the app retries by itself (backoff); any other kind
+# waits for a person. The due-cases query and the list's views are derived from it.
+RETRIED_KIND = FailureKind.TRANSIENT
 
 
 class CaseView(StrEnum):
@@ -55,6 +67,18 @@ class CaseView(StrEnum):
     WAITING = "waiting"            # READY, or FAILED with a transient error (retried)
     NEEDS_ACTION = "needs_action"  # FAILED with a permanent or authentication error
     SYNCED = "synced"              # SYNCED
+
+
+def case_view(status: str, error_kind: str | None) -> CaseView:
+    """The view a case is listed in (the store keeps it as a generated column built from
+    the same definitions, `persistence.schema._VIEW_OF_ROW`; a test holds them equal)."""
+    if status == CaseStatus.DRAFT:
+        return CaseView.DRAFTS
+    if status == CaseStatus.SYNCED:
+        return CaseView.SYNCED
+    if status == CaseStatus.FAILED and needs_person(error_kind):
+        return CaseView.NEEDS_ACTION
+    return CaseView.WAITING
 
 
 VIEW_LABELS: dict[CaseView, str] = {
@@ -111,4 +135,5 @@ def badge(status: str, error_kind: str | None) -> Badge:
 
 
 def needs_person(error_kind: str | None) -> bool:
-    return error_kind not in (None, "transient")
+    """A failure no retry will mend (the server refused the case, or the device token)."""
+    return error_kind is not None and error_kind != RETRIED_KIND

@@ -79,7 +79,7 @@ class Autosave(QObject):
     def pending(self) -> bool:
         return self.dirty or self._in_flight > 0
 
-    def _edit_written(self, result: Result) -> None:
+    def _edit_written(self, result: Result[int]) -> None:
         if not result.ok:
             self._failed = True
             self._set_state(f"Not saved: {result.error}")
@@ -88,7 +88,7 @@ class Autosave(QObject):
             # debounced save folds it in later; that is housekeeping, not safety.
             self._set_state(SAVED_ON_DEVICE)
 
-    def _saved(self, result: Result) -> None:
+    def _saved(self, result: Result[int]) -> None:
         self._in_flight = max(0, self._in_flight - 1)
         if not result.ok:
             self._failed = True
@@ -97,7 +97,7 @@ class Autosave(QObject):
         self._failed = False
         if not self.dirty:
             self._set_state(f"Saved {datetime.now().strftime('%H:%M:%S')}")
-        self.savedRevision.emit(int(result.value))
+        self.savedRevision.emit(result.value)
 
     @Slot(bool, str)
     def _storage_state(self, ok: bool, message: str) -> None:

@@ -7,12 +7,12 @@ read connection: each page starts after the last row shown (keyset paging, see
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from kycdesk.core.clock import parse_instant_or_none
 from kycdesk.core.records import CaseSort, CaseSummary
 from kycdesk.core.states import CaseStatus, CaseView, badge
 from kycdesk.persistence.case_list import count_cap
@@ -23,12 +23,9 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 
 def format_timestamp(value: str | None) -> str:
     """ISO UTC from the store -> local time a person reads."""
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
+    moment = parse_instant_or_none(value)
+    if moment is None:
+        return value or ""
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 

@@ -133,14 +133,13 @@ class CaseSession(QObject):
         self.photosPending.emit(slot, self._pending[slot])
         return len(files)
 
-    def _photo_added(self, slot: str, name: str, result: Result) -> None:
+    def _photo_added(self, slot: str, name: str, result: Result[ImageRecord]) -> None:
         self._pending[slot] -= 1
         self.photosPending.emit(slot, self._pending[slot])
         if not result.ok:
             self.photoError.emit(slot, f"{name} was not added: {result.error}")
             return
-        image: ImageRecord = result.value
-        self.photos[slot].append(image)
+        self.photos[slot].append(result.value)
         self.photosChanged.emit(slot, self.photos[slot].rowCount())
         self.autosave.flush()  # a photo change saves the draft at once
 
@@ -152,7 +151,7 @@ class CaseSession(QObject):
         self.store.submit(DeleteImage(self.case_id, image_id),
                           lambda result: self._photo_deleted(slot, image_id, result))
 
-    def _photo_deleted(self, slot: str, image_id: int, result: Result) -> None:
+    def _photo_deleted(self, slot: str, image_id: int, result: Result[int]) -> None:
         if not result.ok:
             self.photoError.emit(slot, f"The photo was not deleted: {result.error}")
             return
@@ -192,7 +191,7 @@ class CaseSession(QObject):
     def _change(self, change: Change) -> None:
         self.store.submit(Transition(self.case_id, change), self._change_done)
 
-    def _change_done(self, result: Result) -> None:
+    def _change_done(self, result: Result[object]) -> None:
         # Success is announced to everyone by caseChanged; only a refusal is ours alone.
         if not result.ok:
             self.commandFailed.emit(str(result.error))

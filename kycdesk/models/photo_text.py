@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kycdesk.core.clock import WallTime, parse_taken
 from kycdesk.core.records import Location
 
 
@@ -28,10 +29,15 @@ def describe_taken(captured_at: str | None, source: str | None) -> str:
     """When the photo was taken, and how far that can be trusted — said, not implied."""
     if not captured_at:
         return "Taken at an unknown time"
-    text = captured_at.replace("T", " ").removesuffix("Z")
-    if captured_at.endswith("Z"):
-        text += " UTC"
-    elif source == "exif":
-        text += " (the camera's clock; its time zone is not known)"
+    try:
+        taken = parse_taken(captured_at)
+    except ValueError:
+        return f"Taken {captured_at}"  # unreadable: said as written, not invented
+    if isinstance(taken, WallTime):
+        text = taken.moment.strftime("%Y-%m-%d %H:%M:%S")
+        if source == "exif":
+            text += " (the camera's clock; its time zone is not known)"
+    else:
+        text = taken.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
     how = SOURCE_WORDS.get(source or "")
     return f"Taken {text}" + (f" — {how}" if how else "")

@@ -1,4 +1,4 @@
-"""Thumbnails for the views, decoded off the GUI thread (a QThreadPool job per photo)
+"""Thumbnails for the views, decoded off the GUI thread (a background task per photo)
 from the small files `persistence.thumbnails` keeps beside each photo; cached by id."""
 
 from __future__ import annotations
@@ -6,53 +6,35 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtGui import QImage
 
+from kycdesk.background import Lane, run_task
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.thumbnails import load_thumbnail
 
 CACHE_SIZE = 600
 
 
-def _decode_pool(owner: QObject) -> QThreadPool:
+def decode_lane() -> Lane:
     """One low-priority decoding thread: on a two-core tablet the other core stays free
     for the GUI thread (typing must not stutter while a case's thumbnails load)."""
-    pool = QThreadPool(owner)
-    pool.setMaxThreadCount(1)
-    pool.setThreadPriority(QThread.Priority.LowPriority)
-    return pool
-
-
-class _Signals(QObject):
-    done = Signal(int, QImage)
-
-
-class _Job(QRunnable):
-    def __init__(self, image_id: int, path: str, edge: int, signals: _Signals) -> None:
-        super().__init__()
-        self.image_id, self.path, self.edge, self.signals = image_id, path, edge, signals
-
-    def run(self) -> None:
-        self.signals.done.emit(self.image_id, load_thumbnail(Path(self.path), self.edge))
+    return Lane("thumbnails", threads=1, thread_priority=QThread.Priority.LowPriority)
 
 
 class ThumbnailLoader(QObject):
     """`request(image_id, stored_path)`; `thumbnailReady(image_id, QImage)` arrives in the
-    loader's (GUI) thread. A null QImage means the file could not be decoded."""
+    GUI thread. A null QImage means the file could not be decoded."""
 
     thumbnailReady = Signal(int, QImage)
 
-    def __init__(self, paths: DataPaths, edge: int = 160,
-                 pool: QThreadPool | None = None) -> None:
+    def __init__(self, paths: DataPaths, edge: int = 160, lane: Lane | None = None) -> None:
         super().__init__()
         self.paths = paths
         self.edge = edge
-        self.pool = pool or _decode_pool(self)
+        self.lane = lane or decode_lane()
         self._cache: OrderedDict[int, QImage] = OrderedDict()
         self._pending: set[int] = set()
-        self._signals = _Signals()
-        self._signals.done.connect(self._finished)
 
     def cached(self, image_id: int) -> QImage | None:
         image = self._cache.get(image_id)
@@ -64,10 +46,11 @@ class ThumbnailLoader(QObject):
         if image_id in self._cache or image_id in self._pending:
             return
         self._pending.add(image_id)
-        self.pool.start(_Job(image_id, str(self.paths.absolute(stored_path)), self.edge,
-                             self._signals))
+        path, edge = self.paths.absolute(stored_path), self.edge
+        run_task(lambda _control: load_thumbnail(Path(path), edge),
+                 lambda image: self._finished(image_id, image),
+                 name="thumbnail", lane=self.lane)
 
-    @Slot(int, QImage)
     def _finished(self, image_id: int, image: QImage) -> None:
         self._pending.discard(image_id)
         self._cache[image_id] = image
@@ -76,4 +59,4 @@ class ThumbnailLoader(QObject):
         self.thumbnailReady.emit(image_id, image)
 
     def wait_idle(self, timeout_ms: int = 30_000) -> bool:
-        return bool(self.pool.waitForDone(timeout_ms))
+        return self.lane.wait_idle(timeout_ms)

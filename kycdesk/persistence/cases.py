@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, assert_never
 
+from kycdesk.core.clock import now_text
 from kycdesk.core.errors import (
     CaseLockedError,
     CaseNotFoundError,
@@ -13,7 +14,6 @@ from kycdesk.core.errors import (
 from kycdesk.core.ids import new_id, validate_case_id
 from kycdesk.core.records import CaseRecord
 from kycdesk.core.states import TRANSITIONS, CaseChange, CaseStatus, Change
-from kycdesk.persistence.clock import utc_now
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 
@@ -23,7 +23,7 @@ def insert_case(conn: Connection, *, case_id: str | None = None,
                 form_version: str | None = None) -> str:
     """Insert a DRAFT case with an empty form (caller creates its folder)."""
     case_id = validate_case_id(case_id) if case_id is not None else new_id()
-    now = utc_now()
+    now = now_text()
     with conn.transaction():
         conn.execute(
             "INSERT INTO cases(id, reference_number, status, current_step, last_saved, "
@@ -83,7 +83,7 @@ def transition(conn: Connection, case_id: str, change: Change, *,
                 f"A case that is {old.value} cannot take \"{change.value}\".")
         current_revision = int(conn.scalar(
             "SELECT coalesce(revision, 0) FROM case_forms WHERE case_id = ?", (case_id,)) or 0)
-        now = utc_now()
+        now = now_text()
         sets = ["status = ?"]
         params: list[Any] = [rule.target.value]
         match change:

@@ -10,11 +10,15 @@ widgets from it).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from PySide6.QtCore import QObject, Signal, Slot
 
 from kycdesk.core.results import Done, Result
 from kycdesk.persistence.commands import Command
 from kycdesk.persistence.writer import PersistenceWriter
+
+T = TypeVar("T")
 
 
 class StoreClient(QObject):
@@ -35,16 +39,16 @@ class StoreClient(QObject):
             getattr(writer, name).connect(getattr(self, name))
         self._deliver.connect(self._call)
 
-    def submit(self, command: Command, done: Done | None = None) -> None:
+    def submit(self, command: Command[T], done: Done[T] | None = None) -> None:
         """Queue a write and return at once (never waits on disk); `done` is called in
-        this (the GUI) thread with the one Result of this request."""
+        this (the GUI) thread with the one `Result[T]` of this request."""
         if done is None:
             self._writer.submit(command)
         else:
             self._writer.submit(command, lambda result: self._deliver.emit(done, result))
 
     @Slot(object, object)
-    def _call(self, done: Done, result: Result) -> None:
+    def _call(self, done: Done[object], result: Result[object]) -> None:
         done(result)
 
     def pending_count(self) -> int:

@@ -4,8 +4,10 @@
 The persistence writer runs commands in request order on its connection
 (`writer.PersistenceWriter`); command-line tools and tests run them directly with
 `LocalStore.run`. A new write operation is one class here (plus its test): nothing else
-forwards it. A command whose success changes what a case *is* (created, new status)
-returns a `CaseChange` from `announces`, which the writer broadcasts as `caseChanged`.
+forwards it. Each is a `Command[T]` typed by what `apply` returns, so `submit(command,
+done)` hands `done` a `Result[T]` and strict mypy checks every caller. A command whose
+success changes what a case *is* (created, new status) returns a `CaseChange` from
+`announces`, which the writer broadcasts as `caseChanged`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Generic, TypeVar
 
 from kycdesk.core.records import FormValues, ImageRecord, Location
 from kycdesk.core.states import CaseChange, CaseStatus, Change
@@ -32,8 +34,11 @@ class StoreContext:
     image_limits: ImageLimits
 
 
-class Command:
-    """Base of the write requests (frozen dataclasses)."""
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Command(Generic[T_co]):
+    """Base of the write requests (frozen dataclasses), typed by `apply`'s result."""
 
     case_id: str | None
     # True for commands that only change rows: the writer may commit several of them in
@@ -41,16 +46,17 @@ class Command:
     # alone, so what it did on disk always matches what its own commit says.
     groupable = False
 
-    def apply(self, ctx: StoreContext) -> Any:
+    def apply(self, ctx: StoreContext) -> T_co:
         raise NotImplementedError
 
-    def announces(self, result: Any) -> CaseChange | None:
-        """The notification every view hears after this command succeeded, if any."""
+    def announces(self, result: object) -> CaseChange | None:
+        """The notification every view hears after this command succeeded (given what
+        `apply` returned), if any."""
         return None
 
 
 @dataclass(frozen=True)
-class CreateCase(Command):
+class CreateCase(Command[str]):
     groupable = True  # rows, and an empty folder (harmless if the group rolls back)
     case_id: str | None = None
     reference_number: str | None = None
@@ -67,25 +73,25 @@ class CreateCase(Command):
             ensure_private_dir(ctx.paths.case_dir(case_id))
         return case_id
 
-    def announces(self, result: Any) -> CaseChange:
+    def announces(self, result: object) -> CaseChange:
         return CaseChange(case_id=str(result), status=CaseStatus.DRAFT, revision=0)
 
 
 @dataclass(frozen=True)
-class AppendEdit(Command):
+class AppendEdit(Command[int]):
     """One field change, written ahead of the debounced save; returns its sequence."""
 
     groupable = True  # rows only
     case_id: str
     field_key: str
-    value: Any
+    value: object  # the field's JSON value
 
     def apply(self, ctx: StoreContext) -> int:
         return forms.append_edit(ctx.conn, self.case_id, self.field_key, self.value)
 
 
 @dataclass(frozen=True)
-class SaveForm(Command):
+class SaveForm(Command[int]):
     """The whole draft, folding the edits written ahead; returns the new revision."""
 
     groupable = True  # rows only
@@ -102,7 +108,7 @@ class SaveForm(Command):
 
 
 @dataclass(frozen=True)
-class AddImage(Command):
+class AddImage(Command[ImageRecord]):
     """A photo file to copy into the case; returns its ImageRecord.
 
     The writer prepares it (copy, hash, fsync, decode check) on its import thread and
@@ -129,7 +135,7 @@ class AddImage(Command):
 
 
 @dataclass(frozen=True)
-class CommitPreparedImage(Command):
+class CommitPreparedImage(Command[ImageRecord]):
     """Internal: an AddImage whose file the import thread has already prepared."""
 
     request: AddImage
@@ -152,7 +158,7 @@ class CommitPreparedImage(Command):
 
 
 @dataclass(frozen=True)
-class DeleteImage(Command):
+class DeleteImage(Command[int]):
     case_id: str
     image_id: int
 
@@ -163,7 +169,7 @@ class DeleteImage(Command):
 
 
 @dataclass(frozen=True)
-class Transition(Command):
+class Transition(Command[CaseChange]):
     """A status change (see `core.states` and `cases.transition`); returns CaseChange."""
 
     groupable = True  # rows only
@@ -173,7 +179,7 @@ class Transition(Command):
     error_kind: str | None = None
     next_attempt_at: str | None = None
     revision: int | None = None            # SYNCED: the revision that was sent
-    receipt: dict[str, Any] | None = None  # SYNCED: the server's receipt
+    receipt: dict[str, object] | None = None  # SYNCED: the server's receipt
     progressed: bool = False               # SYNC_FAILED: bytes moved before it failed
 
     def apply(self, ctx: StoreContext) -> CaseChange:
@@ -183,12 +189,12 @@ class Transition(Command):
                                 revision=self.revision, receipt=self.receipt,
                                 progressed=self.progressed)
 
-    def announces(self, result: Any) -> CaseChange | None:
+    def announces(self, result: object) -> CaseChange | None:
         return result if isinstance(result, CaseChange) else None
 
 
 @dataclass(frozen=True)
-class DiscardDraft(Command):
+class DiscardDraft(Command[dict[str, object]]):
     """Remove a draft and its photos for good (the verifier confirmed it)."""
 
     case_id: str
@@ -196,13 +202,13 @@ class DiscardDraft(Command):
     def apply(self, ctx: StoreContext) -> dict[str, object]:
         return lifecycle.discard_draft(ctx.conn, ctx.paths, self.case_id)
 
-    def announces(self, result: Any) -> CaseChange:
+    def announces(self, result: object) -> CaseChange:
         return CaseChange(case_id=self.case_id, status=CaseStatus.DRAFT, revision=0,
                           removed=True)
 
 
 @dataclass(frozen=True)
-class PurgeSynced(Command):
+class PurgeSynced(Command[dict[str, object]]):
     """The retention rule for one SYNCED case: only its stub row stays."""
 
     case_id: str
@@ -210,13 +216,13 @@ class PurgeSynced(Command):
     def apply(self, ctx: StoreContext) -> dict[str, object]:
         return lifecycle.purge_synced(ctx.conn, ctx.paths, self.case_id)
 
-    def announces(self, result: Any) -> CaseChange:
+    def announces(self, result: object) -> CaseChange:
         return CaseChange(case_id=self.case_id, status=CaseStatus.SYNCED, revision=0,
                           purged=True)
 
 
 @dataclass(frozen=True)
-class ConfirmImage(Command):
+class ConfirmImage(Command[bool]):
     """The server holds this photo (its id is recorded at once, never lost on a retry)."""
 
     groupable = True  # rows only
@@ -229,7 +235,7 @@ class ConfirmImage(Command):
 
 
 @dataclass(frozen=True)
-class RecordUpload(Command):
+class RecordUpload(Command[None]):
     """A photo's resumable upload address and the offset the server confirmed (persisted
     so a resume survives a killed app or a reboot); None forgets the upload."""
 
@@ -244,7 +250,7 @@ class RecordUpload(Command):
 
 
 @dataclass(frozen=True)
-class SetCurrentStep(Command):
+class SetCurrentStep(Command[None]):
     groupable = True  # rows only
     case_id: str
     step: str
@@ -254,7 +260,7 @@ class SetCurrentStep(Command):
 
 
 @dataclass(frozen=True)
-class SetReferenceNumber(Command):
+class SetReferenceNumber(Command[None]):
     groupable = True  # rows only
     case_id: str
     reference_number: str | None
@@ -264,11 +270,11 @@ class SetReferenceNumber(Command):
 
 
 @dataclass(frozen=True)
-class AppendEvent(Command):
+class AppendEvent(Command[int]):
     groupable = True  # rows only
     case_id: str | None
     kind: str
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, object] = field(default_factory=dict)
 
     def apply(self, ctx: StoreContext) -> int:
         with ctx.conn.transaction():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kycdesk.persistence.clock import utc_now
+from kycdesk.core.clock import now_text
 from kycdesk.persistence.db import Connection
 
 
@@ -14,7 +14,7 @@ def append_event(conn: Connection, case_id: str | None, kind: str,
     """Record one event. Call inside the transaction of the change it describes."""
     return conn.insert(
         "INSERT INTO case_events(case_id, at, kind, detail_json) VALUES (?, ?, ?, ?)",
-        (case_id, utc_now(), kind, json.dumps(detail or {}, sort_keys=True)),
+        (case_id, now_text(), kind, json.dumps(detail or {}, sort_keys=True)),
     )
 
 

@@ -13,9 +13,10 @@ import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TypeVar
+
+from kycdesk.core.clock import parse_exif, taken_text
 
 T = TypeVar("T")
 
@@ -120,21 +121,12 @@ def _degrees(value: object, ref: object, negative: str) -> float | None:
 
 
 def _timestamp(text: object, offset: object) -> str | None:
+    """`captured_at` from EXIF: an instant if the camera wrote its offset, otherwise the
+    wall time as the camera wrote it (never shifted to UTC: its zone is not known)."""
     if not isinstance(text, str):
         return None
-    try:
-        moment = datetime.strptime(text.strip(), "%Y:%m:%d %H:%M:%S")
-    except ValueError:
-        return None
-    if isinstance(offset, str) and len(offset) == 6 and offset[0] in "+-":
-        sign = 1 if offset[0] == "+" else -1
-        try:
-            zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
-            utc = moment.replace(tzinfo=zone).astimezone(UTC)
-        except (ValueError, OverflowError):  # a nonsense offset, or year 1 / 9999 edges
-            return moment.isoformat(timespec="seconds")
-        return utc.isoformat(timespec="seconds").replace("+00:00", "Z")
-    return moment.isoformat(timespec="seconds")  # zone unknown: as the camera wrote it
+    taken = parse_exif(text, offset if isinstance(offset, str) else None)
+    return None if taken is None else taken_text(taken)
 
 
 def _fact(read: Callable[[], T], default: T) -> T:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kycdesk.core.clock import now_text
 from kycdesk.core.errors import CaseLockedError, StoreError
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.records import FormValues
 from kycdesk.core.states import CaseStatus
 from kycdesk.persistence.cases import case_status
-from kycdesk.persistence.clock import utc_now
 from kycdesk.persistence.db import Connection
 
 
@@ -41,7 +41,7 @@ def append_edit(conn: Connection, case_id: str, field_key: str, value: Any) -> i
         "SELECT ?, coalesce((SELECT max(seq) FROM case_edits WHERE case_id = ?), 0) + 1, "
         "?, ?, ? WHERE EXISTS (SELECT 1 FROM cases WHERE id = ? AND status = ?) "
         "RETURNING seq",
-        (case_id, case_id, field_key, _dump(value), utc_now(), case_id,
+        (case_id, case_id, field_key, _dump(value), now_text(), case_id,
          CaseStatus.DRAFT.value),
     )
     if row is None:
@@ -61,7 +61,7 @@ def save_form(conn: Connection, case_id: str, form: FormValues, *,
     """
     case_id = validate_case_id(case_id)
     form_json = _dump(form)
-    now = utc_now()
+    now = now_text()
     with conn.transaction():
         status = case_status(conn, case_id)
         if status is not CaseStatus.DRAFT:

@@ -18,10 +18,10 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kycdesk.core.clock import now_text
 from kycdesk.core.errors import InvalidCaseIdError
 from kycdesk.core.hashing import file_sha256
 from kycdesk.core.ids import validate_case_id
@@ -78,10 +78,6 @@ def _save_state(paths: DataPaths, state: CheckState) -> None:
         log.info("full check position not saved: %s", exc)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 _LISTS = ("integrity_errors", "removed_temp_files", "restored_deletes", "finished_deletes",
           "moved_to_lost_and_found", "missing_files", "size_mismatches", "hash_mismatches",
           "unexpected_entries", "retired_folders", "leftovers")
@@ -134,7 +130,7 @@ def run_full_check(conn: Connection, paths: DataPaths, *, repair: bool,
     mode = "doctor" if repair else "background"
     state = load_state(paths)
     if restart or state is None or state.finished_at is not None or state.mode != mode:
-        state = CheckState(started_at=_now(), mode=mode)
+        state = CheckState(started_at=now_text(), mode=mode)
     report = RecoveryReport(hashes_verified=verify_hashes)
     _restore(report, state.found)
     report.more = dict(state.more)
@@ -173,7 +169,7 @@ def run_full_check(conn: Connection, paths: DataPaths, *, repair: bool,
             progress(state.cases_checked, total, state.photos_checked)
     _check_folders(conn, paths, report)
     report.lost_and_found_count = count_lost_and_found(paths)
-    state.finished_at = _now()
+    state.finished_at = now_text()
     state.found, state.more = _found(report), dict(report.more)
     _save_state(paths, state)
     report.full_check = True

@@ -25,6 +25,7 @@ from typing import Any
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QImageReader, QImageWriter
 
+from kycdesk.core.clock import format_instant, now_text
 from kycdesk.core.errors import (
     ImageNotFoundError,
     ImageRejectedError,
@@ -37,7 +38,6 @@ from kycdesk.core.records import ImageRecord, Location
 from kycdesk.paths import DataPaths, ensure_private_dir
 from kycdesk.persistence import intents
 from kycdesk.persistence.cases import require_draft
-from kycdesk.persistence.clock import utc_now
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.diskspace import has_room_for
 from kycdesk.persistence.events import append_event
@@ -195,7 +195,7 @@ def _mtime(path: Path) -> str | None:
         moment = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     except (OSError, OverflowError, ValueError):
         return None
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return format_instant(moment)
 
 
 def reencode_within(path: Path, max_pixels: int, quality: int = REENCODE_QUALITY, *,
@@ -288,7 +288,7 @@ def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
                 "mime, width, height, source, captured_at_source) "
                 "VALUES (?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?,?)",
                 (case_id, stored_path, location.latitude, location.longitude,
-                 location.address, location.accuracy, captured_at or utc_now(),
+                 location.address, location.accuracy, captured_at or now_text(),
                  client_image_id, slot, prepared.sha256, prepared.byte_size, info.mime,
                  info.width, info.height, origin, source),
             )

@@ -14,16 +14,17 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from kycdesk.core.clock import format_instant, now_text
+from kycdesk.core.clock import now as clock_now
 from kycdesk.core.errors import CaseLockedError, StorageUnavailableError, TransitionRefusedError
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.states import CaseStatus
 from kycdesk.paths import DataPaths
 from kycdesk.persistence import intents
 from kycdesk.persistence.cases import case_status
-from kycdesk.persistence.clock import utc_now
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 from kycdesk.persistence.files import fsync_dir
@@ -120,7 +121,7 @@ def purge_synced(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, 
         conn.execute("UPDATE case_forms SET form_json = '{}' WHERE case_id = ?", (case_id,))
         conn.execute("UPDATE cases SET applicant_name = NULL, id_number = NULL, purged_at = ? "
                      "WHERE id = ?",
-                     (utc_now(), case_id))
+                     (now_text(), case_id))
         detail: dict[str, object] = {"photos": photos}
         append_event(conn, case_id, "purged_after_retention", detail)
         return detail
@@ -130,11 +131,12 @@ def purge_synced(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, 
 
 def purge_due(conn: Connection, days: float, now: datetime | None = None) -> list[str]:
     """SYNCED cases whose receipt is older than `days` and whose data is still here."""
-    cutoff = ((now or datetime.now(UTC)) - timedelta(days=days)).isoformat()
+    # The server's accepted_at, as stored: one precision, compared as text.
+    cutoff = format_instant((now or clock_now()) - timedelta(days=days))
     rows = conn.query_all(
         "SELECT id FROM cases WHERE status = ? AND purged_at IS NULL AND server_receipt "
         "IS NOT NULL AND json_extract(server_receipt, '$.accepted_at') <= ? "
-        "ORDER BY id LIMIT 200", (CaseStatus.SYNCED.value, cutoff.replace("+00:00", "Z")))
+        "ORDER BY id LIMIT 200", (CaseStatus.SYNCED.value, cutoff))
     return [str(r[0]) for r in rows]
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kycdesk.core.errors import DatabaseCorruptError, DatabaseTooNewError
+from kycdesk.core.states import RETRIED_KIND, CaseStatus, CaseView
 from kycdesk.persistence.db import Connection
 
 log = logging.getLogger(__name__)
@@ -149,14 +150,15 @@ def _v5_to_v6_retention(conn: Connection) -> None:
 
 
 _VIEW_OF_ROW = (
-    # core.states.CaseView of a row, as SQL (a FAILED case the app retries by itself is
-    # waiting; one that needs a person is not). A change to the views is a new migration.
-    "CASE WHEN status = 'DRAFT' THEN 'drafts' "
-    "WHEN status = 'READY' THEN 'waiting' "
-    "WHEN status = 'FAILED' AND coalesce(last_error_kind, 'transient') = 'transient' "
-    "THEN 'waiting' "
-    "WHEN status = 'FAILED' THEN 'needs_action' "
-    "WHEN status = 'SYNCED' THEN 'synced' END"
+    # core.states.case_view of a row, as SQL, spelled with the core's own names (a FAILED
+    # case the app retries by itself is waiting; one that needs a person is not);
+    # tests/test_schema.py holds the two equal. A change to the views is a new migration.
+    f"CASE WHEN status = '{CaseStatus.DRAFT}' THEN '{CaseView.DRAFTS}' "
+    f"WHEN status = '{CaseStatus.READY}' THEN '{CaseView.WAITING}' "
+    f"WHEN status = '{CaseStatus.FAILED}' AND coalesce(last_error_kind, '{RETRIED_KIND}') "
+    f"= '{RETRIED_KIND}' THEN '{CaseView.WAITING}' "
+    f"WHEN status = '{CaseStatus.FAILED}' THEN '{CaseView.NEEDS_ACTION}' "
+    f"WHEN status = '{CaseStatus.SYNCED}' THEN '{CaseView.SYNCED}' END"
 )
 # The list's sort keys (cases.sort_*) and the index each needs, in every view and in all.
 LIST_SORT_KEYS = ("sort_saved", "sort_reference", "sort_applicant", "photo_count",
@@ -199,9 +201,9 @@ def _v6_to_v7_list_at_scale(conn: Connection) -> None:
         conn.execute(f"CREATE INDEX cases_view_{number} ON cases(list_view, {key}, id)")
 
     conn.execute("CREATE TABLE case_view_counts(view TEXT PRIMARY KEY, n INTEGER NOT NULL)")
-    conn.execute("INSERT INTO case_view_counts(view, n) SELECT v, (SELECT count(*) FROM "
-                 "cases WHERE list_view = v) FROM (SELECT 'drafts' AS v UNION ALL SELECT "
-                 "'waiting' UNION ALL SELECT 'needs_action' UNION ALL SELECT 'synced')")
+    for view in CaseView:
+        conn.execute("INSERT INTO case_view_counts(view, n) SELECT ?, count(*) FROM cases "
+                     "WHERE list_view = ?", (view.value, view.value))
     conn.execute("CREATE VIRTUAL TABLE cases_search USING fts5(reference_number, "
                  "applicant_name, id_number, tokenize = 'trigram remove_diacritics 1')")
     conn.execute("INSERT INTO cases_search(rowid, reference_number, applicant_name, "

@@ -7,7 +7,7 @@ Used directly by command-line tools and tests, and by the persistence writer thr
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TypeVar
 
 from kycdesk.core.errors import DatabaseTooNewError, StorageUnavailableError, StoreError
 from kycdesk.paths import DataPaths, ensure_private_dir
@@ -18,6 +18,8 @@ from kycdesk.persistence.imagecheck import ImageLimits
 from kycdesk.persistence.reads import StoreReads
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def open_connection(paths: DataPaths, *, writer: bool, role: str) -> Connection:
@@ -74,7 +76,7 @@ class LocalStore(StoreReads):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run(self, command: Command) -> Any:
+    def run(self, command: Command[T]) -> T:
         return command.apply(self.context)
 
     def recover(self) -> recovery.RecoveryReport:

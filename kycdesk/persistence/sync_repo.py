@@ -9,25 +9,25 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kycdesk.core.errors import CaseNotFoundError, FailureKind
+from kycdesk.core.errors import CaseNotFoundError
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.records import SyncCase
-from kycdesk.core.states import CaseStatus
+from kycdesk.core.states import RETRIED_KIND, CaseStatus
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 from kycdesk.persistence.images import list_images
 
-_RETRYABLE = (
+# `core.states`: a FAILED case whose error kind the app retries by itself (or none).
+RETRIED_BY_ITSELF = (
     f"status = '{CaseStatus.FAILED.value}' AND "
-    f"coalesce(last_error_kind, '{FailureKind.TRANSIENT.value}') = "
-    f"'{FailureKind.TRANSIENT.value}'"
+    f"coalesce(last_error_kind, '{RETRIED_KIND.value}') = '{RETRIED_KIND.value}'"
 )
 
 
 def due_cases(conn: Connection, now: str, *, ignore_backoff: bool = False) -> list[str]:
     """READY cases, and transient failures whose backoff has passed; oldest first."""
     rows = conn.query_all(
-        f"SELECT id FROM cases WHERE status = ? OR ({_RETRYABLE} AND "
+        f"SELECT id FROM cases WHERE status = ? OR ({RETRIED_BY_ITSELF} AND "
         "(? OR next_attempt_at IS NULL OR next_attempt_at <= ?)) "
         "ORDER BY coalesce(finalized_at, last_saved), id",
         (CaseStatus.READY.value, 1 if ignore_backoff else 0, now),
@@ -36,7 +36,7 @@ def due_cases(conn: Connection, now: str, *, ignore_backoff: bool = False) -> li
 
 
 def next_due_at(conn: Connection) -> str | None:
-    value = conn.scalar(f"SELECT min(next_attempt_at) FROM cases WHERE {_RETRYABLE}")
+    value = conn.scalar(f"SELECT min(next_attempt_at) FROM cases WHERE {RETRIED_BY_ITSELF}")
     return str(value) if value else None
 
 

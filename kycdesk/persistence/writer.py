@@ -35,11 +35,13 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from kycdesk.background import Lane, run_task
 from kycdesk.core.errors import StorageUnavailableError, StoreError
+from kycdesk.core.records import ImageRecord
 from kycdesk.core.results import Done, Result
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import (
@@ -65,10 +67,21 @@ GROUP_LIMIT = 256
 BACKLOG_LIMIT = 500
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class _Pending:
-    command: Command
-    done: list[Done] = field(default_factory=list)
+    """A queued request. Its requesters' callbacks are kept type-erased (the queue holds
+    every kind of command); `_typed_done` is the one place that erases, and the result
+    given back is always the one this command's `apply` produced."""
+
+    command: Command[object]
+    done: list[Done[object]] = field(default_factory=list)
+
+
+def _typed_done(done: Done[T]) -> Done[object]:
+    return lambda result: done(cast(Result[T], result))
 
 
 class PersistenceWriter(QObject):
@@ -106,28 +119,30 @@ class PersistenceWriter(QObject):
         self._retry_delay_ms = retry_first_ms
         self._storage_ok = True
         self._wakeRequested.connect(self._drain)
-        # One import thread: photos are committed in the order they were added.
-        self._import_pool = QThreadPool(self)
-        self._import_pool.setMaxThreadCount(1)
+        # One import thread: photos are committed in the order they were added. An
+        # accepted photo is never dropped at quit: the lane finishes its work.
+        self._imports = Lane("photo-import", threads=1, cancel_at_shutdown=False)
 
     # -- any thread ------------------------------------------------------------------
-    def submit(self, command: Command, done: Done | None = None) -> None:
+    def submit(self, command: Command[T], done: Done[T] | None = None) -> None:
         """Queue a write; `done` (if given) is called once, in the writer's or the import
         thread, with its Result."""
         if isinstance(command, AddImage):
             with self._lock:
                 self._preparing += 1
-            self._import_pool.start(_PrepareJob(self, command, done))
+            image_done = cast(Done[ImageRecord] | None, done)  # an AddImage's T
+            run_task(lambda _control: self.prepare_import(command, image_done),
+                     name="photo import", lane=self._imports)
             return
-        self._enqueue(command, done)
+        self._enqueue(command, None if done is None else _typed_done(done))
 
-    def call(self, command: Command, timeout_s: float = 120.0) -> Any:
+    def call(self, command: Command[T], timeout_s: float = 120.0) -> T:
         """Submit and wait for the result (raises its error). For the sync worker's and
         the command line's threads — never the GUI thread, which must not wait on disk."""
         finished = threading.Event()
-        box: list[Result] = []
+        box: list[Result[T]] = []
 
-        def done(result: Result) -> None:
+        def done(result: Result[T]) -> None:
             box.append(result)
             finished.set()
 
@@ -144,7 +159,7 @@ class PersistenceWriter(QObject):
             return "The local store did not open in time."
         return self._open_error
 
-    def _enqueue(self, command: Command, done: Done | None) -> None:
+    def _enqueue(self, command: Command[object], done: Done[object] | None) -> None:
         with self._lock:
             pending = _Pending(command, [done] if done is not None else [])
             if isinstance(command, SaveForm):
@@ -160,16 +175,31 @@ class PersistenceWriter(QObject):
             self._wakeRequested.emit()
         self._note_backlog()
 
-    def _prepared(self, command: AddImage, done: Done | None, prepared: PreparedImage) -> None:
-        """Import thread: the copy is ready; queue its commit behind what is queued now."""
-        self._enqueue(CommitPreparedImage(command, prepared), done)
+    def prepare_import(self, command: AddImage, done: Done[ImageRecord] | None) -> None:
+        """Import thread (`submit` runs it there): copy, hash, fsync and check the photo,
+        then queue its commit behind what is queued now — or deliver why it was refused."""
+        try:
+            prepared = command.prepare(self._paths, self._image_limits)
+        except StoreError as exc:
+            log.info("photo %s not added: %s", command.source.name, exc)
+            self._prepare_failed(done, exc)
+        except Exception:  # a bug: report it, keep the app alive
+            log.exception("preparing a photo failed")
+            self._prepare_failed(done, StoreError(UNEXPECTED))
+        else:
+            self._prepared(command, done, prepared)
+
+    def _prepared(self, command: AddImage, done: Done[ImageRecord] | None,
+                  prepared: PreparedImage) -> None:
+        self._enqueue(CommitPreparedImage(command, prepared),
+                      None if done is None else _typed_done(done))
         with self._lock:
             self._preparing -= 1
 
-    def _prepare_failed(self, done: Done | None, error: StoreError) -> None:
+    def _prepare_failed(self, done: Done[ImageRecord] | None, error: StoreError) -> None:
         with self._lock:
             self._preparing -= 1
-        _deliver(done, Result(error=error))
+        _deliver(done, Result.failure(error))
 
     def pending_count(self) -> int:
         """Requests not yet done: queued, being written, or photos being prepared."""
@@ -203,7 +233,7 @@ class PersistenceWriter(QObject):
         the connection, end the thread."""
         if self._retry_timer is not None:
             self._retry_timer.stop()
-        self._import_pool.waitForDone()
+        self._imports.wait_idle(-1)  # every accepted photo is recorded before the end
         self._drain(final=True)
         if self._store is not None:
             self._store.close()
@@ -229,7 +259,7 @@ class PersistenceWriter(QObject):
                     self._release_batch()
                     self._storage_failed(str(exc))
                     return
-                results = [Result(error=exc)] * len(batch)
+                results = [Result.failure(exc)] * len(batch)
             else:
                 self._storage_recovered()
             self._finish(batch, results)
@@ -258,13 +288,13 @@ class PersistenceWriter(QObject):
         with self._lock:
             self._taken = 0
 
-    def _apply_batch(self, batch: list[_Pending]) -> list[Result]:
+    def _apply_batch(self, batch: list[_Pending]) -> list[Result[object]]:
         """One transaction, one fsync for the batch; each request in its own savepoint,
         so one that fails is rolled back alone and reported, the others commit. Raises a
         retryable StoreError if the transaction itself could not be written."""
         if self._store is None:
             error = StoreError(self._open_error or "The store is closed.")
-            return [Result(error=error)] * len(batch)
+            return [Result.failure(error)] * len(batch)
         self.transactions_written += 1
         if len(batch) == 1 and not batch[0].command.groupable:
             return [self._run_one(batch[0].command)]
@@ -273,7 +303,7 @@ class PersistenceWriter(QObject):
             return [self._run_one(pending.command, nested=True)
                     for pending in batch]
 
-    def _run_one(self, command: Command, *, nested: bool = False) -> Result:
+    def _run_one(self, command: Command[T], *, nested: bool = False) -> Result[T]:
         try:
             if nested:
                 assert self._store is not None
@@ -285,13 +315,13 @@ class PersistenceWriter(QObject):
             if exc.retryable:
                 raise
             log.info("%s failed: %s", type(command).__name__, exc)
-            return Result(error=exc)
+            return Result.failure(exc)
         except Exception:  # a bug: keep the writer alive, log the traceback
             log.exception("unexpected error in %s", type(command).__name__)
-            return Result(error=StoreError(UNEXPECTED))
-        return Result(value=value)
+            return Result.failure(StoreError(UNEXPECTED))
+        return Result.success(value)
 
-    def _finish(self, batch: list[_Pending], results: list[Result]) -> None:
+    def _finish(self, batch: list[_Pending], results: list[Result[object]]) -> None:
         with self._lock:
             for _ in batch:
                 self._queue.popleft()
@@ -334,38 +364,19 @@ class PersistenceWriter(QObject):
             self._storage_ok = True
             self.storageStateChanged.emit(True, "")
 
-    def _execute(self, command: Command) -> Any:
+    def _execute(self, command: Command[T]) -> T:
         if self._store is None:
             raise StoreError(self._open_error or "The store is closed.")
         return self._store.run(command)
 
 
-def _deliver(done: Done | None, result: Result) -> None:
+def _deliver(done: Done[T] | None, result: Result[T]) -> None:
     if done is None:
         return
     try:
         done(result)
     except Exception:  # a requester's bug must not stop the writer
         log.exception("a write's completion callback failed")
-
-
-class _PrepareJob(QRunnable):
-    def __init__(self, writer: PersistenceWriter, command: AddImage, done: Done | None) -> None:
-        super().__init__()
-        self.writer, self.command, self.done = writer, command, done
-
-    def run(self) -> None:
-        writer = self.writer
-        try:
-            prepared = self.command.prepare(writer._paths, writer._image_limits)
-        except StoreError as exc:
-            log.info("photo %s not added: %s", self.command.source.name, exc)
-            writer._prepare_failed(self.done, exc)
-        except Exception:  # a bug: report it, keep the app alive
-            log.exception("preparing a photo failed")
-            writer._prepare_failed(self.done, StoreError(UNEXPECTED))
-        else:
-            writer._prepared(self.command, self.done, prepared)
 
 
 class WriterThread:

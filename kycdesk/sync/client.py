@@ -113,19 +113,20 @@ def _connect_failure(exc: httpx.ConnectError) -> SyncError:
                      "The server cannot be reached (no network, or it is down).")
 
 
-async def _one_request(base_url: str, method: str, path: str, *, timeout: float,
-                       ca_bundle: str | None, token: str | None = None,
-                       json_body: dict[str, object] | None = None) -> httpx.Response:
-    """One request awaited on the GUI's loop (Settings), failures in the verifier's words."""
+def _one_request(base_url: str, method: str, path: str, *, timeout: float,
+                 ca_bundle: str | None, token: str | None = None,
+                 json_body: dict[str, object] | None = None) -> httpx.Response:
+    """One request outside a sync run (Settings, `kycdesk enrol`; the app runs it as a
+    background task), failures in the verifier's words."""
     if (refused := url_problem(base_url)) is not None:
         raise SyncError(FailureKind.PERMANENT, refused)
     headers = {"User-Agent": f"kycdesk/{__version__}"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    async with httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout,
-                                 verify=_trust(ca_bundle), headers=headers) as http:
+    with httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
+                      verify=_trust(ca_bundle), headers=headers) as http:
         try:
-            return await http.request(method, path, json=json_body)
+            return http.request(method, path, json=json_body)
         except httpx.TimeoutException as exc:
             raise SyncError(FailureKind.TRANSIENT, "The server did not answer in time.") \
                 from exc
@@ -137,10 +138,10 @@ async def _one_request(base_url: str, method: str, path: str, *, timeout: float,
                 from exc
 
 
-async def check_health(base_url: str, token: str, *, timeout: float = 10.0,
-                       ca_bundle: str | None = None) -> Health:
-    """The Settings dialog's "Test connection": one awaited request on the GUI loop."""
-    response = await _one_request(base_url, "GET", "/v1/health", timeout=timeout,
+def check_health(base_url: str, token: str, *, timeout: float = 10.0,
+                 ca_bundle: str | None = None) -> Health:
+    """The Settings dialog's "Test connection" (a background task in the app)."""
+    response = _one_request(base_url, "GET", "/v1/health", timeout=timeout,
                                   ca_bundle=ca_bundle, token=token)
     if response.status_code != 200:
         raise SyncClient._failure(response, "the connection check")
@@ -148,12 +149,12 @@ async def check_health(base_url: str, token: str, *, timeout: float = 10.0,
     return health
 
 
-async def enrol_device(base_url: str, code: str, device_name: str, *,
-                       timeout: float = 20.0, ca_bundle: str | None = None) -> EnrolledDevice:
-    """Trade a one-time enrolment code for this device's credential (Settings and
-    `kycdesk enrol`); awaited on the GUI loop, never blocking it."""
+def enrol_device(base_url: str, code: str, device_name: str, *,
+                 timeout: float = 20.0, ca_bundle: str | None = None) -> EnrolledDevice:
+    """Trade a one-time enrolment code for this device's credential (Settings, as a
+    background task, and `kycdesk enrol`)."""
     body = Enrolment(code=code.strip(), device_name=device_name[:100]).model_dump()
-    response = await _one_request(base_url, "POST", ENROL_PATH, timeout=timeout,
+    response = _one_request(base_url, "POST", ENROL_PATH, timeout=timeout,
                                   ca_bundle=ca_bundle, json_body=body)
     if response.status_code != 201:
         raise SyncClient._failure(response, "the enrolment")

@@ -21,11 +21,12 @@ import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from kycdesk import __version__
+from kycdesk.core.clock import format_instant, now
 from kycdesk.core.errors import FailureKind, StoreError
 from kycdesk.core.protocol import ClientInfo, HeldImage, Receipt, Submission, SubmissionImage
 from kycdesk.core.records import ImageRecord, SyncCase
@@ -60,10 +61,6 @@ class SyncStore(Protocol):
 ProgressCallback = Callable[[CaseProgress], None]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 class SyncEngine:
     def __init__(self, store: SyncStore, client: SyncClient, *, device_id: str,
                  backoff: Backoff | None = None, cancel: threading.Event | None = None,
@@ -77,7 +74,7 @@ class SyncEngine:
         self.backoff = backoff or Backoff()
         self.cancel = cancel or threading.Event()
         self.on_progress = on_progress
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or now
         self.rng = rng or random.Random()
         self.parallel = max(1, parallel)
         # One uploader for the engine's life: what it learns of the link (request size)
@@ -90,7 +87,7 @@ class SyncEngine:
     def run_once(self, *, ignore_backoff: bool = False) -> RunResult:
         result = RunResult()
         sent_before = self.uploader.sent_bytes
-        due = self.store.due_cases(_iso(self.clock()), ignore_backoff=ignore_backoff)
+        due = self.store.due_cases(format_instant(self.clock()), ignore_backoff=ignore_backoff)
         self._count = len(due)
         for index, case_id in enumerate(due, start=1):
             self._index = index
@@ -125,7 +122,7 @@ class SyncEngine:
             else:
                 delay = self.backoff.delay(case.sync_attempts + 1, retry_after=exc.retry_after,
                                            status=exc.status, rng=self.rng)
-            next_at = _iso(self.clock() + timedelta(seconds=delay))
+            next_at = format_instant(self.clock() + timedelta(seconds=delay))
         else:
             result.permanent.add(case_id)
         self.store.record_failure(case_id, kind=exc.kind.value, message=str(exc),
@@ -156,16 +153,19 @@ class SyncEngine:
             self._index, self._count)
         meter = TransferMeter(start, self.on_progress)
         meter.emit(force=True)
-        ticker = _Ticker(meter, TICK_S)
-        try:
-            if todo:
-                self._upload_all(case_id, todo, meter, confirmed, result)
-            self._check_cancel()
-            meter.set_step("sending the form")
-            submission = self._submission(case, confirmed)
-            accepted = self._submit(case_id, submission)
-        finally:
-            ticker.stop()
+        with upload_pool(self.parallel) as pool:
+            stop_ticking = threading.Event()
+            pool.submit(_tick, meter, TICK_S, stop_ticking)
+            try:
+                if todo:
+                    self._upload_all(pool, case_id, todo, meter=meter, confirmed=confirmed,
+                                     result=result)
+                self._check_cancel()
+                meter.set_step("sending the form")
+                submission = self._submission(case, confirmed)
+                accepted = self._submit(case_id, submission)
+            finally:
+                stop_ticking.set()
         missing = {i.server_image_id for i in submission.images} - set(accepted.server_image_ids)
         if missing:
             raise SyncError(FailureKind.TRANSIENT,
@@ -179,10 +179,12 @@ class SyncEngine:
         meter.set_step("synced")
         result.synced.append(case_id)
 
-    def _upload_all(self, case_id: str, todo: list[ImageRecord], meter: TransferMeter,
-                    confirmed: dict[int, str], result: RunResult) -> None:
-        """Every photo not held yet, `parallel` at a time. A failure of one does not stop
-        the others (their bytes are progress too); the worst failure is raised after."""
+    def _upload_all(self, pool: ThreadPoolExecutor, case_id: str, todo: list[ImageRecord], *,
+                    meter: TransferMeter, confirmed: dict[int, str],
+                    result: RunResult) -> None:
+        """Every photo not held yet, `parallel` at a time (the pool's other thread
+        ticks). A failure of one does not stop the others (their bytes are progress
+        too); the worst failure is raised after."""
         errors: list[BaseException] = []
         progressed = False
 
@@ -201,9 +203,7 @@ class SyncEngine:
             result.uploaded_bytes += image.byte_size or 0
             meter.item_done()
 
-        with ThreadPoolExecutor(max_workers=min(self.parallel, len(todo)),
-                                thread_name_prefix="kycdesk-upload") as pool:
-            list(pool.map(one, todo))
+        list(pool.map(one, todo))
         if errors:
             raise _worst(errors, progressed)
 
@@ -268,19 +268,16 @@ def _worst(errors: list[BaseException], progressed: bool) -> BaseException:
     return worst
 
 
-class _Ticker:
-    """Re-emits progress every `every_s` while a case is being sent."""
+def upload_pool(parallel: int) -> ThreadPoolExecutor:
+    """The engine's upload pool, one per case being sent: `parallel` photo uploads plus
+    the progress ticker. A plain executor on purpose — the engine imports no Qt (it runs
+    in the sync worker's thread and in `kycdesk sync`), so it cannot use the app's
+    background helper; it is the one executor of the client outside that helper."""
+    return ThreadPoolExecutor(max_workers=parallel + 1, thread_name_prefix="kycdesk-upload")
 
-    def __init__(self, meter: TransferMeter, every_s: float) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(meter, every_s),
-                                        name="kycdesk-progress", daemon=True)
-        self._thread.start()
 
-    def _run(self, meter: TransferMeter, every_s: float) -> None:
-        while not self._stop.wait(every_s):
-            meter.tick()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+def _tick(meter: TransferMeter, every_s: float, stop: threading.Event) -> None:
+    """Re-emit progress every `every_s` while a case is being sent, so "no data for
+    40 s" keeps counting while nothing moves."""
+    while not stop.wait(every_s):
+        meter.tick()

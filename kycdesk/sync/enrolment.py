@@ -4,7 +4,6 @@ used by the app and `kycdesk sync` from then on."""
 
 from __future__ import annotations
 
-import asyncio
 import platform
 import sys
 from typing import TextIO
@@ -26,8 +25,8 @@ def run_enrol(server: str, code: str, *, name: str | None, ca_bundle: str | None
               out: TextIO = sys.stdout) -> int:
     url = server.strip().rstrip("/")
     try:
-        enrolled = asyncio.run(enrol_device(url, code, name or default_device_name(),
-                                            ca_bundle=ca_bundle))
+        enrolled = enrol_device(url, code, name or default_device_name(),
+                                ca_bundle=ca_bundle)
     except SyncError as exc:
         print(f"Not enrolled: {exc}", file=out)
         return ExitCode.AUTH

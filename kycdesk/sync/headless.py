@@ -10,12 +10,13 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TextIO
 
 from PySide6.QtCore import QSettings
 
 from kycdesk import APP_NAME
+from kycdesk.core.clock import format_instant, parse_instant_or_none
+from kycdesk.core.clock import now as clock_now
 from kycdesk.core.errors import FailureKind, StoreError
 from kycdesk.exit_codes import ExitCode
 from kycdesk.paths import DataPaths
@@ -153,13 +154,13 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
 
 def _next_wait(store: SyncStoreAdapter, ends: float | None, offline: bool) -> float | None:
     """Seconds until the next try, or None when there is nothing left to do in time."""
-    now = datetime.now(UTC)
-    if not store.due_cases(_iso(now), ignore_backoff=True):
+    now = clock_now()
+    if not store.due_cases(format_instant(now), ignore_backoff=True):
         return None  # every case synced, or waiting for a person
     due = store.next_due_at()
     wait = 15.0 if offline else 0.5
-    if not offline and due is not None and not store.due_cases(_iso(now)):
-        moment = datetime.fromisoformat(due.replace("Z", "+00:00"))
+    moment = parse_instant_or_none(due)
+    if not offline and moment is not None and not store.due_cases(format_instant(now)):
         wait = max(0.5, (moment - now).total_seconds())
     if ends is not None:
         left = ends - time.monotonic()
@@ -167,10 +168,6 @@ def _next_wait(store: SyncStoreAdapter, ends: float | None, offline: bool) -> fl
             return None
         wait = min(wait, left)
     return wait
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _summary(totals: Totals, paths: DataPaths, offline: str | None, elapsed: float,

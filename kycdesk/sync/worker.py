@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from kycdesk.core.clock import now as clock_now
+from kycdesk.core.clock import parse_instant_or_none
 from kycdesk.core.errors import FailureKind, StoreError
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.device import device_id
@@ -161,8 +162,10 @@ class SyncWorker(QObject):
         due = self._store.next_due_at()
         if due is None:
             return
-        moment = datetime.fromisoformat(due.replace("Z", "+00:00"))
-        delay_ms = max(0, int((moment - datetime.now(UTC)).total_seconds() * 1000))
+        moment = parse_instant_or_none(due)
+        if moment is None:
+            return
+        delay_ms = max(0, int((moment - clock_now()).total_seconds() * 1000))
         self._retry.start(min(delay_ms + 50, 2**31 - 1))
 
     @Slot()

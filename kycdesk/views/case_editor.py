@@ -9,7 +9,6 @@ between steps, adding or deleting a photo and closing save at once.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -26,8 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kycdesk.core.clock import parse_instant_or_none
 from kycdesk.core.form_schema import FieldKind
-from kycdesk.core.states import CaseChange, CaseStatus, Change, badge
+from kycdesk.core.states import CaseChange, CaseStatus, Change, allowed, badge
 from kycdesk.models.case_session import CaseSession
 from kycdesk.views.camera import CameraSource
 from kycdesk.views.confirm import Confirm, ask_confirmation
@@ -283,12 +283,12 @@ class CaseEditor(QWidget):
 
     @Slot()
     def retry_sync(self) -> None:
-        if self.status == CaseStatus.FAILED:
+        if allowed(Change.RETRY, self.status):
             self.session.retry()
 
     @Slot()
     def reopen(self) -> None:
-        if self.status in (CaseStatus.READY, CaseStatus.FAILED) and self.confirm(
+        if allowed(Change.REOPEN, self.status) and self.confirm(
                 self, "Reopen this case as a draft? It leaves the sync queue until you "
                       "submit it again."):
             self.session.reopen()
@@ -301,8 +301,8 @@ class CaseEditor(QWidget):
         self.photos.set_read_only(read_only)
         self.submit_button.setVisible(not read_only)
         self.discard_button.setVisible(not read_only)
-        self.retry_button.setVisible(status == CaseStatus.FAILED)
-        self.reopen_button.setVisible(status in (CaseStatus.READY, CaseStatus.FAILED))
+        self.retry_button.setVisible(allowed(Change.RETRY, status))
+        self.reopen_button.setVisible(allowed(Change.REOPEN, status))
         case = self.session.case
         shown = badge(status, case.last_error_kind)
         messages = []
@@ -364,10 +364,5 @@ def _sentence(text: str | None) -> str:
 
 
 def _local_time(iso: str | None) -> str | None:
-    if not iso:
-        return None
-    try:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.astimezone().strftime("%H:%M")
+    moment = parse_instant_or_none(iso)
+    return None if moment is None else moment.astimezone().strftime("%H:%M")

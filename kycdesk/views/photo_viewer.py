@@ -63,7 +63,7 @@ class PhotoViewer(QDialog):
         thumb = loader.cached(image.id)
         if thumb is not None and not thumb.isNull():
             self._show(thumb)
-        self._full = ThumbnailLoader(loader.paths, edge=FULL_EDGE, pool=loader.pool)
+        self._full = ThumbnailLoader(loader.paths, edge=FULL_EDGE, lane=loader.lane)
         self._full.thumbnailReady.connect(self._loaded)
         self._full.request(image.id, image.file_path)
 

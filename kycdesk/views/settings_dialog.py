@@ -2,15 +2,13 @@
 the device's own credential on Save), with "Test connection".
 
 The address goes to QSettings; the token to the OS keyring (never QSettings, never the
-database). Test connection is one awaited request on the GUI's asyncio loop (qasync),
-so the window stays responsive while it waits."""
+database). Test connection and enrolment are background tasks (`kycdesk.background`):
+the window stays responsive while they wait, and a closed dialog drops their answer."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QSettings, Signal, Slot
 from PySide6.QtWidgets import (
@@ -24,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kycdesk.background import Task, run_task
 from kycdesk.core.protocol import EnrolledDevice, Health
 from kycdesk.sync.credentials import (
     CA_BUNDLE_SETTING,
@@ -38,10 +37,11 @@ from kycdesk.sync.server_url import url_problem
 from kycdesk.views.style import TOUCH
 
 # (server url, token, CA bundle or None) -> the server's health; raises SyncError. The
-# app passes the sync client's check: views do not import the HTTP client.
-ConnectionCheck = Callable[[str, str, str | None], Awaitable[Health]]
-# (server url, enrolment code, CA bundle or None) -> this device's credential.
-EnrolDevice = Callable[[str, str, str | None], Awaitable[EnrolledDevice]]
+# app passes the sync client's check: views do not import the HTTP client. It blocks:
+# the dialog runs it as a background task, never in the GUI thread.
+ConnectionCheck = Callable[[str, str, str | None], Health]
+# (server url, enrolment code, CA bundle or None) -> this device's credential (blocks).
+EnrolDevice = Callable[[str, str, str | None], EnrolledDevice]
 
 
 class SettingsDialog(QDialog):
@@ -111,39 +111,41 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.test_button)
         layout.addWidget(self.result_label)
         layout.addWidget(buttons)
-        self._task: asyncio.Task[bool] | None = None
-        self._save_task: asyncio.Task[bool] | None = None
+        self._task: Task[Health, None] | None = None
+        self._save_task: Task[EnrolledDevice, None] | None = None
+        self.finished.connect(self._drop_tasks)
 
-    @staticmethod
-    def _start(work: Callable[[], Coroutine[Any, Any, bool]]) -> asyncio.Task[bool] | None:
-        """Run a request on the GUI's asyncio loop (qasync); without one (embedded use,
-        tests) run it to completion."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            asyncio.run(work())
-            return None
-        return loop.create_task(work())
+    @Slot()
+    def _drop_tasks(self) -> None:
+        """Closed: an answer still on its way has no dialog to show it in."""
+        for task in (self._task, self._save_task):
+            if task is not None:
+                task.cancel()
 
     @Slot()
     def _test_clicked(self) -> None:
-        self._task = self._start(self.test_connection)
+        self.test_connection()
 
-    async def test_connection(self) -> bool:
+    def test_connection(self) -> Task[Health, None]:
+        """Start the check; the answer lands in `result_label` (and re-enables the button)."""
         self.test_button.setEnabled(False)
         self.result_label.setText("Testing…")
-        try:
-            health = await self._check(self.url.text().strip(), self.token.text().strip(),
-                                       self._ca_bundle())
-        except SyncError as exc:
-            self.result_label.setText(f"Not connected: {exc}")
-            return False
-        finally:
-            self.test_button.setEnabled(True)
+        check, url, token, ca = (self._check, self.url.text().strip(),
+                                 self.token.text().strip(), self._ca_bundle())
+        self._task = run_task(lambda _control: check(url, token, ca), self._tested,
+                              on_error=self._test_failed, name="connection check")
+        return self._task
+
+    def _tested(self, health: Health) -> None:
+        self.test_button.setEnabled(True)
         when = health.server_time.strftime("%Y-%m-%d %H:%M")
         self.result_label.setText(f"Connected. Server time {when} UTC, API version "
                                   f"{health.api_version}.")
-        return True
+
+    def _test_failed(self, error: Exception) -> None:
+        self.test_button.setEnabled(True)
+        self.result_label.setText(f"Not connected: {_explain(error)}")
+        _raise_if_bug(error)
 
     def _ca_bundle(self) -> str | None:
         return self.ca_bundle.text().strip() or None
@@ -159,27 +161,32 @@ class SettingsDialog(QDialog):
             self.result_label.setText(f"The certificate file {ca_bundle} does not exist.")
             return
         if self.code.text().strip() and self._enrol is not None:
-            self._save_task = self._start(self.enrol_then_save)
+            self.enrol_then_save()
             return
         self._store(url, self.token.text().strip(), ca_bundle)
 
-    async def enrol_then_save(self) -> bool:
+    def enrol_then_save(self) -> Task[EnrolledDevice, None]:
         """Trade the enrolment code for this device's credential, then save with it."""
         assert self._enrol is not None
-        url = self.url.text().strip().rstrip("/")
+        enrol, url, code, ca = (self._enrol, self.url.text().strip().rstrip("/"),
+                                self.code.text().strip(), self._ca_bundle())
         self.result_label.setText("Enrolling this device…")
         self.setEnabled(False)
-        try:
-            enrolled = await self._enrol(url, self.code.text().strip(), self._ca_bundle())
-        except SyncError as exc:
-            self.result_label.setText(f"Not enrolled: {exc}")
-            return False
-        finally:
-            self.setEnabled(True)
+        self._save_task = run_task(lambda _control: enrol(url, code, ca),
+                                   lambda enrolled: self._enrolled(url, enrolled),
+                                   on_error=self._enrol_failed, name="enrolment")
+        return self._save_task
+
+    def _enrolled(self, url: str, enrolled: EnrolledDevice) -> None:
+        self.setEnabled(True)
         self.code.clear()
         self.token.setText(enrolled.credential)
         self._store(url, enrolled.credential, self._ca_bundle() or "")
-        return True
+
+    def _enrol_failed(self, error: Exception) -> None:
+        self.setEnabled(True)
+        self.result_label.setText(f"Not enrolled: {_explain(error)}")
+        _raise_if_bug(error)
 
     def _store(self, url: str, token: str, ca_bundle: str) -> None:
         self.settings.setValue(SERVER_SETTING, url)
@@ -195,3 +202,15 @@ class SettingsDialog(QDialog):
         # said so in the app's terms); the dialog does not trap the verifier.
         self.saved.emit(url, token, ca_bundle)
         self.accept()
+
+
+def _explain(error: Exception) -> str:
+    """A SyncError's message is in the verifier's words; anything else is a bug."""
+    return str(error) if isinstance(error, SyncError) else \
+        "an unexpected error occurred; details are in the log."
+
+
+def _raise_if_bug(error: Exception) -> None:
+    """A bug goes on to the app's one background-error handler (the traceback, logged)."""
+    if not isinstance(error, SyncError):
+        raise error

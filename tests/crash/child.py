@@ -77,16 +77,16 @@ class Driver(QObject):
     def on_opened(self, _report: object) -> None:
         self.writer.submit(CreateCase(reference_number="crash-test"), self.on_created)
 
-    def on_created(self, result: Result) -> None:
+    def on_created(self, result: Result[str]) -> None:
         if not result.ok:
             emit(f"FAIL create {result.error}")
             QGuiApplication.exit(3)
             return
-        self.case_id = str(result.value)
+        self.case_id = result.value
         emit(f"READY {self.case_id}")
         self.burst()
 
-    def on_result(self, n: int, outcome: Result) -> None:
+    def on_result(self, n: int, outcome: Result[object]) -> None:
         op = self.inflight.pop(n)
         if not outcome.ok:
             emit(f"FAIL {op.n} {outcome.error}")
@@ -117,7 +117,7 @@ class Driver(QObject):
             self.inflight[op.n] = op
             self.writer.submit(command, functools.partial(self.on_result, op.n))
 
-    def next_op(self) -> tuple[Op, Command]:
+    def next_op(self) -> tuple[Op, Command[object]]:
         self.counter += 1
         n = self.counter
         roll = self.rng.random()
