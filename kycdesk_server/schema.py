@@ -64,6 +64,65 @@ CREATE TABLE upload_chunks(
     PRIMARY KEY(upload_id, start));
 """
 
+# Version 4: the back office's accounts, sessions and audit (stream h2; the lead merges
+# it here).
+
+# Version 5: the review of cases. `review_cases` is the queue: one row per case, filled
+# when a submission is accepted (backoffice/intake.py), its columns denormalised from the
+# current revision so the queue page never reads a submission body; `review_terms` holds
+# the normalised words of the reference, the applicant's name and ID numbers, searched by
+# prefix through an index (the same SQL on both engines). Decisions and comments are
+# append-only; a decision names the revision it applies to.
+_V5 = """
+CREATE TABLE review_cases(
+    case_id TEXT PRIMARY KEY, revision INTEGER NOT NULL, state TEXT NOT NULL,
+    reference TEXT NOT NULL, applicant TEXT NOT NULL, applicant_key TEXT NOT NULL,
+    id_numbers TEXT NOT NULL, device_id TEXT NOT NULL, received_at TEXT NOT NULL,
+    assignee_id TEXT, assignee_name TEXT, updated_at TEXT NOT NULL);
+CREATE INDEX review_by_received ON review_cases(received_at, case_id);
+CREATE INDEX review_by_reference ON review_cases(reference, case_id);
+CREATE INDEX review_by_applicant ON review_cases(applicant_key, case_id);
+CREATE INDEX review_by_state ON review_cases(state, received_at, case_id);
+CREATE INDEX review_by_assignee ON review_cases(assignee_id, received_at, case_id);
+CREATE INDEX review_by_state_assignee ON review_cases(state, assignee_id, received_at,
+    case_id);
+CREATE TABLE review_terms(
+    term TEXT NOT NULL, case_id TEXT NOT NULL, PRIMARY KEY(term, case_id));
+CREATE INDEX review_terms_by_case ON review_terms(case_id);
+CREATE TABLE review_reason_codes(
+    code TEXT PRIMARY KEY, label TEXT NOT NULL, position INTEGER NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1);
+INSERT INTO review_reason_codes(code, label, position) VALUES
+    ('document_invalid', 'Identity document invalid or expired', 1),
+    ('document_mismatch', 'Document does not match the applicant', 2),
+    ('address_unverified', 'Address could not be verified', 3),
+    ('sanctions_or_pep', 'Sanctions or PEP match', 4),
+    ('fraud_suspected', 'Fraud suspected', 5),
+    ('incomplete', 'Application incomplete', 6),
+    ('other', 'Other (see note)', 7);
+CREATE TABLE review_decisions(
+    id TEXT PRIMARY KEY, case_id TEXT NOT NULL, revision INTEGER NOT NULL,
+    decision TEXT NOT NULL, reason_code TEXT, note TEXT NOT NULL,
+    decided_by TEXT NOT NULL, decided_by_name TEXT NOT NULL, decided_at TEXT NOT NULL);
+CREATE INDEX review_decisions_by_case ON review_decisions(case_id, decided_at);
+CREATE INDEX review_decisions_by_time ON review_decisions(decided_at, id);
+CREATE TABLE review_comments(
+    id TEXT PRIMARY KEY, decision_id TEXT NOT NULL, case_id TEXT NOT NULL,
+    revision INTEGER NOT NULL, field_key TEXT, client_image_id TEXT, text TEXT NOT NULL,
+    author_id TEXT NOT NULL, created_at TEXT NOT NULL,
+    CHECK ((field_key IS NULL) <> (client_image_id IS NULL)));
+CREATE INDEX review_comments_by_case ON review_comments(case_id, revision);
+"""
+
+
+def _v5(db: Database) -> None:
+    """The review tables, then every case already held enters the queue as received."""
+    from kycdesk_server.backoffice.intake import backfill
+
+    _script(_V5)(db)
+    backfill(db)
+
+
 Migration = Callable[[Database], None]
 
 
@@ -75,7 +134,12 @@ def _script(sql: str) -> Migration:
     return run
 
 
-MIGRATIONS: list[Migration] = [_script(_V1), _script(_V2), _script(_V3)]
+def _placeholder_v4(db: Database) -> None:
+    """Stands for h2's _V4 until the branches meet (the lead puts `_script(_V4)` here)."""
+
+
+MIGRATIONS: list[Migration] = [_script(_V1), _script(_V2), _script(_V3), _placeholder_v4,
+                               _v5]
 LATEST = len(MIGRATIONS)
 
 

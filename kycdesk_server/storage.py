@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kycdesk_server import schema
+from kycdesk_server.backoffice import intake
 from kycdesk_server.blobs import (
     LocalPartialBytes,
     LocalPhotoBlobs,
@@ -175,6 +176,8 @@ class ServerStore:
                 "server_image_ids = excluded.server_image_ids", row)
             self.db.execute("INSERT INTO submission_log VALUES (?,?,?,?)",
                             (case_id, revision, stored.receipt_id, stored.accepted_at))
+            intake.receive(self.db, case_id, revision, body, device_id=device_id,
+                           accepted_at=stored.accepted_at)
         return stored
 
     def revisions(self, case_id: str) -> list[StoredSubmission]:
