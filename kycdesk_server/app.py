@@ -29,6 +29,7 @@ from kycdesk.core.protocol import (
     Receipt,
     Submission,
 )
+from kycdesk_server.backoffice import register_backoffice
 from kycdesk_server.devices import DeviceRegistry, EnrolmentRefusedError
 from kycdesk_server.faults import FaultRule, FaultState
 from kycdesk_server.locks import KeyedLocks
@@ -286,4 +287,5 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi_with_problems  # type: ignore[method-assign]
+    register_backoffice(app, store, config)
     return app

@@ -1,5 +1,6 @@
 """`kycdesk-server --host 127.0.0.1 --port 8080 --data-dir DIR [--token T] [...]` serves;
-`kycdesk-server enrol-code|devices|revoke|revisions|migrate --data-dir DIR` administers."""
+`kycdesk-server enrol-code|devices|revoke|revisions|migrate|user --data-dir DIR`
+administers."""
 
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ def s3_settings(args: argparse.Namespace) -> S3Settings | None:
                       sse=args.s3_sse)
 
 
-ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate", "ingest")
+ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate", "ingest", "user")
 
 
 def build_admin_parser() -> argparse.ArgumentParser:
@@ -151,6 +152,9 @@ def build_admin_parser() -> argparse.ArgumentParser:
     ingest.add_argument("archive", type=Path, help="the .zip the app exported")
     ingest.add_argument("--device", help="the device the case belongs to (default: the "
                                          "server's archive-ingest device)")
+    from kycdesk_server.backoffice.user_cli import add_user_parser
+
+    add_user_parser(sub, common)
     return parser
 
 
@@ -164,7 +168,7 @@ def admin(argv: Sequence[str]) -> int:
     from kycdesk_server.storage import ServerStore
 
     args = build_admin_parser().parse_args(argv)
-    if args.command != "migrate" and args.database is None \
+    if args.command not in ("migrate", "user") and args.database is None \
             and not (args.data_dir / "server.sqlite3").exists():
         print(f"kycdesk-server: no server data in {args.data_dir}", file=sys.stderr)
         return 2
@@ -187,6 +191,10 @@ def admin(argv: Sequence[str]) -> int:
                 return 1
             done = registry.revoke(args.device_id)
             print(f"{args.device_id} {'revoked' if done else 'was already revoked'}")
+        elif args.command == "user":
+            from kycdesk_server.backoffice.user_cli import user_command
+
+            return user_command(args, store)
         elif args.command == "ingest":
             from kycdesk_server.ingest import ingest
 
