@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from kycdesk_server.backoffice.audit import AuditLog
 from kycdesk_server.backoffice.identity import Reviewer
 from kycdesk_server.backoffice.queue import QueueQuery, QueueSort, decode_cursor
 from kycdesk_server.backoffice.review import (
-    AuditEvent,
     Comment,
     DecisionRequest,
     InvalidDecisionError,
@@ -21,13 +21,13 @@ from kycdesk_server.backoffice.review import (
     StaleRevisionError,
 )
 from kycdesk_server.backoffice.review_states import ReviewChange, ReviewState
-from kycdesk_server.database import Database
 from kycdesk_server.storage import ServerStore
 from tests.review_support import answers, jpeg, submit_to_store
 
 ANNA = Reviewer("acc-anna", "anna", "reviewer")
 BORIS = Reviewer("acc-boris", "boris", "reviewer")
 SUPER = Reviewer("acc-sue", "sue", "supervisor")
+IP = "127.0.0.1"
 
 
 @pytest.fixture
@@ -36,15 +36,13 @@ def store(tmp_path: Path) -> ServerStore:
 
 
 @pytest.fixture
-def audited() -> list[AuditEvent]:
-    return []
+def audit(store: ServerStore) -> AuditLog:
+    return AuditLog(store.db)
 
 
 @pytest.fixture
-def service(store: ServerStore, audited: list[AuditEvent]) -> ReviewService:
-    def record(_db: Database, event: AuditEvent) -> None:
-        audited.append(event)
-    return ReviewService(store.db, audit=record)
+def service(store: ServerStore, audit: AuditLog) -> ReviewService:
+    return ReviewService(store.db, audit, store.blobs)
 
 
 def case(n: int) -> str:
@@ -94,8 +92,8 @@ def test_filters_by_state_and_assignee(store: ServerStore, service: ReviewServic
                                        tmp_path: Path) -> None:
     for n in range(3):
         submit_to_store(store, tmp_path, case(n), 1, answers())
-    service.assign(ANNA, case(0), ANNA)
-    service.assign(SUPER, case(1), BORIS)
+    service.assign(ANNA, case(0), ANNA, address=IP)
+    service.assign(SUPER, case(1), BORIS, address=IP)
     assert [r.case_id for r in service.queue(QueueQuery(assignee=ANNA.id)).rows] == [case(0)]
     assert [r.case_id for r in service.queue(QueueQuery(assignee="none")).rows] == [case(2)]
     assert [r.case_id for r in service.queue(
@@ -126,14 +124,14 @@ def test_case_detail_groups_answers_validates_and_shows_photo_provenance(
 
 def test_return_then_resubmission_comes_back_received_with_the_diff(
         store: ServerStore, service: ReviewService, tmp_path: Path,
-        audited: list[AuditEvent]) -> None:
+        audit: AuditLog) -> None:
     front = str(uuid.uuid4())
     submit_to_store(store, tmp_path, case(1), 1, answers(), [(front, jpeg(1), "id_front")])
-    service.assign(ANNA, case(1), ANNA)
+    service.assign(ANNA, case(1), ANNA, address=IP)
     decision = service.decide(ANNA, case(1), DecisionRequest(
         1, ReviewChange.RETURN, note="Two things", comments=[
             Comment("Spell it as on the passport", field_key="applicant.last_name"),
-            Comment("Blurred: retake", client_image_id=front)]))
+            Comment("Blurred: retake", client_image_id=front)]), address=IP)
     assert {(c.field_key, c.client_image_id, c.revision) for c in decision.comments} == \
         {("applicant.last_name", None, 1), (None, front, 1)}
     assert service.case(case(1)).state is ReviewState.RETURNED
@@ -147,8 +145,9 @@ def test_return_then_resubmission_comes_back_received_with_the_diff(
     assert [(c.key, c.before, c.after) for c in detail.diff.changes] == \
         [("applicant.last_name", "Lovelace", "Byron")]
     assert (detail.diff.photos_added, detail.diff.photos_removed) == ([retake], [front])
-    assert [(e.action, e.revision) for e in audited] == \
-        [("review.assign", 1), ("review.return", 1)]
+    assert [(e.action, e.revision, e.actor_name, e.object_id)
+            for e in reversed(audit.entries())] == \
+        [("case.assigned", 1, "anna", case(1)), ("case.returned", 1, "anna", case(1))]
     assert [r.applicant for r in service.queue(QueueQuery(search="byron")).rows] == \
         ["Ada Byron"]
     assert service.queue(QueueQuery(search="lovelace")).rows == []
@@ -159,20 +158,22 @@ def test_a_decision_on_a_revision_that_is_no_longer_current_is_refused(
     submit_to_store(store, tmp_path, case(1), 1, answers())
     submit_to_store(store, tmp_path, case(1), 2, answers(first="Ida"))
     with pytest.raises(StaleRevisionError) as refused:
-        service.decide(ANNA, case(1), DecisionRequest(1, ReviewChange.APPROVE))
+        service.decide(ANNA, case(1), DecisionRequest(1, ReviewChange.APPROVE), address=IP)
     assert refused.value.status == 409
-    assert service.decide(ANNA, case(1), DecisionRequest(2, ReviewChange.APPROVE)).revision == 2
+    approved = service.decide(ANNA, case(1), DecisionRequest(2, ReviewChange.APPROVE),
+                              address=IP)
+    assert approved.revision == 2
 
 
 def test_transitions_come_from_the_one_table(store: ServerStore, service: ReviewService,
                                              tmp_path: Path) -> None:
     submit_to_store(store, tmp_path, case(1), 1, answers())
-    service.decide(ANNA, case(1), DecisionRequest(1, ReviewChange.APPROVE))
+    service.decide(ANNA, case(1), DecisionRequest(1, ReviewChange.APPROVE), address=IP)
     with pytest.raises(ReviewConflictError):
         service.decide(ANNA, case(1), DecisionRequest(
-            1, ReviewChange.REJECT, reason_code="other", note="changed my mind"))
+            1, ReviewChange.REJECT, reason_code="other", note="changed my mind"), address=IP)
     with pytest.raises(ReviewConflictError):
-        service.assign(ANNA, case(1), ANNA)
+        service.assign(ANNA, case(1), ANNA, address=IP)
     assert service.case(case(1)).state is ReviewState.APPROVED
 
 
@@ -191,33 +192,33 @@ def test_decision_rules(store: ServerStore, service: ReviewService, tmp_path: Pa
            DecisionRequest(1, ReviewChange.ASSIGN)]
     for request in bad:
         with pytest.raises(InvalidDecisionError):
-            service.decide(ANNA, case(1), request)
+            service.decide(ANNA, case(1), request, address=IP)
     assert service.decisions(case(1)) == []
     assert service.case(case(1)).state is ReviewState.RECEIVED
     rejected = service.decide(ANNA, case(1), DecisionRequest(
-        1, ReviewChange.REJECT, reason_code="fraud_suspected", note="forged"))
+        1, ReviewChange.REJECT, reason_code="fraud_suspected", note="forged"), address=IP)
     assert (rejected.reason_code, rejected.decided_by_name) == ("fraud_suspected", "anna")
 
 
 def test_assignment_rules(store: ServerStore, service: ReviewService, tmp_path: Path) -> None:
     submit_to_store(store, tmp_path, case(1), 1, answers())
     with pytest.raises(NotAllowedError):
-        service.assign(ANNA, case(1), BORIS)
-    service.assign(ANNA, case(1), ANNA)
+        service.assign(ANNA, case(1), BORIS, address=IP)
+    service.assign(ANNA, case(1), ANNA, address=IP)
     with pytest.raises(ReviewConflictError):
-        service.assign(BORIS, case(1), BORIS)
+        service.assign(BORIS, case(1), BORIS, address=IP)
     with pytest.raises(ReviewConflictError):
-        service.decide(BORIS, case(1), DecisionRequest(1, ReviewChange.APPROVE))
-    assert service.assign(SUPER, case(1), BORIS).assignee_name == "boris"
+        service.decide(BORIS, case(1), DecisionRequest(1, ReviewChange.APPROVE), address=IP)
+    assert service.assign(SUPER, case(1), BORIS, address=IP).assignee_name == "boris"
 
 
 def test_export_lists_decisions_in_order(store: ServerStore, service: ReviewService,
                                          tmp_path: Path) -> None:
     for n in range(2):
         submit_to_store(store, tmp_path, case(n), 1, answers(), reference=f"=HYPERLINK{n}")
-    service.decide(ANNA, case(1), DecisionRequest(1, ReviewChange.APPROVE))
+    service.decide(ANNA, case(1), DecisionRequest(1, ReviewChange.APPROVE), address=IP)
     service.decide(ANNA, case(0), DecisionRequest(1, ReviewChange.REJECT,
-                                                  reason_code="other", note="n"))
+                                                  reason_code="other", note="n"), address=IP)
     rows = list(service.export())
     assert {(r["case_id"], r["decision"], r["reference"]) for r in rows} == \
         {(case(1), "approve", "=HYPERLINK1"), (case(0), "reject", "=HYPERLINK0")}
@@ -231,6 +232,7 @@ def test_migration_puts_cases_held_before_the_review_in_the_queue(tmp_path: Path
     import json
 
     from kycdesk_server import schema
+    from kycdesk_server.blobs import LocalPhotoBlobs
     from kycdesk_server.database import SqliteDatabase
 
     db = SqliteDatabase(tmp_path / "old.sqlite3")
@@ -243,6 +245,7 @@ def test_migration_puts_cases_held_before_the_review_in_the_queue(tmp_path: Path
                    (case(7), 3, "h", json.dumps(body), "dev", "rcpt-1",
                     "2026-01-01T00:00:00.000Z", "[]"))
     schema.migrate(db)
-    [row] = ReviewService(db).queue(QueueQuery(search="old case")).rows
+    service = ReviewService(db, AuditLog(db), LocalPhotoBlobs(tmp_path))
+    [row] = service.queue(QueueQuery(search="old case")).rows
     assert (row.case_id, row.revision, row.state, row.received_at) == \
         (case(7), 3, ReviewState.RECEIVED, "2026-01-01T00:00:00.000Z")

@@ -12,23 +12,28 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from kycdesk_server.backoffice import case_view
+from kycdesk_server.backoffice.audit import AuditLog
 from kycdesk_server.backoffice.identity import Reviewer
+from kycdesk_server.backoffice.photo_bytes import SNIFF_BYTES, sniff
 from kycdesk_server.backoffice.queue import QueuePage, QueueQuery, read_queue
 from kycdesk_server.backoffice.review_states import (
     ReviewChange,
     ReviewState,
     next_state,
 )
+from kycdesk_server.blobs import PhotoBlobs
 from kycdesk_server.database import Database
 from kycdesk_server.forms import FormCatalogue, bundled_forms
 from kycdesk_server.storage import now
 
 MAX_NOTE = 4000
+_PAST = {ReviewChange.APPROVE: "approved", ReviewChange.REJECT: "rejected",
+         ReviewChange.RETURN: "returned"}
 MAX_COMMENTS = 200
 
 
@@ -61,25 +66,6 @@ class StaleRevisionError(ReviewConflictError):
 
 class InvalidDecisionError(ReviewError):
     status, title = 422, "Decision not valid"
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """One reviewer action, for the back office's audit log."""
-
-    actor_id: str
-    action: str                 # review.assign, review.approve, review.reject, …
-    case_id: str
-    revision: int
-    detail: dict[str, Any]
-    address: str | None = None
-
-
-AuditSink = Callable[[Database, AuditEvent], None]
-
-
-def no_audit(_db: Database, _event: AuditEvent) -> None:
-    """Until the audit log is wired in (register_backoffice passes AuditLog.record)."""
 
 
 @dataclass(frozen=True)
@@ -187,11 +173,12 @@ class _Revision:
 
 
 class ReviewService:
-    def __init__(self, db: Database, *, forms: FormCatalogue | None = None,
-                 audit: AuditSink = no_audit) -> None:
+    def __init__(self, db: Database, audit: AuditLog, blobs: PhotoBlobs, *,
+                 forms: FormCatalogue | None = None) -> None:
         self.db = db
-        self.forms = forms or bundled_forms()
         self.audit = audit
+        self.blobs = blobs
+        self.forms = forms or bundled_forms()
 
     # -- reading --------------------------------------------------------------------
     def queue(self, query: QueueQuery) -> QueuePage:
@@ -263,6 +250,14 @@ class ReviewService:
             raise CaseNotFoundError("The server holds no such photo for this case.")
         return PhotoBlob(case_id, client_image_id, row[0], row[1], row[2])
 
+    def photo_bytes(self, photo: PhotoBlob, start: int, end: int) -> Iterator[bytes]:
+        """Bytes [start, end) of a held photo (blocking: iterate in a thread)."""
+        return self.blobs.read(photo.where, start, end)
+
+    def photo_type(self, photo: PhotoBlob) -> str:
+        """The photo's media type, from the server's own look at its first bytes."""
+        return sniff(b"".join(self.photo_bytes(photo, 0, min(SNIFF_BYTES, photo.byte_size))))
+
     def export(self, since: str | None = None) -> Iterator[dict[str, Any]]:
         """Decisions in the order they were taken (from `since`, an ISO time, inclusive:
         a decision on the boundary comes again, so importers key on `decision_id`), with
@@ -280,7 +275,7 @@ class ReviewService:
 
     # -- acting ---------------------------------------------------------------------
     def assign(self, actor: Reviewer, case_id: str, assignee: Reviewer, *,
-               address: str | None = None) -> CaseDetail:
+               address: str) -> CaseDetail:
         """Give the case to `assignee` (a reviewer takes one for themself; supervisors
         and admins give cases to others, or take them over)."""
         if assignee.id != actor.id and not actor.may_assign():
@@ -292,13 +287,13 @@ class ReviewService:
                 raise ReviewConflictError(f"{row['assignee_name']} is reviewing this case.")
             self._move(row, ReviewChange.ASSIGN, assignee_id=assignee.id,
                        assignee_name=assignee.username)
-            self.audit(self.db, AuditEvent(actor.id, "review.assign", case_id,
-                                           row["revision"], {"assignee": assignee.id},
-                                           address))
+            self.audit.record("case.assigned", actor=actor, address=address,
+                              object_type="case", object_id=case_id,
+                              revision=row["revision"], detail={"assignee": assignee.id})
         return self.case(case_id)
 
     def decide(self, actor: Reviewer, case_id: str, request: DecisionRequest, *,
-               address: str | None = None) -> Decision:
+               address: str) -> Decision:
         self._check(request)
         with self.db.transaction():
             row = self._case_row(case_id)
@@ -326,10 +321,12 @@ class ReviewService:
                     (uuid.uuid4().hex, decision_id, case_id, request.revision,
                      comment.field_key, comment.client_image_id, comment.text, actor.id,
                      decided_at))
-            self.audit(self.db, AuditEvent(
-                actor.id, f"review.{request.decision.value}", case_id, request.revision,
-                {"decision_id": decision_id, "reason_code": request.reason_code,
-                 "comments": len(request.comments)}, address))
+            self.audit.record(f"case.{_PAST[request.decision]}", actor=actor,
+                              address=address, object_type="case", object_id=case_id,
+                              revision=request.revision,
+                              detail={"decision_id": decision_id,
+                                      "reason_code": request.reason_code,
+                                      "comments": len(request.comments)})
         return next(d for d in self.decisions(case_id) if d.id == decision_id)
 
     # -- internals ------------------------------------------------------------------

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from kycdesk_server.backoffice.accounts import AccountService
 from kycdesk_server.backoffice.audit import AuditLog
+from kycdesk_server.backoffice.review import ReviewService
 from kycdesk_server.backoffice.sealing import Sealer, load_or_create_key
 from kycdesk_server.backoffice.sessions import SessionPolicy, SessionStore
 from kycdesk_server.storage import ServerStore
@@ -17,6 +18,7 @@ class OfficeServices:
     audit: AuditLog
     sessions: SessionStore
     accounts: AccountService
+    review: ReviewService
 
     @classmethod
     def open(cls, store: ServerStore,
@@ -25,4 +27,4 @@ class OfficeServices:
         sessions = SessionStore(store.db, session_policy)
         accounts = AccountService(store.db, Sealer(load_or_create_key(store.root)), audit,
                                   sessions)
-        return cls(audit, sessions, accounts)
+        return cls(audit, sessions, accounts, ReviewService(store.db, audit, store.blobs))
