@@ -127,3 +127,33 @@ def test_openapi_documents_the_review_routes(server: ServerHandle) -> None:
     decide = doc["paths"]["/api/office/cases/{case_id}/decisions"]["post"]
     assert {"201", "401", "404", "409", "422"} <= set(decide["responses"])
     assert "CaseDetail" in doc["components"]["schemas"]
+
+
+HOSTILE_FIRST, HOSTILE_LAST = "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>'
+
+
+def test_pages_render_hostile_names_as_text_and_decide_through_forms(
+        server: ServerHandle, seeded: dict[str, Any]) -> None:
+    hostile = str(uuid.uuid4())
+    submit_over_api(server.base_url, hostile, 1, answers(HOSTILE_FIRST, HOSTILE_LAST, "H1"),
+                    [], reference="<b>REF</b>")
+    anna: OfficeClient = seeded["anna"]
+    for page in (anna.get("/office/queue", params={"q": "H1"}),
+                 anna.get(f"/office/cases/{hostile}")):
+        assert page.status_code == 200, page.text
+        assert "<script>alert" not in page.text and "<img src=x" not in page.text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+        assert "<b>REF</b>" not in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+    form = {"csrf_token": anna.csrf, "revision": "1", "decision": "reject",
+            "reason_code": "fraud_suspected", "note": "forged document"}
+    refused = anna.http.post(f"/office/cases/{hostile}/decide",
+                             data={**form, "csrf_token": "wrong"})
+    assert refused.status_code == 403
+    done = anna.http.post(f"/office/cases/{hostile}/decide", data=form)
+    assert done.status_code == 303, done.text
+    assert anna.get(f"/api/office/cases/{hostile}").json()["state"] == "rejected"
+    stale = anna.http.post(f"/office/cases/{hostile}/decide",
+                           data={"csrf_token": anna.csrf, "revision": "1",
+                                 "decision": "approve"})
+    assert stale.status_code == 409 and "text/html" in stale.headers["content-type"]

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def register_backoffice(app: FastAPI, store: ServerStore, config: ServerConfig) -> None:
     """Pages under /office/…, JSON under /api/office/…, the security headers on both,
     and the services on `app.state.office` (what the session dependency reads)."""
-    from kycdesk_server.backoffice import api, pages, review_api
+    from kycdesk_server.backoffice import api, pages, review_api, review_pages
     from kycdesk_server.backoffice.queue import BadCursorError
     from kycdesk_server.backoffice.review import ReviewError
     from kycdesk_server.backoffice.services import OfficeServices
@@ -42,6 +42,7 @@ def register_backoffice(app: FastAPI, store: ServerStore, config: ServerConfig) 
     app.middleware("http")(security_headers)
     app.mount(STATIC, StaticFiles(directory=Path(__file__).parent / "static"),
               name="office-static")
+    app.include_router(review_pages.router)
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(review_api.router)

@@ -22,7 +22,6 @@ from kycdesk_server.backoffice.web import (
     SIGNIN_COOKIE,
     TOTP_ENROL,
     LiveSession,
-    SignedInReviewer,
     check_csrf,
     client_address,
     render,
@@ -132,10 +131,3 @@ async def sign_out(request: Request, session: LiveSession) -> Response:
     response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True,
                            samesite="strict")
     return response
-
-@router.get("/queue")
-async def landing(request: Request, reviewer: SignedInReviewer
-                  ) -> Response:
-    """Placeholder until the review queue takes this path."""
-    return render(request, "landing.html", reviewer=reviewer)
-

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from kycdesk.core.protocol import UUID_TEXT
@@ -43,7 +43,9 @@ from kycdesk_server.backoffice.web import (
     API,
     SignedInReviewer,
     client_address,
+    is_api,
     problem,
+    render,
     services,
 )
 
@@ -52,7 +54,8 @@ router = APIRouter(prefix=API, tags=["review"])
 CaseId = Annotated[str, Path(pattern=UUID_TEXT, description="The case's id")]
 ImageId = Annotated[str, Path(pattern=UUID_TEXT, description="The photo's client image id")]
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-_WHY = {400: "A page cursor this server did not give", 401: "No live back-office session",
+_WHY = {400: "A malformed body, or a page cursor this server did not give",
+        401: "No live back-office session",
         403: "CSRF token missing, or the role may not do this",
         404: "No such case, revision or photo",
         409: "The case moved on: a newer revision arrived (stale decision), another "
@@ -64,14 +67,16 @@ EXPORT_COLUMNS = ["decision_id", "case_id", "reference", "applicant", "revision"
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"description": _WHY[code], "content": _PROBLEM}
-            for code in sorted({401, 422, *codes})}
+            for code in sorted({400, 401, 422, *codes})}
 
 
-async def review_refused(_request: Request, exc: Exception) -> JSONResponse:
-    """A ReviewError (or a bad cursor) as its problem body."""
-    if isinstance(exc, ReviewError):
-        return problem(exc.status, exc.title, exc.detail)
-    return problem(400, "Bad page cursor", str(exc))
+async def review_refused(request: Request, exc: Exception) -> Response:
+    """A ReviewError (or a bad cursor) as its problem body; a page shows it in words."""
+    status, title, detail = (exc.status, exc.title, exc.detail) \
+        if isinstance(exc, ReviewError) else (400, "Bad page cursor", str(exc))
+    if is_api(request):
+        return problem(status, title, detail)
+    return render(request, "error.html", status_code=status, title=title, message=detail)
 
 
 class CommentBody(BaseModel):

@@ -1,0 +1,114 @@
+"""The review's pages: the queue and the case page (server-rendered from ReviewService,
+the same service the JSON API wraps; photos load from the API's photo route). The forms
+post here (CSRF checked by the session dependency) and redirect back (post/redirect/get).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from kycdesk_server.backoffice.queue import PAGE_MAX, UNASSIGNED, QueueQuery, QueueSort
+from kycdesk_server.backoffice.review import Comment, DecisionRequest, InvalidDecisionError
+from kycdesk_server.backoffice.review_api import CaseId
+from kycdesk_server.backoffice.review_states import LABELS, OPEN, ReviewChange, ReviewState
+from kycdesk_server.backoffice.web import (
+    PAGES,
+    SignedInReviewer,
+    client_address,
+    render,
+    services,
+)
+
+router = APIRouter(prefix=PAGES, include_in_schema=False)
+CAPTURE_SOURCES = {"exif": "from the photo's EXIF data", "camera": "by the app's camera",
+                   "file": "file time (may not be when it was taken)",
+                   "import": "time of import (not when it was taken)"}
+
+
+@router.get("/queue")
+async def queue_page(request: Request, reviewer: SignedInReviewer, *, state: str = "",
+                     assignee: str = "", q: str = "", sort: QueueSort = QueueSort.RECEIVED,
+                     order: Literal["asc", "desc"] = "asc", cursor: str = "",
+                     limit: int = 50) -> Response:
+    filters = {"state": state, "assignee": assignee, "q": q[:200], "sort": sort.value,
+               "order": order}
+    query = QueueQuery(
+        state=ReviewState(state) if state in set(ReviewState) else None,
+        assignee=reviewer.id if assignee == "me" else (UNASSIGNED if assignee == UNASSIGNED
+                                                        else None),
+        search=q[:200], sort=sort, descending=order == "desc", cursor=cursor or None,
+        limit=max(1, min(limit, PAGE_MAX)))
+    page = await asyncio.to_thread(services(request).review.queue, query)
+    here = {k: v for k, v in filters.items() if v}
+    this_page = {**here, "cursor": cursor} if cursor else here
+    return render(request, "queue.html", page=page, filters=filters, labels=LABELS,
+                  states=list(ReviewState), sorts=list(QueueSort), open_states=OPEN,
+                  first_url=f"{PAGES}/queue?{urlencode(here)}",
+                  next_url=(f"{PAGES}/queue?{urlencode({**here, 'cursor': page.next_cursor})}"
+                            if page.next_cursor else None),
+                  back=f"{PAGES}/queue?{urlencode(this_page)}")
+
+
+@router.get("/cases/{case_id}")
+async def case_page(request: Request, reviewer: SignedInReviewer, case_id: CaseId,
+                    done: str = "") -> Response:
+    review = services(request).review
+    detail = await asyncio.to_thread(review.case, case_id)
+    codes = await asyncio.to_thread(review.reason_codes)
+    fields = [(a.key, f"{s.title}: {a.label}") for s in detail.steps for a in s.answers]
+    return render(request, "case.html", case=detail, labels=LABELS, reason_codes=codes,
+                  comment_targets=fields, sources=CAPTURE_SOURCES, done=done,
+                  may_decide=(detail.state in OPEN and detail.assignee_id in (None, reviewer.id))
+                  or (detail.state in OPEN and reviewer.may_assign()),
+                  problems={p.key: p.message for p in detail.validation})
+
+
+def _back(case_id: str, done: str) -> Response:
+    return RedirectResponse(f"{PAGES}/cases/{case_id}?done={done}", status_code=303)
+
+
+@router.post("/cases/{case_id}/assign")
+async def assign(request: Request, reviewer: SignedInReviewer, case_id: CaseId,
+                 back: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    await asyncio.to_thread(services(request).review.assign, reviewer, case_id, reviewer,
+                            address=client_address(request))
+    if back.startswith(f"{PAGES}/queue"):  # only back to our own queue page
+        return RedirectResponse(back, status_code=303)
+    return _back(case_id, "assigned")
+
+
+@router.post("/cases/{case_id}/decide")
+async def decide(request: Request, reviewer: SignedInReviewer, case_id: CaseId) -> Response:
+    form = await request.form()
+    decision = _decision(str(form.get("decision", "")))
+    comments = []
+    for target, text in zip(form.getlist("target"), form.getlist("comment"), strict=False):
+        if not isinstance(target, str) or not isinstance(text, str) or not text.strip():
+            continue
+        kind, _, key = target.partition(":")
+        comments.append(Comment(text.strip(), field_key=key if kind == "field" else None,
+                                client_image_id=key if kind == "photo" else None))
+    request_ = DecisionRequest(
+        revision=_revision(str(form.get("revision", ""))), decision=decision,
+        reason_code=str(form.get("reason_code") or "") or None,
+        note=str(form.get("note") or "").strip(), comments=comments)
+    await asyncio.to_thread(services(request).review.decide, reviewer, case_id, request_,
+                            address=client_address(request))
+    return _back(case_id, decision.value)
+
+
+def _decision(value: str) -> ReviewChange:
+    if value not in ("approve", "reject", "return"):
+        raise InvalidDecisionError("A decision is approve, reject or return.")
+    return ReviewChange(value)
+
+
+def _revision(value: str) -> int:
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        raise InvalidDecisionError("The form did not say which revision was read.")
+    return int(value)
