@@ -23,7 +23,7 @@ from kycdesk_server.backoffice.accounts import (
 from kycdesk_server.backoffice.audit import AuditLog
 from kycdesk_server.backoffice.sealing import Sealer, load_or_create_key
 from kycdesk_server.backoffice.sessions import SessionPolicy, SessionStore
-from kycdesk_server.backoffice.throttle import ThrottlePolicy, SigninThrottle
+from kycdesk_server.backoffice.throttle import SigninThrottle, ThrottlePolicy
 from kycdesk_server.storage import ServerStore
 from tests.sync_support import REPO_ROOT
 
