@@ -4,6 +4,7 @@ against a real kycdesk-server on 127.0.0.1 (tests/browser_support.py)."""
 from __future__ import annotations
 
 import httpx
+from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -12,7 +13,6 @@ from kycdesk_server.backoffice.pages import WRONG
 from kycdesk_server.backoffice.web import CONTENT_SECURITY_POLICY, SESSION_COOKIE
 from tests.browser_support import (
     OfficeServer,
-    WebDriver,
     assert_no_serious_axe_violations,
     browser,
     csp_violations,
