@@ -290,7 +290,7 @@ class AccountService:
         self.audit.record("signin.failed", actor=account.reviewer() if account else None,
                           address=address, object_type="account" if account else None,
                           object_id=account.id if account else None,
-                          detail={"reason": reason or "unknown"})
+                          detail={"reason": reason})
         if locked:
             self.audit.record("signin.lockout", actor=account.reviewer() if account else None,
                               address=address, detail={"keys": len(keys)})

@@ -137,6 +137,10 @@ def same_site_request(request: Request) -> bool:
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         return False
     origin = request.headers.get("origin")
+    if origin == "null":
+        # Referrer-Policy: no-referrer makes Chromium send `Origin: null` on form posts;
+        # then the browser's own Sec-Fetch-Site must vouch for the request.
+        return fetch_site == "same-origin"
     if origin is not None:
         # The host part only: behind a TLS-terminating proxy the scheme differs.
         return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
