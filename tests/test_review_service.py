@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kycdesk_server.backoffice.audit import AuditLog
 from kycdesk_server.backoffice.identity import Reviewer
-from kycdesk_server.backoffice.queue import QueueQuery, QueueSort, decode_cursor
+from kycdesk_server.backoffice.queue import QueueKey, QueueQuery, QueueSort
 from kycdesk_server.backoffice.review import (
     Comment,
     DecisionRequest,
@@ -70,22 +71,24 @@ def test_keyset_pages_cover_every_case_once_in_each_sort(
         submit_to_store(store, tmp_path, case(n), 1, answers(name, "X"), reference=f"R{9 - n}")
     for sort in QueueSort:
         for descending in (False, True):
-            seen, cursor = [], None
+            seen: list[Any] = []
+            key: QueueKey | None = None
             while True:
                 page = service.queue(QueueQuery(sort=sort, descending=descending,
-                                                cursor=cursor, limit=2))
+                                                start_after=key, limit=2))
                 seen += page.rows
-                cursor = page.next_cursor
-                if cursor is None:
+                key = page.next
+                if key is None:
                     break
             assert len(seen) == len(names) and len({r.case_id for r in seen}) == len(names)
-            key = {QueueSort.RECEIVED: lambda r: r.received_at,
+            sort_key = {QueueSort.RECEIVED: lambda r: r.received_at,
                    QueueSort.REFERENCE: lambda r: r.reference,
                    QueueSort.APPLICANT: lambda r: r.applicant.casefold()
                    .replace("é", "e")}[sort]
-            assert [key(r) for r in seen] == sorted((key(r) for r in seen),
-                                                    reverse=descending), (sort, descending)
-    assert decode_cursor(service.queue(QueueQuery(limit=1)).next_cursor or "")[1] == case(0)
+            assert [sort_key(r) for r in seen] == sorted(
+                (sort_key(r) for r in seen), reverse=descending), (sort, descending)
+    first = service.queue(QueueQuery(limit=1))
+    assert first.next == QueueKey(first.rows[0].received_at, case(0))
 
 
 def test_filters_by_state_and_assignee(store: ServerStore, service: ReviewService,

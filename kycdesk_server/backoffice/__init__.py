@@ -18,7 +18,6 @@ def register_backoffice(app: FastAPI, store: ServerStore, config: ServerConfig) 
     """Pages under /office/…, JSON under /api/office/…, the security headers on both,
     and the services on `app.state.office` (what the session dependency reads)."""
     from kycdesk_server.backoffice import api, pages, review_api, review_pages
-    from kycdesk_server.backoffice.queue import BadCursorError
     from kycdesk_server.backoffice.review import ReviewError
     from kycdesk_server.backoffice.services import OfficeServices
     from kycdesk_server.backoffice.web import (
@@ -38,7 +37,6 @@ def register_backoffice(app: FastAPI, store: ServerStore, config: ServerConfig) 
     app.add_exception_handler(CsrfRefusedError, csrf_refused)
     app.add_exception_handler(RoleRefusedError, role_refused)
     app.add_exception_handler(ReviewError, review_api.review_refused)
-    app.add_exception_handler(BadCursorError, review_api.review_refused)
     app.middleware("http")(security_headers)
     app.mount(STATIC, StaticFiles(directory=Path(__file__).parent / "static"),
               name="office-static")

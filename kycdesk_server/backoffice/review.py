@@ -294,9 +294,9 @@ class ReviewService:
 
     def decide(self, actor: Reviewer, case_id: str, request: DecisionRequest, *,
                address: str) -> Decision:
-        self._check(request)
         with self.db.transaction():
-            row = self._case_row(case_id)
+            row = self._case_row(case_id)   # no such case: 404 before anything else
+            self._check(request)
             if request.revision != row["revision"]:
                 raise StaleRevisionError(
                     f"Revision {row['revision']} arrived after revision "

@@ -23,6 +23,7 @@ from kycdesk_server.backoffice.photo_bytes import (
 )
 from kycdesk_server.backoffice.queue import (
     PAGE_MAX,
+    QueueKey,
     QueuePage,
     QueueQuery,
     QueueSort,
@@ -54,7 +55,7 @@ router = APIRouter(prefix=API, tags=["review"])
 CaseId = Annotated[str, Path(pattern=UUID_TEXT, description="The case's id")]
 ImageId = Annotated[str, Path(pattern=UUID_TEXT, description="The photo's client image id")]
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-_WHY = {400: "A malformed body, or a page cursor this server did not give",
+_WHY = {400: "A malformed body",
         401: "No live back-office session",
         403: "CSRF token missing, or the role may not do this",
         404: "No such case, revision or photo",
@@ -71,9 +72,9 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 async def review_refused(request: Request, exc: Exception) -> Response:
-    """A ReviewError (or a bad cursor) as its problem body; a page shows it in words."""
-    status, title, detail = (exc.status, exc.title, exc.detail) \
-        if isinstance(exc, ReviewError) else (400, "Bad page cursor", str(exc))
+    """A ReviewError as its problem body; a page shows it in words."""
+    assert isinstance(exc, ReviewError)
+    status, title, detail = exc.status, exc.title, exc.detail
     if is_api(request):
         return problem(status, title, detail)
     return render(request, "error.html", status_code=status, title=title, message=detail)
@@ -100,8 +101,8 @@ class AssignBody(BaseModel):
                                                 "the signed-in reviewer (assign to me)")
 
 
-@router.get("/cases", response_model=QueuePage, responses=errors(400),
-            summary="The review queue: filter, search, sort; keyset pages (`next_cursor`)")
+@router.get("/cases", response_model=QueuePage, responses=errors(),
+            summary="The review queue: filter, search, sort; keyset pages (`next`)")
 async def queue(request: Request, reviewer: SignedInReviewer, *,
                 state: ReviewState | None = None,
                 assignee: Annotated[str | None, Query(
@@ -111,11 +112,15 @@ async def queue(request: Request, reviewer: SignedInReviewer, *,
                                                                     "ID number")] = "",
                 sort: QueueSort = QueueSort.RECEIVED,
                 order: Literal["asc", "desc"] = "asc",
-                cursor: Annotated[str | None, Query(max_length=1000)] = None,
+                after: Annotated[str | None, Query(
+                    max_length=400, description="Start after this sort value (the "
+                                                "previous page's `next.after`)")] = None,
+                after_id: Annotated[str, Query(
+                    max_length=64, description="…and this case id (`next.after_id`)")] = "",
                 limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50) -> QueuePage:
     query = QueueQuery(state=state, assignee=reviewer.id if assignee == "me" else assignee,
-                       search=q, sort=sort, descending=order == "desc", cursor=cursor,
-                       limit=limit)
+                       search=q, sort=sort, descending=order == "desc", limit=limit,
+                       start_after=QueueKey(after, after_id) if after is not None else None)
     return await asyncio.to_thread(services(request).review.queue, query)
 
 

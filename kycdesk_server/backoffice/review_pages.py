@@ -12,7 +12,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from kycdesk_server.backoffice.queue import PAGE_MAX, UNASSIGNED, QueueQuery, QueueSort
+from kycdesk_server.backoffice.queue import (
+    PAGE_MAX,
+    UNASSIGNED,
+    QueueKey,
+    QueueQuery,
+    QueueSort,
+)
 from kycdesk_server.backoffice.review import Comment, DecisionRequest, InvalidDecisionError
 from kycdesk_server.backoffice.review_api import CaseId
 from kycdesk_server.backoffice.review_states import LABELS, OPEN, ReviewChange, ReviewState
@@ -33,24 +39,26 @@ CAPTURE_SOURCES = {"exif": "from the photo's EXIF data", "camera": "by the app's
 @router.get("/queue")
 async def queue_page(request: Request, reviewer: SignedInReviewer, *, state: str = "",
                      assignee: str = "", q: str = "", sort: QueueSort = QueueSort.RECEIVED,
-                     order: Literal["asc", "desc"] = "asc", cursor: str = "",
-                     limit: int = 50) -> Response:
+                     order: Literal["asc", "desc"] = "asc", after: str | None = None,
+                     after_id: str = "", limit: int = 50) -> Response:
     filters = {"state": state, "assignee": assignee, "q": q[:200], "sort": sort.value,
                "order": order}
     query = QueueQuery(
         state=ReviewState(state) if state in set(ReviewState) else None,
         assignee=reviewer.id if assignee == "me" else (UNASSIGNED if assignee == UNASSIGNED
                                                         else None),
-        search=q[:200], sort=sort, descending=order == "desc", cursor=cursor or None,
+        search=q[:200], sort=sort, descending=order == "desc",
+        start_after=QueueKey(after[:400], after_id[:64]) if after is not None else None,
         limit=max(1, min(limit, PAGE_MAX)))
     page = await asyncio.to_thread(services(request).review.queue, query)
     here = {k: v for k, v in filters.items() if v}
-    this_page = {**here, "cursor": cursor} if cursor else here
+    this_page = {**here, "after": after, "after_id": after_id} if after is not None else here
     return render(request, "queue.html", page=page, filters=filters, labels=LABELS,
                   states=list(ReviewState), sorts=list(QueueSort), open_states=OPEN,
                   first_url=f"{PAGES}/queue?{urlencode(here)}",
-                  next_url=(f"{PAGES}/queue?{urlencode({**here, 'cursor': page.next_cursor})}"
-                            if page.next_cursor else None),
+                  next_url=(f"{PAGES}/queue?" + urlencode(
+                      {**here, "after": page.next.after, "after_id": page.next.after_id})
+                      if page.next else None),
                   back=f"{PAGES}/queue?{urlencode(this_page)}")
 
 
