@@ -20,6 +20,7 @@ from kycdesk_server.backoffice.review import (
     ReviewConflictError,
     ReviewService,
     StaleRevisionError,
+    UnknownTargetError,
 )
 from kycdesk_server.backoffice.review_states import ReviewChange, ReviewState
 from kycdesk_server.storage import ServerStore
@@ -194,7 +195,7 @@ def test_decision_rules(store: ServerStore, service: ReviewService, tmp_path: Pa
                Comment("x", field_key="applicant.first_name")]),
            DecisionRequest(1, ReviewChange.ASSIGN)]
     for request in bad:
-        with pytest.raises(InvalidDecisionError):
+        with pytest.raises((InvalidDecisionError, UnknownTargetError)):
             service.decide(ANNA, case(1), request, address=IP)
     assert service.decisions(case(1)) == []
     assert service.case(case(1)).state is ReviewState.RECEIVED

@@ -68,6 +68,13 @@ class InvalidDecisionError(ReviewError):
     status, title = 422, "Decision not valid"
 
 
+class UnknownTargetError(ReviewConflictError):
+    """Well-formed, but names what the server does not have: a reason code not in the
+    configured list, a field or a photo the revision does not have."""
+
+    title = "Not known for this case"
+
+
 @dataclass(frozen=True)
 class Comment:
     text: str
@@ -339,7 +346,8 @@ class ReviewService:
         if request.decision is ReviewChange.REJECT:
             codes = {c.code for c in self.reason_codes()}
             if request.reason_code not in codes:
-                raise InvalidDecisionError("A rejection needs one of the reason codes.")
+                raise UnknownTargetError("A rejection needs one of the configured reason "
+                                         "codes.")
             if not request.note.strip():
                 raise InvalidDecisionError("A rejection needs a note saying why.")
         elif request.reason_code is not None:
@@ -370,9 +378,9 @@ class ReviewService:
         photos = {i["client_image_id"] for i in revision.body.get("images") or []}
         for comment in request.comments:
             if comment.field_key is not None and comment.field_key not in keys:
-                raise InvalidDecisionError(f"The form has no field {comment.field_key!r}.")
+                raise UnknownTargetError(f"The form has no field {comment.field_key!r}.")
             if comment.client_image_id is not None and comment.client_image_id not in photos:
-                raise InvalidDecisionError("A comment names a photo this revision does not "
+                raise UnknownTargetError("A comment names a photo this revision does not "
                                            "have.")
 
     def _move(self, row: dict[str, Any], change: ReviewChange, *, assignee_id: str | None,

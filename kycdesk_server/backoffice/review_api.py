@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from kycdesk.core.protocol import UUID_TEXT
 from kycdesk_server.backoffice.export import to_csv
@@ -60,7 +60,8 @@ _WHY = {400: "A malformed body",
         403: "CSRF token missing, or the role may not do this",
         404: "No such case, revision or photo",
         409: "The case moved on: a newer revision arrived (stale decision), another "
-             "reviewer has it, or its state does not allow this",
+             "reviewer has it, or its state does not allow this; or the decision names a "
+             "reason code, field or photo the server does not have for it",
         416: "The range is outside the photo", 422: "The request is not valid"}
 EXPORT_COLUMNS = ["decision_id", "case_id", "reference", "applicant", "revision", "decision",
                   "reason_code", "note", "decided_by", "decided_at", "comments"]
@@ -80,19 +81,47 @@ async def review_refused(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", status_code=status, title=title, message=detail)
 
 
-class CommentBody(BaseModel):
-    text: str = Field(min_length=1, max_length=MAX_NOTE)
-    field_key: str | None = Field(default=None, max_length=200)
-    client_image_id: str | None = Field(default=None, pattern=UUID_TEXT)
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
-class DecisionBody(BaseModel):
-    revision: int = Field(ge=1, description="The revision the reviewer read (a newer one "
-                                            "on the server: 409)")
-    decision: Literal["approve", "reject", "return"]
-    reason_code: str | None = Field(default=None, max_length=64)
+class FieldComment(_Body):
+    field_key: str = Field(min_length=1, max_length=200, description="The field's key")
+    text: str = Field(min_length=1, max_length=MAX_NOTE, pattern=r"\S")
+
+
+class PhotoComment(_Body):
+    client_image_id: str = Field(pattern=UUID_TEXT, description="The photo's client id")
+    text: str = Field(min_length=1, max_length=MAX_NOTE, pattern=r"\S")
+
+
+_REVISION = Field(ge=1, le=2**31 - 1, description="The revision the reviewer read (a newer "
+                                                  "one on the server: 409)")
+
+
+class Approve(_Body):
+    revision: int = _REVISION
+    decision: Literal["approve"]
     note: str = Field(default="", max_length=MAX_NOTE)
-    comments: list[CommentBody] = Field(default_factory=list, max_length=200)
+
+
+class Reject(_Body):
+    revision: int = _REVISION
+    decision: Literal["reject"]
+    reason_code: str = Field(min_length=1, max_length=64,
+                             description="One of GET /api/office/reason-codes")
+    note: str = Field(min_length=1, max_length=MAX_NOTE, pattern=r"\S",
+                      description="Why (required)")
+
+
+class Return(_Body):
+    revision: int = _REVISION
+    decision: Literal["return"]
+    note: str = Field(default="", max_length=MAX_NOTE)
+    comments: list[FieldComment | PhotoComment] = Field(min_length=1, max_length=200)
+
+
+DecisionBody = Annotated[Approve | Reject | Return, Field(discriminator="decision")]
 
 
 class AssignBody(BaseModel):
@@ -174,8 +203,10 @@ async def decide(request: Request, reviewer: SignedInReviewer, case_id: CaseId,
                  body: DecisionBody) -> Decision:
     decision = DecisionRequest(
         revision=body.revision, decision=ReviewChange(body.decision),
-        reason_code=body.reason_code, note=body.note,
-        comments=[Comment(c.text, c.field_key, c.client_image_id) for c in body.comments])
+        reason_code=body.reason_code if isinstance(body, Reject) else None, note=body.note,
+        comments=[Comment(c.text, field_key=c.field_key) if isinstance(c, FieldComment)
+                  else Comment(c.text, client_image_id=c.client_image_id)
+                  for c in (body.comments if isinstance(body, Return) else [])])
     return await asyncio.to_thread(services(request).review.decide, reviewer, case_id,
                                    decision, address=client_address(request))
 
