@@ -26,14 +26,21 @@ def answers(first: str = "Ada", last: str = "Lovelace", document: str = "P123456
             **more}
 
 
-def jpeg(seed: int = 0) -> bytes:
-    """A small real JPEG (SOI, APP0, a payload that differs per seed, EOI)."""
+def jpeg(seed: int = 0, size: tuple[int, int] = (64, 48), label: str = "") -> bytes:
+    """A real JPEG that differs per seed (with a label drawn on it, for the browser)."""
     from io import BytesIO
 
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
+    picture = Image.new("RGB", size, ((seed * 37) % 256, 120, 200))
+    if label:
+        draw = ImageDraw.Draw(picture)
+        draw.rectangle((size[0] // 10, size[1] // 6, size[0] * 9 // 10, size[1] * 5 // 6),
+                       outline=(255, 255, 255), width=6)
+        draw.text((size[0] // 8, size[1] // 5), label, fill=(255, 255, 255),
+                  font_size=size[1] // 8)
     out = BytesIO()
-    Image.new("RGB", (64, 48), ((seed * 37) % 256, 120, 200)).save(out, "JPEG")
+    picture.save(out, "JPEG", quality=90)
     return out.getvalue()
 
 
