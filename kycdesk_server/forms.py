@@ -11,7 +11,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from kycdesk.core.form_schema import FormDefinition
-from kycdesk.resources import resource_path
+
+# The app's definitions, beside the packages (the server shares only kycdesk.core with
+# the app, so not its resource finder; the server is never a frozen bundle).
+FORMS_FOLDER = Path(__file__).resolve().parents[1] / "resources" / "forms"
 
 
 class FormCatalogue:
@@ -40,4 +43,4 @@ class FormCatalogue:
 @functools.cache
 def bundled_forms() -> FormCatalogue:
     """The definitions in the project's resources/forms (read once per process)."""
-    return FormCatalogue.load(resource_path("forms"))
+    return FormCatalogue.load(FORMS_FOLDER)

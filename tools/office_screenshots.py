@@ -20,6 +20,7 @@ from selenium.webdriver.common.by import By
 
 from tests.browser_support import OfficeServer, fill_sign_in, start_browser, wait_for
 from tests.sync_support import start_server
+from tools import review_screenshots
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,10 +46,12 @@ def main(argv: list[str] | None = None) -> int:
             browser.set_window_size(1100, 1300)
             browser.execute_script("window.scrollTo(0, 0)")
             browser.save_screenshot(str(args.out / "office-totp-enrolment.png"))
+            review_screenshots.take(office, browser, args.out)
         finally:
             browser.quit()
             server.stop()
-    for name in ("office-sign-in", "office-sign-in-error", "office-totp-enrolment"):
+    for name in ("office-sign-in", "office-sign-in-error", "office-totp-enrolment",
+                 *review_screenshots.NAMES):
         print(args.out / f"{name}.png")
     return 0
 
