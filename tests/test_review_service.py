@@ -178,7 +178,10 @@ def test_transitions_come_from_the_one_table(store: ServerStore, service: Review
             1, ReviewChange.REJECT, reason_code="other", note="changed my mind"), address=IP)
     with pytest.raises(ReviewConflictError):
         service.assign(ANNA, case(1), ANNA, address=IP)
+    with pytest.raises(ReviewConflictError):
+        service.decide(ANNA, case(1), DecisionRequest(1, ReviewChange.APPROVE), address=IP)
     assert service.case(case(1)).state is ReviewState.APPROVED
+    assert len(service.decisions(case(1))) == 1
 
 
 def test_decision_rules(store: ServerStore, service: ReviewService, tmp_path: Path) -> None:
