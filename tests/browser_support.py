@@ -32,6 +32,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from kycdesk_server.backoffice import totp
+from kycdesk_server.backoffice.web import CSRF_HEADER, SESSION_COOKIE, SIGNIN_COOKIE
 from tests.sync_support import REPO_ROOT, ServerHandle, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -81,6 +82,28 @@ class OfficeServer:
             text = issued.stdout.split()[1]
             secret = base64.b32decode(text + "=" * (-len(text) % 8))
         return OfficeAccount(username, role, password, secret)
+
+    def api_headers(self, account: OfficeAccount) -> dict[str, str]:
+        """Signed in without a browser (httpx, schemathesis): the session cookie and the
+        CSRF header a page's script would send."""
+        import re
+
+        import httpx
+
+        with httpx.Client(base_url=self.server.base_url, timeout=30) as client:
+            form = client.get("/office/sign-in")
+            signin_token = form.cookies[SIGNIN_COOKIE]
+            signed_in = client.post("/office/sign-in", headers={
+                "Cookie": f"{SIGNIN_COOKIE}={signin_token}"}, data={
+                "username": account.username, "password": account.password,
+                "code": account.code() if account.totp_secret else "",
+                "csrf_token": signin_token})
+            assert signed_in.status_code == 303, signed_in.text
+            session = signed_in.cookies[SESSION_COOKIE]
+            page = client.get("/office/queue", headers={"Cookie": f"{SESSION_COOKIE}={session}"})
+            csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+            assert csrf is not None, page.text
+        return {"Cookie": f"{SESSION_COOKIE}={session}", CSRF_HEADER: csrf.group(1)}
 
     def audit_actions(self) -> list[str]:
         return [row[0] for row in self.server.query(

@@ -265,3 +265,23 @@ def test_the_user_commands_take_passwords_from_stdin_never_argv(tmp_path: Path) 
         assert all(e.address == "cli" for e in AuditLog(store.db).entries())
     finally:
         store.close()
+
+
+def test_addresses_are_counted_by_host_or_ipv6_64() -> None:
+    from kycdesk_server.backoffice.throttle import address_key
+
+    assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::9") \
+        == "address:2001:db8:1:2::/64"
+    assert address_key("::ffff:10.0.0.1") == address_key("10.0.0.1") == "address:10.0.0.1"
+    assert address_key("10.0.0.1") != address_key("10.0.0.2")
+
+
+def test_old_failure_series_leave_no_rows(store: ServerStore) -> None:
+    throttle = SigninThrottle(store.db)
+    start = datetime.now(UTC)
+    for n in range(10):
+        throttle.failed([(f"user:guess{n}", 5)], at=start)
+    later = start + throttle.policy.window + timedelta(seconds=1)
+    throttle.failed([("user:someone", 5)], at=later)
+    assert store.db.execute("SELECT key FROM office_signin_throttle").fetchall() == [
+        ("user:someone",)]

@@ -63,6 +63,7 @@ class SessionStore:
         with self.db.transaction():
             if replacing:
                 self.end(replacing)
+            self.purge_expired(moment)  # sign-ins are rare: the table stays small
             self.db.execute(
                 "INSERT INTO office_sessions(token_sha256, account_id, stage, created_at, "
                 "last_seen_at, idle_expires_at, absolute_expires_at, address, csrf_secret) "

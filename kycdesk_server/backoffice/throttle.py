@@ -9,6 +9,7 @@ address that is guessing others')."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,7 +38,16 @@ def account_key(username_key: str) -> str:
 
 
 def address_key(address: str) -> str:
-    return f"address:{address}"
+    """An IPv6 client is counted by its /64 (one host gets a whole /64 to pick from)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"address:{address}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"address:{ip.ipv4_mapped}"
+        return f"address:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"address:{ip}"
 
 
 class SigninThrottle:
@@ -59,6 +69,12 @@ class SigninThrottle:
         moment = at or datetime.now(UTC)
         locked = False
         with self.db.transaction():
+            # Series that are over (past the window, not locked) go: guessed names leave
+            # no rows behind.
+            stale = _iso(moment - self.policy.window)
+            self.db.execute("DELETE FROM office_signin_throttle WHERE first_failure_at < ? "
+                            "AND (locked_until IS NULL OR locked_until < ?)",
+                            (stale, _iso(moment)))
             for key, limit in keys:
                 # One atomic upsert: concurrent failures on PostgreSQL never lose a count.
                 self.db.execute(
