@@ -192,3 +192,16 @@ def test_every_back_office_response_carries_the_security_headers(
     assert responses["/api/office/me"].headers["content-type"] == "application/problem+json"
     assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
     assert "unsafe-inline" not in CONTENT_SECURITY_POLICY
+
+
+def test_signing_in_again_rotates_the_session(office_server: OfficeServer,
+                                              browser: WebDriver) -> None:
+    account = office_server.add_account("reviewer", with_totp=False)
+    sign_in(browser, office_server, account)
+    first = browser.get_cookie(SESSION_COOKIE)["value"]  # type: ignore[index]
+    sign_in(browser, office_server, account)  # the browser still sends the first token
+    second = browser.get_cookie(SESSION_COOKIE)["value"]  # type: ignore[index]
+    assert first != second
+    me = office_server.url("/api/office/me")
+    assert httpx.get(me, headers={"Cookie": f"{SESSION_COOKIE}={first}"}).status_code == 401
+    assert httpx.get(me, headers={"Cookie": f"{SESSION_COOKIE}={second}"}).status_code == 200
