@@ -13,6 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from kycdesk_server.backoffice.times import iso, parse
 from kycdesk_server.database import Database
 
 
@@ -24,13 +25,6 @@ class ThrottlePolicy:
     first_lock: timedelta = timedelta(seconds=30)
     longest_lock: timedelta = timedelta(minutes=15)
 
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def account_key(username_key: str) -> str:
@@ -61,7 +55,7 @@ class SigninThrottle:
         marks = ",".join("?" * len(keys))
         rows = self.db.execute("SELECT locked_until FROM office_signin_throttle WHERE key IN "
                                f"({marks}) AND locked_until IS NOT NULL", keys).fetchall()
-        waits = [(_parse(row[0]) - moment).total_seconds() for row in rows]
+        waits = [(parse(row[0]) - moment).total_seconds() for row in rows]
         return max([0, *(int(w) + 1 for w in waits if w > 0)])
 
     def failed(self, keys: list[tuple[str, int]], at: datetime | None = None) -> bool:
@@ -71,22 +65,22 @@ class SigninThrottle:
         with self.db.transaction():
             # Series that are over (past the window, not locked) go: guessed names leave
             # no rows behind.
-            stale = _iso(moment - self.policy.window)
+            stale = iso(moment - self.policy.window)
             self.db.execute("DELETE FROM office_signin_throttle WHERE first_failure_at < ? "
                             "AND (locked_until IS NULL OR locked_until < ?)",
-                            (stale, _iso(moment)))
+                            (stale, iso(moment)))
             for key, limit in keys:
                 # One atomic upsert: concurrent failures on PostgreSQL never lose a count.
                 self.db.execute(
                     "INSERT INTO office_signin_throttle(key, failures, first_failure_at) "
                     "VALUES (?, 1, ?) ON CONFLICT(key) DO UPDATE SET "
-                    "failures = office_signin_throttle.failures + 1", (key, _iso(moment)))
+                    "failures = office_signin_throttle.failures + 1", (key, iso(moment)))
                 failures, first, until = self.db.execute(
                     "SELECT failures, first_failure_at, locked_until FROM "
                     "office_signin_throttle WHERE key = ?", (key,)).fetchone()
-                lock_over = until is None or _parse(until) <= moment
-                if lock_over and moment - _parse(first) > self.policy.window:
-                    failures, first = 1, _iso(moment)  # an old series: start again
+                lock_over = until is None or parse(until) <= moment
+                if lock_over and moment - parse(first) > self.policy.window:
+                    failures, first = 1, iso(moment)  # an old series: start again
                     self.db.execute("UPDATE office_signin_throttle SET failures = 1, "
                                     "first_failure_at = ?, locked_until = NULL WHERE key = ?",
                                     (first, key))
@@ -94,7 +88,7 @@ class SigninThrottle:
                     delay = min(self.policy.first_lock * 2 ** (failures - limit),
                                 self.policy.longest_lock)
                     self.db.execute("UPDATE office_signin_throttle SET locked_until = ? "
-                                    "WHERE key = ?", (_iso(moment + delay), key))
+                                    "WHERE key = ?", (iso(moment + delay), key))
                     locked = True
         return locked
 
