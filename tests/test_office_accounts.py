@@ -120,6 +120,10 @@ def test_totp_is_required_once_enrolled_and_a_code_is_accepted_once(
     assert isinstance(service.sign_in("tom", PASSWORD, code, address="a"), SignedIn)
     # The same code again (replay, within its window) is refused.
     assert service.sign_in("tom", PASSWORD, code, address="a") == SignInRefused("wrong")
+    # The web enrolment cannot replace (and so switch off) a proven factor.
+    with pytest.raises(AccountError, match="already set up"):
+        service.start_totp(account.id, by=account.reviewer(), address="a")
+    assert service.sign_in("tom", PASSWORD, "", address="a") == SignInRefused("wrong")
 
 
 def test_an_admin_without_totp_must_enrol_and_prove_it_with_a_code(

@@ -44,6 +44,10 @@ def test_sign_in_with_password_and_totp_sets_a_locked_down_cookie(
     assert_no_serious_axe_violations(browser)
     assert csp_violations(browser) == []
     assert office_server.audit_actions()[-1] == "signin.ok"
+    # The enrolment page does not offer to replace (so switch off) a proven factor.
+    browser.get(office_server.url("/office/totp"))
+    assert wait_for(browser, "h1").text == "Two-step sign-in is set up"
+    assert browser.find_elements(By.ID, "totp-secret") == []
 
 
 def test_a_wrong_password_or_code_gets_one_message_and_keeps_the_name(

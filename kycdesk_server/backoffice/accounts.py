@@ -213,12 +213,18 @@ class AccountService:
     # -- TOTP ---------------------------------------------------------------------------
     def start_totp(self, account_id: str, *, by: Reviewer | None, address: str,
                    confirmed: bool = False) -> TotpEnrolment:
-        """A new secret for the account, replacing any earlier one. Unconfirmed (the web
-        enrolment), it is used only after `confirm_totp`; `confirmed` (an administrator
-        at the command line hands it over) it is required from the next sign-in on."""
+        """A new secret for the account. Unconfirmed (the web enrolment, only while the
+        account has no proven one), it counts only after `confirm_totp`; `confirmed` (an
+        administrator at the command line hands it over, replacing any earlier one) it is
+        required from the next sign-in on."""
         account = self.get(account_id)
         if account is None:
             raise AccountError("There is no such account.")
+        if account.totp_enrolled and not confirmed:
+            # Otherwise a visit to the enrolment page would switch a proven factor off.
+            raise AccountError("Two-step sign-in is already set up for this account. To "
+                               "move it to a new phone, ask an administrator for a new "
+                               "secret.")
         secret = totp.new_secret()
         with self.db.transaction():
             self.db.execute("UPDATE office_accounts SET totp_secret_sealed = ?, "

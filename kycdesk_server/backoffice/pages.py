@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
-from kycdesk_server.backoffice.accounts import SignedIn
+from kycdesk_server.backoffice.accounts import AccountError, SignedIn
 from kycdesk_server.backoffice.sessions import Stage
 from kycdesk_server.backoffice.web import (
     LANDING,
@@ -89,9 +89,13 @@ async def sign_in(request: Request, username: Annotated[str, Form(max_length=200
 async def totp_form(request: Request,
                     session: LiveSession) -> Response:
     """A new secret, shown once (a reload shows another and forgets this one)."""
-    enrolment = await asyncio.to_thread(
-        services(request).accounts.start_totp, session.reviewer.id, by=session.reviewer,
-        address=client_address(request))
+    try:
+        enrolment = await asyncio.to_thread(
+            services(request).accounts.start_totp, session.reviewer.id,
+            by=session.reviewer, address=client_address(request))
+    except AccountError as exc:
+        return render(request, "error.html", status_code=409,
+                      title="Two-step sign-in is set up", message=str(exc))
     qr = segno.make(enrolment.uri, error="m")
     return render(request, "totp.html", secret=enrolment.secret_text, uri=enrolment.uri,
                   required=session.stage == "enrol_totp",
