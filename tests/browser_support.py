@@ -151,7 +151,7 @@ def sign_in(driver: WebDriver, office: OfficeServer, account: OfficeAccount) -> 
     """Sign in with password and TOTP and wait for the landing page."""
     fill_sign_in(driver, office, account.username, account.password,
                  account.code() if account.totp_secret else "")
-    wait_for(driver, "form.sign-out")
+    wait_for(driver, ".who")
 
 
 def csp_violations(driver: WebDriver) -> list[str]:

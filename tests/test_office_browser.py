@@ -89,7 +89,7 @@ def test_keyboard_only_sign_in(office_server: OfficeServer, browser: WebDriver) 
     browser.switch_to.active_element.send_keys(account.password, Keys.TAB)
     assert browser.switch_to.active_element.get_attribute("id") == "code"
     browser.switch_to.active_element.send_keys(account.code(), Keys.ENTER)
-    wait_for(browser, "form.sign-out")
+    wait_for(browser, ".who")
     # Signing out by keyboard: Tab reaches the button, Enter presses it.
     for _ in range(6):
         browser.switch_to.active_element.send_keys(Keys.TAB)
@@ -150,6 +150,8 @@ def test_an_admin_enrols_totp_at_first_sign_in(office_server: OfficeServer,
     secret_text = wait_for(browser, "#totp-secret").text
     assert browser.find_element(By.ID, "totp-uri").text.startswith("otpauth://totp/")
     assert browser.find_element(By.CSS_SELECTOR, ".qr svg").is_displayed()
+    assert browser.find_elements(By.CSS_SELECTOR, ".who") == []  # not signed in yet…
+    assert browser.find_element(By.CSS_SELECTOR, "form.sign-out").is_displayed()  # …may leave
     assert_no_serious_axe_violations(browser)
     # Nothing else opens before the code is proven.
     browser.get(office_server.url("/office/queue"))
@@ -162,7 +164,7 @@ def test_an_admin_enrols_totp_at_first_sign_in(office_server: OfficeServer,
 
     secret = base64.b32decode(secret_text + "=" * (-len(secret_text) % 8))
     browser.find_element(By.ID, "code").send_keys(totp.code_at(secret), Keys.ENTER)
-    wait_for(browser, "form.sign-out")
+    wait_for(browser, ".who")
     assert browser.current_url.endswith("/office/queue")
     assert "account.totp_confirmed" in office_server.audit_actions()
     assert csp_violations(browser) == []

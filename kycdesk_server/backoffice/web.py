@@ -179,6 +179,7 @@ def render(request: Request, template: str, *, status_code: int = 200,
     context.setdefault("reviewer", session.reviewer if session and
                        session.stage == "signed_in" else None)
     context.setdefault("csrf_token", session.csrf_secret if session else "")
+    context.setdefault("signed_in", session is not None)  # any stage may sign out
     return HTMLResponse(TEMPLATES.get_template(template).render(**context),
                         status_code=status_code)
 
