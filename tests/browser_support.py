@@ -185,7 +185,9 @@ def assert_no_serious_axe_violations(driver: WebDriver) -> None:
 
 @pytest.fixture(scope="module")
 def office_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfficeServer]:
-    """A real kycdesk-server (embedded back end) on 127.0.0.1 for the module."""
+    """A real kycdesk-server (embedded back end) on 127.0.0.1 for the module. Every test
+    signs in from the one address 127.0.0.1: fewer than 20 failed sign-ins per module
+    (the per-address limit), or a later test finds the address locked."""
     handle = start_server(tmp_path_factory.mktemp("office") / "data")
     yield OfficeServer(handle)
     handle.stop()

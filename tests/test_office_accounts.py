@@ -95,13 +95,16 @@ def test_sign_in_refuses_every_wrong_thing_alike_and_audits_it(
         SignInRefused("wrong")
     assert service.sign_in("nobody", PASSWORD, "", address="10.0.0.1") == \
         SignInRefused("wrong")
+    assert service.sign_in("ann" + "x" * 5000, "y" * 5000, "1" * 100, address="10.0.0.1") \
+        == SignInRefused("wrong")  # over-long: simply wrong
     service.disable("ann", by=None, address="cli")
     assert service.sign_in("ann", PASSWORD, "", address="10.0.0.1") == SignInRefused("wrong")
     assert actions(service) == ["account.added", "signin.ok", "signin.failed",
-                                "signin.failed", "account.disabled", "signin.failed"]
+                                "signin.failed", "signin.failed", "account.disabled",
+                                "signin.failed"]
     reasons = [e.detail.get("reason") for e in service.audit.entries()
                if e.action == "signin.failed"]
-    assert reasons == ["disabled", "unknown account", "password"]
+    assert reasons == ["disabled", "unknown account", "unknown account", "password"]
     # The name typed for an unknown account is not kept (people type passwords there).
     assert all("nobody" not in str(e) for e in service.audit.entries())
 

@@ -64,7 +64,9 @@ def test_a_wrong_password_or_code_gets_one_message_and_keeps_the_name(
     assert _error_text(browser) == WRONG
     fill_sign_in(browser, office_server, "no-such-user", account.password, "")
     assert _error_text(browser) == WRONG  # unknown names: the very same message
-    assert office_server.audit_actions()[-3:] == ["signin.failed"] * 3
+    fill_sign_in(browser, office_server, "x" * 300, "y" * 3000, "")
+    assert _error_text(browser) == WRONG  # over-long: the same page, not a JSON error
+    assert office_server.audit_actions()[-4:] == ["signin.failed"] * 4
 
 
 def test_repeated_failures_lock_the_account_with_a_clear_message(

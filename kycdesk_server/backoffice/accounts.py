@@ -31,6 +31,7 @@ from kycdesk_server.storage import now
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is an attack
+MAX_USERNAME = 64
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 # The most common long passwords of breach lists: refused whatever the rules say.
 DENY_LIST = frozenset({
@@ -270,7 +271,9 @@ class AccountService:
     # -- signing in ---------------------------------------------------------------------
     def sign_in(self, username: str, password: str, code: str, *,
                 address: str) -> SignInOutcome:
-        keys = [account_key(username_key(username)), address_key(address)]
+        # (Over-long names and passwords are nobody's: wrong, as any other; the key is cut
+        # so it stays small.)
+        keys = [account_key(username_key(username[:MAX_USERNAME])), address_key(address)]
         wait = self.throttle.wait_s(keys)
         if wait:
             self.audit.record("signin.refused_locked", actor=None, address=address,
@@ -279,7 +282,7 @@ class AccountService:
         row: tuple[str, str, str | None, str | None] | None = self.db.execute(
             "SELECT id, password_hash, disabled_at, totp_confirmed_at FROM office_accounts "
             "WHERE username_key = ?", (username_key(username),)).fetchone() \
-            if len(password) <= MAX_PASSWORD else None
+            if len(password) <= MAX_PASSWORD and len(username) <= MAX_USERNAME else None
         reason = self._check(row, password, code)
         account = self.get(row[0]) if row else None
         if reason is None and account is not None and row is not None:

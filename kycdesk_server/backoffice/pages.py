@@ -58,9 +58,12 @@ async def sign_in_form(request: Request, signed_out: int = 0) -> Response:
     return _sign_in_page(request, notice=SIGNED_OUT if signed_out else "")
 
 @router.post("/sign-in")
-async def sign_in(request: Request, username: Annotated[str, Form(max_length=200)] = "",
-                  password: Annotated[str, Form(max_length=2048)] = "",
-                  code: Annotated[str, Form(max_length=20)] = "") -> Response:
+async def sign_in(request: Request, username: Annotated[str, Form()] = "",
+                  password: Annotated[str, Form()] = "",
+                  code: Annotated[str, Form()] = "") -> Response:
+    # No max_length on the fields: an over-long value is simply wrong (the same page and
+    # message), not a JSON validation error in a person's browser. The request body's own
+    # limit bounds them all.
     # No session yet: the form's token is the double-submitted sign-in cookie.
     await check_csrf(request, request.cookies.get(SIGNIN_COOKIE, ""))
     office = services(request)
@@ -104,7 +107,7 @@ async def totp_form(request: Request,
 
 @router.post("/totp")
 async def totp_confirm(request: Request, session: LiveSession,
-                       code: Annotated[str, Form(max_length=20)] = "") -> Response:
+                       code: Annotated[str, Form()] = "") -> Response:
     office = services(request)
     address = client_address(request)
     if not await asyncio.to_thread(office.accounts.confirm_totp, session.reviewer.id, code,
