@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -264,6 +265,15 @@ def test_the_user_commands_take_passwords_from_stdin_never_argv(tmp_path: Path) 
         listed.stdout and "totp" in listed.stdout
     missing = _user(data, "disable", "nobody")
     assert missing.returncode == 1 and "no account" in missing.stderr
+    shipped = subprocess.run([sys.executable, "-m", "kycdesk_server", "audit", "--data-dir",
+                              str(data)], capture_output=True, text=True, cwd=REPO_ROOT,
+                             timeout=60, check=True).stdout.splitlines()
+    entries = [json.loads(line) for line in shipped]
+    assert [e["action"] for e in entries][:2] == ["account.added", "account.role_changed"]
+    rest = subprocess.run([sys.executable, "-m", "kycdesk_server", "audit", "--data-dir",
+                           str(data), "--after", entries[1]["id"]], capture_output=True,
+                          text=True, cwd=REPO_ROOT, timeout=60, check=True).stdout
+    assert rest.splitlines() == shipped[2:]
     store = ServerStore(data)
     try:
         assert [e.action for e in reversed(AuditLog(store.db).entries())] == [
