@@ -88,3 +88,9 @@ def test_templates_escape_what_they_are_given() -> None:
     html = TEMPLATES.get_template("error.html").render(title=hostile, message=hostile)
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;" in html and "&#34;&gt;&lt;img" in html
+
+
+def test_https_responses_ask_for_strict_transport(app: FastAPI) -> None:
+    response = _send(app, "GET", "/office/sign-in")  # https://testserver
+    assert response.headers["strict-transport-security"] == "max-age=31536000"
+    assert "default-src 'self'" in response.headers["content-security-policy"]

@@ -225,6 +225,8 @@ async def security_headers(request: Request,
     if is_office_path(request.url.path):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if request.url.scheme == "https":  # (behind a proxy: its X-Forwarded-Proto)
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if not request.url.path.startswith(f"{STATIC}/"):
             response.headers["Cache-Control"] = "no-store"  # pages and API: never cached
     return response
