@@ -144,7 +144,11 @@ def fill_sign_in(driver: WebDriver, office: OfficeServer, username: str, passwor
         field = driver.find_element(By.ID, name)
         field.clear()
         field.send_keys(value)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary").click()
+    button = driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary")
+    button.click()
+    # The answer is a new page: wait until this one is gone, so what the test reads next
+    # (the same error text, say) is never the page before.
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(button))
 
 
 def sign_in(driver: WebDriver, office: OfficeServer, account: OfficeAccount) -> None:
