@@ -92,7 +92,8 @@ def ensure_browser_scripts() -> None:
     if npm is None and sys.platform.startswith("linux") and shutil.which("apt-get") \
             and os.geteuid() == 0:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        run("apt-get", "install", "-y", "-qq", "npm", env=env)
+        if run("apt-get", "update", "-qq", env=env) == 0:
+            run("apt-get", "install", "-y", "-qq", "npm", env=env)
         npm = shutil.which("npm")
     if npm is None or subprocess.call([npm, "ci", "--no-audit", "--no-fund"],
                                       cwd=BROWSER_TOOLS) != 0:

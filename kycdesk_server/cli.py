@@ -1,5 +1,5 @@
 """`kycdesk-server --host 127.0.0.1 --port 8080 --data-dir DIR [--token T] [...]` serves;
-`kycdesk-server enrol-code|devices|revoke|revisions|migrate|user --data-dir DIR`
+`kycdesk-server enrol-code|devices|revoke|revisions|migrate|user|audit --data-dir DIR`
 administers."""
 
 from __future__ import annotations
@@ -117,7 +117,8 @@ def s3_settings(args: argparse.Namespace) -> S3Settings | None:
                       sse=args.s3_sse)
 
 
-ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate", "ingest", "user")
+ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate", "ingest", "user",
+                  "audit")
 
 
 def build_admin_parser() -> argparse.ArgumentParser:
@@ -152,9 +153,10 @@ def build_admin_parser() -> argparse.ArgumentParser:
     ingest.add_argument("archive", type=Path, help="the .zip the app exported")
     ingest.add_argument("--device", help="the device the case belongs to (default: the "
                                          "server's archive-ingest device)")
-    from kycdesk_server.backoffice.user_cli import add_user_parser
+    from kycdesk_server.backoffice.user_cli import add_audit_parser, add_user_parser
 
     add_user_parser(sub, common)
+    add_audit_parser(sub, common)
     return parser
 
 
@@ -195,6 +197,10 @@ def admin(argv: Sequence[str]) -> int:
             from kycdesk_server.backoffice.user_cli import user_command
 
             return user_command(args, store)
+        elif args.command == "audit":
+            from kycdesk_server.backoffice.user_cli import audit_command
+
+            return audit_command(args, store)
         elif args.command == "ingest":
             from kycdesk_server.ingest import ingest
 

@@ -32,6 +32,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from kycdesk_server.backoffice import totp
+from kycdesk_server.backoffice.web import CSRF_HEADER, SESSION_COOKIE, SIGNIN_COOKIE
 from tests.sync_support import REPO_ROOT, ServerHandle, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -82,6 +83,28 @@ class OfficeServer:
             secret = base64.b32decode(text + "=" * (-len(text) % 8))
         return OfficeAccount(username, role, password, secret)
 
+    def api_headers(self, account: OfficeAccount) -> dict[str, str]:
+        """Signed in without a browser (httpx, schemathesis): the session cookie and the
+        CSRF header a page's script would send."""
+        import re
+
+        import httpx
+
+        with httpx.Client(base_url=self.server.base_url, timeout=30) as client:
+            form = client.get("/office/sign-in")
+            signin_token = form.cookies[SIGNIN_COOKIE]
+            signed_in = client.post("/office/sign-in", headers={
+                "Cookie": f"{SIGNIN_COOKIE}={signin_token}"}, data={
+                "username": account.username, "password": account.password,
+                "code": account.code() if account.totp_secret else "",
+                "csrf_token": signin_token})
+            assert signed_in.status_code == 303, signed_in.text
+            session = signed_in.cookies[SESSION_COOKIE]
+            page = client.get("/office/queue", headers={"Cookie": f"{SESSION_COOKIE}={session}"})
+            csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+            assert csrf is not None, page.text
+        return {"Cookie": f"{SESSION_COOKIE}={session}", CSRF_HEADER: csrf.group(1)}
+
     def audit_actions(self) -> list[str]:
         return [row[0] for row in self.server.query(
             "SELECT action FROM office_audit ORDER BY id")]
@@ -121,14 +144,18 @@ def fill_sign_in(driver: WebDriver, office: OfficeServer, username: str, passwor
         field = driver.find_element(By.ID, name)
         field.clear()
         field.send_keys(value)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary").click()
+    button = driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary")
+    button.click()
+    # The answer is a new page: wait until this one is gone, so what the test reads next
+    # (the same error text, say) is never the page before.
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(button))
 
 
 def sign_in(driver: WebDriver, office: OfficeServer, account: OfficeAccount) -> None:
     """Sign in with password and TOTP and wait for the landing page."""
     fill_sign_in(driver, office, account.username, account.password,
                  account.code() if account.totp_secret else "")
-    wait_for(driver, "form.sign-out")
+    wait_for(driver, ".who")
 
 
 def csp_violations(driver: WebDriver) -> list[str]:
@@ -162,7 +189,9 @@ def assert_no_serious_axe_violations(driver: WebDriver) -> None:
 
 @pytest.fixture(scope="module")
 def office_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfficeServer]:
-    """A real kycdesk-server (embedded back end) on 127.0.0.1 for the module."""
+    """A real kycdesk-server (embedded back end) on 127.0.0.1 for the module. Every test
+    signs in from the one address 127.0.0.1: fewer than 20 failed sign-ins per module
+    (the per-address limit), or a later test finds the address locked."""
     handle = start_server(tmp_path_factory.mktemp("office") / "data")
     yield OfficeServer(handle)
     handle.stop()

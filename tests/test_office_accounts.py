@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -95,13 +96,16 @@ def test_sign_in_refuses_every_wrong_thing_alike_and_audits_it(
         SignInRefused("wrong")
     assert service.sign_in("nobody", PASSWORD, "", address="10.0.0.1") == \
         SignInRefused("wrong")
+    assert service.sign_in("ann" + "x" * 5000, "y" * 5000, "1" * 100, address="10.0.0.1") \
+        == SignInRefused("wrong")  # over-long: simply wrong
     service.disable("ann", by=None, address="cli")
     assert service.sign_in("ann", PASSWORD, "", address="10.0.0.1") == SignInRefused("wrong")
     assert actions(service) == ["account.added", "signin.ok", "signin.failed",
-                                "signin.failed", "account.disabled", "signin.failed"]
+                                "signin.failed", "signin.failed", "account.disabled",
+                                "signin.failed"]
     reasons = [e.detail.get("reason") for e in service.audit.entries()
                if e.action == "signin.failed"]
-    assert reasons == ["disabled", "unknown account", "password"]
+    assert reasons == ["disabled", "unknown account", "unknown account", "password"]
     # The name typed for an unknown account is not kept (people type passwords there).
     assert all("nobody" not in str(e) for e in service.audit.entries())
 
@@ -120,6 +124,10 @@ def test_totp_is_required_once_enrolled_and_a_code_is_accepted_once(
     assert isinstance(service.sign_in("tom", PASSWORD, code, address="a"), SignedIn)
     # The same code again (replay, within its window) is refused.
     assert service.sign_in("tom", PASSWORD, code, address="a") == SignInRefused("wrong")
+    # The web enrolment cannot replace (and so switch off) a proven factor.
+    with pytest.raises(AccountError, match="already set up"):
+        service.start_totp(account.id, by=account.reviewer(), address="a")
+    assert service.sign_in("tom", PASSWORD, "", address="a") == SignInRefused("wrong")
 
 
 def test_an_admin_without_totp_must_enrol_and_prove_it_with_a_code(
@@ -257,6 +265,15 @@ def test_the_user_commands_take_passwords_from_stdin_never_argv(tmp_path: Path) 
         listed.stdout and "totp" in listed.stdout
     missing = _user(data, "disable", "nobody")
     assert missing.returncode == 1 and "no account" in missing.stderr
+    shipped = subprocess.run([sys.executable, "-m", "kycdesk_server", "audit", "--data-dir",
+                              str(data)], capture_output=True, text=True, cwd=REPO_ROOT,
+                             timeout=60, check=True).stdout.splitlines()
+    entries = [json.loads(line) for line in shipped]
+    assert [e["action"] for e in entries][:2] == ["account.added", "account.role_changed"]
+    rest = subprocess.run([sys.executable, "-m", "kycdesk_server", "audit", "--data-dir",
+                           str(data), "--after", entries[1]["id"]], capture_output=True,
+                          text=True, cwd=REPO_ROOT, timeout=60, check=True).stdout
+    assert rest.splitlines() == shipped[2:]
     store = ServerStore(data)
     try:
         assert [e.action for e in reversed(AuditLog(store.db).entries())] == [
@@ -265,3 +282,23 @@ def test_the_user_commands_take_passwords_from_stdin_never_argv(tmp_path: Path) 
         assert all(e.address == "cli" for e in AuditLog(store.db).entries())
     finally:
         store.close()
+
+
+def test_addresses_are_counted_by_host_or_ipv6_64() -> None:
+    from kycdesk_server.backoffice.throttle import address_key
+
+    assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::9") \
+        == "address:2001:db8:1:2::/64"
+    assert address_key("::ffff:10.0.0.1") == address_key("10.0.0.1") == "address:10.0.0.1"
+    assert address_key("10.0.0.1") != address_key("10.0.0.2")
+
+
+def test_old_failure_series_leave_no_rows(store: ServerStore) -> None:
+    throttle = SigninThrottle(store.db)
+    start = datetime.now(UTC)
+    for n in range(10):
+        throttle.failed([(f"user:guess{n}", 5)], at=start)
+    later = start + throttle.policy.window + timedelta(seconds=1)
+    throttle.failed([("user:someone", 5)], at=later)
+    assert store.db.execute("SELECT key FROM office_signin_throttle").fetchall() == [
+        ("user:someone",)]

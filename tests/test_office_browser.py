@@ -44,6 +44,10 @@ def test_sign_in_with_password_and_totp_sets_a_locked_down_cookie(
     assert_no_serious_axe_violations(browser)
     assert csp_violations(browser) == []
     assert office_server.audit_actions()[-1] == "signin.ok"
+    # The enrolment page does not offer to replace (so switch off) a proven factor.
+    browser.get(office_server.url("/office/totp"))
+    assert wait_for(browser, "h1").text == "Two-step sign-in is set up"
+    assert browser.find_elements(By.ID, "totp-secret") == []
 
 
 def test_a_wrong_password_or_code_gets_one_message_and_keeps_the_name(
@@ -60,7 +64,9 @@ def test_a_wrong_password_or_code_gets_one_message_and_keeps_the_name(
     assert _error_text(browser) == WRONG
     fill_sign_in(browser, office_server, "no-such-user", account.password, "")
     assert _error_text(browser) == WRONG  # unknown names: the very same message
-    assert office_server.audit_actions()[-3:] == ["signin.failed"] * 3
+    fill_sign_in(browser, office_server, "x" * 300, "y" * 3000, "")
+    assert _error_text(browser) == WRONG  # over-long: the same page, not a JSON error
+    assert office_server.audit_actions()[-4:] == ["signin.failed"] * 4
 
 
 def test_repeated_failures_lock_the_account_with_a_clear_message(
@@ -85,7 +91,7 @@ def test_keyboard_only_sign_in(office_server: OfficeServer, browser: WebDriver) 
     browser.switch_to.active_element.send_keys(account.password, Keys.TAB)
     assert browser.switch_to.active_element.get_attribute("id") == "code"
     browser.switch_to.active_element.send_keys(account.code(), Keys.ENTER)
-    wait_for(browser, "form.sign-out")
+    wait_for(browser, ".who")
     # Signing out by keyboard: Tab reaches the button, Enter presses it.
     for _ in range(6):
         browser.switch_to.active_element.send_keys(Keys.TAB)
@@ -146,6 +152,8 @@ def test_an_admin_enrols_totp_at_first_sign_in(office_server: OfficeServer,
     secret_text = wait_for(browser, "#totp-secret").text
     assert browser.find_element(By.ID, "totp-uri").text.startswith("otpauth://totp/")
     assert browser.find_element(By.CSS_SELECTOR, ".qr svg").is_displayed()
+    assert browser.find_elements(By.CSS_SELECTOR, ".who") == []  # not signed in yet…
+    assert browser.find_element(By.CSS_SELECTOR, "form.sign-out").is_displayed()  # …may leave
     assert_no_serious_axe_violations(browser)
     # Nothing else opens before the code is proven.
     browser.get(office_server.url("/office/queue"))
@@ -158,7 +166,7 @@ def test_an_admin_enrols_totp_at_first_sign_in(office_server: OfficeServer,
 
     secret = base64.b32decode(secret_text + "=" * (-len(secret_text) % 8))
     browser.find_element(By.ID, "code").send_keys(totp.code_at(secret), Keys.ENTER)
-    wait_for(browser, "form.sign-out")
+    wait_for(browser, ".who")
     assert browser.current_url.endswith("/office/queue")
     assert "account.totp_confirmed" in office_server.audit_actions()
     assert csp_violations(browser) == []
@@ -192,3 +200,16 @@ def test_every_back_office_response_carries_the_security_headers(
     assert responses["/api/office/me"].headers["content-type"] == "application/problem+json"
     assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
     assert "unsafe-inline" not in CONTENT_SECURITY_POLICY
+
+
+def test_signing_in_again_rotates_the_session(office_server: OfficeServer,
+                                              browser: WebDriver) -> None:
+    account = office_server.add_account("reviewer", with_totp=False)
+    sign_in(browser, office_server, account)
+    first = browser.get_cookie(SESSION_COOKIE)["value"]  # type: ignore[index]
+    sign_in(browser, office_server, account)  # the browser still sends the first token
+    second = browser.get_cookie(SESSION_COOKIE)["value"]  # type: ignore[index]
+    assert first != second
+    me = office_server.url("/api/office/me")
+    assert httpx.get(me, headers={"Cookie": f"{SESSION_COOKIE}={first}"}).status_code == 401
+    assert httpx.get(me, headers={"Cookie": f"{SESSION_COOKIE}={second}"}).status_code == 200

@@ -8,12 +8,14 @@ import csv
 import io
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.office_support import OfficeClient, add_account, sign_in
+from kycdesk_server.backoffice.web import CSRF_HEADER
+from tests.browser_support import OfficeServer
 from tests.review_support import answers, jpeg, submit_over_api
 from tests.sync_support import ServerHandle, server_on_each_backend
 
@@ -24,16 +26,39 @@ CASE_A, CASE_B = str(uuid.uuid4()), str(uuid.uuid4())
 NOT_AN_IMAGE = b"<html><script>alert(1)</script></html>"
 
 
+@dataclass
+class OfficeClient:
+    """httpx with a reviewer's session; posts carry the CSRF header as the page's script
+    does (`.http.post` sends the cookie alone)."""
+
+    http: httpx.Client
+    csrf: str
+    username: str
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.get(path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.post(path, headers={CSRF_HEADER: self.csrf}, **kwargs)
+
+
+def signed_in(office: OfficeServer, role: str = "reviewer") -> OfficeClient:
+    account = office.add_account(role, with_totp=False)
+    headers = office.api_headers(account)
+    return OfficeClient(httpx.Client(base_url=office.server.base_url, timeout=10,
+                                     headers={"Cookie": headers["Cookie"]}),
+                        headers[CSRF_HEADER], account.username)
+
+
 @pytest.fixture(scope="module")
 def seeded(server: ServerHandle) -> dict[str, Any]:
-    add_account(server, "anna")
-    add_account(server, "boris")
+    office = OfficeServer(server)
     submit_over_api(server.base_url, CASE_A, 1,
                     answers("Ada", "Lovelace", "P1234567"),
                     [(FRONT, jpeg(1), "id_front"), (SELFIE, jpeg(2), "selfie"),
                      (ODD, NOT_AN_IMAGE, "other")], reference="=cmd|' /C calc'!A0")
     submit_over_api(server.base_url, CASE_B, 1, answers("Grace", "Hopper", "X9"), [])
-    return {"anna": sign_in(server, "anna"), "boris": sign_in(server, "boris")}
+    return {"anna": signed_in(office), "boris": signed_in(office)}
 
 
 def test_the_api_answers_only_a_signed_in_reviewer(server: ServerHandle,
@@ -94,7 +119,7 @@ def test_decisions_conflicts_and_export(seeded: dict[str, Any]) -> None:
     anna: OfficeClient = seeded["anna"]
     boris: OfficeClient = seeded["boris"]
     taken = anna.post(f"/api/office/cases/{CASE_A}/assignment", json={})
-    assert taken.status_code == 200 and taken.json()["assignee_name"] == "anna"
+    assert taken.status_code == 200 and taken.json()["assignee_name"] == anna.username
     clash = boris.post(f"/api/office/cases/{CASE_A}/assignment", json={})
     assert clash.status_code == 409
     assert clash.headers["content-type"] == "application/problem+json"

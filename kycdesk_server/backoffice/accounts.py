@@ -31,6 +31,7 @@ from kycdesk_server.storage import now
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is an attack
+MAX_USERNAME = 64
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 # The most common long passwords of breach lists: refused whatever the rules say.
 DENY_LIST = frozenset({
@@ -213,12 +214,18 @@ class AccountService:
     # -- TOTP ---------------------------------------------------------------------------
     def start_totp(self, account_id: str, *, by: Reviewer | None, address: str,
                    confirmed: bool = False) -> TotpEnrolment:
-        """A new secret for the account, replacing any earlier one. Unconfirmed (the web
-        enrolment), it is used only after `confirm_totp`; `confirmed` (an administrator
-        at the command line hands it over) it is required from the next sign-in on."""
+        """A new secret for the account. Unconfirmed (the web enrolment, only while the
+        account has no proven one), it counts only after `confirm_totp`; `confirmed` (an
+        administrator at the command line hands it over, replacing any earlier one) it is
+        required from the next sign-in on."""
         account = self.get(account_id)
         if account is None:
             raise AccountError("There is no such account.")
+        if account.totp_enrolled and not confirmed:
+            # Otherwise a visit to the enrolment page would switch a proven factor off.
+            raise AccountError("Two-step sign-in is already set up for this account. To "
+                               "move it to a new phone, ask an administrator for a new "
+                               "secret.")
         secret = totp.new_secret()
         with self.db.transaction():
             self.db.execute("UPDATE office_accounts SET totp_secret_sealed = ?, "
@@ -264,7 +271,9 @@ class AccountService:
     # -- signing in ---------------------------------------------------------------------
     def sign_in(self, username: str, password: str, code: str, *,
                 address: str) -> SignInOutcome:
-        keys = [account_key(username_key(username)), address_key(address)]
+        # (Over-long names and passwords are nobody's: wrong, as any other; the key is cut
+        # so it stays small.)
+        keys = [account_key(username_key(username[:MAX_USERNAME])), address_key(address)]
         wait = self.throttle.wait_s(keys)
         if wait:
             self.audit.record("signin.refused_locked", actor=None, address=address,
@@ -273,7 +282,7 @@ class AccountService:
         row: tuple[str, str, str | None, str | None] | None = self.db.execute(
             "SELECT id, password_hash, disabled_at, totp_confirmed_at FROM office_accounts "
             "WHERE username_key = ?", (username_key(username),)).fetchone() \
-            if len(password) <= MAX_PASSWORD else None
+            if len(password) <= MAX_PASSWORD and len(username) <= MAX_USERNAME else None
         reason = self._check(row, password, code)
         account = self.get(row[0]) if row else None
         if reason is None and account is not None and row is not None:

@@ -54,6 +54,9 @@ class AuditLog:
              json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":"))))
         return entry_id
 
+    _COLUMNS = ("id, at, actor_id, actor_name, action, address, object_type, object_id, "
+                "revision, detail_json")
+
     def entries(self, *, object_type: str | None = None, object_id: str | None = None,
                 limit: int = 200) -> list[AuditEntry]:
         """The newest entries first (for one object when given)."""
@@ -61,10 +64,15 @@ class AuditLog:
         if object_type is not None:
             where, params = " WHERE object_type = ? AND object_id = ?", [object_type,
                                                                           object_id]
-        rows = self.db.execute(
-            "SELECT id, at, actor_id, actor_name, action, address, object_type, object_id, "
-            f"revision, detail_json FROM office_audit{where} ORDER BY id DESC LIMIT ?",
-            (*params, int(limit))).fetchall()
+        return self._read(f"{where} ORDER BY id DESC LIMIT ?", (*params, int(limit)))
+
+    def after(self, entry_id: str = "", limit: int = 1000) -> list[AuditEntry]:
+        """The entries after `entry_id`, oldest first (an export resumes where it ended)."""
+        return self._read(" WHERE id > ? ORDER BY id LIMIT ?", (entry_id, int(limit)))
+
+    def _read(self, tail: str, params: tuple[object, ...]) -> list[AuditEntry]:
+        rows = self.db.execute(f"SELECT {self._COLUMNS} FROM office_audit{tail}",
+                               params).fetchall()
         return [AuditEntry(id=row[0], at=row[1], actor_id=row[2], actor_name=row[3],
                            action=row[4], address=row[5], object_type=row[6],
                            object_id=row[7], revision=row[8], detail=json.loads(row[9]))

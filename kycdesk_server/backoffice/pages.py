@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
-from kycdesk_server.backoffice.accounts import SignedIn
+from kycdesk_server.backoffice.accounts import AccountError, SignedIn
 from kycdesk_server.backoffice.sessions import Stage
 from kycdesk_server.backoffice.web import (
     LANDING,
@@ -57,9 +57,12 @@ async def sign_in_form(request: Request, signed_out: int = 0) -> Response:
     return _sign_in_page(request, notice=SIGNED_OUT if signed_out else "")
 
 @router.post("/sign-in")
-async def sign_in(request: Request, username: Annotated[str, Form(max_length=200)] = "",
-                  password: Annotated[str, Form(max_length=2048)] = "",
-                  code: Annotated[str, Form(max_length=20)] = "") -> Response:
+async def sign_in(request: Request, username: Annotated[str, Form()] = "",
+                  password: Annotated[str, Form()] = "",
+                  code: Annotated[str, Form()] = "") -> Response:
+    # No max_length on the fields: an over-long value is simply wrong (the same page and
+    # message), not a JSON validation error in a person's browser. The request body's own
+    # limit bounds them all.
     # No session yet: the form's token is the double-submitted sign-in cookie.
     await check_csrf(request, request.cookies.get(SIGNIN_COOKIE, ""))
     office = services(request)
@@ -88,9 +91,13 @@ async def sign_in(request: Request, username: Annotated[str, Form(max_length=200
 async def totp_form(request: Request,
                     session: LiveSession) -> Response:
     """A new secret, shown once (a reload shows another and forgets this one)."""
-    enrolment = await asyncio.to_thread(
-        services(request).accounts.start_totp, session.reviewer.id, by=session.reviewer,
-        address=client_address(request))
+    try:
+        enrolment = await asyncio.to_thread(
+            services(request).accounts.start_totp, session.reviewer.id,
+            by=session.reviewer, address=client_address(request))
+    except AccountError as exc:
+        return render(request, "error.html", status_code=409,
+                      title="Two-step sign-in is set up", message=str(exc))
     qr = segno.make(enrolment.uri, error="m")
     return render(request, "totp.html", secret=enrolment.secret_text, uri=enrolment.uri,
                   required=session.stage == "enrol_totp",
@@ -99,7 +106,7 @@ async def totp_form(request: Request,
 
 @router.post("/totp")
 async def totp_confirm(request: Request, session: LiveSession,
-                       code: Annotated[str, Form(max_length=20)] = "") -> Response:
+                       code: Annotated[str, Form()] = "") -> Response:
     office = services(request)
     address = client_address(request)
     if not await asyncio.to_thread(office.accounts.confirm_totp, session.reviewer.id, code,

@@ -16,18 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from kycdesk_server.backoffice.identity import ROLES, Reviewer, Role
+from kycdesk_server.backoffice.times import iso, parse
 from kycdesk_server.database import Database
 
 Stage = Literal["signed_in", "enrol_totp"]
 TOUCH_EVERY = timedelta(seconds=30)  # last-seen writes at most this often per session
 
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def token_hash(token: str) -> str:
@@ -63,12 +57,13 @@ class SessionStore:
         with self.db.transaction():
             if replacing:
                 self.end(replacing)
+            self.purge_expired(moment)  # sign-ins are rare: the table stays small
             self.db.execute(
                 "INSERT INTO office_sessions(token_sha256, account_id, stage, created_at, "
                 "last_seen_at, idle_expires_at, absolute_expires_at, address, csrf_secret) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (token_hash(token), account_id, stage, _iso(moment), _iso(moment),
-                 _iso(moment + self.policy.idle), _iso(moment + self.policy.absolute),
+                (token_hash(token), account_id, stage, iso(moment), iso(moment),
+                 iso(moment + self.policy.idle), iso(moment + self.policy.absolute),
                  address, secrets.token_urlsafe(32)))
         return token
 
@@ -84,15 +79,15 @@ class SessionStore:
             return None
         (digest, stage, csrf, address, seen, idle_until, absolute_until, account_id,
          username, role, disabled_at) = row
-        if disabled_at is not None or moment >= _parse(idle_until) \
-                or moment >= _parse(absolute_until) or role not in ROLES:
+        if disabled_at is not None or moment >= parse(idle_until) \
+                or moment >= parse(absolute_until) or role not in ROLES:
             self.db.execute("DELETE FROM office_sessions WHERE token_sha256 = ?", (digest,))
             return None
-        if moment - _parse(seen) >= TOUCH_EVERY:
+        if moment - parse(seen) >= TOUCH_EVERY:
             self.db.execute("UPDATE office_sessions SET last_seen_at = ?, idle_expires_at = ? "
                             "WHERE token_sha256 = ?",
-                            (_iso(moment), _iso(min(moment + self.policy.idle,
-                                                    _parse(absolute_until))), digest))
+                            (iso(moment), iso(min(moment + self.policy.idle,
+                                                    parse(absolute_until))), digest))
         checked_role: Role = role
         return Session(digest, Reviewer(account_id, username, checked_role), stage, csrf,
                        address)
@@ -106,6 +101,6 @@ class SessionStore:
                                (account_id,)).rowcount
 
     def purge_expired(self, at: datetime | None = None) -> int:
-        stamp = _iso(at or datetime.now(UTC))
+        stamp = iso(at or datetime.now(UTC))
         return self.db.execute("DELETE FROM office_sessions WHERE idle_expires_at <= ? OR "
                                "absolute_expires_at <= ?", (stamp, stamp)).rowcount

@@ -9,9 +9,11 @@ address that is guessing others')."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from kycdesk_server.backoffice.times import iso, parse
 from kycdesk_server.database import Database
 
 
@@ -24,20 +26,22 @@ class ThrottlePolicy:
     longest_lock: timedelta = timedelta(minutes=15)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
 
 def account_key(username_key: str) -> str:
     return f"user:{username_key}"
 
 
 def address_key(address: str) -> str:
-    return f"address:{address}"
+    """An IPv6 client is counted by its /64 (one host gets a whole /64 to pick from)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"address:{address}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"address:{ip.ipv4_mapped}"
+        return f"address:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"address:{ip}"
 
 
 class SigninThrottle:
@@ -51,7 +55,7 @@ class SigninThrottle:
         marks = ",".join("?" * len(keys))
         rows = self.db.execute("SELECT locked_until FROM office_signin_throttle WHERE key IN "
                                f"({marks}) AND locked_until IS NOT NULL", keys).fetchall()
-        waits = [(_parse(row[0]) - moment).total_seconds() for row in rows]
+        waits = [(parse(row[0]) - moment).total_seconds() for row in rows]
         return max([0, *(int(w) + 1 for w in waits if w > 0)])
 
     def failed(self, keys: list[tuple[str, int]], at: datetime | None = None) -> bool:
@@ -59,18 +63,24 @@ class SigninThrottle:
         moment = at or datetime.now(UTC)
         locked = False
         with self.db.transaction():
+            # Series that are over (past the window, not locked) go: guessed names leave
+            # no rows behind.
+            stale = iso(moment - self.policy.window)
+            self.db.execute("DELETE FROM office_signin_throttle WHERE first_failure_at < ? "
+                            "AND (locked_until IS NULL OR locked_until < ?)",
+                            (stale, iso(moment)))
             for key, limit in keys:
                 # One atomic upsert: concurrent failures on PostgreSQL never lose a count.
                 self.db.execute(
                     "INSERT INTO office_signin_throttle(key, failures, first_failure_at) "
                     "VALUES (?, 1, ?) ON CONFLICT(key) DO UPDATE SET "
-                    "failures = office_signin_throttle.failures + 1", (key, _iso(moment)))
+                    "failures = office_signin_throttle.failures + 1", (key, iso(moment)))
                 failures, first, until = self.db.execute(
                     "SELECT failures, first_failure_at, locked_until FROM "
                     "office_signin_throttle WHERE key = ?", (key,)).fetchone()
-                lock_over = until is None or _parse(until) <= moment
-                if lock_over and moment - _parse(first) > self.policy.window:
-                    failures, first = 1, _iso(moment)  # an old series: start again
+                lock_over = until is None or parse(until) <= moment
+                if lock_over and moment - parse(first) > self.policy.window:
+                    failures, first = 1, iso(moment)  # an old series: start again
                     self.db.execute("UPDATE office_signin_throttle SET failures = 1, "
                                     "first_failure_at = ?, locked_until = NULL WHERE key = ?",
                                     (first, key))
@@ -78,7 +88,7 @@ class SigninThrottle:
                     delay = min(self.policy.first_lock * 2 ** (failures - limit),
                                 self.policy.longest_lock)
                     self.db.execute("UPDATE office_signin_throttle SET locked_until = ? "
-                                    "WHERE key = ?", (_iso(moment + delay), key))
+                                    "WHERE key = ?", (iso(moment + delay), key))
                     locked = True
         return locked
 

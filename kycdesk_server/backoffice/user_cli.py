@@ -1,12 +1,15 @@
 """`kycdesk-server user add|disable|reset-password|set-role|list|totp`: back-office
-accounts from the server's shell. Passwords come from a prompt (typed twice) or, for
+accounts from the server's shell; `kycdesk-server audit [--after ID]`: the audit as JSON
+lines. Passwords come from a prompt (typed twice) or, for
 scripts, one line on standard input with --password-stdin; never from the command line
 (it would sit in the shell history and in every process listing)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
+import json
 import sys
 from typing import TextIO
 
@@ -43,6 +46,26 @@ def add_user_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     actions.add_parser("totp", parents=[common],
                        help="issue a new TOTP secret for an account (printed once; "
                             "required from its next sign-in)").add_argument("username")
+
+
+def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                     common: argparse.ArgumentParser) -> None:
+    audit = sub.add_parser("audit", parents=[common],
+                           help="print the back office's audit as JSON lines, oldest first "
+                                "(to ship it to write-once storage)")
+    audit.add_argument("--after", default="", metavar="ID",
+                       help="only entries after this id (the last one shipped)")
+
+
+def audit_command(args: argparse.Namespace, store: ServerStore, *,
+                  out: TextIO = sys.stdout) -> int:
+    audit = OfficeServices.open(store).audit
+    last = args.after
+    while batch := audit.after(last):
+        for entry in batch:
+            print(json.dumps(dataclasses.asdict(entry), sort_keys=True), file=out)
+        last = batch[-1].id
+    return 0
 
 
 def _password(args: argparse.Namespace, stdin: TextIO) -> str:

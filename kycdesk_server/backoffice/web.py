@@ -179,6 +179,7 @@ def render(request: Request, template: str, *, status_code: int = 200,
     context.setdefault("reviewer", session.reviewer if session and
                        session.stage == "signed_in" else None)
     context.setdefault("csrf_token", session.csrf_secret if session else "")
+    context.setdefault("signed_in", session is not None)  # any stage may sign out
     return HTMLResponse(TEMPLATES.get_template(template).render(**context),
                         status_code=status_code)
 
@@ -224,6 +225,8 @@ async def security_headers(request: Request,
     if is_office_path(request.url.path):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if request.url.scheme == "https":  # (behind a proxy: its X-Forwarded-Proto)
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if not request.url.path.startswith(f"{STATIC}/"):
             response.headers["Cache-Control"] = "no-store"  # pages and API: never cached
     return response
