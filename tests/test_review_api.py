@@ -182,3 +182,28 @@ def test_pages_render_hostile_names_as_text_and_decide_through_forms(
                            data={"csrf_token": anna.csrf, "revision": "1",
                                  "decision": "approve"})
     assert stale.status_code == 409 and "text/html" in stale.headers["content-type"]
+
+
+def test_a_supervisor_gives_a_case_to_a_reviewer(server: ServerHandle,
+                                                 seeded: dict[str, Any]) -> None:
+    anna: OfficeClient = seeded["anna"]
+    boris: OfficeClient = seeded["boris"]
+    sue = signed_in(OfficeServer(server), "supervisor")
+    boris_id = boris.get("/api/office/me").json()["id"]
+    refused = anna.post(f"/api/office/cases/{CASE_B}/assignment",
+                        json={"assignee_id": boris_id})
+    assert refused.status_code == 403
+    page = sue.get(f"/office/cases/{CASE_B}")
+    assert 'id="assignee_id"' in page.text and boris.username in page.text
+    given = sue.http.post(f"/office/cases/{CASE_B}/assign",
+                          data={"csrf_token": sue.csrf, "assignee_id": boris_id})
+    assert given.status_code == 303
+    assert anna.get(f"/api/office/cases/{CASE_B}").json()["assignee_name"] == boris.username
+    mine = boris.get("/api/office/cases", params={"assignee": "me"}).json()["rows"]
+    assert CASE_B in [r["case_id"] for r in mine]
+    filtered = sue.get("/office/queue", params={"assignee": boris_id})
+    assert "Grace Hopper" in filtered.text
+    assert "Ada Lovelace" not in filtered.text
+    unknown = sue.post(f"/api/office/cases/{CASE_B}/assignment",
+                       json={"assignee_id": "acc-nobody"})
+    assert unknown.status_code == 404

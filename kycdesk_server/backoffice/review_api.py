@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kycdesk.core.protocol import UUID_TEXT
 from kycdesk_server.backoffice.export import to_csv
+from kycdesk_server.backoffice.identity import Reviewer
 from kycdesk_server.backoffice.photo_bytes import (
     OCTET_STREAM,
     UnsatisfiableRangeError,
@@ -40,6 +41,7 @@ from kycdesk_server.backoffice.review import (
     RevisionDiff,
 )
 from kycdesk_server.backoffice.review_states import ReviewChange, ReviewState
+from kycdesk_server.backoffice.services import OfficeServices
 from kycdesk_server.backoffice.web import (
     API,
     SignedInReviewer,
@@ -184,15 +186,22 @@ async def assign(request: Request, reviewer: SignedInReviewer, case_id: CaseId,
     office = services(request)
 
     def run() -> CaseDetail:
-        assignee = reviewer
-        if body.assignee_id not in (None, reviewer.id):
-            account = office.accounts.get(body.assignee_id or "")
-            if account is None or account.disabled_at is not None:
-                raise CaseNotFoundError("No active account with this id.")
-            assignee = account.reviewer()
-        return office.review.assign(reviewer, case_id, assignee,
+        return office.review.assign(reviewer, case_id,
+                                    assignee_for(office, reviewer, body.assignee_id),
                                     address=client_address(request))
     return await asyncio.to_thread(run)
+
+
+def assignee_for(office: OfficeServices, reviewer: Reviewer,
+                 assignee_id: str | None) -> Reviewer:
+    """The account a case is given to: the reviewer themself (no id), or an active
+    account (blocking: a thread)."""
+    if not assignee_id or assignee_id == reviewer.id:
+        return reviewer
+    account = office.accounts.get(assignee_id)
+    if account is None or account.disabled_at is not None:
+        raise CaseNotFoundError("No active account with this id.")
+    return account.reviewer()
 
 
 @router.post("/cases/{case_id}/decisions", response_model=Decision, status_code=201,

@@ -19,8 +19,12 @@ from kycdesk_server.backoffice.queue import (
     QueueQuery,
     QueueSort,
 )
-from kycdesk_server.backoffice.review import Comment, DecisionRequest, InvalidDecisionError
-from kycdesk_server.backoffice.review_api import CaseId
+from kycdesk_server.backoffice.review import (
+    Comment,
+    DecisionRequest,
+    InvalidDecisionError,
+)
+from kycdesk_server.backoffice.review_api import CaseId, assignee_for
 from kycdesk_server.backoffice.review_states import LABELS, OPEN, ReviewChange, ReviewState
 from kycdesk_server.backoffice.web import (
     PAGES,
@@ -43,17 +47,21 @@ async def queue_page(request: Request, reviewer: SignedInReviewer, *, state: str
                      after_id: str = "", limit: int = 50) -> Response:
     filters = {"state": state, "assignee": assignee, "q": q[:200], "sort": sort.value,
                "order": order}
+    office = services(request)
+    accounts = await asyncio.to_thread(office.accounts.list)
+    known = {a.id for a in accounts}
     query = QueueQuery(
         state=ReviewState(state) if state in set(ReviewState) else None,
-        assignee=reviewer.id if assignee == "me" else (UNASSIGNED if assignee == UNASSIGNED
-                                                        else None),
+        assignee=reviewer.id if assignee == "me" else (
+            assignee if assignee == UNASSIGNED or assignee in known else None),
         search=q[:200], sort=sort, descending=order == "desc",
         start_after=QueueKey(after[:400], after_id[:64]) if after is not None else None,
         limit=max(1, min(limit, PAGE_MAX)))
-    page = await asyncio.to_thread(services(request).review.queue, query)
+    page = await asyncio.to_thread(office.review.queue, query)
     here = {k: v for k, v in filters.items() if v}
     this_page = {**here, "after": after, "after_id": after_id} if after is not None else here
     return render(request, "queue.html", page=page, filters=filters, labels=LABELS,
+                  accounts=[a for a in accounts if a.disabled_at is None],
                   states=list(ReviewState), sorts=list(QueueSort), open_states=OPEN,
                   first_url=f"{PAGES}/queue?{urlencode(here)}",
                   next_url=(f"{PAGES}/queue?" + urlencode(
@@ -65,11 +73,13 @@ async def queue_page(request: Request, reviewer: SignedInReviewer, *, state: str
 @router.get("/cases/{case_id}")
 async def case_page(request: Request, reviewer: SignedInReviewer, case_id: CaseId,
                     done: str = "") -> Response:
-    review = services(request).review
-    detail = await asyncio.to_thread(review.case, case_id)
-    codes = await asyncio.to_thread(review.reason_codes)
+    office = services(request)
+    detail = await asyncio.to_thread(office.review.case, case_id)
+    codes = await asyncio.to_thread(office.review.reason_codes)
+    accounts = await asyncio.to_thread(office.accounts.list) if reviewer.may_assign() else []
     fields = [(a.key, f"{s.title}: {a.label}") for s in detail.steps for a in s.answers]
     return render(request, "case.html", case=detail, labels=LABELS, reason_codes=codes,
+                  accounts=[a for a in accounts if a.disabled_at is None],
                   comment_targets=fields, sources=CAPTURE_SOURCES, done=done,
                   may_decide=(detail.state in OPEN and detail.assignee_id in (None, reviewer.id))
                   or (detail.state in OPEN and reviewer.may_assign()),
@@ -82,9 +92,14 @@ def _back(case_id: str, done: str) -> Response:
 
 @router.post("/cases/{case_id}/assign")
 async def assign(request: Request, reviewer: SignedInReviewer, case_id: CaseId,
-                 back: Annotated[str, Form(max_length=2000)] = "") -> Response:
-    await asyncio.to_thread(services(request).review.assign, reviewer, case_id, reviewer,
-                            address=client_address(request))
+                 back: Annotated[str, Form(max_length=2000)] = "",
+                 assignee_id: Annotated[str, Form(max_length=64)] = "") -> Response:
+    office = services(request)
+
+    def run() -> None:
+        office.review.assign(reviewer, case_id, assignee_for(office, reviewer, assignee_id),
+                             address=client_address(request))
+    await asyncio.to_thread(run)
     if back.startswith(f"{PAGES}/queue"):  # only back to our own queue page
         return RedirectResponse(back, status_code=303)
     return _back(case_id, "assigned")
