@@ -118,7 +118,7 @@ def s3_settings(args: argparse.Namespace) -> S3Settings | None:
 
 
 ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate", "ingest", "user",
-                  "audit")
+                  "audit", "reason-codes")
 
 
 def build_admin_parser() -> argparse.ArgumentParser:
@@ -157,6 +157,9 @@ def build_admin_parser() -> argparse.ArgumentParser:
 
     add_user_parser(sub, common)
     add_audit_parser(sub, common)
+    from kycdesk_server.backoffice.reason_cli import add_reason_parser
+
+    add_reason_parser(sub, common)
     return parser
 
 
@@ -170,7 +173,7 @@ def admin(argv: Sequence[str]) -> int:
     from kycdesk_server.storage import ServerStore
 
     args = build_admin_parser().parse_args(argv)
-    if args.command not in ("migrate", "user") and args.database is None \
+    if args.command not in ("migrate", "user", "reason-codes") and args.database is None \
             and not (args.data_dir / "server.sqlite3").exists():
         print(f"kycdesk-server: no server data in {args.data_dir}", file=sys.stderr)
         return 2
@@ -197,6 +200,10 @@ def admin(argv: Sequence[str]) -> int:
             from kycdesk_server.backoffice.user_cli import user_command
 
             return user_command(args, store)
+        elif args.command == "reason-codes":
+            from kycdesk_server.backoffice.reason_cli import reason_command
+
+            return reason_command(args, store)
         elif args.command == "audit":
             from kycdesk_server.backoffice.user_cli import audit_command
 

@@ -256,3 +256,35 @@ def test_migration_puts_cases_held_before_the_review_in_the_queue(tmp_path: Path
     [row] = service.queue(QueueQuery(search="old case")).rows
     assert (row.case_id, row.revision, row.state, row.received_at) == \
         (case(7), 3, ReviewState.RECEIVED, "2026-01-01T00:00:00.000Z")
+
+
+def test_reason_codes_are_configured_with_the_admin_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.sync_support import REPO_ROOT
+
+    data = tmp_path / "data"
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kycdesk_server", "reason-codes",
+                               args[0], "--data-dir", str(data), *args[1:]],
+                              capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+
+    assert command("set", "kyb_mismatch", "Business details differ").returncode == 0
+    assert command("disable", "other").returncode == 0
+    assert command("disable", "no_such").returncode == 1
+    refused = command("set", "Bad Code", "x")
+    assert refused.returncode == 1 and "a-z" in refused.stderr
+    listed = command("list").stdout
+    assert "kyb_mismatch" in listed and "disabled" in listed
+    store = ServerStore(data)
+    service = ReviewService(store.db, AuditLog(store.db), store.blobs)
+    codes = [c.code for c in service.reason_codes()]
+    assert "kyb_mismatch" in codes and "other" not in codes
+    submit_to_store(store, tmp_path, case(1), 1, answers())
+    with pytest.raises(UnknownTargetError):
+        service.decide(ANNA, case(1), DecisionRequest(
+            1, ReviewChange.REJECT, reason_code="other", note="n"), address=IP)
+    assert [e.action for e in AuditLog(store.db).entries()][:2] == \
+        ["reason_code.disabled", "reason_code.set"]

@@ -11,6 +11,7 @@ the reviewer opened the case.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -191,10 +192,36 @@ class ReviewService:
     def queue(self, query: QueueQuery) -> QueuePage:
         return read_queue(self.db, query)
 
-    def reason_codes(self) -> list[ReasonCode]:
-        rows = self.db.execute("SELECT code, label FROM review_reason_codes WHERE active = 1 "
+    def reason_codes(self, *, include_disabled: bool = False) -> list[ReasonCode]:
+        where = "" if include_disabled else " WHERE active = 1"
+        rows = self.db.execute(f"SELECT code, label FROM review_reason_codes{where} "
                                "ORDER BY position, code").fetchall()
         return [ReasonCode(r[0], r[1]) for r in rows]
+
+    def set_reason_code(self, code: str, label: str, *, address: str) -> None:
+        """Add a rejection reason, or relabel (and re-enable) an existing one; codes are
+        never deleted (past decisions name them)."""
+        if not re.fullmatch(r"[a-z0-9_]{1,64}", code) or not label.strip():
+            raise InvalidDecisionError("A reason code is 1–64 of a-z, 0-9 and _, with a "
+                                       "label.")
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT INTO review_reason_codes(code, label, position) VALUES (?, ?, "
+                "(SELECT COALESCE(MAX(position), 0) + 1 FROM review_reason_codes)) "
+                "ON CONFLICT (code) DO UPDATE SET label = excluded.label, active = 1",
+                (code, label.strip()))
+            self.audit.record("reason_code.set", actor=None, address=address,
+                              object_type="reason_code", object_id=code)
+
+    def disable_reason_code(self, code: str, *, address: str) -> bool:
+        """Reviewers no longer offered it (past decisions keep it); False: unknown."""
+        with self.db.transaction():
+            done = self.db.execute("UPDATE review_reason_codes SET active = 0 WHERE code = ?",
+                                   (code,)).rowcount > 0
+            if done:
+                self.audit.record("reason_code.disabled", actor=None, address=address,
+                                  object_type="reason_code", object_id=code)
+        return done
 
     def case(self, case_id: str) -> CaseDetail:
         row = self._case_row(case_id)
