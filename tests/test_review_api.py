@@ -207,3 +207,20 @@ def test_a_supervisor_gives_a_case_to_a_reviewer(server: ServerHandle,
     unknown = sue.post(f"/api/office/cases/{CASE_B}/assignment",
                        json={"assignee_id": "acc-nobody"})
     assert unknown.status_code == 404
+
+
+def test_the_case_page_compares_any_two_revisions(server: ServerHandle,
+                                                  seeded: dict[str, Any]) -> None:
+    anna: OfficeClient = seeded["anna"]
+    submit_over_api(server.base_url, CASE_B, 2, answers("Grace", "Murray", "X9"), [])
+    submit_over_api(server.base_url, CASE_B, 3, answers("Grace", "Murray Hopper", "X9"), [])
+    latest = anna.get(f"/office/cases/{CASE_B}").text
+    assert "from revision 2 to 3" in latest and "<ins>Murray Hopper</ins>" in latest
+    chosen = anna.get(f"/office/cases/{CASE_B}",
+                      params={"from_revision": 1, "to_revision": 2}).text
+    assert "<del>Hopper</del>" in chosen and "<ins>Murray</ins>" in chosen
+    api = anna.get(f"/api/office/cases/{CASE_B}/diff", params={"from": 1, "to": 3}).json()
+    assert [(c["before"], c["after"]) for c in api["changes"]] == [("Hopper", "Murray Hopper")]
+    missing = anna.get(f"/office/cases/{CASE_B}", params={"from_revision": 1,
+                                                          "to_revision": 9})
+    assert missing.status_code == 404

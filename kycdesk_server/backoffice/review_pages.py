@@ -71,14 +71,20 @@ async def queue_page(request: Request, reviewer: SignedInReviewer, *, state: str
 
 
 @router.get("/cases/{case_id}")
-async def case_page(request: Request, reviewer: SignedInReviewer, case_id: CaseId,
-                    done: str = "") -> Response:
+async def case_page(request: Request, reviewer: SignedInReviewer, case_id: CaseId, *,
+                    done: str = "", from_revision: int | None = None,
+                    to_revision: int | None = None) -> Response:
     office = services(request)
     detail = await asyncio.to_thread(office.review.case, case_id)
+    compared = detail.diff
+    if from_revision is not None and to_revision is not None:  # any two, on request
+        compared = await asyncio.to_thread(office.review.revision_diff, case_id,
+                                           from_revision, to_revision)
     codes = await asyncio.to_thread(office.review.reason_codes)
     accounts = await asyncio.to_thread(office.accounts.list) if reviewer.may_assign() else []
     fields = [(a.key, f"{s.title}: {a.label}") for s in detail.steps for a in s.answers]
-    return render(request, "case.html", case=detail, labels=LABELS, reason_codes=codes,
+    return render(request, "case.html", case=detail, diff=compared, labels=LABELS,
+                  reason_codes=codes,
                   accounts=[a for a in accounts if a.disabled_at is None],
                   comment_targets=fields, sources=CAPTURE_SOURCES, done=done,
                   may_decide=(detail.state in OPEN and detail.assignee_id in (None, reviewer.id))
