@@ -128,11 +128,17 @@ def test_the_reviewers_journey_with_the_mouse(office_server: OfficeServer,
     assert seen["zoom"] > 1.5 and seen["angle"] == 90
     browser.find_element(By.CSS_SELECTOR, '[data-show="b"]').click()
     assert browser.find_element(By.ID, "viewer-b").is_displayed()  # side by side
-    for n, (key, text) in enumerate((("applicant.last_name", "Spell it as on the passport"),
-                                     ("identity.document_number", "One digit is missing"))):
-        browser.find_element(By.CSS_SELECTOR,
-                             f'#target-{n} option[value="field:{key}"]').click()
-        browser.find_element(By.ID, f"comment-{n}").send_keys(text)
+    # One comment from the answer's own button, one chosen in the form's list.
+    browser.find_element(By.CSS_SELECTOR,
+                         '.comment-on[data-target="field:applicant.last_name"]').click()
+    browser.switch_to.active_element.send_keys("Spell it as on the passport")
+    assert browser.find_element(By.ID, "target-0").get_attribute("value") == \
+        "field:applicant.last_name"
+    browser.find_element(By.CSS_SELECTOR,
+                         '#target-1 option[value="field:identity.document_number"]').click()
+    browser.find_element(By.ID, "comment-1").send_keys("One digit is missing")
+    browser.find_element(By.ID, "add-comment").click()
+    assert browser.find_element(By.ID, "target-3").get_attribute("value") == ""
     browser.find_element(By.CSS_SELECTOR, 'button[value="return"]').click()
     assert "return" in wait_for(browser, "p.notice[role=status]").text
     assert state_of(office_server, cases["mouse-return"]) == ("returned", 2)

@@ -62,6 +62,42 @@
         pane.stage.focus();
       });
     });
+    // Return comments: "Comment" beside an answer or a photo fills the first free row
+    // (a new row if all are taken) and puts the cursor in its text.
+    function addRow() {
+      var rows = document.querySelectorAll(".comment-row");
+      var last = rows[rows.length - 1];
+      var n = rows.length;
+      var row = last.cloneNode(true);
+      row.querySelector("legend").textContent = "Comment " + (n + 1);
+      [["select", "target-"], ["textarea", "comment-"]].forEach(function (pair) {
+        var field = row.querySelector(pair[0]);
+        var label = row.querySelector('label[for="' + field.id + '"]');
+        field.id = pair[1] + n;
+        field.value = "";
+        label.setAttribute("for", field.id);
+      });
+      last.after(row);
+      return row;
+    }
+    var add = document.getElementById("add-comment");
+    if (add) {
+      add.addEventListener("click", function () { addRow().querySelector("select").focus(); });
+    }
+    document.querySelectorAll(".comment-on").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var target = button.dataset.target;
+        var rows = Array.prototype.slice.call(document.querySelectorAll(".comment-row"));
+        var row = rows.filter(function (r) {
+          return r.querySelector("select").value === target; })[0] ||
+          rows.filter(function (r) { return r.querySelector("select").value === ""; })[0] ||
+          addRow();
+        row.querySelector("select").value = target;
+        var text = row.querySelector("textarea");
+        text.scrollIntoView({ block: "center" });
+        text.focus();
+      });
+    });
     var first = document.querySelector('[data-show="a"]');
     if (first) { panes.a.show(first.dataset.src, first.dataset.label); }
   });
