@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
@@ -144,11 +145,20 @@ def fill_sign_in(driver: WebDriver, office: OfficeServer, username: str, passwor
         field = driver.find_element(By.ID, name)
         field.clear()
         field.send_keys(value)
-    button = driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary")
+    submit_and_wait_for_new_page(
+        driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary"))
+
+
+def submit_and_wait_for_new_page(driver: WebDriver, button: Any) -> None:
+    """Click a button that posts a form and wait until the answer's page has loaded, so
+    what the test reads next (the same error text, say) is never the page before. The old
+    page is marked; the wait ends when a document without the mark is complete (errors
+    while the browser is between documents are part of the wait)."""
+    driver.execute_script("window.kycdeskPageBefore = true")
     button.click()
-    # The answer is a new page: wait until this one is gone, so what the test reads next
-    # (the same error text, say) is never the page before.
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(button))
+    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return window.kycdeskPageBefore !== true && "
+                                   "document.readyState === 'complete'"))
 
 
 def sign_in(driver: WebDriver, office: OfficeServer, account: OfficeAccount) -> None:

@@ -7,6 +7,7 @@ import httpx
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.wait import WebDriverWait
 
 from kycdesk_server.backoffice import totp
 from kycdesk_server.backoffice.pages import WRONG
@@ -85,9 +86,11 @@ def test_repeated_failures_lock_the_account_with_a_clear_message(
 def test_keyboard_only_sign_in(office_server: OfficeServer, browser: WebDriver) -> None:
     account = office_server.add_account("reviewer")
     browser.get(office_server.url("/office/sign-in"))
-    focused = browser.switch_to.active_element
-    assert focused.get_attribute("id") == "username"  # autofocus: type straight away
-    focused.send_keys(account.username, Keys.TAB)
+    # autofocus: the name field takes the keys straight away (the browser applies it when
+    # it next renders, which may be after the load event).
+    WebDriverWait(browser, 10).until(
+        lambda driver: driver.switch_to.active_element.get_attribute("id") == "username")
+    browser.switch_to.active_element.send_keys(account.username, Keys.TAB)
     browser.switch_to.active_element.send_keys(account.password, Keys.TAB)
     assert browser.switch_to.active_element.get_attribute("id") == "code"
     browser.switch_to.active_element.send_keys(account.code(), Keys.ENTER)
@@ -181,7 +184,15 @@ def test_the_csp_check_sees_a_violation(office_server: OfficeServer,
     browser.execute_script("const s = document.createElement('script');"
                            "s.textContent = 'window.ran = true'; document.body.append(s);")
     assert browser.execute_script("return window.ran === true") is False
-    assert any("script-src" in message for message in csp_violations(browser))
+    # The console message arrives on its own time: wait for it (the log drains as read).
+    seen: list[str] = []
+
+    def reported(driver: WebDriver) -> bool:
+        seen.extend(csp_violations(driver))
+        return bool(seen)
+
+    WebDriverWait(browser, 10).until(reported)
+    assert any("script-src" in message for message in seen)
 
 
 def test_every_back_office_response_carries_the_security_headers(
