@@ -64,9 +64,48 @@ def ensure_postgresql() -> None:
           "until it is (Debian/Ubuntu: sudo apt-get install postgresql).")
 
 
+def ensure_chromium() -> None:
+    """The back office's tests drive a real headless Chromium (the distribution's browser
+    and its driver; nothing is downloaded at test time). Installed here like PostgreSQL."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if sys.platform.startswith("linux") and shutil.which("apt-get") and os.geteuid() == 0:
+        print("installing Chromium (apt-get install chromium chromium-driver)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if run("apt-get", "update", "-qq", env=env) == 0 and run(
+                "apt-get", "install", "-y", "-qq", "chromium", "chromium-driver",
+                env=env) == 0:
+            return
+    print("Chromium and its driver are not installed: the browser tests will fail until "
+          "they are (Debian/Ubuntu: sudo apt-get install chromium chromium-driver).")
+
+
+BROWSER_TOOLS = ROOT / "tests" / "browser"
+
+
+def ensure_browser_scripts() -> None:
+    """axe-core (the accessibility check the browser tests inject), from the npm registry
+    at the version tests/browser/package-lock.json pins."""
+    if (BROWSER_TOOLS / "node_modules" / "axe-core" / "axe.min.js").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None and sys.platform.startswith("linux") and shutil.which("apt-get") \
+            and os.geteuid() == 0:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if run("apt-get", "update", "-qq", env=env) == 0:
+            run("apt-get", "install", "-y", "-qq", "npm", env=env)
+        npm = shutil.which("npm")
+    if npm is None or subprocess.call([npm, "ci", "--no-audit", "--no-fund"],
+                                      cwd=BROWSER_TOOLS) != 0:
+        print("axe-core could not be installed (npm ci in tests/browser): the accessibility "
+              "checks will fail until it is.")
+
+
 def test(pytest_args: list[str]) -> int:
     ensure_venv("dev")
     ensure_postgresql()
+    ensure_chromium()
+    ensure_browser_scripts()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     steps: list[list[str | Path]] = [
         [BIN / "ruff", "check", "."],

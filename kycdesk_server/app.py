@@ -19,10 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kycdesk.core.protocol import API_VERSION, TUS_VERSION, UPLOADS_PATH, Problem
 from kycdesk_server import problems
+from kycdesk_server.backoffice import register_backoffice
 from kycdesk_server.config import ServerConfig
 from kycdesk_server.devices import DeviceRegistry
 from kycdesk_server.errors import RequestRefusedError
-from kycdesk_server.forms import FormCatalogue
 from kycdesk_server.locks import KeyedLocks
 from kycdesk_server.problems import PROBLEM, problem
 from kycdesk_server.routes import operations, sync, tus
@@ -50,7 +50,7 @@ def build_services(store: ServerStore, config: ServerConfig) -> Services:
         devices=devices,
         submissions=SubmissionService(
             store, devices=devices, case_locks=locks,
-            validation=FormValidation(FormCatalogue(config.forms_dir))),
+            validation=FormValidation(store.forms)),
         uploads=UploadService(store, uploads, TusConfig(
             config.max_image_bytes, config.idle_timeout_s,
             on_outcome=lambda outcome: config.metrics.uploads.labels(outcome).inc()),
@@ -80,7 +80,8 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
     if config.control:
         app.include_router(operations.control_router)
     # Other parts of the server register here, each with one call over the same store
-    # and config (the back office: register_backoffice(app, store, config)).
+    # and config.
+    register_backoffice(app, store, config)
     app.openapi = lambda: _openapi_with_problems(app)  # type: ignore[method-assign]
     return app
 

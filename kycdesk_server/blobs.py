@@ -71,8 +71,15 @@ class PhotoBlobs(Protocol):
         """Hold the photo (consumes `file`); returns where (for the database)."""
         ...
 
+    def read(self, where: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes [start, end) of a held photo (`where` as `store` returned it), in pieces."""
+        ...
+
     def names(self) -> list[str]: ...
     def probe(self) -> None: ...
+
+
+READ_PIECE = 256 * 1024
 
 
 # -- local files -------------------------------------------------------------------------
@@ -169,6 +176,14 @@ class LocalPhotoBlobs:
             file.replace(final)
             fsync_dir(folder)
         return str(final.relative_to(self.root))
+
+    def read(self, where: str, start: int, end: int) -> Iterator[bytes]:
+        with _storage_errors(), (self.root / where).open("rb") as file:
+            file.seek(start)
+            left = end - start
+            while left > 0 and (piece := file.read(min(READ_PIECE, left))):
+                left -= len(piece)
+                yield piece
 
     def names(self) -> list[str]:
         return sorted(str(p.relative_to(self.images_dir)) for p in self.images_dir.rglob("*")
@@ -287,6 +302,15 @@ class S3PhotoBlobs:
                                **self.settings.put_args())
         file.unlink(missing_ok=True)
         return f"s3://{self.settings.bucket}/{key}"
+
+    def read(self, where: str, start: int, end: int) -> Iterator[bytes]:
+        if end <= start:
+            return
+        key = where.removeprefix(f"s3://{self.settings.bucket}/")
+        with _storage_errors():
+            body = self.s3.get_object(Bucket=self.settings.bucket, Key=key,
+                                      Range=f"bytes={start}-{end - 1}")["Body"]
+            yield from body.iter_chunks(READ_PIECE)
 
     def names(self) -> list[str]:
         names: list[str] = []

@@ -1,5 +1,6 @@
 """`kycdesk-server --host 127.0.0.1 --port 8080 --data-dir DIR [--token T] [...]` serves;
-`kycdesk-server enrol-code|devices|revoke|revisions|migrate --data-dir DIR` administers."""
+`kycdesk-server enrol-code|devices|revoke|revisions|migrate|user|audit --data-dir DIR`
+administers."""
 
 from __future__ import annotations
 
@@ -133,7 +134,8 @@ def s3_settings(args: argparse.Namespace) -> S3Settings | None:
                       sse=args.s3_sse)
 
 
-ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate", "ingest")
+ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate", "ingest", "user",
+                  "audit", "reason-codes")
 
 
 def build_admin_parser() -> argparse.ArgumentParser:
@@ -168,6 +170,13 @@ def build_admin_parser() -> argparse.ArgumentParser:
     ingest.add_argument("archive", type=Path, help="the .zip the app exported")
     ingest.add_argument("--device", help="the device the case belongs to (default: the "
                                          "server's archive-ingest device)")
+    from kycdesk_server.backoffice.user_cli import add_audit_parser, add_user_parser
+
+    add_user_parser(sub, common)
+    add_audit_parser(sub, common)
+    from kycdesk_server.backoffice.reason_cli import add_reason_parser
+
+    add_reason_parser(sub, common)
     return parser
 
 
@@ -181,7 +190,7 @@ def admin(argv: Sequence[str]) -> int:
     from kycdesk_server.storage import ServerStore
 
     args = build_admin_parser().parse_args(argv)
-    if args.command != "migrate" and args.database is None \
+    if args.command not in ("migrate", "user", "reason-codes") and args.database is None \
             and not (args.data_dir / "server.sqlite3").exists():
         print(f"kycdesk-server: no server data in {args.data_dir}", file=sys.stderr)
         return 2
@@ -204,6 +213,18 @@ def admin(argv: Sequence[str]) -> int:
                 return 1
             done = registry.revoke(args.device_id)
             print(f"{args.device_id} {'revoked' if done else 'was already revoked'}")
+        elif args.command == "user":
+            from kycdesk_server.backoffice.user_cli import user_command
+
+            return user_command(args, store)
+        elif args.command == "reason-codes":
+            from kycdesk_server.backoffice.reason_cli import reason_command
+
+            return reason_command(args, store)
+        elif args.command == "audit":
+            from kycdesk_server.backoffice.user_cli import audit_command
+
+            return audit_command(args, store)
         elif args.command == "ingest":
             from kycdesk_server.ingest import ingest
 
@@ -267,10 +288,10 @@ def build_app(args: argparse.Namespace) -> tuple[Any, Any]:
     config = ServerConfig(tokens=set(args.token), max_image_bytes=args.max_image_bytes,
                           control=args.control, faults=faults,
                           upload_expiry_s=args.upload_expiry, idle_timeout_s=args.idle_timeout,
-                          metrics_allow=args.metrics_allow, forms_dir=args.forms)
+                          metrics_allow=args.metrics_allow)
     args.data_dir.mkdir(parents=True, exist_ok=True)
     store = ServerStore(args.data_dir, args.database, s3=s3_settings(args),
-                        pool=pool_settings(args))
+                        pool=pool_settings(args), forms_dir=args.forms)
     GuardedH11Protocol.configure(header_timeout_s=args.header_timeout,
                                  per_address=args.max_connections_per_address)
     app = AccessLog(RequestLimits(FaultMiddleware(create_app(store, config), faults),

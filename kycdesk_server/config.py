@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from kycdesk_server.faults import FaultState
 from kycdesk_server.metrics import ServerMetrics
@@ -19,4 +18,3 @@ class ServerConfig:
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     metrics_allow: list[str] = field(default_factory=list)  # networks besides loopback
     idle_timeout_s: float = 60.0             # a request body that sends nothing for this long
-    forms_dir: Path | None = None            # form definitions (None: the app's own)

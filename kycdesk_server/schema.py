@@ -64,6 +64,110 @@ CREATE TABLE upload_chunks(
     PRIMARY KEY(upload_id, start));
 """
 
+# Version 4: the back office's accounts, sessions, sign-in throttle and audit.
+# - A username is unique case-insensitively (`username_key`, its case-folded form: the same
+#   on both engines, where a functional index would not be).
+# - The TOTP secret is stored sealed (Fernet) with a key kept outside the database
+#   (backoffice/sealing.py): a dump alone does not give the second factor away.
+#   `totp_confirmed_at` NULL: enrolment started, not yet proven with a code;
+#   `totp_last_step`: the last time step accepted, so a code is never accepted twice.
+# - A session row holds only the SHA-256 of its token (256 random bits).
+# - The throttle counts failed sign-ins per key ('user:<name>' or 'address:<ip>') so every
+#   worker, and every host on one PostgreSQL, sees the same count.
+# - The audit is append-only: triggers (below, per engine) refuse UPDATE and DELETE.
+_V4 = """
+CREATE TABLE office_accounts(
+    id TEXT PRIMARY KEY, username TEXT NOT NULL, username_key TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('reviewer', 'supervisor', 'admin')),
+    password_hash TEXT NOT NULL, totp_secret_sealed TEXT, totp_confirmed_at TEXT,
+    totp_last_step INTEGER, created_at TEXT NOT NULL, disabled_at TEXT,
+    password_changed_at TEXT NOT NULL);
+CREATE TABLE office_sessions(
+    token_sha256 TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES office_accounts(id),
+    stage TEXT NOT NULL CHECK (stage IN ('signed_in', 'enrol_totp')),
+    created_at TEXT NOT NULL, last_seen_at TEXT NOT NULL, idle_expires_at TEXT NOT NULL,
+    absolute_expires_at TEXT NOT NULL, address TEXT NOT NULL, csrf_secret TEXT NOT NULL);
+CREATE INDEX office_sessions_by_account ON office_sessions(account_id);
+CREATE TABLE office_signin_throttle(
+    key TEXT PRIMARY KEY, failures INTEGER NOT NULL, first_failure_at TEXT NOT NULL,
+    locked_until TEXT);
+CREATE TABLE office_audit(
+    id TEXT PRIMARY KEY, at TEXT NOT NULL, actor_id TEXT, actor_name TEXT,
+    action TEXT NOT NULL, address TEXT NOT NULL, object_type TEXT, object_id TEXT,
+    revision INTEGER, detail_json TEXT NOT NULL);
+CREATE INDEX office_audit_by_object ON office_audit(object_type, object_id);
+CREATE INDEX office_audit_by_actor ON office_audit(actor_id, at)
+"""
+
+# The audit's append-only guard: each engine's own trigger syntax (one statement a line).
+_V4_APPEND_ONLY = {
+    "sqlite": """
+CREATE TRIGGER office_audit_no_update BEFORE UPDATE ON office_audit BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
+CREATE TRIGGER office_audit_no_delete BEFORE DELETE ON office_audit BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END
+""",  # noqa: E501
+    "postgres": """
+CREATE FUNCTION office_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the audit is append-only'; END $$;
+CREATE TRIGGER office_audit_no_change BEFORE UPDATE OR DELETE ON office_audit FOR EACH ROW EXECUTE FUNCTION office_audit_append_only();
+CREATE TRIGGER office_audit_no_truncate BEFORE TRUNCATE ON office_audit FOR EACH STATEMENT EXECUTE FUNCTION office_audit_append_only()
+""",  # noqa: E501
+}
+
+# Version 5: the review of cases. `review_cases` is the queue: one row per case, filled
+# when a submission is accepted (backoffice/intake.py), its columns denormalised from the
+# current revision so the queue page never reads a submission body; `review_terms` holds
+# the normalised words of the reference, the applicant's name and ID numbers, searched by
+# prefix through an index (the same SQL on both engines). Decisions and comments are
+# append-only; a decision names the revision it applies to.
+_V5 = """
+CREATE TABLE review_cases(
+    case_id TEXT PRIMARY KEY, revision INTEGER NOT NULL, state TEXT NOT NULL,
+    reference TEXT NOT NULL, applicant TEXT NOT NULL, applicant_key TEXT NOT NULL,
+    id_numbers TEXT NOT NULL, device_id TEXT NOT NULL, received_at TEXT NOT NULL,
+    assignee_id TEXT, assignee_name TEXT, updated_at TEXT NOT NULL);
+CREATE INDEX review_by_received ON review_cases(received_at, case_id);
+CREATE INDEX review_by_reference ON review_cases(reference, case_id);
+CREATE INDEX review_by_applicant ON review_cases(applicant_key, case_id);
+CREATE INDEX review_by_state ON review_cases(state, received_at, case_id);
+CREATE INDEX review_by_assignee ON review_cases(assignee_id, received_at, case_id);
+CREATE INDEX review_by_state_assignee ON review_cases(state, assignee_id, received_at,
+    case_id);
+CREATE TABLE review_terms(
+    term TEXT NOT NULL, case_id TEXT NOT NULL, PRIMARY KEY(term, case_id));
+CREATE INDEX review_terms_by_case ON review_terms(case_id);
+CREATE TABLE review_reason_codes(
+    code TEXT PRIMARY KEY, label TEXT NOT NULL, position INTEGER NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1);
+INSERT INTO review_reason_codes(code, label, position) VALUES
+    ('document_invalid', 'Identity document invalid or expired', 1),
+    ('document_mismatch', 'Document does not match the applicant', 2),
+    ('address_unverified', 'Address could not be verified', 3),
+    ('sanctions_or_pep', 'Sanctions or PEP match', 4),
+    ('fraud_suspected', 'Fraud suspected', 5),
+    ('incomplete', 'Application incomplete', 6),
+    ('other', 'Other (see note)', 7);
+CREATE TABLE review_decisions(
+    id TEXT PRIMARY KEY, case_id TEXT NOT NULL, revision INTEGER NOT NULL,
+    decision TEXT NOT NULL, reason_code TEXT, note TEXT NOT NULL,
+    decided_by TEXT NOT NULL, decided_by_name TEXT NOT NULL, decided_at TEXT NOT NULL);
+CREATE INDEX review_decisions_by_case ON review_decisions(case_id, decided_at);
+CREATE INDEX review_decisions_by_time ON review_decisions(decided_at, id);
+CREATE TABLE review_comments(
+    id TEXT PRIMARY KEY, decision_id TEXT NOT NULL, case_id TEXT NOT NULL,
+    revision INTEGER NOT NULL, field_key TEXT, client_image_id TEXT, text TEXT NOT NULL,
+    author_id TEXT NOT NULL, created_at TEXT NOT NULL,
+    CHECK ((field_key IS NULL) <> (client_image_id IS NULL)));
+CREATE INDEX review_comments_by_case ON review_comments(case_id, revision);
+"""
+
+
+def _v5(db: Database) -> None:
+    """The review tables, then every case already held enters the queue as received."""
+    from kycdesk_server.backoffice.intake import backfill
+
+    _script(_V5)(db)
+    backfill(db)
+
+
 Migration = Callable[[Database], None]
 
 
@@ -75,7 +179,12 @@ def _script(sql: str) -> Migration:
     return run
 
 
-MIGRATIONS: list[Migration] = [_script(_V1), _script(_V2), _script(_V3)]
+def _v4(db: Database) -> None:
+    _script(_V4)(db)
+    _script(_V4_APPEND_ONLY[db.dialect])(db)
+
+
+MIGRATIONS: list[Migration] = [_script(_V1), _script(_V2), _script(_V3), _v4, _v5]
 LATEST = len(MIGRATIONS)
 
 

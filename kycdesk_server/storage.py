@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kycdesk_server import schema
+from kycdesk_server.backoffice import intake
 from kycdesk_server.blobs import (
     LocalPartialBytes,
     LocalPhotoBlobs,
@@ -24,6 +25,7 @@ from kycdesk_server.blobs import (
 )
 from kycdesk_server.database import PoolSettings, open_database
 from kycdesk_server.errors import StorageUnavailableError
+from kycdesk_server.forms import FormCatalogue
 
 
 def now() -> str:
@@ -57,8 +59,11 @@ class StoredSubmission:
 
 class ServerStore:
     def __init__(self, data_dir: Path, database_url: str | None = None, *,
-                 s3: S3Settings | None = None, pool: PoolSettings | None = None) -> None:
+                 s3: S3Settings | None = None, pool: PoolSettings | None = None,
+                 forms_dir: Path | None = None) -> None:
         self.root = data_dir
+        # The form definitions submissions are checked and reviewed with (one catalogue).
+        self.forms = FormCatalogue(forms_dir)
         self.tmp_dir = data_dir / "tmp"
         # Applicants' data: the server's folders and database are its owner's alone.
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -172,6 +177,8 @@ class ServerStore:
                 "server_image_ids = excluded.server_image_ids", row)
             self.db.execute("INSERT INTO submission_log VALUES (?,?,?,?)",
                             (case_id, revision, stored.receipt_id, stored.accepted_at))
+            intake.receive(self.db, case_id, revision, body, device_id=device_id,
+                           accepted_at=stored.accepted_at, forms=self.forms)
         return stored
 
     def revisions(self, case_id: str) -> list[StoredSubmission]:

@@ -18,7 +18,6 @@ from typing import Any
 from kycdesk.core.protocol import Submission
 from kycdesk_server.devices import DeviceRegistry
 from kycdesk_server.errors import RequestRefusedError
-from kycdesk_server.forms import FormCatalogue
 from kycdesk_server.locks import KeyedLocks
 from kycdesk_server.services.devices import DeviceService
 from kycdesk_server.services.validation import FormValidation, ValidationFindings
@@ -42,7 +41,7 @@ class SubmissionService:
         self.store = store
         self.devices = devices or DeviceService(DeviceRegistry(store.db))
         self.case_locks = case_locks or KeyedLocks()
-        self.validation = validation or FormValidation(FormCatalogue())
+        self.validation = validation or FormValidation(store.forms)
 
     async def submit(self, case_id: str, submission: Submission, device_id: str
                      ) -> Accepted:
