@@ -11,13 +11,10 @@ import re
 from datetime import date
 from typing import Any, assert_never
 
-from PySide6.QtCore import QDate, QEvent, QModelIndex, QObject, QRegularExpression, Qt, Slot
+from PySide6.QtCore import QDate, QModelIndex, QRegularExpression, Qt, Slot
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QAbstractButton,
-    QAbstractScrollArea,
-    QAbstractSpinBox,
-    QApplication,
     QButtonGroup,
     QCalendarWidget,
     QCheckBox,
@@ -37,38 +34,7 @@ from PySide6.QtWidgets import (
 from kycdesk.core.form_schema import FieldDef, FieldKind
 from kycdesk.models.draft_model import DraftModel
 from kycdesk.views.style import TOUCH
-
-
-class WheelGuard(QObject):
-    """A stray mouse wheel or touchpad scroll must never change an answer: over a drop-down
-    or a date that is not being edited, the wheel scrolls the form instead (the event is
-    ignored here, so Qt hands it on to the parent scroll area). A focused field still
-    takes the wheel, as a person who clicked into it expects."""
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget)
-                and not _being_edited(watched)):
-            event.ignore()
-            return True
-        return False
-
-
-def _being_edited(widget: QWidget) -> bool:
-    focus = QApplication.focusWidget()
-    return focus is not None and (focus is widget or widget.isAncestorOf(focus)
-                                  or focus.isAncestorOf(widget))
-
-
-def guard_against_wheel(root: QWidget, guard: WheelGuard) -> None:
-    """Widgets a wheel changes (drop-downs, dates, numbers) or scrolls (a long text box):
-    focus by click or Tab only, and the wheel goes to the form unless being edited."""
-    for widget in [root, *root.findChildren(QWidget)]:
-        if isinstance(widget, QComboBox | QAbstractSpinBox):
-            widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-            widget.installEventFilter(guard)
-        elif isinstance(widget, QAbstractScrollArea):
-            widget.installEventFilter(guard)
-            widget.viewport().installEventFilter(guard)
+from kycdesk.views.wheel_guard import guard_against_wheel
 
 
 class FieldEditor(QWidget):
@@ -87,8 +53,7 @@ class FieldEditor(QWidget):
         label.setWordWrap(True)
         layout.addWidget(label)
         self.input = self._make_input()
-        self._wheel_guard = WheelGuard(self)
-        guard_against_wheel(self.input, self._wheel_guard)
+        self._wheel_guard = guard_against_wheel(self.input)
         label.setBuddy(self.input)
         layout.addWidget(self.input)
         if field.help:
