@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, assert_never
 
 from kycdesk.core.form_schema import FieldDef, FieldKind, FormDefinition
+from kycdesk.core.numbers import decimal_places, read_number, stored_number
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
@@ -48,8 +49,8 @@ def _date_bound(bound: str | None, today: date) -> date | None:
 
 
 def validate_value(field: FieldDef, value: Any, *, today: date | None = None,
-                   photo_count: int = 0, values: Mapping[str, Any] | None = None
-                   ) -> str | None:
+                   photo_count: int = 0, values: Mapping[str, Any] | None = None,
+                   locale: str = "en_GB") -> str | None:
     """None if valid, else a message a verifier understands."""
     today = today or date.today()
     kind = field.kind
@@ -66,12 +67,8 @@ def validate_value(field: FieldDef, value: Any, *, today: date | None = None,
         case (FieldKind.TEXT | FieldKind.MULTILINE | FieldKind.PHONE | FieldKind.EMAIL
               | FieldKind.ID_NUMBER):
             return _text(field, value, values or {})
-        case FieldKind.INTEGER:
-            if isinstance(value, bool) or not isinstance(value, int):
-                return "Enter a whole number."
-            return _range(field, Decimal(value))
-        case FieldKind.DECIMAL:
-            return _decimal(field, value)
+        case FieldKind.INTEGER | FieldKind.DECIMAL:
+            return _number(field, value, locale)
         case FieldKind.DATE:
             return _date(field, value, today)
         case FieldKind.SINGLE_CHOICE:
@@ -109,17 +106,22 @@ def _text(field: FieldDef, value: Any, values: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _decimal(field: FieldDef, value: Any) -> str | None:
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return "Enter a number."
-    if not number.is_finite():
-        return "Enter a number."
-    exponent = number.as_tuple().exponent
-    if (field.decimals is not None and isinstance(exponent, int)
-            and -exponent > field.decimals):
-        return f"At most {field.decimals} decimal places."
+def _number(field: FieldDef, value: Any, locale: str) -> str | None:
+    """A stored number (an int; an exact decimal string "45000.50"; an older store's
+    float), or text the verifier typed that could not be read — refused with how it could
+    be read ("Did you mean 45,000.00?")."""
+    whole = field.kind is FieldKind.INTEGER
+    most = 0 if whole else field.decimals
+    number = None if whole and not isinstance(value, int) else stored_number(value)
+    if isinstance(value, str) and (number is None or (
+            most is not None and decimal_places(number) > most)):
+        reading = read_number(value, locale, decimals=field.decimals, whole=whole)
+        if reading.problem is not None:
+            return reading.problem
+    if number is None:
+        return "Enter a whole number." if whole else "Enter a number."
+    if most is not None and decimal_places(number) > most:
+        return f"At most {most} decimal places."
     return _range(field, number)
 
 
@@ -159,7 +161,8 @@ def validate_form(definition: FormDefinition, values: Mapping[str, Any],
         if not is_visible(definition, field, values):
             continue
         message = validate_value(field, values.get(field.key), today=today,
-                                 photo_count=photo_counts.get(field.slot, 0), values=values)
+                                 photo_count=photo_counts.get(field.slot, 0), values=values,
+                                 locale=definition.locale)
         if message is not None:
             problems[field.key] = message
     return problems

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 from typing import Any, assert_never
 
-from PySide6.QtCore import QDate, QModelIndex, QRegularExpression, Qt, Slot
-from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtCore import QDate, QModelIndex, Qt, Slot
 from PySide6.QtWidgets import (
     QAbstractButton,
     QButtonGroup,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from kycdesk.core.form_schema import FieldDef, FieldKind
+from kycdesk.core.numbers import canonical, format_number, read_number, stored_number
 from kycdesk.models.draft_model import DraftModel
 from kycdesk.views.style import TOUCH
 from kycdesk.views.wheel_guard import guard_against_wheel
@@ -168,35 +169,64 @@ class MultilineEditor(FieldEditor):
 
 
 class NumberEditor(FieldEditor):
-    """Integers become int, decimals stay exact strings ("12500.50")."""
+    """Numbers and money as typed in the form's locale ("45,000", "45 000", "45.000,50"
+    in de_DE): read into an exact value — int, or a decimal string ("45000.50") — and
+    shown back grouped when the verifier leaves the box. Nothing typed is filtered or cut:
+    text with no single reading is kept as typed and refused with how it could be read
+    (kycdesk.core.numbers)."""
 
     def _make_input(self) -> QWidget:
         edit = QLineEdit(self)
         edit.setMinimumHeight(TOUCH)
-        if self.field.kind is FieldKind.INTEGER:
-            pattern = r"-?\d{0,12}"
-        else:
-            places = self.field.decimals if self.field.decimals is not None else 6
-            pattern = rf"-?\d{{0,15}}([.,]\d{{0,{places}}})?"
-        edit.setValidator(QRegularExpressionValidator(QRegularExpression(pattern), edit))
+        edit.setPlaceholderText(self._example())
         edit.setInputMethodHints(Qt.InputMethodHint.ImhFormattedNumbersOnly)
         edit.textEdited.connect(self._edited)
+        edit.editingFinished.connect(self._tidy)
         self.line = edit
+        self._typed: Any = None  # the value the last keystroke committed
         return edit
 
+    @property
+    def _whole(self) -> bool:
+        return self.field.kind is FieldKind.INTEGER
+
+    def _example(self) -> str:
+        example = Decimal("45000") if self._whole else Decimal("45000.50")
+        return "e.g. " + format_number(example, self.model.definition.locale)
+
+    def _read(self, text: str) -> Decimal | None:
+        return read_number(text, self.model.definition.locale, decimals=self.field.decimals,
+                           whole=self._whole).value
+
     def _edited(self, text: str) -> None:
-        text = text.strip().replace(",", ".")
-        if text in ("", "-"):
-            self.commit(None)
-        elif self.field.kind is FieldKind.INTEGER:
-            self.commit(int(text))
+        value = self._read(text)
+        if text.strip() in ("", "-"):
+            self._typed = None
+        elif value is None:
+            self._typed = text.strip()  # kept as typed; validation says how it reads
         else:
-            self.commit(text.rstrip(".") if text.endswith(".") else text)
+            self._typed = int(value) if self._whole else canonical(value)
+        self.commit(self._typed)
+
+    def _shown(self, value: Decimal) -> str:
+        return format_number(value, self.model.definition.locale,
+                             decimals=None if self._whole else self.field.decimals)
+
+    def _tidy(self) -> None:
+        value = self._read(self.line.text())
+        if value is not None and self.line.text() != self._shown(value):
+            self.line.setText(self._shown(value))
 
     def show_value(self, value: Any) -> None:
-        text = "" if value is None else str(value)
-        if self.line.text().replace(",", ".").rstrip(".") != text:
-            self.line.setText(text)
+        if self.line.text() and value == self._typed:
+            return  # the model echoes what was just typed: the box keeps the keys
+        number = stored_number(value)
+        if number is None:
+            text = "" if value is None else str(value)
+            if self.line.text().strip() != text:
+                self.line.setText(text)
+        elif self._read(self.line.text()) != number:
+            self.line.setText(self._shown(number))
 
     def set_read_only(self, read_only: bool) -> None:
         self.line.setReadOnly(read_only)
