@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, assert_never
 
+from kycdesk.core.dates import date_problem
 from kycdesk.core.form_schema import FieldDef, FieldKind, FormDefinition
 from kycdesk.core.numbers import decimal_places, read_number, stored_number
 
@@ -70,7 +71,7 @@ def validate_value(field: FieldDef, value: Any, *, today: date | None = None,
         case FieldKind.INTEGER | FieldKind.DECIMAL:
             return _number(field, value, locale)
         case FieldKind.DATE:
-            return _date(field, value, today)
+            return _date(field, value, today, locale)
         case FieldKind.SINGLE_CHOICE:
             if value not in {o.value for o in field.options}:
                 return "Choose one of the options."
@@ -125,11 +126,12 @@ def _number(field: FieldDef, value: Any, locale: str) -> str | None:
     return _range(field, number)
 
 
-def _date(field: FieldDef, value: Any, today: date) -> str | None:
+def _date(field: FieldDef, value: Any, today: date, locale: str) -> str | None:
     try:
         moment = date.fromisoformat(str(value))
     except ValueError:
-        return "Enter a date such as 1988-03-14 (or 14/03/1988)."
+        return date_problem(str(value), locale) or \
+            "Enter a date such as 1988-03-14 (or 14/03/1988)."
     low, high = _date_bound(field.min_date, today), _date_bound(field.max_date, today)
     if low is not None and moment < low:
         return "Must not be in the past." if field.min_date == "today" else \

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kycdesk.core.dates import parse_typed_date
 from kycdesk.core.form_schema import FieldDef, FieldKind
 from kycdesk.core.numbers import canonical, format_number, read_number, stored_number
 from kycdesk.models.draft_model import DraftModel
@@ -266,16 +267,19 @@ class DateEditor(FieldEditor):
         self.calendar: QCalendarWidget | None = None
         return box
 
+    def _parse(self, text: str) -> date | None:
+        return parse_typed_date(text, self.model.definition.locale)
+
     def _typed(self, text: str) -> None:
         text = text.strip()
         if not text:
             self.commit(None)
             return
-        parsed = parse_date(text)
+        parsed = self._parse(text)
         self.commit(parsed.isoformat() if parsed else text)  # unparsable: kept, flagged
 
     def _tidy(self) -> None:
-        parsed = parse_date(self.line.text().strip())
+        parsed = self._parse(self.line.text().strip())
         if parsed is not None and self.line.text() != parsed.isoformat():
             self.line.setText(parsed.isoformat())
 
@@ -293,7 +297,7 @@ class DateEditor(FieldEditor):
     def start_date(self) -> QDate:
         """Where the calendar opens: the answer, else today — or ~30 years back for a
         date of birth (nobody scrolls from 1800, or from today, to 1988)."""
-        current = parse_date(self.line.text().strip())
+        current = self._parse(self.line.text().strip())
         if current is not None:
             return QDate(current.year, current.month, current.day)
         today = QDate.currentDate()
@@ -322,7 +326,7 @@ class DateEditor(FieldEditor):
 
     def show_value(self, value: Any) -> None:
         text = "" if value is None else str(value)
-        shown = parse_date(self.line.text().strip())
+        shown = self._parse(self.line.text().strip())
         if self.line.text() != text and not (shown and shown.isoformat() == text):
             self.line.setText(text)
 
@@ -333,27 +337,6 @@ class DateEditor(FieldEditor):
 
     def focus_input(self) -> None:
         self.line.setFocus(Qt.FocusReason.OtherFocusReason)
-
-
-_DATE_FORMS = (
-    re.compile(r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})$"),
-    re.compile(r"^(?P<d>\d{1,2})[-/. ](?P<m>\d{1,2})[-/. ](?P<y>\d{4})$"),
-    re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"),
-    re.compile(r"^(?P<d>\d{2})(?P<m>\d{2})(?P<y>\d{4})$"),
-)
-
-
-def parse_date(text: str) -> date | None:
-    """A typed date in the form's format or a common day-first one; None if it is not
-    a real calendar date (31/02 is not)."""
-    for form in _DATE_FORMS:
-        match = form.match(text)
-        if match:
-            try:
-                return date(int(match["y"]), int(match["m"]), int(match["d"]))
-            except ValueError:
-                return None
-    return None
 
 
 class ChoiceEditor(FieldEditor):
