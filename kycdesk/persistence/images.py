@@ -168,6 +168,11 @@ def prepare_image(paths: DataPaths, case_id: str, source: Path,
             from exc
     # Everything below judges our own copy, never the source (it may change or vanish).
     try:
+        if tracker.damaged():
+            raise ImageRejectedError(
+                ImageRejectionKind.UNREADABLE,
+                "The photo file is damaged (its structure is broken inside; it is not "
+                "merely cut off). Take or export it again.")
         if not tracker.complete():
             raise ImageRejectedError(
                 ImageRejectionKind.TRUNCATED,
