@@ -70,14 +70,13 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
         ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def _png_with_exif(target: Path, *, before_idat: bool, **facts: object) -> Path:
+def _png_with_exif(target: Path, *, before_idat: bool, tiff: bytes) -> Path:
     """A real PNG (drawn by Qt) with an eXIf chunk holding a camera-shaped TIFF block."""
     image = QImage(400, 300, QImage.Format.Format_RGB32)
     image.fill(QColor("teal"))
     plain = target.with_suffix(".plain.png")
     assert image.save(str(plain))
     data = plain.read_bytes()
-    tiff = exif_segment(**facts)[10:]  # APP1 marker, length and "Exif\0\0" off
     exif = _chunk(b"eXIf", tiff)
     at = data.index(b"IDAT") - 4 if before_idat else data.index(b"IEND") - 4
     target.write_bytes(data[:at] + exif + data[at:])
@@ -87,9 +86,10 @@ def _png_with_exif(target: Path, *, before_idat: bool, **facts: object) -> Path:
 @pytest.mark.parametrize("before_idat", [True, False])
 def test_exif_inside_a_png_is_read(store: LocalStore, tmp_path: Path,
                                    before_idat: bool) -> None:
-    png = _png_with_exif(tmp_path / "screenshot.png", before_idat=before_idat,
-                         lat=-1.2921, lon=36.8219, accuracy=5.0,
-                         taken="2026:11:20 09:15:00", offset="+03:00", orientation=6)
+    app1 = exif_segment(lat=-1.2921, lon=36.8219, accuracy=5.0, taken="2026:11:20 09:15:00",
+                        offset="+03:00", orientation=6)
+    tiff = app1[10:]  # the APP1 marker, its length and "Exif\0\0" off: the TIFF block
+    png = _png_with_exif(tmp_path / "screenshot.png", before_idat=before_idat, tiff=tiff)
     facts = read_exif(png)
     assert facts.latitude == pytest.approx(-1.2921, abs=1e-4)
     assert facts.longitude == pytest.approx(36.8219, abs=1e-4)
