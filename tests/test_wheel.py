@@ -35,20 +35,25 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support")
 
 
 @pytest.fixture
-def editor(qtbot: QtBot, paths: DataPaths) -> Iterator[CaseEditor]:
+def desk(qtbot: QtBot, paths: DataPaths) -> Iterator[KycDeskApp]:
     app = KycDeskApp(paths, debounce_ms=150, camera_factory=FakeCamera, confirm=always_yes)
     qtbot.addWidget(app.window)
     assert app.start(), app.startup_error
     qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
-    with qtbot.waitSignal(app.caseOpened, timeout=10_000):
-        app.new_case()
-    opened = app.window.tabs.currentWidget()
-    assert isinstance(opened, CaseEditor)
-    app.window.resize(1000, 520)  # short, so every step's page scrolls
-    app.window.show()
-    qtbot.waitExposed(app.window)
-    yield opened
+    yield app
     app.shutdown()
+
+
+@pytest.fixture
+def editor(qtbot: QtBot, desk: KycDeskApp) -> CaseEditor:
+    with qtbot.waitSignal(desk.caseOpened, timeout=10_000):
+        desk.new_case()
+    opened = desk.window.tabs.currentWidget()
+    assert isinstance(opened, CaseEditor)
+    desk.window.resize(1000, 520)  # short, so every step's page scrolls
+    desk.window.show()
+    qtbot.waitExposed(desk.window)
+    return opened
 
 
 def _field(editor: CaseEditor, kind: FieldKind) -> FieldDef:
@@ -203,3 +208,15 @@ def test_the_wheel_over_a_photo_slot_scrolls_the_form(qtbot: QtBot,
     qtbot.waitUntil(slot.isVisible)
     slot.view.setFocus()
     assert _rolls_the_page(editor, slot.view.viewport())
+
+
+def test_the_wheel_over_the_case_list_filter_changes_no_view(qtbot: QtBot,
+                                                             desk: KycDeskApp) -> None:
+    desk.window.show()
+    qtbot.waitExposed(desk.window)
+    combo = desk.window.findChild(QComboBox)
+    assert combo is not None
+    combo.setFocus()
+    before = combo.currentIndex()
+    _roll(combo)
+    assert combo.currentIndex() == before
