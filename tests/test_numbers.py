@@ -160,3 +160,14 @@ def test_typed_text_with_no_single_reading_is_kept_and_refused(
     message = editor.model.error(MONEY.key)
     assert message is not None and words in message
     assert editor.error_label.text() == message
+
+
+@pytest.mark.parametrize(("locale", "message"), [
+    ("en_GB", "Must be at most 1,000,000."),
+    ("de_DE", "Must be at most 1.000.000."),
+])
+def test_bounds_are_written_as_numbers_are_typed(locale: str, message: str) -> None:
+    field = FieldDef(key="income.annual", label="Income", kind=FieldKind.DECIMAL,
+                     decimals=2, maximum=1_000_000)
+    assert validate_value(field, "1000000.01", locale=locale) == message
+    assert validate_value(field, 2_000_000, locale=locale) == message

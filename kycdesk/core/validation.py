@@ -10,7 +10,7 @@ from typing import Any, assert_never
 
 from kycdesk.core.dates import date_problem
 from kycdesk.core.form_schema import FieldDef, FieldKind, FormDefinition
-from kycdesk.core.numbers import decimal_places, read_number, stored_number
+from kycdesk.core.numbers import decimal_places, format_number, read_number, stored_number
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
@@ -123,7 +123,7 @@ def _number(field: FieldDef, value: Any, locale: str) -> str | None:
         return "Enter a whole number." if whole else "Enter a number."
     if most is not None and decimal_places(number) > most:
         return f"At most {most} decimal places."
-    return _range(field, number)
+    return _range(field, number, locale)
 
 
 def _date(field: FieldDef, value: Any, today: date, locale: str) -> str | None:
@@ -142,16 +142,19 @@ def _date(field: FieldDef, value: Any, today: date, locale: str) -> str | None:
     return None
 
 
-def _range(field: FieldDef, number: Decimal) -> str | None:
+def _range(field: FieldDef, number: Decimal, locale: str) -> str | None:
+    """Bounds written the way the verifier types numbers here ("at most 1,000,000")."""
     if field.minimum is not None and number < Decimal(str(field.minimum)):
-        return f"Must be at least {_fmt(field.minimum)}."
+        return f"Must be at least {_bound(field.minimum, locale)}."
     if field.maximum is not None and number > Decimal(str(field.maximum)):
-        return f"Must be at most {_fmt(field.maximum)}."
+        return f"Must be at most {_bound(field.maximum, locale)}."
     return None
 
 
-def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
+def _bound(number: float, locale: str) -> str:
+    exact = Decimal(repr(number))
+    return format_number(exact.to_integral_value() if exact == exact.to_integral_value()
+                         else exact.normalize(), locale)
 
 
 def validate_form(definition: FormDefinition, values: Mapping[str, Any],
