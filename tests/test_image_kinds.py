@@ -70,10 +70,12 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
         ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def _png_with_exif(target: Path, *, before_idat: bool, tiff: bytes) -> Path:
+def _png_with_exif(target: Path, *, before_idat: bool, tiff: bytes,
+                   image: QImage | None = None) -> Path:
     """A real PNG (drawn by Qt) with an eXIf chunk holding a camera-shaped TIFF block."""
-    image = QImage(400, 300, QImage.Format.Format_RGB32)
-    image.fill(QColor("teal"))
+    if image is None:
+        image = QImage(400, 300, QImage.Format.Format_RGB32)
+        image.fill(QColor("teal"))
     plain = target.with_suffix(".plain.png")
     assert image.save(str(plain))
     data = plain.read_bytes()
@@ -99,3 +101,51 @@ def test_exif_inside_a_png_is_read(store: LocalStore, tmp_path: Path,
     assert image.captured_at_source == "exif"
     assert image.location is not None
     assert image.location.latitude == pytest.approx(-1.2921, abs=1e-4)
+
+
+def _marked(size: tuple[int, int]) -> QImage:
+    """Grey, with a red block in the top-left corner and a blue one top-right."""
+    image = QImage(size[0], size[1], QImage.Format.Format_RGB32)
+    image.fill(QColor("grey"))
+    for x in range(40):
+        for y in range(30):
+            image.setPixelColor(x, y, QColor("red"))
+            image.setPixelColor(size[0] - 1 - x, y, QColor("blue"))
+    return image
+
+
+def _corners(image: QImage) -> list[str]:
+    """Which colour sits at each corner (top-left, top-right, bottom-right, bottom-left)."""
+    w, h = image.width() - 5, image.height() - 5
+    names = []
+    for x, y in ((4, 4), (w, 4), (w, h), (4, h)):
+        colour = image.pixelColor(x, y)
+        names.append("red" if colour.red() > 180 and colour.blue() < 90 else
+                     "blue" if colour.blue() > 180 and colour.red() < 90 else "grey")
+    return names
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_png_is_turned_upright_exactly_as_qt_turns_a_jpeg(
+        store: LocalStore, tmp_path: Path, orientation: int) -> None:
+    from kycdesk.persistence.thumbnails import decode_scaled, thumbnail_file
+
+    app1 = exif_segment(lat=51.5, lon=-0.12, accuracy=None, taken="2026:11:20 09:00:00",
+                        orientation=orientation)
+    base = _marked((400, 300))
+    plain_jpeg = tmp_path / "plain.jpg"
+    assert base.save(str(plain_jpeg), None, 95)  # the format from the name
+    data = plain_jpeg.read_bytes()
+    jpeg = tmp_path / "turned.jpg"
+    jpeg.write_bytes(data[:2] + app1 + data[2:])  # Qt applies this one itself
+    png = _png_with_exif(tmp_path / "turned.png", before_idat=True, tiff=app1[10:],
+                         image=base)
+
+    expected = decode_scaled(str(jpeg), 400)
+    shown = decode_scaled(str(png), 400)
+    assert (shown.width(), shown.height()) == (expected.width(), expected.height())
+    assert _corners(shown) == _corners(expected)
+    record = store.run(AddImage(store.run(CreateCase()), png))
+    assert (record.width, record.height) == (expected.width(), expected.height())
+    thumb = QImage(str(thumbnail_file(store.paths.absolute(record.file_path))))
+    assert _corners(thumb) == _corners(expected)

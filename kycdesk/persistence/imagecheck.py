@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QImage, QImageIOHandler, QImageReader
+from PySide6.QtGui import QImage, QImageReader
 
 from kycdesk.core.errors import ImageRejectedError, ImageRejectionKind
 from kycdesk.persistence.diskspace import IMPORT_RESERVE_BYTES
+from kycdesk.persistence.orientation import pending_turn, quarter_turned, turned
 
 MIME_BY_FORMAT = {"jpeg": "image/jpeg", "png": "image/png", "heic": "image/heic",
                   "heif": "image/heif"}
@@ -102,12 +103,13 @@ def probe(path: Path, limits: ImageLimits) -> ImageInfo:
             f"{limits.max_pixels / 1e6:.0f}.")
     reader.setScaledSize(size.scaled(QSize(PREVIEW_EDGE, PREVIEW_EDGE),
                                      Qt.AspectRatioMode.KeepAspectRatio))
-    preview = reader.read()
+    turn = pending_turn(reader, path)
+    preview = turned(reader.read(), turn)
     if preview.isNull():
         raise ImageRejectedError(ImageRejectionKind.UNREADABLE,
                                  f"The photo could not be decoded ({reader.errorString()}).")
     width, height = size.width(), size.height()
-    if reader.transformation() & QImageIOHandler.Transformation.TransformationRotate90:
+    if quarter_turned(reader, turn):
         width, height = height, width  # recorded as shown: a portrait photo is portrait
     return ImageInfo(format=fmt, mime=MIME_BY_FORMAT[fmt], extension=EXT_BY_FORMAT[fmt],
                      width=width, height=height, byte_size=byte_size, preview=preview)
