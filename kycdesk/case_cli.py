@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import tempfile
+import unicodedata
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -60,6 +61,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                               help="write a case to a self-contained archive")
     export.add_argument("case", help="the case id")
     export.add_argument("-o", "--output", type=Path, required=True, help="the archive file")
+    export.add_argument("--force", action="store_true",
+                        help="replace the archive file if it exists (refused otherwise)")
     importing = verbs.add_parser("import", parents=[common],
                                  help="bring a case archive onto this device")
     importing.add_argument("archive", type=Path, help="an archive made by `case export`")
@@ -118,7 +121,7 @@ def _dispatch(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
         print(f"discarded {args.case}", file=out)
         return ExitCode.OK
     if command == "export":
-        return _export(store, args.case, args.output, out)
+        return _export(store, args.case, args.output, out, force=args.force)
     if command == "import":
         return _import(store, args.archive, out)
     raise AssertionError(args.case_command)
@@ -165,20 +168,38 @@ def _attach(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
         slot = args.slot or next((s for s, f in slots.items()
                                   if counts.get(s, 0) < f.max_count), None)
         if slot is None or counts.get(slot, 0) >= slots[slot].max_count:
-            print(f"rejected {path}: no photo slot has room", file=out)
+            print(f"rejected {shown(str(path))}: no photo slot has room", file=out)
             refused += 1
             continue
         try:
             image = store.run(AddImage(case.id, path, slot=slot,
                                        max_pixels=slots[slot].max_pixels))
         except StoreError as exc:
-            print(f"rejected {path}: {exc}", file=out)
+            print(f"rejected {shown(str(path))}: {shown(str(exc))}", file=out)
             refused += 1
             continue
         counts[slot] = counts.get(slot, 0) + 1
-        print(f"accepted {path} -> {slot} ({image.width}x{image.height}, "
+        print(f"accepted {shown(str(path))} -> {slot} ({image.width}x{image.height}, "
               f"sha256 {image.sha256})", file=out)
     return ExitCode.PROBLEMS if refused else ExitCode.OK
+
+
+def shown(text: str) -> str:
+    """`text` on one line: control characters (a newline in a file name) and the
+    backslash written as escapes, so one line per file stays one line per file."""
+    return "".join(_ESCAPES.get(c) or (_escape(c) if unicodedata.category(c) in _BREAKING
+                                       else c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_BREAKING = {"Cc", "Zl", "Zp"}  # controls, and the Unicode line and paragraph separators
+
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def _photo_json(image: ImageRecord) -> dict[str, Any]:
@@ -223,15 +244,26 @@ def _list(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.OK
 
 
-def _export(store: LocalStore, case_id: str, output: Path, out: TextIO) -> int:
+def _export(store: LocalStore, case_id: str, output: Path, out: TextIO, *,
+            force: bool) -> int:
+    from kycdesk.persistence.files import fsync_dir, rename_no_clobber
+
+    if output.exists() and not force:
+        print(f"error: {shown(str(output))} exists; nothing was written (--force replaces "
+              "it)", file=sys.stderr)
+        return ExitCode.PROBLEMS
     images = store.list_images(case_id)
     case = _case_json(store, case_id, images)
     record = store.load_sync_case(case_id)
     case["finalized_at"] = record.finalized_at
     tmp = output.with_name(f".{output.name}.tmp")
     try:
-        count = _write_archive(store, case, images, tmp)
-        tmp.replace(output)
+        count = _write_archive(store, case, images, tmp)  # written and fsynced
+        if force:
+            tmp.replace(output)
+        else:  # a file that appeared meanwhile is not overwritten either
+            rename_no_clobber(tmp, output)
+        fsync_dir(output.parent)
     except _PhotoChangedError as exc:
         tmp.unlink(missing_ok=True)
         print(f"error: photo {exc} is missing or no longer matches its SHA-256; run "

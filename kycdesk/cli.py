@@ -98,6 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command. A reader that stops early (`kycdesk case list | head -c1`) is no
+    error of ours: the rest of the output goes nowhere, without a traceback."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at /dev/null so that flush cannot
+        # fail too (the recipe in the `signal` module's documentation).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.PROBLEMS
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     paths = resolve(getattr(args, "data_dir", None))
     configure_logging(paths.log_dir, verbose=getattr(args, "verbose", False))

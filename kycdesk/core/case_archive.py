@@ -17,11 +17,28 @@ from kycdesk.core.hashing import file_sha256
 ARCHIVE_FORMAT = "kycdesk-case/1"
 
 
+def _check_names(names: list[str]) -> None:
+    """Refuse the whole archive if any entry could land outside the folder it is unpacked
+    in (an absolute name, a `..` step, a drive or backslash path) or is there twice (which
+    copy would count?). Nothing escapes here anyway — only named photos are read — but an
+    archive made like that was not made by `case export`."""
+    seen: set[str] = set()
+    for name in names:
+        parts = name.replace("\\", "/").split("/")
+        if (name.startswith(("/", "\\")) or ".." in parts or "\\" in name
+                or (len(name) > 1 and name[1] == ":")):
+            raise ValueError(f"the archive has an entry that points outside it: {name!r}")
+        if name in seen:
+            raise ValueError(f"the archive has the entry {name!r} twice")
+        seen.add(name)
+
+
 def read_archive(path: Path, folder: Path) -> dict[str, Any]:
     """Unpack and verify an archive (manifest hash, every photo's hash); the manifest.
     Raises ValueError with a sentence saying what is wrong."""
     try:
         with zipfile.ZipFile(path) as archive:
+            _check_names(archive.namelist())
             manifest = archive.read("manifest.json")
             declared = archive.read("manifest.sha256").decode().strip()
             if hashlib.sha256(manifest).hexdigest() != declared:

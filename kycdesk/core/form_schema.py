@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from kycdesk.core.numbers import STYLES
+
 KEY_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
 
 
@@ -195,9 +197,20 @@ class FormDefinition(_Strict):
     form_id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: str = Field(min_length=1)
     title: str
+    # How numbers and money are typed in this form ("45,000.50" in en_GB, "45.000,50" in
+    # de_DE): the country the form is for, not the device's settings — the same form
+    # reads the same on every tablet. The shipped forms ask for £ amounts: en_GB.
+    locale: str = "en_GB"
     summary: Summary = Field(default_factory=Summary)
     steps: list[StepDef] = Field(min_length=1)
     migrations: list[FormMigration] = Field(default_factory=list)
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in STYLES:
+            raise ValueError(f"locale {value!r} is not one of {', '.join(sorted(STYLES))}")
+        return value
 
     @model_validator(mode="after")
     def _references_resolve(self) -> FormDefinition:

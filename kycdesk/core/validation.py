@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, assert_never
 
+from kycdesk.core.dates import date_problem
 from kycdesk.core.form_schema import FieldDef, FieldKind, FormDefinition
+from kycdesk.core.numbers import decimal_places, format_number, read_number, stored_number
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
@@ -48,8 +50,8 @@ def _date_bound(bound: str | None, today: date) -> date | None:
 
 
 def validate_value(field: FieldDef, value: Any, *, today: date | None = None,
-                   photo_count: int = 0, values: Mapping[str, Any] | None = None
-                   ) -> str | None:
+                   photo_count: int = 0, values: Mapping[str, Any] | None = None,
+                   locale: str = "en_GB") -> str | None:
     """None if valid, else a message a verifier understands."""
     today = today or date.today()
     kind = field.kind
@@ -66,14 +68,10 @@ def validate_value(field: FieldDef, value: Any, *, today: date | None = None,
         case (FieldKind.TEXT | FieldKind.MULTILINE | FieldKind.PHONE | FieldKind.EMAIL
               | FieldKind.ID_NUMBER):
             return _text(field, value, values or {})
-        case FieldKind.INTEGER:
-            if isinstance(value, bool) or not isinstance(value, int):
-                return "Enter a whole number."
-            return _range(field, Decimal(value))
-        case FieldKind.DECIMAL:
-            return _decimal(field, value)
+        case FieldKind.INTEGER | FieldKind.DECIMAL:
+            return _number(field, value, locale)
         case FieldKind.DATE:
-            return _date(field, value, today)
+            return _date(field, value, today, locale)
         case FieldKind.SINGLE_CHOICE:
             if value not in {o.value for o in field.options}:
                 return "Choose one of the options."
@@ -109,25 +107,31 @@ def _text(field: FieldDef, value: Any, values: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _decimal(field: FieldDef, value: Any) -> str | None:
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return "Enter a number."
-    if not number.is_finite():
-        return "Enter a number."
-    exponent = number.as_tuple().exponent
-    if (field.decimals is not None and isinstance(exponent, int)
-            and -exponent > field.decimals):
-        return f"At most {field.decimals} decimal places."
-    return _range(field, number)
+def _number(field: FieldDef, value: Any, locale: str) -> str | None:
+    """A stored number (an int; an exact decimal string "45000.50"; an older store's
+    float), or text the verifier typed that could not be read — refused with how it could
+    be read ("Did you mean 45,000.00?")."""
+    whole = field.kind is FieldKind.INTEGER
+    most = 0 if whole else field.decimals
+    number = None if whole and not isinstance(value, int) else stored_number(value)
+    if isinstance(value, str) and (number is None or (
+            most is not None and decimal_places(number) > most)):
+        reading = read_number(value, locale, decimals=field.decimals, whole=whole)
+        if reading.problem is not None:
+            return reading.problem
+    if number is None:
+        return "Enter a whole number." if whole else "Enter a number."
+    if most is not None and decimal_places(number) > most:
+        return f"At most {most} decimal places."
+    return _range(field, number, locale)
 
 
-def _date(field: FieldDef, value: Any, today: date) -> str | None:
+def _date(field: FieldDef, value: Any, today: date, locale: str) -> str | None:
     try:
         moment = date.fromisoformat(str(value))
     except ValueError:
-        return "Enter a date such as 1988-03-14 (or 14/03/1988)."
+        return date_problem(str(value), locale) or \
+            "Enter a date such as 1988-03-14 (or 14/03/1988)."
     low, high = _date_bound(field.min_date, today), _date_bound(field.max_date, today)
     if low is not None and moment < low:
         return "Must not be in the past." if field.min_date == "today" else \
@@ -138,16 +142,19 @@ def _date(field: FieldDef, value: Any, today: date) -> str | None:
     return None
 
 
-def _range(field: FieldDef, number: Decimal) -> str | None:
+def _range(field: FieldDef, number: Decimal, locale: str) -> str | None:
+    """Bounds written the way the verifier types numbers here ("at most 1,000,000")."""
     if field.minimum is not None and number < Decimal(str(field.minimum)):
-        return f"Must be at least {_fmt(field.minimum)}."
+        return f"Must be at least {_bound(field.minimum, locale)}."
     if field.maximum is not None and number > Decimal(str(field.maximum)):
-        return f"Must be at most {_fmt(field.maximum)}."
+        return f"Must be at most {_bound(field.maximum, locale)}."
     return None
 
 
-def _fmt(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
+def _bound(number: float, locale: str) -> str:
+    exact = Decimal(repr(number))
+    return format_number(exact.to_integral_value() if exact == exact.to_integral_value()
+                         else exact.normalize(), locale)
 
 
 def validate_form(definition: FormDefinition, values: Mapping[str, Any],
@@ -159,7 +166,8 @@ def validate_form(definition: FormDefinition, values: Mapping[str, Any],
         if not is_visible(definition, field, values):
             continue
         message = validate_value(field, values.get(field.key), today=today,
-                                 photo_count=photo_counts.get(field.slot, 0), values=values)
+                                 photo_count=photo_counts.get(field.slot, 0), values=values,
+                                 locale=definition.locale)
         if message is not None:
             problems[field.key] = message
     return problems

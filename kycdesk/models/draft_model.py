@@ -121,7 +121,7 @@ class DraftModel(QAbstractListModel):
         field = self._fields[self._row[key]]
         return validate_value(field, self._values.get(key), today=self._today,
                               photo_count=self._photo_counts.get(field.slot, 0),
-                              values=self._values)
+                              values=self._values, locale=self.definition.locale)
 
     def problems(self) -> dict[str, str]:
         return validate_form(self.definition, self._values, self._photo_counts,

@@ -61,6 +61,27 @@ def _app1_tiff(data: bytes) -> bytes | None:
     return None
 
 
+def _png_exif(data: bytes) -> bytes | None:
+    """The TIFF block of a PNG's eXIf chunk (PNG 1.5 extension: screenshots, editors and
+    some phones put EXIF there); the chunk may sit before or after the image data."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if kind == b"eXIf":
+            return data[pos + 8:pos + 8 + length]
+        if kind == b"IEND":
+            return None
+        pos += 12 + length
+    return None
+
+
+def _tiff_block(data: bytes) -> bytes | None:
+    return _app1_tiff(data) if data.startswith(b"\xff\xd8") else _png_exif(data)
+
+
 class _Tiff:
     def __init__(self, tiff: bytes) -> None:
         self.data = tiff
@@ -140,7 +161,7 @@ def read_exif(path: Path) -> ExifFacts:
     try:
         with path.open("rb") as fh:
             head = fh.read(MAX_HEADER)
-        tiff_bytes = _app1_tiff(head)
+        tiff_bytes = _tiff_block(head)
         if tiff_bytes is None:
             return ExifFacts()
         tiff = _Tiff(tiff_bytes)

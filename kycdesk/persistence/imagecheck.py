@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QImage, QImageIOHandler, QImageReader
+from PySide6.QtGui import QImage, QImageReader
 
 from kycdesk.core.errors import ImageRejectedError, ImageRejectionKind
 from kycdesk.persistence.diskspace import IMPORT_RESERVE_BYTES
+from kycdesk.persistence.orientation import pending_turn, quarter_turned, turned
 
 MIME_BY_FORMAT = {"jpeg": "image/jpeg", "png": "image/png", "heic": "image/heic",
                   "heif": "image/heif"}
@@ -77,8 +78,10 @@ def probe(path: Path, limits: ImageLimits) -> ImageInfo:
     reader.setDecideFormatFromContent(True)
     reader.setAutoTransform(True)  # EXIF orientation: the preview comes out upright
     fmt = bytes(reader.format().data()).decode().lower()
-    if not fmt and _is_heif(path):
-        raise ImageRejectedError(ImageRejectionKind.UNSUPPORTED_FORMAT, HEIF_MESSAGE)
+    container = _iso_container(path) if not fmt else None
+    if container is not None:
+        raise ImageRejectedError(ImageRejectionKind.UNSUPPORTED_FORMAT,
+                                 AVIF_MESSAGE if container == "avif" else HEIF_MESSAGE)
     if not fmt:
         raise ImageRejectedError(ImageRejectionKind.NOT_AN_IMAGE,
                                  "The file is not a photo (it is not a JPEG or PNG image).")
@@ -100,12 +103,13 @@ def probe(path: Path, limits: ImageLimits) -> ImageInfo:
             f"{limits.max_pixels / 1e6:.0f}.")
     reader.setScaledSize(size.scaled(QSize(PREVIEW_EDGE, PREVIEW_EDGE),
                                      Qt.AspectRatioMode.KeepAspectRatio))
-    preview = reader.read()
+    turn = pending_turn(reader, path)
+    preview = turned(reader.read(), turn)
     if preview.isNull():
         raise ImageRejectedError(ImageRejectionKind.UNREADABLE,
                                  f"The photo could not be decoded ({reader.errorString()}).")
     width, height = size.width(), size.height()
-    if reader.transformation() & QImageIOHandler.Transformation.TransformationRotate90:
+    if quarter_turned(reader, turn):
         width, height = height, width  # recorded as shown: a portrait photo is portrait
     return ImageInfo(format=fmt, mime=MIME_BY_FORMAT[fmt], extension=EXT_BY_FORMAT[fmt],
                      width=width, height=height, byte_size=byte_size, preview=preview)
@@ -115,16 +119,30 @@ HEIF_MESSAGE = ("This is a HEIC photo (what iPhones and many Android phones save
                 "default); kycdesk keeps JPEG or PNG. On the phone, share or export the "
                 "photo as JPEG (iPhone: Settings > Camera > Formats > Most Compatible "
                 "makes new photos JPEG), then add it again.")
+AVIF_MESSAGE = ("This is an AVIF image (a newer format some phones and browsers save); "
+                "kycdesk keeps JPEG or PNG. Save or export the image as JPEG, then add it "
+                "again.")
 _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+_AVIF_BRANDS = (b"avif", b"avis")
 
 
-def _is_heif(path: Path) -> bool:
+def _iso_container(path: Path) -> str | None:
+    """"avif" or "heic" for an ISO-BMFF still image, by its brands; None otherwise. Both
+    list the generic "mif1" brand, so AVIF's own brand is looked for first."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(32)
+            head = fh.read(64)
     except OSError:
-        return False
-    return head[4:8] == b"ftyp" and any(brand in head[8:32] for brand in _HEIF_BRANDS)
+        return None
+    if head[4:8] != b"ftyp":
+        return None
+    box = int.from_bytes(head[:4], "big")
+    brands = [head[i:i + 4] for i in range(8, min(box, len(head)) - 3, 4) if i != 12]
+    if any(brand in _AVIF_BRANDS for brand in brands):
+        return "avif"
+    if any(brand in _HEIF_BRANDS for brand in brands):
+        return "heic"
+    return None
 
 
 class StructureTracker:
@@ -148,8 +166,10 @@ class StructureTracker:
         self._skip = 0        # bytes still to skip (a segment's or chunk's body)
         self._in_scan = False  # inside JPEG entropy-coded data
         self._last_chunk = b""  # PNG: the type of the chunk being skipped
+        self._tail = b""  # the file's last bytes: an end marker there means "not cut off"
 
     def feed(self, chunk: bytes) -> None:
+        self._tail = (self._tail + chunk[-16:])[-16:]
         if not self._started:
             self._started = True
             if chunk.startswith(b"\xff\xd8"):
@@ -249,3 +269,12 @@ class StructureTracker:
         if not self.fmt:
             return True
         return self._done and not self._broken
+
+    def damaged(self) -> bool:
+        """Incomplete, but not for want of an ending: the structure is broken (a segment
+        length that cannot be) or the walk lost its way although the file ends the way a
+        whole image ends (JPEG's end marker, PNG's IEND) — corrupt, not cut off."""
+        if self.complete():
+            return False
+        ending = b"\xff\xd9" if self.fmt == "jpeg" else b"IEND"
+        return self._broken or ending in self._tail

@@ -50,6 +50,7 @@ from kycdesk.persistence.imagecheck import (
     check_file_size,
     probe,
 )
+from kycdesk.persistence.orientation import pending_turn, turned
 from kycdesk.persistence.thumbnails import thumbnail_file, write_thumbnail
 
 IMAGE_COLUMNS = (
@@ -168,6 +169,11 @@ def prepare_image(paths: DataPaths, case_id: str, source: Path,
             from exc
     # Everything below judges our own copy, never the source (it may change or vanish).
     try:
+        if tracker.damaged():
+            raise ImageRejectedError(
+                ImageRejectionKind.UNREADABLE,
+                "The photo file is damaged (its structure is broken inside; it is not "
+                "merely cut off). Take or export it again.")
         if not tracker.complete():
             raise ImageRejectedError(
                 ImageRejectionKind.TRUNCATED,
@@ -209,7 +215,7 @@ def reencode_within(path: Path, max_pixels: int, quality: int = REENCODE_QUALITY
     scale = math.sqrt(max_pixels / (size.width() * size.height()))
     reader.setScaledSize(QSize(max(1, int(size.width() * scale)),
                                max(1, int(size.height() * scale))))
-    image = reader.read()
+    image = turned(reader.read(), pending_turn(reader, path))
     if image.isNull():
         raise ImageRejectedError(ImageRejectionKind.UNREADABLE,
                                  f"The photo could not be decoded ({reader.errorString()}).")

@@ -20,6 +20,7 @@ from PySide6.QtGui import QImage, QImageReader
 
 from kycdesk.core.errors import StoreError
 from kycdesk.persistence import intents
+from kycdesk.persistence.orientation import pending_turn, turned
 
 log = logging.getLogger(__name__)
 
@@ -76,4 +77,5 @@ def decode_scaled(path: str, edge: int) -> QImage:
     if size.isValid() and not size.isEmpty():
         reader.setScaledSize(size.scaled(QSize(edge, edge),
                                          Qt.AspectRatioMode.KeepAspectRatio))
-    return reader.read()
+    turn = pending_turn(reader, Path(path))  # a PNG's eXIf orientation: Qt skips it
+    return turned(reader.read(), turn)

@@ -159,6 +159,9 @@ class CaseEditor(QWidget):
         page = QWidget()
         page.setObjectName(f"page:{step.id}")
         page.setMaximumWidth(PAGE_MAX_WIDTH)  # long lines are hard to scan on a tablet
+        # A click on the blank part of the page takes the focus off the last field, so
+        # that field is plainly no longer being edited.
+        page.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         column = QVBoxLayout(page)
         column.setContentsMargins(16, 8, 16, 8)
         heading = QLabel(f"<h2>{step.title}</h2>", page)

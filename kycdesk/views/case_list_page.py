@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from kycdesk.core.states import VIEW_LABELS, Badge, CaseView
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.views.style import TOUCH
+from kycdesk.views.wheel_guard import guard_against_wheel
 
 
 class StatusBadgeDelegate(QStyledItemDelegate):
@@ -94,6 +95,7 @@ class CaseListPage(QWidget):
             self.filter.addItem(label, status)
         self.filter.currentIndexChanged.connect(
             lambda i: model.set_view(self.filter.itemData(i)))
+        self._wheel_guard = guard_against_wheel(self.filter)  # opened to change, not rolled
         self.new_button = QPushButton("New case", self)
         self.new_button.setMinimumSize(TOUCH * 3, TOUCH)
         self.new_button.setToolTip("Start a new KYC case (Ctrl+N)")

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 from typing import Any, assert_never
 
-from PySide6.QtCore import QDate, QEvent, QModelIndex, QObject, QRegularExpression, Qt, Slot
-from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtCore import QDate, QModelIndex, Qt, Slot
 from PySide6.QtWidgets import (
     QAbstractButton,
-    QAbstractScrollArea,
-    QAbstractSpinBox,
-    QApplication,
     QButtonGroup,
     QCalendarWidget,
     QCheckBox,
@@ -34,41 +31,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kycdesk.core.dates import parse_typed_date
 from kycdesk.core.form_schema import FieldDef, FieldKind
+from kycdesk.core.numbers import canonical, format_number, read_number, stored_number
 from kycdesk.models.draft_model import DraftModel
 from kycdesk.views.style import TOUCH
-
-
-class WheelGuard(QObject):
-    """A stray mouse wheel or touchpad scroll must never change an answer: over a drop-down
-    or a date that is not being edited, the wheel scrolls the form instead (the event is
-    ignored here, so Qt hands it on to the parent scroll area). A focused field still
-    takes the wheel, as a person who clicked into it expects."""
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget)
-                and not _being_edited(watched)):
-            event.ignore()
-            return True
-        return False
-
-
-def _being_edited(widget: QWidget) -> bool:
-    focus = QApplication.focusWidget()
-    return focus is not None and (focus is widget or widget.isAncestorOf(focus)
-                                  or focus.isAncestorOf(widget))
-
-
-def guard_against_wheel(root: QWidget, guard: WheelGuard) -> None:
-    """Widgets a wheel changes (drop-downs, dates, numbers) or scrolls (a long text box):
-    focus by click or Tab only, and the wheel goes to the form unless being edited."""
-    for widget in [root, *root.findChildren(QWidget)]:
-        if isinstance(widget, QComboBox | QAbstractSpinBox):
-            widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-            widget.installEventFilter(guard)
-        elif isinstance(widget, QAbstractScrollArea):
-            widget.installEventFilter(guard)
-            widget.viewport().installEventFilter(guard)
+from kycdesk.views.wheel_guard import guard_against_wheel
 
 
 class FieldEditor(QWidget):
@@ -87,8 +55,7 @@ class FieldEditor(QWidget):
         label.setWordWrap(True)
         layout.addWidget(label)
         self.input = self._make_input()
-        self._wheel_guard = WheelGuard(self)
-        guard_against_wheel(self.input, self._wheel_guard)
+        self._wheel_guard = guard_against_wheel(self.input)
         label.setBuddy(self.input)
         layout.addWidget(self.input)
         if field.help:
@@ -203,35 +170,64 @@ class MultilineEditor(FieldEditor):
 
 
 class NumberEditor(FieldEditor):
-    """Integers become int, decimals stay exact strings ("12500.50")."""
+    """Numbers and money as typed in the form's locale ("45,000", "45 000", "45.000,50"
+    in de_DE): read into an exact value — int, or a decimal string ("45000.50") — and
+    shown back grouped when the verifier leaves the box. Nothing typed is filtered or cut:
+    text with no single reading is kept as typed and refused with how it could be read
+    (kycdesk.core.numbers)."""
 
     def _make_input(self) -> QWidget:
         edit = QLineEdit(self)
         edit.setMinimumHeight(TOUCH)
-        if self.field.kind is FieldKind.INTEGER:
-            pattern = r"-?\d{0,12}"
-        else:
-            places = self.field.decimals if self.field.decimals is not None else 6
-            pattern = rf"-?\d{{0,15}}([.,]\d{{0,{places}}})?"
-        edit.setValidator(QRegularExpressionValidator(QRegularExpression(pattern), edit))
+        edit.setPlaceholderText(self._example())
         edit.setInputMethodHints(Qt.InputMethodHint.ImhFormattedNumbersOnly)
         edit.textEdited.connect(self._edited)
+        edit.editingFinished.connect(self._tidy)
         self.line = edit
+        self._typed: Any = None  # the value the last keystroke committed
         return edit
 
+    @property
+    def _whole(self) -> bool:
+        return self.field.kind is FieldKind.INTEGER
+
+    def _example(self) -> str:
+        example = Decimal("45000") if self._whole else Decimal("45000.50")
+        return "e.g. " + format_number(example, self.model.definition.locale)
+
+    def _read(self, text: str) -> Decimal | None:
+        return read_number(text, self.model.definition.locale, decimals=self.field.decimals,
+                           whole=self._whole).value
+
     def _edited(self, text: str) -> None:
-        text = text.strip().replace(",", ".")
-        if text in ("", "-"):
-            self.commit(None)
-        elif self.field.kind is FieldKind.INTEGER:
-            self.commit(int(text))
+        value = self._read(text)
+        if text.strip() in ("", "-"):
+            self._typed = None
+        elif value is None:
+            self._typed = text.strip()  # kept as typed; validation says how it reads
         else:
-            self.commit(text.rstrip(".") if text.endswith(".") else text)
+            self._typed = int(value) if self._whole else canonical(value)
+        self.commit(self._typed)
+
+    def _shown(self, value: Decimal) -> str:
+        return format_number(value, self.model.definition.locale,
+                             decimals=None if self._whole else self.field.decimals)
+
+    def _tidy(self) -> None:
+        value = self._read(self.line.text())
+        if value is not None and self.line.text() != self._shown(value):
+            self.line.setText(self._shown(value))
 
     def show_value(self, value: Any) -> None:
-        text = "" if value is None else str(value)
-        if self.line.text().replace(",", ".").rstrip(".") != text:
-            self.line.setText(text)
+        if self.line.text() and value == self._typed:
+            return  # the model echoes what was just typed: the box keeps the keys
+        number = stored_number(value)
+        if number is None:
+            text = "" if value is None else str(value)
+            if self.line.text().strip() != text:
+                self.line.setText(text)
+        elif self._read(self.line.text()) != number:
+            self.line.setText(self._shown(number))
 
     def set_read_only(self, read_only: bool) -> None:
         self.line.setReadOnly(read_only)
@@ -271,16 +267,19 @@ class DateEditor(FieldEditor):
         self.calendar: QCalendarWidget | None = None
         return box
 
+    def _parse(self, text: str) -> date | None:
+        return parse_typed_date(text, self.model.definition.locale)
+
     def _typed(self, text: str) -> None:
         text = text.strip()
         if not text:
             self.commit(None)
             return
-        parsed = parse_date(text)
+        parsed = self._parse(text)
         self.commit(parsed.isoformat() if parsed else text)  # unparsable: kept, flagged
 
     def _tidy(self) -> None:
-        parsed = parse_date(self.line.text().strip())
+        parsed = self._parse(self.line.text().strip())
         if parsed is not None and self.line.text() != parsed.isoformat():
             self.line.setText(parsed.isoformat())
 
@@ -298,7 +297,7 @@ class DateEditor(FieldEditor):
     def start_date(self) -> QDate:
         """Where the calendar opens: the answer, else today — or ~30 years back for a
         date of birth (nobody scrolls from 1800, or from today, to 1988)."""
-        current = parse_date(self.line.text().strip())
+        current = self._parse(self.line.text().strip())
         if current is not None:
             return QDate(current.year, current.month, current.day)
         today = QDate.currentDate()
@@ -327,7 +326,7 @@ class DateEditor(FieldEditor):
 
     def show_value(self, value: Any) -> None:
         text = "" if value is None else str(value)
-        shown = parse_date(self.line.text().strip())
+        shown = self._parse(self.line.text().strip())
         if self.line.text() != text and not (shown and shown.isoformat() == text):
             self.line.setText(text)
 
@@ -338,27 +337,6 @@ class DateEditor(FieldEditor):
 
     def focus_input(self) -> None:
         self.line.setFocus(Qt.FocusReason.OtherFocusReason)
-
-
-_DATE_FORMS = (
-    re.compile(r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})$"),
-    re.compile(r"^(?P<d>\d{1,2})[-/. ](?P<m>\d{1,2})[-/. ](?P<y>\d{4})$"),
-    re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"),
-    re.compile(r"^(?P<d>\d{2})(?P<m>\d{2})(?P<y>\d{4})$"),
-)
-
-
-def parse_date(text: str) -> date | None:
-    """A typed date in the form's format or a common day-first one; None if it is not
-    a real calendar date (31/02 is not)."""
-    for form in _DATE_FORMS:
-        match = form.match(text)
-        if match:
-            try:
-                return date(int(match["y"]), int(match["m"]), int(match["d"]))
-            except ValueError:
-                return None
-    return None
 
 
 class ChoiceEditor(FieldEditor):

@@ -30,6 +30,7 @@ from kycdesk.views.camera import CameraSource, NoCamera
 from kycdesk.views.confirm import Confirm, ask_confirmation
 from kycdesk.views.photo_viewer import PhotoViewer
 from kycdesk.views.style import TOUCH
+from kycdesk.views.wheel_guard import guard_against_wheel
 
 IMAGE_FILTER = "Photos (*.jpg *.jpeg *.png *.heic *.heif);;All files (*)"
 
@@ -75,6 +76,7 @@ class PhotoSlotWidget(QFrame):
         self.view.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.view.activated.connect(self._activated)
         self.view.installEventFilter(self)
+        self._wheel_guard = guard_against_wheel(self.view)  # the wheel scrolls the form
         QScroller.grabGesture(self.view.viewport(),
                               QScroller.ScrollerGestureType.LeftMouseButtonGesture)
         self.status_label = QLabel("", self)
