@@ -15,6 +15,7 @@ Use from a test module:
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import subprocess
 import sys
@@ -149,16 +150,24 @@ def fill_sign_in(driver: WebDriver, office: OfficeServer, username: str, passwor
         driver, driver.find_element(By.CSS_SELECTOR, "button[type=submit].primary"))
 
 
-def submit_and_wait_for_new_page(driver: WebDriver, button: Any) -> None:
-    """Click a button that posts a form and wait until the answer's page has loaded, so
-    what the test reads next (the same error text, say) is never the page before. The old
-    page is marked; the wait ends when a document without the mark is complete (errors
-    while the browser is between documents are part of the wait)."""
+@contextlib.contextmanager
+def navigating(driver: WebDriver) -> Iterator[None]:
+    """Around an action that loads another page (a click, an Enter): the wait ends when
+    the new page has loaded, so what the test reads next (the same notice or table, say)
+    is never the page before. The old page is marked; the wait ends when a document
+    without the mark is complete (errors while the browser is between documents are part
+    of the wait)."""
     driver.execute_script("window.kycdeskPageBefore = true")
-    button.click()
+    yield
     WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(
         lambda d: d.execute_script("return window.kycdeskPageBefore !== true && "
                                    "document.readyState === 'complete'"))
+
+
+def submit_and_wait_for_new_page(driver: WebDriver, button: Any) -> None:
+    """Click a button that posts a form and wait until the answer's page has loaded."""
+    with navigating(driver):
+        button.click()
 
 
 def sign_in(driver: WebDriver, office: OfficeServer, account: OfficeAccount) -> None:

@@ -18,6 +18,7 @@ from tests.browser_support import (
     browser,
     csp_violations,
     fill_sign_in,
+    navigating,
     office_server,
     sign_in,
     wait_for,
@@ -100,7 +101,8 @@ def test_keyboard_only_sign_in(office_server: OfficeServer, browser: WebDriver) 
         browser.switch_to.active_element.send_keys(Keys.TAB)
         if browser.switch_to.active_element.text == "Sign out":
             break
-    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    with navigating(browser):
+        browser.switch_to.active_element.send_keys(Keys.ENTER)
     assert wait_for(browser, "p.notice").text == "You are signed out."
 
 
@@ -111,7 +113,8 @@ def test_sign_out_kills_the_session_on_the_server(office_server: OfficeServer,
     token = browser.get_cookie(SESSION_COOKIE)["value"]  # type: ignore[index]
     me = office_server.url("/api/office/me")
     assert httpx.get(me, headers={"Cookie": f"{SESSION_COOKIE}={token}"}).status_code == 200
-    browser.find_element(By.CSS_SELECTOR, "form.sign-out button").click()
+    with navigating(browser):
+        browser.find_element(By.CSS_SELECTOR, "form.sign-out button").click()
     assert wait_for(browser, "p.notice").text == "You are signed out."
     assert browser.get_cookie(SESSION_COOKIE) is None
     # The old token is dead on the server, not only forgotten by this browser.

@@ -24,6 +24,7 @@ from tests.browser_support import (
     assert_no_serious_axe_violations,
     browser,
     csp_violations,
+    navigating,
     office_server,
     sign_in,
     wait_for,
@@ -139,17 +140,20 @@ def test_the_reviewers_journey_with_the_mouse(office_server: OfficeServer,
     browser.find_element(By.ID, "comment-1").send_keys("One digit is missing")
     browser.find_element(By.ID, "add-comment").click()
     assert browser.find_element(By.ID, "target-3").get_attribute("value") == ""
-    browser.find_element(By.CSS_SELECTOR, 'button[value="return"]').click()
+    with navigating(browser):
+        browser.find_element(By.CSS_SELECTOR, 'button[value="return"]').click()
     assert "return" in wait_for(browser, "p.notice[role=status]").text
     assert state_of(office_server, cases["mouse-return"]) == ("returned", 2)
     # Approve another.
     browser.get(office_server.url(f"/office/queue?q=mice{cases['tag']}"))
     browser.find_element(By.CSS_SELECTOR, "table.queue tbody tr a").click()
-    wait_for(browser, 'button[value="approve"]').click()
+    with navigating(browser):
+        wait_for(browser, 'button[value="approve"]').click()
     assert "approve" in wait_for(browser, "p.notice[role=status]").text
     assert state_of(office_server, cases["mouse-approve"]) == ("approved", 0)
     assert csp_violations(browser) == []
-    browser.find_element(By.CSS_SELECTOR, "form.sign-out button").click()
+    with navigating(browser):
+        browser.find_element(By.CSS_SELECTOR, "form.sign-out button").click()
     assert wait_for(browser, "p.notice").text == "You are signed out."
     assert {"case.returned", "case.approved"} <= set(office_server.audit_actions())
 
@@ -163,7 +167,8 @@ def test_the_reviewers_journey_by_keyboard_alone(office_server: OfficeServer,
     browser.switch_to.active_element.send_keys(account.password, Keys.TAB)
     browser.switch_to.active_element.send_keys(account.code(), Keys.ENTER)
     wait_for(browser, "form.sign-out")
-    tab_to(browser, by_id("q")).send_keys(f"keys{cases['tag']}", Keys.ENTER)
+    with navigating(browser):
+        tab_to(browser, by_id("q")).send_keys(f"keys{cases['tag']}", Keys.ENTER)
     wait_for(browser, "table.queue")
     link = tab_to(browser, lambda e: e.tag_name == "a" and e.text.startswith("K1-"))
     assert focus_outline(browser) != "none"  # the focus is visible
@@ -186,19 +191,24 @@ def test_the_reviewers_journey_by_keyboard_alone(office_server: OfficeServer,
         assert select.get_attribute("value") == wanted.get_attribute("value")
         browser.switch_to.active_element.send_keys(Keys.TAB)
         browser.switch_to.active_element.send_keys(f"Comment on {label.lower()}")
-    tab_to(browser, by_text("Return with comments")).send_keys(Keys.ENTER)
+    with navigating(browser):
+        tab_to(browser, by_text("Return with comments")).send_keys(Keys.ENTER)
     assert "return" in wait_for(browser, "p.notice[role=status]").text
     assert state_of(office_server, cases["keys-return"]) == ("returned", 2)
-    tab_to(browser, by_text("← Back to the queue")).send_keys(Keys.ENTER)
-    tab_to(browser, by_id("q")).send_keys(f"keyed{cases['tag']}", Keys.ENTER)
+    with navigating(browser):
+        tab_to(browser, by_text("← Back to the queue")).send_keys(Keys.ENTER)
+    with navigating(browser):
+        tab_to(browser, by_id("q")).send_keys(f"keyed{cases['tag']}", Keys.ENTER)
     wait_for(browser, "table.queue")
     tab_to(browser, lambda e: e.tag_name == "a" and e.text.startswith("K2-")
            ).send_keys(Keys.ENTER)
     wait_for(browser, 'button[value="approve"]')
-    tab_to(browser, by_text("Approve")).send_keys(Keys.ENTER)
+    with navigating(browser):
+        tab_to(browser, by_text("Approve")).send_keys(Keys.ENTER)
     assert "approve" in wait_for(browser, "p.notice[role=status]").text
     assert state_of(office_server, cases["keys-approve"]) == ("approved", 0)
-    tab_to(browser, by_text("Sign out")).send_keys(Keys.ENTER)
+    with navigating(browser):
+        tab_to(browser, by_text("Sign out")).send_keys(Keys.ENTER)
     assert wait_for(browser, "p.notice").text == "You are signed out."
 
 
