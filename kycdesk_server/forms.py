@@ -7,15 +7,27 @@ the case page groups answers with the same definitions."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from kycdesk.core.form_schema import FormDefinition
 
-# The app's definitions, beside the packages (not the app's resource finder: the server
-# is never a frozen bundle).
-FORMS_FOLDER = Path(__file__).resolve().parents[1] / "resources" / "forms"
+# The app's definitions: beside the packages in a checkout, or where an installed wheel
+# put them (pyproject's data-files). Not the app's resource finder: the server is never a
+# frozen bundle.
+FORMS_FOLDERS = (Path(__file__).resolve().parents[1] / "resources" / "forms",
+                 Path(sys.prefix) / "share" / "kycdesk" / "forms")
+
+
+def default_forms_folder() -> Path:
+    for folder in FORMS_FOLDERS:
+        if folder.is_dir():
+            return folder
+    raise ValueError("no form definitions found (looked in "
+                     + ", ".join(str(f) for f in FORMS_FOLDERS)
+                     + "): reinstall kycdesk-server or name a folder with --forms")
 
 
 class FormCatalogue:
@@ -23,7 +35,7 @@ class FormCatalogue:
         """Every definition in `folder` (None: the app's own). A broken file is refused
         at start, naming the file: a server that half-knows a form would judge its
         submissions wrongly."""
-        self.folder = folder or FORMS_FOLDER
+        self.folder = folder or default_forms_folder()
         self._by_key: dict[tuple[str, str], FormDefinition] = {}
         for path in sorted(self.folder.glob("*.json")):
             try:
@@ -32,6 +44,8 @@ class FormCatalogue:
             except (OSError, ValueError, ValidationError) as exc:
                 raise ValueError(f"form definition {path.name} is unusable: {exc}") from exc
             self._by_key[(definition.form_id, definition.version)] = definition
+        if not self._by_key:
+            raise ValueError(f"no form definitions (*.json) in {self.folder}")
 
     def get(self, form_id: str | None, version: str | None) -> FormDefinition | None:
         if form_id is None or version is None:
