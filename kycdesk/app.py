@@ -290,7 +290,8 @@ class KycDeskApp(QObject):
         session = CaseSession(self.writer_thread.client, case, definition, images, self.loader,
                               debounce_ms=self.debounce_ms, migrated=note is not None,
                               profile=self.profile())
-        editor = CaseEditor(session, camera=self.camera(), confirm=self.confirm,
+        editor = CaseEditor(session, camera=self.camera(),
+                            captures_dir=self.paths.captures_dir, confirm=self.confirm,
                             migration_note=note, kept_keys=kept)
         editor.submitted.connect(lambda _id: self.model.refresh())
         self.window.add_editor(editor)
