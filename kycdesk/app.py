@@ -103,6 +103,11 @@ class KycDeskApp(QObject):
         self._retention_timer = QTimer(self)
         self._retention_timer.setInterval(RETENTION_SWEEP_MS)
         self._retention_timer.timeout.connect(self.sweep_retention)
+        # A timer of our own (not QTimer.singleShot), so shutdown can stop it.
+        self._full_check_timer = QTimer(self)
+        self._full_check_timer.setSingleShot(True)
+        self._full_check_timer.setInterval(BACKGROUND_CHECK_DELAY_MS)
+        self._full_check_timer.timeout.connect(self._start_full_check)
 
     @Slot()
     def show_about(self) -> None:
@@ -163,7 +168,7 @@ class KycDeskApp(QObject):
         self._start_sync()
         self._retention_timer.start()
         QTimer.singleShot(0, self.sweep_retention)
-        QTimer.singleShot(BACKGROUND_CHECK_DELAY_MS, self._start_full_check)
+        self._full_check_timer.start()
 
     def _forms(self) -> FormRegistry | None:
         """The form definitions, loaded the first time they are needed (pydantic and the
@@ -423,6 +428,7 @@ class KycDeskApp(QObject):
         if self.sync is not None:
             self.sync.stop()  # before the writer: a sync write waits for the writer
         self._retention_timer.stop()
+        self._full_check_timer.stop()
         if self.writer_thread is not None:
             self.writer_thread.stop()
             self.writer_thread = None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from kycdesk.paths import DATA_DIR_ENV, DataPaths, resolve
-from tests import tiers
+from tests import leaks, tiers
 
 if TYPE_CHECKING:
     from kycdesk.persistence.store import LocalStore
@@ -54,6 +54,27 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
         return None
     module = tiers.module_name_of(collection_path)
     return True if module is not None and tiers.imports_qt(module) else None
+
+
+_LEAK_BASELINE = pytest.StashKey[leaks.Baseline]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    item.stash[_LEAK_BASELINE] = leaks.baseline()  # before any of its fixtures
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """After every fixture of the test is finalized (and pytest-qt closed its widgets):
+    nothing the test started may still run (tests/leaks.py)."""
+    result = yield
+    before = item.stash.get(_LEAK_BASELINE, None)
+    problems = leaks.check(before) if before is not None else []
+    if problems:
+        pytest.fail("left running after the test: " + "; ".join(problems), pytrace=False)
+    return result
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
