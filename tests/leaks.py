@@ -64,8 +64,13 @@ def _qt_running() -> dict[int, tuple[object, str]]:
     return found
 
 
+# Qt objects still active when the last check ran (reported then, or owned by a fixture
+# of a wider scope): the next test's baseline, so the heap is scanned once per test.
+_active_after_last_check: set[int] = set()
+
+
 def baseline() -> Baseline:
-    return Baseline(_python_threads(), set(_qt_running()))
+    return Baseline(_python_threads(), set(_active_after_last_check))
 
 
 def check(before: Baseline) -> list[str]:
@@ -93,7 +98,10 @@ def _qt_left_running(before: Baseline, deadline: float) -> list[str]:
     from PySide6.QtCore import QThread
 
     problems = []
-    for key, (obj, description) in _qt_running().items():
+    running = _qt_running()
+    _active_after_last_check.clear()
+    _active_after_last_check.update(running)
+    for key, (obj, description) in running.items():
         if key in before.qt_objects:
             continue
         if isinstance(obj, QThread):
