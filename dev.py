@@ -3,6 +3,8 @@
 
     python3 dev.py app     create .venv, install kycdesk, start the app
     python3 dev.py test    create .venv, install kycdesk + test tools, run lint, types, tests
+    python3 dev.py test --fast   the same with only the unit and Qt test tiers (the quick
+                                 loop; no server process, PostgreSQL, S3, browser or slow)
     python3 dev.py bundle  build the PyInstaller bundle in dist/kycdesk and prove it starts
 
 Extra arguments after `app` go to kycdesk (e.g. `python3 dev.py app --data-dir D`);
@@ -103,9 +105,10 @@ def ensure_browser_scripts() -> None:
 
 def test(pytest_args: list[str]) -> int:
     ensure_venv("dev")
-    ensure_postgresql()
-    ensure_chromium()
-    ensure_browser_scripts()
+    if "--fast" not in pytest_args:  # the fast tiers use no PostgreSQL and no browser
+        ensure_postgresql()
+        ensure_chromium()
+        ensure_browser_scripts()
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     steps: list[list[str | Path]] = [
         [BIN / "ruff", "check", "."],
@@ -115,6 +118,16 @@ def test(pytest_args: list[str]) -> int:
     for step in steps:
         if run(*step, env=env) != 0:
             return 1
+    if "--fast" not in pytest_args:
+        return _pytest(pytest_args, env)
+    rest = [arg for arg in pytest_args if arg != "--fast"]
+    # The unit tier in a process of its own, where importing Qt is an error (see
+    # tests/tiers.py); then the Qt tier. Tiers are given by tests/conftest.py.
+    return (_pytest(["-m", "unit", "-p", "no:pytest-qt", *rest], env)
+            or _pytest(["-m", "qt", *rest], env))
+
+
+def _pytest(pytest_args: list[str], env: dict[str, str]) -> int:
     code = run(PYTHON, "-m", "pytest", *pytest_args, env=env)
     if code == 5:
         print("pytest collected no tests: that is a failure here.")

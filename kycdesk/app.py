@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -40,7 +40,17 @@ from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.recovery import RecoveryReport
 from kycdesk.persistence.writer import WriterThread
-from kycdesk.sync.credentials import PARALLEL_SETTING, STALL_SETTING
+from kycdesk.settings import (
+    CA_BUNDLE,
+    EMPLOYEE_ID,
+    PARALLEL_UPLOADS,
+    RETENTION_DAYS,
+    SERVER_URL,
+    STALL_SECONDS,
+    VERIFIER_NAME,
+    WINDOW_GEOMETRY,
+    Settings,
+)
 from kycdesk.views.camera import CameraSource, default_camera
 from kycdesk.views.confirm import Confirm, ask_confirmation
 from kycdesk.views.main_window import MainWindow
@@ -57,8 +67,6 @@ if TYPE_CHECKING:  # loaded after the window is up (see KycDeskApp._after_window
 log = logging.getLogger(__name__)
 
 
-RETENTION_SETTING = "retention/days"  # synced cases keep their data this long (default 30)
-DEFAULT_RETENTION_DAYS = 30.0
 RETENTION_SWEEP_MS = 6 * 3600 * 1000
 BACKGROUND_CHECK_DELAY_MS = 10_000  # let the verifier start working first
 
@@ -98,7 +106,7 @@ class KycDeskApp(QObject):
         self.window.minimised.connect(self.flush_all)
         self.window.aboutRequested.connect(self.show_about)
         self.startup_error: str | None = None
-        self.settings = QSettings()
+        self.settings = Settings()
         self._sync_options = sync_options or {}
         self.sync: SyncController | None = None
         self._hears_application = False  # connected to the application's own signals
@@ -109,6 +117,11 @@ class KycDeskApp(QObject):
         self._retention_timer = QTimer(self)
         self._retention_timer.setInterval(RETENTION_SWEEP_MS)
         self._retention_timer.timeout.connect(self.sweep_retention)
+        # A timer of our own (not QTimer.singleShot), so shutdown can stop it.
+        self._full_check_timer = QTimer(self)
+        self._full_check_timer.setSingleShot(True)
+        self._full_check_timer.setInterval(BACKGROUND_CHECK_DELAY_MS)
+        self._full_check_timer.timeout.connect(self._start_full_check)
 
     @Slot()
     def show_about(self) -> None:
@@ -179,7 +192,7 @@ class KycDeskApp(QObject):
         self._start_sync()
         self._retention_timer.start()
         QTimer.singleShot(0, self.sweep_retention)
-        QTimer.singleShot(BACKGROUND_CHECK_DELAY_MS, self._start_full_check)
+        self._full_check_timer.start()
 
     def _forms(self) -> FormRegistry | None:
         """The form definitions, loaded the first time they are needed (pydantic and the
@@ -255,11 +268,7 @@ class KycDeskApp(QObject):
         return case, definition, None, sorted(k for k in case.form if k not in known)
 
     def retention_days(self) -> float:
-        try:
-            return max(1.0, float(str(self.settings.value(RETENTION_SETTING,
-                                                          DEFAULT_RETENTION_DAYS))))
-        except ValueError:
-            return DEFAULT_RETENTION_DAYS
+        return self.settings.get(RETENTION_DAYS)
 
     @Slot()
     def sweep_retention(self) -> int:
@@ -273,8 +282,9 @@ class KycDeskApp(QObject):
         return len(due)
 
     def profile(self) -> dict[str, str]:
-        return {key: str(self.settings.value(f"profile/{key}") or "")
-                for key in ("name", "employee_id")}
+        # The keys the form definitions name in their `profile:` defaults.
+        return {"name": self.settings.get(VERIFIER_NAME),
+                "employee_id": self.settings.get(EMPLOYEE_ID)}
 
     @Slot(str)
     def open_case(self, case_id: str) -> CaseEditor | None:
@@ -304,7 +314,8 @@ class KycDeskApp(QObject):
         session = CaseSession(self.writer_thread.client, case, definition, images, self.loader,
                               debounce_ms=self.debounce_ms, migrated=note is not None,
                               profile=self.profile())
-        editor = CaseEditor(session, camera=self.camera(), confirm=self.confirm,
+        editor = CaseEditor(session, camera=self.camera(),
+                            captures_dir=self.paths.captures_dir, confirm=self.confirm,
                             migration_note=note, kept_keys=kept)
         editor.submitted.connect(lambda _id: self.model.refresh())
         self.window.add_editor(editor)
@@ -329,7 +340,7 @@ class KycDeskApp(QObject):
         """The sync worker opens its own read connection: start it once the writer has
         migrated the database (and the window is up: the network stack is imported
         here, not before the first cases are listed)."""
-        from kycdesk.sync.credentials import CA_BUNDLE_SETTING, SERVER_SETTING, load_token
+        from kycdesk.sync.credentials import load_token
         from kycdesk.sync.worker import SyncController
 
         assert self.writer_thread is not None
@@ -340,12 +351,11 @@ class KycDeskApp(QObject):
         self.sync.progress.connect(panel.show_progress)
         self.sync.runFinished.connect(panel.show_result)
         self.sync.start()
-        url = str(self.settings.value(SERVER_SETTING) or "")
+        url = self.settings.get(SERVER_URL)
         if url:
             lookup = load_token(url)
             if lookup.token:
-                self.sync.configure(url, lookup.token,
-                                    str(self.settings.value(CA_BUNDLE_SETTING) or ""))
+                self.sync.configure(url, lookup.token, self.settings.get(CA_BUNDLE))
                 self.sync.request_sync()
             elif lookup.problem:
                 self.window.show_status(lookup.problem)
@@ -388,10 +398,14 @@ class KycDeskApp(QObject):
 
     @Slot()
     def open_settings(self) -> SettingsDialog:
+        from kycdesk.sync.credentials import keyring_available, load_token
         from kycdesk.views.settings_dialog import SettingsDialog
 
+        url = self.settings.get(SERVER_URL)
         dialog = SettingsDialog(self.settings, check_connection, self.window,
-                                enrol=enrol_with_code)
+                                enrol=enrol_with_code,
+                                token=(load_token(url).token or "") if url else "",
+                                keyring_ok=keyring_available())
         dialog.saved.connect(self._settings_saved)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -399,6 +413,12 @@ class KycDeskApp(QObject):
 
     @Slot(str, str, str)
     def _settings_saved(self, url: str, token: str, ca_bundle: str) -> None:
+        from kycdesk.sync.credentials import keyring_available, save_token
+
+        if token and keyring_available():
+            problem = save_token(url, token)
+            if problem:
+                self.window.show_status(problem)
         if self.sync is not None:
             self.sync.configure(url, token, ca_bundle)
             self.sync.request_sync(now=True)
@@ -436,6 +456,7 @@ class KycDeskApp(QObject):
         if self.sync is not None:
             self.sync.stop()  # before the writer: a sync write waits for the writer
         self._retention_timer.stop()
+        self._full_check_timer.stop()
         if self.writer_thread is not None:
             self.writer_thread.stop()
             self.writer_thread = None
@@ -450,17 +471,10 @@ class KycDeskApp(QObject):
         self.lock.release()
 
 
-def sync_tuning(settings: QSettings) -> dict[str, Any]:
+def sync_tuning(settings: Settings) -> dict[str, Any]:
     """The sync settings a person may tune (README: "Sync on a bad link")."""
-    def number(key: str, default: float, low: float, high: float) -> float:
-        try:
-            value = float(str(settings.value(key, default)))
-        except ValueError:
-            return default
-        return min(high, max(low, value))
-
-    return {"parallel": int(number(PARALLEL_SETTING, 3, 1, 8)),
-            "stall_s": number(STALL_SETTING, 30.0, 5.0, 600.0)}
+    return {"parallel": settings.get(PARALLEL_UPLOADS),
+            "stall_s": settings.get(STALL_SECONDS)}
 
 
 def check_connection(url: str, token: str, ca_bundle: str | None) -> Health:
@@ -478,11 +492,11 @@ def enrol_with_code(url: str, code: str, ca_bundle: str | None) -> EnrolledDevic
     return enrol_device(url, code, default_device_name(), ca_bundle=ca_bundle)
 
 
-def _restore_geometry(window: MainWindow, settings: QSettings) -> None:
+def _restore_geometry(window: MainWindow, settings: Settings) -> None:
     """The saved geometry; else fill the screen's available area (a 1366x768 tablet with
     a taskbar must still show the status bar, where sync speaks)."""
-    geometry = settings.value("window/geometry")
-    if isinstance(geometry, QByteArray) and window.restoreGeometry(geometry):
+    geometry = settings.get(WINDOW_GEOMETRY)
+    if geometry and window.restoreGeometry(QByteArray(geometry)):
         return
     screen: QScreen | None = QGuiApplication.primaryScreen()
     if screen is None:  # no display (offscreen tests report one; be safe anyway)
@@ -547,7 +561,7 @@ def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
     try:
         code = app.exec()
     finally:
-        settings.setValue("window/geometry", desk.window.saveGeometry())
+        settings.set(WINDOW_GEOMETRY, bytes(desk.window.saveGeometry().data()))
         desk.shutdown()
         collector.stop()
     return code if desk.startup_error is None else 2

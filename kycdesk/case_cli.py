@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from kycdesk.core.case_archive import ARCHIVE_FORMAT, read_archive
 from kycdesk.core.hashing import file_sha256
 from kycdesk.exit_codes import ExitCode
-from kycdesk.paths import DataPaths
+from kycdesk.paths import DataPaths, private_scratch_dir
 
 if TYPE_CHECKING:  # the store loads QtSql: imported when a command runs, not at start
     from kycdesk.core.form_schema import FormDefinition
@@ -313,9 +312,9 @@ def _import(store: LocalStore, path: Path, out: TextIO) -> int:
     from kycdesk.core.states import CaseStatus, Change
     from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm, Transition
 
-    with tempfile.TemporaryDirectory(prefix="kycdesk-import-") as tmp:
+    with private_scratch_dir(store.paths, "import-") as tmp:
         try:
-            case = read_archive(path, Path(tmp))
+            case = read_archive(path, tmp)
         except ValueError as exc:
             print(f"error: {exc}; nothing was imported", file=sys.stderr)
             return ExitCode.PROBLEMS

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import random
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from kycdesk.core.errors import FailureKind
 from kycdesk.core.records import Location
 from kycdesk.core.states import CaseStatus, Change
+from kycdesk.paths import system_scratch_dir
 from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm, Transition
 from kycdesk.persistence.store import LocalStore
 
@@ -132,7 +132,7 @@ def generate(store: LocalStore, *, cases: int, images_per_case: int,
     rng = random.Random(seed)
     case_ids: list[str] = []
     added = 0
-    with tempfile.TemporaryDirectory(prefix="kycdesk-demo-") as tmp:
+    with system_scratch_dir("kycdesk-demo-") as tmp:
         for index in range(cases):
             reference, form, (city, lat, lon) = demo_form(rng)
             case_id = store.run(CreateCase(reference_number=reference, form_id=DEMO_FORM_ID,
@@ -143,7 +143,7 @@ def generate(store: LocalStore, *, cases: int, images_per_case: int,
                             id_number=form.get("identity.document_number")))
             for photo in range(images_per_case):
                 slot, label = SLOTS[photo % len(SLOTS)]
-                source = Path(tmp) / f"{index}_{photo}.jpg"
+                source = tmp / f"{index}_{photo}.jpg"
                 name = f"{form['applicant.first_name']} {form['applicant.last_name']}"
                 render_photo(source, label=label, subtitle=f"{name}\n{reference}",
                              seed=rng.randrange(2**31), size=image_size)

@@ -4,11 +4,20 @@ The data dir holds personal data (ID photos, addresses), so every folder we crea
 owner-only (0o700). A `--data-dir` flag or the KYCDESK_DATA_DIR environment variable
 overrides the platformdirs default; when overridden, logs live inside it too so tests,
 kiosks and demos never touch the real user profile.
+
+Photos on their way in (camera captures, the photos of an archive being imported) wait
+in the data dir's `captures/` folder, never in the system temp folder: they are ID
+documents. The folder only ever holds files in flight, so startup recovery empties it.
+Scratch space for data that is not personal (the self-test, demo pictures) is the one
+use of the system temp folder, through `system_scratch_dir`.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +30,9 @@ DB_FILENAME = "kycdesk.sqlite3"
 LOCK_FILENAME = "kycdesk.lock"
 CASES_DIRNAME = "cases"
 LOST_AND_FOUND_DIRNAME = "lost+found"
+CAPTURES_DIRNAME = "captures"
 PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,11 @@ class DataPaths:
     @property
     def lost_and_found(self) -> Path:
         return self.root / LOST_AND_FOUND_DIRNAME
+
+    @property
+    def captures_dir(self) -> Path:
+        """Photos in flight into the store (see the module docstring)."""
+        return self.root / CAPTURES_DIRNAME
 
     def case_dir(self, case_id: str) -> Path:
         """Folder of one case. `case_id` must already be validated (see persistence.ids)."""
@@ -74,3 +90,20 @@ def resolve(data_dir: str | os.PathLike[str] | None = None) -> DataPaths:
 def ensure_private_dir(path: Path) -> None:
     """Create `path` (and parents) owner-only; an existing folder is left as it is."""
     path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+
+
+@contextmanager
+def private_scratch_dir(paths: DataPaths, prefix: str) -> Iterator[Path]:
+    """A temporary owner-only folder inside `captures/` for personal data in flight
+    (an archive's photos); removed on exit, and by startup recovery after a crash."""
+    ensure_private_dir(paths.captures_dir)
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=paths.captures_dir) as folder:
+        yield Path(folder)
+
+
+@contextmanager
+def system_scratch_dir(prefix: str) -> Iterator[Path]:
+    """A temporary folder in the system temp folder, only for data that is not personal
+    (generated demo pictures, the self-test's throwaway store)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        yield Path(folder)

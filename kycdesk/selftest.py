@@ -5,13 +5,12 @@ and the sync stack imports. One line per check; exit code 1 if any check fails."
 
 from __future__ import annotations
 
-import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 from kycdesk.about import about_lines
-from kycdesk.paths import resolve
+from kycdesk.paths import resolve, system_scratch_dir
 from kycdesk.persistence.commands import AddImage, AppendEdit, CreateCase, SaveForm
 from kycdesk.resources import resource_path
 
@@ -102,8 +101,8 @@ def run_self_test(print_line: Callable[[str], None] = print) -> int:
         print_line(f"info  {line}")
     print_line(f"info  platform plugin: {QGuiApplication.platformName()}")
     failures = 0
-    with tempfile.TemporaryDirectory(prefix="kycdesk-selftest-") as tmp:
-        folder = Path(tmp) / "data"
+    with system_scratch_dir("kycdesk-selftest-") as tmp:
+        folder = tmp / "data"
         checks: list[tuple[str, Check]] = [
             ("SQL driver", _sql_driver),
             ("image plugin", _image_plugin),

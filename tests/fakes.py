@@ -13,9 +13,11 @@ from kycdesk.views.camera import CaptureDone
 class FakeCamera:
     """Implements views.camera.CameraSource: "captures" a generated JPEG."""
 
-    def __init__(self, location: Location | None = None, fail: str | None = None) -> None:
+    def __init__(self, location: Location | None = None, fail: str | None = None,
+                 content: bytes | None = None) -> None:
         self.location = location or Location(51.5074, -0.1278, 8.0, None)
         self.fail = fail
+        self.content = content  # instead of a photo: what a broken camera might save
         self.captures = 0
 
     def available(self) -> bool:
@@ -26,10 +28,12 @@ class FakeCamera:
         if self.fail:
             done(None, Location(), self.fail)
             return
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"fake_{uuid.uuid4().hex}.jpg"
-        render_photo(path, label="CAMERA", subtitle="fake capture", seed=self.captures,
-                     size=(640, 480))
+        if self.content is not None:
+            path.write_bytes(self.content)
+        else:
+            render_photo(path, label="CAMERA", subtitle="fake capture", seed=self.captures,
+                         size=(640, 480))
         done(path, self.location, None)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,32 @@ def test_lower_layers_never_import_qt_widgets() -> None:
                  if any(m.startswith(("PySide6.QtWidgets", "kycdesk.views"))
                         for m in _imported_modules(path))]
     assert offenders == []
+
+
+def test_every_package_the_app_imports_is_a_declared_dependency() -> None:
+    """A package reached only through another one's dependencies (httpcore through httpx)
+    can vanish or change major version under us: the app declares what it imports."""
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    repo = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))
+    def normal(name: str) -> str:  # PEP 503: PySide6_Essentials == pyside6-essentials
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    declared = {normal(re.split(r"[<>=!~\[ ;]", spec, maxsplit=1)[0])
+                for spec in project["project"]["dependencies"]}
+    distributions = packages_distributions()
+    undeclared = {}
+    for path in (repo / "kycdesk").rglob("*.py"):
+        for module in _imported_modules(path):
+            top = module.partition(".")[0]
+            if top in sys.stdlib_module_names or top in ("kycdesk", "__future__"):
+                continue
+            names = {normal(name) for name in distributions.get(top, [top])}
+            if not names & declared:
+                undeclared[top] = str(path.relative_to(repo))
+    assert undeclared == {}
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 12),

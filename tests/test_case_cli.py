@@ -129,7 +129,7 @@ def _filled_case(paths: DataPaths, capsys: Capture, image_dir: Path) -> str:
 
 def test_export_then_import_on_another_device_is_the_same_case(
         qapp: object, paths: DataPaths, image_dir: Path, tmp_path: Path,
-        capsys: Capture) -> None:
+        capsys: Capture, system_temp: Path) -> None:
     case_id = _filled_case(paths, capsys, image_dir)
     archive = tmp_path / "case.zip"
     code, out, _ = case(paths, capsys, "export", case_id, "-o", str(archive))
@@ -150,6 +150,9 @@ def test_export_then_import_on_another_device_is_the_same_case(
     assert listed[0]["applicant_name"] == "Mwajuma Okonkwo-Haddad"
     with LocalStore(other) as store:
         assert store.check().has_problems is False
+    # The archive's photos (ID documents) were unpacked in the data folder, not the
+    # system's temp folder, and are gone once imported.
+    assert list(other.captures_dir.iterdir()) == [] and not system_temp.exists()
 
     # The same archive again: this device already has that revision, nothing changes.
     code, _, err = case(other, capsys, "import", str(archive))
@@ -181,7 +184,7 @@ def _rewrite(archive: Path, target: Path, change: dict[str, bytes]) -> Path:
 @pytest.mark.parametrize("damage", ["photo", "manifest", "not-a-zip", "escaping-name"])
 def test_a_damaged_archive_imports_nothing(qapp: object, paths: DataPaths, image_dir: Path,
                                           tmp_path: Path, capsys: Capture,
-                                          damage: str) -> None:
+                                          damage: str, system_temp: Path) -> None:
     case_id = _filled_case(paths, capsys, image_dir)
     archive = tmp_path / "case.zip"
     assert case(paths, capsys, "export", case_id, "-o", str(archive))[0] == 0
@@ -211,6 +214,7 @@ def test_a_damaged_archive_imports_nothing(qapp: object, paths: DataPaths, image
     assert code == 1 and expected in err and "nothing was imported" in err
     assert json.loads(case(other, capsys, "list", "--json")[1]) == []
     assert not (tmp_path / "evil.jpg").exists()
+    assert list(other.captures_dir.iterdir()) == [] and not system_temp.exists()
 
 
 def test_case_commands_refuse_while_the_app_holds_the_folder(

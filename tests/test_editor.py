@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
@@ -186,10 +187,25 @@ def test_photo_import_and_delete_save_the_draft_at_once(qtbot: QtBot, paths: Dat
         app.shutdown()
 
 
-def test_camera_capture_stores_photo_with_position(qtbot: QtBot, desk: KycDeskApp) -> None:
+def _capture_modes(editor: CaseEditor) -> list[int]:
+    """Modes of the captures the panel hands to the session (before the store has them)."""
+    modes: list[int] = []
+    add_photos = editor.session.add_photos
+
+    def spy(slot: str, files: list[Path], **kwargs: Any) -> int:
+        modes.extend(file.stat().st_mode & 0o777 for file in files)
+        return add_photos(slot, files, **kwargs)
+
+    editor.session.add_photos = spy  # type: ignore[method-assign]
+    return modes
+
+
+def test_camera_capture_stores_photo_with_position(qtbot: QtBot, desk: KycDeskApp,
+                                                   system_temp: Path) -> None:
     """Through the app's real wiring: the camera comes from the app's camera factory (the
     seam the QtMultimedia camera uses), the verifier presses "Take photo"."""
     editor = _new_editor(qtbot, desk)
+    modes = _capture_modes(editor)
     slot = editor.photos.slots["selfie"]
     assert slot.capture_button.isVisibleTo(slot)
     with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
@@ -200,8 +216,45 @@ def test_camera_capture_stores_photo_with_position(qtbot: QtBot, desk: KycDeskAp
     assert stored.is_file() and stored.parent == desk.paths.case_dir(editor.case_id)
     assert image.location.latitude == pytest.approx(51.5074)
     assert image.location.accuracy == 8.0
-    assert image.location.latitude == pytest.approx(51.5074)
-    assert image.location.accuracy == 8.0
+    captures = desk.paths.captures_dir
+    assert modes == [0o600] and captures.stat().st_mode & 0o777 == 0o700
+    assert list(captures.iterdir()) == [], "the capture is removed once stored"
+    assert not system_temp.exists()
+
+
+def test_a_refused_capture_leaves_no_file_behind(qtbot: QtBot, paths: DataPaths,
+                                                 system_temp: Path) -> None:
+    """An ID photo the store refuses (here: not a photo at all) is not kept either."""
+    app = _make_app(qtbot, paths, camera_factory=lambda: FakeCamera(content=b"garbage"))
+    try:
+        editor = _new_editor(qtbot, app)
+        modes = _capture_modes(editor)
+        slot = editor.photos.slots["selfie"]
+        with qtbot.waitSignal(editor.session.photoError, timeout=10_000):
+            slot.capture_button.click()
+        assert "camera photo was not added" in slot.error_label.text()
+        assert modes == [0o600]
+        assert list(paths.captures_dir.iterdir()) == []
+        assert not system_temp.exists()
+    finally:
+        app.shutdown()
+
+
+def test_a_capture_into_a_full_slot_leaves_no_file_behind(qtbot: QtBot, desk: KycDeskApp,
+                                                          system_temp: Path) -> None:
+    editor = _new_editor(qtbot, desk)
+    slot = editor.photos.slots["selfie"]
+    full = editor.session.slot_fields["selfie"].max_count
+    for _ in range(full):
+        with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
+            slot.capture_button.click()
+    # The button is disabled now; a capture still arrives if it was started before the
+    # slot filled up (two quick presses): the panel's own entry point, as the button uses.
+    with qtbot.waitSignal(editor.session.photoError, timeout=10_000):
+        editor.photos.capture("selfie")
+    qtbot.waitUntil(lambda: not any(desk.paths.captures_dir.iterdir()), timeout=10_000)
+    assert editor.session.photos["selfie"].rowCount() == full
+    assert not system_temp.exists()
 
 
 @pytest.mark.parametrize(("name", "content", "reason"), [

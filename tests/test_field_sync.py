@@ -234,12 +234,14 @@ def test_a_photo_uploaded_with_tuspy_is_found_held_by_the_engine(
         case_id = _ready_case(store, megabyte_photos[:1], "KYC-FIELD-5")
         [image] = store.list_images(case_id)
         photo = store.paths.absolute(image.file_path)
-    uploader = TusClient(f"{server.base_url}/v1/uploads",
-                         headers={"Authorization": f"Bearer {TOKEN}"}).uploader(
-        str(photo), chunk_size=256 * 1024,
-        metadata={"case_id": case_id, "client_image_id": image.client_image_id,
-                  "sha256": image.sha256 or ""})
-    uploader.upload()
+    # Our own stream, closed here: given a path, tuspy opens the file and never closes it.
+    with photo.open("rb") as stream:
+        uploader = TusClient(f"{server.base_url}/v1/uploads",
+                             headers={"Authorization": f"Bearer {TOKEN}"}).uploader(
+            file_stream=stream, chunk_size=256 * 1024,
+            metadata={"case_id": case_id, "client_image_id": image.client_image_id,
+                      "sha256": image.sha256 or ""})
+        uploader.upload()
     result = _run(paths, server.base_url)
     assert result.synced == [case_id] and result.uploaded_images == 0
     with LocalStore(paths) as store:

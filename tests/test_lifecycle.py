@@ -137,12 +137,12 @@ def test_the_editor_discards_a_draft_and_closes_it(qtbot: QtBot, paths: DataPath
 
 def test_the_verifiers_profile_prefills_the_declaration(qtbot: QtBot,
                                                         paths: DataPaths) -> None:
-    from PySide6.QtCore import QSettings
-
+    from kycdesk.settings import EMPLOYEE_ID, VERIFIER_NAME, Settings
     from tests.test_editor import _make_app, _new_editor
 
-    QSettings().setValue("profile/name", "Ngozi Adeyemi")
-    QSettings().setValue("profile/employee_id", "V12345")
+    settings = Settings()
+    settings.set(VERIFIER_NAME, "Ngozi Adeyemi")
+    settings.set(EMPLOYEE_ID, "V12345")
     app = _make_app(qtbot, paths)
     try:
         editor = _new_editor(qtbot, app)

@@ -30,13 +30,13 @@ sys.stdin.read()
 @pytest.fixture
 def holder(paths: DataPaths) -> Iterator[subprocess.Popen[str]]:
     paths.root.mkdir(parents=True)
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(paths.lock_file)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
-    yield proc
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait()
+    # `with`: its pipes are closed and the process reaped when the test is over.
+    with subprocess.Popen([sys.executable, "-c", HOLDER, str(paths.lock_file)],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        yield proc
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_second_instance_is_told_the_app_is_running(qapp: object, paths: DataPaths,

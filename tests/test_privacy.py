@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from kycdesk.app import KycDeskApp
@@ -17,7 +16,7 @@ from kycdesk.core.form_schema import FieldDef, FieldKind
 from kycdesk.core.states import CaseChange, CaseStatus
 from kycdesk.logging_setup import configure
 from kycdesk.paths import DataPaths
-from kycdesk.sync.credentials import SERVER_SETTING
+from kycdesk.settings import SERVER_URL, Settings
 from kycdesk.views.case_editor import CaseEditor
 from tests.fakes import always_yes
 from tests.sync_support import TOKEN, ServerHandle
@@ -55,7 +54,7 @@ def test_no_typed_value_reaches_the_log_or_stderr(
         capfd: pytest.CaptureFixture[str]) -> None:
     from tests.test_editor import _fill_valid
 
-    QSettings().setValue(SERVER_SETTING, server.base_url)
+    Settings().set(SERVER_URL, server.base_url)
     app = KycDeskApp(paths, confirm=always_yes, debounce_ms=100,
                      sync_options={"periodic_ms": 3_600_000})
     qtbot.addWidget(app.window)

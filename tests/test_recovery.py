@@ -221,3 +221,19 @@ def test_a_million_findings_are_counted_not_listed(store: LocalStore, jpeg: Path
     assert "... and 3 more missing files" in report.lines() and report.has_problems
     state = full_check.load_state(store.paths)
     assert state is not None and len(state.found["missing_files"]) == 2
+
+
+def test_startup_removes_captures_a_crash_left_and_keeps_the_folder_private(
+        store: LocalStore) -> None:
+    """captures/ holds only photos in flight (ID documents): after a crash nobody waits
+    for them, so startup removes them, and puts the folder back to owner-only."""
+    captures = store.paths.captures_dir
+    captures.mkdir(mode=0o755)
+    captures.chmod(0o755)
+    (captures / "capture_1.jpg").write_bytes(b"an ID photo")
+    (captures / "import-x").mkdir()
+    (captures / "import-x" / "photo.jpg").write_bytes(b"an archive's photo")
+    report = store.recover()
+    assert list(captures.iterdir()) == []
+    assert captures.stat().st_mode & 0o777 == 0o700
+    assert report.removed_temp_files == ["captures/capture_1.jpg", "captures/import-x"]

@@ -168,16 +168,15 @@ def test_a_device_enrols_with_a_code_and_syncs_as_itself(
 
 def test_settings_enrol_the_device_with_a_code(qtbot: QtBot, server: ServerHandle,
                                                tmp_path: Path) -> None:
-    from PySide6.QtCore import QSettings
-
     from kycdesk.app import enrol_with_code
     from kycdesk.core.protocol import Health
+    from kycdesk.settings import Settings
     from kycdesk.views.settings_dialog import SettingsDialog
 
     def unused(_url: str, _token: str, _ca: str | None) -> Health:
         raise AssertionError("not called")
 
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings = Settings(tmp_path / "s.ini")
     dialog = SettingsDialog(settings, unused, enrol=enrol_with_code)
     qtbot.addWidget(dialog)
     saved: list[tuple[str, str, str]] = []

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from kycdesk.app import KycDeskApp, check_connection
@@ -16,8 +15,9 @@ from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm
 from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.writer import WriterThread
+from kycdesk.settings import SCHEMA, SERVER_URL, Settings
 from kycdesk.sync.backoff import Backoff
-from kycdesk.sync.credentials import SERVER_SETTING
+from kycdesk.sync.credentials import keyring_available
 from kycdesk.sync.errors import SyncError
 from kycdesk.sync.progress import CaseProgress
 from kycdesk.sync.status import RunResult, SyncState
@@ -155,7 +155,7 @@ def test_unreachable_server_is_offline_not_failed(
 @pytest.fixture
 def configured_app(qtbot: QtBot, paths: DataPaths, server: ServerHandle
                    ) -> Iterator[KycDeskApp]:
-    QSettings().setValue(SERVER_SETTING, server.base_url)
+    Settings().set(SERVER_URL, server.base_url)
     app = KycDeskApp(paths, confirm=always_yes,
                      sync_options={"backoff": FAST, "periodic_ms": 3_600_000})
     qtbot.addWidget(app.window)
@@ -236,8 +236,8 @@ def test_reopen_as_draft_unlocks_the_case_and_bumps_the_revision(
 def test_settings_dialog_tests_the_connection_and_stores_the_address(
         qtbot: QtBot, server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    settings = QSettings()
-    dialog = SettingsDialog(settings, check_connection)
+    settings = Settings()
+    dialog = SettingsDialog(settings, check_connection, keyring_ok=keyring_available())
     qtbot.addWidget(dialog)
     dialog.url.setText(server.base_url)
     dialog.token.setText("wrong")
@@ -253,13 +253,13 @@ def test_settings_dialog_tests_the_connection_and_stores_the_address(
     with qtbot.waitSignal(dialog.saved) as saved:
         dialog.save()
     assert saved.args == [server.base_url, TOKEN, ""]
-    assert settings.value(SERVER_SETTING) == server.base_url
+    assert settings.get(SERVER_URL) == server.base_url
     # No key store here: the dialog said so in the app's terms, and closed normally.
     assert dialog.keyring_note.isVisibleTo(dialog)
     assert "enter it here again after a restart" in dialog.keyring_note.text()
     assert "--token" not in dialog.keyring_note.text()
     assert dialog.result() == dialog.DialogCode.Accepted
-    assert TOKEN not in str([settings.value(k) for k in settings.allKeys()])
+    assert TOKEN not in str([settings.get(setting) for setting in SCHEMA])
     dialog.ca_bundle.setText("/nonexistent/ca.pem")
     dialog.save()
     assert "does not exist" in dialog.result_label.text()
@@ -280,7 +280,7 @@ def test_a_closed_settings_dialog_drops_the_answer_still_on_its_way(
         answer.wait(10)
         raise SyncError(FailureKind.TRANSIENT, "The server did not answer in time.")
 
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings = Settings(tmp_path / "s.ini")
     dialog = SettingsDialog(settings, slow_check)
     qtbot.addWidget(dialog)
     background.set_error_handler(lambda _name, exc: errors.append(exc))

@@ -101,12 +101,10 @@ def test_plain_http_is_refused_except_to_this_machine(
 
 
 def test_settings_refuse_a_plain_http_server(qtbot: QtBot, tmp_path: Path) -> None:
-    from PySide6.QtCore import QSettings
-
-    from kycdesk.sync.credentials import SERVER_SETTING
+    from kycdesk.settings import SERVER_URL, Settings
     from kycdesk.views.settings_dialog import SettingsDialog
 
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    settings = Settings(tmp_path / "s.ini")
 
     def never(_url: str, _token: str, _ca: str | None) -> Health:
         raise AssertionError("no connection is attempted")
@@ -116,4 +114,4 @@ def test_settings_refuse_a_plain_http_server(qtbot: QtBot, tmp_path: Path) -> No
     dialog.url.setText("http://kyc.example.org")
     dialog.save()
     assert "https://" in dialog.result_label.text() and dialog.result() == 0
-    assert settings.value(SERVER_SETTING) in (None, "")
+    assert settings.get(SERVER_URL) == ""

@@ -29,6 +29,7 @@ from kycdesk.persistence.client import StoreClient
 from kycdesk.persistence.commands import (
     AddImage,
     DeleteImage,
+    DiscardCapture,
     DiscardDraft,
     SetCurrentStep,
     Transition,
@@ -112,8 +113,10 @@ class CaseSession(QObject):
     def add_photos(self, slot: str, files: list[Path], *, location: Location | None = None,
                    origin: str = "import", remove_source: bool = False) -> int:
         """Hand files to the store (copied into the case, checked); returns how many were
-        accepted for adding. A slot that is full refuses the rest, with a message."""
+        accepted for adding. A slot that is full refuses the rest, with a message; a
+        refused file of our own (`remove_source`: a camera capture) is removed."""
         if not self.editable or slot not in self.photos:
+            self._discard_captures(files if remove_source else [])
             return 0
         field = self.slot_fields[slot]
         room = field.max_count - self.photos[slot].rowCount() - self._pending[slot]
@@ -121,6 +124,7 @@ class CaseSession(QObject):
             self.photoError.emit(slot, f"{field.label} takes at most {field.max_count} "
                                        f"photo(s); {len(files) - max(room, 0)} file(s) were "
                                        "not added.")
+            self._discard_captures(files[max(room, 0):] if remove_source else [])
             files = files[:max(room, 0)]
         for path in files:
             name = "camera photo" if origin == "camera" else path.name
@@ -132,6 +136,10 @@ class CaseSession(QObject):
                 functools.partial(self._photo_added, slot, name))
         self.photosPending.emit(slot, self._pending[slot])
         return len(files)
+
+    def _discard_captures(self, files: list[Path]) -> None:
+        for path in files:  # through the writer: the GUI thread never waits on disk
+            self.store.submit(DiscardCapture(self.case_id, path))
 
     def _photo_added(self, slot: str, name: str, result: Result[ImageRecord]) -> None:
         self._pending[slot] -= 1

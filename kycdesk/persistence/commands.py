@@ -122,13 +122,23 @@ class AddImage(Command[ImageRecord]):
     captured_at: str | None = None
     origin: str = "import"
     client_image_id: str | None = None
-    remove_source: bool = False  # our own temp file (camera capture): delete once stored
+    # Our own file in flight (a camera capture in paths' captures folder): removed once
+    # the store took it or refused it, so an ID photo is never left lying about.
+    remove_source: bool = False
     max_pixels: int | None = None  # the slot's size policy (None: keep the original)
     captured_at_source: str | None = None  # with captured_at: its provenance (archives)
 
     def prepare(self, ctx_paths: DataPaths, limits: ImageLimits) -> images.PreparedImage:
-        return images.prepare_image(ctx_paths, self.case_id, self.source, limits,
-                                    self.max_pixels)
+        try:
+            return images.prepare_image(ctx_paths, self.case_id, self.source, limits,
+                                        self.max_pixels)
+        except BaseException:
+            self.discard_source()  # refused (not a photo, too large...): not kept either
+            raise
+
+    def discard_source(self) -> None:
+        if self.remove_source:
+            self.source.unlink(missing_ok=True)
 
     def apply(self, ctx: StoreContext) -> ImageRecord:
         return CommitPreparedImage(self, self.prepare(ctx.paths, ctx.image_limits)).apply(ctx)
@@ -147,14 +157,26 @@ class CommitPreparedImage(Command[ImageRecord]):
 
     def apply(self, ctx: StoreContext) -> ImageRecord:
         request = self.request
-        record = images.commit_image(
-            ctx.conn, ctx.paths, self.prepared, slot=request.slot, location=request.location,
-            captured_at=request.captured_at, origin=request.origin,
-            client_image_id=request.client_image_id,
-            captured_at_source=request.captured_at_source)
-        if request.remove_source:
-            request.source.unlink(missing_ok=True)
-        return record
+        try:
+            return images.commit_image(
+                ctx.conn, ctx.paths, self.prepared, slot=request.slot,
+                location=request.location, captured_at=request.captured_at,
+                origin=request.origin, client_image_id=request.client_image_id,
+                captured_at_source=request.captured_at_source)
+        finally:
+            request.discard_source()
+
+
+@dataclass(frozen=True)
+class DiscardCapture(Command[None]):
+    """Remove a camera capture the case refused before it reached the store (a full
+    slot, a case no longer editable); returns nothing."""
+
+    case_id: str
+    source: Path
+
+    def apply(self, ctx: StoreContext) -> None:
+        self.source.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ flight, never to the size of the store. For each such folder:
   `lost+found/<case>/`, never deleted;
 - a retired `.gone_<case>` folder is removed or put back, as the rows say;
 - half-written thumbnails (a cache) are dropped.
+Then the data dir's `captures/` folder (photos on their way in: camera captures, an
+archive being imported) is emptied: it holds only files in flight, which the crash left
+with nobody waiting for them (the store either has its own copy or never took them).
 
 The full check (`full_check.run_full_check`) looks at everything: the database's
 integrity, every row against its file (size; SHA-256 in `kycdesk doctor`), every folder
@@ -26,7 +29,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kycdesk.paths import DataPaths, ensure_private_dir
+from kycdesk.paths import PRIVATE_DIR_MODE, DataPaths, ensure_private_dir
 from kycdesk.persistence import intents
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
@@ -195,6 +198,23 @@ def repair_case(conn: Connection, paths: DataPaths, case_id: str, report: Recove
                 append_event(conn, case_id, "recovery", {"actions": repaired_here})
 
 
+def _clear_captures(paths: DataPaths, report: RecoveryReport) -> None:
+    """Remove what a crash left in `captures/` (only in-flight files live there, so the
+    listing is as long as what was in flight) and make the folder owner-only again."""
+    folder = paths.captures_dir
+    try:
+        entries = sorted(folder.iterdir())
+    except FileNotFoundError:
+        return
+    folder.chmod(PRIVATE_DIR_MODE)
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            unlink_quietly(entry)
+        report.removed_temp_files.append(paths.relative(entry))
+
+
 def run_recovery(conn: Connection, paths: DataPaths) -> RecoveryReport:
     """Startup: repair the case folders the intent journal names, then clear it."""
     report = RecoveryReport()
@@ -203,6 +223,7 @@ def run_recovery(conn: Connection, paths: DataPaths) -> RecoveryReport:
         repair_case(conn, paths, case_id, report)
     for intent in pending:
         intents.end(intent.path)
+    _clear_captures(paths, report)
     if report.moved_to_lost_and_found:
         report.lost_and_found_count = count_lost_and_found(paths)
     if pending:

@@ -1,9 +1,10 @@
 """Where the server address and the device token come from.
 
-The address is a small setting (QSettings, or --server / KYCDESK_SERVER). The token is a
-secret: the OS keyring (Windows Credential Manager, macOS Keychain, Secret Service), or
---token / KYCDESK_TOKEN for kiosks and CI. Never QSettings, never the database. Where no
-keyring backend exists, we say so and work with the token from the command line.
+The address is a setting (`kycdesk.settings.SERVER_URL`, or --server / KYCDESK_SERVER).
+The token is a secret, and this is the one module that reads or writes it: the OS keyring
+(Windows Credential Manager, macOS Keychain, Secret Service), or --token / KYCDESK_TOKEN
+for kiosks and CI. Never the settings, never the database. Where no keyring backend
+exists, we say so and work with the token from the command line.
 """
 
 from __future__ import annotations
@@ -17,10 +18,6 @@ log = logging.getLogger(__name__)
 KEYRING_SERVICE = "kycdesk"
 TOKEN_ENV = "KYCDESK_TOKEN"
 SERVER_ENV = "KYCDESK_SERVER"
-SERVER_SETTING = "sync/server_url"
-PARALLEL_SETTING = "sync/parallel_uploads"  # photos of a case sent at once (default 3)
-STALL_SETTING = "sync/stall_seconds"  # no data moved this long: drop and resume (30)
-CA_BUNDLE_SETTING = "sync/ca_bundle"  # a path to PEM certificates (private CA), optional
 NO_KEYRING = ("No secure key store is available on this device, so the token cannot be "
               "remembered. Give it with --token or the KYCDESK_TOKEN environment variable.")
 

@@ -8,12 +8,10 @@ import platform
 import sys
 from typing import TextIO
 
-from PySide6.QtCore import QSettings
-
-from kycdesk import APP_NAME
 from kycdesk.exit_codes import ExitCode
+from kycdesk.settings import CA_BUNDLE, SERVER_URL, Settings
 from kycdesk.sync.client import enrol_device
-from kycdesk.sync.credentials import CA_BUNDLE_SETTING, SERVER_SETTING, save_token
+from kycdesk.sync.credentials import save_token
 from kycdesk.sync.errors import SyncError
 
 
@@ -30,10 +28,10 @@ def run_enrol(server: str, code: str, *, name: str | None, ca_bundle: str | None
     except SyncError as exc:
         print(f"Not enrolled: {exc}", file=out)
         return ExitCode.AUTH
-    settings = QSettings(APP_NAME, APP_NAME)
-    settings.setValue(SERVER_SETTING, url)
+    settings = Settings()
+    settings.set(SERVER_URL, url)
     if ca_bundle:
-        settings.setValue(CA_BUNDLE_SETTING, ca_bundle)
+        settings.set(CA_BUNDLE, ca_bundle)
     problem = save_token(url, enrolled.credential)
     if problem:
         # No key store: the credential is shown once so it can be given with

@@ -12,9 +12,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from PySide6.QtCore import QSettings
-
-from kycdesk import APP_NAME
 from kycdesk.core.clock import format_instant, parse_instant_or_none
 from kycdesk.core.clock import now as clock_now
 from kycdesk.core.errors import FailureKind, StoreError
@@ -23,10 +20,9 @@ from kycdesk.paths import DataPaths
 from kycdesk.persistence.device import device_id
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.sync_store import SyncStoreAdapter, standalone_sync_store
+from kycdesk.settings import CA_BUNDLE, SERVER_URL, Settings
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.credentials import (
-    CA_BUNDLE_SETTING,
-    SERVER_SETTING,
     load_token,
     server_url_from,
 )
@@ -87,10 +83,9 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
     """`kycdesk sync --once`: what is due now. With `until_done`, keep going through cuts
     and offline spells until nothing is due or `deadline_s` has passed (kiosks run it
     from a scheduler); the retry policy is the engine's, as in the app."""
-    settings = QSettings(APP_NAME, APP_NAME)
-    saved = settings.value(SERVER_SETTING)
-    ca_bundle = ca_bundle or str(settings.value(CA_BUNDLE_SETTING) or "") or None
-    url = server_url_from(server, str(saved) if saved else None)
+    settings = Settings()
+    ca_bundle = ca_bundle or settings.get(CA_BUNDLE) or None
+    url = server_url_from(server, settings.get(SERVER_URL) or None)
     if not url:
         print("No server address: give --server, set KYCDESK_SERVER, or set it in the app.",
               file=out)

@@ -26,7 +26,9 @@ CaptureDone = Callable[[Path | None, Location, str | None], None]
 class CameraSource(Protocol):
     def available(self) -> bool: ...
 
-    def capture(self, folder: Path, done: CaptureDone) -> None: ...
+    def capture(self, folder: Path, done: CaptureDone) -> None:
+        """Save one photo as a new file in `folder` (which exists and is private)."""
+        ...
 
 
 class NoCamera:
@@ -81,7 +83,6 @@ class QtCameraSource:
     def capture(self, folder: Path, done: CaptureDone) -> None:
         from PySide6.QtMultimedia import QCamera, QImageCapture, QMediaCaptureSession
 
-        folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"capture_{uuid.uuid4().hex}.jpg"
         camera = QCamera(self._devices[0])
         session = QMediaCaptureSession()

@@ -9,6 +9,7 @@ between steps, adding or deleting a photo and closing save at once.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -43,7 +44,8 @@ class CaseEditor(QWidget):
     titleChanged = Signal(str)
 
     def __init__(self, session: CaseSession, *, camera: CameraSource | None = None,
-                 confirm: Confirm = ask_confirmation, migration_note: str | None = None,
+                 captures_dir: Path | None = None, confirm: Confirm = ask_confirmation,
+                 migration_note: str | None = None,
                  kept_keys: list[str] | None = None) -> None:
         super().__init__()
         self.session = session
@@ -53,7 +55,8 @@ class CaseEditor(QWidget):
         self.setObjectName(f"editor:{session.case_id}")
         self.model = session.draft
         self.autosave = session.autosave
-        self.photos = PhotoPanel(session, camera=camera, confirm=confirm)
+        self.photos = PhotoPanel(session, camera=camera, captures_dir=captures_dir,
+                                 confirm=confirm)
         self.model.errorsChanged.connect(self._refresh_step_badges)
         self.model.edited.connect(self._maybe_retitle)
         session.statusChanged.connect(self._status_changed)

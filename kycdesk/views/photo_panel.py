@@ -4,7 +4,6 @@ only shows what the store confirmed, and the reason when it refused a file."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from kycdesk.core.form_schema import FieldDef
 from kycdesk.core.records import ImageRecord, Location
 from kycdesk.models.case_session import CaseSession
 from kycdesk.models.photo_list_model import THUMB, PhotoListModel
+from kycdesk.paths import PRIVATE_FILE_MODE, ensure_private_dir
 from kycdesk.views.camera import CameraSource, NoCamera
 from kycdesk.views.confirm import Confirm, ask_confirmation
 from kycdesk.views.photo_viewer import PhotoViewer
@@ -173,10 +173,15 @@ class PhotoPanel(QWidget):
     """All photo slots of one case, over the case session's photo models."""
 
     def __init__(self, session: CaseSession, *, camera: CameraSource | None = None,
+                 captures_dir: Path | None = None,
                  confirm: Confirm = ask_confirmation) -> None:
         super().__init__()
         self.session = session
-        self.camera = camera or NoCamera()
+        # Captures are ID documents: they go only to the data dir's own captures folder
+        # (paths.DataPaths.captures_dir); without one there is nowhere to take a photo.
+        self.captures_dir = captures_dir
+        self.camera = camera if camera is not None and captures_dir is not None \
+            else NoCamera()
         self.confirm = confirm
         self.slots: dict[str, PhotoSlotWidget] = {}
         for slot, field in session.slot_fields.items():
@@ -205,9 +210,12 @@ class PhotoPanel(QWidget):
 
     @Slot(str)
     def capture(self, slot: str) -> None:
-        """Take a photo; it is copied into the case folder as soon as the camera saved
-        it (our temp file is removed once the copy is stored)."""
-        folder = Path(tempfile.gettempdir()) / "kycdesk-captures"
+        """Take a photo into the captures folder; it is copied into the case folder as
+        soon as the camera saved it, and the capture is removed whether the store took it
+        or refused it (startup recovery removes any a crash left behind)."""
+        folder = self.captures_dir
+        assert folder is not None  # no captures folder: NoCamera, never called here
+        ensure_private_dir(folder)
         widget = self.slots[slot]
         widget.show_error(None)
         widget.status_label.setText("Taking photo…")
@@ -217,6 +225,7 @@ class PhotoPanel(QWidget):
             if path is None:
                 widget.show_error(error or "The photo could not be taken.")
                 return
+            path.chmod(PRIVATE_FILE_MODE)  # the camera wrote it with the process umask
             self.session.add_photos(slot, [path], location=location, origin="camera",
                                     remove_source=True)
 

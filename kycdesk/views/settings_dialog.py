@@ -1,16 +1,18 @@
 """Settings: server address and device token (or a one-time enrolment code, traded for
 the device's own credential on Save), with "Test connection".
 
-The address goes to QSettings; the token to the OS keyring (never QSettings, never the
-database). Test connection and enrolment are background tasks (`kycdesk.background`):
-the window stays responsive while they wait, and a closed dialog drops their answer."""
+The address and the profile go to the settings (`kycdesk.settings`); the token is handed
+on with `saved` and the app keeps it in the OS keyring (`sync.credentials`, the one
+module that touches secrets: never the settings, never the database). Test connection and
+enrolment are background tasks (`kycdesk.background`): the window stays responsive while
+they wait, and a closed dialog drops their answer."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -24,14 +26,8 @@ from PySide6.QtWidgets import (
 
 from kycdesk.background import Task, run_task
 from kycdesk.core.protocol import EnrolledDevice, Health
-from kycdesk.sync.credentials import (
-    CA_BUNDLE_SETTING,
-    NO_KEYRING_IN_APP,
-    SERVER_SETTING,
-    keyring_available,
-    load_token,
-    save_token,
-)
+from kycdesk.settings import CA_BUNDLE, EMPLOYEE_ID, SERVER_URL, VERIFIER_NAME, Settings
+from kycdesk.sync.credentials import NO_KEYRING_IN_APP
 from kycdesk.sync.errors import SyncError
 from kycdesk.sync.server_url import url_problem
 from kycdesk.views.style import TOUCH
@@ -47,38 +43,39 @@ EnrolDevice = Callable[[str, str, str | None], EnrolledDevice]
 class SettingsDialog(QDialog):
     saved = Signal(str, str, str)  # server url, token, CA bundle path ("" = system CAs)
 
-    def __init__(self, settings: QSettings, check: ConnectionCheck,
-                 parent: QWidget | None = None, *, enrol: EnrolDevice | None = None) -> None:
+    def __init__(self, settings: Settings, check: ConnectionCheck,
+                 parent: QWidget | None = None, *, enrol: EnrolDevice | None = None,
+                 token: str = "", keyring_ok: bool = True) -> None:
+        """`token`: the one kept for the saved address (the app looks it up);
+        `keyring_ok`: whether the OS can keep it (else a note says what that means)."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
         self._check = check
         self._enrol = enrol
-        url = str(settings.value(SERVER_SETTING) or "")
+        url = settings.get(SERVER_URL)
         self.url = QLineEdit(url, self)
         self.url.setPlaceholderText("https://kyc.example.org")
         self.url.setMinimumHeight(TOUCH)
         self.token = QLineEdit(self)
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
         self.token.setMinimumHeight(TOUCH)
-        lookup = load_token(url) if url else None
-        if lookup is not None and lookup.token:
-            self.token.setText(lookup.token)
+        self.token.setText(token)
         self.code = QLineEdit(self)
         self.code.setPlaceholderText("ABCD-EFGH-JKLM, from your administrator")
         self.code.setMinimumHeight(TOUCH)
         self.code.setToolTip("A new device: enter the one-time code instead of a token; "
                              "Save enrols this device and keeps its credential.")
         self.code.setVisible(enrol is not None)
-        self.ca_bundle = QLineEdit(str(settings.value(CA_BUNDLE_SETTING) or ""), self)
+        self.ca_bundle = QLineEdit(settings.get(CA_BUNDLE), self)
         self.ca_bundle.setPlaceholderText("(the system's certificates)")
         self.ca_bundle.setMinimumHeight(TOUCH)
         self.ca_bundle.setToolTip("Only for a server whose certificate comes from your "
                                   "organisation's own authority: a PEM file")
-        self.verifier_name = QLineEdit(str(settings.value("profile/name") or ""), self)
+        self.verifier_name = QLineEdit(settings.get(VERIFIER_NAME), self)
         self.verifier_name.setMinimumHeight(TOUCH)
         self.verifier_name.setPlaceholderText("as it appears on your declarations")
-        self.employee_id = QLineEdit(str(settings.value("profile/employee_id") or ""), self)
+        self.employee_id = QLineEdit(settings.get(EMPLOYEE_ID), self)
         self.employee_id.setMinimumHeight(TOUCH)
         self.employee_id.setPlaceholderText("V12345")
         self.test_button = QPushButton("Test connection", self)
@@ -91,7 +88,7 @@ class SettingsDialog(QDialog):
         self.keyring_note.setObjectName("keyring-note")
         self.keyring_note.setWordWrap(True)
         self.keyring_note.setProperty("role", "help")
-        self.keyring_note.setVisible(not keyring_available())
+        self.keyring_note.setVisible(not keyring_ok)
         self.setMinimumWidth(560)  # long messages wrap; the form keeps its shape
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel, self)
@@ -189,17 +186,14 @@ class SettingsDialog(QDialog):
         _raise_if_bug(error)
 
     def _store(self, url: str, token: str, ca_bundle: str) -> None:
-        self.settings.setValue(SERVER_SETTING, url)
-        self.settings.setValue(CA_BUNDLE_SETTING, ca_bundle)
+        self.settings.set(SERVER_URL, url)
+        self.settings.set(CA_BUNDLE, ca_bundle)
         # The verifier's profile prefills the declaration of new cases (not a secret).
-        self.settings.setValue("profile/name", self.verifier_name.text().strip())
-        self.settings.setValue("profile/employee_id", self.employee_id.text().strip().upper())
-        if token and keyring_available():
-            problem = save_token(url, token)
-            if problem:
-                self.result_label.setText(problem)
-        # Without a key store the token still works until kycdesk closes (the note above
-        # said so in the app's terms); the dialog does not trap the verifier.
+        self.settings.set(VERIFIER_NAME, self.verifier_name.text().strip())
+        self.settings.set(EMPLOYEE_ID, self.employee_id.text().strip().upper())
+        # The token goes on to the app, which keeps it in the keyring; without a key
+        # store it still works until kycdesk closes (the note above said so in the app's
+        # terms): the dialog does not trap the verifier.
         self.saved.emit(url, token, ca_bundle)
         self.accept()
 
