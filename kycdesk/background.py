@@ -165,6 +165,11 @@ def default_lane() -> Lane:
         return _shared.default_lane
 
 
+def live_lanes() -> list[Lane]:
+    """Every lane still referenced (the tests' leak check waits for their jobs)."""
+    return list(_lanes)
+
+
 def shutdown(timeout_ms: int = 30_000) -> bool:
     """At quit: cancel what may be cancelled, wait for the rest, join every lane's
     threads. (Blocking is right at quit, as for the writer's last writes.)"""

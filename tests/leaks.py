@@ -2,10 +2,11 @@
 after every test's teardown, once every fixture has been finalized).
 
 Looked at: Python threads (`threading.enumerate`, executors' workers included), Qt's
-global thread pool (`QThreadPool.activeThreadCount`), `QThread`s still running and
-`QTimer`s still active. Something that is finishing is given a bounded wait (a join with
-a deadline, never a sleep) before it counts as a leak, so a thread that is on its way
-out cannot make a test flaky; one that is still there after `JOIN_S` is a leak.
+global thread pool (`QThreadPool.activeThreadCount`), the jobs of `kycdesk.background`'s
+lanes (each a pool of its own), `QThread`s still running and `QTimer`s still active.
+Something that is finishing is given a bounded wait (a join with a deadline, never a
+sleep) before it counts as a leak, so a thread that is on its way out cannot make a test
+flaky; one still there after `JOIN_S` is a leak.
 
 Exempt, and only these, each with its reason: see `LONG_LIVED_THREADS`.
 """
@@ -87,10 +88,25 @@ def check(before: Baseline) -> list[str]:
         pool = QThreadPool.globalInstance()
         if not pool.waitForDone(max(0, int((deadline - time.monotonic()) * 1000))):
             problems.append(f"QThreadPool: {pool.activeThreadCount()} job(s) still run")
+        problems += _background_jobs_left(deadline)
         if QCoreApplication.instance() is not None:
             # Widgets closed by pytest-qt are deleted (with their timers) on this event.
             QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         problems += _qt_left_running(before, deadline)
+    return problems
+
+
+def _background_jobs_left(deadline: float) -> list[str]:
+    """The background helper's lanes are pools of their own, not Qt's global one."""
+    if "kycdesk.background" not in sys.modules:
+        return []
+    from kycdesk.background import live_lanes
+
+    problems = []
+    for lane in live_lanes():
+        if not lane.wait_idle(max(0, int((deadline - time.monotonic()) * 1000))):
+            problems.append(f"background lane {lane.name!r}: {lane.active_threads()} "
+                            "job(s) still run")
     return problems
 
 

@@ -83,3 +83,18 @@ def test_a_pool_job_left_running_is_a_leak(qapp: object, short_wait: None) -> No
     finally:
         release.set()
         pool.waitForDone()
+
+
+def test_a_background_job_left_running_is_a_leak(qapp: object, short_wait: None) -> None:
+    """The background helper's lanes are pools of their own: checked too."""
+    from kycdesk.background import Lane, run_task
+
+    release = threading.Event()
+    before = leaks.baseline()
+    lane = Lane("leak-test")
+    run_task(lambda _control: release.wait(10), lane=lane, name="forgotten job")
+    try:
+        assert leaks.check(before) == ["background lane 'leak-test': 1 job(s) still run"]
+    finally:
+        release.set()
+        assert lane.wait_idle()
