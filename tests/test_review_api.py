@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,12 @@ class OfficeClient:
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.http.post(path, headers={CSRF_HEADER: self.csrf}, **kwargs)
 
+    def __enter__(self) -> OfficeClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.http.close()  # its pooled sockets: left open they are a ResourceWarning
+
 
 def signed_in(office: OfficeServer, role: str = "reviewer") -> OfficeClient:
     account = office.add_account(role, with_totp=False)
@@ -51,14 +58,15 @@ def signed_in(office: OfficeServer, role: str = "reviewer") -> OfficeClient:
 
 
 @pytest.fixture(scope="module")
-def seeded(server: ServerHandle) -> dict[str, Any]:
+def seeded(server: ServerHandle) -> Iterator[dict[str, Any]]:
     office = OfficeServer(server)
     submit_over_api(server.base_url, CASE_A, 1,
                     answers("Ada", "Lovelace", "P1234567"),
                     [(FRONT, jpeg(1), "id_front"), (SELFIE, jpeg(2), "selfie"),
                      (ODD, NOT_AN_IMAGE, "other")], reference="=cmd|' /C calc'!A0")
     submit_over_api(server.base_url, CASE_B, 1, answers("Grace", "Hopper", "X9"), [])
-    return {"anna": signed_in(office), "boris": signed_in(office)}
+    with signed_in(office) as anna, signed_in(office) as boris:
+        yield {"anna": anna, "boris": boris}
 
 
 def test_the_api_answers_only_a_signed_in_reviewer(server: ServerHandle,
@@ -188,25 +196,25 @@ def test_a_supervisor_gives_a_case_to_a_reviewer(server: ServerHandle,
                                                  seeded: dict[str, Any]) -> None:
     anna: OfficeClient = seeded["anna"]
     boris: OfficeClient = seeded["boris"]
-    sue = signed_in(OfficeServer(server), "supervisor")
-    boris_id = boris.get("/api/office/me").json()["id"]
-    refused = anna.post(f"/api/office/cases/{CASE_B}/assignment",
-                        json={"assignee_id": boris_id})
-    assert refused.status_code == 403
-    page = sue.get(f"/office/cases/{CASE_B}")
-    assert 'id="assignee_id"' in page.text and boris.username in page.text
-    given = sue.http.post(f"/office/cases/{CASE_B}/assign",
-                          data={"csrf_token": sue.csrf, "assignee_id": boris_id})
-    assert given.status_code == 303
-    assert anna.get(f"/api/office/cases/{CASE_B}").json()["assignee_name"] == boris.username
-    mine = boris.get("/api/office/cases", params={"assignee": "me"}).json()["rows"]
-    assert CASE_B in [r["case_id"] for r in mine]
-    filtered = sue.get("/office/queue", params={"assignee": boris_id})
-    assert "Grace Hopper" in filtered.text
-    assert "Ada Lovelace" not in filtered.text
-    unknown = sue.post(f"/api/office/cases/{CASE_B}/assignment",
-                       json={"assignee_id": "acc-nobody"})
-    assert unknown.status_code == 404
+    with signed_in(OfficeServer(server), "supervisor") as sue:
+        boris_id = boris.get("/api/office/me").json()["id"]
+        refused = anna.post(f"/api/office/cases/{CASE_B}/assignment",
+                            json={"assignee_id": boris_id})
+        assert refused.status_code == 403
+        page = sue.get(f"/office/cases/{CASE_B}")
+        assert 'id="assignee_id"' in page.text and boris.username in page.text
+        given = sue.http.post(f"/office/cases/{CASE_B}/assign",
+                              data={"csrf_token": sue.csrf, "assignee_id": boris_id})
+        assert given.status_code == 303
+        assert anna.get(f"/api/office/cases/{CASE_B}").json()["assignee_name"] == boris.username
+        mine = boris.get("/api/office/cases", params={"assignee": "me"}).json()["rows"]
+        assert CASE_B in [r["case_id"] for r in mine]
+        filtered = sue.get("/office/queue", params={"assignee": boris_id})
+        assert "Grace Hopper" in filtered.text
+        assert "Ada Lovelace" not in filtered.text
+        unknown = sue.post(f"/api/office/cases/{CASE_B}/assignment",
+                           json={"assignee_id": "acc-nobody"})
+        assert unknown.status_code == 404
 
 
 def test_the_case_page_compares_any_two_revisions(server: ServerHandle,
