@@ -32,6 +32,7 @@ class FieldKind(StrEnum):
     EMAIL = "email"
     ID_NUMBER = "id_number"
     PHOTO = "photo"
+    SIGNATURE = "signature"  # strokes + their PNG (core/signature.py)
 
 
 CHOICE_KINDS = {FieldKind.SINGLE_CHOICE, FieldKind.MULTI_CHOICE}
