@@ -24,6 +24,7 @@ from kycdesk.views.field_widgets import (
     MultiChoiceEditor,
     MultilineEditor,
     NumberEditor,
+    SignatureEditor,
     TextEditor,
     YesNoEditor,
 )
@@ -125,6 +126,13 @@ def _pick(qtbot: QtBot, widget: FieldEditor) -> None:
     elif isinstance(widget, MultilineEditor):
         qtbot.mouseClick(widget.text.viewport(), Qt.MouseButton.LeftButton)
         qtbot.keyClicks(widget.text, "Typed")
+    elif isinstance(widget, SignatureEditor):
+        pad = widget.pad
+        qtbot.mousePress(pad, Qt.MouseButton.LeftButton, pos=QPoint(20, 40))
+        for step in range(1, 12):
+            qtbot.mouseMove(pad, QPoint(20 + 20 * step, 40 + 40 * (step % 2)))
+        qtbot.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=QPoint(260, 60))
+        pad.setFocus()
     elif isinstance(widget, TextEditor):
         qtbot.mouseClick(widget.line, Qt.MouseButton.LeftButton)
         qtbot.keyClicks(widget.line, "A1")
