@@ -1,0 +1,83 @@
+"""The retake checks on generated ID photos: each problem is found, and a good photo gets
+no suggestion. The thresholds' margins are asserted, not just pass/fail: a threshold that
+drifted close to what a good photo measures would start nagging verifiers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+
+from kycdesk.core.photo_quality import (
+    BLUR_VARIANCE,
+    DARK_MEAN,
+    GLARE_SHARE,
+    SMALL_SHARE,
+    Problem,
+    assess,
+)
+from kycdesk.persistence.quality import check_photo, grey_of
+from tests.quality_images import blurred, darkened, glared, id_photo
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_good_photo_gets_no_suggestion_with_room_to_spare(seed: int) -> None:
+    quality = assess(id_photo(seed=seed))
+    assert quality.problems == ()
+    assert quality.sharpness > 5 * BLUR_VARIANCE
+    assert quality.glare_share == 0.0
+    assert quality.mean_grey > 2 * DARK_MEAN
+    assert quality.document_share > 2 * SMALL_SHARE
+
+
+@pytest.mark.parametrize("sigma", [2.5, 4.0])
+def test_a_blurred_photo_is_flagged(sigma: float) -> None:
+    quality = assess(blurred(id_photo(), sigma))
+    assert quality.problems == (Problem.BLURRED,)
+    assert quality.suggestions() == ["This photo looks blurred — retake?"]
+
+
+def test_a_slight_softness_is_not_called_blurred() -> None:
+    """A 1 px blur (a phone's own processing) stays quiet."""
+    assert Problem.BLURRED not in assess(blurred(id_photo(), 0.8)).problems
+
+
+def test_a_dark_photo_is_flagged_as_dark_not_blurred() -> None:
+    quality = assess(darkened(id_photo(), 0.2))
+    assert quality.problems == (Problem.DARK,)
+    assert Problem.DARK not in assess(darkened(id_photo(), 0.6)).problems  # dim but usable
+
+
+def test_glare_on_the_card_is_flagged() -> None:
+    assert Problem.GLARE in assess(glared(id_photo(), 0.10)).problems
+    small_spot = assess(glared(id_photo(), 0.01))
+    assert Problem.GLARE not in small_spot.problems and small_spot.glare_share < GLARE_SHARE
+
+
+def test_a_document_far_away_is_flagged_too_small() -> None:
+    quality = assess(id_photo(card_share=0.06))
+    assert Problem.SMALL in quality.problems and quality.document_share < SMALL_SHARE
+    assert Problem.SMALL not in assess(id_photo(card_share=0.35)).problems
+
+
+def test_a_blank_picture_is_not_called_small() -> None:
+    """No edges at all: the whole frame is the document (nothing to say it is small)."""
+    assert Problem.SMALL not in assess(np.full((300, 400), 128, np.uint8)).problems
+
+
+def test_from_a_file_through_the_scaled_decode(tmp_path: Path) -> None:
+    grey = id_photo(2000, 1500)
+    image = QImage(grey.data, 2000, 1500, 2000, QImage.Format.Format_Grayscale8).copy()
+    sharp, soft = tmp_path / "sharp.jpg", tmp_path / "soft.jpg"
+    assert image.save(str(sharp), "JPEG", 90)  # type: ignore[call-overload]
+    assert np.array_equal(grey_of(image), grey)
+    blurred_grey = blurred(grey, 6.0)
+    QImage(blurred_grey.data, 2000, 1500, 2000,
+           QImage.Format.Format_Grayscale8).copy().save(str(soft), "JPEG", 90)  # type: ignore[call-overload]
+    good, bad = check_photo(sharp), check_photo(soft)
+    assert good is not None and good.problems == ()
+    assert bad is not None and Problem.BLURRED in bad.problems
+    (tmp_path / "junk.jpg").write_bytes(b"not a photo")
+    assert check_photo(tmp_path / "junk.jpg") is None
