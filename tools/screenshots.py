@@ -9,6 +9,7 @@ opens the real app and grabs the window.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -17,7 +18,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from kycdesk.app import KycDeskApp
@@ -26,7 +28,7 @@ from kycdesk.demo import generate
 from kycdesk.paths import resolve
 from kycdesk.persistence.store import LocalStore
 from kycdesk.views.case_editor import CaseEditor
-from kycdesk.views.field_widgets import DateEditor, TextEditor
+from kycdesk.views.field_widgets import DateEditor, SignatureEditor, TextEditor
 from kycdesk.views.style import app_stylesheet
 
 # A 1366x768 tablet minus a 40 px taskbar: the smallest screen verifiers use.
@@ -37,6 +39,25 @@ def settle(ms: int = 150) -> None:
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
     loop.exec()
+
+
+def sign_with_mouse(editor: SignatureEditor) -> None:
+    """Real mouse strokes on the pad: a looped initial, a wave, an underline."""
+    pad = editor.pad
+    h = pad.height()
+    strokes = [
+        [(40 + int(30 * math.cos(a / 6)) + a * 2, int(h * 0.45 - 40 * math.sin(a / 6)))
+         for a in range(0, 60, 2)],
+        [(170 + 6 * i, int(h * 0.55 - 22 * math.sin(i / 2.2))) for i in range(40)],
+        [(60 + 12 * i, int(h * 0.8) + (i % 3)) for i in range(30)],
+    ]
+    for stroke in strokes:
+        QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         QPoint(*stroke[0]))
+        for x, y in stroke[1:]:
+            QTest.mouseMove(pad, QPoint(x, y), 4)
+        QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                           QPoint(*stroke[-1]))
 
 
 def main() -> int:
@@ -109,6 +130,18 @@ def main() -> int:
         calendar.window().grab().save(str(out / "date-calendar.png"))
         calendar.window().close()
         settle()
+
+        editor.go_to_step(editor.definition.step_index_of("declarations.applicant_signature"))
+        settle()
+        signature = editor.editors["declarations.applicant_signature"]
+        assert isinstance(signature, SignatureEditor)
+        editor.reveal("declarations.applicant_signature")
+        settle()
+        sign_with_mouse(signature)
+        settle()
+        editor.reveal("declarations.applicant_signature")
+        settle()
+        window.grab().save(str(out / "signature-pad.png"))
 
         failed = next(c for c in cases if c.status == CaseStatus.FAILED.value)
         desk.open_case(failed.id)
