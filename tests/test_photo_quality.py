@@ -4,12 +4,16 @@ drifted close to what a good photo measures would start nagging verifiers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
 
+from kycdesk.app import KycDeskApp
 from kycdesk.core.photo_quality import (
     BLUR_VARIANCE,
     DARK_MEAN,
@@ -18,7 +22,12 @@ from kycdesk.core.photo_quality import (
     Problem,
     assess,
 )
+from kycdesk.paths import DataPaths
+from kycdesk.persistence import events
 from kycdesk.persistence.quality import check_photo, grey_of
+from kycdesk.persistence.store import LocalStore
+from kycdesk.views.case_editor import CaseEditor
+from tests.fakes import FakeCamera, always_yes
 from tests.quality_images import blurred, darkened, glared, id_photo
 
 
@@ -81,3 +90,58 @@ def test_from_a_file_through_the_scaled_decode(tmp_path: Path) -> None:
     assert bad is not None and Problem.BLURRED in bad.problems
     (tmp_path / "junk.jpg").write_bytes(b"not a photo")
     assert check_photo(tmp_path / "junk.jpg") is None
+
+
+def _jpeg(path: Path, grey: np.ndarray) -> Path:
+    height, width = grey.shape
+    image = QImage(np.ascontiguousarray(grey).data, width, height, width,
+                   QImage.Format.Format_Grayscale8).copy()
+    assert image.save(str(path), "JPEG", 90)  # type: ignore[call-overload]
+    return path
+
+
+@pytest.fixture
+def desk(qtbot: QtBot, paths: DataPaths) -> Iterator[KycDeskApp]:
+    app = KycDeskApp(paths, debounce_ms=150, camera_factory=FakeCamera, confirm=always_yes)
+    qtbot.addWidget(app.window)
+    assert app.start(), app.startup_error
+    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+    yield app
+    app.shutdown()
+
+
+def test_a_blurred_id_photo_gets_a_retake_suggestion_the_verifier_can_override(
+        qtbot: QtBot, desk: KycDeskApp, paths: DataPaths, tmp_path: Path) -> None:
+    with qtbot.waitSignal(desk.caseOpened, timeout=10_000):
+        desk.new_case()
+    editor = desk.window.tabs.currentWidget()
+    assert isinstance(editor, CaseEditor)
+    slot = editor.photos.slots["id_front"]
+    sharp = _jpeg(tmp_path / "sharp.jpg", id_photo())
+    with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
+        editor.photos.import_files("id_front", [sharp])
+    soft = _jpeg(tmp_path / "soft.jpg", blurred(id_photo(seed=2), 4.0))
+    with qtbot.waitSignal(editor.session.photoQuality, timeout=10_000) as flagged:
+        editor.photos.import_files("id_front", [soft])
+    assert flagged.args is not None and flagged.args[0] == "id_front"
+    image_id = flagged.args[1]
+    assert [image.id for image in editor.session.photos["id_front"].images][-1] == image_id
+    assert not slot.quality_box.isHidden()
+    assert slot.quality_label.text() == "⚠ This photo looks blurred — retake?"
+    assert slot.keep_button.minimumHeight() >= 44
+    # Other slots (a selfie is no document) are not checked.
+    assert not editor.definition.field("photos.selfie").check_quality
+
+    qtbot.mouseClick(slot.keep_button, Qt.MouseButton.LeftButton)
+    assert slot.quality_box.isHidden()
+    case_id = editor.session.case_id
+    desk.shutdown()  # the writer drains its queue: both events are in the store
+    with LocalStore(paths) as store:
+        recorded = [(kind, detail) for _, kind, detail in events.list_events(store.conn, case_id)
+                    if kind.startswith("photo_quality")]
+    assert recorded == [
+        ("photo_quality_suggested",
+         {"image_id": image_id, "slot": "id_front", "problems": ["blurred"]}),
+        ("photo_quality_overridden",
+         {"image_id": image_id, "slot": "id_front",
+          "suggestions": ["This photo looks blurred — retake?"]})]

@@ -436,11 +436,14 @@ def v2_from(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def v3_from(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Version 3: the applicant signs the declarations (a signature field, required).
+    """Version 3: the applicant signs the declarations (a signature field, required), and
+    the ID document's photos are checked for a retake at capture (`check_quality`).
     Nothing renamed: a version-2 draft opens as it was and asks for the signature."""
     out = []
     for step in steps:
-        fields = list(step["fields"])
+        fields = [{**field, "check_quality": True}
+                  if field["key"] in ("photos.id_front", "photos.id_back") else field
+                  for field in step["fields"]]
         if step["id"] == "declarations":
             fields.append(f("declarations.applicant_signature",
                             "Applicant's signature: I confirm these declarations are true",
