@@ -22,10 +22,12 @@ from kycdesk.core.photo_quality import (
     Problem,
     assess,
 )
+from kycdesk.core.records import RetakeNote
 from kycdesk.paths import DataPaths
 from kycdesk.persistence import events
 from kycdesk.persistence.quality import check_photo, grey_of
 from kycdesk.persistence.store import LocalStore
+from kycdesk.persistence.sync_repo import load_sync_case
 from kycdesk.views.case_editor import CaseEditor
 from tests.fakes import FakeCamera, always_yes
 from tests.quality_images import blurred, darkened, glared, id_photo
@@ -139,6 +141,8 @@ def test_a_blurred_id_photo_gets_a_retake_suggestion_the_verifier_can_override(
     with LocalStore(paths) as store:
         recorded = [(kind, detail) for _, kind, detail in events.list_events(store.conn, case_id)
                     if kind.startswith("photo_quality")]
+        outgoing = load_sync_case(store.conn, case_id)  # what sync will send
+    assert outgoing.retakes == {image_id: RetakeNote(("blurred",), kept=True)}
     assert recorded == [
         ("photo_quality_suggested",
          {"image_id": image_id, "slot": "id_front", "problems": ["blurred"]}),

@@ -255,3 +255,23 @@ def test_the_case_page_shows_the_applicant_signature(server: ServerHandle,
     assert answer["signature"]["png_matches"] is True
     assert answer["signature"]["signed_at"] == "2026-12-06T05:00:00.000Z"
     assert key not in {p["key"] for p in detail["validation"]}
+
+
+def test_a_retake_suggestion_kept_by_the_verifier_reaches_the_reviewer(
+        server: ServerHandle, seeded: dict[str, Any]) -> None:
+    case_id, kept, clean = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    photos = {kept: jpeg(8), clean: jpeg(9)}
+    submit_over_api(server.base_url, case_id, 1, answers("Re", "Take", "R1"),
+                    [(kept, photos[kept], "id_front"), (clean, photos[clean], "id_back")],
+                    image_extra={kept: {"retake_suggested": ["blurred", "glare"],
+                                        "retake_overridden": True}})
+    anna: OfficeClient = seeded["anna"]
+    page = anna.get(f"/office/cases/{case_id}")
+    assert page.status_code == 200, page.text
+    assert page.text.count("suggested at capture") == 1
+    assert "⚠ suggested at capture: blurred, glare</span> · kept by the verifier" in page.text
+    detail = anna.get(f"/api/office/cases/{case_id}").json()
+    by_id = {p["client_image_id"]: p for p in detail["photos"]}
+    assert by_id[kept]["retake_suggested"] == ["blurred", "glare"]
+    assert by_id[kept]["retake_overridden"] is True
+    assert by_id[clean]["retake_suggested"] == [] and not by_id[clean]["retake_overridden"]

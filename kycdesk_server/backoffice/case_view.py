@@ -61,6 +61,8 @@ class Photo:
     longitude: float | None
     accuracy: float | None
     address: str | None
+    retake_suggested: list[str]   # what the tablet's retake checks found (blurred, …)
+    retake_overridden: bool       # the verifier kept the photo despite them
 
 
 @dataclass(frozen=True)
