@@ -4,6 +4,7 @@ drifted close to what a good photo measures would start nagging verifiers."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +150,27 @@ def test_a_blurred_id_photo_gets_a_retake_suggestion_the_verifier_can_override(
         ("photo_quality_overridden",
          {"image_id": image_id, "slot": "id_front",
           "suggestions": ["This photo looks blurred — retake?"]})]
+
+
+def test_sync_sends_the_retake_note_with_its_photo() -> None:
+    """What the engine builds for the server from a queued case (no network needed)."""
+    from typing import Any, cast
+
+    from kycdesk.core.records import ImageRecord, Location, SyncCase
+    from kycdesk.sync.engine import SyncEngine
+
+    def image(image_id: int) -> ImageRecord:
+        return ImageRecord(id=image_id, case_id="c", client_image_id=str(uuid.UUID(int=image_id)),
+                           file_path=f"img_{image_id}.jpg", slot="id_front", sha256="a" * 64,
+                           byte_size=1, mime="image/jpeg", width=4, height=3,
+                           location=Location(), captured_at=None, source="import",
+                           synced=True, server_image_id=f"s{image_id}")
+
+    case = SyncCase(id="c", reference_number=None, status="READY", revision=1,
+                    form_id=None, form_version=None, form={}, finalized_at=None,
+                    sync_attempts=0, images=[image(1), image(2)],
+                    retakes={1: RetakeNote(("blurred",), kept=True)})
+    engine = SyncEngine(cast(Any, None), cast(Any, None), device_id="device")
+    sent = engine._submission(case, {1: "s1", 2: "s2"}).images
+    assert (sent[0].retake_suggested, sent[0].retake_overridden) == (["blurred"], True)
+    assert (sent[1].retake_suggested, sent[1].retake_overridden) == ([], False)
