@@ -60,6 +60,30 @@ def sign_with_mouse(editor: SignatureEditor) -> None:
                            QPoint(*stroke[-1]))
 
 
+def retake_warning(editor: CaseEditor, tmp: Path) -> None:
+    """A blurred ID photo replaces the demo's front: the slot suggests a retake."""
+    from PySide6.QtGui import QImage
+
+    from tests.quality_images import blurred, id_photo
+
+    session = editor.session
+    for image in list(session.photos["id_front"].images):
+        session.delete_photo(image.id)
+    while session.photos["id_front"].rowCount():
+        settle(20)
+    grey = blurred(id_photo(1600, 1200, seed=4), 5.0)
+    photo = tmp / "blurred-id.jpg"
+    QImage(grey.data, 1600, 1200, 1600, QImage.Format.Format_Grayscale8).copy().save(
+        str(photo), "JPEG", 90)  # type: ignore[call-overload]
+    editor.go_to_step(editor.definition.step_index_of("photos.id_front"))
+    flagged: list[int] = []
+    session.photoQuality.connect(lambda *_: flagged.append(1))
+    editor.photos.import_files("id_front", [photo])
+    while not flagged:
+        settle(20)
+    settle(400)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="docs/screenshots")
@@ -142,6 +166,9 @@ def main() -> int:
         editor.reveal("declarations.applicant_signature")
         settle()
         window.grab().save(str(out / "signature-pad.png"))
+
+        retake_warning(editor, Path(tmp))
+        window.grab().save(str(out / "retake-suggestion.png"))
 
         failed = next(c for c in cases if c.status == CaseStatus.FAILED.value)
         desk.open_case(failed.id)
