@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtTest import QTest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from kycdesk.core.form_schema import FieldDef, FieldKind
@@ -27,6 +26,7 @@ from kycdesk.core.validation import validate_form, validate_value
 from kycdesk.models.draft_model import DraftModel
 from kycdesk.models.form_registry import FormRegistry
 from kycdesk.views.field_widgets import SignatureEditor, editor_class
+from tests.pointer import drag
 
 KEY = "declarations.applicant_signature"
 ZIGZAG: list[Point] = [(10.0 + 12 * i, 40.0 + (25 if i % 2 else 0), 16 * i,
@@ -99,16 +99,6 @@ def test_a_version_2_draft_opens_under_version_3_unchanged(registry: FormRegistr
         registry.get("individual_kyc", "2").field(KEY)
 
 
-def _drag(pad: Any, points: list[tuple[int, int]]) -> None:
-    """A real pointer stroke: press, moves, release (QTest mouse events)."""
-    QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     QPoint(*points[0]))
-    for x, y in points[1:]:
-        QTest.mouseMove(pad, QPoint(x, y), 5)
-    QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                       QPoint(*points[-1]))
-
-
 @pytest.fixture
 def signing(qtbot: QtBot, registry: FormRegistry) -> tuple[DraftModel, SignatureEditor]:
     form = registry.latest("individual_kyc")
@@ -125,10 +115,10 @@ def test_a_pointer_drag_signs_and_undo_and_clear_take_it_back(
         qtbot: QtBot, signing: tuple[DraftModel, SignatureEditor]) -> None:
     model, editor = signing
     assert not editor.undo_button.isEnabled() and not editor.clear_button.isEnabled()
-    _drag(editor.pad, [(20 + 15 * i, 60 + (30 if i % 2 else 0)) for i in range(12)])
+    drag(editor.pad, [(20 + 15 * i, 60 + (30 if i % 2 else 0)) for i in range(12)])
     first = model.value(KEY)
     assert len(strokes_of(first)) == 1 and len(strokes_of(first)[0]) == 12
-    _drag(editor.pad, [(40, 140), (120, 135), (220, 150)])
+    drag(editor.pad, [(40, 140), (120, 135), (220, 150)])
     value = model.value(KEY)
     assert len(strokes_of(value)) == 2
     assert model.error(KEY) is None
@@ -161,7 +151,7 @@ def test_read_only_shows_the_signature_and_takes_no_ink(
     editor.show()
     qtbot.waitExposed(editor)
     assert editor.pad.strokes == [ZIGZAG]
-    _drag(editor.pad, [(20, 20), (200, 90), (300, 40)])
+    drag(editor.pad, [(20, 20), (200, 90), (300, 40)])
     assert model.value(KEY) == signed
     assert not editor.clear_button.isEnabled() and not editor.undo_button.isEnabled()
 

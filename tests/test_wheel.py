@@ -29,6 +29,7 @@ from kycdesk.views.field_widgets import (
     YesNoEditor,
 )
 from tests.fakes import FakeCamera, always_yes
+from tests.pointer import drag
 
 KINDS = [k for k in FieldKind if k is not FieldKind.PHOTO]
 # The offscreen platform cannot raise a popup or grab the keyboard for it; it says so.
@@ -127,12 +128,8 @@ def _pick(qtbot: QtBot, widget: FieldEditor) -> None:
         qtbot.mouseClick(widget.text.viewport(), Qt.MouseButton.LeftButton)
         qtbot.keyClicks(widget.text, "Typed")
     elif isinstance(widget, SignatureEditor):
-        pad = widget.pad
-        qtbot.mousePress(pad, Qt.MouseButton.LeftButton, pos=QPoint(20, 40))
-        for step in range(1, 12):
-            qtbot.mouseMove(pad, QPoint(20 + 20 * step, 40 + 40 * (step % 2)))
-        qtbot.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=QPoint(260, 60))
-        pad.setFocus()
+        drag(widget.pad, [(20 + 20 * step, 40 + 40 * (step % 2)) for step in range(12)])
+        widget.pad.setFocus()
     elif isinstance(widget, TextEditor):
         qtbot.mouseClick(widget.line, Qt.MouseButton.LeftButton)
         qtbot.keyClicks(widget.line, "A1")

@@ -18,8 +18,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, QPoint, Qt, QTimer
-from PySide6.QtTest import QTest
+from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from kycdesk.app import KycDeskApp
@@ -30,6 +29,7 @@ from kycdesk.persistence.store import LocalStore
 from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.field_widgets import DateEditor, SignatureEditor, TextEditor
 from kycdesk.views.style import app_stylesheet
+from tests.pointer import drag
 
 # A 1366x768 tablet minus a 40 px taskbar: the smallest screen verifiers use.
 WINDOW = (1366, 728)
@@ -52,12 +52,7 @@ def sign_with_mouse(editor: SignatureEditor) -> None:
         [(60 + 12 * i, int(h * 0.8) + (i % 3)) for i in range(30)],
     ]
     for stroke in strokes:
-        QTest.mousePress(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                         QPoint(*stroke[0]))
-        for x, y in stroke[1:]:
-            QTest.mouseMove(pad, QPoint(x, y), 4)
-        QTest.mouseRelease(pad, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                           QPoint(*stroke[-1]))
+        drag(pad, stroke, 4)
 
 
 def retake_warning(editor: CaseEditor, tmp: Path) -> None:
