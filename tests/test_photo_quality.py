@@ -121,8 +121,10 @@ def test_a_blurred_id_photo_gets_a_retake_suggestion_the_verifier_can_override(
     assert isinstance(editor, CaseEditor)
     slot = editor.photos.slots["id_front"]
     sharp = _jpeg(tmp_path / "sharp.jpg", id_photo())
-    with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
+    with qtbot.waitSignal(editor.session.photoQuality, timeout=10_000) as checked:
         editor.photos.import_files("id_front", [sharp])
+    assert checked.args is not None and checked.args[2] == []  # checked: nothing to say
+    assert slot.quality_box.isHidden()
     soft = _jpeg(tmp_path / "soft.jpg", blurred(id_photo(seed=2), 4.0))
     with qtbot.waitSignal(editor.session.photoQuality, timeout=10_000) as flagged:
         editor.photos.import_files("id_front", [soft])

@@ -44,7 +44,8 @@ class CaseSession(QObject):
     photosChanged = Signal(str, int)     # slot, photos stored (confirmed by the store)
     photosPending = Signal(str, int)     # slot, photos handed to the store, not yet done
     photoError = Signal(str, str)        # slot, message (a refused file, a full slot)
-    photoQuality = Signal(str, int, list)  # slot, image id, retake suggestions (words)
+    # slot, image id, retake suggestions in words ([]: checked, nothing to suggest)
+    photoQuality = Signal(str, int, list)
     commandFailed = Signal(str)          # a status command was refused: the reason
 
     def __init__(self, store: StoreClient, case: CaseRecord, definition: FormDefinition,
@@ -77,6 +78,7 @@ class CaseSession(QObject):
             self.draft.set_photo_count(slot, model.rowCount())
         self._pending: dict[str, int] = dict.fromkeys(self.slot_fields, 0)
         self.photosChanged.connect(self.draft.set_photo_count)
+        self._closed = False
         store.caseChanged.connect(self._case_changed)
 
     def fill_defaults(self, keys: list[str]) -> None:
@@ -158,12 +160,13 @@ class CaseSession(QObject):
                  name="photo-quality")
 
     def _quality_measured(self, slot: str, image_id: int, quality: Quality | None) -> None:
-        if quality is None or not quality.problems or self.find_photo(image_id) is None:
-            return
-        self.store.submit(AppendEvent(self.case_id, "photo_quality_suggested", {
-            "image_id": image_id, "slot": slot,
-            "problems": [problem.value for problem in quality.problems]}))
-        self.photoQuality.emit(slot, image_id, quality.suggestions())
+        if self._closed or self.find_photo(image_id) is None:
+            return  # the case was closed, or the photo deleted (retaken), meanwhile
+        if quality is not None and quality.problems:
+            self.store.submit(AppendEvent(self.case_id, "photo_quality_suggested", {
+                "image_id": image_id, "slot": slot,
+                "problems": [problem.value for problem in quality.problems]}))
+        self.photoQuality.emit(slot, image_id, quality.suggestions() if quality else [])
 
     def keep_photo(self, slot: str, image_id: int, suggestions: list[str]) -> None:
         """The verifier keeps a photo the checks suggested retaking: recorded."""
@@ -240,4 +243,5 @@ class CaseSession(QObject):
 
     def close(self) -> None:
         """Save what is pending; later edits are ignored."""
+        self._closed = True  # a photo check finishing later has nobody to tell
         self.autosave.stop()

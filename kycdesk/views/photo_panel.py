@@ -142,6 +142,8 @@ class PhotoSlotWidget(QFrame):
     keepRequested = Signal(str, int, list)  # slot, image id, the suggestions overridden
 
     def show_quality(self, image_id: int, suggestions: list[str]) -> None:
+        if not suggestions:
+            return  # checked and fine: an earlier photo's suggestion stays until handled
         self.flagged = (image_id, suggestions)
         self.quality_label.setText("⚠ " + " ".join(suggestions))
         self.keep_button.setEnabled(not self.read_only)
