@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from kycdesk.core.form_schema import FieldDef, FieldKind
@@ -163,3 +166,34 @@ def test_controls_are_touch_sized_and_fit_small_screens(
         assert button.height() >= 44 and button.width() >= 44
     assert editor.pad.height() >= 44 * 3
     assert editor.sizeHint().height() < 768 // 2 and editor.minimumSizeHint().width() < 1280
+
+
+def test_a_finger_and_a_pen_sign_too(
+        qtbot: QtBot, signing: tuple[DraftModel, SignatureEditor]) -> None:
+    """Touch events (one finger) and tablet events (pressure recorded): each input once."""
+    model, editor = signing
+    pad = editor.pad
+    finger = QTest.createTouchDevice()
+    QTest.touchEvent(pad, finger).press(0, QPoint(20, 50), pad).commit()
+    for step in range(1, 10):
+        QTest.touchEvent(pad, finger).move(0, QPoint(20 + 25 * step, 50 + 30 * (step % 2)),
+                                           pad).commit()
+    QTest.touchEvent(pad, finger).release(0, QPoint(260, 60), pad).commit()
+    assert len(strokes_of(model.value(KEY))) == 1
+
+    pen = QPointingDevice("pen", 7, QInputDevice.DeviceType.Stylus,
+                          QPointingDevice.PointerType.Pen,
+                          QInputDevice.Capability.Position | QInputDevice.Capability.Pressure,
+                          1, 3)
+    for kind, x, pressure in [(QEvent.Type.TabletPress, 40, 0.2),
+                              (QEvent.Type.TabletMove, 120, 0.6),
+                              (QEvent.Type.TabletMove, 200, 0.9),
+                              (QEvent.Type.TabletRelease, 200, 0.0)]:
+        position = QPointF(x, 140)
+        event = QTabletEvent(kind, pen, position, pad.mapToGlobal(position), pressure,
+                             0.0, 0.0, 0.0, 0.0, 0.0, Qt.KeyboardModifier.NoModifier,
+                             Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton)
+        QApplication.sendEvent(pad, event)
+    strokes = strokes_of(model.value(KEY))
+    assert len(strokes) == 2
+    assert [round(point[3], 1) for point in strokes[1]] == [0.2, 0.6, 0.9]
