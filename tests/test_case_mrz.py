@@ -11,6 +11,8 @@ from kycdesk.cli import main as cli_main
 from tests.test_mrz import TD1, TD3
 
 Capture = pytest.CaptureFixture[str]
+# The command line makes a QCoreApplication if none exists; the suite's (a GUI one) first.
+pytestmark = pytest.mark.usefixtures("qapp")
 
 
 def mrz(tmp_path: Path, capsys: Capture, *argv: str) -> tuple[int, str, str]:
