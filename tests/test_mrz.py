@@ -110,6 +110,14 @@ def test_an_alphanumeric_document_number_is_never_corrected() -> None:
     assert "document_number" not in reading.offered()
 
 
+def test_one_failed_digit_withdraws_every_checked_field() -> None:
+    reading = parse((TD3[0], TD3[1].replace("7408122", "7408121")), TODAY)
+    assert not reading.digits["birth_date"] and reading.digits["document_number"]
+    assert reading.fields["document_number"].check is Check.FAILED
+    assert reading.offered().keys() == {"document_code", "issuing_state", "nationality",
+                                        "surname", "given_names", "sex"}
+
+
 def test_a_failed_composite_withdraws_every_field_it_covers() -> None:
     reading = parse((TD3[0], TD3[1][:-1] + "9"), TODAY)
     assert not reading.digits["composite"]

@@ -4,10 +4,12 @@ Pure and Qt-free: the OCR gives it text lines, it gives back fields with what ea
 worth. The rule that matters is **no wrong value accepted**:
 
 - A field covered by a check digit (document number, birth date, expiry, optional data
-  where the format defines a digit for it) is *verified* only when its own digit passes
-  **and** the composite digit passes (the composite catches two errors that cancel in a
-  field's own digit). A field whose digit fails is `FAILED`: never offered to the form, only
-  reported (the raw text is kept for the verifier to read from the photo).
+  where the format defines a digit for it) is *verified* only when **every** check digit of
+  the zone passes — its own and the composite, and the other fields' too: a mod-10 digit
+  passes a garbled field by chance one time in ten, so one failed digit anywhere makes the
+  whole reading unsure (measured: per-field acceptance let garbled photo reads through). A
+  field not verified is `FAILED`: never offered to the form, only reported (the raw text is
+  kept for the verifier to read from the photo).
 - Names, nationality, issuing state and sex have no check digit in the standard. They are
   `UNCHECKED`: offered only if their characters are of the field's type (letters and `<`;
   sex M, F or `<`) and marked so the verifier knows no digit vouches for them.
@@ -209,6 +211,12 @@ def _assemble(kind: MrzFormat, lines: tuple[str, ...], today: date, *, code: str
             state_of = Check.PASSED if passed and composite_ok else Check.FAILED
         fields[name] = MrzField(name, raw + (own_digit or ""), value, state_of)
 
+    if not all(digits.values()):
+        # One failed digit says the reading is unsure: a mod-10 digit passes by chance one
+        # time in ten, so a field is trusted only when every digit of the zone agrees.
+        fields = {name: f if f.check is not Check.PASSED else
+                  MrzField(f.name, f.raw, "", Check.FAILED, f.corrected)
+                  for name, f in fields.items()}
     return MrzReading(kind, lines, fields, digits)
 
 
