@@ -120,7 +120,9 @@ def _box_blur(gray: Gray, radius: int) -> Gray:
 
 def _skew_angle(small: Image.Image) -> float:
     gray = np.asarray(small, dtype=np.float32)
-    ys, xs = np.nonzero(_dark_mask(gray))
+    # Only short marks vote: a card's or a photo's long straight edges would otherwise
+    # outvote the text (and they are often not parallel to it under perspective).
+    ys, xs = np.nonzero(_short_marks(_dark_mask(gray), longest=gray.shape[1] // 30))
     if len(ys) == 0:
         return 0.0
     best_angle, best_score = 0.0, -1.0
@@ -134,6 +136,21 @@ def _skew_angle(small: Image.Image) -> float:
         if score > best_score:
             best_angle, best_score = float(angle), score
     return -best_angle
+
+
+def _short_marks(mask: NDArray[np.bool_], longest: int) -> NDArray[np.bool_]:
+    """`mask` without its horizontal runs longer than `longest` pixels."""
+    height, width = mask.shape
+    padded = np.pad(mask, ((0, 0), (1, 1))).astype(np.int8).ravel()
+    edges = np.diff(padded)
+    starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0]
+    long_runs = ends - starts > longest
+    inside = np.zeros(padded.size + 1, dtype=np.int32)
+    np.add.at(inside, starts[long_runs] + 1, 1)  # a run covers padded[start + 1 : end + 1]
+    np.add.at(inside, ends[long_runs] + 1, -1)
+    in_long = np.cumsum(inside)[:-1].reshape(height, width + 2)[:, 1:-1] > 0
+    kept: NDArray[np.bool_] = mask & ~in_long
+    return kept
 
 
 def _mrz_bands(gray: Gray) -> list[tuple[int, int]]:
@@ -180,24 +197,56 @@ def _read_line(gray: Gray, top: int, bottom: int, length: int, classes: str = ""
     margin = max(1, round((bottom - top) * _MARGIN))
     strip = gray[max(0, top - margin):bottom + margin]
     ink = mask[max(0, top - margin):bottom + margin]
-    runs = _ink_runs(np.asarray(ink.any(axis=0)))
+    runs = _line_marks(_ink_runs(np.asarray(ink.any(axis=0))))
     if len(runs) < 2:
         return "<" * length
     # Glyphs sit centred in fixed-pitch cells: the first and last glyphs' centres give the
     # pitch (their edges would not: an I is narrower than its cell).
     first, last = sum(runs[0]) / 2, sum(runs[-1]) / 2
     pitch = (last - first) / (length - 1)
+    centres = _fit_centres(runs, first, pitch, length)
     # A line of letters only is as tall as a capital; one with digits, as tall as a digit
     # (OCR-B's digits stand taller): the glyphs are matched on the line's own height.
     templates = _templates(letters_only=set(classes) == {"a"})
     text = []
     for index in range(length):
-        centre = first + index * pitch
+        centre = float(centres[index])
         x0, x1 = round(centre - pitch / 2), round(centre + pitch / 2)
         x0, x1 = max(0, x0), max(x1, x0 + 1)
         allowed = _ALLOWED[classes[index]] if classes else _ALLOWED["x"]
         text.append(_match(strip[:, x0:x1], ink[:, x0:x1], templates, allowed))
     return "".join(text)
+
+
+def _fit_centres(runs: list[tuple[int, int]], first: float, pitch: float, length: int
+                 ) -> NDArray[np.float64]:
+    """Each cell's centre, fitted (a quadratic in the cell's index) to the centres of the
+    marks that are one glyph wide: perspective makes the pitch grow along the line."""
+    centres = np.array([(a + b) / 2 for a, b in runs if b - a + 1 <= 1.2 * pitch])
+    index = np.round((centres - first) / pitch)
+    keep = (index >= 0) & (index < length)
+    if int(keep.sum()) < 6:
+        fitted: NDArray[np.float64] = first + pitch * np.arange(length, dtype=np.float64)
+        return fitted
+    coefficients = np.polyfit(index[keep], centres[keep], 2)
+    fitted = np.polyval(coefficients, np.arange(length, dtype=np.float64))
+    return fitted
+
+
+def _line_marks(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The marks of the line itself: a mark set apart from its neighbour by more than
+    twice the line's usual spacing at either end (a card's edge in glare, a stain) is not
+    one of its characters."""
+    while len(runs) > 3:
+        centres = np.array([(a + b) / 2 for a, b in runs])
+        usual = float(np.median(np.diff(centres)))
+        if centres[1] - centres[0] > 2.2 * usual:
+            runs = runs[1:]
+        elif centres[-1] - centres[-2] > 2.2 * usual:
+            runs = runs[:-1]
+        else:
+            break
+    return runs
 
 
 def _ink_runs(columns: NDArray[np.bool_]) -> list[tuple[int, int]]:
