@@ -229,8 +229,8 @@ def _fit_centres(runs: list[tuple[int, int]], first: float, pitch: float, length
         fitted: NDArray[np.float64] = first + pitch * np.arange(length, dtype=np.float64)
         return fitted
     coefficients = np.polyfit(index[keep], centres[keep], 2)
-    fitted = np.polyval(coefficients, np.arange(length, dtype=np.float64))
-    return fitted
+    return np.asarray(np.polyval(coefficients, np.arange(length, dtype=np.float64)),
+                      dtype=np.float64)
 
 
 def _line_marks(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
