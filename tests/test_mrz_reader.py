@@ -35,3 +35,19 @@ def test_a_turned_specimen_is_straightened() -> None:
     assert result.angle == pytest.approx(-7, abs=0.5)
     assert all(f.check is not Check.FAILED for f in result.reading.fields.values()
                if f.name != "optional_data")
+
+
+def test_a_small_generated_set_meets_the_floor_and_accepts_nothing_wrong() -> None:
+    """12 distorted photos (benchmarks/mrz_accuracy.py's conditions, seed 11): at least
+    two thirds fully verified, and no checked value given as verified that is wrong."""
+    from tests.mrz_samples import samples
+
+    verified = wrong = 0
+    for sample in samples(12, 11):
+        reading = read_image(Image.open(io.BytesIO(sample.jpeg)).convert("L"), TODAY).reading
+        verified += reading.verified
+        wrong += sum(1 for name, value in sample.truth.items()
+                     if reading.fields[name].check is Check.PASSED
+                     and reading.fields[name].value != value)
+    assert wrong == 0
+    assert verified >= 8

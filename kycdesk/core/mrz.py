@@ -75,10 +75,16 @@ class MrzReading:
     lines: tuple[str, ...]
     fields: dict[str, MrzField]
     digits: dict[str, bool] = field(default_factory=dict)  # check digit name -> passed
+    sure: bool = True  # False: the OCR doubted a character no digit can vouch for
 
     @property
     def all_digits_passed(self) -> bool:
         return all(self.digits.values())
+
+    @property
+    def verified(self) -> bool:
+        """Every digit passed and the reader was sure: the checked fields are offered."""
+        return self.all_digits_passed and self.sure
 
     def offered(self) -> dict[str, MrzField]:
         return {name: f for name, f in self.fields.items() if f.offered}
@@ -110,17 +116,31 @@ def detect_format(lines: list[str] | tuple[str, ...]) -> MrzFormat:
     raise MrzError(f"line lengths {lengths}: not TD1 (3×30), TD2 (2×36) or TD3 (2×44)")
 
 
-def parse(lines: list[str] | tuple[str, ...], today: date) -> MrzReading:
-    """Parse an MRZ's lines (upper case, `<` fillers; surrounding spaces ignored)."""
+def parse(lines: list[str] | tuple[str, ...], today: date, *, sure: bool = True) -> MrzReading:
+    """Parse an MRZ's lines (upper case, `<` fillers; surrounding spaces ignored).
+
+    `sure=False` (an OCR that doubted a character of an alphanumeric field, where two
+    errors can cancel in the digits) withdraws every checked field, as a failed digit does.
+    """
     cleaned = tuple(line.strip().replace(" ", "").upper() for line in lines if line.strip())
     for line in cleaned:
         bad = sorted(set(line) - _ALPHABET)
         if bad:
             raise MrzError(f"characters not allowed in an MRZ: {''.join(bad)!r}")
     kind = detect_format(cleaned)
-    if kind is MrzFormat.TD1:
-        return _parse_td1(cleaned, today)
-    return _parse_two_line(cleaned, kind, today)
+    reading = (_parse_td1(cleaned, today) if kind is MrzFormat.TD1
+               else _parse_two_line(cleaned, kind, today))
+    if sure:
+        return reading
+    return MrzReading(reading.format, reading.lines, _withdrawn(reading.fields),
+                      reading.digits, sure=False)
+
+
+def _withdrawn(fields: dict[str, MrzField]) -> dict[str, MrzField]:
+    """The fields with every checked one withdrawn (not offered, value dropped)."""
+    return {name: f if f.check is not Check.PASSED else
+            MrzField(f.name, f.raw, "", Check.FAILED, f.corrected)
+            for name, f in fields.items()}
 
 
 # --- the layouts ---------------------------------------------------------------------------
@@ -214,9 +234,7 @@ def _assemble(kind: MrzFormat, lines: tuple[str, ...], today: date, *, code: str
     if not all(digits.values()):
         # One failed digit says the reading is unsure: a mod-10 digit passes by chance one
         # time in ten, so a field is trusted only when every digit of the zone agrees.
-        fields = {name: f if f.check is not Check.PASSED else
-                  MrzField(f.name, f.raw, "", Check.FAILED, f.corrected)
-                  for name, f in fields.items()}
+        fields = _withdrawn(fields)
     return MrzReading(kind, lines, fields, digits)
 
 
