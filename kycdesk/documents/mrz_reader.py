@@ -29,6 +29,7 @@ from kycdesk.resources import resource_path
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
 _WORK_WIDTH = 1200
+_FINE_WIDTH = 2400
 _CELL = (16, 24)  # a character's cell, normalised (width, height)
 # A character of an alphanumeric field whose best glyph beats the runner-up by less than
 # this (correlation) is a doubt: two such errors can cancel in the mod-10 digits (O→Q twice
@@ -84,6 +85,19 @@ def read_image(image: Image.Image, today: date) -> PhotoReading:
     bands = _mrz_bands(gray)
     if not bands:
         raise MrzNotFoundError("no machine-readable zone found")
+    # The lines are found on the small copy and read on a finer one, turned the same way:
+    # glyph detail (O/Q, 5/S) is what the small copy loses.
+    fine_width = min(image.width, _FINE_WIDTH)
+    fine_image = image.resize((fine_width, max(1, round(image.height * fine_width
+                                                         / image.width))),
+                              Image.Resampling.BILINEAR)
+    fine = np.asarray(fine_image.rotate(angle, resample=Image.Resampling.BILINEAR,
+                                        expand=True,
+                                        fillcolor=int(np.median(np.asarray(small)))),
+                      dtype=np.float32)
+    factor = fine.shape[0] / gray.shape[0]
+    bands = [(round(top * factor), round(bottom * factor)) for top, bottom in bands]
+    gray = fine
     best: MrzReading | None = None
     for count in (3, 2):
         if len(bands) < count:
@@ -106,9 +120,9 @@ def read_image(image: Image.Image, today: date) -> PhotoReading:
     return PhotoReading(best, angle)
 
 
-def _dark_mask(gray: Gray) -> NDArray[np.bool_]:
+def _dark_mask(gray: Gray, radius: int = 15) -> NDArray[np.bool_]:
     """Ink: darker than its neighbourhood's mean by a margin (copes with glare)."""
-    blurred = _box_blur(gray, 15)
+    blurred = _box_blur(gray, radius)
     mask: NDArray[np.bool_] = gray < blurred - 18
     return mask
 
@@ -196,11 +210,16 @@ def _read_line(gray: Gray, top: int, bottom: int, length: int, classes: str = ""
     """The line's text, and whether every alphanumeric position was read without doubt."""
     # Only columns on the page count: the desk beside a card is dark from top to bottom,
     # a character's column has page showing just above or below the line.
+    # Work on the line's neighbourhood only (the fine copy is large).
+    height = bottom - top
+    low = max(0, top - height)
+    gray = gray[low:bottom + height]
+    top, bottom = top - low, bottom - low
     pad = max(2, (bottom - top) // 4)
     around = gray[max(0, top - pad):bottom + pad]
     brightest = np.percentile(around, 95, axis=0)
     on_page = brightest > float(np.median(brightest)) - 40
-    mask = _dark_mask(gray) & on_page[np.newaxis, :]
+    mask = _dark_mask(gray, radius=max(7, height * 3 // 4)) & on_page[np.newaxis, :]
     top, bottom = _refine_rows(mask, top, bottom)
     margin = max(1, round((bottom - top) * _MARGIN))
     strip = gray[max(0, top - margin):bottom + margin]
