@@ -48,8 +48,22 @@ def test_a_failed_digit_exits_1_and_is_not_offered(tmp_path: Path, capsys: Captu
     assert birth["check"] == "failed" and not birth["offered"] and birth["value"] == ""
 
 
+def test_a_photo_of_a_passport_is_read(tmp_path: Path, capsys: Capture) -> None:
+    import random
+
+    from tests.mrz_samples import render
+
+    photo = tmp_path / "passport.jpg"
+    photo.write_bytes(render(TD3, random.Random(7), distort=False))
+    code, out, _ = mrz(tmp_path, capsys, str(photo), "--json")
+    assert code == 0
+    printed = json.loads(out)
+    assert printed["lines"] == list(TD3) and printed["verified"] is True
+    assert printed["fields"]["birth_date"]["value"] == "1974-08-12"
+
+
 @pytest.mark.parametrize(("content", "message"), [
-    (b"\xff\xd8\xff\xe0" + b"\0" * 64, "is not MRZ text"),
+    (b"\xff\xd8\xff\xe0" + b"\0" * 64, "is neither MRZ text nor a photo"),
     (b"hello\n", "is not an MRZ: line lengths [5]"),
 ])
 def test_what_is_not_an_mrz_gets_a_sentence(tmp_path: Path, capsys: Capture, content: bytes,
@@ -59,3 +73,13 @@ def test_what_is_not_an_mrz_gets_a_sentence(tmp_path: Path, capsys: Capture, con
     code, out, err = mrz(tmp_path, capsys, str(source))
     assert code == 1 and out == ""
     assert message in err
+
+
+def test_a_photo_without_a_zone_says_so(tmp_path: Path, capsys: Capture) -> None:
+    from PIL import Image
+
+    photo = tmp_path / "wall.png"
+    Image.new("L", (800, 600), 230).save(photo)
+    code, out, err = mrz(tmp_path, capsys, str(photo))
+    assert code == 1 and out == ""
+    assert "is a photo, but no machine-readable zone found" in err
