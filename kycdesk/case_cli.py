@@ -65,11 +65,19 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     importing = verbs.add_parser("import", parents=[common],
                                  help="bring a case archive onto this device")
     importing.add_argument("archive", type=Path, help="an archive made by `case export`")
+    mrz = verbs.add_parser("mrz", parents=[common],
+                           help="read an ID document's MRZ text and verify its check digits")
+    mrz.add_argument("file", help="a text file with the MRZ lines (- for stdin)")
+    mrz.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Results go to `out` (stdout); a refusal's sentence goes to stderr."""
     out = out or sys.stdout
+    if args.case_command == "mrz":  # reads a file, not the data folder: takes no lock
+        from kycdesk.documents import mrz_command
+
+        return mrz_command.run(args.file, args.json, out)
     from kycdesk.core.errors import StoreError
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore

@@ -72,7 +72,8 @@ def submit_to_store(store: ServerStore, tmp: Path, case_id: str, revision: int,
 
 def submit_over_api(base_url: str, case_id: str, revision: int, values: dict[str, Any],
                     photos: list[tuple[str, bytes, str]], *,
-                    reference: str | None = None) -> None:
+                    reference: str | None = None, form: dict[str, str] | None = None,
+                    image_extra: dict[str, dict[str, Any]] | None = None) -> None:
     """The real server's API: tus uploads of the photos, then the submission."""
     images = []
     for client_image_id, data, slot in photos:
@@ -82,8 +83,10 @@ def submit_over_api(base_url: str, case_id: str, revision: int, values: dict[str
                                   reply.headers["kycdesk-server-image-id"], data, slot,
                                   captured_at="2026-12-01T10:00:00Z",
                                   captured_at_source="camera", latitude=51.5,
-                                  longitude=-0.12, accuracy=8.0))
-    body = {"revision": revision, "reference_number": reference, **FORM, "form": values,
+                                  longitude=-0.12, accuracy=8.0,
+                                  **(image_extra or {}).get(client_image_id, {})))
+    body = {"revision": revision, "reference_number": reference, **(form or FORM),
+            "form": values,
             "images": images, "client": {"app_version": "test", "device_id": "lab"}}
     reply = httpx.put(f"{base_url}/v1/cases/{case_id}/submission", json=body, timeout=10,
                       headers={"Authorization": f"Bearer {TOKEN}"})

@@ -346,6 +346,7 @@ def _fill_valid(editor: CaseEditor) -> None:
 
 def _valid_value(field: object) -> object:
     from kycdesk.core.form_schema import FieldDef
+    from kycdesk.core.signature import signature_value
 
     assert isinstance(field, FieldDef)
     kind = field.kind.value
@@ -353,6 +354,9 @@ def _valid_value(field: object) -> object:
         "text": "Sample", "multiline": "Sample text", "integer": 1, "decimal": "100.00",
         "date": "2020-01-01", "yes_no": False, "phone": "+44 7700 900123",
         "email": "a@example.org",
+        "signature": signature_value(
+            [[(10.0 + 9 * i, 40.0 + 20 * (i % 2), 16 * i, 0.5) for i in range(12)]],
+            560, 180, b"PNG bytes", "2026-12-06T05:00:00.000Z"),
     }
     if field.key == "identity.expiry_date":
         return "2035-01-01"
@@ -420,7 +424,7 @@ def test_v1_draft_opens_under_v2_with_every_value(qtbot: QtBot, paths: DataPaths
     try:
         editor = app.open_case(case_id)
         assert editor is not None
-        assert editor.definition.version == "2"
+        assert editor.definition.version == "3"
         assert _line(editor, "applicant.mobile_phone").text() == "+44 7700 900999"
         editor.go_to_step(2)
         assert _line(editor, "address.postal_code").text() == "BS1 4DJ"
@@ -433,7 +437,7 @@ def test_v1_draft_opens_under_v2_with_every_value(qtbot: QtBot, paths: DataPaths
         app.shutdown()
     with LocalStore(paths) as store:
         case = store.load_case(case_id)
-    assert case.form_version == "2"
+    assert case.form_version == "3"
     assert case.form["applicant.mobile_phone"] == "+44 7700 900999"
     assert case.form["address.postal_code"] == "BS1 4DJ"
     assert case.form["applicant.previous_names"] == "Olu Adeyemi"

@@ -25,12 +25,14 @@ def registry() -> FormRegistry:
 
 
 def test_shipped_form_is_realistic_and_versioned(registry: FormRegistry) -> None:
-    assert registry.versions("individual_kyc") == ["1", "2"]
+    assert registry.versions("individual_kyc") == ["1", "2", "3"]
     v1 = registry.get("individual_kyc", "1")
     assert len(v1.steps) == 8
     assert len(v1.fields()) >= 150
     kinds = {f.kind for f in v1.fields()}
-    assert kinds == set(FieldKind)  # every kind is exercised by the real form
+    assert kinds == set(FieldKind) - {FieldKind.SIGNATURE}
+    latest = {f.kind for f in registry.latest("individual_kyc").fields()}
+    assert latest == set(FieldKind)  # every kind is exercised by the real form
     assert [s.id for s in v1.steps] == ["applicant", "identity", "address", "employment",
                                         "declarations", "visit", "photos", "verifier"]
     photos = [f for f in v1.fields() if f.kind is FieldKind.PHOTO]
@@ -60,7 +62,7 @@ def _minimal(**field: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("content", "expected"), [
     ("{not json", "not valid JSON (line 1"),
-    (_minimal(kind="signature"), "kind"),
+    (_minimal(kind="fingerprint"), "kind"),
     (_minimal(kind="single_choice"), "needs options"),
     (_minimal(pattern="(unclosed"), "pattern does not compile"),
     (_minimal(key="Bad Key"), "key"),

@@ -52,7 +52,7 @@ def test_new_case_shortcut_creates_a_draft_and_opens_it(qtbot: QtBot, desk: KycD
     with LocalStore(paths) as store:
         case = store.load_case(case_id)
         assert (case.status, case.form_id, case.form_version) == ("DRAFT", "individual_kyc",
-                                                                  "2")
+                                                                  "3")
 
 
 def test_second_window_on_the_same_data_is_refused(qtbot: QtBot, desk: KycDeskApp,

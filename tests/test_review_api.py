@@ -232,3 +232,54 @@ def test_the_case_page_compares_any_two_revisions(server: ServerHandle,
     missing = anna.get(f"/office/cases/{CASE_B}", params={"from_revision": 1,
                                                           "to_revision": 9})
     assert missing.status_code == 404
+
+
+def test_the_case_page_shows_the_applicant_signature(server: ServerHandle,
+                                                     seeded: dict[str, Any]) -> None:
+    """Sent as a tablet sends it (strokes + PNG in the form value): the page redraws the
+    strokes beside the declarations, the API carries the value and the PNG's check."""
+    from kycdesk.core.signature import png_sha256, signature_value
+
+    png = jpeg(7)  # any bytes: the check is the digest, not the format
+    signed = signature_value(
+        [[(10.0 + 9 * i, 40.0 + 20 * (i % 2), 16 * i, 0.5) for i in range(12)],
+         [(30.0, 100.0, 400, 0.7), (120.0, 104.0, 450, 0.7)]],
+        560, 180, png, "2026-12-06T05:00:00.000Z")
+    case_id = str(uuid.uuid4())
+    key = "declarations.applicant_signature"
+    submit_over_api(server.base_url, case_id, 1,
+                    answers("Sig", "Ner", "S1", **{key: signed, "declarations.pep": False}),
+                    [], form={"form_id": "individual_kyc", "form_version": "3"})
+    anna: OfficeClient = seeded["anna"]
+    page = anna.get(f"/office/cases/{case_id}")
+    assert page.status_code == 200, page.text
+    assert '<svg class="signature" viewBox="0 0 560 180"' in page.text
+    assert f'data-field="{key}"' in page.text and page.text.count("<path d=\"M") == 2
+    assert f"PNG SHA-256 {png_sha256(png)[:12]}" in page.text
+    assert "PNG does not match" not in page.text
+    detail = anna.get(f"/api/office/cases/{case_id}").json()
+    answer = next(a for step in detail["steps"] for a in step["answers"] if a["key"] == key)
+    assert answer["value"] == signed
+    assert answer["signature"]["png_matches"] is True
+    assert answer["signature"]["signed_at"] == "2026-12-06T05:00:00.000Z"
+    assert key not in {p["key"] for p in detail["validation"]}
+
+
+def test_a_retake_suggestion_kept_by_the_verifier_reaches_the_reviewer(
+        server: ServerHandle, seeded: dict[str, Any]) -> None:
+    case_id, kept, clean = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    photos = {kept: jpeg(8), clean: jpeg(9)}
+    submit_over_api(server.base_url, case_id, 1, answers("Re", "Take", "R1"),
+                    [(kept, photos[kept], "id_front"), (clean, photos[clean], "id_back")],
+                    image_extra={kept: {"retake_suggested": ["blurred", "glare"],
+                                        "retake_overridden": True}})
+    anna: OfficeClient = seeded["anna"]
+    page = anna.get(f"/office/cases/{case_id}")
+    assert page.status_code == 200, page.text
+    assert page.text.count("suggested at capture") == 1
+    assert "⚠ suggested at capture: blurred, glare</span> · kept by the verifier" in page.text
+    detail = anna.get(f"/api/office/cases/{case_id}").json()
+    by_id = {p["client_image_id"]: p for p in detail["photos"]}
+    assert by_id[kept]["retake_suggested"] == ["blurred", "glare"]
+    assert by_id[kept]["retake_overridden"] is True
+    assert by_id[clean]["retake_suggested"] == [] and not by_id[clean]["retake_overridden"]

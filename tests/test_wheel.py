@@ -24,10 +24,12 @@ from kycdesk.views.field_widgets import (
     MultiChoiceEditor,
     MultilineEditor,
     NumberEditor,
+    SignatureEditor,
     TextEditor,
     YesNoEditor,
 )
 from tests.fakes import FakeCamera, always_yes
+from tests.pointer import drag
 
 KINDS = [k for k in FieldKind if k is not FieldKind.PHOTO]
 # The offscreen platform cannot raise a popup or grab the keyboard for it; it says so.
@@ -125,6 +127,9 @@ def _pick(qtbot: QtBot, widget: FieldEditor) -> None:
     elif isinstance(widget, MultilineEditor):
         qtbot.mouseClick(widget.text.viewport(), Qt.MouseButton.LeftButton)
         qtbot.keyClicks(widget.text, "Typed")
+    elif isinstance(widget, SignatureEditor):
+        drag(widget.pad, [(20 + 20 * step, 40 + 40 * (step % 2)) for step in range(12)])
+        widget.pad.setFocus()
     elif isinstance(widget, TextEditor):
         qtbot.mouseClick(widget.line, Qt.MouseButton.LeftButton)
         qtbot.keyClicks(widget.line, "A1")

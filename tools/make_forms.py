@@ -435,11 +435,31 @@ def v2_from(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def v3_from(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Version 3: the applicant signs the declarations (a signature field, required), and
+    the ID document's photos are checked for a retake at capture (`check_quality`).
+    Nothing renamed: a version-2 draft opens as it was and asks for the signature."""
+    out = []
+    for step in steps:
+        fields = [{**field, "check_quality": True}
+                  if field["key"] in ("photos.id_front", "photos.id_back") else field
+                  for field in step["fields"]]
+        if step["id"] == "declarations":
+            fields.append(f("declarations.applicant_signature",
+                            "Applicant's signature: I confirm these declarations are true",
+                            "signature", required=True,
+                            help="Sign with a finger, a pen or the mouse."))
+        out.append({**step, "fields": fields})
+    return out
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     v1 = steps_v1()
     summary: dict[str, Any] = {"reference_field": None,
-               "name_fields": ["applicant.first_name", "applicant.last_name"]}
+               "name_fields": ["applicant.first_name", "applicant.last_name"],
+               "id_fields": ["identity.document_number",
+                             "applicant.national_insurance_number"]}
     defs: dict[str, dict[str, Any]] = {
         "individual_kyc_v1.json": {
             "form_id": "individual_kyc", "version": "1",
@@ -451,10 +471,19 @@ def main() -> None:
                             "rename": {"applicant.phone_mobile": "applicant.mobile_phone",
                                        "address.postcode": "address.postal_code",
                                        "visit.observations": "visit.notes"}}]},
+        "individual_kyc_v3.json": {
+            "form_id": "individual_kyc", "version": "3",
+            "title": "Individual KYC verification", "summary": summary,
+            "steps": v3_from(v2_from(v1)),
+            "migrations": [{"from_version": "2", "rename": {}}]},
     }
     for name, definition in defs.items():
-        (OUT / name).write_text(json.dumps(definition, indent=1, ensure_ascii=False) + "\n",
-                                encoding="utf-8")
+        path = OUT / name
+        # A shipped version is frozen: drafts were saved against it. Rewritten only if
+        # what it defines changed (never, once shipped), not for layout.
+        if not path.exists() or json.loads(path.read_text(encoding="utf-8")) != definition:
+            path.write_text(json.dumps(definition, indent=1, ensure_ascii=False) + "\n",
+                            encoding="utf-8")
         count = sum(len(s["fields"]) for s in definition["steps"])
         print(f"{name}: {len(definition['steps'])} steps, {count} fields")
 

@@ -9,6 +9,7 @@ opens the real app and grabs the window.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -26,8 +27,9 @@ from kycdesk.demo import generate
 from kycdesk.paths import resolve
 from kycdesk.persistence.store import LocalStore
 from kycdesk.views.case_editor import CaseEditor
-from kycdesk.views.field_widgets import DateEditor, TextEditor
+from kycdesk.views.field_widgets import DateEditor, SignatureEditor, TextEditor
 from kycdesk.views.style import app_stylesheet
+from tests.pointer import drag
 
 # A 1366x768 tablet minus a 40 px taskbar: the smallest screen verifiers use.
 WINDOW = (1366, 728)
@@ -37,6 +39,44 @@ def settle(ms: int = 150) -> None:
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
     loop.exec()
+
+
+def sign_with_mouse(editor: SignatureEditor) -> None:
+    """Real mouse strokes on the pad: a looped initial, a wave, an underline."""
+    pad = editor.pad
+    h = pad.height()
+    strokes = [
+        [(40 + int(30 * math.cos(a / 6)) + a * 2, int(h * 0.45 - 40 * math.sin(a / 6)))
+         for a in range(0, 60, 2)],
+        [(170 + 6 * i, int(h * 0.55 - 22 * math.sin(i / 2.2))) for i in range(40)],
+        [(60 + 12 * i, int(h * 0.8) + (i % 3)) for i in range(30)],
+    ]
+    for stroke in strokes:
+        drag(pad, stroke, 4)
+
+
+def retake_warning(editor: CaseEditor, tmp: Path) -> None:
+    """A blurred ID photo replaces the demo's front: the slot suggests a retake."""
+    from PySide6.QtGui import QImage
+
+    from tests.quality_images import blurred, id_photo
+
+    session = editor.session
+    for image in list(session.photos["id_front"].images):
+        session.delete_photo(image.id)
+    while session.photos["id_front"].rowCount():
+        settle(20)
+    grey = blurred(id_photo(1600, 1200, seed=4), 5.0)
+    photo = tmp / "blurred-id.jpg"
+    QImage(grey.data, 1600, 1200, 1600, QImage.Format.Format_Grayscale8).copy().save(
+        str(photo), "JPEG", 90)  # type: ignore[call-overload]
+    editor.go_to_step(editor.definition.step_index_of("photos.id_front"))
+    flagged: list[int] = []
+    session.photoQuality.connect(lambda *_: flagged.append(1))
+    editor.photos.import_files("id_front", [photo])
+    while not flagged:
+        settle(20)
+    settle(400)
 
 
 def main() -> int:
@@ -109,6 +149,21 @@ def main() -> int:
         calendar.window().grab().save(str(out / "date-calendar.png"))
         calendar.window().close()
         settle()
+
+        editor.go_to_step(editor.definition.step_index_of("declarations.applicant_signature"))
+        settle()
+        signature = editor.editors["declarations.applicant_signature"]
+        assert isinstance(signature, SignatureEditor)
+        editor.reveal("declarations.applicant_signature")
+        settle()
+        sign_with_mouse(signature)
+        settle()
+        editor.reveal("declarations.applicant_signature")
+        settle()
+        window.grab().save(str(out / "signature-pad.png"))
+
+        retake_warning(editor, Path(tmp))
+        window.grab().save(str(out / "retake-suggestion.png"))
 
         failed = next(c for c in cases if c.status == CaseStatus.FAILED.value)
         desk.open_case(failed.id)

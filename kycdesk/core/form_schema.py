@@ -32,6 +32,7 @@ class FieldKind(StrEnum):
     EMAIL = "email"
     ID_NUMBER = "id_number"
     PHOTO = "photo"
+    SIGNATURE = "signature"  # strokes + their PNG (core/signature.py)
 
 
 CHOICE_KINDS = {FieldKind.SINGLE_CHOICE, FieldKind.MULTI_CHOICE}
@@ -113,6 +114,9 @@ class FieldDef(_Strict):
     # Photo slots: None keeps the original (ID documents: every pixel is evidence); a
     # number stores a re-encoded copy of at most that many megapixels (site photos).
     max_megapixels: float | None = Field(default=None, gt=0)
+    # Photo slots of ID documents: each photo added is checked for blur, glare, darkness
+    # and a document too small in the frame, and a retake is suggested (photo_quality).
+    check_quality: bool = False
 
     @field_validator("pattern")
     @classmethod
@@ -149,6 +153,8 @@ class FieldDef(_Strict):
             raise ValueError(f"{self.key}: min_length is above max_length")
         if self.kind is FieldKind.PHOTO and self.min_count > self.max_count:
             raise ValueError(f"{self.key}: min_count is above max_count")
+        if self.kind is not FieldKind.PHOTO and self.check_quality:
+            raise ValueError(f"{self.key}: only photo slots have check_quality")
         if self.kind is not FieldKind.PHOTO and self.max_megapixels is not None:
             raise ValueError(f"{self.key}: only photo slots have max_megapixels")
         if self.default is not None and not (

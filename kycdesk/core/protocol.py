@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
@@ -104,6 +104,11 @@ class SubmissionImage(_Request):
     # exif | camera | file | import: how far "taken at" can be trusted (a time without a
     # zone, from EXIF, is the camera's local clock).
     captured_at_source: str | None = Field(default=None, max_length=16)
+    # The retake checks at capture (blurred, glare, dark, small) found these, and the
+    # verifier kept the photo anyway (`retake_overridden`): the reviewer sees both.
+    retake_suggested: list[Annotated[str, Field(max_length=16)]] = Field(
+        default_factory=list, max_length=8)
+    retake_overridden: bool = False
 
 
 class ClientInfo(_Request):

@@ -103,3 +103,12 @@ class SyncCase:
     finalized_at: str | None
     sync_attempts: int
     images: list[ImageRecord]
+    # Image id -> the retake checks' findings on it, and whether the verifier kept it
+    # anyway (from the case's audit events): sent with the photo, for the reviewer.
+    retakes: dict[int, RetakeNote] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetakeNote:
+    problems: tuple[str, ...]   # photo_quality.Problem values: blurred, glare, dark, small
+    kept: bool                  # the verifier chose "Keep this photo"

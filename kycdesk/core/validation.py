@@ -11,6 +11,7 @@ from typing import Any, assert_never
 from kycdesk.core.dates import date_problem
 from kycdesk.core.form_schema import FieldDef, FieldKind, FormDefinition
 from kycdesk.core.numbers import decimal_places, format_number, read_number, stored_number
+from kycdesk.core.signature import signature_problem
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
@@ -83,6 +84,8 @@ def validate_value(field: FieldDef, value: Any, *, today: date | None = None,
             return None
         case FieldKind.YES_NO:
             return None if isinstance(value, bool) else "Choose yes or no."
+        case FieldKind.SIGNATURE:
+            return signature_problem(value)
     assert_never(kind)  # photo slots were handled first (counts, not a value)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from kycdesk.core.errors import CaseNotFoundError
 from kycdesk.core.ids import validate_case_id
-from kycdesk.core.records import SyncCase
+from kycdesk.core.records import RetakeNote, SyncCase
 from kycdesk.core.states import RETRIED_KIND, CaseStatus
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
@@ -57,7 +57,27 @@ def load_sync_case(conn: Connection, case_id: str) -> SyncCase:
     return SyncCase(id=case_id, reference_number=row[0], status=row[1],
                     revision=max(1, int(row[2] or 0)), form_id=row[3], form_version=row[4],
                     form=form, finalized_at=row[6], sync_attempts=int(row[7]),
-                    images=list_images(conn, case_id))
+                    images=list_images(conn, case_id), retakes=_retakes(conn, case_id))
+
+
+def _retakes(conn: Connection, case_id: str) -> dict[int, RetakeNote]:
+    """The retake suggestions made on this case's photos and which the verifier kept
+    (audit events written by the photo panel)."""
+    rows = conn.query_all(
+        "SELECT kind, detail_json FROM case_events WHERE case_id = ? AND kind IN "
+        "('photo_quality_suggested', 'photo_quality_overridden') ORDER BY id", (case_id,))
+    notes: dict[int, RetakeNote] = {}
+    for kind, detail_json in rows:
+        detail = json.loads(detail_json or "{}")
+        image_id = detail.get("image_id")
+        if not isinstance(image_id, int):
+            continue
+        if kind == "photo_quality_suggested":
+            notes[image_id] = RetakeNote(tuple(str(p) for p in detail.get("problems", [])),
+                                         kept=False)
+        elif image_id in notes:
+            notes[image_id] = RetakeNote(notes[image_id].problems, kept=True)
+    return notes
 
 
 def confirm_image(conn: Connection, image_id: int, server_image_id: str) -> bool:

@@ -245,7 +245,10 @@ class SyncEngine:
                 slot=i.slot, sha256=i.sha256 or "", latitude=i.location.latitude,
                 longitude=i.location.longitude, accuracy=i.location.accuracy,
                 address=i.location.address, captured_at=i.captured_at,
-                captured_at_source=i.captured_at_source) for i in case.images])
+                captured_at_source=i.captured_at_source,
+                retake_suggested=list(note.problems) if note else [],
+                retake_overridden=bool(note and note.kept))
+                for i in case.images for note in [case.retakes.get(i.id)]])
 
     def _path(self, image: ImageRecord) -> Path:
         return self.store.absolute_path(image.file_path)

@@ -31,10 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kycdesk.core.clock import now_text
 from kycdesk.core.dates import parse_typed_date
 from kycdesk.core.form_schema import FieldDef, FieldKind
 from kycdesk.core.numbers import canonical, format_number, read_number, stored_number
+from kycdesk.core.signature import signature_value, strokes_of
 from kycdesk.models.draft_model import DraftModel
+from kycdesk.views.signature_pad import SignaturePad
 from kycdesk.views.style import TOUCH
 from kycdesk.views.wheel_guard import guard_against_wheel
 
@@ -430,6 +433,68 @@ class YesNoEditor(FieldEditor):
         self.no.setEnabled(not read_only)
 
 
+class SignatureEditor(FieldEditor):
+    """The signature box with Undo (the last stroke) and Clear. Each lift of the pen saves
+    the strokes with a fresh PNG, its SHA-256 and the time: a kill mid-signature keeps
+    every stroke finished so far. Undoing the last stroke, or Clear, leaves no signature."""
+
+    def _make_input(self) -> QWidget:
+        box = QWidget(self)
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.pad = SignaturePad(box)
+        self.pad.strokeFinished.connect(self._save)
+        column.addWidget(self.pad)
+        row = QHBoxLayout()
+        self.undo_button = QPushButton("Undo last stroke", box)
+        self.clear_button = QPushButton("Clear", box)
+        for button in (self.undo_button, self.clear_button):
+            button.setMinimumSize(TOUCH * 2, TOUCH)
+            row.addWidget(button)
+        self.signed_label = QLabel("", box)
+        self.signed_label.setProperty("role", "help")
+        row.addWidget(self.signed_label, 1)
+        column.addLayout(row)
+        self.undo_button.clicked.connect(self._undo)
+        self.clear_button.clicked.connect(self._clear)
+        return box
+
+    def _save(self) -> None:
+        if not self.pad.strokes:
+            self.commit(None)
+            return
+        self.commit(signature_value(self.pad.strokes, self.pad.width(), self.pad.height(),
+                                    self.pad.render_png(), now_text()))
+
+    def _undo(self) -> None:
+        self.pad.undo()
+        self._save()
+
+    def _clear(self) -> None:
+        self.pad.clear()
+        self._save()
+
+    def show_value(self, value: Any) -> None:
+        strokes = strokes_of(value)
+        if strokes != self.pad.strokes:
+            self.pad.set_strokes(strokes)
+        signed = value.get("signed_at") if isinstance(value, dict) and strokes else None
+        self.signed_label.setText(f"Signed {signed}" if signed else "")
+        self._enable_buttons()
+
+    def _enable_buttons(self) -> None:
+        editable = self.pad.isEnabled()
+        self.undo_button.setEnabled(editable and bool(self.pad.strokes))
+        self.clear_button.setEnabled(editable and bool(self.pad.strokes))
+
+    def set_read_only(self, read_only: bool) -> None:
+        self.pad.setEnabled(not read_only)
+        self._enable_buttons()
+
+    def focus_input(self) -> None:
+        self.pad.setFocus(Qt.FocusReason.OtherFocusReason)
+
+
 def editor_class(kind: FieldKind) -> type[FieldEditor]:
     """The widget for a field kind; mypy checks every kind has one (assert_never)."""
     match kind:
@@ -447,6 +512,8 @@ def editor_class(kind: FieldKind) -> type[FieldEditor]:
             return MultiChoiceEditor
         case FieldKind.YES_NO:
             return YesNoEditor
+        case FieldKind.SIGNATURE:
+            return SignatureEditor
         case FieldKind.PHOTO:
             raise ValueError("photo slots are shown by the photo panel, not a field editor")
     assert_never(kind)

@@ -85,6 +85,21 @@ class PhotoSlotWidget(QFrame):
         self.error_label.setProperty("role", "error")
         self.error_label.setWordWrap(True)
         self.error_label.hide()
+        # A retake suggestion for the newest flagged photo, with the way to keep it anyway.
+        self.quality_box = QWidget(self)
+        self.quality_box.setObjectName(f"quality:{field.slot}")
+        quality_row = QHBoxLayout(self.quality_box)
+        quality_row.setContentsMargins(0, 0, 0, 0)
+        self.quality_label = QLabel("", self.quality_box)
+        self.quality_label.setProperty("role", "error")
+        self.quality_label.setWordWrap(True)
+        self.keep_button = QPushButton("Keep this photo", self.quality_box)
+        self.keep_button.setMinimumHeight(TOUCH)
+        self.keep_button.clicked.connect(self._keep)
+        quality_row.addWidget(self.quality_label, 1)
+        quality_row.addWidget(self.keep_button)
+        self.quality_box.hide()
+        self.flagged: tuple[int, list[str]] | None = None
         header = QHBoxLayout()
         header.addWidget(title)
         header.addWidget(self.count_label)
@@ -97,6 +112,7 @@ class PhotoSlotWidget(QFrame):
         layout.addWidget(self.view)
         layout.addWidget(self.status_label)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.quality_box)
         model.rowsInserted.connect(self.refresh_count)
         model.rowsRemoved.connect(self.refresh_count)
         model.modelReset.connect(self.refresh_count)
@@ -122,6 +138,27 @@ class PhotoSlotWidget(QFrame):
         self.read_only = read_only
         self.setAcceptDrops(not read_only)
         self.refresh_count()
+
+    keepRequested = Signal(str, int, list)  # slot, image id, the suggestions overridden
+
+    def show_quality(self, image_id: int, suggestions: list[str]) -> None:
+        if not suggestions:
+            return  # checked and fine: an earlier photo's suggestion stays until handled
+        self.flagged = (image_id, suggestions)
+        self.quality_label.setText("⚠ " + " ".join(suggestions))
+        self.keep_button.setEnabled(not self.read_only)
+        self.quality_box.show()
+
+    def clear_quality(self, image_id: int | None = None) -> None:
+        if self.flagged is not None and image_id in (None, self.flagged[0]):
+            self.flagged = None
+            self.quality_box.hide()
+
+    def _keep(self) -> None:
+        if self.flagged is not None:
+            image_id, suggestions = self.flagged
+            self.keepRequested.emit(self.field.slot, image_id, suggestions)
+            self.clear_quality()
 
     def show_error(self, message: str | None) -> None:
         self.error_label.setText(message or "")
@@ -192,9 +229,13 @@ class PhotoPanel(QWidget):
             widget.captureRequested.connect(self.capture)
             widget.deleteRequested.connect(self.delete)
             widget.viewRequested.connect(self.view)
+            widget.keepRequested.connect(session.keep_photo)
             self.slots[slot] = widget
         session.photosPending.connect(self._show_pending)
         session.photoError.connect(lambda slot, message: self.slots[slot].show_error(message))
+        session.photoQuality.connect(
+            lambda slot, image_id, words: self.slots[slot].show_quality(image_id, words))
+        session.photosChanged.connect(self._forget_deleted)
 
     def busy(self) -> bool:
         return self.session.busy()
@@ -244,6 +285,13 @@ class PhotoPanel(QWidget):
             viewer = PhotoViewer(image, self.session.thumbnails, self)
             viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             viewer.open()
+
+    @Slot(str, int)
+    def _forget_deleted(self, slot: str, _count: int) -> None:
+        """A suggestion about a photo that was deleted (retaken) goes with it."""
+        widget = self.slots[slot]
+        if widget.flagged is not None and self.session.find_photo(widget.flagged[0]) is None:
+            widget.clear_quality()
 
     @Slot(str, int)
     def _show_pending(self, slot: str, pending: int) -> None:

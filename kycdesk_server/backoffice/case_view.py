@@ -5,13 +5,29 @@ revisions. Pure functions of a submission body and what the server holds."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kycdesk.core.form_schema import FieldDef, FieldKind, FormDefinition
+from kycdesk.core.signature import png_sha256, smooth, strokes_of, svg_path
 from kycdesk.core.validation import is_empty
 from kycdesk_server.services.validation import ValidationFindings
+
+
+@dataclass(frozen=True)
+class SignatureDrawing:
+    """A signature redrawn from its strokes (inline SVG: no image request, no data: URL
+    for the page's content security policy to allow)."""
+
+    width: int
+    height: int
+    paths: list[str]     # SVG path data, one per stroke, smoothed as the pad drew them
+    signed_at: str
+    png_sha256: str
+    png_matches: bool    # the PNG sent is the one its recorded SHA-256 names
 
 
 @dataclass(frozen=True)
@@ -20,6 +36,7 @@ class Answer:
     label: str
     value: Any
     text: str            # the value as a reviewer reads it
+    signature: SignatureDrawing | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +61,8 @@ class Photo:
     longitude: float | None
     accuracy: float | None
     address: str | None
+    retake_suggested: list[str]   # what the tablet's retake checks found (blurred, …)
+    retake_overridden: bool       # the verifier kept the photo despite them
 
 
 @dataclass(frozen=True)
@@ -61,9 +80,31 @@ class FieldChange:
     after: str
 
 
+def signature_drawing(value: Any) -> SignatureDrawing | None:
+    strokes = strokes_of(value)
+    if not strokes:
+        return None
+    try:
+        png = base64.b64decode(str(value.get("png", "")), validate=True)
+    except (binascii.Error, ValueError):
+        png = b""
+    recorded = str(value.get("png_sha256", ""))
+    return SignatureDrawing(
+        width=int(value.get("width") or 0), height=int(value.get("height") or 0),
+        paths=[svg_path(smooth(stroke)) for stroke in strokes],
+        signed_at=str(value.get("signed_at", "")), png_sha256=recorded,
+        png_matches=bool(png) and png_sha256(png) == recorded)
+
+
 def answer_text(field: FieldDef | None, value: Any) -> str:
     if is_empty(value):
         return ""
+    if field is not None and field.kind is FieldKind.SIGNATURE:
+        drawing = signature_drawing(value)
+        if drawing is None:
+            return "Not a signature"
+        return (f"Signed {drawing.signed_at} · PNG SHA-256 {drawing.png_sha256[:12]}…"
+                + ("" if drawing.png_matches else " (the PNG does not match its SHA-256)"))
     if isinstance(value, bool) or (field is not None and field.kind is FieldKind.YES_NO):
         return "Yes" if value in (True, "yes", "true") else "No"
     labels = {o.value: o.label for o in field.options} if field is not None else {}
@@ -85,8 +126,10 @@ def group_answers(definition: FormDefinition | None, values: Mapping[str, Any]
                 known.add(field.key)
                 if field.kind is FieldKind.PHOTO or is_empty(values.get(field.key)):
                     continue
-                answers.append(Answer(field.key, field.label, values[field.key],
-                                      answer_text(field, values[field.key])))
+                value = values[field.key]
+                answers.append(Answer(
+                    field.key, field.label, value, answer_text(field, value),
+                    signature_drawing(value) if field.kind is FieldKind.SIGNATURE else None))
             if answers:
                 steps.append(StepAnswers(step.id, step.title, answers))
     other = [Answer(key, key, value, answer_text(None, value))

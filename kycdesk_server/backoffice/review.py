@@ -466,4 +466,6 @@ class ReviewService:
             captured_at=image.get("captured_at"),
             captured_at_source=image.get("captured_at_source"),
             latitude=image.get("latitude"), longitude=image.get("longitude"),
-            accuracy=image.get("accuracy"), address=image.get("address"))
+            accuracy=image.get("accuracy"), address=image.get("address"),
+            retake_suggested=[str(p) for p in image.get("retake_suggested") or []],
+            retake_overridden=bool(image.get("retake_overridden")))

@@ -55,6 +55,8 @@ def _holds(definition: FieldDef, value: Any) -> bool:
         return isinstance(value, int | float | str) and not isinstance(value, bool)
     if kind is FieldKind.MULTI_CHOICE:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind is FieldKind.SIGNATURE:
+        return isinstance(value, dict)  # whether it is a whole signature: a finding
     return isinstance(value, bool)  # yes/no
 
 

@@ -1,0 +1,1 @@
+"""Identity documents read for the verifier: the MRZ (and, later, the PDF417 barcode)."""
