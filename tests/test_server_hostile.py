@@ -143,15 +143,22 @@ def test_a_device_cannot_hold_more_than_its_share_of_uploads(server: ServerHandl
                 f"Tus-Resumable: {TUS_VERSION}\r\nUpload-Offset: 0\r\n"
                 f"Content-Type: {OFFSET_CONTENT_TYPE}\r\nContent-Length: 1000\r\n\r\nab"
             ).encode()))
-        deadline = time.monotonic() + 5
-        while True:  # the eight are being served once the server has read their heads
-            # A wrong offset: until the eight hold their slots this is a 409 that writes
-            # nothing (a right one would write, and every later try would be a 409).
-            ninth = httpx.patch(f"{server.base_url}{urls[8]}", content=b"x", headers={
-                **AUTH, "Tus-Resumable": TUS_VERSION, "Upload-Offset": "1",
-                "Content-Type": OFFSET_CONTENT_TYPE})
-            if ninth.status_code == 429 or time.monotonic() > deadline:
-                break
+        # The eight hold their slots once the server is receiving all of their bodies
+        # (its own record, through the control endpoint). Each is kept alive with a byte
+        # at a time: the server ends a body idle for IDLE_S, and under load the eight can
+        # take longer than that to get through their heads — waiting on a clock raced.
+        ids = {path.rsplit("/", 1)[-1] for path in urls[:8]}
+        give_up = time.monotonic() + 120  # a hang guard, not a timing assumption
+        fed = time.monotonic()
+        while not ids <= set(server.state()["receiving"]):
+            assert time.monotonic() < give_up, server.state()["receiving"]
+            if time.monotonic() - fed > IDLE_S / 4:  # well inside the idle limit,
+                fed = time.monotonic()              # and far from the 1,000 bytes
+                for sock in held:
+                    sock.sendall(b"c")
+        ninth = httpx.patch(f"{server.base_url}{urls[8]}", content=b"x", headers={
+            **AUTH, "Tus-Resumable": TUS_VERSION, "Upload-Offset": "0",
+            "Content-Type": OFFSET_CONTENT_TYPE})
         assert ninth.status_code == 429 and ninth.headers["retry-after"] == "5"
     finally:
         for sock in held:
