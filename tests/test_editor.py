@@ -28,7 +28,8 @@ from kycdesk.views.camera import CameraSource, NoCamera
 from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.field_widgets import DateEditor, TextEditor, YesNoEditor
 from tests import transitions
-from tests.fakes import FakeCamera, always_yes
+from tests.desks import started_desk
+from tests.fakes import FakeCamera
 
 DEBOUNCE_MS = 150
 
@@ -36,12 +37,7 @@ DEBOUNCE_MS = 150
 def _make_app(qtbot: QtBot, paths: DataPaths, debounce_ms: int = DEBOUNCE_MS,
               camera_factory: Callable[[], CameraSource] = FakeCamera) -> KycDeskApp:
     """The app with its real wiring; the camera comes in at the app's camera seam."""
-    app = KycDeskApp(paths, debounce_ms=debounce_ms, camera_factory=camera_factory,
-                     confirm=always_yes)
-    qtbot.addWidget(app.window)
-    assert app.start(), app.startup_error
-    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
-    return app
+    return started_desk(qtbot, paths, debounce_ms=debounce_ms, camera_factory=camera_factory)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from kycdesk.persistence.quality import check_photo, grey_of
 from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.sync_repo import load_sync_case
 from kycdesk.views.case_editor import CaseEditor
-from tests.fakes import FakeCamera, always_yes
+from tests.desks import started_desk
 from tests.quality_images import blurred, darkened, glared, id_photo
 
 
@@ -105,10 +105,7 @@ def _jpeg(path: Path, grey: np.ndarray) -> Path:
 
 @pytest.fixture
 def desk(qtbot: QtBot, paths: DataPaths) -> Iterator[KycDeskApp]:
-    app = KycDeskApp(paths, debounce_ms=150, camera_factory=FakeCamera, confirm=always_yes)
-    qtbot.addWidget(app.window)
-    assert app.start(), app.startup_error
-    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+    app = started_desk(qtbot, paths)
     yield app
     app.shutdown()
 

@@ -28,7 +28,7 @@ from kycdesk.views.field_widgets import (
     TextEditor,
     YesNoEditor,
 )
-from tests.fakes import FakeCamera, always_yes
+from tests.desks import started_desk
 from tests.pointer import drag
 
 KINDS = [k for k in FieldKind if k is not FieldKind.PHOTO]
@@ -38,10 +38,7 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support")
 
 @pytest.fixture
 def desk(qtbot: QtBot, paths: DataPaths) -> Iterator[KycDeskApp]:
-    app = KycDeskApp(paths, debounce_ms=150, camera_factory=FakeCamera, confirm=always_yes)
-    qtbot.addWidget(app.window)
-    assert app.start(), app.startup_error
-    qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+    app = started_desk(qtbot, paths)
     yield app
     app.shutdown()
 
