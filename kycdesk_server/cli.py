@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tls-terminated-by-proxy", action="store_true",
                         help="plain HTTP on a non-loopback address is allowed only behind a "
                              "TLS-terminating proxy that this option declares")
+    parser.add_argument("--forwarded-allow-ips", metavar="ADDRESSES",
+                        help="the reverse proxies (comma-separated addresses or networks) "
+                             "whose X-Forwarded-For names the client; without it the header "
+                             "is ignored, so no client can choose the address its sign-in "
+                             "limit and audit rows are kept under")
     parser.add_argument("--port-file", type=Path,
                         help="write the bound port here once listening (for --port 0)")
     return parser
@@ -326,6 +331,11 @@ def _uvicorn_config(args: argparse.Namespace, app: Any, **extra: Any) -> Any:
                           http="kycdesk_server.connections:GuardedH11Protocol",
                           limit_concurrency=args.max_connections,
                           ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
+                          # uvicorn's default trusts X-Forwarded-For from loopback: anything
+                          # on this host that relays bytes (stunnel, an ssh tunnel) would let
+                          # a client forge its address. Only the named proxies are believed.
+                          proxy_headers=bool(args.forwarded_allow_ips),
+                          forwarded_allow_ips=args.forwarded_allow_ips or "",
                           **extra)
 
 

@@ -197,3 +197,15 @@ def test_a_finger_and_a_pen_sign_too(
     strokes = strokes_of(model.value(KEY))
     assert len(strokes) == 2
     assert [round(point[3], 1) for point in strokes[1]] == [0.2, 0.6, 0.9]
+
+
+def test_a_device_sent_pad_size_that_is_not_a_number_still_draws_on_the_review_page(
+        ) -> None:
+    """A hostile or broken device must not make a case unreviewable (a 500 on its page)."""
+    from kycdesk_server.backoffice.case_view import signature_drawing
+
+    value = {**signature_value([ZIGZAG], 560, 180, PNG, "2026-12-06T05:00:00.000Z"),
+             "width": "abc", "height": 10**9}
+    drawing = signature_drawing(value)
+    assert drawing is not None and drawing.paths
+    assert (drawing.width, drawing.height) == (0, 0)

@@ -90,10 +90,20 @@ def signature_drawing(value: Any) -> SignatureDrawing | None:
         png = b""
     recorded = str(value.get("png_sha256", ""))
     return SignatureDrawing(
-        width=int(value.get("width") or 0), height=int(value.get("height") or 0),
+        width=_pad_size(value.get("width")), height=_pad_size(value.get("height")),
         paths=[svg_path(smooth(stroke)) for stroke in strokes],
         signed_at=str(value.get("signed_at", "")), png_sha256=recorded,
         png_matches=bool(png) and png_sha256(png) == recorded)
+
+
+def _pad_size(raw: Any) -> int:
+    """The pad's size as the device sent it; anything that is not a sane number of pixels
+    draws at 0 (the strokes still show) rather than breaking the case page."""
+    try:
+        size = int(raw or 0)
+    except (TypeError, ValueError):
+        return 0
+    return size if 0 <= size <= 10_000 else 0
 
 
 def answer_text(field: FieldDef | None, value: Any) -> str:
