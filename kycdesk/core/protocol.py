@@ -126,6 +126,8 @@ class Submission(_Request):
     images: list[SubmissionImage] = Field(max_length=MAX_IMAGES)
     finalized_at: str | None = Field(default=None, max_length=64)
     client: ClientInfo
+    # Field-level audit (issue 17): every change of an answer on the device, oldest first.
+    history: list[FieldHistoryEntry] = Field(default_factory=list, max_length=20_000)
 
     @field_validator("form")
     @classmethod
@@ -226,3 +228,134 @@ def parse_upload_checksum(header: str | None) -> tuple[str, bytes] | None:
         return parts[0].lower(), base64.b64decode(parts[1], validate=True)
     except ValueError:
         return None
+
+
+# -- two-way: the device's pull (issue 17; docs/sync-protocol.md "Pull") -----------------
+# The device asks "what changed for me since token T"; the server answers the changes in
+# the order it recorded them (a per-device feed written in the same transaction as the
+# event: an assignment, a return, a decision, an office correction, a handover, a pushed
+# form), then a new token. The device applies a page and stores the new token in one
+# transaction, so a page is applied exactly once however often it is fetched.
+PULL_PATH = "/v1/pull"
+MAX_PULL_LIMIT = 500
+# The held-cases digest: the XOR of SHA-256(case_id as UTF-8) over every case the device
+# holds with the server's authority (delivered by a pull, or a submission of its own the
+# server acknowledged; minus cases handed away), as 64 hex, with their count. Order-free
+# and updatable one case at a time, so neither side has to read every case to compute it.
+EMPTY_HELD_DIGEST = "0" * 64
+
+
+class PullRequest(_Request):
+    token: str | None = Field(default=None, max_length=200)  # None: from the beginning
+    held_digest: str = Field(pattern=SHA256_HEX)
+    held_count: StrictInt = Field(ge=0, le=10_000_000)
+    limit: StrictInt = Field(default=200, ge=1, le=MAX_PULL_LIMIT)
+    # After a 412: the server answers the current state of every case the device should
+    # hold (kind "case_state", paged), the list the device reconciles against.
+    resync: bool = False
+
+
+class FieldComment(_Reply):
+    field_key: str | None = Field(default=None, max_length=200)
+    client_image_id: str | None = Field(default=None, pattern=UUID_TEXT)
+    text: str = Field(max_length=MAX_TEXT)
+    author: str = Field(max_length=200)
+    at: str = Field(max_length=64)
+
+
+class PulledPhoto(_Reply):
+    """A photo of a case the device receives (handover, office attachment): its bytes come
+    from GET /v1/cases/{case_id}/images/{client_image_id} (ranges, Repr-Digest)."""
+
+    client_image_id: str = Field(pattern=UUID_TEXT)
+    server_image_id: str = Field(min_length=1, max_length=64)
+    sha256: str = Field(pattern=SHA256_HEX)
+    byte_size: int = Field(ge=0)
+    slot: str | None = Field(default=None, max_length=64)
+    latitude: float | None = None
+    longitude: float | None = None
+    accuracy: float | None = None
+    address: str | None = Field(default=None, max_length=MAX_TEXT)
+    captured_at: str | None = Field(default=None, max_length=64)
+
+
+ChangeKind = Literal[
+    "assigned",          # a supervisor created a case for this device (a new draft here)
+    "returned",          # a reviewer returned a revision with comments
+    "decided",           # approved / rejected (with reason) — read-only on the device
+    "office_edit",       # the office changed an answer (e.g. corrected a prefilled one)
+    "handover_out",      # send what is unsent, then drop the local copy (ack: release)
+    "handover_in",       # the case (answers + photos) now belongs to this device
+    "handover_refused",  # a handover request from this device was refused
+    "withdrawn",         # an assignment was cancelled before anything was sent
+    "form",              # a form definition (new version) for new cases
+    "case_state",        # resync: the whole current state of one held case
+]
+
+
+class PulledChange(_Reply):
+    """One change. `seq` orders them; fields not used by a kind are left out."""
+
+    seq: int = Field(ge=1)
+    kind: ChangeKind
+    case_id: str | None = Field(default=None, pattern=UUID_TEXT)
+    at: str = Field(max_length=64)
+    by: str = Field(default="", max_length=200)             # who did it in the office
+    revision: int | None = Field(default=None, ge=0)         # the revision it applies to
+    reference_number: str | None = Field(default=None, max_length=100)
+    applicant_name: str | None = Field(default=None, max_length=MAX_TEXT)
+    address: str | None = Field(default=None, max_length=MAX_TEXT)
+    due_date: str | None = Field(default=None, max_length=10)  # YYYY-MM-DD
+    form_id: str | None = Field(default=None, max_length=100)
+    form_version: str | None = Field(default=None, max_length=100)
+    form: dict[str, Any] = Field(default_factory=dict)        # answers (assigned: prefill)
+    prefilled: list[str] = Field(default_factory=list)        # keys the office prefilled
+    photos: list[PulledPhoto] = Field(default_factory=list)
+    comments: list[FieldComment] = Field(default_factory=list)
+    decision: Literal["approved", "rejected", "returned"] | None = None
+    reason_code: str | None = Field(default=None, max_length=100)
+    reason_label: str | None = Field(default=None, max_length=400)
+    note: str = Field(default="", max_length=MAX_TEXT)
+    field_key: str | None = Field(default=None, max_length=200)   # office_edit
+    value: Any = None                                              # office_edit
+    base_value: Any = None    # office_edit: the value the office changed from
+    definition: dict[str, Any] | None = None                       # form
+    definition_sha256: str | None = Field(default=None, pattern=SHA256_HEX)  # form
+
+
+class PullReply(_Reply):
+    token: str = Field(min_length=1, max_length=200)
+    changes: list[PulledChange]
+    more: bool  # another page is waiting: pull again at once with the new token
+
+
+class HandoverRequest(_Request):
+    """A device holds a copy of a case another device owns (an imported export) and asks
+    the office to hand it over: POST /v1/cases/{case_id}/handover-requests (202)."""
+
+    reason: str = Field(default="", max_length=MAX_TEXT)
+    reference_number: str | None = Field(default=None, max_length=100)
+
+
+class Release(_Request):
+    """After a handover_out: the old device has sent all it had (`last_revision` the
+    newest the server acknowledged from it) and lets the case go:
+    POST /v1/cases/{case_id}/release (200)."""
+
+    last_revision: StrictInt = Field(ge=0, le=MAX_REVISION)
+
+
+class FieldHistoryEntry(_Request):
+    """Field-level audit sent with a submission (Submission.history): each change of an
+    answer on the device, since the case was created there."""
+
+    field_key: str = Field(max_length=200)
+    old: Any = None
+    new: Any = None
+    at: str = Field(max_length=64)
+    by: str = Field(default="", max_length=200)
+    why: Literal["typed", "returned", "prefilled", "merged", "office"] = "typed"
+    note: str = Field(default="", max_length=MAX_TEXT)
+
+
+Submission.model_rebuild()  # `history` names a model defined after it
