@@ -354,7 +354,8 @@ class FieldHistoryEntry(_Request):
     new: Any = None
     at: str = Field(max_length=64)
     by: str = Field(default="", max_length=200)
-    why: Literal["typed", "returned", "prefilled", "merged", "office"] = "typed"
+    # document: read from an ID document (MRZ or PDF417) and confirmed by the verifier
+    why: Literal["typed", "returned", "prefilled", "merged", "office", "document"] = "typed"
     note: str = Field(default="", max_length=MAX_TEXT)
 
 
