@@ -39,7 +39,8 @@ from kycdesk_server.backoffice.review import DecisionRequest
 from kycdesk_server.backoffice.review_states import ReviewChange
 from kycdesk_server.storage import ServerStore
 
-FORM = {"form_id": "individual_kyc", "form_version": "2"}
+FORM_ID, FORM_VERSION = "individual_kyc", "2"
+FORM = {"form_id": FORM_ID, "form_version": FORM_VERSION}
 BATCH = 5000
 PAGE = 50
 
@@ -98,7 +99,8 @@ def photo_case(store: ServerStore, folder: Path) -> tuple[str, list[str]]:
                                       longitude=-0.12, accuracy=8.0))
     outcome = SubmissionService(store).accept(case_id, Submission(
         revision=1, reference_number="KYC-PHOTOS", form=body(random.Random(1), 0)["form"],
-        images=images, client=ClientInfo(app_version="bench", device_id="bench"), **FORM),
+        images=images, client=ClientInfo(app_version="bench", device_id="bench"),
+        form_id=FORM_ID, form_version=FORM_VERSION),
         "bench")
     assert outcome.new
     return case_id, [i.client_image_id for i in images]

@@ -16,7 +16,8 @@ from kycdesk_server.services.submissions import SubmissionService
 from kycdesk_server.storage import ServerStore
 from tests.sync_support import TOKEN, tus_upload
 
-FORM = {"form_id": "individual_kyc", "form_version": "2"}
+FORM_ID, FORM_VERSION = "individual_kyc", "2"
+FORM = {"form_id": FORM_ID, "form_version": FORM_VERSION}
 
 
 def answers(first: str = "Ada", last: str = "Lovelace", document: str = "P1234567",
@@ -66,7 +67,8 @@ def submit_to_store(store: ServerStore, tmp: Path, case_id: str, revision: int,
             latitude=51.5, longitude=-0.12, accuracy=8.0)))
     outcome = SubmissionService(store).accept(case_id, Submission(
         revision=revision, reference_number=reference, form=values, images=images,
-        client=ClientInfo(app_version="test", device_id=device), **FORM), device)
+        client=ClientInfo(app_version="test", device_id=device), form_id=FORM_ID,
+        form_version=FORM_VERSION), device)
     assert outcome.new, outcome
 
 
