@@ -33,7 +33,6 @@ def build_v7(data_dir: Path, cases: int, *, synced_share: float = 0.72,
              version: int = 7) -> list[str]:
     """A store at schema `version` with `cases` cases (bulk, through the app's schema
     code and connection); returns the synced cases' ids."""
-    from kycdesk.core.hashing import held_digest  # noqa: F401  (imported as the app does)
     from kycdesk.paths import ensure_private_dir, resolve
     from kycdesk.persistence import schema
     from kycdesk.persistence.db import Connection
@@ -94,7 +93,7 @@ def migrate_figure(cases: int) -> bool:
             held = store.pull_position()[2]
         print(f"   upgrade to schema {schema.LATEST_VERSION}: {elapsed:.2f} s "
               f"({held} synced cases put in the held set)")
-        return verdict("migration at %d cases" % cases, elapsed, 10.0, "s")
+        return verdict(f"migration at {cases} cases", elapsed, 10.0, "s")
 
 
 def _page(feed_seq: int, synced: list[str], rng: random.Random) -> object:
