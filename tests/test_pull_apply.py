@@ -444,3 +444,27 @@ def test_resync_adds_missing_cases_and_keeps_the_ones_no_longer_given(
     state = store.read_two_way(dropped)
     assert state.locked_reason is not None  # kept, read-only, never silently deleted
     assert store.load_case(dropped).status == CaseStatus.SYNCED
+
+
+def test_the_same_change_made_on_both_sides_is_no_conflict(store: LocalStore) -> None:
+    feed = Feed()
+    case_id = _field_case(store, feed, device_changed=False)
+    store.run(AppendEdit(case_id, "applicant.first_name", "Adele"))
+    store.run(ApplyPull(feed.page(feed.change(
+        "office_edit", case_id, field_key="applicant.first_name", value="Adele",
+        base_value="Ada"))))
+    assert store.read_two_way(case_id).conflicts == ()
+    assert store.load_case(case_id).form["applicant.first_name"] == "Adele"
+
+
+def test_an_office_correction_of_a_synced_case_is_taken_and_recorded(
+        store: LocalStore) -> None:
+    feed = Feed()
+    case_id = _synced_case(store, {"applicant.first_name": "Nia"})
+    store.run(ApplyPull(feed.page(feed.change(
+        "office_edit", case_id, field_key="applicant.first_name", value="Nina",
+        base_value="Nia", by="Olga Office", note="as on the passport"))))
+    assert store.load_case(case_id).form["applicant.first_name"] == "Nina"
+    entry = store.field_history(case_id)[-1]
+    assert (entry["why"], entry["by"], entry["note"]) == ("office", "Olga Office",
+                                                           "as on the passport")
