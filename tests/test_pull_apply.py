@@ -468,3 +468,42 @@ def test_an_office_correction_of_a_synced_case_is_taken_and_recorded(
     entry = store.field_history(case_id)[-1]
     assert (entry["why"], entry["by"], entry["note"]) == ("office", "Olga Office",
                                                            "as on the passport")
+
+
+def test_seqs_numbered_apart_are_all_applied(store: LocalStore) -> None:
+    """Forms and resync states are numbered apart from the feed: a form numbered below a
+    feed change already applied is still taken (only the token says what was applied)."""
+    feed, case_id = Feed(), new_case_id()
+    for _ in range(56):
+        feed.change("decided", None)  # the feed is at 56 on the server
+    store.run(ApplyPull(feed.page(assigned(feed, case_id))))  # seq 57
+    form = form_change(Feed(), {**shipped_form(), "version": "7"})  # the forms' seq 1
+    assert form.seq == 1
+    store.run(ApplyPull(feed.page(form)))
+    assert [d.version for d in store.pushed_forms()] == ["7"]
+
+
+def test_a_resync_brings_a_returned_case_back_as_returned_and_no_false_conflict(
+        store: LocalStore) -> None:
+    gone, fixed = new_case_id(), _synced_case(store, {"applicant.first_name": "Oz"})
+    sent = store.load_sync_case(fixed).revision
+    comment = {"field_key": "applicant.first_name", "text": "Typo", "author": "Rae",
+               "at": "2026-06-02T10:00:00Z"}
+    feed = Feed()
+    store.run(ApplyPull(feed.page(feed.change("returned", fixed, revision=sent,
+                                              comments=[comment]))))
+    store.run(SaveForm(fixed, {"applicant.first_name": "Oscar"}))
+    transitions.submit(store, fixed)  # the return was handled: resubmitted, not sent yet
+    resync = Feed()
+    store.run(ApplyPull(resync.page(
+        resync.change("case_state", fixed, revision=sent, decision="returned",
+                      form={"applicant.first_name": "Oz"}, comments=[comment]),
+        resync.change("case_state", gone, revision=3, decision="returned",
+                      form={"applicant.first_name": "Pam"}, comments=[comment])),
+        resync=True))
+    assert store.read_two_way(fixed).conflicts == ()
+    assert store.load_case(fixed).status == CaseStatus.READY
+    back = store.load_case(gone)
+    assert (back.status, back.form) == (CaseStatus.DRAFT, {"applicant.first_name": "Pam"})
+    state = store.read_two_way(gone)
+    assert state.inbox == "returned" and [c.text for c in state.comments] == ["Typo"]

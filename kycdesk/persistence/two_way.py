@@ -53,7 +53,7 @@ def read_two_way(conn: Connection, case_id: str) -> TwoWayState:
                                 assigned_at=office[1] or "")
     decision_row = conn.query_one(
         "SELECT revision, decision, reason_code, reason_label, note, by, at FROM "
-        "case_decisions WHERE case_id = ? ORDER BY seq DESC LIMIT 1", (case_id,))
+        "case_decisions WHERE case_id = ? ORDER BY id DESC LIMIT 1", (case_id,))
     decision = None if decision_row is None else CaseDecision(
         revision=int(decision_row[0]), decision=decision_row[1], reason_code=decision_row[2],
         reason_label=decision_row[3], note=decision_row[4] or "", by=decision_row[5] or "",
