@@ -237,6 +237,7 @@ def test_conflict_matrix_photo(store: LocalStore, jpeg: Path, server_changed: bo
         store.run(ResolveConflict(conflict.id, "server"))
         assert [p.client_image_id for p in store.photos_to_fetch()] == [
             shot["client_image_id"]]
+        assert store.list_images(case_id) == []  # the office's photo takes the slot
     elif server_changed:
         assert conflicts == () and to_fetch == [shot["client_image_id"]]
     else:
@@ -507,3 +508,18 @@ def test_a_resync_brings_a_returned_case_back_as_returned_and_no_false_conflict(
     assert (back.status, back.form) == (CaseStatus.DRAFT, {"applicant.first_name": "Pam"})
     state = store.read_two_way(gone)
     assert state.inbox == "returned" and [c.text for c in state.comments] == ["Typo"]
+
+
+def test_keeping_the_local_photo_drops_the_offices(store: LocalStore, jpeg: Path) -> None:
+    from kycdesk.persistence.commands import AddImage
+
+    feed, case_id = Feed(), new_case_id()
+    store.run(ApplyPull(feed.page(assigned(feed, case_id))))
+    mine = store.run(AddImage(case_id, jpeg, slot="id_front"))
+    store.run(ApplyPull(feed.page(feed.change("office_edit", case_id,
+                                              photos=[photo("id_front")]))))
+    (conflict,) = store.read_two_way(case_id).conflicts
+    store.run(ResolveConflict(conflict.id, "local"))
+    assert store.photos_to_fetch() == []
+    assert [i.id for i in store.list_images(case_id)] == [mine.id]
+    assert store.read_two_way(case_id).conflicts == ()
