@@ -523,3 +523,15 @@ def test_keeping_the_local_photo_drops_the_offices(store: LocalStore, jpeg: Path
     assert store.photos_to_fetch() == []
     assert [i.id for i in store.list_images(case_id)] == [mine.id]
     assert store.read_two_way(case_id).conflicts == ()
+
+
+def test_who_typed_is_the_verifier_named_in_settings_else_the_device(
+        store: LocalStore) -> None:
+    import platform
+
+    case_id = store.run(CreateCase())
+    store.run(SaveForm(case_id, {"applicant.first_name": "Quinn"}))
+    assert store.field_history(case_id)[-1]["by"] == (platform.node()[:100] or "this device")
+    store.run(SetActor("  Vera Verifier "))
+    store.run(SaveForm(case_id, {"applicant.first_name": "Quin"}))
+    assert store.field_history(case_id)[-1]["by"] == "Vera Verifier"
