@@ -205,7 +205,10 @@ class KycDeskApp(QObject):
             from kycdesk.models.form_registry import FormDefinitionError, FormRegistry
 
             try:
-                self.registry = FormRegistry.load()
+                # With the versions the office pushed (checked when they arrived): new
+                # cases take the newest; drafts keep the version they were started with.
+                self.registry = (FormRegistry.load_with_pushed(self.reader.pushed_forms())
+                                 if self.reader is not None else FormRegistry.load())
             except FormDefinitionError as exc:
                 self._store_failed(f"The form definitions are damaged: {exc}")
         return self.registry
