@@ -342,8 +342,9 @@ def test_drafts_under_an_older_form_keep_opening_and_saving(store: LocalStore) -
 
 # -- handovers, withdrawal, release ------------------------------------------------------
 def test_handover_in_brings_the_case_with_answers_and_photos_to_fetch(
-        store: LocalStore, paths: DataPaths) -> None:
-    feed, case_id, shot = Feed(), new_case_id(), photo("id_front", b"jpeg bytes")
+        store: LocalStore, paths: DataPaths, jpeg: Path) -> None:
+    content = jpeg.read_bytes()
+    feed, case_id, shot = Feed(), new_case_id(), photo("id_front", content)
     store.run(ApplyPull(feed.page(feed.change(
         "handover_in", case_id, revision=2, reference_number="KYC-H",
         form_id="individual_kyc", form_version="3",
@@ -355,11 +356,15 @@ def test_handover_in_brings_the_case_with_answers_and_photos_to_fetch(
                                                                "id_front")
     target = paths.pulled_photo(case_id, shot["client_image_id"], "jpg")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(b"jpeg bytes")
+    target.write_bytes(content)
     store.run(RecordFetchedPhoto(case_id, shot["client_image_id"], target))
     store.run(RecordFetchedPhoto(case_id, shot["client_image_id"], target))  # a retry
     (image,) = store.list_images(case_id)
     assert image.synced and image.server_image_id == shot["server_image_id"]
+    assert (image.mime, image.sha256, image.source) == ("image/jpeg", shot["sha256"], "pulled")
+    assert image.width and image.height
+    check = store.check(repair=False, verify_hashes=True, full_integrity=True)
+    assert not check.has_problems and not check.leftovers, check
     assert store.photos_to_fetch() == []
     assert case_id in {c for c in _held(store)}
 

@@ -110,20 +110,42 @@ def record_fetched_photo(conn: Connection, paths: DataPaths, case_id: str,
                            "client_image_id = ?)", (client_image_id,)):
                 return  # recorded before (a retry after a lost acknowledgement)
             raise StoreError("This photo is not one the office sent for this case.")
-        mime = "image/png" if path.suffix.lower() == ".png" else "image/jpeg"
+        mime, width, height = _header_facts(path)
         image_id = conn.insert(
             "INSERT INTO case_images(case_id, file_path, latitude, longitude, address, "
             "accuracy, captured_at, synced, client_image_id, slot, sha256, byte_size, mime, "
-            "source, server_image_id, captured_at_source) "
-            "VALUES (?,?,?,?,?,?,?,1,?,?,?,?,?,'pulled',?,?)",
+            "width, height, source, server_image_id, captured_at_source) "
+            "VALUES (?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,'pulled',?,?)",
             (case_id, paths.relative(path), row[4], row[5], row[7], row[6], row[8],
-             client_image_id, row[3], row[1], row[2], mime, row[0],
+             client_image_id, row[3], row[1], row[2], mime, width, height, row[0],
              "import" if row[8] else None))
         conn.execute("DELETE FROM photos_to_fetch WHERE client_image_id = ?",
                      (client_image_id,))
         append_event(conn, case_id, "image_added", {"image_id": image_id,
                                                     "client_image_id": client_image_id,
                                                     "pulled": True})
+
+
+def _header_facts(path: Path) -> tuple[str, int | None, int | None]:
+    """MIME type and size as displayed, from the photo's header only (no decoding in
+    the writer's thread; the bytes were checked against their SHA-256 already)."""
+    from PySide6.QtGui import QImageReader
+
+    from kycdesk.persistence.orientation import pending_turn, quarter_turned
+
+    reader = QImageReader(str(path))
+    reader.setDecideFormatFromContent(True)
+    reader.setAutoTransform(True)
+    fmt = bytes(reader.format().data()).decode().lower()
+    mime = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg"}.get(
+        fmt, "application/octet-stream")
+    size = reader.size()
+    if not size.isValid() or size.isEmpty():
+        return mime, None, None
+    width, height = size.width(), size.height()
+    if quarter_turned(reader, pending_turn(reader, path)):
+        width, height = height, width
+    return mime, width, height
 
 
 def cases_to_release(conn: Connection) -> list[tuple[str, int]]:
