@@ -569,3 +569,14 @@ def test_a_resync_never_turns_a_drafts_typing_into_a_choice(store: LocalStore) -
         prefilled=["applicant.first_name"], due_date="2026-06-10")), resync=True))
     assert store.read_two_way(case_id).conflicts == ()
     assert store.load_case(case_id).form["applicant.first_name"] == "Adah"
+
+
+def test_the_sync_runs_questions_read_an_index(store: LocalStore) -> None:
+    """Asked on every sync run: which cases to release, which handovers to request —
+    a few rows of an index, not a scan of every assigned case."""
+    for sql in ("SELECT c.id FROM case_office o JOIN cases c ON c.id = o.case_id "
+                "WHERE o.handover = 'handing_out'",
+                "SELECT c.id FROM case_office o JOIN cases c ON c.id = o.case_id "
+                "WHERE o.handover = 'needs_request'"):
+        plan = " ".join(str(r[-1]) for r in store.conn.query_all("EXPLAIN QUERY PLAN " + sql))
+        assert "case_office_handover" in plan, plan

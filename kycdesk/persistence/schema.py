@@ -337,6 +337,9 @@ def _v7_to_v8_two_way(conn: Connection) -> None:
         assigned_by TEXT, assigned_at TEXT, office_note TEXT NOT NULL DEFAULT '',
         prefilled_json TEXT NOT NULL DEFAULT '[]',
         handover TEXT, handover_note TEXT NOT NULL DEFAULT '')""")
+    # Each sync run asks which cases wait on a handover: a few rows, never a scan.
+    conn.execute("CREATE INDEX case_office_handover ON case_office(handover) "
+                 "WHERE handover IS NOT NULL")
     conn.execute("""CREATE TABLE review_comments(
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         case_id TEXT NOT NULL REFERENCES cases(id),
