@@ -44,6 +44,8 @@ class CaseSummary:
     last_error_kind: str | None = None
     next_attempt_at: str | None = None
     purged_at: str | None = None  # SYNCED and past retention: only this stub row remains
+    inbox: str | None = None      # assigned | returned: work the office sent this device
+    due_date: str | None = None   # an assigned case's due date (ISO date)
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,59 @@ class SyncCase:
 class RetakeNote:
     problems: tuple[str, ...]   # photo_quality.Problem values: blurred, glare, dark, small
     kept: bool                  # the verifier chose "Keep this photo"
+
+
+@dataclass(frozen=True)
+class ReviewComment:      # one reviewer comment, at a field or a photo (or the case: both None)
+    revision: int
+    field_key: str | None
+    client_image_id: str | None
+    text: str
+    author: str
+    at: str
+
+
+@dataclass(frozen=True)
+class CaseDecision:       # the office's newest decision on one of the case's revisions
+    revision: int
+    decision: str  # approved | rejected | returned
+    reason_code: str | None
+    reason_label: str | None
+    note: str
+    by: str
+    at: str
+
+
+@dataclass(frozen=True)
+class Assignment:
+    due_date: str | None
+    prefilled: frozenset[str]
+    assigned_by: str
+    note: str
+    assigned_at: str
+
+
+@dataclass(frozen=True)
+class Conflict:           # both values kept; the verifier chooses
+    id: int
+    kind: str  # field | photo | status
+    field_key: str | None
+    client_image_id: str | None
+    server_value: Any
+    server_by: str
+    server_at: str
+    local_value: Any
+    local_by: str
+    local_at: str
+
+
+@dataclass(frozen=True)
+class TwoWayState:
+    case_id: str
+    inbox: str | None                    # assigned | returned | None
+    assignment: Assignment | None
+    comments: tuple[ReviewComment, ...]  # of the newest return
+    decision: CaseDecision | None
+    conflicts: tuple[Conflict, ...]      # unresolved
+    handover: str | None                 # requested | handing_out | refused | None
+    handover_note: str = ""

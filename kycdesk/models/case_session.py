@@ -14,13 +14,14 @@ import functools
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from kycdesk.background import run_task
 from kycdesk.core.form_schema import FieldKind, FormDefinition
 from kycdesk.core.photo_quality import Quality
-from kycdesk.core.records import CaseRecord, ImageRecord, Location
+from kycdesk.core.records import CaseRecord, Conflict, ImageRecord, Location, TwoWayState
 from kycdesk.core.results import Result
 from kycdesk.core.states import CaseChange, CaseStatus, Change, is_editable
 from kycdesk.models.autosave import Autosave
@@ -34,6 +35,7 @@ from kycdesk.persistence.commands import (
     DeleteImage,
     DiscardCapture,
     DiscardDraft,
+    ResolveConflict,
     SetCurrentStep,
     Transition,
 )
@@ -48,12 +50,19 @@ class CaseSession(QObject):
     # slot, image id, retake suggestions in words ([]: checked, nothing to suggest)
     photoQuality = Signal(str, int, list)
     commandFailed = Signal(str)          # a status command was refused: the reason
+    twoWayChanged = Signal()             # what the office sent changed (a conflict resolved)
+    conflictFailed = Signal(int, str)    # conflict id, why the choice was not applied
 
     def __init__(self, store: StoreClient, case: CaseRecord, definition: FormDefinition,
                  images: list[ImageRecord], thumbnails: ThumbnailLoader, *,
                  debounce_ms: int = 2000, migrated: bool = False,
-                 profile: dict[str, str] | None = None) -> None:
+                 profile: dict[str, str] | None = None,
+                 two_way: TwoWayState | None = None) -> None:
         super().__init__()
+        # What the office sent about this case (assignment, comments, decision, handover,
+        # open conflicts), read with the case; None: nothing (a case begun here).
+        self.two_way = two_way
+        self._resolving: set[int] = set()
         self.profile = profile or {}  # the verifier's name and employee id (Settings)
         self.store = store
         self.case = case
@@ -225,6 +234,43 @@ class CaseSession(QObject):
 
     def reopen(self) -> None:
         self._change(Change.REOPEN)
+
+    # -- what the office sent -----------------------------------------------------------
+    def open_conflicts(self) -> tuple[Conflict, ...]:
+        return self.two_way.conflicts if self.two_way is not None else ()
+
+    def prefilled(self) -> frozenset[str]:
+        state = self.two_way
+        return state.assignment.prefilled if state and state.assignment else frozenset()
+
+    def resolving(self, conflict_id: int) -> bool:
+        return conflict_id in self._resolving
+
+    def resolve_conflict(self, conflict_id: int, keep: Literal["server", "local"]) -> None:
+        """Keep one of the two values (the verifier chose). The draft's own edits are
+        saved first (the writer keeps order), then the writer applies the choice; the GUI
+        never waits for it. The open draft shows the kept value when the store confirms."""
+        conflict = next((c for c in self.open_conflicts() if c.id == conflict_id), None)
+        if conflict is None or conflict_id in self._resolving:
+            return
+        self._resolving.add(conflict_id)
+        self.autosave.flush()
+        self.store.submit(ResolveConflict(conflict_id, keep),
+                          lambda result: self._conflict_resolved(conflict, keep, result))
+
+    def _conflict_resolved(self, conflict: Conflict, keep: Literal["server", "local"],
+                           result: Result[object]) -> None:
+        self._resolving.discard(conflict.id)
+        if not result.ok:
+            self.conflictFailed.emit(conflict.id, f"Your choice was not saved: {result.error}")
+            return
+        if conflict.kind == "field" and conflict.field_key is not None and not self._closed:
+            kept = conflict.server_value if keep == "server" else conflict.local_value
+            self.draft.apply_stored(conflict.field_key, kept)
+        if self.two_way is not None:
+            self.two_way = replace(self.two_way, conflicts=tuple(
+                c for c in self.two_way.conflicts if c.id != conflict.id))
+        self.twoWayChanged.emit()
 
     def _change(self, change: Change) -> None:
         self.store.submit(Transition(self.case_id, change), self._change_done)
