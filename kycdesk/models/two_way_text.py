@@ -121,3 +121,19 @@ def conflict_subject(conflict: Conflict, field_label: str | None) -> str:
     if conflict.kind == "status":
         return "the case's status"
     return f"“{field_label or conflict.field_key}”"
+
+
+def conflict_value_text(conflict: Conflict, side: str) -> str:
+    """One side of a conflict in words: an answer's value, which photo, which state."""
+    value = conflict.server_value if side == "server" else conflict.local_value
+    if conflict.kind == "photo":
+        return "the photo the office added" if side == "server" else \
+            "the photo taken on this device"
+    if conflict.kind == "status":
+        if side == "server":
+            return "returned by the reviewer, to be corrected and sent again"
+        revision = value.get("revision") if isinstance(value, dict) else None
+        return "your newer changes on this device" + (
+            f" (revision {revision})" if revision else "")
+    shown = value_text(value)
+    return shown if len(shown) <= 80 else shown[:79] + "…"

@@ -8,6 +8,7 @@ between steps, adding or deleting a photo and closing save at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -234,6 +235,7 @@ class CaseEditor(QWidget):
             if comment.client_image_id:
                 by_image.setdefault(comment.client_image_id, []).append(comment_text(comment))
         self.photos.show_comments(by_image)
+        self._refresh_step_badges()
         for slot, widget in self.photos.slots.items():  # comments on a slot, not a photo
             field_key = self.session.slot_fields[slot].key
             extra = [f"Reviewer: {line}" for line in self._field_comments(field_key)]
@@ -327,10 +329,30 @@ class CaseEditor(QWidget):
         self.session.set_step(self.definition.steps[index].id)  # saves at once
 
     def _refresh_step_badges(self) -> None:
+        remarks = self._remarks_per_step()
         for index, count in enumerate(self.model.step_problem_counts()):
             item = self.step_list.item(index)
             title = self.definition.steps[index].title
+            if remarks[index]:  # where the reviewer's comments and the conflicts are
+                title += f"  ✎ {remarks[index]}"
+            item.setToolTip(f"{remarks[index]} comment(s) or changed answer(s) to check"
+                            if remarks[index] else "")
             item.setText(f"{title}  ⚠ {count}" if count else title)
+
+    def _remarks_per_step(self) -> list[int]:
+        counts = [0] * len(self.definition.steps)
+        state = self.session.two_way
+        keys: list[str | None] = [c.field_key for c in self.session.open_conflicts()]
+        for comment in state.comments if state else ():
+            if comment.client_image_id:
+                slot = self.photos.slot_of(comment.client_image_id)
+                keys.append(self.session.slot_fields[slot].key if slot else None)
+            else:
+                keys.append(comment.field_key)
+        for key in keys:
+            with contextlib.suppress(KeyError):  # a field this form version no longer asks
+                counts[self.definition.step_index_of(key or "")] += 1
+        return counts
 
     # -- submit --------------------------------------------------------------------------
     @property

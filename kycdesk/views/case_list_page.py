@@ -98,6 +98,7 @@ class CaseListPage(QWidget):
         self.filter = QComboBox(self)
         self.filter.setMinimumHeight(TOUCH)
         self.filter.setView(QListView(self.filter))
+        self.filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for label, status in self.FILTERS:
             self.filter.addItem(label, status)
         self.filter.currentIndexChanged.connect(

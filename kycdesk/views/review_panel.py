@@ -5,7 +5,7 @@ field or photo), and a chooser for every answer changed in two places."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QKeyEvent
@@ -25,9 +25,9 @@ from kycdesk.core.records import Conflict, ReviewComment, TwoWayState
 from kycdesk.models.two_way_text import (
     assignment_text,
     comment_text,
+    conflict_value_text,
     decision_text,
     handover_text,
-    value_text,
     when_text,
 )
 from kycdesk.views.style import TOUCH
@@ -36,7 +36,7 @@ Keep = Literal["server", "local"]
 # A comment's place in words: the field's label, or which photo of which slot.
 Placer = Callable[[ReviewComment], str]
 
-COMMENT_ROWS_SHOWN = 3  # more scroll inside the list: the form stays in view
+COMMENT_ROWS_SHOWN = 2  # more scroll inside the list: the form stays in view
 
 
 class ConflictChooser(QFrame):
@@ -55,10 +55,10 @@ class ConflictChooser(QFrame):
                           "and on this device. Which value should the case keep?", self)
         question.setWordWrap(True)
         self.server_button = self._choice(
-            "The office's value", conflict.server_value, conflict.server_by,
+            "The office's", conflict_value_text(conflict, "server"), conflict.server_by,
             conflict.server_at, "server")
         self.local_button = self._choice(
-            "This device's value", conflict.local_value, conflict.local_by,
+            "This device's", conflict_value_text(conflict, "local"), conflict.local_by,
             conflict.local_at, "local")
         self.state_label = QLabel("", self)
         self.state_label.setProperty("role", "error")
@@ -73,16 +73,13 @@ class ConflictChooser(QFrame):
         layout.addLayout(row)
         layout.addWidget(self.state_label)
 
-    def _choice(self, title: str, value: Any, by: str, at: str, keep: Keep) -> QPushButton:
-        shown = value_text(value)
-        if len(shown) > 80:
-            shown = shown[:79] + "…"
-        button = QPushButton(f"{title}:  {shown}\nchanged by {by or 'unknown'}, "
-                             f"{when_text(at)}", self)
+    def _choice(self, title: str, shown: str, by: str, at: str, keep: Keep) -> QPushButton:
+        button = QPushButton(f"Keep {title.lower()}:  {shown}\nchanged by "
+                             f"{by or 'unknown'}, {when_text(at)}", self)
         button.setObjectName(f"keep-{keep}")
         button.setProperty("role", "choice")
         button.setMinimumHeight(TOUCH + 16)
-        button.setToolTip(f"Keep {title.lower()}; the other stays in the case's history")
+        button.setToolTip("The other value stays in the case's history")
         button.clicked.connect(lambda: self.choose(keep))
         button.installEventFilter(self)
         return button
@@ -135,7 +132,7 @@ class ReviewPanel(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setMaximumHeight(300)  # at 768 px high the form keeps most of the window
+        self.setMaximumHeight(230)  # at 768 px high the form keeps most of the window
         inner = QWidget(self)
         self.setWidget(inner)
         layout = QVBoxLayout(inner)
@@ -206,9 +203,9 @@ class ReviewPanel(QScrollArea):
             self.comments.addItem(item)
         count = len(comments)
         self.comments_title.setText(
-            f"<b>The reviewer returned this case with {count} comment"
-            f"{'s' if count != 1 else ''}</b> — select one to go to its answer or photo; "
-            "correct what they ask, then submit again." if count else "")
+            f"<b>Returned with {count} comment{'s' if count != 1 else ''}</b> — "
+            "select one to go to its answer or photo; correct, then submit again."
+            if count else "")
         self.comments_title.setWordWrap(True)
         self.comments_title.setVisible(bool(count))
         self.comments.setVisible(bool(count))
