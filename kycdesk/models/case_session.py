@@ -11,6 +11,7 @@ store's one broadcast, `caseChanged`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -57,11 +58,16 @@ class CaseSession(QObject):
                  images: list[ImageRecord], thumbnails: ThumbnailLoader, *,
                  debounce_ms: int = 2000, migrated: bool = False,
                  profile: dict[str, str] | None = None,
-                 two_way: TwoWayState | None = None) -> None:
+                 two_way: TwoWayState | None = None,
+                 read_two_way: Callable[[], TwoWayState] | None = None) -> None:
         super().__init__()
         # What the office sent about this case (assignment, comments, decision, handover,
         # open conflicts), read with the case; None: nothing (a case begun here).
+        # `read_two_way` reads it again (a short indexed read on the GUI thread's
+        # read connection) when the store announces a change of this case: a return
+        # or a decision pulled while the case is open shows at once.
         self.two_way = two_way
+        self._read_two_way = read_two_way
         self._resolving: set[int] = set()
         self.profile = profile or {}  # the verifier's name and employee id (Settings)
         self.store = store
@@ -294,6 +300,9 @@ class CaseSession(QObject):
                             next_attempt_at=change.next_attempt_at, revision=change.revision)
         self.draft.read_only = not self.editable
         self.statusChanged.emit(change)
+        if self._read_two_way is not None and not self._closed:
+            self.two_way = self._read_two_way()
+            self.twoWayChanged.emit()
 
     def close(self) -> None:
         """Save what is pending; later edits are ignored."""

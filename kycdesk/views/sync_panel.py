@@ -136,7 +136,6 @@ class SyncPanel(QWidget):
         self.last_label.setText(", ".join(parts))
         self.last_label.setToolTip("\n".join(result.failed.values()))
 
-    @Slot(int, int, int)
     def show_news(self, assigned: int, returned: int, decided: int = 0) -> None:
         """After a pull: how many cases the office assigned or returned (status only)."""
         text = news_text(assigned, returned, decided)
