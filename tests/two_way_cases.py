@@ -20,7 +20,8 @@ from kycdesk.persistence.store import LocalStore
 LATEST_VERSION = "3"  # the newest shipped form: an assigned case opens without a migration
 OFFICE = "S. Mensah (office)"
 REVIEWER = "R. Patel (reviewer)"
-_seq = itertools.count(1)
+SEQ = itertools.count(1)  # one feed: every change after the last
+_seq = SEQ
 
 
 def at(day_offset: int = 0, hour: int = 9) -> str:
@@ -43,7 +44,7 @@ def assigned(*, due_in_days: int | None, seed: int, note: str = "",
     reference, form, _city = demo_form(random.Random(seed))
     prefill = {key: form[key] for key in prefilled}
     return PulledChange(
-        seq=next(_seq) + 1000 * seed, kind="assigned", case_id=str(uuid.uuid4()),
+        seq=next(_seq), kind="assigned", case_id=str(uuid.uuid4()),
         at=at(-1), by=OFFICE, reference_number=reference,
         applicant_name=f"{form['applicant.first_name']} {form['applicant.last_name']}",
         due_date=None if due_in_days is None
@@ -54,7 +55,7 @@ def assigned(*, due_in_days: int | None, seed: int, note: str = "",
 
 def returned(case_id: str, revision: int, comments: list[FieldComment],
              note: str = "") -> PulledChange:
-    return PulledChange(seq=next(_seq) + 50_000, kind="returned", case_id=case_id,
+    return PulledChange(seq=next(_seq), kind="returned", case_id=case_id,
                         at=at(0, 8), by=REVIEWER, revision=revision, comments=comments,
                         decision="returned", note=note)
 
@@ -67,14 +68,14 @@ def comment(text: str, *, field_key: str | None = None,
 
 def decided(case_id: str, revision: int, decision: str, *, reason_code: str | None = None,
             reason_label: str | None = None, note: str = "") -> PulledChange:
-    return PulledChange(seq=next(_seq) + 60_000, kind="decided", case_id=case_id,
+    return PulledChange(seq=next(_seq), kind="decided", case_id=case_id,
                         at=at(0, 10), by=REVIEWER, revision=revision,
                         decision=decision,  # type: ignore[arg-type]
                         reason_code=reason_code, reason_label=reason_label, note=note)
 
 
 def office_edit(case_id: str, field_key: str, value: Any, base_value: Any) -> PulledChange:
-    return PulledChange(seq=next(_seq) + 70_000, kind="office_edit", case_id=case_id,
+    return PulledChange(seq=next(_seq), kind="office_edit", case_id=case_id,
                         at=at(0, 11), by=OFFICE, field_key=field_key, value=value,
                         base_value=base_value, note="Corrected from the bank's records")
 

@@ -33,13 +33,14 @@ WINDOW = (1366, 728)  # the screen minus a 40 px taskbar
 DISPLAY = ":47"
 
 
-def prepare(data: Path) -> None:
-    """The data folder, filled as pulls fill it (run in a child: Qt stays out of here)."""
+def prepare(data: Path) -> str:
+    """The data folder, filled as pulls fill it (run in a child: Qt stays out of here).
+    Returns the reference of the rejected case (the driver searches for it)."""
     code = (
         "import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
         "from pathlib import Path\n"
-        "from PySide6.QtCore import QCoreApplication\n"
-        "app = QCoreApplication([])\n"
+        "from PySide6.QtGui import QGuiApplication\n"
+        "app = QGuiApplication([])  # the demo photos are drawn with QPainter\n"
         "from kycdesk.demo import generate\n"
         "from kycdesk.paths import resolve\n"
         "from kycdesk.persistence.store import LocalStore\n"
@@ -49,9 +50,12 @@ def prepare(data: Path) -> None:
         "             image_size=(1200, 900))\n"
         "    made = generate(store, cases=3, images_per_case=3, status='synced', seed=5,\n"
         "                    image_size=(1200, 900))\n"
-        "    two_way_cases.seed(store, made.case_ids)\n")
-    subprocess.run([sys.executable, "-c", code, str(data)], check=True, cwd=ROOT,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+        "    desk = two_way_cases.seed(store, made.case_ids)\n"
+        "    print(store.load_case(desk.rejected).reference_number)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(data)], check=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True)
+    return done.stdout.strip().splitlines()[-1]
 
 
 @contextmanager
@@ -116,45 +120,76 @@ class Driver:
         self.xdo("type", "--window", self.window, "--delay", "40", text)
         self.wait()
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, *, whole_screen: bool = False) -> Path:
+        """The window (or the whole screen: a dialog is a window of its own)."""
         path = self.out / f"{name}.png"
-        subprocess.run(["import", "-window", "root", "-crop",
-                        f"{WINDOW[0]}x{WINDOW[1]}+0+0", "+repage", str(path)],
-                       env=self.env, check=True)
+        crop = [] if whole_screen else ["-crop", f"{WINDOW[0]}x{WINDOW[1]}+0+0", "+repage"]
+        subprocess.run(["import", "-window", "root", *crop, str(path)], env=self.env,
+                       check=True)
         print(path)
         return path
 
 
-def drive(d: Driver) -> None:
+# Window-relative positions at 1366×728 (read off the PNGs of an --explore run).
+SEARCH_BOX = (300, 75)
+ASSIGNED_BUTTON = (993, 75)
+RETURNED_BUTTON = (1145, 75)
+FIRST_ROW = (400, 145)
+THIRD_ROW = (400, 233)
+FIRST_COMMENT = (400, 183)
+SECOND_COMMENT = (400, 227)
+PHOTO_THUMBNAIL = (460, 450)
+SUBMIT_BUTTON = (1290, 644)
+
+
+def drive(d: Driver, rejected_reference: str) -> None:
     # The list: the office's work has its own views with counts, beside the others.
-    d.shot("two-way-list")
+    d.shot("two-way-case-list")
     d.click(*ASSIGNED_BUTTON)
     d.shot("assigned-to-you")
-    # The overdue case (first row): its prefilled answers, marked.
+    # The overdue case: the assignment at the top, its prefilled answers marked.
     d.click(*FIRST_ROW, double=True)
     d.wait(2)
     d.shot("assigned-prefilled")
     d.key("ctrl+w")
-    # "Returned to you": open the case, go to the comments.
+    # "Returned to you": the comments as a list; a click goes to the answer.
     d.click(*RETURNED_BUTTON)
     d.click(*FIRST_ROW, double=True)
     d.wait(2)
     d.shot("returned-with-comments")
-    d.click(*SECOND_COMMENT)  # the date of birth: its field, with the comment under it
+    d.click(*SECOND_COMMENT)
     d.wait(1)
     d.shot("returned-comment-at-field")
+    # The photo comment: the wheel scrolls the list, a click: the photo, selected in its
+    # slot, with the comment over it.
+    d.wheel(*SECOND_COMMENT, 2)
+    d.click(*FIRST_COMMENT)
+    d.wait(1)
+    d.shot("returned-comment-at-photo")
+    d.click(*PHOTO_THUMBNAIL, double=True)  # the viewer says it over the photo too
+    d.wait(2)
+    d.shot("photo-viewer-comment", whole_screen=True)
+    d.key("Escape")
     d.key("ctrl+w")
-    # The conflict: both values, who and when; chosen with the keyboard.
+    # The conflict: both values, who changed each and when; Submit says why it waits.
+    d.click(*RETURNED_BUTTON)  # off: every case again
     d.click(*ASSIGNED_BUTTON)
-    d.click(*ASSIGNED_BUTTON)  # off, then on again: back to the list of all
+    d.click(*THIRD_ROW, double=True)
+    d.wait(2)
+    d.click(*SUBMIT_BUTTON)
+    d.shot("conflict-choice")
+    d.key("Right", "Return")  # keep this device's value
+    d.wait(1.5)
+    d.shot("conflict-resolved")
+    d.key("ctrl+w")
+    # A decision on a sent case, read-only.
+    d.click(*ASSIGNED_BUTTON)  # off: every case again
+    d.click(*SEARCH_BOX)
+    d.type(rejected_reference)
+    d.wait(1)
     d.click(*FIRST_ROW, double=True)
-
-
-# Window-relative positions at 1366×728 (read off the PNGs of a --keep run).
-ASSIGNED_BUTTON = (900, 75)
-RETURNED_BUTTON = (1060, 75)
-FIRST_ROW = (400, 145)
-SECOND_COMMENT = (400, 300)
+    d.wait(2)
+    d.shot("decision-rejected")
 
 
 def main() -> int:
@@ -171,7 +206,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="kycdesk-two-way-"))
     data = tmp / "data"
-    prepare(data)
+    rejected = prepare(data)
     with x_server() as env:
         app = subprocess.Popen([sys.executable, "-m", "kycdesk", "--data-dir", str(data)],
                                cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)})
@@ -182,7 +217,7 @@ def main() -> int:
             if args.explore:
                 driver.shot("explore")
             else:
-                drive(driver)
+                drive(driver, rejected)
         finally:
             app.terminate()
             app.wait(30)

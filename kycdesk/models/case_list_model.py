@@ -45,7 +45,7 @@ def office_text(case: CaseSummary) -> str:
 class CaseListModel(QAbstractTableModel):
     COLUMNS = ("Reference", "Applicant", "Status", "Last saved", "Photos", "From the office")
     SORTS = (CaseSort.REFERENCE, CaseSort.APPLICANT, CaseSort.STATUS, CaseSort.LAST_SAVED,
-             CaseSort.PHOTOS)
+             CaseSort.PHOTOS, CaseSort.DUE_DATE)
     CaseIdRole = Qt.ItemDataRole.UserRole + 1
     StatusRole = Qt.ItemDataRole.UserRole + 2
     BadgeRole = Qt.ItemDataRole.UserRole + 3   # core.states.Badge: label and colour

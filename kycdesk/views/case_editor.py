@@ -97,7 +97,7 @@ class CaseEditor(QWidget):
         # What the office sent: assignment, decision, handover, comments, conflicts.
         self.review = ReviewPanel(self)
         self.review.jumpRequested.connect(self.go_to_comment)
-        self.review.resolveRequested.connect(session.resolve_conflict)
+        self.review.resolveRequested.connect(self._resolve)
         session.conflictFailed.connect(self.review.conflict_failed)
         session.twoWayChanged.connect(self._show_two_way)
 
@@ -218,11 +218,11 @@ class CaseEditor(QWidget):
 
     def _show_review_at(self, editor: FieldEditor) -> None:
         key = editor.field.key
-        lines = self._field_comments(key)
-        if any(c.field_key == key for c in self.session.open_conflicts()):
-            lines.append("The office changed this answer too: choose which value to keep "
-                         "at the top of the case.")
-        editor.show_review(lines, prefilled=key in self.session.prefilled())
+        notes = ("The office changed this answer too: choose which value to keep at the "
+                 "top of the case.",) if any(
+            c.field_key == key for c in self.session.open_conflicts()) else ()
+        editor.show_review(self._field_comments(key), prefilled=key in self.session.prefilled(),
+                           notes=notes)
 
     @Slot()
     def _show_two_way(self) -> None:
@@ -245,6 +245,18 @@ class CaseEditor(QWidget):
         if not self.session.open_conflicts() and self.message_label.text().startswith(
                 CONFLICT_BLOCKS_SUBMIT[:40]):
             self.message_label.setText("")
+
+    @Slot(int, str)
+    def _resolve(self, conflict_id: int, keep: str) -> None:
+        conflict = next((c for c in self.session.open_conflicts() if c.id == conflict_id),
+                        None)
+        if conflict is None or keep not in ("server", "local"):
+            return
+        side = "the office's value" if keep == "server" else "this device's value"
+        self._message_role("help")
+        self.message_label.setText(f"Kept {side} for {self._subject(conflict)}; the other "
+                                   "stays in the case's history.")
+        self.session.resolve_conflict(conflict_id, "server" if keep == "server" else "local")
 
     def _place(self, comment: ReviewComment) -> str:
         if comment.client_image_id:
@@ -361,13 +373,21 @@ class CaseEditor(QWidget):
 
     @Slot(str)
     def message_label_text(self, message: str) -> None:
+        self._message_role("error")
         self.message_label.setText(message)
+
+    def _message_role(self, role: str) -> None:
+        if self.message_label.property("role") != role:
+            self.message_label.setProperty("role", role)
+            self.message_label.style().unpolish(self.message_label)
+            self.message_label.style().polish(self.message_label)
 
     @Slot()
     def submit(self) -> bool:
         """Validate everything; jump to the first problem, or lock and queue the case."""
         if not self.session.editable:
             return False
+        self._message_role("error")
         if self.session.busy():
             self.message_label.setText("Photos are still being added; submit again in a "
                                        "moment.")

@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kycdesk.core.records import CaseSort
 from kycdesk.core.states import VIEW_LABELS, Badge, CaseView
 from kycdesk.models.case_list_model import CaseListModel
-from kycdesk.models.two_way_text import INBOX_LABELS
 from kycdesk.views.style import TOUCH
 from kycdesk.views.wheel_guard import guard_against_wheel
 
@@ -74,7 +74,9 @@ EMPTY_STATE = ("No cases on this device yet.\n\nPress New case (Ctrl+N) to start
 
 
 # Work the office sent comes first: it is what a verifier looks for in the morning.
-INBOX_VIEWS: tuple[CaseView, ...] = tuple(v for v in CaseView if v.value in INBOX_LABELS)
+INBOX_VIEWS: tuple[CaseView, ...] = (CaseView.ASSIGNED, CaseView.RETURNED)
+ASSIGNED_VIEW = CaseView.ASSIGNED
+DUE_COLUMN = CaseListModel.SORTS.index(CaseSort.DUE_DATE)
 
 
 class CaseListPage(QWidget):
@@ -101,8 +103,7 @@ class CaseListPage(QWidget):
         self.filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for label, status in self.FILTERS:
             self.filter.addItem(label, status)
-        self.filter.currentIndexChanged.connect(
-            lambda i: model.set_view(self.filter.itemData(i)))
+        self.filter.currentIndexChanged.connect(self._view_chosen)
         self._wheel_guard = guard_against_wheel(self.filter)  # opened to change, not rolled
         # One touch away: the office's work, with its count (shown once there is any).
         self.inbox_buttons: dict[CaseView, QPushButton] = {}
@@ -189,6 +190,14 @@ class CaseListPage(QWidget):
             button.setText(f"{VIEW_LABELS[view]} · {counts.get(view, 0)}")
             button.setChecked(current == view)
             button.setVisible(bool(counts.get(view, 0)) or current == view)
+
+    @Slot(int)
+    def _view_chosen(self, index: int) -> None:
+        view = self.filter.itemData(index)
+        if view == ASSIGNED_VIEW:  # what is due soonest first (a click re-sorts)
+            self.table.horizontalHeader().setSortIndicator(DUE_COLUMN,
+                                                           Qt.SortOrder.AscendingOrder)
+        self.model.set_view(view)
 
     def show_view(self, view: CaseView | None) -> None:
         """Select a view as the drop-down would (the inbox buttons, the tests)."""

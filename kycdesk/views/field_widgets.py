@@ -137,12 +137,15 @@ class FieldEditor(QWidget):
     def focus_input(self) -> None:
         self.input.setFocus(Qt.FocusReason.OtherFocusReason)
 
-    def show_review(self, comments: list[str], *, prefilled: bool = False) -> None:
-        """The reviewer's comments on this answer, and whether the office filled it in
-        (still editable: the verifier checks it with the applicant)."""
+    def show_review(self, comments: list[str], *, prefilled: bool = False,
+                    notes: tuple[str, ...] = ()) -> None:
+        """The reviewer's comments on this answer (and other notes about it, e.g. an open
+        conflict), and whether the office filled it in (still editable: the verifier
+        checks it with the applicant)."""
         self.prefilled_label.setVisible(prefilled)
-        self.comment_label.setText("\n".join(f"Reviewer: {c}" for c in comments))
-        self.comment_label.setVisible(bool(comments))
+        lines = [f"Reviewer: {c}" for c in comments] + list(notes)
+        self.comment_label.setText("\n".join(lines))
+        self.comment_label.setVisible(bool(lines))
 
 
 class TextEditor(FieldEditor):

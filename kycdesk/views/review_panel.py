@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -55,11 +56,11 @@ class ConflictChooser(QFrame):
                           "and on this device. Which value should the case keep?", self)
         question.setWordWrap(True)
         self.server_button = self._choice(
-            "The office's", conflict_value_text(conflict, "server"), conflict.server_by,
-            conflict.server_at, "server")
+            "The office's", conflict_value_text(conflict, "server"),
+            conflict.server_by or "the office", conflict.server_at, "server")
         self.local_button = self._choice(
-            "This device's", conflict_value_text(conflict, "local"), conflict.local_by,
-            conflict.local_at, "local")
+            "This device's", conflict_value_text(conflict, "local"),
+            conflict.local_by or "you, on this device", conflict.local_at, "local")
         self.state_label = QLabel("", self)
         self.state_label.setProperty("role", "error")
         self.state_label.setWordWrap(True)
@@ -74,8 +75,8 @@ class ConflictChooser(QFrame):
         layout.addWidget(self.state_label)
 
     def _choice(self, title: str, shown: str, by: str, at: str, keep: Keep) -> QPushButton:
-        button = QPushButton(f"Keep {title.lower()}:  {shown}\nchanged by "
-                             f"{by or 'unknown'}, {when_text(at)}", self)
+        button = QPushButton(f"Keep {title.lower()}:  {shown}\nchanged by {by}, "
+                             f"{when_text(at)}", self)
         button.setObjectName(f"keep-{keep}")
         button.setProperty("role", "choice")
         button.setMinimumHeight(TOUCH + 16)
@@ -133,6 +134,8 @@ class ReviewPanel(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setMaximumHeight(230)  # at 768 px high the form keeps most of the window
+        # As tall as what it says (up to that), never stretched: the form gets the rest.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         inner = QWidget(self)
         self.setWidget(inner)
         layout = QVBoxLayout(inner)
@@ -221,6 +224,7 @@ class ReviewPanel(QScrollArea):
             self.choosers[conflict.id] = chooser
         self.conflicts_box.setVisible(bool(self.choosers))
         self.setVisible(bool(shown_decision or handover or info or count or self.choosers))
+        self.updateGeometry()
 
     def conflict_failed(self, conflict_id: int, message: str) -> None:
         chooser = self.choosers.get(conflict_id)
@@ -233,7 +237,18 @@ class ReviewPanel(QScrollArea):
         if field_key or image_id:
             self.jumpRequested.emit(field_key, image_id)
 
-    def sizeHint(self) -> QSize:  # as tall as its content, up to the maximum
+    def sizeHint(self) -> QSize:
+        """As tall as its content at the width it has (wrapped lines), up to the maximum."""
         inner = self.widget()
-        height = inner.sizeHint().height() + 4 if inner is not None else 0
-        return QSize(super().sizeHint().width(), min(self.maximumHeight(), height))
+        layout = inner.layout() if inner is not None else None
+        if inner is None or layout is None:
+            return QSize(0, 0)
+        width = self.viewport().width()
+        height = layout.heightForWidth(width) if layout.hasHeightForWidth() and width > 0 \
+            else inner.sizeHint().height()
+        return QSize(super().sizeHint().width(), min(self.maximumHeight(), height + 4))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self.updateGeometry()  # wrapped text: another width, another height

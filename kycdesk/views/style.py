@@ -46,7 +46,7 @@ QPushButton[role="choice"] {{ text-align: left; padding: 6px 12px; background: w
 QPushButton[role="choice"]:focus {{ border: 3px solid #f0a800; }}
 QPushButton[role="choice"]:disabled {{ color: #5b6770; background: #eef0f1; }}
 QListWidget#review-comments::item {{ min-height: {TOUCH}px; padding: 2px 6px; }}
-QPushButton[role="inbox"]:checked {{ background: {ACCENT}; color: white; font-weight: bold; }}
+QPushButton[role="inbox"]:checked {{ background: {ACCENT}; color: white; }}
 """
 
 
