@@ -67,6 +67,11 @@ class DataPaths:
         """Folder of one case. `case_id` must already be validated (see persistence.ids)."""
         return self.cases_dir / case_id
 
+    def pulled_photo(self, case_id: str, client_image_id: str, extension: str) -> Path:
+        """Where a photo received by a pull (handover, office) lives once verified:
+        its own name in the case's folder, never one of the `img_<n>` numbers."""
+        return self.case_dir(case_id) / f"pulled_{client_image_id}.{extension}"
+
     def relative(self, path: Path) -> str:
         """Path stored in the database: relative to the data dir, POSIX separators,
         so the install (or the whole data dir) can move between machines."""

@@ -16,6 +16,7 @@ class CaseSort(StrEnum):
     APPLICANT = "applicant"
     STATUS = "status"
     PHOTOS = "photos"
+    DUE_DATE = "due_date"  # assigned cases: the soonest due first (none due last)
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,8 @@ class CaseSummary:
     last_error_kind: str | None = None
     next_attempt_at: str | None = None
     purged_at: str | None = None  # SYNCED and past retention: only this stub row remains
-    inbox: str | None = None      # assigned | returned: work the office sent this device
-    due_date: str | None = None   # an assigned case's due date (ISO date)
+    inbox: str | None = None      # assigned | returned (two-way): the draft's inbox
+    due_date: str | None = None   # YYYY-MM-DD, an assigned case's due date
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,9 @@ class SyncCase:
     # Image id -> the retake checks' findings on it, and whether the verifier kept it
     # anyway (from the case's audit events): sent with the photo, for the reviewer.
     retakes: dict[int, RetakeNote] = field(default_factory=dict)
+    # Field-level audit (protocol.FieldHistoryEntry as dicts, oldest first, bounded):
+    # every change of an answer on this device, sent with the submission.
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,11 @@ class RetakeNote:
     kept: bool                  # the verifier chose "Keep this photo"
 
 
+# -- two-way (issue 17): what the office sent this device, as the UI shows it -----------
 @dataclass(frozen=True)
-class ReviewComment:      # one reviewer comment, at a field or a photo (or the case: both None)
+class ReviewComment:
+    """One reviewer comment, at a field or a photo (or the case: both None)."""
+
     revision: int
     field_key: str | None
     client_image_id: str | None
@@ -127,7 +134,9 @@ class ReviewComment:      # one reviewer comment, at a field or a photo (or the 
 
 
 @dataclass(frozen=True)
-class CaseDecision:       # the office's newest decision on one of the case's revisions
+class CaseDecision:
+    """The office's newest decision on one of the case's revisions."""
+
     revision: int
     decision: str  # approved | rejected | returned
     reason_code: str | None
@@ -147,7 +156,9 @@ class Assignment:
 
 
 @dataclass(frozen=True)
-class Conflict:           # both values kept; the verifier chooses
+class Conflict:
+    """Both values kept; the verifier chooses."""
+
     id: int
     kind: str  # field | photo | status
     field_key: str | None
@@ -170,3 +181,17 @@ class TwoWayState:
     conflicts: tuple[Conflict, ...]      # unresolved
     handover: str | None                 # requested | handing_out | refused | None
     handover_note: str = ""
+    # Read-only on this device, and why (an assignment withdrawn after the verifier
+    # typed, a case the office no longer gives this device): None when editable.
+    locked_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingPhoto:
+    """A photo of a pulled case whose bytes are not on this device yet."""
+
+    case_id: str
+    client_image_id: str
+    sha256: str
+    byte_size: int
+    slot: str | None
