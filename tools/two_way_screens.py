@@ -130,14 +130,14 @@ class Driver:
         return path
 
 
-# Window-relative positions at 1366×728 (read off the PNGs of an --explore run).
+# Window-relative positions at 1366 x 728 (read off the PNGs of an --explore run).
 SEARCH_BOX = (300, 75)
 ASSIGNED_BUTTON = (993, 75)
 RETURNED_BUTTON = (1145, 75)
 FIRST_ROW = (400, 145)
 THIRD_ROW = (400, 233)
-FIRST_COMMENT = (400, 183)
-SECOND_COMMENT = (400, 227)
+FIRST_COMMENT = (400, 151)
+SECOND_COMMENT = (400, 195)
 PHOTO_THUMBNAIL = (460, 450)
 SUBMIT_BUTTON = (1290, 644)
 

@@ -76,7 +76,7 @@ class CaseSession(QObject):
         self.definition = definition
         self.thumbnails = thumbnails
         self.status = CaseStatus(case.status)
-        self.draft = DraftModel(definition, case.form, read_only=not is_editable(case.status))
+        self.draft = DraftModel(definition, case.form, read_only=not self.editable)
         self.autosave = Autosave(store, case.id, self.draft, form_version=definition.version,
                                  debounce_ms=debounce_ms)
         if migrated and is_editable(case.status):
@@ -115,7 +115,11 @@ class CaseSession(QObject):
     # -- state ------------------------------------------------------------------------
     @property
     def editable(self) -> bool:
-        return is_editable(self.status)
+        return is_editable(self.status) and not self.locked_reason()
+
+    def locked_reason(self) -> str | None:
+        """Why the office made this case read-only here (None: it did not)."""
+        return self.two_way.locked_reason if self.two_way is not None else None
 
     def busy(self) -> bool:
         """Photos handed to the store and not yet stored (or refused)."""
@@ -298,11 +302,11 @@ class CaseSession(QObject):
         self.case = replace(self.case, status=change.status, last_error=change.last_error,
                             last_error_kind=change.error_kind,
                             next_attempt_at=change.next_attempt_at, revision=change.revision)
+        if self._read_two_way is not None and not self._closed:
+            self.two_way = self._read_two_way()  # may lock it (locked_reason)
         self.draft.read_only = not self.editable
         self.statusChanged.emit(change)
-        if self._read_two_way is not None and not self._closed:
-            self.two_way = self._read_two_way()
-            self.twoWayChanged.emit()
+        self.twoWayChanged.emit()
 
     def close(self) -> None:
         """Save what is pending; later edits are ignored."""

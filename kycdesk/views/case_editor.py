@@ -399,7 +399,7 @@ class CaseEditor(QWidget):
             self.message_label.setText(CONFLICT_BLOCKS_SUBMIT.format(what=what))
             chooser = self.review.choosers.get(conflicts[0].id)
             if chooser is not None:
-                self.review.ensureWidgetVisible(chooser)
+                self.review.conflicts_scroll.ensureWidgetVisible(chooser)
                 chooser.focus_first()
             return False
         self.autosave.flush()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QKeyEvent, QResizeEvent
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -38,6 +38,8 @@ Keep = Literal["server", "local"]
 Placer = Callable[[ReviewComment], str]
 
 COMMENT_ROWS_SHOWN = 2  # more scroll inside the list: the form stays in view
+CONFLICTS_SHOWN = 2
+CHOOSER_HEIGHT = 96  # a question line and two 60 px choices
 
 
 class ConflictChooser(QFrame):
@@ -121,7 +123,7 @@ class ConflictChooser(QFrame):
         return super().eventFilter(watched, event)
 
 
-class ReviewPanel(QScrollArea):
+class ReviewPanel(QWidget):
     """Hidden when the office sent nothing about this case."""
 
     jumpRequested = Signal(str, str)   # field key, client image id ("" when not about one)
@@ -130,15 +132,10 @@ class ReviewPanel(QScrollArea):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("review-panel")
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setMaximumHeight(230)  # at 768 px high the form keeps most of the window
-        # As tall as what it says (up to that), never stretched: the form gets the rest.
+        # As tall as what it says, never stretched: the form gets the rest of the window.
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        inner = QWidget(self)
-        self.setWidget(inner)
-        layout = QVBoxLayout(inner)
+        inner = self
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.info_label = QLabel("", inner)
         self.info_label.setObjectName("review-info")
@@ -161,12 +158,19 @@ class ReviewPanel(QScrollArea):
         self.comments.setUniformItemSizes(False)
         self.comments.itemActivated.connect(self._activated)
         self.comments.itemClicked.connect(self._activated)
-        self.conflicts_box = QWidget(inner)
+        # Conflicts scroll among themselves past two: at 768 px the form stays in view.
+        self.conflicts_scroll = QScrollArea(inner)
+        self.conflicts_scroll.setWidgetResizable(True)
+        self.conflicts_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.conflicts_scroll.setHorizontalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.conflicts_box = QWidget(self.conflicts_scroll)
+        self.conflicts_scroll.setWidget(self.conflicts_box)
         self.conflicts_layout = QVBoxLayout(self.conflicts_box)
         self.conflicts_layout.setContentsMargins(0, 0, 0, 0)
         self.choosers: dict[int, ConflictChooser] = {}
         for widget in (self.decision_label, self.handover_label, self.info_label,
-                       self.conflicts_box, self.comments_title, self.comments):
+                       self.conflicts_scroll, self.comments_title, self.comments):
             layout.addWidget(widget)
         self.state: TwoWayState | None = None
 
@@ -186,6 +190,8 @@ class ReviewPanel(QScrollArea):
         self.decision_label.style().polish(self.decision_label)
         self.decision_label.setVisible(shown_decision)
         handover = handover_text(state) if state else ""
+        if state is not None and state.locked_reason:  # the office took it back: why
+            handover = " ".join(filter(None, (handover, state.locked_reason)))
         self.handover_label.setText(handover)
         self.handover_label.setVisible(bool(handover))
         info = assignment_text(state) if state and state.inbox == "assigned" else ""
@@ -222,7 +228,10 @@ class ReviewPanel(QScrollArea):
             chooser.chosen.connect(self.resolveRequested)
             self.conflicts_layout.addWidget(chooser)
             self.choosers[conflict.id] = chooser
-        self.conflicts_box.setVisible(bool(self.choosers))
+        self.conflicts_scroll.setVisible(bool(self.choosers))
+        heights = [max(c.sizeHint().height(), CHOOSER_HEIGHT)
+                   for c in list(self.choosers.values())[:CONFLICTS_SHOWN]]
+        self.conflicts_scroll.setFixedHeight(sum(heights) + 6 * len(heights))
         self.setVisible(bool(shown_decision or handover or info or count or self.choosers))
         self.updateGeometry()
 
@@ -236,19 +245,3 @@ class ReviewPanel(QScrollArea):
         field_key, image_id = item.data(Qt.ItemDataRole.UserRole)
         if field_key or image_id:
             self.jumpRequested.emit(field_key, image_id)
-
-    def sizeHint(self) -> QSize:
-        """As tall as its content at the width it has (wrapped lines), up to the maximum."""
-        inner = self.widget()
-        layout = inner.layout() if inner is not None else None
-        if inner is None or layout is None:
-            return QSize(0, 0)
-        width = self.viewport().width()
-        height = layout.heightForWidth(width) if layout.hasHeightForWidth() and width > 0 \
-            else inner.sizeHint().height()
-        return QSize(super().sizeHint().width(), min(self.maximumHeight(), height + 4))
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        if event.oldSize().width() != event.size().width():
-            self.updateGeometry()  # wrapped text: another width, another height
