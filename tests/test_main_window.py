@@ -171,7 +171,8 @@ def test_every_case_view_filters_the_list_and_the_counts_add_up(
         model = CaseListModel(reader)
         page = CaseListPage(model)
         qtbot.addWidget(page)
-        expected = {None: set(ids), CaseView.DRAFTS: {"draft"},
+        expected = {None: set(ids), CaseView.ASSIGNED: set(), CaseView.RETURNED: set(),
+                    CaseView.DRAFTS: {"draft"},
                     CaseView.WAITING: {"ready", "retrying"},
                     CaseView.NEEDS_ACTION: {"refused"}, CaseView.SYNCED: {"synced"}}
         seen = {}
@@ -182,7 +183,10 @@ def test_every_case_view_filters_the_list_and_the_counts_add_up(
                 model.case_at(r).reference_number for r in range(model.rowCount())}
         assert seen == expected
         assert page.count_label.text().endswith(
-            "Drafts 1 · Waiting to sync 2 · Needs action 1 · Synced 1")
+            "Assigned to you 0 · Returned to you 0 · Drafts 1 · Waiting to sync 2 · "
+            "Needs action 1 · Synced 1")
+        assert page.filter.itemText(1) == "Assigned to you (0)"
+        assert not any(b.isVisibleTo(page) for b in page.inbox_buttons.values())
         model.set_reader(None)
     finally:
         reader.close()
