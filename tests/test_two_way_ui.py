@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from kycdesk.app import KycDeskApp
-from kycdesk.core.protocol import PulledChange
+from kycdesk.core.protocol import PulledChange, PullReply
 from kycdesk.core.states import CaseStatus, CaseView
 from kycdesk.demo import generate
 from kycdesk.models.case_list_model import CaseListModel
@@ -165,8 +165,9 @@ def test_a_conflict_blocks_submit_until_the_verifier_chooses_with_the_keyboard(
     assert "choose which value to keep" in last.comment_label.text()
 
     assert editor.submit() is False
-    assert editor.message_label.text().startswith("This case cannot be submitted yet: "
-                                                  "the office changed “Last name”")
+    assert editor.message_label.text() == ("Not submitted: the office also changed "
+                                           "“Last name”. Choose the value to keep, at the "
+                                           "top of the case.")
     qtbot.waitUntil(chooser.server_button.hasFocus)  # Submit put the focus on the choice
     qtbot.keyClick(chooser.server_button, Qt.Key.Key_Right)
     qtbot.waitUntil(chooser.local_button.hasFocus)
@@ -187,7 +188,7 @@ def test_a_conflict_blocks_submit_until_the_verifier_chooses_with_the_keyboard(
         conflict.server_value
     assert desk.reader.read_two_way(seeded.conflict).conflicts == ()
     editor.submit()  # no longer refused for the conflict (other answers are missing)
-    assert not editor.message_label.text().startswith("This case cannot be submitted yet")
+    assert not editor.message_label.text().startswith("Not submitted: the office")
 
 
 def test_decisions_show_on_the_case_read_only(
@@ -240,3 +241,29 @@ def test_the_list_model_says_office_work_in_words(qtbot: QtBot, desk: KycDeskApp
             for r in range(desk.model.rowCount())}
     assert rows[seeded.approved] == ""
     assert rows[seeded.returned] == "Returned to you: see the reviewer's comments"
+
+
+def test_a_return_pulled_while_the_case_is_open_shows_at_once_and_is_counted(
+        qtbot: QtBot, desk: KycDeskApp, seeded: Desk) -> None:
+    """The pull is applied by the app's own writer (as the sync worker's is): the list,
+    the open case and the sync strip follow without the GUI thread waiting."""
+    from kycdesk.persistence.commands import ApplyPull
+
+    editor = _open(qtbot, desk, seeded.approved)
+    assert not editor.session.editable
+    desk._note_inbox_before_run("syncing", "")
+    reply = PullReply(token="after", more=False, changes=[two_way_cases.returned(
+        seeded.approved, editor.session.case.revision,
+        [two_way_cases.comment("Please add the second page.", field_key="applicant.email")])])
+    assert desk.writer_thread is not None
+    with qtbot.waitSignal(editor.session.twoWayChanged, timeout=10_000):
+        desk.writer_thread.client.submit(ApplyPull(reply, False))
+    qtbot.waitUntil(lambda: editor.session.editable)  # a draft again, with the comment
+    assert editor.status == CaseStatus.DRAFT
+    assert editor.review.comments.count() == 1
+    assert editor.submit_button.isVisibleTo(editor)
+    desk._tell_inbox_news(None)
+    assert desk.window.sync_panel.news_label.text() == \
+        "From the office: 1 case returned to you"
+    assert desk.window.list_page.inbox_buttons[CaseView.RETURNED].text() == \
+        "Returned to you · 2"

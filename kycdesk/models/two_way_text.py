@@ -13,9 +13,8 @@ from kycdesk.core.records import CaseDecision, Conflict, ReviewComment, TwoWaySt
 
 INBOX_LABELS = {"assigned": "Assigned to you", "returned": "Returned to you"}
 PREFILLED = "Prefilled by the office"
-CONFLICT_BLOCKS_SUBMIT = (
-    "This case cannot be submitted yet: the office changed {what} while you were working "
-    "on it. Choose which value to keep at the top of the case.")
+CONFLICT_BLOCKS_SUBMIT = ("Not submitted: the office also changed {what}. Choose the "
+                          "value to keep, at the top of the case.")
 
 
 def due_text(due: str | None, today: date | None = None) -> str:

@@ -243,7 +243,7 @@ class CaseEditor(QWidget):
                 shown = widget.comment_label.text()
                 widget.show_comments(([shown] if shown else []) + extra)
         if not self.session.open_conflicts() and self.message_label.text().startswith(
-                CONFLICT_BLOCKS_SUBMIT[:40]):
+                CONFLICT_BLOCKS_SUBMIT[:30]):
             self.message_label.setText("")
 
     @Slot(int, str)
