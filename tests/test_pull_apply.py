@@ -237,6 +237,7 @@ def test_conflict_matrix_photo(store: LocalStore, jpeg: Path, server_changed: bo
         store.run(ResolveConflict(conflict.id, "server"))
         assert [p.client_image_id for p in store.photos_to_fetch()] == [
             shot["client_image_id"]]
+        assert store.list_images(case_id) == []  # the office's photo takes the slot
     elif server_changed:
         assert conflicts == () and to_fetch == [shot["client_image_id"]]
     else:
@@ -444,3 +445,81 @@ def test_resync_adds_missing_cases_and_keeps_the_ones_no_longer_given(
     state = store.read_two_way(dropped)
     assert state.locked_reason is not None  # kept, read-only, never silently deleted
     assert store.load_case(dropped).status == CaseStatus.SYNCED
+
+
+def test_the_same_change_made_on_both_sides_is_no_conflict(store: LocalStore) -> None:
+    feed = Feed()
+    case_id = _field_case(store, feed, device_changed=False)
+    store.run(AppendEdit(case_id, "applicant.first_name", "Adele"))
+    store.run(ApplyPull(feed.page(feed.change(
+        "office_edit", case_id, field_key="applicant.first_name", value="Adele",
+        base_value="Ada"))))
+    assert store.read_two_way(case_id).conflicts == ()
+    assert store.load_case(case_id).form["applicant.first_name"] == "Adele"
+
+
+def test_an_office_correction_of_a_synced_case_is_taken_and_recorded(
+        store: LocalStore) -> None:
+    feed = Feed()
+    case_id = _synced_case(store, {"applicant.first_name": "Nia"})
+    store.run(ApplyPull(feed.page(feed.change(
+        "office_edit", case_id, field_key="applicant.first_name", value="Nina",
+        base_value="Nia", by="Olga Office", note="as on the passport"))))
+    assert store.load_case(case_id).form["applicant.first_name"] == "Nina"
+    entry = store.field_history(case_id)[-1]
+    assert (entry["why"], entry["by"], entry["note"]) == ("office", "Olga Office",
+                                                           "as on the passport")
+
+
+def test_seqs_numbered_apart_are_all_applied(store: LocalStore) -> None:
+    """Forms and resync states are numbered apart from the feed: a form numbered below a
+    feed change already applied is still taken (only the token says what was applied)."""
+    feed, case_id = Feed(), new_case_id()
+    for _ in range(56):
+        feed.change("decided", None)  # the feed is at 56 on the server
+    store.run(ApplyPull(feed.page(assigned(feed, case_id))))  # seq 57
+    form = form_change(Feed(), {**shipped_form(), "version": "7"})  # the forms' seq 1
+    assert form.seq == 1
+    store.run(ApplyPull(feed.page(form)))
+    assert [d.version for d in store.pushed_forms()] == ["7"]
+
+
+def test_a_resync_brings_a_returned_case_back_as_returned_and_no_false_conflict(
+        store: LocalStore) -> None:
+    gone, fixed = new_case_id(), _synced_case(store, {"applicant.first_name": "Oz"})
+    sent = store.load_sync_case(fixed).revision
+    comment = {"field_key": "applicant.first_name", "text": "Typo", "author": "Rae",
+               "at": "2026-06-02T10:00:00Z"}
+    feed = Feed()
+    store.run(ApplyPull(feed.page(feed.change("returned", fixed, revision=sent,
+                                              comments=[comment]))))
+    store.run(SaveForm(fixed, {"applicant.first_name": "Oscar"}))
+    transitions.submit(store, fixed)  # the return was handled: resubmitted, not sent yet
+    resync = Feed()
+    store.run(ApplyPull(resync.page(
+        resync.change("case_state", fixed, revision=sent, decision="returned",
+                      form={"applicant.first_name": "Oz"}, comments=[comment]),
+        resync.change("case_state", gone, revision=3, decision="returned",
+                      form={"applicant.first_name": "Pam"}, comments=[comment])),
+        resync=True))
+    assert store.read_two_way(fixed).conflicts == ()
+    assert store.load_case(fixed).status == CaseStatus.READY
+    back = store.load_case(gone)
+    assert (back.status, back.form) == (CaseStatus.DRAFT, {"applicant.first_name": "Pam"})
+    state = store.read_two_way(gone)
+    assert state.inbox == "returned" and [c.text for c in state.comments] == ["Typo"]
+
+
+def test_keeping_the_local_photo_drops_the_offices(store: LocalStore, jpeg: Path) -> None:
+    from kycdesk.persistence.commands import AddImage
+
+    feed, case_id = Feed(), new_case_id()
+    store.run(ApplyPull(feed.page(assigned(feed, case_id))))
+    mine = store.run(AddImage(case_id, jpeg, slot="id_front"))
+    store.run(ApplyPull(feed.page(feed.change("office_edit", case_id,
+                                              photos=[photo("id_front")]))))
+    (conflict,) = store.read_two_way(case_id).conflicts
+    store.run(ResolveConflict(conflict.id, "local"))
+    assert store.photos_to_fetch() == []
+    assert [i.id for i in store.list_images(case_id)] == [mine.id]
+    assert store.read_two_way(case_id).conflicts == ()

@@ -20,7 +20,7 @@ from kycdesk.core.records import (
 )
 from kycdesk.core.states import CaseChange, CaseStatus, Change, Inbox
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import cases, field_history, held, lifecycle, pull_apply
+from kycdesk.persistence import cases, field_history, held, images, lifecycle, pull_apply
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 
@@ -53,7 +53,7 @@ def read_two_way(conn: Connection, case_id: str) -> TwoWayState:
                                 assigned_at=office[1] or "")
     decision_row = conn.query_one(
         "SELECT revision, decision, reason_code, reason_label, note, by, at FROM "
-        "case_decisions WHERE case_id = ? ORDER BY seq DESC LIMIT 1", (case_id,))
+        "case_decisions WHERE case_id = ? ORDER BY id DESC LIMIT 1", (case_id,))
     decision = None if decision_row is None else CaseDecision(
         revision=int(decision_row[0]), decision=decision_row[1], reason_code=decision_row[2],
         reason_label=decision_row[3], note=decision_row[4] or "", by=decision_row[5] or "",
@@ -205,6 +205,11 @@ def resolve_conflict(conn: Connection, paths: DataPaths, conflict_id: int,
     case_id, kind, field_key, client_image_id, server_json, resolved = row
     if resolved:
         return None
+    if kind == "photo" and keep == "server":
+        # The office's photo takes the slot: the verifier's goes first (its own
+        # crash-safe delete; a crash before the choice is recorded leaves the choice
+        # open, and choosing again finds the photo gone).
+        _drop_local_photo(conn, paths, case_id, conflict_id)
     change: CaseChange | None = None
     with conn.transaction():
         status = cases.case_status(conn, case_id)
@@ -227,6 +232,16 @@ def resolve_conflict(conn: Connection, paths: DataPaths, conflict_id: int,
         append_event(conn, case_id, "conflict_resolved", {"conflict_id": conflict_id,
                                                           "kind": kind, "kept": keep})
     return change
+
+
+def _drop_local_photo(conn: Connection, paths: DataPaths, case_id: str,
+                      conflict_id: int) -> None:
+    local = _load(conn.scalar("SELECT local_json FROM conflicts WHERE id = ?",
+                              (conflict_id,))) or {}
+    image_id = conn.scalar("SELECT id FROM case_images WHERE case_id = ? AND "
+                           "client_image_id = ?", (case_id, local.get("client_image_id")))
+    if image_id is not None:
+        images.delete_image(conn, paths, int(image_id))
 
 
 def _take_value(conn: Connection, case_id: str, key: str, value: Any) -> None:
