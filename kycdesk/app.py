@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import secrets
 import sys
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from kycdesk.persistence.background_check import (
     check_lane,
     start_full_check,
 )
-from kycdesk.persistence.commands import CreateCase, PurgeSynced
+from kycdesk.persistence.commands import CreateCase, PurgeSynced, SetActor
 from kycdesk.persistence.diskspace import space_report
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.reader import ReadStore
@@ -178,6 +179,7 @@ class KycDeskApp(QObject):
             self._store_failed(str(exc))
             return
         self.model.set_reader(self.reader)
+        self._tell_actor()
         QTimer.singleShot(0, self._after_window)
         if report is not None and (report.repairs or report.has_problems):
             self.window.show_status(
@@ -281,6 +283,13 @@ class KycDeskApp(QObject):
         for case_id in due:
             self.writer_thread.client.submit(PurgeSynced(case_id))
         return len(due)
+
+    def _tell_actor(self) -> None:
+        """Who changes answers here, for the field history and a conflict's "changed by":
+        the verifier's name from Settings, else the device's (no sign-in on the device)."""
+        if self.writer_thread is not None:
+            name = self.settings.get(VERIFIER_NAME).strip() or platform.node() or "this device"
+            self.writer_thread.client.submit(SetActor(name))
 
     def profile(self) -> dict[str, str]:
         # The keys the form definitions name in their `profile:` defaults.
@@ -444,6 +453,7 @@ class KycDeskApp(QObject):
             problem = save_token(url, token)
             if problem:
                 self.window.show_status(problem)
+        self._tell_actor()  # the verifier's name may have changed
         if self.sync is not None:
             self.sync.configure(url, token, ca_bundle)
             self.sync.request_sync(now=True)

@@ -5,7 +5,9 @@ pull pages with the store's own command."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -267,3 +269,33 @@ def test_a_return_pulled_while_the_case_is_open_shows_at_once_and_is_counted(
         "From the office: 1 case returned to you"
     assert desk.window.list_page.inbox_buttons[CaseView.RETURNED].text() == \
         "Returned to you · 2"
+
+
+def test_keeping_the_offices_photo_takes_the_verifiers_out_of_the_slot(
+        qtbot: QtBot, paths: DataPaths, seeded: Desk, jpeg: Path) -> None:
+    from kycdesk.core.protocol import PulledPhoto
+    from kycdesk.persistence.commands import AddImage
+
+    case_id = seeded.assigned[1]
+    with LocalStore(paths) as store:
+        mine = store.run(AddImage(case_id, jpeg, slot="id_front"))
+        pull(store, PulledChange(
+            seq=next(two_way_cases.SEQ), kind="office_edit", case_id=case_id, at=at(),
+            by="S. Mensah (office)", photos=[PulledPhoto(
+                client_image_id=str(uuid.uuid4()), server_image_id="srv-1", sha256="a" * 64,
+                byte_size=1000, slot="id_front")]))
+    app = started_desk(qtbot, paths)
+    try:
+        editor = _open(qtbot, app, case_id)
+        (conflict,) = editor.session.open_conflicts()
+        chooser = editor.review.choosers[conflict.id]
+        assert "the photo the office added" in chooser.server_button.text()
+        assert "the photo taken on this device" in chooser.local_button.text()
+        slot = editor.photos.slots["id_front"]
+        assert [i.id for i in slot.model.images] == [mine.id]
+        with qtbot.waitSignal(editor.session.twoWayChanged, timeout=10_000):
+            qtbot.mouseClick(chooser.server_button, Qt.MouseButton.LeftButton)
+        assert slot.model.images == []
+        assert app.reader is not None and app.reader.list_images(case_id) == []
+    finally:
+        app.shutdown()

@@ -268,6 +268,16 @@ class CaseSession(QObject):
         self.store.submit(ResolveConflict(conflict_id, keep),
                           lambda result: self._conflict_resolved(conflict, keep, result))
 
+    def _forget_replaced_photo(self, local: object) -> None:
+        """The office's photo was kept: the store removed the verifier's from its slot
+        (the office's arrives with the next sync and shows when the case is reopened)."""
+        image_id = local.get("client_image_id") if isinstance(local, dict) else None
+        for slot, model in self.photos.items():
+            for image in model.images:
+                if image.client_image_id == image_id and model.remove(image.id):
+                    self.photosChanged.emit(slot, model.rowCount())
+                    return
+
     def _conflict_resolved(self, conflict: Conflict, keep: Literal["server", "local"],
                            result: Result[object]) -> None:
         self._resolving.discard(conflict.id)
@@ -277,6 +287,8 @@ class CaseSession(QObject):
         if conflict.kind == "field" and conflict.field_key is not None and not self._closed:
             kept = conflict.server_value if keep == "server" else conflict.local_value
             self.draft.apply_stored(conflict.field_key, kept)
+        if conflict.kind == "photo" and keep == "server" and not self._closed:
+            self._forget_replaced_photo(conflict.local_value)
         if self.two_way is not None:
             self.two_way = replace(self.two_way, conflicts=tuple(
                 c for c in self.two_way.conflicts if c.id != conflict.id))
