@@ -79,6 +79,12 @@ class SyncPanel(QWidget):
         self._failures[needs_action] += 1
         self.state_label.setText(self._syncing_text())
 
+    def show_news(self, assigned: int, returned: int, decided: int = 0) -> None:
+        """After a pull: how many cases the office assigned or returned (status only)."""
+        text = news_text(assigned, returned, decided)
+        self.news_label.setText(text)
+        self.news_label.setVisible(bool(text))
+
     def _syncing_text(self) -> str:
         retrying, refused = self._failures[False], self._failures[True]
         parts = [f"{retrying} waiting to retry"] if retrying else []
@@ -135,9 +141,3 @@ class SyncPanel(QWidget):
             parts.append("stopped — resumes next time")
         self.last_label.setText(", ".join(parts))
         self.last_label.setToolTip("\n".join(result.failed.values()))
-
-    def show_news(self, assigned: int, returned: int, decided: int = 0) -> None:
-        """After a pull: how many cases the office assigned or returned (status only)."""
-        text = news_text(assigned, returned, decided)
-        self.news_label.setText(text)
-        self.news_label.setVisible(bool(text))
