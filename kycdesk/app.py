@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import secrets
 import sys
 from collections.abc import Callable
@@ -287,9 +286,8 @@ class KycDeskApp(QObject):
     def _tell_actor(self) -> None:
         """Who changes answers here, for the field history and a conflict's "changed by":
         the verifier's name from Settings, else the device's (no sign-in on the device)."""
-        if self.writer_thread is not None:
-            name = self.settings.get(VERIFIER_NAME).strip() or platform.node() or "this device"
-            self.writer_thread.client.submit(SetActor(name))
+        if self.writer_thread is not None:  # empty: the store names the device
+            self.writer_thread.client.submit(SetActor(self.settings.get(VERIFIER_NAME)))
 
     def profile(self) -> dict[str, str]:
         # The keys the form definitions name in their `profile:` defaults.

@@ -523,3 +523,44 @@ def test_keeping_the_local_photo_drops_the_offices(store: LocalStore, jpeg: Path
     assert store.photos_to_fetch() == []
     assert [i.id for i in store.list_images(case_id)] == [mine.id]
     assert store.read_two_way(case_id).conflicts == ()
+
+
+def test_who_typed_is_the_verifier_named_in_settings_else_the_device(
+        store: LocalStore) -> None:
+    import platform
+
+    case_id = store.run(CreateCase())
+    store.run(SaveForm(case_id, {"applicant.first_name": "Quinn"}))
+    assert store.field_history(case_id)[-1]["by"] == (platform.node()[:100] or "this device")
+    store.run(SetActor("  Vera Verifier "))
+    store.run(SaveForm(case_id, {"applicant.first_name": "Quin"}))
+    assert store.field_history(case_id)[-1]["by"] == "Vera Verifier"
+
+
+def test_a_handed_over_returned_case_arrives_returned_without_a_false_conflict(
+        store: LocalStore) -> None:
+    feed, case_id = Feed(), new_case_id()
+    store.run(ApplyPull(feed.page(feed.change(
+        "handover_in", case_id, revision=2, decision="returned", note="Fix it",
+        form={"applicant.first_name": "Rex"},
+        comments=[{"text": "Blurred selfie", "author": "Rae", "at": "2026-06-02T10:00:00Z"}]
+    ))))
+    case = store.load_case(case_id)
+    state = store.read_two_way(case_id)
+    assert (case.status, case.revision, state.inbox) == (CaseStatus.DRAFT, 3, "returned")
+    assert state.conflicts == () and [c.text for c in state.comments] == ["Blurred selfie"]
+    assert state.assignment is None  # it was never assigned: no assignment shown
+    assert store.cases_to_release() == []
+
+
+def test_a_resync_never_turns_a_drafts_typing_into_a_choice(store: LocalStore) -> None:
+    feed, case_id = Feed(), new_case_id()
+    store.run(ApplyPull(feed.page(assigned(feed, case_id))))
+    store.run(SaveForm(case_id, {"applicant.first_name": "Adah",
+                                 "applicant.last_name": "Lovelace"}))
+    resync = Feed()
+    store.run(ApplyPull(resync.page(resync.change(
+        "case_state", case_id, revision=0, form={"applicant.first_name": "Ada"},
+        prefilled=["applicant.first_name"], due_date="2026-06-10")), resync=True))
+    assert store.read_two_way(case_id).conflicts == ()
+    assert store.load_case(case_id).form["applicant.first_name"] == "Adah"

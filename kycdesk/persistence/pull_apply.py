@@ -141,25 +141,33 @@ def _apply_one(conn: Connection, change: PulledChange, applied: Applied, *,
 # -- cases arriving: an assignment, a handover, a resync's state --------------------------
 def _receive_case(conn: Connection, change: PulledChange, case_id: str,
                   applied: Applied) -> None:
+    # A handover's or a resync's whole state carries the newest decision on it.
+    decision = change.decision if change.kind != "assigned" else None
     if _exists(conn, case_id):
         held.hold(conn, case_id)
         _refresh_case(conn, change, case_id)
-    else:
-        _create_case(conn, change, case_id, applied)
-    # A handover's or a resync's whole state carries the newest decision on it.
-    if change.kind != "assigned" and change.decision == "returned":
-        _returned(conn, change, case_id, applied)
-    elif change.kind != "assigned" and change.decision is not None:
-        _store_decision(conn, change, case_id, change.decision)
+        if decision == "returned":
+            _returned(conn, change, case_id, applied)
+        elif decision is not None:
+            _store_decision(conn, change, case_id, decision)
+        return
+    _create_case(conn, change, case_id, applied)  # a returned one comes as returned
+    if decision == "returned":
+        _store_return(conn, change, case_id)
+    elif decision is not None:
+        _store_decision(conn, change, case_id, decision)
 
 
 def _create_case(conn: Connection, change: PulledChange, case_id: str,
                  applied: Applied) -> None:
     revision = int(change.revision or 0)
-    submitted = change.kind == "case_state" and revision >= 1
+    returned = change.kind != "assigned" and change.decision == "returned"
+    # A resync's case the office holds a revision of (not returned) is here as synced,
+    # read-only; anything else is a draft to work on.
+    submitted = change.kind == "case_state" and revision >= 1 and not returned
     now = now_text()
     status = CaseStatus.SYNCED if submitted else CaseStatus.DRAFT
-    inbox = None if submitted else Inbox.ASSIGNED.value
+    inbox = None if submitted else (Inbox.RETURNED if returned else Inbox.ASSIGNED).value
     form_id, form_version = change.form_id, change.form_version
     if form_id and not form_version:
         form_version = _newest_pushed_version(conn, form_id)
@@ -169,18 +177,23 @@ def _create_case(conn: Connection, change: PulledChange, case_id: str,
         "server_receipt) VALUES (?,?,?,NULL,?,?,?,?,0,?,?,?,?)",
         (case_id, change.reference_number, status.value, now, now, form_id, form_version,
          change.applicant_name, inbox, change.due_date,
-         _dump({"revision": revision, "accepted_at": change.at, "resync": True})
-         if submitted else None))
+         # The revision the server holds (what a release names), as a receipt would.
+         _dump({"revision": revision, "accepted_at": change.at, "pulled": change.kind})
+         if revision >= 1 else None))
     held.hold(conn, case_id)
-    # A handed-over case that was sent before continues after its revision.
-    local_revision = revision + 1 if change.kind == "handover_in" and revision else revision
+    # A case the office holds a revision of continues after it when worked on here.
+    local_revision = revision + 1 if revision and not submitted else revision
     conn.execute("INSERT INTO case_forms(case_id, form_json, form_version, revision, "
                  "updated_at) VALUES (?,?,?,?,?)",
                  (case_id, _dump(change.form), form_version, local_revision, now))
+    # An assignment's facts (a resync's or a handover's state carries them too, when the
+    # case began as one); a case that was never assigned has none.
+    assigned = change.kind == "assigned" or bool(change.prefilled) or bool(change.due_date)
     conn.execute("INSERT INTO case_office(case_id, assigned_by, assigned_at, office_note, "
                  "prefilled_json) VALUES (?,?,?,?,?)",
-                 (case_id, change.by, change.at, change.note if change.kind == "assigned"
-                  else "", _dump(sorted(change.prefilled))))
+                 (case_id, change.by if assigned else None, change.at if assigned else None,
+                  change.note if change.kind == "assigned" else "",
+                  _dump(sorted(change.prefilled))))
     why = "prefilled" if change.kind == "assigned" else "office"
     for key in sorted(change.form):
         field_history.record(conn, case_id, key, None, change.form[key], why=why,
@@ -209,8 +222,9 @@ def _refresh_case(conn: Connection, change: PulledChange, case_id: str) -> None:
     conn.execute("INSERT OR IGNORE INTO case_office(case_id) VALUES (?)", (case_id,))
     conn.execute("UPDATE cases SET locked_reason = NULL WHERE id = ? AND locked_reason = ?",
                  (case_id, NO_LONGER_GIVEN))
-    if change.kind in ("handover_in", "case_state") and cases.case_status(
-            conn, case_id) is CaseStatus.DRAFT:
+    # A handover granted to a copy here (an imported case): where the copies differ,
+    # the verifier chooses. (A resync's state is older than a draft's typing: no choice.)
+    if change.kind == "handover_in" and cases.case_status(conn, case_id) is CaseStatus.DRAFT:
         local = current_form(conn, case_id)
         for key, value in sorted(change.form.items()):
             if key in local and local[key] != value:
@@ -273,11 +287,8 @@ def _sent_revision(conn: Connection, case_id: str) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
-def _returned(conn: Connection, change: PulledChange, case_id: str,
-              applied: Applied) -> None:
-    if not _exists(conn, case_id):
-        log.info("a return of a case not on this device; ignored")
-        return
+def _store_return(conn: Connection, change: PulledChange, case_id: str) -> bool:
+    """The return's comments and decision; False if this return was here already."""
     revision = int(change.revision or 0)
     conn.execute("DELETE FROM review_comments WHERE case_id = ? AND revision = ?",
                  (case_id, revision))
@@ -286,7 +297,16 @@ def _returned(conn: Connection, change: PulledChange, case_id: str,
                      "client_image_id, text, author, at) VALUES (?,?,?,?,?,?,?)",
                      (case_id, revision, comment.field_key, comment.client_image_id,
                       comment.text, comment.author, comment.at))
-    if not _store_decision(conn, change, case_id, "returned"):
+    return _store_decision(conn, change, case_id, "returned")
+
+
+def _returned(conn: Connection, change: PulledChange, case_id: str,
+              applied: Applied) -> None:
+    if not _exists(conn, case_id):
+        log.info("a return of a case not on this device; ignored")
+        return
+    revision = int(change.revision or 0)
+    if not _store_return(conn, change, case_id):
         return  # this return was taken (or shown as a conflict) before
     status = cases.case_status(conn, case_id)
     purged = conn.scalar("SELECT purged_at FROM cases WHERE id = ?", (case_id,))
