@@ -20,9 +20,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from kycdesk import APP_NAME, __version__, background
 from kycdesk.background import Task, run_task
 from kycdesk.core.errors import StoreError
-from kycdesk.core.records import CaseRecord
+from kycdesk.core.records import CaseRecord, TwoWayState
 from kycdesk.core.results import Result
-from kycdesk.core.states import CaseChange, CaseStatus, Change, needs_person
+from kycdesk.core.states import CaseChange, CaseStatus, CaseView, Change, needs_person
 from kycdesk.exit_codes import ExitCode
 from kycdesk.gc_guard import GuiThreadCollector
 from kycdesk.models.case_list_model import CaseListModel
@@ -98,6 +98,7 @@ class KycDeskApp(QObject):
         self.confirm = confirm
         self.writer_thread: WriterThread | None = None
         self.reader: ReadStore | None = None
+        self._inbox_before: dict[CaseView, int] | None = None  # view counts as a run began
         self.loader = ThumbnailLoader(paths)
         self.model = CaseListModel()
         self.window = MainWindow(self.model)
@@ -177,10 +178,7 @@ class KycDeskApp(QObject):
             self._store_failed(str(exc))
             return
         self.model.set_reader(self.reader)
-        # Who changes answers here, for the field history (two-way sync): the verifier's
-        # name from settings; empty: the store names the device.
-        assert self.writer_thread is not None
-        self.writer_thread.client.submit(SetActor(self.settings.get(VERIFIER_NAME)))
+        self._tell_actor()
         QTimer.singleShot(0, self._after_window)
         if report is not None and (report.repairs or report.has_problems):
             self.window.show_status(
@@ -288,6 +286,12 @@ class KycDeskApp(QObject):
             self.writer_thread.client.submit(PurgeSynced(case_id))
         return len(due)
 
+    def _tell_actor(self) -> None:
+        """Who changes answers here, for the field history and a conflict's "changed by":
+        the verifier's name from Settings, else the device's (no sign-in on the device)."""
+        if self.writer_thread is not None:  # empty: the store names the device
+            self.writer_thread.client.submit(SetActor(self.settings.get(VERIFIER_NAME)))
+
     def profile(self) -> dict[str, str]:
         # The keys the form definitions name in their `profile:` defaults.
         return {"name": self.settings.get(VERIFIER_NAME),
@@ -314,13 +318,15 @@ class KycDeskApp(QObject):
                     "from this device after the retention period; only its receipt remains.")
                 return None
             images = self.reader.list_images(case_id)
+            two_way = self.reader.read_two_way(case_id)
             case, definition, note, kept = self._definition_for(case)
         except (StoreError, FormDefinitionError) as exc:
             self.window.show_status(f"The case could not be opened: {exc}")
             return None
         session = CaseSession(self.writer_thread.client, case, definition, images, self.loader,
                               debounce_ms=self.debounce_ms, migrated=note is not None,
-                              profile=self.profile())
+                              profile=self.profile(), two_way=two_way,
+                              read_two_way=self._two_way_reader(case_id))
         editor = CaseEditor(session, camera=self.camera(),
                             captures_dir=self.paths.captures_dir, confirm=self.confirm,
                             migration_note=note, kept_keys=kept)
@@ -328,6 +334,11 @@ class KycDeskApp(QObject):
         self.window.add_editor(editor)
         self.caseOpened.emit(case_id)
         return editor
+
+    def _two_way_reader(self, case_id: str) -> Callable[[], TwoWayState]:
+        reader = self.reader
+        assert reader is not None
+        return lambda: reader.read_two_way(case_id)
 
     # -- sync ---------------------------------------------------------------------------
     def camera(self) -> CameraSource:
@@ -357,6 +368,8 @@ class KycDeskApp(QObject):
         self.sync.stateChanged.connect(panel.show_state)
         self.sync.progress.connect(panel.show_progress)
         self.sync.runFinished.connect(panel.show_result)
+        self.sync.stateChanged.connect(self._note_inbox_before_run)
+        self.sync.runFinished.connect(self._tell_inbox_news)
         self.sync.start()
         url = self.settings.get(SERVER_URL)
         if url:
@@ -386,6 +399,21 @@ class KycDeskApp(QObject):
 
         if reachability == QNetworkInformation.Reachability.Online and self.sync is not None:
             self.sync.request_sync()
+
+    @Slot(str, str)
+    def _note_inbox_before_run(self, state: str, _detail: str) -> None:
+        if state == "syncing" and self._inbox_before is None:
+            self._inbox_before = self.model.view_counts()
+
+    @Slot(object)
+    def _tell_inbox_news(self, _result: object) -> None:
+        """After a run: how many cases the pull brought to the office's views (in the
+        status strip; no dialog interrupts the verifier)."""
+        before, self._inbox_before = self._inbox_before or {}, None
+        now = self.model.view_counts()
+        self.window.sync_panel.show_news(*(
+            max(0, now.get(view, 0) - before.get(view, 0))
+            for view in (CaseView.ASSIGNED, CaseView.RETURNED)))
 
     @Slot(object)
     def _case_changed(self, change: CaseChange) -> None:
@@ -426,6 +454,7 @@ class KycDeskApp(QObject):
             problem = save_token(url, token)
             if problem:
                 self.window.show_status(problem)
+        self._tell_actor()  # the verifier's name may have changed
         if self.sync is not None:
             self.sync.configure(url, token, ca_bundle)
             self.sync.request_sync(now=True)

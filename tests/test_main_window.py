@@ -183,7 +183,10 @@ def test_every_case_view_filters_the_list_and_the_counts_add_up(
                 model.case_at(r).reference_number for r in range(model.rowCount())}
         assert seen == expected
         assert page.count_label.text().endswith(
-            "Drafts 1 · Waiting to sync 2 · Needs action 1 · Synced 1")
+            "Assigned to you 0 · Returned to you 0 · Drafts 1 · Waiting to sync 2 · "
+            "Needs action 1 · Synced 1")
+        assert page.filter.itemText(1) == "Assigned to you (0)"
+        assert not any(b.isVisibleTo(page) for b in page.inbox_buttons.values())
         model.set_reader(None)
     finally:
         reader.close()

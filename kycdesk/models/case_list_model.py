@@ -14,7 +14,8 @@ from PySide6.QtGui import QColor
 
 from kycdesk.core.clock import parse_instant_or_none
 from kycdesk.core.records import CaseSort, CaseSummary
-from kycdesk.core.states import CaseStatus, CaseView, badge
+from kycdesk.core.states import STATUS_COLOURS, CaseStatus, CaseView, badge
+from kycdesk.models.two_way_text import due_text, is_overdue
 from kycdesk.persistence.case_list import count_cap
 from kycdesk.persistence.reader import ReadStore
 
@@ -29,10 +30,22 @@ def format_timestamp(value: str | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+OVERDUE_COLOUR = STATUS_COLOURS[CaseStatus.FAILED]
+
+
+def office_text(case: CaseSummary) -> str:
+    """Work the office sent: an assignment's due date (overdue said in words), a return."""
+    if case.inbox == "assigned":
+        return due_text(case.due_date) or "Assigned to you, no due date"
+    if case.inbox == "returned":
+        return "Returned to you: see the reviewer's comments"
+    return ""
+
+
 class CaseListModel(QAbstractTableModel):
-    COLUMNS = ("Reference", "Applicant", "Status", "Last saved", "Photos")
+    COLUMNS = ("Reference", "Applicant", "Status", "Last saved", "Photos", "From the office")
     SORTS = (CaseSort.REFERENCE, CaseSort.APPLICANT, CaseSort.STATUS, CaseSort.LAST_SAVED,
-             CaseSort.PHOTOS)
+             CaseSort.PHOTOS, CaseSort.DUE_DATE)
     CaseIdRole = Qt.ItemDataRole.UserRole + 1
     StatusRole = Qt.ItemDataRole.UserRole + 2
     BadgeRole = Qt.ItemDataRole.UserRole + 3   # core.states.Badge: label and colour
@@ -169,8 +182,13 @@ class CaseListModel(QAbstractTableModel):
                 return format_timestamp(case.last_saved)
             if column == 4:
                 return case.photo_count
+            if column == 5:
+                return office_text(case)
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
             return QColor(shown.colour)
+        if role == Qt.ItemDataRole.ForegroundRole and column == 5 and \
+                case.inbox == "assigned" and is_overdue(case.due_date):
+            return QColor(OVERDUE_COLOUR)
         if role == Qt.ItemDataRole.ToolTipRole and case.purged_at:
             return (f"Sent, and removed from this device on {format_timestamp(case.purged_at)}"
                     " (retention rule): only the reference and the server's receipt remain.")

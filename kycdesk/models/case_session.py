@@ -11,16 +11,18 @@ store's one broadcast, `caseChanged`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from kycdesk.background import run_task
 from kycdesk.core.form_schema import FieldKind, FormDefinition
 from kycdesk.core.photo_quality import Quality
-from kycdesk.core.records import CaseRecord, ImageRecord, Location
+from kycdesk.core.records import CaseRecord, Conflict, ImageRecord, Location, TwoWayState
 from kycdesk.core.results import Result
 from kycdesk.core.states import CaseChange, CaseStatus, Change, is_editable
 from kycdesk.models.autosave import Autosave
@@ -34,6 +36,7 @@ from kycdesk.persistence.commands import (
     DeleteImage,
     DiscardCapture,
     DiscardDraft,
+    ResolveConflict,
     SetCurrentStep,
     Transition,
 )
@@ -48,12 +51,24 @@ class CaseSession(QObject):
     # slot, image id, retake suggestions in words ([]: checked, nothing to suggest)
     photoQuality = Signal(str, int, list)
     commandFailed = Signal(str)          # a status command was refused: the reason
+    twoWayChanged = Signal()             # what the office sent changed (a conflict resolved)
+    conflictFailed = Signal(int, str)    # conflict id, why the choice was not applied
 
     def __init__(self, store: StoreClient, case: CaseRecord, definition: FormDefinition,
                  images: list[ImageRecord], thumbnails: ThumbnailLoader, *,
                  debounce_ms: int = 2000, migrated: bool = False,
-                 profile: dict[str, str] | None = None) -> None:
+                 profile: dict[str, str] | None = None,
+                 two_way: TwoWayState | None = None,
+                 read_two_way: Callable[[], TwoWayState] | None = None) -> None:
         super().__init__()
+        # What the office sent about this case (assignment, comments, decision, handover,
+        # open conflicts), read with the case; None: nothing (a case begun here).
+        # `read_two_way` reads it again (a short indexed read on the GUI thread's
+        # read connection) when the store announces a change of this case: a return
+        # or a decision pulled while the case is open shows at once.
+        self.two_way = two_way
+        self._read_two_way = read_two_way
+        self._resolving: set[int] = set()
         self.profile = profile or {}  # the verifier's name and employee id (Settings)
         self.store = store
         self.case = case
@@ -61,7 +76,7 @@ class CaseSession(QObject):
         self.definition = definition
         self.thumbnails = thumbnails
         self.status = CaseStatus(case.status)
-        self.draft = DraftModel(definition, case.form, read_only=not is_editable(case.status))
+        self.draft = DraftModel(definition, case.form, read_only=not self.editable)
         self.autosave = Autosave(store, case.id, self.draft, form_version=definition.version,
                                  debounce_ms=debounce_ms)
         if migrated and is_editable(case.status):
@@ -100,7 +115,11 @@ class CaseSession(QObject):
     # -- state ------------------------------------------------------------------------
     @property
     def editable(self) -> bool:
-        return is_editable(self.status)
+        return is_editable(self.status) and not self.locked_reason()
+
+    def locked_reason(self) -> str | None:
+        """Why the office made this case read-only here (None: it did not)."""
+        return self.two_way.locked_reason if self.two_way is not None else None
 
     def busy(self) -> bool:
         """Photos handed to the store and not yet stored (or refused)."""
@@ -226,6 +245,55 @@ class CaseSession(QObject):
     def reopen(self) -> None:
         self._change(Change.REOPEN)
 
+    # -- what the office sent -----------------------------------------------------------
+    def open_conflicts(self) -> tuple[Conflict, ...]:
+        return self.two_way.conflicts if self.two_way is not None else ()
+
+    def prefilled(self) -> frozenset[str]:
+        state = self.two_way
+        return state.assignment.prefilled if state and state.assignment else frozenset()
+
+    def resolving(self, conflict_id: int) -> bool:
+        return conflict_id in self._resolving
+
+    def resolve_conflict(self, conflict_id: int, keep: Literal["server", "local"]) -> None:
+        """Keep one of the two values (the verifier chose). The draft's own edits are
+        saved first (the writer keeps order), then the writer applies the choice; the GUI
+        never waits for it. The open draft shows the kept value when the store confirms."""
+        conflict = next((c for c in self.open_conflicts() if c.id == conflict_id), None)
+        if conflict is None or conflict_id in self._resolving:
+            return
+        self._resolving.add(conflict_id)
+        self.autosave.flush()
+        self.store.submit(ResolveConflict(conflict_id, keep),
+                          lambda result: self._conflict_resolved(conflict, keep, result))
+
+    def _forget_replaced_photo(self, local: object) -> None:
+        """The office's photo was kept: the store removed the verifier's from its slot
+        (the office's arrives with the next sync and shows when the case is reopened)."""
+        image_id = local.get("client_image_id") if isinstance(local, dict) else None
+        for slot, model in self.photos.items():
+            for image in model.images:
+                if image.client_image_id == image_id and model.remove(image.id):
+                    self.photosChanged.emit(slot, model.rowCount())
+                    return
+
+    def _conflict_resolved(self, conflict: Conflict, keep: Literal["server", "local"],
+                           result: Result[object]) -> None:
+        self._resolving.discard(conflict.id)
+        if not result.ok:
+            self.conflictFailed.emit(conflict.id, f"Your choice was not saved: {result.error}")
+            return
+        if conflict.kind == "field" and conflict.field_key is not None and not self._closed:
+            kept = conflict.server_value if keep == "server" else conflict.local_value
+            self.draft.apply_stored(conflict.field_key, kept)
+        if conflict.kind == "photo" and keep == "server" and not self._closed:
+            self._forget_replaced_photo(conflict.local_value)
+        if self.two_way is not None:
+            self.two_way = replace(self.two_way, conflicts=tuple(
+                c for c in self.two_way.conflicts if c.id != conflict.id))
+        self.twoWayChanged.emit()
+
     def _change(self, change: Change) -> None:
         self.store.submit(Transition(self.case_id, change), self._change_done)
 
@@ -246,8 +314,11 @@ class CaseSession(QObject):
         self.case = replace(self.case, status=change.status, last_error=change.last_error,
                             last_error_kind=change.error_kind,
                             next_attempt_at=change.next_attempt_at, revision=change.revision)
+        if self._read_two_way is not None and not self._closed:
+            self.two_way = self._read_two_way()  # may lock it (locked_reason)
         self.draft.read_only = not self.editable
         self.statusChanged.emit(change)
+        self.twoWayChanged.emit()
 
     def close(self) -> None:
         """Save what is pending; later edits are ignored."""

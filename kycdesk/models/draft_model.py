@@ -73,6 +73,17 @@ class DraftModel(QAbstractListModel):
         if key in self._values and self._values[key] == value \
                 and type(self._values[key]) is type(value):
             return False
+        self._store_value(key, value)
+        self.edited.emit(key, value)
+        return True
+
+    def apply_stored(self, key: str, value: Any) -> None:
+        """A value the store already holds (the one the verifier kept in a conflict with
+        the office): shown, validated, not written again as an edit."""
+        if key in self._row:
+            self._store_value(key, value)
+
+    def _store_value(self, key: str, value: Any) -> None:
         self._values[key] = value
         self._touched.add(key)
         row = self._row[key]
@@ -82,8 +93,6 @@ class DraftModel(QAbstractListModel):
         for dependent in self._format_dependents.get(key, []):  # a postcode's country
             self.dataChanged.emit(self.index(dependent), self.index(dependent))
         self.errorsChanged.emit()
-        self.edited.emit(key, value)
-        return True
 
     def set_photo_count(self, slot: str, count: int) -> None:
         self._photo_counts[slot] = count

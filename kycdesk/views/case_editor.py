@@ -8,6 +8,7 @@ between steps, adding or deleting a photo and closing save at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -28,12 +29,15 @@ from PySide6.QtWidgets import (
 
 from kycdesk.core.clock import parse_instant_or_none
 from kycdesk.core.form_schema import FieldKind
+from kycdesk.core.records import Conflict, ReviewComment
 from kycdesk.core.states import CaseChange, CaseStatus, Change, allowed, badge
 from kycdesk.models.case_session import CaseSession
+from kycdesk.models.two_way_text import CONFLICT_BLOCKS_SUBMIT, comment_text, conflict_subject
 from kycdesk.views.camera import CameraSource
 from kycdesk.views.confirm import Confirm, ask_confirmation
 from kycdesk.views.field_widgets import FieldEditor, editor_class
 from kycdesk.views.photo_panel import PhotoPanel
+from kycdesk.views.review_panel import ReviewPanel
 from kycdesk.views.style import TOUCH, status_badge_html
 
 PAGE_MAX_WIDTH = 900
@@ -90,6 +94,12 @@ class CaseEditor(QWidget):
         header = QHBoxLayout()
         header.addWidget(self.title_label, 1)
         header.addWidget(self.save_label)
+        # What the office sent: assignment, decision, handover, comments, conflicts.
+        self.review = ReviewPanel(self)
+        self.review.jumpRequested.connect(self.go_to_comment)
+        self.review.resolveRequested.connect(self._resolve)
+        session.conflictFailed.connect(self.review.conflict_failed)
+        session.twoWayChanged.connect(self._show_two_way)
 
         # -- steps and pages
         self.step_list = QListWidget(self)
@@ -144,10 +154,12 @@ class CaseEditor(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addLayout(banner_row)
+        layout.addWidget(self.review)
         layout.addLayout(body, 1)
         layout.addLayout(nav)
 
         self._kept_keys = kept_keys or []
+        self._show_two_way()
         self._apply_status(migration_note)
         self._update_title()
         self.step_list.setCurrentRow(definition.step_index(session.case.current_step))
@@ -179,6 +191,7 @@ class CaseEditor(QWidget):
                 continue
             editor = editor_class(field.kind)(self.model, field, page)
             self.editors[field.key] = editor
+            self._show_review_at(editor)
             column.addWidget(editor)
         column.addStretch(1)
         scroll = self.pages.widget(index)
@@ -196,6 +209,108 @@ class CaseEditor(QWidget):
         box.setWordWrap(True)
         box.setProperty("role", "banner")
         return box
+
+    # -- what the office sent -------------------------------------------------------------
+    def _field_comments(self, key: str) -> list[str]:
+        state = self.session.two_way
+        return [comment_text(c) for c in (state.comments if state else ())
+                if c.field_key == key and not c.client_image_id]
+
+    def _show_review_at(self, editor: FieldEditor) -> None:
+        key = editor.field.key
+        notes = ("The office changed this answer too: choose which value to keep at the "
+                 "top of the case.",) if any(
+            c.field_key == key for c in self.session.open_conflicts()) else ()
+        editor.show_review(self._field_comments(key), prefilled=key in self.session.prefilled(),
+                           notes=notes)
+
+    @Slot()
+    def _show_two_way(self) -> None:
+        self.review.set_state(self.session.two_way, self._place, self._subject)
+        for editor in self.editors.values():
+            self._show_review_at(editor)
+        state = self.session.two_way
+        by_image: dict[str, list[str]] = {}
+        for comment in state.comments if state else ():
+            if comment.client_image_id:
+                by_image.setdefault(comment.client_image_id, []).append(comment_text(comment))
+        self.photos.show_comments(by_image)
+        self._refresh_step_badges()
+        for slot, widget in self.photos.slots.items():  # comments on a slot, not a photo
+            field_key = self.session.slot_fields[slot].key
+            extra = [f"Reviewer: {line}" for line in self._field_comments(field_key)]
+            if extra:
+                shown = widget.comment_label.text()
+                widget.show_comments(([shown] if shown else []) + extra)
+        if not self.session.open_conflicts() and self.message_label.text().startswith(
+                CONFLICT_BLOCKS_SUBMIT[:30]):
+            self.message_label.setText("")
+
+    @Slot(int, str)
+    def _resolve(self, conflict_id: int, keep: str) -> None:
+        conflict = next((c for c in self.session.open_conflicts() if c.id == conflict_id),
+                        None)
+        if conflict is None or keep not in ("server", "local"):
+            return
+        side = "the office's value" if keep == "server" else "this device's value"
+        self._message_role("help")
+        self.message_label.setText(f"Kept {side} for {self._subject(conflict)}; the other "
+                                   "stays in the case's history.")
+        self.session.resolve_conflict(conflict_id, "server" if keep == "server" else "local")
+
+    def _place(self, comment: ReviewComment) -> str:
+        if comment.client_image_id:
+            slot = self.photos.slot_of(comment.client_image_id)
+            if slot is None:
+                return "A photo no longer in the case"
+            images = self.session.photos[slot].images
+            number = next(n for n, i in enumerate(images, 1)
+                          if i.client_image_id == comment.client_image_id)
+            return f"{self.session.slot_fields[slot].label}, photo {number}"
+        if comment.field_key:
+            try:
+                return self.definition.field(comment.field_key).label
+            except KeyError:
+                return comment.field_key
+        return "The whole case"
+
+    def _subject(self, conflict: Conflict) -> str:
+        label = None
+        if conflict.field_key:
+            try:
+                label = self.definition.field(conflict.field_key).label
+            except KeyError:
+                label = conflict.field_key
+        elif conflict.client_image_id:
+            slot = self.photos.slot_of(conflict.client_image_id)
+            label = self.session.slot_fields[slot].label if slot else None
+        return conflict_subject(conflict, label)
+
+    @Slot(str, str)
+    def go_to_comment(self, field_key: str, client_image_id: str) -> None:
+        """Go to what a comment is about: its answer, or its photo (selected)."""
+        if client_image_id:
+            slot = self.photos.slot_of(client_image_id)
+            if slot is not None:
+                self._reveal_slot(slot)
+                self.photos.slots[slot].select_photo(client_image_id)
+                return
+        if field_key:
+            try:
+                field = self.definition.field(field_key)
+            except KeyError:
+                return
+            if field.kind is FieldKind.PHOTO:
+                self._reveal_slot(field.slot)
+                self.photos.slots[field.slot].view.setFocus()
+            else:
+                self.reveal(field_key)
+
+    def _reveal_slot(self, slot: str) -> None:
+        self.go_to_step(self.definition.step_index_of(self.session.slot_fields[slot].key))
+        scroll = self.pages.currentWidget()
+        if isinstance(scroll, QScrollArea):
+            scroll.ensureWidgetVisible(self.photos.slots[slot], 0, 120)
 
     def current_step(self) -> int:
         return self.step_list.currentRow()
@@ -226,10 +341,30 @@ class CaseEditor(QWidget):
         self.session.set_step(self.definition.steps[index].id)  # saves at once
 
     def _refresh_step_badges(self) -> None:
+        remarks = self._remarks_per_step()
         for index, count in enumerate(self.model.step_problem_counts()):
             item = self.step_list.item(index)
             title = self.definition.steps[index].title
+            if remarks[index]:  # where the reviewer's comments and the conflicts are
+                title += f"  ✎ {remarks[index]}"
+            item.setToolTip(f"{remarks[index]} comment(s) or changed answer(s) to check"
+                            if remarks[index] else "")
             item.setText(f"{title}  ⚠ {count}" if count else title)
+
+    def _remarks_per_step(self) -> list[int]:
+        counts = [0] * len(self.definition.steps)
+        state = self.session.two_way
+        keys: list[str | None] = [c.field_key for c in self.session.open_conflicts()]
+        for comment in state.comments if state else ():
+            if comment.client_image_id:
+                slot = self.photos.slot_of(comment.client_image_id)
+                keys.append(self.session.slot_fields[slot].key if slot else None)
+            else:
+                keys.append(comment.field_key)
+        for key in keys:
+            with contextlib.suppress(KeyError):  # a field this form version no longer asks
+                counts[self.definition.step_index_of(key or "")] += 1
+        return counts
 
     # -- submit --------------------------------------------------------------------------
     @property
@@ -238,16 +373,34 @@ class CaseEditor(QWidget):
 
     @Slot(str)
     def message_label_text(self, message: str) -> None:
+        self._message_role("error")
         self.message_label.setText(message)
+
+    def _message_role(self, role: str) -> None:
+        if self.message_label.property("role") != role:
+            self.message_label.setProperty("role", role)
+            self.message_label.style().unpolish(self.message_label)
+            self.message_label.style().polish(self.message_label)
 
     @Slot()
     def submit(self) -> bool:
         """Validate everything; jump to the first problem, or lock and queue the case."""
         if not self.session.editable:
             return False
+        self._message_role("error")
         if self.session.busy():
             self.message_label.setText("Photos are still being added; submit again in a "
                                        "moment.")
+            return False
+        conflicts = self.session.open_conflicts()
+        if conflicts:
+            what = self._subject(conflicts[0]) if len(conflicts) == 1 else \
+                f"{len(conflicts)} answers"
+            self.message_label.setText(CONFLICT_BLOCKS_SUBMIT.format(what=what))
+            chooser = self.review.choosers.get(conflicts[0].id)
+            if chooser is not None:
+                self.review.conflicts_scroll.ensureWidgetVisible(chooser)
+                chooser.focus_first()
             return False
         self.autosave.flush()
         problems = self.model.problems()

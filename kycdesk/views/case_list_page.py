@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kycdesk.core.records import CaseSort
 from kycdesk.core.states import VIEW_LABELS, Badge, CaseView
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.views.style import TOUCH
@@ -72,12 +73,20 @@ EMPTY_STATE = ("No cases on this device yet.\n\nPress New case (Ctrl+N) to start
                "address and the enrolment code your administrator gave you.")
 
 
+# Work the office sent comes first: it is what a verifier looks for in the morning.
+INBOX_VIEWS: tuple[CaseView, ...] = (CaseView.ASSIGNED, CaseView.RETURNED)
+ASSIGNED_VIEW = CaseView.ASSIGNED
+DUE_COLUMN = CaseListModel.SORTS.index(CaseSort.DUE_DATE)
+
+
 class CaseListPage(QWidget):
     openRequested = Signal(str)
     newCaseRequested = Signal()
 
+    INBOX_VIEWS = INBOX_VIEWS
     FILTERS: list[tuple[str, CaseView | None]] = [
-        ("All cases", None), *((VIEW_LABELS[v], v) for v in CaseView)]
+        ("All cases", None), *((VIEW_LABELS[v], v) for v in INBOX_VIEWS),
+        *((VIEW_LABELS[v], v) for v in CaseView if v not in INBOX_VIEWS)]
 
     def __init__(self, model: CaseListModel) -> None:
         super().__init__()
@@ -91,11 +100,24 @@ class CaseListPage(QWidget):
         self.filter = QComboBox(self)
         self.filter.setMinimumHeight(TOUCH)
         self.filter.setView(QListView(self.filter))
+        self.filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for label, status in self.FILTERS:
             self.filter.addItem(label, status)
-        self.filter.currentIndexChanged.connect(
-            lambda i: model.set_view(self.filter.itemData(i)))
+        self.filter.currentIndexChanged.connect(self._view_chosen)
         self._wheel_guard = guard_against_wheel(self.filter)  # opened to change, not rolled
+        # One touch away: the office's work, with its count (shown once there is any).
+        self.inbox_buttons: dict[CaseView, QPushButton] = {}
+        for view in self.INBOX_VIEWS:
+            button = QPushButton(VIEW_LABELS[view], self)
+            button.setObjectName(f"inbox:{view.value}")
+            button.setProperty("role", "inbox")
+            button.setCheckable(True)
+            button.setMinimumHeight(TOUCH)
+            button.setToolTip(f"Show only the cases {VIEW_LABELS[view].lower()}")
+            button.clicked.connect(lambda checked, v=view: self.show_view(v if checked
+                                                                          else None))
+            button.hide()
+            self.inbox_buttons[view] = button
         self.new_button = QPushButton("New case", self)
         self.new_button.setMinimumSize(TOUCH * 3, TOUCH)
         self.new_button.setToolTip("Start a new KYC case (Ctrl+N)")
@@ -119,7 +141,7 @@ class CaseListPage(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((0, 170), (2, 200), (3, 150), (4, 70)):
+        for column, width in ((0, 170), (2, 200), (3, 150), (4, 70), (5, 300)):
             header.resizeSection(column, width)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         QScroller.grabGesture(self.table.viewport(),
@@ -130,6 +152,8 @@ class CaseListPage(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.search, 1)
         bar.addWidget(self.filter)
+        for button in self.inbox_buttons.values():
+            bar.addWidget(button)
         bar.addWidget(self.new_button)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -155,8 +179,31 @@ class CaseListPage(QWidget):
         else:
             parts = [f"{total:,} case{'s' if total != 1 else ''} shown"]
         if counts:
-            parts.append(" · ".join(f"{VIEW_LABELS[v]} {counts.get(v, 0)}" for v in CaseView))
+            parts.append(" · ".join(f"{VIEW_LABELS[v]} {counts.get(v, 0)}"
+                                    for _, v in self.FILTERS if v is not None))
         self.count_label.setText("   —   ".join(parts))
+        for index, (label, view) in enumerate(self.FILTERS):
+            if view is not None:  # the drop-down says how many each view holds
+                self.filter.setItemText(index, f"{label} ({counts.get(view, 0)})")
+        current = self.filter.currentData()
+        for view, button in self.inbox_buttons.items():
+            button.setText(f"{VIEW_LABELS[view]} · {counts.get(view, 0)}")
+            button.setChecked(current == view)
+            button.setVisible(bool(counts.get(view, 0)) or current == view)
+
+    @Slot(int)
+    def _view_chosen(self, index: int) -> None:
+        view = self.filter.itemData(index)
+        if view == ASSIGNED_VIEW:  # what is due soonest first (a click re-sorts)
+            self.table.horizontalHeader().setSortIndicator(DUE_COLUMN,
+                                                           Qt.SortOrder.AscendingOrder)
+        self.model.set_view(view)
+
+    def show_view(self, view: CaseView | None) -> None:
+        """Select a view as the drop-down would (the inbox buttons, the tests)."""
+        index = next(i for i, (_, v) in enumerate(self.FILTERS) if v == view)
+        self.filter.setCurrentIndex(index)
+        self._count()
 
     @Slot(QModelIndex)
     def _open(self, index: QModelIndex) -> None:

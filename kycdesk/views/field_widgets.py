@@ -37,6 +37,7 @@ from kycdesk.core.form_schema import FieldDef, FieldKind
 from kycdesk.core.numbers import canonical, format_number, read_number, stored_number
 from kycdesk.core.signature import signature_value, strokes_of
 from kycdesk.models.draft_model import DraftModel
+from kycdesk.models.two_way_text import PREFILLED
 from kycdesk.views.signature_pad import SignaturePad
 from kycdesk.views.style import TOUCH
 from kycdesk.views.wheel_guard import guard_against_wheel
@@ -57,6 +58,19 @@ class FieldEditor(QWidget):
         label = QLabel(field.label + (" *" if field.required else ""), self)
         label.setWordWrap(True)
         layout.addWidget(label)
+        # What the office said about this answer: hidden until there is something.
+        self.prefilled_label = QLabel(PREFILLED, self)
+        self.prefilled_label.setObjectName(f"prefilled:{field.key}")
+        self.prefilled_label.setProperty("role", "prefilled")
+        self.prefilled_label.hide()
+        layout.addWidget(self.prefilled_label, 0, Qt.AlignmentFlag.AlignLeft)
+        self.comment_label = QLabel("", self)
+        self.comment_label.setObjectName(f"comment:{field.key}")
+        self.comment_label.setProperty("role", "comment")
+        self.comment_label.setWordWrap(True)
+        self.comment_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.comment_label.hide()
+        layout.addWidget(self.comment_label)
         self.input = self._make_input()
         self._wheel_guard = guard_against_wheel(self.input)
         label.setBuddy(self.input)
@@ -122,6 +136,16 @@ class FieldEditor(QWidget):
 
     def focus_input(self) -> None:
         self.input.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def show_review(self, comments: list[str], *, prefilled: bool = False,
+                    notes: tuple[str, ...] = ()) -> None:
+        """The reviewer's comments on this answer (and other notes about it, e.g. an open
+        conflict), and whether the office filled it in (still editable: the verifier
+        checks it with the applicant)."""
+        self.prefilled_label.setVisible(prefilled)
+        lines = [f"Reviewer: {c}" for c in comments] + list(notes)
+        self.comment_label.setText("\n".join(lines))
+        self.comment_label.setVisible(bool(lines))
 
 
 class TextEditor(FieldEditor):

@@ -107,8 +107,16 @@ class PhotoSlotWidget(QFrame):
         header.addWidget(self.import_button)
         header.addWidget(self.capture_button)
         header.addWidget(self.delete_button)
+        # The reviewer's comments on this slot's photos (a returned case).
+        self.comment_label = QLabel("", self)
+        self.comment_label.setObjectName(f"photo-comment:{field.slot}")
+        self.comment_label.setProperty("role", "comment")
+        self.comment_label.setWordWrap(True)
+        self.comment_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.comment_label.hide()
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addWidget(self.comment_label)
         layout.addWidget(self.view)
         layout.addWidget(self.status_label)
         layout.addWidget(self.error_label)
@@ -138,6 +146,21 @@ class PhotoSlotWidget(QFrame):
         self.read_only = read_only
         self.setAcceptDrops(not read_only)
         self.refresh_count()
+
+    def show_comments(self, lines: list[str]) -> None:
+        self.comment_label.setText("\n".join(lines))
+        self.comment_label.setVisible(bool(lines))
+
+    def select_photo(self, client_image_id: str) -> bool:
+        """Select (and focus) the photo a comment is about; False if it is not here."""
+        for row, image in enumerate(self.model.images):
+            if image.client_image_id == client_image_id:
+                index = self.model.index(row)
+                self.view.setCurrentIndex(index)
+                self.view.scrollTo(index)
+                self.view.setFocus(Qt.FocusReason.OtherFocusReason)
+                return True
+        return False
 
     keepRequested = Signal(str, int, list)  # slot, image id, the suggestions overridden
 
@@ -220,6 +243,8 @@ class PhotoPanel(QWidget):
         self.camera = camera if camera is not None and captures_dir is not None \
             else NoCamera()
         self.confirm = confirm
+        # Reviewer comments per photo (client image id -> lines), shown in the viewer too.
+        self.photo_comments: dict[str, list[str]] = {}
         self.slots: dict[str, PhotoSlotWidget] = {}
         for slot, field in session.slot_fields.items():
             widget = PhotoSlotWidget(field, session.photos[slot],
@@ -282,9 +307,26 @@ class PhotoPanel(QWidget):
     def view(self, image_id: int) -> None:
         image = self.session.find_photo(image_id)
         if image is not None:
-            viewer = PhotoViewer(image, self.session.thumbnails, self)
+            viewer = PhotoViewer(image, self.session.thumbnails, self,
+                                 comments=self.photo_comments.get(image.client_image_id, []))
             viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             viewer.open()
+
+    def show_comments(self, by_image: dict[str, list[str]]) -> None:
+        """Each comment at its photo's slot, naming which photo ("Photo 2: …")."""
+        self.photo_comments = by_image
+        for slot, widget in self.slots.items():
+            lines = []
+            for number, image in enumerate(self.session.photos[slot].images, start=1):
+                lines += [f"Reviewer on photo {number}: {text}"
+                          for text in by_image.get(image.client_image_id, [])]
+            widget.show_comments(lines)
+
+    def slot_of(self, client_image_id: str) -> str | None:
+        for slot, model in self.session.photos.items():
+            if any(i.client_image_id == client_image_id for i in model.images):
+                return slot
+        return None
 
     @Slot(str, int)
     def _forget_deleted(self, slot: str, _count: int) -> None:

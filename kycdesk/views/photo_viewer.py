@@ -31,7 +31,8 @@ FULL_EDGE = 2400
 
 class PhotoViewer(QDialog):
     def __init__(self, image: ImageRecord, loader: ThumbnailLoader,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, comments: list[str] | None = None
+                 ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Photo")
         self.resize(1000, 760)
@@ -57,6 +58,13 @@ class PhotoViewer(QDialog):
             button.clicked.connect(slot)
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
+        if comments:  # the reviewer's words about this photo, above it
+            note = QLabel("\n".join(f"Reviewer: {c}" for c in comments), self)
+            note.setObjectName("photo-comments")
+            note.setProperty("role", "comment")
+            note.setWordWrap(True)
+            note.setTextFormat(Qt.TextFormat.PlainText)
+            layout.addWidget(note)
         layout.addWidget(self.view, 1)
         layout.addWidget(info)
         layout.addLayout(buttons)

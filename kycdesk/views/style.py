@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kycdesk.core.states import STATUS_COLOURS, CaseStatus, badge
+from kycdesk.core.states import AMBER, STATUS_COLOURS, CaseStatus, badge
 
 TOUCH = 44
 ERROR_COLOUR = STATUS_COLOURS[CaseStatus.FAILED]
@@ -31,6 +31,22 @@ QPushButton[role="answer"]:checked {{ background: {ACCENT}; color: white;
     font-weight: bold; border: 2px solid {ACCENT}; border-radius: 4px; }}
 QPushButton[role="answer"]:focus {{ border: 2px solid #f0a800; }}
 QLabel#empty-state {{ color: #30363a; font-size: 15px; padding: 24px; }}
+QLabel[role="comment"] {{ background: #e8f0fe; color: #1b2a41; border-left: 4px solid #1a56b8;
+    padding: 6px 8px; }}
+QLabel[role="prefilled"] {{ background: #e6f4ea; color: #1d5e3a; padding: 2px 8px;
+    border-radius: 8px; }}
+QLabel[role="decision"] {{ background: #e6f4ea; color: #1d5e3a; padding: 8px;
+    border-radius: 4px; font-weight: bold; }}
+QLabel[role="decision-bad"] {{ background: #fde7e5; color: {ERROR_COLOUR}; padding: 8px;
+    border-radius: 4px; font-weight: bold; }}
+QFrame[role="conflict"] {{ background: #fff4ce; border: 1px solid {AMBER}; border-radius: 6px; }}
+QFrame[role="conflict"] QLabel {{ border: none; background: transparent; }}
+QPushButton[role="choice"] {{ text-align: left; padding: 6px 12px; background: white;
+    color: #1b2a41; border: 1px solid #8a949b; border-radius: 4px; }}
+QPushButton[role="choice"]:focus {{ border: 3px solid #f0a800; }}
+QPushButton[role="choice"]:disabled {{ color: #5b6770; background: #eef0f1; }}
+QListWidget#review-comments::item {{ min-height: {TOUCH}px; padding: 2px 6px; }}
+QPushButton[role="inbox"]:checked {{ background: {ACCENT}; color: white; }}
 """
 
 

@@ -21,6 +21,22 @@ STATE_TEXT = {
 }
 
 
+CHECKING_TEXT = "checking for work from the office…"
+
+
+def news_text(assigned: int, returned: int, decided: int = 0) -> str:
+    """What a pull brought, for the status line ("" when nothing): no dialog interrupts
+    the verifier; the counts are on the list's views too."""
+    parts = []
+    if assigned:
+        parts.append(f"{assigned} new case{'s' if assigned != 1 else ''} assigned to you")
+    if returned:
+        parts.append(f"{returned} case{'s' if returned != 1 else ''} returned to you")
+    if decided:
+        parts.append(f"{decided} decision{'s' if decided != 1 else ''} from the office")
+    return "From the office: " + ", ".join(parts) if parts else ""
+
+
 class SyncPanel(QWidget):
     syncNowRequested = Signal()
     settingsRequested = Signal()
@@ -39,6 +55,9 @@ class SyncPanel(QWidget):
         self.bar.setTextVisible(True)
         self.bar.hide()
         self.last_label = QLabel("", self)
+        self.news_label = QLabel("", self)
+        self.news_label.setObjectName("sync-news")
+        self.news_label.hide()
         self.sync_button = QPushButton("Sync now", self)
         self.sync_button.setMinimumHeight(TOUCH - 8)
         self.sync_button.clicked.connect(self.syncNowRequested)
@@ -52,13 +71,19 @@ class SyncPanel(QWidget):
         row = QHBoxLayout(self)
         row.setContentsMargins(4, 0, 4, 0)
         for widget in (self.state_label, self.case_label, self.bar, self.last_label,
-                       self.sync_button, self.cancel_button, self.settings_button):
+                       self.news_label, self.sync_button, self.cancel_button, self.settings_button):
             row.addWidget(widget)
 
     def note_failure(self, needs_action: bool) -> None:
         """A case of the current run failed: counted in the state line while it runs."""
         self._failures[needs_action] += 1
         self.state_label.setText(self._syncing_text())
+
+    def show_news(self, assigned: int, returned: int, decided: int = 0) -> None:
+        """After a pull: how many cases the office assigned or returned (status only)."""
+        text = news_text(assigned, returned, decided)
+        self.news_label.setText(text)
+        self.news_label.setVisible(bool(text))
 
     def _syncing_text(self) -> str:
         retrying, refused = self._failures[False], self._failures[True]
@@ -85,7 +110,8 @@ class SyncPanel(QWidget):
         self.sync_button.setEnabled(not syncing)
         self.last_label.setVisible(not syncing)  # room for the progress line while sending
         if syncing:
-            self.case_label.setText("connecting to the server…")
+            # A run first asks the office for new work, then sends this device's cases.
+            self.case_label.setText(CHECKING_TEXT)
             self.case_label.setStyleSheet("")
             self.bar.setRange(0, 0)  # busy until the first figures arrive
 
