@@ -32,6 +32,7 @@ from kycdesk.core.states import CaseChange, CaseStatus, Change, allowed, badge
 from kycdesk.models.case_session import CaseSession
 from kycdesk.views.camera import CameraSource
 from kycdesk.views.confirm import Confirm, ask_confirmation
+from kycdesk.views.document_offer import DocumentOffer
 from kycdesk.views.field_widgets import FieldEditor, editor_class
 from kycdesk.views.photo_panel import PhotoPanel
 from kycdesk.views.style import TOUCH, status_badge_html
@@ -148,6 +149,8 @@ class CaseEditor(QWidget):
         layout.addLayout(nav)
 
         self._kept_keys = kept_keys or []
+        # Values read from ID photos, offered for confirmation; mismatches flagged.
+        self.document_offer = DocumentOffer(self, session, self.editors)
         self._apply_status(migration_note)
         self._update_title()
         self.step_list.setCurrentRow(definition.step_index(session.case.current_step))
@@ -181,6 +184,7 @@ class CaseEditor(QWidget):
             self.editors[field.key] = editor
             column.addWidget(editor)
         column.addStretch(1)
+        self.document_offer.refresh_flags()
         scroll = self.pages.widget(index)
         assert isinstance(scroll, QScrollArea)
         scroll.setWidget(page)
