@@ -344,6 +344,12 @@ def _normalise(cell: Gray, ink: NDArray[np.bool_]) -> Gray:
     return vector / norm if norm else vector
 
 
+def glyph_templates() -> int:
+    """How many glyph variants are ready (renders them: the self-test's proof that the
+    font and FreeType are there)."""
+    return int(_templates(letters_only=False).shape[0] * _templates(letters_only=True).shape[1])
+
+
 @cache
 def _templates(*, letters_only: bool) -> NDArray[np.float32]:
     """Each glyph's variants (character, variant, pixel): sharp and blurred, and moved a
