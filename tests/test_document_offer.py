@@ -22,7 +22,7 @@ from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.document_offer import DocumentOfferDialog
 from tests.desks import started_desk
 from tests.mrz_samples import render
-from tests.test_mrz import TD3
+from tests.test_mrz import TD1, TD3
 
 
 @pytest.fixture
@@ -68,6 +68,8 @@ def test_passport_values_are_offered_confirmed_one_by_one_and_saved(
     assert "check digits passed" in shown["identity.document_number"]
     assert "no check digit" in shown["applicant.last_name"]
     assert "Female" in shown["applicant.gender"]
+    # The specimen expired in 2012: said beside its expiry.
+    assert "Expired" in dialog.notes["identity.expiry_date"].text()
     # UTO (the specimen's Utopia) is no choice of the form: said, not offered.
     not_offered = dialog.findChild(QLabel, "not-offered")
     assert not_offered is not None and "Nationality: UTO" in not_offered.text()
@@ -143,3 +145,16 @@ def test_a_photo_without_a_document_offers_nothing(
     # The reading runs on the same lane after the check: give it time to finish.
     qtbot.waitUntil(lambda: not editor.session.documents.busy(), timeout=20_000)
     assert editor.document_offer.dialog is None
+
+
+def test_a_zone_whose_digits_fail_offers_nothing_and_says_so(
+        qtbot: QtBot, desk: KycDeskApp, tmp_path: Path) -> None:
+    editor = _open_case(qtbot, desk)
+    photo = tmp_path / "card.jpg"
+    wrong_digit = (TD1[0], TD1[1].replace("7408122", "7408123"), TD1[2])
+    photo.write_bytes(render(wrong_digit, random.Random(7), distort=False))
+    dialog = _offered(qtbot, editor, photo)
+    assert dialog.use_buttons == {}
+    assert not dialog.note_label.isHidden()
+    assert dialog.note_label.text().startswith("Some check digits failed: nothing is "
+                                               "offered from this photo.")

@@ -11,6 +11,7 @@ reason recorded); nothing goes in by itself. Every button is 44 px and in the ta
 from __future__ import annotations
 
 import html
+from datetime import date
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Slot
@@ -135,11 +136,12 @@ class DocumentOfferDialog(QDialog):
             else:
                 button.setText("Use")
                 button.setEnabled(editable)
-                if offer.mismatch:
-                    note.setText(f"<span style='color:{ERROR_COLOUR}'>⚠ Typed: "
-                                 f"{html.escape(str(offer.current))}</span>")
-                else:
-                    note.setText("")
+                note.setText(f"<span style='color:{ERROR_COLOUR}'>⚠ Typed: "
+                             f"{html.escape(str(offer.current))}</span>"
+                             if offer.mismatch else "")
+            if offer.name == "expiry_date" and str(offer.value) < date.today().isoformat():
+                note.setText(f"<span style='color:{ERROR_COLOUR}'>⚠ Expired</span>"
+                             + (f"<br>{note.text()}" if note.text() else ""))
         first = next((b for b in self.use_buttons.values() if b.isEnabled()), None)
         if first is not None and not any(b.hasFocus() for b in self.use_buttons.values()):
             first.setFocus(Qt.FocusReason.OtherFocusReason)
