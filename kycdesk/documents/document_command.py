@@ -21,9 +21,9 @@ def run(source: str, as_json_output: bool, out: TextIO) -> int:
     try:
         from kycdesk.documents.document_reader import NothingReadError, read_document
         from kycdesk.documents.mrz_command import reading_json
-    except ImportError:
+    except ImportError as exc:
         print("error: reading ID documents needs kycdesk[documents] (numpy, Pillow, "
-              "zxing-cpp)", file=sys.stderr)
+              f"zxing-cpp): {exc}", file=sys.stderr)
         return ExitCode.PROBLEMS
     try:
         result = read_document(Path(source), now().date())
