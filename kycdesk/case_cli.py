@@ -67,7 +67,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     importing.add_argument("archive", type=Path, help="an archive made by `case export`")
     mrz = verbs.add_parser("mrz", parents=[common],
                            help="read an ID document's MRZ text and verify its check digits")
-    mrz.add_argument("file", help="a text file with the MRZ lines (- for stdin)")
+    mrz.add_argument("file", help="a text file with the MRZ lines (- for stdin), or a photo")
     mrz.add_argument("--json", action="store_true", help="print JSON")
     document = verbs.add_parser(
         "document", parents=[common],

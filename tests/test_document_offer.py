@@ -158,3 +158,35 @@ def test_a_zone_whose_digits_fail_offers_nothing_and_says_so(
     assert not dialog.note_label.isHidden()
     assert dialog.note_label.text().startswith("Some check digits failed: nothing is "
                                                "offered from this photo.")
+
+
+def test_a_photo_deleted_before_its_reading_arrives_offers_nothing(
+        qtbot: QtBot, desk: KycDeskApp, tmp_path: Path) -> None:
+    import threading
+
+    from kycdesk.models.document_reading import read_photo
+
+    editor = _open_case(qtbot, desk)
+    session = editor.session
+    release = threading.Event()
+
+    was_read = threading.Event()
+
+    def held_reader(path: Path, today: object) -> object:
+        read = read_photo(path, today)  # type: ignore[arg-type]
+        was_read.set()
+        release.wait(20)  # read, not yet back: the verifier deletes the photo meanwhile
+        return read
+
+    session.documents._reader = held_reader  # type: ignore[assignment]
+    photo = tmp_path / "passport.jpg"
+    photo.write_bytes(render(TD3, random.Random(7), distort=False))
+    with qtbot.waitSignal(session.photosChanged, timeout=10_000):
+        editor.photos.import_files("id_front", [photo])
+    qtbot.waitUntil(was_read.is_set, timeout=20_000)
+    image_id = session.photos["id_front"].images[0].id
+    with qtbot.waitSignal(session.photosChanged, timeout=10_000):
+        session.delete_photo(image_id)
+    release.set()
+    qtbot.waitUntil(lambda: not session.documents.busy(), timeout=20_000)
+    assert editor.document_offer.dialog is None

@@ -82,7 +82,9 @@ class CaseSession(QObject):
         self.photosChanged.connect(self.draft.set_photo_count)
         self._closed = False
         # ID photos are read (MRZ, PDF417) off the GUI thread and offered to the form.
-        self.documents = DocumentOffers(store, case.id, definition, self.draft)
+        self.documents = DocumentOffers(
+            store, case.id, definition, self.draft,
+            still_there=lambda image_id: self.find_photo(image_id) is not None)
         store.caseChanged.connect(self._case_changed)
 
     def fill_defaults(self, keys: list[str]) -> None:

@@ -54,9 +54,10 @@ class DocumentOffers(QObject):
     documentRead = Signal(str, int, object)
 
     def __init__(self, store: StoreClient, case_id: str, definition: FormDefinition,
-                 draft: DraftModel, *,
+                 draft: DraftModel, *, still_there: Callable[[int], bool] = lambda _id: True,
                  reader: Callable[[Path, date], DocumentRead | None] = read_photo) -> None:
         super().__init__()
+        self._still_there = still_there  # the photo was not deleted (retaken) meanwhile
         self.store = store
         self.case_id = case_id
         self.definition = definition
@@ -93,7 +94,7 @@ class DocumentOffers(QObject):
 
     def _done(self, slot: str, image_id: int, read: DocumentRead | None) -> None:
         self._settled()
-        if self._closed or read is None:
+        if self._closed or read is None or not self._still_there(image_id):
             return
         self.readings[image_id] = read
         self.documentRead.emit(slot, image_id, read)

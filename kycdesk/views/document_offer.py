@@ -119,6 +119,10 @@ class DocumentOfferDialog(QDialog):
             self.note_label.setText("None of the values read has a field in this form.")
             self.note_label.show()
         self._refresh()
+        # The keyboard starts on the first value still to confirm.
+        first = next((b for b in self.use_buttons.values() if b.isEnabled()),
+                     self.close_button)
+        first.setFocus(Qt.FocusReason.OtherFocusReason)
 
     @Slot()
     def _refresh(self, *_args: object) -> None:
@@ -142,9 +146,6 @@ class DocumentOfferDialog(QDialog):
             if offer.name == "expiry_date" and str(offer.value) < date.today().isoformat():
                 note.setText(f"<span style='color:{ERROR_COLOUR}'>⚠ Expired</span>"
                              + (f"<br>{note.text()}" if note.text() else ""))
-        first = next((b for b in self.use_buttons.values() if b.isEnabled()), None)
-        if first is not None and not any(b.hasFocus() for b in self.use_buttons.values()):
-            first.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def use(self, key: str) -> None:
         offer = self.offers.get(key)
