@@ -51,6 +51,9 @@ class DocumentOfferDialog(QDialog):
         self.setObjectName("document-offer")
         self.setWindowTitle("Values read from the ID photo")
         self.setWindowModality(Qt.WindowModality.NonModal)
+        # Where the keyboard is must show: Space or Enter uses that value.
+        self.setStyleSheet("QPushButton:focus { border: 2px solid #f0a800; "
+                           "border-radius: 4px; }")
         where = ("machine-readable zone (MRZ)" if read.source is Source.MRZ
                  else "barcode on the card's back")
         heading = QLabel(f"<b>Read from the {where}</b><br>Check each value against the "
@@ -188,6 +191,8 @@ class DocumentOffer(QObject):
         self.dialog = DocumentOfferDialog(self.session, read, image_id, self.window_parent)
         self.dialog.resize(760, 0)
         self.dialog.show()
+        self.dialog.raise_()
+        self.dialog.activateWindow()  # the keyboard goes to its first "Use" button
         self.refresh_flags()
 
     @Slot()
