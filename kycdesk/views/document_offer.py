@@ -191,7 +191,6 @@ class DocumentOffer(QObject):
         self.dialog = DocumentOfferDialog(self.session, read, image_id, self.window_parent)
         self.dialog.resize(760, 0)
         self.dialog.show()
-        self.dialog.raise_()
         self.dialog.activateWindow()  # the keyboard goes to its first "Use" button
         self.refresh_flags()
 
