@@ -80,8 +80,13 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     importing.add_argument("archive", type=Path, help="an archive made by `case export`")
     mrz = verbs.add_parser("mrz", parents=[common],
                            help="read an ID document's MRZ text and verify its check digits")
-    mrz.add_argument("file", help="a text file with the MRZ lines (- for stdin)")
+    mrz.add_argument("file", help="a text file with the MRZ lines (- for stdin), or a photo")
     mrz.add_argument("--json", action="store_true", help="print JSON")
+    document = verbs.add_parser(
+        "document", parents=[common],
+        help="read an ID document's photo (MRZ, or a card back's PDF417 barcode)")
+    document.add_argument("file", help="a photo of the document (JPEG, PNG)")
+    document.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -91,6 +96,10 @@ def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -
         from kycdesk.documents import mrz_command
 
         return mrz_command.run(args.file, args.json, out)
+    if args.case_command == "document":  # likewise
+        from kycdesk.documents import document_command
+
+        return document_command.run(args.file, args.json, out)
     from kycdesk.core.errors import StoreError
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore

@@ -93,6 +93,30 @@ def _sync_stack() -> str:
     return f"httpx {httpx.__version__}, protocol models ok"
 
 
+def _document_reader() -> str:
+    """numpy loads (the retake checks need it: a stripped OpenBLAS once broke it in the
+    bundle), and the ID photo reader's parts, if installed: Pillow with FreeType (the
+    OCR-B templates are rendered from the bundled font) and zxing-cpp's native library."""
+    import numpy
+
+    numbers = f"numpy {numpy.__version__}"
+    try:
+        from PIL import Image
+
+        from kycdesk.documents import document_reader, mrz_reader
+    except ImportError as exc:
+        return f"{numbers}; reader not installed (the documents extra; {exc}): ID photos " \
+               "are not read"
+    import zxingcpp
+
+    glyphs = mrz_reader.glyph_templates()
+    found = zxingcpp.read_barcodes(Image.new("L", (64, 64), 255))
+    if found:
+        raise RuntimeError("a blank picture gave a barcode")
+    return f"{numbers}; {document_reader.__name__}: {glyphs} OCR-B glyph templates, " \
+           "zxing-cpp loaded"
+
+
 def run_self_test(print_line: Callable[[str], None] = print) -> int:
     from PySide6.QtGui import QGuiApplication
 
@@ -111,6 +135,7 @@ def run_self_test(print_line: Callable[[str], None] = print) -> int:
             ("photo import", lambda: _photo_import(folder)),
             ("recovery", lambda: _recovery(folder)),
             ("sync stack", _sync_stack),
+            ("numpy and ID document reader", _document_reader),
         ]
         for name, check in checks:
             try:

@@ -39,7 +39,8 @@ def test_a_turned_specimen_is_straightened() -> None:
 
 def test_a_small_generated_set_meets_the_floor_and_accepts_nothing_wrong() -> None:
     """12 distorted photos (benchmarks/mrz_accuracy.py's conditions, seed 11): at least
-    two thirds fully verified, and no checked value given as verified that is wrong."""
+    11 of 12 fully verified (the matcher before glyph variants read 10: it catches that
+    regression), and no checked value given as verified that is wrong."""
     from tests.mrz_samples import samples
 
     verified = wrong = 0
@@ -50,4 +51,4 @@ def test_a_small_generated_set_meets_the_floor_and_accepts_nothing_wrong() -> No
                      if reading.fields[name].check is Check.PASSED
                      and reading.fields[name].value != value)
     assert wrong == 0
-    assert verified >= 8
+    assert verified >= 11

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from kycdesk.core.mrz import MrzError, MrzReading, parse
 from kycdesk.resources import resource_path
@@ -37,6 +37,10 @@ _CELL = (16, 24)  # a character's cell, normalised (width, height)
 # generated set: 5 of 6 wrong characters fell below it, ~1 % of right ones.
 _DOUBT = 0.03
 _MARGIN = 0.15  # page kept above and below a line's cap height, as a share of it
+# Template variants per glyph (at 48 px, cap height ~34 px): Gaussian blur radii and
+# vertical shifts in pixels.
+_TEMPLATE_BLURS = (0.0, 1.5, 3.0)
+_TEMPLATE_SHIFTS = (-2, 0, 2)
 _LENGTHS = {3: (30,), 2: (44, 36)}
 
 Gray = NDArray[np.float32]
@@ -118,6 +122,14 @@ def read_image(image: Image.Image, today: date) -> PhotoReading:
     if best is None:
         raise MrzNotFoundError("the zone's lines could not be read")
     return PhotoReading(best, angle)
+
+
+def skew_angle(image: Image.Image) -> float:
+    """Degrees to turn a grey `image` (PIL's sense) so its rows of short dark marks (text,
+    a barcode's bars) run level; within ±10°."""
+    scale = _WORK_WIDTH / image.width
+    return _skew_angle(image.resize((_WORK_WIDTH, max(1, round(image.height * scale))),
+                                    Image.Resampling.BILINEAR))
 
 
 def _dark_mask(gray: Gray, radius: int = 15) -> NDArray[np.bool_]:
@@ -309,7 +321,7 @@ def _match(cell: Gray, ink: NDArray[np.bool_], templates: NDArray[np.float32],
     """The best glyph, and by how much it beats the runner-up (correlation)."""
     if int(ink.sum()) < 3:
         return "<", 1.0
-    scores = np.where(allowed, templates @ _normalise(cell, ink), -np.inf)
+    scores = np.where(allowed, (templates @ _normalise(cell, ink)).max(axis=1), -np.inf)
     ordered = np.sort(scores[np.isfinite(scores)])
     return ALPHABET[int(np.argmax(scores))], float(ordered[-1] - ordered[-2])
 
@@ -332,19 +344,35 @@ def _normalise(cell: Gray, ink: NDArray[np.bool_]) -> Gray:
     return vector / norm if norm else vector
 
 
+def glyph_templates() -> int:
+    """How many glyph variants are ready (renders them: the self-test's proof that the
+    font and FreeType are there)."""
+    return int(_templates(letters_only=False).shape[0] * _templates(letters_only=True).shape[1])
+
+
 @cache
 def _templates(*, letters_only: bool) -> NDArray[np.float32]:
+    """Each glyph's variants (character, variant, pixel): sharp and blurred, and moved a
+    little up and down. A photo's strokes are thicker or thinner than the font's and its
+    line found to a pixel or two: matching a sharp, centred glyph only read O as 0 and
+    S as 5 (docs/benchmarks.md); the best variant per glyph is its score."""
     font = ImageFont.truetype(str(resource_path("fonts", "OCRB.otf")), 48)
     tallest = "ABCDEFGHIJKLMNOPQRSTUVWXYZ<" if letters_only else ALPHABET
     cap_top = min(font.getbbox(char, anchor="ls")[1] for char in tallest)
-    cap_bottom = 0
+    margin = round(-cap_top * _MARGIN)
     advance = round(font.getlength("H"))
-    rows = []
+    glyphs = []
     for char in ALPHABET:
-        canvas = Image.new("L", (advance, 100), 255)
-        ImageDraw.Draw(canvas).text((0, 80), char, font=font, fill=0, anchor="ls")
-        margin = round(-cap_top * _MARGIN)
-        gray = np.asarray(canvas, dtype=np.float32)[80 + cap_top - margin:80 + cap_bottom
-                                                    + margin]
-        rows.append(_normalise(gray, gray < 128))
-    return np.stack(rows)
+        variants = []
+        for blur in _TEMPLATE_BLURS:
+            for shift in _TEMPLATE_SHIFTS:
+                canvas = Image.new("L", (advance, 100), 255)
+                ImageDraw.Draw(canvas).text((0, 80 + shift), char, font=font, fill=0,
+                                            anchor="ls")
+                if blur:
+                    canvas = canvas.filter(ImageFilter.GaussianBlur(blur))
+                gray = np.asarray(canvas, dtype=np.float32)[80 + cap_top - margin:
+                                                            80 + margin]
+                variants.append(_normalise(gray, gray < 128))
+        glyphs.append(np.stack(variants))
+    return np.stack(glyphs)

@@ -26,6 +26,7 @@ from kycdesk.core.records import CaseRecord, Conflict, ImageRecord, Location, Tw
 from kycdesk.core.results import Result
 from kycdesk.core.states import CaseChange, CaseStatus, Change, is_editable
 from kycdesk.models.autosave import Autosave
+from kycdesk.models.document_reading import DocumentOffers
 from kycdesk.models.draft_model import DraftModel
 from kycdesk.models.photo_list_model import PhotoListModel
 from kycdesk.models.thumbnails import ThumbnailLoader
@@ -95,6 +96,10 @@ class CaseSession(QObject):
         self._pending: dict[str, int] = dict.fromkeys(self.slot_fields, 0)
         self.photosChanged.connect(self.draft.set_photo_count)
         self._closed = False
+        # ID photos are read (MRZ, PDF417) off the GUI thread and offered to the form.
+        self.documents = DocumentOffers(
+            store, case.id, definition, self.draft,
+            still_there=lambda image_id: self.find_photo(image_id) is not None)
         store.caseChanged.connect(self._case_changed)
 
     def fill_defaults(self, keys: list[str]) -> None:
@@ -178,6 +183,8 @@ class CaseSession(QObject):
         self.autosave.flush()  # a photo change saves the draft at once
         if self.slot_fields[slot].check_quality:
             self._check_quality(slot, result.value)
+            self.documents.read(slot, result.value.id,
+                                Path(self.thumbnails.paths.absolute(result.value.file_path)))
 
     def _check_quality(self, slot: str, image: ImageRecord) -> None:
         """Off the GUI thread: decode at ~1,000 px and measure (< 100 ms for 12 MP)."""
@@ -323,4 +330,5 @@ class CaseSession(QObject):
     def close(self) -> None:
         """Save what is pending; later edits are ignored."""
         self._closed = True  # a photo check finishing later has nobody to tell
+        self.documents.close()
         self.autosave.stop()

@@ -35,6 +35,7 @@ from kycdesk.models.case_session import CaseSession
 from kycdesk.models.two_way_text import CONFLICT_BLOCKS_SUBMIT, comment_text, conflict_subject
 from kycdesk.views.camera import CameraSource
 from kycdesk.views.confirm import Confirm, ask_confirmation
+from kycdesk.views.document_offer import DocumentOffer
 from kycdesk.views.field_widgets import FieldEditor, editor_class
 from kycdesk.views.photo_panel import PhotoPanel
 from kycdesk.views.review_panel import ReviewPanel
@@ -159,6 +160,8 @@ class CaseEditor(QWidget):
         layout.addLayout(nav)
 
         self._kept_keys = kept_keys or []
+        # Values read from ID photos, offered for confirmation; mismatches flagged.
+        self.document_offer = DocumentOffer(self, session, self.editors)
         self._show_two_way()
         self._apply_status(migration_note)
         self._update_title()
@@ -194,6 +197,7 @@ class CaseEditor(QWidget):
             self._show_review_at(editor)
             column.addWidget(editor)
         column.addStretch(1)
+        self.document_offer.refresh_flags()
         scroll = self.pages.widget(index)
         assert isinstance(scroll, QScrollArea)
         scroll.setWidget(page)

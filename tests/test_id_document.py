@@ -1,0 +1,36 @@
+"""What is offered to the form from an MRZ: everything of a verified reading, nothing of
+one whose digits failed or whose characters the reader doubted."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from kycdesk.core.id_document import Source, Vouched, from_mrz
+from kycdesk.core.mrz import parse
+from tests.test_mrz import TD1, TD3
+
+TODAY = date(2026, 12, 6)
+
+
+def test_a_verified_passport_offers_its_fields() -> None:
+    read = from_mrz(parse(TD3, TODAY))
+    assert read.source is Source.MRZ and read.note == ""
+    assert {k: v.value for k, v in read.values.items()} == {
+        "surname": "ERIKSSON", "given_names": "ANNA MARIA", "document_number": "L898902C3",
+        "nationality": "UTO", "birth_date": "1974-08-12", "sex": "F",
+        "expiry_date": "2012-04-15", "issuing_state": "UTO"}
+    assert read.values["document_number"].vouched is Vouched.CHECK_DIGITS
+    assert read.values["surname"].vouched is Vouched.NO_DIGIT
+
+
+def test_a_failed_digit_offers_nothing_not_even_the_names() -> None:
+    lines = (TD1[0], TD1[1].replace("7408122", "7408123"), TD1[2])
+    read = from_mrz(parse(lines, TODAY))
+    assert read.values == {}
+    assert read.note.startswith("Some check digits failed: nothing is offered")
+
+
+def test_a_doubted_character_offers_nothing() -> None:
+    read = from_mrz(parse(TD3, TODAY, sure=False))
+    assert read.values == {}
+    assert read.note.startswith("Some characters were unclear")
