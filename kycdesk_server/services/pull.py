@@ -107,9 +107,8 @@ class PullService:
                                      "(a restored server?).")
         digest, count = feed.held_as_of(self.db, device_id, current, position.feed_seq)
         if (digest, count) != (request.held_digest, request.held_count):
-            raise _held_cases_differ(
-                f"This device holds {request.held_count} cases the server's records "
-                f"do not match (the server counts {count}).")
+            raise _held_cases_differ("The cases this device holds do not match the "
+                                     "server's records.")
         if position.feed_seq > current.pulled_seq:
             feed.record_pulled(self.db, device_id, position.feed_seq)
         forms = self._forms_after(position.forms_seq, request.limit + 1)
