@@ -104,7 +104,7 @@ async def withdraw(request: Request, actor: Supervisor, case_id: CaseId,
 
 
 @router.post("/cases/{case_id}/handover")
-async def hand_over(request: Request, actor: Supervisor, case_id: CaseId,
+async def hand_over(request: Request, actor: Supervisor, case_id: CaseId, *,
                     device: Annotated[str, Form(max_length=100)],
                     force: Annotated[str, Form(max_length=10)] = "",
                     note: Annotated[str, Form(max_length=4000)] = "") -> Response:
@@ -115,7 +115,7 @@ async def hand_over(request: Request, actor: Supervisor, case_id: CaseId,
 
 
 @router.post("/cases/{case_id}/correct")
-async def correct(request: Request, actor: Supervisor, case_id: CaseId,
+async def correct(request: Request, actor: Supervisor, case_id: CaseId, *,
                   field_key: Annotated[str, Form(max_length=200)],
                   value: Annotated[str, Form(max_length=4000)],
                   note: Annotated[str, Form(max_length=4000)] = "") -> Response:
