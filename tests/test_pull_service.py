@@ -414,3 +414,34 @@ def test_a_published_form_reaches_every_device_and_a_broken_one_is_refused(
     assert store.forms.get("individual_kyc", "4") is not None
     assert store.published_form("individual_kyc", "4") == store.forms.get("individual_kyc",
                                                                            "4")
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_a_v5_database_gets_each_devices_held_set_from_what_it_submitted(
+        tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> None:
+    """Migration 5 → 6: a tablet of the one-way version holds the cases it owns and has
+    submitted; its first pull (no token, that digest) is not a 412."""
+    from kycdesk_server import schema
+    from kycdesk_server.database import Database, PostgresDatabase, SqliteDatabase
+
+    db: Database
+    if engine == "sqlite":
+        db = SqliteDatabase(tmp_path / "server.sqlite3")
+    else:
+        db = PostgresDatabase(request.getfixturevalue("postgres").new_database("v5to6"))
+    schema.migrate(db, target=5)
+    submitted, claimed_only = str(uuid.uuid4()), str(uuid.uuid4())
+    db.execute("INSERT INTO devices VALUES ('dev-1', 'tablet', 'hash', 't', NULL)")
+    db.execute("INSERT INTO devices VALUES ('dev-2', 'idle', 'hash2', 't', NULL)")
+    for case_id in (submitted, claimed_only):
+        db.execute("INSERT INTO case_owners VALUES (?, 'dev-1', 't')", (case_id,))
+    db.execute("INSERT INTO submissions VALUES (?, 1, 'h', '{}', 'dev-1', 'r1', 't', '[]')",
+               (submitted,))
+    assert schema.migrate(db) == (5, schema.LATEST)
+    held = feed.held(db, "dev-1")
+    assert (held.digest, held.count, held.feed_seq) == (feed.digest_of([submitted]), 1, 0)
+    assert feed.held(db, "dev-2").count == 0
+    reply = PullService(db).pull("dev-1", PullRequest(
+        held_digest=feed.digest_of([submitted]), held_count=1))
+    assert reply.changes == [] and not reply.more
+    db.close()
