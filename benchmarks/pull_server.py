@@ -163,7 +163,7 @@ def main() -> int:
             empty_rtt.append(elapsed)
         empty_server = server_times(log)[skip:]
         sent_total = len(body) + header_bytes(reply.request.headers) + \
-            len(f"POST /v1/pull HTTP/1.1\r\n")
+            len("POST /v1/pull HTTP/1.1\r\n")
         received_total = len(reply.content) + header_bytes(reply.headers) + \
             len("HTTP/1.1 200 OK\r\n")
         print(f"   empty pull: request body {len(body)} B ({sent_total} B with headers), "
