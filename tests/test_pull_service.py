@@ -308,6 +308,12 @@ def test_a_handover_waits_for_the_old_tablet_then_moves_the_case_with_its_photos
     assert (out.kind, out.revision, out.note) == ("handover_out", 1, "Anna is on leave")
     assert b.pull_all() == []  # not before the old tablet has let it go
     assert DeviceRegistry(store.db).owner(case_id) == a.id
+    a.token, a.held = None, set()  # the tablet lost its store meanwhile: a resync
+    resynced = a.service.pull(a.id, a.request(resync=True))
+    assert [(c.kind, c.case_id) for c in resynced.changes] == \
+        [("case_state", case_id), ("handover_out", case_id)]  # still owed
+    a.apply(resynced)
+    assert a.pull().changes == []
     with pytest.raises(RequestRefusedError) as early:
         service.release(a.id, case_id, Release(last_revision=2))
     assert early.value.status == 409  # it claims a revision the server lacks
