@@ -24,8 +24,8 @@ from kycdesk.core.protocol import (
 from kycdesk_server.backoffice.web import CSRF_HEADER
 from kycdesk_server.feed import digest_of
 from tests.browser_support import OfficeServer
-from tests.review_support import FORM, answers, image_entry, jpeg
 from tests.real_parts import start_postgres
+from tests.review_support import FORM, answers, image_entry, jpeg
 from tests.sync_support import (
     REPO_ROOT,
     TOKEN,

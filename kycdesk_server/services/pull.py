@@ -154,7 +154,7 @@ class PullService:
             "ORDER BY case_id LIMIT ?", (device_id, after_case, limit + 1)).fetchall()
         case_ids = [str(r[0]) for r in rows[:limit]]
         stamp = now()
-        changes = []
+        changes: list[PulledChange] = []
         for case_id in case_ids:
             changes.append(self._change(len(changes) + 1, "case_state", case_id,
                                         case_state.snapshot(self.db, case_id), stamp))
