@@ -451,3 +451,37 @@ def test_a_v5_database_gets_each_devices_held_set_from_what_it_submitted(
         held_digest=feed.digest_of([submitted]), held_count=1))
     assert reply.changes == [] and not reply.more
     db.close()
+
+
+def test_a_pulls_statements_do_not_grow_with_the_cases_held(store: ServerStore) -> None:
+    """No per-case work: a tablet holding 600 cases pulls with as many statements as one
+    holding 6 (empty, and with 5 changes waiting)."""
+    counts = {}
+    for held in (6, 600):
+        tablet = Tablet(store, f"t{held}")
+        with store.db.transaction():
+            for n in range(held):
+                feed.append(store.db, tablet.id, "assigned", str(uuid.uuid4()),
+                            {"at": "2026-12-01", "reference_number": f"R{n}"},
+                            held_delta=+1)
+        tablet.pull_all(limit=500)
+        statements: list[str] = []
+        execute = store.db.execute
+
+        def counted(sql: str, params: Any = (), _execute: Any = execute,
+                    _seen: list[str] = statements) -> Any:
+            _seen.append(sql)
+            return _execute(sql, params)
+
+        store.db.execute = counted  # type: ignore[method-assign]
+        try:
+            tablet.pull()
+            empty = len(statements)
+            for case_id in sorted(tablet.held)[:5]:
+                feed.append(store.db, tablet.id, "office_edit", case_id, {"at": "x"})
+            statements.clear()
+            assert len(tablet.pull().changes) == 5
+            counts[held] = (empty, len(statements))
+        finally:
+            del store.db.execute
+    assert counts[6] == counts[600], counts
