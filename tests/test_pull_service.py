@@ -356,6 +356,8 @@ def test_a_forced_handover_tells_the_old_tablet_to_keep_its_copy_read_only(
         ("handover_in", {"applicant.first_name": "Ada"}, "KYC-1")
     with pytest.raises(RequestRefusedError):  # the old tablet cannot release it now
         service.release(a.id, case_id, Release(last_revision=0))
+    [row] = AssignmentService(store.db, AuditLog(store.db), store.forms).list()
+    assert (row.device_id, row.status) == (b.id, "handed_over")
     assert [e.action for e in AuditLog(store.db).entries()][:2] == \
         ["case.handover_forced", "case.handover_started"]
 
