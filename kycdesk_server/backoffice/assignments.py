@@ -202,8 +202,10 @@ class AssignmentService:
                             (now(), case_id))
             self.db.execute("UPDATE handovers SET state = 'cancelled' WHERE case_id = ? "
                             "AND state IN ('requested', 'handing_out')", (case_id,))
-            for device_id in {*feed.holders(self.db, case_id),
-                              *([str(owner[0])] if owner else [])}:
+            devices = sorted({*feed.holders(self.db, case_id),
+                              *([str(owner[0])] if owner else [])})
+            feed.lock(self.db, devices)
+            for device_id in devices:
                 feed.append(self.db, device_id, "withdrawn", case_id,
                             {"at": now(), "by": actor.username, "note": note.strip()},
                             held_delta=-1)
@@ -236,6 +238,7 @@ class AssignmentService:
                 "VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (uuid.uuid4().hex, case_id, revision, field_key, json.dumps(value),
                  json.dumps(base), actor.id, actor.username, note.strip(), at))
+            feed.lock(self.db, holders)
             for device_id in holders:
                 feed.append(self.db, device_id, "office_edit", case_id,
                             {"at": at, "by": actor.username, "revision": revision,
