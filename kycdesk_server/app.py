@@ -20,14 +20,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kycdesk.core.protocol import API_VERSION, TUS_VERSION, UPLOADS_PATH, Problem
 from kycdesk_server import problems
 from kycdesk_server.backoffice import register_backoffice
+from kycdesk_server.backoffice.assignments import AssignmentService
+from kycdesk_server.backoffice.audit import AuditLog
+from kycdesk_server.backoffice.handovers import HandoverService
 from kycdesk_server.config import ServerConfig
 from kycdesk_server.devices import DeviceRegistry
 from kycdesk_server.errors import RequestRefusedError
 from kycdesk_server.locks import KeyedLocks
 from kycdesk_server.problems import PROBLEM, problem
-from kycdesk_server.routes import operations, sync, tus
+from kycdesk_server.routes import operations, pull, sync, tus
 from kycdesk_server.services import Services
 from kycdesk_server.services.devices import DeviceService
+from kycdesk_server.services.pull import PullService
 from kycdesk_server.services.submissions import SubmissionService
 from kycdesk_server.services.uploads import TusConfig, UploadService, expire_periodically
 from kycdesk_server.services.validation import FormValidation
@@ -43,6 +47,7 @@ def build_services(store: ServerStore, config: ServerConfig) -> Services:
     for token in sorted(config.tokens):
         registry.register_lab_token(token)
     devices = DeviceService(registry)
+    audit = AuditLog(store.db)
     locks = KeyedLocks()  # per photo id and per case's submission, in this process
     uploads = UploadStore(store.root, store.db, parts=store.partial_bytes,
                           expire_after=timedelta(seconds=config.upload_expiry_s))
@@ -54,7 +59,10 @@ def build_services(store: ServerStore, config: ServerConfig) -> Services:
         uploads=UploadService(store, uploads, TusConfig(
             config.max_image_bytes, config.idle_timeout_s,
             on_outcome=lambda outcome: config.metrics.uploads.labels(outcome).inc()),
-            devices=devices, image_locks=locks))
+            devices=devices, image_locks=locks),
+        pull=PullService(store.db, store.blobs),
+        handovers=HandoverService(store.db, audit, AssignmentService(store.db, audit,
+                                                                     store.forms)))
 
 
 def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
@@ -75,6 +83,7 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
     _answer_errors(app)
     app.include_router(operations.router)
     app.include_router(sync.router)
+    app.include_router(pull.router)
     app.include_router(tus.options_router)
     app.include_router(tus.router)
     if config.control:

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kycdesk_server import schema
+from kycdesk.core.form_schema import FormDefinition
+from kycdesk_server import feed, schema
 from kycdesk_server.backoffice import intake
 from kycdesk_server.blobs import (
     LocalPartialBytes,
@@ -77,9 +78,20 @@ class ServerStore:
         self.db = open_database(database_url, data_dir, pool=pool)
         self.lock = self.db.lock  # kept for callers serialising a read-then-write
         schema.migrate(self.db)
+        self.forms.published = self.published_form
+        for (text,) in self.db.execute("SELECT definition_json FROM published_forms "
+                                       "ORDER BY seq").fetchall():
+            self.forms.add(FormDefinition.model_validate(json.loads(text)))
         self.s3 = s3
         self.blobs: PhotoBlobs = S3PhotoBlobs(s3, data_dir) if s3 is not None \
             else LocalPhotoBlobs(data_dir)
+
+    def published_form(self, form_id: str, version: str) -> FormDefinition | None:
+        """A form definition published in the office (checked when it was published)."""
+        row = self.db.execute("SELECT definition_json FROM published_forms "
+                              "WHERE form_id = ? AND version = ?",
+                              (form_id, version)).fetchone()
+        return FormDefinition.model_validate(json.loads(row[0])) if row else None
 
     def partial_bytes(self, chunks: Callable[[str], list[tuple[int, int]]]) -> PartialBytes:
         """Where partial uploads keep their bytes (beside the photos)."""
@@ -179,6 +191,9 @@ class ServerStore:
                             (case_id, revision, stored.receipt_id, stored.accepted_at))
             intake.receive(self.db, case_id, revision, body, device_id=device_id,
                            accepted_at=stored.accepted_at, forms=self.forms)
+            # The device's own accepted case is in its held set from now on (it adds it
+            # to its digest when it stores this receipt); already there: no change.
+            feed.hold(self.db, device_id, case_id, +1)
         return stored
 
     def revisions(self, case_id: str) -> list[StoredSubmission]:

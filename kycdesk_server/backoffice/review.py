@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from kycdesk_server import case_state, feed
 from kycdesk_server.backoffice import case_view
 from kycdesk_server.backoffice.audit import AuditLog
 from kycdesk_server.backoffice.identity import Reviewer
@@ -140,6 +141,9 @@ class RevisionDiff:
     changes: list[case_view.FieldChange]
     photos_added: list[str]      # client image ids
     photos_removed: list[str]
+    # What the photos added and removed are (their slots' labels), in the same order.
+    photos_added_labels: list[str] = field(default_factory=list)
+    photos_removed_labels: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,8 @@ class CaseDetail:
     revisions: list[RevisionSummary]
     diff: RevisionDiff | None    # the current revision against the one before it
     decisions: list[Decision]
+    # Every change of an answer on the tablet, as the current revision carried it.
+    history: list[case_view.HistoryEntry] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -255,7 +261,8 @@ class ReviewService:
                 body, date.fromisoformat(str(row["received_at"])[:10]))),
             revisions=[r.summary for r in revisions],
             diff=self._diff(previous[-1], current) if previous else None,
-            decisions=self.decisions(case_id))
+            decisions=self.decisions(case_id),
+            history=case_view.history(definition, list(body.get("history") or [])))
 
     def revision_diff(self, case_id: str, from_revision: int, to_revision: int
                       ) -> RevisionDiff:
@@ -359,6 +366,7 @@ class ReviewService:
                     (uuid.uuid4().hex, decision_id, case_id, request.revision,
                      comment.field_key, comment.client_image_id, comment.text, actor.id,
                      decided_at))
+            self._tell_device(case_id, decision_id)
             self.audit.record(f"case.{_PAST[request.decision]}", actor=actor,
                               address=address, object_type="case", object_id=case_id,
                               revision=request.revision,
@@ -368,6 +376,16 @@ class ReviewService:
         return next(d for d in self.decisions(case_id) if d.id == decision_id)
 
     # -- internals ------------------------------------------------------------------
+    def _tell_device(self, case_id: str, decision_id: str) -> None:
+        """The decision reaches the tablet that has the case's authority by its next
+        pull: a `returned` (with the comments) or `decided` row of its feed, in the
+        decision's transaction (never one without the other)."""
+        owner = self.db.execute("SELECT device_id FROM case_owners WHERE case_id = ?",
+                                (case_id,)).fetchone()
+        if owner is not None:
+            kind, payload = case_state.decision_payload(self.db, decision_id)
+            feed.append(self.db, str(owner[0]), kind, case_id, payload)
+
     def _check(self, request: DecisionRequest) -> None:
         if request.decision not in (ReviewChange.APPROVE, ReviewChange.REJECT,
                                     ReviewChange.RETURN):
@@ -447,12 +465,15 @@ class ReviewService:
 
     def _diff(self, before: _Revision, after: _Revision) -> RevisionDiff:
         definition = self.forms.get(after.body.get("form_id"), after.body.get("form_version"))
-        old = {i["client_image_id"] for i in before.body.get("images") or []}
-        new = {i["client_image_id"] for i in after.body.get("images") or []}
+        old = {i["client_image_id"]: i.get("slot") for i in before.body.get("images") or []}
+        new = {i["client_image_id"]: i.get("slot") for i in after.body.get("images") or []}
+        added, removed = sorted(set(new) - set(old)), sorted(set(old) - set(new))
         return RevisionDiff(before.summary.revision, after.summary.revision,
                             case_view.diff(definition, before.body.get("form") or {},
                                            after.body.get("form") or {}),
-                            sorted(new - old), sorted(old - new))
+                            added, removed,
+                            [case_view.slot_label(definition, new[i]) for i in added],
+                            [case_view.slot_label(definition, old[i]) for i in removed])
 
     @staticmethod
     def _photo(definition: Any, image: dict[str, Any],
