@@ -10,8 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kycdesk.core.hashing import definition_sha256
-from kycdesk.core.protocol import PulledChange, PullReply
+from kycdesk.core.protocol import PulledChange, PullReply, form_definition_sha256
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AT = "2026-06-01T09:00:00Z"
@@ -71,4 +70,4 @@ def form_change(feed: Feed, definition: dict[str, Any], *, sha256: str | None = 
                 ) -> PulledChange:
     return feed.change("form", None, form_id=definition.get("form_id"),
                        form_version=definition.get("version"), definition=definition,
-                       definition_sha256=sha256 or definition_sha256(definition))
+                       definition_sha256=sha256 or form_definition_sha256(definition))

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 
 def file_sha256(path: Path, chunk: int = 1024 * 1024) -> str:
@@ -35,8 +33,3 @@ def held_digest(case_ids: Iterable[str]) -> str:
     return f"{value:064x}"
 
 
-def definition_sha256(definition: Mapping[str, Any]) -> str:
-    """A form definition's SHA-256 as both sides compute it: over its canonical JSON
-    (keys sorted, no spaces, UTF-8 as is) — `PulledChange.definition_sha256`."""
-    text = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kycdesk.core.clock import now_text
-from kycdesk.core.hashing import definition_sha256
 from kycdesk.core.ids import validate_case_id
+from kycdesk.core.protocol import form_definition_sha256
 from kycdesk.core.states import CaseChange, CaseStatus, Change, Inbox
 from kycdesk.persistence import cases, field_history, held
 from kycdesk.persistence.db import Connection
@@ -459,7 +459,7 @@ def _store_form(conn: Connection, change: PulledChange) -> str | None:
     parsed: FormDefinition | None = None
     if definition is None or change.definition_sha256 is None:
         problem = "it came without its definition or its SHA-256"
-    elif definition_sha256(definition) != change.definition_sha256:
+    elif form_definition_sha256(definition) != change.definition_sha256:
         problem = "its SHA-256 does not match (damaged on the way)"
     else:
         try:
