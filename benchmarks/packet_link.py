@@ -65,11 +65,17 @@ def _server_in(link: PacketLink, data_dir: Path) -> Iterator[tuple[str, subproce
             process.wait()
 
 
-def _client_run(data_dir: str, url: str) -> None:
-    """In the device's namespace: the engine as `kycdesk sync --until-done` drives it."""
+def _client_run(data_dir: str, url: str, preferred: str) -> None:
+    """In the device's namespace: the engine as `kycdesk sync --until-done` drives it.
+    `preferred` "cubic": the client's sockets use CUBIC, as before it asked for BBR on a
+    system whose default is CUBIC (Windows, Android, most Linux distributions)."""
     from benchmarks.common import qt_app
     from benchmarks.field_sync import sync_until_done
     from kycdesk.paths import resolve
+    from kycdesk.sync import transport
+
+    if preferred == "cubic":
+        transport.PREFERRED_CONGESTION = b"cubic"
 
     app = qt_app()
     logging.basicConfig(level=logging.ERROR)
@@ -104,7 +110,7 @@ def _check_synced(data_dir: Path, case_id: str) -> None:
         raise RuntimeError(f"the case ended {status}, not SYNCED")
 
 
-def packet_run(profile: PacketProfile, photos: int) -> dict[str, float]:
+def packet_run(profile: PacketProfile, photos: int, preferred: str) -> dict[str, float]:
     from benchmarks.common import qt_app
 
     app = qt_app()
@@ -115,7 +121,7 @@ def packet_run(profile: PacketProfile, photos: int) -> dict[str, float]:
             began = time.monotonic()
             out = subprocess.run(link.in_client([
                 sys.executable, "-m", "benchmarks.packet_link", "--client-run",
-                str(data_dir), url]), cwd=REPO_ROOT, capture_output=True, text=True,
+                str(data_dir), url, preferred]), cwd=REPO_ROOT, capture_output=True, text=True,
                 env=dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen",
                          KYCDESK_LAB_ALLOW_PLAIN_HTTP="1"),
                 check=False)
@@ -133,7 +139,8 @@ def packet_run(profile: PacketProfile, photos: int) -> dict[str, float]:
             "to_server": counters.to_server_bytes}
 
 
-def stream_proxy_run(profile: PacketProfile, photos: int) -> dict[str, float]:
+def stream_proxy_run(profile: PacketProfile, photos: int, _preferred: str
+                     ) -> dict[str, float]:
     """The same photos through the stream proxy (tests/fieldlink.py) at the same rate,
     round trip and resets: what docs/benchmarks.md measured before."""
     from benchmarks.common import qt_app
@@ -164,7 +171,7 @@ def stream_proxy_run(profile: PacketProfile, photos: int) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--client-run", nargs=2, metavar=("DATA_DIR", "URL"),
+    parser.add_argument("--client-run", nargs=3, metavar=("DATA_DIR", "URL", "PREFERRED"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=40_000, help="bytes/s (default 40000)")
     parser.add_argument("--rtt", type=float, default=0.6, help="seconds (default 0.6)")
@@ -173,6 +180,10 @@ def main() -> int:
     parser.add_argument("--reset-every", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--photos", type=int, default=3, help="photos of ~4.4 MB")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--client", choices=["product", "cubic"], default="product",
+                        help="product: the client asks for BBR where offered (as shipped); "
+                             "cubic: its sockets use CUBIC (before that change, on a "
+                             "system whose default is CUBIC)")
     parser.add_argument("--stream-proxy", action="store_true",
                         help="the old stream emulator (tests/fieldlink.py) instead")
     args = parser.parse_args()
@@ -184,7 +195,8 @@ def main() -> int:
                             seed=args.seed)
     kind = "stream proxy (tests/fieldlink.py)" if args.stream_proxy else "packet link"
     print(f"== photo sync over the {kind}: {args.rate / 1e3:.0f} kB/s each way, "
-          f"RTT {args.rtt * 1e3:.0f} ms, loss {args.loss:g} %, "
+          f"RTT {args.rtt * 1e3:.0f} ms, loss {args.loss:g} %, client TCP "
+          f"{'BBR (as shipped)' if args.client == 'product' else 'CUBIC'}, "
           + (f"queue {args.queue} packets ({args.queue * 1500 / args.rate:.1f} s at the "
              "rate), " if not args.stream_proxy else "")
           + (f"reset every {args.reset_every:g} s" if args.reset_every else "no resets")
@@ -192,7 +204,8 @@ def main() -> int:
     if not args.stream_proxy and (reason := unavailable()) is not None:
         print(f"   cannot run the packet link here: {reason}")
         return 2
-    figures = (stream_proxy_run if args.stream_proxy else packet_run)(profile, args.photos)
+    figures = (stream_proxy_run if args.stream_proxy else packet_run)(
+        profile, args.photos, args.client)
     goodput = figures["photo_bytes"] / figures["elapsed"]
     print(f"   {figures['photo_bytes'] / 1e6:.2f} MB of photos in {figures['elapsed']:.0f} s "
           f"({figures['runs']} run(s), {figures['resets']} reset(s))")
@@ -204,6 +217,7 @@ def main() -> int:
               f"tail-dropped {figures['tail_dropped']:.0f}, lost at resets "
               f"{figures['flushed']:.0f}; RSTs injected {figures['rsts']:.0f}")
     print("RESULT " + json.dumps({"kind": kind, "loss": args.loss, "reset": args.reset_every,
+                                  "client": args.client,
                                   "ratio": goodput / args.rate, **figures}))
     return 0
 

@@ -132,6 +132,16 @@ class PacketLink:
 
     # -- set up / tear down -------------------------------------------------------------
     def start(self) -> PacketLink:
+        try:
+            self._set_up()
+        except BaseException:
+            self.stop()
+            raise
+        self._thread = threading.Thread(target=self._forward, name="packet-link", daemon=True)
+        self._thread.start()
+        return self
+
+    def _set_up(self) -> None:
         for ns in (self.client_ns, self.server_ns):
             _ip("netns", "add", ns)
             _ip("-n", ns, "link", "set", "lo", "up")
@@ -145,9 +155,6 @@ class PacketLink:
             _ip("link", "set", name, "netns", ns)
             _ip("-n", ns, "addr", "add", own, "peer", peer, "dev", name)
             _ip("-n", ns, "link", "set", name, "mtu", str(self.profile.mtu), "up")
-        self._thread = threading.Thread(target=self._forward, name="packet-link", daemon=True)
-        self._thread.start()
-        return self
 
     def stop(self) -> None:
         self._stop.set()
