@@ -65,21 +65,27 @@ def _server_in(link: PacketLink, data_dir: Path) -> Iterator[tuple[str, subproce
             process.wait()
 
 
-def _client_run(data_dir: str, url: str, preferred: str) -> None:
-    """In the device's namespace: the engine as `kycdesk sync --until-done` drives it.
-    `preferred` "cubic": the client's sockets use CUBIC, as before it asked for BBR on a
-    system whose default is CUBIC (Windows, Android, most Linux distributions)."""
+def _client_run(data_dir: str, url: str, congestion: str, variant: str) -> None:
+    """In the device's namespace: the engine as `kycdesk sync --until-done` drives it,
+    its sockets with the given TCP congestion control (a namespace inherits the host's
+    default, which need not be the device's)."""
+    import socket
+
     from benchmarks.common import qt_app
     from benchmarks.field_sync import sync_until_done
     from kycdesk.paths import resolve
-    from kycdesk.sync import transport
+    from kycdesk.sync import photo_upload, transport
 
-    if preferred == "cubic":
-        transport.PREFERRED_CONGESTION = b"cubic"
+    shipped = transport.socket_options
+    transport.socket_options = lambda stall_s: [
+        *shipped(stall_s), (socket.IPPROTO_TCP, socket.TCP_CONGESTION, congestion.encode())]
+    # "before": the pause after a cut as it was before the quick-retry change.
+    policy = photo_upload.UploadPolicy(quick_retry_s=(0.5, 2.0)) if variant == "before" \
+        else None
 
     app = qt_app()
     logging.basicConfig(level=logging.ERROR)
-    outcome = sync_until_done(resolve(Path(data_dir)), url)
+    outcome = sync_until_done(resolve(Path(data_dir)), url, policy=policy)
     print(json.dumps({"elapsed": outcome.elapsed, "runs": outcome.runs,
                       "sent": outcome.sent}))
     del app
@@ -110,7 +116,8 @@ def _check_synced(data_dir: Path, case_id: str) -> None:
         raise RuntimeError(f"the case ended {status}, not SYNCED")
 
 
-def packet_run(profile: PacketProfile, photos: int, preferred: str) -> dict[str, float]:
+def packet_run(profile: PacketProfile, photos: int, congestion: str, variant: str
+               ) -> dict[str, float]:
     from benchmarks.common import qt_app
 
     app = qt_app()
@@ -121,7 +128,8 @@ def packet_run(profile: PacketProfile, photos: int, preferred: str) -> dict[str,
             began = time.monotonic()
             out = subprocess.run(link.in_client([
                 sys.executable, "-m", "benchmarks.packet_link", "--client-run",
-                str(data_dir), url, preferred]), cwd=REPO_ROOT, capture_output=True, text=True,
+                str(data_dir), url, congestion, variant]), cwd=REPO_ROOT,
+                capture_output=True, text=True,
                 env=dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen",
                          KYCDESK_LAB_ALLOW_PLAIN_HTTP="1"),
                 check=False)
@@ -139,7 +147,7 @@ def packet_run(profile: PacketProfile, photos: int, preferred: str) -> dict[str,
             "to_server": counters.to_server_bytes}
 
 
-def stream_proxy_run(profile: PacketProfile, photos: int, _preferred: str
+def stream_proxy_run(profile: PacketProfile, photos: int, _congestion: str, _variant: str
                      ) -> dict[str, float]:
     """The same photos through the stream proxy (tests/fieldlink.py) at the same rate,
     round trip and resets: what docs/benchmarks.md measured before."""
@@ -171,7 +179,7 @@ def stream_proxy_run(profile: PacketProfile, photos: int, _preferred: str
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--client-run", nargs=3, metavar=("DATA_DIR", "URL", "PREFERRED"),
+    parser.add_argument("--client-run", nargs=4,
                         help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=40_000, help="bytes/s (default 40000)")
     parser.add_argument("--rtt", type=float, default=0.6, help="seconds (default 0.6)")
@@ -180,10 +188,12 @@ def main() -> int:
     parser.add_argument("--reset-every", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--photos", type=int, default=3, help="photos of ~4.4 MB")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--client", choices=["product", "cubic"], default="product",
-                        help="product: the client asks for BBR where offered (as shipped); "
-                             "cubic: its sockets use CUBIC (before that change, on a "
-                             "system whose default is CUBIC)")
+    parser.add_argument("--congestion", choices=["cubic", "bbr", "reno"], default="cubic",
+                        help="the device's TCP congestion control (default cubic: Windows, "
+                             "Android and most Linux systems)")
+    parser.add_argument("--variant", choices=["shipped", "before"], default="shipped",
+                        help="before: the client's pause after a cut as before the "
+                             "quick-retry change (0.5-2 s)")
     parser.add_argument("--stream-proxy", action="store_true",
                         help="the old stream emulator (tests/fieldlink.py) instead")
     args = parser.parse_args()
@@ -195,8 +205,8 @@ def main() -> int:
                             seed=args.seed)
     kind = "stream proxy (tests/fieldlink.py)" if args.stream_proxy else "packet link"
     print(f"== photo sync over the {kind}: {args.rate / 1e3:.0f} kB/s each way, "
-          f"RTT {args.rtt * 1e3:.0f} ms, loss {args.loss:g} %, client TCP "
-          f"{'BBR (as shipped)' if args.client == 'product' else 'CUBIC'}, "
+          f"RTT {args.rtt * 1e3:.0f} ms, loss {args.loss:g} %, device TCP {args.congestion}, "
+          f"client {args.variant}, "
           + (f"queue {args.queue} packets ({args.queue * 1500 / args.rate:.1f} s at the "
              "rate), " if not args.stream_proxy else "")
           + (f"reset every {args.reset_every:g} s" if args.reset_every else "no resets")
@@ -205,7 +215,7 @@ def main() -> int:
         print(f"   cannot run the packet link here: {reason}")
         return 2
     figures = (stream_proxy_run if args.stream_proxy else packet_run)(
-        profile, args.photos, args.client)
+        profile, args.photos, args.congestion, args.variant)
     goodput = figures["photo_bytes"] / figures["elapsed"]
     print(f"   {figures['photo_bytes'] / 1e6:.2f} MB of photos in {figures['elapsed']:.0f} s "
           f"({figures['runs']} run(s), {figures['resets']} reset(s))")
@@ -217,7 +227,7 @@ def main() -> int:
               f"tail-dropped {figures['tail_dropped']:.0f}, lost at resets "
               f"{figures['flushed']:.0f}; RSTs injected {figures['rsts']:.0f}")
     print("RESULT " + json.dumps({"kind": kind, "loss": args.loss, "reset": args.reset_every,
-                                  "client": args.client,
+                                  "congestion": args.congestion, "variant": args.variant,
                                   "ratio": goodput / args.rate, **figures}))
     return 0
 

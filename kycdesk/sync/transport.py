@@ -216,27 +216,6 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-# The congestion control photo uploads ask for where the system offers it (Linux: BBR,
-# if loaded and allowed to this process). A radio link loses 1 to 3 % of packets to noise,
-# not to congestion; CUBIC halves its window at each loss and on a 600 ms round trip
-# never grows it back, while BBR paces at the bandwidth it measures
-# (benchmarks/packet_link.py; docs/benchmarks.md). None: the system's default.
-PREFERRED_CONGESTION: bytes | None = b"bbr"
-
-
-def _congestion_option() -> tuple[int, int, bytes] | None:
-    """The preferred congestion control as a socket option, if this system lets this
-    process use it (tried on a throwaway socket: otherwise the connect would fail)."""
-    if PREFERRED_CONGESTION is None or not hasattr(socket, "TCP_CONGESTION"):
-        return None
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, PREFERRED_CONGESTION)
-        except OSError:  # not built, not loaded, or not allowed to unprivileged users
-            return None
-    return (socket.IPPROTO_TCP, socket.TCP_CONGESTION, PREFERRED_CONGESTION)
-
-
 SocketOption = tuple[int, int, int] | tuple[int, int, bytes]
 
 
@@ -247,8 +226,6 @@ def socket_options(stall_s: float) -> list[SocketOption]:
         # drop the connection only after the longest silence the client itself allows.
         longest = stall_s + drain_s(DRAIN_BYTES, None)
         options.append((socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(longest * 1000)))
-    if (congestion := _congestion_option()) is not None:
-        options.append(congestion)
     return options
 
 
