@@ -205,8 +205,9 @@ def main() -> int:
                             seed=args.seed)
     kind = "stream proxy (tests/fieldlink.py)" if args.stream_proxy else "packet link"
     print(f"== photo sync over the {kind}: {args.rate / 1e3:.0f} kB/s each way, "
-          f"RTT {args.rtt * 1e3:.0f} ms, loss {args.loss:g} %, device TCP {args.congestion}, "
-          f"client {args.variant}, "
+          f"RTT {args.rtt * 1e3:.0f} ms, loss {args.loss:g} %, "
+          + (f"device TCP {args.congestion}, " if not args.stream_proxy else "")
+          + f"client {args.variant}, "
           + (f"queue {args.queue} packets ({args.queue * 1500 / args.rate:.1f} s at the "
              "rate), " if not args.stream_proxy else "")
           + (f"reset every {args.reset_every:g} s" if args.reset_every else "no resets")

@@ -13,8 +13,10 @@ app (or a benchmark) and the reference server:
 Small socket buffers on the proxy's side keep "sent" close to "on the link", as on a
 real radio link. Counters say how many bytes actually reached the server.
 
-Packet loss is not emulated (user space sees TCP streams, not packets); its visible
-effect on a TCP stream — lower goodput and pauses — is what the rate and stalls model.
+Packet loss is not emulated (a proxy sees TCP streams, not packets), and the device's
+TCP ends at the proxy on 127.0.0.1, so after a reset there is no handshake or slow start
+across the link: goodput under resets is flattered (docs/benchmarks.md). For loss, a
+realistic queue and resets as real TCP stacks see them, use tests/packetlink.py.
 
 Used by tests (small, fast profiles) and by `benchmarks/field_sync.py` (2G, GPRS).
 """
