@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from benchmarks.common import header, qt_app, verdict
+from kycdesk.sync.photo_upload import UploadPolicy
 from tests.fieldlink import LinkProfile, field_link
 from tests.sync_support import (
     TOKEN,
@@ -69,7 +70,7 @@ class Outcome:
 
 
 def sync_until_done(paths: object, url: str, *, parallel: int = 3,
-                    limit_s: float = 4 * 3600) -> Outcome:
+                    limit_s: float = 4 * 3600, policy: UploadPolicy | None = None) -> Outcome:
     """The engine as `kycdesk sync --until-done` drives it (same retry policy)."""
     from kycdesk.persistence.sync_store import standalone_sync_store
     from kycdesk.sync.client import SyncClient
@@ -78,7 +79,8 @@ def sync_until_done(paths: object, url: str, *, parallel: int = 3,
     runs = sent = 0
     with (standalone_sync_store(paths) as store,  # type: ignore[arg-type]
           SyncClient(url, TOKEN, device_id="bench-device") as client):
-        engine = SyncEngine(store, client, device_id="bench-device", parallel=parallel)
+        engine = SyncEngine(store, client, device_id="bench-device", parallel=parallel,
+                            policy=policy)
         began = time.monotonic()  # the sync itself, not opening the local store
         while time.monotonic() - began < limit_s:
             result = engine.run_once()

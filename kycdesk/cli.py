@@ -70,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="keep going through network cuts and offline spells until every "
                            "due case is synced (or waits for a person), or --deadline passes")
     sync.add_argument("--deadline", type=float, metavar="SECONDS",
-                      help="with --until-done: give up after this many seconds (default: "
-                           "no limit)")
+                      help="with --until-done: stop after this many seconds, requests in "
+                           "flight included (what was sent is kept; default: no limit)")
     sync.add_argument("--parallel", type=int, default=3, metavar="K",
                       help="photos of a case uploaded at the same time (default 3)")
     sync.add_argument("--stall-timeout", type=float, default=30.0, metavar="SECONDS",

@@ -7,12 +7,16 @@ app (or a benchmark) and the reference server:
 - added one-way latency (half the round trip) on every chunk, in order;
 - hard resets (RST) of every open connection every `reset_every_s` seconds;
 - stalls: windows during which nothing is forwarded but sockets stay open;
-- a captive-portal phase: new connections get a hotel sign-in page, never the server.
+- a captive-portal phase: new connections get a hotel sign-in page, never the server;
+- a trickle: the server's answers on a connection that carried a large request (a photo
+  upload) come back a byte at a time, as through a proxy that drips its replies.
 Small socket buffers on the proxy's side keep "sent" close to "on the link", as on a
 real radio link. Counters say how many bytes actually reached the server.
 
-Packet loss is not emulated (user space sees TCP streams, not packets); its visible
-effect on a TCP stream — lower goodput and pauses — is what the rate and stalls model.
+Packet loss is not emulated (a proxy sees TCP streams, not packets), and the device's
+TCP ends at the proxy on 127.0.0.1, so after a reset there is no handshake or slow start
+across the link: goodput under resets is flattered (docs/benchmarks.md). For loss, a
+realistic queue and resets as real TCP stacks see them, use tests/packetlink.py.
 
 Used by tests (small, fast profiles) and by `benchmarks/field_sync.py` (2G, GPRS).
 """
@@ -41,6 +45,10 @@ class LinkProfile:
     reset_every_s: float | None = None  # hard reset of every connection
     stalls: list[tuple[float, float]] = field(default_factory=list)  # (start, length) s
     portal: tuple[float, float] | None = None  # (start, length) s: captive portal
+    # Answers on a connection that has carried this many bytes to the server (an upload)
+    # come back at `trickle_bps` (bytes/s): the server answers, at a trickle.
+    trickle_after_bytes: int | None = None
+    trickle_bps: float = 1.0
 
 
 class _Bucket:
@@ -73,6 +81,7 @@ class FieldLink:
         self.bytes_to_server = 0    # delivered to the server
         self.bytes_from_client = 0  # taken from the client (lost in flight when cut)
         self.bytes_to_client = 0
+        self.bytes_to_client_trickled = 0
         self.resets = 0
         self.connections = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -190,10 +199,12 @@ class FieldLink:
                                                       BUFFER)
         self.connections += 1
         self._open.update({writer, up_writer})
+        carried = [0]  # bytes this connection delivered to the server
         try:
-            await asyncio.gather(self._pump(reader, up_writer, self._up, to_server=True),
-                                 self._pump(up_reader, writer, self._down, to_server=False),
-                                 return_exceptions=True)
+            await asyncio.gather(
+                self._pump(reader, up_writer, self._up, to_server=True, carried=carried),
+                self._pump(up_reader, writer, self._down, to_server=False, carried=carried),
+                return_exceptions=True)
         finally:
             self._open.discard(writer)
             self._open.discard(up_writer)
@@ -201,7 +212,7 @@ class FieldLink:
                 w.close()
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    bucket: _Bucket, *, to_server: bool) -> None:
+                    bucket: _Bucket, *, to_server: bool, carried: list[int]) -> None:
         """Latency is a delivery time stamped on each chunk as it enters the link; the
         rate is the bucket; a stall holds everything (sockets stay open)."""
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
@@ -229,12 +240,16 @@ class FieldLink:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 await bucket.take(len(data))
-                writer.write(data)
-                await writer.drain()
+                if not to_server and self._trickles(carried[0]):
+                    await self._trickle(data, writer)
+                else:
+                    writer.write(data)
+                    await writer.drain()
                 held -= 1
                 bucket.room.release()
                 if to_server:
                     self.bytes_to_server += len(data)
+                    carried[0] += len(data)
                 else:
                     self.bytes_to_client += len(data)
             with suppress(OSError):
@@ -245,6 +260,19 @@ class FieldLink:
                 await feeder
             for _ in range(held):  # a reset loses what was queued: its room is free again
                 bucket.room.release()
+
+
+    def _trickles(self, carried: int) -> bool:
+        threshold = self.profile.trickle_after_bytes
+        return threshold is not None and carried >= threshold
+
+    async def _trickle(self, data: bytes, writer: asyncio.StreamWriter) -> None:
+        """One byte at a time at the trickle rate: the client sees an answer arriving."""
+        for index in range(len(data)):
+            writer.write(data[index:index + 1])
+            await writer.drain()
+            self.bytes_to_client_trickled += 1
+            await asyncio.sleep(1.0 / self.profile.trickle_bps)
 
 
 def _hard_close(stream: asyncio.StreamWriter) -> None:

@@ -309,5 +309,8 @@ def test_progress_lines_say_what_a_person_needs() -> None:
                       "48.0 kB/s · about 52 s left")
     stalled = describe(replace(base, rate_bps=48_000, eta_s=52, stalled_s=40))
     assert stalled.endswith("waiting for the network (no data for 40 s)")
+    slow = describe(replace(base, rate_bps=48_000, eta_s=52, slow_answer_s=262))
+    assert slow.endswith("the server is answering very slowly (262 s so far)")
+    assert "waiting for the network" not in slow
     all_out = describe(replace(base, bytes_done=4_000_000, rate_bps=48_000, eta_s=0))
     assert all_out.endswith("waiting for the server to confirm")

@@ -94,8 +94,10 @@ def test_failed_case_makes_the_exit_code_non_zero(qapp: object, paths: DataPaths
                                                   sources: list[Path]) -> None:
     with LocalStore(paths) as store:
         make_ready_cases(store, sources, cases=1, images_per_case=1)
+    # Retry-After 600: the second run comes while the case still backs off, however long
+    # a loaded machine takes to start it (the default first backoff is 2.5-5 s).
     server.set_faults([{"endpoint": "submit", "action": "status", "status": 503,
-                        "count": 1}])
+                        "retry_after": 600, "count": 1}])
     first = _run(paths, "--server", server.base_url, "--token", TOKEN)
     assert first.returncode == 1 and "FAILED" in first.stdout
     waiting = _run(paths, "--server", server.base_url, "--token", TOKEN)

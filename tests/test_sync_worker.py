@@ -123,6 +123,39 @@ def test_cancel_mid_sync_then_resume_without_duplicates(
         assert_server_holds_exactly(server, store, ids)
 
 
+def test_cancel_cuts_a_request_in_flight_whose_reply_trickles(
+        qtbot: QtBot, paths: DataPaths, server: ServerHandle, sources: list[Path],
+        controller: SyncController) -> None:
+    """Cancel does not wait for the request in flight to end on its own (a reply
+    trickled a byte a second would hold it for minutes): it cuts it, as the run's
+    deadline does; the next run goes on from the server's offset."""
+    from urllib.parse import urlsplit
+
+    from tests.fieldlink import LinkProfile, field_link
+
+    with LocalStore(paths) as store:
+        ids = make_ready_cases(store, sources, cases=1, images_per_case=1)
+    profile = LinkProfile(rate_bps=2_000_000, latency_s=0.01,
+                          trickle_after_bytes=64 * 1024, trickle_bps=1.0)
+    with field_link(urlsplit(server.base_url).port or 0, profile) as link:
+        _started(qtbot, controller)
+        controller.configure(link.url, TOKEN)
+        controller.request_sync()
+        qtbot.waitUntil(lambda: link.bytes_to_client_trickled > 0, timeout=30_000)
+        # The run is held by the trickle; Cancel must end it within seconds.
+        with qtbot.waitSignal(controller.runFinished, timeout=5_000) as cut:
+            controller.cancel()
+        first = cut.args[0] if cut.args else None
+        assert isinstance(first, RunResult) and first.cancelled and not first.failed
+        link.profile.trickle_after_bytes = None
+        with qtbot.waitSignal(controller.runFinished, timeout=30_000) as resumed:
+            controller.request_sync()
+    second = resumed.args[0] if resumed.args else None
+    assert isinstance(second, RunResult) and second.ok, second
+    with LocalStore(paths) as store:
+        assert_server_holds_exactly(server, store, ids)
+
+
 def test_wrong_token_puts_the_worker_in_auth_needed(
         qtbot: QtBot, paths: DataPaths, server: ServerHandle, sources: list[Path],
         controller: SyncController) -> None:

@@ -38,15 +38,17 @@ from kycdesk.core.protocol import (
     encode_upload_metadata,
     parse_repr_digest,
 )
-from kycdesk.sync.errors import SyncCancelledError, SyncError, UploadGoneError
+from kycdesk.sync.errors import RunCutError, SyncCancelledError, SyncError, UploadGoneError
 from kycdesk.sync.server_url import url_problem
 from kycdesk.sync.transport import (
     FLOOR_RATE,
     STALL_S,
+    LinkWatch,
     deadline,
     drain_s,
     field_timeout,
     field_transport,
+    reply_deadline,
 )
 
 # Read and write granularity of an upload body: a write of one piece that does not finish
@@ -182,6 +184,13 @@ def _file_body(path: Path, offset: int, count: int, cancel: threading.Event | No
                 progress(sent)
 
 
+def _then_await_reply(body: Iterator[bytes], reply_s: float) -> Iterator[bytes]:
+    """The body's pieces; after the last one is written, the request's deadline becomes
+    the reply's (`transport.reply_deadline`)."""
+    yield from body
+    reply_deadline(reply_s)
+
+
 class SyncClient:
     def __init__(self, base_url: str, token: str, *, device_id: str,
                  timeout: httpx.Timeout | None = None, ca_bundle: str | None = None,
@@ -195,15 +204,33 @@ class SyncClient:
         self.stall_s = stall_s
         self.request_deadline_s = request_deadline_s
         trust = _trust(ca_bundle)
+        # The run's deadline, the cut, and when bytes last moved: shared by every thread.
+        self.watch = LinkWatch()
         self._http = httpx.Client(
             base_url=self.base_url, timeout=timeout or field_timeout(stall_s),
-            verify=trust, transport=transport or field_transport(trust, stall_s),
+            verify=trust, transport=transport or field_transport(trust, stall_s, self.watch),
             headers={"Authorization": f"Bearer {token}",
                      "User-Agent": f"kycdesk/{__version__}"},
         )
 
     def close(self) -> None:
+        self.watch.close()
         self._http.close()
+
+    def end_run_at(self, ends: float) -> None:
+        """Every request ends by `ends` (time.monotonic()), those in flight included."""
+        self.watch.end_run_at(ends)
+
+    def interrupt(self) -> None:
+        """Cancel (from any thread): requests in flight end now; bytes that reached the
+        server stay there and the next run resumes from the server's offset."""
+        self.watch.cut("cancelled")
+
+    def _cut(self) -> RunCutError | None:
+        reason = self.watch.cut_reason
+        if reason is None:
+            return None
+        return RunCutError(reason, deadline_passed=self.watch.deadline_cut)
 
     def __enter__(self) -> SyncClient:
         return self
@@ -219,22 +246,37 @@ class SyncClient:
         client's per-request allowance plus the body's time at the floor rate. With a
         body, the reply may take as long as the stall timeout plus the time to drain what
         was still queued (`DRAIN_BYTES`) at `rate_hint` (the measured goodput)."""
+        if (cut := self._cut()) is not None:
+            raise cut
         if body_bytes:
             kwargs["timeout"] = self._reply_timeout(body_bytes, rate_hint)
+            if "content" in kwargs and not isinstance(kwargs["content"], bytes):
+                # Once a photo's bytes are written, its reply may take the reply timeout
+                # (stall plus drain) and the stall timeout again, not what is left of the
+                # body's allowance. (A bytes body keeps httpx's Content-Length.)
+                kwargs["content"] = _then_await_reply(
+                    kwargs["content"], kwargs["timeout"].read + self.stall_s)
         try:
             with deadline(self.request_deadline_s + body_bytes / FLOOR_RATE):
                 return self._http.request(method, url, **kwargs)
         except SyncCancelledError:
             raise
-        except httpx.TimeoutException as exc:
-            raise SyncError(FailureKind.TRANSIENT, "The server did not answer in time.",
-                            unclear=unclear_on_failure) from exc
-        except httpx.ConnectError as exc:
-            raise _connect_failure(exc) from exc
-        except httpx.TransportError as exc:  # dropped connection, reset, protocol error
-            raise SyncError(FailureKind.TRANSIENT,
-                            f"The connection to the server broke ({type(exc).__name__}).",
-                            unclear=unclear_on_failure) from exc
+        except httpx.TransportError as exc:
+            if (cut := self._cut()) is not None:  # the run's deadline, or a cancel
+                raise cut from exc
+            raise self._transport_failure(exc, unclear_on_failure) from exc
+
+    @staticmethod
+    def _transport_failure(exc: httpx.TransportError, unclear_on_failure: bool) -> SyncError:
+        if isinstance(exc, httpx.TimeoutException):
+            return SyncError(FailureKind.TRANSIENT, "The server did not answer in time.",
+                             unclear=unclear_on_failure)
+        if isinstance(exc, httpx.ConnectError):
+            return _connect_failure(exc)
+        # dropped connection, reset, protocol error
+        return SyncError(FailureKind.TRANSIENT,
+                         f"The connection to the server broke ({type(exc).__name__}).",
+                         unclear=unclear_on_failure)
 
     def _reply_timeout(self, body_bytes: int, rate_hint: float | None) -> httpx.Timeout:
         base = self._http.timeout

@@ -96,9 +96,12 @@ class SyncEngine:
                 break
             try:
                 self.sync_case(case_id, result)
-            except SyncCancelledError:
+            except SyncCancelledError as exc:
                 result.cancelled = True
-                log.info("sync cancelled during case %s; it resumes next time", case_id)
+                result.deadline_passed = exc.deadline_passed
+                log.info("sync %s during case %s; it resumes next time",
+                         "stopped by the run's deadline" if exc.deadline_passed
+                         else "cancelled", case_id)
                 break
             except SyncError as exc:
                 if exc.kind is FailureKind.AUTH:
@@ -151,7 +154,7 @@ class SyncEngine:
             + sum(i.upload_offset for i in todo if i.upload_url),
             total_bytes, "sending photos" if todo else "sending the form",
             self._index, self._count)
-        meter = TransferMeter(start, self.on_progress)
+        meter = TransferMeter(start, self.on_progress, link=self.client.watch)
         meter.emit(force=True)
         with upload_pool(self.parallel) as pool:
             stop_ticking = threading.Event()

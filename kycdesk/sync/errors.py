@@ -25,6 +25,19 @@ class SyncError(Exception):
 class SyncCancelledError(Exception):
     """Cancelled by the user or shutdown; the state left behind is resumable."""
 
+    # The run's deadline ended it (`kycdesk sync --until-done --deadline`), not a person.
+    deadline_passed = False
+
+
+class RunCutError(SyncCancelledError):
+    """The run's deadline passed or the user cancelled while requests were in flight:
+    they were cut; what reached the server is kept there (resumable), and the cases stay
+    due — a deadline is not a failure of the case."""
+
+    def __init__(self, message: str, *, deadline_passed: bool) -> None:
+        super().__init__(message)
+        self.deadline_passed = deadline_passed
+
 
 class UploadGoneError(Exception):
     """The server no longer has the photo's upload (expired, unknown, or it arrived

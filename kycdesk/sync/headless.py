@@ -27,7 +27,7 @@ from kycdesk.sync.credentials import (
     server_url_from,
 )
 from kycdesk.sync.engine import PARALLEL_UPLOADS, SyncEngine
-from kycdesk.sync.errors import SyncError
+from kycdesk.sync.errors import SyncCancelledError, SyncError
 from kycdesk.sync.progress import CaseProgress, describe, format_bytes, format_duration
 from kycdesk.sync.status import RunResult
 from kycdesk.sync.transport import STALL_S
@@ -61,6 +61,7 @@ class Totals:
     runs: int = 0
     auth_error: str | None = None
     cancelled: bool = False
+    deadline_passed: bool = False
 
     def add(self, result: RunResult) -> None:
         self.runs += 1
@@ -73,6 +74,7 @@ class Totals:
         self.sent_bytes += result.sent_bytes
         self.auth_error = result.auth_error
         self.cancelled = result.cancelled
+        self.deadline_passed = self.deadline_passed or result.deadline_passed
 
 
 def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None,
@@ -112,12 +114,19 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
             device = device_id(paths)
             with SyncClient(url, lookup.token, device_id=device, ca_bundle=ca_bundle,
                             stall_s=stall_s) as client:
+                if ends is not None:
+                    # The deadline is the run's: requests in flight then are cut (their
+                    # bytes stay on the server, resumable), not left to their own limits.
+                    client.end_run_at(ends)
                 engine = SyncEngine(store, client, device_id=device, parallel=parallel,
                                     on_progress=ProgressPrinter(out))
                 while True:
                     try:
                         client.health()
                         offline = None
+                    except SyncCancelledError:
+                        totals.deadline_passed = True
+                        break
                     except SyncError as exc:
                         if exc.kind is FailureKind.AUTH:
                             print(exc, file=out)
@@ -169,6 +178,9 @@ def _summary(totals: Totals, paths: DataPaths, offline: str | None, elapsed: flo
              out: TextIO) -> int:
     for case_id, message in totals.failed.items():
         print(f"FAILED {case_id}: {message}", file=out)
+    if totals.deadline_passed:
+        print("The deadline passed while sending; what reached the server is kept and the "
+              "cases left go on from there next time.", file=out)
     resent = max(0, totals.sent_bytes - totals.photo_bytes)
     print(f"synced {len(totals.synced)} case(s), {totals.photos} photo(s) "
           f"({format_bytes(totals.photo_bytes)}; {format_bytes(resent)} sent again after "

@@ -42,7 +42,9 @@ class UploadPolicy:
     min_chunk: int = 64 * KiB
     max_chunk: int = 8 * MiB
     patience: int = 4               # failures in a row that moved no byte: give up for now
-    quick_retry_s: tuple[float, float] = (0.5, 2.0)  # pause after a cut, jittered
+    # Pause after a cut, jittered. Short: a reset link is usually back at once, and every
+    # second paused is a second the link idles (benchmarks/packet_link.py).
+    quick_retry_s: tuple[float, float] = (0.2, 1.0)
     max_restarts: int = 3           # uploads lost or damaged before it is a real problem
     # A photo that takes at most this long at the measured goodput goes in the request that
     # creates its upload (one round trip less). Longer ones are created first: a cut during

@@ -1,6 +1,8 @@
-"""Progress a person can read: photos done, bytes, current rate, time left, and "waiting
-for the network" when nothing moves — at most a few updates a second to the listener
-(each one costs the GUI a relayout; bytes move in 64 KiB pieces)."""
+"""Progress a person can read: photos done, bytes, current rate, time left; "waiting for
+the network" when nothing moves either way, and "the server is answering very slowly"
+when nothing is being sent but the server's answer keeps arriving, a trickle — at most a
+few updates a second to the listener (each one costs the GUI a relayout; bytes move in
+64 KiB pieces)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,22 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 RATE_WINDOW_S = 10.0
 MIN_INTERVAL_S = 0.1     # at most ~10 updates a second reach the listener
 STALL_AFTER_S = 15.0     # no byte taken by the socket this long: "waiting for the network"
 # (not less: a 2G link needs ~10 s to drain what three uploads put in their socket buffers)
+# — unless bytes of an answer arrived within it: then "the server is answering very slowly".
+
+
+class LinkActivity(Protocol):
+    """When the client's sockets last moved bytes each way (transport.LinkWatch)."""
+
+    @property
+    def last_sent(self) -> float: ...
+    @property
+    def last_received(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -29,7 +42,13 @@ class CaseProgress:
     case_count: int = 1      # ... and how many cases the run has
     rate_bps: float | None = None  # bytes per second over the last ten seconds
     eta_s: float | None = None     # time left at that rate
-    stalled_s: float = 0.0         # seconds since the last byte moved (0: moving)
+    stalled_s: float = 0.0         # seconds since the last byte moved either way (0: moving)
+    slow_answer_s: float = 0.0     # seconds nothing was sent while an answer kept arriving
+
+
+def waiting(p: CaseProgress) -> bool:
+    """Nothing useful is moving: the link is silent or the server barely answers."""
+    return p.stalled_s >= STALL_AFTER_S or p.slow_answer_s >= STALL_AFTER_S
 
 
 def format_bytes(count: float) -> str:
@@ -61,6 +80,9 @@ def describe(p: CaseProgress) -> str:
         parts.append(f"{format_bytes(p.bytes_done)} of {format_bytes(p.bytes_total)}")
     if p.stalled_s >= STALL_AFTER_S:
         parts.append(f"waiting for the network (no data for {int(p.stalled_s)} s)")
+    elif p.slow_answer_s >= STALL_AFTER_S:
+        parts.append(f"the server is answering very slowly ({int(p.slow_answer_s)} s so "
+                     "far)")
     elif p.bytes_total and p.bytes_done >= p.bytes_total and p.items_done < photos:
         parts.append("waiting for the server to confirm")
     elif p.rate_bps:
@@ -75,8 +97,10 @@ class TransferMeter:
     throttled; `tick()` (from a timer) keeps a stalled display counting up."""
 
     def __init__(self, base: CaseProgress, listener: Callable[[CaseProgress], None] | None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 link: LinkActivity | None = None) -> None:
         self._lock = threading.Lock()
+        self._link = link  # bytes moving on the sockets (answers included), same clock
         self._base = base
         self._listener = listener
         self._clock = clock
@@ -136,13 +160,23 @@ class TransferMeter:
             rate = (done - first_b) / span if span >= 1.0 and done > first_b else None
             left = self._base.bytes_total - done
             eta = left / rate if rate else None
-            stalled = now - self._last_move if self._in_flight else 0.0
+            stalled = slow = 0.0
+            if self._in_flight:  # a photo request is under way
+                quiet_out = now - self._last_move
+                quiet_in = quiet_out
+                if self._link is not None:
+                    quiet_out = min(quiet_out, now - self._link.last_sent)
+                    quiet_in = now - self._link.last_received
+                if quiet_in < STALL_AFTER_S <= quiet_out:
+                    slow = quiet_out  # nothing sent for long, but an answer is arriving
+                else:
+                    stalled = min(quiet_out, quiet_in)
             return CaseProgress(
                 case_id=self._base.case_id, reference=self._base.reference,
                 items_done=self._items_done, items_total=self._base.items_total,
                 bytes_done=done, bytes_total=self._base.bytes_total, step=self._step,
                 case_index=self._base.case_index, case_count=self._base.case_count,
-                rate_bps=rate, eta_s=eta, stalled_s=stalled)
+                rate_bps=rate, eta_s=eta, stalled_s=stalled, slow_answer_s=slow)
 
     def emit(self, *, force: bool = False) -> None:
         if self._listener is None:

@@ -21,6 +21,7 @@ class RunResult:
     permanent: set[str] = field(default_factory=set)
     auth_error: str | None = None
     cancelled: bool = False
+    deadline_passed: bool = False  # the run's deadline cut it (the cases stay due)
     uploaded_images: int = 0
     uploaded_bytes: int = 0   # photo bytes now held by the server (this run)
     sent_bytes: int = 0       # bytes put on the wire for photos, re-sent ones included

@@ -26,7 +26,7 @@ from kycdesk.persistence.writer import PersistenceWriter
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.engine import PARALLEL_UPLOADS, SyncEngine
-from kycdesk.sync.errors import SyncError
+from kycdesk.sync.errors import SyncCancelledError, SyncError
 from kycdesk.sync.status import RunResult, SyncState
 from kycdesk.sync.transport import STALL_S
 
@@ -59,6 +59,7 @@ class SyncWorker(QObject):
         self._store: SyncStoreAdapter | None = None
         self._device: str = ""
         self._cancel = threading.Event()
+        self._client: SyncClient | None = None  # the running sync's (cut by cancel)
         self._rerun = False
         self._running = False
         self._periodic: QTimer | None = None
@@ -74,8 +75,12 @@ class SyncWorker(QObject):
         self._configureRequested.emit(url, token, ca_bundle)
 
     def cancel(self) -> None:
-        """Stop at the next chunk boundary; what was confirmed stays confirmed."""
+        """Stop now: requests in flight are cut (as by `kycdesk sync --deadline`); what
+        reached the server stays there and the next run resumes from its offset."""
         self._cancel.set()
+        client = self._client
+        if client is not None:
+            client.interrupt()
 
     # -- worker thread ------------------------------------------------------------------
     @Slot()
@@ -134,9 +139,14 @@ class SyncWorker(QObject):
         except SyncError as exc:
             self.stateChanged.emit(SyncState.NOT_CONFIGURED, str(exc))
             return RunResult(auth_error=str(exc))
+        self._client = client
+        if self._cancel.is_set():  # cancelled while the client was being made
+            client.interrupt()
         try:
             try:
                 client.health()
+            except SyncCancelledError:
+                return RunResult(cancelled=True)
             except SyncError as exc:
                 state = SyncState.AUTH_NEEDED if exc.kind is FailureKind.AUTH \
                     else SyncState.OFFLINE
@@ -148,6 +158,7 @@ class SyncWorker(QObject):
                                 parallel=self._parallel, on_progress=self.progress.emit)
             result = engine.run_once(ignore_backoff=ignore_backoff)
         finally:
+            self._client = None
             client.close()
         if result.auth_error:
             self.stateChanged.emit(SyncState.AUTH_NEEDED, result.auth_error)

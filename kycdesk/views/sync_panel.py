@@ -7,7 +7,7 @@ from datetime import datetime
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-from kycdesk.sync.progress import STALL_AFTER_S, CaseProgress, describe
+from kycdesk.sync.progress import CaseProgress, describe, waiting
 from kycdesk.sync.status import RunResult, SyncState
 from kycdesk.views.style import ERROR_COLOUR, TOUCH
 
@@ -120,8 +120,7 @@ class SyncPanel(QWidget):
         """At most ~10 a second arrive (the engine throttles); the text says what a person
         needs: which case, photos, bytes, rate, time left — or that the link is silent."""
         self.case_label.setText(describe(progress))
-        stalled = progress.stalled_s >= STALL_AFTER_S
-        self.case_label.setStyleSheet(f"color: {ERROR_COLOUR};" if stalled else "")
+        self.case_label.setStyleSheet(f"color: {ERROR_COLOUR};" if waiting(progress) else "")
         total = max(1, progress.bytes_total)
         self.bar.setRange(0, 1000)
         self.bar.setValue(int(1000 * min(progress.bytes_done, total) / total))
