@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from kycdesk.core.places import fold_name
+
 OUT = Path(__file__).resolve().parents[1] / "resources" / "geo" / "places.npz"
 MIN_POPULATION = 1000
 MASK_BLOCK = 8  # GLOBE cells (1/120°) per mask cell side: 1/15° ≈ 7.4 km at the equator
@@ -148,6 +150,7 @@ def build(folder: Path) -> None:
     country_list = sorted({p["countrycode"] for p in places})
     country_index = {code: n for n, code in enumerate(country_list)}
 
+    folded = sorted((fold_name(p["name"]), n) for n, p in enumerate(places))
     mask = land_mask(folder / "global_land_mask-1.0.0-py3-none-any.whl")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
@@ -159,6 +162,10 @@ def build(folder: Path) -> None:
                          for p in places], dtype=np.uint16),
         country=np.array([country_index[p["countrycode"]] for p in places], dtype=np.uint16),
         names=np.frombuffer("\n".join(p["name"] for p in places).encode(), dtype=np.uint8),
+        # Every name folded for matching (core.places.fold_name), sorted, and which place
+        # each is: the declared town is found by bisection, with no index built at run time.
+        folded=np.frombuffer("\n".join(name for name, _ in folded).encode(), dtype=np.uint8),
+        folded_place=np.array([index for _, index in folded], dtype=np.uint32),
         regions=np.frombuffer("\n".join(region_list).encode(), dtype=np.uint8),
         countries=np.frombuffer("\n".join(
             f"{code}\t{countries.get(code, {}).get('name', code)}" for code in country_list

@@ -15,6 +15,7 @@ distance said is the haversine distance to it. Pure numpy, no Qt: the server use
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 import unicodedata
@@ -79,7 +80,7 @@ def _lines(blob: np.ndarray) -> list[str]:
     return bytes(blob).decode("utf-8").split("\n")
 
 
-def _folded(text: str) -> str:
+def fold_name(text: str) -> str:
     """A town's name for matching: case, accents and spacing ignored ("São Paulo" ==
     "sao  paulo")."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -88,7 +89,8 @@ def _folded(text: str) -> str:
 
 
 class PlaceFinder:
-    """The places and the sea mask in memory (about 20 MB); lookups are thread-safe."""
+    """The places and the sea mask in memory; read-only after load, so lookups are
+    thread-safe."""
 
     def __init__(self, path: Path) -> None:
         with np.load(path, allow_pickle=False) as data:
@@ -100,14 +102,15 @@ class PlaceFinder:
             self._names = _lines(data["names"])
             self._regions = _lines(data["regions"])
             countries = [line.split("\t", 1) for line in _lines(data["countries"])]
+            # Every name as fold_name made it, sorted, and the place each is (the tool's).
+            self._folded = _lines(data["folded"])
+            self._folded_place = data["folded_place"]
             self._sea = data["sea"]
             rows, cols = (int(n) for n in data["sea_shape"])
         self._country_codes = [c[0] for c in countries]
         self._country_names = [c[1] for c in countries]
         self._sea_rows, self._sea_cols = rows, cols
         self._vectors = _unit_vectors(self._latitude, self._longitude)
-        self._by_name: dict[tuple[str, str], list[int]] | None = None
-        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._names)
@@ -152,18 +155,17 @@ class PlaceFinder:
     def find_town(self, name: str, country_code: str | None = None) -> Place | None:
         """The most populous place of that name (in that country, if given); None if the
         name is no place we know. For the declared town of a form's address."""
-        key = _folded(name)
+        key = fold_name(name)
         if not key:
             return None
-        with self._lock:
-            if self._by_name is None:
-                by_name: dict[tuple[str, str], list[int]] = {}
-                for index, place_name in enumerate(self._names):
-                    code = self._country_codes[int(self._country[index])]
-                    by_name.setdefault((_folded(place_name), code), []).append(index)
-                    by_name.setdefault((_folded(place_name), ""), []).append(index)
-                self._by_name = by_name
-        found = self._by_name.get((key, (country_code or "").upper()), [])
+        code = (country_code or "").upper()
+        found = []
+        at = bisect.bisect_left(self._folded, key)
+        while at < len(self._folded) and self._folded[at] == key:
+            index = int(self._folded_place[at])
+            if not code or self._country_codes[int(self._country[index])] == code:
+                found.append(index)
+            at += 1
         if not found:
             return None
         return self.place(max(found, key=lambda i: int(self._population[i])))

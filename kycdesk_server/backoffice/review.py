@@ -28,9 +28,11 @@ from kycdesk_server.backoffice.review_states import (
     ReviewState,
     next_state,
 )
+from kycdesk_server.backoffice.site_distance import SiteDistance, site_distance
 from kycdesk_server.blobs import PhotoBlobs
 from kycdesk_server.database import Database
 from kycdesk_server.forms import FormCatalogue
+from kycdesk_server.places import server_place_finder
 from kycdesk_server.services.validation import FormValidation
 from kycdesk_server.storage import now
 
@@ -163,6 +165,8 @@ class CaseDetail:
     revisions: list[RevisionSummary]
     diff: RevisionDiff | None    # the current revision against the one before it
     decisions: list[Decision]
+    # The site photos' distance from the declared town (a fact, computed here).
+    site_distance: SiteDistance | None = None
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,8 @@ class ReviewService:
                 body, date.fromisoformat(str(row["received_at"])[:10]))),
             revisions=[r.summary for r in revisions],
             diff=self._diff(previous[-1], current) if previous else None,
-            decisions=self.decisions(case_id))
+            decisions=self.decisions(case_id),
+            site_distance=site_distance(values, photos, server_place_finder()))
 
     def revision_diff(self, case_id: str, from_revision: int, to_revision: int
                       ) -> RevisionDiff:
@@ -467,5 +472,6 @@ class ReviewService:
             captured_at_source=image.get("captured_at_source"),
             latitude=image.get("latitude"), longitude=image.get("longitude"),
             accuracy=image.get("accuracy"), address=image.get("address"),
+            address_source=image.get("address_source"),
             retake_suggested=[str(p) for p in image.get("retake_suggested") or []],
             retake_overridden=bool(image.get("retake_overridden")))
