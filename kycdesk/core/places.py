@@ -9,8 +9,12 @@ of "near". A GPS fix coarser than the distance is said too.
 The data (resources/geo/places.npz, made by tools/make_places.py) is read once, by whoever
 needs it first, off the GUI thread (the app: the writer's import thread or a background
 task; the server: its request thread). Nearest place = the largest dot product of unit
-vectors on the sphere, so the antimeridian and the poles need no special case; the
-distance said is the haversine distance to it. Pure numpy, no Qt: the server uses it too.
+vectors on the sphere (float64: float32 cannot tell 0.5 km from 1.5 km apart this way),
+so the antimeridian and the poles need no special case; the distance said is the
+haversine distance to it. The places are sorted by latitude: a narrow band around the
+point gives a first candidate at angle D, and only the band ±D can hold a nearer one
+(a place within D of the point is within D of its latitude), so a photo near a town
+scans a few thousand places, not all. Pure numpy, no Qt: the server uses it too.
 """
 
 from __future__ import annotations
@@ -70,10 +74,13 @@ def format_km(km: float) -> str:
     return f"{round(km):,} km"
 
 
-def _unit_vectors(latitude: np.ndarray, longitude: np.ndarray) -> np.ndarray:
+def _unit_vectors(latitude: np.ndarray, longitude: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lat, lon = np.radians(latitude.astype(np.float64)), np.radians(longitude.astype(np.float64))
-    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)],
-                    axis=1).astype(np.float32)
+    return np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
+
+
+FIRST_BAND_DEG = 0.5
 
 
 def _lines(blob: np.ndarray) -> list[str]:
@@ -110,7 +117,7 @@ class PlaceFinder:
         self._country_codes = [c[0] for c in countries]
         self._country_names = [c[1] for c in countries]
         self._sea_rows, self._sea_cols = rows, cols
-        self._vectors = _unit_vectors(self._latitude, self._longitude)
+        self._x, self._y, self._z = _unit_vectors(self._latitude, self._longitude)
 
     def __len__(self) -> int:
         return len(self._names)
@@ -125,10 +132,32 @@ class PlaceFinder:
     def nearest(self, latitude: float, longitude: float) -> tuple[Place, float]:
         """The nearest place and its distance in km (haversine)."""
         _check(latitude, longitude)
-        point = _unit_vectors(np.array([latitude]), np.array([longitude]))[0]
-        index = int(np.argmax(self._vectors @ point))
-        place = self.place(index)
+        px, py, pz = (float(c[0]) for c in _unit_vectors(np.array([latitude]),
+                                                            np.array([longitude])))
+        found = self._best_in_band(latitude, FIRST_BAND_DEG, px, py, pz)
+        if found is None:
+            band = 180.0
+        else:
+            # Nothing farther than the candidate's angle can be nearer (+ a hair for
+            # rounding); the band is then searched whole.
+            band = math.degrees(math.acos(max(-1.0, min(1.0, found[1])))) + 1e-6
+        if band > FIRST_BAND_DEG or found is None:
+            found = self._best_in_band(latitude, band, px, py, pz)
+        assert found is not None  # the whole globe holds at least one place
+        place = self.place(found[0])
         return place, haversine_km(latitude, longitude, place.latitude, place.longitude)
+
+    def _best_in_band(self, latitude: float, band: float, px: float, py: float, pz: float
+                      ) -> tuple[int, float] | None:
+        lo = int(np.searchsorted(self._latitude, latitude - band, side="left"))
+        hi = int(np.searchsorted(self._latitude, latitude + band, side="right"))
+        if lo >= hi:
+            return None
+        dots = self._x[lo:hi] * px
+        dots += self._y[lo:hi] * py
+        dots += self._z[lo:hi] * pz
+        best = int(np.argmax(dots))
+        return lo + best, float(dots[best])
 
     def at_sea(self, latitude: float, longitude: float) -> bool:
         """True only where the whole mask cell around the point is sea (coasts are land)."""
