@@ -1,7 +1,8 @@
 """`kycdesk --self-test`: proves an installation works, frozen or from source, without a
 display: SQL driver, image plugin, form definitions, a real store in a temp folder
 (case, form save, write-ahead replay, photo import through the JPEG plugin, recovery),
-the offline place names' data, and the sync stack imports. One line per check; exit code 1 if any check fails."""
+the offline place names' data, and the sync stack imports. One line per check; exit
+code 1 if any check fails."""
 
 from __future__ import annotations
 
