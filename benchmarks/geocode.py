@@ -45,6 +45,7 @@ def main() -> int:
     load_s = time.perf_counter() - started
     gc.collect()
     grown = resident_mb() - before
+    print(f"   load average at start: {os.getloadavg()[0]:.1f}")
     print(f"   file {size_mb:.1f} MB, {len(finder)} places; load {load_s * 1000:.0f} ms "
           f"(cold process, page cache warm)")
     rng = random.Random(22)
@@ -60,14 +61,18 @@ def main() -> int:
     ok = True
     for name, points in (("random points on the sphere", anywhere),
                          ("points within ~5 km of a town", near)):
-        samples = []
+        samples, cpu = [], []
         for lat, lon in points:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.thread_time()
             finder.describe(lat, lon, 20.0)
+            cpu.append(time.thread_time() - started_cpu)
             samples.append(time.perf_counter() - started)
-        print(f"   lookup, {name}: {summary_ms(samples)}")
-        ok &= verdict(f"lookup p99 ({name})", sorted(samples)[int(len(samples) * 0.99)] * 1000,
-                      5.0, "ms")
+        # Wall time includes being descheduled on a busy machine; the thread's CPU time
+        # is the lookup's own cost. Both printed; the target is checked on wall time.
+        print(f"   lookup, {name}, wall: {summary_ms(samples)}")
+        print(f"   lookup, {name}, thread CPU: {summary_ms(cpu)}")
+        ok &= verdict(f"lookup p99 wall ({name})",
+                      sorted(samples)[int(len(samples) * 0.99)] * 1000, 5.0, "ms")
     gc.collect()
     grown = max(grown, resident_mb() - before)
     ok &= verdict("resident memory added by the finder", grown, 60.0, "MB")
