@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import zipfile
+from typing import TYPE_CHECKING
 
-from kycdesk.core.places import PlaceFinder, PlaceName, shared_finder
 from kycdesk.core.records import Location
 from kycdesk.resources import resource_path
+
+if TYPE_CHECKING:  # numpy is imported with the finder, not at start (start-up time)
+    from kycdesk.core.places import PlaceFinder, PlaceName
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +25,8 @@ def place_finder() -> PlaceFinder | None:
     global _unavailable  # noqa: PLW0603 - one warning per process, not one per photo
     if _unavailable:
         return None
+    from kycdesk.core.places import shared_finder
+
     try:
         return shared_finder(resource_path("geo", "places.npz"))
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
