@@ -123,3 +123,25 @@ def test_schema_8_adds_the_source_and_keeps_what_version_7_held(
         assert [loc.latitude for _, loc in unnamed_photos(conn)] == [-1.2864]
     finally:
         conn.close()
+
+
+def test_the_app_names_older_located_photos_after_its_window_is_up(
+        qtbot: QtBot, paths: DataPaths, jpeg: Path) -> None:
+    from tests.desks import started_desk
+
+    with LocalStore(paths) as store:
+        case_id = store.run(CreateCase())
+        image_id = _legacy_located_photo(store, case_id, jpeg, Location(-4.0435, 39.6682))
+    app = started_desk(qtbot, paths)
+    try:
+        def named() -> bool:
+            assert app.reader is not None
+            return any(i.id == image_id and i.location.address is not None
+                       for i in app.reader.list_images(case_id))
+        qtbot.waitUntil(named, timeout=20_000)
+        assert app.reader is not None
+        image = next(i for i in app.reader.list_images(case_id) if i.id == image_id)
+        assert (image.location.address, image.location.address_source) == \
+            ("near Mombasa, Kenya", "nearest place, 1 km")
+    finally:
+        app.shutdown()
