@@ -197,14 +197,14 @@ def prepare_image(paths: DataPaths, case_id: str, source: Path,
                 resized_from = (info.width, info.height)
                 sha256, size = smaller
                 info = probe(tmp, limits)
+        position = location if location is not None and location.known else (
+            Location(facts.latitude, facts.longitude, facts.accuracy)
+            if facts.latitude is not None else None)
+        located = with_place(position) if position is not None else None
     except BaseException:
         unlink_quietly(tmp)
         intents.end(intent)
         raise
-    position = location if location is not None and location.known else (
-        Location(facts.latitude, facts.longitude, facts.accuracy)
-        if facts.latitude is not None else None)
-    located = with_place(position) if position is not None else None
     return PreparedImage(case_id, tmp, sha256, size, info, facts, resized_from,
                          _mtime(source), intent, located)
 
