@@ -4,7 +4,8 @@ For every file of a folder: imported exactly as the app imports (copy, completen
 decode, EXIF, orientation) into a throwaway store. Prints acceptance by class (the class
 is the part of the file name before its last "__", e.g. `ianare__jpg__gps`), rejections
 with their reason, orientation agreement (recorded width x height vs Pillow's size after
-`exif_transpose`), and EXIF agreement (GPS within 1e-4 degrees, DateTimeOriginal).
+`exif_transpose`), EXIF agreement (GPS within 1e-4 degrees, DateTimeOriginal), and how
+many located photos got a place name (issue 22: every one should), with the names.
 
     .venv/bin/python -m benchmarks.photo_corpus --folder <photos>
 """
@@ -67,6 +68,8 @@ def main() -> int:
     total: Counter[str] = Counter()
     rejected: dict[str, list[str]] = defaultdict(list)
     rotated = rotated_ok = gps_checked = gps_ok = when_checked = when_ok = 0
+    located: list[str] = []
+    unnamed: list[str] = []
     disagreements: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, LocalStore(resolve(Path(tmp))) as store:
         case_id = store.run(CreateCase())
@@ -81,6 +84,12 @@ def main() -> int:
                                       + ("" if ref is None else " (Pillow reads it)"))
                 continue
             accepted[kind] += 1
+            if image.location.known:
+                if image.location.address:
+                    located.append(f"{photo.name}: {image.location.address} "
+                                   f"({image.location.address_source})")
+                else:
+                    unnamed.append(photo.name)
             if ref is None:
                 continue
             if ref["orientation"] not in (1, None):
@@ -120,6 +129,12 @@ def main() -> int:
           f"DateTimeOriginal agrees: {when_ok} of {when_checked}")
     for line in disagreements:
         print(f"     differs: {line}")
+    print(f"   place names: {len(located)} of {len(located) + len(unnamed)} located photos "
+          f"named (target: all)")
+    for line in located:
+        print(f"     {line}")
+    for name in unnamed:
+        print(f"     NO PLACE: {name}")
     del app
     return 0
 

@@ -34,9 +34,10 @@ from kycdesk.persistence.background_check import (
     check_lane,
     start_full_check,
 )
-from kycdesk.persistence.commands import CreateCase, PurgeSynced, SetActor
+from kycdesk.persistence.commands import CreateCase, NamePhotos, PurgeSynced, SetActor
 from kycdesk.persistence.diskspace import space_report
 from kycdesk.persistence.lock import DataDirLock
+from kycdesk.persistence.place_backfill import start_place_backfill
 from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.recovery import RecoveryReport
 from kycdesk.persistence.writer import WriterThread
@@ -195,6 +196,9 @@ class KycDeskApp(QObject):
         self._retention_timer.start()
         QTimer.singleShot(0, self.sweep_retention)
         self._full_check_timer.start()
+        client = self.writer_thread.client
+        start_place_backfill(self.paths, lambda words: client.submit(
+            NamePhotos(None, tuple(words))))
 
     def _forms(self) -> FormRegistry | None:
         """The form definitions, loaded the first time they are needed (pydantic and the

@@ -242,7 +242,9 @@ def _photo_json(image: ImageRecord) -> dict[str, Any]:
             "width": image.width, "height": image.height, "sha256": image.sha256,
             "byte_size": image.byte_size, "mime": image.mime,
             "latitude": image.location.latitude, "longitude": image.location.longitude,
-            "accuracy": image.location.accuracy, "captured_at": image.captured_at,
+            "accuracy": image.location.accuracy, "address": image.location.address,
+            "address_source": image.location.address_source,
+            "captured_at": image.captured_at,
             "captured_at_source": image.captured_at_source, "source": image.source,
             "synced": image.synced, "server_image_id": image.server_image_id}
 
@@ -380,6 +382,11 @@ def _write_archive(store: LocalStore, case: dict[str, Any], images: list[ImageRe
     return len(photos)
 
 
+def _words(value: Any) -> str | None:
+    """A photo's place words from an archive: text of a sane length, or none."""
+    return value if isinstance(value, str) and 0 < len(value) <= 500 else None
+
+
 def _import(store: LocalStore, path: Path, out: TextIO) -> int:
     from kycdesk.core.errors import CaseNotFoundError
     from kycdesk.core.records import Location
@@ -416,8 +423,11 @@ def _import(store: LocalStore, path: Path, out: TextIO) -> int:
             if photo["client_image_id"] in held:
                 continue
             store.run(AddImage(case_id, Path(photo["path"]), slot=photo["slot"],
+                               # Archives before schema 8 carry no words: named anew.
                                location=Location(photo["latitude"], photo["longitude"],
-                                                 photo["accuracy"]),
+                                                 photo["accuracy"],
+                                                 _words(photo.get("address")),
+                                                 _words(photo.get("address_source"))),
                                captured_at=photo["captured_at"],
                                captured_at_source=photo["captured_at_source"],
                                origin="camera" if photo["source"] == "camera" else "import",

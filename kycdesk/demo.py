@@ -134,7 +134,7 @@ def generate(store: LocalStore, *, cases: int, images_per_case: int,
     added = 0
     with system_scratch_dir("kycdesk-demo-") as tmp:
         for index in range(cases):
-            reference, form, (city, lat, lon) = demo_form(rng)
+            reference, form, (_city, lat, lon) = demo_form(rng)
             case_id = store.run(CreateCase(reference_number=reference, form_id=DEMO_FORM_ID,
                                         form_version=DEMO_FORM_VERSION))
             store.run(SaveForm(case_id, form, DEMO_FORM_VERSION,
@@ -149,9 +149,9 @@ def generate(store: LocalStore, *, cases: int, images_per_case: int,
                              seed=rng.randrange(2**31), size=image_size)
                 location = Location(latitude=round(lat + rng.uniform(-0.05, 0.05), 6),
                                     longitude=round(lon + rng.uniform(-0.05, 0.05), 6),
-                                    accuracy=round(rng.uniform(3, 40), 1),
-                                    address=None if rng.random() < 0.3
-                                    else f"{form['address.line1']}, {city}")
+                                    accuracy=round(rng.uniform(3, 40), 1))
+                # No address given: the import names the place (core/places.py), as it
+                # does for a real photo — never the applicant's street.
                 store.run(AddImage(case_id, source, slot=slot, location=location, origin="demo"))
                 source.unlink()
                 added += 1

@@ -1,7 +1,8 @@
 """`kycdesk --self-test`: proves an installation works, frozen or from source, without a
 display: SQL driver, image plugin, form definitions, a real store in a temp folder
 (case, form save, write-ahead replay, photo import through the JPEG plugin, recovery),
-and the sync stack imports. One line per check; exit code 1 if any check fails."""
+the offline place names' data, and the sync stack imports. One line per check; exit
+code 1 if any check fails."""
 
 from __future__ import annotations
 
@@ -84,6 +85,18 @@ def _recovery(folder: Path) -> str:
     return "integrity ok, leftover temp file removed"
 
 
+def _place_names() -> str:
+    from kycdesk.persistence.places import place_finder
+
+    finder = place_finder()
+    if finder is None:
+        raise RuntimeError("the places file (resources/geo/places.npz) cannot be read")
+    named = finder.describe(-1.2864, 36.8172)
+    if not named.address.startswith("near Nairobi"):
+        raise RuntimeError(f"Nairobi's centre named {named.address!r}")
+    return f"{len(finder)} places; Nairobi's centre is {named.address!r}"
+
+
 def _sync_stack() -> str:
     import httpx
 
@@ -134,6 +147,7 @@ def run_self_test(print_line: Callable[[str], None] = print) -> int:
             ("store", lambda: _store_round_trip(folder)),
             ("photo import", lambda: _photo_import(folder)),
             ("recovery", lambda: _recovery(folder)),
+            ("place names", _place_names),
             ("sync stack", _sync_stack),
             ("numpy and ID document reader", _document_reader),
         ]

@@ -86,6 +86,8 @@ def _submission(case: dict[str, Any], held: list[tuple[dict[str, Any], str]],
                               sha256=photo["sha256"], latitude=photo.get("latitude"),
                               longitude=photo.get("longitude"),
                               accuracy=photo.get("accuracy"),
+                              address=photo.get("address"),
+                              address_source=photo.get("address_source"),
                               captured_at=photo.get("captured_at"),
                               captured_at_source=photo.get("captured_at_source"))
               for photo, server_image_id in held]

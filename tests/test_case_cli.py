@@ -241,3 +241,16 @@ def test_unknown_cases_and_unwritable_targets_get_a_sentence(
                         str(tmp_path / "no-such-folder" / "case.zip"))
     assert code == 1 and "could not be written" in err
     assert not list(tmp_path.glob("**/.case.zip.tmp"))
+
+
+def test_attach_of_a_located_photo_shows_its_place_and_a_photo_without_gps_none(
+        qapp: object, paths: DataPaths, jpeg: Path, tmp_path: Path, capsys: Capture) -> None:
+    case_id = new_case(paths, capsys)
+    nairobi = with_exif(jpeg, tmp_path / "site.jpg", lat=-1.2864, lon=36.8172,
+                        accuracy=12.0, taken="2026:11:20 09:00:00")
+    assert case(paths, capsys, "attach", case_id, str(nairobi), str(jpeg))[0] == 0
+    located, unlocated = json.loads(case(paths, capsys, "show", case_id, "--json")[1])["photos"]
+    assert located["address"] == "near Nairobi, Nairobi Area, Kenya"
+    assert located["address_source"] == "nearest place, under 1 km"
+    assert unlocated["latitude"] is None
+    assert unlocated["address"] is None and unlocated["address_source"] is None

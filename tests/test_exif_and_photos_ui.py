@@ -46,7 +46,10 @@ def test_imported_photo_takes_location_from_exif(store: LocalStore, jpeg: Path,
     image = store.run(AddImage(store.run(CreateCase()), photo, slot="site"))
     assert image.location.latitude == pytest.approx(-33.8688, abs=1e-5)
     assert image.location.longitude == pytest.approx(151.2093, abs=1e-5)
-    assert image.location.accuracy is None and image.location.address is None
+    assert image.location.accuracy is None
+    # Named offline (issue 22): the nearest place and how it was found, no street.
+    assert image.location.address == "near Sydney, New South Wales, Australia"
+    assert image.location.address_source == "nearest place, under 1 km"
     assert image.captured_at == "2026-11-19T22:00:00.000Z"
 
 
@@ -67,6 +70,21 @@ def test_viewer_zooms_with_keys_and_buttons(qtbot: QtBot, store: LocalStore,
     assert viewer.view.transform().m11() == pytest.approx(fitted)
     caption = viewer.findChild(QLabel, "photo-caption")
     assert caption is not None and "No location" in caption.text()  # missing stays missing
+    loader.wait_idle()
+
+
+def test_viewer_caption_names_the_place_and_how_it_was_found(
+        qtbot: QtBot, store: LocalStore, jpeg: Path, tmp_path: Path) -> None:
+    photo = with_exif(jpeg, tmp_path / "gps.jpg", lat=-1.2864, lon=36.8172, accuracy=8000.0,
+                      taken="2026:11:20 09:00:00")
+    image = store.run(AddImage(store.run(CreateCase()), photo, slot="site"))
+    loader = ThumbnailLoader(store.paths)
+    viewer = PhotoViewer(image, loader)
+    qtbot.addWidget(viewer)
+    caption = viewer.findChild(QLabel, "photo-caption")
+    assert caption is not None
+    assert "-1.28640, 36.81720 ±8000 m · near Nairobi, Nairobi Area, Kenya (nearest place, " \
+        "under 1 km; the GPS fix is only good to ±8 km)" in caption.text()
     loader.wait_idle()
 
 

@@ -44,7 +44,10 @@ def test_import_copies_hashes_and_records_everything(store: LocalStore, jpeg: Pa
     assert image.sha256 == hashlib.sha256(jpeg.read_bytes()).hexdigest()
     assert image.byte_size == jpeg.stat().st_size
     assert (image.mime, image.width, image.height) == ("image/jpeg", 800, 600)
-    assert image.location == where  # missing address stays missing, not ""
+    # The position as given, named by the offline place finder (issue 22).
+    assert image.location == Location(51.5074, -0.1278, 12.5,
+                                      "near London, England, United Kingdom",
+                                      "nearest place, under 1 km")
     assert image.captured_at == "2026-11-20T10:00:00Z"
     assert image.slot == "id_front" and image.source == "import" and not image.synced
     assert len(image.client_image_id) == 36

@@ -260,3 +260,27 @@ def test_captive_portal_answer_is_not_success(qapp: object, paths: DataPaths,
     with LocalStore(paths) as store:
         assert store.load_case(case_id).status == "FAILED"
         assert not any(i.synced for i in store.list_images(case_id))
+
+
+def test_a_located_photo_sends_its_place_words_and_their_source(
+        qapp: object, paths: DataPaths, server: ServerHandle, sources: list[Path]) -> None:
+    import json
+
+    from kycdesk.core.records import Location
+    from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm
+
+    with LocalStore(paths) as store:
+        case_id = store.run(CreateCase(reference_number="KYC-PLACE",
+                                       form_id="individual_kyc", form_version="2"))
+        store.run(SaveForm(case_id, {"applicant.first_name": "Amina"}))
+        store.run(AddImage(case_id, sources[0], slot="site", origin="camera",
+                           location=Location(-1.2864, 36.8172, 10.0)))
+        store.run(AddImage(case_id, sources[1], slot="selfie"))  # no GPS
+        transitions.submit(store, case_id)
+    assert _run(paths, server).ok
+    (body,), = server.query("SELECT body_json FROM submission_revisions WHERE case_id = ?",
+                            (case_id,))
+    sent = {i["slot"]: i for i in json.loads(body)["images"]}
+    assert (sent["site"]["address"], sent["site"]["address_source"]) == \
+        ("near Nairobi, Nairobi Area, Kenya", "nearest place, under 1 km")
+    assert (sent["selfie"]["address"], sent["selfie"]["address_source"]) == (None, None)

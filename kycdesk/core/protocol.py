@@ -101,7 +101,11 @@ class SubmissionImage(_Request):
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     accuracy: float | None = Field(default=None, ge=0)
+    # Where the photo was taken in words, never a street address ("near Nairobi, Nairobi
+    # Area, Kenya"), and how the device found them ("nearest place, 3 km": the offline
+    # GeoNames finder, core/places.py). Both absent for a photo without GPS.
     address: str | None = Field(default=None, max_length=MAX_TEXT)
+    address_source: str | None = Field(default=None, max_length=200)
     captured_at: str | None = Field(default=None, max_length=64)
     # exif | camera | file | import: how far "taken at" can be trusted (a time without a
     # zone, from EXIF, is the camera's local clock).
@@ -277,7 +281,11 @@ class PulledPhoto(_Reply):
     latitude: float | None = None
     longitude: float | None = None
     accuracy: float | None = None
+    # Where the photo was taken in words, never a street address ("near Nairobi, Nairobi
+    # Area, Kenya"), and how the device found them ("nearest place, 3 km": the offline
+    # GeoNames finder, core/places.py). Both absent for a photo without GPS.
     address: str | None = Field(default=None, max_length=MAX_TEXT)
+    address_source: str | None = Field(default=None, max_length=200)
     captured_at: str | None = Field(default=None, max_length=64)
 
 

@@ -24,7 +24,10 @@ class Location:
     latitude: float | None = None
     longitude: float | None = None
     accuracy: float | None = None
+    # Words for where that is, never a street address ("near Nairobi, Nairobi Area,
+    # Kenya"), and how they were found ("nearest place, 3 km"): core/places.py.
     address: str | None = None
+    address_source: str | None = None
 
     @property
     def known(self) -> bool:

@@ -14,6 +14,8 @@ def describe_location(location: Location) -> str:
         text += f" ±{location.accuracy:.0f} m"
     if location.address:
         text += f" · {location.address}"
+        if location.address_source:  # how the words were found: never mistaken for a street
+            text += f" ({location.address_source})"
     return text
 
 

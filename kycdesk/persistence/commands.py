@@ -153,7 +153,7 @@ class AddImage(Command[ImageRecord]):
     def prepare(self, ctx_paths: DataPaths, limits: ImageLimits) -> images.PreparedImage:
         try:
             return images.prepare_image(ctx_paths, self.case_id, self.source, limits,
-                                        self.max_pixels)
+                                        self.max_pixels, location=self.location)
         except BaseException:
             self.discard_source()  # refused (not a photo, too large...): not kept either
             raise
@@ -291,6 +291,20 @@ class RecordUpload(Command[None]):
 
     def apply(self, ctx: StoreContext) -> None:
         sync_repo.record_upload(ctx.conn, self.image_id, self.upload_url, self.offset)
+
+
+@dataclass(frozen=True)
+class NamePhotos(Command[int]):
+    """Place words for photos located before they were named at import
+    (`place_backfill`); a photo that got words meanwhile keeps them. Returns how many
+    rows took the words."""
+
+    groupable = True  # rows only
+    case_id: None
+    words: tuple[tuple[int, str, str], ...]  # image id, address, address_source
+
+    def apply(self, ctx: StoreContext) -> int:
+        return images.set_place_words(ctx.conn, self.words)
 
 
 @dataclass(frozen=True)

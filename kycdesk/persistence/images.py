@@ -51,12 +51,13 @@ from kycdesk.persistence.imagecheck import (
     probe,
 )
 from kycdesk.persistence.orientation import pending_turn, turned
+from kycdesk.persistence.places import with_place
 from kycdesk.persistence.thumbnails import thumbnail_file, write_thumbnail
 
 IMAGE_COLUMNS = (
     "id, case_id, client_image_id, file_path, slot, sha256, byte_size, mime, width, height, "
     "latitude, longitude, accuracy, address, captured_at, source, synced, server_image_id, "
-    "upload_url, upload_offset, captured_at_source"
+    "upload_url, upload_offset, captured_at_source, address_source"
 )
 
 
@@ -66,7 +67,7 @@ def image_from_row(row: tuple[Any, ...]) -> ImageRecord:
         slot=row[4], sha256=row[5], byte_size=row[6], mime=row[7], width=row[8],
         height=row[9],
         location=Location(latitude=row[10], longitude=row[11], accuracy=row[12],
-                          address=row[13]),
+                          address=row[13], address_source=row[21]),
         captured_at=row[14], source=row[15], synced=bool(row[16]), server_image_id=row[17],
         upload_url=row[18], upload_offset=int(row[19] or 0), captured_at_source=row[20],
     )
@@ -132,6 +133,10 @@ class PreparedImage:
     resized_from: tuple[int, int] | None = None  # the original's size, if re-encoded
     source_mtime: str | None = None  # the offered file's modification time (UTC ISO)
     intent: Path | None = None  # the journal entry naming this import (see intents)
+    # The photo's position with its place words, found here on the import thread (the
+    # first lookup loads the places file); the commit uses it if the position is the one
+    # it records.
+    located: Location | None = None
 
     def discard(self) -> None:
         """The import will not happen: remove the copy, close the journal entry."""
@@ -141,14 +146,18 @@ class PreparedImage:
 
 def prepare_image(paths: DataPaths, case_id: str, source: Path,
                   limits: ImageLimits | None = None,
-                  max_pixels: int | None = None) -> PreparedImage:
+                  max_pixels: int | None = None, *,
+                  location: Location | None = None) -> PreparedImage:
     """The slow part of an import (copy, hash, fsync, decode check, EXIF), needing no
     database: runs on an import worker so the writer keeps acknowledging edits. A crash
     here leaves only a `.tmp` file, removed at the next start.
 
     `max_pixels` (the slot's size policy): a larger photo is stored as a re-encoded copy
     of at most that many pixels; that stored file is the evidence and its SHA-256 is what
-    syncs. Its EXIF facts (time, place) are read from the original first."""
+    syncs. Its EXIF facts (time, place) are read from the original first.
+
+    `location`: the position the caller knows (a capture's GPS); without one, the EXIF
+    position. Either is named here (`places.with_place`), off the writer's thread."""
     case_id = validate_case_id(case_id)
     limits = limits or ImageLimits()
     byte_size = check_file_size(source, limits)
@@ -188,12 +197,16 @@ def prepare_image(paths: DataPaths, case_id: str, source: Path,
                 resized_from = (info.width, info.height)
                 sha256, size = smaller
                 info = probe(tmp, limits)
+        position = location if location is not None and location.known else (
+            Location(facts.latitude, facts.longitude, facts.accuracy)
+            if facts.latitude is not None else None)
+        located = with_place(position) if position is not None else None
     except BaseException:
         unlink_quietly(tmp)
         intents.end(intent)
         raise
     return PreparedImage(case_id, tmp, sha256, size, info, facts, resized_from,
-                         _mtime(source), intent)
+                         _mtime(source), intent, located)
 
 
 def _mtime(path: Path) -> str | None:
@@ -266,13 +279,18 @@ def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
         facts = prepared.exif
         if not location.known and facts.latitude is not None:
             location = Location(facts.latitude, facts.longitude, facts.accuracy,
-                                location.address)
+                                location.address, location.address_source)
         if captured_at is None and facts.captured_at is not None:
             captured_at, source = facts.captured_at, "exif"
         elif captured_at is None and prepared.source_mtime is not None:
             captured_at, source = prepared.source_mtime, "file"
     if captured_at is not None and captured_at_source in CAPTURED_AT_SOURCES:
         source = captured_at_source  # a photo moved between devices keeps its provenance
+    located = prepared.located
+    if (location.address is None and located is not None
+            and (located.latitude, located.longitude) == (location.latitude,
+                                                          location.longitude)):
+        location = located
     case_dir = paths.case_dir(case_id)
     number = _used_numbers(conn, case_id, case_dir) + 1
     final = case_dir / f"img_{number}.{prepared.info.extension}"
@@ -291,12 +309,12 @@ def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
             image_id = conn.insert(
                 "INSERT INTO case_images(case_id, file_path, latitude, longitude, address, "
                 "accuracy, captured_at, synced, client_image_id, slot, sha256, byte_size, "
-                "mime, width, height, source, captured_at_source) "
-                "VALUES (?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?,?)",
+                "mime, width, height, source, captured_at_source, address_source) "
+                "VALUES (?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?,?,?)",
                 (case_id, stored_path, location.latitude, location.longitude,
                  location.address, location.accuracy, captured_at or now_text(),
                  client_image_id, slot, prepared.sha256, prepared.byte_size, info.mime,
-                 info.width, info.height, origin, source),
+                 info.width, info.height, origin, source, location.address_source),
             )
             append_event(conn, case_id, "image_added",
                          {"image_id": image_id, "client_image_id": client_image_id,
@@ -326,13 +344,25 @@ def add_image(conn: Connection, paths: DataPaths, case_id: str, source: Path, *,
               limits: ImageLimits | None = None) -> ImageRecord:
     """Prepare and commit in the calling thread (command-line tools, tests)."""
     require_draft(conn, validate_case_id(case_id))
-    prepared = prepare_image(paths, case_id, source, limits)
+    prepared = prepare_image(paths, case_id, source, limits, location=location)
     try:
         return commit_image(conn, paths, prepared, slot=slot, location=location,
                             captured_at=captured_at, origin=origin,
                             client_image_id=client_image_id)
     finally:
         unlink_quietly(prepared.tmp)  # no-op once it was renamed into place
+
+
+def set_place_words(conn: Connection, words: tuple[tuple[int, str, str], ...]) -> int:
+    """Fill `address`/`address_source` of photos that have none yet (one transaction)."""
+    changed = 0
+    with conn.transaction():
+        for image_id, address, source in words:
+            changed += conn.execute(
+                "UPDATE case_images SET address = ?, address_source = ? "
+                "WHERE id = ? AND address IS NULL AND address_source IS NULL",
+                (address, source, image_id))
+    return changed
 
 
 def get_image(conn: Connection, image_id: int) -> ImageRecord:

@@ -389,11 +389,19 @@ def _v7_to_v8_two_way(conn: Connection) -> None:
     conn.execute("CREATE INDEX field_history_by_case ON field_history(case_id, id)")
 
 
+def _v8_to_v9_address_source(conn: Connection) -> None:
+    """How a photo's `address` was found ("nearest place, 3 km"): the place name is the
+    offline finder's (core/places.py), said as such. Located photos of older versions get
+    theirs after the upgrade, a bounded batch per start (persistence/place_backfill.py)."""
+    conn.execute("ALTER TABLE case_images ADD COLUMN address_source TEXT")
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [_v0_to_v1_seed, _v1_to_v2_sync_and_audit,
                                _v2_to_v3_applicant_name, _v3_to_v4_resumable_uploads,
                                _v4_to_v5_captured_at_source, _v5_to_v6_retention,
-                               _v6_to_v7_list_at_scale, _v7_to_v8_two_way]
+                               _v6_to_v7_list_at_scale, _v7_to_v8_two_way,
+                               _v8_to_v9_address_source]
 LATEST_VERSION = len(MIGRATIONS)
 
 

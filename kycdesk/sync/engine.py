@@ -247,7 +247,8 @@ class SyncEngine:
                 client_image_id=i.client_image_id, server_image_id=confirmed[i.id],
                 slot=i.slot, sha256=i.sha256 or "", latitude=i.location.latitude,
                 longitude=i.location.longitude, accuracy=i.location.accuracy,
-                address=i.location.address, captured_at=i.captured_at,
+                address=i.location.address, address_source=i.location.address_source,
+                captured_at=i.captured_at,
                 captured_at_source=i.captured_at_source,
                 retake_suggested=list(note.problems) if note else [],
                 retake_overridden=bool(note and note.kept))

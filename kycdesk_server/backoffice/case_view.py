@@ -61,6 +61,7 @@ class Photo:
     longitude: float | None
     accuracy: float | None
     address: str | None
+    address_source: str | None    # how the address was found ("nearest place, 3 km")
     retake_suggested: list[str]   # what the tablet's retake checks found (blurred, …)
     retake_overridden: bool       # the verifier kept the photo despite them
 

@@ -29,9 +29,11 @@ from kycdesk_server.backoffice.review_states import (
     ReviewState,
     next_state,
 )
+from kycdesk_server.backoffice.site_distance import SiteDistance, site_distance
 from kycdesk_server.blobs import PhotoBlobs
 from kycdesk_server.database import Database
 from kycdesk_server.forms import FormCatalogue
+from kycdesk_server.places import server_place_finder
 from kycdesk_server.services.validation import FormValidation
 from kycdesk_server.storage import now
 
@@ -169,6 +171,8 @@ class CaseDetail:
     decisions: list[Decision]
     # Every change of an answer on the tablet, as the current revision carried it.
     history: list[case_view.HistoryEntry] = field(default_factory=list)
+    # The site photos' distance from the declared town (a fact, computed here).
+    site_distance: SiteDistance | None = None
 
 
 @dataclass(frozen=True)
@@ -262,7 +266,8 @@ class ReviewService:
             revisions=[r.summary for r in revisions],
             diff=self._diff(previous[-1], current) if previous else None,
             decisions=self.decisions(case_id),
-            history=case_view.history(definition, list(body.get("history") or [])))
+            history=case_view.history(definition, list(body.get("history") or [])),
+            site_distance=site_distance(values, photos, server_place_finder()))
 
     def revision_diff(self, case_id: str, from_revision: int, to_revision: int
                       ) -> RevisionDiff:
@@ -488,5 +493,6 @@ class ReviewService:
             captured_at_source=image.get("captured_at_source"),
             latitude=image.get("latitude"), longitude=image.get("longitude"),
             accuracy=image.get("accuracy"), address=image.get("address"),
+            address_source=image.get("address_source"),
             retake_suggested=[str(p) for p in image.get("retake_suggested") or []],
             retake_overridden=bool(image.get("retake_overridden")))
