@@ -106,6 +106,8 @@ class SyncCase:
     # Image id -> the retake checks' findings on it, and whether the verifier kept it
     # anyway (from the case's audit events): sent with the photo, for the reviewer.
     retakes: dict[int, RetakeNote] = field(default_factory=dict)
+    # Field-level audit sent with the submission (protocol.FieldHistoryEntry as dicts).
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

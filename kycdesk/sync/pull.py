@@ -1,0 +1,242 @@
+"""The pull: what the office decided, assigned and handed over, brought to this device
+(docs/sync-protocol.md "Pull"). Plain logic over the store and the HTTP client, no Qt; it
+runs on the sync worker through the same client (the field-grade transport) as the push.
+
+A run of `PullStep` does, in order:
+1. `POST /v1/pull` with the store's token and held-cases digest; each page is applied by
+   the store in one transaction together with its new token, so a page fetched twice (a
+   lost reply, a killed app) applies once. `more`: the next page at once. A 412 (the
+   digests disagree): the whole current state again (`resync`), reconciled by the store.
+2. The photos of cases handed to this device: each fetched into a partial file in the
+   data folder (resumed with `Range` from its length after any cut), its SHA-256 checked
+   against the one the pull announced and the server's `Repr-Digest`, fsynced, renamed
+   into the case's folder, then recorded.
+3. Handover requests the device owes (an imported case another device owns).
+After the push of the device's own cases, `release_handed_over` lets go of the cases
+handed away whose unsent work has now been sent (`POST …/release`, then the local copy is
+dropped).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from kycdesk.core.errors import FailureKind
+from kycdesk.core.protocol import HandoverRequest, PullReply, PullRequest, Release
+from kycdesk.paths import DataPaths, ensure_private_dir
+from kycdesk.sync.client import SyncClient
+from kycdesk.sync.errors import SyncCancelledError, SyncError
+from kycdesk.sync.progress import CaseProgress
+from kycdesk.sync.status import PullOutcome
+
+log = logging.getLogger(__name__)
+
+PAGE_LIMIT = 200
+CHECKING = "checking for work from the office"
+FETCHING = "fetching photos of cases handed to this tablet"
+NEEDS_HANDOVER = ("This case belongs to another tablet. The office has been asked to hand "
+                  "it over; it will be sent once they do.")
+HANDOVER_REASON = "A copy of this case was imported on this tablet."
+
+
+class PhotoToFetch(Protocol):
+    """A photo of a pulled case whose bytes are not here yet (records.PendingPhoto)."""
+
+    @property
+    def case_id(self) -> str: ...
+    @property
+    def client_image_id(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def byte_size(self) -> int: ...
+
+
+@runtime_checkable
+class PullStore(Protocol):
+    """The store's pull side (persistence.SyncStoreAdapter; docs: TWOWAY interfaces)."""
+
+    paths: DataPaths
+
+    def pull_position(self) -> tuple[str | None, str, int]: ...
+    def apply_pull(self, reply: PullReply, *, resync: bool) -> int: ...
+    def photos_to_fetch(self) -> list[PhotoToFetch]: ...
+    def record_fetched_photo(self, case_id: str, client_image_id: str, path: Path) -> None: ...
+    def cases_to_release(self) -> list[tuple[str, int]]: ...
+    def record_released(self, case_id: str) -> None: ...
+    def handover_requests_due(self) -> list[tuple[str, str | None]]: ...
+    def record_handover_requested(self, case_id: str) -> None: ...
+    def record_needs_handover(self, case_id: str, message: str) -> None: ...
+
+
+ProgressCallback = Callable[[CaseProgress], None]
+
+
+class PullStep:
+    def __init__(self, store: PullStore, client: SyncClient, *,
+                 cancel: threading.Event | None = None,
+                 on_progress: ProgressCallback | None = None,
+                 limit: int = PAGE_LIMIT) -> None:
+        self.store = store
+        self.client = client
+        self.cancel = cancel or threading.Event()
+        self.on_progress = on_progress
+        self.limit = limit
+
+    def run(self, outcome: PullOutcome) -> None:
+        """Pages, then photos, then handover requests. A SyncError of one photo or one
+        request is noted and the rest goes on; one of the pull itself is raised (the
+        caller decides: the push of the device's own cases still runs)."""
+        self._report(CHECKING)
+        self.pull_pages(outcome)
+        self.fetch_photos(outcome)
+        self.send_handover_requests(outcome)
+
+    # -- 1. pages -----------------------------------------------------------------------
+    def pull_pages(self, outcome: PullOutcome) -> None:
+        resync = False
+        continuing = False  # a later page of a resync carries the token of the one before
+        while True:
+            self._check_cancel()
+            token, digest, count = self.store.pull_position()
+            request = PullRequest(token=token if (continuing or not resync) else None,
+                                  held_digest=digest, held_count=count, limit=self.limit,
+                                  resync=resync)
+            try:
+                reply = self.client.pull(request)
+            except SyncError as exc:
+                if exc.status == 412 and not resync:
+                    log.info("held cases differ from the server's: resync")
+                    resync = outcome.resynced = True
+                    continue
+                raise
+            outcome.applied += self.store.apply_pull(reply, resync=resync)
+            outcome.pages += 1
+            if not reply.more:
+                return
+            continuing = True
+
+    # -- 2. photos ------------------------------------------------------------------------
+    def fetch_photos(self, outcome: PullOutcome) -> None:
+        pending = self.store.photos_to_fetch()
+        self._drop_stale_partials(pending)
+        if not pending:
+            return
+        total = sum(p.byte_size for p in pending)
+        done = 0
+        for index, photo in enumerate(pending, start=1):
+            self._check_cancel()
+            self._report(FETCHING, items_done=index - 1, items_total=len(pending) + 1,
+                         bytes_done=done, bytes_total=total)
+            try:
+                outcome.photo_bytes += self.fetch_photo(photo)
+                outcome.photos += 1
+            except SyncError as exc:
+                if exc.kind is FailureKind.AUTH:
+                    raise
+                outcome.problems.append(str(exc))
+                log.warning("photo of %s not fetched: %s", photo.case_id, exc)
+            done += photo.byte_size
+
+    def fetch_photo(self, photo: PhotoToFetch) -> int:
+        """One photo: resumed from its partial file, checked, renamed into place,
+        recorded. Returns the bytes that came over the wire."""
+        paths = self.store.paths
+        part = paths.partial_download(photo.case_id, photo.client_image_id)
+        ensure_private_dir(part.parent)
+        download = self.client.download_image(photo.case_id, photo.client_image_id, part,
+                                              byte_size=photo.byte_size, cancel=self.cancel)
+        actual = _sha256_of(part)
+        announced = download.sha256
+        if actual != photo.sha256 or (announced is not None and announced != actual) \
+                or part.stat().st_size != photo.byte_size:
+            part.unlink(missing_ok=True)  # start again from byte 0 next time
+            error = SyncError(FailureKind.TRANSIENT, "A photo arrived damaged; kycdesk "
+                              "fetches it again.")
+            error.progressed = True
+            raise error
+        final = paths.pulled_photo(photo.case_id, photo.client_image_id)
+        ensure_private_dir(final.parent)
+        part.replace(final)   # same file system: the data folder
+        _fsync_dir(final.parent)
+        _fsync_dir(part.parent)
+        self.store.record_fetched_photo(photo.case_id, photo.client_image_id, final)
+        return download.received
+
+    def _drop_stale_partials(self, pending: list[PhotoToFetch]) -> None:
+        """Partial files of photos no longer wanted (the case went away meanwhile). The
+        folder holds only downloads in flight, so this is as long as what was in flight."""
+        folder = self.store.paths.downloads_dir
+        if not folder.is_dir():
+            return
+        wanted = {self.store.paths.partial_download(p.case_id, p.client_image_id).name
+                  for p in pending}
+        for entry in folder.iterdir():
+            if entry.name not in wanted:
+                entry.unlink(missing_ok=True)
+
+    # -- 3. handover requests, and releases after the push ---------------------------------
+    def send_handover_requests(self, outcome: PullOutcome) -> None:
+        for case_id, reference in self.store.handover_requests_due():
+            self._check_cancel()
+            try:
+                self.client.request_handover(case_id, HandoverRequest(
+                    reason=HANDOVER_REASON, reference_number=reference))
+            except SyncError as exc:
+                if exc.kind is FailureKind.AUTH:
+                    raise
+                outcome.problems.append(str(exc))
+                continue
+            self.store.record_handover_requested(case_id)
+            outcome.handover_requests += 1
+
+    def release_handed_over(self, outcome: PullOutcome) -> None:
+        """Cases handed to another device whose unsent work is sent: let them go."""
+        for case_id, last_revision in self.store.cases_to_release():
+            self._check_cancel()
+            try:
+                self.client.release(case_id, Release(last_revision=last_revision))
+            except SyncError as exc:
+                if exc.kind is FailureKind.AUTH:
+                    raise
+                outcome.problems.append(str(exc))
+                continue
+            self.store.record_released(case_id)
+            outcome.released.append(case_id)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise SyncCancelledError("cancelled")
+
+    def _report(self, step: str, *, items_done: int = 0, items_total: int = 1,
+                bytes_done: int = 0, bytes_total: int = 0) -> None:
+        if self.on_progress is not None:
+            self.on_progress(CaseProgress(case_id="", reference=None, items_done=items_done,
+                                          items_total=items_total, bytes_done=bytes_done,
+                                          bytes_total=bytes_total, step=step))
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for piece in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the rename durable (Windows has no directory fsync; NTFS journals it)."""
+    if os.name == "nt":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
