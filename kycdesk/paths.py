@@ -75,14 +75,14 @@ class DataPaths:
         """Where a photo's bytes gather while they arrive (ids already validated)."""
         return self.downloads_dir / f"{case_id}.{client_image_id}.part"
 
-    def pulled_photo(self, case_id: str, client_image_id: str) -> Path:
-        """Where a photo fetched from the server is kept once verified (its format is
-        read from its bytes, as every photo's is)."""
-        return self.case_dir(case_id) / f"pulled_{client_image_id}.img"
-
     def case_dir(self, case_id: str) -> Path:
         """Folder of one case. `case_id` must already be validated (see persistence.ids)."""
         return self.cases_dir / case_id
+
+    def pulled_photo(self, case_id: str, client_image_id: str, extension: str) -> Path:
+        """Where a photo received by a pull (handover, office) lives once verified:
+        its own name in the case's folder, never one of the `img_<n>` numbers."""
+        return self.case_dir(case_id) / f"pulled_{client_image_id}.{extension}"
 
     def relative(self, path: Path) -> str:
         """Path stored in the database: relative to the data dir, POSIX separators,

@@ -161,7 +161,8 @@ class PullStep:
                               "fetches it again.")
             error.progressed = True
             raise error
-        final = paths.pulled_photo(photo.case_id, photo.client_image_id)
+        final = paths.pulled_photo(photo.case_id, photo.client_image_id,
+                                   _extension_of(part))
         ensure_private_dir(final.parent)
         part.replace(final)   # same file system: the data folder
         _fsync_dir(final.parent)
@@ -221,6 +222,20 @@ class PullStep:
             self.on_progress(CaseProgress(case_id="", reference=None, items_done=items_done,
                                           items_total=items_total, bytes_done=bytes_done,
                                           bytes_total=bytes_total, step=step))
+
+
+_MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG", "png"), (b"RIFF", "webp"))
+
+
+def _extension_of(path: Path) -> str:
+    """The photo's kind from its first bytes (the name it is kept under; the stored
+    photo is read by its bytes, as every photo is)."""
+    with path.open("rb") as fh:
+        head = fh.read(12)
+    for magic, extension in _MAGIC:
+        if head.startswith(magic):
+            return extension
+    return "heic" if head[4:12] in (b"ftypheic", b"ftypmif1") else "img"
 
 
 def _sha256_of(path: Path) -> str:
