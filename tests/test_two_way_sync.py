@@ -1,0 +1,193 @@
+"""Two-way sync end to end (issue 17): the real server (embedded and PostgreSQL back ends)
+as a child process on 127.0.0.1, the office acting through its services, tablets syncing
+with the app's engine, store and client — assign, capture, submit, return with comments,
+fix, resubmit, approve; pulls through a link reset every 5 s; handovers."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from kycdesk.persistence.commands import AddImage, SaveForm
+from kycdesk.persistence.store import LocalStore
+from kycdesk.sync.pull import NEEDS_HANDOVER
+from kycdesk_server.backoffice.assignments import NewAssignment
+from kycdesk_server.backoffice.review import Comment, DecisionRequest
+from kycdesk_server.backoffice.review_states import ReviewChange
+from tests import transitions
+from tests.fieldlink import LinkProfile, field_link
+from tests.sync_support import TOKEN, Backend, ServerHandle, backend_for, photo_sources, \
+    start_server
+from tests.two_way_support import ANNA, IP, SUE, Tablet, office, tablet
+
+TOKEN_B = "test-device-token-b"
+
+
+@pytest.fixture(scope="module", params=["embedded", "postgres"])
+def server(tmp_path_factory: pytest.TempPathFactory,
+           request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
+    backend: Backend = backend_for(request)
+    handle = start_server(tmp_path_factory.mktemp("two-way") / "data", backend=backend,
+                          extra=["--token", TOKEN_B])
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def sources(qapp: object, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return photo_sources(tmp_path_factory.mktemp("two-way-photos"), count=2)
+
+
+def _assign(server: ServerHandle, device: Tablet, reference: str, **prefill: object) -> str:
+    with office(server) as services:
+        return services.assignments.create(SUE, NewAssignment(
+            reference=reference, applicant_name="Ada Lovelace", device_name=device.server_id,
+            form_id="individual_kyc", form_version="2", address="1 Main St",
+            due_date="2026-12-31",
+            prefill=prefill or {"applicant.first_name": "Ada"}), address=IP)
+
+
+def _decide(server: ServerHandle, case_id: str, revision: int, decision: ReviewChange,
+            **more: object) -> None:
+    with office(server) as services:
+        services.review.decide(ANNA, case_id, DecisionRequest(
+            revision=revision, decision=decision, **more), address=IP)  # type: ignore[arg-type]
+
+
+def _capture(device: Tablet, case_id: str, values: dict[str, object],
+             photos: list[Path]) -> None:
+    with LocalStore(device.paths) as store:
+        form = {**store.load_case(case_id).form, **values}
+        store.run(SaveForm(case_id, form))
+        for n, photo in enumerate(photos):
+            store.run(AddImage(case_id, photo, slot=["id_front", "selfie"][n % 2]))
+        transitions.submit(store, case_id)
+
+
+def test_assigned_returned_fixed_resubmitted_approved_shows_each_step_on_the_tablet(
+        qapp: object, server: ServerHandle, tmp_path: Path, sources: list[Path]) -> None:
+    a = tablet(tmp_path, TOKEN, "tablet-a")
+    first = a.sync(server.base_url)  # nothing yet: an empty pull, nothing to push
+    assert first.pull is not None and first.pull.applied == 0 and not first.pull.problems
+    case_id = _assign(server, a, f"KYC-E2E-{uuid.uuid4().hex[:6]}")
+
+    pulled = a.sync(server.base_url)
+    assert pulled.pull is not None and pulled.pull.applied == 1, pulled.pull
+    assert a.status(case_id) == "DRAFT"
+    state = a.state(case_id)
+    assert state.inbox == "assigned" and state.assignment is not None
+    assert state.assignment.due_date == "2026-12-31"
+    assert "applicant.first_name" in state.assignment.prefilled
+    assert a.form(case_id)["applicant.first_name"] == "Ada"
+    again = a.sync(server.base_url)
+    assert again.pull is not None and again.pull.applied == 0  # never applied twice
+
+    _capture(a, case_id, {"applicant.last_name": "Lovelase"}, sources)
+    sent = a.sync(server.base_url)
+    assert sent.synced == [case_id], sent
+    assert a.status(case_id) == "SYNCED" and a.state(case_id).inbox is None
+
+    with office(server) as services:
+        detail = services.review.case(case_id)
+        front = next(p.client_image_id for p in detail.photos if p.slot == "id_front")
+    _decide(server, case_id, 1, ReviewChange.RETURN, comments=[
+        Comment("Check the spelling", field_key="applicant.last_name"),
+        Comment("Glare on the photo: retake", client_image_id=front)])
+    returned = a.sync(server.base_url)
+    assert returned.pull is not None and returned.pull.applied >= 1
+    assert a.status(case_id) == "DRAFT"
+    state = a.state(case_id)
+    assert state.inbox == "returned"
+    assert {(c.field_key, c.client_image_id, c.text) for c in state.comments} == {
+        ("applicant.last_name", None, "Check the spelling"),
+        (None, front, "Glare on the photo: retake")}
+
+    _capture(a, case_id, {"applicant.last_name": "Lovelace"}, [])
+    resent = a.sync(server.base_url)
+    assert resent.synced == [case_id], resent
+    with LocalStore(a.paths) as store:
+        assert store.load_sync_case(case_id).revision == 2
+    revisions = server.query("SELECT revision FROM submissions WHERE case_id = ? "
+                             "ORDER BY revision", (case_id,))
+    assert [r[0] for r in revisions] == [1, 2]
+
+    _decide(server, case_id, 2, ReviewChange.APPROVE)
+    decided = a.sync(server.base_url)
+    assert decided.pull is not None and decided.pull.applied >= 1
+    decision = a.state(case_id).decision
+    assert decision is not None and (decision.revision, decision.decision) == (2, "approved")
+    assert a.status(case_id) == "SYNCED"  # read-only on the tablet: status unchanged
+
+
+def test_the_pull_completes_through_a_link_reset_every_five_seconds_applying_each_once(
+        qapp: object, server: ServerHandle, tmp_path: Path) -> None:
+    a = tablet(tmp_path, TOKEN_B, "tablet-reset")
+    a.sync(server.base_url)  # catch up on what earlier tests gave this token
+    cases = [_assign(server, a, f"KYC-RESET-{n}", **{
+        "applicant.first_name": "Ada " * 200, "applicant.last_name": f"N{n}"})
+        for n in range(40)]
+    applied = 0
+    with field_link(urlsplit(server.base_url).port or 0,
+                    LinkProfile(rate_bps=4_000, latency_s=0.1, reset_every_s=5.0)) as link:
+        for _ in range(30):
+            result = a.sync(link.url)
+            assert result.pull is not None
+            applied += result.pull.applied
+            if not result.pull.problems:
+                break
+        resets = link.resets
+    assert resets >= 1, "the link was never reset during the pull"
+    assert applied == len(cases)  # none applied twice, none lost
+    with LocalStore(a.paths) as store:
+        for case_id in cases:
+            assert store.load_case(case_id).status == "DRAFT"
+    final = a.sync(server.base_url)
+    assert final.pull is not None and final.pull.applied == 0 and not final.pull.resynced
+
+
+def test_a_case_imported_from_another_tablet_waits_for_a_handover_with_one_plain_sentence(
+        qapp: object, server: ServerHandle, tmp_path: Path, sources: list[Path]) -> None:
+    from tests.sync_support import make_ready_cases
+
+    a = tablet(tmp_path, TOKEN, "owner")
+    b = tablet(tmp_path, TOKEN_B, "importer")
+    with LocalStore(a.paths) as store:
+        [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
+    assert a.sync(server.base_url).synced == [case_id]
+    _copy_case(a, b, case_id, tmp_path)
+
+    result = b.sync(server.base_url)
+    assert result.waiting == {case_id: NEEDS_HANDOVER}
+    assert case_id not in result.failed and case_id not in result.permanent
+    assert result.pull is not None and result.pull.handover_requests == 1
+    assert b.state(case_id).handover == "requested"
+    assert b.status(case_id) != "FAILED"
+    again = b.sync(server.base_url)  # not retried, not asked again
+    assert again.waiting == {} and again.failed == {}
+    assert again.pull is not None and again.pull.handover_requests == 0
+
+
+def _copy_case(source: Tablet, target: Tablet, case_id: str, tmp: Path) -> None:
+    """`kycdesk case export` on one tablet, `case import` on the other."""
+    import subprocess
+    import sys
+
+    from tests.sync_support import REPO_ROOT
+
+    archive = tmp / f"{case_id}.zip"
+    for args in (["export", case_id, "--output", str(archive), "--data-dir",
+                  str(source.paths.root)],
+                 ["import", str(archive), "--data-dir", str(target.paths.root)]):
+        done = subprocess.run([sys.executable, "-m", "kycdesk", "case", *args],
+                              capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
+                              check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
