@@ -81,3 +81,92 @@ def tablet(root: Path, token: str, name: str) -> Tablet:
     from kycdesk.paths import resolve
 
     return Tablet(resolve(root / name), token, name)
+
+
+# -- the pull SIGKILLed again and again (tests/test_pull_kill.py, benchmarks/pull_kill_loop.py)
+@dataclass
+class KillLoopResult:
+    kills: int
+    assigned: int
+    checks: int             # store inspections after a kill, every one consistent
+    mid_page: int           # kills after which the token had moved past the last check
+
+
+def assign_batch(server: ServerHandle, device_id: str, count: int, start: int) -> list[str]:
+    """`count` new assignments to the device, prefilled (one key each)."""
+    from kycdesk_server.backoffice.assignments import NewAssignment
+
+    with office(server) as services:
+        return [services.assignments.create(SUE, NewAssignment(
+            reference=f"KYC-KILL-{n}", applicant_name=f"Applicant {n}",
+            device_name=device_id, form_id="individual_kyc", form_version="2",
+            address=f"{n} Long Road, Sometown", due_date="2026-12-31",
+            prefill={"applicant.first_name": f"First {n}", "applicant.last_name": "Kill"}),
+            address=IP) for n in range(start, start + count)]
+
+
+def check_pull_state(server: ServerHandle, device_id: str, paths: DataPaths) -> int:
+    """After a kill: the held digest and count agree with the held cases, every held case
+    is there once with its prefill recorded once, and the token is where the held set is
+    (the server's assignments up to the token's feed position). Returns the feed
+    position."""
+    from kycdesk.core.hashing import held_digest
+    from kycdesk.persistence.held import position
+
+    with LocalStore(paths) as store:
+        token, digest, count = position(store.conn)
+        ids = [str(r[0]) for r in store.conn.query_all("SELECT case_id FROM held_cases")]
+        missing = store.conn.scalar(
+            "SELECT count(*) FROM held_cases h LEFT JOIN cases c ON c.id = h.case_id "
+            "WHERE c.id IS NULL")
+        twice = store.conn.query_all(
+            "SELECT case_id, field_key, count(*) FROM field_history WHERE why = 'prefilled' "
+            "GROUP BY case_id, field_key HAVING count(*) > 1")
+    assert (digest, count) == (held_digest(ids), len(ids)), "held digest out of step"
+    assert missing == 0, "a held case has no row"
+    assert twice == [], f"prefill applied twice: {twice[:3]}"
+    seq = int(token.split(".")[1]) if token else 0
+    [(expected,)] = server.query("SELECT count(*) FROM assignments WHERE device_id = ? "
+                                 "AND feed_seq <= ?", (device_id, seq))
+    assert expected == len(ids), f"token at feed {seq} = {expected} cases, held {len(ids)}"
+    return seq
+
+
+def pull_kill_loop(server: ServerHandle, paths: DataPaths, token: str, *, kills: int,
+                   rng: Any, url: str, batch: int = 200,
+                   kill_after: tuple[float, float] = (1.0, 4.0)) -> KillLoopResult:
+    """`kycdesk sync --once --now` SIGKILLed `kills` times while it pulls and applies:
+    the office keeps assigning (a batch whenever fewer than two pages wait), so every
+    run has work from the office in flight. After each kill the store is checked."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.sync_support import REPO_ROOT
+
+    device_id = lab_device_id(token)
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
+    cmd = [sys.executable, "-m", "kycdesk", "sync", "--once", "--now", "--data-dir",
+           str(paths.root), "--server", url, "--token", token]
+    assigned = len(assign_batch(server, device_id, 2 * batch, 0))
+    done = checks = mid_page = 0
+    last_seq = 0
+    while done < kills:
+        [(waiting,)] = server.query("SELECT count(*) FROM assignments WHERE device_id = ? "
+                                    "AND feed_seq > ?", (device_id, last_seq))
+        if waiting < 2 * batch:
+            assigned += len(assign_batch(server, device_id, batch, assigned))
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env=env)
+        try:
+            process.wait(timeout=rng.uniform(*kill_after))
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            done += 1
+        seq = check_pull_state(server, device_id, paths)
+        checks += 1
+        mid_page += seq > last_seq
+        last_seq = seq
+    return KillLoopResult(done, assigned, checks, mid_page)
