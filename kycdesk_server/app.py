@@ -25,9 +25,10 @@ from kycdesk_server.devices import DeviceRegistry
 from kycdesk_server.errors import RequestRefusedError
 from kycdesk_server.locks import KeyedLocks
 from kycdesk_server.problems import PROBLEM, problem
-from kycdesk_server.routes import operations, sync, tus
+from kycdesk_server.routes import operations, pull, sync, tus
 from kycdesk_server.services import Services
 from kycdesk_server.services.devices import DeviceService
+from kycdesk_server.services.pull import PullService
 from kycdesk_server.services.submissions import SubmissionService
 from kycdesk_server.services.uploads import TusConfig, UploadService, expire_periodically
 from kycdesk_server.services.validation import FormValidation
@@ -54,7 +55,8 @@ def build_services(store: ServerStore, config: ServerConfig) -> Services:
         uploads=UploadService(store, uploads, TusConfig(
             config.max_image_bytes, config.idle_timeout_s,
             on_outcome=lambda outcome: config.metrics.uploads.labels(outcome).inc()),
-            devices=devices, image_locks=locks))
+            devices=devices, image_locks=locks),
+        pull=PullService(store.db))
 
 
 def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
@@ -75,6 +77,7 @@ def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:
     _answer_errors(app)
     app.include_router(operations.router)
     app.include_router(sync.router)
+    app.include_router(pull.router)
     app.include_router(tus.options_router)
     app.include_router(tus.router)
     if config.control:

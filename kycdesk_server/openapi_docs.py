@@ -22,7 +22,9 @@ _WHY = {
          "revision, a wrong offset)",
     410: "The upload expired",
     411: "A JSON body needs a Content-Length",
-    412: "Unsupported tus version",
+    412: "Unsupported tus version; for a pull: the cases the device holds differ from "
+         "the server's records (pull again with resync)",
+    416: "The range is outside the photo",
     413: "Too large (a photo over the limit, a body over 2 MiB)",
     415: "Wrong Content-Type for an upload",
     422: "The body or its content is not valid",

@@ -160,6 +160,70 @@ CREATE INDEX review_comments_by_case ON review_comments(case_id, revision);
 """
 
 
+# Version 6: two-way (issue 17). Per device:
+# - `device_held`: the held set's digest (XOR of SHA-256(case id)) and count, and the
+#   device's feed counter; the row is updated (so locked, on PostgreSQL) by every
+#   transaction that appends to the device's feed, so feed rows commit in seq order and a
+#   pull never skips a row that commits late;
+# - `device_cases`: the held set itself (a membership test, and the resync's pages);
+# - `device_feed`: the changes for the device, keyed (device_id, seq): a pull reads
+#   `seq > token` through the key, O(changes); `held_delta` (+1/-1/0) says how the row
+#   changed the held set, so the digest as of any token is the current one with the later
+#   rows undone.
+# Cases created in the office (`assignments`), handovers and requests for one
+# (`handovers`), the office's corrections of answers (`office_edits`) and form
+# definitions published to every device (`published_forms`, a stream of its own).
+_V6 = """
+CREATE TABLE device_held(
+    device_id TEXT PRIMARY KEY, held_digest TEXT NOT NULL, held_count INTEGER NOT NULL,
+    feed_seq INTEGER NOT NULL, pulled_seq INTEGER NOT NULL DEFAULT 0,
+    pulled_at TEXT);
+CREATE TABLE device_cases(
+    device_id TEXT NOT NULL, case_id TEXT NOT NULL, since TEXT NOT NULL,
+    PRIMARY KEY(device_id, case_id));
+CREATE INDEX device_cases_by_case ON device_cases(case_id);
+CREATE TABLE device_feed(
+    device_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, case_id TEXT,
+    payload_json TEXT NOT NULL, held_delta INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL, PRIMARY KEY(device_id, seq));
+CREATE INDEX device_feed_by_case ON device_feed(case_id, device_id);
+CREATE TABLE assignments(
+    case_id TEXT PRIMARY KEY, reference TEXT NOT NULL, applicant_name TEXT NOT NULL,
+    address TEXT NOT NULL, form_id TEXT NOT NULL, form_version TEXT NOT NULL,
+    prefill_json TEXT NOT NULL, due_date TEXT, note TEXT NOT NULL,
+    device_id TEXT NOT NULL, feed_seq INTEGER NOT NULL, created_by TEXT NOT NULL,
+    created_by_name TEXT NOT NULL, created_at TEXT NOT NULL, withdrawn_at TEXT);
+CREATE INDEX assignments_by_created ON assignments(created_at, case_id);
+CREATE INDEX assignments_by_device ON assignments(device_id, created_at);
+CREATE TABLE handovers(
+    id TEXT PRIMARY KEY, case_id TEXT NOT NULL, from_device TEXT NOT NULL,
+    to_device TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN
+        ('requested', 'refused', 'handing_out', 'released', 'forced', 'cancelled')),
+    reason TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL,
+    decided_by TEXT, decided_at TEXT, note TEXT NOT NULL DEFAULT '');
+CREATE INDEX handovers_by_case ON handovers(case_id, created_at);
+CREATE INDEX handovers_by_state ON handovers(state, created_at);
+CREATE TABLE office_edits(
+    id TEXT PRIMARY KEY, case_id TEXT NOT NULL, after_revision INTEGER NOT NULL,
+    field_key TEXT NOT NULL, value_json TEXT NOT NULL, base_value_json TEXT NOT NULL,
+    by_id TEXT NOT NULL, by_name TEXT NOT NULL, note TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX office_edits_by_case ON office_edits(case_id, at);
+CREATE TABLE published_forms(
+    seq INTEGER PRIMARY KEY, form_id TEXT NOT NULL, version TEXT NOT NULL,
+    definition_json TEXT NOT NULL, sha256 TEXT NOT NULL, published_by TEXT NOT NULL,
+    published_at TEXT NOT NULL, UNIQUE(form_id, version))
+"""
+
+
+def _v6(db: Database) -> None:
+    """The two-way tables; every device's held set starts as the cases it owns and has
+    submitted (what a device of the one-way version holds with the server's authority)."""
+    from kycdesk_server.feed import backfill_held
+
+    _script(_V6)(db)
+    backfill_held(db)
+
+
 def _v5(db: Database) -> None:
     """The review tables, then every case already held enters the queue as received."""
     from kycdesk_server.backoffice.intake import backfill
@@ -184,7 +248,7 @@ def _v4(db: Database) -> None:
     _script(_V4_APPEND_ONLY[db.dialect])(db)
 
 
-MIGRATIONS: list[Migration] = [_script(_V1), _script(_V2), _script(_V3), _v4, _v5]
+MIGRATIONS: list[Migration] = [_script(_V1), _script(_V2), _script(_V3), _v4, _v5, _v6]
 LATEST = len(MIGRATIONS)
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kycdesk_server import schema
+from kycdesk_server import feed, schema
 from kycdesk_server.backoffice import intake
 from kycdesk_server.blobs import (
     LocalPartialBytes,
@@ -179,6 +179,9 @@ class ServerStore:
                             (case_id, revision, stored.receipt_id, stored.accepted_at))
             intake.receive(self.db, case_id, revision, body, device_id=device_id,
                            accepted_at=stored.accepted_at, forms=self.forms)
+            # The device's own accepted case is in its held set from now on (it adds it
+            # to its digest when it stores this receipt); already there: no change.
+            feed.hold(self.db, device_id, case_id, +1)
         return stored
 
     def revisions(self, case_id: str) -> list[StoredSubmission]:

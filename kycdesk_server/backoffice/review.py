@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from kycdesk_server import case_state, feed
 from kycdesk_server.backoffice import case_view
 from kycdesk_server.backoffice.audit import AuditLog
 from kycdesk_server.backoffice.identity import Reviewer
@@ -359,6 +360,7 @@ class ReviewService:
                     (uuid.uuid4().hex, decision_id, case_id, request.revision,
                      comment.field_key, comment.client_image_id, comment.text, actor.id,
                      decided_at))
+            self._tell_device(case_id, decision_id)
             self.audit.record(f"case.{_PAST[request.decision]}", actor=actor,
                               address=address, object_type="case", object_id=case_id,
                               revision=request.revision,
@@ -368,6 +370,16 @@ class ReviewService:
         return next(d for d in self.decisions(case_id) if d.id == decision_id)
 
     # -- internals ------------------------------------------------------------------
+    def _tell_device(self, case_id: str, decision_id: str) -> None:
+        """The decision reaches the tablet that has the case's authority by its next
+        pull: a `returned` (with the comments) or `decided` row of its feed, in the
+        decision's transaction (never one without the other)."""
+        owner = self.db.execute("SELECT device_id FROM case_owners WHERE case_id = ?",
+                                (case_id,)).fetchone()
+        if owner is not None:
+            kind, payload = case_state.decision_payload(self.db, decision_id)
+            feed.append(self.db, str(owner[0]), kind, case_id, payload)
+
     def _check(self, request: DecisionRequest) -> None:
         if request.decision not in (ReviewChange.APPROVE, ReviewChange.REJECT,
                                     ReviewChange.RETURN):

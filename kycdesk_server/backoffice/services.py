@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kycdesk_server.backoffice.accounts import AccountService
+from kycdesk_server.backoffice.assignments import AssignmentService
 from kycdesk_server.backoffice.audit import AuditLog
 from kycdesk_server.backoffice.review import ReviewService
 from kycdesk_server.backoffice.sealing import Sealer, load_or_create_key
@@ -19,6 +20,7 @@ class OfficeServices:
     sessions: SessionStore
     accounts: AccountService
     review: ReviewService
+    assignments: AssignmentService
 
     @classmethod
     def open(cls, store: ServerStore,
@@ -28,4 +30,5 @@ class OfficeServices:
         accounts = AccountService(store.db, Sealer(load_or_create_key(store.root)), audit,
                                   sessions)
         return cls(audit, sessions, accounts,
-                   ReviewService(store.db, audit, store.blobs, forms=store.forms))
+                   ReviewService(store.db, audit, store.blobs, forms=store.forms),
+                   AssignmentService(store.db, audit, store.forms))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kycdesk_server.services.devices import DeviceService
+from kycdesk_server.services.pull import PullService
 from kycdesk_server.services.submissions import SubmissionService
 from kycdesk_server.services.uploads import UploadService
 
@@ -18,3 +19,4 @@ class Services:
     devices: DeviceService
     submissions: SubmissionService
     uploads: UploadService
+    pull: PullService

@@ -1,0 +1,278 @@
+"""The pull and the office acts that feed it, on a real server store (SQLite file and
+PostgreSQL): assignments, returns and decisions reach the device's feed in the act's
+transaction; pages, token idempotency, 412 and resync; corrections and withdrawals."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kycdesk.core.protocol import EMPTY_HELD_DIGEST, PullReply, PullRequest
+from kycdesk_server import feed
+from kycdesk_server.backoffice.assignments import (
+    AssignmentService,
+    InvalidActError,
+    NewAssignment,
+)
+from kycdesk_server.backoffice.audit import AuditLog
+from kycdesk_server.backoffice.identity import Reviewer
+from kycdesk_server.backoffice.review import (
+    Comment,
+    DecisionRequest,
+    NotAllowedError,
+    ReviewService,
+)
+from kycdesk_server.backoffice.review_states import ReviewChange
+from kycdesk_server.devices import DeviceRegistry
+from kycdesk_server.errors import RequestRefusedError
+from kycdesk_server.services.pull import PullService
+from kycdesk_server.storage import ServerStore
+from tests.review_support import answers, jpeg, submit_to_store
+
+SUE = Reviewer("acc-sue", "sue", "supervisor")
+ANNA = Reviewer("acc-anna", "anna", "reviewer")
+IP = "127.0.0.1"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    url = None
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres").new_database("pull")
+    store = ServerStore(tmp_path / "data", url)
+    yield store
+    store.close()
+
+
+class Tablet:
+    """What a device keeps: its token and held set (as h2's store does)."""
+
+    def __init__(self, store: ServerStore, name: str) -> None:
+        self.registry = DeviceRegistry(store.db)
+        self.id = self.registry.system_device(f"dev-{name}", name).id
+        self.service = PullService(store.db)
+        self.token: str | None = None
+        self.held: set[str] = set()
+        self.seen: list[Any] = []
+
+    def request(self, **extra: Any) -> PullRequest:
+        return PullRequest(token=self.token, held_digest=feed.digest_of(sorted(self.held)),
+                           held_count=len(self.held), **extra)
+
+    def pull(self, limit: int = 200, *, resync: bool = False) -> PullReply:
+        return self.service.pull(self.id, self.request(limit=limit, resync=resync))
+
+    def apply(self, reply: PullReply) -> None:
+        for change in reply.changes:
+            self.seen.append(change)
+            if change.kind in ("assigned", "handover_in", "case_state"):
+                self.held.add(str(change.case_id))
+            if change.kind == "withdrawn":
+                self.held.discard(str(change.case_id))
+        self.token = reply.token
+
+    def pull_all(self, limit: int = 200) -> list[Any]:
+        start = len(self.seen)
+        while True:
+            reply = self.pull(limit)
+            self.apply(reply)
+            if not reply.more:
+                return self.seen[start:]
+
+
+def assign(store: ServerStore, tablet: Tablet, reference: str = "KYC-1", **more: Any) -> str:
+    service = AssignmentService(store.db, AuditLog(store.db), store.forms)
+    return service.create(SUE, NewAssignment(
+        reference=reference, applicant_name="Ada Lovelace", device_name=tablet.id,
+        form_id="individual_kyc", form_version="2", address="1 Main St",
+        due_date="2026-12-31", prefill={"applicant.first_name": "Ada"}, **more), address=IP)
+
+
+def test_an_assignment_arrives_once_with_its_prefill_and_the_token_moves_on(
+        store: ServerStore) -> None:
+    tablet = Tablet(store, "a")
+    empty = tablet.pull()
+    assert (empty.changes, empty.more) == ([], False)
+    tablet.apply(empty)
+    case_id = assign(store, tablet)
+    first = tablet.pull()
+    again = tablet.pull()  # a lost reply: the same token gives the same page
+    assert first == again
+    [change] = first.changes
+    assert (change.kind, change.case_id, change.reference_number, change.due_date,
+            change.form, change.prefilled, change.by, change.form_version) == \
+        ("assigned", case_id, "KYC-1", "2026-12-31", {"applicant.first_name": "Ada"},
+         ["applicant.first_name"], "sue", "2")
+    office = AssignmentService(store.db, AuditLog(store.db), store.forms)
+    # Fetched, but the tablet has not yet said (with its next token) that it applied it.
+    assert [r.status for r in office.list()] == ["waiting"]
+    tablet.apply(first)
+    assert tablet.pull().changes == []
+    assert [r.status for r in office.list()] == ["on_tablet"]
+    held = feed.held(store.db, tablet.id)
+    assert (held.digest, held.count) == (feed.digest_of([case_id]), 1)
+
+
+def test_pages_deliver_every_change_once_in_order(store: ServerStore) -> None:
+    tablet = Tablet(store, "a")
+    cases = [assign(store, tablet, f"KYC-{n}") for n in range(7)]
+    replies = []
+    while True:
+        reply = tablet.pull(limit=3)
+        replies.append(reply)
+        tablet.apply(reply)
+        if not reply.more:
+            break
+    assert [len(r.changes) for r in replies] == [3, 3, 1]
+    assert [c.case_id for c in tablet.seen] == cases
+    assert [c.seq for c in tablet.seen] == sorted(c.seq for c in tablet.seen)
+
+
+def test_another_devices_changes_never_reach_this_one(store: ServerStore) -> None:
+    a, b = Tablet(store, "a"), Tablet(store, "b")
+    assign(store, a)
+    assert b.pull_all() == [] and len(a.pull_all()) == 1
+
+
+def test_a_wrong_digest_is_412_and_a_resync_gives_every_held_case(
+        store: ServerStore, tmp_path: Path) -> None:
+    tablet = Tablet(store, "a")
+    references = {assign(store, tablet, f"KYC-{n}"): f"KYC-{n}" for n in range(5)}
+    cases = sorted(references)
+    tablet.pull_all()
+    submit_to_store(store, tmp_path, cases[0], 1, answers(), device=tablet.id)
+    own = str(uuid.uuid4())
+    submit_to_store(store, tmp_path, own, 1, answers(), device=tablet.id)
+    tablet.held.add(own)  # the receipt of its own case: held from now on
+    assert tablet.pull().changes == []
+    tablet.held.discard(cases[2])  # drift: the device lost one
+    with pytest.raises(RequestRefusedError) as refused:
+        tablet.pull()
+    assert refused.value.status == 412 and refused.value.extra["resync"] is True
+    tablet.token, tablet.held = None, set()
+    states = []
+    reply = tablet.pull(limit=2, resync=True)
+    while True:
+        states += reply.changes
+        tablet.apply(reply)
+        if not reply.more:
+            break
+        reply = tablet.pull(limit=2)
+    assert {c.kind for c in states} == {"case_state"}
+    assert sorted(str(c.case_id) for c in states) == sorted([*cases, own])
+    submitted = next(c for c in states if c.case_id == cases[0])
+    assert submitted.revision == 1 and submitted.reference_number == references[cases[0]]
+    assert tablet.pull().changes == []  # agrees again: no 412
+
+
+def test_a_token_the_server_never_gave_is_412(store: ServerStore) -> None:
+    tablet = Tablet(store, "a")
+    for token in ("f1.99.0", "nonsense"):
+        tablet.token = token
+        with pytest.raises(RequestRefusedError) as refused:
+            tablet.pull()
+        assert refused.value.status == 412
+
+
+def test_return_and_decision_reach_the_device_in_the_decisions_transaction(
+        store: ServerStore, tmp_path: Path) -> None:
+    tablet = Tablet(store, "a")
+    case_id = assign(store, tablet)
+    tablet.pull_all()
+    front = str(uuid.uuid4())
+    submit_to_store(store, tmp_path, case_id, 1, answers(), [(front, jpeg(1), "id_front")],
+                    device=tablet.id)
+    review = ReviewService(store.db, AuditLog(store.db), store.blobs, forms=store.forms)
+    review.decide(ANNA, case_id, DecisionRequest(1, ReviewChange.RETURN, note="fix", comments=[
+        Comment("As on the passport", field_key="applicant.last_name"),
+        Comment("Blurred", client_image_id=front)]), address=IP)
+    [returned] = tablet.pull_all()
+    assert (returned.kind, returned.revision, returned.decision, returned.note) == \
+        ("returned", 1, "returned", "fix")
+    assert {(c.field_key, c.client_image_id, c.text, c.author) for c in returned.comments} == \
+        {("applicant.last_name", None, "As on the passport", "anna"),
+         (None, front, "Blurred", "anna")}
+    submit_to_store(store, tmp_path, case_id, 2, answers(last="Byron"), device=tablet.id)
+    review.decide(ANNA, case_id, DecisionRequest(2, ReviewChange.REJECT,
+                                                 reason_code="incomplete", note="no ID"),
+                  address=IP)
+    [decided] = tablet.pull_all()
+    assert (decided.kind, decided.revision, decided.decision, decided.reason_code,
+            decided.reason_label, decided.note) == \
+        ("decided", 2, "rejected", "incomplete", "Application incomplete", "no ID")
+
+
+def test_a_correction_carries_the_value_it_replaces(store: ServerStore,
+                                                     tmp_path: Path) -> None:
+    tablet = Tablet(store, "a")
+    case_id = assign(store, tablet)
+    tablet.pull_all()
+    service = AssignmentService(store.db, AuditLog(store.db), store.forms)
+    service.correct(SUE, case_id, "applicant.first_name", "Augusta", note="typo",
+                    address=IP)
+    [edit] = tablet.pull_all()
+    assert (edit.kind, edit.field_key, edit.value, edit.base_value, edit.by, edit.revision) \
+        == ("office_edit", "applicant.first_name", "Augusta", "Ada", "sue", 0)
+    with pytest.raises(InvalidActError):
+        service.correct(SUE, case_id, "no.such.field", "x", address=IP)
+    with pytest.raises(NotAllowedError):
+        service.correct(ANNA, case_id, "applicant.first_name", "Eve", address=IP)
+    assert [e.action for e in AuditLog(store.db).entries()][:1] == ["case.corrected"]
+
+
+def test_a_withdrawal_takes_the_case_out_of_the_held_set(store: ServerStore,
+                                                          tmp_path: Path) -> None:
+    tablet = Tablet(store, "a")
+    kept, dropped = assign(store, tablet, "KYC-1"), assign(store, tablet, "KYC-2")
+    tablet.pull_all()
+    service = AssignmentService(store.db, AuditLog(store.db), store.forms)
+    submit_to_store(store, tmp_path, kept, 1, answers(), device=tablet.id)
+    with pytest.raises(Exception, match="already submitted"):
+        service.withdraw(SUE, kept, address=IP)
+    service.withdraw(SUE, dropped, note="duplicate", address=IP)
+    [withdrawn] = tablet.pull_all()
+    assert (withdrawn.kind, withdrawn.case_id, withdrawn.note) == \
+        ("withdrawn", dropped, "duplicate")
+    assert tablet.held == {kept}
+    assert tablet.pull().changes == []  # digest agrees
+    assert {r.case_id: r.status for r in service.list()} == \
+        {kept: "submitted", dropped: "withdrawn"}
+
+
+def test_assignment_refusals(store: ServerStore) -> None:
+    tablet = Tablet(store, "a")
+    service = AssignmentService(store.db, AuditLog(store.db), store.forms)
+    good: dict[str, Any] = {"reference": "R", "applicant_name": "A",
+                            "device_name": tablet.id, "form_id": "individual_kyc",
+                            "form_version": "2"}
+    bad: dict[str, Any]
+    for bad in ({"reference": " "}, {"device_name": "nobody"}, {"form_version": "99"},
+                {"due_date": "31/12/2026"}, {"prefill": {"no.such": "x"}},
+                {"prefill": {"applicant.first_name": {"x": 1}}}):
+        with pytest.raises(InvalidActError):
+            service.create(SUE, NewAssignment(**{**good, **bad}), address=IP)
+    with pytest.raises(NotAllowedError):
+        service.create(ANNA, NewAssignment(**good), address=IP)
+    assert service.list() == [] and feed.held(store.db, tablet.id).count == 0
+
+
+def test_the_pull_reads_the_feed_through_its_key(store: ServerStore) -> None:
+    """O(changes): the feed's query is an index range scan on (device_id, seq), whatever
+    the device holds."""
+    sql = ("SELECT seq, kind, case_id, payload_json, created_at FROM device_feed "
+           "WHERE device_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?")
+    params = ("dev-a", 5, 10, 200)
+    if store.db.dialect == "sqlite":
+        plan = " ".join(str(r[-1]) for r in store.db.execute(
+            f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
+        assert "USING PRIMARY KEY" in plan or "USING INDEX" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+    else:
+        store.db.execute("SET enable_seqscan = off")  # an empty table: cost would pick it
+        plan = " ".join(str(r[0]) for r in store.db.execute(f"EXPLAIN {sql}",
+                                                            params).fetchall())
+        assert "Index" in plan and "Sort" not in plan, plan
+    assert feed.digest_of([]) == EMPTY_HELD_DIGEST
