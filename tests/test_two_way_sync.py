@@ -124,6 +124,15 @@ def test_assigned_returned_fixed_resubmitted_approved_shows_each_step_on_the_tab
     assert a.status(case_id) == "SYNCED"  # read-only on the tablet: status unchanged
 
 
+def test_the_status_says_it_is_checking_for_work_from_the_office(
+        qapp: object, server: ServerHandle, tmp_path: Path) -> None:
+    from kycdesk.sync.progress import CaseProgress, describe
+
+    seen: list[CaseProgress] = []
+    tablet(tmp_path, TOKEN_B, "status").sync(server.base_url, on_progress=seen.append)
+    assert [describe(p) for p in seen][:1] == ["checking for work from the office"]
+
+
 def test_the_pull_completes_through_a_link_reset_every_five_seconds_applying_each_once(
         qapp: object, server: ServerHandle, tmp_path: Path) -> None:
     a = tablet(tmp_path, TOKEN_B, "tablet-reset")

@@ -4,7 +4,7 @@ through the app's real engine, store and client."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,7 @@ from kycdesk.persistence.two_way import read_two_way
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.engine import SyncEngine
+from kycdesk.sync.progress import CaseProgress
 from kycdesk.sync.status import RunResult
 from kycdesk_server.backoffice.identity import Reviewer
 from kycdesk_server.backoffice.services import OfficeServices
@@ -58,10 +59,12 @@ class Tablet:
     def server_id(self) -> str:
         return lab_device_id(self.token)
 
-    def sync(self, url: str, *, ignore_backoff: bool = True) -> RunResult:
+    def sync(self, url: str, *, ignore_backoff: bool = True,
+             on_progress: Callable[[CaseProgress], None] | None = None) -> RunResult:
         with (standalone_sync_store(self.paths) as adapter,
               SyncClient(url, self.token, device_id=self.name) as client):
-            engine = SyncEngine(adapter, client, device_id=self.name, backoff=FAST)
+            engine = SyncEngine(adapter, client, device_id=self.name, backoff=FAST,
+                                on_progress=on_progress)
             return engine.run_once(ignore_backoff=ignore_backoff)
 
     def state(self, case_id: str) -> TwoWayState:

@@ -111,7 +111,17 @@ class SyncPanel(QWidget):
         if result.permanent:
             parts.append(f"{len(result.permanent)} need{'s' if len(result.permanent) == 1 else ''}"
                          " action (see the case)")
+        if result.waiting:
+            parts.append(f"{len(result.waiting)} waiting for the office to hand "
+                         f"{'it' if len(result.waiting) == 1 else 'them'} over")
+        pulled = result.pull
+        if pulled is not None and pulled.applied:
+            parts.append(f"{pulled.applied} update{'s' if pulled.applied != 1 else ''} "
+                         "from the office")
         if result.cancelled:
             parts.append("stopped — resumes next time")
         self.last_label.setText(", ".join(parts))
-        self.last_label.setToolTip("\n".join(result.failed.values()))
+        self.last_label.setToolTip("\n".join([
+            *result.failed.values(), *result.waiting.values(),
+            *(f"Work from the office not fetched yet: {p}" for p in
+              (pulled.problems if pulled is not None else []))]))
