@@ -6,6 +6,8 @@ fix, resubmit, approve; pulls through a link reset every 5 s; handovers."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ from kycdesk_server.backoffice.review import Comment, DecisionRequest
 from kycdesk_server.backoffice.review_states import ReviewChange
 from tests import transitions
 from tests.fieldlink import LinkProfile, field_link
-from tests.sync_support import TOKEN, Backend, ServerHandle, backend_for, photo_sources, \
+from tests.sync_support import REPO_ROOT, TOKEN, Backend, ServerHandle, backend_for, photo_sources, \
     start_server
 from tests.two_way_support import ANNA, IP, SUE, Tablet, office, tablet
 
@@ -170,24 +172,31 @@ def test_a_case_imported_from_another_tablet_waits_for_a_handover_with_one_plain
     assert a.sync(server.base_url).synced == [case_id]
     _copy_case(a, b, case_id, tmp_path)
 
-    result = b.sync(server.base_url)
-    assert result.waiting == {case_id: NEEDS_HANDOVER}
-    assert case_id not in result.failed and case_id not in result.permanent
-    assert result.pull is not None and result.pull.handover_requests == 1
+    first = _sync_cli(b, server)
+    assert first.returncode == 0, first.stdout
+    assert f"WAITING {case_id}: {NEEDS_HANDOVER}" in first.stdout
+    assert "FAILED" not in first.stdout
     assert b.state(case_id).handover == "requested"
     assert b.status(case_id) != "FAILED"
-    again = b.sync(server.base_url)  # not retried, not asked again
-    assert again.waiting == {} and again.failed == {}
-    assert again.pull is not None and again.pull.handover_requests == 0
+    [(requests,)] = server.query("SELECT count(*) FROM handover_requests WHERE case_id = ?",
+                                 (case_id,))
+    assert requests == 1
+    again = _sync_cli(b, server)  # not sent again, not asked again: it waits for the office
+    assert again.returncode == 0 and "WAITING" not in again.stdout, again.stdout
+    assert server.query("SELECT count(*) FROM handover_requests WHERE case_id = ?",
+                        (case_id,)) == [(1,)]
+
+
+def _sync_cli(device: Tablet, server: ServerHandle) -> subprocess.CompletedProcess[str]:
+    """`kycdesk sync --once --now`, as a verifier or a kiosk's scheduler runs it."""
+    return subprocess.run([sys.executable, "-m", "kycdesk", "sync", "--once", "--now",
+                           "--data-dir", str(device.paths.root), "--server", server.base_url,
+                           "--token", device.token], capture_output=True, text=True,
+                          cwd=REPO_ROOT, timeout=300, check=False)
 
 
 def _copy_case(source: Tablet, target: Tablet, case_id: str, tmp: Path) -> None:
     """`kycdesk case export` on one tablet, `case import` on the other."""
-    import subprocess
-    import sys
-
-    from tests.sync_support import REPO_ROOT
-
     archive = tmp / f"{case_id}.zip"
     for args in (["export", case_id, "--output", str(archive), "--data-dir",
                   str(source.paths.root)],
