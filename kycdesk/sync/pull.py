@@ -120,6 +120,10 @@ class PullStep:
             outcome.pages += 1
             if not reply.more:
                 return
+            if not reply.changes and reply.token == token:
+                # "More" without anything or a step forward: asking again would loop.
+                raise SyncError(FailureKind.TRANSIENT, "The server said more work from the "
+                                "office was waiting but sent none; kycdesk asks again later.")
             continuing = True
 
     # -- 2. photos ------------------------------------------------------------------------
@@ -150,10 +154,15 @@ class PullStep:
         paths = self.store.paths
         part = paths.partial_download(photo.case_id, photo.client_image_id)
         ensure_private_dir(part.parent)
-        download = self.client.download_image(photo.case_id, photo.client_image_id, part,
-                                              byte_size=photo.byte_size, cancel=self.cancel)
+        if part.exists() and part.stat().st_size == photo.byte_size \
+                and _sha256_of(part) == photo.sha256:
+            received, announced = 0, None  # all of it came before a kill; not recorded yet
+        else:
+            download = self.client.download_image(
+                photo.case_id, photo.client_image_id, part, byte_size=photo.byte_size,
+                cancel=self.cancel)
+            received, announced = download.received, download.sha256
         actual = _sha256_of(part)
-        announced = download.sha256
         if actual != photo.sha256 or (announced is not None and announced != actual) \
                 or part.stat().st_size != photo.byte_size:
             part.unlink(missing_ok=True)  # start again from byte 0 next time
@@ -168,19 +177,17 @@ class PullStep:
         _fsync_dir(final.parent)
         _fsync_dir(part.parent)
         self.store.record_fetched_photo(photo.case_id, photo.client_image_id, final)
-        return download.received
+        return received
 
     def _drop_stale_partials(self, pending: list[PhotoToFetch]) -> None:
-        """Partial files of photos no longer wanted (the case went away meanwhile). The
-        folder holds only downloads in flight, so this is as long as what was in flight."""
+        """With nothing left to fetch, a partial file left is of a photo no longer wanted
+        (its case went away meanwhile). The folder holds only downloads in flight, so
+        this is as long as what was in flight."""
         folder = self.store.paths.downloads_dir
-        if not folder.is_dir():
+        if pending or not folder.is_dir():
             return
-        wanted = {self.store.paths.partial_download(p.case_id, p.client_image_id).name
-                  for p in pending}
         for entry in folder.iterdir():
-            if entry.name not in wanted:
-                entry.unlink(missing_ok=True)
+            entry.unlink(missing_ok=True)
 
     # -- 3. handover requests, and releases after the push ---------------------------------
     def send_handover_requests(self, outcome: PullOutcome) -> None:
