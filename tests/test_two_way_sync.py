@@ -23,8 +23,15 @@ from kycdesk_server.backoffice.review import Comment, DecisionRequest
 from kycdesk_server.backoffice.review_states import ReviewChange
 from tests import transitions
 from tests.fieldlink import LinkProfile, field_link
-from tests.sync_support import REPO_ROOT, TOKEN, Backend, ServerHandle, backend_for, photo_sources, \
-    start_server
+from tests.sync_support import (
+    REPO_ROOT,
+    TOKEN,
+    Backend,
+    ServerHandle,
+    backend_for,
+    photo_sources,
+    start_server,
+)
 from tests.two_way_support import ANNA, IP, SUE, Tablet, office, tablet
 
 TOKEN_B = "test-device-token-b"
@@ -209,3 +216,91 @@ def _copy_case(source: Tablet, target: Tablet, case_id: str, tmp: Path) -> None:
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _held_case(server: ServerHandle, owner: Tablet, sources: list[Path]) -> str:
+    """A case the owner captured and sent (two photos): it holds it."""
+    from tests.sync_support import make_ready_cases
+
+    with LocalStore(owner.paths) as store:
+        [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=2)
+    assert owner.sync(server.base_url).synced == [case_id]
+    return case_id
+
+
+def _hand_over(server: ServerHandle, case_id: str, to: Tablet, *, force: bool) -> None:
+    from kycdesk_server.backoffice.handovers import HandoverService
+
+    with office(server) as services:
+        HandoverService(services.assignments.db, services.audit, services.assignments
+                        ).hand_over(SUE, case_id, to.server_id, force=force, address=IP)
+
+
+def _photos_match(device: Tablet, case_id: str, expected: dict[str, str]) -> None:
+    """The device holds every photo of the case, each file's SHA-256 as the server's."""
+    with LocalStore(device.paths) as store:
+        images = store.list_images(case_id)
+        files = {i.client_image_id: _sha(store.paths.absolute(i.file_path))
+                 for i in images if i.file_path}
+    assert files == expected
+
+
+def _server_photos(server: ServerHandle, case_id: str) -> dict[str, str]:
+    return {str(r[0]): str(r[1]) for r in server.query(
+        "SELECT client_image_id, sha256 FROM images WHERE case_id = ?", (case_id,))}
+
+
+def test_a_two_phase_handover_moves_the_case_and_its_photos_resuming_after_cuts(
+        qapp: object, server: ServerHandle, tmp_path: Path, sources: list[Path]) -> None:
+    old, new = tablet(tmp_path, TOKEN, "old"), tablet(tmp_path, TOKEN_B, "new")
+    new.sync(server.base_url)  # catch up with what earlier tests gave this token
+    case_id = _held_case(server, old, sources)
+    photos = _server_photos(server, case_id)
+    _hand_over(server, case_id, new, force=False)
+
+    nothing_yet = new.sync(server.base_url)  # phase 1: the old tablet still has it
+    assert nothing_yet.pull is not None and nothing_yet.pull.photos == 0
+    let_go = old.sync(server.base_url)  # handover_out: nothing unsent, so release
+    assert let_go.pull is not None and let_go.pull.released == [case_id]
+    with LocalStore(old.paths) as store:
+        assert case_id not in {c.id for c in store.list_cases()}
+
+    total = sum(p.stat().st_size for p in sources[:2])
+    received, cut = 0, 0
+    with field_link(urlsplit(server.base_url).port or 0,
+                    LinkProfile(rate_bps=60_000, latency_s=0.05, reset_every_s=2.0)) as link:
+        for _ in range(30):
+            result = new.sync(link.url)
+            assert result.pull is not None
+            received += result.pull.photo_bytes
+            cut += bool(result.pull.problems)
+            if not result.pull.problems and not _pending(new):
+                break
+    assert cut >= 1, "no download was cut"
+    _photos_match(new, case_id, photos)
+    # Every cut resumed where it stopped (Range): the photos' bytes came over once.
+    assert received == total, (received, total)
+    assert new.status(case_id) == "SYNCED"
+
+
+def _pending(device: Tablet) -> bool:
+    with LocalStore(device.paths) as store:
+        return bool(store.conn.scalar("SELECT count(*) FROM photos_to_fetch"))
+
+
+def test_a_handover_forced_while_the_old_tablet_is_offline(
+        qapp: object, server: ServerHandle, tmp_path: Path, sources: list[Path]) -> None:
+    old, new = tablet(tmp_path, TOKEN, "lost"), tablet(tmp_path, TOKEN_B, "spare")
+    new.sync(server.base_url)
+    case_id = _held_case(server, old, sources)
+    photos = _server_photos(server, case_id)
+    _hand_over(server, case_id, new, force=True)  # the old tablet is never asked
+
+    got = new.sync(server.base_url)
+    assert got.pull is not None and got.pull.photos == len(photos), got.pull
+    _photos_match(new, case_id, photos)
+    assert new.form(case_id)["applicant.first_name"].startswith("Sync")
+
+    back = old.sync(server.base_url)  # back online: told to keep its copy read-only
+    assert back.pull is not None and back.pull.applied >= 1
+    assert old.state(case_id).locked_reason
