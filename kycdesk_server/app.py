@@ -20,6 +20,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from kycdesk.core.protocol import API_VERSION, TUS_VERSION, UPLOADS_PATH, Problem
 from kycdesk_server import problems
 from kycdesk_server.backoffice import register_backoffice
+from kycdesk_server.backoffice.assignments import AssignmentService
+from kycdesk_server.backoffice.audit import AuditLog
+from kycdesk_server.backoffice.handovers import HandoverService
 from kycdesk_server.config import ServerConfig
 from kycdesk_server.devices import DeviceRegistry
 from kycdesk_server.errors import RequestRefusedError
@@ -44,6 +47,7 @@ def build_services(store: ServerStore, config: ServerConfig) -> Services:
     for token in sorted(config.tokens):
         registry.register_lab_token(token)
     devices = DeviceService(registry)
+    audit = AuditLog(store.db)
     locks = KeyedLocks()  # per photo id and per case's submission, in this process
     uploads = UploadStore(store.root, store.db, parts=store.partial_bytes,
                           expire_after=timedelta(seconds=config.upload_expiry_s))
@@ -56,7 +60,9 @@ def build_services(store: ServerStore, config: ServerConfig) -> Services:
             config.max_image_bytes, config.idle_timeout_s,
             on_outcome=lambda outcome: config.metrics.uploads.labels(outcome).inc()),
             devices=devices, image_locks=locks),
-        pull=PullService(store.db))
+        pull=PullService(store.db, store.blobs),
+        handovers=HandoverService(store.db, audit, AssignmentService(store.db, audit,
+                                                                     store.forms)))
 
 
 def create_app(store: ServerStore, config: ServerConfig) -> FastAPI:

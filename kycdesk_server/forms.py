@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -47,10 +48,24 @@ class FormCatalogue:
         if not self._by_key:
             raise ValueError(f"no form definitions (*.json) in {self.folder}")
 
+        # Definitions published in the office (schema 6) are kept in the database: the
+        # store names where to look for one this catalogue has not seen (another worker
+        # may have published it).
+        self.published: Callable[[str, str], FormDefinition | None] | None = None
+
     def get(self, form_id: str | None, version: str | None) -> FormDefinition | None:
         if form_id is None or version is None:
             return None
-        return self._by_key.get((form_id, version))
+        found = self._by_key.get((form_id, version))
+        if found is None and self.published is not None:
+            found = self.published(form_id, version)
+            if found is not None:
+                self._by_key[(form_id, version)] = found
+        return found
+
+    def add(self, definition: FormDefinition) -> None:
+        """A definition published in the office (checked and stored by the caller)."""
+        self._by_key[(definition.form_id, definition.version)] = definition
 
     def known(self) -> list[tuple[str, str]]:
         return sorted(self._by_key)

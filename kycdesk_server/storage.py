@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kycdesk.core.form_schema import FormDefinition
 from kycdesk_server import feed, schema
 from kycdesk_server.backoffice import intake
 from kycdesk_server.blobs import (
@@ -77,9 +78,20 @@ class ServerStore:
         self.db = open_database(database_url, data_dir, pool=pool)
         self.lock = self.db.lock  # kept for callers serialising a read-then-write
         schema.migrate(self.db)
+        self.forms.published = self.published_form
+        for (text,) in self.db.execute("SELECT definition_json FROM published_forms "
+                                       "ORDER BY seq").fetchall():
+            self.forms.add(FormDefinition.model_validate(json.loads(text)))
         self.s3 = s3
         self.blobs: PhotoBlobs = S3PhotoBlobs(s3, data_dir) if s3 is not None \
             else LocalPhotoBlobs(data_dir)
+
+    def published_form(self, form_id: str, version: str) -> FormDefinition | None:
+        """A form definition published in the office (checked when it was published)."""
+        row = self.db.execute("SELECT definition_json FROM published_forms "
+                              "WHERE form_id = ? AND version = ?",
+                              (form_id, version)).fetchone()
+        return FormDefinition.model_validate(json.loads(row[0])) if row else None
 
     def partial_bytes(self, chunks: Callable[[str], list[tuple[int, int]]]) -> PartialBytes:
         """Where partial uploads keep their bytes (beside the photos)."""

@@ -4,13 +4,21 @@ transaction; pages, token idempotency, 412 and resync; corrections and withdrawa
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kycdesk.core.protocol import EMPTY_HELD_DIGEST, PullReply, PullRequest
+from kycdesk.core.protocol import (
+    EMPTY_HELD_DIGEST,
+    HandoverRequest,
+    PullReply,
+    PullRequest,
+    Release,
+    form_definition_sha256,
+)
 from kycdesk_server import feed
 from kycdesk_server.backoffice.assignments import (
     AssignmentService,
@@ -18,11 +26,14 @@ from kycdesk_server.backoffice.assignments import (
     NewAssignment,
 )
 from kycdesk_server.backoffice.audit import AuditLog
+from kycdesk_server.backoffice.form_publishing import FormPublisher
+from kycdesk_server.backoffice.handovers import HandoverService
 from kycdesk_server.backoffice.identity import Reviewer
 from kycdesk_server.backoffice.review import (
     Comment,
     DecisionRequest,
     NotAllowedError,
+    ReviewConflictError,
     ReviewService,
 )
 from kycdesk_server.backoffice.review_states import ReviewChange
@@ -276,3 +287,130 @@ def test_the_pull_reads_the_feed_through_its_key(store: ServerStore) -> None:
                                                             params).fetchall())
         assert "Index" in plan and "Sort" not in plan, plan
     assert feed.digest_of([]) == EMPTY_HELD_DIGEST
+
+
+def handovers(store: ServerStore) -> HandoverService:
+    audit = AuditLog(store.db)
+    return HandoverService(store.db, audit, AssignmentService(store.db, audit, store.forms))
+
+
+def test_a_handover_waits_for_the_old_tablet_then_moves_the_case_with_its_photos(
+        store: ServerStore, tmp_path: Path) -> None:
+    a, b = Tablet(store, "a"), Tablet(store, "b")
+    case_id = assign(store, a)
+    a.pull_all()
+    front = str(uuid.uuid4())
+    submit_to_store(store, tmp_path, case_id, 1, answers(), [(front, jpeg(1), "id_front")],
+                    device=a.id)
+    service = handovers(store)
+    service.hand_over(SUE, case_id, b.id, note="Anna is on leave", address=IP)
+    [out] = a.pull_all()
+    assert (out.kind, out.revision, out.note) == ("handover_out", 1, "Anna is on leave")
+    assert b.pull_all() == []  # not before the old tablet has let it go
+    assert DeviceRegistry(store.db).owner(case_id) == a.id
+    with pytest.raises(RequestRefusedError) as early:
+        service.release(a.id, case_id, Release(last_revision=2))
+    assert early.value.status == 409  # it claims a revision the server lacks
+    service.release(a.id, case_id, Release(last_revision=1))
+    service.release(a.id, case_id, Release(last_revision=1))  # a lost reply: same answer
+    a.held.discard(case_id)  # the tablet dropped its copy (record_released)
+    assert a.pull().changes == []
+    [arrived] = b.pull_all()
+    assert (arrived.kind, arrived.revision, arrived.form["applicant.last_name"]) == \
+        ("handover_in", 1, "Lovelace")
+    [photo] = arrived.photos
+    assert (photo.client_image_id, photo.byte_size) == (front, len(jpeg(1)))
+    assert DeviceRegistry(store.db).owner(case_id) == b.id
+    pull = PullService(store.db, store.blobs)
+    held = pull.photo(b.id, case_id, front)
+    assert b"".join(pull.photo_bytes(held, 0, held.byte_size)) == jpeg(1)
+    with pytest.raises(RequestRefusedError) as refused:
+        pull.photo(a.id, case_id, front)
+    assert refused.value.status == 403
+    assert b.pull().changes == []  # b's digest now includes the case
+
+
+def test_a_forced_handover_tells_the_old_tablet_to_keep_its_copy_read_only(
+        store: ServerStore) -> None:
+    a, b = Tablet(store, "a"), Tablet(store, "b")
+    case_id = assign(store, a)
+    a.pull_all()
+    service = handovers(store)
+    service.hand_over(SUE, case_id, b.id, address=IP)
+    with pytest.raises(ReviewConflictError):  # one at a time, unless forced
+        service.hand_over(SUE, case_id, b.id, address=IP)
+    service.hand_over(SUE, case_id, b.id, force=True, address=IP)
+    out, gone = a.pull_all()
+    assert (out.kind, gone.kind, gone.reason_code) == \
+        ("handover_out", "withdrawn", "handed_over")
+    assert "can no longer reach the server" in gone.note
+    assert a.held == set() and a.pull().changes == []
+    [arrived] = b.pull_all()
+    assert (arrived.kind, arrived.form, arrived.reference_number) == \
+        ("handover_in", {"applicant.first_name": "Ada"}, "KYC-1")
+    with pytest.raises(RequestRefusedError):  # the old tablet cannot release it now
+        service.release(a.id, case_id, Release(last_revision=0))
+    assert [e.action for e in AuditLog(store.db).entries()][:2] == \
+        ["case.handover_forced", "case.handover_started"]
+
+
+def test_a_tablets_request_for_a_case_is_granted_or_refused(store: ServerStore) -> None:
+    a, b = Tablet(store, "a"), Tablet(store, "b")
+    first, second = assign(store, a, "KYC-1"), assign(store, a, "KYC-2")
+    a.pull_all()
+    service = handovers(store)
+    asked = service.request(b.id, first, HandoverRequest(reason="imported"))
+    assert service.request(b.id, first, HandoverRequest()) == asked  # asked again
+    refused_id = service.request(b.id, second, HandoverRequest())
+    with pytest.raises(RequestRefusedError) as own:
+        service.request(a.id, first, HandoverRequest())
+    assert own.value.status == 409
+    with pytest.raises(RequestRefusedError) as unknown:
+        service.request(b.id, str(uuid.uuid4()), HandoverRequest())
+    assert unknown.value.status == 404
+    assert {h.id for h in service.list()} == {asked, refused_id}
+    with pytest.raises(NotAllowedError):
+        service.grant(ANNA, asked, address=IP)
+    service.grant(SUE, asked, address=IP)
+    service.refuse(SUE, refused_id, note="Ask Anna first", address=IP)
+    with pytest.raises(ReviewConflictError):
+        service.refuse(SUE, refused_id, address=IP)
+    [refusal] = b.pull_all()
+    assert (refusal.kind, refusal.case_id, refusal.note) == \
+        ("handover_refused", second, "Ask Anna first")
+    [out] = a.pull_all()
+    assert (out.kind, out.case_id) == ("handover_out", first)
+    service.release(a.id, first, Release(last_revision=0))
+    a.held.discard(first)
+    [arrived] = b.pull_all()
+    assert (arrived.kind, arrived.case_id) == ("handover_in", first)
+
+
+def test_a_published_form_reaches_every_device_and_a_broken_one_is_refused(
+        store: ServerStore) -> None:
+    a, b = Tablet(store, "a"), Tablet(store, "b")
+    publisher = FormPublisher(store.db, AuditLog(store.db), store.forms)
+    shipped = json.loads((store.forms.folder / "individual_kyc_v2.json").read_text())
+    new = {**shipped, "version": "4", "title": shipped["title"] + " (2027)"}
+    for broken, reason in ((b"{not json", "not JSON"),
+                           (json.dumps({**new, "steps": "x"}), "not valid"),
+                           (json.dumps({**shipped, "title": "Other"}), "new version")):
+        with pytest.raises((InvalidActError, ReviewConflictError), match=reason):
+            publisher.publish(SUE, broken, address=IP)
+    with pytest.raises(InvalidActError, match="SHA-256"):
+        publisher.publish(SUE, json.dumps(new), expected_sha256="0" * 64, address=IP)
+    with pytest.raises(NotAllowedError):
+        publisher.publish(ANNA, json.dumps(new), address=IP)
+    assert a.pull_all() == []
+    published = publisher.publish(SUE, json.dumps(new, indent=2),
+                                  expected_sha256=form_definition_sha256(new), address=IP)
+    assert publisher.publish(SUE, new, address=IP) == published  # the same again
+    for tablet in (a, b):
+        [form] = tablet.pull_all()
+        assert (form.kind, form.form_id, form.form_version, form.definition_sha256) == \
+            ("form", "individual_kyc", "4", form_definition_sha256(new))
+        assert form.definition == new
+    # Submissions under it are checked from now on, by this worker and any other.
+    assert store.forms.get("individual_kyc", "4") is not None
+    assert store.published_form("individual_kyc", "4") == store.forms.get("individual_kyc",
+                                                                           "4")

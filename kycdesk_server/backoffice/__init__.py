@@ -17,7 +17,14 @@ if TYPE_CHECKING:
 def register_backoffice(app: FastAPI, store: ServerStore, config: ServerConfig) -> None:
     """Pages under /office/…, JSON under /api/office/…, the security headers on both,
     and the services on `app.state.office` (what the session dependency reads)."""
-    from kycdesk_server.backoffice import api, pages, review_api, review_pages
+    from kycdesk_server.backoffice import (
+        api,
+        casework_api,
+        casework_pages,
+        pages,
+        review_api,
+        review_pages,
+    )
     from kycdesk_server.backoffice.review import ReviewError
     from kycdesk_server.backoffice.services import OfficeServices
     from kycdesk_server.backoffice.web import (
@@ -44,3 +51,5 @@ def register_backoffice(app: FastAPI, store: ServerStore, config: ServerConfig) 
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(review_api.router)
+    app.include_router(casework_api.router)
+    app.include_router(casework_pages.router)

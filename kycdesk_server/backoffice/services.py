@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from kycdesk_server.backoffice.accounts import AccountService
 from kycdesk_server.backoffice.assignments import AssignmentService
 from kycdesk_server.backoffice.audit import AuditLog
+from kycdesk_server.backoffice.form_publishing import FormPublisher
+from kycdesk_server.backoffice.handovers import HandoverService
 from kycdesk_server.backoffice.review import ReviewService
 from kycdesk_server.backoffice.sealing import Sealer, load_or_create_key
 from kycdesk_server.backoffice.sessions import SessionPolicy, SessionStore
@@ -21,6 +23,8 @@ class OfficeServices:
     accounts: AccountService
     review: ReviewService
     assignments: AssignmentService
+    handovers: HandoverService
+    forms: FormPublisher
 
     @classmethod
     def open(cls, store: ServerStore,
@@ -29,6 +33,8 @@ class OfficeServices:
         sessions = SessionStore(store.db, session_policy)
         accounts = AccountService(store.db, Sealer(load_or_create_key(store.root)), audit,
                                   sessions)
+        assignments = AssignmentService(store.db, audit, store.forms)
         return cls(audit, sessions, accounts,
                    ReviewService(store.db, audit, store.blobs, forms=store.forms),
-                   AssignmentService(store.db, audit, store.forms))
+                   assignments, HandoverService(store.db, audit, assignments),
+                   FormPublisher(store.db, audit, store.forms))

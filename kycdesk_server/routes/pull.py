@@ -7,14 +7,22 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from kycdesk.core.protocol import (
     PULL_PATH,
     UUID_TEXT,
+    HandoverRequest,
     PullReply,
     PullRequest,
+    Release,
+    repr_digest,
+)
+from kycdesk_server.backoffice.photo_bytes import (
+    UnsatisfiableRangeError,
+    etag,
+    parse_range,
 )
 from kycdesk_server.openapi_docs import CaseIdPath, errors
 from kycdesk_server.routes.auth import AppServices, DeviceId
@@ -32,3 +40,50 @@ async def pull(body: PullRequest, device: DeviceId, services: AppServices) -> JS
     reply = await asyncio.to_thread(services.pull.pull, device, body)
     # Unused fields left out: an empty pull stays one small answer.
     return JSONResponse(reply.model_dump(mode="json", exclude_defaults=True))
+
+
+@router.get("/v1/cases/{case_id}/images/{client_image_id}", response_class=Response,
+            summary="A photo of a case this device holds (handed over): single byte "
+                    "ranges to resume, Repr-Digest (SHA-256 of the whole), strong ETag",
+            responses={**errors(403, 404, 416), 200: {
+                "description": "The photo's bytes",
+                "content": {"application/octet-stream": {}}},
+                206: {"description": "The requested byte range"}})
+async def photo(case_id: CaseId, client_image_id: ImageId, device: DeviceId,
+                services: AppServices, request: Request) -> Response:
+    held = await asyncio.to_thread(services.pull.photo, device, case_id, client_image_id)
+    tag = etag(held.sha256)
+    headers = {"ETag": tag, "Accept-Ranges": "bytes", "Repr-Digest": repr_digest(held.sha256)}
+    if_range = request.headers.get("if-range")
+    try:
+        wanted = parse_range(request.headers.get("range"), held.byte_size) \
+            if if_range in (None, tag) else None
+    except UnsatisfiableRangeError:
+        return Response(status_code=416, headers={
+            **headers, "Content-Range": f"bytes */{held.byte_size}"})
+    start, end = (wanted.start, wanted.end) if wanted else (0, held.byte_size)
+    if wanted is not None:
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{held.byte_size}"
+    headers["Content-Length"] = str(end - start)
+    return StreamingResponse(services.pull.photo_bytes(held, start, end),
+                             status_code=206 if wanted else 200,
+                             media_type="application/octet-stream", headers=headers)
+
+
+@router.post("/v1/cases/{case_id}/handover-requests", status_code=202,
+             summary="This device holds an imported copy of another device's case: ask "
+                     "the office to hand it over", responses=errors(404, 409))
+async def request_handover(body: HandoverRequest, case_id: CaseId, device: DeviceId,
+                           services: AppServices) -> JSONResponse:
+    handover_id = await asyncio.to_thread(services.handovers.request, device, case_id, body)
+    return JSONResponse({"request_id": handover_id, "status": "requested"},
+                        status_code=202)
+
+
+@router.post("/v1/cases/{case_id}/release", status_code=200,
+             summary="After a handover_out: everything unsent was sent; the case goes to "
+                     "the device it was handed to", responses=errors(409))
+async def release(body: Release, case_id: CaseId, device: DeviceId,
+                  services: AppServices) -> JSONResponse:
+    await asyncio.to_thread(services.handovers.release, device, case_id, body)
+    return JSONResponse({"case_id": case_id, "status": "released"})

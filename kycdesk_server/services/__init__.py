@@ -5,11 +5,15 @@ Known refusals are `RequestRefusedError`s; a part that fails is `StorageUnavaila
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kycdesk_server.services.devices import DeviceService
 from kycdesk_server.services.pull import PullService
 from kycdesk_server.services.submissions import SubmissionService
 from kycdesk_server.services.uploads import UploadService
+
+if TYPE_CHECKING:  # the back office imports the services: a name here only
+    from kycdesk_server.backoffice.handovers import HandoverService
 
 
 @dataclass(frozen=True)
@@ -20,3 +24,4 @@ class Services:
     submissions: SubmissionService
     uploads: UploadService
     pull: PullService
+    handovers: HandoverService

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from kycdesk.core.protocol import PulledChange, PullReply, PullRequest
 from kycdesk_server import case_state, feed
+from kycdesk_server.blobs import PhotoBlobs
 from kycdesk_server.database import Database
 from kycdesk_server.errors import RequestRefusedError
 from kycdesk_server.feed import now
@@ -44,9 +46,41 @@ def _held_cases_differ(detail: str) -> RequestRefusedError:
         resync=True)
 
 
+@dataclass(frozen=True)
+class HeldPhoto:
+    where: str
+    sha256: str
+    byte_size: int
+
+
 class PullService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, blobs: PhotoBlobs | None = None) -> None:
         self.db = db
+        self.blobs = blobs
+
+    # -- photos of the cases the device holds ------------------------------------------
+    def photo(self, device_id: str, case_id: str, client_image_id: str) -> HeldPhoto:
+        """A photo of a case this device holds or owns (403 otherwise, 404 if the server
+        holds no such photo)."""
+        owner = self.db.execute("SELECT device_id FROM case_owners WHERE case_id = ?",
+                                (case_id,)).fetchone()
+        if not feed.holds(self.db, device_id, case_id) and \
+                (owner is None or str(owner[0]) != device_id):
+            raise RequestRefusedError(403, "Another device's case",
+                                      "This device does not hold this case.")
+        row = self.db.execute("SELECT path, sha256, byte_size FROM images "
+                              "WHERE case_id = ? AND client_image_id = ?",
+                              (case_id, client_image_id)).fetchone()
+        if row is None:
+            raise RequestRefusedError(404, "No such photo",
+                                      "The server holds no such photo of this case.")
+        return HeldPhoto(str(row[0]), str(row[1]), int(row[2]))
+
+    def photo_bytes(self, photo: HeldPhoto, start: int, end: int) -> Iterator[bytes]:
+        """Bytes [start, end) through the photo storage (files or S3): iterate in a
+        thread."""
+        assert self.blobs is not None
+        return self.blobs.read(photo.where, start, end)
 
     def pull(self, device_id: str, request: PullRequest) -> PullReply:
         token = request.token
@@ -73,9 +107,8 @@ class PullService:
                                      "(a restored server?).")
         digest, count = feed.held_as_of(self.db, device_id, current, position.feed_seq)
         if (digest, count) != (request.held_digest, request.held_count):
-            raise _held_cases_differ(
-                f"This device holds {request.held_count} cases the server's records "
-                f"do not match (the server counts {count}).")
+            raise _held_cases_differ("The cases this device holds do not match the "
+                                     "server's records.")
         if position.feed_seq > current.pulled_seq:
             feed.record_pulled(self.db, device_id, position.feed_seq)
         forms = self._forms_after(position.forms_seq, request.limit + 1)
