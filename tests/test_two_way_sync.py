@@ -229,11 +229,8 @@ def _held_case(server: ServerHandle, owner: Tablet, sources: list[Path]) -> str:
 
 
 def _hand_over(server: ServerHandle, case_id: str, to: Tablet, *, force: bool) -> None:
-    from kycdesk_server.backoffice.handovers import HandoverService
-
     with office(server) as services:
-        HandoverService(services.assignments.db, services.audit, services.assignments
-                        ).hand_over(SUE, case_id, to.server_id, force=force, address=IP)
+        services.handovers.hand_over(SUE, case_id, to.server_id, force=force, address=IP)
 
 
 def _photos_match(device: Tablet, case_id: str, expected: dict[str, str]) -> None:
