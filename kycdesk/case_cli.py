@@ -1,5 +1,5 @@
 """`kycdesk case …`: cases from the command line, for kiosk scripts, batch scanning and
-support — new, attach, show, list, discard, and export/import of a self-contained
+support — new, attach, show, list, resolve, discard, and export/import of a self-contained
 archive for manual transfer when a device has no network for weeks.
 
 Every command takes the data folder's lock (the app must not be writing it) and writes
@@ -35,6 +35,10 @@ if TYPE_CHECKING:  # the store loads QtSql: imported when a command runs, not at
 
 
 
+# CaseView's values (core.states), spelled here so `--help` needs no import of the store.
+LIST_VIEWS = ["assigned", "returned", "drafts", "waiting", "needs_action", "synced"]
+
+
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     case = sub.add_parser("case", parents=[common],
                           help="cases for scripts: new, attach, show, list, discard, export…")
@@ -50,9 +54,18 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     show.add_argument("case", help="the case id")
     show.add_argument("--json", action="store_true", help="print JSON (the only format)")
     listing = verbs.add_parser("list", parents=[common], help="the cases on this device")
-    listing.add_argument("--status", choices=["drafts", "waiting", "needs_action", "synced"],
-                         help="only one view of the cases")
+    listing.add_argument("--status", choices=LIST_VIEWS,
+                         help="only one view of the cases (assigned: assigned to you by the "
+                              "office; returned: returned to you with comments)")
     listing.add_argument("--json", action="store_true", help="print JSON")
+    resolve_ = verbs.add_parser(
+        "resolve", parents=[common],
+        help="choose between the office's value and yours where both changed a case")
+    resolve_.add_argument("case", help="the case id")
+    resolve_.add_argument("--conflict", type=int, required=True,
+                          help="which choice (its id in `case show --json`)")
+    resolve_.add_argument("--keep", choices=["server", "local"], required=True,
+                          help="server: the office's value; local: what this device has")
     discard = verbs.add_parser("discard", parents=[common],
                                help="remove a draft and its photos for good")
     discard.add_argument("case", help="the case id")
@@ -117,8 +130,11 @@ def _dispatch(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
     if command == "attach":
         return _attach(store, args, out)
     if command == "show":
-        print(json.dumps(_case_json(store, args.case), indent=1, ensure_ascii=False), file=out)
+        shown_case = {**_case_json(store, args.case), **_two_way_json(store, args.case)}
+        print(json.dumps(shown_case, indent=1, ensure_ascii=False), file=out)
         return ExitCode.OK
+    if command == "resolve":
+        return _resolve(store, args, out)
     if command == "list":
         return _list(store, args, out)
     if command == "discard":
@@ -231,23 +247,61 @@ def _case_json(store: LocalStore, case_id: str,
             "form": case.form, "photos": [_photo_json(i) for i in images]}
 
 
+def _two_way_json(store: LocalStore, case_id: str) -> dict[str, Any]:
+    """What the office said about the case (two-way sync), for `case show`."""
+    from dataclasses import asdict
+
+    state = store.read_two_way(case_id)
+    assignment = None if state.assignment is None else {
+        **asdict(state.assignment), "prefilled": sorted(state.assignment.prefilled)}
+    return {"inbox": state.inbox,
+            "assignment": assignment,
+            "comments": [asdict(c) for c in state.comments],
+            "decision": None if state.decision is None else asdict(state.decision),
+            "conflicts": [asdict(c) for c in state.conflicts],
+            "handover": state.handover, "handover_note": state.handover_note,
+            "read_only_reason": state.locked_reason,
+            "history": store.field_history(case_id)}
+
+
+def _resolve(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
+    from kycdesk.persistence.commands import ResolveConflict
+
+    open_ids = {c.id for c in store.read_two_way(args.case).conflicts}
+    if args.conflict not in open_ids:
+        print(f"error: case {args.case} has no open choice {args.conflict}"
+              f"{' (open: ' + ', '.join(map(str, sorted(open_ids))) + ')' if open_ids else ''}",
+              file=sys.stderr)
+        return ExitCode.PROBLEMS
+    store.run(ResolveConflict(args.conflict, args.keep))
+    kept = "the office's value" if args.keep == "server" else "the value on this device"
+    print(f"kept {kept} for case {args.case}", file=out)
+    return ExitCode.OK
+
+
 def _list(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
+    from kycdesk.core.records import CaseSort
     from kycdesk.core.states import CaseView
 
     view = CaseView(args.status) if args.status else None
+    # Assigned cases: the soonest due first, as the app lists them.
+    sort = CaseSort.DUE_DATE if view is CaseView.ASSIGNED else CaseSort.LAST_SAVED
     rows: list[CaseSummary] = []
-    while page := store.list_cases(limit=500, after=rows[-1] if rows else None, view=view):
+    while page := store.list_cases(limit=500, after=rows[-1] if rows else None, view=view,
+                                   sort=sort):
         rows += page
     if args.json:
         print(json.dumps([{"id": c.id, "reference_number": c.reference_number,
                            "status": c.status, "applicant_name": c.applicant_name,
                            "last_saved": c.last_saved, "photo_count": c.photo_count,
-                           "last_error": c.last_error} for c in rows],
+                           "last_error": c.last_error, "inbox": c.inbox,
+                           "due_date": c.due_date} for c in rows],
                          indent=1, ensure_ascii=False), file=out)
     else:
         for c in rows:
+            due = f"  due {c.due_date}" if c.due_date and c.inbox else ""
             print(f"{c.id}  {c.status:7}  {c.reference_number or '-'}  "
-                  f"{c.applicant_name or ''}", file=out)
+                  f"{c.applicant_name or ''}{due}", file=out)
     return ExitCode.OK
 
 

@@ -40,6 +40,8 @@ def _populate(store: LocalStore, count: int) -> list[str]:
     store.conn.execute("UPDATE cases SET last_saved = '2026-05-01T00:00:00Z' "
                        "WHERE rowid % 4 = 0")
     store.conn.execute("UPDATE cases SET photo_count = rowid % 3")
+    store.conn.execute("UPDATE cases SET due_date = '2026-06-0' || (rowid % 9 + 1) "
+                       "WHERE rowid % 5 <> 0")  # some due, some not (listed last)
     for case_id in ids[:count // 3]:
         transitions.submit(store, case_id)
     for case_id in ids[:count // 6]:
@@ -56,6 +58,7 @@ def _key(sort: CaseSort, case: CaseSummary) -> tuple[object, ...]:
         CaseSort.APPLICANT: ((case.applicant_name or "").lower(), case.id),
         CaseSort.PHOTOS: (case.photo_count, case.id),
         CaseSort.STATUS: (case.status, saved, case.id),
+        CaseSort.DUE_DATE: (case.due_date or "9999-12-31", case.id),
     }[sort]
 
 

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from kycdesk.core.errors import CaseLockedError, CaseNotFoundError, TransitionRefusedError
 from kycdesk.core.states import Change
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import events, intents, lifecycle
+from kycdesk.persistence import events, intents, lifecycle, pull_apply
 from kycdesk.persistence.commands import (
     AddImage,
     CreateCase,
@@ -65,9 +65,7 @@ def test_a_discard_cut_by_a_crash_is_finished_or_undone_at_start(
         intents.begin(paths.root, "retire", case_id)  # a discard starts,
         os.rename(folder, gone)  # its first step is done, then the power goes
         if crash_after == "rows":
-            for table in ("case_edits", "case_images", "case_forms", "case_events"):
-                store.conn.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
-            store.conn.execute("DELETE FROM cases WHERE id = ?", (case_id,))
+            pull_apply.remove_case_rows(store.conn, case_id)  # every table of a case
     with LocalStore(paths) as store:
         report = store.recover()
         assert report.retired_folders

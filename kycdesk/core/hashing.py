@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 
 def file_sha256(path: Path, chunk: int = 1024 * 1024) -> str:
@@ -13,3 +16,27 @@ def file_sha256(path: Path, chunk: int = 1024 * 1024) -> str:
         while piece := fh.read(chunk):
             digest.update(piece)
     return digest.hexdigest()
+
+
+# -- two-way (issue 17): the held-cases digest and a pushed form's hash ------------------
+def toggle_held(digest_hex: str, case_id: str) -> str:
+    """The held-cases digest with one case added or removed (XOR is its own inverse):
+    the XOR of SHA-256(case id as UTF-8) over the held set, as 64 hex
+    (protocol.EMPTY_HELD_DIGEST for none)."""
+    one = int.from_bytes(hashlib.sha256(case_id.encode("utf-8")).digest(), "big")
+    return f"{int(digest_hex, 16) ^ one:064x}"
+
+
+def held_digest(case_ids: Iterable[str]) -> str:
+    """The digest of a whole held set (a resync, a migration)."""
+    value = 0
+    for case_id in case_ids:
+        value ^= int.from_bytes(hashlib.sha256(case_id.encode("utf-8")).digest(), "big")
+    return f"{value:064x}"
+
+
+def definition_sha256(definition: Mapping[str, Any]) -> str:
+    """A form definition's SHA-256 as both sides compute it: over its canonical JSON
+    (keys sorted, no spaces, UTF-8 as is) — `PulledChange.definition_sha256`."""
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -16,6 +16,7 @@ class CaseSort(StrEnum):
     APPLICANT = "applicant"
     STATUS = "status"
     PHOTOS = "photos"
+    DUE_DATE = "due_date"  # assigned cases: the soonest due first (none due last)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class CaseSummary:
     last_error_kind: str | None = None
     next_attempt_at: str | None = None
     purged_at: str | None = None  # SYNCED and past retention: only this stub row remains
+    inbox: str | None = None      # assigned | returned (two-way): the draft's inbox
+    due_date: str | None = None   # YYYY-MM-DD, an assigned case's due date
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,8 @@ class SyncCase:
     # Image id -> the retake checks' findings on it, and whether the verifier kept it
     # anyway (from the case's audit events): sent with the photo, for the reviewer.
     retakes: dict[int, RetakeNote] = field(default_factory=dict)
-    # Field-level audit sent with the submission (protocol.FieldHistoryEntry as dicts).
+    # Field-level audit (protocol.FieldHistoryEntry as dicts, oldest first, bounded):
+    # every change of an answer on this device, sent with the submission.
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -114,3 +118,80 @@ class SyncCase:
 class RetakeNote:
     problems: tuple[str, ...]   # photo_quality.Problem values: blurred, glare, dark, small
     kept: bool                  # the verifier chose "Keep this photo"
+
+
+# -- two-way (issue 17): what the office sent this device, as the UI shows it -----------
+@dataclass(frozen=True)
+class ReviewComment:
+    """One reviewer comment, at a field or a photo (or the case: both None)."""
+
+    revision: int
+    field_key: str | None
+    client_image_id: str | None
+    text: str
+    author: str
+    at: str
+
+
+@dataclass(frozen=True)
+class CaseDecision:
+    """The office's newest decision on one of the case's revisions."""
+
+    revision: int
+    decision: str  # approved | rejected | returned
+    reason_code: str | None
+    reason_label: str | None
+    note: str
+    by: str
+    at: str
+
+
+@dataclass(frozen=True)
+class Assignment:
+    due_date: str | None
+    prefilled: frozenset[str]
+    assigned_by: str
+    note: str
+    assigned_at: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Both values kept; the verifier chooses."""
+
+    id: int
+    kind: str  # field | photo | status
+    field_key: str | None
+    client_image_id: str | None
+    server_value: Any
+    server_by: str
+    server_at: str
+    local_value: Any
+    local_by: str
+    local_at: str
+
+
+@dataclass(frozen=True)
+class TwoWayState:
+    case_id: str
+    inbox: str | None                    # assigned | returned | None
+    assignment: Assignment | None
+    comments: tuple[ReviewComment, ...]  # of the newest return
+    decision: CaseDecision | None
+    conflicts: tuple[Conflict, ...]      # unresolved
+    handover: str | None                 # requested | handing_out | refused | None
+    handover_note: str = ""
+    # Read-only on this device, and why (an assignment withdrawn after the verifier
+    # typed, a case the office no longer gives this device): None when editable.
+    locked_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingPhoto:
+    """A photo of a pulled case whose bytes are not on this device yet."""
+
+    case_id: str
+    client_image_id: str
+    sha256: str
+    byte_size: int
+    slot: str | None

@@ -4,6 +4,16 @@ Every status change goes through `persistence.cases.transition` with one of the
 `Change`s below; nothing else writes `cases.status`. The table says from which states a
 change is allowed and where it leads; what else a change writes (revision, attempts,
 error, receipt) is in `transition` beside it, in the same transaction as the audit event.
+
+Two-way sync (issue 17) adds one change and two ends of a case's life on this device:
+- RETURNED: a reviewer returned the revision this device holds SYNCED; it is a DRAFT
+  again (`inbox = returned`), its next submission the next revision.
+- An `assigned` (or handed-over) case is *created* as a DRAFT (`inbox = assigned`): a
+  creation, like `CreateCase`, announced with `CaseChange(change=None)`.
+- A case handed to another device is *removed* once its unsent work was sent
+  (`CaseChange(removed=True)`), like a discarded draft.
+Submitting clears the inbox: a case in "Assigned to you" or "Returned to you" moves to
+"Waiting to sync".
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ class Change(StrEnum):
     REOPEN = "reopen"            # back to draft; the next submit is a new revision
     SYNC_FAILED = "sync_failed"  # an attempt failed (records reason, kind, next attempt)
     SYNCED = "synced"            # the server confirmed the revision that was sent
+    RETURNED = "returned"        # the office returned the synced revision with comments
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,15 @@ TRANSITIONS: dict[Change, Rule] = {
     Change.SYNC_FAILED: Rule(frozenset({CaseStatus.READY, CaseStatus.FAILED}),
                              CaseStatus.FAILED),
     Change.SYNCED: Rule(frozenset({CaseStatus.READY, CaseStatus.FAILED}), CaseStatus.SYNCED),
+    Change.RETURNED: Rule(frozenset({CaseStatus.SYNCED}), CaseStatus.DRAFT),
 }
+
+
+class Inbox(StrEnum):
+    """Why a draft is in the verifier's inbox (cleared when it is submitted)."""
+
+    ASSIGNED = "assigned"   # the office created it for this device
+    RETURNED = "returned"   # a reviewer returned it with comments
 
 def allowed(change: Change, status: str) -> bool:
     """Whether the table lets a case in `status` take `change` (what the editor offers)."""
@@ -63,16 +82,22 @@ class CaseView(StrEnum):
     """How a person sorts cases: what they must still do, what is on its way, what is done.
     A failed attempt the app retries by itself is *waiting*, not *needs action*."""
 
-    DRAFTS = "drafts"              # DRAFT
+    ASSIGNED = "assigned"          # DRAFT the office assigned to this device
+    RETURNED = "returned"          # DRAFT a reviewer returned with comments
+    DRAFTS = "drafts"              # any other DRAFT
     WAITING = "waiting"            # READY, or FAILED with a transient error (retried)
     NEEDS_ACTION = "needs_action"  # FAILED with a permanent or authentication error
     SYNCED = "synced"              # SYNCED
 
 
-def case_view(status: str, error_kind: str | None) -> CaseView:
+def case_view(status: str, error_kind: str | None, inbox: str | None = None) -> CaseView:
     """The view a case is listed in (the store keeps it as a generated column built from
-    the same definitions, `persistence.schema._VIEW_OF_ROW`; a test holds them equal)."""
+    the same definitions, `persistence.schema._VIEW_OF_ROW_V8`; a test holds them equal)."""
     if status == CaseStatus.DRAFT:
+        if inbox == Inbox.ASSIGNED:
+            return CaseView.ASSIGNED
+        if inbox == Inbox.RETURNED:
+            return CaseView.RETURNED
         return CaseView.DRAFTS
     if status == CaseStatus.SYNCED:
         return CaseView.SYNCED
@@ -82,6 +107,8 @@ def case_view(status: str, error_kind: str | None) -> CaseView:
 
 
 VIEW_LABELS: dict[CaseView, str] = {
+    CaseView.ASSIGNED: "Assigned to you",
+    CaseView.RETURNED: "Returned to you",
     CaseView.DRAFTS: "Drafts",
     CaseView.WAITING: "Waiting to sync",
     CaseView.NEEDS_ACTION: "Needs action",

@@ -3,7 +3,8 @@
 - Keyset paging: a page starts after the last row shown (its sort key and id), so the
   page at row 50,000 costs what the first page costs. No OFFSET.
 - Every sort, in either direction, in every view, reads an index in order
-  (`schema.LIST_SORT_KEYS`: last saved, reference, applicant, photo count, status), and
+  (`schema.LIST_SORT_KEYS_V8`: last saved, reference, applicant, photo count, status,
+  due date), and
   stops after one page.
 - Counts per view come from `case_view_counts`, kept by triggers in the same transaction
   as the case row: no scan of the table at each refresh.
@@ -33,6 +34,7 @@ COUNT_CAP = 10_000   # a search's count stops here ("more than 10,000")
 # sooner (a scan for 10,000 matches of "Ng" costs 30-50 ms on 100,000 cases).
 SHORT_COUNT_CAP = 200
 TRIGRAM = 3
+NO_DUE_DATE = "9999-12-31"  # schema: sort_due of a case without a due date (listed last)
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,12 @@ _SORTS: dict[CaseSort, _SortSpec] = {
     CaseSort.APPLICANT: _SortSpec(("c.sort_applicant", "c.id"), False),
     CaseSort.PHOTOS: _SortSpec(("c.photo_count", "c.id"), True),
     CaseSort.STATUS: _SortSpec(("c.status", "c.sort_saved", "c.id"), False),
+    CaseSort.DUE_DATE: _SortSpec(("c.sort_due", "c.id"), False),
 }
 
 _COLUMNS = ("c.id, c.reference_number, c.status, c.last_saved, c.photo_count, c.last_error, "
-            "c.last_error_kind, c.next_attempt_at, c.purged_at, c.applicant_name")
+            "c.last_error_kind, c.next_attempt_at, c.purged_at, c.applicant_name, c.inbox, "
+            "c.due_date")
 
 
 def _cursor(sort: CaseSort, row: CaseSummary) -> tuple[Any, ...]:
@@ -62,6 +66,7 @@ def _cursor(sort: CaseSort, row: CaseSummary) -> tuple[Any, ...]:
         CaseSort.APPLICANT: (row.applicant_name or "", row.id),
         CaseSort.PHOTOS: (row.photo_count, row.id),
         CaseSort.STATUS: (row.status, saved, row.id),
+        CaseSort.DUE_DATE: (row.due_date or NO_DUE_DATE, row.id),
     }[sort]
 
 
@@ -137,7 +142,8 @@ def list_cases(conn: Connection, *, limit: int, after: CaseSummary | None = None
     rows = conn.query_all(sql, params)
     return [CaseSummary(id=r[0], reference_number=r[1], status=r[2], last_saved=r[3],
                         photo_count=int(r[4]), last_error=r[5], last_error_kind=r[6],
-                        next_attempt_at=r[7], purged_at=r[8], applicant_name=r[9])
+                        next_attempt_at=r[7], purged_at=r[8], applicant_name=r[9],
+                        inbox=r[10], due_date=r[11])
             for r in rows]
 
 

@@ -13,7 +13,8 @@ from kycdesk.core.errors import (
 )
 from kycdesk.core.ids import new_id, validate_case_id
 from kycdesk.core.records import CaseRecord
-from kycdesk.core.states import TRANSITIONS, CaseChange, CaseStatus, Change
+from kycdesk.core.states import TRANSITIONS, CaseChange, CaseStatus, Change, Inbox
+from kycdesk.persistence import held
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 
@@ -50,9 +51,16 @@ def case_status(conn: Connection, case_id: str) -> CaseStatus:
 
 
 def require_draft(conn: Connection, case_id: str) -> None:
-    status = case_status(conn, case_id)
-    if status is not CaseStatus.DRAFT:
-        raise CaseLockedError(f"This case is {status.value}; only drafts can be changed.")
+    """Only drafts take changes, and only those not read-only (an assignment the office
+    withdrew after the verifier typed, a case the office no longer gives this device)."""
+    row = conn.query_one("SELECT status, locked_reason FROM cases WHERE id = ?",
+                         (validate_case_id(case_id),))
+    if row is None:
+        raise CaseNotFoundError(f"Case {case_id} does not exist.")
+    if row[0] != CaseStatus.DRAFT.value:
+        raise CaseLockedError(f"This case is {row[0]}; only drafts can be changed.")
+    if row[1]:
+        raise CaseLockedError(str(row[1]))
 
 
 def transition(conn: Connection, case_id: str, change: Change, *,
@@ -71,7 +79,10 @@ def transition(conn: Connection, case_id: str, change: Change, *,
       or back to 0 if the attempt `progressed` (the backoff grows only with attempts that
       moved nothing).
     - SYNCED: only at the `revision` that was sent (the verifier may have reopened the
-      case meanwhile), with the server's `receipt`.
+      case meanwhile), with the server's `receipt`; the case joins the held set.
+    - RETURNED: DRAFT in the "returned" inbox, `revision + 1` (as REOPEN): the office
+      returned the revision this device holds synced.
+    SUBMIT clears the inbox.
     Raises TransitionRefusedError (nothing written) when the case is not in a state the
     change applies to.
     """
@@ -89,12 +100,14 @@ def transition(conn: Connection, case_id: str, change: Change, *,
         match change:
             case Change.SUBMIT:
                 sets += ["finalized_at = ?", "last_error = NULL", "last_error_kind = NULL",
-                         "next_attempt_at = NULL"]
+                         "next_attempt_at = NULL", "inbox = NULL"]
                 params.append(now)
             case Change.RETRY:
                 sets += ["last_error = NULL", "last_error_kind = NULL",
                          "next_attempt_at = NULL"]
-            case Change.REOPEN:
+            case Change.REOPEN | Change.RETURNED:
+                if change is Change.RETURNED:
+                    sets.append(f"inbox = '{Inbox.RETURNED.value}'")
                 sets += ["finalized_at = NULL", "last_error = NULL", "last_error_kind = NULL",
                          "next_attempt_at = NULL"]
                 # Past the revision that may have been sent (a never-saved form is sent
@@ -118,6 +131,7 @@ def transition(conn: Connection, case_id: str, change: Change, *,
                 sets += ["server_receipt = ?", "last_error = NULL", "last_error_kind = NULL",
                          "next_attempt_at = NULL"]
                 params.append(json.dumps(receipt, sort_keys=True))
+                held.hold(conn, case_id)
             case _:
                 assert_never(change)
         conn.execute(f"UPDATE cases SET {', '.join(sets)} WHERE id = ?", (*params, case_id))

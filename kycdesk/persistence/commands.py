@@ -15,14 +15,27 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 from kycdesk.core.records import FormValues, ImageRecord, Location
 from kycdesk.core.states import CaseChange, CaseStatus, Change
 from kycdesk.paths import DataPaths, ensure_private_dir
-from kycdesk.persistence import cases, events, forms, images, lifecycle, sync_repo
+from kycdesk.persistence import (
+    cases,
+    events,
+    field_history,
+    forms,
+    images,
+    lifecycle,
+    pull_apply,
+    sync_repo,
+    two_way,
+)
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.imagecheck import ImageLimits
+
+if TYPE_CHECKING:  # pydantic loads after the window is up (tests/test_architecture.py)
+    from kycdesk.core.protocol import PullReply
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,11 @@ class Command(Generic[T_co]):
         """The notification every view hears after this command succeeded (given what
         `apply` returned), if any."""
         return None
+
+    def announces_all(self, result: object) -> list[CaseChange]:
+        """Every notification (a pulled page creates and changes many cases)."""
+        change = self.announces(result)
+        return [] if change is None else [change]
 
 
 @dataclass(frozen=True)
@@ -100,11 +118,15 @@ class SaveForm(Command[int]):
     form_version: str | None = None
     applicant_name: str | None = None  # for the case list; None keeps the stored one
     id_number: str | None = None       # for the list's search; None keeps the stored one
+    # The field history's reason for the answers this save changes: typed, or document
+    # (read from an ID document and confirmed by the verifier).
+    why: Literal["typed", "document"] = "typed"
 
     def apply(self, ctx: StoreContext) -> int:
         return forms.save_form(ctx.conn, self.case_id, self.form,
                                form_version=self.form_version,
-                               applicant_name=self.applicant_name, id_number=self.id_number)
+                               applicant_name=self.applicant_name, id_number=self.id_number,
+                               why=self.why)
 
 
 @dataclass(frozen=True)
@@ -301,3 +323,98 @@ class AppendEvent(Command[int]):
     def apply(self, ctx: StoreContext) -> int:
         with ctx.conn.transaction():
             return events.append_event(ctx.conn, self.case_id, self.kind, self.detail)
+
+
+# -- two-way sync (issue 17) ------------------------------------------------------------
+@dataclass(frozen=True)
+class ApplyPull(Command[pull_apply.Applied]):
+    """One page of the pull and its new token, in one transaction (`pull_apply`)."""
+
+    groupable = True  # rows only
+    reply: PullReply
+    resync: bool = False
+    case_id: str | None = None
+
+    def apply(self, ctx: StoreContext) -> pull_apply.Applied:
+        return pull_apply.apply_page(ctx.conn, self.reply, resync=self.resync)
+
+    def announces_all(self, result: object) -> list[CaseChange]:
+        return list(result.case_changes) if isinstance(result, pull_apply.Applied) else []
+
+
+@dataclass(frozen=True)
+class RecordFetchedPhoto(Command[None]):
+    """A pulled photo's verified file is in place (`paths.pulled_photo`)."""
+
+    groupable = True  # rows only (the file was renamed into place by the sync worker)
+    case_id: str
+    client_image_id: str
+    path: Path
+
+    def apply(self, ctx: StoreContext) -> None:
+        two_way.record_fetched_photo(ctx.conn, ctx.paths, self.case_id,
+                                     self.client_image_id, self.path)
+
+
+@dataclass(frozen=True)
+class ReleaseCase(Command[CaseChange]):
+    """The server took a handed-over case back: its rows and files leave this device."""
+
+    case_id: str
+
+    def apply(self, ctx: StoreContext) -> CaseChange:
+        return two_way.record_released(ctx.conn, ctx.paths, self.case_id)
+
+    def announces(self, result: object) -> CaseChange | None:
+        return result if isinstance(result, CaseChange) else None
+
+
+@dataclass(frozen=True)
+class RecordHandoverRequested(Command[None]):
+    groupable = True  # rows only
+    case_id: str
+
+    def apply(self, ctx: StoreContext) -> None:
+        two_way.record_handover_requested(ctx.conn, self.case_id)
+
+
+@dataclass(frozen=True)
+class RecordNeedsHandover(Command[None]):
+    """An imported copy of another device's case: waits for the office, not a failure."""
+
+    groupable = True  # rows only
+    case_id: str
+    message: str
+
+    def apply(self, ctx: StoreContext) -> None:
+        two_way.record_needs_handover(ctx.conn, self.case_id, self.message)
+
+
+@dataclass(frozen=True)
+class ResolveConflict(Command[CaseChange | None]):
+    """The verifier's choice in a conflict: the office's value or their own, applied
+    through the normal save (field history why=merged); the conflict is resolved."""
+
+    groupable = True  # rows only
+    conflict_id: int
+    keep: Literal["server", "local"]
+    case_id: str | None = None
+
+    def apply(self, ctx: StoreContext) -> CaseChange | None:
+        return two_way.resolve_conflict(ctx.conn, ctx.paths, self.conflict_id, self.keep)
+
+    def announces(self, result: object) -> CaseChange | None:
+        return result if isinstance(result, CaseChange) else None
+
+
+@dataclass(frozen=True)
+class SetActor(Command[None]):
+    """Who acts on this device, for the field history: the verifier's name from
+    settings if any, else the device's name (no per-verifier sign-in yet)."""
+
+    groupable = True  # rows only
+    name: str
+    case_id: str | None = None
+
+    def apply(self, ctx: StoreContext) -> None:
+        field_history.set_actor(ctx.conn, self.name)

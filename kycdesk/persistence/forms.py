@@ -4,6 +4,8 @@ Every field change is appended to case_edits at once (one tiny statement), so a 
 inside the editor's debounce window loses at most the change in flight. The debounced
 save writes the whole form, bumps the revision and deletes the edits it folded in —
 one transaction, so a crash leaves either the old form plus its edits or the new form.
+The save also writes the field-level audit (`field_history`): one entry per answer that
+differs from the stored form, in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from kycdesk.core.errors import CaseLockedError, StoreError
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.records import FormValues
 from kycdesk.core.states import CaseStatus
-from kycdesk.persistence.cases import case_status
+from kycdesk.persistence import field_history
+from kycdesk.persistence.cases import require_draft
 from kycdesk.persistence.db import Connection
 
 
@@ -39,22 +42,26 @@ def append_edit(conn: Connection, case_id: str, field_key: str, value: Any) -> i
     row = conn.query_one(
         "INSERT INTO case_edits(case_id, seq, field_key, value_json, at) "
         "SELECT ?, coalesce((SELECT max(seq) FROM case_edits WHERE case_id = ?), 0) + 1, "
-        "?, ?, ? WHERE EXISTS (SELECT 1 FROM cases WHERE id = ? AND status = ?) "
+        "?, ?, ? WHERE EXISTS (SELECT 1 FROM cases WHERE id = ? AND status = ? "
+        "AND locked_reason IS NULL) "
         "RETURNING seq",
         (case_id, case_id, field_key, _dump(value), now_text(), case_id,
          CaseStatus.DRAFT.value),
     )
     if row is None:
-        # Nothing inserted: tell the caller why (missing case or locked case).
-        status = case_status(conn, case_id)
-        raise CaseLockedError(f"This case is {status.value}; only drafts can be changed.")
+        # Nothing inserted: tell the caller why (missing, locked or read-only case).
+        require_draft(conn, case_id)
+        raise CaseLockedError("This case is read-only on this device.")
     return int(row[0])
 
 
 def save_form(conn: Connection, case_id: str, form: FormValues, *,
               form_version: str | None = None, applicant_name: str | None = None,
-              id_number: str | None = None) -> int:
-    """Write the whole form, fold (delete) the pending edits; return the new revision.
+              id_number: str | None = None, why: str = "typed", by: str | None = None
+              ) -> int:
+    """Write the whole form, fold (delete) the pending edits, record each changed
+    answer in the field history (`why`, `by`: default the device's actor); return the
+    new revision.
 
     The writer runs commands in order, so every edit appended before this save is
     already in `form`; edits queued after it are appended after this commit.
@@ -63,9 +70,10 @@ def save_form(conn: Connection, case_id: str, form: FormValues, *,
     form_json = _dump(form)
     now = now_text()
     with conn.transaction():
-        status = case_status(conn, case_id)
-        if status is not CaseStatus.DRAFT:
-            raise CaseLockedError(f"This case is {status.value}; only drafts can be changed.")
+        require_draft(conn, case_id)
+        stored = conn.scalar("SELECT form_json FROM case_forms WHERE case_id = ?", (case_id,))
+        field_history.record_differences(conn, case_id, json.loads(stored) if stored else {},
+                                         form, why=why, by=by)
         conn.execute(
             "UPDATE case_forms SET form_json = ?, revision = revision + 1, updated_at = ?, "
             "form_version = coalesce(?, form_version) WHERE case_id = ?",

@@ -23,7 +23,7 @@ from kycdesk.core.errors import CaseLockedError, StorageUnavailableError, Transi
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.states import CaseStatus
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import intents
+from kycdesk.persistence import held, intents, pull_apply
 from kycdesk.persistence.cases import case_status
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
@@ -53,7 +53,7 @@ def _unretire(paths: DataPaths, gone: Path | None, case_id: str) -> None:
         os.rename(gone, paths.case_dir(case_id))
 
 
-def _with_folder_retired(conn: Connection, paths: DataPaths, case_id: str,
+def with_folder_retired(conn: Connection, paths: DataPaths, case_id: str,
                          change_rows: Callable[[], dict[str, object]]) -> dict[str, object]:
     """Retire the folder, change the rows in one transaction, then delete the folder; a
     failed transaction puts the folder back."""
@@ -91,15 +91,16 @@ def discard_draft(conn: Connection, paths: DataPaths, case_id: str) -> dict[str,
 
     def remove_rows() -> dict[str, object]:
         photos = _photo_count(conn, case_id)
-        for table in ("case_edits", "case_images", "case_forms", "case_events"):
-            conn.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
-        conn.execute("DELETE FROM cases WHERE id = ?", (case_id,))
+        # An assigned draft leaves the held set too: the office still giving it to this
+        # device shows as a digest mismatch, and the resync brings it back.
+        held.let_go(conn, case_id)
+        pull_apply.remove_case_rows(conn, case_id)
         detail: dict[str, object] = {"case_id": case_id, "reference_number": reference,
                                      "photos": photos}
         append_event(conn, None, "case_discarded", detail)
         return detail
 
-    return _with_folder_retired(conn, paths, case_id, remove_rows)
+    return with_folder_retired(conn, paths, case_id, remove_rows)
 
 
 def purge_synced(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, object]:
@@ -117,7 +118,9 @@ def purge_synced(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, 
     def strip_rows() -> dict[str, object]:
         photos = _photo_count(conn, case_id)
         conn.execute("DELETE FROM case_images WHERE case_id = ?", (case_id,))
-        conn.execute("DELETE FROM case_edits WHERE case_id = ?", (case_id,))
+        for table in ("case_edits", "field_history", "review_comments", "conflicts",
+                      "photos_to_fetch"):  # answers, old and new, and what was said
+            conn.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
         conn.execute("UPDATE case_forms SET form_json = '{}' WHERE case_id = ?", (case_id,))
         conn.execute("UPDATE cases SET applicant_name = NULL, id_number = NULL, purged_at = ? "
                      "WHERE id = ?",
@@ -126,7 +129,7 @@ def purge_synced(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, 
         append_event(conn, case_id, "purged_after_retention", detail)
         return detail
 
-    return _with_folder_retired(conn, paths, case_id, strip_rows)
+    return with_folder_retired(conn, paths, case_id, strip_rows)
 
 
 def purge_due(conn: Connection, days: float, now: datetime | None = None) -> list[str]:

@@ -5,12 +5,34 @@ read-only `ReadStore`, the sync worker's `SyncStoreAdapter` and the command line
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from kycdesk.core.records import CaseRecord, CaseSort, CaseSummary, ImageRecord, SyncCase
+from kycdesk.core.records import (
+    CaseRecord,
+    CaseSort,
+    CaseSummary,
+    ImageRecord,
+    PendingPhoto,
+    SyncCase,
+    TwoWayState,
+)
 from kycdesk.core.states import CaseStatus, CaseView
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import case_list, cases, images, lifecycle, sync_repo
+from kycdesk.persistence import (
+    case_list,
+    cases,
+    field_history,
+    held,
+    images,
+    lifecycle,
+    pull_apply,
+    sync_repo,
+    two_way,
+)
 from kycdesk.persistence.db import Connection
+
+if TYPE_CHECKING:  # pydantic loads after the window is up (tests/test_architecture.py)
+    from kycdesk.core.form_schema import FormDefinition
 
 MAX_PAGE = 500
 
@@ -57,3 +79,33 @@ class StoreReads:
 
     def absolute_path(self, stored: str) -> Path:
         return self.paths.absolute(stored)
+
+    # -- two-way sync (issue 17) --------------------------------------------------------
+    def read_two_way(self, case_id: str) -> TwoWayState:
+        """What the office said about a case: assignment, comments, decision, open
+        conflicts, handover."""
+        return two_way.read_two_way(self.conn, case_id)
+
+    def field_history(self, case_id: str, limit: int = 500) -> list[dict[str, Any]]:
+        return field_history.list_history(self.conn, case_id, limit)
+
+    def pull_position(self) -> tuple[str | None, str, int]:
+        """(token, held_digest, held_count) for the next pull."""
+        return held.position(self.conn)
+
+    def photos_to_fetch(self) -> list[PendingPhoto]:
+        return two_way.photos_to_fetch(self.conn)
+
+    def cases_to_release(self) -> list[tuple[str, int]]:
+        return two_way.cases_to_release(self.conn)
+
+    def handover_requests_due(self) -> list[tuple[str, str | None]]:
+        return two_way.handover_requests_due(self.conn)
+
+    def pushed_forms(self) -> list[FormDefinition]:
+        """Form definitions the office pushed (checked when they arrived)."""
+        return pull_apply.pushed_forms(self.conn)
+
+    def refused_forms(self) -> list[str]:
+        """Why pushed forms were refused, newest first."""
+        return two_way.refused_forms(self.conn)

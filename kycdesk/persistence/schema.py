@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kycdesk.core.errors import DatabaseCorruptError, DatabaseTooNewError
-from kycdesk.core.states import RETRIED_KIND, CaseStatus, CaseView
+from kycdesk.core.hashing import held_digest
+from kycdesk.core.states import RETRIED_KIND, CaseStatus, CaseView, Inbox
 from kycdesk.persistence.db import Connection
 
 log = logging.getLogger(__name__)
@@ -244,11 +245,150 @@ def _v6_to_v7_list_at_scale(conn: Connection) -> None:
     END""")
 
 
+# Version 8's view of a row (version 7's, frozen above, is what migration 7 built):
+# drafts in the verifier's inbox are listed apart. tests/test_schema.py holds it equal to
+# core.states.case_view.
+_VIEW_OF_ROW_V8 = (
+    f"CASE WHEN status = '{CaseStatus.DRAFT}' AND inbox = '{Inbox.ASSIGNED}' "
+    f"THEN '{CaseView.ASSIGNED}' "
+    f"WHEN status = '{CaseStatus.DRAFT}' AND inbox = '{Inbox.RETURNED}' "
+    f"THEN '{CaseView.RETURNED}' "
+    f"WHEN status = '{CaseStatus.DRAFT}' THEN '{CaseView.DRAFTS}' "
+    f"WHEN status = '{CaseStatus.READY}' THEN '{CaseView.WAITING}' "
+    f"WHEN status = '{CaseStatus.FAILED}' AND coalesce(last_error_kind, '{RETRIED_KIND}') "
+    f"= '{RETRIED_KIND}' THEN '{CaseView.WAITING}' "
+    f"WHEN status = '{CaseStatus.FAILED}' THEN '{CaseView.NEEDS_ACTION}' "
+    f"WHEN status = '{CaseStatus.SYNCED}' THEN '{CaseView.SYNCED}' END"
+)
+# Version 8 adds the due date (the "Assigned to you" view's order) to the sort keys.
+LIST_SORT_KEYS_V8 = (*LIST_SORT_KEYS, "sort_due")
+
+
+def _v7_to_v8_two_way(conn: Connection) -> None:
+    """Two-way sync (issue 17): the pull's position and the held-cases digest, each
+    case's inbox, due date and read-only reason, what the office sent (assignment,
+    comments, decisions, conflicts, photos to fetch, pushed forms) and the field-level
+    audit. Built for 100,000 cases: new columns are added without rewriting the case
+    table (ADD/DROP of virtual columns), the held set is a table of its own (filled
+    with one INSERT … SELECT), the views' indexes are rebuilt once."""
+    for column in ("inbox TEXT", "due_date TEXT", "locked_reason TEXT"):
+        conn.execute(f"ALTER TABLE cases ADD COLUMN {column}")
+    # list_view's definition changes: drop what refers to it, swap it, rebuild.
+    for trigger in ("cases_listed", "cases_unlisted", "cases_moved_view"):
+        conn.execute(f"DROP TRIGGER {trigger}")
+    for number in range(len(LIST_SORT_KEYS)):
+        conn.execute(f"DROP INDEX cases_view_{number}")
+    conn.execute("ALTER TABLE cases DROP COLUMN list_view")
+    conn.execute(f"ALTER TABLE cases ADD COLUMN list_view TEXT "
+                 f"GENERATED ALWAYS AS ({_VIEW_OF_ROW_V8}) VIRTUAL")
+    conn.execute("ALTER TABLE cases ADD COLUMN sort_due TEXT "
+                 "GENERATED ALWAYS AS (ifnull(due_date, '9999-12-31')) VIRTUAL")
+    for number, key in enumerate(LIST_SORT_KEYS_V8):
+        if number == len(LIST_SORT_KEYS):  # the new key's plain index
+            conn.execute(f"CREATE INDEX cases_list_{number} ON cases({key}, id)")
+        conn.execute(f"CREATE INDEX cases_view_{number} ON cases(list_view, {key}, id)")
+    conn.execute("DELETE FROM case_view_counts")
+    conn.execute("INSERT INTO case_view_counts(view, n) SELECT list_view, count(*) "
+                 "FROM cases WHERE list_view IS NOT NULL GROUP BY list_view")
+    for view in CaseView:
+        conn.execute("INSERT OR IGNORE INTO case_view_counts(view, n) VALUES (?, 0)",
+                     (view.value,))
+    conn.execute("""CREATE TRIGGER cases_listed AFTER INSERT ON cases BEGIN
+        UPDATE cases SET search_key = (SELECT coalesce(max(search_key), 0) + 1 FROM cases)
+            WHERE id = new.id AND new.search_key IS NULL;
+        INSERT INTO cases_search(rowid, reference_number, applicant_name, id_number)
+            SELECT search_key, reference_number, applicant_name, id_number
+            FROM cases WHERE id = new.id;
+        UPDATE case_view_counts SET n = n + 1 WHERE view = new.list_view;
+    END""")
+    conn.execute("""CREATE TRIGGER cases_unlisted AFTER DELETE ON cases BEGIN
+        DELETE FROM cases_search WHERE rowid = old.search_key;
+        UPDATE case_view_counts SET n = n - 1 WHERE view = old.list_view;
+    END""")
+    conn.execute("""CREATE TRIGGER cases_moved_view
+        AFTER UPDATE OF status, last_error_kind, inbox
+        ON cases WHEN old.list_view IS NOT new.list_view BEGIN
+        UPDATE case_view_counts SET n = n - 1 WHERE view = old.list_view;
+        UPDATE case_view_counts SET n = n + 1 WHERE view = new.list_view;
+    END""")
+
+    # The pull's position: one row. held_*: the digest of the cases this device holds
+    # with the server's authority (held_cases), kept in the transaction that changes it.
+    conn.execute("""CREATE TABLE pull_position(
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        token TEXT,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        held_digest TEXT NOT NULL,
+        held_count INTEGER NOT NULL,
+        resyncing INTEGER NOT NULL DEFAULT 0,
+        actor TEXT NOT NULL DEFAULT '')""")
+    conn.execute("CREATE TABLE held_cases(case_id TEXT PRIMARY KEY REFERENCES cases(id)) "
+                 "WITHOUT ROWID")
+    # Until now a device held exactly the cases the server accepted from it.
+    conn.execute("INSERT INTO held_cases(case_id) SELECT id FROM cases "
+                 "WHERE server_receipt IS NOT NULL")
+    held = [str(r[0]) for r in conn.query_all("SELECT case_id FROM held_cases")]
+    conn.execute("INSERT INTO pull_position(id, held_digest, held_count) VALUES (1, ?, ?)",
+                 (held_digest(held), len(held)))
+    conn.execute("CREATE TABLE resync_seen(case_id TEXT PRIMARY KEY) WITHOUT ROWID")
+
+    # What the office said about a case: the assignment, the handover, the newest return.
+    conn.execute("""CREATE TABLE case_office(
+        case_id TEXT PRIMARY KEY REFERENCES cases(id),
+        assigned_by TEXT, assigned_at TEXT, office_note TEXT NOT NULL DEFAULT '',
+        prefilled_json TEXT NOT NULL DEFAULT '[]',
+        handover TEXT, handover_note TEXT NOT NULL DEFAULT '')""")
+    conn.execute("""CREATE TABLE review_comments(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id TEXT NOT NULL REFERENCES cases(id),
+        revision INTEGER NOT NULL, field_key TEXT, client_image_id TEXT,
+        text TEXT NOT NULL, author TEXT NOT NULL, at TEXT NOT NULL)""")
+    conn.execute("CREATE INDEX review_comments_by_case ON review_comments(case_id, revision)")
+    conn.execute("""CREATE TABLE case_decisions(
+        case_id TEXT NOT NULL REFERENCES cases(id),
+        seq INTEGER NOT NULL, revision INTEGER NOT NULL, decision TEXT NOT NULL,
+        reason_code TEXT, reason_label TEXT, note TEXT NOT NULL DEFAULT '',
+        by TEXT NOT NULL DEFAULT '', at TEXT NOT NULL,
+        PRIMARY KEY(case_id, seq))""")
+    conn.execute("""CREATE TABLE conflicts(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id TEXT NOT NULL REFERENCES cases(id),
+        seq INTEGER NOT NULL, kind TEXT NOT NULL,
+        field_key TEXT, client_image_id TEXT,
+        server_json TEXT, server_by TEXT NOT NULL DEFAULT '', server_at TEXT NOT NULL,
+        local_json TEXT, local_by TEXT NOT NULL DEFAULT '', local_at TEXT NOT NULL,
+        resolved_at TEXT, kept TEXT)""")
+    # A page applied twice records each conflict once (NULLs are distinct in UNIQUE).
+    conn.execute("CREATE UNIQUE INDEX conflicts_once ON conflicts(case_id, seq, kind, "
+                 "ifnull(field_key, ''), ifnull(client_image_id, ''))")
+    conn.execute("CREATE INDEX conflicts_open ON conflicts(case_id) WHERE resolved_at IS NULL")
+    conn.execute("""CREATE TABLE photos_to_fetch(
+        client_image_id TEXT PRIMARY KEY,
+        case_id TEXT NOT NULL REFERENCES cases(id),
+        server_image_id TEXT NOT NULL, sha256 TEXT NOT NULL, byte_size INTEGER NOT NULL,
+        slot TEXT, latitude REAL, longitude REAL, accuracy REAL, address TEXT,
+        captured_at TEXT,
+        held_back INTEGER NOT NULL DEFAULT 0)""")  # 1: in a photo conflict, not fetched
+    conn.execute("CREATE INDEX photos_to_fetch_by_case ON photos_to_fetch(case_id)")
+    conn.execute("""CREATE TABLE pushed_forms(
+        form_id TEXT NOT NULL, version TEXT NOT NULL,
+        definition_json TEXT NOT NULL, sha256 TEXT NOT NULL, received_at TEXT NOT NULL,
+        PRIMARY KEY(form_id, version))""")
+    # The field-level audit: every change of an answer (old, new, when, who, why).
+    conn.execute("""CREATE TABLE field_history(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id TEXT NOT NULL REFERENCES cases(id),
+        field_key TEXT NOT NULL, old_json TEXT, new_json TEXT,
+        at TEXT NOT NULL, by TEXT NOT NULL DEFAULT '', why TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '')""")
+    conn.execute("CREATE INDEX field_history_by_case ON field_history(case_id, id)")
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [_v0_to_v1_seed, _v1_to_v2_sync_and_audit,
                                _v2_to_v3_applicant_name, _v3_to_v4_resumable_uploads,
                                _v4_to_v5_captured_at_source, _v5_to_v6_retention,
-                               _v6_to_v7_list_at_scale]
+                               _v6_to_v7_list_at_scale, _v7_to_v8_two_way]
 LATEST_VERSION = len(MIGRATIONS)
 
 

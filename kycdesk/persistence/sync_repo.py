@@ -13,6 +13,7 @@ from kycdesk.core.errors import CaseNotFoundError
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.records import RetakeNote, SyncCase
 from kycdesk.core.states import RETRIED_KIND, CaseStatus
+from kycdesk.persistence import field_history
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 from kycdesk.persistence.images import list_images
@@ -24,12 +25,21 @@ RETRIED_BY_ITSELF = (
 )
 
 
+# A case waiting for the office to hand it over (an imported copy of another device's
+# case) is not sent meanwhile: the server would refuse it again.
+NOT_WAITING_FOR_OFFICE = (
+    "NOT EXISTS (SELECT 1 FROM case_office o WHERE o.case_id = cases.id AND "
+    "o.handover IN ('needs_request', 'requested'))"
+)
+
+
 def due_cases(conn: Connection, now: str, *, ignore_backoff: bool = False) -> list[str]:
-    """READY cases, and transient failures whose backoff has passed; oldest first."""
+    """READY cases, and transient failures whose backoff has passed; oldest first.
+    Cases waiting for the office to hand them over are not due."""
     rows = conn.query_all(
-        f"SELECT id FROM cases WHERE status = ? OR ({RETRIED_BY_ITSELF} AND "
-        "(? OR next_attempt_at IS NULL OR next_attempt_at <= ?)) "
-        "ORDER BY coalesce(finalized_at, last_saved), id",
+        f"SELECT id FROM cases WHERE (status = ? OR ({RETRIED_BY_ITSELF} AND "
+        f"(? OR next_attempt_at IS NULL OR next_attempt_at <= ?))) AND "
+        f"{NOT_WAITING_FOR_OFFICE} ORDER BY coalesce(finalized_at, last_saved), id",
         (CaseStatus.READY.value, 1 if ignore_backoff else 0, now),
     )
     return [r[0] for r in rows]
@@ -57,7 +67,8 @@ def load_sync_case(conn: Connection, case_id: str) -> SyncCase:
     return SyncCase(id=case_id, reference_number=row[0], status=row[1],
                     revision=max(1, int(row[2] or 0)), form_id=row[3], form_version=row[4],
                     form=form, finalized_at=row[6], sync_attempts=int(row[7]),
-                    images=list_images(conn, case_id), retakes=_retakes(conn, case_id))
+                    images=list_images(conn, case_id), retakes=_retakes(conn, case_id),
+                    history=field_history.history_to_send(conn, case_id))
 
 
 def _retakes(conn: Connection, case_id: str) -> dict[int, RetakeNote]:

@@ -7,16 +7,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Concatenate, ParamSpec
+from pathlib import Path
+from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
 from PySide6.QtCore import QCoreApplication
 
 from kycdesk.core.errors import StoreError, TransitionRefusedError
 from kycdesk.core.states import Change
 from kycdesk.paths import DataPaths
-from kycdesk.persistence.commands import Command, ConfirmImage, RecordUpload, Transition
+from kycdesk.persistence.commands import (
+    ApplyPull,
+    Command,
+    ConfirmImage,
+    RecordFetchedPhoto,
+    RecordHandoverRequested,
+    RecordNeedsHandover,
+    RecordUpload,
+    ReleaseCase,
+    Transition,
+)
 from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.writer import PersistenceWriter, WriterThread
+
+if TYPE_CHECKING:
+    from kycdesk.core.protocol import PullReply
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +60,22 @@ class SyncStoreAdapter(ReadStore):
 
     confirm_image = waits_for(ConfirmImage)
     record_upload = waits_for(RecordUpload)
+    record_handover_requested = waits_for(RecordHandoverRequested)
+    record_needs_handover = waits_for(RecordNeedsHandover)
+
+    # -- two-way sync (issue 17); reads (pull_position, photos_to_fetch,
+    # cases_to_release, handover_requests_due) come from StoreReads ---------------------
+    def apply_pull(self, reply: PullReply, *, resync: bool) -> int:
+        """One page and its token in one transaction (idempotent); the changes applied."""
+        return self.writer.call(ApplyPull(reply, resync)).changes
+
+    def record_fetched_photo(self, case_id: str, client_image_id: str, path: Path) -> None:
+        """`path`: a verified file already renamed into place (`paths.pulled_photo`)."""
+        self.writer.call(RecordFetchedPhoto(case_id, client_image_id, path))
+
+    def record_released(self, case_id: str) -> None:
+        """The server took the case back: its rows and files leave this device."""
+        self.writer.call(ReleaseCase(case_id))
 
     def record_failure(self, case_id: str, *, kind: str, message: str,
                        next_attempt_at: str | None, progressed: bool = False) -> bool:

@@ -329,8 +329,7 @@ class PersistenceWriter(QObject):
         # Everyone hears the new states before the requesters act on their results.
         for pending, result in zip(batch, results, strict=True):
             if result.ok:
-                change = pending.command.announces(result.value)
-                if change is not None:
+                for change in pending.command.announces_all(result.value):
                     self.caseChanged.emit(change)
         for pending, result in zip(batch, results, strict=True):
             for done in pending.done:
