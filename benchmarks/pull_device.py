@@ -38,7 +38,7 @@ def main() -> int:
     from kycdesk.sync.client import SyncClient
     from kycdesk.sync.engine import SyncEngine
     from kycdesk.sync.pull import PullStep
-    from kycdesk.sync.status import PullOutcome
+    from kycdesk.sync.status import PullOutcome, RunResult
     from tests.fieldlink import LinkProfile, field_link
     from tests.sync_support import TOKEN, start_server
     from tests.two_way_support import FAST, assign_batch, lab_device_id
@@ -125,8 +125,13 @@ def main() -> int:
                 delays.append(max(0.0, now - last[0] - 0.001))
                 last[0] = now
 
-            results: list[object] = []
-            desk.sync.runFinished.connect(lambda r: (results.append(r), loop.quit()))
+            results: list[RunResult] = []
+
+            def finished(result: RunResult) -> None:
+                results.append(result)
+                loop.quit()
+
+            desk.sync.runFinished.connect(finished)
             timer = QTimer()
             timer.setTimerType(Qt.TimerType.PreciseTimer)
             timer.setInterval(1)
@@ -143,7 +148,8 @@ def main() -> int:
             timer.stop()
             desk.shutdown()
             [result] = results
-            pulled = result.pull.applied  # type: ignore[attr-defined]
+            assert result.pull is not None
+            pulled = result.pull.applied
             delays = delays[5:]
             print(f"   the app's sync worker pulled and applied {pulled} changes in "
                   f"{run_s * 1000:.0f} ms (health check, pull, empty push) with the case "

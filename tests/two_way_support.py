@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kycdesk.persistence.two_way import read_two_way
-
 from kycdesk.core.records import TwoWayState
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.sync_store import standalone_sync_store
+from kycdesk.persistence.two_way import read_two_way
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.engine import SyncEngine
@@ -114,9 +113,8 @@ def check_pull_state(server: ServerHandle, device_id: str, paths: DataPaths) -> 
     is there once with its prefill recorded once, and the token is where the held set is
     (the server's assignments up to the token's feed position). Returns the feed
     position."""
-    from kycdesk.persistence.held import position
-
     from kycdesk.core.hashing import held_digest
+    from kycdesk.persistence.held import position
 
     with LocalStore(paths) as store:
         token, digest, count = position(store.conn)

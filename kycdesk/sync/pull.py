@@ -29,6 +29,7 @@ from typing import Protocol, runtime_checkable
 
 from kycdesk.core.errors import FailureKind
 from kycdesk.core.protocol import HandoverRequest, PullReply, PullRequest, Release
+from kycdesk.core.records import PendingPhoto
 from kycdesk.paths import DataPaths, ensure_private_dir
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.errors import SyncCancelledError, SyncError
@@ -45,19 +46,6 @@ NEEDS_HANDOVER = ("This case belongs to another tablet. The office has been aske
 HANDOVER_REASON = "A copy of this case was imported on this tablet."
 
 
-class PhotoToFetch(Protocol):
-    """A photo of a pulled case whose bytes are not here yet (records.PendingPhoto)."""
-
-    @property
-    def case_id(self) -> str: ...
-    @property
-    def client_image_id(self) -> str: ...
-    @property
-    def sha256(self) -> str: ...
-    @property
-    def byte_size(self) -> int: ...
-
-
 @runtime_checkable
 class PullStore(Protocol):
     """The store's pull side (persistence.SyncStoreAdapter; docs: TWOWAY interfaces)."""
@@ -66,7 +54,7 @@ class PullStore(Protocol):
 
     def pull_position(self) -> tuple[str | None, str, int]: ...
     def apply_pull(self, reply: PullReply, *, resync: bool) -> int: ...
-    def photos_to_fetch(self) -> list[PhotoToFetch]: ...
+    def photos_to_fetch(self) -> list[PendingPhoto]: ...
     def record_fetched_photo(self, case_id: str, client_image_id: str, path: Path) -> None: ...
     def cases_to_release(self) -> list[tuple[str, int]]: ...
     def record_released(self, case_id: str) -> None: ...
@@ -148,7 +136,7 @@ class PullStep:
                 log.warning("photo of %s not fetched: %s", photo.case_id, exc)
             done += photo.byte_size
 
-    def fetch_photo(self, photo: PhotoToFetch) -> int:
+    def fetch_photo(self, photo: PendingPhoto) -> int:
         """One photo: resumed from its partial file, checked, renamed into place,
         recorded. Returns the bytes that came over the wire."""
         paths = self.store.paths
@@ -179,7 +167,7 @@ class PullStep:
         self.store.record_fetched_photo(photo.case_id, photo.client_image_id, final)
         return received
 
-    def _drop_stale_partials(self, pending: list[PhotoToFetch]) -> None:
+    def _drop_stale_partials(self, pending: list[PendingPhoto]) -> None:
         """With nothing left to fetch, a partial file left is of a photo no longer wanted
         (its case went away meanwhile). The folder holds only downloads in flight, so
         this is as long as what was in flight."""
