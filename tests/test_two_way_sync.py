@@ -100,11 +100,13 @@ def test_assigned_returned_fixed_resubmitted_approved_shows_each_step_on_the_tab
     sent = a.sync(server.base_url)
     assert sent.synced == [case_id], sent
     assert a.status(case_id) == "SYNCED" and a.state(case_id).inbox is None
+    with LocalStore(a.paths) as store:
+        first_sent = store.load_sync_case(case_id).revision
 
     with office(server) as services:
         detail = services.review.case(case_id)
         front = next(p.client_image_id for p in detail.photos if p.slot == "id_front")
-    _decide(server, case_id, 1, ReviewChange.RETURN, comments=[
+    _decide(server, case_id, first_sent, ReviewChange.RETURN, comments=[
         Comment("Check the spelling", field_key="applicant.last_name"),
         Comment("Glare on the photo: retake", client_image_id=front)])
     returned = a.sync(server.base_url)
@@ -120,16 +122,17 @@ def test_assigned_returned_fixed_resubmitted_approved_shows_each_step_on_the_tab
     resent = a.sync(server.base_url)
     assert resent.synced == [case_id], resent
     with LocalStore(a.paths) as store:
-        assert store.load_sync_case(case_id).revision == 2
-    revisions = server.query("SELECT revision FROM submissions WHERE case_id = ? "
+        second = store.load_sync_case(case_id).revision
+    revisions = server.query("SELECT revision FROM submission_revisions WHERE case_id = ? "
                              "ORDER BY revision", (case_id,))
-    assert [r[0] for r in revisions] == [1, 2]
+    # A newer revision (the device counts saves), kept beside the first.
+    assert [r[0] for r in revisions] == [first_sent, second] and second > first_sent
 
-    _decide(server, case_id, 2, ReviewChange.APPROVE)
+    _decide(server, case_id, second, ReviewChange.APPROVE)
     decided = a.sync(server.base_url)
     assert decided.pull is not None and decided.pull.applied >= 1
     decision = a.state(case_id).decision
-    assert decision is not None and (decision.revision, decision.decision) == (2, "approved")
+    assert decision is not None and (decision.revision, decision.decision) == (second, "approved")
     assert a.status(case_id) == "SYNCED"  # read-only on the tablet: status unchanged
 
 
@@ -185,12 +188,12 @@ def test_a_case_imported_from_another_tablet_waits_for_a_handover_with_one_plain
     assert "FAILED" not in first.stdout
     assert b.state(case_id).handover == "requested"
     assert b.status(case_id) != "FAILED"
-    [(requests,)] = server.query("SELECT count(*) FROM handover_requests WHERE case_id = ?",
-                                 (case_id,))
+    [(requests,)] = server.query("SELECT count(*) FROM handovers WHERE case_id = ? AND "
+                                 "state = 'requested'", (case_id,))
     assert requests == 1
     again = _sync_cli(b, server)  # not sent again, not asked again: it waits for the office
     assert again.returncode == 0 and "WAITING" not in again.stdout, again.stdout
-    assert server.query("SELECT count(*) FROM handover_requests WHERE case_id = ?",
+    assert server.query("SELECT count(*) FROM handovers WHERE case_id = ?",
                         (case_id,)) == [(1,)]
 
 
@@ -277,7 +280,7 @@ def test_a_two_phase_handover_moves_the_case_and_its_photos_resuming_after_cuts(
     _photos_match(new, case_id, photos)
     # Every cut resumed where it stopped (Range): the photos' bytes came over once.
     assert received == total, (received, total)
-    assert new.status(case_id) == "SYNCED"
+    assert new.status(case_id) == "DRAFT"  # the new tablet carries on with it
 
 
 def _pending(device: Tablet) -> bool:

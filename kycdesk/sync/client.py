@@ -443,7 +443,9 @@ class SyncClient:
         """One page of what changed for this device. A 412 (the held-cases digests
         disagree) is raised as a SyncError with status 412: the caller resyncs."""
         body = request.model_dump_json().encode()
-        response = self._request("POST", PULL_PATH, unclear_on_failure=False,
+        # "Unclear" when cut: the page may have been on its way (asking again is safe:
+        # the same token gives the same page).
+        response = self._request("POST", PULL_PATH, unclear_on_failure=True,
                                  content=body, headers={"Content-Type": "application/json"})
         self._expect(response, (200,), "the check for work from the office")
         reply: PullReply = self._parse(response, PullReply)
@@ -500,7 +502,7 @@ class SyncClient:
                         fh.write(piece)
                         written += len(piece)
                         if progress is not None:
-                            progress(offset + written)
+                            progress(written)  # bytes this request brought, as uploads
                     fh.flush()
                     os.fsync(fh.fileno())
                 return Download(parse_repr_digest(response.headers.get("repr-digest")),

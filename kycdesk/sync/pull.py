@@ -39,6 +39,7 @@ from kycdesk.sync.status import PullOutcome
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 200
+MAX_CUTS = 4  # in one run: 200 -> 50 -> 12 -> 3 -> 1 change(s) a page
 CHECKING = "checking for work from the office"
 FETCHING = "fetching photos of cases handed to this tablet"
 NEEDS_HANDOVER = ("This case belongs to another tablet. The office has been asked to hand "
@@ -76,6 +77,9 @@ class PullStep:
         self.cancel = cancel or threading.Event()
         self.on_progress = on_progress
         self.limit = limit
+        # The page size asked for: a quarter after a cut, doubled after each page that
+        # arrived, never above `limit` — what the link allows, learnt as the uploads do.
+        self.page = limit
 
     def run(self, outcome: PullOutcome) -> None:
         """Pages, then photos, then handover requests. A SyncError of one photo or one
@@ -90,11 +94,12 @@ class PullStep:
     def pull_pages(self, outcome: PullOutcome) -> None:
         resync = False
         continuing = False  # a later page of a resync carries the token of the one before
+        cuts = 0
         while True:
             self._check_cancel()
             token, digest, count = self.store.pull_position()
             request = PullRequest(token=token if (continuing or not resync) else None,
-                                  held_digest=digest, held_count=count, limit=self.limit,
+                                  held_digest=digest, held_count=count, limit=self.page,
                                   resync=resync)
             try:
                 reply = self.client.pull(request)
@@ -103,9 +108,17 @@ class PullStep:
                     log.info("held cases differ from the server's: resync")
                     resync = outcome.resynced = True
                     continue
+                if exc.unclear and exc.status is None and cuts < MAX_CUTS and self.page > 1:
+                    # The link broke while the page came: a smaller page fits between
+                    # cuts (a link reset every few seconds never lets a big one through).
+                    cuts += 1
+                    self.page = max(1, self.page // 4)
+                    log.info("pull cut; asking for %d changes at a time", self.page)
+                    continue
                 raise
             outcome.applied += self.store.apply_pull(reply, resync=resync)
             outcome.pages += 1
+            self.page = min(self.limit, self.page * 2)
             if not reply.more:
                 return
             if not reply.changes and reply.token == token:
@@ -126,30 +139,37 @@ class PullStep:
             self._check_cancel()
             self._report(FETCHING, items_done=index - 1, items_total=len(pending) + 1,
                          bytes_done=done, bytes_total=total)
-            try:
-                outcome.photo_bytes += self.fetch_photo(photo)
-                outcome.photos += 1
-            except SyncError as exc:
-                if exc.kind is FailureKind.AUTH:
-                    raise
-                outcome.problems.append(str(exc))
-                log.warning("photo of %s not fetched: %s", photo.case_id, exc)
+            self._fetch_counted(photo, outcome)
             done += photo.byte_size
 
-    def fetch_photo(self, photo: PendingPhoto) -> int:
+    def _fetch_counted(self, photo: PendingPhoto, outcome: PullOutcome) -> None:
+        """One photo; a failure is noted (and the rest goes on), the bytes it brought
+        counted either way (a cut request's bytes stay in the partial file)."""
+        brought = [0]
+        try:
+            self.fetch_photo(photo, progress=lambda n: brought.__setitem__(0, n))
+            outcome.photos += 1
+        except SyncError as exc:
+            if exc.kind is FailureKind.AUTH:
+                raise
+            outcome.problems.append(str(exc))
+            log.warning("photo of %s not fetched: %s", photo.case_id, exc)
+        finally:
+            outcome.photo_bytes += brought[0]
+
+    def fetch_photo(self, photo: PendingPhoto, *,
+                    progress: Callable[[int], None] | None = None) -> None:
         """One photo: resumed from its partial file, checked, renamed into place,
-        recorded. Returns the bytes that came over the wire."""
+        recorded. `progress`: the bytes this request has brought so far."""
         paths = self.store.paths
         part = paths.partial_download(photo.case_id, photo.client_image_id)
         ensure_private_dir(part.parent)
-        if part.exists() and part.stat().st_size == photo.byte_size \
-                and _sha256_of(part) == photo.sha256:
-            received, announced = 0, None  # all of it came before a kill; not recorded yet
-        else:
-            download = self.client.download_image(
+        announced = None
+        if not (part.exists() and part.stat().st_size == photo.byte_size
+                and _sha256_of(part) == photo.sha256):  # else: all came before a kill
+            announced = self.client.download_image(
                 photo.case_id, photo.client_image_id, part, byte_size=photo.byte_size,
-                cancel=self.cancel)
-            received, announced = download.received, download.sha256
+                cancel=self.cancel, progress=progress).sha256
         actual = _sha256_of(part)
         if actual != photo.sha256 or (announced is not None and announced != actual) \
                 or part.stat().st_size != photo.byte_size:
@@ -165,7 +185,6 @@ class PullStep:
         _fsync_dir(final.parent)
         _fsync_dir(part.parent)
         self.store.record_fetched_photo(photo.case_id, photo.client_image_id, final)
-        return received
 
     def _drop_stale_partials(self, pending: list[PendingPhoto]) -> None:
         """With nothing left to fetch, a partial file left is of a photo no longer wanted
