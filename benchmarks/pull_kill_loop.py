@@ -27,7 +27,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--rate", type=float, default=200_000, help="link bytes/s")
+    parser.add_argument("--rate", type=float, default=50_000, help="link bytes/s")
     args = parser.parse_args()
     app = qt_app()
     from kycdesk.paths import resolve
@@ -50,7 +50,7 @@ def main() -> int:
             with field_link(urlsplit(server.base_url).port or 0,
                             LinkProfile(rate_bps=args.rate, latency_s=0.03)) as link:
                 result = pull_kill_loop(server, paths, TOKEN, kills=args.kills, rng=rng,
-                                        url=link.url)
+                                        url=link.url, kill_after=(1.0, 5.0))
             env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
             final = subprocess.run(
                 [sys.executable, "-m", "kycdesk", "sync", "--once", "--now", "--data-dir",
