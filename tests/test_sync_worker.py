@@ -91,7 +91,8 @@ def test_worker_syncs_and_reports_by_signal(qtbot: QtBot, paths: DataPaths,
     assert SyncState.SYNCING in states and states[-1] == SyncState.IDLE
     uploads = [p for p in progress if p.step == "sending photos"]
     assert uploads and uploads[-1].bytes_total > 0
-    assert {p.case_count for p in progress} == {2}
+    assert progress[0].step == "checking for work from the office"  # the pull comes first
+    assert {p.case_count for p in progress if p.case_id} == {2}
     with LocalStore(paths) as store:
         assert_server_holds_exactly(server, store, ids)
 
