@@ -3,7 +3,7 @@ office (issue 17): after every kill the device's store is checked — the held-c
 agrees with the cases held, every case is there once with its prefill recorded once, and
 the token stands exactly where the held set is (the server's assignments up to it). At
 the end every assignment is on the device and a last pull applies nothing and needs no
-resync. (The test suite does 12 kills: tests/test_pull_kill.py.)
+resync. (The test suite does 6 kills: tests/test_pull_kill.py.)
 
     .venv/bin/python -m benchmarks.pull_kill_loop --kills 200
 """
@@ -50,7 +50,7 @@ def main() -> int:
             with field_link(urlsplit(server.base_url).port or 0,
                             LinkProfile(rate_bps=args.rate, latency_s=0.03)) as link:
                 result = pull_kill_loop(server, paths, TOKEN, kills=args.kills, rng=rng,
-                                        url=link.url, kill_after=(1.0, 5.0))
+                                        link=link)
             env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
             final = subprocess.run(
                 [sys.executable, "-m", "kycdesk", "sync", "--once", "--now", "--data-dir",

@@ -23,9 +23,9 @@ def test_sigkilled_pulls_lose_nothing_apply_nothing_twice_and_keep_the_token_tru
         pass
     with field_link(urlsplit(server.base_url).port or 0,
                     LinkProfile(rate_bps=150_000, latency_s=0.03)) as link:
-        result = pull_kill_loop(server, paths, TOKEN, kills=12, rng=random.Random(3),
-                                url=link.url, batch=150)
-    assert result.kills == 12
+        result = pull_kill_loop(server, paths, TOKEN, kills=6, rng=random.Random(3),
+                                link=link, batch=100)
+    assert result.kills == 6
     assert result.mid_page >= 1, "no kill came after a page was applied"
     final = subprocess.run(
         [sys.executable, "-m", "kycdesk", "sync", "--once", "--now", "--data-dir",

@@ -24,6 +24,7 @@ from kycdesk_server.backoffice.identity import Reviewer
 from kycdesk_server.backoffice.services import OfficeServices
 from kycdesk_server.devices import sha256_hex
 from kycdesk_server.storage import ServerStore
+from tests.fieldlink import FieldLink
 from tests.sync_support import ServerHandle
 
 FAST = Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0.0)
@@ -136,22 +137,25 @@ def check_pull_state(server: ServerHandle, device_id: str, paths: DataPaths) -> 
 
 
 def pull_kill_loop(server: ServerHandle, paths: DataPaths, token: str, *, kills: int,
-                   rng: Any, url: str, batch: int = 200,
-                   kill_after: tuple[float, float] = (1.0, 4.0)) -> KillLoopResult:
-    """`kycdesk sync --once --now` SIGKILLed `kills` times while it pulls and applies:
-    the office keeps assigning (a batch whenever fewer than two pages wait), so every
-    run has work from the office in flight. After each kill the store is checked."""
+                   rng: Any, link: FieldLink, batch: int = 200,
+                   kill_after: tuple[float, float] = (0.0, 3.0)) -> KillLoopResult:
+    """`kycdesk sync --once --now` (through `link`) SIGKILLed `kills` times while it
+    pulls and applies: each kill comes `kill_after` seconds after the run's first
+    connection (the process's start-up is not what is tested); the office keeps
+    assigning (a batch whenever fewer than two pages wait), so every run has work from
+    the office in flight. After each kill the store is checked."""
     import os
     import signal
     import subprocess
     import sys
+    import time
 
     from tests.sync_support import REPO_ROOT
 
     device_id = lab_device_id(token)
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
     cmd = [sys.executable, "-m", "kycdesk", "sync", "--once", "--now", "--data-dir",
-           str(paths.root), "--server", url, "--token", token]
+           str(paths.root), "--server", link.url, "--token", token]
     assigned = len(assign_batch(server, device_id, 2 * batch, 0))
     done = checks = mid_page = 0
     last_seq = 0
@@ -160,8 +164,13 @@ def pull_kill_loop(server: ServerHandle, paths: DataPaths, token: str, *, kills:
                                     "AND feed_seq > ?", (device_id, last_seq))
         if waiting < 2 * batch:
             assigned += len(assign_batch(server, device_id, batch, assigned))
+        connections = link.connections
         process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    env=env)
+        started = time.monotonic()
+        while link.connections == connections and process.poll() is None \
+                and time.monotonic() - started < 120:
+            time.sleep(0.01)  # polling the link's counter: the child gives no signal
         try:
             process.wait(timeout=rng.uniform(*kill_after))
         except subprocess.TimeoutExpired:
