@@ -304,3 +304,35 @@ def test_a_handover_forced_while_the_old_tablet_is_offline(
     back = old.sync(server.base_url)  # back online: told to keep its copy read-only
     assert back.pull is not None and back.pull.applied >= 1
     assert old.state(case_id).locked_reason
+
+
+def test_a_pushed_form_damaged_on_the_way_is_refused_and_the_good_one_is_kept(
+        qapp: object, server: ServerHandle, tmp_path: Path) -> None:
+    import json
+
+    from kycdesk.core.hashing import definition_sha256
+    from kycdesk.persistence.two_way import refused_forms
+
+    device = tablet(tmp_path, TOKEN_B, "forms")
+    device.sync(server.base_url)
+    shipped = json.loads((REPO_ROOT / "resources" / "forms" / "individual_kyc_v2.json")
+                         .read_text())
+    version = f"9{uuid.uuid4().int % 10_000}"
+    good = {**shipped, "version": version}
+    damaged = {**shipped, "version": f"{version}1"}
+    with office(server) as services:
+        services.forms.publish(SUE, good, expected_sha256=definition_sha256(good),
+                               address=IP)
+        services.forms.publish(SUE, damaged, address=IP)
+        # Damaged on the way (a proxy, a disk): its bytes no longer match its SHA-256.
+        services.assignments.db.execute(
+            "UPDATE published_forms SET definition_json = ? WHERE version = ?",
+            (json.dumps({**damaged, "title": "tampered"}), damaged["version"]))
+    result = device.sync(server.base_url)
+    assert result.pull is not None and not result.pull.problems
+    with LocalStore(device.paths) as store:
+        kept = {(f.form_id, f.version) for f in store.pushed_forms()}
+        refused = refused_forms(store.conn)
+    assert ("individual_kyc", version) in kept
+    assert ("individual_kyc", damaged["version"]) not in kept
+    assert any(damaged["version"] in message and "SHA-256" in message for message in refused)
