@@ -1,6 +1,6 @@
 """`kycdesk-server --host 127.0.0.1 --port 8080 --data-dir DIR [--token T] [...]` serves;
-`kycdesk-server enrol-code|devices|revoke|revisions|migrate|user|audit --data-dir DIR`
-administers."""
+`kycdesk-server enrol-code|devices|revoke|revisions|migrate|user|audit|case|forms
+--data-dir DIR` administers."""
 
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ def s3_settings(args: argparse.Namespace) -> S3Settings | None:
 
 
 ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate", "ingest", "user",
-                  "audit", "reason-codes")
+                  "audit", "reason-codes", "case", "forms")
 
 
 def build_admin_parser() -> argparse.ArgumentParser:
@@ -182,6 +182,9 @@ def build_admin_parser() -> argparse.ArgumentParser:
     from kycdesk_server.backoffice.reason_cli import add_reason_parser
 
     add_reason_parser(sub, common)
+    from kycdesk_server.backoffice.casework_cli import add_casework_parsers
+
+    add_casework_parsers(sub, common)
     return parser
 
 
@@ -226,6 +229,10 @@ def admin(argv: Sequence[str]) -> int:
             from kycdesk_server.backoffice.reason_cli import reason_command
 
             return reason_command(args, store)
+        elif args.command in ("case", "forms"):
+            from kycdesk_server.backoffice.casework_cli import casework_command
+
+            return casework_command(args, store)
         elif args.command == "audit":
             from kycdesk_server.backoffice.user_cli import audit_command
 

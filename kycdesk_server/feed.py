@@ -80,6 +80,14 @@ def _lock(db: Database, device_id: str, *, advance: int) -> tuple[int, str, int]
     return int(row[0]), str(row[1]), int(row[2])
 
 
+def lock(db: Database, device_ids: list[str]) -> None:
+    """Take several devices' rows at the start of an act that appends to more than one
+    feed (a handover: the old and the new tablet), always in id order, so two such acts
+    crossing (A→B and B→A) wait for each other instead of deadlocking on PostgreSQL."""
+    for device_id in sorted(set(device_ids)):
+        _lock(db, device_id, advance=0)
+
+
 def _move_held(db: Database, device_id: str, case_id: str, delta: int) -> int:
     """Add (+1) or remove (-1) the case from the device's held set; the delta that took
     effect (0: it was already so)."""

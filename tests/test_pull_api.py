@@ -9,6 +9,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,8 +24,17 @@ from kycdesk.core.protocol import (
 from kycdesk_server.backoffice.web import CSRF_HEADER
 from kycdesk_server.feed import digest_of
 from tests.browser_support import OfficeServer
+from tests.real_parts import start_postgres
 from tests.review_support import FORM, answers, image_entry, jpeg
-from tests.sync_support import REPO_ROOT, TOKEN, ServerHandle, server_on_each_backend, tus_upload
+from tests.sync_support import (
+    REPO_ROOT,
+    TOKEN,
+    Backend,
+    ServerHandle,
+    server_on_each_backend,
+    start_server,
+    tus_upload,
+)
 
 TOKEN_B = "second-tablet-token"
 server = server_on_each_backend("pull-api", extra=["--token", TOKEN_B])
@@ -241,3 +251,43 @@ def test_a_broken_form_is_refused_with_its_reason_and_a_good_one_reaches_tablets
         "images": [], "client": {"app_version": "t", "device_id": "b"}})
     assert accepted.status_code == 201, accepted.text
     assert CSRF_HEADER in office["supervisor"].headers
+
+
+def test_a_pull_while_the_database_is_down_is_503_then_answers_again(
+        tmp_path: Path) -> None:
+    """The known storage error, as on every other route: 503 + Retry-After, no 500."""
+    cluster = start_postgres()
+    log = tmp_path / "server.log"
+    handle = start_server(tmp_path / "data", backend=Backend(cluster.new_database("down")),
+                          log=log, extra=["--db-timeout", "2"])
+    body = {"held_digest": EMPTY_HELD_DIGEST, "held_count": 0}
+    try:
+        with device_client(handle, TOKEN) as http:
+            assert http.post("/v1/pull", json=body).status_code == 200
+            cluster.shut_down()
+            down = http.post("/v1/pull", json=body)
+            assert down.status_code == 503 and down.headers["retry-after"]
+            assert http.get(f"/v1/cases/{uuid.uuid4()}/images/{uuid.uuid4()}"
+                            ).status_code == 503
+            cluster.start_again()
+            assert http.post("/v1/pull", json=body).status_code == 200
+    finally:
+        handle.stop()
+        cluster.stop()
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text and " 500 " not in text
+
+
+def test_the_office_pages_acts_need_the_pages_token_and_a_supervisor(
+        server: ServerHandle, office: dict[str, httpx.Client]) -> None:
+    form = {"reference": "KYC-P", "applicant_name": "Ada", "device": lab_device_id(TOKEN),
+            "form": "individual_kyc/2", "prefill:applicant.first_name": "Ada"}
+    url = f"{server.base_url}/office/assignments"
+    for role, token, expected in (("supervisor", False, 403), ("reviewer", True, 403),
+                                  ("supervisor", True, 303)):
+        headers = office[role].headers
+        sent = {**form, **({"csrf_token": headers[CSRF_HEADER]} if token else {})}
+        reply = httpx.post(url, data=sent, timeout=10, headers={"Cookie": headers["Cookie"]})
+        assert reply.status_code == expected, (role, token, reply.text[:300])
+    rows = office["reviewer"].get("/api/office/assignments").json()
+    assert [r["reference"] for r in rows].count("KYC-P") == 1

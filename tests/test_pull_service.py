@@ -308,6 +308,12 @@ def test_a_handover_waits_for_the_old_tablet_then_moves_the_case_with_its_photos
     assert (out.kind, out.revision, out.note) == ("handover_out", 1, "Anna is on leave")
     assert b.pull_all() == []  # not before the old tablet has let it go
     assert DeviceRegistry(store.db).owner(case_id) == a.id
+    a.token, a.held = None, set()  # the tablet lost its store meanwhile: a resync
+    resynced = a.service.pull(a.id, a.request(resync=True))
+    assert [(c.kind, c.case_id) for c in resynced.changes] == \
+        [("case_state", case_id), ("handover_out", case_id)]  # still owed
+    a.apply(resynced)
+    assert a.pull().changes == []
     with pytest.raises(RequestRefusedError) as early:
         service.release(a.id, case_id, Release(last_revision=2))
     assert early.value.status == 409  # it claims a revision the server lacks
@@ -350,6 +356,8 @@ def test_a_forced_handover_tells_the_old_tablet_to_keep_its_copy_read_only(
         ("handover_in", {"applicant.first_name": "Ada"}, "KYC-1")
     with pytest.raises(RequestRefusedError):  # the old tablet cannot release it now
         service.release(a.id, case_id, Release(last_revision=0))
+    [row] = AssignmentService(store.db, AuditLog(store.db), store.forms).list()
+    assert (row.device_id, row.status) == (b.id, "handed_over")
     assert [e.action for e in AuditLog(store.db).entries()][:2] == \
         ["case.handover_forced", "case.handover_started"]
 
@@ -414,3 +422,68 @@ def test_a_published_form_reaches_every_device_and_a_broken_one_is_refused(
     assert store.forms.get("individual_kyc", "4") is not None
     assert store.published_form("individual_kyc", "4") == store.forms.get("individual_kyc",
                                                                            "4")
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_a_v5_database_gets_each_devices_held_set_from_what_it_submitted(
+        tmp_path: Path, engine: str, request: pytest.FixtureRequest) -> None:
+    """Migration 5 → 6: a tablet of the one-way version holds the cases it owns and has
+    submitted; its first pull (no token, that digest) is not a 412."""
+    from kycdesk_server import schema
+    from kycdesk_server.database import Database, PostgresDatabase, SqliteDatabase
+
+    db: Database
+    if engine == "sqlite":
+        db = SqliteDatabase(tmp_path / "server.sqlite3")
+    else:
+        db = PostgresDatabase(request.getfixturevalue("postgres").new_database("v5to6"))
+    schema.migrate(db, target=5)
+    submitted, claimed_only = str(uuid.uuid4()), str(uuid.uuid4())
+    db.execute("INSERT INTO devices VALUES ('dev-1', 'tablet', 'hash', 't', NULL)")
+    db.execute("INSERT INTO devices VALUES ('dev-2', 'idle', 'hash2', 't', NULL)")
+    for case_id in (submitted, claimed_only):
+        db.execute("INSERT INTO case_owners VALUES (?, 'dev-1', 't')", (case_id,))
+    db.execute("INSERT INTO submissions VALUES (?, 1, 'h', '{}', 'dev-1', 'r1', 't', '[]')",
+               (submitted,))
+    assert schema.migrate(db) == (5, schema.LATEST)
+    held = feed.held(db, "dev-1")
+    assert (held.digest, held.count, held.feed_seq) == (feed.digest_of([submitted]), 1, 0)
+    assert feed.held(db, "dev-2").count == 0
+    reply = PullService(db).pull("dev-1", PullRequest(
+        held_digest=feed.digest_of([submitted]), held_count=1))
+    assert reply.changes == [] and not reply.more
+    db.close()
+
+
+def test_a_pulls_statements_do_not_grow_with_the_cases_held(store: ServerStore) -> None:
+    """No per-case work: a tablet holding 600 cases pulls with as many statements as one
+    holding 6 (empty, and with 5 changes waiting)."""
+    counts = {}
+    for held in (6, 600):
+        tablet = Tablet(store, f"t{held}")
+        with store.db.transaction():
+            for n in range(held):
+                feed.append(store.db, tablet.id, "assigned", str(uuid.uuid4()),
+                            {"at": "2026-12-01", "reference_number": f"R{n}"},
+                            held_delta=+1)
+        tablet.pull_all(limit=500)
+        statements: list[str] = []
+        execute = store.db.execute
+
+        def counted(sql: str, params: Any = (), _execute: Any = execute,
+                    _seen: list[str] = statements) -> Any:
+            _seen.append(sql)
+            return _execute(sql, params)
+
+        store.db.execute = counted  # type: ignore[method-assign]
+        try:
+            tablet.pull()
+            empty = len(statements)
+            for case_id in sorted(tablet.held)[:5]:
+                feed.append(store.db, tablet.id, "office_edit", case_id, {"at": "x"})
+            statements.clear()
+            assert len(tablet.pull().changes) == 5
+            counts[held] = (empty, len(statements))
+        finally:
+            del store.db.execute
+    assert counts[6] == counts[600], counts

@@ -16,7 +16,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 API_VERSION = "1"
 SHA256_HEX = r"^[0-9a-f]{64}$"
@@ -254,7 +254,7 @@ class PullRequest(_Request):
     limit: StrictInt = Field(default=200, ge=1, le=MAX_PULL_LIMIT)
     # After a 412: the server answers the current state of every case the device should
     # hold (kind "case_state", paged), the list the device reconciles against.
-    resync: bool = False
+    resync: StrictBool = False
 
 
 class FieldComment(_Reply):

@@ -31,10 +31,12 @@ from kycdesk_server.database import Database
 from kycdesk_server.forms import FormCatalogue
 from kycdesk_server.storage import now
 
-AssignmentStatus = Literal["waiting", "on_tablet", "submitted", "withdrawn"]
+AssignmentStatus = Literal["waiting", "on_tablet", "submitted", "withdrawn",
+                           "handed_over"]
 STATUS_LABELS: dict[str, str] = {"waiting": "Waiting to be pulled",
                                  "on_tablet": "On the tablet", "submitted": "Submitted",
-                                 "withdrawn": "Withdrawn"}
+                                 "withdrawn": "Withdrawn",
+                                 "handed_over": "Handed to another tablet"}
 MAX_ASSIGNMENTS_LISTED = 500
 
 
@@ -125,17 +127,21 @@ class AssignmentService:
         if device_id:
             where, params = " WHERE a.device_id = ?", [device_id]
         rows = self.db.execute(
-            "SELECT a.case_id, a.reference, a.applicant_name, a.device_id, "
-            "COALESCE(d.name, a.device_id), a.due_date, a.created_at, a.created_by_name, "
-            "a.withdrawn_at, a.feed_seq, COALESCE(h.pulled_seq, 0), "
-            "(SELECT count(*) FROM submissions s WHERE s.case_id = a.case_id) "
-            "FROM assignments a LEFT JOIN devices d ON d.id = a.device_id "
+            "SELECT a.case_id, a.reference, a.applicant_name, "
+            "COALESCE(o.device_id, a.device_id), COALESCE(d.name, o.device_id, a.device_id), "
+            "a.due_date, a.created_at, a.created_by_name, a.withdrawn_at, a.feed_seq, "
+            "COALESCE(h.pulled_seq, 0), "
+            "(SELECT count(*) FROM submissions s WHERE s.case_id = a.case_id), a.device_id "
+            "FROM assignments a LEFT JOIN case_owners o ON o.case_id = a.case_id "
+            "LEFT JOIN devices d ON d.id = COALESCE(o.device_id, a.device_id) "
             "LEFT JOIN device_held h ON h.device_id = a.device_id"
             f"{where} ORDER BY a.created_at DESC, a.case_id LIMIT ?",
             (*params, int(limit))).fetchall()
         found = []
         for r in rows:
+            # The tablet shown is the case's current one (after a handover, the new).
             status: AssignmentStatus = "withdrawn" if r[8] else "submitted" if r[11] \
+                else "handed_over" if r[3] != r[12] \
                 else "on_tablet" if r[10] >= r[9] else "waiting"
             found.append(AssignmentRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
                                        status, STATUS_LABELS[status]))
@@ -196,8 +202,10 @@ class AssignmentService:
                             (now(), case_id))
             self.db.execute("UPDATE handovers SET state = 'cancelled' WHERE case_id = ? "
                             "AND state IN ('requested', 'handing_out')", (case_id,))
-            for device_id in {*feed.holders(self.db, case_id),
-                              *([str(owner[0])] if owner else [])}:
+            devices = sorted({*feed.holders(self.db, case_id),
+                              *([str(owner[0])] if owner else [])})
+            feed.lock(self.db, devices)
+            for device_id in devices:
                 feed.append(self.db, device_id, "withdrawn", case_id,
                             {"at": now(), "by": actor.username, "note": note.strip()},
                             held_delta=-1)
@@ -230,6 +238,7 @@ class AssignmentService:
                 "VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (uuid.uuid4().hex, case_id, revision, field_key, json.dumps(value),
                  json.dumps(base), actor.id, actor.username, note.strip(), at))
+            feed.lock(self.db, holders)
             for device_id in holders:
                 feed.append(self.db, device_id, "office_edit", case_id,
                             {"at": at, "by": actor.username, "revision": revision,

@@ -199,3 +199,49 @@ def diff(definition: FormDefinition | None, before: Mapping[str, Any],
         changes.append(FieldChange(key, _label(definition, key), answer_text(field, old),
                                    answer_text(field, new)))
     return changes
+
+
+WHY_LABELS = {"typed": "typed by the verifier", "returned": "changed after a return",
+              "prefilled": "prefilled by the office", "merged": "chosen in a conflict",
+              "office": "corrected by the office", "document": "read from an ID document"}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One change of an answer on the tablet (Submission.history), as a reviewer reads it."""
+
+    key: str
+    label: str
+    before: str
+    after: str
+    at: str
+    by: str
+    why: str
+    note: str
+
+
+def history(definition: FormDefinition | None, entries: list[Any]) -> list[HistoryEntry]:
+    """The field history a revision carried, oldest first (entries that are not what the
+    contract says are skipped: the page never fails on a device's body)."""
+    found = []
+    for entry in entries:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("field_key"), str):
+            continue
+        key = entry["field_key"]
+        field = None
+        if definition is not None:
+            try:
+                field = definition.field(key)
+            except KeyError:
+                field = None
+        if field is not None and field.kind is FieldKind.SIGNATURE:
+            before, after = ("signed" if entry.get("old") else ""), \
+                ("signed" if entry.get("new") else "")
+        else:
+            before, after = answer_text(field, entry.get("old")), \
+                answer_text(field, entry.get("new"))
+        why = str(entry.get("why") or "typed")
+        found.append(HistoryEntry(key, _label(definition, key), before, after,
+                                  str(entry.get("at") or ""), str(entry.get("by") or ""),
+                                  WHY_LABELS.get(why, why), str(entry.get("note") or "")))
+    return found

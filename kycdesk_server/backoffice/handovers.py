@@ -196,6 +196,7 @@ class HandoverService:
                     409, "Revision not on the server",
                     f"The server does not hold revision {body.last_revision} of this case "
                     "yet; send it before letting the case go.")
+            feed.lock(self.db, [device_id, to_device])
             feed.hold(self.db, device_id, case_id, -1)
             self._complete(handover_id, case_id, to_device, state="released", by="")
 
@@ -204,6 +205,7 @@ class HandoverService:
                to_device: str, *, force: bool, note: str, address: str) -> None:
         self.db.execute("UPDATE handovers SET decided_by = ?, decided_at = ? WHERE id = ?",
                         (actor.id, now(), handover_id))
+        feed.lock(self.db, [owner, to_device])
         if force:
             feed.append(self.db, owner, "withdrawn", case_id,
                         {"at": now(), "by": actor.username, "reason_code": FORCED_REASON,

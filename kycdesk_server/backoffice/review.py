@@ -141,6 +141,9 @@ class RevisionDiff:
     changes: list[case_view.FieldChange]
     photos_added: list[str]      # client image ids
     photos_removed: list[str]
+    # What the photos added and removed are (their slots' labels), in the same order.
+    photos_added_labels: list[str] = field(default_factory=list)
+    photos_removed_labels: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,8 @@ class CaseDetail:
     revisions: list[RevisionSummary]
     diff: RevisionDiff | None    # the current revision against the one before it
     decisions: list[Decision]
+    # Every change of an answer on the tablet, as the current revision carried it.
+    history: list[case_view.HistoryEntry] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -256,7 +261,8 @@ class ReviewService:
                 body, date.fromisoformat(str(row["received_at"])[:10]))),
             revisions=[r.summary for r in revisions],
             diff=self._diff(previous[-1], current) if previous else None,
-            decisions=self.decisions(case_id))
+            decisions=self.decisions(case_id),
+            history=case_view.history(definition, list(body.get("history") or [])))
 
     def revision_diff(self, case_id: str, from_revision: int, to_revision: int
                       ) -> RevisionDiff:
@@ -459,12 +465,15 @@ class ReviewService:
 
     def _diff(self, before: _Revision, after: _Revision) -> RevisionDiff:
         definition = self.forms.get(after.body.get("form_id"), after.body.get("form_version"))
-        old = {i["client_image_id"] for i in before.body.get("images") or []}
-        new = {i["client_image_id"] for i in after.body.get("images") or []}
+        old = {i["client_image_id"]: i.get("slot") for i in before.body.get("images") or []}
+        new = {i["client_image_id"]: i.get("slot") for i in after.body.get("images") or []}
+        added, removed = sorted(set(new) - set(old)), sorted(set(old) - set(new))
         return RevisionDiff(before.summary.revision, after.summary.revision,
                             case_view.diff(definition, before.body.get("form") or {},
                                            after.body.get("form") or {}),
-                            sorted(new - old), sorted(old - new))
+                            added, removed,
+                            [case_view.slot_label(definition, new[i]) for i in added],
+                            [case_view.slot_label(definition, old[i]) for i in removed])
 
     @staticmethod
     def _photo(definition: Any, image: dict[str, Any],

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from kycdesk_server import feed
 from kycdesk_server.backoffice.queue import (
     PAGE_MAX,
     UNASSIGNED,
@@ -83,10 +84,14 @@ async def case_page(request: Request, reviewer: SignedInReviewer, case_id: CaseI
     codes = await asyncio.to_thread(office.review.reason_codes)
     accounts = await asyncio.to_thread(office.accounts.list) if reviewer.may_assign() else []
     fields = [(a.key, f"{s.title}: {a.label}") for s in detail.steps for a in s.answers]
+    # A supervisor corrects an answer of a case a tablet holds (it reaches the tablet).
+    held = reviewer.may_assign() and bool(
+        await asyncio.to_thread(feed.holders, office.review.db, case_id))
     return render(request, "case.html", case=detail, diff=compared, labels=LABELS,
                   reason_codes=codes,
                   accounts=[a for a in accounts if a.disabled_at is None],
                   comment_targets=fields, sources=CAPTURE_SOURCES, done=done,
+                  may_correct=held,
                   may_decide=(detail.state in OPEN and detail.assignee_id in (None, reviewer.id))
                   or (detail.state in OPEN and reviewer.may_assign()),
                   problems={p.key: p.message for p in detail.validation})

@@ -154,9 +154,20 @@ class PullService:
             "ORDER BY case_id LIMIT ?", (device_id, after_case, limit + 1)).fetchall()
         case_ids = [str(r[0]) for r in rows[:limit]]
         stamp = now()
-        changes = [self._change(n, "case_state", case_id,
-                                case_state.snapshot(self.db, case_id), stamp)
-                   for n, case_id in enumerate(case_ids, start=1)]
+        changes: list[PulledChange] = []
+        for case_id in case_ids:
+            changes.append(self._change(len(changes) + 1, "case_state", case_id,
+                                        case_state.snapshot(self.db, case_id), stamp))
+            # A handover this device still owes (its handover_out lies before the token
+            # the resync ends with): said again, or the case would never move on.
+            owed = self.db.execute(
+                "SELECT note FROM handovers WHERE case_id = ? AND from_device = ? "
+                "AND state = 'handing_out'", (case_id, device_id)).fetchone()
+            if owed is not None:
+                revision, _ = case_state.current_answers(self.db, case_id)
+                changes.append(self._change(len(changes) + 1, "handover_out", case_id,
+                                            {"revision": revision, "note": owed[0]},
+                                            stamp))
         if len(rows) > limit:
             return PullReply(token=f"r1.{start_seq}.{case_ids[-1]}", changes=changes,
                              more=True)
