@@ -34,7 +34,7 @@ from kycdesk.persistence.background_check import (
     check_lane,
     start_full_check,
 )
-from kycdesk.persistence.commands import CreateCase, PurgeSynced
+from kycdesk.persistence.commands import CreateCase, PurgeSynced, SetActor
 from kycdesk.persistence.diskspace import space_report
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.reader import ReadStore
@@ -184,6 +184,10 @@ class KycDeskApp(QObject):
             self._store_failed(str(exc))
             return
         self.model.set_reader(self.reader)
+        # Who changes answers here, for the field history (two-way sync): the verifier's
+        # name from settings; empty: the store names the device.
+        assert self.writer_thread is not None
+        self.writer_thread.client.submit(SetActor(self.settings.get(VERIFIER_NAME)))
         QTimer.singleShot(0, self._after_window)
         if report is not None and (report.repairs or report.has_problems):
             self.window.show_status(
@@ -208,7 +212,10 @@ class KycDeskApp(QObject):
             from kycdesk.models.form_registry import FormDefinitionError, FormRegistry
 
             try:
-                self.registry = FormRegistry.load()
+                # With the versions the office pushed (checked when they arrived): new
+                # cases take the newest; drafts keep the version they were started with.
+                self.registry = (FormRegistry.load_with_pushed(self.reader.pushed_forms())
+                                 if self.reader is not None else FormRegistry.load())
             except FormDefinitionError as exc:
                 self._store_failed(f"The form definitions are damaged: {exc}")
         return self.registry

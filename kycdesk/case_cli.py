@@ -150,10 +150,13 @@ def _dispatch(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
     raise AssertionError(args.case_command)
 
 
-def _definition(form_id: str | None, version: str | None) -> FormDefinition:
+def _definition(form_id: str | None, version: str | None,
+                store: LocalStore | None = None) -> FormDefinition:
+    """The form a case uses: shipped, or pushed by the office (new cases: the newest)."""
     from kycdesk.models.form_registry import DEFAULT_FORM_ID, FormRegistry
 
-    registry = FormRegistry.load()
+    registry = (FormRegistry.load_with_pushed(store.pushed_forms()) if store is not None
+                else FormRegistry.load())
     form_id = form_id or DEFAULT_FORM_ID
     if version and version in registry.versions(form_id):
         return registry.get(form_id, version)
@@ -164,7 +167,7 @@ def _new(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
     from kycdesk.app import new_reference
     from kycdesk.persistence.commands import CreateCase
 
-    definition = _definition(None, None)
+    definition = _definition(None, None, store)
     case_id = store.run(CreateCase(reference_number=args.reference or new_reference(),
                                    form_id=definition.form_id,
                                    form_version=definition.version))
@@ -178,7 +181,7 @@ def _attach(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
     from kycdesk.persistence.commands import AddImage
 
     case = store.load_case(args.case)
-    definition = _definition(case.form_id, case.form_version)
+    definition = _definition(case.form_id, case.form_version, store)
     slots = {f.slot: f for f in definition.fields() if f.kind is FieldKind.PHOTO}
     if args.slot is not None and args.slot not in slots:
         print(f"error: no photo slot {args.slot!r}; slots: {', '.join(slots)}", file=sys.stderr)
@@ -395,7 +398,7 @@ def _import(store: LocalStore, path: Path, out: TextIO) -> int:
         if local is None:
             store.run(CreateCase(case_id=case_id, reference_number=case["reference_number"],
                                  form_id=case["form_id"], form_version=case["form_version"]))
-        definition = _definition(case["form_id"], case["form_version"])
+        definition = _definition(case["form_id"], case["form_version"], store)
         store.run(SaveForm(case_id, case["form"], case["form_version"],
                            definition.applicant_name(case["form"]),
                            definition.id_numbers(case["form"])))

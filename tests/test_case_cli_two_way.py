@@ -75,3 +75,24 @@ def test_assigned_and_returned_cases_from_the_command_line(
     assert shown["conflicts"] == []
     assert shown["form"]["applicant.first_name"] == "Adele"
     assert [h["why"] for h in shown["history"]][-1] == "merged"
+
+
+def test_new_cases_use_the_newest_pushed_form_and_drafts_keep_theirs(
+        qapp: object, paths: DataPaths, capsys: Capture) -> None:
+    from tests.pull_pages import form_change, shipped_form
+
+    code, out, _ = case(paths, capsys, "new", "--json")
+    assert code == 0
+    before = json.loads(out)["id"]
+    feed = Feed()
+    with LocalStore(paths) as store:
+        old_version = store.load_case(before).form_version
+        pushed = {**shipped_form(), "version": "9", "title": "Pushed by the office"}
+        store.run(ApplyPull(feed.page(form_change(feed, pushed))))
+    code, out, _ = case(paths, capsys, "new", "--json")
+    assert code == 0
+    after = json.loads(out)["id"]
+    shown_before = json.loads(case(paths, capsys, "show", before, "--json")[1])
+    shown_after = json.loads(case(paths, capsys, "show", after, "--json")[1])
+    assert shown_before["form_version"] == old_version != "9"
+    assert shown_after["form_version"] == "9"

@@ -171,7 +171,8 @@ def test_every_case_view_filters_the_list_and_the_counts_add_up(
         model = CaseListModel(reader)
         page = CaseListPage(model)
         qtbot.addWidget(page)
-        expected = {None: set(ids), CaseView.DRAFTS: {"draft"},
+        expected = {None: set(ids), CaseView.ASSIGNED: set(), CaseView.RETURNED: set(),
+                    CaseView.DRAFTS: {"draft"},
                     CaseView.WAITING: {"ready", "retrying"},
                     CaseView.NEEDS_ACTION: {"refused"}, CaseView.SYNCED: {"synced"}}
         seen = {}

@@ -237,6 +237,7 @@ def test_conflict_matrix_photo(store: LocalStore, jpeg: Path, server_changed: bo
         store.run(ResolveConflict(conflict.id, "server"))
         assert [p.client_image_id for p in store.photos_to_fetch()] == [
             shot["client_image_id"]]
+        assert store.list_images(case_id) == []  # the office's photo takes the slot
     elif server_changed:
         assert conflicts == () and to_fetch == [shot["client_image_id"]]
     else:
@@ -341,8 +342,9 @@ def test_drafts_under_an_older_form_keep_opening_and_saving(store: LocalStore) -
 
 # -- handovers, withdrawal, release ------------------------------------------------------
 def test_handover_in_brings_the_case_with_answers_and_photos_to_fetch(
-        store: LocalStore, paths: DataPaths) -> None:
-    feed, case_id, shot = Feed(), new_case_id(), photo("id_front", b"jpeg bytes")
+        store: LocalStore, paths: DataPaths, jpeg: Path) -> None:
+    content = jpeg.read_bytes()
+    feed, case_id, shot = Feed(), new_case_id(), photo("id_front", content)
     store.run(ApplyPull(feed.page(feed.change(
         "handover_in", case_id, revision=2, reference_number="KYC-H",
         form_id="individual_kyc", form_version="3",
@@ -354,11 +356,15 @@ def test_handover_in_brings_the_case_with_answers_and_photos_to_fetch(
                                                                "id_front")
     target = paths.pulled_photo(case_id, shot["client_image_id"], "jpg")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(b"jpeg bytes")
+    target.write_bytes(content)
     store.run(RecordFetchedPhoto(case_id, shot["client_image_id"], target))
     store.run(RecordFetchedPhoto(case_id, shot["client_image_id"], target))  # a retry
     (image,) = store.list_images(case_id)
     assert image.synced and image.server_image_id == shot["server_image_id"]
+    assert (image.mime, image.sha256, image.source) == ("image/jpeg", shot["sha256"], "pulled")
+    assert image.width and image.height
+    check = store.check(repair=False, verify_hashes=True, full_integrity=True)
+    assert not check.has_problems and not check.leftovers, check
     assert store.photos_to_fetch() == []
     assert case_id in {c for c in _held(store)}
 
@@ -444,3 +450,133 @@ def test_resync_adds_missing_cases_and_keeps_the_ones_no_longer_given(
     state = store.read_two_way(dropped)
     assert state.locked_reason is not None  # kept, read-only, never silently deleted
     assert store.load_case(dropped).status == CaseStatus.SYNCED
+
+
+def test_the_same_change_made_on_both_sides_is_no_conflict(store: LocalStore) -> None:
+    feed = Feed()
+    case_id = _field_case(store, feed, device_changed=False)
+    store.run(AppendEdit(case_id, "applicant.first_name", "Adele"))
+    store.run(ApplyPull(feed.page(feed.change(
+        "office_edit", case_id, field_key="applicant.first_name", value="Adele",
+        base_value="Ada"))))
+    assert store.read_two_way(case_id).conflicts == ()
+    assert store.load_case(case_id).form["applicant.first_name"] == "Adele"
+
+
+def test_an_office_correction_of_a_synced_case_is_taken_and_recorded(
+        store: LocalStore) -> None:
+    feed = Feed()
+    case_id = _synced_case(store, {"applicant.first_name": "Nia"})
+    store.run(ApplyPull(feed.page(feed.change(
+        "office_edit", case_id, field_key="applicant.first_name", value="Nina",
+        base_value="Nia", by="Olga Office", note="as on the passport"))))
+    assert store.load_case(case_id).form["applicant.first_name"] == "Nina"
+    entry = store.field_history(case_id)[-1]
+    assert (entry["why"], entry["by"], entry["note"]) == ("office", "Olga Office",
+                                                           "as on the passport")
+
+
+def test_seqs_numbered_apart_are_all_applied(store: LocalStore) -> None:
+    """Forms and resync states are numbered apart from the feed: a form numbered below a
+    feed change already applied is still taken (only the token says what was applied)."""
+    feed, case_id = Feed(), new_case_id()
+    for _ in range(56):
+        feed.change("decided", None)  # the feed is at 56 on the server
+    store.run(ApplyPull(feed.page(assigned(feed, case_id))))  # seq 57
+    form = form_change(Feed(), {**shipped_form(), "version": "7"})  # the forms' seq 1
+    assert form.seq == 1
+    store.run(ApplyPull(feed.page(form)))
+    assert [d.version for d in store.pushed_forms()] == ["7"]
+
+
+def test_a_resync_brings_a_returned_case_back_as_returned_and_no_false_conflict(
+        store: LocalStore) -> None:
+    gone, fixed = new_case_id(), _synced_case(store, {"applicant.first_name": "Oz"})
+    sent = store.load_sync_case(fixed).revision
+    comment = {"field_key": "applicant.first_name", "text": "Typo", "author": "Rae",
+               "at": "2026-06-02T10:00:00Z"}
+    feed = Feed()
+    store.run(ApplyPull(feed.page(feed.change("returned", fixed, revision=sent,
+                                              comments=[comment]))))
+    store.run(SaveForm(fixed, {"applicant.first_name": "Oscar"}))
+    transitions.submit(store, fixed)  # the return was handled: resubmitted, not sent yet
+    resync = Feed()
+    store.run(ApplyPull(resync.page(
+        resync.change("case_state", fixed, revision=sent, decision="returned",
+                      form={"applicant.first_name": "Oz"}, comments=[comment]),
+        resync.change("case_state", gone, revision=3, decision="returned",
+                      form={"applicant.first_name": "Pam"}, comments=[comment])),
+        resync=True))
+    assert store.read_two_way(fixed).conflicts == ()
+    assert store.load_case(fixed).status == CaseStatus.READY
+    back = store.load_case(gone)
+    assert (back.status, back.form) == (CaseStatus.DRAFT, {"applicant.first_name": "Pam"})
+    state = store.read_two_way(gone)
+    assert state.inbox == "returned" and [c.text for c in state.comments] == ["Typo"]
+
+
+def test_keeping_the_local_photo_drops_the_offices(store: LocalStore, jpeg: Path) -> None:
+    from kycdesk.persistence.commands import AddImage
+
+    feed, case_id = Feed(), new_case_id()
+    store.run(ApplyPull(feed.page(assigned(feed, case_id))))
+    mine = store.run(AddImage(case_id, jpeg, slot="id_front"))
+    store.run(ApplyPull(feed.page(feed.change("office_edit", case_id,
+                                              photos=[photo("id_front")]))))
+    (conflict,) = store.read_two_way(case_id).conflicts
+    store.run(ResolveConflict(conflict.id, "local"))
+    assert store.photos_to_fetch() == []
+    assert [i.id for i in store.list_images(case_id)] == [mine.id]
+    assert store.read_two_way(case_id).conflicts == ()
+
+
+def test_who_typed_is_the_verifier_named_in_settings_else_the_device(
+        store: LocalStore) -> None:
+    import platform
+
+    case_id = store.run(CreateCase())
+    store.run(SaveForm(case_id, {"applicant.first_name": "Quinn"}))
+    assert store.field_history(case_id)[-1]["by"] == (platform.node()[:100] or "this device")
+    store.run(SetActor("  Vera Verifier "))
+    store.run(SaveForm(case_id, {"applicant.first_name": "Quin"}))
+    assert store.field_history(case_id)[-1]["by"] == "Vera Verifier"
+
+
+def test_a_handed_over_returned_case_arrives_returned_without_a_false_conflict(
+        store: LocalStore) -> None:
+    feed, case_id = Feed(), new_case_id()
+    store.run(ApplyPull(feed.page(feed.change(
+        "handover_in", case_id, revision=2, decision="returned", note="Fix it",
+        form={"applicant.first_name": "Rex"},
+        comments=[{"text": "Blurred selfie", "author": "Rae", "at": "2026-06-02T10:00:00Z"}]
+    ))))
+    case = store.load_case(case_id)
+    state = store.read_two_way(case_id)
+    assert (case.status, case.revision, state.inbox) == (CaseStatus.DRAFT, 3, "returned")
+    assert state.conflicts == () and [c.text for c in state.comments] == ["Blurred selfie"]
+    assert state.assignment is None  # it was never assigned: no assignment shown
+    assert store.cases_to_release() == []
+
+
+def test_a_resync_never_turns_a_drafts_typing_into_a_choice(store: LocalStore) -> None:
+    feed, case_id = Feed(), new_case_id()
+    store.run(ApplyPull(feed.page(assigned(feed, case_id))))
+    store.run(SaveForm(case_id, {"applicant.first_name": "Adah",
+                                 "applicant.last_name": "Lovelace"}))
+    resync = Feed()
+    store.run(ApplyPull(resync.page(resync.change(
+        "case_state", case_id, revision=0, form={"applicant.first_name": "Ada"},
+        prefilled=["applicant.first_name"], due_date="2026-06-10")), resync=True))
+    assert store.read_two_way(case_id).conflicts == ()
+    assert store.load_case(case_id).form["applicant.first_name"] == "Adah"
+
+
+def test_the_sync_runs_questions_read_an_index(store: LocalStore) -> None:
+    """Asked on every sync run: which cases to release, which handovers to request —
+    a few rows of an index, not a scan of every assigned case."""
+    for sql in ("SELECT c.id FROM case_office o JOIN cases c ON c.id = o.case_id "
+                "WHERE o.handover = 'handing_out'",
+                "SELECT c.id FROM case_office o JOIN cases c ON c.id = o.case_id "
+                "WHERE o.handover = 'needs_request'"):
+        plan = " ".join(str(r[-1]) for r in store.conn.query_all("EXPLAIN QUERY PLAN " + sql))
+        assert "case_office_handover" in plan, plan

@@ -177,3 +177,40 @@ def test_corrupt_database_is_refused_and_left_untouched(qapp: object, paths: Dat
     assert "doctor" in str(raised.value)
     assert paths.database.read_bytes() == content
     assert not paths.database.with_name(paths.database.name + "-wal").exists()
+
+
+def test_upgrade_to_two_way_holds_the_accepted_cases_and_keeps_the_counts(
+        qapp: object, paths: DataPaths) -> None:
+    """Schema 7 -> 8: the cases the server accepted are the held set (digest and count),
+    every view count is exact, and old drafts stay plain drafts."""
+    from kycdesk.core.hashing import held_digest
+
+    ensure_private_dir(paths.root)
+    conn = Connection(paths.database, role="old", writer=True)
+    synced = "6f1c2a40-2b8f-4a38-9d2c-0e8a7f3b9c12"
+    try:
+        schema.migrate(conn, target=7)
+        for case_id, status, receipt in ((SEED_CASE, "DRAFT", None),
+                                         (synced, "SYNCED", '{"revision": 2}'),
+                                         (ORPHAN_CASE, "FAILED", None)):
+            conn.execute("INSERT INTO cases(id, status, last_saved, server_receipt, "
+                         "last_error_kind) VALUES (?, ?, '2026-01-01T00:00:00Z', ?, ?)",
+                         (case_id, status, receipt,
+                          "permanent" if status == "FAILED" else None))
+            conn.execute("INSERT INTO case_forms(case_id, form_json, revision) "
+                         "VALUES (?, '{}', 2)", (case_id,))
+    finally:
+        conn.close()
+    with LocalStore(paths) as store:
+        assert store.pull_position() == (None, held_digest([synced]), 1)
+        counts = store.view_counts()
+        assert (counts[CaseView.DRAFTS], counts[CaseView.SYNCED],
+                counts[CaseView.NEEDS_ACTION], counts[CaseView.ASSIGNED]) == (1, 1, 1, 0)
+        assert store.list_cases(view=CaseView.DRAFTS)[0].inbox is None
+        # A case created after the upgrade joins the set when the server accepts it.
+        case_id = store.run(CreateCase())
+        from tests import transitions
+
+        transitions.submit(store, case_id)
+        transitions.mark_synced(store, case_id)
+        assert store.pull_position()[1:] == (held_digest([synced, case_id]), 2)

@@ -70,6 +70,17 @@ class FormRegistry:
             raise FormDefinitionError(f"no form definitions found in {folder}")
         return cls(load_definition(path) for path in files)
 
+    @classmethod
+    def load_with_pushed(cls, pushed: Iterable[FormDefinition],
+                         folder: Path | None = None) -> FormRegistry:
+        """The shipped forms plus those the office pushed (checked by the store when
+        they arrived: `LocalStore.pushed_forms()`); a shipped version wins over a pushed
+        one of the same number (a shipped file is never rewritten)."""
+        shipped = cls.load(folder)
+        extra = [d for d in pushed if d.version not in shipped.versions(d.form_id)]
+        return cls([*(shipped.get(form_id, version) for form_id in shipped.form_ids()
+                      for version in shipped.versions(form_id)), *extra])
+
     def form_ids(self) -> list[str]:
         return sorted(self._by_id)
 

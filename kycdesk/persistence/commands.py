@@ -393,9 +393,9 @@ class RecordNeedsHandover(Command[None]):
 @dataclass(frozen=True)
 class ResolveConflict(Command[CaseChange | None]):
     """The verifier's choice in a conflict: the office's value or their own, applied
-    through the normal save (field history why=merged); the conflict is resolved."""
+    through the normal save (field history why=merged); the conflict is resolved.
+    Not grouped: taking the office's photo removes the verifier's photo file."""
 
-    groupable = True  # rows only
     conflict_id: int
     keep: Literal["server", "local"]
     case_id: str | None = None

@@ -12,6 +12,7 @@ write their entries in the transaction that applies them.
 from __future__ import annotations
 
 import json
+import platform
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,9 +31,11 @@ def _dump(value: Any) -> str:
 
 
 def actor(conn: Connection) -> str:
-    """Who acts on this device: the verifier's name from settings if the app set one,
-    else the device's name (no per-verifier sign-in on the device yet)."""
-    return str(conn.scalar("SELECT actor FROM pull_position WHERE id = 1") or "")
+    """Who acts on this device: the verifier's name from settings if the app set one
+    (`SetActor`), else the device's name as enrolment names it (no per-verifier sign-in
+    on the device yet)."""
+    stored = str(conn.scalar("SELECT actor FROM pull_position WHERE id = 1") or "")
+    return stored or platform.node()[:100] or "this device"
 
 
 def set_actor(conn: Connection, name: str) -> None:

@@ -1,9 +1,12 @@
 """Applying a page of the pull (two-way sync, issue 17) to the store.
 
 `apply_page` runs in ONE transaction with the new token: a page is applied exactly once
-however often it is fetched (a change at or below the stored `last_seq` is skipped),
-and each change is also idempotent on its own (upserts; the conflicts' unique key), so a
-page applied twice gives the same state.
+however often it is fetched (the device pulls with the token it stored with the last
+page applied; a page whose token is the stored one was applied already and is skipped),
+and each change is also idempotent on its own (upserts; a decision or a conflict is
+recorded once; a return already taken is not taken again), so a page applied twice gives
+the same state. The server's `seq`s are not compared: forms and a resync's states are
+numbered apart from the feed, and a restored server may number again.
 
 The office never overwrites what the verifier typed:
 - `office_edit` of an answer the verifier changed since (local value neither the
@@ -71,26 +74,30 @@ def apply_page(conn: Connection, reply: PullReply, *, resync: bool) -> Applied:
     """One page and its token, in one transaction."""
     applied = Applied()
     with conn.transaction():
-        row = conn.query_one("SELECT last_seq, resyncing FROM pull_position WHERE id = 1")
+        row = conn.query_one("SELECT token, resyncing FROM pull_position WHERE id = 1")
         assert row is not None
-        last_seq, resyncing = int(row[0]), bool(row[1])
-        if resync and not resyncing:
+        stored_token, resyncing = row[0], bool(row[1])
+        # A resync's pages are all case states; one cut by a crash goes on under the
+        # flag even if the caller lost track (a normal page ends it without reconciling).
+        continuing = resyncing and bool(reply.changes) and all(
+            c.kind == "case_state" for c in reply.changes)
+        in_resync = resync or continuing
+        if not in_resync:
+            if resyncing:
+                conn.execute("UPDATE pull_position SET resyncing = 0 WHERE id = 1")
+            if reply.token == stored_token:
+                return applied  # this page was applied (a reply fetched twice)
+        elif not resyncing:
             # The first page of a resync: start the list of cases the server gives.
             conn.execute("DELETE FROM resync_seen")
             conn.execute("UPDATE pull_position SET resyncing = 1 WHERE id = 1")
-        newest = last_seq
         for change in reply.changes:
-            # A resync restarts the feed from the beginning: its seqs are not skipped.
-            if change.seq <= last_seq and not resync:
-                continue
-            _apply_one(conn, change, applied, resync=resync)
+            _apply_one(conn, change, applied, resync=in_resync)
             applied.changes += 1
-            newest = max(newest, change.seq)
-        if resync and not reply.more:
+        if in_resync and not reply.more:
             _reconcile(conn, applied)
             conn.execute("UPDATE pull_position SET resyncing = 0 WHERE id = 1")
-        conn.execute("UPDATE pull_position SET token = ?, last_seq = ? WHERE id = 1",
-                     (reply.token, newest))
+        conn.execute("UPDATE pull_position SET token = ? WHERE id = 1", (reply.token,))
     return applied
 
 
@@ -134,15 +141,33 @@ def _apply_one(conn: Connection, change: PulledChange, applied: Applied, *,
 # -- cases arriving: an assignment, a handover, a resync's state --------------------------
 def _receive_case(conn: Connection, change: PulledChange, case_id: str,
                   applied: Applied) -> None:
+    # A handover's or a resync's whole state carries the newest decision on it.
+    decision = change.decision if change.kind != "assigned" else None
     if _exists(conn, case_id):
         held.hold(conn, case_id)
         _refresh_case(conn, change, case_id)
+        if decision == "returned":
+            _returned(conn, change, case_id, applied)
+        elif decision is not None:
+            _store_decision(conn, change, case_id, decision)
         return
+    _create_case(conn, change, case_id, applied)  # a returned one comes as returned
+    if decision == "returned":
+        _store_return(conn, change, case_id)
+    elif decision is not None:
+        _store_decision(conn, change, case_id, decision)
+
+
+def _create_case(conn: Connection, change: PulledChange, case_id: str,
+                 applied: Applied) -> None:
     revision = int(change.revision or 0)
-    submitted = change.kind == "case_state" and revision >= 1
+    returned = change.kind != "assigned" and change.decision == "returned"
+    # A resync's case the office holds a revision of (not returned) is here as synced,
+    # read-only; anything else is a draft to work on.
+    submitted = change.kind == "case_state" and revision >= 1 and not returned
     now = now_text()
     status = CaseStatus.SYNCED if submitted else CaseStatus.DRAFT
-    inbox = None if submitted else Inbox.ASSIGNED.value
+    inbox = None if submitted else (Inbox.RETURNED if returned else Inbox.ASSIGNED).value
     form_id, form_version = change.form_id, change.form_version
     if form_id and not form_version:
         form_version = _newest_pushed_version(conn, form_id)
@@ -152,18 +177,23 @@ def _receive_case(conn: Connection, change: PulledChange, case_id: str,
         "server_receipt) VALUES (?,?,?,NULL,?,?,?,?,0,?,?,?,?)",
         (case_id, change.reference_number, status.value, now, now, form_id, form_version,
          change.applicant_name, inbox, change.due_date,
-         _dump({"revision": revision, "accepted_at": change.at, "resync": True})
-         if submitted else None))
+         # The revision the server holds (what a release names), as a receipt would.
+         _dump({"revision": revision, "accepted_at": change.at, "pulled": change.kind})
+         if revision >= 1 else None))
     held.hold(conn, case_id)
-    # A handed-over case that was sent before continues after its revision.
-    local_revision = revision + 1 if change.kind == "handover_in" and revision else revision
+    # A case the office holds a revision of continues after it when worked on here.
+    local_revision = revision + 1 if revision and not submitted else revision
     conn.execute("INSERT INTO case_forms(case_id, form_json, form_version, revision, "
                  "updated_at) VALUES (?,?,?,?,?)",
                  (case_id, _dump(change.form), form_version, local_revision, now))
+    # An assignment's facts (a resync's or a handover's state carries them too, when the
+    # case began as one); a case that was never assigned has none.
+    assigned = change.kind == "assigned" or bool(change.prefilled) or bool(change.due_date)
     conn.execute("INSERT INTO case_office(case_id, assigned_by, assigned_at, office_note, "
                  "prefilled_json) VALUES (?,?,?,?,?)",
-                 (case_id, change.by, change.at, change.note if change.kind == "assigned"
-                  else "", _dump(sorted(change.prefilled))))
+                 (case_id, change.by if assigned else None, change.at if assigned else None,
+                  change.note if change.kind == "assigned" else "",
+                  _dump(sorted(change.prefilled))))
     why = "prefilled" if change.kind == "assigned" else "office"
     for key in sorted(change.form):
         field_history.record(conn, case_id, key, None, change.form[key], why=why,
@@ -192,8 +222,9 @@ def _refresh_case(conn: Connection, change: PulledChange, case_id: str) -> None:
     conn.execute("INSERT OR IGNORE INTO case_office(case_id) VALUES (?)", (case_id,))
     conn.execute("UPDATE cases SET locked_reason = NULL WHERE id = ? AND locked_reason = ?",
                  (case_id, NO_LONGER_GIVEN))
-    if change.kind in ("handover_in", "case_state") and cases.case_status(
-            conn, case_id) is CaseStatus.DRAFT:
+    # A handover granted to a copy here (an imported case): where the copies differ,
+    # the verifier chooses. (A resync's state is older than a draft's typing: no choice.)
+    if change.kind == "handover_in" and cases.case_status(conn, case_id) is CaseStatus.DRAFT:
         local = current_form(conn, case_id)
         for key, value in sorted(change.form.items()):
             if key in local and local[key] != value:
@@ -232,12 +263,19 @@ def version_key(version: str) -> tuple[int, ...] | tuple[str]:
 
 # -- returns, decisions -------------------------------------------------------------------
 def _store_decision(conn: Connection, change: PulledChange, case_id: str,
-                    decision: str) -> None:
+                    decision: str) -> bool:
+    """Record a decision; False if this decision on this revision was here already."""
+    revision = int(change.revision or 0)
+    known = conn.scalar("SELECT EXISTS (SELECT 1 FROM case_decisions WHERE case_id = ? "
+                        "AND revision = ? AND decision = ?)", (case_id, revision, decision))
     conn.execute(
-        "INSERT OR REPLACE INTO case_decisions(case_id, seq, revision, decision, "
-        "reason_code, reason_label, note, by, at) VALUES (?,?,?,?,?,?,?,?,?)",
-        (case_id, change.seq, int(change.revision or 0), decision, change.reason_code,
-         change.reason_label, change.note, change.by, change.at))
+        "INSERT INTO case_decisions(case_id, revision, decision, reason_code, reason_label, "
+        "note, by, at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(case_id, revision, decision) "
+        "DO UPDATE SET reason_code = excluded.reason_code, "
+        "reason_label = excluded.reason_label, note = excluded.note",
+        (case_id, revision, decision, change.reason_code, change.reason_label, change.note,
+         change.by, change.at))
+    return not known
 
 
 def _sent_revision(conn: Connection, case_id: str) -> int | None:
@@ -249,11 +287,8 @@ def _sent_revision(conn: Connection, case_id: str) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
-def _returned(conn: Connection, change: PulledChange, case_id: str,
-              applied: Applied) -> None:
-    if not _exists(conn, case_id):
-        log.info("a return of a case not on this device; ignored")
-        return
+def _store_return(conn: Connection, change: PulledChange, case_id: str) -> bool:
+    """The return's comments and decision; False if this return was here already."""
     revision = int(change.revision or 0)
     conn.execute("DELETE FROM review_comments WHERE case_id = ? AND revision = ?",
                  (case_id, revision))
@@ -262,30 +297,28 @@ def _returned(conn: Connection, change: PulledChange, case_id: str,
                      "client_image_id, text, author, at) VALUES (?,?,?,?,?,?,?)",
                      (case_id, revision, comment.field_key, comment.client_image_id,
                       comment.text, comment.author, comment.at))
-    _store_decision(conn, change, case_id, "returned")
+    return _store_decision(conn, change, case_id, "returned")
+
+
+def _returned(conn: Connection, change: PulledChange, case_id: str,
+              applied: Applied) -> None:
+    if not _exists(conn, case_id):
+        log.info("a return of a case not on this device; ignored")
+        return
+    revision = int(change.revision or 0)
+    if not _store_return(conn, change, case_id):
+        return  # this return was taken (or shown as a conflict) before
     status = cases.case_status(conn, case_id)
     purged = conn.scalar("SELECT purged_at FROM cases WHERE id = ?", (case_id,))
     sent = _sent_revision(conn, case_id)
     if status is CaseStatus.SYNCED and not purged and (not revision or sent == revision):
         applied.case_changes.append(cases.transition(conn, case_id, Change.RETURNED))
         return
-    if status is CaseStatus.DRAFT and _has_open_conflict(conn, case_id, "status"):
-        return
-    # Already reopened by this page applied before (a DRAFT in the returned inbox, at a
-    # revision past the one returned) is the same state, not a conflict.
-    inbox = conn.scalar("SELECT inbox FROM cases WHERE id = ?", (case_id,))
-    if status is CaseStatus.DRAFT and inbox == Inbox.RETURNED.value:
-        return
     local_revision = cases.load_case(conn, case_id).revision
     _conflict(conn, case_id, change, "status", server="returned",
               local={"status": status.value, "revision": local_revision},
               local_at=str(conn.scalar("SELECT last_saved FROM cases WHERE id = ?",
                                        (case_id,)) or ""))
-
-
-def _has_open_conflict(conn: Connection, case_id: str, kind: str) -> bool:
-    return bool(conn.scalar("SELECT EXISTS (SELECT 1 FROM conflicts WHERE case_id = ? AND "
-                            "kind = ? AND resolved_at IS NULL)", (case_id, kind)))
 
 
 def _conflict(conn: Connection, case_id: str, change: PulledChange, kind: str, *,

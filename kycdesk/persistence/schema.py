@@ -317,7 +317,6 @@ def _v7_to_v8_two_way(conn: Connection) -> None:
     conn.execute("""CREATE TABLE pull_position(
         id INTEGER PRIMARY KEY CHECK (id = 1),
         token TEXT,
-        last_seq INTEGER NOT NULL DEFAULT 0,
         held_digest TEXT NOT NULL,
         held_count INTEGER NOT NULL,
         resyncing INTEGER NOT NULL DEFAULT 0,
@@ -338,18 +337,24 @@ def _v7_to_v8_two_way(conn: Connection) -> None:
         assigned_by TEXT, assigned_at TEXT, office_note TEXT NOT NULL DEFAULT '',
         prefilled_json TEXT NOT NULL DEFAULT '[]',
         handover TEXT, handover_note TEXT NOT NULL DEFAULT '')""")
+    # Each sync run asks which cases wait on a handover: a few rows, never a scan.
+    conn.execute("CREATE INDEX case_office_handover ON case_office(handover) "
+                 "WHERE handover IS NOT NULL")
     conn.execute("""CREATE TABLE review_comments(
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         case_id TEXT NOT NULL REFERENCES cases(id),
         revision INTEGER NOT NULL, field_key TEXT, client_image_id TEXT,
         text TEXT NOT NULL, author TEXT NOT NULL, at TEXT NOT NULL)""")
     conn.execute("CREATE INDEX review_comments_by_case ON review_comments(case_id, revision)")
+    # One row per decision on a revision (a change and a resync's state of the same
+    # decision are one row); the newest is the highest id.
     conn.execute("""CREATE TABLE case_decisions(
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         case_id TEXT NOT NULL REFERENCES cases(id),
-        seq INTEGER NOT NULL, revision INTEGER NOT NULL, decision TEXT NOT NULL,
+        revision INTEGER NOT NULL, decision TEXT NOT NULL,
         reason_code TEXT, reason_label TEXT, note TEXT NOT NULL DEFAULT '',
         by TEXT NOT NULL DEFAULT '', at TEXT NOT NULL,
-        PRIMARY KEY(case_id, seq))""")
+        UNIQUE(case_id, revision, decision))""")
     conn.execute("""CREATE TABLE conflicts(
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         case_id TEXT NOT NULL REFERENCES cases(id),

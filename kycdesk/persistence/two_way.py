@@ -20,7 +20,7 @@ from kycdesk.core.records import (
 )
 from kycdesk.core.states import CaseChange, CaseStatus, Change, Inbox
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import cases, field_history, held, lifecycle, pull_apply
+from kycdesk.persistence import cases, field_history, held, images, lifecycle, pull_apply
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 
@@ -53,7 +53,7 @@ def read_two_way(conn: Connection, case_id: str) -> TwoWayState:
                                 assigned_at=office[1] or "")
     decision_row = conn.query_one(
         "SELECT revision, decision, reason_code, reason_label, note, by, at FROM "
-        "case_decisions WHERE case_id = ? ORDER BY seq DESC LIMIT 1", (case_id,))
+        "case_decisions WHERE case_id = ? ORDER BY id DESC LIMIT 1", (case_id,))
     decision = None if decision_row is None else CaseDecision(
         revision=int(decision_row[0]), decision=decision_row[1], reason_code=decision_row[2],
         reason_label=decision_row[3], note=decision_row[4] or "", by=decision_row[5] or "",
@@ -110,20 +110,42 @@ def record_fetched_photo(conn: Connection, paths: DataPaths, case_id: str,
                            "client_image_id = ?)", (client_image_id,)):
                 return  # recorded before (a retry after a lost acknowledgement)
             raise StoreError("This photo is not one the office sent for this case.")
-        mime = "image/png" if path.suffix.lower() == ".png" else "image/jpeg"
+        mime, width, height = _header_facts(path)
         image_id = conn.insert(
             "INSERT INTO case_images(case_id, file_path, latitude, longitude, address, "
             "accuracy, captured_at, synced, client_image_id, slot, sha256, byte_size, mime, "
-            "source, server_image_id, captured_at_source) "
-            "VALUES (?,?,?,?,?,?,?,1,?,?,?,?,?,'pulled',?,?)",
+            "width, height, source, server_image_id, captured_at_source) "
+            "VALUES (?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,'pulled',?,?)",
             (case_id, paths.relative(path), row[4], row[5], row[7], row[6], row[8],
-             client_image_id, row[3], row[1], row[2], mime, row[0],
+             client_image_id, row[3], row[1], row[2], mime, width, height, row[0],
              "import" if row[8] else None))
         conn.execute("DELETE FROM photos_to_fetch WHERE client_image_id = ?",
                      (client_image_id,))
         append_event(conn, case_id, "image_added", {"image_id": image_id,
                                                     "client_image_id": client_image_id,
                                                     "pulled": True})
+
+
+def _header_facts(path: Path) -> tuple[str, int | None, int | None]:
+    """MIME type and size as displayed, from the photo's header only (no decoding in
+    the writer's thread; the bytes were checked against their SHA-256 already)."""
+    from PySide6.QtGui import QImageReader
+
+    from kycdesk.persistence.orientation import pending_turn, quarter_turned
+
+    reader = QImageReader(str(path))
+    reader.setDecideFormatFromContent(True)
+    reader.setAutoTransform(True)
+    fmt = bytes(reader.format().data()).decode().lower()
+    mime = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg"}.get(
+        fmt, "application/octet-stream")
+    size = reader.size()
+    if not size.isValid() or size.isEmpty():
+        return mime, None, None
+    width, height = size.width(), size.height()
+    if quarter_turned(reader, pending_turn(reader, path)):
+        width, height = height, width
+    return mime, width, height
 
 
 def cases_to_release(conn: Connection) -> list[tuple[str, int]]:
@@ -205,6 +227,11 @@ def resolve_conflict(conn: Connection, paths: DataPaths, conflict_id: int,
     case_id, kind, field_key, client_image_id, server_json, resolved = row
     if resolved:
         return None
+    if kind == "photo" and keep == "server":
+        # The office's photo takes the slot: the verifier's goes first (its own
+        # crash-safe delete; a crash before the choice is recorded leaves the choice
+        # open, and choosing again finds the photo gone).
+        _drop_local_photo(conn, paths, case_id, conflict_id)
     change: CaseChange | None = None
     with conn.transaction():
         status = cases.case_status(conn, case_id)
@@ -227,6 +254,16 @@ def resolve_conflict(conn: Connection, paths: DataPaths, conflict_id: int,
         append_event(conn, case_id, "conflict_resolved", {"conflict_id": conflict_id,
                                                           "kind": kind, "kept": keep})
     return change
+
+
+def _drop_local_photo(conn: Connection, paths: DataPaths, case_id: str,
+                      conflict_id: int) -> None:
+    local = _load(conn.scalar("SELECT local_json FROM conflicts WHERE id = ?",
+                              (conflict_id,))) or {}
+    image_id = conn.scalar("SELECT id FROM case_images WHERE case_id = ? AND "
+                           "client_image_id = ?", (case_id, local.get("client_image_id")))
+    if image_id is not None:
+        images.delete_image(conn, paths, int(image_id))
 
 
 def _take_value(conn: Connection, case_id: str, key: str, value: Any) -> None:
