@@ -17,7 +17,8 @@ import pytest
 
 from kycdesk.persistence.commands import AddImage, SaveForm
 from kycdesk.persistence.store import LocalStore
-from kycdesk.sync.pull import NEEDS_HANDOVER
+from kycdesk.sync.progress import CaseProgress, describe
+from kycdesk.sync.pull import FETCHING, NEEDS_HANDOVER
 from kycdesk_server.backoffice.assignments import NewAssignment
 from kycdesk_server.backoffice.review import Comment, DecisionRequest
 from kycdesk_server.backoffice.review_states import ReviewChange
@@ -138,8 +139,6 @@ def test_assigned_returned_fixed_resubmitted_approved_shows_each_step_on_the_tab
 
 def test_the_status_says_it_is_checking_for_work_from_the_office(
         qapp: object, server: ServerHandle, tmp_path: Path) -> None:
-    from kycdesk.sync.progress import CaseProgress, describe
-
     seen: list[CaseProgress] = []
     tablet(tmp_path, TOKEN_B, "status").sync(server.base_url, on_progress=seen.append)
     assert [describe(p) for p in seen][:1] == ["checking for work from the office"]
@@ -267,10 +266,11 @@ def test_a_two_phase_handover_moves_the_case_and_its_photos_resuming_after_cuts(
 
     total = sum(p.stat().st_size for p in sources[:2])
     received, cut = 0, 0
+    seen: list[CaseProgress] = []
     with field_link(urlsplit(server.base_url).port or 0,
                     LinkProfile(rate_bps=60_000, latency_s=0.05, reset_every_s=2.0)) as link:
         for _ in range(30):
-            result = new.sync(link.url)
+            result = new.sync(link.url, on_progress=seen.append)
             assert result.pull is not None
             received += result.pull.photo_bytes
             cut += bool(result.pull.problems)
@@ -281,6 +281,9 @@ def test_a_two_phase_handover_moves_the_case_and_its_photos_resuming_after_cuts(
     # Every cut resumed where it stopped (Range): the photos' bytes came over once.
     assert received == total, (received, total)
     assert new.status(case_id) == "DRAFT"  # the new tablet carries on with it
+    fetching = [p for p in seen if p.step == FETCHING]
+    assert fetching and max(p.bytes_total for p in fetching) == total
+    assert describe(fetching[0]).startswith(f"{FETCHING} · 0 of 2 photos")
 
 
 def _pending(device: Tablet) -> bool:

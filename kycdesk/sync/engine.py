@@ -104,7 +104,8 @@ class SyncEngine:
         not move). Only an authentication failure or a cancel stops the whole run."""
         result = RunResult()
         outcome = PullOutcome()
-        result.pull = outcome
+        if self.puller is not None:
+            result.pull = outcome
         if not self._pull(outcome, result, self.puller.run if self.puller else None):
             return result
         self._push(result, ignore_backoff)

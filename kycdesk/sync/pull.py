@@ -33,7 +33,7 @@ from kycdesk.core.records import PendingPhoto
 from kycdesk.paths import DataPaths, ensure_private_dir
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.errors import SyncCancelledError, SyncError
-from kycdesk.sync.progress import CaseProgress
+from kycdesk.sync.progress import CaseProgress, TransferMeter
 from kycdesk.sync.status import PullOutcome
 
 log = logging.getLogger(__name__)
@@ -133,23 +133,37 @@ class PullStep:
         self._drop_stale_partials(pending)
         if not pending:
             return
-        total = sum(p.byte_size for p in pending)
-        done = 0
-        for index, photo in enumerate(pending, start=1):
+        partials = [self._partial_size(p) for p in pending]
+        # The push's meter: throttled updates, rate, time left, "waiting for the network".
+        meter = TransferMeter(CaseProgress(
+            "", None, 0, len(pending) + 1, sum(partials),
+            sum(p.byte_size for p in pending), FETCHING), self.on_progress)
+        meter.emit(force=True)
+        for index, (photo, partial) in enumerate(zip(pending, partials, strict=True)):
             self._check_cancel()
-            self._report(FETCHING, items_done=index - 1, items_total=len(pending) + 1,
-                         bytes_done=done, bytes_total=total)
-            self._fetch_counted(photo, outcome)
-            done += photo.byte_size
+            self._fetch_counted(photo, outcome, meter, index, partial)
 
-    def _fetch_counted(self, photo: PendingPhoto, outcome: PullOutcome) -> None:
+    def _partial_size(self, photo: PendingPhoto) -> int:
+        part = self.store.paths.partial_download(photo.case_id, photo.client_image_id)
+        return part.stat().st_size if part.exists() else 0
+
+    def _fetch_counted(self, photo: PendingPhoto, outcome: PullOutcome,
+                       meter: TransferMeter, index: int, partial: int) -> None:
         """One photo; a failure is noted (and the rest goes on), the bytes it brought
         counted either way (a cut request's bytes stay in the partial file)."""
         brought = [0]
+
+        def moved(count: int) -> None:
+            brought[0] = count
+            meter.sending(index, count)
+
         try:
-            self.fetch_photo(photo, progress=lambda n: brought.__setitem__(0, n))
+            self.fetch_photo(photo, progress=moved)
             outcome.photos += 1
+            meter.confirmed(index, photo.byte_size - partial)
+            meter.item_done()
         except SyncError as exc:
+            meter.confirmed(index, brought[0])  # kept in the partial file
             if exc.kind is FailureKind.AUTH:
                 raise
             outcome.problems.append(str(exc))
