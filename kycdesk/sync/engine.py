@@ -229,8 +229,8 @@ class SyncEngine:
         missing = {i.server_image_id for i in submission.images} - set(accepted.server_image_ids)
         if missing:
             raise SyncError(FailureKind.TRANSIENT,
-                            f"The server's receipt does not list {len(missing)} photo(s); "
-                            "kycdesk will send the case again.")
+                            f"The server did not confirm {len(missing)} photo(s) of this "
+                            "case; kycdesk will send the case again.")
         if not self.store.mark_synced(case_id, revision=case.revision,
                                       receipt=accepted.model_dump(mode="json")):
             log.info("case %s changed while it was being sent; not marked synced", case_id)
