@@ -322,7 +322,7 @@ class SyncClient:
     def held_images(self, case_id: str) -> list[HeldImage]:
         response = self._request("GET", f"/v1/cases/{case_id}/images",
                                  unclear_on_failure=False)
-        self._expect(response, (200,), "the check of which photos it holds")
+        self._expect(response, (200,), "this case's photos")
         held: list[HeldImage] = self._parse(response, TypeAdapter(list[HeldImage]))
         return held
 
