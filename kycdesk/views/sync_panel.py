@@ -96,7 +96,10 @@ class SyncPanel(QWidget):
         self.case_label.setText(describe(progress))
         stalled = progress.stalled_s >= STALL_AFTER_S
         self.case_label.setStyleSheet(f"color: {ERROR_COLOUR};" if stalled else "")
-        total = max(1, progress.bytes_total)
+        if not progress.bytes_total:  # no bytes to count (checking for work): busy
+            self.bar.setRange(0, 0)
+            return
+        total = progress.bytes_total
         self.bar.setRange(0, 1000)
         self.bar.setValue(int(1000 * min(progress.bytes_done, total) / total))
         self.bar.setFormat("%p%")  # the figures are in the line beside it
