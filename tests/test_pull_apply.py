@@ -580,3 +580,29 @@ def test_the_sync_runs_questions_read_an_index(store: LocalStore) -> None:
                 "WHERE o.handover = 'needs_request'"):
         plan = " ".join(str(r[-1]) for r in store.conn.query_all("EXPLAIN QUERY PLAN " + sql))
         assert "case_office_handover" in plan, plan
+
+
+def test_the_sync_worker_side_through_the_writer(paths: DataPaths, qapp: object) -> None:
+    """The SyncStore methods the sync worker calls, through the one writer thread as the
+    app runs them: every case a page creates or changes is announced."""
+    from kycdesk.persistence.sync_store import standalone_sync_store
+
+    feed, assigned_id, moving = Feed(), new_case_id(), new_case_id()
+    heard: list[str] = []
+    with standalone_sync_store(paths) as sync:
+        sync.writer.caseChanged.connect(lambda change: heard.append(change.case_id))
+        assert sync.apply_pull(feed.page(assigned(feed, assigned_id),
+                                         assigned(feed, moving, reference_number="KYC-M")),
+                               resync=False) == 2
+        assert sync.pull_position()[2] == 2
+        assert sync.apply_pull(feed.page(feed.change("handover_out", moving)),
+                               resync=False) == 1
+        assert sync.cases_to_release() == [(moving, 0)]
+        sync.record_released(moving)
+        assert sync.cases_to_release() == [] and sync.pull_position()[2] == 1
+        sync.record_needs_handover(assigned_id, "Another device's case.")
+        assert sync.handover_requests_due() == [(assigned_id, "KYC-ASSIGNED-1")]
+        sync.record_handover_requested(assigned_id)
+        assert sync.handover_requests_due() == [] and sync.photos_to_fetch() == []
+        assert sync.load_sync_case(assigned_id).history[0]["why"] == "prefilled"
+    assert {assigned_id, moving} <= set(heard)
