@@ -339,3 +339,27 @@ def test_a_pushed_form_damaged_on_the_way_is_refused_and_the_good_one_is_kept(
     assert ("individual_kyc", version) in kept
     assert ("individual_kyc", damaged["version"]) not in kept
     assert any(damaged["version"] in message and "SHA-256" in message for message in refused)
+
+
+def test_a_held_set_out_of_step_gets_412_and_the_tablet_resyncs_in_the_same_run(
+        qapp: object, server: ServerHandle, tmp_path: Path) -> None:
+    from kycdesk.core.protocol import EMPTY_HELD_DIGEST
+
+    device = tablet(tmp_path, TOKEN_B, "drift")
+    device.sync(server.base_url)
+    cases = [_assign(server, device, f"KYC-DRIFT-{n}") for n in range(3)]
+    pulled = device.sync(server.base_url).pull
+    assert pulled is not None and pulled.applied == 3
+    with LocalStore(device.paths) as store:  # drift: the device's record of what it holds
+        store.conn.execute("UPDATE pull_position SET held_digest = ?, held_count = 0 "
+                           "WHERE id = 1", (EMPTY_HELD_DIGEST,))
+    result = device.sync(server.base_url)
+    assert result.pull is not None and result.pull.resynced and not result.pull.problems
+    assert result.pull.applied >= len(cases)  # every held case's state, paged
+    with LocalStore(device.paths) as store:
+        for case_id in cases:
+            assert store.load_case(case_id).status == "DRAFT"  # kept, nothing duplicated
+        assert store.conn.scalar("SELECT count(*) FROM cases WHERE id IN (?, ?, ?)",
+                                 tuple(cases)) == 3
+    after = device.sync(server.base_url)
+    assert after.pull is not None and not after.pull.resynced and after.pull.applied == 0
