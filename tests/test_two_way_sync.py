@@ -363,3 +363,26 @@ def test_a_held_set_out_of_step_gets_412_and_the_tablet_resyncs_in_the_same_run(
                                  tuple(cases)) == 3
     after = device.sync(server.base_url)
     assert after.pull is not None and not after.pull.resynced and after.pull.applied == 0
+
+
+def test_a_failing_pull_does_not_hold_back_the_tablets_own_cases(
+        qapp: object, server: ServerHandle, tmp_path: Path, sources: list[Path]) -> None:
+    from tests.sync_support import make_ready_cases
+
+    device = tablet(tmp_path, TOKEN_B, "busy-office")
+    device.sync(server.base_url)
+    assigned = _assign(server, device, "KYC-LATER")
+    with LocalStore(device.paths) as store:
+        [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
+    server.set_faults([{"endpoint": "pull", "action": "status", "status": 503,
+                        "retry_after": 1, "count": 1}])
+    try:
+        result = device.sync(server.base_url)
+    finally:
+        server.set_faults([])
+    assert result.synced == [case_id]  # the push went on
+    assert result.pull is not None and result.pull.applied == 0
+    assert result.pull.problems and "busy" in result.pull.problems[0]
+    later = device.sync(server.base_url)  # asked again next run, from the same token
+    assert later.pull is not None and later.pull.applied == 1 and not later.pull.problems
+    assert device.status(assigned) == "DRAFT"
