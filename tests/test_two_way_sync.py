@@ -82,7 +82,8 @@ def _capture(device: Tablet, case_id: str, values: dict[str, object],
 def test_assigned_returned_fixed_resubmitted_approved_shows_each_step_on_the_tablet(
         qapp: object, server: ServerHandle, tmp_path: Path, sources: list[Path]) -> None:
     a = tablet(tmp_path, TOKEN, "tablet-a")
-    first = a.sync(server.base_url)  # nothing yet: an empty pull, nothing to push
+    a.sync(server.base_url)  # what the office sent every tablet before (forms)
+    first = a.sync(server.base_url)  # nothing new: an empty pull, nothing to push
     assert first.pull is not None and first.pull.applied == 0 and not first.pull.problems
     case_id = _assign(server, a, f"KYC-E2E-{uuid.uuid4().hex[:6]}")
 
@@ -361,8 +362,11 @@ def test_a_held_set_out_of_step_gets_412_and_the_tablet_resyncs_in_the_same_run(
             assert store.load_case(case_id).status == "DRAFT"  # kept, nothing duplicated
         assert store.conn.scalar("SELECT count(*) FROM cases WHERE id IN (?, ?, ?)",
                                  tuple(cases)) == 3
-    after = device.sync(server.base_url)
-    assert after.pull is not None and not after.pull.resynced and after.pull.applied == 0
+    after = device.sync(server.base_url)  # in step again (forms published come again
+    assert after.pull is not None and not after.pull.resynced  # after a resync: by hash)
+    settled = device.sync(server.base_url)
+    assert settled.pull is not None and not settled.pull.resynced
+    assert settled.pull.applied == 0
 
 
 def test_a_failing_pull_does_not_hold_back_the_tablets_own_cases(
