@@ -31,6 +31,7 @@ LOCK_FILENAME = "kycdesk.lock"
 CASES_DIRNAME = "cases"
 LOST_AND_FOUND_DIRNAME = "lost+found"
 CAPTURES_DIRNAME = "captures"
+DOWNLOADS_DIRNAME = "downloads"
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
@@ -62,6 +63,17 @@ class DataPaths:
     def captures_dir(self) -> Path:
         """Photos in flight into the store (see the module docstring)."""
         return self.root / CAPTURES_DIRNAME
+
+    @property
+    def downloads_dir(self) -> Path:
+        """Photos being fetched from the server (a handover), under a temporary name until
+        their SHA-256 is checked. Kept across restarts: a download resumes from its
+        partial file's length. Only files in flight live here."""
+        return self.root / DOWNLOADS_DIRNAME
+
+    def partial_download(self, case_id: str, client_image_id: str) -> Path:
+        """Where a photo's bytes gather while they arrive (ids already validated)."""
+        return self.downloads_dir / f"{case_id}.{client_image_id}.part"
 
     def case_dir(self, case_id: str) -> Path:
         """Folder of one case. `case_id` must already be validated (see persistence.ids)."""

@@ -34,6 +34,8 @@ ENDPOINTS: list[tuple[str, str, re.Pattern[str]]] = [
     ("upload_offset", "HEAD", re.compile(r"^/v1/uploads/[^/]+$")),
     ("submit", "PUT", re.compile(r"^/v1/cases/[^/]+/submission$")),
     ("get_submission", "GET", re.compile(r"^/v1/cases/[^/]+/submission$")),
+    ("pull", "POST", re.compile(r"^/v1/pull$")),
+    ("fetch_image", "GET", re.compile(r"^/v1/cases/[^/]+/images/[^/]+$")),
 ]
 Action = Literal["status", "drop_mid_body", "drop_reply", "delay"]
 

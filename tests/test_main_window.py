@@ -42,7 +42,7 @@ def test_new_case_shortcut_creates_a_draft_and_opens_it(qtbot: QtBot, desk: KycD
     with qtbot.waitSignal(desk.caseOpened, timeout=10_000) as opened:
         qtbot.keyClick(desk.window.windowHandle(), Qt.Key.Key_N,
                        Qt.KeyboardModifier.ControlModifier)
-    assert desk.model.rowCount() == 1
+    qtbot.waitUntil(lambda: desk.model.rowCount() == 1)  # the list is read once per burst
     assert desk.model.index(0, 2).data() == "DRAFT"
     case_id = opened.args[0] if opened.args else ""
     assert desk.model.index(0, 0).data(CaseListModel.CaseIdRole) == case_id

@@ -163,7 +163,6 @@ ANOTHER_DEVICE = "another-tablet-token"
 @pytest.mark.parametrize(("setup", "expected"), [
     ("hash", "different photo"),
     ("too_large", "accepts photos up to"),
-    ("conflict", "another device"),
 ])
 def test_permanent_error_fails_with_a_readable_message_and_no_retry(
         qapp: object, paths: DataPaths, tmp_path: Path, sources: list[Path], setup: str,
@@ -180,16 +179,6 @@ def test_permanent_error_fails_with_a_readable_message_and_no_retry(
                 other = sources[-1].read_bytes() + b"x"
                 held = tus_upload(server.base_url, case_id, image.client_image_id, other)
                 assert held.status_code == 204, held.text
-        if setup == "conflict":
-            # Another tablet already finalized this case on the server: it is that
-            # device's case now, and this device may not touch it.
-            import httpx
-
-            httpx.put(f"{server.base_url}/v1/cases/{case_id}/submission",
-                      headers={"Authorization": f"Bearer {ANOTHER_DEVICE}"},
-                      json={"revision": 1, "form": {}, "images": [],
-                            "client": {"app_version": "0", "device_id": "another-device"}}
-                      ).raise_for_status()
         result = _run(paths, server)
         assert case_id in result.failed and case_id in result.permanent
         assert expected.lower() in result.failed[case_id].lower()
@@ -198,6 +187,34 @@ def test_permanent_error_fails_with_a_readable_message_and_no_retry(
                                        "FROM cases WHERE id = ?", (case_id,))
         assert row == ("FAILED", "permanent", None)
         assert _run(paths, server).failed == {}  # not retried on its own: waits for a person
+    finally:
+        server.stop()
+
+
+def test_another_devices_case_waits_for_a_handover_instead_of_needing_action(
+        qapp: object, paths: DataPaths, tmp_path: Path, sources: list[Path]) -> None:
+    import httpx
+
+    from kycdesk.sync.pull import NEEDS_HANDOVER
+
+    server = start_server(tmp_path / "server", extra=["--token", ANOTHER_DEVICE])
+    try:
+        with LocalStore(paths) as store:
+            [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=2)
+        # Another tablet already finalized this case on the server: it is that device's
+        # case now, and this device may not touch it until the office hands it over.
+        httpx.put(f"{server.base_url}/v1/cases/{case_id}/submission",
+                  headers={"Authorization": f"Bearer {ANOTHER_DEVICE}"},
+                  json={"revision": 1, "form": {}, "images": [],
+                        "client": {"app_version": "0", "device_id": "another-device"}}
+                  ).raise_for_status()
+        result = _run(paths, server)
+        assert result.waiting == {case_id: NEEDS_HANDOVER}
+        assert result.failed == {} and result.permanent == set()
+        assert result.pull is not None and result.pull.handover_requests == 1
+        with LocalStore(paths) as store:
+            assert store.load_case(case_id).status != "FAILED"
+        assert _due(paths) == []  # waits for the office, not retried on its own
     finally:
         server.stop()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import os
 import ssl
 import threading
 import time
@@ -25,15 +26,20 @@ from kycdesk.core.errors import FailureKind
 from kycdesk.core.protocol import (
     ENROL_PATH,
     OFFSET_CONTENT_TYPE,
+    PULL_PATH,
     SERVER_IMAGE_ID_HEADER,
     TUS_VERSION,
     UPLOADS_PATH,
     EnrolledDevice,
     Enrolment,
+    HandoverRequest,
     Health,
     HeldImage,
     Problem,
+    PullReply,
+    PullRequest,
     Receipt,
+    Release,
     Submission,
     encode_upload_metadata,
     parse_repr_digest,
@@ -70,6 +76,15 @@ class UploadState:
     @property
     def complete(self) -> bool:
         return self.server_image_id is not None
+@dataclass(frozen=True)
+class Download:
+    """A photo fetched into its partial file: the SHA-256 the server announced for the
+    whole photo (`Repr-Digest`; None if it gave none) and the bytes this request brought."""
+
+    sha256: str | None
+    received: int
+
+
 Progress = Callable[[int], None]  # bytes of the current request handed to the socket
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
 
@@ -349,7 +364,7 @@ class SyncClient:
     def held_images(self, case_id: str) -> list[HeldImage]:
         response = self._request("GET", f"/v1/cases/{case_id}/images",
                                  unclear_on_failure=False)
-        self._expect(response, (200,), "the list of photos")
+        self._expect(response, (200,), "this case's photos")
         held: list[HeldImage] = self._parse(response, TypeAdapter(list[HeldImage]))
         return held
 
@@ -464,3 +479,99 @@ class SyncClient:
         self._expect(response, (200,), "the receipt lookup")
         receipt: Receipt = self._parse(response, Receipt)
         return receipt
+
+    # -- two-way: the pull and what follows it (docs/sync-protocol.md "Pull") ----------
+    def pull(self, request: PullRequest) -> PullReply:
+        """One page of what changed for this device. A 412 (the held-cases digests
+        disagree) is raised as a SyncError with status 412: the caller resyncs."""
+        body = request.model_dump_json().encode()
+        # "Unclear" when cut: the page may have been on its way (asking again is safe:
+        # the same token gives the same page).
+        response = self._request("POST", PULL_PATH, unclear_on_failure=True,
+                                 content=body, headers={"Content-Type": "application/json"})
+        self._expect(response, (200,), "the check for work from the office")
+        reply: PullReply = self._parse(response, PullReply)
+        return reply
+
+    def release(self, case_id: str, release: Release) -> None:
+        """After a handover: everything unsent was sent, the case may go."""
+        response = self._request("POST", f"/v1/cases/{case_id}/release",
+                                 unclear_on_failure=False,
+                                 content=release.model_dump_json().encode(),
+                                 headers={"Content-Type": "application/json"})
+        self._expect(response, (200, 204), "the hand-over of this case")
+
+    def request_handover(self, case_id: str, request: HandoverRequest) -> None:
+        """Ask the office for a case another device owns (an imported copy)."""
+        response = self._request("POST", f"/v1/cases/{case_id}/handover-requests",
+                                 unclear_on_failure=False,
+                                 content=request.model_dump_json().encode(),
+                                 headers={"Content-Type": "application/json"})
+        self._expect(response, (200, 201, 202), "the request to hand this case over")
+
+    def download_image(self, case_id: str, client_image_id: str, part: Path, *,
+                       byte_size: int, cancel: threading.Event | None = None,
+                       progress: Progress | None = None) -> Download:
+        """Fetch a photo's bytes into `part`, continuing from its length (Range); every
+        piece is written as it arrives, so a cut keeps what came."""
+        offset = part.stat().st_size if part.exists() else 0
+        headers = {"Range": f"bytes={offset}-"} if 0 < offset < byte_size else {}
+        if not headers:
+            offset = 0
+        url = f"/v1/cases/{case_id}/images/{client_image_id}"
+        written = 0
+        try:
+            with (deadline(self.request_deadline_s + max(0, byte_size - offset) / FLOOR_RATE),
+                  self._http.stream("GET", url, headers=headers) as response):
+                if response.status_code == 206:
+                    start = _range_start(response.headers.get("content-range"))
+                    if start != offset:
+                        raise SyncError(FailureKind.TRANSIENT, "The server sent another part "
+                                        "of the photo than asked; kycdesk asks again.")
+                elif response.status_code == 200:
+                    offset = 0
+                else:
+                    response.read()
+                    if response.status_code == 416:  # our partial copy is not a prefix
+                        part.unlink(missing_ok=True)
+                    raise self._failure(response, "a photo of this case")
+                with part.open("r+b" if offset else "wb") as fh:
+                    fh.seek(offset)
+                    fh.truncate()
+                    for piece in response.iter_bytes(PIECE):
+                        if cancel is not None and cancel.is_set():
+                            raise SyncCancelledError("download cancelled")
+                        fh.write(piece)
+                        written += len(piece)
+                        if progress is not None:
+                            progress(written)  # bytes this request brought, as uploads
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                return Download(parse_repr_digest(response.headers.get("repr-digest")),
+                                written)
+        except (SyncError, SyncCancelledError) as exc:
+            if isinstance(exc, SyncError):
+                exc.progressed = exc.progressed or written > 0
+            raise
+        except httpx.TransportError as exc:  # timeout, refused, reset, protocol error
+            error = _transport_failure(exc)
+            error.progressed = written > 0
+            raise error from exc
+
+
+def _transport_failure(exc: httpx.TransportError) -> SyncError:
+    """A request that broke on the way, in the same words `_request` uses."""
+    if isinstance(exc, httpx.TimeoutException):
+        return SyncError(FailureKind.TRANSIENT, "The server did not answer in time.")
+    if isinstance(exc, httpx.ConnectError):
+        return _connect_failure(exc)
+    return SyncError(FailureKind.TRANSIENT,
+                     f"The connection to the server broke ({type(exc).__name__}).")
+
+
+def _range_start(header: str | None) -> int | None:
+    """The first byte of a `Content-Range: bytes a-b/n` header."""
+    if not header or not header.startswith("bytes "):
+        return None
+    first = header[6:].split("-", 1)[0]
+    return int(first) if first.isdigit() else None

@@ -8,10 +8,12 @@ For each due case, oldest first, one case at a time:
 3. once every photo is confirmed, submit the form with the server's photo ids (after any
    unclear failure, ask whether the submission arrived before sending it again);
 4. check the receipt covers every photo, store it, mark the case SYNCED.
-Nothing local is deleted. A failed attempt that moved bytes forward is retried soon
-without growing the backoff; one that moved nothing backs off (exponential, jitter,
-Retry-After). Permanent failures wait for the verifier; an authentication failure stops
-the whole run.
+Before the push, the pull (`pull.PullStep`): what the office assigned, returned, decided
+and handed over; after it, the release of cases handed away. Nothing local is deleted
+(but a case handed to another device, once all of it was sent). A failed attempt that
+moved bytes forward is retried soon without growing the backoff; one that moved nothing
+backs off (exponential, jitter, Retry-After). Permanent failures wait for the verifier;
+an authentication failure stops the whole run.
 """
 
 from __future__ import annotations
@@ -28,14 +30,22 @@ from typing import Protocol
 from kycdesk import __version__
 from kycdesk.core.clock import format_instant, now
 from kycdesk.core.errors import FailureKind, StoreError
-from kycdesk.core.protocol import ClientInfo, HeldImage, Receipt, Submission, SubmissionImage
+from kycdesk.core.protocol import (
+    ClientInfo,
+    FieldHistoryEntry,
+    HeldImage,
+    Receipt,
+    Submission,
+    SubmissionImage,
+)
 from kycdesk.core.records import ImageRecord, SyncCase
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.errors import SyncCancelledError, SyncError
 from kycdesk.sync.photo_upload import PhotoOutcome, PhotoUploader, UploadPolicy
 from kycdesk.sync.progress import CaseProgress, TransferMeter
-from kycdesk.sync.status import RunResult
+from kycdesk.sync.pull import NEEDS_HANDOVER, PullStep, PullStore
+from kycdesk.sync.status import PullOutcome, RunResult
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +91,56 @@ class SyncEngine:
         # carries over from case to case and run to run.
         self.uploader = PhotoUploader(client, store, policy=policy or UploadPolicy(),
                                       cancel=self.cancel, rng=self.rng)
+        # A store that can hold what the office sends (the app's) pulls before each push.
+        self.puller = PullStep(store, client, cancel=self.cancel, on_progress=on_progress) \
+            if isinstance(store, PullStore) else None
         self._index = 1
         self._count = 1
 
     def run_once(self, *, ignore_backoff: bool = False) -> RunResult:
+        """Pull, push the due cases, then release the cases handed away. A failed pull
+        does not hold back the push: the verifier's own work is what must leave the
+        tablet, and a pull that failed is simply asked again next run (its token did
+        not move). Only an authentication failure or a cancel stops the whole run."""
         result = RunResult()
+        outcome = PullOutcome()
+        if self.puller is not None:
+            result.pull = outcome
+        if not self._pull(outcome, result, self.puller.run if self.puller else None):
+            return result
+        self._push(result, ignore_backoff)
+        if self.puller is not None and not (result.auth_error or result.cancelled):
+            # After the push: a case handed away goes only once its unsent work is sent,
+            # and an import refused just now (403) asks for its handover in this run.
+            self._pull(outcome, result, self.puller.release_handed_over)
+            self._pull(outcome, result, self.puller.send_handover_requests)
+        return result
+
+    def _pull(self, outcome: PullOutcome, result: RunResult,
+              step: Callable[[PullOutcome], None] | None) -> bool:
+        """Run one pull step; False when the whole run must stop."""
+        if step is None:
+            return True
+        try:
+            step(outcome)
+        except SyncCancelledError:
+            result.cancelled = True
+            return False
+        except SyncError as exc:
+            if exc.kind is FailureKind.AUTH:
+                result.auth_error = str(exc)
+                return False
+            if exc.status == 404:  # a server without the pull (older): push only
+                log.info("the server offers no pull: %s", exc)
+            else:
+                outcome.problems.append(str(exc))
+                log.warning("checking for work from the office failed: %s", exc)
+        except StoreError as exc:
+            outcome.problems.append(str(exc))
+            log.error("work from the office not stored: %s", exc)
+        return True
+
+    def _push(self, result: RunResult, ignore_backoff: bool) -> None:
         sent_before = self.uploader.sent_bytes
         due = self.store.due_cases(format_instant(self.clock()), ignore_backoff=ignore_backoff)
         self._count = len(due)
@@ -108,13 +163,18 @@ class SyncEngine:
                     # The token is wrong for every case: stop, leave everything queued.
                     result.auth_error = str(exc)
                     break
+                if exc.status == 403 and self.puller is not None:
+                    # Another device owns the case (an imported copy): not a failure the
+                    # verifier can clear, a handover the office grants.
+                    self.puller.store.record_needs_handover(case_id, NEEDS_HANDOVER)
+                    result.waiting[case_id] = NEEDS_HANDOVER
+                    continue
                 self._failed(case_id, exc, result)
             except StoreError as exc:
                 log.error("sync of %s stopped by a local storage problem: %s", case_id, exc)
                 result.failed[case_id] = str(exc)
                 break
         result.sent_bytes = self.uploader.sent_bytes - sent_before
-        return result
 
     def _failed(self, case_id: str, exc: SyncError, result: RunResult) -> None:
         case = self.store.load_sync_case(case_id)
@@ -172,8 +232,8 @@ class SyncEngine:
         missing = {i.server_image_id for i in submission.images} - set(accepted.server_image_ids)
         if missing:
             raise SyncError(FailureKind.TRANSIENT,
-                            f"The server's receipt does not list {len(missing)} photo(s); "
-                            "kycdesk will send the case again.")
+                            f"The server did not confirm {len(missing)} photo(s) of this "
+                            "case; kycdesk will send the case again.")
         if not self.store.mark_synced(case_id, revision=case.revision,
                                       receipt=accepted.model_dump(mode="json")):
             log.info("case %s changed while it was being sent; not marked synced", case_id)
@@ -242,6 +302,7 @@ class SyncEngine:
             revision=case.revision, reference_number=case.reference_number,
             form_id=case.form_id, form_version=case.form_version, form=case.form,
             finalized_at=case.finalized_at,
+            history=[FieldHistoryEntry.model_validate(entry) for entry in case.history],
             client=ClientInfo(app_version=__version__, device_id=self.device_id),
             images=[SubmissionImage(
                 client_image_id=i.client_image_id, server_image_id=confirmed[i.id],

@@ -1,8 +1,9 @@
 """`kycdesk sync --once`: the engine from the command line, with a progress display.
 
-Exit codes: 0 every due case synced (or none was due), 1 a case failed, 2 the store
-cannot be used, 3 the server address or token is missing or refused, 4 the server
-cannot be reached.
+Exit codes: 0 every due case synced (or none was due; a case waiting for the office to
+hand it over is not a failure), 1 a case failed or the work from the office could not be
+fetched, 2 the store cannot be used, 3 the server address or token is missing or
+refused, 4 the server cannot be reached.
 """
 
 from __future__ import annotations
@@ -62,10 +63,19 @@ class Totals:
     auth_error: str | None = None
     cancelled: bool = False
     deadline_passed: bool = False
+    waiting: dict[str, str] = field(default_factory=dict)   # case -> why (the office acts)
+    from_office: int = 0        # changes the pulls applied
+    fetched_photos: int = 0
+    pull_problems: list[str] = field(default_factory=list)
 
     def add(self, result: RunResult) -> None:
         self.runs += 1
         self.synced.update(result.synced)
+        self.waiting.update(result.waiting)
+        if result.pull is not None:
+            self.from_office += result.pull.applied
+            self.fetched_photos += result.pull.photos
+            self.pull_problems = list(result.pull.problems)  # the latest run's
         for case_id in result.synced:
             self.failed.pop(case_id, None)
         self.failed.update(result.failed)
@@ -181,6 +191,13 @@ def _summary(totals: Totals, paths: DataPaths, offline: str | None, elapsed: flo
     if totals.deadline_passed:
         print("The deadline passed while sending; what reached the server is kept and the "
               "cases left go on from there next time.", file=out)
+    for case_id, message in totals.waiting.items():
+        print(f"WAITING {case_id}: {message}", file=out)
+    for problem in totals.pull_problems:
+        print(f"Work from the office not fetched yet: {problem}", file=out)
+    if totals.from_office or totals.fetched_photos:
+        print(f"from the office: {totals.from_office} change(s), "
+              f"{totals.fetched_photos} photo(s)", file=out)
     resent = max(0, totals.sent_bytes - totals.photo_bytes)
     print(f"synced {len(totals.synced)} case(s), {totals.photos} photo(s) "
           f"({format_bytes(totals.photo_bytes)}; {format_bytes(resent)} sent again after "
@@ -191,5 +208,5 @@ def _summary(totals: Totals, paths: DataPaths, offline: str | None, elapsed: flo
     if offline is not None and not totals.synced:
         print(f"The server could not be reached: {offline}", file=out)
         return ExitCode.OFFLINE
-    ok = not totals.failed and not totals.cancelled
+    ok = not totals.failed and not totals.cancelled and not totals.pull_problems
     return ExitCode.OK if ok else ExitCode.PROBLEMS

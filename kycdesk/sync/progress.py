@@ -73,7 +73,7 @@ def describe(p: CaseProgress) -> str:
     name = p.reference or p.case_id[:8]
     head = f"{name}" + (f" ({p.case_index} of {p.case_count})" if p.case_count > 1 else "")
     photos = max(0, p.items_total - 1)
-    parts = [head, p.step]
+    parts = [head, p.step] if p.case_id else [p.step]  # no case: the pull's own steps
     if photos:
         parts.append(f"{min(p.items_done, photos)} of {photos} photos")
     if p.bytes_total:

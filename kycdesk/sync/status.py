@@ -15,6 +15,20 @@ class SyncState:
 
 
 @dataclass
+class PullOutcome:
+    """What a run's pull did (sync.pull)."""
+
+    pages: int = 0
+    applied: int = 0          # changes the store applied (a page seen again adds none)
+    resynced: bool = False
+    photos: int = 0           # photos fetched and recorded
+    photo_bytes: int = 0      # bytes that came over the wire for them
+    handover_requests: int = 0
+    released: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what did not work (it is retried)
+
+
+@dataclass
 class RunResult:
     synced: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)        # case id -> message
@@ -25,6 +39,9 @@ class RunResult:
     uploaded_images: int = 0
     uploaded_bytes: int = 0   # photo bytes now held by the server (this run)
     sent_bytes: int = 0       # bytes put on the wire for photos, re-sent ones included
+    # case id -> why it waits for the office (another tablet's case: a handover is asked)
+    waiting: dict[str, str] = field(default_factory=dict)
+    pull: PullOutcome | None = None  # what the run's pull brought (None: no pull made)
 
     @property
     def ok(self) -> bool:

@@ -121,7 +121,10 @@ class SyncPanel(QWidget):
         needs: which case, photos, bytes, rate, time left — or that the link is silent."""
         self.case_label.setText(describe(progress))
         self.case_label.setStyleSheet(f"color: {ERROR_COLOUR};" if waiting(progress) else "")
-        total = max(1, progress.bytes_total)
+        if not progress.bytes_total:  # no bytes to count (checking for work): busy
+            self.bar.setRange(0, 0)
+            return
+        total = progress.bytes_total
         self.bar.setRange(0, 1000)
         self.bar.setValue(int(1000 * min(progress.bytes_done, total) / total))
         self.bar.setFormat("%p%")  # the figures are in the line beside it
@@ -136,7 +139,17 @@ class SyncPanel(QWidget):
         if result.permanent:
             parts.append(f"{len(result.permanent)} need{'s' if len(result.permanent) == 1 else ''}"
                          " action (see the case)")
+        if result.waiting:
+            parts.append(f"{len(result.waiting)} waiting for the office to hand "
+                         f"{'it' if len(result.waiting) == 1 else 'them'} over")
+        pulled = result.pull
+        if pulled is not None and pulled.applied:
+            parts.append(f"{pulled.applied} update{'s' if pulled.applied != 1 else ''} "
+                         "from the office")
         if result.cancelled:
             parts.append("stopped — resumes next time")
         self.last_label.setText(", ".join(parts))
-        self.last_label.setToolTip("\n".join(result.failed.values()))
+        self.last_label.setToolTip("\n".join([
+            *result.failed.values(), *result.waiting.values(),
+            *(f"Work from the office not fetched yet: {p}" for p in
+              (pulled.problems if pulled is not None else []))]))
