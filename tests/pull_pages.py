@@ -10,7 +10,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kycdesk.core.protocol import PulledChange, PullReply, form_definition_sha256
+from kycdesk.core.hashing import form_definition_sha256
+from kycdesk.core.protocol import PulledChange, PullReply
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AT = "2026-06-01T09:00:00Z"

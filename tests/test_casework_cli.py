@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kycdesk.core.protocol import form_definition_sha256
+from kycdesk.core.hashing import form_definition_sha256
 from kycdesk_server.backoffice.audit import AuditLog
 from kycdesk_server.devices import DeviceRegistry
 from kycdesk_server.storage import ServerStore

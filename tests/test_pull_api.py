@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from kycdesk.core.hashing import form_definition_sha256
 from kycdesk.core.protocol import (
     EMPTY_HELD_DIGEST,
     PullReply,
-    form_definition_sha256,
     parse_repr_digest,
 )
 from kycdesk_server.backoffice.web import CSRF_HEADER

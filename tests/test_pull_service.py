@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from kycdesk.core.hashing import form_definition_sha256
 from kycdesk.core.protocol import (
     EMPTY_HELD_DIGEST,
     HandoverRequest,
     PullReply,
     PullRequest,
     Release,
-    form_definition_sha256,
 )
 from kycdesk_server import feed
 from kycdesk_server.backoffice.assignments import (

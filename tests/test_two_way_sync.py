@@ -314,7 +314,7 @@ def test_a_pushed_form_damaged_on_the_way_is_refused_and_the_good_one_is_kept(
         qapp: object, server: ServerHandle, tmp_path: Path) -> None:
     import json
 
-    from kycdesk.core.protocol import form_definition_sha256
+    from kycdesk.core.hashing import form_definition_sha256
     from kycdesk.persistence.two_way import refused_forms
 
     device = tablet(tmp_path, TOKEN_B, "forms")

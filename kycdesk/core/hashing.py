@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 
 def file_sha256(path: Path, chunk: int = 1024 * 1024) -> str:
@@ -33,3 +35,11 @@ def held_digest(case_ids: Iterable[str]) -> str:
     return f"{value:064x}"
 
 
+def form_definition_sha256(definition: Mapping[str, Any]) -> str:
+    """`definition_sha256` of a pushed form: SHA-256 of its canonical JSON (keys sorted,
+    no spaces, UTF-8 as is), so both sides get the same hash whatever the file's layout.
+    Here, not in core/protocol.py, because the device's store checks it at start-up paths
+    that must not load pydantic before the window shows."""
+    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -10,8 +10,6 @@ success).
 from __future__ import annotations
 
 import base64
-import hashlib
-import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -339,12 +337,6 @@ class PullReply(_Reply):
     more: bool  # another page is waiting: pull again at once with the new token
 
 
-def form_definition_sha256(definition: dict[str, Any]) -> str:
-    """`definition_sha256` of a pushed form: SHA-256 of its canonical JSON (keys sorted,
-    no spaces, UTF-8), so both sides get the same hash whatever the file's layout."""
-    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"),
-                           ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 class HandoverRequest(_Request):

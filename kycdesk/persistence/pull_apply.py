@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kycdesk.core.clock import now_text
+from kycdesk.core.hashing import form_definition_sha256
 from kycdesk.core.ids import validate_case_id
-from kycdesk.core.protocol import form_definition_sha256
 from kycdesk.core.states import CaseChange, CaseStatus, Change, Inbox
 from kycdesk.persistence import cases, field_history, held
 from kycdesk.persistence.db import Connection

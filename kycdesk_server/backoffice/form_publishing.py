@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from kycdesk.core.form_schema import FormDefinition
-from kycdesk.core.protocol import form_definition_sha256
+from kycdesk.core.hashing import form_definition_sha256
 from kycdesk_server.backoffice.assignments import InvalidActError, require_supervisor
 from kycdesk_server.backoffice.audit import AuditLog
 from kycdesk_server.backoffice.identity import Reviewer
