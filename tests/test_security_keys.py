@@ -194,3 +194,12 @@ def test_the_package_loads_nothing_but_the_standard_library_cryptography_and_arg
     assert [name for name in foreign if not name.startswith("__editable__")] == []
     assert [name for name in loaded if name.startswith("kycdesk.")
             and not name.startswith("kycdesk.security")] == []
+
+
+@pytest.mark.parametrize("damage", ["", "{", "[]", '{"format": 1}',
+                                    '{"format": 1, "pin_params": "x"}'])
+def test_a_damaged_ring_file_is_refused_with_a_clear_error(tmp_path, damage):
+    path = tmp_path / "ring.json"
+    path.write_text(damage, encoding="utf-8")
+    with pytest.raises(TamperedDataError, match="damaged"):
+        k.VerifierKeyring.from_json(path.read_text(encoding="utf-8"))

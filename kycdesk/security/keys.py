@@ -228,9 +228,17 @@ class VerifierKeyring:
 
     @classmethod
     def from_json(cls, text: str) -> VerifierKeyring:
-        data: dict[str, Any] = json.loads(text)
-        if data.get("format") != RING_FORMAT:
-            raise TamperedDataError("This key ring was written by a newer kycdesk.")
+        try:
+            data: dict[str, Any] = json.loads(text)
+            if data.get("format") != RING_FORMAT:
+                raise TamperedDataError("This key ring was written by a newer kycdesk.")
+            return cls._from_dict(data)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # json, base64 and unpacking errors: a damaged ring, not a bug to show.
+            raise TamperedDataError("This verifier's key ring is damaged.") from exc
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> VerifierKeyring:
         time_cost, memory_kib, parallelism = data["pin_params"]
         return cls(
             verifier=data["verifier"],

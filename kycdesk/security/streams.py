@@ -135,18 +135,10 @@ def _read_exact(src: BinaryIO, size: int) -> bytes:
 
 def read_key_id(src: BinaryIO) -> bytes:
     """The key a file was encrypted under (reads the header; leaves `src` after it)."""
-    header = _read_exact(src, HEADER_BYTES)
-    if len(header) != HEADER_BYTES:
-        raise TamperedDataError("This file is cut short.")
-    magic, version, key_id, _salt, _prefix, _chunk = _HEADER.unpack(header)
-    if magic != MAGIC or version != STREAM_VERSION:
-        raise TamperedDataError("This is not an encrypted kycdesk file.")
-    return bytes(key_id)
+    return _read_header(src)[1]
 
 
-def decrypt_chunks(src: BinaryIO, keys: UnlockedKeys, context: bytes) -> Iterator[bytes]:
-    """Plaintext chunk by chunk; raises `TamperedDataError` on any change, cut or reordering
-    (see the module docstring on keeping output provisional until the end)."""
+def _read_header(src: BinaryIO) -> tuple[bytes, bytes, bytes, bytes, int]:
     header = _read_exact(src, HEADER_BYTES)
     if len(header) != HEADER_BYTES:
         raise TamperedDataError("This file is cut short.")
@@ -155,17 +147,20 @@ def decrypt_chunks(src: BinaryIO, keys: UnlockedKeys, context: bytes) -> Iterato
         raise TamperedDataError("This is not an encrypted kycdesk file.")
     if not 1 <= chunk_bytes <= 2**24:
         raise TamperedDataError("This file's header was changed.")
-    aead = _file_aead(keys.get(bytes(key_id)), bytes(salt))
+    return header, bytes(key_id), bytes(salt), bytes(prefix), int(chunk_bytes)
+
+
+def _chunks_from(src: BinaryIO, aead: AESGCM, *, header: bytes, prefix: bytes,
+                 context: bytes, chunk_bytes: int, index: int) -> Iterator[bytes]:
     block_bytes = chunk_bytes + TAG_BYTES
     block = _read_exact(src, block_bytes)
-    index = 0
     while True:
         # A block is the final chunk exactly when nothing follows it.
         following = _read_exact(src, block_bytes) if len(block) == block_bytes else b""
         final = not following
         if len(block) < TAG_BYTES or (not final and len(block) != block_bytes):
             raise TamperedDataError("This file is cut short.")
-        nonce, aad = _chunk_nonce_and_aad(bytes(prefix), header, context, index, final)
+        nonce, aad = _chunk_nonce_and_aad(prefix, header, context, index, final)
         try:
             yield aead.decrypt(nonce, block, aad)
         except InvalidTag:
@@ -174,6 +169,51 @@ def decrypt_chunks(src: BinaryIO, keys: UnlockedKeys, context: bytes) -> Iterato
             return
         block = following
         index += 1
+
+
+def decrypt_chunks(src: BinaryIO, keys: UnlockedKeys, context: bytes) -> Iterator[bytes]:
+    """Plaintext chunk by chunk; raises `TamperedDataError` on any change, cut or
+    reordering (see the module docstring on keeping output provisional until the end)."""
+    header, key_id, salt, prefix, chunk_bytes = _read_header(src)
+    aead = _file_aead(keys.get(key_id), salt)
+    yield from _chunks_from(src, aead, header=header, prefix=prefix, context=context,
+                            chunk_bytes=chunk_bytes, index=0)
+
+
+def plaintext_size(src: BinaryIO) -> int:
+    """The size of the clear file, from the encrypted one's length and header (what an
+    upload declares); `src` must be seekable. Not authenticated until read."""
+    header = _read_header(src)
+    chunk_bytes = header[4]
+    body = src.seek(0, os.SEEK_END) - HEADER_BYTES
+    blocks = max(1, -(-body // (chunk_bytes + TAG_BYTES)))
+    size = body - blocks * TAG_BYTES
+    if size < 0:
+        raise TamperedDataError("This file is cut short.")
+    return size
+
+
+def decrypt_from(src: BinaryIO, keys: UnlockedKeys, context: bytes,
+                 offset: int) -> Iterator[bytes]:
+    """Plaintext from `offset` to the end, reading only the chunks from the one holding
+    `offset` (a resumed upload, a seek): chunks are independent, so this is a seek. Every
+    chunk read is authenticated with its index, and the end with its final flag."""
+    size = plaintext_size(src)
+    if not 0 <= offset <= size:
+        raise ValueError(f"offset {offset} outside the file's {size} bytes")
+    src.seek(0)
+    header, key_id, salt, prefix, chunk_bytes = _read_header(src)
+    aead = _file_aead(keys.get(key_id), salt)
+    last_index = max(0, -(-size // chunk_bytes) - 1)
+    index = min(offset // chunk_bytes, last_index)
+    src.seek(HEADER_BYTES + index * (chunk_bytes + TAG_BYTES))
+    skip = offset - index * chunk_bytes
+    chunks = _chunks_from(src, aead, header=header, prefix=prefix, context=context,
+                          chunk_bytes=chunk_bytes, index=index)
+    # Only the first chunk starts before `offset` (skip < one chunk, or = one chunk
+    # when `offset` is the end of a file of whole chunks).
+    yield next(chunks)[skip:]
+    yield from chunks
 
 
 def decrypt_stream(src: BinaryIO, out: BinaryIO, keys: UnlockedKeys, context: bytes) -> int:
