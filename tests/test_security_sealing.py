@@ -103,3 +103,19 @@ def test_a_sealer_refuses_to_wrap_its_counter(keys):
     sealer.seal(b"last", case_id="c1", field="f")
     with pytest.raises(sealing.NoncesExhaustedError):
         sealer.seal(b"one too many", case_id="c1", field="f")
+
+
+def test_threads_sharing_a_sealer_never_share_a_nonce(keys):
+    """The writer thread and a sync thread may seal at once: the counter is locked."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sealer = Sealer(keys)
+
+    def seal_many(worker: int) -> list[bytes]:
+        return [sealer.seal(b"v", case_id=f"c{worker}", field="f")[1 + k.KEY_ID_BYTES:
+                                                                   sealing.HEADER_BYTES]
+                for _ in range(5_000)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        nonces = [n for batch in pool.map(seal_many, range(4)) for n in batch]
+    assert len(set(nonces)) == len(nonces) == 20_000
