@@ -606,3 +606,29 @@ def test_the_sync_worker_side_through_the_writer(paths: DataPaths, qapp: object)
         assert sync.handover_requests_due() == [] and sync.photos_to_fetch() == []
         assert sync.load_sync_case(assigned_id).history[0]["why"] == "prefilled"
     assert {assigned_id, moving} <= set(heard)
+
+
+def test_a_save_on_its_way_before_the_office_correction_was_shown_keeps_it(
+        store: LocalStore) -> None:
+    """The open editor's autosave writes the whole form; one sent before the editor
+    heard of an office correction still holds the old value of that answer. It must not
+    put it back (the verifier never typed it); typing it again does."""
+    feed = Feed()
+    case_id = _field_case(store, feed, device_changed=False)
+    stale = dict(store.load_case(case_id).form)  # what the open editor holds
+    applied = store.run(ApplyPull(feed.page(feed.change(
+        "office_edit", case_id, field_key="applicant.first_name", value="Adele",
+        base_value="Ada", by="Olga Office"))))
+    assert [c.answers for c in applied.case_changes] == [(("applicant.first_name",
+                                                           "Adele"),)]
+    store.run(AppendEdit(case_id, "address.city", "Lagos"))
+    store.run(SaveForm(case_id, {**stale, "address.city": "Lagos"}))
+    form = store.load_case(case_id).form
+    assert (form["applicant.first_name"], form["address.city"]) == ("Adele", "Lagos")
+    assert store.field_history(case_id)[-1]["field_key"] == "address.city"
+
+    store.run(AppendEdit(case_id, "applicant.first_name", "Ada"))  # typed back: theirs
+    store.run(SaveForm(case_id, {**stale, "address.city": "Lagos"}))
+    assert store.load_case(case_id).form["applicant.first_name"] == "Ada"
+    last = store.field_history(case_id)[-1]
+    assert (last["why"], last["old"], last["new"]) == ("typed", "Adele", "Ada")

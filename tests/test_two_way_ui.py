@@ -299,3 +299,39 @@ def test_keeping_the_offices_photo_takes_the_verifiers_out_of_the_slot(
         assert app.reader is not None and app.reader.list_images(case_id) == []
     finally:
         app.shutdown()
+
+
+def test_an_office_correction_pulled_while_the_case_is_open_shows_and_survives_autosave(
+        qtbot: QtBot, desk: KycDeskApp, seeded: Desk) -> None:
+    """An office_edit without a conflict (the verifier had not changed that answer) is
+    taken by the store; the open draft must show it, or its next autosave — which
+    writes the whole form — would put the old value back, silently."""
+    from kycdesk.persistence.commands import ApplyPull
+
+    case_id = seeded.assigned[1]
+    editor = _open(qtbot, desk, case_id)
+    city = editor.model.value("applicant.last_name")
+    assert city and editor.session.editable
+    reply = PullReply(token="office-fix", more=False, changes=[two_way_cases.office_edit(
+        case_id, "applicant.last_name", city + "-Okafor", city)])
+    assert desk.writer_thread is not None and desk.reader is not None
+    with qtbot.waitSignal(editor.session.twoWayChanged, timeout=10_000):
+        desk.writer_thread.client.submit(ApplyPull(reply, False))
+    assert editor.model.value("applicant.last_name") == city + "-Okafor"
+    shown = editor.editors["applicant.last_name"]
+    assert isinstance(shown, TextEditor) and shown.line.text() == city + "-Okafor"
+
+    # The verifier types into another answer; the autosave writes the whole draft.
+    first = editor.editors["applicant.first_name"]
+    assert isinstance(first, TextEditor)
+    first.line.setFocus()
+    first.line.selectAll()
+    qtbot.keyClicks(first.line, "Adaeze")
+    with qtbot.waitSignal(editor.session.autosave.savedRevision, timeout=10_000):
+        editor.session.autosave.flush()
+    stored = desk.reader.load_case(case_id).form
+    assert stored["applicant.last_name"] == city + "-Okafor"  # the office's value survived
+    assert stored["applicant.first_name"] == "Adaeze"
+    history = [e for e in desk.reader.field_history(case_id)
+               if e["field_key"] == "applicant.last_name"]
+    assert history[-1]["why"] == "office"  # not overwritten as "typed" afterwards
