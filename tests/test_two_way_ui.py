@@ -264,6 +264,8 @@ def test_a_return_pulled_while_the_case_is_open_shows_at_once_and_is_counted(
     assert editor.status == CaseStatus.DRAFT
     assert editor.review.comments.count() == 1
     assert editor.submit_button.isVisibleTo(editor)
+    # The list's counts are read once per burst of changes (a timer): wait for that read.
+    qtbot.waitUntil(lambda: desk.model.view_counts().get(CaseView.RETURNED) == 2)
     desk._tell_inbox_news(None)
     assert desk.window.sync_panel.news_label.text() == \
         "From the office: 1 case returned to you"
