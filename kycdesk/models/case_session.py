@@ -99,7 +99,8 @@ class CaseSession(QObject):
         # ID photos are read (MRZ, PDF417) off the GUI thread and offered to the form.
         self.documents = DocumentOffers(
             store, case.id, definition, self.draft,
-            still_there=lambda image_id: self.find_photo(image_id) is not None)
+            still_there=lambda image_id: self.find_photo(image_id) is not None,
+            autosave=self.autosave)
         store.caseChanged.connect(self._case_changed)
 
     def fill_defaults(self, keys: list[str]) -> None:
