@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from PySide6.QtCore import QObject, Signal
 
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # The reason a value confirmed from a document carries in the field history
 # (core.protocol.FieldHistoryEntry.why).
-WHY_DOCUMENT = "document"
+WHY_DOCUMENT: Final = "document"
 
 
 def read_photo(path: Path, today: date) -> DocumentRead | None:
