@@ -241,8 +241,31 @@ def test_the_list_model_says_office_work_in_words(qtbot: QtBot, desk: KycDeskApp
     desk.window.list_page.show_view(None)
     rows = {desk.model.case_at(r).id: desk.model.index(r, 5).data()
             for r in range(desk.model.rowCount())}
-    assert rows[seeded.approved] == ""
+    assert rows[seeded.approved] == "Approved"
+    assert rows[seeded.rejected] == "Rejected: The identity document had expired"
     assert rows[seeded.returned] == "Returned to you: see the reviewer's comments"
+    assert rows[seeded.assigned[0]].startswith("Overdue by 2 days")
+
+
+def test_a_decision_pulled_while_the_app_runs_shows_in_the_list(
+        qtbot: QtBot, desk: KycDeskApp, seeded: Desk) -> None:
+    """A decision changes no status: the pull announces the case all the same, so the
+    list (read once per burst of announcements) shows it."""
+    from kycdesk.persistence.commands import ApplyPull
+
+    desk.window.list_page.show_view(None)
+    assert desk.reader is not None and desk.writer_thread is not None
+    revision = desk.reader.load_sync_case(seeded.approved).revision
+    reply = PullReply(token="decided-later", more=False, changes=[two_way_cases.decided(
+        seeded.approved, revision, "rejected", reason_label="Signature missing")])
+    desk.writer_thread.client.submit(ApplyPull(reply, False))
+
+    def shown() -> str:
+        rows = {desk.model.case_at(r).id: desk.model.index(r, 5).data()
+                for r in range(desk.model.rowCount())}
+        return str(rows.get(seeded.approved))
+
+    qtbot.waitUntil(lambda: shown() == "Rejected: Signature missing", timeout=10_000)
 
 
 def test_a_return_pulled_while_the_case_is_open_shows_at_once_and_is_counted(
