@@ -349,9 +349,10 @@ def _announce(conn: Connection, case_id: str, applied: Applied,
               answers: tuple[tuple[str, Any], ...] = ()) -> None:
     """Tell every view (the list, an open case) that what the office sent about a case
     changed; its status is unchanged (`change` None, the revision the stored one)."""
+    revision = conn.scalar("SELECT revision FROM case_forms WHERE case_id = ?", (case_id,))
     applied.case_changes.append(CaseChange(
         case_id=case_id, status=cases.case_status(conn, case_id),
-        revision=cases.load_case(conn, case_id).revision, answers=answers))
+        revision=int(revision or 0), answers=answers))
 
 
 def _office_edit(conn: Connection, change: PulledChange, case_id: str,
