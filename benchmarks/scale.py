@@ -132,6 +132,13 @@ def build(data_dir: Path, cases: int, photos: int) -> None:
                                  "revision, updated_at) VALUES (?, ?, '2', 3, ?)",
                                  (case_id, json.dumps(form, ensure_ascii=False), saved))
                     done += 1
+        # The office's decisions (issue 17): one on a fifth of the synced cases, a third
+        # of them rejections with a reason; the list reads the newest per row shown.
+        conn.execute(
+            "INSERT INTO case_decisions(case_id, revision, decision, reason_code, "
+            "reason_label, note, by, at) SELECT id, 3, CASE abs(random()) % 3 WHEN 0 THEN "
+            "'rejected' ELSE 'approved' END, NULL, 'The identity document had expired', "
+            "'', 'Rae', last_saved FROM cases WHERE status = 'SYNCED' AND abs(random()) % 5 = 0")
         per_case = photos // cases if cases else 0
         extra = photos - per_case * cases
         for photo in range(per_case + (1 if extra else 0)):

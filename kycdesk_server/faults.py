@@ -36,6 +36,7 @@ ENDPOINTS: list[tuple[str, str, re.Pattern[str]]] = [
     ("get_submission", "GET", re.compile(r"^/v1/cases/[^/]+/submission$")),
     ("pull", "POST", re.compile(r"^/v1/pull$")),
     ("fetch_image", "GET", re.compile(r"^/v1/cases/[^/]+/images/[^/]+$")),
+    ("release", "POST", re.compile(r"^/v1/cases/[^/]+/release$")),
 ]
 Action = Literal["status", "drop_mid_body", "drop_reply", "delay"]
 

@@ -104,6 +104,7 @@ def test_passport_values_are_offered_confirmed_one_by_one_and_saved(
         form = cases.load_case(store.conn, case_id).form
         recorded = [detail for _, kind, detail in events.list_events(store.conn, case_id)
                     if kind == "field_confirmed_from_document"]
+        history = store.load_sync_case(case_id).history
     assert form["applicant.last_name"] == "ERIKSSON"
     assert form["identity.document_number"] == "L898902C3"
     assert "applicant.date_of_birth" not in form
@@ -111,6 +112,15 @@ def test_passport_values_are_offered_confirmed_one_by_one_and_saved(
         ("applicant.last_name", "document", "MRZ"),
         ("identity.document_number", "document", "MRZ")]
     assert all("value" not in d and "ERIKSSON" not in str(d) for d in recorded)
+    # The field-level audit, as sent with the submission: typed by hand, then taken
+    # from the document the verifier confirmed (why="document").
+    reasons = [(e["field_key"], e["new"], e["why"]) for e in history]
+    assert ("applicant.last_name", "Erikson", "typed") in reasons
+    assert reasons.index(("applicant.last_name", "Erikson", "typed")) < \
+        reasons.index(("applicant.last_name", "ERIKSSON", "document"))
+    assert ("identity.document_number", "L898902C3", "document") in reasons
+    assert all(why == "typed" for key, _, why in reasons
+               if key not in ("applicant.last_name", "identity.document_number"))
 
 
 def test_a_typed_value_changed_later_is_flagged_then_cleared(

@@ -606,3 +606,69 @@ def test_the_sync_worker_side_through_the_writer(paths: DataPaths, qapp: object)
         assert sync.handover_requests_due() == [] and sync.photos_to_fetch() == []
         assert sync.load_sync_case(assigned_id).history[0]["why"] == "prefilled"
     assert {assigned_id, moving} <= set(heard)
+
+
+def test_a_save_on_its_way_before_the_office_correction_was_shown_keeps_it(
+        store: LocalStore) -> None:
+    """The open editor's autosave writes the whole form; one sent before the editor
+    heard of an office correction still holds the old value of that answer. It must not
+    put it back (the verifier never typed it); typing it again does."""
+    feed = Feed()
+    case_id = _field_case(store, feed, device_changed=False)
+    stale = dict(store.load_case(case_id).form)  # what the open editor holds
+    applied = store.run(ApplyPull(feed.page(feed.change(
+        "office_edit", case_id, field_key="applicant.first_name", value="Adele",
+        base_value="Ada", by="Olga Office"))))
+    assert [c.answers for c in applied.case_changes] == [(("applicant.first_name",
+                                                           "Adele"),)]
+    store.run(AppendEdit(case_id, "address.city", "Lagos"))
+    store.run(SaveForm(case_id, {**stale, "address.city": "Lagos"}))
+    form = store.load_case(case_id).form
+    assert (form["applicant.first_name"], form["address.city"]) == ("Adele", "Lagos")
+    assert store.field_history(case_id)[-1]["field_key"] == "address.city"
+
+    store.run(AppendEdit(case_id, "applicant.first_name", "Ada"))  # typed back: theirs
+    store.run(SaveForm(case_id, {**stale, "address.city": "Lagos"}))
+    assert store.load_case(case_id).form["applicant.first_name"] == "Ada"
+    last = store.field_history(case_id)[-1]
+    assert (last["why"], last["old"], last["new"]) == ("typed", "Adele", "Ada")
+
+
+def test_startup_recovery_settles_photos_fetched_when_the_crash_came(
+        store: LocalStore, paths: DataPaths, jpeg: Path) -> None:
+    """What a crash leaves of downloads: a photo renamed into its case folder but not
+    recorded (recorded now, not fetched again), one renamed with the wrong bytes
+    (removed: fetched again), a partial of a photo still wanted (kept: it resumes) and
+    a partial of a photo nobody wants any more (removed) — found from the downloads in
+    flight, not by listing every case folder."""
+    content = jpeg.read_bytes()
+    feed, case_id = Feed(), new_case_id()
+    came, damaged, partial = (photo("id_front", content), photo("id_back", content),
+                              photo("proof_of_address", content))
+    store.run(ApplyPull(feed.page(feed.change(
+        "handover_in", case_id, revision=1, reference_number="KYC-R",
+        form_id="individual_kyc", form_version="3", form={}, photos=[came, damaged, partial]))))
+    whole = paths.pulled_photo(case_id, came["client_image_id"], "jpg")
+    whole.parent.mkdir(parents=True, exist_ok=True)
+    whole.write_bytes(content)
+    wrong = paths.pulled_photo(case_id, damaged["client_image_id"], "jpg")
+    wrong.write_bytes(content[:-10] + b"0123456789")
+    paths.downloads_dir.mkdir(parents=True, exist_ok=True)
+    resumable = paths.partial_download(case_id, partial["client_image_id"])
+    resumable.write_bytes(content[:1000])
+    stale = paths.partial_download(new_case_id(), "0d9c4a4e-6c1e-4c0e-9a43-5b0d1d2d3e4f")
+    stale.write_bytes(b"half a photo of a case that left")
+
+    report = store.recover()
+
+    (image,) = store.list_images(case_id)
+    assert (image.client_image_id, image.file_path, image.sha256) == (
+        came["client_image_id"], paths.relative(whole), came["sha256"])
+    assert {p.client_image_id for p in store.photos_to_fetch()} == {
+        damaged["client_image_id"], partial["client_image_id"]}
+    assert not wrong.exists() and not stale.exists()
+    assert resumable.read_bytes() == content[:1000]
+    assert report.recorded_downloads == [paths.relative(whole)]
+    assert sorted(report.removed_temp_files) == sorted([paths.relative(wrong),
+                                                        paths.relative(stale)])
+    assert store.recover().repairs == 0  # settled: nothing more to do

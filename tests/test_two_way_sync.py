@@ -390,3 +390,36 @@ def test_a_failing_pull_does_not_hold_back_the_tablets_own_cases(
     later = device.sync(server.base_url)  # asked again next run, from the same token
     assert later.pull is not None and later.pull.applied == 1 and not later.pull.problems
     assert device.status(assigned) == "DRAFT"
+
+
+def test_a_release_whose_reply_was_lost_or_overtaken_still_lets_the_copy_go(
+        qapp: object, server: ServerHandle, tmp_path: Path, sources: list[Path]) -> None:
+    """The release reached the server but its reply was lost (the tablet never recorded
+    it): asked again, the server answers 200 and the copy goes. And when the office has
+    meanwhile forced the case to the other tablet, the server answers 409; the copy,
+    with nothing unsent, goes too instead of asking again on every run."""
+    old, new = tablet(tmp_path, TOKEN, "lapsed"), tablet(tmp_path, TOKEN_B, "heir")
+    new.sync(server.base_url)
+    lost = _held_case(server, old, sources)
+    _hand_over(server, lost, new, force=False)
+    server.set_faults([{"endpoint": "release", "action": "drop_reply", "count": 1}])
+    try:
+        cut = old.sync(server.base_url)  # the release got there; its reply did not
+    finally:
+        server.set_faults([])
+    assert cut.pull is not None and cut.pull.released == [] and cut.pull.problems
+    with LocalStore(old.paths) as store:
+        assert lost in {c.id for c in store.list_cases()}
+    again = old.sync(server.base_url)
+    assert again.pull is not None and again.pull.released == [lost], again.pull
+
+    overtaken = _held_case(server, old, sources)
+    _hand_over(server, overtaken, new, force=False)
+    _hand_over(server, overtaken, new, force=True)  # before the old tablet came back
+    back = old.sync(server.base_url)
+    assert back.pull is not None and back.pull.released == [overtaken], back.pull
+    with LocalStore(old.paths) as store:
+        left = {c.id for c in store.list_cases()}
+    assert lost not in left and overtaken not in left
+    assert new.sync(server.base_url).pull is not None
+    assert new.form(overtaken)["applicant.first_name"].startswith("Sync")

@@ -241,8 +241,31 @@ def test_the_list_model_says_office_work_in_words(qtbot: QtBot, desk: KycDeskApp
     desk.window.list_page.show_view(None)
     rows = {desk.model.case_at(r).id: desk.model.index(r, 5).data()
             for r in range(desk.model.rowCount())}
-    assert rows[seeded.approved] == ""
+    assert rows[seeded.approved] == "Approved"
+    assert rows[seeded.rejected] == "Rejected: The identity document had expired"
     assert rows[seeded.returned] == "Returned to you: see the reviewer's comments"
+    assert rows[seeded.assigned[0]].startswith("Overdue by 2 days")
+
+
+def test_a_decision_pulled_while_the_app_runs_shows_in_the_list(
+        qtbot: QtBot, desk: KycDeskApp, seeded: Desk) -> None:
+    """A decision changes no status: the pull announces the case all the same, so the
+    list (read once per burst of announcements) shows it."""
+    from kycdesk.persistence.commands import ApplyPull
+
+    desk.window.list_page.show_view(None)
+    assert desk.reader is not None and desk.writer_thread is not None
+    revision = desk.reader.load_sync_case(seeded.approved).revision
+    reply = PullReply(token="decided-later", more=False, changes=[two_way_cases.decided(
+        seeded.approved, revision, "rejected", reason_label="Signature missing")])
+    desk.writer_thread.client.submit(ApplyPull(reply, False))
+
+    def shown() -> str:
+        rows = {desk.model.case_at(r).id: desk.model.index(r, 5).data()
+                for r in range(desk.model.rowCount())}
+        return str(rows.get(seeded.approved))
+
+    qtbot.waitUntil(lambda: shown() == "Rejected: Signature missing", timeout=10_000)
 
 
 def test_a_return_pulled_while_the_case_is_open_shows_at_once_and_is_counted(
@@ -264,6 +287,8 @@ def test_a_return_pulled_while_the_case_is_open_shows_at_once_and_is_counted(
     assert editor.status == CaseStatus.DRAFT
     assert editor.review.comments.count() == 1
     assert editor.submit_button.isVisibleTo(editor)
+    # The list's counts are read once per burst of changes (a timer): wait for that read.
+    qtbot.waitUntil(lambda: desk.model.view_counts().get(CaseView.RETURNED) == 2)
     desk._tell_inbox_news(None)
     assert desk.window.sync_panel.news_label.text() == \
         "From the office: 1 case returned to you"
@@ -299,3 +324,39 @@ def test_keeping_the_offices_photo_takes_the_verifiers_out_of_the_slot(
         assert app.reader is not None and app.reader.list_images(case_id) == []
     finally:
         app.shutdown()
+
+
+def test_an_office_correction_pulled_while_the_case_is_open_shows_and_survives_autosave(
+        qtbot: QtBot, desk: KycDeskApp, seeded: Desk) -> None:
+    """An office_edit without a conflict (the verifier had not changed that answer) is
+    taken by the store; the open draft must show it, or its next autosave — which
+    writes the whole form — would put the old value back, silently."""
+    from kycdesk.persistence.commands import ApplyPull
+
+    case_id = seeded.assigned[1]
+    editor = _open(qtbot, desk, case_id)
+    city = editor.model.value("applicant.last_name")
+    assert city and editor.session.editable
+    reply = PullReply(token="office-fix", more=False, changes=[two_way_cases.office_edit(
+        case_id, "applicant.last_name", city + "-Okafor", city)])
+    assert desk.writer_thread is not None and desk.reader is not None
+    with qtbot.waitSignal(editor.session.twoWayChanged, timeout=10_000):
+        desk.writer_thread.client.submit(ApplyPull(reply, False))
+    assert editor.model.value("applicant.last_name") == city + "-Okafor"
+    shown = editor.editors["applicant.last_name"]
+    assert isinstance(shown, TextEditor) and shown.line.text() == city + "-Okafor"
+
+    # The verifier types into another answer; the autosave writes the whole draft.
+    first = editor.editors["applicant.first_name"]
+    assert isinstance(first, TextEditor)
+    first.line.setFocus()
+    first.line.selectAll()
+    qtbot.keyClicks(first.line, "Adaeze")
+    with qtbot.waitSignal(editor.session.autosave.savedRevision, timeout=10_000):
+        editor.session.autosave.flush()
+    stored = desk.reader.load_case(case_id).form
+    assert stored["applicant.last_name"] == city + "-Okafor"  # the office's value survived
+    assert stored["applicant.first_name"] == "Adaeze"
+    history = [e for e in desk.reader.field_history(case_id)
+               if e["field_key"] == "applicant.last_name"]
+    assert history[-1]["why"] == "office"  # not overwritten as "typed" afterwards

@@ -50,6 +50,8 @@ class CaseSummary:
     purged_at: str | None = None  # SYNCED and past retention: only this stub row remains
     inbox: str | None = None      # assigned | returned (two-way): the draft's inbox
     due_date: str | None = None   # YYYY-MM-DD, an assigned case's due date
+    decision: str | None = None   # the office's newest: approved | rejected | returned
+    decision_reason: str | None = None  # its reason's label (a rejection's)
 
 
 @dataclass(frozen=True)

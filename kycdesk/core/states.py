@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from kycdesk.core.errors import FailureKind
 
@@ -130,6 +131,10 @@ class CaseChange:
     next_attempt_at: str | None = None
     removed: bool = False  # a discarded draft: gone from this device
     purged: bool = False   # a synced case past retention: only its stub row remains
+    # Answers the office changed in the store (an office_edit taken without a conflict:
+    # nobody here had changed them): an open draft shows them, so that its next save,
+    # which writes the whole form, keeps them. (key, value) pairs.
+    answers: tuple[tuple[str, Any], ...] = ()
 
 
 # Colours of the status badges (list, editor header, sync panel): one definition.

@@ -10,6 +10,7 @@ the disk: requests are queued, and each comes back with its one result.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
@@ -59,6 +60,12 @@ class Autosave(QObject):
     @Slot()
     def flush(self) -> None:
         """Save the draft now if anything changed since the last save request."""
+        self.save_now()
+
+    def save_now(self, why: Literal["typed", "document"] = "typed") -> None:
+        """`flush`, with the field history's reason for the answers this save changes
+        (`document`: a value read from an ID document and confirmed; the caller saves
+        what was typed before, so only that value carries it)."""
         self._timer.stop()
         if not self.dirty or self._stopped:
             return
@@ -66,7 +73,8 @@ class Autosave(QObject):
         self.saves_requested += 1
         self._in_flight += 1
         self.client.submit(SaveForm(self.case_id, self.model.values(), self.form_version,
-                                    self.model.applicant_name(), self.model.id_numbers()),
+                                    self.model.applicant_name(), self.model.id_numbers(),
+                                    why=why),
                            self._saved)
         if not self._failed:
             self._set_state("Saving…")

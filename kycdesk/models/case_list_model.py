@@ -34,11 +34,16 @@ OVERDUE_COLOUR = STATUS_COLOURS[CaseStatus.FAILED]
 
 
 def office_text(case: CaseSummary) -> str:
-    """Work the office sent: an assignment's due date (overdue said in words), a return."""
+    """Work the office sent: an assignment's due date (overdue said in words), a return,
+    the office's decision on a case sent."""
     if case.inbox == "assigned":
         return due_text(case.due_date) or "Assigned to you, no due date"
     if case.inbox == "returned":
         return "Returned to you: see the reviewer's comments"
+    if case.decision == "approved":
+        return "Approved"
+    if case.decision == "rejected":
+        return f"Rejected: {case.decision_reason}" if case.decision_reason else "Rejected"
     return ""
 
 

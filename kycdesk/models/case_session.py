@@ -99,7 +99,8 @@ class CaseSession(QObject):
         # ID photos are read (MRZ, PDF417) off the GUI thread and offered to the form.
         self.documents = DocumentOffers(
             store, case.id, definition, self.draft,
-            still_there=lambda image_id: self.find_photo(image_id) is not None)
+            still_there=lambda image_id: self.find_photo(image_id) is not None,
+            autosave=self.autosave)
         store.caseChanged.connect(self._case_changed)
 
     def fill_defaults(self, keys: list[str]) -> None:
@@ -311,18 +312,26 @@ class CaseSession(QObject):
 
     @Slot(object)
     def _case_changed(self, change: CaseChange) -> None:
-        if change.case_id != self.case_id or (change.change is None and not change.removed):
+        if change.case_id != self.case_id:
             return
         if change.removed:
             self.autosave.abandon()
             self.statusChanged.emit(change)
             return
-        self.status = change.status
-        self.case = replace(self.case, status=change.status, last_error=change.last_error,
-                            last_error_kind=change.error_kind,
-                            next_attempt_at=change.next_attempt_at, revision=change.revision)
+        if change.change is not None:  # None: what the office sent changed, not status
+            self.status = change.status
+            self.case = replace(self.case, status=change.status,
+                                last_error=change.last_error,
+                                last_error_kind=change.error_kind,
+                                next_attempt_at=change.next_attempt_at,
+                                revision=change.revision)
         if self._read_two_way is not None and not self._closed:
             self.two_way = self._read_two_way()  # may lock it (locked_reason)
+        if not self._closed:
+            # Answers the office corrected (nobody here had changed them): shown, and
+            # part of the whole form the next autosave writes — never put back.
+            for key, value in change.answers:
+                self.draft.apply_stored(key, value)
         self.draft.read_only = not self.editable
         self.statusChanged.emit(change)
         self.twoWayChanged.emit()

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from PySide6.QtCore import QObject, Signal
 
@@ -23,6 +23,7 @@ from kycdesk.core.clock import now
 from kycdesk.core.document_form import Offer, Unoffered, offers
 from kycdesk.core.form_schema import FormDefinition
 from kycdesk.core.id_document import DocumentRead
+from kycdesk.models.autosave import Autosave
 from kycdesk.models.draft_model import DraftModel
 from kycdesk.persistence.client import StoreClient
 from kycdesk.persistence.commands import AppendEvent
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # The reason a value confirmed from a document carries in the field history
 # (core.protocol.FieldHistoryEntry.why).
-WHY_DOCUMENT = "document"
+WHY_DOCUMENT: Final = "document"
 
 
 def read_photo(path: Path, today: date) -> DocumentRead | None:
@@ -55,8 +56,10 @@ class DocumentOffers(QObject):
 
     def __init__(self, store: StoreClient, case_id: str, definition: FormDefinition,
                  draft: DraftModel, *, still_there: Callable[[int], bool] = lambda _id: True,
-                 reader: Callable[[Path, date], DocumentRead | None] = read_photo) -> None:
+                 reader: Callable[[Path, date], DocumentRead | None] = read_photo,
+                 autosave: Autosave | None = None) -> None:
         super().__init__()
+        self.autosave = autosave  # saves a confirmed value with its reason (None: later)
         self._still_there = still_there  # the photo was not deleted (retaken) meanwhile
         self.store = store
         self.case_id = case_id
@@ -103,19 +106,23 @@ class DocumentOffers(QObject):
         return offers(read, self.definition, self.draft.values())
 
     def confirm(self, offer: Offer, read: DocumentRead, image_id: int) -> bool:
-        """The verifier confirmed one value: saved like a typed one (the draft, then the
-        autosave), its reason recorded. False if the case is read-only."""
+        """The verifier confirmed one value: written ahead like a typed one, then saved
+        at once with why="document" in the field history (what was typed before is saved
+        first, as typed: the writer keeps order). False if the case is read-only."""
         if self.draft.read_only:
             return False
+        if self.autosave is not None:
+            self.autosave.flush()
         self.draft.set_value(offer.key, offer.value)
+        if self.autosave is not None:
+            self.autosave.save_now(why=WHY_DOCUMENT)
         self.record_reason(offer.key, WHY_DOCUMENT, read, image_id)
         return True
 
     def record_reason(self, key: str, why: str, read: DocumentRead, image_id: int) -> None:
-        """HOOK for the field history (FieldHistoryEntry, why="document"): until the store
-        records a history row per change, the reason is kept as a case event — the field,
-        what was read and which photo, never the value (applicant data stays in the form).
-        """
+        """Also a case event (the history says what changed; the event says from what):
+        the field, what was read and which photo, never the value (applicant data stays
+        in the form and its history)."""
         self.store.submit(AppendEvent(self.case_id, "field_confirmed_from_document", {
             "field_key": key, "why": why, "source": read.source.value,
             "image_id": image_id}))

@@ -54,7 +54,14 @@ _SORTS: dict[CaseSort, _SortSpec] = {
 
 _COLUMNS = ("c.id, c.reference_number, c.status, c.last_saved, c.photo_count, c.last_error, "
             "c.last_error_kind, c.next_attempt_at, c.purged_at, c.applicant_name, c.inbox, "
-            "c.due_date")
+            "c.due_date, d.decision, coalesce(d.reason_label, d.reason_code)")
+# The newest decision of each row (two-way): one LEFT JOIN by rowid, the newest id found
+# on case_decisions' UNIQUE(case_id, ...) index. SQLite joins inside the walk of the sort
+# index, so only the rows the page reads are joined: O(page) at any number of cases,
+# and no column to keep in step (a decision is rare; a cases column would need every
+# writer of decisions, and a resync, to maintain it).
+_NEWEST_DECISION = ("LEFT JOIN case_decisions d ON d.id = (SELECT max(x.id) FROM "
+                    "case_decisions x WHERE x.case_id = c.id)")
 
 
 def _cursor(sort: CaseSort, row: CaseSummary) -> tuple[Any, ...]:
@@ -143,7 +150,8 @@ def list_cases(conn: Connection, *, limit: int, after: CaseSummary | None = None
     return [CaseSummary(id=r[0], reference_number=r[1], status=r[2], last_saved=r[3],
                         photo_count=int(r[4]), last_error=r[5], last_error_kind=r[6],
                         next_attempt_at=r[7], purged_at=r[8], applicant_name=r[9],
-                        inbox=r[10], due_date=r[11])
+                        inbox=r[10], due_date=r[11], decision=r[12],
+                        decision_reason=r[13])
             for r in rows]
 
 
@@ -166,7 +174,8 @@ def page_query(conn: Connection, *, limit: int, after: CaseSummary | None,
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     direction = " DESC" if down else ""
     order = ", ".join(column + direction for column in spec.columns)
-    return (f"SELECT {_COLUMNS} FROM {source} {where} ORDER BY {order} LIMIT ?",
+    return (f"SELECT {_COLUMNS} FROM {source} {_NEWEST_DECISION} {where} ORDER BY {order} "
+            "LIMIT ?",
             [*params, limit])
 
 

@@ -55,6 +55,31 @@ def append_edit(conn: Connection, case_id: str, field_key: str, value: Any) -> i
     return int(row[0])
 
 
+def _keep_office_corrections(conn: Connection, case_id: str, stored: dict[str, Any],
+                             form: FormValues) -> FormValues:
+    """An answer the office corrected after the editor's form was taken (the open editor
+    hears of it a moment later) comes back here with the value the office replaced. It
+    is not put back unless the verifier typed it again (a write-ahead edit since the
+    correction: the correction deleted that answer's edits). Only answers that differ
+    are looked at, each with one indexed read."""
+    kept: dict[str, Any] | None = None
+    for key in sorted(set(stored) | set(form)):
+        if stored.get(key) == form.get(key):
+            continue
+        row = conn.query_one(
+            "SELECT why, old_json FROM field_history WHERE case_id = ? AND field_key = ? "
+            "ORDER BY id DESC LIMIT 1", (case_id, key))
+        if row is None or row[0] != "office" or \
+                (json.loads(row[1]) if row[1] else None) != form.get(key):
+            continue
+        if conn.scalar("SELECT EXISTS (SELECT 1 FROM case_edits WHERE case_id = ? AND "
+                       "field_key = ?)", (case_id, key)):
+            continue  # typed again after the correction: the verifier's choice
+        kept = dict(form) if kept is None else kept
+        kept[key] = stored.get(key)
+    return form if kept is None else kept
+
+
 def save_form(conn: Connection, case_id: str, form: FormValues, *,
               form_version: str | None = None, applicant_name: str | None = None,
               id_number: str | None = None, why: str = "typed", by: str | None = None
@@ -67,13 +92,15 @@ def save_form(conn: Connection, case_id: str, form: FormValues, *,
     already in `form`; edits queued after it are appended after this commit.
     """
     case_id = validate_case_id(case_id)
-    form_json = _dump(form)
     now = now_text()
     with conn.transaction():
         require_draft(conn, case_id)
-        stored = conn.scalar("SELECT form_json FROM case_forms WHERE case_id = ?", (case_id,))
-        field_history.record_differences(conn, case_id, json.loads(stored) if stored else {},
-                                         form, why=why, by=by)
+        stored_json = conn.scalar("SELECT form_json FROM case_forms WHERE case_id = ?",
+                                  (case_id,))
+        stored = json.loads(stored_json) if stored_json else {}
+        form = _keep_office_corrections(conn, case_id, stored, form)
+        form_json = _dump(form)
+        field_history.record_differences(conn, case_id, stored, form, why=why, by=by)
         conn.execute(
             "UPDATE case_forms SET form_json = ?, revision = revision + 1, updated_at = ?, "
             "form_version = coalesce(?, form_version) WHERE case_id = ?",

@@ -122,11 +122,12 @@ def _apply_one(conn: Connection, change: PulledChange, applied: Applied, *,
         case "decided" if change.decision == "returned":
             _returned(conn, change, case_id, applied)
         case "decided":
-            if _exists(conn, case_id):
-                _store_decision(conn, change, case_id, change.decision or "approved")
+            if _exists(conn, case_id) and _store_decision(
+                    conn, change, case_id, change.decision or "approved"):
+                _announce(conn, case_id, applied)  # an open case and the list show it
         case "office_edit":
             if _exists(conn, case_id):
-                _office_edit(conn, change, case_id)
+                _office_edit(conn, change, case_id, applied)
         case "handover_out":
             if _exists(conn, case_id):
                 _set_handover(conn, case_id, "handing_out", change.note or HANDING_OUT)
@@ -344,22 +345,40 @@ def _conflict(conn: Connection, case_id: str, change: PulledChange, kind: str, *
 
 
 # -- office edits ---------------------------------------------------------------------
-def _office_edit(conn: Connection, change: PulledChange, case_id: str) -> None:
+def _announce(conn: Connection, case_id: str, applied: Applied,
+              answers: tuple[tuple[str, Any], ...] = ()) -> None:
+    """Tell every view (the list, an open case) that what the office sent about a case
+    changed; its status is unchanged (`change` None, the revision the stored one)."""
+    revision = conn.scalar("SELECT revision FROM case_forms WHERE case_id = ?", (case_id,))
+    applied.case_changes.append(CaseChange(
+        case_id=case_id, status=cases.case_status(conn, case_id),
+        revision=int(revision or 0), answers=answers))
+
+
+def _office_edit(conn: Connection, change: PulledChange, case_id: str,
+                 applied: Applied) -> None:
+    taken = None
     if change.field_key:
-        _office_field(conn, change, case_id, change.field_key)
+        taken = _office_field(conn, change, case_id, change.field_key)
     for photo in change.photos:
         _office_photo(conn, change, case_id, photo)
+    # Also a conflict: the open case shows the chooser at once.
+    _announce(conn, case_id, applied,
+              () if taken is None else ((taken, change.value),))
 
 
-def _office_field(conn: Connection, change: PulledChange, case_id: str, key: str) -> None:
+def _office_field(conn: Connection, change: PulledChange, case_id: str,
+                  key: str) -> str | None:
+    """Take the office's value of one answer; returns its key if taken (None: it was
+    already so, or it is a conflict)."""
     form = current_form(conn, case_id)
     local = form.get(key)
     if local == change.value:
-        return  # already so (this change applied before, or both made the same change)
+        return None  # already so (applied before, or both made the same change)
     if local != change.base_value:
         _conflict(conn, case_id, change, "field", field_key=key, server=change.value,
                   local=local)
-        return
+        return None
     # Nobody here changed it since the office's version: the office's value is taken,
     # in the stored form and any write-ahead edit of the same answer.
     stored = json.loads(conn.scalar("SELECT form_json FROM case_forms WHERE case_id = ?",
@@ -371,6 +390,7 @@ def _office_field(conn: Connection, change: PulledChange, case_id: str, key: str
                  (case_id, key))
     field_history.record(conn, case_id, key, local, change.value, why="office",
                          by=change.by, at=change.at, note=change.note)
+    return key
 
 
 def _office_photo(conn: Connection, change: PulledChange, case_id: str,

@@ -99,6 +99,10 @@ class StoreReads:
     def cases_to_release(self) -> list[tuple[str, int]]:
         return two_way.cases_to_release(self.conn)
 
+    def is_held(self, case_id: str) -> bool:
+        """Whether the server gives this case to this device (its held set)."""
+        return held.is_held(self.conn, case_id)
+
     def handover_requests_due(self) -> list[tuple[str, str | None]]:
         return two_way.handover_requests_due(self.conn)
 

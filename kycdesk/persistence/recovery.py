@@ -12,6 +12,10 @@ flight, never to the size of the store. For each such folder:
 Then the data dir's `captures/` folder (photos on their way in: camera captures, an
 archive being imported) is emptied: it holds only files in flight, which the crash left
 with nobody waiting for them (the store either has its own copy or never took them).
+Then photos being fetched from the server (`photos_to_fetch`, the downloads in flight):
+a photo renamed into its case folder (`pulled_<id>.*`) but not recorded is recorded if
+its bytes are the office's (else removed: fetched again); in `downloads/`, a partial file
+of a photo still wanted stays (the download resumes from its length), any other goes.
 
 The full check (`full_check.run_full_check`) looks at everything: the database's
 integrity, every row against its file (size; SHA-256 in `kycdesk doctor`), every folder
@@ -53,6 +57,7 @@ class RecoveryReport:
     hash_mismatches: list[tuple[int, str, str]] = field(default_factory=list)
     unexpected_entries: list[str] = field(default_factory=list)
     retired_folders: list[str] = field(default_factory=list)  # discards/purges finished
+    recorded_downloads: list[str] = field(default_factory=list)  # pulled, then recorded
     leftovers: list[str] = field(default_factory=list)  # found, not repaired (app running)
     lost_and_found_count: int = 0
     hashes_verified: bool = False
@@ -71,7 +76,7 @@ class RecoveryReport:
     def repairs(self) -> int:
         return (len(self.removed_temp_files) + len(self.restored_deletes)
                 + len(self.finished_deletes) + len(self.moved_to_lost_and_found)
-                + len(self.retired_folders))
+                + len(self.retired_folders) + len(self.recorded_downloads))
 
     @property
     def has_problems(self) -> bool:
@@ -89,6 +94,8 @@ class RecoveryReport:
         out += [f"finished interrupted delete: {p}" for p in self.finished_deletes]
         out += [f"undid interrupted delete: {p}" for p in self.restored_deletes]
         out += self.retired_folders
+        out += [f"recorded a photo fetched before the crash: {p}"
+                for p in self.recorded_downloads]
         out += [f"photo file with no record moved to {dst} (from {src})"
                 for src, dst in self.moved_to_lost_and_found]
         out += [f"MISSING FILE: photo {i} of case {c}: {p}" for i, c, p in self.missing_files]
@@ -215,6 +222,40 @@ def _clear_captures(paths: DataPaths, report: RecoveryReport) -> None:
         report.removed_temp_files.append(paths.relative(entry))
 
 
+def _recover_downloads(conn: Connection, paths: DataPaths, report: RecoveryReport) -> None:
+    """Photos fetched from the server when the crash came: looked up from
+    `photos_to_fetch` (only the downloads in flight: never a listing of every case
+    folder), and `downloads/`, which holds only partial files in flight."""
+    from kycdesk.core.hashing import file_sha256
+    from kycdesk.persistence import two_way
+
+    wanted = conn.query_all("SELECT case_id, client_image_id, sha256, byte_size FROM "
+                            "photos_to_fetch WHERE held_back = 0")
+    for case_id, client_image_id, sha256, byte_size in wanted:
+        case_dir = paths.case_dir(str(case_id))
+        if not case_dir.is_dir():
+            continue
+        # Renamed into place, then the crash came before `record_fetched_photo`.
+        for file in sorted(case_dir.glob(f"pulled_{client_image_id}.*")):
+            if file.stat().st_size == int(byte_size) and file_sha256(file) == sha256:
+                two_way.record_fetched_photo(conn, paths, str(case_id),
+                                             str(client_image_id), file)
+                report.recorded_downloads.append(paths.relative(file))
+                break
+            unlink_quietly(file)
+            report.removed_temp_files.append(paths.relative(file))
+    folder = paths.downloads_dir
+    try:
+        entries = sorted(folder.iterdir())
+    except FileNotFoundError:
+        return
+    still = {paths.partial_download(str(c), str(i)).name for c, i, _, _ in wanted}
+    for entry in entries:
+        if entry.name not in still:  # its photo came, or is no longer wanted
+            unlink_quietly(entry)
+            report.removed_temp_files.append(paths.relative(entry))
+
+
 def run_recovery(conn: Connection, paths: DataPaths) -> RecoveryReport:
     """Startup: repair the case folders the intent journal names, then clear it."""
     report = RecoveryReport()
@@ -224,6 +265,7 @@ def run_recovery(conn: Connection, paths: DataPaths) -> RecoveryReport:
     for intent in pending:
         intents.end(intent.path)
     _clear_captures(paths, report)
+    _recover_downloads(conn, paths, report)
     if report.moved_to_lost_and_found:
         report.lost_and_found_count = count_lost_and_found(paths)
     if pending:

@@ -58,6 +58,7 @@ class PullStore(Protocol):
     def photos_to_fetch(self) -> list[PendingPhoto]: ...
     def record_fetched_photo(self, case_id: str, client_image_id: str, path: Path) -> None: ...
     def cases_to_release(self) -> list[tuple[str, int]]: ...
+    def is_held(self, case_id: str) -> bool: ...
     def record_released(self, case_id: str) -> None: ...
     def handover_requests_due(self) -> list[tuple[str, str | None]]: ...
     def record_handover_requested(self, case_id: str) -> None: ...
@@ -234,8 +235,13 @@ class PullStep:
             except SyncError as exc:
                 if exc.kind is FailureKind.AUTH:
                     raise
-                outcome.problems.append(str(exc))
-                continue
+                # Refused because the case already moved (the office forced it on, or
+                # the reply to our release was lost and it went on since): the pull has
+                # taken it out of the cases this tablet holds; nothing of it is unsent
+                # (cases_to_release), so the copy goes. Still held: a real refusal.
+                if exc.status not in (404, 409) or self.store.is_held(case_id):
+                    outcome.problems.append(str(exc))
+                    continue
             self.store.record_released(case_id)
             outcome.released.append(case_id)
 
