@@ -285,6 +285,40 @@ def test_too_many_photos_for_a_slot_are_refused_with_a_message(
     assert not slot.import_button.isEnabled()
 
 
+def test_a_bad_file_among_several_does_not_cost_a_good_one(
+        qtbot: QtBot, desk: KycDeskApp, tmp_path: Path, jpeg: Path) -> None:
+    """Dropped together onto a one-photo slot: the bad file is refused by name and the
+    good one after it takes its place (the room was counted before the files were
+    checked, and the good one was dropped without a word)."""
+    editor = _new_editor(qtbot, desk)
+    bad = tmp_path / "notes.jpg"
+    bad.write_bytes(b"Dear verifier,\n" * 40)
+    slot = editor.photos.slots["selfie"]
+    with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
+        editor.photos.import_files("selfie", [bad, jpeg])
+    assert editor.model.photo_count("selfie") == 1
+    assert "notes.jpg was not added" in slot.error_label.text()
+    assert not editor.session.busy()
+
+
+def test_every_refused_file_is_reported_not_only_the_last(
+        qtbot: QtBot, desk: KycDeskApp, tmp_path: Path, jpeg: Path) -> None:
+    editor = _new_editor(qtbot, desk)
+    files = []
+    for name in ("empty.jpg", "notes.jpg"):
+        files.append(tmp_path / name)
+        files[-1].write_bytes(b"" if name == "empty.jpg" else b"Dear verifier,\n" * 40)
+    files += [jpeg, jpeg, jpeg]  # the slot takes two: the third is refused by name
+    slot = editor.photos.slots["id_front"]
+    editor.photos.import_files("id_front", files)
+    qtbot.waitUntil(lambda: not editor.session.busy()
+                    and editor.model.photo_count("id_front") == 2, timeout=20_000)
+    text = slot.error_label.text()
+    assert "empty.jpg was not added" in text and "notes.jpg was not added" in text
+    assert f"1 file(s) were not added: {jpeg.name}" in text
+    assert len(slot.errors) == 3
+
+
 def test_conditional_field_appears_when_its_condition_holds(qtbot: QtBot, desk: KycDeskApp
                                                             ) -> None:
     editor = _new_editor(qtbot, desk)

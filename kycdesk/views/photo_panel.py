@@ -85,6 +85,7 @@ class PhotoSlotWidget(QFrame):
         self.error_label.setProperty("role", "error")
         self.error_label.setWordWrap(True)
         self.error_label.hide()
+        self.errors: list[str] = []
         # A retake suggestion for the newest flagged photo, with the way to keep it anyway.
         self.quality_box = QWidget(self)
         self.quality_box.setObjectName(f"quality:{field.slot}")
@@ -184,8 +185,16 @@ class PhotoSlotWidget(QFrame):
             self.clear_quality()
 
     def show_error(self, message: str | None) -> None:
+        self.errors = [message] if message else []
         self.error_label.setText(message or "")
         self.error_label.setVisible(bool(message))
+
+    def add_error(self, message: str) -> None:
+        """Several files refused in one go: every reason stays, one line each (cleared
+        when the verifier adds photos again)."""
+        self.errors.append(message)
+        self.error_label.setText("\n".join(self.errors))
+        self.error_label.show()
 
     def _choose_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, f"Add photos: {self.field.label}", "",
@@ -257,7 +266,7 @@ class PhotoPanel(QWidget):
             widget.keepRequested.connect(session.keep_photo)
             self.slots[slot] = widget
         session.photosPending.connect(self._show_pending)
-        session.photoError.connect(lambda slot, message: self.slots[slot].show_error(message))
+        session.photoError.connect(lambda slot, message: self.slots[slot].add_error(message))
         session.photoQuality.connect(
             lambda slot, image_id, words: self.slots[slot].show_quality(image_id, words))
         session.photosChanged.connect(self._forget_deleted)
