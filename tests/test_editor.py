@@ -363,6 +363,28 @@ def test_submit_is_blocked_and_jumps_to_the_first_problem(qtbot: QtBot, desk: Ky
         assert store.load_case(editor.case_id).status == "DRAFT"
 
 
+def test_the_attention_line_follows_the_answers_and_goes_when_fixed(
+        qtbot: QtBot, desk: KycDeskApp, jpeg: Path) -> None:
+    """It used to stay, stale, after the verifier had fixed every answer it counted."""
+    editor = _new_editor(qtbot, desk)
+    _fill_valid(editor)
+    for slot in ("id_front", "id_back", "selfie"):
+        with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
+            editor.photos.import_files(slot, [jpeg])
+    line = _line(editor, "applicant.first_name")
+    line.selectAll()
+    qtbot.keyClick(line, Qt.Key.Key_Backspace)
+    assert not editor.submit()
+    assert list(editor.model.problems()) == ["applicant.first_name", "photos.address_proof"]
+    assert editor.message_label.text().startswith("2 answers need attention")
+    qtbot.keyClicks(_line(editor, "applicant.first_name"), "Amara")
+    assert editor.message_label.text().startswith("1 answer needs attention")
+    with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
+        editor.photos.import_files("address_proof", [jpeg])
+    assert editor.message_label.text() == ""
+    assert editor.status == CaseStatus.DRAFT  # nothing submitted by itself
+
+
 def _fill_valid(editor: CaseEditor) -> None:
     """Answer every visible required field through the model (the form is long)."""
     model = editor.model
