@@ -300,6 +300,31 @@ def test_settings_dialog_tests_the_connection_and_stores_the_address(
     assert "does not exist" in dialog.result_label.text()
 
 
+def test_test_connection_with_only_an_enrolment_code_reaches_the_server(
+        qtbot: QtBot, server: ServerHandle, tmp_path: Path) -> None:
+    """A new device has a code, no token yet: the server answers, so the dialog says it
+    answers and that Save enrols (it said the server could not be reached)."""
+    from kycdesk.app import enrol_with_code
+
+    dialog = SettingsDialog(Settings(tmp_path / "s.ini"), check_connection,
+                            enrol=enrol_with_code)
+    qtbot.addWidget(dialog)
+    dialog.url.setText(server.base_url)
+    dialog.code.setText("ABCD-EFGH-JKLM")
+    dialog.test_button.click()
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10_000)
+    text = dialog.result_label.text()
+    assert text.startswith("The server answers.") and "Save enrols it" in text
+    dialog.code.clear()
+    dialog.test_button.click()
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10_000)
+    assert "needs this device's token or an enrolment code" in dialog.result_label.text()
+    dialog.url.setText("http://127.0.0.1:9")  # nothing listens: still "not connected"
+    dialog.test_button.click()
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10_000)
+    assert dialog.result_label.text().startswith("Not connected")
+
+
 def test_a_closed_settings_dialog_drops_the_answer_still_on_its_way(
         qtbot: QtBot, tmp_path: Path) -> None:
     import threading
