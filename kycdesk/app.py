@@ -357,9 +357,19 @@ class KycDeskApp(QObject):
             self._camera = self._camera_factory()
         return self._camera
 
-    def sync_now(self) -> None:
-        if self.sync is not None:
-            self.sync.request_sync(now=True)
+    def sync_now(self) -> SettingsDialog | None:
+        """"Sync now": every case due, including those waiting to retry (their wait is
+        skipped). Sync not set up: it says so and opens Settings (it did nothing)."""
+        from kycdesk.sync.status import SyncState
+
+        if self.sync is None and self.settings.get(SERVER_URL):
+            self.window.show_status("Sync is still starting; try again in a moment.")
+            return None
+        if self.sync is None or self.sync.state == SyncState.NOT_CONFIGURED:
+            self.window.show_status(SYNC_NOT_SET_UP)
+            return self.open_settings()
+        self.sync.request_sync(now=True)
+        return None
 
     def cancel_sync(self) -> None:
         if self.sync is not None:
@@ -517,6 +527,10 @@ class KycDeskApp(QObject):
             self.reader.close()
             self.reader = None
         self.lock.release()
+
+
+SYNC_NOT_SET_UP = ("Sync is not set up yet: enter the server address and the enrolment "
+                   "code (or this device's token) in Settings, then Save.")
 
 
 def sync_tuning(settings: Settings) -> dict[str, Any]:
