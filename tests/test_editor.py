@@ -319,6 +319,45 @@ def test_every_refused_file_is_reported_not_only_the_last(
     assert len(slot.errors) == 3
 
 
+def test_a_question_appearing_above_does_not_move_the_field_in_use(
+        qtbot: QtBot, desk: KycDeskApp) -> None:
+    """"Second nationality" appears above the e-mail field the verifier is typing in:
+    the page scrolls by the new question's height, so the e-mail field stays put."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QScrollArea
+
+    desk.window.resize(1366, 768)
+    editor = _new_editor(qtbot, desk)
+    email = _line(editor, "applicant.email")
+    second = editor.editors["applicant.second_nationality"]
+    scroll = editor.pages.currentWidget()
+    assert isinstance(scroll, QScrollArea)
+    desk.window.show()
+    qtbot.waitExposed(desk.window)
+    email.setFocus()
+    qtbot.waitUntil(email.hasFocus)
+    scroll.ensureWidgetVisible(email, 0, 300)
+    qtbot.waitUntil(lambda: scroll.verticalScrollBar().value() > 0)
+
+    def on_screen() -> int:
+        return email.mapTo(scroll.viewport(), QPoint(0, 0)).y()
+
+    page = scroll.widget()
+    assert page is not None
+
+    def in_page() -> int:
+        return email.mapTo(page, QPoint(0, 0)).y()
+
+    before_screen, before_page = on_screen(), in_page()
+    editor.model.set_value("applicant.has_second_nationality", True)
+    # It moves down the page by the new question's height…
+    qtbot.waitUntil(lambda: second.isVisible() and in_page() - before_page >= second.height())
+    assert on_screen() == before_screen  # …and not on the screen
+    editor.model.set_value("applicant.has_second_nationality", False)
+    qtbot.waitUntil(lambda: in_page() == before_page)
+    assert on_screen() == before_screen
+
+
 def test_conditional_field_appears_when_its_condition_holds(qtbot: QtBot, desk: KycDeskApp
                                                             ) -> None:
     editor = _new_editor(qtbot, desk)

@@ -39,6 +39,7 @@ from kycdesk.views.document_offer import DocumentOffer
 from kycdesk.views.field_widgets import FieldEditor, editor_class
 from kycdesk.views.photo_panel import PhotoPanel
 from kycdesk.views.review_panel import ReviewPanel
+from kycdesk.views.scroll_anchor import ScrollAnchor
 from kycdesk.views.style import TOUCH, status_badge_html
 
 PAGE_MAX_WIDTH = 900
@@ -204,6 +205,8 @@ class CaseEditor(QWidget):
         assert isinstance(scroll, QScrollArea)
         scroll.setWidget(page)
         scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        # A question appearing or going above the field in use does not move that field.
+        ScrollAnchor(scroll)
 
     def _kept_values_box(self, parent: QWidget) -> QLabel:
         values = self.model.values()
