@@ -358,6 +358,29 @@ def test_a_question_appearing_above_does_not_move_the_field_in_use(
     assert on_screen() == before_screen
 
 
+def test_every_photo_cell_shows_its_whole_caption_also_after_adding_one(
+        qtbot: QtBot, desk: KycDeskApp, jpeg: Path) -> None:
+    """A photo added to a shown slot made the view re-measure its cells from the newest
+    (a placeholder): every cell shrank and "Location ✓" was cut off under each photo."""
+    editor = _new_editor(qtbot, desk)
+    desk.window.show()
+    qtbot.waitExposed(desk.window)
+    editor.go_to_step(editor.definition.step_index_of("photos.id_front"))
+    slot = editor.photos.slots["id_front"]
+    for _ in range(2):
+        with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
+            editor.photos.import_files("id_front", [jpeg])
+    view = slot.view
+    line = view.fontMetrics().height()
+    needed = view.iconSize().height() + line + 4  # the thumbnail and a line of caption
+    qtbot.waitUntil(lambda: all(view.visualRect(view.model().index(row, 0)).height() >= needed
+                                for row in range(2)))
+    for row in range(2):
+        cell = view.visualRect(view.model().index(row, 0))
+        text = view.model().index(row, 0).data()
+        assert view.fontMetrics().horizontalAdvance(text) < cell.width()
+
+
 def test_conditional_field_appears_when_its_condition_holds(qtbot: QtBot, desk: KycDeskApp
                                                             ) -> None:
     editor = _new_editor(qtbot, desk)

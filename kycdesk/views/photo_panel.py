@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QListView,
     QPushButton,
     QScroller,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +35,17 @@ from kycdesk.views.style import TOUCH
 from kycdesk.views.wheel_guard import guard_against_wheel
 
 IMAGE_FILTER = "Photos (*.jpg *.jpeg *.png *.heic *.heif);;All files (*)"
+
+
+class _PhotoCell(QStyledItemDelegate):
+    """Every photo's cell one size: the thumbnail and two lines of text. Left to the view,
+    the size came from whichever item it measured first (a photo added later measured
+    with its small placeholder), and "Location ✓" under every photo was cut off."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+                 ) -> QSize:
+        lines = 2 * option.fontMetrics.height()
+        return QSize(THUMB + 16, THUMB * 3 // 4 + lines + 8)
 
 
 class PhotoSlotWidget(QFrame):
@@ -68,7 +81,9 @@ class PhotoSlotWidget(QFrame):
         self.view.setModel(model)
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setIconSize(QSize(THUMB, THUMB * 3 // 4))
-        self.view.setGridSize(QSize(THUMB + 20, THUMB * 3 // 4 + 44))
+        self.view.setItemDelegate(_PhotoCell(self.view))
+        text_lines = 2 * self.view.fontMetrics().height()
+        self.view.setGridSize(QSize(THUMB + 20, THUMB * 3 // 4 + max(44, text_lines + 14)))
         self.view.setWordWrap(True)
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)
