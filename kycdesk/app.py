@@ -330,6 +330,7 @@ class KycDeskApp(QObject):
                 return None
             images = self.reader.list_images(case_id)
             two_way = self.reader.read_two_way(case_id)
+            retakes = self.reader.retake_notes(case_id)
             case, definition, note, kept = self._definition_for(case)
         except (StoreError, FormDefinitionError) as exc:
             self.window.show_status(f"The case could not be opened: {exc}")
@@ -342,6 +343,8 @@ class KycDeskApp(QObject):
                             captures_dir=self.paths.captures_dir, confirm=self.confirm,
                             migration_note=note, kept_keys=kept)
         editor.submitted.connect(lambda _id: self.model.refresh())
+        # Once the photo panel listens: the ⚠ retake suggestions recorded on the photos.
+        session.restore_quality(retakes)
         self.window.add_editor(editor)
         self.caseOpened.emit(case_id)
         return editor

@@ -21,8 +21,15 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from kycdesk.background import run_task
 from kycdesk.core.form_schema import FieldKind, FormDefinition
-from kycdesk.core.photo_quality import Quality
-from kycdesk.core.records import CaseRecord, Conflict, ImageRecord, Location, TwoWayState
+from kycdesk.core.photo_quality import SUGGESTION, Problem, Quality
+from kycdesk.core.records import (
+    CaseRecord,
+    Conflict,
+    ImageRecord,
+    Location,
+    RetakeNote,
+    TwoWayState,
+)
 from kycdesk.core.results import Result
 from kycdesk.core.states import CaseChange, CaseStatus, Change, is_editable
 from kycdesk.models.autosave import Autosave
@@ -235,6 +242,23 @@ class CaseSession(QObject):
                 "image_id": image_id, "slot": slot,
                 "problems": [problem.value for problem in quality.problems]}))
         self.photoQuality.emit(slot, image_id, quality.suggestions() if quality else [])
+
+    def restore_quality(self, notes: dict[int, RetakeNote]) -> None:
+        """A case opened (after a restart, a crash, a recovered photo): each ID photo's
+        retake suggestion comes back as it was recorded — unless the verifier kept the
+        photo — and a photo never checked (the app stopped between storing and checking
+        it) is checked now. Before, every ⚠ was lost once the case was closed."""
+        for slot, field in self.slot_fields.items():
+            if not field.check_quality:
+                continue
+            for image in self.photos[slot].images:
+                note = notes.get(image.id)
+                if note is None:
+                    self._check_quality(slot, image)
+                elif not note.kept and note.problems:
+                    words = [SUGGESTION[Problem(p)] for p in note.problems
+                             if p in Problem.__members__.values()]
+                    self.photoQuality.emit(slot, image.id, words)
 
     def keep_photo(self, slot: str, image_id: int, suggestions: list[str]) -> None:
         """The verifier keeps a photo the checks suggested retaking: recorded."""
