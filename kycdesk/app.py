@@ -363,12 +363,10 @@ class KycDeskApp(QObject):
     def sync_now(self) -> SettingsDialog | None:
         """"Sync now": every case due, including those waiting to retry (their wait is
         skipped). Sync not set up: it says so and opens Settings (it did nothing)."""
-        from kycdesk.sync.status import SyncState
-
         if self.sync is None and self.settings.get(SERVER_URL):
             self.window.show_status("Sync is still starting; try again in a moment.")
             return None
-        if self.sync is None or self.sync.state == SyncState.NOT_CONFIGURED:
+        if self.sync is None or not self.sync.configured:
             self.window.show_status(SYNC_NOT_SET_UP)
             return self.open_settings()
         self.sync.request_sync(now=True)

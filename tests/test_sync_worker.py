@@ -271,8 +271,7 @@ def test_sync_now_without_sync_set_up_says_so_and_opens_settings(
     try:
         qtbot.waitUntil(lambda: app.sync is not None, timeout=10_000)
         assert app.sync is not None
-        qtbot.waitUntil(lambda: app.sync is not None
-                        and app.sync.state == SyncState.NOT_CONFIGURED, timeout=10_000)
+        assert not app.sync.configured
         app.window.sync_panel.sync_button.click()
         assert app.window.save_state_label.text() == SYNC_NOT_SET_UP
         dialogs = app.window.findChildren(SettingsDialog)
