@@ -85,9 +85,12 @@ def test_viewer_100_percent_is_the_photos_own_size(
     image = store.run(AddImage(store.run(CreateCase()), source))
     assert (image.width, image.height) == size
     loader = ThumbnailLoader(store.paths)
-    viewer = PhotoViewer(image, loader)
+    loader.request(image.id, image.file_path)  # as the slot's list did: the thumbnail
+    qtbot.waitUntil(lambda: loader.cached(image.id) is not None, timeout=20_000)
+    viewer = PhotoViewer(image, loader)  # shows it first, at the photo's size
     qtbot.addWidget(viewer)
     viewer.show()
+    assert viewer.item.sceneBoundingRect().width() == pytest.approx(size[0], abs=2)
     qtbot.waitUntil(lambda: viewer.item.pixmap().width() == size[0], timeout=20_000)
     [hundred] = [b for b in viewer.findChildren(QPushButton) if b.text() == "100 %"]
     hundred.click()

@@ -71,15 +71,15 @@ class PhotoViewer(QDialog):
         layout.addWidget(self.view, 1)
         layout.addWidget(info)
         layout.addLayout(buttons)
-        thumb = loader.cached(image.id)
-        if thumb is not None and not thumb.isNull():
-            self._show(thumb)
         # The scene is in the photo's own pixels (the item is scaled to them), so "100 %"
         # — the view's identity transform — is one photo pixel per screen pixel whatever
         # size was decoded (the thumbnail first, then the photo at its own size: the
         # 2,400 px decode it used to be enlarged a small photo and shrank a big one).
         self._own_edge = max(image.width or 0, image.height or 0)
         self._fitted = True  # until the verifier zooms: a later, sharper decode fits too
+        thumb = loader.cached(image.id)  # (the list's thumbnail, shown meanwhile)
+        if thumb is not None and not thumb.isNull():
+            self._show(thumb)
         edge = min(self._own_edge, MAX_FULL_EDGE) if self._own_edge else FULL_EDGE
         self._full = ThumbnailLoader(loader.paths, edge=edge, lane=loader.lane)
         self._full.thumbnailReady.connect(self._loaded)
