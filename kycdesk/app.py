@@ -330,6 +330,7 @@ class KycDeskApp(QObject):
                 return None
             images = self.reader.list_images(case_id)
             two_way = self.reader.read_two_way(case_id)
+            retakes = self.reader.retake_notes(case_id)
             case, definition, note, kept = self._definition_for(case)
         except (StoreError, FormDefinitionError) as exc:
             self.window.show_status(f"The case could not be opened: {exc}")
@@ -342,6 +343,8 @@ class KycDeskApp(QObject):
                             captures_dir=self.paths.captures_dir, confirm=self.confirm,
                             migration_note=note, kept_keys=kept)
         editor.submitted.connect(lambda _id: self.model.refresh())
+        # Once the photo panel listens: the ⚠ retake suggestions recorded on the photos.
+        session.restore_quality(retakes)
         self.window.add_editor(editor)
         self.caseOpened.emit(case_id)
         return editor
@@ -357,9 +360,17 @@ class KycDeskApp(QObject):
             self._camera = self._camera_factory()
         return self._camera
 
-    def sync_now(self) -> None:
-        if self.sync is not None:
-            self.sync.request_sync(now=True)
+    def sync_now(self) -> SettingsDialog | None:
+        """"Sync now": every case due, including those waiting to retry (their wait is
+        skipped). Sync not set up: it says so and opens Settings (it did nothing)."""
+        if self.sync is None and self.settings.get(SERVER_URL):
+            self.window.show_status("Sync is still starting; try again in a moment.")
+            return None
+        if self.sync is None or not self.sync.configured:
+            self.window.show_status(SYNC_NOT_SET_UP)
+            return self.open_settings()
+        self.sync.request_sync(now=True)
+        return None
 
     def cancel_sync(self) -> None:
         if self.sync is not None:
@@ -517,6 +528,10 @@ class KycDeskApp(QObject):
             self.reader.close()
             self.reader = None
         self.lock.release()
+
+
+SYNC_NOT_SET_UP = ("Sync is not set up yet: enter the server address and the enrolment "
+                   "code (or this device's token) in Settings, then Save.")
 
 
 def sync_tuning(settings: Settings) -> dict[str, Any]:

@@ -6,18 +6,23 @@ given seed so screenshots and benchmarks are comparable between runs.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRect, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QImageWriter, QPainter, QPen
 
+from kycdesk.core.clock import format_instant
 from kycdesk.core.errors import FailureKind
 from kycdesk.core.records import Location
+from kycdesk.core.signature import Point, signature_value, smooth
 from kycdesk.core.states import CaseStatus, Change
 from kycdesk.paths import system_scratch_dir
 from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm, Transition
@@ -39,7 +44,9 @@ CITIES = [("Leeds", 53.8008, -1.5491), ("Bristol", 51.4545, -2.5879),
 SLOTS = [("id_front", "ID FRONT"), ("id_back", "ID BACK"), ("selfie", "SELFIE"),
          ("address_proof", "ADDRESS PROOF"), ("site", "SITE PHOTO")]
 DEMO_FORM_ID = "individual_kyc"
-DEMO_FORM_VERSION = "2"  # keys below follow resources/forms/individual_kyc_v2.json
+DEMO_FORM_VERSION = "3"  # the newest form: keys follow resources/forms/individual_kyc_v3.json
+VERIFIERS = [("Sam Patel", "V10234"), ("Jo Byrne", "V20417"), ("Ade Bello", "V30981")]
+SIGNATURE_SIZE = (560, 180)  # the pad's size (views/signature_pad.py)
 STATUS_MIX = [CaseStatus.DRAFT] * 4 + [CaseStatus.READY] * 3 + [CaseStatus.SYNCED] * 2 \
     + [CaseStatus.FAILED]
 
@@ -90,10 +97,18 @@ def render_photo(path: Path, *, label: str, subtitle: str, seed: int,
         raise OSError(f"could not write demo image {path}")
 
 
-def demo_form(rng: random.Random) -> tuple[str, dict[str, Any], tuple[str, float, float]]:
+def demo_form(rng: random.Random, *, today: date | None = None
+              ) -> tuple[str, dict[str, Any], tuple[str, float, float]]:
+    """A complete, valid answer set for the newest form (every required field, the
+    applicant's signature, the verifier's declaration), dates relative to `today`."""
+    today = today or date.today()
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     city = rng.choice(CITIES)
     reference = f"KYC-{rng.randrange(2026_000000, 2026_999999)}"
+    verifier, employee_id = rng.choice(VERIFIERS)
+    pep = rng.random() < 0.05
+    status = rng.choice(["employed", "self_employed", "retired", "student"])
+    issued = today - timedelta(days=rng.randrange(200, 3000))
     form: dict[str, Any] = {
         "applicant.title": rng.choice(["mr", "mrs", "ms", "mx", "dr"]),
         "applicant.first_name": first,
@@ -110,18 +125,107 @@ def demo_form(rng: random.Random) -> tuple[str, dict[str, Any], tuple[str, float
         "identity.document_type": rng.choice(["passport", "national_id", "driving_licence"]),
         "identity.document_number": f"{rng.choice('ABCDEFGHJK')}{rng.randrange(10**7, 10**8)}",
         "identity.issuing_country": "GB",
+        "identity.issue_date": issued.isoformat(),
+        "identity.expiry_date": issued.replace(year=issued.year + 10).isoformat(),
+        "identity.seen_original": True,
+        "identity.photo_matches_applicant": True,
+        "identity.name_matches_application": True,
         "address.line1": f"{rng.randrange(1, 240)} {rng.choice(STREETS)}",
         "address.city": city[0],
         "address.postal_code": f"{rng.choice(['LS', 'BS', 'M', 'G', 'CF', 'BT'])}"
                                f"{rng.randrange(1, 30)} {rng.randrange(1, 10)}"
                                f"{rng.choice('ABDEFGHJ')}{rng.choice('LNPQRSTU')}",
         "address.country": "GB",
-        "employment.status": rng.choice(["employed", "self_employed", "retired", "student"]),
+        "address.moved_in": (today - timedelta(days=rng.randrange(1200, 9000))).isoformat(),
+        "address.residential_status": rng.choice(["owner", "mortgage", "renting"]),
+        "address.less_than_three_years": False,
+        "address.correspondence_same": True,
+        "address.proof_type": rng.choice(["utility_bill", "bank_statement", "council_tax"]),
+        "address.proof_date": (today - timedelta(days=rng.randrange(5, 60))).isoformat(),
+        "employment.status": status,
         "employment.annual_income": f"{rng.randrange(12_000, 140_000, 500)}.00",
-        "declarations.pep": rng.random() < 0.05,
+        "employment.source_of_wealth": [rng.choice(["salary", "business", "savings"])],
+        "employment.source_of_funds": rng.choice(["salary", "savings", "pension"]),
+        "employment.expected_monthly_deposits": f"{rng.randrange(500, 6_000, 50)}.00",
+        "employment.purpose_of_account": rng.choice(["everyday_banking", "savings",
+                                                     "salary"]),
+        "declarations.pep": pep,
+        "declarations.family_pep": False,
+        "declarations.associate_pep": False,
         "declarations.sanctions": False,
+        "declarations.adverse_media": False,
+        "declarations.criminal_convictions": False,
+        "declarations.bankruptcy": False,
+        "declarations.third_party": False,
+        "declarations.us_person": False,
+        "declarations.applicant_signature": demo_signature(rng, today),
+        "visit.date": today.isoformat(),
+        "visit.met_applicant": True,
+        "visit.property_type": rng.choice(["detached", "semi_detached", "terraced", "flat"]),
+        "visit.residence_confirmed": True,
+        "visit.discrepancies": False,
+        "verifier.name": verifier,
+        "verifier.employee_id": employee_id,
+        "verifier.outcome": "approve",
+        "verifier.risk_rating": "high" if pep else rng.choice(["low", "medium"]),
+        "verifier.declaration_truthful": True,
+        "verifier.declaration_in_person": True,
+        "verifier.declaration_data_protection": True,
+        "verifier.signature_name": verifier,
+        "verifier.signed_on": today.isoformat(),
     }
+    if status == "employed":
+        form["employment.employer_name"] = rng.choice(["Northwind Ltd", "Acme Foods plc",
+                                                       "City Council"])
+    elif status == "self_employed":
+        form["employment.business_name"] = f"{last} Services"
+    if pep:
+        form["declarations.pep_role"] = "Local councillor"
+        form["declarations.pep_country"] = "GB"
     return reference, form, city
+
+
+def demo_signature(rng: random.Random, day: date) -> dict[str, Any]:
+    """A handwritten-looking signature: a few wavy strokes, as the pad records them
+    (points with time and pressure), and the PNG they render to."""
+    width, height = SIGNATURE_SIZE
+    strokes: list[list[Point]] = []
+    x, t = 40.0, 0
+    for _ in range(rng.randrange(2, 4)):
+        stroke: list[Point] = []
+        amplitude, step = rng.uniform(25, 55), rng.uniform(6, 10)
+        for i in range(rng.randrange(14, 30)):
+            y = height / 2 + amplitude * math.sin(i * rng.uniform(0.6, 0.9))
+            stroke.append((round(min(x, width - 10.0), 1), round(y, 1), t,
+                           round(rng.uniform(0.35, 0.75), 3)))
+            x += step
+            t += rng.randrange(8, 20)
+        strokes.append(stroke)
+        x += 25
+        t += 200
+    signed_at = datetime.combine(day, time(rng.randrange(9, 17), rng.randrange(60)),
+                                 tzinfo=UTC)
+    return signature_value(strokes, width, height, _signature_png(strokes, width, height),
+                           format_instant(signed_at))
+
+
+def _signature_png(strokes: list[list[Point]], width: int, height: int) -> bytes:
+    """Black ink on white, the smoothed curve (as the pad draws it)."""
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(QColor("black"), 2.5))
+    for stroke in strokes:
+        curve = smooth(stroke)
+        for (x1, y1, _t1, _p1), (x2, y2, _t2, _p2) in itertools.pairwise(curve):
+            painter.drawLine(QPointF(x1, y1), QPointF(x2, y2))
+    painter.end()
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not QImageWriter(buffer, QByteArray(b"png")).write(image):
+        raise OSError("could not render the demo signature")
+    return bytes(buffer.data().data())
 
 
 def generate(store: LocalStore, *, cases: int, images_per_case: int,

@@ -36,6 +36,37 @@ def test_demo_data_creates_realistic_cases_with_photos(qapp: object, paths: Data
     assert cli_main(["doctor", "--data-dir", str(paths.root)]) == 0
 
 
+def test_demo_data_fills_the_newest_form_completely_with_a_signature(
+        qapp: object, paths: DataPaths, capsys: pytest.CaptureFixture[str]) -> None:
+    """Demo cases are what a verifier would submit today: the newest form version, every
+    required answer, the applicant's signature (strokes + the PNG its digest names)."""
+    import base64
+    import hashlib
+
+    from kycdesk.core.signature import signature_problem
+    from kycdesk.core.validation import validate_form
+    from kycdesk.models.form_registry import FormRegistry
+
+    newest = FormRegistry.load().latest("individual_kyc")
+    assert cli_main(["demo-data", "--data-dir", str(paths.root), "--cases", "12",
+                     "--images-per-case", "5", "--status", "mixed",
+                     "--image-size", "320x240"]) == 0
+    capsys.readouterr()
+    with LocalStore(paths) as store:
+        for listed in store.list_cases(limit=50):
+            case = store.load_case(listed.id)
+            assert (case.form_id, case.form_version) == ("individual_kyc", newest.version)
+            counts: dict[str, int] = {}
+            for image in store.list_images(case.id):
+                counts[image.slot or ""] = counts.get(image.slot or "", 0) + 1
+            assert validate_form(newest, case.form, counts) == {}
+            signature = case.form["declarations.applicant_signature"]
+            assert signature_problem(signature) is None
+            png = base64.b64decode(signature["png"])
+            assert png.startswith(b"\x89PNG")
+            assert hashlib.sha256(png).hexdigest() == signature["png_sha256"]
+
+
 def test_demo_data_with_bad_size_says_so(qapp: object, paths: DataPaths,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["demo-data", "--data-dir", str(paths.root), "--image-size", "big"]) == 1

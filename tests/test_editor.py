@@ -285,6 +285,102 @@ def test_too_many_photos_for_a_slot_are_refused_with_a_message(
     assert not slot.import_button.isEnabled()
 
 
+def test_a_bad_file_among_several_does_not_cost_a_good_one(
+        qtbot: QtBot, desk: KycDeskApp, tmp_path: Path, jpeg: Path) -> None:
+    """Dropped together onto a one-photo slot: the bad file is refused by name and the
+    good one after it takes its place (the room was counted before the files were
+    checked, and the good one was dropped without a word)."""
+    editor = _new_editor(qtbot, desk)
+    bad = tmp_path / "notes.jpg"
+    bad.write_bytes(b"Dear verifier,\n" * 40)
+    slot = editor.photos.slots["selfie"]
+    with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
+        editor.photos.import_files("selfie", [bad, jpeg])
+    assert editor.model.photo_count("selfie") == 1
+    assert "notes.jpg was not added" in slot.error_label.text()
+    assert not editor.session.busy()
+
+
+def test_every_refused_file_is_reported_not_only_the_last(
+        qtbot: QtBot, desk: KycDeskApp, tmp_path: Path, jpeg: Path) -> None:
+    editor = _new_editor(qtbot, desk)
+    files = []
+    for name in ("empty.jpg", "notes.jpg"):
+        files.append(tmp_path / name)
+        files[-1].write_bytes(b"" if name == "empty.jpg" else b"Dear verifier,\n" * 40)
+    files += [jpeg, jpeg, jpeg]  # the slot takes two: the third is refused by name
+    slot = editor.photos.slots["id_front"]
+    editor.photos.import_files("id_front", files)
+    qtbot.waitUntil(lambda: not editor.session.busy()
+                    and editor.model.photo_count("id_front") == 2, timeout=20_000)
+    text = slot.error_label.text()
+    assert "empty.jpg was not added" in text and "notes.jpg was not added" in text
+    assert f"1 file(s) were not added: {jpeg.name}" in text
+    assert len(slot.errors) == 3
+
+
+def test_a_question_appearing_above_does_not_move_the_field_in_use(
+        qtbot: QtBot, desk: KycDeskApp) -> None:
+    """"Second nationality" appears above the e-mail field the verifier is typing in:
+    the page scrolls by the new question's height, so the e-mail field stays put."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QScrollArea
+
+    desk.window.resize(1366, 768)
+    editor = _new_editor(qtbot, desk)
+    email = _line(editor, "applicant.email")
+    second = editor.editors["applicant.second_nationality"]
+    scroll = editor.pages.currentWidget()
+    assert isinstance(scroll, QScrollArea)
+    desk.window.show()
+    qtbot.waitExposed(desk.window)
+    email.setFocus()
+    qtbot.waitUntil(email.hasFocus)
+    scroll.ensureWidgetVisible(email, 0, 300)
+    qtbot.waitUntil(lambda: scroll.verticalScrollBar().value() > 0)
+
+    def on_screen() -> int:
+        return email.mapTo(scroll.viewport(), QPoint(0, 0)).y()
+
+    page = scroll.widget()
+    assert page is not None
+
+    def in_page() -> int:
+        return email.mapTo(page, QPoint(0, 0)).y()
+
+    before_screen, before_page = on_screen(), in_page()
+    editor.model.set_value("applicant.has_second_nationality", True)
+    # It moves down the page by the new question's height…
+    qtbot.waitUntil(lambda: second.isVisible() and in_page() - before_page >= second.height())
+    assert on_screen() == before_screen  # …and not on the screen
+    editor.model.set_value("applicant.has_second_nationality", False)
+    qtbot.waitUntil(lambda: in_page() == before_page)
+    assert on_screen() == before_screen
+
+
+def test_every_photo_cell_shows_its_whole_caption_also_after_adding_one(
+        qtbot: QtBot, desk: KycDeskApp, jpeg: Path) -> None:
+    """A photo added to a shown slot made the view re-measure its cells from the newest
+    (a placeholder): every cell shrank and "Location ✓" was cut off under each photo."""
+    editor = _new_editor(qtbot, desk)
+    desk.window.show()
+    qtbot.waitExposed(desk.window)
+    editor.go_to_step(editor.definition.step_index_of("photos.id_front"))
+    slot = editor.photos.slots["id_front"]
+    for _ in range(2):
+        with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
+            editor.photos.import_files("id_front", [jpeg])
+    view = slot.view
+    line = view.fontMetrics().height()
+    needed = view.iconSize().height() + line + 4  # the thumbnail and a line of caption
+    qtbot.waitUntil(lambda: all(view.visualRect(view.model().index(row, 0)).height() >= needed
+                                for row in range(2)))
+    for row in range(2):
+        cell = view.visualRect(view.model().index(row, 0))
+        text = view.model().index(row, 0).data()
+        assert view.fontMetrics().horizontalAdvance(text) < cell.width()
+
+
 def test_conditional_field_appears_when_its_condition_holds(qtbot: QtBot, desk: KycDeskApp
                                                             ) -> None:
     editor = _new_editor(qtbot, desk)
@@ -327,6 +423,28 @@ def test_submit_is_blocked_and_jumps_to_the_first_problem(qtbot: QtBot, desk: Ky
     desk.shutdown()
     with LocalStore(paths) as store:
         assert store.load_case(editor.case_id).status == "DRAFT"
+
+
+def test_the_attention_line_follows_the_answers_and_goes_when_fixed(
+        qtbot: QtBot, desk: KycDeskApp, jpeg: Path) -> None:
+    """It used to stay, stale, after the verifier had fixed every answer it counted."""
+    editor = _new_editor(qtbot, desk)
+    _fill_valid(editor)
+    for slot in ("id_front", "id_back", "selfie"):
+        with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
+            editor.photos.import_files(slot, [jpeg])
+    line = _line(editor, "applicant.first_name")
+    line.selectAll()
+    qtbot.keyClick(line, Qt.Key.Key_Backspace)
+    assert not editor.submit()
+    assert list(editor.model.problems()) == ["applicant.first_name", "photos.address_proof"]
+    assert editor.message_label.text().startswith("2 answers need attention")
+    qtbot.keyClicks(_line(editor, "applicant.first_name"), "Amara")
+    assert editor.message_label.text().startswith("1 answer needs attention")
+    with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
+        editor.photos.import_files("address_proof", [jpeg])
+    assert editor.message_label.text() == ""
+    assert editor.status == CaseStatus.DRAFT  # nothing submitted by itself
 
 
 def _fill_valid(editor: CaseEditor) -> None:

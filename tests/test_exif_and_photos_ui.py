@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from kycdesk.models.thumbnails import ThumbnailLoader
@@ -70,6 +70,35 @@ def test_viewer_zooms_with_keys_and_buttons(qtbot: QtBot, store: LocalStore,
     assert viewer.view.transform().m11() == pytest.approx(fitted)
     caption = viewer.findChild(QLabel, "photo-caption")
     assert caption is not None and "No location" in caption.text()  # missing stays missing
+    loader.wait_idle()
+
+
+@pytest.mark.parametrize("size", [(1600, 1200), (3000, 4000)])
+def test_viewer_100_percent_is_the_photos_own_size(
+        qtbot: QtBot, store: LocalStore, tmp_path: Path, size: tuple[int, int]) -> None:
+    """A small photo is not enlarged to 2,400 px and a big one not shrunk to it: at
+    "100 %" one photo pixel is one screen pixel, from a decode at the photo's own size."""
+    from kycdesk.demo import render_photo
+
+    source = tmp_path / "photo.jpg"
+    render_photo(source, label="ID", subtitle="size", seed=1, size=size)
+    image = store.run(AddImage(store.run(CreateCase()), source))
+    assert (image.width, image.height) == size
+    loader = ThumbnailLoader(store.paths)
+    loader.request(image.id, image.file_path)  # as the slot's list did: the thumbnail
+    qtbot.waitUntil(lambda: loader.cached(image.id) is not None, timeout=20_000)
+    viewer = PhotoViewer(image, loader)  # shows it first, at the photo's size
+    qtbot.addWidget(viewer)
+    viewer.show()
+    assert viewer.item.sceneBoundingRect().width() == pytest.approx(size[0], abs=2)
+    qtbot.waitUntil(lambda: viewer.item.pixmap().width() == size[0], timeout=20_000)
+    [hundred] = [b for b in viewer.findChildren(QPushButton) if b.text() == "100 %"]
+    hundred.click()
+    shown = viewer.view.mapFromScene(viewer.item.sceneBoundingRect()).boundingRect()
+    assert (shown.width(), shown.height()) == pytest.approx(size, abs=2)
+    qtbot.keyClick(viewer, Qt.Key.Key_0)
+    fitted = viewer.view.mapFromScene(viewer.item.sceneBoundingRect()).boundingRect()
+    assert fitted.width() <= viewer.view.viewport().width() + 2
     loader.wait_idle()
 
 

@@ -236,6 +236,32 @@ def test_the_sync_panel_counts_failures_during_a_run(qtbot: QtBot) -> None:
     assert panel.state_label.text() == "Syncing…"
 
 
+def test_the_sync_panel_counts_what_runs_following_on_sent(qtbot: QtBot) -> None:
+    """A case submitted during a run is sent by a run right after it: the strip said
+    "1 sent" when four had gone. Runs that follow on are counted together; a run later
+    on counts alone."""
+    from kycdesk.sync.status import RunResult, SyncState
+    from kycdesk.views.sync_panel import FOLLOW_ON_S, SyncPanel
+
+    now = [1000.0]
+    panel = SyncPanel(clock=lambda: now[0])
+    qtbot.addWidget(panel)
+
+    def run(sent: list[str], *, failed: dict[str, str] | None = None) -> str:
+        panel.show_state(SyncState.SYNCING, "")
+        now[0] += 3
+        panel.show_result(RunResult(synced=sent, failed=failed or {}))
+        panel.show_state(SyncState.IDLE, "")
+        return panel.last_label.text()
+
+    assert ": 3 sent" in run(["a", "b", "c"])
+    now[0] += 1  # the queued request runs at once
+    text = run(["d"], failed={"e": "The server did not answer in time."})
+    assert ": 4 sent, 1 waiting to retry" in text  # failures: as they stand now
+    now[0] += FOLLOW_ON_S + 60  # the next periodic run, a minute later
+    assert ": 0 sent" in run([])
+
+
 def test_the_first_run_says_what_to_do(qtbot: QtBot, paths: DataPaths) -> None:
     from kycdesk.views.case_list_page import CaseListPage
 

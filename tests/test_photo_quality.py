@@ -173,3 +173,46 @@ def test_sync_sends_the_retake_note_with_its_photo() -> None:
     sent = engine._submission(case, {1: "s1", 2: "s2"}).images
     assert (sent[0].retake_suggested, sent[0].retake_overridden) == (["blurred"], True)
     assert (sent[1].retake_suggested, sent[1].retake_overridden) == ([], False)
+
+
+def test_retake_suggestions_come_back_when_a_case_is_opened_again(
+        qtbot: QtBot, paths: DataPaths, tmp_path: Path) -> None:
+    """After a crash or a restart: a recorded suggestion is shown again (unless the verifier
+    kept the photo), and a photo stored but never checked (the app stopped in between, or
+    recovery brought it back) is checked now. Before, every ⚠ was gone once reopened."""
+    from kycdesk.persistence.commands import AddImage, AppendEvent, CreateCase
+
+    with LocalStore(paths) as store:
+        case_id = store.run(CreateCase(form_id="individual_kyc", form_version="3"))
+        store.run(AddImage(case_id, _jpeg(tmp_path / "soft.jpg",
+                                          blurred(id_photo(seed=2), 4.0)), slot="id_front"))
+        back = store.run(AddImage(case_id, _jpeg(tmp_path / "dark.jpg",
+                                                 darkened(id_photo(seed=3), 0.2)), slot="id_back"))
+        store.run(AppendEvent(case_id, "photo_quality_suggested",
+                              {"image_id": back.id, "slot": "id_back", "problems": ["dark"]}))
+
+    def open_case(app: KycDeskApp) -> CaseEditor:
+        qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
+        editor = app.open_case(case_id)
+        assert editor is not None
+        return editor
+
+    app = started_desk(qtbot, paths)
+    try:
+        editor = open_case(app)
+        front, back_slot = editor.photos.slots["id_front"], editor.photos.slots["id_back"]
+        assert not back_slot.quality_box.isHidden()  # as recorded, at once
+        assert "dark" in back_slot.quality_label.text()
+        qtbot.waitUntil(lambda: not front.quality_box.isHidden(), timeout=10_000)
+        assert "blurred" in front.quality_label.text()  # checked now, never before
+        qtbot.mouseClick(back_slot.keep_button, Qt.MouseButton.LeftButton)
+    finally:
+        app.shutdown()
+    app = started_desk(qtbot, paths)
+    try:
+        editor = open_case(app)
+        front, back_slot = editor.photos.slots["id_front"], editor.photos.slots["id_back"]
+        assert back_slot.quality_box.isHidden()  # kept: not asked again
+        assert not front.quality_box.isHidden()  # recorded the first time: shown at once
+    finally:
+        app.shutdown()

@@ -246,6 +246,41 @@ def test_failed_case_shows_retry_and_retry_sends_it(
     assert not editor.retry_button.isVisibleTo(editor)
 
 
+def test_sync_now_sends_a_case_waiting_to_retry_at_once(
+        qtbot: QtBot, paths: DataPaths, configured_app: KycDeskApp, server: ServerHandle,
+        sources: list[Path]) -> None:
+    """Its next try is an hour away; "Sync now" does not wait for it."""
+    app = configured_app
+    with LocalStore(paths) as store:
+        [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
+        transitions.fail(store, case_id, "The server did not answer in time.",
+                         kind=FailureKind.TRANSIENT, next_attempt_at="2999-01-01T00:00:00.000Z")
+    assert app.writer_thread is not None
+    with qtbot.waitSignal(app.writer_thread.client.caseChanged, timeout=30_000,
+                          check_params_cb=_synced):
+        app.window.sync_panel.sync_button.click()
+
+
+def test_sync_now_without_sync_set_up_says_so_and_opens_settings(
+        qtbot: QtBot, paths: DataPaths) -> None:
+    from kycdesk.app import SYNC_NOT_SET_UP
+
+    app = KycDeskApp(paths, confirm=always_yes)
+    qtbot.addWidget(app.window)
+    assert app.start()
+    try:
+        qtbot.waitUntil(lambda: app.sync is not None, timeout=10_000)
+        assert app.sync is not None
+        assert not app.sync.configured
+        app.window.sync_panel.sync_button.click()
+        assert app.window.save_state_label.text() == SYNC_NOT_SET_UP
+        dialogs = app.window.findChildren(SettingsDialog)
+        assert len(dialogs) == 1 and dialogs[0].isVisible()
+        dialogs[0].reject()
+    finally:
+        app.shutdown()
+
+
 def test_reopen_as_draft_unlocks_the_case_and_bumps_the_revision(
         qtbot: QtBot, paths: DataPaths, sources: list[Path]) -> None:
     with LocalStore(paths) as store:
@@ -298,6 +333,31 @@ def test_settings_dialog_tests_the_connection_and_stores_the_address(
     dialog.ca_bundle.setText("/nonexistent/ca.pem")
     dialog.save()
     assert "does not exist" in dialog.result_label.text()
+
+
+def test_test_connection_with_only_an_enrolment_code_reaches_the_server(
+        qtbot: QtBot, server: ServerHandle, tmp_path: Path) -> None:
+    """A new device has a code, no token yet: the server answers, so the dialog says it
+    answers and that Save enrols (it said the server could not be reached)."""
+    from kycdesk.app import enrol_with_code
+
+    dialog = SettingsDialog(Settings(tmp_path / "s.ini"), check_connection,
+                            enrol=enrol_with_code)
+    qtbot.addWidget(dialog)
+    dialog.url.setText(server.base_url)
+    dialog.code.setText("ABCD-EFGH-JKLM")
+    dialog.test_button.click()
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10_000)
+    text = dialog.result_label.text()
+    assert text.startswith("The server answers.") and "Save enrols it" in text
+    dialog.code.clear()
+    dialog.test_button.click()
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10_000)
+    assert "needs this device's token or an enrolment code" in dialog.result_label.text()
+    dialog.url.setText("http://127.0.0.1:9")  # nothing listens: still "not connected"
+    dialog.test_button.click()
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10_000)
+    assert dialog.result_label.text().startswith("Not connected")
 
 
 def test_a_closed_settings_dialog_drops_the_answer_still_on_its_way(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -21,8 +21,15 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from kycdesk.background import run_task
 from kycdesk.core.form_schema import FieldKind, FormDefinition
-from kycdesk.core.photo_quality import Quality
-from kycdesk.core.records import CaseRecord, Conflict, ImageRecord, Location, TwoWayState
+from kycdesk.core.photo_quality import SUGGESTION, Problem, Quality
+from kycdesk.core.records import (
+    CaseRecord,
+    Conflict,
+    ImageRecord,
+    Location,
+    RetakeNote,
+    TwoWayState,
+)
 from kycdesk.core.results import Result
 from kycdesk.core.states import CaseChange, CaseStatus, Change, is_editable
 from kycdesk.models.autosave import Autosave
@@ -42,6 +49,15 @@ from kycdesk.persistence.commands import (
     Transition,
 )
 from kycdesk.persistence.quality import check_photo
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """A file handed to a full slot, waiting for a place (a refused file frees one)."""
+    path: Path
+    location: Location
+    origin: str
+    remove_source: bool
 
 
 class CaseSession(QObject):
@@ -94,6 +110,8 @@ class CaseSession(QObject):
             self.photos[slot] = model
             self.draft.set_photo_count(slot, model.rowCount())
         self._pending: dict[str, int] = dict.fromkeys(self.slot_fields, 0)
+        # Files beyond a slot's room, in the order given, until a place frees up.
+        self._waiting: dict[str, list[_Waiting]] = {slot: [] for slot in self.slot_fields}
         self.photosChanged.connect(self.draft.set_photo_count)
         self._closed = False
         # ID photos are read (MRZ, PDF417) off the GUI thread and offered to the form.
@@ -145,29 +163,49 @@ class CaseSession(QObject):
     def add_photos(self, slot: str, files: list[Path], *, location: Location | None = None,
                    origin: str = "import", remove_source: bool = False) -> int:
         """Hand files to the store (copied into the case, checked); returns how many were
-        accepted for adding. A slot that is full refuses the rest, with a message; a
-        refused file of our own (`remove_source`: a camera capture) is removed."""
+        handed over now. Files beyond the slot's room wait: a file the store refuses frees
+        its place for the next one, so a bad file among several never costs a good one.
+        What is still waiting once the slot is full is refused by name, with a message;
+        a refused file of our own (`remove_source`: a camera capture) is removed."""
         if not self.editable or slot not in self.photos:
             self._discard_captures(files if remove_source else [])
             return 0
+        self._waiting[slot].extend(
+            _Waiting(path, location or Location(), origin, remove_source) for path in files)
+        handed = self._hand_over(slot)
+        self.photosPending.emit(slot, self._pending[slot])
+        return handed
+
+    def _room(self, slot: str) -> int:
         field = self.slot_fields[slot]
-        room = field.max_count - self.photos[slot].rowCount() - self._pending[slot]
-        if len(files) > room:
-            self.photoError.emit(slot, f"{field.label} takes at most {field.max_count} "
-                                       f"photo(s); {len(files) - max(room, 0)} file(s) were "
-                                       "not added.")
-            self._discard_captures(files[max(room, 0):] if remove_source else [])
-            files = files[:max(room, 0)]
-        for path in files:
-            name = "camera photo" if origin == "camera" else path.name
+        return field.max_count - self.photos[slot].rowCount() - self._pending[slot]
+
+    def _hand_over(self, slot: str) -> int:
+        """Submit waiting files while the slot has room; once nothing is in flight and
+        the slot is full, refuse what still waits (naming every file)."""
+        field = self.slot_fields[slot]
+        waiting = self._waiting[slot]
+        handed = 0
+        while waiting and self._room(slot) > 0:
+            item = waiting.pop(0)
+            name = "camera photo" if item.origin == "camera" else item.path.name
             self._pending[slot] += 1
+            handed += 1
             self.store.submit(
-                AddImage(self.case_id, path, slot=slot, location=location or Location(),
-                         origin=origin, remove_source=remove_source,
+                AddImage(self.case_id, item.path, slot=slot, location=item.location,
+                         origin=item.origin, remove_source=item.remove_source,
                          max_pixels=field.max_pixels),
                 functools.partial(self._photo_added, slot, name))
-        self.photosPending.emit(slot, self._pending[slot])
-        return len(files)
+        if waiting and self._pending[slot] == 0:
+            refused = list(waiting)
+            waiting.clear()
+            names = ", ".join("camera photo" if item.origin == "camera" else item.path.name
+                              for item in refused)
+            self.photoError.emit(slot, f"{field.label} takes at most {field.max_count} "
+                                       f"photo(s); {len(refused)} file(s) were not added: "
+                                       f"{names}.")
+            self._discard_captures([item.path for item in refused if item.remove_source])
+        return handed
 
     def _discard_captures(self, files: list[Path]) -> None:
         for path in files:  # through the writer: the GUI thread never waits on disk
@@ -175,11 +213,14 @@ class CaseSession(QObject):
 
     def _photo_added(self, slot: str, name: str, result: Result[ImageRecord]) -> None:
         self._pending[slot] -= 1
-        self.photosPending.emit(slot, self._pending[slot])
         if not result.ok:
             self.photoError.emit(slot, f"{name} was not added: {result.error}")
+            self._hand_over(slot)  # its place goes to the next file waiting
+            self.photosPending.emit(slot, self._pending[slot])
             return
         self.photos[slot].append(result.value)
+        self._hand_over(slot)  # full now: what still waits is refused by name
+        self.photosPending.emit(slot, self._pending[slot])
         self.photosChanged.emit(slot, self.photos[slot].rowCount())
         self.autosave.flush()  # a photo change saves the draft at once
         if self.slot_fields[slot].check_quality:
@@ -202,6 +243,23 @@ class CaseSession(QObject):
                 "image_id": image_id, "slot": slot,
                 "problems": [problem.value for problem in quality.problems]}))
         self.photoQuality.emit(slot, image_id, quality.suggestions() if quality else [])
+
+    def restore_quality(self, notes: dict[int, RetakeNote]) -> None:
+        """A case opened (after a restart, a crash, a recovered photo): each ID photo's
+        retake suggestion comes back as it was recorded — unless the verifier kept the
+        photo — and a photo never checked (the app stopped between storing and checking
+        it) is checked now. Before, every ⚠ was lost once the case was closed."""
+        for slot, field in self.slot_fields.items():
+            if not field.check_quality:
+                continue
+            for image in self.photos[slot].images:
+                note = notes.get(image.id)
+                if note is None:
+                    self._check_quality(slot, image)
+                elif not note.kept and note.problems:
+                    words = [SUGGESTION[Problem(p)] for p in note.problems
+                             if p in Problem.__members__.values()]
+                    self.photoQuality.emit(slot, image.id, words)
 
     def keep_photo(self, slot: str, image_id: int, suggestions: list[str]) -> None:
         """The verifier keeps a photo the checks suggested retaking: recorded."""

@@ -13,6 +13,7 @@ from kycdesk.core.records import (
     CaseSummary,
     ImageRecord,
     PendingPhoto,
+    RetakeNote,
     SyncCase,
     TwoWayState,
 )
@@ -63,6 +64,10 @@ class StoreReads:
 
     def list_images(self, case_id: str) -> list[ImageRecord]:
         return images.list_images(self.conn, case_id)
+
+    def retake_notes(self, case_id: str) -> dict[int, RetakeNote]:
+        """Retake suggestions recorded on a case's photos, and which were kept."""
+        return sync_repo.retake_notes(self.conn, case_id)
 
     def due_cases(self, now: str, *, ignore_backoff: bool = False) -> list[str]:
         return sync_repo.due_cases(self.conn, now, ignore_backoff=ignore_backoff)

@@ -67,11 +67,11 @@ def load_sync_case(conn: Connection, case_id: str) -> SyncCase:
     return SyncCase(id=case_id, reference_number=row[0], status=row[1],
                     revision=max(1, int(row[2] or 0)), form_id=row[3], form_version=row[4],
                     form=form, finalized_at=row[6], sync_attempts=int(row[7]),
-                    images=list_images(conn, case_id), retakes=_retakes(conn, case_id),
+                    images=list_images(conn, case_id), retakes=retake_notes(conn, case_id),
                     history=field_history.history_to_send(conn, case_id))
 
 
-def _retakes(conn: Connection, case_id: str) -> dict[int, RetakeNote]:
+def retake_notes(conn: Connection, case_id: str) -> dict[int, RetakeNote]:
     """The retake suggestions made on this case's photos and which the verifier kept
     (audit events written by the photo panel)."""
     rows = conn.query_all(

@@ -157,9 +157,12 @@ def _one_request(base_url: str, method: str, path: str, *, timeout: float,
 
 def check_health(base_url: str, token: str, *, timeout: float = 10.0,
                  ca_bundle: str | None = None) -> Health:
-    """The Settings dialog's "Test connection" (a background task in the app)."""
+    """The Settings dialog's "Test connection" (a background task in the app). No token
+    yet (a device about to enrol with a code): asked without one, so a server that
+    answers says "not enrolled" (an AUTH failure) instead of looking unreachable (an
+    empty bearer is not a valid header at all)."""
     response = _one_request(base_url, "GET", "/v1/health", timeout=timeout,
-                                  ca_bundle=ca_bundle, token=token)
+                                  ca_bundle=ca_bundle, token=token or None)
     if response.status_code != 200:
         raise SyncClient._failure(response, "the connection check")
     health: Health = SyncClient._parse(response, Health)

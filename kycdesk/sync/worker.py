@@ -211,6 +211,7 @@ class SyncController(QObject):
             getattr(self.worker, name).connect(getattr(self, name))
         self.state = SyncState.NOT_CONFIGURED
         self.detail = ""
+        self.configured = False  # an address and a token were given
         self.stateChanged.connect(self._remember)
         self._stopped = False
 
@@ -222,6 +223,9 @@ class SyncController(QObject):
         self.sync_thread.start()
 
     def configure(self, url: str, token: str, ca_bundle: str = "") -> None:
+        # Known here at once ("Sync now" right after Settings is saved), not only when
+        # the worker's state comes back.
+        self.configured = bool(url and token)
         self.worker.configure(url, token, ca_bundle)
 
     def request_sync(self, now: bool = False) -> None:

@@ -39,6 +39,7 @@ from kycdesk.views.document_offer import DocumentOffer
 from kycdesk.views.field_widgets import FieldEditor, editor_class
 from kycdesk.views.photo_panel import PhotoPanel
 from kycdesk.views.review_panel import ReviewPanel
+from kycdesk.views.scroll_anchor import ScrollAnchor
 from kycdesk.views.style import TOUCH, status_badge_html
 
 PAGE_MAX_WIDTH = 900
@@ -63,6 +64,8 @@ class CaseEditor(QWidget):
         self.photos = PhotoPanel(session, camera=camera, captures_dir=captures_dir,
                                  confirm=confirm)
         self.model.errorsChanged.connect(self._refresh_step_badges)
+        self.model.errorsChanged.connect(self._refresh_attention)
+        self._attention_shown = ""  # the "N answers need attention" text, while shown
         self.model.edited.connect(self._maybe_retitle)
         session.statusChanged.connect(self._status_changed)
         session.commandFailed.connect(self.message_label_text)
@@ -202,6 +205,8 @@ class CaseEditor(QWidget):
         assert isinstance(scroll, QScrollArea)
         scroll.setWidget(page)
         scroll.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        # A question appearing or going above the field in use does not move that field.
+        ScrollAnchor(scroll)
 
     def _kept_values_box(self, parent: QWidget) -> QLabel:
         values = self.model.values()
@@ -355,6 +360,17 @@ class CaseEditor(QWidget):
                             if remarks[index] else "")
             item.setText(f"{title}  ⚠ {count}" if count else title)
 
+    @Slot()
+    def _refresh_attention(self) -> None:
+        """The "N answers need attention" line follows the answers: its count drops as
+        they are fixed and it goes once none is left (it used to stay, stale)."""
+        shown = self._attention_shown
+        if not shown or self.message_label.text() != shown:
+            return  # not shown, or another message replaced it meanwhile
+        count = len(self.model.problems())
+        self._attention_shown = _attention(count) if count else ""
+        self.message_label.setText(self._attention_shown)
+
     def _remarks_per_step(self) -> list[int]:
         counts = [0] * len(self.definition.steps)
         state = self.session.two_way
@@ -415,10 +431,8 @@ class CaseEditor(QWidget):
             if first not in self.editors:
                 slot = self.definition.field(first).slot
                 self.photos.slots[slot].setFocus()
-            count = len(problems)
-            self.message_label.setText(
-                f"{count} answer{'s need' if count > 1 else ' needs'} attention before "
-                "this case can be submitted.")
+            self._attention_shown = _attention(len(problems))
+            self.message_label.setText(self._attention_shown)
             return False
         if not self.confirm(self, "Submit this case? It will be locked and sent to the "
                                   "server when the device is online."):
@@ -529,3 +543,8 @@ def _sentence(text: str | None) -> str:
 def _local_time(iso: str | None) -> str | None:
     moment = parse_instant_or_none(iso)
     return None if moment is None else moment.astimezone().strftime("%H:%M")
+
+
+def _attention(count: int) -> str:
+    return (f"{count} answer{'s need' if count > 1 else ' needs'} attention before this "
+            "case can be submitted.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QListView,
     QPushButton,
     QScroller,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +35,17 @@ from kycdesk.views.style import TOUCH
 from kycdesk.views.wheel_guard import guard_against_wheel
 
 IMAGE_FILTER = "Photos (*.jpg *.jpeg *.png *.heic *.heif);;All files (*)"
+
+
+class _PhotoCell(QStyledItemDelegate):
+    """Every photo's cell one size: the thumbnail and two lines of text. Left to the view,
+    the size came from whichever item it measured first (a photo added later measured
+    with its small placeholder), and "Location ✓" under every photo was cut off."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+                 ) -> QSize:
+        lines = 2 * option.fontMetrics.height()
+        return QSize(THUMB + 16, THUMB * 3 // 4 + lines + 8)
 
 
 class PhotoSlotWidget(QFrame):
@@ -68,7 +81,9 @@ class PhotoSlotWidget(QFrame):
         self.view.setModel(model)
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setIconSize(QSize(THUMB, THUMB * 3 // 4))
-        self.view.setGridSize(QSize(THUMB + 20, THUMB * 3 // 4 + 44))
+        self.view.setItemDelegate(_PhotoCell(self.view))
+        text_lines = 2 * self.view.fontMetrics().height()
+        self.view.setGridSize(QSize(THUMB + 20, THUMB * 3 // 4 + max(44, text_lines + 14)))
         self.view.setWordWrap(True)
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)
@@ -85,6 +100,7 @@ class PhotoSlotWidget(QFrame):
         self.error_label.setProperty("role", "error")
         self.error_label.setWordWrap(True)
         self.error_label.hide()
+        self.errors: list[str] = []
         # A retake suggestion for the newest flagged photo, with the way to keep it anyway.
         self.quality_box = QWidget(self)
         self.quality_box.setObjectName(f"quality:{field.slot}")
@@ -184,8 +200,16 @@ class PhotoSlotWidget(QFrame):
             self.clear_quality()
 
     def show_error(self, message: str | None) -> None:
+        self.errors = [message] if message else []
         self.error_label.setText(message or "")
         self.error_label.setVisible(bool(message))
+
+    def add_error(self, message: str) -> None:
+        """Several files refused in one go: every reason stays, one line each (cleared
+        when the verifier adds photos again)."""
+        self.errors.append(message)
+        self.error_label.setText("\n".join(self.errors))
+        self.error_label.show()
 
     def _choose_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, f"Add photos: {self.field.label}", "",
@@ -257,7 +281,7 @@ class PhotoPanel(QWidget):
             widget.keepRequested.connect(session.keep_photo)
             self.slots[slot] = widget
         session.photosPending.connect(self._show_pending)
-        session.photoError.connect(lambda slot, message: self.slots[slot].show_error(message))
+        session.photoError.connect(lambda slot, message: self.slots[slot].add_error(message))
         session.photoQuality.connect(
             lambda slot, image_id, words: self.slots[slot].show_quality(image_id, words))
         session.photosChanged.connect(self._forget_deleted)

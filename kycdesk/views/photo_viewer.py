@@ -26,7 +26,10 @@ from kycdesk.models.photo_text import describe_location, describe_taken
 from kycdesk.models.thumbnails import ThumbnailLoader
 from kycdesk.views.style import TOUCH
 
-FULL_EDGE = 2400
+FULL_EDGE = 2400  # the long side decoded when the photo's own size is not known
+# At most this long side is decoded (~190 MB for a 48 MP photo at 4:3): beyond it, "100 %"
+# still shows the photo at its own size, from a decode this big, scaled up.
+MAX_FULL_EDGE = 8000
 
 
 class PhotoViewer(QDialog):
@@ -68,10 +71,17 @@ class PhotoViewer(QDialog):
         layout.addWidget(self.view, 1)
         layout.addWidget(info)
         layout.addLayout(buttons)
-        thumb = loader.cached(image.id)
+        # The scene is in the photo's own pixels (the item is scaled to them), so "100 %"
+        # — the view's identity transform — is one photo pixel per screen pixel whatever
+        # size was decoded (the thumbnail first, then the photo at its own size: the
+        # 2,400 px decode it used to be enlarged a small photo and shrank a big one).
+        self._own_edge = max(image.width or 0, image.height or 0)
+        self._fitted = True  # until the verifier zooms: a later, sharper decode fits too
+        thumb = loader.cached(image.id)  # (the list's thumbnail, shown meanwhile)
         if thumb is not None and not thumb.isNull():
             self._show(thumb)
-        self._full = ThumbnailLoader(loader.paths, edge=FULL_EDGE, lane=loader.lane)
+        edge = min(self._own_edge, MAX_FULL_EDGE) if self._own_edge else FULL_EDGE
+        self._full = ThumbnailLoader(loader.paths, edge=edge, lane=loader.lane)
         self._full.thumbnailReady.connect(self._loaded)
         self._full.request(image.id, image.file_path)
 
@@ -88,16 +98,23 @@ class PhotoViewer(QDialog):
 
     def _show(self, image: QImage) -> None:
         self.item.setPixmap(QPixmap.fromImage(image))
-        self.scene.setSceneRect(self.item.boundingRect())
-        self.fit()
+        decoded = max(image.width(), image.height())
+        self.item.setScale(self._own_edge / decoded if self._own_edge and decoded else 1.0)
+        self.scene.setSceneRect(self.item.sceneBoundingRect())
+        if self._fitted:
+            self.fit()
 
     def zoom(self, factor: float) -> None:
+        self._fitted = False
         self.view.scale(factor, factor)
 
     def fit(self) -> None:
+        self._fitted = True
         self.view.fitInView(self.item, Qt.AspectRatioMode.KeepAspectRatio)
 
     def actual_size(self) -> None:
+        """One photo pixel per screen pixel."""
+        self._fitted = False
         self.view.resetTransform()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:

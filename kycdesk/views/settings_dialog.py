@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from kycdesk.background import Task, run_task
+from kycdesk.core.errors import FailureKind
 from kycdesk.core.protocol import EnrolledDevice, Health
 from kycdesk.settings import CA_BUNDLE, EMPLOYEE_ID, SERVER_URL, VERIFIER_NAME, Settings
 from kycdesk.sync.credentials import NO_KEYRING_IN_APP
@@ -141,6 +142,15 @@ class SettingsDialog(QDialog):
 
     def _test_failed(self, error: Exception) -> None:
         self.test_button.setEnabled(True)
+        if (isinstance(error, SyncError) and error.kind is FailureKind.AUTH
+                and not self.token.text().strip()):
+            # Asked without a token: the server answered, it only does not know us yet.
+            self.result_label.setText(
+                "The server answers. This device is not enrolled yet: Save enrols it with "
+                "the code." if self.code.text().strip() else
+                "The server answers, but it needs this device's token or an enrolment "
+                "code.")
+            return
         self.result_label.setText(f"Not connected: {_explain(error)}")
         _raise_if_bug(error)
 

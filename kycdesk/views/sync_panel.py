@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from PySide6.QtCore import Signal, Slot
@@ -22,6 +24,10 @@ STATE_TEXT = {
 
 
 CHECKING_TEXT = "checking for work from the office…"
+# A run that starts this soon after the last one ended follows on from it (the worker runs
+# a request that arrived meanwhile — a case submitted mid-run — at once): what both sent
+# is counted together, not only the second run's ("1 sent" after four cases went).
+FOLLOW_ON_S = 5.0
 
 
 def news_text(assigned: int, returned: int, decided: int = 0) -> str:
@@ -42,9 +48,13 @@ class SyncPanel(QWidget):
     settingsRequested = Signal()
     cancelRequested = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.setObjectName("sync-panel")
+        self._clock = clock
+        self._ended_at: float | None = None  # when the last run's result arrived
+        self._sent = 0      # cases sent by the runs following on from each other
+        self._updates = 0   # and the office's updates they brought
         self.state = SyncState.NOT_CONFIGURED
         self._failures = {False: 0, True: 0}  # failed cases this run: needs action or not
         self.state_label = QLabel(STATE_TEXT[SyncState.NOT_CONFIGURED], self)
@@ -96,6 +106,9 @@ class SyncPanel(QWidget):
     def show_state(self, state: str, detail: str) -> None:
         if state == SyncState.SYNCING and self.state != SyncState.SYNCING:
             self._failures = {False: 0, True: 0}  # a new run
+            ended = self._ended_at
+            if ended is None or self._clock() - ended > FOLLOW_ON_S:
+                self._sent = self._updates = 0  # not a follow-on: its own tally
         self.state = state
         text = self._syncing_text() if state == SyncState.SYNCING else STATE_TEXT.get(state,
                                                                                      state)
@@ -132,7 +145,9 @@ class SyncPanel(QWidget):
     @Slot(object)
     def show_result(self, result: RunResult) -> None:
         when = datetime.now().strftime("%H:%M")
-        parts = [f"Last sync {when}: {len(result.synced)} sent"]
+        self._ended_at = self._clock()
+        self._sent += len(result.synced)
+        parts = [f"Last sync {when}: {self._sent} sent"]
         retrying = len(result.failed) - len(result.permanent)
         if retrying:
             parts.append(f"{retrying} waiting to retry")
@@ -143,8 +158,9 @@ class SyncPanel(QWidget):
             parts.append(f"{len(result.waiting)} waiting for the office to hand "
                          f"{'it' if len(result.waiting) == 1 else 'them'} over")
         pulled = result.pull
-        if pulled is not None and pulled.applied:
-            parts.append(f"{pulled.applied} update{'s' if pulled.applied != 1 else ''} "
+        self._updates += pulled.applied if pulled is not None else 0
+        if self._updates:
+            parts.append(f"{self._updates} update{'s' if self._updates != 1 else ''} "
                          "from the office")
         if result.cancelled:
             parts.append("stopped — resumes next time")
