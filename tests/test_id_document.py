@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from kycdesk.core.id_document import Source, Vouched, from_mrz
 from kycdesk.core.mrz import parse
 from tests.test_mrz import TD1, TD3
@@ -34,3 +36,19 @@ def test_a_doubted_character_offers_nothing() -> None:
     read = from_mrz(parse(TD3, TODAY, sure=False))
     assert read.values == {}
     assert read.note.startswith("Some characters were unclear")
+
+
+def test_lines_where_no_check_digit_passes_are_not_a_zone() -> None:
+    """An ID card's front has lines of print the zone finder can take for an MRZ; if not
+    one check digit passes they are other text, and the verifier is told nothing (not
+    "check digits failed" on a photo that has no zone)."""
+    pytest.importorskip("PIL", reason="the documents extra (Pillow) is not installed")
+    from kycdesk.documents.document_reader import looks_like_a_zone
+
+    assert looks_like_a_zone(parse(TD1, TODAY))
+    one_wrong = (TD1[0], TD1[1].replace("7408122", "7408123"), TD1[2])
+    assert looks_like_a_zone(parse(one_wrong, TODAY))  # a zone read badly: said so
+    noise = tuple("".join("X" if c.isdigit() else c for c in line) for line in TD1)
+    reading = parse(noise, TODAY)
+    assert reading.digits and not any(reading.digits.values())
+    assert not looks_like_a_zone(reading)

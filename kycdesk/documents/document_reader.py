@@ -41,6 +41,8 @@ def read_image(image: Image.Image, today: date) -> DocumentResult:
     mrz: MrzReading | None = None
     with contextlib.suppress(mrz_reader.MrzNotFoundError):  # then try the barcode
         mrz = mrz_reader.read_image(image, today).reading
+    if mrz is not None and not looks_like_a_zone(mrz):
+        mrz = None  # text lines of an ID front, not an MRZ: say nothing about them
     if mrz is not None and mrz.verified:
         return DocumentResult(from_mrz(mrz), mrz=mrz)
     try:
@@ -51,3 +53,10 @@ def read_image(image: Image.Image, today: date) -> DocumentResult:
         raise NothingReadError(f"has no machine-readable zone or ID barcode that could be "
                                f"read ({exc})") from exc
     return DocumentResult(from_aamva(barcode), barcode=barcode)
+
+
+def looks_like_a_zone(reading: MrzReading) -> bool:
+    """A zone read badly still passes some of its check digits; lines where not one of
+    them passes are other text (an ID card's front), and the verifier should not be told
+    that "check digits failed" on a photo that has no machine-readable zone at all."""
+    return any(reading.digits.values())
