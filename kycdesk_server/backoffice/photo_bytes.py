@@ -6,7 +6,11 @@ resumes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 
 SNIFF_BYTES = 32
 OCTET_STREAM = "application/octet-stream"
@@ -67,3 +71,25 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if end <= start:
         return None  # last < first: invalid, ignored
     return ByteRange(start, end)
+
+
+def ranged_response(request: Request, *, tag: str, size: int, media_type: str,
+                    headers: dict[str, str],
+                    body: Callable[[int, int], Iterator[bytes]]) -> Response:
+    """A held photo's bytes as one answer for every route that serves them (the device's
+    download, the reviewer's viewer): the whole photo, or the one range asked for (206),
+    or 416; `If-Range` with another tag gets the whole photo. `headers` already hold the
+    route's own (ETag, Accept-Ranges, Repr-Digest, Content-Disposition…)."""
+    if_range = request.headers.get("if-range")
+    try:
+        wanted = parse_range(request.headers.get("range"), size) \
+            if if_range in (None, tag) else None
+    except UnsatisfiableRangeError:
+        return Response(status_code=416, headers={**headers,
+                                                  "Content-Range": f"bytes */{size}"})
+    start, end = (wanted.start, wanted.end) if wanted else (0, size)
+    if wanted is not None:
+        headers = {**headers, "Content-Range": f"bytes {start}-{end - 1}/{size}"}
+    return StreamingResponse(body(start, end), status_code=206 if wanted else 200,
+                             media_type=media_type,
+                             headers={**headers, "Content-Length": str(end - start)})

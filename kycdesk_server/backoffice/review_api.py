@@ -16,12 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kycdesk.core.protocol import UUID_TEXT
 from kycdesk_server.backoffice.export import to_csv
 from kycdesk_server.backoffice.identity import Reviewer
-from kycdesk_server.backoffice.photo_bytes import (
-    OCTET_STREAM,
-    UnsatisfiableRangeError,
-    etag,
-    parse_range,
-)
+from kycdesk_server.backoffice.photo_bytes import OCTET_STREAM, etag, ranged_response
 from kycdesk_server.backoffice.queue import (
     PAGE_MAX,
     QueueKey,
@@ -250,20 +245,9 @@ async def photo(request: Request, _reviewer: SignedInReviewer, case_id: CaseId,
     media_type = await asyncio.to_thread(review.photo_type, held)
     if media_type == OCTET_STREAM:  # not an image: a download, never rendered
         headers["Content-Disposition"] = f'attachment; filename="{client_image_id}.bin"'
-    if_range = request.headers.get("if-range")
-    try:
-        wanted = parse_range(request.headers.get("range"), held.byte_size) \
-            if if_range in (None, tag) else None
-    except UnsatisfiableRangeError:
-        return Response(status_code=416, headers={
-            **headers, "Content-Range": f"bytes */{held.byte_size}"})
-    start, end = (wanted.start, wanted.end) if wanted else (0, held.byte_size)
-    if wanted is not None:
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{held.byte_size}"
-    headers["Content-Length"] = str(end - start)
-    return StreamingResponse(review.photo_bytes(held, start, end),
-                             status_code=206 if wanted else 200, media_type=media_type,
-                             headers=headers)
+    return ranged_response(request, tag=tag, size=held.byte_size, media_type=media_type,
+                           headers=headers,
+                           body=lambda start, end: review.photo_bytes(held, start, end))
 
 
 @router.get("/decisions/export.csv", response_class=Response,

@@ -8,7 +8,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from kycdesk.core.protocol import (
     PULL_PATH,
@@ -19,11 +19,7 @@ from kycdesk.core.protocol import (
     Release,
     repr_digest,
 )
-from kycdesk_server.backoffice.photo_bytes import (
-    UnsatisfiableRangeError,
-    etag,
-    parse_range,
-)
+from kycdesk_server.backoffice.photo_bytes import etag, ranged_response
 from kycdesk_server.openapi_docs import CaseIdPath, errors
 from kycdesk_server.routes.auth import AppServices, DeviceId
 
@@ -54,20 +50,9 @@ async def photo(case_id: CaseId, client_image_id: ImageId, device: DeviceId,
     held = await asyncio.to_thread(services.pull.photo, device, case_id, client_image_id)
     tag = etag(held.sha256)
     headers = {"ETag": tag, "Accept-Ranges": "bytes", "Repr-Digest": repr_digest(held.sha256)}
-    if_range = request.headers.get("if-range")
-    try:
-        wanted = parse_range(request.headers.get("range"), held.byte_size) \
-            if if_range in (None, tag) else None
-    except UnsatisfiableRangeError:
-        return Response(status_code=416, headers={
-            **headers, "Content-Range": f"bytes */{held.byte_size}"})
-    start, end = (wanted.start, wanted.end) if wanted else (0, held.byte_size)
-    if wanted is not None:
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{held.byte_size}"
-    headers["Content-Length"] = str(end - start)
-    return StreamingResponse(services.pull.photo_bytes(held, start, end),
-                             status_code=206 if wanted else 200,
-                             media_type="application/octet-stream", headers=headers)
+    return ranged_response(request, tag=tag, size=held.byte_size,
+                           media_type="application/octet-stream", headers=headers,
+                           body=lambda start, end: services.pull.photo_bytes(held, start, end))
 
 
 @router.post("/v1/cases/{case_id}/handover-requests", status_code=202,
