@@ -62,6 +62,12 @@ def main() -> int:
             print(self_test.stderr[-2000:])
             print("bundle: SELF-TEST FAILED")
             ok = False
+        if documents_wanted() and "zxing-cpp loaded" not in self_test.stdout:
+            # The self-test passes without the reader (an app may be installed without
+            # it), so a bundle that was meant to carry it is checked here.
+            print("bundle: the spec bundles the ID document reader (BUNDLE_DOCUMENTS) but "
+                  "the frozen app does not load it: install the `documents` extra")
+            ok = False
         times = []
         for _ in range(3):
             started = time.perf_counter()
@@ -85,6 +91,12 @@ def main() -> int:
     ok &= size_mb <= SIZE_BUDGET_MB
     print("bundle: OK" if ok else "bundle: BUDGET OR CHECK MISSED")
     return 0 if ok else 1
+
+
+def documents_wanted() -> bool:
+    """Whether kycdesk.spec bundles the ID document reader."""
+    spec = (ROOT / "kycdesk.spec").read_text(encoding="utf-8")
+    return any(line.strip() == "BUNDLE_DOCUMENTS = True" for line in spec.splitlines())
 
 
 if __name__ == "__main__":
