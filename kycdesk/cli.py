@@ -149,6 +149,11 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _with_verifier(tablet: TabletPaths, args: argparse.Namespace) -> int:
     """Every command that opens a store: the verifier's own, opened with their keys."""
+    if args.command == "doctor" and not tablet.registry_file.exists() \
+            and not tablet.legacy_store().database.exists():
+        print(f"kycdesk doctor — data folder {tablet.root}")
+        print("There is no kycdesk database in this folder yet: nothing to check.")
+        return ExitCode.OK
     signed_in = verifier_cli.sign_in(tablet, args)
     if isinstance(signed_in, int):
         return signed_in

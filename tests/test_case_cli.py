@@ -10,20 +10,24 @@ from pathlib import Path
 
 import pytest
 
-from kycdesk.cli import main as cli_main
 from kycdesk.core.states import CaseStatus, Change
-from kycdesk.paths import DataPaths, resolve
+from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import SaveForm, Transition
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.store import LocalStore
 from tests.exif_builder import with_exif
+from tests.tablets import (
+    main_signed_in,
+    make_tablet,
+    verifier_paths,  # noqa: F401  (the `paths` fixture)
+)
 
 Capture = pytest.CaptureFixture[str]
 
 
 def case(paths: DataPaths, capsys: Capture, *argv: str) -> tuple[int, str, str]:
     capsys.readouterr()
-    code = cli_main(["case", *argv, "--data-dir", str(paths.root)])
+    code = main_signed_in(["case", *argv], paths)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -136,7 +140,7 @@ def test_export_then_import_on_another_device_is_the_same_case(
     assert code == 0 and "2 photo(s)" in out
     before = json.loads(case(paths, capsys, "show", case_id, "--json")[1])
 
-    other = resolve(tmp_path / "other-device")
+    other = make_tablet(tmp_path / "other-device").paths
     code, out, _ = case(other, capsys, "import", str(archive))
     assert code == 0, out
     after = json.loads(case(other, capsys, "show", case_id, "--json")[1])
@@ -209,7 +213,7 @@ def test_a_damaged_archive_imports_nothing(qapp: object, paths: DataPaths, image
             "manifest.json": edited,
             "manifest.sha256": hashlib.sha256(edited).hexdigest().encode()})
         expected = "unexpected file name"
-    other = resolve(tmp_path / "other-device")
+    other = make_tablet(tmp_path / "other-device").paths
     code, _, err = case(other, capsys, "import", str(bad))
     assert code == 1 and expected in err and "nothing was imported" in err
     assert json.loads(case(other, capsys, "list", "--json")[1]) == []
