@@ -77,3 +77,12 @@ def verifier_paths(tmp_path: Path) -> DataPaths:
     """Replaces conftest's `paths` in a module that imports it: the store of a verifier
     (made by `make_tablet`) — the one the commands open when signed in."""
     return make_tablet(tmp_path / "data").paths
+
+
+def pin_file(paths: DataPaths, pin: str = TEST_PIN) -> Path:
+    """A file holding the PIN line, for `stdin=` of processes started again and again
+    (kill loops): beside the tablet's folder, never inside it."""
+    tablet_root = paths.root.parent.parent
+    path = tablet_root.with_name(tablet_root.name + ".pin")
+    path.write_text(f"{pin}\n", encoding="utf-8")
+    return path

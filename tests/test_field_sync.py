@@ -40,6 +40,12 @@ from tests.sync_support import (
     noisy_jpeg,
     sync_killing_repeatedly,
 )
+from tests.tablets import (
+    TEST_PIN,
+    pin_file,
+    signed_in_args,
+    verifier_paths,  # noqa: F401  (the `paths` fixture)
+)
 
 DEVICE = "device-field-1"
 FAST = Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0.0, after_progress_s=(0.0, 0.1))
@@ -273,7 +279,7 @@ def test_sigkill_mid_upload_resumes_from_the_persisted_offset(
     profile = LinkProfile(rate_bps=400_000, latency_s=0.03)
     with field_link(_port(kill_server), profile) as link:
         args = [sys.executable, "-m", "kycdesk", "sync", "--once", "--now",
-                "--data-dir", str(paths.root), "--server", link.url, "--token", TOKEN]
+                *signed_in_args(paths), "--server", link.url, "--token", TOKEN]
 
         def note_offsets() -> None:
             nonlocal resumed_from
@@ -281,9 +287,10 @@ def test_sigkill_mid_upload_resumes_from_the_persisted_offset(
                 resumed_from = max([resumed_from, *(
                     i.upload_offset for c in ids for i in store.list_images(c))])
 
-        kills = sync_killing_repeatedly(args, env, rng, 10, note_offsets)
+        kills = sync_killing_repeatedly(args, env, rng, 10, note_offsets,
+                                        stdin=pin_file(paths))
         final = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180,
-                               check=False)
+                               input=f"{TEST_PIN}\n", check=False)
         received = link.bytes_to_server
     assert final.returncode == 0, final.stdout + final.stderr
     assert kills >= 5

@@ -36,6 +36,11 @@ from tests.sync_support import (
     assert_server_holds_exactly,
     noisy_jpeg,
 )
+from tests.tablets import (
+    pin_file,
+    signed_in_args,
+    verifier_paths,  # noqa: F401  (the `paths` fixture)
+)
 
 DEVICE = "device-deadline-1"
 FIRST_REQUEST = 512 * 1024  # UploadPolicy.first_chunk: the first PATCH's body
@@ -79,11 +84,13 @@ def test_the_runs_deadline_cuts_a_trickled_reply_and_the_upload_resumes_after(
     case_id, size = _ready_case(paths, photo)
     deadline_s = 12.0
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
-    with field_link(_port(server), replace(TRICKLE)) as link:
+    with field_link(_port(server), replace(TRICKLE)) as link, \
+            pin_file(paths).open("rb") as pin:
         process = subprocess.Popen(
             [sys.executable, "-m", "kycdesk", "sync", "--until-done",
-             "--deadline", str(deadline_s), "--data-dir", str(paths.root),
+             "--deadline", str(deadline_s), *signed_in_args(paths),
              "--server", link.url, "--token", TOKEN],
+            stdin=pin,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         assert process.stdout is not None
         # The first progress line comes within milliseconds of the run's start (its

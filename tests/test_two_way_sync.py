@@ -33,6 +33,7 @@ from tests.sync_support import (
     photo_sources,
     start_server,
 )
+from tests.tablets import TEST_PIN, signed_in_args
 from tests.two_way_support import ANNA, IP, SUE, Tablet, office, tablet
 
 TOKEN_B = "test-device-token-b"
@@ -200,20 +201,20 @@ def test_a_case_imported_from_another_tablet_waits_for_a_handover_with_one_plain
 def _sync_cli(device: Tablet, server: ServerHandle) -> subprocess.CompletedProcess[str]:
     """`kycdesk sync --once --now`, as a verifier or a kiosk's scheduler runs it."""
     return subprocess.run([sys.executable, "-m", "kycdesk", "sync", "--once", "--now",
-                           "--data-dir", str(device.paths.root), "--server", server.base_url,
+                           *signed_in_args(device.paths), "--server", server.base_url,
                            "--token", device.token], capture_output=True, text=True,
-                          cwd=REPO_ROOT, timeout=300, check=False)
+                          input=f"{TEST_PIN}\n", cwd=REPO_ROOT, timeout=300, check=False)
 
 
 def _copy_case(source: Tablet, target: Tablet, case_id: str, tmp: Path) -> None:
     """`kycdesk case export` on one tablet, `case import` on the other."""
     archive = tmp / f"{case_id}.zip"
-    for args in (["export", case_id, "--output", str(archive), "--data-dir",
-                  str(source.paths.root)],
-                 ["import", str(archive), "--data-dir", str(target.paths.root)]):
+    for args in (["export", case_id, "--output", str(archive),
+                  *signed_in_args(source.paths)],
+                 ["import", str(archive), *signed_in_args(target.paths)]):
         done = subprocess.run([sys.executable, "-m", "kycdesk", "case", *args],
-                              capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
-                              check=False)
+                              capture_output=True, text=True, input=f"{TEST_PIN}\n",
+                              cwd=REPO_ROOT, timeout=120, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -82,9 +82,10 @@ class Tablet:
 
 
 def tablet(root: Path, token: str, name: str) -> Tablet:
-    from kycdesk.paths import resolve
+    """A tablet with one verifier; `paths` is their store (the CLI signs in to it)."""
+    from tests.tablets import make_tablet
 
-    return Tablet(resolve(root / name), token, name)
+    return Tablet(make_tablet(root / name).paths, token, name)
 
 
 # -- the pull SIGKILLed again and again (tests/test_pull_kill.py, benchmarks/pull_kill_loop.py)
@@ -154,8 +155,11 @@ def pull_kill_loop(server: ServerHandle, paths: DataPaths, token: str, *, kills:
 
     device_id = lab_device_id(token)
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
-    cmd = [sys.executable, "-m", "kycdesk", "sync", "--once", "--now", "--data-dir",
-           str(paths.root), "--server", link.url, "--token", token]
+    from tests.tablets import pin_file, signed_in_args
+
+    cmd = [sys.executable, "-m", "kycdesk", "sync", "--once", "--now",
+           *signed_in_args(paths), "--server", link.url, "--token", token]
+    pin = pin_file(paths)
     assigned = len(assign_batch(server, device_id, 2 * batch, 0))
     done = checks = mid_page = 0
     last_seq = 0
@@ -165,8 +169,9 @@ def pull_kill_loop(server: ServerHandle, paths: DataPaths, token: str, *, kills:
         if waiting < 2 * batch:
             assigned += len(assign_batch(server, device_id, batch, assigned))
         connections = link.connections
-        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   env=env)
+        with pin.open("rb") as given:
+            process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, stdin=given, env=env)
         started = time.monotonic()
         while link.connections == connections and process.poll() is None \
                 and time.monotonic() - started < 120:
