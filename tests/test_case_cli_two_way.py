@@ -14,6 +14,7 @@ from kycdesk.persistence.commands import AppendEdit, ApplyPull, CreateCase, Save
 from kycdesk.persistence.store import LocalStore
 from tests import transitions
 from tests.pull_pages import Feed, assigned, new_case_id
+from tests.tablets import verifier_paths  # noqa: F401  (the `paths` fixture)
 from tests.test_case_cli import case
 
 Capture = pytest.CaptureFixture[str]
