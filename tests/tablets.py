@@ -16,6 +16,7 @@ import pytest
 
 from kycdesk.paths import DataPaths, TabletPaths, resolve_tablet
 from kycdesk.security.keys import Argon2Params
+from kycdesk.security.vault import Vault
 from kycdesk.verifiers.registry import Registry
 from kycdesk.verifiers.session import Session
 
@@ -42,6 +43,8 @@ class SignedTablet:
 def make_tablet(root: Path, *, user: str = TEST_USER, pin: str = TEST_PIN) -> SignedTablet:
     registry = Registry.open(resolve_tablet(root), pin_params=CHEAP_PARAMS)
     session = registry.add(user, pin)
+    if pin == TEST_PIN:
+        _VAULTS[session.paths.root] = session.vault
     return SignedTablet(registry.tablet, registry, session)
 
 
@@ -86,3 +89,21 @@ def pin_file(paths: DataPaths, pin: str = TEST_PIN) -> Path:
     path = tablet_root.with_name(tablet_root.name + ".pin")
     path.write_text(f"{pin}\n", encoding="utf-8")
     return path
+
+
+_VAULTS: dict[Path, Vault] = {}
+
+
+def vault_for(paths: DataPaths) -> Vault:
+    """The keys of the verifier whose store `paths` is (made by `make_tablet`): what the
+    test opens that store with, beside the commands that sign in to it."""
+    if paths.root not in _VAULTS:
+        tablet = resolve_tablet(paths.root.parent.parent)
+        _VAULTS[paths.root] = Registry.open(tablet).sign_in(paths.root.name, TEST_PIN).vault
+    return _VAULTS[paths.root]
+
+
+@pytest.fixture(name="vault")
+def verifier_vault(paths: DataPaths) -> Vault:
+    """Replaces conftest's `vault` beside `verifier_paths`: the verifier's own keys."""
+    return vault_for(paths)

@@ -17,6 +17,7 @@ from tests.sync_support import REPO_ROOT, TOKEN, ServerHandle
 from tests.tablets import (
     TEST_PIN,
     signed_in_args,
+    vault_for,
     verifier_paths,  # noqa: F401  (the `paths` fixture)
 )
 from tests.two_way_support import check_pull_state, lab_device_id, pull_kill_loop
@@ -24,7 +25,7 @@ from tests.two_way_support import check_pull_state, lab_device_id, pull_kill_loo
 
 def test_sigkilled_pulls_lose_nothing_apply_nothing_twice_and_keep_the_token_true(
         qapp: object, server: ServerHandle, paths: DataPaths, tmp_path: Path) -> None:
-    with LocalStore(paths):
+    with LocalStore(paths, vault=vault_for(paths)):
         pass
     with field_link(urlsplit(server.base_url).port or 0,
                     LinkProfile(rate_bps=150_000, latency_s=0.03)) as link:

@@ -12,7 +12,7 @@ from kycdesk.paths import DataPaths
 from kycdesk.persistence import events, intents
 from kycdesk.persistence.commands import AddImage, CreateCase
 from kycdesk.persistence.store import LocalStore
-from tests.tablets import main_signed_in, make_tablet
+from tests.tablets import main_signed_in, make_tablet, vault_for
 
 
 def _case_with_photo(store: LocalStore, jpeg: Path) -> tuple[str, Path]:
@@ -152,7 +152,7 @@ def _doctor(paths: DataPaths, *extra: str) -> int:
 def test_doctor_exit_codes_follow_the_report(qapp: object, tmp_path: Path, jpeg: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     paths = make_tablet(tmp_path / "tablet").paths  # doctor checks a verifier's store
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         _, photo = _case_with_photo(store, jpeg)
     assert _doctor(paths) == 0
     assert "no problems" in capsys.readouterr().out
@@ -173,7 +173,8 @@ def test_doctor_explains_a_corrupt_database_and_keeps_it(
     assert _doctor(paths, "--move-damaged-database-aside") == 0
     moved = list(paths.root.glob("kycdesk.sqlite3.damaged-*"))
     assert [p.read_bytes() for p in moved] == [garbage]
-    with LocalStore(paths) as fresh:  # the next start gets a working, empty store
+    # the next start gets a working, empty store
+    with LocalStore(paths, vault=vault_for(paths)) as fresh:
         assert fresh.list_cases() == []
         fresh.run(CreateCase(case_id=new_id()))
 

@@ -17,6 +17,7 @@ from kycdesk.persistence.store import LocalStore
 from tests.sync_support import REPO_ROOT, TOKEN, make_ready_cases, photo_sources, start_server
 from tests.tablets import (
     main_signed_in,
+    vault_for,
     verifier_paths,  # noqa: F401  (the `paths` fixture)
 )
 
@@ -31,7 +32,7 @@ def _server_cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def archive(qapp: object, paths: DataPaths, tmp_path: Path) -> tuple[str, Path]:
     """A READY case with two photos, exported by the app's own command."""
     sources = photo_sources(tmp_path / "sources", count=2, size=(800, 600))
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=2)
     target = tmp_path / "case.zip"
     assert main_signed_in(["case", "export", case_id, "-o", str(target)], paths) == 0
@@ -97,7 +98,7 @@ def test_a_damaged_or_unsubmitted_archive_stores_nothing(
         assert db.execute("SELECT count(*) FROM case_owners").fetchone() == (0,)
     from kycdesk.persistence.commands import CreateCase
 
-    with LocalStore(resolve_paths(path)) as store:
+    with LocalStore(resolve_paths(path), vault=vault_for(resolve_paths(path))) as store:
         draft = store.run(CreateCase(reference_number="DRAFT-1"))
     exported = tmp_path / "draft.zip"
     assert main_signed_in(["case", "export", draft, "-o", str(exported)],

@@ -233,7 +233,7 @@ def _draft_in(session: Session) -> None:
     from kycdesk.persistence.commands import CreateCase
     from kycdesk.persistence.store import LocalStore
 
-    with LocalStore(session.paths) as store:
+    with LocalStore(session.paths, vault=session.vault) as store:
         store.run(CreateCase(reference_number="KYC-UNSYNCED-1"))
 
 
