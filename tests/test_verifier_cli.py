@@ -12,7 +12,8 @@ from pathlib import Path
 from kycdesk.exit_codes import ExitCode
 from kycdesk.paths import resolve_tablet
 from kycdesk.verifiers.registry import Registry
-from tests.sync_support import REPO_ROOT
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 PIN = "my long passphrase"
 
