@@ -40,7 +40,6 @@ from kycdesk.verifiers.errors import (
 from kycdesk.verifiers.pin_rules import PinPolicy, check_new_pin
 from kycdesk.verifiers.registry import Registry
 from kycdesk.verifiers.session import Session
-
 from tests.tablets import CHEAP_PARAMS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
