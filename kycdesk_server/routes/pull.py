@@ -33,7 +33,13 @@ ImageId = Annotated[str, Path(pattern=UUID_TEXT, description="The photo's client
                      "decisions, corrections, handovers, forms); 412: resync",
              responses=errors(412))
 async def pull(body: PullRequest, device: DeviceId, services: AppServices) -> JSONResponse:
-    reply = await asyncio.to_thread(services.pull.pull, device, body)
+    def answer() -> PullReply:
+        reply = services.pull.pull(device, body)
+        return reply.model_copy(update={
+            "lease": services.devices.lease(device),
+            "released_devices": services.devices.released_devices(device)})
+
+    reply = await asyncio.to_thread(answer)
     # Unused fields left out: an empty pull stays one small answer.
     return JSONResponse(reply.model_dump(mode="json", exclude_defaults=True))
 
