@@ -20,9 +20,9 @@ from kycdesk.core.office_codes import PURPOSES
 from kycdesk_server import org_key
 from kycdesk_server.backoffice.audit import AuditLog
 from kycdesk_server.backoffice.device_admin import DeviceAdmin
+from kycdesk_server.backoffice.review import ReviewError
 from kycdesk_server.backoffice.user_cli import CLI_ADDRESS
 from kycdesk_server.devices import Device, DeviceRegistry
-from kycdesk_server.errors import RequestRefusedError
 from kycdesk_server.storage import ServerStore
 
 
@@ -106,8 +106,8 @@ def device_command(args: argparse.Namespace, store: ServerStore,
             admin.release(None, device.id, address=CLI_ADDRESS)
             print(f"{device.id}: released at the next sync of another verifier of tablet "
                   f"{device.tablet_id}")
-    except RequestRefusedError as exc:
-        print(f"kycdesk-server: {exc.detail or exc.title}", file=sys.stderr)
+    except ReviewError as exc:
+        print(f"kycdesk-server: {exc.detail}", file=sys.stderr)
         return 1
     return 0
 

@@ -45,6 +45,7 @@ from kycdesk.core.protocol import (
     parse_repr_digest,
 )
 from kycdesk.sync.errors import RunCutError, SyncCancelledError, SyncError, UploadGoneError
+from kycdesk.sync.office import OfficeIdentity, is_revoked_problem, revoked_answer
 from kycdesk.sync.server_url import url_problem
 from kycdesk.sync.transport import (
     FLOOR_RATE,
@@ -170,10 +171,16 @@ def check_health(base_url: str, token: str, *, timeout: float = 10.0,
 
 
 def enrol_device(base_url: str, code: str, device_name: str, *,
-                 timeout: float = 20.0, ca_bundle: str | None = None) -> EnrolledDevice:
+                 timeout: float = 20.0, ca_bundle: str | None = None,
+                 tablet_id: str | None = None,
+                 verifier_name: str | None = None) -> EnrolledDevice:
     """Trade a one-time enrolment code for this device's credential (Settings, as a
-    background task, and `kycdesk enrol`)."""
-    body = Enrolment(code=code.strip(), device_name=device_name[:100]).model_dump()
+    background task, and `kycdesk enrol`); a tablet names itself and the verifier whose
+    store enrols (the answer's office secret and organisation key are the caller's to
+    keep: `kycdesk.sync.enrolment.enrolment_secrets`)."""
+    body = Enrolment(code=code.strip(), device_name=device_name[:100], tablet_id=tablet_id,
+                     verifier_name=verifier_name[:100] if verifier_name else None
+                     ).model_dump(exclude_none=True)
     response = _one_request(base_url, "POST", ENROL_PATH, timeout=timeout,
                                   ca_bundle=ca_bundle, json_body=body)
     if response.status_code != 201:
@@ -214,11 +221,14 @@ class SyncClient:
                  timeout: httpx.Timeout | None = None, ca_bundle: str | None = None,
                  transport: httpx.BaseTransport | None = None,
                  stall_s: float = STALL_S,
-                 request_deadline_s: float = REQUEST_DEADLINE_S) -> None:
+                 request_deadline_s: float = REQUEST_DEADLINE_S,
+                 office: OfficeIdentity | None = None) -> None:
         if (refused := url_problem(base_url)) is not None:
             raise SyncError(FailureKind.PERMANENT, refused)
         self.base_url = base_url.rstrip("/")
         self.device_id = device_id
+        # Checks a "revoked" answer's proof (None: enrolled without one; never wipes).
+        self.office = office
         self.stall_s = stall_s
         self.request_deadline_s = request_deadline_s
         trust = _trust(ca_bundle)
@@ -276,13 +286,27 @@ class SyncClient:
                     kwargs["content"], kwargs["timeout"].read + self.stall_s)
         try:
             with deadline(self.request_deadline_s + body_bytes / FLOOR_RATE):
-                return self._http.request(method, url, **kwargs)
+                response = self._http.request(method, url, **kwargs)
         except SyncCancelledError:
             raise
         except httpx.TransportError as exc:
             if (cut := self._cut()) is not None:  # the run's deadline, or a cancel
                 raise cut from exc
             raise self._transport_failure(exc, unclear_on_failure) from exc
+        self._stop_if_revoked(response)
+        return response
+
+    def _stop_if_revoked(self, response: httpx.Response) -> None:
+        """Every answer passes here: a 403 `device-revoked` stops the sync at once —
+        `DeviceRevokedError` if its proof checks, a plain AUTH error if not."""
+        if response.status_code != 403:
+            return
+        try:
+            problem = response.json()
+        except ValueError:
+            return
+        if is_revoked_problem(problem):
+            raise revoked_answer(problem, self.office)
 
     @staticmethod
     def _transport_failure(exc: httpx.TransportError, unclear_on_failure: bool) -> SyncError:
@@ -535,6 +559,7 @@ class SyncClient:
                     offset = 0
                 else:
                     response.read()
+                    self._stop_if_revoked(response)
                     if response.status_code == 416:  # our partial copy is not a prefix
                         part.unlink(missing_ok=True)
                     raise self._failure(response, "a photo of this case")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from kycdesk.core.office_codes import PURPOSES, Purpose, supervisor_code, utc_today
 from kycdesk_server.backoffice.audit import AuditLog
 from kycdesk_server.backoffice.identity import Reviewer
+from kycdesk_server.backoffice.review import ReviewError
 from kycdesk_server.devices import Device, DeviceRegistry
-from kycdesk_server.errors import RequestRefusedError
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,15 @@ class TabletGroup:
     revoked: bool
 
 
-def _unknown() -> RequestRefusedError:
-    return RequestRefusedError(404, "No such device", "No device has this id.")
+class UnknownDeviceError(ReviewError):
+    status, title = 404, "No such device"
+
+
+class DeviceActRefusedError(ReviewError):
+    """The act does not apply to this device (revoked, enrolled before office codes,
+    no tablet id, an unknown purpose)."""
+
+    status, title = 409, "Not possible for this device"
 
 
 class DeviceAdmin:
@@ -47,7 +54,7 @@ class DeviceAdmin:
     def _device(self, device_id: str) -> Device:
         found = self.registry.get(device_id)
         if found is None:
-            raise _unknown()
+            raise UnknownDeviceError("No device has this id.")
         return found
 
     def revoke(self, actor: Reviewer | None, device_id: str, *, whole_tablet: bool,
@@ -73,18 +80,15 @@ class DeviceAdmin:
              address: str) -> str:
         """Today's (UTC) supervisor code for this device and purpose."""
         if purpose not in PURPOSES:
-            raise RequestRefusedError(400, "Unknown purpose",
-                                      f"A code is for one of: {', '.join(PURPOSES)}.")
+            raise DeviceActRefusedError(f"A code is for one of: {', '.join(PURPOSES)}.")
         chosen: Purpose = "lease" if purpose == "lease" else "pin-release"
         device = self._device(device_id)
         if device.revoked:
-            raise RequestRefusedError(409, "Device revoked",
-                                      "This device was revoked; it gets no codes.")
+            raise DeviceActRefusedError("This device was revoked; it gets no codes.")
         secret = device.office_secret
         if secret is None:
-            raise RequestRefusedError(409, "Enrolled before office codes",
-                                      "This device was enrolled before supervisor codes "
-                                      "existed; enrol it again to use them.")
+            raise DeviceActRefusedError("This device was enrolled before supervisor codes "
+                                        "existed; enrol it again to use them.")
         day = utc_today()
         self.audit.record("device.code_shown", actor=actor, address=address,
                           object_type="device", object_id=device.id,
@@ -96,9 +100,8 @@ class DeviceAdmin:
         other verifiers (409 if the device names no tablet)."""
         device = self._device(device_id)
         if device.tablet_id is None:
-            raise RequestRefusedError(409, "No tablet to deliver the release",
-                                      "This device was enrolled without a tablet id; "
-                                      "give its verifier a pin-release code instead.")
+            raise DeviceActRefusedError("This device was enrolled without a tablet id; "
+                                        "give its verifier a pin-release code instead.")
         by = actor.username if actor else "administrator (command line)"
         with self.db.transaction():
             self.registry.grant_release(device.id, device.tablet_id, by=by)

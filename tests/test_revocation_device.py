@@ -1,0 +1,126 @@
+"""The device side of revocation and the lease (issue 18), against the real reference
+server: the sync client stops with `DeviceRevokedError` only on a proof its office
+secret checks (a wrong or missing proof stops the sync and wipes nothing), and the sync
+worker stops for good and hands the wipe to the app; each run's lease goes to the app."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from kycdesk.core import office_codes
+from kycdesk.core.errors import FailureKind
+from kycdesk.paths import DataPaths
+from kycdesk.persistence.store import LocalStore
+from kycdesk.persistence.writer import WriterThread
+from kycdesk.sync.backoff import Backoff
+from kycdesk.sync.client import SyncClient, enrol_device
+from kycdesk.sync.enrolment import EnrolmentSecrets, enrolment_secrets
+from kycdesk.sync.errors import DeviceRevokedError, SyncError
+from kycdesk.sync.office import OfficeHooks, OfficeIdentity
+from kycdesk.sync.status import SyncState
+from kycdesk.sync.worker import SyncController
+from tests.sync_support import REPO_ROOT, ServerHandle, make_ready_cases, photo_sources
+
+
+def _admin(server: ServerHandle, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "kycdesk_server", args[0],
+                           *server.admin_args, *args[1:]], capture_output=True, text=True,
+                          cwd=REPO_ROOT, timeout=60, check=True, env=server.admin_env)
+    return done.stdout.strip()
+
+
+def _enrolled(server: ServerHandle, tablet_id: str = "tablet-1",
+              verifier: str = "Ama") -> tuple[str, EnrolmentSecrets]:
+    code = _admin(server, "enrol-code")
+    enrolled = enrol_device(server.base_url, code, "kiosk 3", tablet_id=tablet_id,
+                            verifier_name=verifier)
+    secrets = enrolment_secrets(enrolled)
+    assert secrets.office_secret is not None and len(secrets.office_secret) == 32
+    assert secrets.org_recovery_key is None  # the office set none
+    assert "office_secret" not in repr(secrets) and secrets.office is not None
+    return enrolled.credential, secrets
+
+
+def test_the_client_stops_with_device_revoked_only_on_a_proof_that_checks(
+        server: ServerHandle) -> None:
+    credential, secrets = _enrolled(server)
+    assert secrets.office is not None
+    _admin(server, "device", "revoke", secrets.device_id)
+    with SyncClient(server.base_url, credential, device_id="local",
+                    office=secrets.office) as client, pytest.raises(DeviceRevokedError) as hit:
+        client.health()
+    assert hit.value.kind is FailureKind.AUTH and "revoked" in str(hit.value)
+    # The same answer checked with another secret (a hostile server could say anything):
+    # an AUTH stop, never the revocation that wipes.
+    forged = OfficeIdentity(secrets.device_id, bytes(32))
+    for office in (forged, None):
+        with SyncClient(server.base_url, credential, device_id="local",
+                        office=office) as client, pytest.raises(SyncError) as stopped:
+            client.health()
+        assert not isinstance(stopped.value, DeviceRevokedError)
+        assert stopped.value.kind is FailureKind.AUTH and stopped.value.status == 403
+        assert "kept" in str(stopped.value)
+
+
+FAST = Backoff(base_s=0.05, cap_s=0.2, storage_full_min_s=0.2)
+
+
+@pytest.fixture
+def writer_thread(qtbot: QtBot, paths: DataPaths) -> Iterator[WriterThread]:
+    thread = WriterThread(paths)
+    with qtbot.waitSignal(thread.client.opened, timeout=10_000):
+        thread.start()
+    yield thread
+    thread.stop()
+
+
+def test_the_worker_records_the_lease_then_stops_for_good_when_revoked(
+        qtbot: QtBot, paths: DataPaths, server: ServerHandle, tmp_path: Path,
+        writer_thread: WriterThread) -> None:
+    credential, secrets = _enrolled(server, verifier="Kofi")
+    assert secrets.office is not None and secrets.office_secret is not None
+    leases: list[tuple[str, str]] = []
+    wiped: list[bool] = []
+    hooks = OfficeHooks(on_revoked=lambda: wiped.append(True),
+                        on_lease=lambda expires, proof: leases.append((expires, proof)))
+    sync = SyncController(paths, writer_thread.writer, backoff=FAST,
+                          periodic_ms=3_600_000, office=secrets.office, hooks=hooks)
+    try:
+        with qtbot.waitSignal(sync.stateChanged, timeout=10_000):
+            sync.start()
+        sync.configure(server.base_url, credential)
+        with qtbot.waitSignal(sync.runFinished, timeout=30_000):
+            sync.request_sync(now=True)
+        [(expires, proof)] = leases
+        assert office_codes.verify_lease(secrets.office_secret, secrets.device_id,
+                                         expires, proof)
+        assert not wiped
+
+        with LocalStore(paths) as store:
+            sources = photo_sources(tmp_path / "src", count=1, size=(400, 300))
+            [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
+        _admin(server, "device", "revoke", secrets.device_id, "--whole-tablet")
+        with qtbot.waitSignal(sync.stateChanged, timeout=30_000,
+                              check_params_cb=lambda state, _d: state == SyncState.REVOKED):
+            sync.request_sync(now=True)
+        qtbot.waitUntil(lambda: wiped == [True], timeout=10_000)
+        assert "revoked" in sync.detail
+        # Stopped for good: asked again, it runs nothing (no second wipe, no request).
+        states: list[str] = []
+        sync.stateChanged.connect(lambda state, _d: states.append(state))
+        sync.request_sync(now=True)
+        with qtbot.waitSignal(sync.runFinished, timeout=1_000, raising=False) as again:
+            pass
+        assert not again.signal_triggered and states == [] and wiped == [True]
+        with LocalStore(paths) as store:  # nothing was sent after the revocation
+            assert store.load_case(case_id).status == "READY"
+        assert server.query("SELECT count(*) FROM submissions WHERE case_id = ?",
+                            (case_id,)) == [(0,)]
+    finally:
+        sync.stop()
