@@ -199,16 +199,18 @@ class DeviceRegistry:
 
     def releases_for(self, device: Device) -> builtins.list[str]:
         """The released devices this device's pull carries to its tablet: the others'
-        (its own release is done once it pulls itself: it is signed in again)."""
+        (its own release is spent once it pulls itself: it is signed in again). Reads
+        only, unless a release is there to spend (a pull takes no write lock for it)."""
         if device.tablet_id is None:
             return []
-        self.db.execute("UPDATE device_releases SET consumed_at = ? WHERE device_id = ? "
-                        "AND consumed_at IS NULL", (_now(), device.id))
         rows = self.db.execute(
             "SELECT device_id FROM device_releases WHERE tablet_id = ? AND "
-            "consumed_at IS NULL AND device_id <> ? ORDER BY device_id",
-            (device.tablet_id, device.id)).fetchall()
-        return [str(r[0]) for r in rows]
+            "consumed_at IS NULL ORDER BY device_id", (device.tablet_id,)).fetchall()
+        released = [str(r[0]) for r in rows]
+        if device.id in released:
+            self.db.execute("UPDATE device_releases SET consumed_at = ? WHERE device_id = ? "
+                            "AND consumed_at IS NULL", (_now(), device.id))
+        return [d for d in released if d != device.id]
 
     # -- settings of the organisation --------------------------------------------------
     def setting(self, name: str) -> str | None:

@@ -124,3 +124,41 @@ def test_the_worker_records_the_lease_then_stops_for_good_when_revoked(
                             (case_id,)) == [(0,)]
     finally:
         sync.stop()
+
+
+def test_kycdesk_sync_hands_the_lease_then_the_revocation_to_its_caller(
+        paths: DataPaths, server: ServerHandle, tmp_path: Path) -> None:
+    """The headless run (`kycdesk sync`): the same hooks, the revocation called once the
+    store is closed and its lock released (the wipe may take both)."""
+    import io
+
+    from kycdesk.exit_codes import ExitCode
+    from kycdesk.persistence.lock import DataDirLock
+    from kycdesk.sync.headless import run_headless_sync
+
+    credential, secrets = _enrolled(server, verifier="Yaw")
+    with LocalStore(paths) as store:
+        sources = photo_sources(tmp_path / "src", count=1, size=(400, 300))
+        make_ready_cases(store, sources, cases=1, images_per_case=1)
+    leases: list[tuple[str, str]] = []
+    wiped: list[bool] = []
+
+    def wipe() -> None:
+        lock = DataDirLock(paths.lock_file)
+        lock.acquire()  # free: the run let go of the store first
+        lock.release()
+        wiped.append(True)
+
+    hooks = OfficeHooks(on_revoked=wipe,
+                        on_lease=lambda expires, proof: leases.append((expires, proof)))
+    out = io.StringIO()
+    assert run_headless_sync(paths, server=server.base_url, token=credential,
+                             ignore_backoff=True, office=secrets.office, hooks=hooks,
+                             out=out) == ExitCode.OK, out.getvalue()
+    assert len(leases) == 1 and not wiped
+    _admin(server, "device", "revoke", secrets.device_id)
+    out = io.StringIO()
+    assert run_headless_sync(paths, server=server.base_url, token=credential,
+                             ignore_backoff=True, office=secrets.office, hooks=hooks,
+                             out=out) == ExitCode.AUTH
+    assert wiped == [True] and "revoked" in out.getvalue()

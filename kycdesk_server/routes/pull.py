@@ -35,9 +35,8 @@ ImageId = Annotated[str, Path(pattern=UUID_TEXT, description="The photo's client
 async def pull(body: PullRequest, device: DeviceId, services: AppServices) -> JSONResponse:
     def answer() -> PullReply:
         reply = services.pull.pull(device, body)
-        return reply.model_copy(update={
-            "lease": services.devices.lease(device),
-            "released_devices": services.devices.released_devices(device)})
+        lease, released = services.devices.after_pull(device)
+        return reply.model_copy(update={"lease": lease, "released_devices": released})
 
     reply = await asyncio.to_thread(answer)
     # Unused fields left out: an empty pull stays one small answer.

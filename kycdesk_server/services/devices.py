@@ -100,15 +100,25 @@ class DeviceService:
     def lease(self, device_id: str, now: datetime | None = None) -> Lease | None:
         """The lease this answer renews (None for a device without an office secret)."""
         device = self.registry.get(device_id)
-        if device is None or device.office_secret is None:
+        return self._lease(device, now) if device is not None else None
+
+    def _lease(self, device: Device, now: datetime | None = None) -> Lease | None:
+        if device.office_secret is None:
             return None
         expires_at = lease_expiry(now or datetime.now(UTC), self.lease_days)
         return Lease(expires_at=expires_at,
                      proof=lease_proof(device.office_secret, device.id, expires_at))
 
-    def released_devices(self, device_id: str) -> list[str]:
+    def after_pull(self, device_id: str) -> tuple[Lease | None, list[str]]:
+        """What every successful pull answer carries besides the changes: the renewed
+        lease and the tablet's other devices released from a wrong-PIN lockout."""
         device = self.registry.get(device_id)
-        return self.registry.releases_for(device) if device is not None else []
+        if device is None:
+            return None, []
+        return self._lease(device), self.registry.releases_for(device)
+
+    def released_devices(self, device_id: str) -> list[str]:
+        return self.after_pull(device_id)[1]
 
     def claim(self, case_id: str, device_id: str) -> None:
         """Before a write: the case becomes this device's if it was nobody's (403 if it
