@@ -43,7 +43,10 @@ def parse_public_key(raw: bytes) -> bytes:
                               "is X25519 (openssl genpkey -algorithm X25519).")
         return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
     candidates: list[bytes] = [raw] if len(raw) == KEY_BYTES else []
-    for decoder in (base64.b64decode, bytes.fromhex):
+    def strict_b64(value: str) -> bytes:
+        return base64.b64decode(value, validate=True)
+
+    for decoder in (strict_b64, bytes.fromhex):
         try:
             candidates.append(decoder(text.decode("ascii")))
         except (ValueError, binascii.Error, UnicodeDecodeError):
