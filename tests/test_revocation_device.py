@@ -20,9 +20,8 @@ from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.writer import WriterThread
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient, enrol_device
-from kycdesk.sync.enrolment import EnrolmentSecrets, enrolment_secrets
 from kycdesk.sync.errors import DeviceRevokedError, SyncError
-from kycdesk.sync.office import OfficeHooks, OfficeIdentity
+from kycdesk.sync.office import OfficeHooks, OfficeIdentity, office_identity
 from kycdesk.sync.status import SyncState
 from kycdesk.sync.worker import SyncController
 from tests.sync_support import REPO_ROOT, ServerHandle, make_ready_cases, photo_sources
@@ -36,32 +35,32 @@ def _admin(server: ServerHandle, *args: str) -> str:
 
 
 def _enrolled(server: ServerHandle, tablet_id: str = "tablet-1",
-              verifier: str = "Ama") -> tuple[str, EnrolmentSecrets]:
+              verifier: str = "Ama") -> tuple[str, OfficeIdentity]:
     code = _admin(server, "enrol-code")
     enrolled = enrol_device(server.base_url, code, "kiosk 3", tablet_id=tablet_id,
                             verifier_name=verifier)
-    secrets = enrolment_secrets(enrolled)
-    assert secrets.office_secret is not None and len(secrets.office_secret) == 32
-    assert secrets.org_recovery_key is None  # the office set none
-    assert "office_secret" not in repr(secrets) and secrets.office is not None
-    return enrolled.credential, secrets
+    assert enrolled.org_recovery_key is None  # the office set none
+    office = office_identity(enrolled)
+    assert office is not None and len(office.office_secret) == 32
+    assert office.office_secret.hex() not in repr(office)
+    return enrolled.credential, office
 
 
 def test_the_client_stops_with_device_revoked_only_on_a_proof_that_checks(
         server: ServerHandle) -> None:
-    credential, secrets = _enrolled(server)
-    assert secrets.office is not None
-    _admin(server, "device", "revoke", secrets.device_id)
+    credential, office = _enrolled(server)
+    _admin(server, "device", "revoke", office.device_id)
     with SyncClient(server.base_url, credential, device_id="local",
-                    office=secrets.office) as client, pytest.raises(DeviceRevokedError) as hit:
+                    office=office) as client, pytest.raises(DeviceRevokedError) as hit:
         client.health()
     assert hit.value.kind is FailureKind.AUTH and "revoked" in str(hit.value)
     # The same answer checked with another secret (a hostile server could say anything):
     # an AUTH stop, never the revocation that wipes.
-    forged = OfficeIdentity(secrets.device_id, bytes(32))
-    for office in (forged, None):
+    forged = OfficeIdentity(office.device_id, bytes(32))
+    for checked_with in (forged, None):
         with SyncClient(server.base_url, credential, device_id="local",
-                        office=office) as client, pytest.raises(SyncError) as stopped:
+                        office=checked_with) as client, \
+                pytest.raises(SyncError) as stopped:
             client.health()
         assert not isinstance(stopped.value, DeviceRevokedError)
         assert stopped.value.kind is FailureKind.AUTH and stopped.value.status == 403
@@ -83,14 +82,13 @@ def writer_thread(qtbot: QtBot, paths: DataPaths) -> Iterator[WriterThread]:
 def test_the_worker_records_the_lease_then_stops_for_good_when_revoked(
         qtbot: QtBot, paths: DataPaths, server: ServerHandle, tmp_path: Path,
         writer_thread: WriterThread) -> None:
-    credential, secrets = _enrolled(server, verifier="Kofi")
-    assert secrets.office is not None and secrets.office_secret is not None
+    credential, office = _enrolled(server, verifier="Kofi")
     leases: list[tuple[str, str]] = []
     wiped: list[bool] = []
     hooks = OfficeHooks(on_revoked=lambda: wiped.append(True),
                         on_lease=lambda expires, proof: leases.append((expires, proof)))
     sync = SyncController(paths, writer_thread.writer, backoff=FAST,
-                          periodic_ms=3_600_000, office=secrets.office, hooks=hooks)
+                          periodic_ms=3_600_000, office=office, hooks=hooks)
     try:
         with qtbot.waitSignal(sync.stateChanged, timeout=10_000):
             sync.start()
@@ -98,14 +96,14 @@ def test_the_worker_records_the_lease_then_stops_for_good_when_revoked(
         with qtbot.waitSignal(sync.runFinished, timeout=30_000):
             sync.request_sync(now=True)
         [(expires, proof)] = leases
-        assert office_codes.verify_lease(secrets.office_secret, secrets.device_id,
+        assert office_codes.verify_lease(office.office_secret, office.device_id,
                                          expires, proof)
         assert not wiped
 
         with LocalStore(paths) as store:
             sources = photo_sources(tmp_path / "src", count=1, size=(400, 300))
             [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
-        _admin(server, "device", "revoke", secrets.device_id, "--whole-tablet")
+        _admin(server, "device", "revoke", office.device_id, "--whole-tablet")
         with qtbot.waitSignal(sync.stateChanged, timeout=30_000,
                               check_params_cb=lambda state, _d: state == SyncState.REVOKED):
             sync.request_sync(now=True)
@@ -136,7 +134,7 @@ def test_kycdesk_sync_hands_the_lease_then_the_revocation_to_its_caller(
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.sync.headless import run_headless_sync
 
-    credential, secrets = _enrolled(server, verifier="Yaw")
+    credential, office = _enrolled(server, verifier="Yaw")
     with LocalStore(paths) as store:
         sources = photo_sources(tmp_path / "src", count=1, size=(400, 300))
         make_ready_cases(store, sources, cases=1, images_per_case=1)
@@ -153,12 +151,12 @@ def test_kycdesk_sync_hands_the_lease_then_the_revocation_to_its_caller(
                         on_lease=lambda expires, proof: leases.append((expires, proof)))
     out = io.StringIO()
     assert run_headless_sync(paths, server=server.base_url, token=credential,
-                             ignore_backoff=True, office=secrets.office, hooks=hooks,
+                             ignore_backoff=True, office=office, hooks=hooks,
                              out=out) == ExitCode.OK, out.getvalue()
     assert len(leases) == 1 and not wiped
-    _admin(server, "device", "revoke", secrets.device_id)
+    _admin(server, "device", "revoke", office.device_id)
     out = io.StringIO()
     assert run_headless_sync(paths, server=server.base_url, token=credential,
-                             ignore_backoff=True, office=secrets.office, hooks=hooks,
+                             ignore_backoff=True, office=office, hooks=hooks,
                              out=out) == ExitCode.AUTH
     assert wiped == [True] and "revoked" in out.getvalue()

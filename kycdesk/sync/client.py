@@ -175,9 +175,8 @@ def enrol_device(base_url: str, code: str, device_name: str, *,
                  tablet_id: str | None = None,
                  verifier_name: str | None = None) -> EnrolledDevice:
     """Trade a one-time enrolment code for this device's credential (Settings, as a
-    background task, and `kycdesk enrol`); a tablet names itself and the verifier whose
-    store enrols (the answer's office secret and organisation key are the caller's to
-    keep: `kycdesk.sync.enrolment.enrolment_secrets`)."""
+    background task, and `kycdesk enrol`). A verifier's store names its tablet and
+    verifier (the server groups a tablet's devices for revocation)."""
     body = Enrolment(code=code.strip(), device_name=device_name[:100], tablet_id=tablet_id,
                      verifier_name=verifier_name[:100] if verifier_name else None
                      ).model_dump(exclude_none=True)

@@ -4,49 +4,15 @@ used by the app and `kycdesk sync` from then on."""
 
 from __future__ import annotations
 
-import base64
 import platform
 import sys
-from dataclasses import dataclass
 from typing import TextIO
 
-from kycdesk.core.protocol import EnrolledDevice
 from kycdesk.exit_codes import ExitCode
 from kycdesk.settings import CA_BUNDLE, SERVER_URL, Settings
 from kycdesk.sync.client import enrol_device
 from kycdesk.sync.credentials import save_token
 from kycdesk.sync.errors import SyncError
-from kycdesk.sync.office import OfficeIdentity
-
-
-@dataclass(frozen=True)
-class EnrolmentSecrets:
-    """What an enrolment answer brings beyond the credential, decoded: the server's id
-    for this store, its office secret (None from a server before issue 18) and the
-    organisation's recovery public key (None until the office sets one). The caller
-    keeps them (`Registry.record_enrolment`)."""
-
-    device_id: str
-    office_secret: bytes | None
-    org_recovery_key: bytes | None
-
-    @property
-    def office(self) -> OfficeIdentity | None:
-        """What the sync checks a revocation with (None: it can never wipe)."""
-        return OfficeIdentity(self.device_id, self.office_secret) \
-            if self.office_secret is not None else None
-
-    def __repr__(self) -> str:  # never the secret in a log line or a traceback
-        return f"EnrolmentSecrets(device_id={self.device_id!r})"
-
-
-def enrolment_secrets(enrolled: EnrolledDevice) -> EnrolmentSecrets:
-    """The answer's base64 fields as bytes (their shape was checked by the model)."""
-    def raw(text: str | None) -> bytes | None:
-        return base64.b64decode(text, validate=True) if text is not None else None
-
-    return EnrolmentSecrets(enrolled.device_id, raw(enrolled.office_secret),
-                            raw(enrolled.org_recovery_key))
 
 
 def default_device_name() -> str:

@@ -14,13 +14,14 @@ verifiers' registry stay out of the sync engine, client and pull (import contrac
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kycdesk.core.errors import FailureKind
 from kycdesk.core.office_codes import verify_revocation
-from kycdesk.core.protocol import DEVICE_REVOKED_TYPE
+from kycdesk.core.protocol import DEVICE_REVOKED_TYPE, EnrolledDevice
 from kycdesk.sync.errors import DeviceRevokedError, SyncError
 
 
@@ -65,3 +66,12 @@ def revoked_answer(problem: dict[str, Any], office: OfficeIdentity | None) -> Sy
                      "but could not prove it (it may not come from your office's server): "
                      "sync is stopped and every case is kept. Tell your supervisor.",
                      status=403)
+
+
+def office_identity(enrolled: EnrolledDevice) -> OfficeIdentity | None:
+    """What an enrolment answer lets the sync check a revocation with (None from a server
+    before issue 18: such a device can never be wiped by an answer)."""
+    if enrolled.office_secret is None:
+        return None
+    return OfficeIdentity(enrolled.device_id,
+                          base64.b64decode(enrolled.office_secret, validate=True))
