@@ -22,6 +22,7 @@ from pathlib import Path
 
 from benchmarks.common import header, qt_app, verdict
 from benchmarks.field_sync import ideal_loop
+from kycdesk.paths import DataPaths
 from kycdesk.sync.engine import PARALLEL_UPLOADS
 from tests.sync_support import (
     REPO_ROOT,
@@ -31,6 +32,8 @@ from tests.sync_support import (
     noisy_jpeg,
     start_server,
 )
+from tests.tablets import make_tablet, vault_for
+from tests.vaults import make_vault
 
 
 def engine_sync(paths: object, base_url: str, *, ignore_backoff: bool = True) -> tuple[float, int]:
@@ -41,7 +44,7 @@ def engine_sync(paths: object, base_url: str, *, ignore_backoff: bool = True) ->
 
     start = time.perf_counter()
     runs = 0
-    with (standalone_sync_store(paths) as adapter,  # type: ignore[arg-type]
+    with (standalone_sync_store(paths, vault=make_vault()) as adapter,  # type: ignore[arg-type]
           SyncClient(base_url, TOKEN, device_id="bench") as client):
         engine = SyncEngine(adapter, client, device_id="bench",
                             backoff=Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0))
@@ -68,11 +71,14 @@ PEAK_RSS_WRAPPER = (
 )
 
 
-def sync_process_peak_rss(data_dir: Path, base_url: str) -> float:
+def sync_process_peak_rss(paths: DataPaths, base_url: str) -> float:
     """Peak RSS of the sync process itself (measured inside it: RUSAGE_CHILDREN would
     also count the server processes this benchmark starts and stops)."""
+    from tests.tablets import TEST_PIN, signed_in_args
+
     out = subprocess.run([sys.executable, "-c", PEAK_RSS_WRAPPER, "sync", "--once", "--now",
-                          "--data-dir", str(data_dir), "--server", base_url, "--token", TOKEN],
+                          *signed_in_args(paths), "--server", base_url, "--token", TOKEN],
+                         input=f"{TEST_PIN}\n",
                          check=True, capture_output=True, text=True, cwd=REPO_ROOT,
                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen")).stdout
     kib = next(int(line.split()[1]) for line in out.splitlines()
@@ -103,14 +109,14 @@ def main() -> int:
         server = start_server(root / "server")
         try:
             paths = resolve(root / "data")
-            with LocalStore(paths) as store:
+            with LocalStore(paths, vault=make_vault()) as store:
                 ids = make_ready_cases(store, sources, cases=5, images_per_case=10)
                 files = [store.paths.absolute(i.file_path) for c in ids
                          for i in store.list_images(c)]
             total_mb = sum(f.stat().st_size for f in files) / 2**20
             bare = ideal_loop(server.base_url, files, PARALLEL_UPLOADS)
             synced, _ = engine_sync(paths, server.base_url)
-            with LocalStore(paths) as store:
+            with LocalStore(paths, vault=make_vault()) as store:
                 assert_server_holds_exactly(server, store, ids)
             ratio = bare / synced
             print(f"   bare httpx loop (one request per photo, {PARALLEL_UPLOADS} at a time): "
@@ -134,10 +140,10 @@ def main() -> int:
                 photos.append(path)
             server = start_server(folder / "server")
             try:
-                data = resolve(folder / "data")
-                with LocalStore(data) as store:
+                data = make_tablet(folder / "data").paths  # the CLI signs in to it
+                with LocalStore(data, vault=vault_for(data)) as store:
                     make_ready_cases(store, photos, cases=2, images_per_case=5)
-                rss[label] = sync_process_peak_rss(data.root, server.base_url)
+                rss[label] = sync_process_peak_rss(data, server.base_url)
                 mb = photos[0].stat().st_size / 2**20
                 print(f"   peak RSS of `kycdesk sync --once`, 10 photos of {mb:.1f} MB: "
                       f"{rss[label]:.0f} MB")
@@ -154,10 +160,10 @@ def main() -> int:
                 {"endpoint": "submit", "action": "status", "status": 503, "rate": 0.1},
             ], seed=42)
             paths = resolve(root / "data-faults")
-            with LocalStore(paths) as store:
+            with LocalStore(paths, vault=make_vault()) as store:
                 ids = make_ready_cases(store, sources, cases=5, images_per_case=10)
             elapsed, runs = engine_sync(paths, server.base_url)
-            with LocalStore(paths) as store:
+            with LocalStore(paths, vault=make_vault()) as store:
                 assert_server_holds_exactly(server, store, ids)  # raises on any duplicate
             injected = server.state()["injected"]
             print(f"   with ~10 % transient faults ({sum(injected.values())} injected: "

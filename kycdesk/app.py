@@ -41,6 +41,7 @@ from kycdesk.persistence.place_backfill import start_place_backfill
 from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.recovery import RecoveryReport
 from kycdesk.persistence.writer import WriterThread
+from kycdesk.security.vault import Vault
 from kycdesk.settings import (
     CA_BUNDLE,
     EMPLOYEE_ID,
@@ -52,6 +53,7 @@ from kycdesk.settings import (
     WINDOW_GEOMETRY,
     Settings,
 )
+from kycdesk.verifiers.interim import interim_vault
 from kycdesk.views.camera import CameraSource, default_camera
 from kycdesk.views.confirm import Confirm, ask_confirmation
 from kycdesk.views.main_window import MainWindow
@@ -61,6 +63,7 @@ if TYPE_CHECKING:  # loaded after the window is up (see KycDeskApp._after_window
     from kycdesk.core.form_schema import FormDefinition
     from kycdesk.core.protocol import EnrolledDevice, Health
     from kycdesk.models.form_registry import FormRegistry
+    from kycdesk.sync.credentials import VerifierCredential
     from kycdesk.sync.worker import SyncController
     from kycdesk.views.case_editor import CaseEditor
     from kycdesk.views.settings_dialog import SettingsDialog
@@ -82,13 +85,15 @@ class KycDeskApp(QObject):
     fatalError = Signal(str)   # the store cannot be used: show it and quit
     caseOpened = Signal(str)
 
-    def __init__(self, paths: DataPaths, *, registry: FormRegistry | None = None,
+    def __init__(self, paths: DataPaths, *, vault: Vault,
+                 registry: FormRegistry | None = None,
                  debounce_ms: int = 2000,
                  camera_factory: Callable[[], CameraSource] = default_camera,
                  confirm: Confirm = ask_confirmation,
                  sync_options: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.paths = paths
+        self.vault = vault  # the signed-in verifier's keys: every store connection's
         self.lock = DataDirLock(paths.lock_file)
         self.registry = registry
         self.debounce_ms = debounce_ms
@@ -111,6 +116,9 @@ class KycDeskApp(QObject):
         self.settings = Settings()
         self._sync_options = sync_options or {}
         self.sync: SyncController | None = None
+        # The signed-in verifier's sealed sync token (set with the session at sign-in;
+        # None: only --token/KYCDESK_TOKEN or the dialog's token for this run).
+        self.kept_credential: VerifierCredential | None = None
         self._hears_application = False  # connected to the application's own signals
         self.window.sync_panel.settingsRequested.connect(self.open_settings)
         self._network: Any = None
@@ -152,7 +160,7 @@ class KycDeskApp(QObject):
         root = self.paths.root  # statvfs may hang on a failing disk: not in the GUI thread
         run_task(lambda _control: space_report(root).message(),
                  self.window.show_space_warning, name="disk space")
-        self.writer_thread = WriterThread(self.paths)
+        self.writer_thread = WriterThread(self.paths, vault=self.vault)
         client = self.writer_thread.client
         client.opened.connect(self._store_opened)
         client.openFailed.connect(self._store_failed)
@@ -181,7 +189,7 @@ class KycDeskApp(QObject):
     @Slot(object)
     def _store_opened(self, report: RecoveryReport | None) -> None:
         try:
-            self.reader = ReadStore(self.paths)
+            self.reader = ReadStore(self.paths, vault=self.vault)
         except StoreError as exc:
             self._store_failed(str(exc))
             return
@@ -205,7 +213,7 @@ class KycDeskApp(QObject):
         self._full_check_timer.start()
         client = self.writer_thread.client
         start_place_backfill(self.paths, lambda words: client.submit(
-            NamePhotos(None, tuple(words))))
+            NamePhotos(None, tuple(words))), vault=self.vault)
 
     def _forms(self) -> FormRegistry | None:
         """The form definitions, loaded the first time they are needed (pydantic and the
@@ -230,7 +238,7 @@ class KycDeskApp(QObject):
                 or not check_due(self.paths):
             return
         self._full_check = start_full_check(
-            self.paths, on_progress=lambda p: self.window.show_check_progress(*p),
+            self.paths, vault=self.vault, on_progress=lambda p: self.window.show_check_progress(*p),
             on_checked=self._full_check_done, lane=self._check_lane)
 
     def _full_check_done(self, report: RecoveryReport) -> None:
@@ -395,7 +403,7 @@ class KycDeskApp(QObject):
         self.sync.start()
         url = self.settings.get(SERVER_URL)
         if url:
-            lookup = load_token(url)
+            lookup = load_token(kept=self.kept_credential)
             if lookup.token:
                 self.sync.configure(url, lookup.token, self.settings.get(CA_BUNDLE))
                 self.sync.request_sync()
@@ -455,14 +463,13 @@ class KycDeskApp(QObject):
 
     @Slot()
     def open_settings(self) -> SettingsDialog:
-        from kycdesk.sync.credentials import keyring_available, load_token
+        from kycdesk.sync.credentials import load_token
         from kycdesk.views.settings_dialog import SettingsDialog
 
         url = self.settings.get(SERVER_URL)
+        kept = load_token(kept=self.kept_credential).token if url else None
         dialog = SettingsDialog(self.settings, check_connection, self.window,
-                                enrol=enrol_with_code,
-                                token=(load_token(url).token or "") if url else "",
-                                keyring_ok=keyring_available())
+                                enrol=enrol_with_code, token=kept or "")
         dialog.saved.connect(self._settings_saved)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -470,12 +477,8 @@ class KycDeskApp(QObject):
 
     @Slot(str, str, str)
     def _settings_saved(self, url: str, token: str, ca_bundle: str) -> None:
-        from kycdesk.sync.credentials import keyring_available, save_token
-
-        if token and keyring_available():
-            problem = save_token(url, token)
-            if problem:
-                self.window.show_status(problem)
+        if token and self.kept_credential is not None:
+            self.kept_credential.save(token)
         self._tell_actor()  # the verifier's name may have changed
         if self.sync is not None:
             self.sync.configure(url, token, ca_bundle)
@@ -596,7 +599,8 @@ def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
     app.setOrganizationName(APP_NAME)
     app.setStyleSheet(app_stylesheet())
     collector = GuiThreadCollector()  # cycles are freed in this thread only (see gc_guard)
-    desk = KycDeskApp(paths)
+    # TEMPORARY until the sign-in screen (issue 18, helper "u"): the session's vault.
+    desk = KycDeskApp(paths, vault=interim_vault(paths))
     settings = desk.settings
     if not desk.start():
         QMessageBox.critical(None, "kycdesk cannot start", desk.startup_error or "")

@@ -25,6 +25,7 @@ from kycdesk.sync.office import OfficeHooks, OfficeIdentity, office_identity
 from kycdesk.sync.status import SyncState
 from kycdesk.sync.worker import SyncController
 from tests.sync_support import REPO_ROOT, ServerHandle, make_ready_cases, photo_sources
+from tests.vaults import make_vault
 
 
 def _admin(server: ServerHandle, *args: str) -> str:
@@ -72,7 +73,7 @@ FAST = Backoff(base_s=0.05, cap_s=0.2, storage_full_min_s=0.2)
 
 @pytest.fixture
 def writer_thread(qtbot: QtBot, paths: DataPaths) -> Iterator[WriterThread]:
-    thread = WriterThread(paths)
+    thread = WriterThread(paths, vault=make_vault())
     with qtbot.waitSignal(thread.client.opened, timeout=10_000):
         thread.start()
     yield thread
@@ -100,7 +101,7 @@ def test_the_worker_records_the_lease_then_stops_for_good_when_revoked(
                                          expires, proof)
         assert not wiped
 
-        with LocalStore(paths) as store:
+        with LocalStore(paths, vault=make_vault()) as store:
             sources = photo_sources(tmp_path / "src", count=1, size=(400, 300))
             [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
         _admin(server, "device", "revoke", office.device_id, "--whole-tablet")
@@ -116,7 +117,7 @@ def test_the_worker_records_the_lease_then_stops_for_good_when_revoked(
         with qtbot.waitSignal(sync.runFinished, timeout=1_000, raising=False) as again:
             pass
         assert not again.signal_triggered and states == [] and wiped == [True]
-        with LocalStore(paths) as store:  # nothing was sent after the revocation
+        with LocalStore(paths, vault=make_vault()) as store:  # nothing was sent after the revocation
             assert store.load_case(case_id).status == "READY"
         assert server.query("SELECT count(*) FROM submissions WHERE case_id = ?",
                             (case_id,)) == [(0,)]
@@ -135,7 +136,7 @@ def test_kycdesk_sync_hands_the_lease_then_the_revocation_to_its_caller(
     from kycdesk.sync.headless import run_headless_sync
 
     credential, office = _enrolled(server, verifier="Yaw")
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         sources = photo_sources(tmp_path / "src", count=1, size=(400, 300))
         make_ready_cases(store, sources, cases=1, images_per_case=1)
     leases: list[tuple[str, str]] = []
@@ -150,13 +151,13 @@ def test_kycdesk_sync_hands_the_lease_then_the_revocation_to_its_caller(
     hooks = OfficeHooks(on_revoked=wipe,
                         on_lease=lambda expires, proof: leases.append((expires, proof)))
     out = io.StringIO()
-    assert run_headless_sync(paths, server=server.base_url, token=credential,
+    assert run_headless_sync(paths, make_vault(), server=server.base_url, token=credential,
                              ignore_backoff=True, office=office, hooks=hooks,
                              out=out) == ExitCode.OK, out.getvalue()
     assert len(leases) == 1 and not wiped
     _admin(server, "device", "revoke", office.device_id)
     out = io.StringIO()
-    assert run_headless_sync(paths, server=server.base_url, token=credential,
+    assert run_headless_sync(paths, make_vault(), server=server.base_url, token=credential,
                              ignore_backoff=True, office=office, hooks=hooks,
                              out=out) == ExitCode.AUTH
     assert wiped == [True] and "revoked" in out.getvalue()

@@ -17,7 +17,6 @@ from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.writer import WriterThread
 from kycdesk.settings import SCHEMA, SERVER_URL, Settings
 from kycdesk.sync.backoff import Backoff
-from kycdesk.sync.credentials import keyring_available
 from kycdesk.sync.errors import SyncError
 from kycdesk.sync.progress import CaseProgress
 from kycdesk.sync.status import RunResult, SyncState
@@ -32,6 +31,7 @@ from tests.sync_support import (
     make_ready_cases,
     photo_sources,
 )
+from tests.vaults import make_vault
 
 FAST = Backoff(base_s=0.05, cap_s=0.2, storage_full_min_s=0.2)
 
@@ -44,7 +44,7 @@ def sources(qapp: object, tmp_path_factory: pytest.TempPathFactory) -> list[Path
 @pytest.fixture
 def writer_thread(qtbot: QtBot, paths: DataPaths) -> Iterator[WriterThread]:
     """The one writer, as the app runs it; the worker's writes go through it."""
-    thread = WriterThread(paths)
+    thread = WriterThread(paths, vault=make_vault())
     with qtbot.waitSignal(thread.client.opened, timeout=10_000):
         thread.start()
     yield thread
@@ -71,7 +71,7 @@ def test_worker_syncs_and_reports_by_signal(qtbot: QtBot, paths: DataPaths,
                                             server: ServerHandle, sources: list[Path],
                                             writer_thread: WriterThread,
                                             controller: SyncController) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         ids = make_ready_cases(store, sources, cases=2, images_per_case=2)
     _started(qtbot, controller)
     assert controller.state == SyncState.NOT_CONFIGURED
@@ -93,14 +93,14 @@ def test_worker_syncs_and_reports_by_signal(qtbot: QtBot, paths: DataPaths,
     assert uploads and uploads[-1].bytes_total > 0
     assert progress[0].step == "checking for work from the office"  # the pull comes first
     assert {p.case_count for p in progress if p.case_id} == {2}
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert_server_holds_exactly(server, store, ids)
 
 
 def test_cancel_mid_sync_then_resume_without_duplicates(
         qtbot: QtBot, paths: DataPaths, server: ServerHandle, sources: list[Path],
         controller: SyncController) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         ids = make_ready_cases(store, sources, cases=3, images_per_case=3)
     server.set_faults([], latency_ms=150)
     _started(qtbot, controller)
@@ -120,7 +120,7 @@ def test_cancel_mid_sync_then_resume_without_duplicates(
         controller.request_sync()
     second = resumed.args[0] if resumed.args else None
     assert isinstance(second, RunResult) and second.ok
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert_server_holds_exactly(server, store, ids)
 
 
@@ -134,7 +134,7 @@ def test_cancel_cuts_a_request_in_flight_whose_reply_trickles(
 
     from tests.fieldlink import LinkProfile, field_link
 
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         ids = make_ready_cases(store, sources, cases=1, images_per_case=1)
     profile = LinkProfile(rate_bps=2_000_000, latency_s=0.01,
                           trickle_after_bytes=64 * 1024, trickle_bps=1.0)
@@ -153,14 +153,14 @@ def test_cancel_cuts_a_request_in_flight_whose_reply_trickles(
             controller.request_sync()
     second = resumed.args[0] if resumed.args else None
     assert isinstance(second, RunResult) and second.ok, second
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert_server_holds_exactly(server, store, ids)
 
 
 def test_wrong_token_puts_the_worker_in_auth_needed(
         qtbot: QtBot, paths: DataPaths, server: ServerHandle, sources: list[Path],
         controller: SyncController) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
     _started(qtbot, controller)
     controller.configure(server.base_url, "not-the-token")
@@ -168,21 +168,21 @@ def test_wrong_token_puts_the_worker_in_auth_needed(
                           check_params_cb=lambda state, _d: state == SyncState.AUTH_NEEDED):
         controller.request_sync()
     assert "token" in controller.detail
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(case_id).status == "READY"
 
 
 def test_unreachable_server_is_offline_not_failed(
         qtbot: QtBot, paths: DataPaths, sources: list[Path],
         controller: SyncController) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
     _started(qtbot, controller)
     controller.configure("http://127.0.0.1:9", TOKEN)  # discard port: nothing listens
     with qtbot.waitSignal(controller.stateChanged, timeout=30_000,
                           check_params_cb=lambda state, _d: state == SyncState.OFFLINE):
         controller.request_sync()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(case_id).status == "READY"  # not charged an attempt
 
 
@@ -191,14 +191,14 @@ def configured_app(qtbot: QtBot, paths: DataPaths, server: ServerHandle
                    ) -> Iterator[KycDeskApp]:
     Settings().set(SERVER_URL, server.base_url)
     app = KycDeskApp(paths, confirm=always_yes,
-                     sync_options={"backoff": FAST, "periodic_ms": 3_600_000})
+                     sync_options={"backoff": FAST, "periodic_ms": 3_600_000}, vault=make_vault())
     qtbot.addWidget(app.window)
     try:
         assert app.start()
         # The sync stack loads after the window is up (the first cases listed).
         qtbot.waitUntil(lambda: app.sync is not None, timeout=10_000)
         assert app.sync is not None
-        app.sync.configure(server.base_url, TOKEN)  # no keyring on test machines
+        app.sync.configure(server.base_url, TOKEN)  # the dialog's token, for this run
         yield app
     finally:
         app.shutdown()
@@ -208,7 +208,7 @@ def test_submitting_a_case_sends_it_and_the_ui_follows(
         qtbot: QtBot, paths: DataPaths, configured_app: KycDeskApp, server: ServerHandle,
         sources: list[Path]) -> None:
     app = configured_app
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase(reference_number="KYC-UI", form_id="individual_kyc",
                                        form_version="2"))
         store.run(SaveForm(case_id, {"applicant.first_name": "Ui"}))
@@ -231,7 +231,7 @@ def test_failed_case_shows_retry_and_retry_sends_it(
         qtbot: QtBot, paths: DataPaths, configured_app: KycDeskApp, server: ServerHandle,
         sources: list[Path]) -> None:
     app = configured_app
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
         transitions.fail(store, case_id, "The server refused the case: x")
     editor = app.open_case(case_id)
@@ -251,7 +251,7 @@ def test_sync_now_sends_a_case_waiting_to_retry_at_once(
         sources: list[Path]) -> None:
     """Its next try is an hour away; "Sync now" does not wait for it."""
     app = configured_app
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
         transitions.fail(store, case_id, "The server did not answer in time.",
                          kind=FailureKind.TRANSIENT, next_attempt_at="2999-01-01T00:00:00.000Z")
@@ -265,7 +265,7 @@ def test_sync_now_without_sync_set_up_says_so_and_opens_settings(
         qtbot: QtBot, paths: DataPaths) -> None:
     from kycdesk.app import SYNC_NOT_SET_UP
 
-    app = KycDeskApp(paths, confirm=always_yes)
+    app = KycDeskApp(paths, confirm=always_yes, vault=make_vault())
     qtbot.addWidget(app.window)
     assert app.start()
     try:
@@ -283,10 +283,10 @@ def test_sync_now_without_sync_set_up_says_so_and_opens_settings(
 
 def test_reopen_as_draft_unlocks_the_case_and_bumps_the_revision(
         qtbot: QtBot, paths: DataPaths, sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
         before = store.load_case(case_id).revision
-    app = KycDeskApp(paths, confirm=always_yes)
+    app = KycDeskApp(paths, confirm=always_yes, vault=make_vault())
     qtbot.addWidget(app.window)
     assert app.start()
     try:
@@ -299,15 +299,14 @@ def test_reopen_as_draft_unlocks_the_case_and_bumps_the_revision(
         assert not reopened.read_only and editor.submit_button.isVisibleTo(editor)
     finally:
         app.shutdown()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(case_id).revision == before + 1
 
 
 def test_settings_dialog_tests_the_connection_and_stores_the_address(
-        qtbot: QtBot, server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+        qtbot: QtBot, server: ServerHandle) -> None:
     settings = Settings()
-    dialog = SettingsDialog(settings, check_connection, keyring_ok=keyring_available())
+    dialog = SettingsDialog(settings, check_connection)
     qtbot.addWidget(dialog)
     dialog.url.setText(server.base_url)
     dialog.token.setText("wrong")
@@ -324,10 +323,6 @@ def test_settings_dialog_tests_the_connection_and_stores_the_address(
         dialog.save()
     assert saved.args == [server.base_url, TOKEN, ""]
     assert settings.get(SERVER_URL) == server.base_url
-    # No key store here: the dialog said so in the app's terms, and closed normally.
-    assert dialog.keyring_note.isVisibleTo(dialog)
-    assert "enter it here again after a restart" in dialog.keyring_note.text()
-    assert "--token" not in dialog.keyring_note.text()
     assert dialog.result() == dialog.DialogCode.Accepted
     assert TOKEN not in str([settings.get(setting) for setting in SCHEMA])
     dialog.ca_bundle.setText("/nonexistent/ca.pem")
