@@ -117,7 +117,7 @@ def test_the_worker_records_the_lease_then_stops_for_good_when_revoked(
         with qtbot.waitSignal(sync.runFinished, timeout=1_000, raising=False) as again:
             pass
         assert not again.signal_triggered and states == [] and wiped == [True]
-        with LocalStore(paths, vault=make_vault()) as store:  # nothing was sent after the revocation
+        with LocalStore(paths, vault=make_vault()) as store:  # nothing sent since
             assert store.load_case(case_id).status == "READY"
         assert server.query("SELECT count(*) FROM submissions WHERE case_id = ?",
                             (case_id,)) == [(0,)]
@@ -161,3 +161,55 @@ def test_kycdesk_sync_hands_the_lease_then_the_revocation_to_its_caller(
                              ignore_backoff=True, office=office, hooks=hooks,
                              out=out) == ExitCode.AUTH
     assert wiped == [True] and "revoked" in out.getvalue()
+
+
+def test_kycdesk_sync_of_a_revoked_tablet_wipes_every_verifier_on_it(
+        qapp: object, server: ServerHandle, tmp_path: Path) -> None:
+    """End to end at the command line: two verifiers on one tablet enrol (each a device
+    of its own), one syncs and records the server's lease; the office revokes the whole
+    tablet; the other verifier's next `kycdesk sync` is refused with a proof that checks,
+    and the tablet is wiped — both verifiers' keys and stores — while a forged answer
+    would have wiped nothing (test above)."""
+    import os
+
+    from kycdesk.exit_codes import ExitCode
+    from kycdesk.verifiers.registry import Registry
+    from tests.tablets import TEST_PIN, make_tablet
+
+    signed = make_tablet(tmp_path / "tablet")
+    other = signed.registry.add("Kojo", TEST_PIN)
+    sources = photo_sources(tmp_path / "src", count=1, size=(400, 300))
+    for session in (signed.session, other):  # each store holds a case to send
+        with LocalStore(session.paths, vault=session.vault) as store:
+            make_ready_cases(store, sources, cases=1, images_per_case=1)
+    env = {k: v for k, v in os.environ.items() if k not in ("KYCDESK_TOKEN", "KYCDESK_SERVER")}
+    env.update(QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO_ROOT),
+               XDG_CONFIG_HOME=str(tmp_path / "config"))
+
+    def kycdesk(user: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kycdesk", args[0], "--data-dir",
+                               str(signed.tablet.root), "--user", user, "--pin-stdin",
+                               *args[1:]], capture_output=True, text=True, timeout=120,
+                              env=env, input=f"{TEST_PIN}\n", check=False)
+
+    for user in ("Tess", "Kojo"):
+        enrolled = kycdesk(user, "enrol", "--server", server.base_url, "--code",
+                           _admin(server, "enrol-code"))
+        assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
+    registry = Registry.open(signed.tablet)
+    tess_device = registry.device_id(signed.session.verifier_id)
+    assert tess_device is not None
+    listed = _admin(server, "device", "list")
+    assert str(registry.tablet_id) in listed and "verifier Kojo" in listed
+    synced = kycdesk("Tess", "sync", "--once", "--server", server.base_url)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert "synced 1 case(s)" in synced.stdout
+
+    _admin(server, "device", "revoke", tess_device, "--whole-tablet")
+    refused = kycdesk("Kojo", "sync", "--once", "--server", server.base_url)
+    assert refused.returncode == ExitCode.AUTH, refused.stdout + refused.stderr
+    assert "revoked" in refused.stdout
+    after = Registry.open(signed.tablet)
+    assert after.verifiers() == []  # every verifier's keys went
+    for store in (signed.session.paths.root, other.paths.root):
+        assert not store.exists() or not any(store.rglob("*.sqlite3")), store
