@@ -211,5 +211,5 @@ def test_kycdesk_sync_of_a_revoked_tablet_wipes_every_verifier_on_it(
     assert "revoked" in refused.stdout
     after = Registry.open(signed.tablet)
     assert after.verifiers() == []  # every verifier's keys went
-    for store in (signed.session.paths.root, other.paths.root):
-        assert not store.exists() or not any(store.rglob("*.sqlite3")), store
+    for folder in (signed.session.paths.root, other.paths.root):
+        assert not folder.exists() or not any(folder.rglob("*.sqlite3")), folder
