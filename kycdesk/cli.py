@@ -172,10 +172,14 @@ def _with_verifier(tablet: TabletPaths, args: argparse.Namespace) -> int:
     if args.command == "sync":
         from kycdesk.sync.credentials import VerifierCredential
         from kycdesk.sync.headless import run_headless_sync
+        from kycdesk.sync.tablet_hooks import hooks_for, office_identity_of
 
         _app = _qt_app(gui=False)  # kept alive: QtSql wants an application
+        # A proven revocation wipes the tablet once the run has closed the store.
         return run_headless_sync(paths, session.vault, server=args.server, token=args.token,
                                  kept=VerifierCredential(registry, session),
+                                 office=office_identity_of(registry, session),
+                                 hooks=hooks_for(registry, session),
                                  ignore_backoff=args.now, ca_bundle=args.ca_bundle,
                                  until_done=args.until_done, deadline_s=args.deadline,
                                  parallel=max(1, args.parallel),

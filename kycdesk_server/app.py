@@ -46,7 +46,7 @@ def build_services(store: ServerStore, config: ServerConfig) -> Services:
     registry = DeviceRegistry(store.db)
     for token in sorted(config.tokens):
         registry.register_lab_token(token)
-    devices = DeviceService(registry)
+    devices = DeviceService(registry, lease_days=config.lease_days)
     audit = AuditLog(store.db)
     locks = KeyedLocks()  # per photo id and per case's submission, in this process
     uploads = UploadStore(store.root, store.db, parts=store.partial_bytes,

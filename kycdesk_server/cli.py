@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a lab token accepted as a device of its own (tests, demos; "
                              "repeatable). Devices enrol with codes from `kycdesk-server "
                              "enrol-code`")
+    parser.add_argument("--lease-days", type=int, default=14, metavar="DAYS",
+                        help="how long a tablet may work without reaching the server "
+                             "before it locks (renewed by every sync; default 14)")
     parser.add_argument("--max-image-bytes", type=int, default=40 * 1024 * 1024,
                         help="largest photo accepted (default 40 MiB)")
     parser.add_argument("--upload-expiry", type=float, default=30 * 24 * 3600,
@@ -139,8 +142,8 @@ def s3_settings(args: argparse.Namespace) -> S3Settings | None:
                       sse=args.s3_sse)
 
 
-ADMIN_COMMANDS = ("enrol-code", "devices", "revoke", "revisions", "migrate", "ingest", "user",
-                  "audit", "reason-codes", "case", "forms")
+ADMIN_COMMANDS = ("enrol-code", "devices", "device", "revoke", "revisions", "migrate",
+                  "ingest", "user", "audit", "reason-codes", "case", "forms", "org-key")
 
 
 def build_admin_parser() -> argparse.ArgumentParser:
@@ -164,6 +167,11 @@ def build_admin_parser() -> argparse.ArgumentParser:
     revoke = sub.add_parser("revoke", parents=[common],
                             help="revoke a device: its credential stops working at once")
     revoke.add_argument("device_id", help="the device's id (see `devices`)")
+    revoke.add_argument("--whole-tablet", action="store_true",
+                        help="every device (verifier) of the device's tablet")
+    from kycdesk_server.device_cli import add_device_parsers
+
+    add_device_parsers(sub, common)
     revisions = sub.add_parser("revisions", parents=[common],
                                help="list every revision the server holds for a case")
     revisions.add_argument("case_id", help="the case's id")
@@ -210,17 +218,10 @@ def admin(argv: Sequence[str]) -> int:
         elif args.command == "enrol-code":
             for _ in range(max(1, args.count)):
                 print(registry.issue_code(timedelta(hours=args.ttl_hours)))
-        elif args.command == "devices":
-            for device in registry.list():
-                state = f"revoked {device.revoked_at}" if device.revoked_at else "active"
-                print(f"{device.id}  {state:34}  enrolled {device.enrolled_at}  "
-                      f"{device.name}")
-        elif args.command == "revoke":
-            if registry.get(args.device_id) is None:
-                print(f"kycdesk-server: no device {args.device_id}", file=sys.stderr)
-                return 1
-            done = registry.revoke(args.device_id)
-            print(f"{args.device_id} {'revoked' if done else 'was already revoked'}")
+        elif args.command in ("devices", "device", "revoke", "org-key"):
+            from kycdesk_server.device_cli import device_command
+
+            return device_command(args, store, registry)
         elif args.command == "user":
             from kycdesk_server.backoffice.user_cli import user_command
 
@@ -300,6 +301,7 @@ def build_app(args: argparse.Namespace) -> tuple[Any, Any]:
     config = ServerConfig(tokens=set(args.token), max_image_bytes=args.max_image_bytes,
                           control=args.control, faults=faults,
                           upload_expiry_s=args.upload_expiry, idle_timeout_s=args.idle_timeout,
+                          lease_days=max(1, args.lease_days),
                           metrics_allow=args.metrics_allow)
     args.data_dir.mkdir(parents=True, exist_ok=True)
     store = ServerStore(args.data_dir, args.database, s3=s3_settings(args),

@@ -17,4 +17,5 @@ class ServerConfig:
     upload_expiry_s: float = 30 * 24 * 3600  # partial uploads: devices are offline for weeks
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     metrics_allow: list[str] = field(default_factory=list)  # networks besides loopback
+    lease_days: int = 14                     # a tablet's offline lease, renewed by each pull
     idle_timeout_s: float = 60.0             # a request body that sends nothing for this long

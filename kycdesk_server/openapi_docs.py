@@ -15,8 +15,10 @@ UploadIdPath = Path(pattern=r"^[0-9a-f]{32}$", description="The upload's id")
 
 _WHY = {
     400: "Malformed request (bad ids, headers or metadata)",
-    401: "No credential, a wrong one, or a revoked device",
-    403: "The case belongs to another device (enrolment: the code is not valid)",
+    401: "No credential, or a wrong one",
+    403: "The device or its tablet was revoked (problem type ending `/device-revoked`, "
+         "with `proof`); the case belongs to another device (enrolment: the code is not "
+         "valid, or the tablet was revoked)",
     404: "No such upload or submission",
     409: "Conflicts with what the server holds (other content under the same id, an older "
          "revision, a wrong offset)",
@@ -41,7 +43,7 @@ _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schema
 def errors(*codes: int, body: bool = True) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: each status with its reason and a problem body (none for
     HEAD, whose answers have no body)."""
-    common = (400, 401, 411, 413, 422, 431, 503, 507)
+    common = (400, 401, 403, 411, 413, 422, 431, 503, 507)
     return {code: {"description": _WHY[code], **({"content": _PROBLEM} if body else {})}
             for code in sorted({*codes, *common})}
 

@@ -215,6 +215,32 @@ CREATE TABLE published_forms(
 """
 
 
+# Version 7: protecting the tablets (issue 18). A device is one verifier's store on one
+# tablet: `tablet_id` groups a tablet's devices (revoking a tablet revokes them all, and
+# any device enrolled later with its id), `verifier_name` is what the office sees.
+# `office_secret` (hex of 32 random bytes; NULL for devices enrolled before this version:
+# they never received one) keys the revocation proof, the lease and the supervisor codes
+# (kycdesk/core/office_codes.py). `revoked_by` names who revoked. `device_releases`: a
+# supervisor's release of a wrong-PIN lockout, delivered to the tablet by any other
+# verifier's pull until the released device itself pulls again. `server_settings`: the
+# organisation's recovery public key (and what else the office sets at run time).
+_V7 = """
+ALTER TABLE devices ADD COLUMN tablet_id TEXT;
+ALTER TABLE devices ADD COLUMN verifier_name TEXT;
+ALTER TABLE devices ADD COLUMN office_secret TEXT;
+ALTER TABLE devices ADD COLUMN revoked_by TEXT;
+CREATE INDEX devices_by_tablet ON devices(tablet_id);
+CREATE TABLE revoked_tablets(
+    tablet_id TEXT PRIMARY KEY, revoked_at TEXT NOT NULL, revoked_by TEXT NOT NULL);
+CREATE TABLE device_releases(
+    device_id TEXT PRIMARY KEY, tablet_id TEXT NOT NULL, granted_at TEXT NOT NULL,
+    granted_by TEXT NOT NULL, consumed_at TEXT);
+CREATE INDEX device_releases_by_tablet ON device_releases(tablet_id, consumed_at);
+CREATE TABLE server_settings(
+    name TEXT PRIMARY KEY, value TEXT NOT NULL, set_at TEXT NOT NULL, set_by TEXT NOT NULL)
+"""
+
+
 def _v6(db: Database) -> None:
     """The two-way tables; every device's held set starts as the cases it owns and has
     submitted (what a device of the one-way version holds with the server's authority)."""
@@ -248,7 +274,8 @@ def _v4(db: Database) -> None:
     _script(_V4_APPEND_ONLY[db.dialect])(db)
 
 
-MIGRATIONS: list[Migration] = [_script(_V1), _script(_V2), _script(_V3), _v4, _v5, _v6]
+MIGRATIONS: list[Migration] = [_script(_V1), _script(_V2), _script(_V3), _v4, _v5, _v6,
+                               _script(_V7)]
 LATEST = len(MIGRATIONS)
 
 

@@ -173,7 +173,8 @@ def test_a_revoked_device_is_refused_at_once_and_alone(server: ServerHandle) -> 
     revoked = _admin(server, "revoke", enrolled["device_id"])
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
     refused = httpx.get(health, headers=_auth(enrolled["credential"]))
-    assert refused.status_code == 401 and refused.json()["title"] == "Device revoked"
+    assert refused.status_code == 403 and refused.json()["title"] == "Device revoked"
+    assert refused.json()["type"].endswith("/device-revoked")
     assert httpx.get(health, headers=_auth(TOKEN)).status_code == 200
     assert _admin(server, "revoke", "dev-nonexistent").returncode == 1
 

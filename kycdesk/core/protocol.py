@@ -362,6 +362,12 @@ class PullReply(_Reply):
     token: str = Field(min_length=1, max_length=200)
     changes: list[PulledChange]
     more: bool  # another page is waiting: pull again at once with the new token
+    # The device's renewed lease (every successful pull; None from an older server or
+    # a device without an office secret).
+    lease: Lease | None = None
+    # Other devices (verifiers) of this tablet whose wrong-PIN lockout a supervisor
+    # released: the tablet clears their lock.
+    released_devices: list[str] = Field(default_factory=list, max_length=1000)
 
 
 

@@ -45,6 +45,7 @@ from kycdesk.core.protocol import (
     parse_repr_digest,
 )
 from kycdesk.sync.errors import RunCutError, SyncCancelledError, SyncError, UploadGoneError
+from kycdesk.sync.office import OfficeIdentity, is_revoked_problem, revoked_answer
 from kycdesk.sync.server_url import url_problem
 from kycdesk.sync.transport import (
     FLOOR_RATE,
@@ -219,11 +220,14 @@ class SyncClient:
                  timeout: httpx.Timeout | None = None, ca_bundle: str | None = None,
                  transport: httpx.BaseTransport | None = None,
                  stall_s: float = STALL_S,
-                 request_deadline_s: float = REQUEST_DEADLINE_S) -> None:
+                 request_deadline_s: float = REQUEST_DEADLINE_S,
+                 office: OfficeIdentity | None = None) -> None:
         if (refused := url_problem(base_url)) is not None:
             raise SyncError(FailureKind.PERMANENT, refused)
         self.base_url = base_url.rstrip("/")
         self.device_id = device_id
+        # Checks a "revoked" answer's proof (None: enrolled without one; never wipes).
+        self.office = office
         self.stall_s = stall_s
         self.request_deadline_s = request_deadline_s
         trust = _trust(ca_bundle)
@@ -281,13 +285,27 @@ class SyncClient:
                     kwargs["content"], kwargs["timeout"].read + self.stall_s)
         try:
             with deadline(self.request_deadline_s + body_bytes / FLOOR_RATE):
-                return self._http.request(method, url, **kwargs)
+                response = self._http.request(method, url, **kwargs)
         except SyncCancelledError:
             raise
         except httpx.TransportError as exc:
             if (cut := self._cut()) is not None:  # the run's deadline, or a cancel
                 raise cut from exc
             raise self._transport_failure(exc, unclear_on_failure) from exc
+        self._stop_if_revoked(response)
+        return response
+
+    def _stop_if_revoked(self, response: httpx.Response) -> None:
+        """Every answer passes here: a 403 `device-revoked` stops the sync at once —
+        `DeviceRevokedError` if its proof checks, a plain AUTH error if not."""
+        if response.status_code != 403:
+            return
+        try:
+            problem = response.json()
+        except ValueError:
+            return
+        if is_revoked_problem(problem):
+            raise revoked_answer(problem, self.office)
 
     @staticmethod
     def _transport_failure(exc: httpx.TransportError, unclear_on_failure: bool) -> SyncError:
@@ -540,6 +558,7 @@ class SyncClient:
                     offset = 0
                 else:
                     response.read()
+                    self._stop_if_revoked(response)
                     if response.status_code == 416:  # our partial copy is not a prefix
                         part.unlink(missing_ok=True)
                     raise self._failure(response, "a photo of this case")

@@ -41,7 +41,7 @@ from kycdesk.core.protocol import (
 from kycdesk.core.records import ImageRecord, SyncCase
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
-from kycdesk.sync.errors import SyncCancelledError, SyncError
+from kycdesk.sync.errors import DeviceRevokedError, SyncCancelledError, SyncError
 from kycdesk.sync.photo_upload import PhotoOutcome, PhotoUploader, UploadPolicy
 from kycdesk.sync.progress import CaseProgress, TransferMeter
 from kycdesk.sync.pull import NEEDS_HANDOVER, PullStep, PullStore
@@ -129,6 +129,7 @@ class SyncEngine:
         except SyncError as exc:
             if exc.kind is FailureKind.AUTH:
                 result.auth_error = str(exc)
+                result.revoked = isinstance(exc, DeviceRevokedError)
                 return False
             if exc.status == 404:  # a server without the pull (older): push only
                 log.info("the server offers no pull: %s", exc)
@@ -160,8 +161,10 @@ class SyncEngine:
                 break
             except SyncError as exc:
                 if exc.kind is FailureKind.AUTH:
-                    # The token is wrong for every case: stop, leave everything queued.
+                    # The token is wrong for every case (or the device was revoked):
+                    # stop, leave everything queued.
                     result.auth_error = str(exc)
+                    result.revoked = isinstance(exc, DeviceRevokedError)
                     break
                 if exc.status == 403 and self.puller is not None:
                     # Another device owns the case (an imported copy): not a failure the

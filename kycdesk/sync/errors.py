@@ -46,3 +46,14 @@ class UploadGoneError(Exception):
     def __init__(self, message: str, *, damaged: bool = False) -> None:
         super().__init__(message)
         self.damaged = damaged
+
+
+class DeviceRevokedError(SyncError):
+    """The office revoked this device (or its tablet), and the answer carried the proof
+    only the office secret gives (kycdesk.core.office_codes): the sync stops for good and
+    the app wipes the tablet. Never raised on an answer whose proof does not check — that
+    one is a plain AUTH SyncError (a hostile network must not be able to wipe a tablet)."""
+
+    def __init__(self) -> None:
+        super().__init__(FailureKind.AUTH, "The office revoked this tablet's access; kycdesk "
+                         "stops syncing and removes the cases it holds.", status=403)

@@ -30,7 +30,8 @@ from kycdesk.sync.credentials import (
     server_url_from,
 )
 from kycdesk.sync.engine import PARALLEL_UPLOADS, SyncEngine
-from kycdesk.sync.errors import SyncCancelledError, SyncError
+from kycdesk.sync.errors import DeviceRevokedError, SyncCancelledError, SyncError
+from kycdesk.sync.office import OfficeHooks, OfficeIdentity
 from kycdesk.sync.progress import CaseProgress, describe, format_bytes, format_duration
 from kycdesk.sync.status import RunResult
 from kycdesk.sync.transport import STALL_S
@@ -63,6 +64,7 @@ class Totals:
     sent_bytes: int = 0
     runs: int = 0
     auth_error: str | None = None
+    revoked: bool = False      # the office revoked this device (proven): the app wipes
     cancelled: bool = False
     deadline_passed: bool = False
     waiting: dict[str, str] = field(default_factory=dict)   # case -> why (the office acts)
@@ -85,6 +87,7 @@ class Totals:
         self.photo_bytes += result.uploaded_bytes
         self.sent_bytes += result.sent_bytes
         self.auth_error = result.auth_error
+        self.revoked = self.revoked or result.revoked
         self.cancelled = result.cancelled
         self.deadline_passed = self.deadline_passed or result.deadline_passed
 
@@ -95,6 +98,8 @@ def run_headless_sync(paths: DataPaths, vault: Vault, *, server: str | None,
                       ca_bundle: str | None = None,
                       until_done: bool = False, deadline_s: float | None = None,
                       parallel: int = PARALLEL_UPLOADS, stall_s: float = STALL_S,
+                      office: OfficeIdentity | None = None,
+                      hooks: OfficeHooks | None = None,
                       out: TextIO = sys.stdout) -> int:
     """`kycdesk sync --once`: what is due now. With `until_done`, keep going through cuts
     and offline spells until nothing is due or `deadline_s` has passed (kiosks run it
@@ -127,7 +132,7 @@ def run_headless_sync(paths: DataPaths, vault: Vault, *, server: str | None,
         with standalone_sync_store(paths, vault=vault) as store:
             device = device_id(paths)
             with SyncClient(url, lookup.token, device_id=device, ca_bundle=ca_bundle,
-                            stall_s=stall_s) as client:
+                            stall_s=stall_s, office=office) as client:
                 if ends is not None:
                     # The deadline is the run's: requests in flight then are cut (their
                     # bytes stay on the server, resumable), not left to their own limits.
@@ -142,12 +147,17 @@ def run_headless_sync(paths: DataPaths, vault: Vault, *, server: str | None,
                         totals.deadline_passed = True
                         break
                     except SyncError as exc:
+                        if isinstance(exc, DeviceRevokedError):
+                            totals.auth_error, totals.revoked = str(exc), True
+                            break
                         if exc.kind is FailureKind.AUTH:
                             print(exc, file=out)
                             return ExitCode.AUTH
                         offline = str(exc)
                     if offline is None:
-                        totals.add(engine.run_once(ignore_backoff=ignore_backoff))
+                        result = engine.run_once(ignore_backoff=ignore_backoff)
+                        totals.add(result)
+                        _report_office(result, hooks or OfficeHooks())
                         if totals.auth_error or totals.cancelled:
                             break
                     if not until_done:
@@ -167,7 +177,24 @@ def run_headless_sync(paths: DataPaths, vault: Vault, *, server: str | None,
         return ExitCode.AUTH
     finally:
         lock.release()
+    if totals.revoked:
+        # The store is closed and the lock released: the app's wipe may take them.
+        print(totals.auth_error, file=out)
+        if hooks is not None and hooks.on_revoked is not None:
+            hooks.on_revoked()
+        return ExitCode.AUTH
     return _summary(totals, paths, offline, time.monotonic() - began, out)
+
+
+def _report_office(result: RunResult, hooks: OfficeHooks) -> None:
+    """A run's lease and releases to the caller (the verifiers' registry)."""
+    pulled = result.pull
+    if pulled is None:
+        return
+    if pulled.lease is not None and hooks.on_lease is not None:
+        hooks.on_lease(*pulled.lease)
+    if pulled.released_devices and hooks.on_released is not None:
+        hooks.on_released(list(pulled.released_devices))
 
 
 def _next_wait(store: SyncStoreAdapter, ends: float | None, offline: bool) -> float | None:

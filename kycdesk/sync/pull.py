@@ -119,6 +119,10 @@ class PullStep:
                 raise
             outcome.applied += self.store.apply_pull(reply, resync=resync)
             outcome.pages += 1
+            if reply.lease is not None:
+                outcome.lease = (reply.lease.expires_at, reply.lease.proof)
+            outcome.released_devices.extend(d for d in reply.released_devices
+                                            if d not in outcome.released_devices)
             self.page = min(self.limit, self.page * 2)
             if not reply.more:
                 return

@@ -11,6 +11,7 @@ class SyncState:
     SYNCING = "syncing"
     OFFLINE = "offline"
     AUTH_NEEDED = "auth-needed"
+    REVOKED = "revoked"      # the office revoked this tablet (proven): sync stopped for good
     NOT_CONFIGURED = "not-configured"
 
 
@@ -26,6 +27,11 @@ class PullOutcome:
     handover_requests: int = 0
     released: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what did not work (it is retried)
+    # The newest lease a page carried, as sent: (expires_at, proof) — checked by whoever
+    # records it (the verifiers' registry), not here.
+    lease: tuple[str, str] | None = None
+    # Other devices (verifiers) of this tablet whose wrong-PIN lockout the office released.
+    released_devices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -34,6 +40,7 @@ class RunResult:
     failed: dict[str, str] = field(default_factory=dict)        # case id -> message
     permanent: set[str] = field(default_factory=set)
     auth_error: str | None = None
+    revoked: bool = False  # the office revoked this device, proven (auth_error says so too)
     cancelled: bool = False
     deadline_passed: bool = False  # the run's deadline cut it (the cases stay due)
     uploaded_images: int = 0

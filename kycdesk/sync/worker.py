@@ -6,6 +6,12 @@ Runs the engine when asked ("Sync now", a case became READY, the network came ba
 on a periodic timer, and when the earliest backoff expires. Reports by signal; the GUI
 talks to it through `SyncController`, which lives in the GUI thread. Cancel is
 cooperative (checked between and within uploads) and leaves a resumable state.
+
+The tablet's protection (issue 18): given the store's `OfficeIdentity`, a proven
+revocation stops the worker for good (state REVOKED, no further run) and calls
+`OfficeHooks.on_revoked` — in this thread, after the client is closed; the app then
+closes the store and wipes the tablet. Each run's lease and released devices go to
+`on_lease` / `on_released` (kycdesk.sync.office).
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from kycdesk.persistence.writer import PersistenceWriter
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.engine import PARALLEL_UPLOADS, SyncEngine
-from kycdesk.sync.errors import SyncCancelledError, SyncError
+from kycdesk.sync.errors import DeviceRevokedError, SyncCancelledError, SyncError
+from kycdesk.sync.office import OfficeHooks, OfficeIdentity
 from kycdesk.sync.status import RunResult, SyncState
 from kycdesk.sync.transport import STALL_S
 
@@ -41,12 +48,17 @@ class SyncWorker(QObject):
     runFinished = Signal(object)          # RunResult
     stopped = Signal()
     _runRequested = Signal(bool)
-    _configureRequested = Signal(str, str, str)
+    _configureRequested = Signal(str, str, str, object)
 
     def __init__(self, paths: DataPaths, writer: PersistenceWriter, *,
                  backoff: Backoff | None = None, periodic_ms: int = PERIODIC_MS,
-                 parallel: int = PARALLEL_UPLOADS, stall_s: float = STALL_S) -> None:
+                 parallel: int = PARALLEL_UPLOADS, stall_s: float = STALL_S,
+                 office: OfficeIdentity | None = None,
+                 hooks: OfficeHooks | None = None) -> None:
         super().__init__()
+        self._office = office
+        self._hooks = hooks or OfficeHooks()
+        self._revoked = False
         self._parallel = parallel
         self._stall_s = stall_s
         self._paths = paths
@@ -71,8 +83,10 @@ class SyncWorker(QObject):
     def request_sync(self, now: bool = False) -> None:
         self._runRequested.emit(now)
 
-    def configure(self, url: str, token: str, ca_bundle: str = "") -> None:
-        self._configureRequested.emit(url, token, ca_bundle)
+    def configure(self, url: str, token: str, ca_bundle: str = "",
+                  office: OfficeIdentity | None = None) -> None:
+        """`office`: what a new enrolment gave (None keeps what the worker had)."""
+        self._configureRequested.emit(url, token, ca_bundle, office)
 
     def cancel(self) -> None:
         """Stop now: requests in flight are cut (as by `kycdesk sync --deadline`); what
@@ -100,10 +114,13 @@ class SyncWorker(QObject):
         self._retry.timeout.connect(lambda: self._run(False))
         self.stateChanged.emit(SyncState.IDLE if self._url else SyncState.NOT_CONFIGURED, "")
 
-    @Slot(str, str, str)
-    def _configure(self, url: str, token: str, ca_bundle: str) -> None:
+    @Slot(str, str, str, object)
+    def _configure(self, url: str, token: str, ca_bundle: str,
+                   office: OfficeIdentity | None) -> None:
         self._url, self._token = url or None, token or None
         self._ca_bundle = ca_bundle or None
+        if office is not None:
+            self._office = office
         self.stateChanged.emit(SyncState.IDLE if self._url and self._token
                                else SyncState.NOT_CONFIGURED, "")
 
@@ -112,7 +129,7 @@ class SyncWorker(QObject):
         if self._running:
             self._rerun = True
             return
-        if self._store is None:
+        if self._store is None or self._revoked:
             return
         if not self._url or not self._token:
             self.stateChanged.emit(SyncState.NOT_CONFIGURED,
@@ -135,7 +152,8 @@ class SyncWorker(QObject):
         self.stateChanged.emit(SyncState.SYNCING, "")
         try:
             client = SyncClient(self._url, self._token, device_id=self._device,
-                                ca_bundle=self._ca_bundle, stall_s=self._stall_s)
+                                ca_bundle=self._ca_bundle, stall_s=self._stall_s,
+                                office=self._office)
         except SyncError as exc:
             self.stateChanged.emit(SyncState.NOT_CONFIGURED, str(exc))
             return RunResult(auth_error=str(exc))
@@ -147,6 +165,8 @@ class SyncWorker(QObject):
                 client.health()
             except SyncCancelledError:
                 return RunResult(cancelled=True)
+            except DeviceRevokedError as exc:
+                return self._stop_revoked(RunResult(auth_error=str(exc), revoked=True))
             except SyncError as exc:
                 state = SyncState.AUTH_NEEDED if exc.kind is FailureKind.AUTH \
                     else SyncState.OFFLINE
@@ -160,15 +180,44 @@ class SyncWorker(QObject):
         finally:
             self._client = None
             client.close()
+        self._report_office(result)
+        if result.revoked:
+            return self._stop_revoked(result)
         if result.auth_error:
             self.stateChanged.emit(SyncState.AUTH_NEEDED, result.auth_error)
         else:
             self.stateChanged.emit(SyncState.IDLE, "")
         return result
 
+    def _report_office(self, result: RunResult) -> None:
+        """The run's lease and releases to the app (a failing hook is the app's bug: it
+        is logged, the sync goes on)."""
+        pulled = result.pull
+        if pulled is None:
+            return
+        try:
+            if pulled.lease is not None and self._hooks.on_lease is not None:
+                self._hooks.on_lease(*pulled.lease)
+            if pulled.released_devices and self._hooks.on_released is not None:
+                self._hooks.on_released(list(pulled.released_devices))
+        except Exception:
+            log.exception("recording the lease or a release failed")
+
+    def _stop_revoked(self, result: RunResult) -> RunResult:
+        """Proven revocation: no run ever again in this worker; the app wipes."""
+        self._revoked = True
+        for timer in (self._periodic, self._retry):
+            if timer is not None:
+                timer.stop()
+        log.warning("the office revoked this device: sync stopped, the tablet is wiped")
+        self.stateChanged.emit(SyncState.REVOKED, result.auth_error or "")
+        if self._hooks.on_revoked is not None:
+            self._hooks.on_revoked()
+        return result
+
     def _schedule_retry(self) -> None:
         """Wake up when the earliest backoff expires (not only on the periodic timer)."""
-        if self._store is None or self._retry is None:
+        if self._store is None or self._retry is None or self._revoked:
             return
         due = self._store.next_due_at()
         if due is None:
@@ -222,11 +271,12 @@ class SyncController(QObject):
     def start(self) -> None:
         self.sync_thread.start()
 
-    def configure(self, url: str, token: str, ca_bundle: str = "") -> None:
+    def configure(self, url: str, token: str, ca_bundle: str = "",
+                  office: OfficeIdentity | None = None) -> None:
         # Known here at once ("Sync now" right after Settings is saved), not only when
         # the worker's state comes back.
         self.configured = bool(url and token)
-        self.worker.configure(url, token, ca_bundle)
+        self.worker.configure(url, token, ca_bundle, office)
 
     def request_sync(self, now: bool = False) -> None:
         self.worker.request_sync(now)

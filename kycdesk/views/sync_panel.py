@@ -20,6 +20,7 @@ STATE_TEXT = {
                        "can be reached",
     SyncState.AUTH_NEEDED: "Sync stopped: the device token was refused — open Settings",
     SyncState.NOT_CONFIGURED: "Sync not set up — open Settings to enter the server",
+    SyncState.REVOKED: "The office revoked this tablet — its cases are being removed",
 }
 
 
@@ -114,7 +115,8 @@ class SyncPanel(QWidget):
                                                                                      state)
         self.state_label.setText(text)
         self.state_label.setToolTip(detail)
-        bad = state in (SyncState.AUTH_NEEDED, SyncState.NOT_CONFIGURED, SyncState.OFFLINE)
+        bad = state in (SyncState.AUTH_NEEDED, SyncState.NOT_CONFIGURED, SyncState.OFFLINE,
+                        SyncState.REVOKED)
         self.state_label.setStyleSheet(f"color: {ERROR_COLOUR};" if bad else "")
         syncing = state == SyncState.SYNCING
         self.bar.setVisible(syncing)

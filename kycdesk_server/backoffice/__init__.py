@@ -21,6 +21,7 @@ def register_backoffice(app: FastAPI, store: ServerStore, config: ServerConfig) 
         api,
         casework_api,
         casework_pages,
+        device_pages,
         pages,
         review_api,
         review_pages,
@@ -53,3 +54,4 @@ def register_backoffice(app: FastAPI, store: ServerStore, config: ServerConfig) 
     app.include_router(review_api.router)
     app.include_router(casework_api.router)
     app.include_router(casework_pages.router)
+    app.include_router(device_pages.router)

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from kycdesk_server.backoffice.accounts import AccountService
 from kycdesk_server.backoffice.assignments import AssignmentService
 from kycdesk_server.backoffice.audit import AuditLog
+from kycdesk_server.backoffice.device_admin import DeviceAdmin
 from kycdesk_server.backoffice.form_publishing import FormPublisher
 from kycdesk_server.backoffice.handovers import HandoverService
 from kycdesk_server.backoffice.review import ReviewService
 from kycdesk_server.backoffice.sealing import Sealer, load_or_create_key
 from kycdesk_server.backoffice.sessions import SessionPolicy, SessionStore
+from kycdesk_server.devices import DeviceRegistry
 from kycdesk_server.storage import ServerStore
 
 
@@ -25,6 +27,7 @@ class OfficeServices:
     assignments: AssignmentService
     handovers: HandoverService
     forms: FormPublisher
+    devices: DeviceAdmin
 
     @classmethod
     def open(cls, store: ServerStore,
@@ -37,4 +40,5 @@ class OfficeServices:
         return cls(audit, sessions, accounts,
                    ReviewService(store.db, audit, store.blobs, forms=store.forms),
                    assignments, HandoverService(store.db, audit, assignments),
-                   FormPublisher(store.db, audit, store.forms))
+                   FormPublisher(store.db, audit, store.forms),
+                   DeviceAdmin(DeviceRegistry(store.db), audit))

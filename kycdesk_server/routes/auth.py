@@ -1,6 +1,7 @@
 """Device authentication as a dependency: a `/v1/…` route receives the device id
-(`DeviceId`), or the request is answered 401 before the route runs. The bearer scheme is
-part of the OpenAPI contract."""
+(`DeviceId`), or the request is answered before the route runs — 401 (no credential, a
+wrong one) or 403 `device-revoked` with its proof (the device or its tablet was revoked;
+services.devices.revoked_refusal). The bearer scheme is part of the OpenAPI contract."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def device_service(request: Request) -> DeviceService:
 async def device_id(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         devices: Annotated[DeviceService, Depends(device_service)]) -> str:
-    """The authenticated device's id (401 for no credential, a wrong one, a revoked
-    device)."""
+    """The authenticated device's id (401 for no credential or a wrong one; 403
+    `device-revoked` for a revoked device or tablet)."""
     token = credentials.credentials.strip() if credentials is not None else ""
     return await asyncio.to_thread(devices.authenticate, token)
 

@@ -33,7 +33,12 @@ ImageId = Annotated[str, Path(pattern=UUID_TEXT, description="The photo's client
                      "decisions, corrections, handovers, forms); 412: resync",
              responses=errors(412))
 async def pull(body: PullRequest, device: DeviceId, services: AppServices) -> JSONResponse:
-    reply = await asyncio.to_thread(services.pull.pull, device, body)
+    def answer() -> PullReply:
+        reply = services.pull.pull(device, body)
+        lease, released = services.devices.after_pull(device)
+        return reply.model_copy(update={"lease": lease, "released_devices": released})
+
+    reply = await asyncio.to_thread(answer)
     # Unused fields left out: an empty pull stays one small answer.
     return JSONResponse(reply.model_dump(mode="json", exclude_defaults=True))
 

@@ -12,13 +12,16 @@ from fastapi.responses import JSONResponse
 from kycdesk.core.protocol import (
     API_VERSION,
     ENROL_PATH,
+    LEASE_PATH,
     EnrolledDevice,
     Enrolment,
     Health,
     HeldImage,
+    Lease,
     Receipt,
     Submission,
 )
+from kycdesk_server.errors import RequestRefusedError
 from kycdesk_server.openapi_docs import CaseIdPath, errors
 from kycdesk_server.routes.auth import AppServices, DeviceId
 from kycdesk_server.storage import StoredSubmission
@@ -40,9 +43,24 @@ def receipt(stored: StoredSubmission) -> Receipt:
              summary="Trade a one-time enrolment code for this device's credential",
              responses=errors(403))
 async def enrol(enrolment: Enrolment, services: AppServices) -> EnrolledDevice:
-    device, credential = await asyncio.to_thread(services.devices.enrol, enrolment.code,
-                                                 enrolment.device_name)
-    return EnrolledDevice(device_id=device.id, credential=credential)
+    enrolled = await asyncio.to_thread(services.devices.enrol, enrolment.code,
+                                       enrolment.device_name, tablet_id=enrolment.tablet_id,
+                                       verifier_name=enrolment.verifier_name)
+    return EnrolledDevice(device_id=enrolled.device.id, credential=enrolled.credential,
+                          office_secret=services.devices.office_secret_b64(enrolled.device),
+                          org_recovery_key=enrolled.org_recovery_key)
+
+
+@router.get(LEASE_PATH, response_model=Lease,
+            summary="Renew this device's offline lease (also in every pull answer)",
+            responses=errors(404))
+async def lease(device: DeviceId, services: AppServices) -> Lease:
+    found = await asyncio.to_thread(services.devices.lease, device)
+    if found is None:
+        raise RequestRefusedError(404, "No lease for this device",
+                                  "This device was enrolled before leases existed; enrol "
+                                  "it again.")
+    return found
 
 
 @router.get("/v1/health", response_model=Health, responses=errors())

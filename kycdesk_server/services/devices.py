@@ -1,9 +1,28 @@
-"""Who a request comes from and which cases it may touch (rules: kycdesk_server.devices).
+"""Who a request comes from and which cases it may touch (rules: kycdesk_server.devices),
+and what protects the tablets (issue 18): the revoked answer with its proof, the lease,
+the wrong-PIN releases, the organisation's recovery key handed out at enrolment.
 Blocking (the database): call from a worker thread."""
 
 from __future__ import annotations
 
-from kycdesk_server.devices import Device, DeviceRegistry, EnrolmentRefusedError
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from kycdesk.core.office_codes import (
+    DEFAULT_LEASE_DAYS,
+    lease_expiry,
+    lease_proof,
+    revocation_proof,
+)
+from kycdesk.core.protocol import DEVICE_REVOKED_TYPE, Lease
+from kycdesk_server import org_key
+from kycdesk_server.devices import (
+    Device,
+    DeviceRegistry,
+    EnrolmentRefusedError,
+    TabletRevokedError,
+)
 from kycdesk_server.errors import RequestRefusedError
 
 
@@ -13,12 +32,33 @@ def _not_yours() -> RequestRefusedError:
                                "neither read nor change it.")
 
 
-class DeviceService:
-    def __init__(self, registry: DeviceRegistry) -> None:
-        self.registry = registry
+def revoked_refusal(device: Device) -> RequestRefusedError:
+    """403 `device-revoked` with the proof only the device's office secret gives (a
+    device enrolled before office secrets gets `proof: null` and cannot wipe on it)."""
+    secret = device.office_secret
+    return RequestRefusedError(
+        403, "Device revoked",
+        "This device's access was revoked by the office; it sends nothing more and "
+        "removes the cases it holds.", type=DEVICE_REVOKED_TYPE,
+        proof=revocation_proof(secret, device.id) if secret else None)
 
-    def authenticate(self, credential: str) -> str:
-        """The id of the device holding this credential (401 otherwise)."""
+
+@dataclass(frozen=True)
+class Enrolled:
+    device: Device
+    credential: str
+    org_recovery_key: str | None  # base64, or None if the office has set none
+
+
+class DeviceService:
+    def __init__(self, registry: DeviceRegistry, *,
+                 lease_days: int = DEFAULT_LEASE_DAYS) -> None:
+        self.registry = registry
+        self.lease_days = lease_days
+
+    def authenticated(self, credential: str) -> Device:
+        """The device holding this credential: 401 without one or for a wrong one, 403
+        `device-revoked` (with its proof) if it or its tablet was revoked."""
         if not credential:
             raise RequestRefusedError(401, "Authentication required",
                                       "No device token was sent.")
@@ -26,21 +66,59 @@ class DeviceService:
         if device is None:
             raise RequestRefusedError(401, "Invalid device token",
                                       "The device token is wrong.")
-        if device.revoked_at is not None:
-            raise RequestRefusedError(401, "Device revoked",
-                                      "This device's access was revoked; ask your "
-                                      "administrator for a new enrolment code.")
-        return device.id
+        if device.revoked:
+            raise revoked_refusal(device)
+        return device
 
-    def enrol(self, code: str, name: str) -> tuple[Device, str]:
-        """A new device and its credential for a one-time code (403 if it is not valid)."""
+    def authenticate(self, credential: str) -> str:
+        return self.authenticated(credential).id
+
+    def enrol(self, code: str, name: str, *, tablet_id: str | None = None,
+              verifier_name: str | None = None) -> Enrolled:
+        """A new device and its credential for a one-time code (403 if it is not valid,
+        or names a revoked tablet)."""
         try:
-            return self.registry.enrol(code, name)
+            device, credential = self.registry.enrol(code, name, tablet_id=tablet_id,
+                                                     verifier_name=verifier_name)
         except EnrolmentRefusedError:
             raise RequestRefusedError(403, "Enrolment code not valid",
                                       "The code is unknown, was already used, or has "
                                       "expired; ask your administrator for a new one.") \
                 from None
+        except TabletRevokedError:
+            raise RequestRefusedError(403, "Tablet revoked",
+                                      "This tablet was revoked by the office; it cannot "
+                                      "enrol again until the office re-issues it.") \
+                from None
+        return Enrolled(device, credential, self.registry.setting(org_key.SETTING))
+
+    @staticmethod
+    def office_secret_b64(device: Device) -> str | None:
+        secret = device.office_secret
+        return base64.b64encode(secret).decode("ascii") if secret else None
+
+    def lease(self, device_id: str, now: datetime | None = None) -> Lease | None:
+        """The lease this answer renews (None for a device without an office secret)."""
+        device = self.registry.get(device_id)
+        return self._lease(device, now) if device is not None else None
+
+    def _lease(self, device: Device, now: datetime | None = None) -> Lease | None:
+        if device.office_secret is None:
+            return None
+        expires_at = lease_expiry(now or datetime.now(UTC), self.lease_days)
+        return Lease(expires_at=expires_at,
+                     proof=lease_proof(device.office_secret, device.id, expires_at))
+
+    def after_pull(self, device_id: str) -> tuple[Lease | None, list[str]]:
+        """What every successful pull answer carries besides the changes: the renewed
+        lease and the tablet's other devices released from a wrong-PIN lockout."""
+        device = self.registry.get(device_id)
+        if device is None:
+            return None, []
+        return self._lease(device), self.registry.releases_for(device)
+
+    def released_devices(self, device_id: str) -> list[str]:
+        return self.after_pull(device_id)[1]
 
     def claim(self, case_id: str, device_id: str) -> None:
         """Before a write: the case becomes this device's if it was nobody's (403 if it
