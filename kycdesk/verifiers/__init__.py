@@ -1,0 +1,1 @@
+"""Verifiers on the device (issue 18): registry, PIN rules, sign-in, wipe, migration."""
