@@ -1,1 +1,6 @@
-"""Verifiers on the device (issue 18): registry, PIN rules, sign-in, wipe, migration."""
+"""Verifiers on the tablet: a registry of who may sign in, each with their own PIN-
+wrapped keys and their own encrypted store (docs/security.md, *Verifiers*).
+
+Sits between `kycdesk.sync` and `kycdesk.persistence` (it may import persistence,
+security, core and paths; sync, models, views and the app may import it).
+"""
