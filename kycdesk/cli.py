@@ -18,7 +18,7 @@ from kycdesk.core.clock import file_stamp
 from kycdesk.core.states import CaseStatus
 from kycdesk.exit_codes import ExitCode
 from kycdesk.logging_setup import configure as configure_logging
-from kycdesk.paths import DataPaths, resolve
+from kycdesk.paths import DataPaths, resolve, resolve_tablet
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +130,11 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.startup_check:
         from kycdesk.app import run_app
 
-        return run_app(paths, startup_check=True)
+        return run_app(resolve_tablet(getattr(args, "data_dir", None)), startup_check=True)
     if args.command is None:
         from kycdesk.app import run_app
 
-        return run_app(paths)
+        return run_app(resolve_tablet(getattr(args, "data_dir", None)))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # headless commands draw no window
     if args.command == "doctor":
         return _doctor(paths, move_aside=args.move_damaged_database_aside,

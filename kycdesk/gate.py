@@ -98,11 +98,13 @@ class Gate(QObject):
             window.showFullScreen()
             return
         geometry = self.settings.get(WINDOW_GEOMETRY)
-        if not (geometry and window.restoreGeometry(QByteArray(geometry))):
+        offscreen = QGuiApplication.platformName() == "offscreen"  # tests: no window manager
+        if not (geometry and window.restoreGeometry(QByteArray(geometry))) and not offscreen:
             fill_screen(window)
         window.show()
-        window.raise_()
-        window.activateWindow()
+        if not offscreen:  # in front of the window it replaces
+            window.raise_()
+            window.activateWindow()
 
     # -- signed in ----------------------------------------------------------------------
     @Slot(object)

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from kycdesk.paths import DataPaths
+from kycdesk.security.keys import DataKey, UnlockedKeys
+from kycdesk.security.vault import Vault
 from kycdesk.verifiers.errors import (
     LeaseExpiredError,
     PinRuleError,
@@ -20,6 +22,7 @@ from kycdesk.verifiers.errors import (
     VerifierLockedError,
     WrongPinAttemptError,
 )
+from kycdesk.verifiers.session import Session
 
 GOOD_CODE = "ABCD EFGH JKLM NOPQ"
 
@@ -32,14 +35,6 @@ class FakeInfo:
     retry_at: datetime | None = None
     locked: str | None = None
     enrolled: bool = False
-
-
-@dataclass(frozen=True)
-class FakeSession:
-    verifier_id: str
-    name: str
-    paths: DataPaths
-    vault: Any = None
 
 
 @dataclass
@@ -75,10 +70,12 @@ class FakeRegistry:
     def _now(self) -> datetime:
         return self.now() if self.now is not None else datetime.now(UTC)
 
-    def _session(self, record: _Record) -> FakeSession:
+    def _session(self, record: _Record) -> Session:
         paths = DataPaths(root=self.root / "verifiers" / record.verifier_id,
                           log_dir=self.root / "logs")
-        return FakeSession(record.verifier_id, record.name, paths)
+        key = DataKey.create()  # a fresh key per session: no argon2 in these tests
+        return Session(record.verifier_id, record.name, paths,
+                       Vault(UnlockedKeys(record.verifier_id, key, {key.key_id: key})))
 
     # -- the registry's interface --------------------------------------------------------
     def verifiers(self) -> list[FakeInfo]:
@@ -86,15 +83,15 @@ class FakeRegistry:
         return [FakeInfo(r.verifier_id, r.name, r.failures, r.retry_at, r.locked)
                 for r in self.records.values()]
 
-    def add(self, name: str, pin: str) -> FakeSession:
+    def add(self, name: str, pin: str) -> Session:
         self._wait("add")
         if len(pin) < 12:
             raise PinRuleError("Your passphrase needs at least 12 characters.")
-        record = _Record(f"v{len(self.records) + 1}", name, pin)
+        record = _Record(f"a{len(self.records) + 1}", name, pin)
         self.records[record.verifier_id] = record
         return self._session(record)
 
-    def sign_in(self, verifier_id: str, pin: str) -> FakeSession:
+    def sign_in(self, verifier_id: str, pin: str) -> Session:
         self._wait("sign_in")
         record = self.records[verifier_id]
         if record.locked:
@@ -119,7 +116,7 @@ class FakeRegistry:
                                     session=session)
         return session
 
-    def change_pin(self, session: FakeSession, old_pin: str, new_pin: str) -> FakeSession:
+    def change_pin(self, session: Session, old_pin: str, new_pin: str) -> Session:
         self._wait("change_pin")
         record = self.records[session.verifier_id]
         if old_pin != record.pin:
@@ -137,7 +134,7 @@ class FakeRegistry:
         record = self.records[verifier_id]
         record.locked, record.failures, record.retry_at = None, 0, None
 
-    def extend_lease_with_code(self, session: FakeSession, code: str) -> None:
+    def extend_lease_with_code(self, session: Session, code: str) -> None:
         self._wait("extend")
         if code != GOOD_CODE:
             raise PinRuleError("That code is not valid for this tablet today.")
@@ -145,6 +142,6 @@ class FakeRegistry:
 
     # -- test set-up ---------------------------------------------------------------------
     def with_verifier(self, name: str, pin: str) -> str:
-        record = _Record(f"v{len(self.records) + 1}", name, pin)
+        record = _Record(f"a{len(self.records) + 1}", name, pin)
         self.records[record.verifier_id] = record
         return record.verifier_id

@@ -113,8 +113,8 @@ class SessionLockFilter(QObject, QAbstractNativeEventFilter):
         QObject.__init__(self, parent)
         QAbstractNativeEventFilter.__init__(self)
 
-    def nativeEventFilter(self, eventType: object, message: int) -> tuple[bool, int]:
-        kind = eventType.data() if isinstance(eventType, QByteArray) else eventType
+    def nativeEventFilter(self, event_type: object, message: int) -> tuple[bool, int]:
+        kind = event_type.data() if isinstance(event_type, QByteArray) else event_type
         if isinstance(kind, bytes | bytearray | memoryview) and bytes(kind) in (
                 b"windows_generic_MSG", b"windows_dispatcher_MSG") and message:
             msg = ctypes.wintypes.MSG.from_address(int(message))
@@ -128,12 +128,11 @@ class SessionLockFilter(QObject, QAbstractNativeEventFilter):
 def register_session_notifications(window_id: int) -> bool:
     """Ask Windows to send WM_WTSSESSION_CHANGE to this window (suspend messages come to
     every top-level window unasked). False where there is no such thing."""
-    if sys.platform != "win32":
-        return False
-    try:
-        wtsapi = ctypes.WinDLL("wtsapi32")  # type: ignore[attr-defined,unused-ignore]
-        return bool(wtsapi.WTSRegisterSessionNotification(
-            ctypes.c_void_p(window_id), NOTIFY_FOR_THIS_SESSION))
-    except OSError:
-        log.warning("session-lock notifications are not available")
-        return False
+    if sys.platform == "win32":
+        try:
+            wtsapi = ctypes.WinDLL("wtsapi32")
+            return bool(wtsapi.WTSRegisterSessionNotification(
+                ctypes.c_void_p(window_id), NOTIFY_FOR_THIS_SESSION))
+        except OSError:
+            log.warning("session-lock notifications are not available")
+    return False

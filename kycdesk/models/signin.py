@@ -23,6 +23,7 @@ model shows them as they are.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from kycdesk.verifiers.errors import (
     TooSoonError,
     VerifierError,
     VerifierLockedError,
+    VerifierWipedError,
     WrongPinAttemptError,
 )
 
@@ -127,15 +129,10 @@ class Chosen:
     failures: int = 0
 
 
-SIGN_IN_LANE: Lane | None = None
-
-
+@functools.cache
 def sign_in_lane() -> Lane:
     """One thread: registry calls keep their order and never run two at once."""
-    global SIGN_IN_LANE
-    if SIGN_IN_LANE is None:
-        SIGN_IN_LANE = Lane("sign-in", threads=1)
-    return SIGN_IN_LANE
+    return Lane("sign-in", threads=1)
 
 
 def _utc_now() -> datetime:
@@ -286,6 +283,13 @@ class SignInModel(QObject):
             self._lease_session = error.session
             self.door = Door.LEASE
             self.message = str(error)
+            return
+        if isinstance(error, VerifierWipedError):
+            self.chosen = None
+            self.unlocking = False
+            self.door = Door.CHOOSE
+            self.message = str(error)
+            self.refresh()
             return
         if isinstance(error, VerifierLockedError):
             self.door = Door.LOCKED

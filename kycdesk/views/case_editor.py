@@ -16,8 +16,8 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QApplication,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
