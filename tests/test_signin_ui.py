@@ -104,7 +104,7 @@ def test_wrong_pins_count_down_before_the_next_try(
     button = view.verifier_button(ana)
     assert button is not None and button.minimumHeight() >= 88  # a thumb's target
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    assert model.door is Door.PIN and view.pin.hasFocus() or view.pin.isEnabled()
+    assert (model.door is Door.PIN and view.pin.hasFocus()) or view.pin.isEnabled()
     for _ in range(3):
         qtbot.waitUntil(lambda: model.may_try())
         qtbot.keyClicks(view.pin, "wrong guess")
