@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # loaded after the window is up (see KycDeskApp._after_window
     from kycdesk.models.form_registry import FormRegistry
     from kycdesk.paths import TabletPaths
     from kycdesk.security.vault import Vault
+    from kycdesk.sync.credentials import VerifierCredential
     from kycdesk.sync.worker import SyncController
     from kycdesk.views.case_editor import CaseEditor, EditorPlace
     from kycdesk.views.settings_dialog import SettingsDialog
@@ -132,6 +133,9 @@ class KycDeskApp(QObject):
         self.settings = Settings()
         self._sync_options = sync_options or {}
         self.sync: SyncController | None = None
+        # The signed-in verifier's sealed sync token (set with the session at sign-in;
+        # None: only --token/KYCDESK_TOKEN or the dialog's token for this run).
+        self.kept_credential: VerifierCredential | None = None
         self._hears_application = False  # connected to the application's own signals
         self.window.sync_panel.settingsRequested.connect(self.open_settings)
         self._network: Any = None
@@ -450,7 +454,7 @@ class KycDeskApp(QObject):
         self.sync.start()
         url = self.settings.get(SERVER_URL)
         if url:
-            lookup = load_token(url)
+            lookup = load_token(kept=self.kept_credential)
             if lookup.token:
                 self.sync.configure(url, lookup.token, self.settings.get(CA_BUNDLE))
                 self.sync.request_sync()
@@ -510,14 +514,13 @@ class KycDeskApp(QObject):
 
     @Slot()
     def open_settings(self) -> SettingsDialog:
-        from kycdesk.sync.credentials import keyring_available, load_token
+        from kycdesk.sync.credentials import load_token
         from kycdesk.views.settings_dialog import SettingsDialog
 
         url = self.settings.get(SERVER_URL)
+        kept = load_token(kept=self.kept_credential).token if url else None
         dialog = SettingsDialog(self.settings, check_connection, self.window,
-                                enrol=enrol_with_code,
-                                token=(load_token(url).token or "") if url else "",
-                                keyring_ok=keyring_available())
+                                enrol=enrol_with_code, token=kept or "")
         dialog.saved.connect(self._settings_saved)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -525,12 +528,8 @@ class KycDeskApp(QObject):
 
     @Slot(str, str, str)
     def _settings_saved(self, url: str, token: str, ca_bundle: str) -> None:
-        from kycdesk.sync.credentials import keyring_available, save_token
-
-        if token and keyring_available():
-            problem = save_token(url, token)
-            if problem:
-                self.window.show_status(problem)
+        if token and self.kept_credential is not None:
+            self.kept_credential.save(token)
         self._tell_actor()  # the verifier's name may have changed
         self.settingsChanged.emit()
         if self.sync is not None:
@@ -640,9 +639,12 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
     `startup_check` (CI, packaging): quit as soon as the sign-in screen lists the
     verifiers — or, given `sign_in` (name, PIN), once that verifier's window is shown and
     their store open — printing how long that took."""
-    from kycdesk.gate import Gate
+    from kycdesk.gate import Gate, default_desk
+    from kycdesk.models.signin import SignedIn
     from kycdesk.platform_check import explain, missing_packages
+    from kycdesk.sync.credentials import VerifierCredential
     from kycdesk.verifiers.registry import Registry
+    from kycdesk.verifiers.session import Session
 
     if QApplication.instance() is None and (missing := missing_packages()):
         print(explain(missing), file=sys.stderr)
@@ -654,7 +656,19 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
     app.setOrganizationName(APP_NAME)
     app.setStyleSheet(app_stylesheet())
     collector = GuiThreadCollector()  # cycles are freed in this thread only (see gc_guard)
-    gate = Gate(lambda: Registry.open(tablet))
+    opened: list[Registry] = []  # the one the sign-in lane opened (files read there)
+
+    def open_registry() -> Registry:
+        opened.append(Registry.open(tablet))
+        return opened[-1]
+
+    def desk(session: SignedIn) -> KycDeskApp:
+        made = default_desk(session)
+        if opened and isinstance(session, Session):  # the sync token, sealed for them
+            made.kept_credential = VerifierCredential(opened[-1], session)
+        return made
+
+    gate = Gate(open_registry, desk_factory=desk)
     if startup_check:
         _watch_startup(gate, sign_in)
     elif sign_in is not None:

@@ -89,17 +89,27 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     document.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Results go to `out` (stdout); a refusal's sentence goes to stderr."""
+# Actions that read a file, not the data folder: no store, no lock, no sign-in.
+NO_STORE = frozenset({"mrz", "document"})
+
+
+def run_without_store(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    if args.case_command == "mrz":  # reads a file, not the data folder: takes no lock
+    if args.case_command == "mrz":
         from kycdesk.documents import mrz_command
 
         return mrz_command.run(args.file, args.json, out)
-    if args.case_command == "document":  # likewise
-        from kycdesk.documents import document_command
+    from kycdesk.documents import document_command
 
-        return document_command.run(args.file, args.json, out)
+    return document_command.run(args.file, args.json, out)
+
+
+def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Results go to `out` (stdout); a refusal's sentence goes to stderr. `paths` is the
+    signed-in verifier's store."""
+    out = out or sys.stdout
+    if args.case_command in NO_STORE:
+        return run_without_store(args, out)
     from kycdesk.core.errors import StoreError
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore

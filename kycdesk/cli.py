@@ -13,12 +13,12 @@ import sys
 import time
 from collections.abc import Sequence
 
-from kycdesk import __version__, case_cli
+from kycdesk import __version__, case_cli, verifier_cli
 from kycdesk.core.clock import file_stamp
 from kycdesk.core.states import CaseStatus
 from kycdesk.exit_codes import ExitCode
 from kycdesk.logging_setup import configure as configure_logging
-from kycdesk.paths import DataPaths, resolve, resolve_tablet
+from kycdesk.paths import DataPaths, TabletPaths, resolve_tablet
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ def _common() -> argparse.ArgumentParser:
                              "env KYCDESK_DATA_DIR)")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="log debug detail to stderr")
+    verifier_cli.add_common_options(common)
     return common
 
 
@@ -80,13 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--server", help="server address (default: the app's setting, "
                                        "or KYCDESK_SERVER)")
     sync.add_argument("--token", help="device token (default: KYCDESK_TOKEN, then the "
-                                      "OS keyring)")
+                                      "one kept for the verifier)")
     sync.add_argument("--now", action="store_true",
                       help="also retry failed cases whose backoff has not expired")
     sync.add_argument("--ca-bundle", help="CA certificates to trust for the server (PEM)")
     enrol = sub.add_parser("enrol", parents=[common],
-                           help="enrol this device with a one-time code from the server's "
-                                "administrator (the credential goes to the OS keyring)")
+                           help="enrol the verifier's cases with a one-time code from the "
+                                "server's administrator (the credential is kept sealed "
+                                "under their PIN)")
     enrol.add_argument("--server", required=True, help="server address (https://…)")
     enrol.add_argument("--code", required=True,
                        help="the enrolment code (dashes, spaces and case do not matter)")
@@ -94,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "computer's name)")
     enrol.add_argument("--ca-bundle", help="CA certificates to trust for the server (PEM)")
     case_cli.add_parser(sub, common)
+    verifier_cli.add_parser(sub, common)
     return parser
 
 
@@ -114,9 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    paths = resolve(getattr(args, "data_dir", None))
-    configure_logging(paths.log_dir, verbose=getattr(args, "verbose", False))
-    log.info("kycdesk %s, data dir %s, command %s", __version__, paths.root, args.command)
+    tablet = resolve_tablet(getattr(args, "data_dir", None))
+    paths = tablet.legacy_store()  # the data root as a whole (about, the app's start)
+    configure_logging(tablet.log_dir, verbose=getattr(args, "verbose", False))
+    log.info("kycdesk %s, data dir %s, command %s", __version__, tablet.root, args.command)
     if args.version:
         from kycdesk.about import about_lines
 
@@ -127,25 +131,47 @@ def _main(argv: Sequence[str] | None) -> int:
         from kycdesk.selftest import run_self_test
 
         return run_self_test()
-    if args.startup_check:
+    if args.startup_check or args.command is None:
         from kycdesk.app import run_app
 
-        return run_app(resolve_tablet(getattr(args, "data_dir", None)), startup_check=True)
-    if args.command is None:
-        from kycdesk.app import run_app
-
-        return run_app(resolve_tablet(getattr(args, "data_dir", None)))
+        return run_app(tablet, startup_check=args.startup_check,
+                       sign_in=_gui_sign_in(args))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # headless commands draw no window
+    if args.command == "user":
+        return verifier_cli.run(tablet, args)
+    if args.command == "case" and args.case_command in case_cli.NO_STORE:
+        return case_cli.run_without_store(args)
+    return _with_verifier(tablet, args)
+
+
+def _gui_sign_in(args: argparse.Namespace) -> tuple[str, str] | None:
+    """`kycdesk --user NAME --pin-stdin` (a kiosk's start script, the start-up check):
+    the sign-in screen signs that verifier in by itself; otherwise it asks."""
+    name = getattr(args, "user", None)
+    if name is None or not getattr(args, "pin_stdin", False):
+        return None
+    return name, sys.stdin.readline().rstrip("\r\n")
+
+
+def _with_verifier(tablet: TabletPaths, args: argparse.Namespace) -> int:
+    """Every command that opens a store: the verifier's own, opened with their keys."""
+    signed_in = verifier_cli.sign_in(tablet, args)
+    if isinstance(signed_in, int):
+        return signed_in
+    registry, session = signed_in
+    paths = session.paths
     if args.command == "doctor":
         return _doctor(paths, move_aside=args.move_damaged_database_aside,
                        restart=args.restart)
     if args.command == "demo-data":
         return _demo_data(paths, args)
     if args.command == "sync":
+        from kycdesk.sync.credentials import VerifierCredential
         from kycdesk.sync.headless import run_headless_sync
 
         _app = _qt_app(gui=False)  # kept alive: QtSql wants an application
         return run_headless_sync(paths, server=args.server, token=args.token,
+                                 kept=VerifierCredential(registry, session),
                                  ignore_backoff=args.now, ca_bundle=args.ca_bundle,
                                  until_done=args.until_done, deadline_s=args.deadline,
                                  parallel=max(1, args.parallel),
@@ -153,7 +179,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "enrol":
         from kycdesk.sync.enrolment import run_enrol
 
-        return run_enrol(args.server, args.code, name=args.name, ca_bundle=args.ca_bundle)
+        return run_enrol(args.server, args.code, registry=registry, session=session,
+                         name=args.name, ca_bundle=args.ca_bundle)
     if args.command == "case":
         _app = _qt_app(gui=False)  # kept alive: QtSql wants an application
         return case_cli.run(paths, args)

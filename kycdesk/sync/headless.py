@@ -24,6 +24,7 @@ from kycdesk.persistence.sync_store import SyncStoreAdapter, standalone_sync_sto
 from kycdesk.settings import CA_BUNDLE, SERVER_URL, Settings
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.credentials import (
+    VerifierCredential,
     load_token,
     server_url_from,
 )
@@ -88,7 +89,8 @@ class Totals:
 
 
 def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None,
-                      ignore_backoff: bool, ca_bundle: str | None = None,
+                      ignore_backoff: bool, kept: VerifierCredential | None = None,
+                      ca_bundle: str | None = None,
                       until_done: bool = False, deadline_s: float | None = None,
                       parallel: int = PARALLEL_UPLOADS, stall_s: float = STALL_S,
                       out: TextIO = sys.stdout) -> int:
@@ -102,7 +104,7 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
         print("No server address: give --server, set KYCDESK_SERVER, or set it in the app.",
               file=out)
         return ExitCode.AUTH
-    lookup = load_token(url, token)
+    lookup = load_token(token, kept=kept)
     if lookup.token is None:
         print(lookup.problem, file=out)
         return ExitCode.AUTH
