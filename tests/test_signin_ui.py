@@ -436,3 +436,20 @@ def test_kiosk_mode_needs_the_pin_to_leave(qtbot: QtBot, gate: Gate,
         prompt._check()
     assert window.editors() == [] and not window.pinned()
     assert window.isFullScreen()  # kiosk stays on; the next case is pinned again
+
+
+def test_settings_set_the_idle_time_and_kiosk_mode(qtbot: QtBot, gate: Gate,
+                                                   registry: FakeRegistry) -> None:
+    ana = registry.with_verifier("Ana", PIN)
+    gate.start()
+    desk = _sign_in(qtbot, gate, ana)
+    desk.settings = gate.settings  # the dialog edits the gate's settings file
+    dialog = desk.open_settings()
+    assert dialog.idle_minutes.value() == 5.0 and not dialog.kiosk.isChecked()
+    dialog.idle_minutes.setValue(2.5)
+    dialog.kiosk.setChecked(True)
+    dialog.url.setText("https://kyc.example.org")
+    dialog.save()
+    assert gate.settings.get(IDLE_LOCK_MINUTES) == 2.5 and gate.settings.get(KIOSK_MODE)
+    assert gate.idle.idle_s == 150.0
+    assert desk.window.kiosk and desk.window.isFullScreen()
