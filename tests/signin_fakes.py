@@ -22,6 +22,7 @@ from kycdesk.verifiers.errors import (
     VerifierLockedError,
     WrongPinAttemptError,
 )
+from kycdesk.verifiers.pin_rules import PinPolicy
 from kycdesk.verifiers.session import Session
 
 GOOD_CODE = "ABCD EFGH JKLM NOPQ"
@@ -57,6 +58,7 @@ class FakeRegistry:
     # Cleared by a test to hold every call on the sign-in lane until it is set again.
     open_gate: threading.Event = field(default_factory=threading.Event)
     now: Any = None
+    policy: PinPolicy = field(default_factory=PinPolicy)
 
     def __post_init__(self) -> None:
         self.open_gate.set()

@@ -43,6 +43,7 @@ from kycdesk.verifiers.errors import (
     VerifierWipedError,
     WrongPinAttemptError,
 )
+from kycdesk.verifiers.pin_rules import PinPolicy, rules_text
 
 if TYPE_CHECKING:
     from kycdesk.paths import DataPaths
@@ -52,15 +53,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# What the "New verifier" page shows beside the passphrase (the registry enforces them).
-PASSPHRASE_RULES = (
-    "At least 12 characters — a few words you will remember, e.g. “blue kettle on "
-    "the Tuesday train”.",
-    "Not a common password, and not one of your last three.",
+# What the "New verifier" page shows under the organisation's rules (`rules_text`).
+WHY_IT_MATTERS = (
     "You type it each time you start kycdesk and after it locks. Nobody can read your "
     "cases on this tablet without it — not even the office, except with the "
-    "organisation's recovery key.",
-)
+    "organisation's recovery key.")
 
 
 class VerifierShown(Protocol):
@@ -95,6 +92,8 @@ class VerifierRegistry(Protocol):
     """The part of `kycdesk.verifiers.registry.Registry` the door uses. Every method
     may block (argon2id, files): the model calls them on `SIGN_IN_LANE` only."""
 
+    @property
+    def policy(self) -> PinPolicy: ...
     def verifiers(self) -> Sequence[VerifierShown]: ...
     def add(self, name: str, pin: str) -> SignedIn: ...
     def sign_in(self, verifier_id: str, pin: str) -> SignedIn: ...
@@ -163,6 +162,7 @@ class SignInModel(QObject):
         self.message = ""            # what went wrong, in the verifier's words
         self.notice = ""             # what went right (e.g. "Unlocked by your supervisor")
         self.busy = False
+        self.rules = rules_text(PinPolicy())  # the organisation's, once the list is read
         self._lease_session: SignedIn | None = None
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
@@ -217,7 +217,8 @@ class SignInModel(QObject):
         self.refresh()
 
     def refresh(self, then: Callable[[], None] | None = None) -> None:
-        def listed(found: list[VerifierShown]) -> None:
+        def listed(answer: tuple[list[VerifierShown], str]) -> None:
+            found, self.rules = answer
             self.verifiers = found
             if self.chosen is not None:
                 again = next((v for v in found if v.verifier_id == self.chosen.verifier_id),
@@ -236,7 +237,8 @@ class SignInModel(QObject):
             if then is not None:
                 then()
 
-        self._call(lambda registry: list(registry.verifiers()), listed, name="verifiers")
+        self._call(lambda registry: (list(registry.verifiers()), rules_text(registry.policy)),
+                   listed, name="verifiers")
 
     def choose(self, verifier_id: str) -> None:
         shown = next((v for v in self.verifiers if v.verifier_id == verifier_id), None)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kycdesk.models.signin import PASSPHRASE_RULES, Door, SignedIn, SignInModel
+from kycdesk.models.signin import WHY_IT_MATTERS, Door, SignedIn, SignInModel
 from kycdesk.views.style import TOUCH
 
 BIG = TOUCH * 2  # a verifier's button: found and hit with a thumb, at arm's length
@@ -174,11 +174,10 @@ class SignInScreen(QWidget):
         form.addRow("Passphrase", self.new_pin)
         form.addRow("Once more", self.new_repeat)
         layout.addLayout(form)
-        rules = _label("<ul>" + "".join(f"<li>{rule}</li>" for rule in PASSPHRASE_RULES)
-                       + "</ul>", page, "help")
-        rules.setObjectName("passphrase-rules")
-        rules.setTextFormat(Qt.TextFormat.RichText)
-        layout.addWidget(rules)
+        self.rules = _label("", page, "help")
+        self.rules.setObjectName("passphrase-rules")
+        self.rules.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.rules)
         self.new_message = _label("", page, "error")
         self.new_message.setObjectName("new-message")
         layout.addWidget(self.new_message)
@@ -310,6 +309,7 @@ class SignInScreen(QWidget):
                 "Add yourself to this tablet. Your cases stay yours: other verifiers here "
                 "do not see them.")
             self.new_back.setVisible(not first)
+            self.rules.setText(_rules_html(model.rules))
             self.new_message.setText(model.message)
             self.create_button.setEnabled(not model.busy)
             if model.message:  # mistyped: both boxes again, not one kept
@@ -466,8 +466,7 @@ class ChangePinDialog(QDialog):
         form.addRow("New", self.new)
         form.addRow("Once more", self.repeat)
         layout.addLayout(form)
-        rules = _label("<ul>" + "".join(f"<li>{rule}</li>" for rule in PASSPHRASE_RULES)
-                       + "</ul>", self, "help")
+        rules = _label(_rules_html(model.rules), self, "help")
         rules.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(rules)
         self.message = _label("", self, "error")
@@ -519,6 +518,10 @@ class EscapeFilter(QObject):
             self.escaped.emit()
             return True
         return False
+
+
+def _rules_html(rules: str) -> str:
+    return f"<p><b>{_escape(rules)}</b></p><p>{_escape(WHY_IT_MATTERS)}</p>"
 
 
 def _escape(text: str) -> str:
