@@ -422,6 +422,14 @@ def test_kiosk_mode_needs_the_pin_to_leave(qtbot: QtBot, gate: Gate,
     prompt = gate._prompt
     assert isinstance(prompt, PinPrompt)
     prompt.reject()
+    qtbot.waitUntil(lambda: gate._prompt is None)
+    editor.editors[next(iter(editor.editors))].focus_input()
+    focused = QApplication.focusWidget()
+    assert focused is not None
+    qtbot.keyClick(focused, Qt.Key.Key_Escape)  # Esc in a field: the same
+    assert isinstance(gate._prompt, PinPrompt)
+    gate._prompt.reject()
+    qtbot.waitUntil(lambda: gate._prompt is None)
     window.show_list()  # Ctrl+L: the same
     assert window.tabs.currentWidget() is editor
     prompt = gate._prompt

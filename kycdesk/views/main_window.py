@@ -143,6 +143,9 @@ class MainWindow(QMainWindow):
         PIN; closing the window needs it too."""
         self._kiosk = on
         if on:
+            screen = self.screen()
+            if screen is not None:  # also where no window manager applies the state
+                self.setGeometry(screen.geometry())
             self.showFullScreen()
         elif self.isFullScreen():
             self.showNormal()
@@ -161,6 +164,7 @@ class MainWindow(QMainWindow):
         self.kiosk_bar.setVisible(pinned)
         self.new_case_action.setEnabled(not pinned)
         self.verifier_button.setEnabled(not pinned)
+        self.sync_panel.setEnabled(not pinned)  # Settings could turn kiosk mode off
         self.escape_action.setEnabled(pinned)
 
     def leave_pinned_case(self) -> None:

@@ -103,6 +103,7 @@ class SignInScreen(QWidget):
         page = QWidget(self.pages)
         layout = QVBoxLayout(page)
         layout.addWidget(_label("Opening…", page, "help"))
+        layout.addStretch(1)  # content at the top: the pages share the tallest one's height
         self.pages.addWidget(page)
         return page
 
@@ -110,6 +111,7 @@ class SignInScreen(QWidget):
         page = QWidget(self.pages)
         layout = QVBoxLayout(page)
         layout.addWidget(QLabel("<h2>Who is working?</h2>", page))
+        layout.addWidget(_label("Tap your name.", page, "help"))
         self.choose_notice = _label("", page, "banner")
         self.choose_notice.setObjectName("choose-notice")
         layout.addWidget(self.choose_notice)
@@ -119,6 +121,7 @@ class SignInScreen(QWidget):
         self.new_button = _button("New verifier on this tablet…", page, "new-verifier")
         self.new_button.clicked.connect(self.model.start_new)
         layout.addWidget(self.new_button)
+        layout.addStretch(1)  # content at the top: the pages share the tallest one's height
         self.pages.addWidget(page)
         return page
 
@@ -145,11 +148,13 @@ class SignInScreen(QWidget):
         self.switch_button.clicked.connect(self.model.back)
         self.sign_in_button = _button("Sign in", page, "sign-in")
         self.sign_in_button.setDefault(True)
+        self.sign_in_button.setProperty("role", "primary")
         self.sign_in_button.clicked.connect(self._submit_pin)
         row.addWidget(self.switch_button)
         row.addStretch(1)
         row.addWidget(self.sign_in_button)
         layout.addLayout(row)
+        layout.addStretch(1)  # content at the top: the pages share the tallest one's height
         self.pages.addWidget(page)
         return page
 
@@ -185,11 +190,13 @@ class SignInScreen(QWidget):
         self.new_back = _button("Back", page, "new-back")
         self.new_back.clicked.connect(self.model.back)
         self.create_button = _button("Create and sign in", page, "create-verifier")
+        self.create_button.setProperty("role", "primary")
         self.create_button.clicked.connect(self._create)
         row.addWidget(self.new_back)
         row.addStretch(1)
         row.addWidget(self.create_button)
         layout.addLayout(row)
+        layout.addStretch(1)  # content at the top: the pages share the tallest one's height
         self.pages.addWidget(page)
         return page
 
@@ -219,11 +226,13 @@ class SignInScreen(QWidget):
         back = _button("Switch verifier", page, "locked-back")
         back.clicked.connect(self.model.back)
         self.release_button = _button("Unlock with the code", page, "release")
+        self.release_button.setProperty("role", "primary")
         self.release_button.clicked.connect(self._release)
         row.addWidget(back)
         row.addStretch(1)
         row.addWidget(self.release_button)
         layout.addLayout(row)
+        layout.addStretch(1)  # content at the top: the pages share the tallest one's height
         self.pages.addWidget(page)
         return page
 
@@ -255,11 +264,13 @@ class SignInScreen(QWidget):
         back = _button("Switch verifier", page, "lease-back")
         back.clicked.connect(self.model.back)
         self.lease_button = _button("Use the code", page, "use-lease-code")
+        self.lease_button.setProperty("role", "primary")
         self.lease_button.clicked.connect(self._extend)
         row.addWidget(back)
         row.addStretch(1)
         row.addWidget(self.lease_button)
         layout.addLayout(row)
+        layout.addStretch(1)  # content at the top: the pages share the tallest one's height
         self.pages.addWidget(page)
         return page
 
@@ -312,9 +323,10 @@ class SignInScreen(QWidget):
             self.rules.setText(_rules_html(model.rules))
             self.new_message.setText(model.message)
             self.create_button.setEnabled(not model.busy)
-            if model.message:  # mistyped: both boxes again, not one kept
+            if model.message and self.new_pin.text():  # both boxes again, not one kept
                 self.new_pin.clear()
                 self.new_repeat.clear()
+                self.new_pin.setFocus()
         elif model.door is Door.LOCKED:
             self.locked_title.setText(f"<h2>{_escape(name)}: locked</h2>")
             self.locked_text.setText(
