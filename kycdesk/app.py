@@ -41,6 +41,7 @@ from kycdesk.persistence.place_backfill import start_place_backfill
 from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.recovery import RecoveryReport
 from kycdesk.persistence.writer import WriterThread
+from kycdesk.security.vault import Vault
 from kycdesk.settings import (
     CA_BUNDLE,
     EMPLOYEE_ID,
@@ -62,7 +63,6 @@ if TYPE_CHECKING:  # loaded after the window is up (see KycDeskApp._after_window
     from kycdesk.gate import Gate
     from kycdesk.models.form_registry import FormRegistry
     from kycdesk.paths import TabletPaths
-    from kycdesk.security.vault import Vault
     from kycdesk.sync.credentials import VerifierCredential
     from kycdesk.sync.worker import SyncController
     from kycdesk.views.case_editor import CaseEditor, EditorPlace
@@ -99,17 +99,18 @@ class KycDeskApp(QObject):
     storeReady = Signal()      # the store is open and the cases listed
     settingsChanged = Signal()  # Settings saved (the idle time, kiosk mode may differ)
 
-    def __init__(self, paths: DataPaths, *, registry: FormRegistry | None = None,
+    def __init__(self, paths: DataPaths, *, vault: Vault,
+                 registry: FormRegistry | None = None,
                  debounce_ms: int = 2000,
                  camera_factory: Callable[[], CameraSource] = default_camera,
                  confirm: Confirm = ask_confirmation,
                  sync_options: dict[str, Any] | None = None,
-                 vault: Vault | None = None, actor: str | None = None) -> None:
+                 actor: str | None = None) -> None:
         """`vault`: the signed-in verifier's keys, which open their store; `actor`: their
         name, for the field history (else the profile name in Settings)."""
         super().__init__()
         self.paths = paths
-        self.vault = vault
+        self.vault = vault  # the signed-in verifier's keys: every store connection's
         self.actor = actor
         self.lock = DataDirLock(paths.lock_file)
         self.registry = registry
@@ -177,7 +178,7 @@ class KycDeskApp(QObject):
         root = self.paths.root  # statvfs may hang on a failing disk: not in the GUI thread
         run_task(lambda _control: space_report(root).message(),
                  self.window.show_space_warning, name="disk space")
-        self.writer_thread = WriterThread(self.paths)
+        self.writer_thread = WriterThread(self.paths, vault=self.vault)
         client = self.writer_thread.client
         client.opened.connect(self._store_opened)
         client.openFailed.connect(self._store_failed)
@@ -206,7 +207,7 @@ class KycDeskApp(QObject):
     @Slot(object)
     def _store_opened(self, report: RecoveryReport | None) -> None:
         try:
-            self.reader = ReadStore(self.paths)
+            self.reader = ReadStore(self.paths, vault=self.vault)
         except StoreError as exc:
             self._store_failed(str(exc))
             return
@@ -231,7 +232,7 @@ class KycDeskApp(QObject):
         self._full_check_timer.start()
         client = self.writer_thread.client
         start_place_backfill(self.paths, lambda words: client.submit(
-            NamePhotos(None, tuple(words))))
+            NamePhotos(None, tuple(words))), vault=self.vault)
 
     def _forms(self) -> FormRegistry | None:
         """The form definitions, loaded the first time they are needed (pydantic and the
@@ -256,7 +257,7 @@ class KycDeskApp(QObject):
                 or not check_due(self.paths):
             return
         self._full_check = start_full_check(
-            self.paths, on_progress=lambda p: self.window.show_check_progress(*p),
+            self.paths, vault=self.vault, on_progress=lambda p: self.window.show_check_progress(*p),
             on_checked=self._full_check_done, lane=self._check_lane)
 
     def _full_check_done(self, report: RecoveryReport) -> None:

@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from kycdesk.paths import DataPaths
-from kycdesk.security.keys import DataKey, UnlockedKeys
-from kycdesk.security.vault import Vault
 from kycdesk.verifiers.errors import (
     LeaseExpiredError,
     PinRuleError,
@@ -24,6 +22,7 @@ from kycdesk.verifiers.errors import (
 )
 from kycdesk.verifiers.pin_rules import PinPolicy
 from kycdesk.verifiers.session import Session
+from tests.vaults import make_vault
 
 GOOD_CODE = "ABCD EFGH JKLM NOPQ"
 
@@ -75,9 +74,9 @@ class FakeRegistry:
     def _session(self, record: _Record) -> Session:
         paths = DataPaths(root=self.root / "verifiers" / record.verifier_id,
                           log_dir=self.root / "logs")
-        key = DataKey.create()  # a fresh key per session: no argon2 in these tests
+        # The same test key at every sign-in (as a PIN opens the same ring); no argon2.
         return Session(record.verifier_id, record.name, paths,
-                       Vault(UnlockedKeys(record.verifier_id, key, {key.key_id: key})))
+                       make_vault(record.verifier_id))
 
     # -- the registry's interface --------------------------------------------------------
     def verifiers(self) -> list[FakeInfo]:

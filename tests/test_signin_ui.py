@@ -34,6 +34,7 @@ from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.signin_screen import ChangePinDialog, PinPrompt, SignInScreen
 from tests.fakes import FakeCamera, always_yes
 from tests.signin_fakes import GOOD_CODE, FakeRegistry
+from tests.vaults import make_vault
 
 PIN = "blue kettle on the train"
 
@@ -338,7 +339,7 @@ def test_unlock_returns_to_the_case_step_field_and_scroll(
     assert "Locked" in gate.screen.pin_notice.text()
     # The writer was flushed and closed: what was typed is in the store on disk.
     from kycdesk.persistence.store import LocalStore
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault(ana)) as store:
         saved = store.load_case(second.case_id).form.get(keys[-1])
         assert isinstance(saved, str) and saved.casefold() == "hartley road"
 

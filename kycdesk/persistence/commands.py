@@ -33,6 +33,7 @@ from kycdesk.persistence import (
 )
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.imagecheck import ImageLimits
+from kycdesk.security.vault import Vault
 
 if TYPE_CHECKING:  # pydantic loads after the window is up (tests/test_architecture.py)
     from kycdesk.core.protocol import PullReply
@@ -40,11 +41,13 @@ if TYPE_CHECKING:  # pydantic loads after the window is up (tests/test_architect
 
 @dataclass(frozen=True)
 class StoreContext:
-    """What a command runs against: the writing connection, in its own thread."""
+    """What a command runs against: the writing connection, in its own thread, and the
+    signed-in verifier's vault that seals what the command writes."""
 
     conn: Connection
     paths: DataPaths
     image_limits: ImageLimits
+    vault: Vault
 
 
 T_co = TypeVar("T_co", covariant=True)

@@ -31,6 +31,7 @@ from kycdesk.persistence import (
     two_way,
 )
 from kycdesk.persistence.db import Connection
+from kycdesk.security.vault import Vault
 
 if TYPE_CHECKING:  # pydantic loads after the window is up (tests/test_architecture.py)
     from kycdesk.core.form_schema import FormDefinition
@@ -41,6 +42,7 @@ MAX_PAGE = 500
 class StoreReads:
     conn: Connection
     paths: DataPaths
+    vault: Vault
 
     def count_cases(self, view: CaseView | None = None, search: str | None = None) -> int:
         return case_list.count_cases(self.conn, view, search)
