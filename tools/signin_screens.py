@@ -150,8 +150,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="kycdesk-signin-"))
     data, config = tmp / "data", tmp / "config"
     prepare(data, config)
-    with x_server() as env:
-        env = {**env, "XDG_CONFIG_HOME": str(config), "PYTHONPATH": str(ROOT)}
+    with x_server() as x_env:
+        env = {**x_env, "XDG_CONFIG_HOME": str(config), "PYTHONPATH": str(ROOT)}
         app = subprocess.Popen([sys.executable, "-m", "kycdesk", "--data-dir", str(data)],
                                cwd=ROOT, env=env)
         try:
@@ -169,10 +169,10 @@ def main() -> int:
             write_settings(config, kiosk=False)
             app = subprocess.Popen([sys.executable, "-m", "kycdesk", "--data-dir",
                                     str(data), "--user", "Ana", "--pin-stdin"],
-                                   cwd=ROOT, env=env, stdin=subprocess.PIPE, text=True)
+                                   cwd=ROOT, env=env, stdin=subprocess.PIPE)
             try:
                 assert app.stdin is not None
-                app.stdin.write(PIN + "\n")
+                app.stdin.write(f"{PIN}\n".encode())
                 app.stdin.close()
                 driver = Driver(env, out)
                 driver.find_window("^kycdesk$")
