@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the store loads QtSql: imported when a command runs, not at
     from kycdesk.core.form_schema import FormDefinition
     from kycdesk.core.records import CaseSummary, ImageRecord
     from kycdesk.persistence.store import LocalStore
+    from kycdesk.security.vault import Vault
 
 
 
@@ -104,16 +105,16 @@ def run_without_store(args: argparse.Namespace, out: TextIO | None = None) -> in
     return document_command.run(args.file, args.json, out)
 
 
-def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -> int:
+def run(paths: DataPaths, vault: Vault, args: argparse.Namespace,
+        out: TextIO | None = None) -> int:
     """Results go to `out` (stdout); a refusal's sentence goes to stderr. `paths` is the
-    signed-in verifier's store."""
+    signed-in verifier's store, `vault` their keys."""
     out = out or sys.stdout
     if args.case_command in NO_STORE:
         return run_without_store(args, out)
     from kycdesk.core.errors import StoreError
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore
-    from kycdesk.verifiers.interim import interim_vault
 
     try:
         paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -128,7 +129,7 @@ def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -
         return ExitCode.STORE_UNUSABLE
     try:
         try:
-            store = LocalStore(paths, vault=interim_vault(paths))
+            store = LocalStore(paths, vault=vault)
         except StoreError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return ExitCode.STORE_UNUSABLE

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from kycdesk import __version__, case_cli, verifier_cli
 from kycdesk.core.clock import file_stamp
@@ -19,6 +20,9 @@ from kycdesk.core.states import CaseStatus
 from kycdesk.exit_codes import ExitCode
 from kycdesk.logging_setup import configure as configure_logging
 from kycdesk.paths import DataPaths, TabletPaths, resolve_tablet
+
+if TYPE_CHECKING:
+    from kycdesk.security.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -155,22 +159,27 @@ def _gui_sign_in(args: argparse.Namespace) -> tuple[str, str] | None:
 
 def _with_verifier(tablet: TabletPaths, args: argparse.Namespace) -> int:
     """Every command that opens a store: the verifier's own, opened with their keys."""
+    if args.command == "doctor" and not tablet.registry_file.exists() \
+            and not tablet.legacy_store().database.exists():
+        print(f"kycdesk doctor — data folder {tablet.root}")
+        print("There is no kycdesk database in this folder yet: nothing to check.")
+        return ExitCode.OK
     signed_in = verifier_cli.sign_in(tablet, args)
     if isinstance(signed_in, int):
         return signed_in
     registry, session = signed_in
     paths = session.paths
     if args.command == "doctor":
-        return _doctor(paths, move_aside=args.move_damaged_database_aside,
+        return _doctor(paths, session.vault, move_aside=args.move_damaged_database_aside,
                        restart=args.restart)
     if args.command == "demo-data":
-        return _demo_data(paths, args)
+        return _demo_data(paths, session.vault, args)
     if args.command == "sync":
         from kycdesk.sync.credentials import VerifierCredential
         from kycdesk.sync.headless import run_headless_sync
 
         _app = _qt_app(gui=False)  # kept alive: QtSql wants an application
-        return run_headless_sync(paths, server=args.server, token=args.token,
+        return run_headless_sync(paths, session.vault, server=args.server, token=args.token,
                                  kept=VerifierCredential(registry, session),
                                  ignore_backoff=args.now, ca_bundle=args.ca_bundle,
                                  until_done=args.until_done, deadline_s=args.deadline,
@@ -183,7 +192,7 @@ def _with_verifier(tablet: TabletPaths, args: argparse.Namespace) -> int:
                          name=args.name, ca_bundle=args.ca_bundle)
     if args.command == "case":
         _app = _qt_app(gui=False)  # kept alive: QtSql wants an application
-        return case_cli.run(paths, args)
+        return case_cli.run(paths, session.vault, args)
     raise AssertionError(args.command)
 
 
@@ -197,11 +206,11 @@ def _qt_app(gui: bool) -> object:
     return QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
 
 
-def _doctor(paths: DataPaths, *, move_aside: bool, restart: bool = False) -> int:
+def _doctor(paths: DataPaths, vault: Vault, *, move_aside: bool,
+            restart: bool = False) -> int:
     from kycdesk.core.errors import DatabaseCorruptError, StoreError
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore
-    from kycdesk.verifiers.interim import interim_vault
 
     app = _qt_app(gui=False)  # noqa: F841  (QLockFile/QtSql want an application)
     print(f"kycdesk doctor — data folder {paths.root}")
@@ -216,7 +225,7 @@ def _doctor(paths: DataPaths, *, move_aside: bool, restart: bool = False) -> int
         return ExitCode.STORE_UNUSABLE
     try:
         try:
-            store = LocalStore(paths, vault=interim_vault(paths))
+            store = LocalStore(paths, vault=vault)
         except DatabaseCorruptError as exc:
             print(f"DATABASE DAMAGED: {exc}")
             if move_aside:
@@ -281,12 +290,11 @@ def _move_database_aside(paths: DataPaths) -> int:
     return ExitCode.OK
 
 
-def _demo_data(paths: DataPaths, args: argparse.Namespace) -> int:
+def _demo_data(paths: DataPaths, vault: Vault, args: argparse.Namespace) -> int:
     from kycdesk.core.errors import StoreError
     from kycdesk.demo import generate
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore
-    from kycdesk.verifiers.interim import interim_vault
 
     try:
         width, height = (int(v) for v in args.image_size.lower().split("x"))
@@ -301,7 +309,7 @@ def _demo_data(paths: DataPaths, args: argparse.Namespace) -> int:
     try:
         paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         with (DataDirLock(paths.lock_file),
-              LocalStore(paths, vault=interim_vault(paths)) as store):
+              LocalStore(paths, vault=vault) as store):
             result = generate(store, cases=args.cases, images_per_case=args.images_per_case,
                               status=args.status, seed=args.seed, image_size=(width, height),
                               progress=progress)
