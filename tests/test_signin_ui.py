@@ -462,3 +462,52 @@ def test_settings_set_the_idle_time_and_kiosk_mode(qtbot: QtBot, gate: Gate,
     assert gate.settings.get(IDLE_LOCK_MINUTES) == 2.5 and gate.settings.get(KIOSK_MODE)
     assert gate.idle.idle_s == 150.0
     assert desk.window.kiosk and desk.window.isFullScreen()
+
+
+def test_the_real_registry_behind_the_screens(qtbot: QtBot, tmp_path: Path) -> None:
+    """First use, lock, a wrong PIN and unlock through `kycdesk.verifiers.registry` itself
+    (production argon2id: ~0.15 s per call, four calls) — the store is the verifier's own
+    folder, opened with the keys the PIN unlocked."""
+    from kycdesk.paths import resolve_tablet
+    from kycdesk.verifiers.registry import Registry
+
+    tablet = resolve_tablet(tmp_path / "tablet")
+    settings = Settings(tmp_path / "settings.ini")
+
+    def desk(session: SignedIn) -> KycDeskApp:
+        return KycDeskApp(session.paths, vault=session.vault, actor=session.name,
+                          debounce_ms=150, camera_factory=FakeCamera, confirm=always_yes)
+
+    gate = Gate(lambda: Registry.open(tablet), desk_factory=desk, settings=settings)
+    qtbot.addWidget(gate.screen)
+    try:
+        gate.start()
+        qtbot.waitUntil(lambda: gate.model.door is Door.FIRST_USE)
+        screen = gate.screen
+        screen.new_name.setText("Ana")
+        screen.new_pin.setText("password1234")
+        screen.new_repeat.setText("password1234")
+        screen.create_button.click()
+        qtbot.waitUntil(lambda: "common" in screen.new_message.text(), timeout=10_000)
+        screen.new_pin.setText(PIN)
+        screen.new_repeat.setText(PIN)
+        screen.create_button.click()
+        qtbot.waitUntil(lambda: gate.desk is not None and gate.desk.reader is not None,
+                        timeout=10_000)
+        assert gate.desk is not None and gate.session is not None
+        verifier = gate.session.verifier_id
+        assert gate.desk.paths == tablet.store(verifier)
+        _new_case(qtbot, gate.desk)
+        gate.lock("session-lock")
+        qtbot.waitUntil(lambda: not gate.model.busy)
+        screen.pin.setText("not the passphrase")
+        screen.sign_in_button.click()
+        qtbot.waitUntil(lambda: "wrong" in screen.pin_message.text().lower(), timeout=10_000)
+        qtbot.waitUntil(lambda: gate.model.may_try(), timeout=10_000)
+        screen.pin.setText(PIN)
+        screen.sign_in_button.click()
+        qtbot.waitUntil(lambda: gate.desk is not None and len(gate.desk.window.editors()) == 1,
+                        timeout=10_000)
+        assert Registry.open(tablet).verifiers()[0].failures == 0  # reset by the right PIN
+    finally:
+        gate.shutdown()
