@@ -503,7 +503,7 @@ def test_the_real_registry_behind_the_screens(qtbot: QtBot, tmp_path: Path) -> N
         screen.pin.setText("not the passphrase")
         screen.sign_in_button.click()
         qtbot.waitUntil(lambda: "wrong" in screen.pin_message.text().lower(), timeout=10_000)
-        qtbot.waitUntil(lambda: gate.model.may_try(), timeout=10_000)
+        qtbot.waitUntil(gate.model.may_try, timeout=10_000)
         screen.pin.setText(PIN)
         screen.sign_in_button.click()
         qtbot.waitUntil(lambda: gate.desk is not None and len(gate.desk.window.editors()) == 1,
