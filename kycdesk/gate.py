@@ -180,9 +180,10 @@ class Gate(QObject):
         window = desk.window
         if not window.isFullScreen():
             self.settings.set(WINDOW_GEOMETRY, bytes(window.saveGeometry().data()))
-        # The lock screen first: it must never show what was behind it, and the app
-        # must not see "the last window closed".
+        # The lock screen first (the app must not see "the last window closed"), and the
+        # cases hidden before the shutdown waits for the last writes, as at quit.
         self._show(self.screen)
+        window.hide()
         window.allow_close()
         desk.shutdown()  # saves open cases, flushes and stops the writer, stops sync
         window.close()

@@ -511,3 +511,29 @@ def test_the_real_registry_behind_the_screens(qtbot: QtBot, tmp_path: Path) -> N
         assert Registry.open(tablet).verifiers()[0].failures == 0  # reset by the right PIN
     finally:
         gate.shutdown()
+
+
+def test_locking_lets_go_of_the_keys(qtbot: QtBot, gate: Gate, registry: FakeRegistry) -> None:
+    """After the lock nothing of the app holds the session's Vault (or the desk). Found
+    three holders this way: the background pool keeping finished tasks' closures, and
+    lambdas connected to another object's signal (photo panel, sync worker's timers) —
+    cycles through C++ that Python's collector never frees."""
+    import gc
+    import weakref
+
+    ana = registry.with_verifier("Ana", PIN)
+    gate.start()
+    desk = _sign_in(qtbot, gate, ana)
+    _new_case(qtbot, desk)
+    assert gate.session is not None
+    vault = weakref.ref(gate.session.vault)
+    desk_ref = weakref.ref(desk)
+    del desk
+    gate.lock()
+
+    def gone() -> bool:
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+        gc.collect()
+        return vault() is None and desk_ref() is None
+
+    qtbot.waitUntil(gone, timeout=5000)  # deleteLater'd widgets go on the next turns
