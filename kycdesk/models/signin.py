@@ -295,7 +295,7 @@ class SignInModel(QObject):
             return
         if isinstance(error, VerifierLockedError):
             self.door = Door.LOCKED
-            self.message = str(error)
+            self.notice, self.message = str(error), ""  # message: for the code's answer
             self.refresh()
             return
         if isinstance(error, WrongPinAttemptError | TooSoonError):

@@ -330,10 +330,9 @@ class SignInScreen(QWidget):
         elif model.door is Door.LOCKED:
             self.locked_title.setText(f"<h2>{_escape(name)}: locked</h2>")
             self.locked_text.setText(
-                "Too many wrong PINs were typed, and some of your cases have not been "
-                "sent yet, so they were not removed.")
-            self.locked_message.setText(model.message if "wrong PIN" not in model.message
-                                        else "")
+                model.notice or "Too many wrong PINs were typed, and some of your cases "
+                "have not been sent yet, so they were not removed.")
+            self.locked_message.setText(model.message)
             self.release_button.setEnabled(not model.busy)
         elif model.door is Door.LEASE:
             self.lease_text.setText(model.message or "This tablet has not reached the "
