@@ -537,3 +537,17 @@ def test_locking_lets_go_of_the_keys(qtbot: QtBot, gate: Gate, registry: FakeReg
         return vault() is None and desk_ref() is None
 
     qtbot.waitUntil(gone, timeout=5000)  # deleteLater'd widgets go on the next turns
+
+
+def test_the_os_suspending_the_app_locks_it(qtbot: QtBot, gate: Gate,
+                                            registry: FakeRegistry) -> None:
+    """Linux/macOS: Qt's ApplicationSuspended; Windows: the native filter (above)."""
+    ana = registry.with_verifier("Ana", PIN)
+    gate.start()
+    _sign_in(qtbot, gate, ana)
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationInactive)
+    assert gate.desk is not None  # another window in front is not a reason
+    app.applicationStateChanged.emit(Qt.ApplicationState.ApplicationSuspended)
+    assert gate.desk is None and gate.model.unlocking
