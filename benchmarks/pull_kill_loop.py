@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from benchmarks.common import header, qt_app, verdict
-from tests.vaults import make_vault
+from tests.tablets import TEST_PIN, make_tablet, signed_in_args, vault_for
 
 
 def main() -> int:
@@ -31,7 +31,6 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=50_000, help="link bytes/s")
     args = parser.parse_args()
     app = qt_app()
-    from kycdesk.paths import resolve
     from kycdesk.persistence.store import LocalStore
     from tests.fieldlink import LinkProfile, field_link
     from tests.sync_support import REPO_ROOT, TOKEN, start_server
@@ -43,10 +42,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kycdesk-pullkill-") as tmp:
         root = Path(tmp)
         server = start_server(root / "server")
-        paths = resolve(root / "device")
+        paths = make_tablet(root / "device").paths  # a verifier's store: the CLI signs in
         began = time.monotonic()
         try:
-            with LocalStore(paths, vault=make_vault()):
+            with LocalStore(paths, vault=vault_for(paths)):
                 pass
             with field_link(urlsplit(server.base_url).port or 0,
                             LinkProfile(rate_bps=args.rate, latency_s=0.03)) as link:
@@ -54,9 +53,10 @@ def main() -> int:
                                         link=link)
             env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
             final = subprocess.run(
-                [sys.executable, "-m", "kycdesk", "sync", "--once", "--now", "--data-dir",
-                 str(paths.root), "--server", server.base_url, "--token", TOKEN],
-                capture_output=True, text=True, env=env, timeout=900, check=False)
+                [sys.executable, "-m", "kycdesk", "sync", "--once", "--now",
+                 *signed_in_args(paths), "--server", server.base_url, "--token", TOKEN],
+                capture_output=True, text=True, env=env, input=f"{TEST_PIN}\n", timeout=900,
+                check=False)
             seq = check_pull_state(server, lab_device_id(TOKEN), paths)
             [(total,)] = server.query("SELECT count(*) FROM assignments WHERE device_id = ?",
                                       (lab_device_id(TOKEN),))

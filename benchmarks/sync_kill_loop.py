@@ -29,7 +29,7 @@ from tests.sync_support import (
     start_server,
     sync_killing_repeatedly,
 )
-from tests.vaults import make_vault
+from tests.tablets import TEST_PIN, make_tablet, pin_file, signed_in_args, vault_for
 
 
 def main() -> int:
@@ -38,7 +38,6 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
     app = qt_app()
-    from kycdesk.paths import resolve
     from kycdesk.persistence.store import LocalStore
 
     header(f"sync kill loop: {args.kills} SIGKILLs mid-upload, 400 kB/s link")
@@ -48,30 +47,31 @@ def main() -> int:
         sources = [noisy_jpeg(root / f"p{i}.jpg", (1600, 1200), opacity=0.3, quality=90,
                               seed=60 + i) for i in range(5)]
         server = start_server(root / "server")
-        paths = resolve(root / "data")
+        paths = make_tablet(root / "data").paths  # a verifier's store: the CLI signs in
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
         kills = restarts_from_offset = 0
         began = time.monotonic()
         try:
             cases = max(2, args.kills // 4)
-            with LocalStore(paths, vault=make_vault()) as store:
+            with LocalStore(paths, vault=vault_for(paths)) as store:
                 ids = make_ready_cases(store, sources, cases=cases, images_per_case=3)
                 photo_bytes = sum(i.byte_size or 0 for c in ids for i in store.list_images(c))
             with field_link(urlsplit(server.base_url).port or 0,
                             LinkProfile(rate_bps=400_000, latency_s=0.03)) as link:
                 cmd = [sys.executable, "-m", "kycdesk", "sync", "--once", "--now",
-                       "--data-dir", str(paths.root), "--server", link.url, "--token", TOKEN]
+                       *signed_in_args(paths), "--server", link.url, "--token", TOKEN]
                 def note_offsets() -> None:
                     nonlocal restarts_from_offset
-                    with LocalStore(paths, vault=make_vault()) as store:
+                    with LocalStore(paths, vault=vault_for(paths)) as store:
                         restarts_from_offset += any(
                             i.upload_offset for c in ids for i in store.list_images(c))
 
-                kills = sync_killing_repeatedly(cmd, env, rng, args.kills, note_offsets)
+                kills = sync_killing_repeatedly(cmd, env, rng, args.kills, note_offsets,
+                                                stdin=pin_file(paths))
                 final = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                                       timeout=600, check=False)
+                                       input=f"{TEST_PIN}\n", timeout=600, check=False)
                 received = link.bytes_to_server
-            with LocalStore(paths, vault=make_vault()) as store:
+            with LocalStore(paths, vault=vault_for(paths)) as store:
                 assert_server_holds_exactly(server, store, ids)  # raises on any duplicate
         finally:
             server.stop()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from benchmarks.common import header, qt_app, verdict
 from benchmarks.field_sync import ideal_loop
+from kycdesk.paths import DataPaths
 from kycdesk.sync.engine import PARALLEL_UPLOADS
 from tests.sync_support import (
     REPO_ROOT,
@@ -31,6 +32,7 @@ from tests.sync_support import (
     noisy_jpeg,
     start_server,
 )
+from tests.tablets import make_tablet, vault_for
 from tests.vaults import make_vault
 
 
@@ -69,11 +71,14 @@ PEAK_RSS_WRAPPER = (
 )
 
 
-def sync_process_peak_rss(data_dir: Path, base_url: str) -> float:
+def sync_process_peak_rss(paths: DataPaths, base_url: str) -> float:
     """Peak RSS of the sync process itself (measured inside it: RUSAGE_CHILDREN would
     also count the server processes this benchmark starts and stops)."""
+    from tests.tablets import TEST_PIN, signed_in_args
+
     out = subprocess.run([sys.executable, "-c", PEAK_RSS_WRAPPER, "sync", "--once", "--now",
-                          "--data-dir", str(data_dir), "--server", base_url, "--token", TOKEN],
+                          *signed_in_args(paths), "--server", base_url, "--token", TOKEN],
+                         input=f"{TEST_PIN}\n",
                          check=True, capture_output=True, text=True, cwd=REPO_ROOT,
                          env=dict(os.environ, QT_QPA_PLATFORM="offscreen")).stdout
     kib = next(int(line.split()[1]) for line in out.splitlines()
@@ -135,10 +140,10 @@ def main() -> int:
                 photos.append(path)
             server = start_server(folder / "server")
             try:
-                data = resolve(folder / "data")
-                with LocalStore(data, vault=make_vault()) as store:
+                data = make_tablet(folder / "data").paths  # the CLI signs in to it
+                with LocalStore(data, vault=vault_for(data)) as store:
                     make_ready_cases(store, photos, cases=2, images_per_case=5)
-                rss[label] = sync_process_peak_rss(data.root, server.base_url)
+                rss[label] = sync_process_peak_rss(data, server.base_url)
                 mb = photos[0].stat().st_size / 2**20
                 print(f"   peak RSS of `kycdesk sync --once`, 10 photos of {mb:.1f} MB: "
                       f"{rss[label]:.0f} MB")

@@ -164,7 +164,8 @@ def _with_verifier(tablet: TabletPaths, args: argparse.Namespace) -> int:
         print(f"kycdesk doctor — data folder {tablet.root}")
         print("There is no kycdesk database in this folder yet: nothing to check.")
         return ExitCode.OK
-    signed_in = verifier_cli.sign_in(tablet, args)
+    signed_in = verifier_cli.sign_in(tablet, args,
+                                     renews_lease=args.command in ("sync", "enrol"))
     if isinstance(signed_in, int):
         return signed_in
     registry, session = signed_in

@@ -7,7 +7,7 @@ one of the wrong type or out of bounds is removed — so its default applies —
 log line naming the key (never the value: a profile is personal). Reads and writes go
 through `Settings.get` / `Settings.set`, typed by the setting.
 
-Secrets are not settings: the device token lives in the OS keyring
+Secrets are not settings: the device token is kept sealed for its verifier
 (`kycdesk.sync.credentials`), never here.
 """
 

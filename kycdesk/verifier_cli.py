@@ -114,10 +114,11 @@ def _chosen(registry: Registry, name: str | None) -> VerifierInfo:
     return everyone[0]
 
 
-def sign_in(tablet: TabletPaths, args: argparse.Namespace,
-            err: TextIO | None = None) -> tuple[Registry, Session] | int:
+def sign_in(tablet: TabletPaths, args: argparse.Namespace, err: TextIO | None = None, *,
+            renews_lease: bool = False) -> tuple[Registry, Session] | int:
     """The verifier a store command works for, signed in; or the exit code after saying
-    why not on stderr."""
+    why not on stderr. `renews_lease`: the command reaches the server (sync, enrol), the
+    one way besides a supervisor's code to renew a lease that ran out."""
     err = err or sys.stderr
     try:
         registry = _open_registry(tablet)
@@ -125,6 +126,9 @@ def sign_in(tablet: TabletPaths, args: argparse.Namespace,
         (pin,) = _pin_lines(args, [f"PIN for {verifier.name}: "])
         return registry, registry.sign_in(verifier.verifier_id, pin)
     except LeaseExpiredError as exc:
+        if renews_lease:
+            print(f"note: {exc}", file=err)
+            return registry, exc.session
         print(f"error: {exc}", file=err)
         return ExitCode.AUTH
     except VerifierError as exc:

@@ -198,7 +198,7 @@ def configured_app(qtbot: QtBot, paths: DataPaths, server: ServerHandle
         # The sync stack loads after the window is up (the first cases listed).
         qtbot.waitUntil(lambda: app.sync is not None, timeout=10_000)
         assert app.sync is not None
-        app.sync.configure(server.base_url, TOKEN)  # no keyring on test machines
+        app.sync.configure(server.base_url, TOKEN)  # the dialog's token, for this run
         yield app
     finally:
         app.shutdown()

@@ -40,8 +40,9 @@ from kycdesk.verifiers.errors import (
 from kycdesk.verifiers.pin_rules import PinPolicy, check_new_pin
 from kycdesk.verifiers.registry import Registry
 from kycdesk.verifiers.session import Session
-from tests.sync_support import REPO_ROOT
 from tests.tablets import CHEAP_PARAMS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 PIN = "purple otter sings"
 OTHER = "granite kettle drum"
@@ -345,6 +346,14 @@ def test_an_expired_lease_stops_sign_in_until_a_code_or_the_server_renews_it(
                                                       clock.now))
     registry.extend_lease_with_code(signed, _code(secret, "lease", signed, clock.now))
     assert registry.verifiers()[0].locked is None
+    registry.sign_in(session.verifier_id, PIN)
+    clock.advance(15 * 86400)
+    with pytest.raises(LeaseExpiredError):
+        registry.sign_in(session.verifier_id, PIN)
+    clock.advance(-5 * 86400)  # the tablet's clock set back: the lease stays over
+    with pytest.raises(LeaseExpiredError):
+        registry.sign_in(session.verifier_id, PIN)
+    registry.extend_lease_with_code(signed, _code(secret, "lease", signed, clock.now))
     registry.sign_in(session.verifier_id, PIN)
     # A lease from the server counts only with the office's proof.
     device = f"dev-{session.verifier_id}"

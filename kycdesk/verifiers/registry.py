@@ -99,6 +99,8 @@ class _Record:
     org_recovery_key: str | None = None         # base64 X25519 public key
     lease_expires_at: str | None = None
     lease_proof: str | None = None
+    last_seen_at: str | None = None             # latest sign-in time: a clock set back
+                                                # does not bring an ended lease back
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> _Record:
@@ -279,6 +281,9 @@ class Registry:
         with self._changing() as data:
             record = self._record(verifier_id, data)
             record.failures, record.last_failure_at = 0, None
+            seen = parse_instant_or_none(record.last_seen_at)
+            if seen is None or now > seen:
+                record.last_seen_at = format_instant(now)
             expired = _lease_expired(record, now)
         session = Session(verifier_id, name, self.tablet.store(verifier_id), Vault(keys))
         if expired:
@@ -510,6 +515,9 @@ def _lease_expired(record: _Record, now: datetime) -> bool:
         expires = office_codes.parse_instant(record.lease_expires_at)
     except ValueError:
         return True
+    seen = parse_instant_or_none(record.last_seen_at)
+    if seen is not None and seen > now:
+        now = seen  # the clock was set back since the last sign-in
     # The proof makes a lease edited by hand count as expired.
     valid = office_codes.verify_lease(bytes.fromhex(record.office_secret),
                                       record.device_id, record.lease_expires_at,
