@@ -521,11 +521,28 @@ class KycDeskApp(QObject):
         url = self.settings.get(SERVER_URL)
         kept = load_token(kept=self.kept_credential).token if url else None
         dialog = SettingsDialog(self.settings, check_connection, self.window,
-                                enrol=enrol_with_code, token=kept or "")
+                                enrol=self.enrol, token=kept or "")
         dialog.saved.connect(self._settings_saved)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
+
+    def enrol(self, url: str, code: str, ca_bundle: str | None) -> EnrolledDevice:
+        """Settings → an enrolment code, for the signed-in verifier's store (a background
+        task: it blocks): the server learns the tablet and the verifier; the credential,
+        the office secret and the organisation key's wraps are kept in their registry
+        record, as `kycdesk enrol --user` keeps them."""
+        kept = self.kept_credential
+        if kept is None:  # no registry behind this desk (tests that build it directly)
+            return enrol_with_code(url, code, ca_bundle)
+        from kycdesk.sync.client import enrol_device
+        from kycdesk.sync.enrolment import default_device_name, keep_enrolment
+
+        enrolled = enrol_device(url, code, default_device_name(), ca_bundle=ca_bundle,
+                                tablet_id=kept.registry.tablet_id,
+                                verifier_name=kept.session.name)
+        keep_enrolment(kept.registry, kept.session, enrolled)
+        return enrolled
 
     @Slot(str, str, str)
     def _settings_saved(self, url: str, token: str, ca_bundle: str) -> None:
