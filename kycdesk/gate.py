@@ -26,6 +26,7 @@ from kycdesk.models.lock_triggers import (
     IdleWatcher,
     SessionLockFilter,
     register_session_notifications,
+    unregister_session_notifications,
 )
 from kycdesk.models.signin import (
     Chosen,
@@ -184,6 +185,7 @@ class Gate(QObject):
         # cases hidden before the shutdown waits for the last writes, as at quit.
         self._show(self.screen)
         window.hide()
+        unregister_session_notifications(int(window.winId()))
         window.allow_close()
         desk.shutdown()  # saves open cases, flushes and stops the writer, stops sync
         window.close()

@@ -136,3 +136,13 @@ def register_session_notifications(window_id: int) -> bool:
         except OSError:
             log.warning("session-lock notifications are not available")
     return False
+
+
+def unregister_session_notifications(window_id: int) -> None:
+    """Before the window goes (Windows asks for it: WTSUnRegisterSessionNotification)."""
+    if sys.platform == "win32":
+        try:
+            ctypes.WinDLL("wtsapi32").WTSUnRegisterSessionNotification(
+                ctypes.c_void_p(window_id))
+        except OSError:
+            log.warning("session-lock notifications could not be unregistered")
