@@ -271,13 +271,21 @@ class Task(_Job, Generic[T, P]):
 class _Runnable(QRunnable):
     def __init__(self, task: _Job, lane: Lane) -> None:
         super().__init__()
-        self._task, self._lane = task, lane
+        self._task: _Job | None = task
+        self._lane = lane
 
     def run(self) -> None:
+        task = self._task
+        if task is None:
+            return
         try:
-            self._task._run()
+            task._run()
         finally:
-            self._lane._finished(self._task)
+            self._lane._finished(task)
+            # The pool may keep this runnable's Python object; it must not keep the task,
+            # whose work and continuations hold what they captured (a store, a verifier's
+            # keys after a lock: tests/test_signin_ui.py).
+            self._task = None
 
 
 def run_task(work: Callable[[TaskControl[P]], T], on_done: Callable[[T], None] | None = None,

@@ -107,12 +107,18 @@ class SyncWorker(QObject):
             self.stateChanged.emit(SyncState.OFFLINE, str(exc))
             return
         self._periodic = QTimer(self)
-        self._periodic.timeout.connect(lambda: self._run(False))
+        # Bound methods: a lambda holding `self` on its own child timer is a cycle
+        # through C++ that keeps the worker (and the store's keys) alive after a lock.
+        self._periodic.timeout.connect(self._run_scheduled)
         self._periodic.start(self._periodic_ms)
         self._retry = QTimer(self)
         self._retry.setSingleShot(True)
-        self._retry.timeout.connect(lambda: self._run(False))
+        self._retry.timeout.connect(self._run_scheduled)
         self.stateChanged.emit(SyncState.IDLE if self._url else SyncState.NOT_CONFIGURED, "")
+
+    @Slot()
+    def _run_scheduled(self) -> None:
+        self._run(False)
 
     @Slot(str, str, str, object)
     def _configure(self, url: str, token: str, ca_bundle: str,

@@ -281,10 +281,20 @@ class PhotoPanel(QWidget):
             widget.keepRequested.connect(session.keep_photo)
             self.slots[slot] = widget
         session.photosPending.connect(self._show_pending)
-        session.photoError.connect(lambda slot, message: self.slots[slot].add_error(message))
-        session.photoQuality.connect(
-            lambda slot, image_id, words: self.slots[slot].show_quality(image_id, words))
+        # Bound methods, not lambdas holding `self`: a lambda connected to the session's
+        # signal is a reference cycle through C++ that Python never frees (the session,
+        # its store client and a signed-in verifier's keys outlived a lock).
+        session.photoError.connect(self._photo_error)
+        session.photoQuality.connect(self._photo_quality)
         session.photosChanged.connect(self._forget_deleted)
+
+    @Slot(str, str)
+    def _photo_error(self, slot: str, message: str) -> None:
+        self.slots[slot].add_error(message)
+
+    @Slot(str, int, list)
+    def _photo_quality(self, slot: str, image_id: int, words: list[str]) -> None:
+        self.slots[slot].show_quality(image_id, words)
 
     def busy(self) -> bool:
         return self.session.busy()
