@@ -23,6 +23,7 @@ sealed on disk), caught up with the caller's connection first.
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,29 +50,31 @@ class _SortSpec:
 
 
 _SORTS: dict[CaseSort, _SortSpec] = {
-    CaseSort.LAST_SAVED: _SortSpec(("c.sort_saved", "c.id"), True),
-    CaseSort.REFERENCE: _SortSpec(("c.sort_reference", "c.id"), False),
-    CaseSort.APPLICANT: _SortSpec(("c.sort_applicant", "c.id"), False),
-    CaseSort.PHOTOS: _SortSpec(("c.photo_count", "c.id"), True),
-    CaseSort.STATUS: _SortSpec(("c.status", "c.sort_saved", "c.id"), False),
-    CaseSort.DUE_DATE: _SortSpec(("c.sort_due", "c.id"), False),
+    CaseSort.LAST_SAVED: _SortSpec(("c.sort_saved", "c.idb"), True),
+    CaseSort.REFERENCE: _SortSpec(("c.sort_reference", "c.idb"), False),
+    CaseSort.APPLICANT: _SortSpec(("c.sort_applicant", "c.idb"), False),
+    CaseSort.PHOTOS: _SortSpec(("c.photo_count", "c.idb"), True),
+    CaseSort.STATUS: _SortSpec(("c.status", "c.sort_saved", "c.idb"), False),
+    CaseSort.DUE_DATE: _SortSpec(("c.sort_due", "c.idb"), False),
 }
 
-_COLUMNS = ("c.id, c.reference_number, c.status, c.last_saved, c.photo_count, c.last_error, "
+_COLUMNS = ("c.idb, c.reference_number, c.status, c.last_saved, c.photo_count, c.last_error, "
             "c.last_error_kind, c.next_attempt_at, c.purged_at, c.applicant_name, c.inbox, "
             "c.due_date, c.decision, c.decision_reason")
 
 
 def _cursor(sort: CaseSort, row: CaseSummary) -> tuple[Any, ...]:
-    """The sort key of a row shown, in the index's column order."""
+    """The sort key of a row shown, in the index's column order (the id as the index
+    keeps it: its 16 bytes, which sort as its text does)."""
     saved = row.last_saved or ""
+    case = uuid.UUID(row.id).bytes
     return {
-        CaseSort.LAST_SAVED: (saved, row.id),
-        CaseSort.REFERENCE: (row.reference_number or "", row.id),
-        CaseSort.APPLICANT: (row.applicant_name or "", row.id),
-        CaseSort.PHOTOS: (row.photo_count, row.id),
-        CaseSort.STATUS: (row.status, saved, row.id),
-        CaseSort.DUE_DATE: (row.due_date or NO_DUE_DATE, row.id),
+        CaseSort.LAST_SAVED: (saved, case),
+        CaseSort.REFERENCE: (row.reference_number or "", case),
+        CaseSort.APPLICANT: (row.applicant_name or "", case),
+        CaseSort.PHOTOS: (row.photo_count, case),
+        CaseSort.STATUS: (row.status, saved, case),
+        CaseSort.DUE_DATE: (row.due_date or NO_DUE_DATE, case),
     }[sort]
 
 
@@ -147,7 +150,8 @@ def list_cases(index: ListIndex, conn: Connection | None, *, limit: int,
         sql, params = page_query(db, limit=limit, after=after, view=view, search=search,
                                  sort=sort, descending=descending)
         rows = db.execute(sql, params).fetchall()
-    return [CaseSummary(id=r[0], reference_number=r[1], status=r[2], last_saved=r[3],
+    return [CaseSummary(id=str(uuid.UUID(bytes=r[0])), reference_number=r[1], status=r[2],
+                        last_saved=r[3],
                         photo_count=int(r[4]), last_error=r[5], last_error_kind=r[6],
                         next_attempt_at=r[7], purged_at=r[8], applicant_name=r[9],
                         inbox=r[10], due_date=r[11], decision=r[12],
