@@ -89,7 +89,7 @@ def test_the_snapshot_restores_the_index_without_reading_the_rows(
     with LocalStore(paths, vault=vault) as store:
         index = store.list_index
         assert not index.rebuilt
-        assert index.catch_up(store.conn) == 0  # nothing changed since the snapshot
+        assert index.read_at_load == 0  # nothing changed since the snapshot
         assert store.list_cases(limit=50, sort=CaseSort.APPLICANT) == before
         assert [c.id for c in store.list_cases(limit=50, search="adebayo")] == [ids[1]]
         assert store.count_cases(search="KYC-20261206") == 3
@@ -162,6 +162,7 @@ def test_cases_changed_after_the_snapshot_appear_at_the_next_sign_in(
     shutil.copy(old_snapshot, paths.list_snapshot)
     with LocalStore(paths, vault=vault) as store:
         assert not store.list_index.rebuilt
+        assert store.list_index.read_at_load == 3  # renamed, added, status changed
         assert store.list_cases(limit=50, sort=CaseSort.APPLICANT) == expected
         assert _names(store, "wroblewska") == set()
         assert _names(store, "nowak") == {"Zuzanna Nowak"}
@@ -268,3 +269,27 @@ def test_the_writer_thread_writes_the_snapshot_in_the_background(
                         timeout=10_000)
     finally:
         thread.stop()
+
+
+def test_stopping_the_writer_writes_the_last_snapshot_in_its_thread(
+        qapp: object, paths: DataPaths, vault: Vault) -> None:
+    from kycdesk.persistence.writer import WriterThread
+
+    thread = WriterThread(paths, vault=vault)  # the snapshot timer (a minute) never fires
+    thread.start()
+    try:
+        assert thread.writer.wait_open() is None
+        case_id = thread.writer.call(CreateCase())
+        thread.writer.call(SaveForm(case_id, {}, applicant_name="Saved At Quit"))
+        reader = ReadStore(paths, vault=vault)
+        assert _names(reader, "at quit") == {"Saved At Quit"}
+    finally:
+        thread.stop()
+    try:
+        assert not reader.list_index.dirty()  # the writer wrote it; closing has nothing to do
+    finally:
+        reader.close()
+    with LocalStore(paths, vault=vault) as store:
+        assert not store.list_index.rebuilt
+        assert store.list_index.read_at_load == 0
+        assert _names(store, "at quit") == {"Saved At Quit"}

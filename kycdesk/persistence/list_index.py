@@ -130,6 +130,7 @@ class ListIndex:
         self._applied = -1          # the store's list sequence the index reflects
         self._snapshot_applied = -2  # … and the snapshot on disk (-2: none written)
         self.rebuilt = False         # the last load found no usable snapshot
+        self.read_at_load = 0        # rows re-read at load (changed after the snapshot)
         self._users = 0
 
     # -- the database --------------------------------------------------------------
@@ -177,7 +178,7 @@ class ListIndex:
                 finally:
                     for statement in _INDEXES:
                         self._db.execute(statement)
-            self._catch_up(conn)
+            self.read_at_load = self._catch_up(conn)
 
     def _restore(self, data: bytes, store_sequence: int) -> bool:
         db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
