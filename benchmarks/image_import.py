@@ -51,7 +51,7 @@ def main() -> int:
         probes = []
         for _ in range(args.runs):
             start = time.perf_counter()
-            probe(source, ImageLimits())
+            probe(source.read_bytes(), ImageLimits())
             probes.append(time.perf_counter() - start)
         with LocalStore(resolve(Path(tmp) / "data")) as store:
             case_id = store.run(CreateCase())
