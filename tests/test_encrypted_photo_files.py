@@ -24,6 +24,7 @@ from kycdesk.persistence.encrypted_files import (
     write_encrypted,
 )
 from kycdesk.persistence.photo_io import EncryptedDownload, EncryptedPhoto
+from kycdesk.persistence.store import LocalStore
 from kycdesk.security.keys import DataKey, UnlockedKeys
 from kycdesk.security.streams import CHUNK_BYTES
 from kycdesk.security.vault import Vault
@@ -173,3 +174,85 @@ def test_an_upload_resumed_inside_a_chunk_delivers_the_exact_bytes(
         assert state.offset == first and not state.complete
         state = client.append(upload.url, source, offset=first, count=len(photo) - first)
     assert state.complete and state.sha256 == digest
+
+
+def _signatures(photos: list[bytes]) -> dict[str, bytes]:
+    """What a disk reader would grep for: each photo's opening bytes (the JPEG/PNG
+    signature and header), a stretch from its middle, its SHA-256 in hex and raw, and
+    the generic markers JFIF/Exif/PNG (long enough not to occur by chance)."""
+    found = {"PNG signature": b"\x89PNG\r\n\x1a\n", "JFIF": b"JFIF\x00", "Exif": b"Exif\x00\x00",
+             "IEND": b"IEND\xaeB`\x82"}
+    for n, data in enumerate(photos):
+        digest = hashlib.sha256(data)
+        found[f"photo {n} start"] = data[:12]
+        found[f"photo {n} middle"] = data[len(data) // 2:len(data) // 2 + 24]
+        found[f"photo {n} sha256 hex"] = digest.hexdigest().encode()
+        found[f"photo {n} sha256 raw"] = digest.digest()
+    return found
+
+
+def test_no_photo_shows_in_any_file_of_the_data_folder(
+        qapp: object, store: LocalStore, jpeg: Path, tmp_path: Path) -> None:
+    """After an import (JPEG and PNG, with the thumbnails they make), a camera capture
+    (encrypted into captures/, imported, removed), a pulled photo (downloaded in two
+    goes) and a thumbnail rebuilt cold: no file of the data folder shows any of the
+    photos' bytes, signatures or SHA-256 — the database and its WAL included."""
+    from PySide6.QtGui import QColor, QImage
+
+    from kycdesk.persistence.commands import AddImage, ApplyPull, CreateCase, RecordFetchedPhoto
+    from kycdesk.persistence.thumbnails import load_thumbnail, thumbnail_file
+    from tests.pull_pages import Feed, new_case_id, photo
+
+    png = tmp_path / "scan.png"
+    picture = QImage(320, 200, QImage.Format.Format_RGB32)
+    picture.fill(QColor("white"))
+    assert picture.save(str(png))
+    camera_photo = _jpeg_from(tmp_path / "camera.jpg", seed=5)
+    office_photo = _jpeg_from(tmp_path / "office.jpg", seed=6)
+
+    case_id = store.run(CreateCase())
+    imported = store.run(AddImage(case_id, jpeg, slot="id_front"))
+    store.run(AddImage(case_id, png, slot="proof_of_address"))
+    capture = write_capture(store.vault, store.paths.captures_dir, case_id,
+                            camera_photo.read_bytes())
+    store.run(AddImage(case_id, capture, slot="selfie", origin="camera", remove_source=True,
+                       source_context=CAPTURE_CONTEXT))
+    assert not capture.exists()
+
+    content = office_photo.read_bytes()
+    feed, pulled_case, shot = Feed(), new_case_id(), photo("id_front", content)
+    store.run(ApplyPull(feed.page(feed.change(
+        "handover_in", pulled_case, revision=1, reference_number="KYC-F",
+        form_id="individual_kyc", form_version="3", form={}, photos=[shot]))))
+    download = store.photo_download(pulled_case, shot["client_image_id"])
+    download.resume()
+    download.write(content[:len(content) // 2])
+    download.close()  # the link broke
+    again = store.photo_download(pulled_case, shot["client_image_id"])
+    kept = again.resume()
+    again.write(content[kept:])
+    again.finish()
+    assert again.whole_sha256() == (shot["sha256"], len(content))
+    store.run(RecordFetchedPhoto(pulled_case, shot["client_image_id"], again.move_into_case()))
+
+    stored = store.paths.absolute(imported.file_path)
+    thumbnail_file(stored).unlink()
+    assert not load_thumbnail(store.vault, stored, 160).isNull()  # rebuilt, encrypted
+    assert thumbnail_file(stored).is_file()
+
+    secrets = _signatures([jpeg.read_bytes(), png.read_bytes(), camera_photo.read_bytes(),
+                           content])
+    hits = []
+    for file in sorted(p for p in store.paths.root.rglob("*") if p.is_file()):
+        raw = file.read_bytes()
+        hits += [(store.paths.relative(file), name) for name, probe in secrets.items()
+                 if probe in raw]
+    assert hits == []
+    assert len(store.list_images(case_id)) == 3 and len(store.list_images(pulled_case)) == 1
+
+
+def _jpeg_from(path: Path, seed: int) -> Path:
+    from kycdesk.demo import render_photo
+
+    render_photo(path, label="ID", subtitle="files test", seed=seed, size=(900, 600))
+    return path
