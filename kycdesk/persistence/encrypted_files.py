@@ -84,11 +84,13 @@ class EncryptedFileWriter:
         self._writer.write(bytes(data))
         self.size += len(data)
 
-    def finish(self) -> tuple[str, int]:
-        """Final chunk, flush, fsync; the plaintext's SHA-256 (hex) and size."""
+    def finish(self, *, durable: bool = True) -> tuple[str, int]:
+        """Final chunk, flush, fsync (not for a cache: `durable=False`); the plaintext's
+        SHA-256 (hex) and size."""
         self._writer.close()
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if durable:
+            os.fsync(self._file.fileno())
         self._file.close()
         self._finished = True
         return self._digest.hexdigest(), self.size
@@ -108,15 +110,18 @@ class EncryptedFileWriter:
 
 
 def write_encrypted(vault: Vault, target: Path, context: bytes,
-                    data: bytes | Iterable[bytes], *, replace: bool = False) -> tuple[str, int]:
+                    data: bytes | Iterable[bytes], *, replace: bool = False,
+                    durable: bool = True) -> tuple[str, int]:
     """`target` holds `data`, encrypted, or is untouched: temp name beside it, fsync,
     rename (over an existing file only with `replace`: a cache such as a thumbnail),
-    fsync of the folder. Returns the plaintext's SHA-256 and size."""
+    fsync of the folder. A cache (a thumbnail) passes `durable=False`: renamed whole
+    but not fsynced — a crash may lose it, never show half of it (it is rebuilt from
+    the photo). Returns the plaintext's SHA-256 and size."""
     tmp = target.with_name(f".{target.name}.{new_id()}.tmp")
     with EncryptedFileWriter(vault, tmp, context) as out:
         for piece in ([data] if isinstance(data, bytes | bytearray) else data):
             out.write(piece)
-        result = out.finish()
+        result = out.finish(durable=durable)
     try:
         if replace:
             tmp.replace(target)
@@ -125,7 +130,8 @@ def write_encrypted(vault: Vault, target: Path, context: bytes,
     except BaseException:
         unlink_quietly(tmp)
         raise
-    fsync_dir(target.parent)
+    if durable:
+        fsync_dir(target.parent)
     return result
 
 

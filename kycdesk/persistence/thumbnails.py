@@ -63,7 +63,7 @@ def write_thumbnail(vault: Vault, photo: Path, image: QImage) -> None:
         if data is not None:
             target.parent.mkdir(mode=0o700, exist_ok=True)
             write_encrypted(vault, target, thumbnail_context(case_of(photo)), data,
-                            replace=True)
+                            replace=True, durable=False)  # a cache, as before: no fsync
     except OSError as exc:
         log.info("thumbnail for %s not written: %s", photo, exc)
     intents.end(entry)
