@@ -32,6 +32,11 @@ CASES_DIRNAME = "cases"
 LOST_AND_FOUND_DIRNAME = "lost+found"
 CAPTURES_DIRNAME = "captures"
 DOWNLOADS_DIRNAME = "downloads"
+TABLET_FILENAME = "tablet.json"
+REGISTRY_FILENAME = "verifiers.json"
+REGISTRY_LOCK_FILENAME = "verifiers.lock"
+VERIFIERS_DIRNAME = "verifiers"
+WIPE_MARKER_FILENAME = "wipe-in-progress.json"
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
@@ -102,6 +107,57 @@ def resolve(data_dir: str | os.PathLike[str] | None = None) -> DataPaths:
     root = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
     log_dir = Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
     return DataPaths(root=root, log_dir=log_dir)
+
+
+@dataclass(frozen=True)
+class TabletPaths:
+    """A tablet's data root: the verifiers' registry and one whole store per verifier
+    (`kycdesk.verifiers`; docs/security.md, *Verifiers*). Each verifier's store is an
+    ordinary `DataPaths` in its own folder, so one verifier's session opens nothing of
+    another's; the logs stay shared (they hold no applicant data)."""
+
+    root: Path
+    log_dir: Path
+
+    @property
+    def tablet_file(self) -> Path:
+        """The tablet's random id (clear): groups its verifiers' devices on the server."""
+        return self.root / TABLET_FILENAME
+
+    @property
+    def registry_file(self) -> Path:
+        """The verifiers: names, key rings, wrong-PIN counters (no secret in clear)."""
+        return self.root / REGISTRY_FILENAME
+
+    @property
+    def verifiers_dir(self) -> Path:
+        return self.root / VERIFIERS_DIRNAME
+
+    @property
+    def wipe_marker(self) -> Path:
+        """Present while a wipe is under way: the next start finishes it."""
+        return self.root / WIPE_MARKER_FILENAME
+
+    @property
+    def registry_lock(self) -> Path:
+        """Serialises changes to the registry between processes (app, CLI)."""
+        return self.root / REGISTRY_LOCK_FILENAME
+
+    def store(self, verifier_id: str) -> DataPaths:
+        """A verifier's own store. `verifier_id` is one the registry made (hex)."""
+        if not verifier_id or not all(c in "0123456789abcdef" for c in verifier_id):
+            raise ValueError("not a verifier id")
+        return DataPaths(root=self.verifiers_dir / verifier_id, log_dir=self.log_dir)
+
+    def legacy_store(self) -> DataPaths:
+        """The clear store written before verifiers existed (issue 18's migration)."""
+        return DataPaths(root=self.root, log_dir=self.log_dir)
+
+
+def resolve_tablet(data_dir: str | os.PathLike[str] | None = None) -> TabletPaths:
+    """The tablet's data root, by the same rules as `resolve`."""
+    legacy = resolve(data_dir)
+    return TabletPaths(root=legacy.root, log_dir=legacy.log_dir)
 
 
 def ensure_private_dir(path: Path) -> None:

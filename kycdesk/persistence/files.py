@@ -51,3 +51,22 @@ def unlink_quietly(path: Path) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def replace_durably(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` all at once: a reader (or a crash) sees the old bytes
+    or the new, never half. Temp name beside it, fsync, rename over, fsync the folder.
+    The temp name carries the pid so two processes never write the same temp file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0),
+                 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        unlink_quietly(tmp)
+        raise
+    fsync_dir(path.parent)
