@@ -29,8 +29,8 @@ MIN_NEEDLE = 6
 # A JPEG: SOI then APP0 "JFIF", APP1 "Exif" or a quantisation table (DQT, length 67
 # or more); a PNG: its 8-byte signature, or an IHDR chunk header. The JFIF/Exif
 # identifiers alone catch a JPEG whose first bytes were cut off.
-JPEG_START = re.compile(rb"\xff\xd8\xff(?:\xe0..JFIF\x00|\xe1..Exif\x00\x00|\xdb\x00[\x43\x84\xc5])",
-                        re.DOTALL)
+JPEG_START = re.compile(
+    rb"\xff\xd8\xff(?:\xe0..JFIF\x00|\xe1..Exif\x00\x00|\xdb\x00[\x43\x84\xc5])", re.DOTALL)
 SIGNATURES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("JPEG signature", JPEG_START),
     ("JFIF header", re.compile(re.escape(b"JFIF\x00\x01"))),

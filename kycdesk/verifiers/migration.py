@@ -53,18 +53,20 @@ from kycdesk.paths import (
     LOCK_FILENAME,
     LOST_AND_FOUND_DIRNAME,
     DataPaths,
+    TabletPaths,
     ensure_private_dir,
 )
 from kycdesk.persistence import recovery, schema
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.device import DEVICE_ID_FILE
-from kycdesk.persistence.files import fsync_dir
+from kycdesk.persistence.files import fsync_dir, replace_durably
 from kycdesk.persistence.full_check import STATE_FILENAME as FULL_CHECK_STATE
 from kycdesk.persistence.intents import INTENTS_DIRNAME
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.store import open_connection
 from kycdesk.security.vault import Vault
 from kycdesk.verifiers import legacy_sealing
+from kycdesk.verifiers.session import Session
 from kycdesk.verifiers.shred import shred_database, shred_file, shred_tree
 
 log = logging.getLogger(__name__)
@@ -154,18 +156,8 @@ def _read_marker(legacy: DataPaths) -> dict[str, Any] | None:
 
 def _write_marker(legacy: DataPaths, data: dict[str, Any]) -> None:
     """Temp name, fsync, rename, fsync the folder: the marker is either old or new."""
-    path = marker_file(legacy)
-    tmp = path.with_name(path.name + ".tmp")
     payload = json.dumps({"version": MARKER_VERSION, **data}, sort_keys=True).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0),
-                 0o600)
-    try:
-        os.write(fd, payload)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    replace_durably(marker_file(legacy), payload)
 
 
 def legacy_owner(legacy: DataPaths) -> str | None:
@@ -271,7 +263,7 @@ def _copy(legacy: DataPaths, target: DataPaths, report: MigrationReport) -> None
         (legacy.root / FULL_CHECK_STATE).unlink()  # a resume point of the old check
 
 
-def _seal(legacy: DataPaths, target: DataPaths, vault: Vault, marker: dict[str, Any],
+def _seal(legacy: DataPaths, target: DataPaths, vault: Vault, *, marker: dict[str, Any],
           report: MigrationReport, progress: Progress | None, batch_size: int) -> None:
     conn = open_connection(target, writer=True, role="migration")
     try:
@@ -378,7 +370,8 @@ def migrate_legacy_store(legacy: DataPaths, target: DataPaths, vault: Vault, *,
             _copy(legacy, target, report)
             advance(phase := Phase.SEALING)
         if phase is Phase.SEALING:
-            _seal(legacy, target, vault, marker, report, progress, batch_size)
+            _seal(legacy, target, vault, marker=marker, report=report, progress=progress,
+                  batch_size=batch_size)
             advance(phase := Phase.COMPACTING)
         if phase is Phase.COMPACTING:
             _compact(target)
@@ -397,3 +390,14 @@ def migrate_legacy_store(legacy: DataPaths, target: DataPaths, vault: Vault, *,
              "encrypted, %d clear file(s) overwritten and removed)",
              report.sealed_cases, report.encrypted_files, report.shredded_files)
     return report
+
+
+def migrate_for_session(tablet: TabletPaths, session: Session, *,
+                        progress: Progress | None = None) -> MigrationReport | None:
+    """At sign-in, before the session's store is opened: move the clear store from
+    before sign-in into this verifier's folder if it is theirs to take (see
+    `should_migrate_for`), or finish their interrupted migration. None: nothing to do."""
+    legacy = tablet.legacy_store()
+    if not should_migrate_for(legacy, session.verifier_id):
+        return None
+    return migrate_legacy_store(legacy, session.paths, session.vault, progress=progress)
