@@ -360,7 +360,7 @@ def migrate_legacy_store(legacy: DataPaths, target: DataPaths, vault: Vault, *,
             nonlocal marker
             marker = {**marker, "phase": phase.value}
             _write_marker(legacy, marker)
-            if progress is not None:
+            if progress is not None and phase is not Phase.SEALING:  # sealing counts itself
                 progress(MigrationProgress(phase, report.cases, report.cases))
 
         phase = Phase(marker["phase"])
