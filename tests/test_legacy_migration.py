@@ -92,7 +92,7 @@ def test_migration_keeps_every_case_and_leaves_no_clear_byte(
     assert not should_migrate_for(tablet.legacy_store(), TEST_VERIFIER)
 
 
-def _run_child(root: Path, kill_after: int, delay_s: float) -> tuple[list[str], bool]:
+def _run_child(root: Path, kill_after: int, delay_s: float) -> bool:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.crash.migration_child", str(root), TEST_VERIFIER,
@@ -112,7 +112,7 @@ def _run_child(root: Path, kill_after: int, delay_s: float) -> tuple[list[str], 
     proc.stdout.close()
     proc.stderr.close()
     assert killed or lines[-1:] == ["DONE"], errors
-    return lines, killed
+    return killed
 
 
 @pytest.mark.slow
@@ -122,8 +122,8 @@ def test_migration_killed_at_any_step_finishes_at_the_next_start(
     rng = random.Random(1800 + round_)
     tablet = _tablet(legacy.paths.root)
     # READY, copying, 11 sealing lines (batches of 2), then the phases that remove.
-    lines, killed = _run_child(tablet.root, kill_after=rng.randrange(1, 17),
-                               delay_s=rng.uniform(0, 0.03))
+    killed = _run_child(tablet.root, kill_after=rng.randrange(1, 17),
+                        delay_s=rng.uniform(0, 0.03))
     if killed:
         # What the crash left is claimed by this verifier: nobody else may take it.
         assert should_migrate_for(tablet.legacy_store(), TEST_VERIFIER)
@@ -138,7 +138,7 @@ def test_migration_killed_at_any_step_finishes_at_the_next_start(
 def test_a_second_verifier_does_not_take_a_started_migration(legacy: LegacyStore) -> None:
     tablet = _tablet(legacy.paths.root)
     assert should_migrate_for(tablet.legacy_store(), TEST_VERIFIER)
-    lines, killed = _run_child(tablet.root, kill_after=2, delay_s=0)
+    killed = _run_child(tablet.root, kill_after=2, delay_s=0)
     assert killed
     other = "ffff0000ffff0000"
     assert not should_migrate_for(tablet.legacy_store(), other)
