@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from kycdesk.core.case_archive import ARCHIVE_FORMAT, read_archive
-from kycdesk.core.hashing import file_sha256
 from kycdesk.exit_codes import ExitCode
 from kycdesk.paths import DataPaths, private_scratch_dir
 
@@ -349,7 +348,16 @@ def _export(store: LocalStore, case_id: str, output: Path, out: TextIO, *,
         print(f"error: the archive could not be written to {output} ({exc.strerror or exc})",
               file=sys.stderr)
         return ExitCode.PROBLEMS
+    from kycdesk.persistence.commands import AppendEvent
+
+    # Written as the verifier chose, in clear: an archive is for another device or
+    # system, which holds none of this verifier's keys (docs/security.md "Exports"). So
+    # it is said plainly, and the act is in the case's audit trail.
+    store.run(AppendEvent(case_id, "case_exported", {"photos": count}))
     print(f"exported {case_id} ({count} photo(s)) to {output}", file=out)
+    print("warning: the archive is NOT encrypted: it holds the applicant's answers and ID "
+          "photos in clear. Keep it on encrypted media, hand it over in person, and "
+          "delete it once it is imported.", file=sys.stderr)
     return ExitCode.OK
 
 
@@ -359,18 +367,24 @@ class _PhotoChangedError(Exception):
 
 def _write_archive(store: LocalStore, case: dict[str, Any], images: list[ImageRecord],
                    tmp: Path) -> int:
+    from kycdesk.persistence.encrypted_files import (
+        TamperedDataError,
+        photo_context,
+        read_decrypted,
+    )
+
     photos = []
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
         for image in images:
             source = store.paths.absolute(image.file_path)
-            try:
-                unchanged = file_sha256(source) == image.sha256
-            except OSError:
-                unchanged = False
-            if not unchanged:
+            try:  # decrypted in memory, checked, then written into the archive
+                data = read_decrypted(store.vault, source, photo_context(image.case_id))
+            except (OSError, TamperedDataError):
+                data = None
+            if data is None or hashlib.sha256(data).hexdigest() != image.sha256:
                 raise _PhotoChangedError(str(image.id))
             name = f"photos/{image.client_image_id}{source.suffix}"
-            archive.write(source, name)
+            archive.writestr(name, data)
             photos.append({**_photo_json(image), "file": name})
         case["photos"] = photos
         manifest = json.dumps({"format": ARCHIVE_FORMAT, "case": case}, indent=1,
@@ -391,11 +405,14 @@ def _import(store: LocalStore, path: Path, out: TextIO) -> int:
     from kycdesk.core.errors import CaseNotFoundError
     from kycdesk.core.records import Location
     from kycdesk.core.states import CaseStatus, Change
+    from kycdesk.persistence.captures import write_capture
     from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm, Transition
+    from kycdesk.persistence.encrypted_files import CAPTURE_CONTEXT
 
     with private_scratch_dir(store.paths, "import-") as tmp:
-        try:
-            case = read_archive(path, tmp)
+        try:  # each photo encrypted into the scratch folder as it is read: never clear
+            case = read_archive(path, tmp, keep_photo=lambda case_id, data: str(
+                write_capture(store.vault, tmp, case_id, data)))
         except ValueError as exc:
             print(f"error: {exc}; nothing was imported", file=sys.stderr)
             return ExitCode.PROBLEMS
@@ -431,7 +448,8 @@ def _import(store: LocalStore, path: Path, out: TextIO) -> int:
                                captured_at=photo["captured_at"],
                                captured_at_source=photo["captured_at_source"],
                                origin="camera" if photo["source"] == "camera" else "import",
-                               client_image_id=photo["client_image_id"]))
+                               client_image_id=photo["client_image_id"],
+                               source_context=CAPTURE_CONTEXT))
         if case["status"] in (CaseStatus.READY, CaseStatus.FAILED, CaseStatus.SYNCED):
             store.run(Transition(case_id, Change.SUBMIT))
     print(f"imported {case_id} ({len(case['photos'])} photo(s))", file=out)

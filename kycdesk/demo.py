@@ -60,6 +60,15 @@ class DemoResult:
 def render_photo(path: Path, *, label: str, subtitle: str, seed: int,
                  size: tuple[int, int] = (1600, 1200), quality: int = 85) -> None:
     """Draw a document-like picture with QPainter and save it as JPEG."""
+    image = render_picture(label=label, subtitle=subtitle, seed=seed, size=size)
+    # PySide6 stubs say bytes for the format, the runtime only accepts str.
+    if not image.save(str(path), "JPEG", quality):  # type: ignore[call-overload]
+        raise OSError(f"could not write demo image {path}")
+
+
+def render_picture(*, label: str, subtitle: str, seed: int,
+                   size: tuple[int, int] = (1600, 1200)) -> QImage:
+    """A document-like picture drawn with QPainter (in memory)."""
     rng = random.Random(seed)
     width, height = size
     image = QImage(width, height, QImage.Format.Format_RGB32)
@@ -92,9 +101,7 @@ def render_photo(path: Path, *, label: str, subtitle: str, seed: int,
     painter.drawText(QRect(text_left, card.top() + card.height() // 2, card.right() - text_left,
                            height // 4), Qt.AlignmentFlag.AlignLeft, subtitle)
     painter.end()
-    # PySide6 stubs say bytes for the format, the runtime only accepts str.
-    if not image.save(str(path), "JPEG", quality):  # type: ignore[call-overload]
-        raise OSError(f"could not write demo image {path}")
+    return image
 
 
 def demo_form(rng: random.Random, *, today: date | None = None

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
 from kycdesk.core.records import Location
-from kycdesk.demo import render_photo
+from kycdesk.demo import render_picture
 from kycdesk.views.camera import CaptureDone
 
 
@@ -23,18 +20,17 @@ class FakeCamera:
     def available(self) -> bool:
         return True
 
-    def capture(self, folder: Path, done: CaptureDone) -> None:
+    def capture(self, done: CaptureDone) -> None:
         self.captures += 1
         if self.fail:
             done(None, Location(), self.fail)
             return
-        path = folder / f"fake_{uuid.uuid4().hex}.jpg"
         if self.content is not None:
-            path.write_bytes(self.content)
-        else:
-            render_photo(path, label="CAMERA", subtitle="fake capture", seed=self.captures,
-                         size=(640, 480))
-        done(path, self.location, None)
+            done(self.content, self.location, None)  # what a broken camera might hand over
+            return
+        # A frame in memory, as QImageCapture hands it over (never a file).
+        done(render_picture(label="CAMERA", subtitle="fake capture", seed=self.captures,
+                            size=(640, 480)), self.location, None)
 
 
 def always_yes(_parent: object, _question: str) -> bool:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from kycdesk.core.hashing import file_sha256
 
 ARCHIVE_FORMAT = "kycdesk-case/1"
 
@@ -33,9 +32,21 @@ def _check_names(names: list[str]) -> None:
         seen.add(name)
 
 
-def read_archive(path: Path, folder: Path) -> dict[str, Any]:
-    """Unpack and verify an archive (manifest hash, every photo's hash); the manifest.
-    Raises ValueError with a sentence saying what is wrong."""
+def _write_clear(folder: Path, name: str, data: bytes) -> str:
+    target = folder / name
+    target.write_bytes(data)
+    return str(target)
+
+
+def read_archive(path: Path, folder: Path, *,
+                 keep_photo: Callable[[str, bytes], str] | None = None) -> dict[str, Any]:
+    """Unpack and verify an archive (manifest hash, every photo's hash, checked in
+    memory before the photo is kept); the manifest, each photo's `path` set to where
+    it was kept. Raises ValueError with a sentence saying what is wrong.
+
+    `keep_photo(case_id, bytes) -> path`: how a photo is kept (the tablet encrypts it
+    into its captures folder: never a clear file); None: a clear file in `folder` (the
+    server's ingest, whose storage is its own)."""
     try:
         with zipfile.ZipFile(path) as archive:
             _check_names(archive.namelist())
@@ -50,11 +61,12 @@ def read_archive(path: Path, folder: Path) -> dict[str, Any]:
                 name = str(photo["file"])
                 if not name.startswith("photos/") or ".." in name or "/" in name[7:]:
                     raise ValueError(f"an unexpected file name in the archive: {name!r}")
-                target = folder / name[7:]
-                target.write_bytes(archive.read(name))
-                if file_sha256(target) != photo["sha256"]:
+                content = archive.read(name)
+                if hashlib.sha256(content).hexdigest() != photo["sha256"]:
                     raise ValueError(f"photo {name} does not match its SHA-256")
-                photo["path"] = str(target)
+                photo["path"] = (keep_photo(str(data["case"]["id"]), content)
+                                 if keep_photo is not None
+                                 else _write_clear(folder, name[7:], content))
     except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
         raise ValueError(f"the archive cannot be read ({exc})") from exc
     case: dict[str, Any] = data["case"]

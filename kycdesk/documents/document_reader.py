@@ -5,6 +5,7 @@ back. Blocking and CPU-bound (a 12 MP photo: a few hundred ms): the app calls it
 from __future__ import annotations
 
 import contextlib
+import io
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,9 +29,11 @@ class DocumentResult:
     barcode: AamvaReading | None = None
 
 
-def read_document(path: Path, today: date) -> DocumentResult:
+def read_document(source: Path | bytes, today: date) -> DocumentResult:
+    """What an ID photo says; `source`: a file, or a stored photo's decrypted bytes (in
+    memory: the store's photos are encrypted on disk, never decrypted to a file)."""
     try:
-        with Image.open(path) as opened:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as opened:
             image = ImageOps.exif_transpose(opened).convert("L")
     except UnidentifiedImageError as exc:
         raise NothingReadError("is not a photo (JPEG, PNG)") from exc

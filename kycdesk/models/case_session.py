@@ -11,6 +11,7 @@ store's one broadcast, `caseChanged`.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QImage
 
 from kycdesk.background import run_task
 from kycdesk.core.form_schema import FieldKind, FormDefinition
@@ -37,6 +39,7 @@ from kycdesk.models.document_reading import DocumentOffers
 from kycdesk.models.draft_model import DraftModel
 from kycdesk.models.photo_list_model import PhotoListModel
 from kycdesk.models.thumbnails import ThumbnailLoader
+from kycdesk.persistence.captures import write_capture
 from kycdesk.persistence.client import StoreClient
 from kycdesk.persistence.commands import (
     AddImage,
@@ -48,7 +51,14 @@ from kycdesk.persistence.commands import (
     SetCurrentStep,
     Transition,
 )
+from kycdesk.persistence.encrypted_files import CAPTURE_CONTEXT
+from kycdesk.persistence.image_memory import encode_jpeg
 from kycdesk.persistence.quality import check_photo
+
+log = logging.getLogger(__name__)
+# A camera frame is encoded once, as the evidence: high quality (the slot's size policy
+# may still make a smaller copy at import).
+CAPTURE_QUALITY = 92
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class _Waiting:
     location: Location
     origin: str
     remove_source: bool
+    source_context: bytes | None = None  # an encrypted capture's (see AddImage)
 
 
 class CaseSession(QObject):
@@ -118,6 +129,7 @@ class CaseSession(QObject):
         self.documents = DocumentOffers(
             store, case.id, definition, self.draft,
             still_there=lambda image_id: self.find_photo(image_id) is not None,
+            photo_bytes=thumbnails.photo_bytes,
             autosave=self.autosave)
         store.caseChanged.connect(self._case_changed)
 
@@ -160,8 +172,32 @@ class CaseSession(QObject):
         return None
 
     # -- photos -----------------------------------------------------------------------
+    def add_capture(self, slot: str, photo: QImage | bytes, location: Location) -> None:
+        """A camera photo (in memory): encrypted into the captures folder off the GUI
+        thread (`persistence.captures`: never a clear file), then handed to the store
+        like any photo, and the capture removed once the store took or refused it."""
+        loader, case_id = self.thumbnails, self.case_id
+
+        def encrypt(_control: object) -> Path:
+            data = photo if isinstance(photo, bytes) else encode_jpeg(photo, CAPTURE_QUALITY)
+            if data is None:
+                raise ValueError("the camera's picture could not be encoded")
+            return write_capture(loader.vault, loader.paths.captures_dir, case_id, data)
+
+        def failed(error: Exception) -> None:
+            log.warning("camera photo not saved: %s", type(error).__name__)
+            self.photoError.emit(slot, "The camera photo could not be saved on this device "
+                                       "(is the disk full?). Take it again.")
+
+        def encrypted(path: Path) -> None:
+            self.add_photos(slot, [path], location=location, origin="camera",
+                            remove_source=True, source_context=CAPTURE_CONTEXT)
+
+        run_task(encrypt, encrypted, name="camera-photo", on_error=failed)
+
     def add_photos(self, slot: str, files: list[Path], *, location: Location | None = None,
-                   origin: str = "import", remove_source: bool = False) -> int:
+                   origin: str = "import", remove_source: bool = False,
+                   source_context: bytes | None = None) -> int:
         """Hand files to the store (copied into the case, checked); returns how many were
         handed over now. Files beyond the slot's room wait: a file the store refuses frees
         its place for the next one, so a bad file among several never costs a good one.
@@ -171,7 +207,8 @@ class CaseSession(QObject):
             self._discard_captures(files if remove_source else [])
             return 0
         self._waiting[slot].extend(
-            _Waiting(path, location or Location(), origin, remove_source) for path in files)
+            _Waiting(path, location or Location(), origin, remove_source, source_context)
+            for path in files)
         handed = self._hand_over(slot)
         self.photosPending.emit(slot, self._pending[slot])
         return handed
@@ -194,7 +231,7 @@ class CaseSession(QObject):
             self.store.submit(
                 AddImage(self.case_id, item.path, slot=slot, location=item.location,
                          origin=item.origin, remove_source=item.remove_source,
-                         max_pixels=field.max_pixels),
+                         max_pixels=field.max_pixels, source_context=item.source_context),
                 functools.partial(self._photo_added, slot, name))
         if waiting and self._pending[slot] == 0:
             refused = list(waiting)
@@ -225,13 +262,16 @@ class CaseSession(QObject):
         self.autosave.flush()  # a photo change saves the draft at once
         if self.slot_fields[slot].check_quality:
             self._check_quality(slot, result.value)
-            self.documents.read(slot, result.value.id,
-                                Path(self.thumbnails.paths.absolute(result.value.file_path)))
+            self.documents.read(slot, result.value.id, result.value.file_path)
 
     def _check_quality(self, slot: str, image: ImageRecord) -> None:
         """Off the GUI thread: decode at ~1,000 px and measure (< 100 ms for 12 MP)."""
-        path = Path(self.thumbnails.paths.absolute(image.file_path))
-        run_task(lambda _control: check_photo(path),
+        loader, stored = self.thumbnails, image.file_path
+        def measure(_control: object) -> Quality | None:
+            data = loader.photo_bytes(stored)
+            return None if data is None else check_photo(data)
+
+        run_task(measure,
                  lambda quality: self._quality_measured(slot, image.id, quality),
                  name="photo-quality")
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any, Final
 
 from PySide6.QtCore import QObject, Signal
@@ -35,7 +34,7 @@ log = logging.getLogger(__name__)
 WHY_DOCUMENT: Final = "document"
 
 
-def read_photo(path: Path, today: date) -> DocumentRead | None:
+def read_photo(data: bytes, today: date) -> DocumentRead | None:
     """What the photo says, or None when it holds nothing readable (or the reader is not
     installed). Blocking: called on a background lane."""
     try:
@@ -43,7 +42,7 @@ def read_photo(path: Path, today: date) -> DocumentRead | None:
     except ImportError:  # the app was installed without the documents extra
         return None
     try:
-        return read_document(path, today).read
+        return read_document(data, today).read
     except (NothingReadError, OSError):
         return None
 
@@ -56,7 +55,8 @@ class DocumentOffers(QObject):
 
     def __init__(self, store: StoreClient, case_id: str, definition: FormDefinition,
                  draft: DraftModel, *, still_there: Callable[[int], bool] = lambda _id: True,
-                 reader: Callable[[Path, date], DocumentRead | None] = read_photo,
+                 photo_bytes: Callable[[str], bytes | None],
+                 reader: Callable[[bytes, date], DocumentRead | None] = read_photo,
                  autosave: Autosave | None = None) -> None:
         super().__init__()
         self.autosave = autosave  # saves a confirmed value with its reason (None: later)
@@ -66,16 +66,24 @@ class DocumentOffers(QObject):
         self.definition = definition
         self.draft = draft
         self._reader = reader
+        self._photo_bytes = photo_bytes
         self._tasks: list[Task[Any, Any]] = []
         self._pending = 0
         self._closed = False
         self.readings: dict[int, DocumentRead] = {}  # image id -> what it said
 
-    def read(self, slot: str, image_id: int, path: Path) -> None:
+    def read(self, slot: str, image_id: int, stored_path: str) -> None:
+        """Read a stored photo (decrypted in memory, in the background task)."""
         today = now().date()
         self._pending += 1
+        photo_bytes, reader = self._photo_bytes, self._reader
+
+        def work(_control: object) -> DocumentRead | None:
+            data = photo_bytes(stored_path)
+            return None if data is None else reader(data, today)
+
         task: Task[Any, Any] = run_task(
-            lambda _control: self._reader(path, today),
+            work,
             lambda read: self._done(slot, image_id, read), name="document-read",
             on_error=self._failed)
         self._tasks.append(task)

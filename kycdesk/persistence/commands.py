@@ -33,6 +33,7 @@ from kycdesk.persistence import (
 )
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.imagecheck import ImageLimits
+from kycdesk.security.vault import Vault
 
 if TYPE_CHECKING:  # pydantic loads after the window is up (tests/test_architecture.py)
     from kycdesk.core.protocol import PullReply
@@ -149,11 +150,18 @@ class AddImage(Command[ImageRecord]):
     remove_source: bool = False
     max_pixels: int | None = None  # the slot's size policy (None: keep the original)
     captured_at_source: str | None = None  # with captured_at: its provenance (archives)
+    # The source is our own ENCRYPTED file in flight under this context (a capture, an
+    # archive's photo: `encrypted_files.CAPTURE_CONTEXT`); None: a clear file chosen by
+    # the verifier.
+    source_context: bytes | None = None
 
-    def prepare(self, ctx_paths: DataPaths, limits: ImageLimits) -> images.PreparedImage:
+    def prepare(self, ctx_paths: DataPaths, vault: Vault,
+                limits: ImageLimits) -> images.PreparedImage:
         try:
-            return images.prepare_image(ctx_paths, self.case_id, self.source, limits,
-                                        self.max_pixels, location=self.location)
+            return images.prepare_image(ctx_paths, vault, self.case_id, self.source,
+                                        limits=limits, max_pixels=self.max_pixels,
+                                        location=self.location,
+                                        source_context=self.source_context)
         except BaseException:
             self.discard_source()  # refused (not a photo, too large...): not kept either
             raise
@@ -163,7 +171,8 @@ class AddImage(Command[ImageRecord]):
             self.source.unlink(missing_ok=True)
 
     def apply(self, ctx: StoreContext) -> ImageRecord:
-        return CommitPreparedImage(self, self.prepare(ctx.paths, ctx.image_limits)).apply(ctx)
+        return CommitPreparedImage(
+            self, self.prepare(ctx.paths, ctx.vault, ctx.image_limits)).apply(ctx)
 
 
 @dataclass(frozen=True)
@@ -181,7 +190,7 @@ class CommitPreparedImage(Command[ImageRecord]):
         request = self.request
         try:
             return images.commit_image(
-                ctx.conn, ctx.paths, self.prepared, slot=request.slot,
+                ctx.conn, ctx.paths, ctx.vault, self.prepared, slot=request.slot,
                 location=request.location, captured_at=request.captured_at,
                 origin=request.origin, client_image_id=request.client_image_id,
                 captured_at_source=request.captured_at_source)
@@ -366,8 +375,8 @@ class RecordFetchedPhoto(Command[None]):
     path: Path
 
     def apply(self, ctx: StoreContext) -> None:
-        two_way.record_fetched_photo(ctx.conn, ctx.paths, self.case_id,
-                                     self.client_image_id, self.path)
+        two_way.record_fetched_photo(ctx.conn, ctx.paths, ctx.vault, self.case_id,
+                                     self.client_image_id, path=self.path)
 
 
 @dataclass(frozen=True)

@@ -157,10 +157,14 @@ def _fact(read: Callable[[], T], default: T) -> T:
         return default
 
 
-def read_exif(path: Path) -> ExifFacts:
+def read_exif(source: Path | bytes) -> ExifFacts:
+    """The facts of a photo file, or of a photo's bytes (decrypted, in memory)."""
     try:
-        with path.open("rb") as fh:
-            head = fh.read(MAX_HEADER)
+        if isinstance(source, bytes):
+            head = source[:MAX_HEADER]
+        else:
+            with source.open("rb") as fh:
+                head = fh.read(MAX_HEADER)
         tiff_bytes = _tiff_block(head)
         if tiff_bytes is None:
             return ExifFacts()

@@ -23,14 +23,19 @@ from typing import Any
 
 from kycdesk.core.clock import now_text
 from kycdesk.core.errors import InvalidCaseIdError
-from kycdesk.core.hashing import file_sha256
 from kycdesk.core.ids import validate_case_id
 from kycdesk.paths import DataPaths
 from kycdesk.persistence import intents
 from kycdesk.persistence.db import Connection
-from kycdesk.persistence.images import CHUNK
+from kycdesk.persistence.encrypted_files import (
+    TamperedDataError,
+    decrypted_sha256,
+    photo_context,
+    plain_size,
+)
 from kycdesk.persistence.lifecycle import GONE_PREFIX, repair_retired_folders
 from kycdesk.persistence.recovery import RecoveryReport, count_lost_and_found, repair_case
+from kycdesk.security.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +104,11 @@ def _found(report: RecoveryReport) -> dict[str, list[Any]]:
     return {name: list(getattr(report, name)) for name in _LISTS if getattr(report, name)}
 
 
-def _check_rows(conn: Connection, paths: DataPaths, case_ids: list[str],
-                report: RecoveryReport, verify_hashes: bool) -> int:
+def _check_rows(conn: Connection, paths: DataPaths, vault: Vault, case_ids: list[str],
+                report: RecoveryReport, *, verify_hashes: bool) -> int:
+    """Each photo row against its file: there, the size its header says (cheap), and in
+    doctor the SHA-256 of its decrypted bytes (a file that does not decrypt to its end,
+    changed or cut, is a hash mismatch: its bytes are not the ones recorded)."""
     marks = ", ".join("?" * len(case_ids))
     rows = conn.query_all(
         f"SELECT id, case_id, file_path, sha256, byte_size FROM case_images "
@@ -108,19 +116,30 @@ def _check_rows(conn: Connection, paths: DataPaths, case_ids: list[str],
     for image_id, case_id, file_path, sha256, byte_size in rows:
         file = paths.absolute(file_path or "")
         try:
-            size = file.stat().st_size if file_path else -1
+            size = plain_size(file) if file_path else -1
         except OSError:
             size = -1
-        if size < 0:
+        except TamperedDataError:
+            size = -2  # no header of ours: whatever it holds, it is not the photo recorded
+        if size == -2:
+            report.hash_mismatches.append((int(image_id), case_id, file_path))
+        elif size < 0:
             report.missing_files.append((int(image_id), case_id, file_path or ""))
         elif byte_size is not None and size != int(byte_size):
             report.size_mismatches.append((int(image_id), case_id, file_path))
-        elif verify_hashes and sha256 and file_sha256(file, CHUNK) != sha256:
+        elif verify_hashes and sha256 and _plain_sha256(vault, file, case_id) != sha256:
             report.hash_mismatches.append((int(image_id), case_id, file_path))
     return len(rows)
 
 
-def run_full_check(conn: Connection, paths: DataPaths, *, repair: bool,
+def _plain_sha256(vault: Vault, file: Path, case_id: str) -> str | None:
+    try:
+        return decrypted_sha256(vault, file, photo_context(case_id))[0]
+    except (OSError, TamperedDataError):
+        return None
+
+
+def run_full_check(conn: Connection, paths: DataPaths, vault: Vault, *, repair: bool,
                    verify_hashes: bool, full_integrity: bool = False,
                    restart: bool = False, progress: Progress | None = None,
                    should_stop: Callable[[], bool] | None = None) -> RecoveryReport:
@@ -157,7 +176,8 @@ def run_full_check(conn: Connection, paths: DataPaths, *, repair: bool,
         for case_id in case_ids:
             if case_id not in busy:  # an operation in flight there: its own repair covers it
                 repair_case(conn, paths, case_id, report, repair=repair)
-        state.photos_checked += _check_rows(conn, paths, case_ids, report, verify_hashes)
+        state.photos_checked += _check_rows(conn, paths, vault, case_ids, report,
+                                            verify_hashes=verify_hashes)
         state.cases_checked += len(case_ids)
         state.after_case = case_ids[-1]
         state.found, state.more = _found(report), dict(report.more)

@@ -16,6 +16,7 @@ from PySide6.QtGui import QImage, QImageReader
 
 from kycdesk.core.errors import ImageRejectedError, ImageRejectionKind
 from kycdesk.persistence.diskspace import IMPORT_RESERVE_BYTES
+from kycdesk.persistence.image_memory import BytesImageReader
 from kycdesk.persistence.orientation import pending_turn, quarter_turned, turned
 
 MIME_BY_FORMAT = {"jpeg": "image/jpeg", "png": "image/png", "heic": "image/heic",
@@ -61,6 +62,11 @@ def check_file_size(path: Path, limits: ImageLimits) -> int:
                                  f"The file could not be opened ({exc.strerror}).") from exc
     if not path.is_file():
         raise ImageRejectedError(ImageRejectionKind.UNREADABLE, "That is not a file.")
+    return check_byte_size(byte_size, limits)
+
+
+def check_byte_size(byte_size: int, limits: ImageLimits) -> int:
+    """The size rules of `check_file_size`, for a photo already in memory."""
     if byte_size == 0:
         raise ImageRejectedError(ImageRejectionKind.EMPTY, "The file is empty.")
     if byte_size > limits.max_bytes:
@@ -71,14 +77,15 @@ def check_file_size(path: Path, limits: ImageLimits) -> int:
     return byte_size
 
 
-def probe(path: Path, limits: ImageLimits) -> ImageInfo:
-    """Check size, format, dimensions and decodability; raise ImageRejectedError."""
-    byte_size = check_file_size(path, limits)
-    reader = QImageReader(str(path))
+def probe(data: bytes, limits: ImageLimits) -> ImageInfo:
+    """Check size, format, dimensions and decodability of a photo's bytes (in memory:
+    the store's copy is encrypted on disk); raise ImageRejectedError."""
+    byte_size = check_byte_size(len(data), limits)
+    reader = BytesImageReader(data)
     reader.setDecideFormatFromContent(True)
     reader.setAutoTransform(True)  # EXIF orientation: the preview comes out upright
     fmt = bytes(reader.format().data()).decode().lower()
-    container = _iso_container(path) if not fmt else None
+    container = _iso_container(data[:64]) if not fmt else None
     if container is not None:
         raise ImageRejectedError(ImageRejectionKind.UNSUPPORTED_FORMAT,
                                  AVIF_MESSAGE if container == "avif" else HEIF_MESSAGE)
@@ -103,7 +110,7 @@ def probe(path: Path, limits: ImageLimits) -> ImageInfo:
             f"{limits.max_pixels / 1e6:.0f}.")
     reader.setScaledSize(size.scaled(QSize(PREVIEW_EDGE, PREVIEW_EDGE),
                                      Qt.AspectRatioMode.KeepAspectRatio))
-    turn = pending_turn(reader, path)
+    turn = pending_turn(reader, data)
     preview = turned(reader.read(), turn)
     if preview.isNull():
         raise ImageRejectedError(ImageRejectionKind.UNREADABLE,
@@ -126,14 +133,10 @@ _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b
 _AVIF_BRANDS = (b"avif", b"avis")
 
 
-def _iso_container(path: Path) -> str | None:
-    """"avif" or "heic" for an ISO-BMFF still image, by its brands; None otherwise. Both
-    list the generic "mif1" brand, so AVIF's own brand is looked for first."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(64)
-    except OSError:
-        return None
+def _iso_container(head: bytes) -> str | None:
+    """"avif" or "heic" for an ISO-BMFF still image (`head`: its first 64 bytes), by its
+    brands; None otherwise. Both list the generic "mif1" brand, so AVIF's own brand is
+    looked for first."""
     if head[4:8] != b"ftyp":
         return None
     box = int.from_bytes(head[:4], "big")

@@ -1,8 +1,10 @@
 """The image store: photos as files in the case folder, rows in case_images.
 
-Add:    copy to `.img_<uuid>.tmp` hashing as we go -> fsync file -> check the copy
-        (`prepare_image`, any thread) -> rename to `img_<n>.<ext>` -> fsync folder ->
-        insert row + audit event in one transaction (`commit_image`, the writer).
+Add:    read into memory hashing as we go -> check the bytes -> write them ENCRYPTED to
+        `.img_<uuid>.tmp` -> fsync file (`prepare_image`, any thread) -> rename to
+        `img_<n>.<ext>` -> fsync folder -> insert row + audit event in one transaction
+        (`commit_image`, the writer). The recorded SHA-256/size are the plaintext's; no
+        clear copy is ever written (`encrypted_files`).
         A crash before the rename leaves a .tmp (removed at startup); between rename and
         commit, an unreferenced img file (moved to lost+found at startup, never deleted).
 Delete: rename the file to `.del_<name>` (tombstone) -> fsync folder -> delete row +
@@ -17,13 +19,13 @@ import logging
 import math
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize
-from PySide6.QtGui import QImageReader, QImageWriter
 
 from kycdesk.core.clock import format_instant, now_text
 from kycdesk.core.errors import (
@@ -40,19 +42,30 @@ from kycdesk.persistence import intents
 from kycdesk.persistence.cases import require_draft
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.diskspace import has_room_for
+from kycdesk.persistence.encrypted_files import (
+    EncryptedFileWriter,
+    TamperedDataError,
+    decrypted_chunks,
+    photo_context,
+    plain_size,
+)
 from kycdesk.persistence.events import append_event
 from kycdesk.persistence.exif import ExifFacts, read_exif
 from kycdesk.persistence.files import fsync_dir, rename_no_clobber, unlink_quietly
+from kycdesk.persistence.image_memory import BytesImageReader, encode_jpeg
 from kycdesk.persistence.imagecheck import (
     ImageInfo,
     ImageLimits,
     StructureTracker,
+    check_byte_size,
     check_file_size,
     probe,
 )
 from kycdesk.persistence.orientation import pending_turn, turned
 from kycdesk.persistence.places import with_place
 from kycdesk.persistence.thumbnails import thumbnail_file, write_thumbnail
+from kycdesk.security.streams import encrypted_size
+from kycdesk.security.vault import Vault
 
 IMAGE_COLUMNS = (
     "id, case_id, client_image_id, file_path, slot, sha256, byte_size, mime, width, height, "
@@ -82,24 +95,28 @@ TOMBSTONE_PREFIX = ".del_"
 IMAGE_NAME = re.compile(r"^img_(\d+)\.[A-Za-z0-9]+$")
 
 
-def _copy_hashing(source: Path, tmp: Path, tracker: StructureTracker) -> tuple[str, int]:
+def _read_source(vault: Vault, source: Path, source_context: bytes | None,
+                 tracker: StructureTracker) -> tuple[bytes, str]:
+    """The offered photo's bytes in memory, walked by `tracker` and hashed as they come.
+    A clear file (chosen by the verifier, e.g. from a memory card) is read as it is; our
+    own file in flight (a camera capture, an archive's photo: `source_context`) is
+    decrypted. Everything after this judges these bytes, never the source again (it may
+    change or vanish)."""
     digest = hashlib.sha256()
-    size = 0
-    # O_EXCL: the temp name is fresh; never write through an existing file or link.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                 0o600)
-    try:
-        with source.open("rb") as src, os.fdopen(fd, "wb", closefd=False) as dst:
-            while chunk := src.read(CHUNK):
+    data = bytearray()
+    if source_context is None:
+        with source.open("rb") as src:
+            chunks: Iterator[bytes] = iter(lambda: src.read(CHUNK), b"")
+            for chunk in chunks:
                 digest.update(chunk)
                 tracker.feed(chunk)
-                dst.write(chunk)
-                size += len(chunk)
-            dst.flush()
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    return digest.hexdigest(), size
+                data += chunk
+    else:
+        for chunk in decrypted_chunks(vault, source, source_context):
+            digest.update(chunk)
+            tracker.feed(chunk)
+            data += chunk
+    return bytes(data), digest.hexdigest()
 
 
 def _used_numbers(conn: Connection, case_id: str, case_dir: Path) -> int:
@@ -144,13 +161,19 @@ class PreparedImage:
         intents.end(self.intent)
 
 
-def prepare_image(paths: DataPaths, case_id: str, source: Path,
+def prepare_image(paths: DataPaths, vault: Vault, case_id: str, source: Path, *,
                   limits: ImageLimits | None = None,
-                  max_pixels: int | None = None, *,
-                  location: Location | None = None) -> PreparedImage:
-    """The slow part of an import (copy, hash, fsync, decode check, EXIF), needing no
-    database: runs on an import worker so the writer keeps acknowledging edits. A crash
-    here leaves only a `.tmp` file, removed at the next start.
+                  max_pixels: int | None = None,
+                  location: Location | None = None,
+                  source_context: bytes | None = None) -> PreparedImage:
+    """The slow part of an import (read, hash, decode check, EXIF, encrypt, fsync),
+    needing no database: runs on an import worker so the writer keeps acknowledging
+    edits. A crash here leaves only a `.tmp` file (encrypted), removed at the next start.
+    The photo is checked in memory and written once, encrypted (`encrypted_files`); the
+    SHA-256 and size recorded are the plaintext's.
+
+    `source_context`: the source is our own encrypted file in flight (a capture, an
+    archive's photo), decrypted on the way; None: a clear file the verifier chose.
 
     `max_pixels` (the slot's size policy): a larger photo is stored as a re-encoded copy
     of at most that many pixels; that stored file is the evidence and its SHA-256 is what
@@ -160,53 +183,72 @@ def prepare_image(paths: DataPaths, case_id: str, source: Path,
     position. Either is named here (`places.with_place`), off the writer's thread."""
     case_id = validate_case_id(case_id)
     limits = limits or ImageLimits()
-    byte_size = check_file_size(source, limits)
-    if not has_room_for(paths.root, byte_size, limits.free_space_reserve):
+    if source_context is None:
+        byte_size = check_file_size(source, limits)
+    else:
+        try:
+            byte_size = check_byte_size(plain_size(source), limits)
+        except (OSError, TamperedDataError) as exc:
+            raise ImageRejectedError(ImageRejectionKind.UNREADABLE,
+                                     "The photo could not be read back; take it again.") \
+                from exc
+    if not has_room_for(paths.root, encrypted_size(byte_size), limits.free_space_reserve):
         raise StorageUnavailableError("There is not enough disk space to add this photo. "
                                       "Free some space and try again.")
+    tracker = StructureTracker()
+    try:
+        data, sha256 = _read_source(vault, source, source_context, tracker)
+    except OSError as exc:
+        raise StorageUnavailableError(f"The photo could not be copied ({exc.strerror}).") \
+            from exc
+    except TamperedDataError as exc:
+        raise ImageRejectedError(ImageRejectionKind.TRUNCATED,
+                                 "The photo was not saved completely; take it again.") \
+            from exc
+    if tracker.damaged():
+        raise ImageRejectedError(
+            ImageRejectionKind.UNREADABLE,
+            "The photo file is damaged (its structure is broken inside; it is not "
+            "merely cut off). Take or export it again.")
+    if not tracker.complete():
+        raise ImageRejectedError(
+            ImageRejectionKind.TRUNCATED,
+            "The photo file is incomplete (cut off while it was copied or saved). "
+            "Take or export it again.")
+    info = probe(data, limits)
+    facts = read_exif(data)
+    resized_from = None
+    if max_pixels is not None and info.width * info.height > max_pixels:
+        smaller = reencode_within(data, max_pixels, keep_if_not_smaller=len(data))
+        if smaller is not None:  # a policy to save bytes never costs bytes
+            resized_from = (info.width, info.height)
+            data = smaller
+            sha256 = hashlib.sha256(data).hexdigest()
+            info = probe(data, limits)
+    position = location if location is not None and location.known else (
+        Location(facts.latitude, facts.longitude, facts.accuracy)
+        if facts.latitude is not None else None)
+    located = with_place(position) if position is not None else None
     case_dir = paths.case_dir(case_id)
     tmp = case_dir / f"{TMP_PREFIX}{new_id()}{TMP_SUFFIX}"
-    tracker = StructureTracker()
     intent = intents.begin(paths.root, "import", case_id)
     try:
         ensure_private_dir(case_dir)
-        sha256, size = _copy_hashing(source, tmp, tracker)
+        with EncryptedFileWriter(vault, tmp, photo_context(case_id)) as out:
+            out.write(data)
+            out.finish()
     except OSError as exc:
         unlink_quietly(tmp)
         intents.end(intent)
         raise StorageUnavailableError(f"The photo could not be copied ({exc.strerror}).") \
             from exc
-    # Everything below judges our own copy, never the source (it may change or vanish).
-    try:
-        if tracker.damaged():
-            raise ImageRejectedError(
-                ImageRejectionKind.UNREADABLE,
-                "The photo file is damaged (its structure is broken inside; it is not "
-                "merely cut off). Take or export it again.")
-        if not tracker.complete():
-            raise ImageRejectedError(
-                ImageRejectionKind.TRUNCATED,
-                "The photo file is incomplete (cut off while it was copied or saved). "
-                "Take or export it again.")
-        info = probe(tmp, limits)
-        facts = read_exif(tmp)
-        resized_from = None
-        if max_pixels is not None and info.width * info.height > max_pixels:
-            smaller = reencode_within(tmp, max_pixels, keep_if_not_smaller=size)
-            if smaller is not None:  # a policy to save bytes never costs bytes
-                resized_from = (info.width, info.height)
-                sha256, size = smaller
-                info = probe(tmp, limits)
-        position = location if location is not None and location.known else (
-            Location(facts.latitude, facts.longitude, facts.accuracy)
-            if facts.latitude is not None else None)
-        located = with_place(position) if position is not None else None
     except BaseException:
         unlink_quietly(tmp)
         intents.end(intent)
         raise
-    return PreparedImage(case_id, tmp, sha256, size, info, facts, resized_from,
-                         _mtime(source), intent, located)
+    return PreparedImage(case_id, tmp, sha256, len(data), info, facts, resized_from,
+                         _mtime(source) if source_context is None else None, intent,
+                         located)
 
 
 def _mtime(path: Path) -> str | None:
@@ -217,45 +259,33 @@ def _mtime(path: Path) -> str | None:
     return format_instant(moment)
 
 
-def reencode_within(path: Path, max_pixels: int, quality: int = REENCODE_QUALITY, *,
-                    keep_if_not_smaller: int | None = None) -> tuple[str, int] | None:
-    """Replace `path` by an upright JPEG of at most `max_pixels` (written to a temp name,
-    fsynced, renamed over); returns its SHA-256 and size. With `keep_if_not_smaller`
-    (the original's size), a copy that would not be smaller is dropped: None."""
-    reader = QImageReader(str(path))
+def reencode_within(data: bytes, max_pixels: int, quality: int = REENCODE_QUALITY, *,
+                    keep_if_not_smaller: int | None = None) -> bytes | None:
+    """An upright JPEG of at most `max_pixels` made from a photo's bytes (in memory).
+    With `keep_if_not_smaller` (the original's size), a copy that would not be smaller
+    is dropped: None."""
+    reader = BytesImageReader(data)
     reader.setAutoTransform(True)  # the copy is stored upright: it carries no EXIF
     size = reader.size()
     scale = math.sqrt(max_pixels / (size.width() * size.height()))
     reader.setScaledSize(QSize(max(1, int(size.width() * scale)),
                                max(1, int(size.height() * scale))))
-    image = turned(reader.read(), pending_turn(reader, path))
+    image = turned(reader.read(), pending_turn(reader, data))
     if image.isNull():
         raise ImageRejectedError(ImageRejectionKind.UNREADABLE,
                                  f"The photo could not be decoded ({reader.errorString()}).")
-    smaller = path.with_name(f"{TMP_PREFIX}{new_id()}{TMP_SUFFIX}")
-    try:
-        writer = QImageWriter(str(smaller), b"jpeg")
-        writer.setQuality(quality)
-        if not writer.write(image):
-            raise StorageUnavailableError(
-                f"The smaller copy of the photo could not be written ({writer.errorString()}).")
-        data = smaller.read_bytes()
-        if keep_if_not_smaller is not None and len(data) >= keep_if_not_smaller:
-            unlink_quietly(smaller)
-            return None
-        with smaller.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        smaller.replace(path)
-    except BaseException:
-        unlink_quietly(smaller)
-        raise
-    return hashlib.sha256(data).hexdigest(), len(data)
+    smaller = encode_jpeg(image, quality)
+    if smaller is None:
+        raise StorageUnavailableError("The smaller copy of the photo could not be made.")
+    if keep_if_not_smaller is not None and len(smaller) >= keep_if_not_smaller:
+        return None
+    return smaller
 
 
 CAPTURED_AT_SOURCES = ("exif", "camera", "file", "import")
 
 
-def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
+def commit_image(conn: Connection, paths: DataPaths, vault: Vault, prepared: PreparedImage, *,
                  slot: str | None = None, location: Location | None = None,
                  captured_at: str | None = None, origin: str = "import",
                  client_image_id: str | None = None,
@@ -333,20 +363,20 @@ def commit_image(conn: Connection, paths: DataPaths, prepared: PreparedImage, *,
         prepared.discard()
         raise
     intents.end(prepared.intent)
-    write_thumbnail(final, info.preview)
+    write_thumbnail(vault, final, info.preview)
     return get_image(conn, image_id)
 
 
-def add_image(conn: Connection, paths: DataPaths, case_id: str, source: Path, *,
+def add_image(conn: Connection, paths: DataPaths, vault: Vault, case_id: str, source: Path, *,
               slot: str | None = None, location: Location | None = None,
               captured_at: str | None = None, origin: str = "import",
               client_image_id: str | None = None,
               limits: ImageLimits | None = None) -> ImageRecord:
     """Prepare and commit in the calling thread (command-line tools, tests)."""
     require_draft(conn, validate_case_id(case_id))
-    prepared = prepare_image(paths, case_id, source, limits, location=location)
+    prepared = prepare_image(paths, vault, case_id, source, limits=limits, location=location)
     try:
-        return commit_image(conn, paths, prepared, slot=slot, location=location,
+        return commit_image(conn, paths, vault, prepared, slot=slot, location=location,
                             captured_at=captured_at, origin=origin,
                             client_image_id=client_image_id)
     finally:

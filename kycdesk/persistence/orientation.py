@@ -18,11 +18,13 @@ _BY_EXIF = {1: T.TransformationNone, 2: T.TransformationMirror, 3: T.Transformat
             8: T.TransformationRotate270}
 
 
-def pending_turn(reader: QImageReader, path: Path) -> QImageIOHandler.Transformation:
-    """The turn Qt will not apply by itself: a PNG's eXIf orientation; none otherwise."""
+def pending_turn(reader: QImageReader,
+                 source: Path | bytes) -> QImageIOHandler.Transformation:
+    """The turn Qt will not apply by itself: a PNG's eXIf orientation; none otherwise.
+    `source`: the file `reader` reads, or its bytes (a decrypted photo in memory)."""
     if bytes(reader.format().data()).lower() != b"png":
         return T.TransformationNone
-    return _BY_EXIF.get(read_exif(path).orientation, T.TransformationNone)
+    return _BY_EXIF.get(read_exif(source).orientation, T.TransformationNone)
 
 
 def turned(image: QImage, turn: QImageIOHandler.Transformation) -> QImage:

@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtGui import QImage
 
 from kycdesk.core.photo_quality import Grey, Quality, assess
+from kycdesk.persistence.image_memory import BytesImageReader
 from kycdesk.persistence.thumbnails import decode_scaled
 
 CHECK_EDGE = 1024
@@ -22,12 +23,14 @@ def grey_of(image: QImage) -> Grey:
     return rows.reshape(height, stride)[:, :width].copy()  # the copy outlives the QImage
 
 
-def check_photo(path: Path) -> Quality | None:
-    """None if the file cannot be decoded (the import's own checks say why)."""
-    size = QImageReader(str(path)).size()  # the header only
+def check_photo(source: Path | bytes) -> Quality | None:
+    """None if the photo cannot be decoded (the import's own checks say why). `source`:
+    a stored photo's decrypted bytes (in memory), or a clear file (tools, benchmarks)."""
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    size = BytesImageReader(data).size()  # the header only
     # Never enlarged: an enlarged small photo would measure blurred.
     edge = min(CHECK_EDGE, max(size.width(), size.height())) if size.isValid() else CHECK_EDGE
-    image = decode_scaled(str(path), edge)
+    image = decode_scaled(data, edge)
     if image.isNull() or min(image.width(), image.height()) < 16:
         return None
     return assess(grey_of(image))

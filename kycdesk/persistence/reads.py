@@ -4,7 +4,6 @@ read-only `ReadStore`, the sync worker's `SyncStoreAdapter` and the command line
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kycdesk.core.records import (
@@ -31,6 +30,8 @@ from kycdesk.persistence import (
     two_way,
 )
 from kycdesk.persistence.db import Connection
+from kycdesk.persistence.photo_io import EncryptedDownload, EncryptedPhoto
+from kycdesk.security.vault import Vault
 
 if TYPE_CHECKING:  # pydantic loads after the window is up (tests/test_architecture.py)
     from kycdesk.core.form_schema import FormDefinition
@@ -41,6 +42,7 @@ MAX_PAGE = 500
 class StoreReads:
     conn: Connection
     paths: DataPaths
+    vault: Vault
 
     def count_cases(self, view: CaseView | None = None, search: str | None = None) -> int:
         return case_list.count_cases(self.conn, view, search)
@@ -82,8 +84,13 @@ class StoreReads:
         """Synced cases whose server receipt is older than `days`, data still here."""
         return lifecycle.purge_due(self.conn, days)
 
-    def absolute_path(self, stored: str) -> Path:
-        return self.paths.absolute(stored)
+    def photo_source(self, image: ImageRecord) -> EncryptedPhoto:
+        """A stored photo as the upload reads it: decrypted from any offset."""
+        return EncryptedPhoto(self.vault, self.paths.absolute(image.file_path), image.case_id)
+
+    def photo_download(self, case_id: str, client_image_id: str) -> EncryptedDownload:
+        """A pulled photo's partial file, encrypted as it arrives."""
+        return EncryptedDownload(self.vault, self.paths, case_id, client_image_id)
 
     # -- two-way sync (issue 17) --------------------------------------------------------
     def read_two_way(self, case_id: str) -> TwoWayState:

@@ -9,9 +9,10 @@ flight, never to the size of the store. For each such folder:
   `lost+found/<case>/`, never deleted;
 - a retired `.gone_<case>` folder is removed or put back, as the rows say;
 - half-written thumbnails (a cache) are dropped.
-Then the data dir's `captures/` folder (photos on their way in: camera captures, an
-archive being imported) is emptied: it holds only files in flight, which the crash left
-with nobody waiting for them (the store either has its own copy or never took them).
+Then the data dir's `captures/` folder (photos on their way in, encrypted: camera
+captures, an archive being imported; `captures.recover_captures`): a complete capture
+whose import never happened is kept in `lost+found/<case>/` (still encrypted), an
+interrupted one (no final chunk) and an archive's scratch folder are removed.
 Then photos being fetched from the server (`photos_to_fetch`, the downloads in flight):
 a photo renamed into its case folder (`pulled_<id>.*`) but not recorded is recorded if
 its bytes are the office's (else removed: fetched again); in `downloads/`, a partial file
@@ -33,14 +34,21 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kycdesk.paths import PRIVATE_DIR_MODE, DataPaths, ensure_private_dir
+from kycdesk.paths import DataPaths, ensure_private_dir
 from kycdesk.persistence import intents
+from kycdesk.persistence.captures import recover_captures
 from kycdesk.persistence.db import Connection
+from kycdesk.persistence.encrypted_files import (
+    TamperedDataError,
+    decrypted_sha256,
+    photo_context,
+)
 from kycdesk.persistence.events import append_event
 from kycdesk.persistence.files import fsync_dir, unlink_quietly
 from kycdesk.persistence.images import IMAGE_NAME, TMP_PREFIX, TMP_SUFFIX, TOMBSTONE_PREFIX
 from kycdesk.persistence.lifecycle import repair_retired_folder
 from kycdesk.persistence.thumbnails import THUMBS_DIRNAME
+from kycdesk.security.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -205,28 +213,11 @@ def repair_case(conn: Connection, paths: DataPaths, case_id: str, report: Recove
                 append_event(conn, case_id, "recovery", {"actions": repaired_here})
 
 
-def _clear_captures(paths: DataPaths, report: RecoveryReport) -> None:
-    """Remove what a crash left in `captures/` (only in-flight files live there, so the
-    listing is as long as what was in flight) and make the folder owner-only again."""
-    folder = paths.captures_dir
-    try:
-        entries = sorted(folder.iterdir())
-    except FileNotFoundError:
-        return
-    folder.chmod(PRIVATE_DIR_MODE)
-    for entry in entries:
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            unlink_quietly(entry)
-        report.removed_temp_files.append(paths.relative(entry))
-
-
-def _recover_downloads(conn: Connection, paths: DataPaths, report: RecoveryReport) -> None:
+def _recover_downloads(conn: Connection, paths: DataPaths, vault: Vault,
+                       report: RecoveryReport) -> None:
     """Photos fetched from the server when the crash came: looked up from
     `photos_to_fetch` (only the downloads in flight: never a listing of every case
     folder), and `downloads/`, which holds only partial files in flight."""
-    from kycdesk.core.hashing import file_sha256
     from kycdesk.persistence import two_way
 
     wanted = conn.query_all("SELECT case_id, client_image_id, sha256, byte_size FROM "
@@ -237,9 +228,13 @@ def _recover_downloads(conn: Connection, paths: DataPaths, report: RecoveryRepor
             continue
         # Renamed into place, then the crash came before `record_fetched_photo`.
         for file in sorted(case_dir.glob(f"pulled_{client_image_id}.*")):
-            if file.stat().st_size == int(byte_size) and file_sha256(file) == sha256:
-                two_way.record_fetched_photo(conn, paths, str(case_id),
-                                             str(client_image_id), file)
+            try:
+                plain = decrypted_sha256(vault, file, photo_context(str(case_id)))
+            except (OSError, TamperedDataError):
+                plain = ("", -1)
+            if plain == (sha256, int(byte_size)):
+                two_way.record_fetched_photo(conn, paths, vault, str(case_id),
+                                             str(client_image_id), path=file)
                 report.recorded_downloads.append(paths.relative(file))
                 break
             unlink_quietly(file)
@@ -256,7 +251,7 @@ def _recover_downloads(conn: Connection, paths: DataPaths, report: RecoveryRepor
             report.removed_temp_files.append(paths.relative(entry))
 
 
-def run_recovery(conn: Connection, paths: DataPaths) -> RecoveryReport:
+def run_recovery(conn: Connection, paths: DataPaths, vault: Vault) -> RecoveryReport:
     """Startup: repair the case folders the intent journal names, then clear it."""
     report = RecoveryReport()
     pending = intents.pending(paths.root)
@@ -264,8 +259,9 @@ def run_recovery(conn: Connection, paths: DataPaths) -> RecoveryReport:
         repair_case(conn, paths, case_id, report)
     for intent in pending:
         intents.end(intent.path)
-    _clear_captures(paths, report)
-    _recover_downloads(conn, paths, report)
+    recover_captures(paths, vault, report.moved_to_lost_and_found,
+                     report.removed_temp_files)
+    _recover_downloads(conn, paths, vault, report)
     if report.moved_to_lost_and_found:
         report.lost_and_found_count = count_lost_and_found(paths)
     if pending:

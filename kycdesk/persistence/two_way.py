@@ -22,7 +22,9 @@ from kycdesk.core.states import CaseChange, CaseStatus, Change, Inbox
 from kycdesk.paths import DataPaths
 from kycdesk.persistence import cases, field_history, held, images, lifecycle, pull_apply
 from kycdesk.persistence.db import Connection
+from kycdesk.persistence.encrypted_files import photo_context, read_decrypted
 from kycdesk.persistence.events import append_event
+from kycdesk.security.vault import Vault
 
 # The handover states a case waits in, not sent by the sync run meanwhile:
 # needs_request: an imported copy of another device's case (the server said 403); a
@@ -95,10 +97,10 @@ def photos_to_fetch(conn: Connection, limit: int = 200) -> list[PendingPhoto]:
                          byte_size=int(r[3]), slot=r[4]) for r in rows]
 
 
-def record_fetched_photo(conn: Connection, paths: DataPaths, case_id: str,
-                         client_image_id: str, path: Path) -> None:
-    """A pulled photo's verified file is in place: it becomes one of the case's photos
-    (held by the server already: synced), in one transaction."""
+def record_fetched_photo(conn: Connection, paths: DataPaths, vault: Vault, case_id: str,
+                         client_image_id: str, *, path: Path) -> None:
+    """A pulled photo's verified (encrypted) file is in place: it becomes one of the
+    case's photos (held by the server already: synced), in one transaction."""
     case_id = validate_case_id(case_id)
     with conn.transaction():
         row = conn.query_one(
@@ -110,7 +112,8 @@ def record_fetched_photo(conn: Connection, paths: DataPaths, case_id: str,
                            "client_image_id = ?)", (client_image_id,)):
                 return  # recorded before (a retry after a lost acknowledgement)
             raise StoreError("This photo is not one the office sent for this case.")
-        mime, width, height = _header_facts(path)
+        mime, width, height = _header_facts(read_decrypted(vault, path,
+                                                           photo_context(case_id)))
         image_id = conn.insert(
             "INSERT INTO case_images(case_id, file_path, latitude, longitude, address, "
             "accuracy, captured_at, synced, client_image_id, slot, sha256, byte_size, mime, "
@@ -126,14 +129,13 @@ def record_fetched_photo(conn: Connection, paths: DataPaths, case_id: str,
                                                     "pulled": True})
 
 
-def _header_facts(path: Path) -> tuple[str, int | None, int | None]:
+def _header_facts(data: bytes) -> tuple[str, int | None, int | None]:
     """MIME type and size as displayed, from the photo's header only (no decoding in
     the writer's thread; the bytes were checked against their SHA-256 already)."""
-    from PySide6.QtGui import QImageReader
-
+    from kycdesk.persistence.image_memory import BytesImageReader
     from kycdesk.persistence.orientation import pending_turn, quarter_turned
 
-    reader = QImageReader(str(path))
+    reader = BytesImageReader(data)
     reader.setDecideFormatFromContent(True)
     reader.setAutoTransform(True)
     fmt = bytes(reader.format().data()).decode().lower()
@@ -143,7 +145,7 @@ def _header_facts(path: Path) -> tuple[str, int | None, int | None]:
     if not size.isValid() or size.isEmpty():
         return mime, None, None
     width, height = size.width(), size.height()
-    if quarter_turned(reader, pending_turn(reader, path)):
+    if quarter_turned(reader, pending_turn(reader, data)):
         width, height = height, width
     return mime, width, height
 

@@ -216,6 +216,28 @@ def decrypt_from(src: BinaryIO, keys: UnlockedKeys, context: bytes,
     yield from chunks
 
 
+def complete_chunks(src: BinaryIO, keys: UnlockedKeys, context: bytes) -> Iterator[bytes]:
+    """The plaintext of an UNFINISHED file's complete chunks (a download cut short): each
+    whole block is authenticated as a non-final chunk at its index; the walk stops at the
+    first block that is torn, damaged or final. What a resumed download keeps: it is
+    re-encrypted into a fresh file (new salt and nonce prefix), so no nonce is ever used
+    twice, whatever the torn chunk held. A file without a whole header yields nothing."""
+    try:
+        header, key_id, salt, prefix, chunk_bytes = _read_header(src)
+    except TamperedDataError:
+        return
+    aead = _file_aead(keys.get(key_id), salt)
+    block_bytes = chunk_bytes + TAG_BYTES
+    index = 0
+    while len(block := _read_exact(src, block_bytes)) == block_bytes:
+        nonce, aad = _chunk_nonce_and_aad(prefix, header, context, index, False)
+        try:
+            yield aead.decrypt(nonce, block, aad)
+        except InvalidTag:
+            return
+        index += 1
+
+
 def decrypt_stream(src: BinaryIO, out: BinaryIO, keys: UnlockedKeys, context: bytes) -> int:
     """Decrypt all of `src` into `out`; returns the plaintext size. On `TamperedDataError`,
     what `out` received must be discarded."""

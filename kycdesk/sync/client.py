@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import os
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -44,7 +42,9 @@ from kycdesk.core.protocol import (
     encode_upload_metadata,
     parse_repr_digest,
 )
+from kycdesk.security.errors import TamperedDataError
 from kycdesk.sync.errors import RunCutError, SyncCancelledError, SyncError, UploadGoneError
+from kycdesk.sync.photo_files import DownloadTarget, PhotoSource
 from kycdesk.sync.server_url import url_problem
 from kycdesk.sync.transport import (
     FLOOR_RATE,
@@ -182,24 +182,37 @@ def enrol_device(base_url: str, code: str, device_name: str, *,
     return enrolled
 
 
-def _file_body(path: Path, offset: int, count: int, cancel: threading.Event | None,
-               progress: Progress | None) -> Iterator[bytes]:
-    """Bytes [offset, offset + count) of a photo, in pieces, checking for cancel."""
+def _file_body(source: PhotoSource, offset: int, count: int,
+               cancel: threading.Event | None, progress: Progress | None) -> Iterator[bytes]:
+    """Bytes [offset, offset + count) of a photo, in pieces, checking for cancel. The
+    stored photo is encrypted: `source` decrypts from the chunk holding `offset` (a tus
+    resume at any offset), so only the plaintext goes on the wire."""
     sent = 0
-    with path.open("rb") as fh:
-        fh.seek(offset)
+    plain = source.read_from(offset)
+    try:
+        pending = b""
         while sent < count:
             if cancel is not None and cancel.is_set():
                 raise SyncCancelledError("upload cancelled")
-            piece = fh.read(min(PIECE, count - sent))
-            if not piece:
-                raise SyncError(FailureKind.PERMANENT,
-                                f"The photo file {path.name} is shorter than recorded; run "
-                                "'kycdesk doctor'.")
+            if not pending:
+                pending = next(plain, b"")
+                if not pending:
+                    raise SyncError(FailureKind.PERMANENT,
+                                    f"The photo file {source.name} is shorter than recorded; "
+                                    "run 'kycdesk doctor'.")
+            piece, pending = pending[:min(PIECE, count - sent)], pending[min(PIECE, count - sent):]
             sent += len(piece)
             yield piece
             if progress is not None:
                 progress(sent)
+    except TamperedDataError as exc:
+        raise SyncError(FailureKind.PERMANENT,
+                        f"The photo file {source.name} was changed on this device since it "
+                        "was captured; run 'kycdesk doctor'.") from exc
+    finally:
+        close = getattr(plain, "close", None)
+        if close is not None:
+            close()  # the encrypted file is closed even when the request was cut
 
 
 def _then_await_reply(body: Iterator[bytes], reply_s: float) -> Iterator[bytes]:
@@ -373,11 +386,11 @@ class SyncClient:
 
     # -- resumable photo upload (tus 1.0.0) ----------------------------------------------
     def create_upload(self, case_id: str, client_image_id: str, *, sha256: str,
-                      byte_size: int, path: Path | None = None,
+                      byte_size: int, source: PhotoSource | None = None,
                       cancel: threading.Event | None = None,
                       progress: Progress | None = None,
                       rate_hint: float | None = None) -> UploadState:
-        """A new upload for one photo. With `path`, the whole photo goes in the same
+        """A new upload for one photo. With `source`, the whole photo goes in the same
         request (tus creation-with-upload: one round trip for a photo that fits one
         request); the caller learns the address only if the reply arrives."""
         metadata = encode_upload_metadata({"case_id": case_id,
@@ -386,14 +399,14 @@ class SyncClient:
         headers = {"Tus-Resumable": TUS_VERSION, "Upload-Length": str(byte_size),
                    "Upload-Metadata": metadata}
         extra: dict[str, Any] = {}
-        if path is not None:
+        if source is not None:
             headers.update({"Content-Type": OFFSET_CONTENT_TYPE,
                             "Content-Length": str(byte_size)})
-            extra["content"] = _file_body(path, 0, byte_size, cancel, progress)
+            extra["content"] = _file_body(source, 0, byte_size, cancel, progress)
         response = self._request("POST", UPLOADS_PATH, unclear_on_failure=False,
-                                 body_bytes=byte_size if path is not None else 0,
+                                 body_bytes=byte_size if source is not None else 0,
                                  rate_hint=rate_hint, headers=headers, **extra)
-        if response.status_code == 422 and path is not None:
+        if response.status_code == 422 and source is not None:
             raise UploadGoneError("The photo arrived damaged; kycdesk sends it again.",
                                   damaged=True)
         self._expect(response, (201,), "a new photo upload")
@@ -414,7 +427,7 @@ class SyncClient:
         self._expect(response, (200,), "the upload's progress")
         return self._state(url, response)
 
-    def append(self, url: str, path: Path, *, offset: int, count: int,
+    def append(self, url: str, source: PhotoSource, *, offset: int, count: int,
                cancel: threading.Event | None = None,
                progress: Progress | None = None,
                rate_hint: float | None = None) -> UploadState:
@@ -422,7 +435,7 @@ class SyncClient:
         is kept even if the request is cut; the caller asks (`upload_state`) after a failure."""
         response = self._request(
             "PATCH", url, unclear_on_failure=True, body_bytes=count, rate_hint=rate_hint,
-            content=_file_body(path, offset, count, cancel, progress),
+            content=_file_body(source, offset, count, cancel, progress),
             headers={"Tus-Resumable": TUS_VERSION, "Upload-Offset": str(offset),
                      "Content-Type": OFFSET_CONTENT_TYPE, "Content-Length": str(count)})
         if response.status_code in (404, 410) and \
@@ -434,7 +447,7 @@ class SyncClient:
         if response.status_code == 422:  # the finished file did not match its SHA-256
             raise UploadGoneError("The photo arrived damaged; kycdesk sends it again.",
                                   damaged=True)
-        self._expect(response, (204,), f"part of photo {path.name}")
+        self._expect(response, (204,), f"part of photo {source.name}")
         return self._state(url, response)
 
     def _state(self, url: str, response: httpx.Response) -> UploadState:
@@ -512,12 +525,12 @@ class SyncClient:
                                  headers={"Content-Type": "application/json"})
         self._expect(response, (200, 201, 202), "the request to hand this case over")
 
-    def download_image(self, case_id: str, client_image_id: str, part: Path, *,
+    def download_image(self, case_id: str, client_image_id: str, target: DownloadTarget, *,
                        byte_size: int, cancel: threading.Event | None = None,
                        progress: Progress | None = None) -> Download:
-        """Fetch a photo's bytes into `part`, continuing from its length (Range); every
-        piece is written as it arrives, so a cut keeps what came."""
-        offset = part.stat().st_size if part.exists() else 0
+        """Fetch a photo's bytes into `target` (a partial file, encrypted as it arrives),
+        continuing after what it holds (Range); a cut keeps what came."""
+        offset = target.resume()
         headers = {"Range": f"bytes={offset}-"} if 0 < offset < byte_size else {}
         if not headers:
             offset = 0
@@ -536,20 +549,18 @@ class SyncClient:
                 else:
                     response.read()
                     if response.status_code == 416:  # our partial copy is not a prefix
-                        part.unlink(missing_ok=True)
+                        target.discard()
                     raise self._failure(response, "a photo of this case")
-                with part.open("r+b" if offset else "wb") as fh:
-                    fh.seek(offset)
-                    fh.truncate()
-                    for piece in response.iter_bytes(PIECE):
-                        if cancel is not None and cancel.is_set():
-                            raise SyncCancelledError("download cancelled")
-                        fh.write(piece)
-                        written += len(piece)
-                        if progress is not None:
-                            progress(written)  # bytes this request brought, as uploads
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                if offset == 0:
+                    target.restart()
+                for piece in response.iter_bytes(PIECE):
+                    if cancel is not None and cancel.is_set():
+                        raise SyncCancelledError("download cancelled")
+                    target.write(piece)
+                    written += len(piece)
+                    if progress is not None:
+                        progress(written)  # bytes this request brought, as uploads
+                target.finish()
                 return Download(parse_repr_digest(response.headers.get("repr-digest")),
                                 written)
         except (SyncError, SyncCancelledError) as exc:
@@ -560,6 +571,8 @@ class SyncClient:
             error = _transport_failure(exc)
             error.progressed = written > 0
             raise error from exc
+        finally:
+            target.close()  # cut short or not: what came stays for the next resume
 
 
 def _transport_failure(exc: httpx.TransportError) -> SyncError:

@@ -24,7 +24,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Protocol
 
 from kycdesk import __version__
@@ -42,6 +41,7 @@ from kycdesk.core.records import ImageRecord, SyncCase
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.errors import SyncCancelledError, SyncError
+from kycdesk.sync.photo_files import PhotoSource
 from kycdesk.sync.photo_upload import PhotoOutcome, PhotoUploader, UploadPolicy
 from kycdesk.sync.progress import CaseProgress, TransferMeter
 from kycdesk.sync.pull import NEEDS_HANDOVER, PullStep, PullStore
@@ -65,7 +65,7 @@ class SyncStore(Protocol):
     def record_failure(self, case_id: str, *, kind: str, message: str,
                        next_attempt_at: str | None, progressed: bool = False) -> bool: ...
     def mark_synced(self, case_id: str, *, revision: int, receipt: dict[str, object]) -> bool: ...
-    def absolute_path(self, stored: str) -> Path: ...
+    def photo_source(self, image: ImageRecord) -> PhotoSource: ...
 
 
 ProgressCallback = Callable[[CaseProgress], None]
@@ -254,7 +254,8 @@ class SyncEngine:
         def one(image: ImageRecord) -> None:
             nonlocal progressed
             try:
-                outcome: PhotoOutcome = self.uploader.upload(image, self._path(image), meter)
+                outcome: PhotoOutcome = self.uploader.upload(
+                    image, self.store.photo_source(image), meter)
             except BaseException as exc:  # collected; re-raised below in this thread
                 errors.append(exc)
                 progressed = progressed or getattr(exc, "progressed", False)
@@ -314,9 +315,6 @@ class SyncEngine:
                 retake_suggested=list(note.problems) if note else [],
                 retake_overridden=bool(note and note.kept))
                 for i in case.images for note in [case.retakes.get(i.id)]])
-
-    def _path(self, image: ImageRecord) -> Path:
-        return self.store.absolute_path(image.file_path)
 
 
 def _worst(errors: list[BaseException], progressed: bool) -> BaseException:

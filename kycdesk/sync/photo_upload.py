@@ -19,13 +19,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from kycdesk.core.errors import FailureKind
 from kycdesk.core.records import ImageRecord
 from kycdesk.sync.client import SyncClient, UploadState
 from kycdesk.sync.errors import SyncCancelledError, SyncError, UploadGoneError
+from kycdesk.sync.photo_files import PhotoSource
 from kycdesk.sync.progress import TransferMeter
 
 KiB = 1024
@@ -99,12 +99,18 @@ class PhotoUploader:
             self.goodput = moved / max(elapsed, 1e-3)
             self.chunk = self.policy.next_chunk(self.goodput)
 
-    def upload(self, image: ImageRecord, path: Path, meter: TransferMeter) -> PhotoOutcome:
+    def upload(self, image: ImageRecord, source: PhotoSource,
+               meter: TransferMeter) -> PhotoOutcome:
+        """Send one photo (`source`: its plaintext from any offset, decrypted as read)."""
         size = image.byte_size or 0
-        if not path.is_file() or path.stat().st_size != size:
+        try:
+            stored_size = source.size()
+        except OSError:
+            stored_size = -1
+        if stored_size != size:
             raise SyncError(FailureKind.PERMANENT,
-                            f"The photo file {path.name} is missing or changed on this device "
-                            "since it was captured; run 'kycdesk doctor'.")
+                            f"The photo file {source.name} is missing or changed on this "
+                            "device since it was captured; run 'kycdesk doctor'.")
         url = image.upload_url
         confirmed = image.upload_offset if url else 0
         start_confirmed = confirmed
@@ -132,7 +138,7 @@ class PhotoUploader:
                     handed[0] = 0
                     state = self.client.create_upload(
                         image.case_id, image.client_image_id, sha256=image.sha256 or "",
-                        byte_size=size, path=path if whole else None, cancel=self.cancel,
+                        byte_size=size, source=source if whole else None, cancel=self.cancel,
                         progress=on_sent, rate_hint=self.goodput)
                     handed[0] = 0
                     url = state.url
@@ -157,7 +163,7 @@ class PhotoUploader:
                     before = confirmed
                     handed[0] = 0
                     state = self.client.append(
-                        url, path, offset=confirmed, count=count, cancel=self.cancel,
+                        url, source, offset=confirmed, count=count, cancel=self.cancel,
                         progress=on_sent, rate_hint=self.goodput)
                     handed[0] = 0
                     sent_total += self._sent(count)
@@ -175,7 +181,7 @@ class PhotoUploader:
                 if restarts > self.policy.max_restarts:
                     raise SyncError(FailureKind.PERMANENT if exc.damaged else
                                     FailureKind.TRANSIENT,
-                                    f"Photo {path.name} could not be uploaded intact after "
+                                    f"Photo {source.name} could not be uploaded intact after "
                                     f"{restarts} tries.") from exc
                 meter.confirmed(image.id, -confirmed)  # those bytes are gone
                 url = None

@@ -8,9 +8,10 @@ A run of `PullStep` does, in order:
    lost reply, a killed app) applies once. `more`: the next page at once. A 412 (the
    digests disagree): the whole current state again (`resync`), reconciled by the store.
 2. The photos of cases handed to this device: each fetched into a partial file in the
-   data folder (resumed with `Range` from its length after any cut), its SHA-256 checked
-   against the one the pull announced and the server's `Repr-Digest`, fsynced, renamed
-   into the case's folder, then recorded.
+   data folder, encrypted as it arrives (resumed with `Range` after the complete chunks
+   it holds after any cut; `sync.photo_files`), its SHA-256 over the decrypted bytes
+   checked against the one the pull announced and the server's `Repr-Digest`, fsynced,
+   renamed into the case's folder, then recorded.
 3. Handover requests the device owes (an imported case another device owns).
 After the push of the device's own cases, `release_handed_over` lets go of the cases
 handed away whose unsent work has now been sent (`POST …/release`, then the local copy is
@@ -19,9 +20,7 @@ dropped).
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -30,9 +29,10 @@ from typing import Protocol, runtime_checkable
 from kycdesk.core.errors import FailureKind
 from kycdesk.core.protocol import HandoverRequest, PullReply, PullRequest, Release
 from kycdesk.core.records import PendingPhoto
-from kycdesk.paths import DataPaths, ensure_private_dir
+from kycdesk.paths import DataPaths
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.errors import SyncCancelledError, SyncError
+from kycdesk.sync.photo_files import PhotoDownload
 from kycdesk.sync.progress import CaseProgress, TransferMeter
 from kycdesk.sync.status import PullOutcome
 
@@ -57,6 +57,7 @@ class PullStore(Protocol):
     def apply_pull(self, reply: PullReply, *, resync: bool) -> int: ...
     def photos_to_fetch(self) -> list[PendingPhoto]: ...
     def record_fetched_photo(self, case_id: str, client_image_id: str, path: Path) -> None: ...
+    def photo_download(self, case_id: str, client_image_id: str) -> PhotoDownload: ...
     def cases_to_release(self) -> list[tuple[str, int]]: ...
     def is_held(self, case_id: str) -> bool: ...
     def record_released(self, case_id: str) -> None: ...
@@ -145,8 +146,7 @@ class PullStep:
             self._fetch_counted(photo, outcome, meter, index, partial)
 
     def _partial_size(self, photo: PendingPhoto) -> int:
-        part = self.store.paths.partial_download(photo.case_id, photo.client_image_id)
-        return part.stat().st_size if part.exists() else 0
+        return self.store.photo_download(photo.case_id, photo.client_image_id).kept()
 
     def _fetch_counted(self, photo: PendingPhoto, outcome: PullOutcome,
                        meter: TransferMeter, index: int, partial: int) -> None:
@@ -174,31 +174,24 @@ class PullStep:
 
     def fetch_photo(self, photo: PendingPhoto, *,
                     progress: Callable[[int], None] | None = None) -> None:
-        """One photo: resumed from its partial file, checked, renamed into place,
-        recorded. `progress`: the bytes this request has brought so far."""
-        paths = self.store.paths
-        part = paths.partial_download(photo.case_id, photo.client_image_id)
-        ensure_private_dir(part.parent)
+        """One photo: resumed from its partial file (encrypted as it arrives), checked
+        over its decrypted bytes, renamed into place, recorded. `progress`: the bytes
+        this request has brought so far."""
+        download = self.store.photo_download(photo.case_id, photo.client_image_id)
+        expected = (photo.sha256, photo.byte_size)
         announced = None
-        if not (part.exists() and part.stat().st_size == photo.byte_size
-                and _sha256_of(part) == photo.sha256):  # else: all came before a kill
+        if download.whole_sha256() != expected:  # else: all came before a kill
             announced = self.client.download_image(
-                photo.case_id, photo.client_image_id, part, byte_size=photo.byte_size,
+                photo.case_id, photo.client_image_id, download, byte_size=photo.byte_size,
                 cancel=self.cancel, progress=progress).sha256
-        actual = _sha256_of(part)
-        if actual != photo.sha256 or (announced is not None and announced != actual) \
-                or part.stat().st_size != photo.byte_size:
-            part.unlink(missing_ok=True)  # start again from byte 0 next time
+        actual = download.whole_sha256()
+        if actual != expected or (announced is not None and announced != photo.sha256):
+            download.discard()  # start again from byte 0 next time
             error = SyncError(FailureKind.TRANSIENT, "A photo arrived damaged; kycdesk "
                               "fetches it again.")
             error.progressed = True
             raise error
-        final = paths.pulled_photo(photo.case_id, photo.client_image_id,
-                                   _extension_of(part))
-        ensure_private_dir(final.parent)
-        part.replace(final)   # same file system: the data folder
-        _fsync_dir(final.parent)
-        _fsync_dir(part.parent)
+        final = download.move_into_case()
         self.store.record_fetched_photo(photo.case_id, photo.client_image_id, final)
 
     def _drop_stale_partials(self, pending: list[PendingPhoto]) -> None:
@@ -256,36 +249,3 @@ class PullStep:
             self.on_progress(CaseProgress(case_id="", reference=None, items_done=items_done,
                                           items_total=items_total, bytes_done=bytes_done,
                                           bytes_total=bytes_total, step=step))
-
-
-_MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG", "png"), (b"RIFF", "webp"))
-
-
-def _extension_of(path: Path) -> str:
-    """The photo's kind from its first bytes (the name it is kept under; the stored
-    photo is read by its bytes, as every photo is)."""
-    with path.open("rb") as fh:
-        head = fh.read(12)
-    for magic, extension in _MAGIC:
-        if head.startswith(magic):
-            return extension
-    return "heic" if head[4:12] in (b"ftypheic", b"ftypmif1") else "img"
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for piece in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(piece)
-    return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename durable (Windows has no directory fsync; NTFS journals it)."""
-    if os.name == "nt":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,33 +1,37 @@
 """Photo capture behind a small interface.
 
 `CameraSource` is what the photo panel needs: is a camera there, and capture one photo
-into a folder (asynchronously) with the device position when one is known. The real
+IN MEMORY (asynchronously) with the device position when one is known. The photo is
+never written by the camera: the case session encrypts it into the data folder's
+`captures/` (persistence.captures), so no clear copy of an ID document is ever on disk
+(QImageCapture.captureToFile would write a clear JPEG). The real
 implementation uses QtMultimedia and QtPositioning (PySide6-Addons); they are imported
 lazily so the app and its tests run where those modules or a camera are missing (the
-"Take photo" button is then hidden). Tests use a fake that writes a generated JPEG.
+"Take photo" button is then hidden). Tests use a fake that hands over a generated JPEG's bytes.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
+
+from PySide6.QtGui import QImage
 
 from kycdesk.core.records import Location
 
 log = logging.getLogger(__name__)
 
-# (file or None, location, error message or None)
-CaptureDone = Callable[[Path | None, Location, str | None], None]
+# (the photo: a frame to encode or an encoded photo's bytes; or None), location, error
+CapturedPhoto = QImage | bytes
+CaptureDone = Callable[[CapturedPhoto | None, Location, str | None], None]
 
 
 class CameraSource(Protocol):
     def available(self) -> bool: ...
 
-    def capture(self, folder: Path, done: CaptureDone) -> None:
-        """Save one photo as a new file in `folder` (which exists and is private)."""
+    def capture(self, done: CaptureDone) -> None:
+        """Take one photo and hand it to `done` in memory (never as a file)."""
         ...
 
 
@@ -35,7 +39,7 @@ class NoCamera:
     def available(self) -> bool:
         return False
 
-    def capture(self, folder: Path, done: CaptureDone) -> None:
+    def capture(self, done: CaptureDone) -> None:
         done(None, Location(), "No camera is available on this device.")
 
 
@@ -80,10 +84,9 @@ class QtCameraSource:
                     else None)
         return Location(coordinate.latitude(), coordinate.longitude(), accuracy, None)
 
-    def capture(self, folder: Path, done: CaptureDone) -> None:
-        from PySide6.QtMultimedia import QCamera, QImageCapture, QMediaCaptureSession
+    def capture(self, done: CaptureDone) -> None:
+        from PySide6.QtMultimedia import QCamera, QImageCapture, QMediaCaptureSession, QVideoFrame
 
-        target = folder / f"capture_{uuid.uuid4().hex}.jpg"
         camera = QCamera(self._devices[0])
         session = QMediaCaptureSession()
         capture = QImageCapture()
@@ -91,20 +94,24 @@ class QtCameraSource:
         session.setImageCapture(capture)
         self._session = (camera, session, capture)  # keep alive until done
 
-        def saved(_id: int, file_name: str) -> None:
+        def available(_id: int, frame: QVideoFrame) -> None:
             camera.stop()
             self._session = None
-            done(Path(file_name), self._location(), None)
+            image = frame.toImage()  # the full frame, in memory only
+            if image.isNull():
+                done(None, Location(), "The camera could not take the photo.")
+                return
+            done(image, self._location(), None)
 
         def failed(_id: int, _error: object, message: str) -> None:
             camera.stop()
             self._session = None
             done(None, Location(), f"The camera could not take the photo: {message}")
 
-        capture.imageSaved.connect(saved)
+        capture.imageAvailable.connect(available)
         capture.errorOccurred.connect(failed)
         camera.start()
-        capture.captureToFile(str(target))
+        capture.capture()
 
 
 def default_camera() -> CameraSource:

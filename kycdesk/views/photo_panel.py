@@ -27,8 +27,7 @@ from kycdesk.core.form_schema import FieldDef
 from kycdesk.core.records import ImageRecord, Location
 from kycdesk.models.case_session import CaseSession
 from kycdesk.models.photo_list_model import THUMB, PhotoListModel
-from kycdesk.paths import PRIVATE_FILE_MODE, ensure_private_dir
-from kycdesk.views.camera import CameraSource, NoCamera
+from kycdesk.views.camera import CameraSource, CapturedPhoto, NoCamera
 from kycdesk.views.confirm import Confirm, ask_confirmation
 from kycdesk.views.photo_viewer import PhotoViewer
 from kycdesk.views.style import TOUCH
@@ -300,26 +299,22 @@ class PhotoPanel(QWidget):
 
     @Slot(str)
     def capture(self, slot: str) -> None:
-        """Take a photo into the captures folder; it is copied into the case folder as
-        soon as the camera saved it, and the capture is removed whether the store took it
-        or refused it (startup recovery removes any a crash left behind)."""
-        folder = self.captures_dir
-        assert folder is not None  # no captures folder: NoCamera, never called here
-        ensure_private_dir(folder)
+        """Take a photo (in memory); the session encrypts it into the captures folder and
+        hands it to the store, and the capture is removed whether the store took it or
+        refused it (startup recovery keeps a complete one a crash left behind in
+        lost+found, removes an interrupted one)."""
         widget = self.slots[slot]
         widget.show_error(None)
         widget.status_label.setText("Taking photo…")
 
-        def done(path: Path | None, location: Location, error: str | None) -> None:
+        def done(photo: CapturedPhoto | None, location: Location, error: str | None) -> None:
             widget.status_label.setText("")
-            if path is None:
+            if photo is None:
                 widget.show_error(error or "The photo could not be taken.")
                 return
-            path.chmod(PRIVATE_FILE_MODE)  # the camera wrote it with the process umask
-            self.session.add_photos(slot, [path], location=location, origin="camera",
-                                    remove_source=True)
+            self.session.add_capture(slot, photo, location)
 
-        self.camera.capture(folder, done)
+        self.camera.capture(done)
 
     @Slot(int)
     def delete(self, image_id: int) -> None:

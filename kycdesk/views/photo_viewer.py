@@ -81,7 +81,7 @@ class PhotoViewer(QDialog):
         if thumb is not None and not thumb.isNull():
             self._show(thumb)
         edge = min(self._own_edge, MAX_FULL_EDGE) if self._own_edge else FULL_EDGE
-        self._full = ThumbnailLoader(loader.paths, edge=edge, lane=loader.lane)
+        self._full = ThumbnailLoader(loader.paths, loader.vault, edge=edge, lane=loader.lane)
         self._full.thumbnailReady.connect(self._loaded)
         self._full.request(image.id, image.file_path)
 
