@@ -12,12 +12,16 @@ sign-in of the same verifier finishes the work, redoing at most one batch:
    case folders (`cases/`, `lost+found/`, the intent journal, the device id) are moved
    with one rename each. Files only in flight (`captures/`, `downloads/`) are shredded:
    a capture the old app never took was never promised, a partial download restarts.
-2. **sealing** — the copy is opened (schema migrations run), startup recovery repairs
-   what the old app's crash left, then cases are sealed in batches in case-id order:
-   each case's photos are encrypted beside the clear ones (temp name, fsync, rename),
-   then ONE transaction seals its rows, points the photo rows at the encrypted files and
-   NULLs the clear columns; then the clear photo files are shredded. The marker holds
-   the last case id done (the cursor): a restart resumes after it.
+2. **sealing** — the copy is opened (the schema migrations run), then cases are sealed
+   in batches in case-id order: each case's files are encrypted in place
+   (`legacy_sealing`: ciphertext staged beside the clear file, the clear file
+   overwritten with zeros, the staged file renamed over it; thumbnails, a cache, are
+   shredded), then ONE transaction seals the batch's rows and NULLs their clear
+   columns. The marker holds the last case id done (the cursor): a restart resumes
+   after it. Folders no case names and `lost+found/` come last. Startup recovery of
+   what the old app's crash left in flight is the store's own, at its first opening
+   after the migration (its intent journal moved with the case folders; the files it
+   repairs are encrypted by then, under the same names).
 3. **compacting** — every clear value is now NULL in the copy, but its old pages may
    survive in the file's free pages and the WAL. `VACUUM INTO` writes a fresh file that
    holds only current content (with `secure_delete=ON`), it is fsynced, the marker says
@@ -56,7 +60,7 @@ from kycdesk.paths import (
     TabletPaths,
     ensure_private_dir,
 )
-from kycdesk.persistence import recovery, schema
+from kycdesk.persistence import schema
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.device import DEVICE_ID_FILE
 from kycdesk.persistence.files import fsync_dir, replace_durably
@@ -268,9 +272,6 @@ def _seal(legacy: DataPaths, target: DataPaths, vault: Vault, *, marker: dict[st
     conn = open_connection(target, writer=True, role="migration")
     try:
         conn.execute("PRAGMA secure_delete=ON")
-        recovered = recovery.run_recovery(conn, target)
-        if recovered.repairs:
-            report.notes.append(f"startup recovery: {recovered.repairs} repair(s)")
         total = int(conn.scalar("SELECT count(*) FROM cases") or 0)
         report.cases = total
         cursor = str(marker.get("cursor", ""))
@@ -283,17 +284,12 @@ def _seal(legacy: DataPaths, target: DataPaths, vault: Vault, *, marker: dict[st
                 (cursor, batch_size))]
             if not ids:
                 break
-            clear_files: list[Path] = []
-            for case_id in ids:
-                encrypted, shed = legacy_sealing.encrypt_case_files(conn, target, vault,
-                                                                    case_id)
-                report.encrypted_files += encrypted
-                clear_files += shed
+            for case_id in ids:  # files first: a row never names a file not yet there
+                report.encrypted_files += legacy_sealing.encrypt_case_files(
+                    target, vault, case_id)
             with conn.transaction():
                 for case_id in ids:
                     legacy_sealing.seal_case_rows(conn, vault, case_id)
-            for path in clear_files:
-                report.shredded_files += shred_file(path)
             cursor = ids[-1]
             done += len(ids)
             report.sealed_cases += len(ids)
@@ -303,7 +299,7 @@ def _seal(legacy: DataPaths, target: DataPaths, vault: Vault, *, marker: dict[st
                 progress(MigrationProgress(Phase.SEALING, done, total))
         with conn.transaction():
             legacy_sealing.seal_device_rows(conn, vault)
-        report.shredded_files += legacy_sealing.shred_leftovers(target)
+        report.encrypted_files += legacy_sealing.encrypt_leftover_files(target, vault)
     finally:
         conn.close()
 
