@@ -171,3 +171,15 @@ def test_shred_overwrites_the_blocks_before_unlinking(tmp_path: Path) -> None:
     assert not clear.exists()
     assert other_name.read_bytes() == bytes(300_004)
     assert not shred_file(clear)  # already gone: idempotent
+
+
+def test_demo_answers_survive_an_id_issued_on_a_leap_day() -> None:
+    """The demo (and so this file's clear store) once failed on days whose random issue
+    date was 29 February: ten years later has no such day."""
+    from datetime import date
+
+    from kycdesk.demo import years_later
+
+    assert years_later(date(2024, 2, 29), 10) == date(2034, 2, 28)
+    assert years_later(date(2024, 2, 28), 10) == date(2034, 2, 28)
+    assert years_later(date(2028, 2, 29), 4) == date(2032, 2, 29)
