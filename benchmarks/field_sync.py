@@ -40,6 +40,7 @@ from tests.sync_support import (
     noisy_jpeg,
     start_server,
 )
+from tests.vaults import make_vault
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def sync_until_done(paths: object, url: str, *, parallel: int = 3,
     from kycdesk.sync.engine import SyncEngine
 
     runs = sent = 0
-    with (standalone_sync_store(paths) as store,  # type: ignore[arg-type]
+    with (standalone_sync_store(paths, vault=make_vault()) as store,  # type: ignore[arg-type]
           SyncClient(url, TOKEN, device_id="bench-device") as client):
         engine = SyncEngine(store, client, device_id="bench-device", parallel=parallel,
                             policy=policy)
@@ -118,7 +119,7 @@ def field_profile(name: str) -> bool:
         server = start_server(root / "server")
         try:
             paths = resolve(root / "data")
-            with LocalStore(paths) as store:
+            with LocalStore(paths, vault=make_vault()) as store:
                 [case_id] = make_ready_cases(store, sources, cases=1,
                                              images_per_case=scenario.photos)
                 photo_bytes = sum(i.byte_size or 0 for i in store.list_images(case_id))
@@ -128,7 +129,7 @@ def field_profile(name: str) -> bool:
                 received, up = link.bytes_to_server, link.up_time()
                 taken = link.bytes_from_client
                 resets = link.resets
-            with LocalStore(paths) as store:
+            with LocalStore(paths, vault=make_vault()) as store:
                 assert_server_holds_exactly(server, store, [case_id])
         finally:
             server.stop()
@@ -195,7 +196,7 @@ def rtt200() -> bool:
             server = start_server(root / f"server-{parallel}")
             try:
                 paths = resolve(root / f"data-{parallel}")
-                with LocalStore(paths) as store:
+                with LocalStore(paths, vault=make_vault()) as store:
                     [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=50)
                     files = [store.paths.absolute(i.file_path)
                              for i in store.list_images(case_id)]

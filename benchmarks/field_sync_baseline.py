@@ -39,7 +39,7 @@ CHILD = textwrap.dedent("""
     from kycdesk.sync.engine import SyncEngine
     root, sources, link_url = Path(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
     paths = resolve(root / "data")
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.create_case(reference_number="OLD", form_id="individual_kyc",
                                     form_version="2")
         store.save_form(case_id, {"applicant.first_name": "Old"})

@@ -24,6 +24,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from benchmarks.common import header, percentile, summary_ms, verdict
+from tests.vaults import make_vault
 
 
 def main() -> int:
@@ -49,7 +50,7 @@ def main() -> int:
         if args.sync_photos:
             ready_case, link_url = _sync_fixture(Path(tmp), paths, args.sync_photos, stack)
         desk = KycDeskApp(paths, debounce_ms=250, confirm=lambda *_: True,
-                          sync_options={"periodic_ms": 3_600_000})
+                          sync_options={"periodic_ms": 3_600_000}, vault=make_vault())
         assert desk.start()
         loop = QEventLoop()
         desk.caseOpened.connect(lambda _c: loop.quit())
@@ -138,7 +139,7 @@ def _sync_fixture(root: Path, paths: object, count: int, stack: ExitStack
 
     sources = [noisy_jpeg(root / f"p{i}.jpg", (2200, 1650), opacity=0.3, quality=92,
                           seed=300 + i) for i in range(5)]
-    with LocalStore(paths) as store:  # type: ignore[arg-type]
+    with LocalStore(paths, vault=make_vault()) as store:  # type: ignore[arg-type]
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=count)
     server = start_server(root / "server")
     stack.callback(server.stop)

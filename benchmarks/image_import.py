@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmarks.common import header, percentile, qt_app, summary_ms, verdict
 from kycdesk.persistence.commands import AddImage, CreateCase
+from tests.vaults import make_vault
 
 
 def camera_like_jpeg(path: Path, render_photo: object) -> None:
@@ -53,7 +54,7 @@ def main() -> int:
             start = time.perf_counter()
             probe(source, ImageLimits())
             probes.append(time.perf_counter() - start)
-        with LocalStore(resolve(Path(tmp) / "data")) as store:
+        with LocalStore(resolve(Path(tmp) / "data"), vault=make_vault()) as store:
             case_id = store.run(CreateCase())
             imports = []
             for _ in range(args.runs):

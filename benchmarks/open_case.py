@@ -17,6 +17,7 @@ from pathlib import Path
 from benchmarks.common import header, verdict
 from benchmarks.image_import import camera_like_jpeg
 from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm
+from tests.vaults import make_vault
 
 
 def rss_mb() -> float:
@@ -49,7 +50,7 @@ def main() -> int:
             source = Path(tmp) / f"src{i}.jpg"
             camera_like_jpeg(source, render_photo)
             sources.append(source)
-        with LocalStore(paths) as store:
+        with LocalStore(paths, vault=make_vault()) as store:
             case_id = store.run(CreateCase(reference_number="KYC-BENCH",
                                         form_id="individual_kyc", form_version="2"))
             store.run(SaveForm(case_id, {"applicant.first_name": "Bench"}))
@@ -62,7 +63,7 @@ def main() -> int:
             for thumbs in paths.cases_dir.glob("*/thumbs"):
                 for thumb in thumbs.iterdir():
                     thumb.unlink()
-        desk = KycDeskApp(paths, confirm=lambda *_: True)
+        desk = KycDeskApp(paths, confirm=lambda *_: True, vault=make_vault())
         assert desk.start()
         loop = QEventLoop()
         desk.writer_thread.client.opened.connect(lambda _r: loop.quit())  # type: ignore[union-attr]

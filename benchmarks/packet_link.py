@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tests.packetlink import SERVER_IP, PacketLink, PacketProfile, unavailable
+from tests.vaults import make_vault
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,7 +101,7 @@ def _prepare(root: Path, photos: int) -> tuple[Path, int, str]:
     sources = [noisy_jpeg(root / f"src{i}.jpg", (2200, 1650), opacity=0.3, quality=92,
                           seed=900 + i) for i in range(min(photos, 5))]
     paths = resolve(root / "data")
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=photos)
         size = sum(i.byte_size or 0 for i in store.list_images(case_id))
     return paths.root, size, case_id
@@ -110,7 +111,7 @@ def _check_synced(data_dir: Path, case_id: str) -> None:
     from kycdesk.paths import resolve
     from kycdesk.persistence.store import LocalStore
 
-    with LocalStore(resolve(data_dir)) as store:
+    with LocalStore(resolve(data_dir), vault=make_vault()) as store:
         status = store.load_case(case_id).status
     if status != "SYNCED":
         raise RuntimeError(f"the case ended {status}, not SYNCED")

@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from benchmarks.common import header, qt_app
+from tests.vaults import make_vault
 
 EXIF_GPS, EXIF_IFD = 0x8825, 0x8769
 DATETIME_ORIGINAL, ORIENTATION = 0x9003, 0x0112
@@ -71,7 +72,8 @@ def main() -> int:
     located: list[str] = []
     unnamed: list[str] = []
     disagreements: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp, LocalStore(resolve(Path(tmp))) as store:
+    with tempfile.TemporaryDirectory() as tmp, LocalStore(resolve(Path(tmp)),
+                                                          vault=make_vault()) as store:
         case_id = store.run(CreateCase())
         for photo in files:
             kind = photo.name.rsplit("__", 1)[0]

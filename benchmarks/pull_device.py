@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from benchmarks.common import header, summary_ms, verdict
+from tests.vaults import make_vault
 
 
 def main() -> int:
@@ -52,15 +53,15 @@ def main() -> int:
         paths = resolve(root / "device")
         device = lab_device_id(TOKEN)
         try:
-            with LocalStore(paths):
+            with LocalStore(paths, vault=make_vault()):
                 pass  # the device's store exists, empty
             # -- 1. an empty pull, bytes each way (HTTP headers included) ---------------
-            with (standalone_sync_store(paths) as store,
+            with (standalone_sync_store(paths, vault=make_vault()) as store,
                   SyncClient(server.base_url, TOKEN, device_id="bench") as client):
                 SyncEngine(store, client, device_id="bench", backoff=FAST).run_once()
             with (field_link(urlsplit(server.base_url).port or 0,
                              LinkProfile(rate_bps=10_000_000, latency_s=0.001)) as link,
-                  standalone_sync_store(paths) as store,
+                  standalone_sync_store(paths, vault=make_vault()) as store,
                   SyncClient(link.url, TOKEN, device_id="bench") as client):
                 step = PullStep(store, client)
                 sent_before, got_before = link.bytes_to_server, link.bytes_to_client
@@ -80,7 +81,7 @@ def main() -> int:
                 assign_batch(server, device, min(500, args.held - start), start)
             assigned_s = time.perf_counter() - began
             began = time.perf_counter()
-            with (standalone_sync_store(paths) as store,
+            with (standalone_sync_store(paths, vault=make_vault()) as store,
                   SyncClient(server.base_url, TOKEN, device_id="bench") as client):
                 outcome = PullOutcome()
                 PullStep(store, client, limit=500).pull_pages(outcome)
@@ -89,7 +90,7 @@ def main() -> int:
 
             # -- 3. the store's apply of one page of `changes` new assignments ----------
             assign_batch(server, device, args.changes, args.held)
-            with (standalone_sync_store(paths) as store,
+            with (standalone_sync_store(paths, vault=make_vault()) as store,
                   SyncClient(server.base_url, TOKEN, device_id="bench") as client):
                 token, digest, count = store.pull_position()
                 from kycdesk.core.protocol import PullRequest
@@ -110,7 +111,7 @@ def main() -> int:
             from kycdesk.app import KycDeskApp
 
             desk = KycDeskApp(paths, confirm=lambda *_: True,
-                              sync_options={"periodic_ms": 3_600_000})
+                              sync_options={"periodic_ms": 3_600_000}, vault=make_vault())
             assert desk.start()
             desk.window.show()
             loop = QEventLoop()

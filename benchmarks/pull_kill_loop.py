@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from benchmarks.common import header, qt_app, verdict
+from tests.vaults import make_vault
 
 
 def main() -> int:
@@ -45,7 +46,7 @@ def main() -> int:
         paths = resolve(root / "device")
         began = time.monotonic()
         try:
-            with LocalStore(paths):
+            with LocalStore(paths, vault=make_vault()):
                 pass
             with field_link(urlsplit(server.base_url).port or 0,
                             LinkProfile(rate_bps=args.rate, latency_s=0.03)) as link:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from benchmarks.common import header, percentile, qt_app, summary_ms, verdict
 from benchmarks.slowdisk import add_fsync_option, apply_fsync_delay, describe
+from tests.vaults import make_vault
 
 BARE_SCRIPT = r"""
 import json, sqlite3, sys, time
@@ -83,7 +84,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kycdesk-bench-") as tmp:
         folder = Path(tmp)
         paths = resolve(folder / "data")
-        thread = WriterThread(paths, run_recovery=False)
+        thread = WriterThread(paths, run_recovery=False, vault=make_vault())
         client = thread.client
         loop = QEventLoop()
         client.opened.connect(lambda _r: loop.quit())
@@ -114,7 +115,7 @@ def main() -> int:
                            for i in range(args.edits)]
         thread.stop()
 
-        with LocalStore(paths) as store:
+        with LocalStore(paths, vault=make_vault()) as store:
             direct_case = store.run(CreateCase())
             edits = []
             for i in range(args.edits):

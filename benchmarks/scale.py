@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import header, percentile, qt_app, summary_ms, verdict
+from tests.vaults import make_vault
 
 FIRST = [
     "Amara", "Bilal", "Chen", "Dana", "Elif", "Farid", "Grace", "Hiroshi", "Inês", "Jonas",
@@ -97,7 +98,7 @@ def build(data_dir: Path, cases: int, photos: int) -> None:
     rng = random.Random(2026)
     paths = resolve(data_dir)
     start = time.perf_counter()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         conn = store.conn
         conn.execute("PRAGMA synchronous=OFF")  # building test data, not measuring it
         done = 0
@@ -209,7 +210,7 @@ def list_figures(data_dir: Path, runs: int) -> bool:
     from kycdesk.persistence.reader import ReadStore
 
     paths = resolve(data_dir)
-    reader = ReadStore(paths)
+    reader = ReadStore(paths, vault=make_vault())
     start = time.perf_counter()
     model = CaseListModel(reader)
     first = time.perf_counter() - start

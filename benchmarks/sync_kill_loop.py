@@ -29,6 +29,7 @@ from tests.sync_support import (
     start_server,
     sync_killing_repeatedly,
 )
+from tests.vaults import make_vault
 
 
 def main() -> int:
@@ -53,7 +54,7 @@ def main() -> int:
         began = time.monotonic()
         try:
             cases = max(2, args.kills // 4)
-            with LocalStore(paths) as store:
+            with LocalStore(paths, vault=make_vault()) as store:
                 ids = make_ready_cases(store, sources, cases=cases, images_per_case=3)
                 photo_bytes = sum(i.byte_size or 0 for c in ids for i in store.list_images(c))
             with field_link(urlsplit(server.base_url).port or 0,
@@ -62,7 +63,7 @@ def main() -> int:
                        "--data-dir", str(paths.root), "--server", link.url, "--token", TOKEN]
                 def note_offsets() -> None:
                     nonlocal restarts_from_offset
-                    with LocalStore(paths) as store:
+                    with LocalStore(paths, vault=make_vault()) as store:
                         restarts_from_offset += any(
                             i.upload_offset for c in ids for i in store.list_images(c))
 
@@ -70,7 +71,7 @@ def main() -> int:
                 final = subprocess.run(cmd, capture_output=True, text=True, env=env,
                                        timeout=600, check=False)
                 received = link.bytes_to_server
-            with LocalStore(paths) as store:
+            with LocalStore(paths, vault=make_vault()) as store:
                 assert_server_holds_exactly(server, store, ids)  # raises on any duplicate
         finally:
             server.stop()

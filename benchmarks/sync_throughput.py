@@ -31,6 +31,7 @@ from tests.sync_support import (
     noisy_jpeg,
     start_server,
 )
+from tests.vaults import make_vault
 
 
 def engine_sync(paths: object, base_url: str, *, ignore_backoff: bool = True) -> tuple[float, int]:
@@ -41,7 +42,7 @@ def engine_sync(paths: object, base_url: str, *, ignore_backoff: bool = True) ->
 
     start = time.perf_counter()
     runs = 0
-    with (standalone_sync_store(paths) as adapter,  # type: ignore[arg-type]
+    with (standalone_sync_store(paths, vault=make_vault()) as adapter,  # type: ignore[arg-type]
           SyncClient(base_url, TOKEN, device_id="bench") as client):
         engine = SyncEngine(adapter, client, device_id="bench",
                             backoff=Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0))
@@ -103,14 +104,14 @@ def main() -> int:
         server = start_server(root / "server")
         try:
             paths = resolve(root / "data")
-            with LocalStore(paths) as store:
+            with LocalStore(paths, vault=make_vault()) as store:
                 ids = make_ready_cases(store, sources, cases=5, images_per_case=10)
                 files = [store.paths.absolute(i.file_path) for c in ids
                          for i in store.list_images(c)]
             total_mb = sum(f.stat().st_size for f in files) / 2**20
             bare = ideal_loop(server.base_url, files, PARALLEL_UPLOADS)
             synced, _ = engine_sync(paths, server.base_url)
-            with LocalStore(paths) as store:
+            with LocalStore(paths, vault=make_vault()) as store:
                 assert_server_holds_exactly(server, store, ids)
             ratio = bare / synced
             print(f"   bare httpx loop (one request per photo, {PARALLEL_UPLOADS} at a time): "
@@ -135,7 +136,7 @@ def main() -> int:
             server = start_server(folder / "server")
             try:
                 data = resolve(folder / "data")
-                with LocalStore(data) as store:
+                with LocalStore(data, vault=make_vault()) as store:
                     make_ready_cases(store, photos, cases=2, images_per_case=5)
                 rss[label] = sync_process_peak_rss(data.root, server.base_url)
                 mb = photos[0].stat().st_size / 2**20
@@ -154,10 +155,10 @@ def main() -> int:
                 {"endpoint": "submit", "action": "status", "status": 503, "rate": 0.1},
             ], seed=42)
             paths = resolve(root / "data-faults")
-            with LocalStore(paths) as store:
+            with LocalStore(paths, vault=make_vault()) as store:
                 ids = make_ready_cases(store, sources, cases=5, images_per_case=10)
             elapsed, runs = engine_sync(paths, server.base_url)
-            with LocalStore(paths) as store:
+            with LocalStore(paths, vault=make_vault()) as store:
                 assert_server_holds_exactly(server, store, ids)  # raises on any duplicate
             injected = server.state()["injected"]
             print(f"   with ~10 % transient faults ({sum(injected.values())} injected: "

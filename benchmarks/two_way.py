@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 
 from benchmarks.common import header, qt_app, verdict
+from tests.vaults import make_vault
 
 FORM = {f"step{s}.field_{f:02d}": f"answer {s}-{f} " + "x" * 20
         for s in range(6) for f in range(12)}
@@ -87,7 +88,7 @@ def migrate_figure(cases: int) -> bool:
         build_v7(data, cases)
         print(f"   built {cases} cases at schema 7 in {time.perf_counter() - start:.0f} s")
         start = time.perf_counter()
-        with LocalStore(resolve(data)) as store:
+        with LocalStore(resolve(data), vault=make_vault()) as store:
             elapsed = time.perf_counter() - start
             assert schema.user_version(store.conn) == schema.LATEST_VERSION
             held = store.pull_position()[2]
@@ -142,7 +143,7 @@ def apply_figure(cases: int, runs: int) -> bool:
         data = Path(tmp) / "data"
         synced = build_v7(data, cases, synced_share=1.0, version=7)
         times: list[float] = []
-        with LocalStore(resolve(data)) as store:  # migrated: all held
+        with LocalStore(resolve(data), vault=make_vault()) as store:  # migrated: all held
             seq = 0
             for _ in range(runs):
                 page = _page(seq, synced, rng)

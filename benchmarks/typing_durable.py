@@ -27,6 +27,7 @@ from pathlib import Path
 from benchmarks.common import header, percentile, qt_app, summary_ms, verdict
 from benchmarks.save_latency import make_form
 from benchmarks.slowdisk import add_fsync_option, apply_fsync_delay, describe, fsync_count
+from tests.vaults import make_vault
 
 PAUSE_S = 2.2       # a pause long enough for the debounced save (2 s)
 
@@ -59,10 +60,10 @@ def main() -> int:
     typed = 0
     with tempfile.TemporaryDirectory(prefix="kycdesk-bench-") as tmp:
         paths = resolve(Path(tmp) / "data")
-        with LocalStore(paths) as store:
+        with LocalStore(paths, vault=make_vault()) as store:
             case_id = store.run(CreateCase())
             store.run(SaveForm(case_id, form))
-        thread = WriterThread(paths)
+        thread = WriterThread(paths, vault=make_vault())
         client = thread.client
         loop = QEventLoop()
         client.opened.connect(loop.quit)

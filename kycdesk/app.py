@@ -41,6 +41,7 @@ from kycdesk.persistence.place_backfill import start_place_backfill
 from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.recovery import RecoveryReport
 from kycdesk.persistence.writer import WriterThread
+from kycdesk.security.vault import Vault
 from kycdesk.settings import (
     CA_BUNDLE,
     EMPLOYEE_ID,
@@ -52,6 +53,7 @@ from kycdesk.settings import (
     WINDOW_GEOMETRY,
     Settings,
 )
+from kycdesk.verifiers.interim import interim_vault
 from kycdesk.views.camera import CameraSource, default_camera
 from kycdesk.views.confirm import Confirm, ask_confirmation
 from kycdesk.views.main_window import MainWindow
@@ -82,13 +84,15 @@ class KycDeskApp(QObject):
     fatalError = Signal(str)   # the store cannot be used: show it and quit
     caseOpened = Signal(str)
 
-    def __init__(self, paths: DataPaths, *, registry: FormRegistry | None = None,
+    def __init__(self, paths: DataPaths, *, vault: Vault,
+                 registry: FormRegistry | None = None,
                  debounce_ms: int = 2000,
                  camera_factory: Callable[[], CameraSource] = default_camera,
                  confirm: Confirm = ask_confirmation,
                  sync_options: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.paths = paths
+        self.vault = vault  # the signed-in verifier's keys: every store connection's
         self.lock = DataDirLock(paths.lock_file)
         self.registry = registry
         self.debounce_ms = debounce_ms
@@ -152,7 +156,7 @@ class KycDeskApp(QObject):
         root = self.paths.root  # statvfs may hang on a failing disk: not in the GUI thread
         run_task(lambda _control: space_report(root).message(),
                  self.window.show_space_warning, name="disk space")
-        self.writer_thread = WriterThread(self.paths)
+        self.writer_thread = WriterThread(self.paths, vault=self.vault)
         client = self.writer_thread.client
         client.opened.connect(self._store_opened)
         client.openFailed.connect(self._store_failed)
@@ -181,7 +185,7 @@ class KycDeskApp(QObject):
     @Slot(object)
     def _store_opened(self, report: RecoveryReport | None) -> None:
         try:
-            self.reader = ReadStore(self.paths)
+            self.reader = ReadStore(self.paths, vault=self.vault)
         except StoreError as exc:
             self._store_failed(str(exc))
             return
@@ -205,7 +209,7 @@ class KycDeskApp(QObject):
         self._full_check_timer.start()
         client = self.writer_thread.client
         start_place_backfill(self.paths, lambda words: client.submit(
-            NamePhotos(None, tuple(words))))
+            NamePhotos(None, tuple(words))), vault=self.vault)
 
     def _forms(self) -> FormRegistry | None:
         """The form definitions, loaded the first time they are needed (pydantic and the
@@ -230,7 +234,7 @@ class KycDeskApp(QObject):
                 or not check_due(self.paths):
             return
         self._full_check = start_full_check(
-            self.paths, on_progress=lambda p: self.window.show_check_progress(*p),
+            self.paths, vault=self.vault, on_progress=lambda p: self.window.show_check_progress(*p),
             on_checked=self._full_check_done, lane=self._check_lane)
 
     def _full_check_done(self, report: RecoveryReport) -> None:
@@ -596,7 +600,8 @@ def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
     app.setOrganizationName(APP_NAME)
     app.setStyleSheet(app_stylesheet())
     collector = GuiThreadCollector()  # cycles are freed in this thread only (see gc_guard)
-    desk = KycDeskApp(paths)
+    # TEMPORARY until the sign-in screen (issue 18, helper "u"): the session's vault.
+    desk = KycDeskApp(paths, vault=interim_vault(paths))
     settings = desk.settings
     if not desk.start():
         QMessageBox.critical(None, "kycdesk cannot start", desk.startup_error or "")

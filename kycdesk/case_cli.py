@@ -102,6 +102,7 @@ def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -
     from kycdesk.core.errors import StoreError
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore
+    from kycdesk.verifiers.interim import interim_vault
 
     try:
         paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -116,7 +117,7 @@ def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -
         return ExitCode.STORE_UNUSABLE
     try:
         try:
-            store = LocalStore(paths)
+            store = LocalStore(paths, vault=interim_vault(paths))
         except StoreError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return ExitCode.STORE_UNUSABLE

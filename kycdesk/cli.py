@@ -174,6 +174,7 @@ def _doctor(paths: DataPaths, *, move_aside: bool, restart: bool = False) -> int
     from kycdesk.core.errors import DatabaseCorruptError, StoreError
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore
+    from kycdesk.verifiers.interim import interim_vault
 
     app = _qt_app(gui=False)  # noqa: F841  (QLockFile/QtSql want an application)
     print(f"kycdesk doctor — data folder {paths.root}")
@@ -188,7 +189,7 @@ def _doctor(paths: DataPaths, *, move_aside: bool, restart: bool = False) -> int
         return ExitCode.STORE_UNUSABLE
     try:
         try:
-            store = LocalStore(paths)
+            store = LocalStore(paths, vault=interim_vault(paths))
         except DatabaseCorruptError as exc:
             print(f"DATABASE DAMAGED: {exc}")
             if move_aside:
@@ -258,6 +259,7 @@ def _demo_data(paths: DataPaths, args: argparse.Namespace) -> int:
     from kycdesk.demo import generate
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore
+    from kycdesk.verifiers.interim import interim_vault
 
     try:
         width, height = (int(v) for v in args.image_size.lower().split("x"))
@@ -271,7 +273,8 @@ def _demo_data(paths: DataPaths, args: argparse.Namespace) -> int:
 
     try:
         paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with DataDirLock(paths.lock_file), LocalStore(paths) as store:
+        with (DataDirLock(paths.lock_file),
+              LocalStore(paths, vault=interim_vault(paths)) as store):
             result = generate(store, cases=args.cases, images_per_case=args.images_per_case,
                               status=args.status, seed=args.seed, image_size=(width, height),
                               progress=progress)

@@ -47,8 +47,10 @@ def _forms() -> str:
 
 def _store_round_trip(folder: Path) -> str:
     from kycdesk.persistence.store import LocalStore
+    from kycdesk.verifiers.interim import interim_vault
 
-    with LocalStore(resolve(folder)) as store:
+    paths = resolve(folder)
+    with LocalStore(paths, vault=interim_vault(paths)) as store:
         case_id = store.run(CreateCase(reference_number="SELF-TEST"))
         store.run(AppendEdit(case_id, "applicant.first_name", "Self"))
         store.run(SaveForm(case_id, {"applicant.first_name": "Self"}))
@@ -61,9 +63,11 @@ def _store_round_trip(folder: Path) -> str:
 
 def _photo_import(folder: Path) -> str:
     from kycdesk.persistence.store import LocalStore
+    from kycdesk.verifiers.interim import interim_vault
 
     sample = resource_path("sample", "sample.jpg")
-    with LocalStore(resolve(folder)) as store:
+    paths = resolve(folder)
+    with LocalStore(paths, vault=interim_vault(paths)) as store:
         case_id = store.list_cases(limit=1)[0].id
         image = store.run(AddImage(case_id, sample, slot="id_front"))
         if not store.paths.absolute(image.file_path).is_file():
@@ -74,11 +78,12 @@ def _photo_import(folder: Path) -> str:
 
 def _recovery(folder: Path) -> str:
     from kycdesk.persistence.store import LocalStore
+    from kycdesk.verifiers.interim import interim_vault
 
     paths = resolve(folder)
     case_dir = next(paths.cases_dir.iterdir())
     (case_dir / ".img_00000000-0000-4000-8000-000000000000.tmp").write_bytes(b"x")
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=interim_vault(paths)) as store:
         report = store.check()
     if report.has_problems or report.removed_temp_files == []:
         raise RuntimeError("; ".join(report.lines()))

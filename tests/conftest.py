@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from kycdesk.paths import DATA_DIR_ENV, DataPaths, resolve
+from kycdesk.security.vault import Vault
 from tests import leaks, tiers
+from tests.vaults import make_vault
 
 if TYPE_CHECKING:
     from kycdesk.persistence.store import LocalStore
@@ -124,10 +126,16 @@ def paths(tmp_path: Path) -> DataPaths:
 
 
 @pytest.fixture
-def store(qapp: object, paths: DataPaths) -> Iterator[LocalStore]:
+def vault() -> Vault:
+    """The test verifier's keys (tests/vaults.py): the same as `make_vault()`."""
+    return make_vault()
+
+
+@pytest.fixture
+def store(qapp: object, paths: DataPaths, vault: Vault) -> Iterator[LocalStore]:
     from kycdesk.persistence.store import LocalStore
 
-    with LocalStore(paths) as opened:
+    with LocalStore(paths, vault=vault) as opened:
         yield opened
 
 

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QTimer
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import AddImage, AppendEdit, CreateCase
 from kycdesk.persistence.store import LocalStore
+from tests.vaults import make_vault
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -78,7 +79,7 @@ def test_pyside_keeps_none_alive(qapp: object, paths: DataPaths, jpeg: Path) -> 
     for _ in range(500):
         timer.stop()
         obj.setObjectName("x")
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase())
         for i in range(50):
             store.run(AppendEdit(case_id, "f", None if i % 2 else i))

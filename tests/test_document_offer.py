@@ -23,6 +23,7 @@ from kycdesk.views.document_offer import DocumentOfferDialog
 from tests.desks import started_desk
 from tests.mrz_samples import render
 from tests.test_mrz import TD1, TD3
+from tests.vaults import make_vault
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_passport_values_are_offered_confirmed_one_by_one_and_saved(
     case_id = editor.session.case_id
     editor.flush()
     desk.shutdown()  # the writer drains its queue
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         form = cases.load_case(store.conn, case_id).form
         recorded = [detail for _, kind, detail in events.list_events(store.conn, case_id)
                     if kind == "field_confirmed_from_document"]

@@ -30,6 +30,7 @@ from kycdesk.views.field_widgets import DateEditor, TextEditor, YesNoEditor
 from tests import transitions
 from tests.desks import started_desk
 from tests.fakes import FakeCamera
+from tests.vaults import make_vault
 
 DEBOUNCE_MS = 150
 
@@ -62,7 +63,7 @@ def _line(editor: CaseEditor, key: str) -> QLineEdit:
 
 
 def _saved_form(paths: DataPaths, case_id: str) -> dict[str, object]:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         return store.load_case(case_id).form
 
 
@@ -91,7 +92,8 @@ def test_every_keystroke_is_written_ahead_before_the_save(qtbot: QtBot, paths: D
         client = app.writer_thread.client  # type: ignore[union-attr]
         qtbot.waitUntil(lambda: client.pending_count() == 0)
         assert editor.autosave.saves_requested == 0
-        with LocalStore(paths) as store:  # a second connection sees the write-ahead
+        with LocalStore(paths,
+                        vault=make_vault()) as store:  # a second connection sees the write-ahead
             case = store.load_case(editor.case_id)
         assert case.form == {"applicant.first_name": "Ada"}
         assert case.replayed_edits == 3  # "A", "Ad", "Ada"
@@ -112,7 +114,7 @@ def test_step_navigation_saves_at_once_and_remembers_the_step(qtbot: QtBot, path
         case_id = editor.case_id
     finally:
         app.shutdown()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case = store.load_case(case_id)
     assert case.current_step == "identity" and case.revision == 1
     reopened = _make_app(qtbot, paths)
@@ -132,7 +134,7 @@ def test_closing_the_case_tab_saves(qtbot: QtBot, paths: DataPaths) -> None:
     with qtbot.waitSignal(editor.autosave.savedRevision, timeout=5000):
         app.window.close_tab(app.window.tabs.indexOf(editor))
     app.shutdown()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case = store.load_case(case_id)
     assert case.form == {"applicant.last_name": "Mensah"} and case.revision == 1
 
@@ -144,7 +146,7 @@ def test_quitting_saves_every_open_case(qtbot: QtBot, paths: DataPaths) -> None:
     second = _new_editor(qtbot, app)
     qtbot.keyClicks(_line(second, "applicant.first_name"), "Two")
     app.shutdown()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(first.case_id).revision == 1
         assert store.load_case(second.case_id).form == {"applicant.first_name": "Two"}
 
@@ -421,7 +423,7 @@ def test_submit_is_blocked_and_jumps_to_the_first_problem(qtbot: QtBot, desk: Ky
     assert "⚠" in editor.step_list.item(0).text()
     assert editor.status == CaseStatus.DRAFT
     desk.shutdown()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(editor.case_id).status == "DRAFT"
 
 
@@ -509,7 +511,7 @@ def test_valid_case_submits_and_becomes_read_only(qtbot: QtBot, desk: KycDeskApp
 
 
 def test_synced_case_opens_read_only(qtbot: QtBot, paths: DataPaths) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase(reference_number="KYC-S", form_id="individual_kyc",
                                     form_version="2"))
         store.run(SaveForm(case_id, {"applicant.first_name": "Sam"}))
@@ -527,7 +529,7 @@ def test_synced_case_opens_read_only(qtbot: QtBot, paths: DataPaths) -> None:
 
 
 def test_v1_draft_opens_under_v2_with_every_value(qtbot: QtBot, paths: DataPaths) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase(reference_number="KYC-OLD", form_id="individual_kyc",
                                     form_version="1"))
         store.run(SaveForm(case_id, {"applicant.first_name": "Olu",
@@ -549,7 +551,7 @@ def test_v1_draft_opens_under_v2_with_every_value(qtbot: QtBot, paths: DataPaths
             editor.flush()
     finally:
         app.shutdown()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case = store.load_case(case_id)
     assert case.form_version == "3"
     assert case.form["applicant.mobile_phone"] == "+44 7700 900999"
@@ -626,7 +628,7 @@ def test_a_retried_failure_waits_and_a_refusal_asks_for_action(
         button: str) -> None:
     from kycdesk.core.errors import FailureKind
 
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase(reference_number="KYC-W", form_id="individual_kyc",
                                        form_version="2"))
         transitions.submit(store, case_id)

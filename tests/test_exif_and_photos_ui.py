@@ -18,6 +18,7 @@ from kycdesk.persistence.store import LocalStore
 from kycdesk.views.photo_viewer import PhotoViewer
 from tests.exif_builder import with_exif
 from tests.test_editor import _make_app, _new_editor
+from tests.vaults import make_vault
 
 
 def test_exif_gps_accuracy_and_time_are_read(jpeg: Path, tmp_path: Path) -> None:
@@ -163,5 +164,5 @@ def test_editor_says_not_saved_while_the_disk_is_full_then_recovers(
         value = editor.model.value("applicant.first_name")
     finally:
         app.shutdown()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(editor.case_id).form["applicant.first_name"] == value

@@ -26,6 +26,7 @@ from kycdesk.persistence.imagecheck import ImageLimits
 from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.thumbnails import thumbnail_file
 from tests import transitions
+from tests.vaults import make_vault
 
 
 def _case_files(store: LocalStore, case_id: str) -> list[str]:
@@ -124,12 +125,14 @@ def test_bad_file_is_rejected_with_message_and_nothing_stored(
 def test_over_limit_size_and_pixels_are_rejected(qapp: object, paths: DataPaths,
                                                  jpeg: Path) -> None:
     size = jpeg.stat().st_size
-    with LocalStore(paths, image_limits=ImageLimits(max_bytes=size - 1)) as small:
+    with LocalStore(paths, image_limits=ImageLimits(max_bytes=size - 1),
+                    vault=make_vault()) as small:
         case_id = small.run(CreateCase())
         with pytest.raises(ImageRejectedError, match="limit") as raised:
             small.run(AddImage(case_id, jpeg))
         assert raised.value.kind is ImageRejectionKind.TOO_LARGE
-    with LocalStore(paths, image_limits=ImageLimits(max_pixels=800 * 600 - 1)) as few:
+    with LocalStore(paths, image_limits=ImageLimits(max_pixels=800 * 600 - 1),
+                    vault=make_vault()) as few:
         with pytest.raises(ImageRejectedError, match="megapixels") as raised:
             few.run(AddImage(case_id, jpeg))
         assert raised.value.kind is ImageRejectionKind.TOO_MANY_PIXELS
@@ -138,7 +141,8 @@ def test_over_limit_size_and_pixels_are_rejected(qapp: object, paths: DataPaths,
 
 def test_import_refused_when_disk_would_fill(qapp: object, paths: DataPaths,
                                              jpeg: Path) -> None:
-    with LocalStore(paths, image_limits=ImageLimits(free_space_reserve=2**62)) as store:
+    with LocalStore(paths, image_limits=ImageLimits(free_space_reserve=2**62),
+                    vault=make_vault()) as store:
         case_id = store.run(CreateCase())
         with pytest.raises(StorageUnavailableError, match="disk space"):
             store.run(AddImage(case_id, jpeg))

@@ -24,6 +24,7 @@ from kycdesk.persistence.commands import (
 )
 from kycdesk.persistence.store import LocalStore
 from tests import transitions
+from tests.vaults import make_vault
 
 
 def _draft_with_photo(store: LocalStore, jpeg: Path) -> str:
@@ -58,7 +59,7 @@ def test_only_drafts_can_be_discarded(store: LocalStore, jpeg: Path) -> None:
 @pytest.mark.parametrize("crash_after", ["rename", "rows"])
 def test_a_discard_cut_by_a_crash_is_finished_or_undone_at_start(
         paths: DataPaths, qapp: object, jpeg: Path, crash_after: str) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = _draft_with_photo(store, jpeg)
         folder = paths.case_dir(case_id)
         gone = folder.with_name(lifecycle.GONE_PREFIX + case_id)
@@ -66,7 +67,7 @@ def test_a_discard_cut_by_a_crash_is_finished_or_undone_at_start(
         os.rename(folder, gone)  # its first step is done, then the power goes
         if crash_after == "rows":
             pull_apply.remove_case_rows(store.conn, case_id)  # every table of a case
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         report = store.recover()
         assert report.retired_folders
         if crash_after == "rename":  # the rows were never removed: the discard is undone

@@ -21,11 +21,12 @@ from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.store import LocalStore
 from kycdesk.views.case_editor import CaseEditor
 from tests.fakes import always_yes
+from tests.vaults import make_vault
 
 
 @pytest.fixture
 def desk(qtbot: QtBot, paths: DataPaths) -> Iterator[KycDeskApp]:
-    app = KycDeskApp(paths, confirm=always_yes)
+    app = KycDeskApp(paths, confirm=always_yes, vault=make_vault())
     qtbot.addWidget(app.window)
     assert app.start(), app.startup_error
     qtbot.waitUntil(lambda: app.reader is not None, timeout=10_000)
@@ -49,7 +50,7 @@ def test_new_case_shortcut_creates_a_draft_and_opens_it(qtbot: QtBot, desk: KycD
     assert isinstance(desk.window.tabs.currentWidget(), CaseEditor)
     assert desk.model.index(0, 0).data().startswith("KYC-")
     desk.shutdown()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case = store.load_case(case_id)
         assert (case.status, case.form_id, case.form_version) == ("DRAFT", "individual_kyc",
                                                                   "3")
@@ -57,7 +58,7 @@ def test_new_case_shortcut_creates_a_draft_and_opens_it(qtbot: QtBot, desk: KycD
 
 def test_second_window_on_the_same_data_is_refused(qtbot: QtBot, desk: KycDeskApp,
                                                    paths: DataPaths) -> None:
-    other = KycDeskApp(paths)
+    other = KycDeskApp(paths, vault=make_vault())
     qtbot.addWidget(other.window)
     assert not other.start()
     assert other.startup_error is not None and "already running" in other.startup_error
@@ -66,7 +67,7 @@ def test_second_window_on_the_same_data_is_refused(qtbot: QtBot, desk: KycDeskAp
 def test_damaged_database_is_reported_not_replaced(qtbot: QtBot, paths: DataPaths) -> None:
     paths.root.mkdir(parents=True)
     paths.database.write_bytes(b"\x00garbage" * 500)
-    app = KycDeskApp(paths)
+    app = KycDeskApp(paths, vault=make_vault())
     qtbot.addWidget(app.window)
     with qtbot.waitSignal(app.fatalError, timeout=10_000) as fatal:
         assert app.start()
@@ -84,11 +85,11 @@ def test_status_bar_says_when_saving_fails(qtbot: QtBot, desk: KycDeskApp) -> No
 
 def test_case_list_model_pages_searches_sorts_and_passes_model_tester(
         qapp: object, qtmodeltester: object, paths: DataPaths) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         generate(store, cases=25, images_per_case=0, status="mixed", image_size=(64, 48))
         named = store.run(CreateCase(reference_number="KYC-SPECIAL"))
         store.run(SaveForm(named, {}, applicant_name="Zoë O'Brien_100%"))
-    reader = ReadStore(paths)
+    reader = ReadStore(paths, vault=make_vault())
     try:
         model = CaseListModel(reader, page_size=10)
         assert (model.rowCount(), model.total()) == (10, 26)
@@ -116,10 +117,10 @@ def test_case_list_model_pages_searches_sorts_and_passes_model_tester(
 
 
 def test_search_box_filters_as_you_type(qtbot: QtBot, paths: DataPaths) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         generate(store, cases=12, images_per_case=0, status="DRAFT", image_size=(64, 48))
         target = store.list_cases(limit=1)[0]
-    app = KycDeskApp(paths)
+    app = KycDeskApp(paths, vault=make_vault())
     qtbot.addWidget(app.window)
     assert app.start()
     try:
@@ -157,7 +158,7 @@ def test_every_case_view_filters_the_list_and_the_counts_add_up(
     from kycdesk.views.case_list_page import CaseListPage
     from tests import transitions
 
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         ids = {name: store.run(CreateCase(reference_number=name))
                for name in ("draft", "ready", "retrying", "refused", "synced")}
         transitions.submit(store, ids["ready"])
@@ -166,7 +167,7 @@ def test_every_case_view_filters_the_list_and_the_counts_add_up(
         transitions.fail(store, ids["retrying"], kind=FailureKind.TRANSIENT)
         transitions.fail(store, ids["refused"], kind=FailureKind.PERMANENT)
         transitions.mark_synced(store, ids["synced"])
-    reader = ReadStore(paths)
+    reader = ReadStore(paths, vault=make_vault())
     try:
         model = CaseListModel(reader)
         page = CaseListPage(model)
@@ -265,9 +266,9 @@ def test_the_sync_panel_counts_what_runs_following_on_sent(qtbot: QtBot) -> None
 def test_the_first_run_says_what_to_do(qtbot: QtBot, paths: DataPaths) -> None:
     from kycdesk.views.case_list_page import CaseListPage
 
-    with LocalStore(paths):
+    with LocalStore(paths, vault=make_vault()):
         pass
-    reader = ReadStore(paths)
+    reader = ReadStore(paths, vault=make_vault())
     try:
         model = CaseListModel(reader)
         page = CaseListPage(model)
@@ -275,7 +276,7 @@ def test_the_first_run_says_what_to_do(qtbot: QtBot, paths: DataPaths) -> None:
         page.show()
         assert page.empty_state.isVisible() and not page.table.isVisible()
         assert "New case (Ctrl+N)" in page.empty_state.text()
-        with LocalStore(paths) as store:
+        with LocalStore(paths, vault=make_vault()) as store:
             store.run(CreateCase(reference_number="first"))
         model.refresh()
         assert page.table.isVisible() and not page.empty_state.isVisible()
@@ -291,7 +292,7 @@ def test_a_shut_down_desk_hears_no_more_application_signals(qtbot: QtBot,
     import shiboken6
     from PySide6.QtGui import QGuiApplication
 
-    desk = KycDeskApp(paths, debounce_ms=100, confirm=always_yes)
+    desk = KycDeskApp(paths, debounce_ms=100, confirm=always_yes, vault=make_vault())
     assert desk.start()
     desk.shutdown()
     shiboken6.delete(desk.window)
@@ -323,12 +324,12 @@ def test_scroll_bars_are_a_finger_wide_on_a_touch_screen(qtbot: QtBot, touch: bo
 
 def test_the_full_check_runs_after_the_window_and_reports_in_it(
         qtbot: QtBot, paths: DataPaths, jpeg: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase(reference_number="CHK-1"))
         image = store.run(AddImage(case_id, jpeg))
     paths.absolute(image.file_path).unlink()  # evidence gone behind the app's back
     monkeypatch.setattr("kycdesk.app.BACKGROUND_CHECK_DELAY_MS", 0)
-    app = KycDeskApp(paths, confirm=always_yes)
+    app = KycDeskApp(paths, confirm=always_yes, vault=make_vault())
     try:
         assert app.start()
         qtbot.waitUntil(lambda: "kycdesk doctor" in app.window.check_label.text(),
@@ -348,9 +349,9 @@ def test_a_background_bug_is_said_once_and_no_worker_thread_outlives_the_desk(
     from tests.test_background import os_thread_names
 
     monkeypatch.setattr("kycdesk.app.BACKGROUND_CHECK_DELAY_MS", 0)
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         store.run(AddImage(store.run(CreateCase()), jpeg))
-    app = KycDeskApp(paths, confirm=always_yes)
+    app = KycDeskApp(paths, confirm=always_yes, vault=make_vault())
     qtbot.addWidget(app.window)
     try:
         assert app.start()

@@ -32,6 +32,7 @@ from kycdesk.persistence.sync_repo import load_sync_case
 from kycdesk.views.case_editor import CaseEditor
 from tests.desks import started_desk
 from tests.quality_images import blurred, darkened, glared, id_photo
+from tests.vaults import make_vault
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -138,7 +139,7 @@ def test_a_blurred_id_photo_gets_a_retake_suggestion_the_verifier_can_override(
     assert slot.quality_box.isHidden()
     case_id = editor.session.case_id
     desk.shutdown()  # the writer drains its queue: both events are in the store
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         recorded = [(kind, detail) for _, kind, detail in events.list_events(store.conn, case_id)
                     if kind.startswith("photo_quality")]
         outgoing = load_sync_case(store.conn, case_id)  # what sync will send
@@ -182,7 +183,7 @@ def test_retake_suggestions_come_back_when_a_case_is_opened_again(
     recovery brought it back) is checked now. Before, every ⚠ was gone once reopened."""
     from kycdesk.persistence.commands import AddImage, AppendEvent, CreateCase
 
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase(form_id="individual_kyc", form_version="3"))
         store.run(AddImage(case_id, _jpeg(tmp_path / "soft.jpg",
                                           blurred(id_photo(seed=2), 4.0)), slot="id_front"))

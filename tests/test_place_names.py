@@ -20,13 +20,14 @@ from kycdesk.persistence.place_backfill import (
 )
 from kycdesk.persistence.store import LocalStore, open_connection
 from tests.exif_builder import with_exif
+from tests.vaults import make_vault
 
 
 def test_import_names_the_exif_position_and_capture_names_the_camera_position(
         qapp: object, paths: DataPaths, jpeg: Path, tmp_path: Path) -> None:
     located = with_exif(jpeg, tmp_path / "paris.jpg", lat=48.8584, lon=2.2945,
                         accuracy=9000.0, taken="2026:11:20 09:00:00")
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase())
         imported = store.run(AddImage(case_id, located, slot="site"))
         captured = store.run(AddImage(case_id, jpeg, slot="site", origin="camera",
@@ -47,7 +48,7 @@ def test_words_given_with_the_photo_are_kept(qapp: object, paths: DataPaths,
                                              jpeg: Path) -> None:
     given = Location(-1.2864, 36.8172, None, "near Nairobi, Nairobi Area, Kenya",
                      "nearest place, under 1 km")
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase())
         image = store.run(AddImage(case_id, jpeg, origin="camera", location=given))
     assert image.location == given
@@ -65,7 +66,7 @@ def _legacy_located_photo(store: LocalStore, case_id: str, jpeg: Path,
 
 def test_older_located_photos_are_named_in_bounded_batches(
         qapp: object, paths: DataPaths, jpeg: Path) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase())
         first = _legacy_located_photo(store, case_id, jpeg, Location(0.0, -30.0, None))
         second = _legacy_located_photo(store, case_id, jpeg, Location(52.52, 13.405, 5.0))
@@ -89,11 +90,11 @@ def test_older_located_photos_are_named_in_bounded_batches(
 
 def test_the_background_pass_hands_its_words_to_the_writer(
         qtbot: QtBot, paths: DataPaths, jpeg: Path) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase())
         image_id = _legacy_located_photo(store, case_id, jpeg, Location(-1.2864, 36.8172))
     received: list[list[tuple[int, str, str]]] = []
-    start_place_backfill(paths, received.append)
+    start_place_backfill(paths, received.append, vault=make_vault())
     qtbot.waitUntil(lambda: bool(received), timeout=20_000)
     assert received == [[(image_id, "near Nairobi, Nairobi Area, Kenya",
                           "nearest place, under 1 km")]]
@@ -114,7 +115,7 @@ def test_schema_9_adds_the_source_and_keeps_what_version_8_held(
                     "-1.2864, 36.8172, NULL)")
     finally:
         old.close()
-    conn = open_connection(paths, writer=True, role="test")
+    conn = open_connection(paths, writer=True, role="test", vault=make_vault())
     try:
         assert schema.user_version(conn) >= 9
         rows = conn.query_all("SELECT address, address_source FROM case_images ORDER BY id")
@@ -129,7 +130,7 @@ def test_the_app_names_older_located_photos_after_its_window_is_up(
         qtbot: QtBot, paths: DataPaths, jpeg: Path) -> None:
     from tests.desks import started_desk
 
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase())
         image_id = _legacy_located_photo(store, case_id, jpeg, Location(-4.0435, 39.6682))
     app = started_desk(qtbot, paths)

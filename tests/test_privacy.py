@@ -20,6 +20,7 @@ from kycdesk.settings import SERVER_URL, Settings
 from kycdesk.views.case_editor import CaseEditor
 from tests.fakes import always_yes
 from tests.sync_support import TOKEN, ServerHandle
+from tests.vaults import make_vault
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_no_typed_value_reaches_the_log_or_stderr(
 
     Settings().set(SERVER_URL, server.base_url)
     app = KycDeskApp(paths, confirm=always_yes, debounce_ms=100,
-                     sync_options={"periodic_ms": 3_600_000})
+                     sync_options={"periodic_ms": 3_600_000}, vault=make_vault())
     qtbot.addWidget(app.window)
     assert app.start()
     qtbot.waitUntil(lambda: app.sync is not None, timeout=10_000)  # after the window

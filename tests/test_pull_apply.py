@@ -28,6 +28,7 @@ from kycdesk.persistence.commands import (
 from kycdesk.persistence.store import LocalStore
 from tests import transitions
 from tests.pull_pages import Feed, assigned, form_change, new_case_id, photo, shipped_form
+from tests.vaults import make_vault
 
 
 def _dump_state(store: LocalStore) -> list[object]:
@@ -589,7 +590,7 @@ def test_the_sync_worker_side_through_the_writer(paths: DataPaths, qapp: object)
 
     feed, assigned_id, moving = Feed(), new_case_id(), new_case_id()
     heard: list[str] = []
-    with standalone_sync_store(paths) as sync:
+    with standalone_sync_store(paths, vault=make_vault()) as sync:
         sync.writer.caseChanged.connect(lambda change: heard.append(change.case_id))
         assert sync.apply_pull(feed.page(assigned(feed, assigned_id),
                                          assigned(feed, moving, reference_number="KYC-M")),

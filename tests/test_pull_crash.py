@@ -14,6 +14,7 @@ from kycdesk.paths import DataPaths, resolve
 from kycdesk.persistence.store import LocalStore
 from tests.crash.harness import run_child
 from tests.crash.pull_child import PER_PAGE, case_id, page_of
+from tests.vaults import make_vault
 
 PAGES = 40
 KILLS = 12
@@ -21,7 +22,7 @@ KILLS = 12
 
 def _check(paths: DataPaths) -> int:
     """The invariants after a kill; returns the page the store's token names."""
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         store.recover()
         token, digest, count = store.pull_position()
         done = page_of(token)

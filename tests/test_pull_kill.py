@@ -15,11 +15,12 @@ from kycdesk.persistence.store import LocalStore
 from tests.fieldlink import LinkProfile, field_link
 from tests.sync_support import REPO_ROOT, TOKEN, ServerHandle
 from tests.two_way_support import check_pull_state, lab_device_id, pull_kill_loop
+from tests.vaults import make_vault
 
 
 def test_sigkilled_pulls_lose_nothing_apply_nothing_twice_and_keep_the_token_true(
         qapp: object, server: ServerHandle, paths: DataPaths, tmp_path: Path) -> None:
-    with LocalStore(paths):
+    with LocalStore(paths, vault=make_vault()):
         pass
     with field_link(urlsplit(server.base_url).port or 0,
                     LinkProfile(rate_bps=150_000, latency_s=0.03)) as link:

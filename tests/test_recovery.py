@@ -13,6 +13,7 @@ from kycdesk.paths import DataPaths
 from kycdesk.persistence import events, intents
 from kycdesk.persistence.commands import AddImage, CreateCase
 from kycdesk.persistence.store import LocalStore
+from tests.vaults import make_vault
 
 
 def _case_with_photo(store: LocalStore, jpeg: Path) -> tuple[str, Path]:
@@ -151,7 +152,7 @@ def _doctor(paths: DataPaths, *extra: str) -> int:
 
 def test_doctor_exit_codes_follow_the_report(qapp: object, paths: DataPaths, jpeg: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         _, photo = _case_with_photo(store, jpeg)
     assert _doctor(paths) == 0
     assert "no problems" in capsys.readouterr().out
@@ -172,7 +173,8 @@ def test_doctor_explains_a_corrupt_database_and_keeps_it(
     assert _doctor(paths, "--move-damaged-database-aside") == 0
     moved = list(paths.root.glob("kycdesk.sqlite3.damaged-*"))
     assert [p.read_bytes() for p in moved] == [garbage]
-    with LocalStore(paths) as fresh:  # the next start gets a working, empty store
+    with LocalStore(paths,
+                    vault=make_vault()) as fresh:  # the next start gets a working, empty store
         assert fresh.list_cases() == []
         fresh.run(CreateCase(case_id=new_id()))
 

@@ -16,6 +16,7 @@ from kycdesk.persistence import case_list, schema
 from kycdesk.persistence.commands import AppendEdit, CreateCase, SaveForm
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.store import LocalStore
+from tests.vaults import make_vault
 
 SEED_CASE = "6f1c2a40-2b8f-4a38-9d2c-0e8a7f3b9c11"
 ORPHAN_CASE = "a1b2c3d4-0000-4000-8000-000000000001"
@@ -124,7 +125,7 @@ def test_photo_count_index_for_the_case_editor(store: LocalStore) -> None:
 def test_upgrade_from_every_older_version_keeps_data(qapp: object, paths: DataPaths,
                                                      old_version: int) -> None:
     _build_at_version(paths, old_version)
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         conn = store.conn
         assert schema.user_version(conn) == schema.LATEST_VERSION
         assert conn.query_all("PRAGMA foreign_key_check") == []
@@ -162,7 +163,7 @@ def test_newer_database_is_refused_and_left_untouched(qapp: object, paths: DataP
     conn.close()
     before = _digest(paths.database)
     with pytest.raises(DatabaseTooNewError, match="newer kycdesk"):
-        LocalStore(paths)
+        LocalStore(paths, vault=make_vault())
     assert _digest(paths.database) == before
 
 
@@ -173,7 +174,7 @@ def test_corrupt_database_is_refused_and_left_untouched(qapp: object, paths: Dat
     ensure_private_dir(paths.root)
     paths.database.write_bytes(content)
     with pytest.raises(DatabaseCorruptError) as raised:
-        LocalStore(paths)
+        LocalStore(paths, vault=make_vault())
     assert "doctor" in str(raised.value)
     assert paths.database.read_bytes() == content
     assert not paths.database.with_name(paths.database.name + "-wal").exists()
@@ -201,7 +202,7 @@ def test_upgrade_to_two_way_holds_the_accepted_cases_and_keeps_the_counts(
                          "VALUES (?, '{}', 2)", (case_id,))
     finally:
         conn.close()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.pull_position() == (None, held_digest([synced]), 1)
         counts = store.view_counts()
         assert (counts[CaseView.DRAFTS], counts[CaseView.SYNCED],

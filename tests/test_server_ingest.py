@@ -16,6 +16,7 @@ from kycdesk.cli import main as cli_main
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.store import LocalStore
 from tests.sync_support import REPO_ROOT, TOKEN, make_ready_cases, photo_sources, start_server
+from tests.vaults import make_vault
 
 
 def _server_cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -28,7 +29,7 @@ def _server_cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def archive(qapp: object, paths: DataPaths, tmp_path: Path) -> tuple[str, Path]:
     """A READY case with two photos, exported by the app's own command."""
     sources = photo_sources(tmp_path / "sources", count=2, size=(800, 600))
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=2)
     target = tmp_path / "case.zip"
     assert cli_main(["case", "export", case_id, "-o", str(target),
@@ -95,7 +96,7 @@ def test_a_damaged_or_unsubmitted_archive_stores_nothing(
         assert db.execute("SELECT count(*) FROM case_owners").fetchone() == (0,)
     from kycdesk.persistence.commands import CreateCase
 
-    with LocalStore(resolve_paths(path)) as store:
+    with LocalStore(resolve_paths(path), vault=make_vault()) as store:
         draft = store.run(CreateCase(reference_number="DRAFT-1"))
     exported = tmp_path / "draft.zip"
     assert cli_main(["case", "export", draft, "-o", str(exported),

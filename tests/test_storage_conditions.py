@@ -14,11 +14,13 @@ from kycdesk.persistence.commands import CreateCase, SaveForm
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.diskspace import space_report
 from kycdesk.persistence.store import LocalStore, open_connection
+from tests.vaults import make_vault
 
 
 def test_write_on_read_only_database_says_read_only(store: LocalStore,
                                                     paths: DataPaths) -> None:
-    reader = open_connection(paths, writer=False, role="test-reader")
+    reader = open_connection(paths, writer=False, role="test-reader",
+                             vault=make_vault())
     try:
         with pytest.raises(StorageUnavailableError, match="read-only") as raised:
             reader.execute("INSERT INTO case_events(at, kind) VALUES ('now', 'x')")
@@ -97,7 +99,7 @@ def test_the_app_warns_of_low_space_without_the_gui_thread_asking_the_disk(
         return space_report(path, low_threshold=2**62)
 
     monkeypatch.setattr("kycdesk.app.space_report", nearly_full)
-    app = KycDeskApp(paths)
+    app = KycDeskApp(paths, vault=make_vault())
     try:
         assert app.start()
         qtbot.waitUntil(lambda: bool(app.window.space_label.text()))  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ from tests.sync_support import (
     make_ready_cases,
     photo_sources,
 )
+from tests.vaults import make_vault
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +53,19 @@ def _run(paths: DataPaths, *extra: str, env: dict[str, str] | None = None
 def test_sync_once_sends_everything_and_shows_progress(qapp: object, paths: DataPaths,
                                                        server: ServerHandle,
                                                        sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         ids = make_ready_cases(store, sources, cases=2, images_per_case=2)
     result = _run(paths, "--server", server.base_url, "--token", TOKEN)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "KYC-SYNC-0 (1 of 2) · sending photos · 0 of 2 photos" in result.stdout
     assert "synced 2 case(s), 4 photo(s)" in result.stdout
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert_server_holds_exactly(server, store, ids)
 
 
 def test_token_from_the_environment(qapp: object, paths: DataPaths, server: ServerHandle,
                                     sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         make_ready_cases(store, sources, cases=1, images_per_case=1)
     env = dict(_env(), KYCDESK_TOKEN=TOKEN, KYCDESK_SERVER=server.base_url)
     result = _run(paths, env=env)
@@ -80,7 +81,7 @@ def test_missing_token_without_keyring_says_what_to_do(qapp: object, paths: Data
 
 def test_wrong_token_and_unreachable_server_have_their_own_exit_codes(
         qapp: object, paths: DataPaths, server: ServerHandle, sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         make_ready_cases(store, sources, cases=1, images_per_case=1)
     refused = _run(paths, "--server", server.base_url, "--token", "nope")
     assert refused.returncode == 3 and "token" in refused.stdout
@@ -92,7 +93,7 @@ def test_wrong_token_and_unreachable_server_have_their_own_exit_codes(
 def test_failed_case_makes_the_exit_code_non_zero(qapp: object, paths: DataPaths,
                                                   server: ServerHandle,
                                                   sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         make_ready_cases(store, sources, cases=1, images_per_case=1)
     # Retry-After 600: the second run comes while the case still backs off, however long
     # a loaded machine takes to start it (the default first backoff is 2.5-5 s).
@@ -108,7 +109,7 @@ def test_failed_case_makes_the_exit_code_non_zero(qapp: object, paths: DataPaths
 
 def test_until_done_keeps_going_through_a_refusal_and_says_what_it_did(
         qapp: object, paths: DataPaths, server: ServerHandle, sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         make_ready_cases(store, sources, cases=2, images_per_case=1)
     server.set_faults([{"endpoint": "submit", "action": "status", "status": 503,
                         "retry_after": 1, "count": 1}])
@@ -123,7 +124,7 @@ def test_until_done_keeps_going_through_a_refusal_and_says_what_it_did(
 
 def test_until_done_stops_at_its_deadline_when_the_server_is_unreachable(
         qapp: object, paths: DataPaths, sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         make_ready_cases(store, sources, cases=1, images_per_case=1)
     result = subprocess.run(
         [sys.executable, "-m", "kycdesk", "sync", "--until-done", "--deadline", "2",
@@ -153,7 +154,7 @@ def test_a_device_enrols_with_a_code_and_syncs_as_itself(
     device_id = enrolled.stdout.split("Enrolled as ", 1)[1].split(",")[0]
     # No key store on CI machines: the credential is shown once, to keep elsewhere.
     credential = enrolled.stdout.split("keep it secret): ", 1)[1].strip()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         ids = make_ready_cases(store, sources, cases=1, images_per_case=1)
     result = _run(paths, "--server", server.base_url, "--token", credential, env=env)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -24,6 +24,7 @@ from tests.sync_support import (
     start_server,
     tus_upload,
 )
+from tests.vaults import make_vault
 
 DEVICE = "device-test-1"
 FAST = Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0.0)
@@ -38,7 +39,7 @@ def _run(paths: DataPaths, server: ServerHandle, *, token: str = TOKEN,
          ignore_backoff: bool = True, timeout: float | None = None) -> RunResult:
     import httpx
 
-    with (standalone_sync_store(paths) as adapter,
+    with (standalone_sync_store(paths, vault=make_vault()) as adapter,
           SyncClient(server.base_url, token, device_id=DEVICE,
                      timeout=httpx.Timeout(timeout) if timeout else None) as client):
         engine = SyncEngine(adapter, client, device_id=DEVICE, backoff=FAST)
@@ -58,12 +59,12 @@ def _sync_until_done(paths: DataPaths, server: ServerHandle, rounds: int = 10) -
 def test_happy_path_syncs_every_case_exactly_once(qapp: object, paths: DataPaths,
                                                   server: ServerHandle,
                                                   sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         ids = make_ready_cases(store, sources, cases=3, images_per_case=3)
     result = _run(paths, server)
     assert result.ok and sorted(result.synced) == sorted(ids)
     assert result.uploaded_images == 9
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert_server_holds_exactly(server, store, ids)
         case = store.load_case(ids[0])
         receipt = store.conn.scalar("SELECT server_receipt FROM cases WHERE id = ?", (ids[0],))
@@ -98,7 +99,7 @@ FAULTS = {
 def test_transient_fault_ends_synced_without_duplicates(
         qapp: object, paths: DataPaths, server: ServerHandle, sources: list[Path],
         fault: str) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         ids = make_ready_cases(store, sources, cases=2, images_per_case=3)
     server.set_faults(FAULTS[fault])
     results = []
@@ -108,22 +109,22 @@ def test_transient_fault_ends_synced_without_duplicates(
         if result.ok and not _due(paths):
             break
     assert sum(server.state()["injected"].values()) >= 1, "the fault never bit"
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert_server_holds_exactly(server, store, ids)
 
 
 def _due(paths: DataPaths) -> list[str]:
-    with standalone_sync_store(paths) as adapter:
+    with standalone_sync_store(paths, vault=make_vault()) as adapter:
         return adapter.due_cases(datetime.now(UTC).isoformat(), ignore_backoff=True)
 
 
 def test_transient_failure_schedules_backoff_honouring_retry_after(
         qapp: object, paths: DataPaths, server: ServerHandle, sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
     server.set_faults([{"endpoint": "upload", "action": "status", "status": 503,
                         "retry_after": 120, "count": 1}])
-    with (standalone_sync_store(paths) as adapter,
+    with (standalone_sync_store(paths, vault=make_vault()) as adapter,
           SyncClient(server.base_url, TOKEN, device_id=DEVICE) as client):
         before = datetime.now(UTC)
         result = SyncEngine(adapter, client, device_id=DEVICE).run_once()
@@ -171,7 +172,7 @@ def test_permanent_error_fails_with_a_readable_message_and_no_retry(
                           max_image_bytes=1000 if setup == "too_large" else None,
                           extra=["--token", ANOTHER_DEVICE])
     try:
-        with LocalStore(paths) as store:
+        with LocalStore(paths, vault=make_vault()) as store:
             [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=2)
             if setup == "hash":
                 # Another photo is already on the server under this photo's id.
@@ -182,7 +183,7 @@ def test_permanent_error_fails_with_a_readable_message_and_no_retry(
         result = _run(paths, server)
         assert case_id in result.failed and case_id in result.permanent
         assert expected.lower() in result.failed[case_id].lower()
-        with LocalStore(paths) as store:
+        with LocalStore(paths, vault=make_vault()) as store:
             row = store.conn.query_one("SELECT status, last_error_kind, next_attempt_at "
                                        "FROM cases WHERE id = ?", (case_id,))
         assert row == ("FAILED", "permanent", None)
@@ -199,7 +200,7 @@ def test_another_devices_case_waits_for_a_handover_instead_of_needing_action(
 
     server = start_server(tmp_path / "server", extra=["--token", ANOTHER_DEVICE])
     try:
-        with LocalStore(paths) as store:
+        with LocalStore(paths, vault=make_vault()) as store:
             [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=2)
         # Another tablet already finalized this case on the server: it is that device's
         # case now, and this device may not touch it until the office hands it over.
@@ -212,7 +213,7 @@ def test_another_devices_case_waits_for_a_handover_instead_of_needing_action(
         assert result.waiting == {case_id: NEEDS_HANDOVER}
         assert result.failed == {} and result.permanent == set()
         assert result.pull is not None and result.pull.handover_requests == 1
-        with LocalStore(paths) as store:
+        with LocalStore(paths, vault=make_vault()) as store:
             assert store.load_case(case_id).status != "FAILED"
         assert _due(paths) == []  # waits for the office, not retried on its own
     finally:
@@ -221,41 +222,41 @@ def test_another_devices_case_waits_for_a_handover_instead_of_needing_action(
 
 def test_retry_after_permanent_failure_is_the_verifiers_call(
         qapp: object, paths: DataPaths, server: ServerHandle, sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
         transitions.fail(store, case_id)
     assert _due(paths) == []
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         transitions.retry(store, case_id)
     assert _run(paths, server).synced == [case_id]
 
 
 def test_bad_token_stops_the_queue_and_keeps_cases_ready(
         qapp: object, paths: DataPaths, server: ServerHandle, sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         ids = make_ready_cases(store, sources, cases=3, images_per_case=1)
     result = _run(paths, server, token="wrong-token")
     assert result.auth_error is not None and "token" in result.auth_error
     assert result.failed == {} and result.synced == []
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert {store.load_case(i).status for i in ids} == {"READY"}
     assert server.state()["images"] == []
 
 
 def test_case_reopened_during_sync_is_not_marked_synced(
         qapp: object, paths: DataPaths, server: ServerHandle, sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
-    with (standalone_sync_store(paths) as adapter,
+    with (standalone_sync_store(paths, vault=make_vault()) as adapter,
           SyncClient(server.base_url, TOKEN, device_id=DEVICE) as client):
         engine = SyncEngine(adapter, client, device_id=DEVICE)
         case = adapter.load_sync_case(case_id)
-        with LocalStore(paths) as store:
+        with LocalStore(paths, vault=make_vault()) as store:
             transitions.reopen(store, case_id)  # the verifier reopens it
         assert not adapter.mark_synced(case_id, revision=case.revision,
                                        receipt={"receipt_id": "x"})
         assert engine.run_once().synced == []
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(case_id).status == "DRAFT"
 
 
@@ -266,15 +267,15 @@ def test_captive_portal_answer_is_not_success(qapp: object, paths: DataPaths,
     def portal(_request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, html="<html>Sign in to the hotel Wi-Fi</html>")
 
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
-    with standalone_sync_store(paths) as adapter:
+    with standalone_sync_store(paths, vault=make_vault()) as adapter:
         client = SyncClient("https://kyc.example.org", TOKEN, device_id=DEVICE,
                             transport=httpx.MockTransport(portal))
         result = SyncEngine(adapter, client, device_id=DEVICE).run_once()
         client.close()
     assert case_id in result.failed and "not the kycdesk server" in result.failed[case_id]
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(case_id).status == "FAILED"
         assert not any(i.synced for i in store.list_images(case_id))
 
@@ -286,7 +287,7 @@ def test_a_located_photo_sends_its_place_words_and_their_source(
     from kycdesk.core.records import Location
     from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm
 
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase(reference_number="KYC-PLACE",
                                        form_id="individual_kyc", form_version="2"))
         store.run(SaveForm(case_id, {"applicant.first_name": "Amina"}))

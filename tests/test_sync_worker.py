@@ -32,6 +32,7 @@ from tests.sync_support import (
     make_ready_cases,
     photo_sources,
 )
+from tests.vaults import make_vault
 
 FAST = Backoff(base_s=0.05, cap_s=0.2, storage_full_min_s=0.2)
 
@@ -44,7 +45,7 @@ def sources(qapp: object, tmp_path_factory: pytest.TempPathFactory) -> list[Path
 @pytest.fixture
 def writer_thread(qtbot: QtBot, paths: DataPaths) -> Iterator[WriterThread]:
     """The one writer, as the app runs it; the worker's writes go through it."""
-    thread = WriterThread(paths)
+    thread = WriterThread(paths, vault=make_vault())
     with qtbot.waitSignal(thread.client.opened, timeout=10_000):
         thread.start()
     yield thread
@@ -71,7 +72,7 @@ def test_worker_syncs_and_reports_by_signal(qtbot: QtBot, paths: DataPaths,
                                             server: ServerHandle, sources: list[Path],
                                             writer_thread: WriterThread,
                                             controller: SyncController) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         ids = make_ready_cases(store, sources, cases=2, images_per_case=2)
     _started(qtbot, controller)
     assert controller.state == SyncState.NOT_CONFIGURED
@@ -93,14 +94,14 @@ def test_worker_syncs_and_reports_by_signal(qtbot: QtBot, paths: DataPaths,
     assert uploads and uploads[-1].bytes_total > 0
     assert progress[0].step == "checking for work from the office"  # the pull comes first
     assert {p.case_count for p in progress if p.case_id} == {2}
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert_server_holds_exactly(server, store, ids)
 
 
 def test_cancel_mid_sync_then_resume_without_duplicates(
         qtbot: QtBot, paths: DataPaths, server: ServerHandle, sources: list[Path],
         controller: SyncController) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         ids = make_ready_cases(store, sources, cases=3, images_per_case=3)
     server.set_faults([], latency_ms=150)
     _started(qtbot, controller)
@@ -120,7 +121,7 @@ def test_cancel_mid_sync_then_resume_without_duplicates(
         controller.request_sync()
     second = resumed.args[0] if resumed.args else None
     assert isinstance(second, RunResult) and second.ok
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert_server_holds_exactly(server, store, ids)
 
 
@@ -134,7 +135,7 @@ def test_cancel_cuts_a_request_in_flight_whose_reply_trickles(
 
     from tests.fieldlink import LinkProfile, field_link
 
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         ids = make_ready_cases(store, sources, cases=1, images_per_case=1)
     profile = LinkProfile(rate_bps=2_000_000, latency_s=0.01,
                           trickle_after_bytes=64 * 1024, trickle_bps=1.0)
@@ -153,14 +154,14 @@ def test_cancel_cuts_a_request_in_flight_whose_reply_trickles(
             controller.request_sync()
     second = resumed.args[0] if resumed.args else None
     assert isinstance(second, RunResult) and second.ok, second
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert_server_holds_exactly(server, store, ids)
 
 
 def test_wrong_token_puts_the_worker_in_auth_needed(
         qtbot: QtBot, paths: DataPaths, server: ServerHandle, sources: list[Path],
         controller: SyncController) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
     _started(qtbot, controller)
     controller.configure(server.base_url, "not-the-token")
@@ -168,21 +169,21 @@ def test_wrong_token_puts_the_worker_in_auth_needed(
                           check_params_cb=lambda state, _d: state == SyncState.AUTH_NEEDED):
         controller.request_sync()
     assert "token" in controller.detail
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(case_id).status == "READY"
 
 
 def test_unreachable_server_is_offline_not_failed(
         qtbot: QtBot, paths: DataPaths, sources: list[Path],
         controller: SyncController) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
     _started(qtbot, controller)
     controller.configure("http://127.0.0.1:9", TOKEN)  # discard port: nothing listens
     with qtbot.waitSignal(controller.stateChanged, timeout=30_000,
                           check_params_cb=lambda state, _d: state == SyncState.OFFLINE):
         controller.request_sync()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(case_id).status == "READY"  # not charged an attempt
 
 
@@ -191,7 +192,7 @@ def configured_app(qtbot: QtBot, paths: DataPaths, server: ServerHandle
                    ) -> Iterator[KycDeskApp]:
     Settings().set(SERVER_URL, server.base_url)
     app = KycDeskApp(paths, confirm=always_yes,
-                     sync_options={"backoff": FAST, "periodic_ms": 3_600_000})
+                     sync_options={"backoff": FAST, "periodic_ms": 3_600_000}, vault=make_vault())
     qtbot.addWidget(app.window)
     try:
         assert app.start()
@@ -208,7 +209,7 @@ def test_submitting_a_case_sends_it_and_the_ui_follows(
         qtbot: QtBot, paths: DataPaths, configured_app: KycDeskApp, server: ServerHandle,
         sources: list[Path]) -> None:
     app = configured_app
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase(reference_number="KYC-UI", form_id="individual_kyc",
                                        form_version="2"))
         store.run(SaveForm(case_id, {"applicant.first_name": "Ui"}))
@@ -231,7 +232,7 @@ def test_failed_case_shows_retry_and_retry_sends_it(
         qtbot: QtBot, paths: DataPaths, configured_app: KycDeskApp, server: ServerHandle,
         sources: list[Path]) -> None:
     app = configured_app
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
         transitions.fail(store, case_id, "The server refused the case: x")
     editor = app.open_case(case_id)
@@ -251,7 +252,7 @@ def test_sync_now_sends_a_case_waiting_to_retry_at_once(
         sources: list[Path]) -> None:
     """Its next try is an hour away; "Sync now" does not wait for it."""
     app = configured_app
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
         transitions.fail(store, case_id, "The server did not answer in time.",
                          kind=FailureKind.TRANSIENT, next_attempt_at="2999-01-01T00:00:00.000Z")
@@ -265,7 +266,7 @@ def test_sync_now_without_sync_set_up_says_so_and_opens_settings(
         qtbot: QtBot, paths: DataPaths) -> None:
     from kycdesk.app import SYNC_NOT_SET_UP
 
-    app = KycDeskApp(paths, confirm=always_yes)
+    app = KycDeskApp(paths, confirm=always_yes, vault=make_vault())
     qtbot.addWidget(app.window)
     assert app.start()
     try:
@@ -283,10 +284,10 @@ def test_sync_now_without_sync_set_up_says_so_and_opens_settings(
 
 def test_reopen_as_draft_unlocks_the_case_and_bumps_the_revision(
         qtbot: QtBot, paths: DataPaths, sources: list[Path]) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
         before = store.load_case(case_id).revision
-    app = KycDeskApp(paths, confirm=always_yes)
+    app = KycDeskApp(paths, confirm=always_yes, vault=make_vault())
     qtbot.addWidget(app.window)
     assert app.start()
     try:
@@ -299,7 +300,7 @@ def test_reopen_as_draft_unlocks_the_case_and_bumps_the_revision(
         assert not reopened.read_only and editor.submit_button.isVisibleTo(editor)
     finally:
         app.shutdown()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(case_id).revision == before + 1
 
 

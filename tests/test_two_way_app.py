@@ -11,12 +11,13 @@ from kycdesk.persistence.store import LocalStore
 from kycdesk.settings import VERIFIER_NAME, Settings
 from tests.desks import started_desk
 from tests.pull_pages import Feed, form_change, shipped_form
+from tests.vaults import make_vault
 
 
 def test_new_cases_take_the_pushed_form_and_answers_name_the_verifier(
         qtbot: QtBot, paths: DataPaths) -> None:
     feed = Feed()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         store.run(ApplyPull(feed.page(form_change(
             feed, {**shipped_form(), "version": "9", "title": "Pushed by the office"}))))
     Settings().set(VERIFIER_NAME, "Vera Verifier")

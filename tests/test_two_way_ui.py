@@ -28,11 +28,12 @@ from kycdesk.views.sync_panel import CHECKING_TEXT, SyncPanel
 from tests import two_way_cases
 from tests.desks import started_desk
 from tests.two_way_cases import Desk, at, pull
+from tests.vaults import make_vault
 
 
 @pytest.fixture
 def seeded(paths: DataPaths) -> Desk:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         made = generate(store, cases=3, images_per_case=2, status="synced", seed=5,
                         image_size=(400, 300))
         return two_way_cases.seed(store, made.case_ids)
@@ -210,7 +211,7 @@ def test_decisions_show_on_the_case_read_only(
 
 def test_a_handover_is_one_plain_sentence(qtbot: QtBot, paths: DataPaths,
                                           seeded: Desk) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         pull(store, PulledChange(seq=next(two_way_cases.SEQ), kind="handover_out",
                                  case_id=seeded.approved, at=at(), by="S. Mensah (office)"))
     app = started_desk(qtbot, paths)
@@ -302,7 +303,7 @@ def test_keeping_the_offices_photo_takes_the_verifiers_out_of_the_slot(
     from kycdesk.persistence.commands import AddImage
 
     case_id = seeded.assigned[1]
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         mine = store.run(AddImage(case_id, jpeg, slot="id_front"))
         pull(store, PulledChange(
             seq=next(two_way_cases.SEQ), kind="office_edit", case_id=case_id, at=at(),

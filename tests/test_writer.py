@@ -31,11 +31,12 @@ from kycdesk.persistence.commands import (
 )
 from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.writer import BACKLOG_LIMIT, WriterThread
+from tests.vaults import make_vault
 
 
 @pytest.fixture
 def writer_thread(qapp: object, paths: DataPaths) -> Iterator[WriterThread]:
-    thread = WriterThread(paths, retry_first_ms=20, retry_max_ms=40)
+    thread = WriterThread(paths, retry_first_ms=20, retry_max_ms=40, vault=make_vault())
     yield thread
     thread.stop()
 
@@ -78,7 +79,7 @@ def test_every_operation_goes_through_the_writer(qtbot: QtBot, writer_thread: Wr
     assert status.args == [change]
     assert isinstance(change, CaseChange) and change.status is CaseStatus.READY
     writer_thread.stop()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case = store.load_case(case_id)
         assert (case.status, case.current_step, case.form) == ("READY", "address",
                                                                {"name": "Ada"})
@@ -88,9 +89,9 @@ def test_every_operation_goes_through_the_writer(qtbot: QtBot, writer_thread: Wr
 def _case_and_unstarted_writer(paths: DataPaths) -> tuple[str, WriterThread]:
     """A case, and a writer whose thread has not started: what is submitted now waits
     in its queue, together."""
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id: str = store.run(CreateCase())
-    return case_id, WriterThread(paths)
+    return case_id, WriterThread(paths, vault=make_vault())
 
 
 def test_queued_saves_of_a_case_coalesce_into_one_write(qtbot: QtBot, qapp: object,
@@ -112,7 +113,7 @@ def test_queued_saves_of_a_case_coalesce_into_one_write(qtbot: QtBot, qapp: obje
         thread.stop()
     assert [r.value for r in edits] == [1, 2, 3, 4, 5]  # every caller hears back, once
     assert [r.value for r in saves] == [1] * 5          # but the disk saw one save
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case = store.load_case(case_id)
         assert (case.form, case.revision, case.replayed_edits) == ({"field": 4}, 1, 0)
 
@@ -167,7 +168,7 @@ def test_full_disk_keeps_the_write_queued_and_retries(qtbot: QtBot,
     qtbot.waitUntil(lambda: bool(saved), timeout=10_000)
     assert [r.value for r in saved] == [1]
     writer_thread.stop()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(case_id).form == big_form
 
 
@@ -179,7 +180,7 @@ def test_stop_flushes_everything_queued(qtbot: QtBot, writer_thread: WriterThrea
     for i in range(200):
         writer.submit(AppendEdit(case_id, f"f{i % 20}", i))
     assert writer_thread.stop()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         form = store.load_case(case_id).form
     assert form == {f"f{k}": 180 + k for k in range(20)}
 
@@ -188,7 +189,7 @@ def test_store_that_cannot_open_reports_and_fails_requests(qtbot: QtBot, qapp: o
                                                            paths: DataPaths) -> None:
     paths.root.mkdir(parents=True)
     paths.database.write_bytes(b"garbage" * 1000)
-    thread = WriterThread(paths)
+    thread = WriterThread(paths, vault=make_vault())
     try:
         with qtbot.waitSignal(thread.client.openFailed) as failed:
             thread.start()
@@ -283,7 +284,7 @@ def test_requests_queued_together_commit_in_one_transaction(
     finally:
         thread.stop()
     assert [r.value for r in results[:100]] == list(range(1, 101))
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case = store.load_case(case_id)
     assert case.form == {f"f{k}": max(i for i in range(100) if i % 7 == k) for k in range(7)}
     assert case.current_step == "address"
@@ -291,11 +292,11 @@ def test_requests_queued_together_commit_in_one_transaction(
 
 def test_a_failing_request_in_a_group_is_rolled_back_alone(
         qtbot: QtBot, qapp: object, paths: DataPaths) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase())
         locked = store.run(CreateCase())
         store.run(Transition(locked, Change.SUBMIT))
-    thread = WriterThread(paths)
+    thread = WriterThread(paths, vault=make_vault())
     outcomes: dict[str, list[Result[object]]] = {k: [] for k in ("a", "locked", "bug", "b")}
     client = thread.client
     client.submit(AppendEdit(case_id, "a", 1), outcomes["a"].append)
@@ -311,7 +312,7 @@ def test_a_failing_request_in_a_group_is_rolled_back_alone(
     assert outcomes["a"][0].ok and outcomes["b"][0].ok
     assert "only drafts can be changed" in str(outcomes["locked"][0].error)
     assert "unexpected error" in str(outcomes["bug"][0].error)
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(case_id).form == {"a": 1, "b": 2}
         half_done = store.conn.scalar(
             "SELECT count(*) FROM case_events WHERE kind = 'half-done'")
@@ -320,9 +321,9 @@ def test_a_failing_request_in_a_group_is_rolled_back_alone(
 
 def test_a_group_that_cannot_be_written_stays_queued_whole_and_is_retried(
         qtbot: QtBot, qapp: object, paths: DataPaths) -> None:
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case_id = store.run(CreateCase())
-    thread = WriterThread(paths, retry_first_ms=20, retry_max_ms=40)
+    thread = WriterThread(paths, retry_first_ms=20, retry_max_ms=40, vault=make_vault())
     client = thread.client
     big_form = {f"field{i}": "x" * 200 for i in range(2000)}  # ~450 KB: cannot fit
     results: list[Result[object]] = []
@@ -345,7 +346,7 @@ def test_a_group_that_cannot_be_written_stays_queued_whole_and_is_retried(
     finally:
         thread.stop()
     assert [r.ok for r in results] == [True] * 4
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         case = store.load_case(case_id)
     assert case.form == {**big_form, "after": 2} and case.revision == 1
 
@@ -365,5 +366,5 @@ def test_a_backlog_is_announced_and_cleared(qtbot: QtBot, qapp: object,
             thread.start()
     finally:
         thread.stop()
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         assert store.load_case(case_id).form == {"typed": BACKLOG_LIMIT}

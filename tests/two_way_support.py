@@ -26,6 +26,7 @@ from kycdesk_server.devices import sha256_hex
 from kycdesk_server.storage import ServerStore
 from tests.fieldlink import FieldLink
 from tests.sync_support import ServerHandle
+from tests.vaults import make_vault
 
 FAST = Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0.0)
 SUE = Reviewer("acc-sue", "sue", "supervisor")
@@ -62,22 +63,22 @@ class Tablet:
 
     def sync(self, url: str, *, ignore_backoff: bool = True,
              on_progress: Callable[[CaseProgress], None] | None = None) -> RunResult:
-        with (standalone_sync_store(self.paths) as adapter,
+        with (standalone_sync_store(self.paths, vault=make_vault()) as adapter,
               SyncClient(url, self.token, device_id=self.name) as client):
             engine = SyncEngine(adapter, client, device_id=self.name, backoff=FAST,
                                 on_progress=on_progress)
             return engine.run_once(ignore_backoff=ignore_backoff)
 
     def state(self, case_id: str) -> TwoWayState:
-        with LocalStore(self.paths) as store:
+        with LocalStore(self.paths, vault=make_vault()) as store:
             return read_two_way(store.conn, case_id)
 
     def status(self, case_id: str) -> str:
-        with LocalStore(self.paths) as store:
+        with LocalStore(self.paths, vault=make_vault()) as store:
             return store.load_case(case_id).status
 
     def form(self, case_id: str) -> dict[str, Any]:
-        with LocalStore(self.paths) as store:
+        with LocalStore(self.paths, vault=make_vault()) as store:
             return dict(store.load_case(case_id).form)
 
 
@@ -117,7 +118,7 @@ def check_pull_state(server: ServerHandle, device_id: str, paths: DataPaths) -> 
     from kycdesk.core.hashing import held_digest
     from kycdesk.persistence.held import position
 
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         token, digest, count = position(store.conn)
         ids = [str(r[0]) for r in store.conn.query_all("SELECT case_id FROM held_cases")]
         missing = store.conn.scalar(

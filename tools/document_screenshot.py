@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from kycdesk.verifiers.interim import interim_vault
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtCore import QEventLoop, QTimer
@@ -46,7 +48,8 @@ def main() -> int:
     app = QApplication(sys.argv[:1])
     app.setStyleSheet(app_stylesheet(touch_screen=True))
     with tempfile.TemporaryDirectory(prefix="kycdesk-doc-shot-") as tmp:
-        desk = KycDeskApp(resolve(Path(tmp) / "data"), debounce_ms=100,
+        paths = resolve(Path(tmp) / "data")
+        desk = KycDeskApp(paths, vault=interim_vault(paths), debounce_ms=100,
                           confirm=lambda *_: True)
         if not desk.start():
             print(desk.startup_error)

@@ -22,6 +22,7 @@ from kycdesk.paths import DataPaths
 from kycdesk.persistence.full_check import load_state, run_full_check
 from kycdesk.persistence.recovery import RecoveryReport
 from kycdesk.persistence.store import open_connection
+from kycdesk.security.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +48,18 @@ def check_lane() -> Lane:
     return Lane("full-check", threads=1, thread_priority=QThread.Priority.LowestPriority)
 
 
-def start_full_check(paths: DataPaths, *, on_progress: Callable[[CheckProgress], None],
+def start_full_check(paths: DataPaths, *, vault: Vault,
+                     on_progress: Callable[[CheckProgress], None],
                      on_checked: Callable[[RecoveryReport], None],
                      lane: Lane) -> Task[RecoveryReport | None, CheckProgress]:
     """One pass; `on_checked(report)` in the GUI thread when it finished (not when it was
-    cancelled: `task.cancel()` stops it at the next batch, its position saved)."""
+    cancelled: `task.cancel()` stops it at the next batch, its position saved). `vault`
+    opens what the check reads sealed."""
 
     def work(control: TaskControl[CheckProgress]) -> RecoveryReport | None:
         try:
-            conn = open_connection(paths, writer=False, role="full-check")
+            conn = open_connection(paths, writer=False, role="full-check",
+                                   vault=vault)
         except StoreError as exc:
             log.warning("background check not started: %s", exc)
             return None

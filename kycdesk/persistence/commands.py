@@ -41,11 +41,13 @@ if TYPE_CHECKING:  # pydantic loads after the window is up (tests/test_architect
 
 @dataclass(frozen=True)
 class StoreContext:
-    """What a command runs against: the writing connection, in its own thread."""
+    """What a command runs against: the writing connection, in its own thread, and the
+    signed-in verifier's vault that seals what the command writes."""
 
     conn: Connection
     paths: DataPaths
     image_limits: ImageLimits
+    vault: Vault
 
 
 T_co = TypeVar("T_co", covariant=True)

@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtSql import QSqlDatabase, QSqlError, QSqlQuery
@@ -26,6 +26,9 @@ from kycdesk.core.errors import (
     StorageUnavailableError,
     StoreError,
 )
+
+if TYPE_CHECKING:
+    from kycdesk.security.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,9 @@ class Connection:
         self.path = path
         self.role = role
         self.writer = writer
+        # The keys that seal and open this store's personal values (persistence/sealed.py),
+        # set by `store.open_connection`; None only in schema tests that read no values.
+        self.vault: Vault | None = None
         self.name = f"kycdesk-{role}-{next(_names)}"
         self._owner = threading.get_ident()
         self._in_transaction = False

@@ -17,6 +17,7 @@ from kycdesk.paths import DataPaths
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.places import name_place
 from kycdesk.persistence.store import open_connection
+from kycdesk.security.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +47,14 @@ def name_photos(photos: list[tuple[int, Location]],
     return named
 
 
-def start_place_backfill(paths: DataPaths, submit_names: SubmitNames,
+def start_place_backfill(paths: DataPaths, submit_names: SubmitNames, *, vault: Vault,
                          limit: int = BATCH) -> Task[list[PlaceWords], None]:
     """Name up to `limit` photos in the background; `submit_names(words)` (GUI thread)
-    passes them to the writer."""
+    passes them to the writer. `vault` opens the photos' sealed locations."""
 
     def work(control: TaskControl[None]) -> list[PlaceWords]:
         try:
-            conn = open_connection(paths, writer=False, role="places")
+            conn = open_connection(paths, writer=False, role="places", vault=vault)
         except StoreError as exc:
             log.warning("place names of older photos not filled: %s", exc)
             return []

@@ -6,12 +6,16 @@ from __future__ import annotations
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.reads import StoreReads
 from kycdesk.persistence.store import open_connection
+from kycdesk.security.vault import Vault
 
 
 class ReadStore(StoreReads):
-    def __init__(self, paths: DataPaths, *, role: str = "reader") -> None:
+    """`vault` opens the sealed values this connection reads."""
+
+    def __init__(self, paths: DataPaths, *, vault: Vault, role: str = "reader") -> None:
         self.paths = paths
-        self.conn = open_connection(paths, writer=False, role=role)
+        self.vault = vault
+        self.conn = open_connection(paths, writer=False, role=role, vault=vault)
 
     def close(self) -> None:
         self.conn.close()

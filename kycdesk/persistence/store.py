@@ -16,13 +16,15 @@ from kycdesk.persistence.commands import Command, StoreContext
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.imagecheck import ImageLimits
 from kycdesk.persistence.reads import StoreReads
+from kycdesk.security.vault import Vault
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-def open_connection(paths: DataPaths, *, writer: bool, role: str) -> Connection:
+def open_connection(paths: DataPaths, *, writer: bool, role: str,
+                    vault: Vault) -> Connection:
     """Open and check a connection in the calling thread; migrate if it writes.
 
     The file is checked to be SQLite and of a known schema version *before* anything is
@@ -38,6 +40,7 @@ def open_connection(paths: DataPaths, *, writer: bool, role: str) -> Connection:
                 f"The data folder {paths.root} cannot be created ({exc.strerror}).") from exc
     schema.check_header(paths.database)
     conn = Connection(paths.database, role=role, writer=writer)
+    conn.vault = vault
     try:
         version = schema.user_version(conn)
         if version > schema.LATEST_VERSION:
@@ -59,13 +62,17 @@ def open_connection(paths: DataPaths, *, writer: bool, role: str) -> Connection:
 class LocalStore(StoreReads):
     """The writing connection, used directly (command line, tests, the writer thread).
 
-    `run(command)` applies one write (see `commands`); reads come from `StoreReads`."""
+    `run(command)` applies one write (see `commands`); reads come from `StoreReads`.
+    `vault`: the signed-in verifier's keys, which seal and open the personal values
+    (docs/security.md, *Store wiring*); no store opens without one."""
 
-    def __init__(self, paths: DataPaths, *, image_limits: ImageLimits | None = None) -> None:
+    def __init__(self, paths: DataPaths, *, vault: Vault,
+                 image_limits: ImageLimits | None = None) -> None:
         self.paths = paths
+        self.vault = vault
         self.image_limits = image_limits or ImageLimits()
-        self.conn = open_connection(paths, writer=True, role="writer")
-        self.context = StoreContext(self.conn, paths, self.image_limits)
+        self.conn = open_connection(paths, writer=True, role="writer", vault=vault)
+        self.context = StoreContext(self.conn, paths, self.image_limits, vault)
 
     def close(self) -> None:
         self.conn.close()

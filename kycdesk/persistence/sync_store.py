@@ -28,6 +28,7 @@ from kycdesk.persistence.commands import (
 )
 from kycdesk.persistence.reader import ReadStore
 from kycdesk.persistence.writer import PersistenceWriter, WriterThread
+from kycdesk.security.vault import Vault
 
 if TYPE_CHECKING:
     from kycdesk.core.protocol import PullReply
@@ -55,7 +56,7 @@ class SyncStoreAdapter(ReadStore):
     """Opened in the thread that uses it (the sync worker, or the CLI's main thread)."""
 
     def __init__(self, paths: DataPaths, writer: PersistenceWriter) -> None:
-        super().__init__(paths, role="sync")
+        super().__init__(paths, vault=writer.vault, role="sync")
         self.writer = writer
 
     confirm_image = waits_for(ConfirmImage)
@@ -105,7 +106,7 @@ _HEADLESS_APP: list[QCoreApplication] = []
 
 
 @contextmanager
-def standalone_sync_store(paths: DataPaths, *,
+def standalone_sync_store(paths: DataPaths, *, vault: Vault,
                           run_recovery: bool = True) -> Iterator[SyncStoreAdapter]:
     """The sync store for a process without the app (`kycdesk sync`, tests, benchmarks):
     it starts the one writer in its own thread, as the app does, and stops it (flushing
@@ -113,7 +114,7 @@ def standalone_sync_store(paths: DataPaths, *,
     if QCoreApplication.instance() is None:
         # The writer thread's event loop needs a core application in the process.
         _HEADLESS_APP.append(QCoreApplication(["kycdesk"]))
-    thread = WriterThread(paths, run_recovery=run_recovery)
+    thread = WriterThread(paths, vault=vault, run_recovery=run_recovery)
     thread.start()
     try:
         problem = thread.writer.wait_open()

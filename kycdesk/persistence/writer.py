@@ -53,6 +53,7 @@ from kycdesk.persistence.commands import (
 from kycdesk.persistence.imagecheck import ImageLimits
 from kycdesk.persistence.images import PreparedImage
 from kycdesk.persistence.store import LocalStore
+from kycdesk.security.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,13 @@ class PersistenceWriter(QObject):
     closed = Signal()
     _wakeRequested = Signal()
 
-    def __init__(self, paths: DataPaths, *, image_limits: ImageLimits | None = None,
+    def __init__(self, paths: DataPaths, *, vault: Vault,
+                 image_limits: ImageLimits | None = None,
                  retry_first_ms: int = RETRY_FIRST_MS, retry_max_ms: int = RETRY_MAX_MS,
                  run_recovery: bool = True) -> None:
         super().__init__()
         self._paths = paths
+        self._vault = vault
         self._image_limits = image_limits or ImageLimits()
         self._retry_first_ms = retry_first_ms
         self._retry_max_ms = retry_max_ms
@@ -124,6 +127,11 @@ class PersistenceWriter(QObject):
         self._imports = Lane("photo-import", threads=1, cancel_at_shutdown=False)
 
     # -- any thread ------------------------------------------------------------------
+    @property
+    def vault(self) -> Vault:
+        """The keys this writer seals with; the sync's reads open with the same."""
+        return self._vault
+
     def submit(self, command: Command[T], done: Done[T] | None = None) -> None:
         """Queue a write; `done` (if given) is called once, in the writer's or the import
         thread, with its Result."""
@@ -214,7 +222,8 @@ class PersistenceWriter(QObject):
         self._retry_timer.setSingleShot(True)
         self._retry_timer.timeout.connect(self._drain)
         try:
-            self._store = LocalStore(self._paths, image_limits=self._image_limits)
+            self._store = LocalStore(self._paths, vault=self._vault,
+                                     image_limits=self._image_limits)
             report = self._store.recover() if self._run_recovery else None
         except StoreError as exc:
             log.error("store could not be opened: %s", exc)
@@ -381,10 +390,10 @@ def _deliver(done: Done[T] | None, result: Result[T]) -> None:
 class WriterThread:
     """Owns the QThread and the writer living in it; `stop()` flushes and joins."""
 
-    def __init__(self, paths: DataPaths, **writer_options: Any) -> None:
+    def __init__(self, paths: DataPaths, *, vault: Vault, **writer_options: Any) -> None:
         self.thread = QThread()
         self.thread.setObjectName("persistence-writer")
-        self.writer = PersistenceWriter(paths, **writer_options)
+        self.writer = PersistenceWriter(paths, vault=vault, **writer_options)
         self.writer.moveToThread(self.thread)
         self.thread.started.connect(self.writer.open)
         # Imported here: client.py imports this module for the writer type.

@@ -32,6 +32,7 @@ from kycdesk.sync.errors import SyncCancelledError, SyncError
 from kycdesk.sync.progress import CaseProgress, describe, format_bytes, format_duration
 from kycdesk.sync.status import RunResult
 from kycdesk.sync.transport import STALL_S
+from kycdesk.verifiers.interim import interim_vault
 
 
 class ProgressPrinter:
@@ -120,7 +121,7 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
     totals = Totals()
     offline: str | None = None
     try:
-        with standalone_sync_store(paths) as store:
+        with standalone_sync_store(paths, vault=interim_vault(paths)) as store:
             device = device_id(paths)
             with SyncClient(url, lookup.token, device_id=device, ca_bundle=ca_bundle,
                             stall_s=stall_s) as client:

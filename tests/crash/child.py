@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.vaults import make_vault
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QObject, QTimer, Slot
@@ -146,7 +148,7 @@ class Driver(QObject):
 def main(argv: list[str]) -> int:
     data_dir, seed, max_ops, *images = argv
     app = QGuiApplication(sys.argv[:1])
-    thread = WriterThread(resolve(data_dir), retry_first_ms=50)
+    thread = WriterThread(resolve(data_dir), retry_first_ms=50, vault=make_vault())
     driver = Driver(thread, random.Random(int(seed)), [Path(p) for p in images], int(max_ops))
     QTimer.singleShot(0, thread.start)
     code = app.exec()

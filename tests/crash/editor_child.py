@@ -16,6 +16,8 @@ import os
 import random
 import sys
 
+from tests.vaults import make_vault
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QObject, Qt, QTimer
@@ -95,7 +97,7 @@ class Typist(QObject):
 def main(argv: list[str]) -> int:
     data_dir, seed, keys = argv
     app = QApplication(sys.argv[:1])
-    desk = KycDeskApp(resolve(data_dir))  # the real 2 s debounce
+    desk = KycDeskApp(resolve(data_dir), vault=make_vault())  # the real 2 s debounce
     typist = Typist(desk, random.Random(int(seed)), int(keys))
     assert desk.start(), desk.startup_error
     desk.writer_thread.client.opened.connect(  # type: ignore[union-attr]

@@ -26,6 +26,7 @@ from typing import Any
 from kycdesk.paths import resolve
 from kycdesk.persistence import intents as journal
 from kycdesk.persistence.store import LocalStore
+from tests.vaults import make_vault
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LINE_TIMEOUT_S = 60.0
@@ -141,7 +142,7 @@ def verify(data_dir: Path, lines: list[str], killed: bool) -> KillOutcome:
     if any(n not in acks for n, _ in edits[:acked_edit_count]):
         failures.append("acknowledgements were not in submission order")
     paths = resolve(data_dir)
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         report = store.recover()  # what startup does: repair what the journal names
         # Then look at everything, repairing nothing: anything left is a leftover the
         # journal failed to name (startup would never have repaired it).
@@ -217,7 +218,7 @@ def verify_editor(data_dir: Path, lines: list[str]) -> list[str]:
             expected[intents[number]["field"]] = intents[number]["text"]
         else:
             in_flight = intents[number]
-    with LocalStore(resolve(data_dir)) as store:
+    with LocalStore(resolve(data_dir), vault=make_vault()) as store:
         form = store.load_case(case_id).form
     for key, text in expected.items():
         got = form.get(key, "")

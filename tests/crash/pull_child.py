@@ -20,6 +20,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from tests.vaults import make_vault
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from kycdesk.core.protocol import PullReply
@@ -60,7 +62,7 @@ def page_of(token: str | None) -> int:
 
 def main() -> None:
     data_dir, pages = Path(sys.argv[1]), int(sys.argv[3])
-    with standalone_sync_store(resolve(data_dir)) as store:
+    with standalone_sync_store(resolve(data_dir), vault=make_vault()) as store:
         token = store.pull_position()[0]
         print(f"READY {token or '-'}", flush=True)
         done = page_of(token)
