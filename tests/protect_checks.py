@@ -16,7 +16,7 @@ def read_store(paths: DataPaths, vault: Vault) -> dict[str, tuple[dict[str, Any]
     from kycdesk.persistence.store import LocalStore
 
     held: dict[str, tuple[dict[str, Any], dict[str, bytes]]] = {}
-    with LocalStore(paths) as store:
+    with LocalStore(paths, vault=vault) as store:
         ids = [str(r[0]) for r in store.conn.query_all("SELECT id FROM cases")]
         for case_id in ids:
             form = dict(store.load_case(case_id).form)

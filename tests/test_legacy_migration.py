@@ -26,10 +26,11 @@ from kycdesk.verifiers.migration import (
 from kycdesk.verifiers.shred import shred_file
 from tests import raw_bytes
 from tests.crash.harness import REPO_ROOT
-from tests.fixed_vault import TEST_KEY, TEST_VERIFIER, vault_from_key
 from tests.legacy_store import LegacyStore, build_legacy_store
+from tests.vaults import make_vault
 
 CASES = 20
+TEST_VERIFIER = "00ab00ab00ab00ab"  # hex, as the registry makes them (TabletPaths.store)
 
 
 def _tablet(root: Path) -> TabletPaths:
@@ -46,7 +47,7 @@ def assert_nothing_lost(legacy: LegacyStore, tablet: TabletPaths) -> None:
     its photos (same bytes), opens under the verifier's keys."""
     from tests.protect_checks import read_store
 
-    held = read_store(tablet.store(TEST_VERIFIER), vault_from_key())
+    held = read_store(tablet.store(TEST_VERIFIER), make_vault(TEST_VERIFIER))
     assert sorted(held) == sorted(c.case_id for c in legacy.cases)
     for case in legacy.cases:
         form, photos = held[case.case_id]
@@ -78,7 +79,7 @@ def test_migration_keeps_every_case_and_leaves_no_clear_byte(
     tablet = _tablet(legacy.paths.root)
     seen: list[MigrationProgress] = []
     report = migrate_legacy_store(tablet.legacy_store(), tablet.store(TEST_VERIFIER),
-                                  vault_from_key(), progress=seen.append, batch_size=7)
+                                  make_vault(TEST_VERIFIER), progress=seen.append, batch_size=7)
     assert report.cases == CASES and report.sealed_cases == CASES
     sealing = [p.done for p in seen if p.phase is Phase.SEALING]
     assert sealing == [0, 7, 14, 20] and seen[-1].phase is Phase.DONE
@@ -96,7 +97,7 @@ def _run_child(root: Path, kill_after: int, delay_s: float) -> bool:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.crash.migration_child", str(root), TEST_VERIFIER,
-         TEST_KEY.hex(), "2"],
+         "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT, env=env, text=True)
     assert proc.stdout is not None and proc.stderr is not None
     lines: list[str] = []
@@ -129,7 +130,7 @@ def test_migration_killed_at_any_step_finishes_at_the_next_start(
         assert should_migrate_for(tablet.legacy_store(), TEST_VERIFIER)
         assert not should_migrate_for(tablet.legacy_store(), "ffff0000ffff0000")
     report = migrate_legacy_store(tablet.legacy_store(), tablet.store(TEST_VERIFIER),
-                                  vault_from_key(), batch_size=2)
+                                  make_vault(TEST_VERIFIER), batch_size=2)
     assert report.sealed_cases <= CASES
     assert_nothing_lost(legacy, tablet)
     assert_no_clear_byte(legacy, tablet.root, tmp_path)
@@ -144,7 +145,7 @@ def test_a_second_verifier_does_not_take_a_started_migration(legacy: LegacyStore
     assert not should_migrate_for(tablet.legacy_store(), other)
     with pytest.raises(MigrationRefusedError, match="another verifier"):
         migrate_legacy_store(tablet.legacy_store(), tablet.store(other),
-                             vault_from_key(other))
+                             make_vault(other))
 
 
 def test_refuses_to_merge_into_a_folder_with_cases(legacy: LegacyStore,
@@ -155,7 +156,7 @@ def test_refuses_to_merge_into_a_folder_with_cases(legacy: LegacyStore,
     target.root.mkdir(parents=True)
     os.rename(other.paths.database, target.database)
     with pytest.raises(MigrationRefusedError, match="already has cases"):
-        migrate_legacy_store(tablet.legacy_store(), target, vault_from_key())
+        migrate_legacy_store(tablet.legacy_store(), target, make_vault(TEST_VERIFIER))
     assert tablet.legacy_store().database.exists()  # nothing changed
     assert not marker_file(tablet.legacy_store()).exists()
 

@@ -27,10 +27,11 @@ from kycdesk.paths import DataPaths, resolve
 from kycdesk.persistence.commands import AppendEdit
 from tests import raw_bytes
 from tests.crash.harness import REPO_ROOT
-from tests.fixed_vault import TEST_KEY, TEST_VERIFIER, vault_from_key
 from tests.legacy_store import values_needles
+from tests.vaults import make_vault
 
 CHILD_TIMEOUT_S = 120.0
+TEST_VERIFIER = "00ab00ab00ab00ab"  # hex, as the registry makes them (TabletPaths.store)
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def test_twenty_demo_cases_leave_no_clear_byte(qapp: object, tmp_path: Path,
     from kycdesk.persistence.store import LocalStore
 
     paths = resolve(tmp_path / "data")
-    vault = vault_from_key()
+    vault = make_vault(TEST_VERIFIER)
     needles = raw_bytes.signature_needles()
     with LocalStore(paths, vault=vault) as store:
         made = generate(store, cases=20, images_per_case=5, status="mixed",
@@ -85,7 +86,7 @@ def _kill_child(data: Path, seed: int, kill_after: int, delay_s: float
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.crash.save_child", str(data), TEST_VERIFIER,
-         TEST_KEY.hex(), str(seed), "6"],
+         str(seed), "6"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=REPO_ROOT, env=env)
     assert proc.stdout is not None
     lines: list[str] = []
@@ -145,7 +146,7 @@ def test_kill_in_the_middle_of_saves_leaves_no_clear_byte(
     assert [str(h) for h in raw_bytes.scan(as_left, needles)] == []
     # The next start repairs what was in flight; still nothing in clear.
     paths: DataPaths = resolve(data)
-    with LocalStore(paths, vault=vault_from_key()) as store:
+    with LocalStore(paths, vault=make_vault(TEST_VERIFIER)) as store:
         store.recover()
     after = raw_bytes.copy_as_found(data, tmp_path / "after-recovery")
     assert [str(h) for h in raw_bytes.scan(after, needles)] == []

@@ -269,7 +269,7 @@ def _copy(legacy: DataPaths, target: DataPaths, report: MigrationReport) -> None
 
 def _seal(legacy: DataPaths, target: DataPaths, vault: Vault, *, marker: dict[str, Any],
           report: MigrationReport, progress: Progress | None, batch_size: int) -> None:
-    conn = open_connection(target, writer=True, role="migration")
+    conn = open_connection(target, writer=True, role="migration", vault=vault)
     try:
         conn.execute("PRAGMA secure_delete=ON")
         total = int(conn.scalar("SELECT count(*) FROM cases") or 0)
@@ -339,18 +339,20 @@ def migrate_legacy_store(legacy: DataPaths, target: DataPaths, vault: Vault, *,
         return report
     ensure_private_dir(target.root)
     with DataDirLock(legacy.root / LOCK_FILENAME):
-        marker = _read_marker(legacy)
-        if marker is None:
+        found = _read_marker(legacy)
+        if found is None:
             _claim(legacy, target, vault.verifier)
-            marker = _read_marker(legacy)
-            assert marker is not None
+            found = _read_marker(legacy)
         else:
-            report.resumed_from = Phase(marker["phase"])
-            if marker["verifier_id"] != vault.verifier:
-                raise MigrationRefusedError(
-                    "The cases from before sign-in are being moved into another "
-                    "verifier's folder; that verifier must sign in to finish it.")
-            log.info("legacy migration: resuming at %s", marker["phase"])
+            report.resumed_from = Phase(found["phase"])
+            log.info("legacy migration: resuming at %s", found["phase"])
+        if found is None:
+            raise MigrationRefusedError(f"{MARKER_FILENAME} could not be written.")
+        marker: dict[str, Any] = found
+        if marker["verifier_id"] != vault.verifier:
+            raise MigrationRefusedError(
+                "The cases from before sign-in are being moved into another "
+                "verifier's folder; that verifier must sign in to finish it.")
 
         def advance(phase: Phase) -> None:
             nonlocal marker

@@ -4,8 +4,8 @@ so the parent can SIGKILL it at any step:
     PROGRESS <phase> <done> <total>
     DONE
 
-Usage: python -m tests.crash.migration_child DATA_ROOT VERIFIER_ID KEY_HEX BATCH
-(the key is a test key: the parent opens the result with the same one).
+Usage: python -m tests.crash.migration_child DATA_ROOT VERIFIER_ID BATCH
+(the test vault of `tests/vaults.py`: the parent opens the result with the same key).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from PySide6.QtGui import QGuiApplication
 
 from kycdesk.paths import TabletPaths
 from kycdesk.verifiers.migration import MigrationProgress, migrate_legacy_store
-from tests.fixed_vault import vault_from_key
+from tests.vaults import make_vault
 
 
 def emit(line: str) -> None:
@@ -33,10 +33,10 @@ def report(progress: MigrationProgress) -> None:
 
 
 def main(argv: list[str]) -> int:
-    root, verifier_id, key_hex, batch = argv
+    root, verifier_id, batch = argv
     app = QGuiApplication(sys.argv[:1])
     tablet = TabletPaths(root=Path(root), log_dir=Path(root) / "logs")
-    vault = vault_from_key(verifier_id, bytes.fromhex(key_hex))
+    vault = make_vault(verifier_id)
     emit("READY")
     migrate_legacy_store(tablet.legacy_store(), tablet.store(verifier_id), vault,
                          progress=report, batch_size=int(batch))

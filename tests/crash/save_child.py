@@ -9,7 +9,7 @@ those values in the raw bytes the crash left:
     ACK <n>
     DONE
 
-Usage: python -m tests.crash.save_child DATA_DIR VERIFIER_ID KEY_HEX SEED CASES
+Usage: python -m tests.crash.save_child DATA_DIR VERIFIER_ID SEED CASES
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from kycdesk.demo import DEMO_FORM_ID, DEMO_FORM_VERSION, demo_form, render_phot
 from kycdesk.paths import resolve
 from kycdesk.persistence.commands import AddImage, AppendEdit, Command, CreateCase, SaveForm
 from kycdesk.persistence.writer import WriterThread
-from tests.fixed_vault import vault_from_key
+from tests.vaults import make_vault
 
 
 def emit(line: str) -> None:
@@ -104,9 +104,9 @@ class Driver(QObject):
 
 
 def main(argv: list[str]) -> int:
-    data_dir, verifier_id, key_hex, seed, cases = argv
+    data_dir, verifier_id, seed, cases = argv
     app = QGuiApplication(sys.argv[:1])
-    vault = vault_from_key(verifier_id, bytes.fromhex(key_hex))
+    vault = make_vault(verifier_id)
     with tempfile.TemporaryDirectory(prefix="kycdesk-save-child-") as scratch:
         thread = WriterThread(resolve(data_dir), vault=vault, retry_first_ms=50)
         driver = Driver(thread, random.Random(int(seed)), int(cases), Path(scratch))
