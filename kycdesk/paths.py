@@ -27,6 +27,7 @@ from kycdesk import APP_NAME
 
 DATA_DIR_ENV = "KYCDESK_DATA_DIR"
 DB_FILENAME = "kycdesk.sqlite3"
+LIST_SNAPSHOT_FILENAME = "list-index.kyce"
 LOCK_FILENAME = "kycdesk.lock"
 CASES_DIRNAME = "cases"
 LOST_AND_FOUND_DIRNAME = "lost+found"
@@ -88,6 +89,15 @@ class DataPaths:
         """Where a photo received by a pull (handover, office) lives once verified:
         its own name in the case's folder, never one of the `img_<n>` numbers."""
         return self.case_dir(case_id) / f"pulled_{client_image_id}.{extension}"
+
+    @property
+    def list_snapshot(self) -> Path:
+        """The case list's index, encrypted (persistence/list_snapshot.py)."""
+        return self.root / LIST_SNAPSHOT_FILENAME
+
+    def list_snapshot_temp(self, tag: str) -> Path:
+        """Where a snapshot is written before its rename (`tag`: the writing process)."""
+        return self.root / f"{LIST_SNAPSHOT_FILENAME}.{tag}.tmp"
 
     def relative(self, path: Path) -> str:
         """Path stored in the database: relative to the data dir, POSIX separators,

@@ -201,7 +201,8 @@ def test_short_words_typed_together_use_the_index(store: LocalStore) -> None:
     store.run(SaveForm(other, {}, applicant_name="O'Neill Li"))
     assert _found(store, "Li O'") == {"Li O'Brien"}   # as typed, in this order
     assert case_list.count_cap("Li O'") == case_list.COUNT_CAP  # the index, not a scan
-    sql, params = case_list.page_query(store.conn, limit=10, after=None, view=None,
-                                       search="Li O'", sort=CaseSort.LAST_SAVED,
-                                       descending=None)
+    with store.list_index.reading(store.conn) as db:
+        sql, params = case_list.page_query(db, limit=10, after=None, view=None,
+                                           search="Li O'", sort=CaseSort.LAST_SAVED,
+                                           descending=None)
     assert "MATCH" in sql and not any("%" in str(p) for p in params)

@@ -14,7 +14,7 @@ from kycdesk.cli import main as cli_main
 from kycdesk.core.states import CaseStatus
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.store import LocalStore
-from tests.vaults import make_vault
+from kycdesk.verifiers.interim import interim_vault  # the key the command line used
 
 
 def test_demo_data_creates_realistic_cases_with_photos(qapp: object, paths: DataPaths,
@@ -23,7 +23,7 @@ def test_demo_data_creates_realistic_cases_with_photos(qapp: object, paths: Data
                      "--images-per-case", "2", "--status", "mixed", "--image-size", "320x240"])
     assert code == 0
     assert "created 10 cases with 20 photos" in capsys.readouterr().out
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=interim_vault(paths)) as store:
         cases = store.list_cases(limit=50)
         assert len(cases) == 10
         assert {c.status for c in cases} == {s.value for s in CaseStatus}
@@ -53,7 +53,7 @@ def test_demo_data_fills_the_newest_form_completely_with_a_signature(
                      "--images-per-case", "5", "--status", "mixed",
                      "--image-size", "320x240"]) == 0
     capsys.readouterr()
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=interim_vault(paths)) as store:
         for listed in store.list_cases(limit=50):
             case = store.load_case(listed.id)
             assert (case.form_id, case.form_version) == ("individual_kyc", newest.version)

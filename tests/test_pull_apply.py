@@ -40,7 +40,8 @@ def _dump_state(store: LocalStore) -> list[object]:
     rows: list[object] = []
     for table in tables:
         columns = [r[1] for r in conn.query_all(f"PRAGMA table_info({table})")]
-        skip = {"id", "last_saved", "created_at", "updated_at", "received_at", "search_key"}
+        skip = {"id", "last_saved", "created_at", "updated_at", "received_at", "search_key",
+                "list_seq"}  # bookkeeping: a replay re-stamps what it rewrites
         kept = [c for c in columns if c not in skip or (table == "cases" and c == "id")]
         rows.append((table, conn.query_all(
             f"SELECT {', '.join(kept)} FROM {table} ORDER BY 1")))

@@ -1,16 +1,19 @@
 """The case list's queries, built for 100,000 cases on a slow tablet.
 
+They run on the in-memory list index (`list_index.ListIndex`: the personal values are
+sealed on disk), caught up with the caller's connection first.
+
 - Keyset paging: a page starts after the last row shown (its sort key and id), so the
   page at row 50,000 costs what the first page costs. No OFFSET.
 - Every sort, in either direction, in every view, reads an index in order
   (`schema.LIST_SORT_KEYS_V8`: last saved, reference, applicant, photo count, status,
   due date), and
   stops after one page.
-- Counts per view come from `case_view_counts`, kept by triggers in the same transaction
-  as the case row: no scan of the table at each refresh.
+- Counts per view come from the store's `case_view_counts`, kept by triggers in the same
+  transaction as the case row: no scan of the table at each refresh.
 - Search is substring search over reference, applicant name and ID numbers through a
-  trigram FTS5 index (`cases_search`, diacritics and case ignored). Each word of the
-  search must occur. When few cases match, the page is read from the matches and
+  trigram FTS5 index (`search`, diacritics and case folded: `list_index.fold`). Each word
+  of the search must occur. When few cases match, the page is read from the matches and
   sorted; when many match, the sort index is read in order and the page fills at once.
   Words of one or two characters (too short for trigrams) are matched with LIKE on top;
   a search made only of such words is looked up as typed ("Li O'") when that is three
@@ -19,12 +22,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from kycdesk.core.records import CaseSort, CaseSummary
 from kycdesk.core.states import CaseView
 from kycdesk.persistence.db import Connection
+from kycdesk.persistence.list_index import ListIndex, fold
 
 # A search with up to this many matches is read from the matches and sorted (cheap);
 # beyond it, the sort index is walked and the page fills before the walk gets far.
@@ -44,36 +50,31 @@ class _SortSpec:
 
 
 _SORTS: dict[CaseSort, _SortSpec] = {
-    CaseSort.LAST_SAVED: _SortSpec(("c.sort_saved", "c.id"), True),
-    CaseSort.REFERENCE: _SortSpec(("c.sort_reference", "c.id"), False),
-    CaseSort.APPLICANT: _SortSpec(("c.sort_applicant", "c.id"), False),
-    CaseSort.PHOTOS: _SortSpec(("c.photo_count", "c.id"), True),
-    CaseSort.STATUS: _SortSpec(("c.status", "c.sort_saved", "c.id"), False),
-    CaseSort.DUE_DATE: _SortSpec(("c.sort_due", "c.id"), False),
+    CaseSort.LAST_SAVED: _SortSpec(("c.sort_saved", "c.idb"), True),
+    CaseSort.REFERENCE: _SortSpec(("c.sort_reference", "c.idb"), False),
+    CaseSort.APPLICANT: _SortSpec(("c.sort_applicant", "c.idb"), False),
+    CaseSort.PHOTOS: _SortSpec(("c.photo_count", "c.idb"), True),
+    CaseSort.STATUS: _SortSpec(("c.status", "c.sort_saved", "c.idb"), False),
+    CaseSort.DUE_DATE: _SortSpec(("c.sort_due", "c.idb"), False),
 }
 
-_COLUMNS = ("c.id, c.reference_number, c.status, c.last_saved, c.photo_count, c.last_error, "
+_COLUMNS = ("c.idb, c.reference_number, c.status, c.last_saved, c.photo_count, c.last_error, "
             "c.last_error_kind, c.next_attempt_at, c.purged_at, c.applicant_name, c.inbox, "
-            "c.due_date, d.decision, coalesce(d.reason_label, d.reason_code)")
-# The newest decision of each row (two-way): one LEFT JOIN by rowid, the newest id found
-# on case_decisions' UNIQUE(case_id, ...) index. SQLite joins inside the walk of the sort
-# index, so only the rows the page reads are joined: O(page) at any number of cases,
-# and no column to keep in step (a decision is rare; a cases column would need every
-# writer of decisions, and a resync, to maintain it).
-_NEWEST_DECISION = ("LEFT JOIN case_decisions d ON d.id = (SELECT max(x.id) FROM "
-                    "case_decisions x WHERE x.case_id = c.id)")
+            "c.due_date, c.decision, c.decision_reason")
 
 
 def _cursor(sort: CaseSort, row: CaseSummary) -> tuple[Any, ...]:
-    """The sort key of a row shown, in the index's column order."""
+    """The sort key of a row shown, in the index's column order (the id as the index
+    keeps it: its 16 bytes, which sort as its text does)."""
     saved = row.last_saved or ""
+    case = uuid.UUID(row.id).bytes
     return {
-        CaseSort.LAST_SAVED: (saved, row.id),
-        CaseSort.REFERENCE: (row.reference_number or "", row.id),
-        CaseSort.APPLICANT: (row.applicant_name or "", row.id),
-        CaseSort.PHOTOS: (row.photo_count, row.id),
-        CaseSort.STATUS: (row.status, saved, row.id),
-        CaseSort.DUE_DATE: (row.due_date or NO_DUE_DATE, row.id),
+        CaseSort.LAST_SAVED: (saved, case),
+        CaseSort.REFERENCE: (row.reference_number or "", case),
+        CaseSort.APPLICANT: (row.applicant_name or "", case),
+        CaseSort.PHOTOS: (row.photo_count, case),
+        CaseSort.STATUS: (row.status, saved, case),
+        CaseSort.DUE_DATE: (row.due_date or NO_DUE_DATE, case),
     }[sort]
 
 
@@ -87,14 +88,14 @@ def _parse_search(text: str | None) -> _Search | None:
     words = (text or "").split()
     if not words:
         return None
-    phrase = " ".join(words)
+    phrase = fold(" ".join(words))
     if all(len(w) < TRIGRAM for w in words) and len(phrase) >= TRIGRAM:
         # "Li O'", "bo l": short words, but the text as typed is long enough for the
         # trigram index (a LIKE over every row would cost 200 ms at 100,000 cases).
         return _Search('"' + phrase.replace('"', '""') + '"', ())
     long_words = [w for w in words if len(w) >= TRIGRAM]
     short = [w for w in words if len(w) < TRIGRAM]
-    match = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words) or None
+    match = " AND ".join('"' + fold(w).replace('"', '""') + '"' for w in long_words) or None
     likes = tuple("%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                   for w in short)
     return _Search(match, likes)
@@ -113,8 +114,7 @@ def _filters(view: CaseView | None, search: _Search | None, *, by_index: bool
         params.append(CaseView(view).value)
     if search is not None:
         if search.match is not None and by_index:
-            clauses.append("c.search_key IN (SELECT rowid FROM cases_search "
-                           "WHERE cases_search MATCH ?)")
+            clauses.append("c.k IN (SELECT rowid FROM search WHERE search MATCH ?)")
             params.append(search.match)
         for pattern in search.likes:
             clauses.append(_LIKE_ONE)
@@ -125,29 +125,33 @@ def _filters(view: CaseView | None, search: _Search | None, *, by_index: bool
 def _from(search: _Search | None, few: bool) -> tuple[str, list[Any]]:
     """The FROM clause: the matches first (few), or the case table in index order."""
     if search is not None and search.match is not None and few:
-        return ("(SELECT rowid AS k FROM cases_search WHERE cases_search MATCH ?) AS m "
-                "CROSS JOIN cases c ON c.search_key = m.k", [search.match])
+        return ("(SELECT rowid AS k FROM search WHERE search MATCH ?) AS m "
+                "CROSS JOIN cases c ON c.k = m.k", [search.match])
     return "cases c", []
 
 
-def _few_matches(conn: Connection, search: _Search | None) -> bool:
+def _few_matches(db: sqlite3.Connection, search: _Search | None) -> bool:
     if search is None or search.match is None:
         return False
-    found = conn.scalar("SELECT count(*) FROM (SELECT 1 FROM cases_search "
-                        "WHERE cases_search MATCH ? LIMIT ?)", (search.match, FEW_MATCHES + 1))
+    found = db.execute("SELECT count(*) FROM (SELECT 1 FROM search "
+                       "WHERE search MATCH ? LIMIT ?)",
+                       (search.match, FEW_MATCHES + 1)).fetchone()[0]
     return int(found) <= FEW_MATCHES
 
 
-def list_cases(conn: Connection, *, limit: int, after: CaseSummary | None = None,
-               view: CaseView | None = None, search: str | None = None,
-               sort: CaseSort = CaseSort.LAST_SAVED, descending: bool | None = None
-               ) -> list[CaseSummary]:
+def list_cases(index: ListIndex, conn: Connection | None, *, limit: int,
+               after: CaseSummary | None = None, view: CaseView | None = None,
+               search: str | None = None, sort: CaseSort = CaseSort.LAST_SAVED,
+               descending: bool | None = None) -> list[CaseSummary]:
     """One page of the case list: the `limit` rows that follow `after` (a row of the
-    previous page, None for the first page) in this sort, view and search."""
-    sql, params = page_query(conn, limit=limit, after=after, view=view, search=search,
-                             sort=sort, descending=descending)
-    rows = conn.query_all(sql, params)
-    return [CaseSummary(id=r[0], reference_number=r[1], status=r[2], last_saved=r[3],
+    previous page, None for the first page) in this sort, view and search. `conn`: the
+    caller's connection, whose view of the store the index catches up with first."""
+    with index.reading(conn) as db:
+        sql, params = page_query(db, limit=limit, after=after, view=view, search=search,
+                                 sort=sort, descending=descending)
+        rows = db.execute(sql, params).fetchall()
+    return [CaseSummary(id=str(uuid.UUID(bytes=r[0])), reference_number=r[1], status=r[2],
+                        last_saved=r[3],
                         photo_count=int(r[4]), last_error=r[5], last_error_kind=r[6],
                         next_attempt_at=r[7], purged_at=r[8], applicant_name=r[9],
                         inbox=r[10], due_date=r[11], decision=r[12],
@@ -155,14 +159,15 @@ def list_cases(conn: Connection, *, limit: int, after: CaseSummary | None = None
             for r in rows]
 
 
-def page_query(conn: Connection, *, limit: int, after: CaseSummary | None,
+def page_query(db: sqlite3.Connection, *, limit: int, after: CaseSummary | None,
                view: CaseView | None, search: str | None, sort: CaseSort,
                descending: bool | None) -> tuple[str, list[Any]]:
-    """The SQL of one page and its parameters (tests check its plan uses an index)."""
+    """The SQL of one page on the index and its parameters (tests check its plan uses
+    an index)."""
     spec = _SORTS[CaseSort(sort)]
     down = spec.descending_by_default if descending is None else descending
     parsed = _parse_search(search)
-    few = _few_matches(conn, parsed)
+    few = _few_matches(db, parsed)
     source, params = _from(parsed, few)
     clauses, filter_params = _filters(view, parsed, by_index=not few)
     params += filter_params
@@ -174,7 +179,7 @@ def page_query(conn: Connection, *, limit: int, after: CaseSummary | None,
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     direction = " DESC" if down else ""
     order = ", ".join(column + direction for column in spec.columns)
-    return (f"SELECT {_COLUMNS} FROM {source} {_NEWEST_DECISION} {where} ORDER BY {order} "
+    return (f"SELECT {_COLUMNS} FROM {source} {where} ORDER BY {order} "
             "LIMIT ?",
             [*params, limit])
 
@@ -192,18 +197,23 @@ def count_cap(search: str | None) -> int:
     return SHORT_COUNT_CAP if parsed is not None and parsed.match is None else COUNT_CAP
 
 
-def count_cases(conn: Connection, view: CaseView | None = None,
+def count_cases(index: ListIndex | None, conn: Connection, view: CaseView | None = None,
                 search: str | None = None) -> int:
     """Cases in a view (exact), or matching a search (exact up to `count_cap`, then
-    the cap + 1: the list says "more than …")."""
+    the cap + 1: the list says "more than …"). Without a search the index is not read
+    (None will do)."""
     parsed = _parse_search(search)
-    if parsed is None:
+    if parsed is not None and index is None:
+        raise ValueError("a search is counted on the list index")
+    if parsed is None or index is None:
         counts = view_counts(conn)
         return counts[CaseView(view)] if view is not None else \
             int(conn.scalar("SELECT count(*) FROM cases"))
-    few = _few_matches(conn, parsed)
-    source, params = _from(parsed, few)
-    clauses, filter_params = _filters(view, parsed, by_index=not few)
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    return int(conn.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {source} {where} LIMIT ?)",
-                           (*params, *filter_params, count_cap(search) + 1)))
+    with index.reading(conn) as db:
+        few = _few_matches(db, parsed)
+        source, params = _from(parsed, few)
+        clauses, filter_params = _filters(view, parsed, by_index=not few)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        found = db.execute(f"SELECT count(*) FROM (SELECT 1 FROM {source} {where} LIMIT ?)",
+                           (*params, *filter_params, count_cap(search) + 1)).fetchone()[0]
+    return int(found)

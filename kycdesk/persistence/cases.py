@@ -14,7 +14,7 @@ from kycdesk.core.errors import (
 from kycdesk.core.ids import new_id, validate_case_id
 from kycdesk.core.records import CaseRecord
 from kycdesk.core.states import TRANSITIONS, CaseChange, CaseStatus, Change, Inbox
-from kycdesk.persistence import held
+from kycdesk.persistence import held, list_values
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 
@@ -27,10 +27,11 @@ def insert_case(conn: Connection, *, case_id: str | None = None,
     now = now_text()
     with conn.transaction():
         conn.execute(
-            "INSERT INTO cases(id, reference_number, status, current_step, last_saved, "
+            "INSERT INTO cases(id, reference_sealed, status, current_step, last_saved, "
             "created_at, form_id, form_version, sync_attempts) VALUES (?,?,?,?,?,?,?,?,0)",
-            (case_id, reference_number, CaseStatus.DRAFT.value, None, now, now, form_id,
-             form_version),
+            (case_id, list_values.seal(conn, case_id, list_values.REFERENCE,
+                                       reference_number),
+             CaseStatus.DRAFT.value, None, now, now, form_id, form_version),
         )
         conn.execute(
             "INSERT INTO case_forms(case_id, form_json, form_version, revision, updated_at) "
@@ -156,8 +157,10 @@ def set_current_step(conn: Connection, case_id: str, step: str) -> None:
 
 
 def set_reference_number(conn: Connection, case_id: str, reference_number: str | None) -> None:
-    changed = conn.execute("UPDATE cases SET reference_number = ? WHERE id = ?",
-                           (reference_number, validate_case_id(case_id)))
+    case_id = validate_case_id(case_id)
+    changed = conn.execute(
+        "UPDATE cases SET reference_sealed = ?, reference_number = NULL WHERE id = ?",
+        (list_values.seal(conn, case_id, list_values.REFERENCE, reference_number), case_id))
     if changed == 0:
         raise CaseNotFoundError(f"Case {case_id} does not exist.")
 
@@ -168,7 +171,7 @@ def load_case(conn: Connection, case_id: str) -> CaseRecord:
     row = conn.query_one(
         "SELECT c.reference_number, c.status, c.current_step, c.created_at, c.last_saved, "
         "c.form_id, c.form_version, f.form_json, f.revision, c.last_error, "
-        "c.last_error_kind, c.next_attempt_at, c.purged_at "
+        "c.last_error_kind, c.next_attempt_at, c.purged_at, c.reference_sealed "
         "FROM cases c LEFT JOIN case_forms f ON f.case_id = c.id WHERE c.id = ?",
         (case_id,),
     )
@@ -182,7 +185,9 @@ def load_case(conn: Connection, case_id: str) -> CaseRecord:
     for field_key, value_json in edits:
         form[field_key] = json.loads(value_json)
     return CaseRecord(
-        id=case_id, reference_number=row[0], status=row[1], current_step=row[2],
+        id=case_id, status=row[1], current_step=row[2],
+        reference_number=list_values.read_on(conn, case_id, list_values.REFERENCE, row[13],
+                                             row[0]),
         created_at=row[3], last_saved=row[4], form_id=row[5], form_version=row[6],
         revision=int(row[8] or 0), form=form, replayed_edits=len(edits), last_error=row[9],
         last_error_kind=row[10], next_attempt_at=row[11], purged_at=row[12],

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QByteArray, QCoreApplication
 from PySide6.QtSql import QSqlDatabase, QSqlError, QSqlQuery
 
 from kycdesk.core.errors import (
@@ -48,6 +48,11 @@ SQLITE_CANTOPEN = 14
 SQLITE_NOTADB = 26
 
 _names = itertools.count(1)
+
+
+def _plain(value: Any) -> Any:
+    """A BLOB comes back as QByteArray: hand out bytes, as was bound."""
+    return value.data() if isinstance(value, QByteArray) else value
 
 
 class SqlError(RuntimeError):
@@ -156,7 +161,9 @@ class Connection:
         if not query.prepare(sql):
             raise classify(query.lastError(), f"prepare {sql}")
         for value in params:
-            query.addBindValue(value)
+            # Python bytes reach SQLite as a BLOB only through QByteArray (PySide6 binds
+            # a plain bytes object as empty text): sealed values are bytes.
+            query.addBindValue(QByteArray(value) if isinstance(value, bytes) else value)
         if not query.exec():
             error = classify(query.lastError(), f"exec {sql}")
             query.finish()
@@ -184,7 +191,7 @@ class Connection:
         while query.next():
             # PySide6 returns '' for SQL NULL; keep NULL distinct (a missing GPS fix is
             # not the same as an empty address).
-            rows.append(tuple(None if query.isNull(i) else query.value(i)
+            rows.append(tuple(None if query.isNull(i) else _plain(query.value(i))
                               for i in range(width)))
         error = query.lastError()
         query.finish()

@@ -18,7 +18,7 @@ from kycdesk.core.errors import CaseLockedError, StoreError
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.records import FormValues
 from kycdesk.core.states import CaseStatus
-from kycdesk.persistence import field_history
+from kycdesk.persistence import field_history, list_values
 from kycdesk.persistence.cases import require_draft
 from kycdesk.persistence.db import Connection
 
@@ -107,11 +107,16 @@ def save_form(conn: Connection, case_id: str, form: FormValues, *,
             (form_json, now, form_version, case_id),
         )
         conn.execute("DELETE FROM case_edits WHERE case_id = ?", (case_id,))
+        # The list's values, sealed; one given replaces a value still in clear.
+        name = list_values.seal(conn, case_id, list_values.APPLICANT, applicant_name)
+        number = list_values.seal(conn, case_id, list_values.ID_NUMBER, id_number)
         conn.execute(
             "UPDATE cases SET last_saved = ?, form_version = coalesce(?, form_version), "
-            "applicant_name = coalesce(?, applicant_name), id_number = coalesce(?, id_number) "
-            "WHERE id = ?",
-            (now, form_version, applicant_name, id_number, case_id),
+            "applicant_sealed = coalesce(?, applicant_sealed), "
+            "applicant_name = CASE WHEN ? IS NULL THEN applicant_name END, "
+            "id_number_sealed = coalesce(?, id_number_sealed), "
+            "id_number = CASE WHEN ? IS NULL THEN id_number END WHERE id = ?",
+            (now, form_version, name, name, number, number, case_id),
         )
         revision = conn.scalar("SELECT revision FROM case_forms WHERE case_id = ?", (case_id,))
     return int(revision)

@@ -23,7 +23,7 @@ from kycdesk.core.errors import CaseLockedError, StorageUnavailableError, Transi
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.states import CaseStatus
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import held, intents, pull_apply
+from kycdesk.persistence import held, intents, list_values, pull_apply
 from kycdesk.persistence.cases import case_status
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
@@ -87,7 +87,10 @@ def discard_draft(conn: Connection, paths: DataPaths, case_id: str) -> dict[str,
     status = case_status(conn, case_id)
     if status is not CaseStatus.DRAFT:
         raise CaseLockedError(f"This case is {status.value}; only drafts can be discarded.")
-    reference = conn.scalar("SELECT reference_number FROM cases WHERE id = ?", (case_id,))
+    row = conn.query_one(f"SELECT {list_values.select(list_values.REFERENCE)} FROM cases c "
+                         "WHERE c.id = ?", (case_id,))
+    reference = None if row is None else \
+        list_values.read_on(conn, case_id, list_values.REFERENCE, row[0], row[1])
 
     def remove_rows() -> dict[str, object]:
         photos = _photo_count(conn, case_id)
@@ -122,7 +125,8 @@ def purge_synced(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, 
                       "photos_to_fetch"):  # answers, old and new, and what was said
             conn.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
         conn.execute("UPDATE case_forms SET form_json = '{}' WHERE case_id = ?", (case_id,))
-        conn.execute("UPDATE cases SET applicant_name = NULL, id_number = NULL, purged_at = ? "
+        conn.execute("UPDATE cases SET applicant_name = NULL, id_number = NULL, "
+                     "applicant_sealed = NULL, id_number_sealed = NULL, purged_at = ? "
                      "WHERE id = ?",
                      (now_text(), case_id))
         detail: dict[str, object] = {"photos": photos}

@@ -28,7 +28,7 @@ from kycdesk.core.clock import now_text
 from kycdesk.core.hashing import form_definition_sha256
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.states import CaseChange, CaseStatus, Change, Inbox
-from kycdesk.persistence import cases, field_history, held
+from kycdesk.persistence import cases, field_history, held, list_values
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 
@@ -173,11 +173,14 @@ def _create_case(conn: Connection, change: PulledChange, case_id: str,
     if form_id and not form_version:
         form_version = _newest_pushed_version(conn, form_id)
     conn.execute(
-        "INSERT INTO cases(id, reference_number, status, current_step, last_saved, "
-        "created_at, form_id, form_version, sync_attempts, applicant_name, inbox, due_date, "
-        "server_receipt) VALUES (?,?,?,NULL,?,?,?,?,0,?,?,?,?)",
-        (case_id, change.reference_number, status.value, now, now, form_id, form_version,
-         change.applicant_name, inbox, change.due_date,
+        "INSERT INTO cases(id, reference_sealed, status, current_step, last_saved, "
+        "created_at, form_id, form_version, sync_attempts, applicant_sealed, inbox, "
+        "due_date, server_receipt) VALUES (?,?,?,NULL,?,?,?,?,0,?,?,?,?)",
+        (case_id,
+         list_values.seal(conn, case_id, list_values.REFERENCE, change.reference_number),
+         status.value, now, now, form_id, form_version,
+         list_values.seal(conn, case_id, list_values.APPLICANT, change.applicant_name),
+         inbox, change.due_date,
          # The revision the server holds (what a release names), as a receipt would.
          _dump({"revision": revision, "accepted_at": change.at, "pulled": change.kind})
          if revision >= 1 else None))

@@ -18,4 +18,7 @@ class ReadStore(StoreReads):
         self.conn = open_connection(paths, writer=False, role=role, vault=vault)
 
     def close(self) -> None:
-        self.conn.close()
+        try:
+            self._release_list_index()
+        finally:
+            self.conn.close()

@@ -25,11 +25,13 @@ from kycdesk.persistence import (
     held,
     images,
     lifecycle,
+    list_index,
     pull_apply,
     sync_repo,
     two_way,
 )
 from kycdesk.persistence.db import Connection
+from kycdesk.persistence.list_index import ListIndex
 from kycdesk.persistence.photo_io import EncryptedDownload, EncryptedPhoto
 from kycdesk.security.vault import Vault
 
@@ -43,9 +45,26 @@ class StoreReads:
     conn: Connection
     paths: DataPaths
     vault: Vault
+    _list_index: ListIndex | None = None
+
+    @property
+    def list_index(self) -> ListIndex:
+        """The store's in-memory list index, shared in the process; loaded by the first
+        connection that asks (the writer thread asks at open: persistence/writer.py)."""
+        if self._list_index is None:
+            self._list_index = list_index.acquire(self.paths, self.vault, self.conn)
+        return self._list_index
+
+    def _release_list_index(self) -> None:
+        """At close: the last connection of the store writes the snapshot and drops it."""
+        index, self._list_index = self._list_index, None
+        if index is not None:
+            list_index.release(index)
 
     def count_cases(self, view: CaseView | None = None, search: str | None = None) -> int:
-        return case_list.count_cases(self.conn, view, search)
+        if search is None or not search.split():
+            return case_list.count_cases(None, self.conn, view, search)
+        return case_list.count_cases(self.list_index, self.conn, view, search)
 
     def view_counts(self) -> dict[CaseView, int]:
         return case_list.view_counts(self.conn)
@@ -54,8 +73,8 @@ class StoreReads:
                    view: CaseView | None = None, search: str | None = None,
                    sort: CaseSort = CaseSort.LAST_SAVED,
                    descending: bool | None = None) -> list[CaseSummary]:
-        return case_list.list_cases(self.conn, limit=min(limit, MAX_PAGE), after=after,
-                                    view=view, search=search, sort=sort,
+        return case_list.list_cases(self.list_index, self.conn, limit=min(limit, MAX_PAGE),
+                                    after=after, view=view, search=search, sort=sort,
                                     descending=descending)
 
     def load_case(self, case_id: str) -> CaseRecord:

@@ -396,12 +396,80 @@ def _v8_to_v9_address_source(conn: Connection) -> None:
     conn.execute("ALTER TABLE case_images ADD COLUMN address_source TEXT")
 
 
+# The view of a row as the schema now defines it (the in-memory list index uses it too).
+VIEW_OF_ROW = _VIEW_OF_ROW_V8
+# The cases columns a change of which changes what the list shows (schema 11 stamps it).
+LISTED_COLUMNS = ("reference_sealed", "applicant_sealed", "id_number_sealed",
+                  "reference_number", "applicant_name", "id_number", "status", "last_saved",
+                  "photo_count", "last_error", "last_error_kind", "next_attempt_at",
+                  "purged_at", "inbox", "due_date")
+
+
+def _v10_to_v11_sealed_list(conn: Connection) -> None:
+    """The list's personal values sealed (issue 18): reference, applicant name and ID
+    numbers get sealed columns; the clear full-text table and the indexes over clear
+    names and references go (the in-memory index, persistence/list_index.py, serves the
+    list and search). A migration has no keys, so values already in the clear columns
+    stay there until the encrypting migration seals them (sealed column NULL = not
+    sealed yet; readers fall back to the clear column: list_values.read).
+
+    Every change of a listed column (or of a case's decisions) stamps the row with the
+    next *list sequence* number (`cases.list_seq`, from the one-row `list_sequence`); a
+    removed case leaves its key in `list_removed`. The in-memory index re-reads the rows
+    stamped after what it holds. Search keys are now taken from the same sequence, so a
+    key is never reused after a removal."""
+    for trigger in ("cases_listed", "cases_unlisted", "cases_searched_anew"):
+        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    conn.execute("DROP TABLE cases_search")
+    for number in (1, 2):  # sort_reference, sort_applicant: clear names in index pages
+        conn.execute(f"DROP INDEX cases_list_{number}")
+        conn.execute(f"DROP INDEX cases_view_{number}")
+    conn.execute("ALTER TABLE cases DROP COLUMN sort_reference")
+    conn.execute("ALTER TABLE cases DROP COLUMN sort_applicant")
+    for column in ("reference_sealed BLOB", "applicant_sealed BLOB", "id_number_sealed BLOB",
+                   "list_seq INTEGER NOT NULL DEFAULT 0"):
+        conn.execute(f"ALTER TABLE cases ADD COLUMN {column}")
+    conn.execute("CREATE TABLE list_sequence(id INTEGER PRIMARY KEY CHECK (id = 1), "
+                 "n INTEGER NOT NULL)")
+    conn.execute("CREATE TABLE list_removed(seq INTEGER PRIMARY KEY, "
+                 "search_key INTEGER NOT NULL)")
+    # Unique stamps from the start: the existing keys are the first numbers.
+    conn.execute("UPDATE cases SET list_seq = search_key")
+    conn.execute("INSERT INTO list_sequence(id, n) "
+                 "SELECT 1, coalesce(max(search_key), 0) FROM cases")
+    conn.execute("CREATE INDEX cases_by_list_seq ON cases(list_seq)")
+    stamp = ("UPDATE list_sequence SET n = n + 1 WHERE id = 1; "
+             "UPDATE cases SET list_seq = (SELECT n FROM list_sequence WHERE id = 1)")
+    conn.execute(f"""CREATE TRIGGER cases_listed AFTER INSERT ON cases BEGIN
+        {stamp}, search_key = coalesce(new.search_key,
+            (SELECT n FROM list_sequence WHERE id = 1)) WHERE id = new.id;
+        UPDATE case_view_counts SET n = n + 1 WHERE view = new.list_view;
+    END""")
+    conn.execute("""CREATE TRIGGER cases_unlisted AFTER DELETE ON cases BEGIN
+        UPDATE list_sequence SET n = n + 1 WHERE id = 1;
+        INSERT INTO list_removed(seq, search_key)
+            SELECT n, old.search_key FROM list_sequence WHERE id = 1;
+        UPDATE case_view_counts SET n = n - 1 WHERE view = old.list_view;
+    END""")
+    conn.execute(f"""CREATE TRIGGER cases_relisted
+        AFTER UPDATE OF {", ".join(LISTED_COLUMNS)} ON cases BEGIN
+        {stamp} WHERE id = new.id;
+    END""")
+    for event, row in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
+        conn.execute(f"""CREATE TRIGGER case_decision_{event.lower()}_relists
+            AFTER {event} ON case_decisions BEGIN
+            {stamp} WHERE id = {row}.case_id;
+        END""")
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [_v0_to_v1_seed, _v1_to_v2_sync_and_audit,
                                _v2_to_v3_applicant_name, _v3_to_v4_resumable_uploads,
                                _v4_to_v5_captured_at_source, _v5_to_v6_retention,
                                _v6_to_v7_list_at_scale, _v7_to_v8_two_way,
-                               _v8_to_v9_address_source]
+                               _v8_to_v9_address_source,
+                               # TEMPORARY until s1's 9 -> 10 lands: then this is 10 -> 11.
+                               _v10_to_v11_sealed_list]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -75,7 +75,10 @@ class LocalStore(StoreReads):
         self.context = StoreContext(self.conn, paths, self.image_limits, vault)
 
     def close(self) -> None:
-        self.conn.close()
+        try:
+            self._release_list_index()
+        finally:
+            self.conn.close()
 
     def __enter__(self) -> LocalStore:
         return self

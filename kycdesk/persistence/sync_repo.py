@@ -13,7 +13,7 @@ from kycdesk.core.errors import CaseNotFoundError
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.records import RetakeNote, SyncCase
 from kycdesk.core.states import RETRIED_KIND, CaseStatus
-from kycdesk.persistence import field_history
+from kycdesk.persistence import field_history, list_values
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 from kycdesk.persistence.images import list_images
@@ -54,7 +54,7 @@ def load_sync_case(conn: Connection, case_id: str) -> SyncCase:
     case_id = validate_case_id(case_id)
     row = conn.query_one(
         "SELECT c.reference_number, c.status, f.revision, c.form_id, c.form_version, "
-        "f.form_json, c.finalized_at, coalesce(c.sync_attempts, 0) "
+        "f.form_json, c.finalized_at, coalesce(c.sync_attempts, 0), c.reference_sealed "
         "FROM cases c JOIN case_forms f ON f.case_id = c.id WHERE c.id = ?", (case_id,))
     if row is None:
         raise CaseNotFoundError(f"Case {case_id} does not exist.")
@@ -64,7 +64,8 @@ def load_sync_case(conn: Connection, case_id: str) -> SyncCase:
         (case_id,))
     for key, value in leftovers:  # READY cases have none; replay defensively anyway
         form[key] = json.loads(value)
-    return SyncCase(id=case_id, reference_number=row[0], status=row[1],
+    reference = list_values.read_on(conn, case_id, list_values.REFERENCE, row[8], row[0])
+    return SyncCase(id=case_id, reference_number=reference, status=row[1],
                     revision=max(1, int(row[2] or 0)), form_id=row[3], form_version=row[4],
                     form=form, finalized_at=row[6], sync_attempts=int(row[7]),
                     images=list_images(conn, case_id), retakes=retake_notes(conn, case_id),

@@ -20,7 +20,15 @@ from kycdesk.core.records import (
 )
 from kycdesk.core.states import CaseChange, CaseStatus, Change, Inbox
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import cases, field_history, held, images, lifecycle, pull_apply
+from kycdesk.persistence import (
+    cases,
+    field_history,
+    held,
+    images,
+    lifecycle,
+    list_values,
+    pull_apply,
+)
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.encrypted_files import photo_context, read_decrypted
 from kycdesk.persistence.events import append_event
@@ -187,9 +195,10 @@ def record_released(conn: Connection, paths: DataPaths, case_id: str) -> CaseCha
 
 def handover_requests_due(conn: Connection) -> list[tuple[str, str | None]]:
     rows = conn.query_all(
-        "SELECT c.id, c.reference_number FROM case_office o JOIN cases c ON c.id = "
-        "o.case_id WHERE o.handover = 'needs_request' ORDER BY c.id")
-    return [(str(r[0]), r[1]) for r in rows]
+        f"SELECT c.id, {list_values.select(list_values.REFERENCE)} FROM case_office o "
+        "JOIN cases c ON c.id = o.case_id WHERE o.handover = 'needs_request' ORDER BY c.id")
+    return [(str(r[0]), list_values.read_on(conn, str(r[0]), list_values.REFERENCE,
+                                            r[1], r[2])) for r in rows]
 
 
 def record_handover_requested(conn: Connection, case_id: str) -> None:
