@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kycdesk.paths import DataPaths
+from kycdesk.persistence import list_values
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.encrypted_files import photo_context, write_encrypted
 from kycdesk.persistence.files import fsync_dir
@@ -127,8 +128,24 @@ def encrypt_leftover_files(paths: DataPaths, vault: Vault) -> int:
 
 # --- rows ----------------------------------------------------------------------------
 
+def _seal_list_values(conn: Connection, case_id: str) -> None:
+    """Schema 11 (`persistence.list_values`): the case row's reference, applicant name
+    and ID numbers into their sealed columns, the clear ones NULLed. A row already
+    sealed (sealed column set) is left alone."""
+    for field, sealed_column in list_values.SEALED_COLUMN.items():
+        row = conn.query_one(f"SELECT {field} FROM cases WHERE id = ? "
+                             f"AND {sealed_column} IS NULL AND {field} IS NOT NULL",
+                             (case_id,))
+        if row is None:
+            continue
+        conn.execute(f"UPDATE cases SET {sealed_column} = ?, {field} = NULL "
+                     "WHERE id = ?",
+                     (list_values.seal(conn, case_id, field, str(row[0])), case_id))
+
+
 def seal_case_rows(conn: Connection, vault: Vault, case_id: str) -> None:
     """Inside the caller's transaction: seal every clear value of the case's rows."""
+    _seal_list_values(conn, case_id)
 
 
 def seal_device_rows(conn: Connection, vault: Vault) -> None:
