@@ -52,7 +52,7 @@ def main() -> int:
         probes = []
         for _ in range(args.runs):
             start = time.perf_counter()
-            probe(source, ImageLimits())
+            probe(source.read_bytes(), ImageLimits())
             probes.append(time.perf_counter() - start)
         with LocalStore(resolve(Path(tmp) / "data"), vault=make_vault()) as store:
             case_id = store.run(CreateCase())

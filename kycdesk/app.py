@@ -104,7 +104,7 @@ class KycDeskApp(QObject):
         self.writer_thread: WriterThread | None = None
         self.reader: ReadStore | None = None
         self._inbox_before: dict[CaseView, int] | None = None  # view counts as a run began
-        self.loader = ThumbnailLoader(paths)
+        self.loader = ThumbnailLoader(paths, vault)
         self.model = CaseListModel()
         self.window = MainWindow(self.model)
         self.window.newCaseRequested.connect(self.new_case)

@@ -57,7 +57,7 @@ def test_imported_photo_takes_location_from_exif(store: LocalStore, jpeg: Path,
 def test_viewer_zooms_with_keys_and_buttons(qtbot: QtBot, store: LocalStore,
                                             jpeg: Path) -> None:
     image = store.run(AddImage(store.run(CreateCase()), jpeg))
-    loader = ThumbnailLoader(store.paths)
+    loader = ThumbnailLoader(store.paths, store.vault)
     viewer = PhotoViewer(image, loader)
     qtbot.addWidget(viewer)
     viewer.show()
@@ -85,7 +85,7 @@ def test_viewer_100_percent_is_the_photos_own_size(
     render_photo(source, label="ID", subtitle="size", seed=1, size=size)
     image = store.run(AddImage(store.run(CreateCase()), source))
     assert (image.width, image.height) == size
-    loader = ThumbnailLoader(store.paths)
+    loader = ThumbnailLoader(store.paths, store.vault)
     loader.request(image.id, image.file_path)  # as the slot's list did: the thumbnail
     qtbot.waitUntil(lambda: loader.cached(image.id) is not None, timeout=20_000)
     viewer = PhotoViewer(image, loader)  # shows it first, at the photo's size
@@ -108,7 +108,7 @@ def test_viewer_caption_names_the_place_and_how_it_was_found(
     photo = with_exif(jpeg, tmp_path / "gps.jpg", lat=-1.2864, lon=36.8172, accuracy=8000.0,
                       taken="2026:11:20 09:00:00")
     image = store.run(AddImage(store.run(CreateCase()), photo, slot="site"))
-    loader = ThumbnailLoader(store.paths)
+    loader = ThumbnailLoader(store.paths, store.vault)
     viewer = PhotoViewer(image, loader)
     qtbot.addWidget(viewer)
     caption = viewer.findChild(QLabel, "photo-caption")

@@ -4,6 +4,7 @@ server: resets, stalls, a captive portal, a trickled reply, kills mid-upload."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import random
 import socket
@@ -32,6 +33,7 @@ from kycdesk.sync.progress import CaseProgress
 from kycdesk.sync.status import RunResult
 from tests import transitions
 from tests.fieldlink import LinkProfile, field_link
+from tests.photo_files import ClearPhoto, stored_bytes
 from tests.sync_support import (
     REPO_ROOT,
     TOKEN,
@@ -134,7 +136,8 @@ def test_a_body_still_draining_through_a_slow_link_is_not_taken_for_a_stall(
             SyncClient(link.url, TOKEN, device_id=DEVICE, stall_s=2.0) as client:
         upload = client.create_upload(str(uuid.uuid4()), str(uuid.uuid4()), sha256=digest,
                                       byte_size=photo.stat().st_size)
-        state = client.append(upload.url, photo, offset=0, count=count, rate_hint=8_000)
+        state = client.append(upload.url, ClearPhoto(photo), offset=0, count=count,
+                              rate_hint=8_000)
     assert state.offset == count
 
 
@@ -234,9 +237,9 @@ def test_a_photo_uploaded_with_tuspy_is_found_held_by_the_engine(
     with LocalStore(paths, vault=make_vault()) as store:
         case_id = _ready_case(store, megabyte_photos[:1], "KYC-FIELD-5")
         [image] = store.list_images(case_id)
-        photo = store.paths.absolute(image.file_path)
+        plain = stored_bytes(store, image)  # what the office receives: the decrypted photo
     # Our own stream, closed here: given a path, tuspy opens the file and never closes it.
-    with photo.open("rb") as stream:
+    with io.BytesIO(plain) as stream:
         uploader = TusClient(f"{server.base_url}/v1/uploads",
                              headers={"Authorization": f"Bearer {TOKEN}"}).uploader(
             file_stream=stream, chunk_size=256 * 1024,

@@ -128,7 +128,8 @@ def _corners(image: QImage) -> list[str]:
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_a_png_is_turned_upright_exactly_as_qt_turns_a_jpeg(
         store: LocalStore, tmp_path: Path, orientation: int) -> None:
-    from kycdesk.persistence.thumbnails import decode_scaled, thumbnail_file
+    from kycdesk.persistence.thumbnails import decode_scaled
+    from tests.photo_files import stored_thumbnail
 
     app1 = exif_segment(lat=51.5, lon=-0.12, accuracy=None, taken="2026:11:20 09:00:00",
                         orientation=orientation)
@@ -147,5 +148,5 @@ def test_a_png_is_turned_upright_exactly_as_qt_turns_a_jpeg(
     assert _corners(shown) == _corners(expected)
     record = store.run(AddImage(store.run(CreateCase()), png))
     assert (record.width, record.height) == (expected.width(), expected.height())
-    thumb = QImage(str(thumbnail_file(store.paths.absolute(record.file_path))))
+    thumb = stored_thumbnail(store, store.paths.absolute(record.file_path))
     assert _corners(thumb) == _corners(expected)

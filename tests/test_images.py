@@ -26,6 +26,7 @@ from kycdesk.persistence.imagecheck import ImageLimits
 from kycdesk.persistence.store import LocalStore
 from kycdesk.persistence.thumbnails import thumbnail_file
 from tests import transitions
+from tests.photo_files import stored_bytes, stored_thumbnail
 from tests.vaults import make_vault
 
 
@@ -41,7 +42,8 @@ def test_import_copies_hashes_and_records_everything(store: LocalStore, jpeg: Pa
                             captured_at="2026-11-20T10:00:00Z"))
     stored = store.paths.absolute(image.file_path)
     assert image.file_path == f"cases/{case_id}/img_1.jpg"
-    assert stored.read_bytes() == jpeg.read_bytes()
+    assert stored_bytes(store, image) == jpeg.read_bytes()
+    assert not stored.read_bytes().startswith(b"\xff\xd8")  # encrypted on disk
     assert image.sha256 == hashlib.sha256(jpeg.read_bytes()).hexdigest()
     assert image.byte_size == jpeg.stat().st_size
     assert (image.mime, image.width, image.height) == ("image/jpeg", 800, 600)
@@ -184,7 +186,8 @@ def test_import_writes_a_thumbnail_and_delete_removes_it(store: LocalStore,
     image = store.run(AddImage(case_id, jpeg))
     thumb = thumbnail_file(store.paths.absolute(image.file_path))
     assert thumb.is_file()
-    small = QImage(str(thumb))
+    assert not thumb.read_bytes().startswith(b"\xff\xd8")  # encrypted like the photo
+    small = stored_thumbnail(store, store.paths.absolute(image.file_path))
     assert max(small.width(), small.height()) == 320
     store.run(DeleteImage(case_id, image.id))
     assert not thumb.exists()
@@ -196,7 +199,7 @@ def test_thumbnail_loader_rebuilds_a_missing_thumbnail(qtbot: object, store: Loc
     image = store.run(AddImage(case_id, jpeg))
     photo = store.paths.absolute(image.file_path)
     thumbnail_file(photo).unlink()
-    loader = ThumbnailLoader(store.paths, edge=100)
+    loader = ThumbnailLoader(store.paths, store.vault, edge=100)
     got: list[QImage] = []
     loader.thumbnailReady.connect(lambda _i, img: got.append(img))
     loader.request(image.id, image.file_path)
@@ -225,7 +228,7 @@ def test_slot_size_policy_stores_a_smaller_copy_that_is_the_evidence(
     case_id = store.run(CreateCase())
     image = store.run(AddImage(case_id, located, slot="site", max_pixels=3_000_000))
     stored = store.paths.absolute(image.file_path)
-    data = stored.read_bytes()
+    data = stored_bytes(store, image)
     assert image.width is not None and image.height is not None
     assert image.width * image.height <= 3_000_000
     assert abs(image.width / image.height - 4 / 3) < 0.01
@@ -245,7 +248,7 @@ def test_photos_within_the_slot_policy_and_document_slots_stay_byte_identical(
     small = store.run(AddImage(case_id, jpeg, slot="site", max_pixels=3_000_000))
     document = store.run(AddImage(case_id, jpeg, slot="id_front"))
     for image in (small, document):
-        assert store.paths.absolute(image.file_path).read_bytes() == jpeg.read_bytes()
+        assert stored_bytes(store, image) == jpeg.read_bytes()
 
 
 def _segment(marker: int, payload: bytes) -> bytes:
@@ -333,7 +336,7 @@ def test_a_rotated_photo_is_recorded_and_shown_upright(store: LocalStore, jpeg: 
     assert stored_w > stored_h  # the pixels are landscape
     image = store.run(AddImage(store.run(CreateCase()), rotated))
     assert (image.width, image.height) == (stored_h, stored_w)
-    thumb = QImage(str(thumbnail_file(store.paths.absolute(image.file_path))))
+    thumb = stored_thumbnail(store, store.paths.absolute(image.file_path))
     assert thumb.height() > thumb.width()
 
 

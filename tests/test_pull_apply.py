@@ -25,6 +25,7 @@ from kycdesk.persistence.commands import (
     SaveForm,
     SetActor,
 )
+from kycdesk.persistence.encrypted_files import photo_context, write_encrypted
 from kycdesk.persistence.store import LocalStore
 from tests import transitions
 from tests.pull_pages import Feed, assigned, form_change, new_case_id, photo, shipped_form
@@ -358,7 +359,7 @@ def test_handover_in_brings_the_case_with_answers_and_photos_to_fetch(
                                                                "id_front")
     target = paths.pulled_photo(case_id, shot["client_image_id"], "jpg")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(content)
+    write_encrypted(store.vault, target, photo_context(case_id), content)  # as fetched
     store.run(RecordFetchedPhoto(case_id, shot["client_image_id"], target))
     store.run(RecordFetchedPhoto(case_id, shot["client_image_id"], target))  # a retry
     (image,) = store.list_images(case_id)
@@ -650,14 +651,17 @@ def test_startup_recovery_settles_photos_fetched_when_the_crash_came(
     store.run(ApplyPull(feed.page(feed.change(
         "handover_in", case_id, revision=1, reference_number="KYC-R",
         form_id="individual_kyc", form_version="3", form={}, photos=[came, damaged, partial]))))
+    context = photo_context(case_id)  # pulled photos are encrypted as they arrive
     whole = paths.pulled_photo(case_id, came["client_image_id"], "jpg")
     whole.parent.mkdir(parents=True, exist_ok=True)
-    whole.write_bytes(content)
+    write_encrypted(store.vault, whole, context, content)
     wrong = paths.pulled_photo(case_id, damaged["client_image_id"], "jpg")
-    wrong.write_bytes(content[:-10] + b"0123456789")
+    write_encrypted(store.vault, wrong, context, content[:-10] + b"0123456789")
     paths.downloads_dir.mkdir(parents=True, exist_ok=True)
     resumable = paths.partial_download(case_id, partial["client_image_id"])
-    resumable.write_bytes(content[:1000])
+    with resumable.open("wb") as raw:  # cut short: no final chunk
+        store.vault.encrypting_writer(raw, context).write(content[:70_000])
+    kept = resumable.read_bytes()
     stale = paths.partial_download(new_case_id(), "0d9c4a4e-6c1e-4c0e-9a43-5b0d1d2d3e4f")
     stale.write_bytes(b"half a photo of a case that left")
 
@@ -669,7 +673,7 @@ def test_startup_recovery_settles_photos_fetched_when_the_crash_came(
     assert {p.client_image_id for p in store.photos_to_fetch()} == {
         damaged["client_image_id"], partial["client_image_id"]}
     assert not wrong.exists() and not stale.exists()
-    assert resumable.read_bytes() == content[:1000]
+    assert resumable.read_bytes() == kept
     assert report.recorded_downloads == [paths.relative(whole)]
     assert sorted(report.removed_temp_files) == sorted([paths.relative(wrong),
                                                         paths.relative(stale)])

@@ -152,7 +152,11 @@ def _doctor(paths: DataPaths, *extra: str) -> int:
 
 def test_doctor_exit_codes_follow_the_report(qapp: object, paths: DataPaths, jpeg: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    with LocalStore(paths, vault=make_vault()) as store:
+    from kycdesk.verifiers.interim import interim_vault
+
+    # The vault `kycdesk doctor` opens the folder with (until sign-in: issue 18): the
+    # photo is encrypted under it, and doctor hashes it by decrypting.
+    with LocalStore(paths, vault=interim_vault(paths)) as store:
         _, photo = _case_with_photo(store, jpeg)
     assert _doctor(paths) == 0
     assert "no problems" in capsys.readouterr().out
@@ -195,13 +199,13 @@ def test_an_interrupted_full_check_continues_where_it_stopped(store: LocalStore,
     full_check.BATCH = 2
     try:
         partial = full_check.run_full_check(
-            store.conn, store.paths, repair=False, verify_hashes=True,
+            store.conn, store.paths, store.vault, repair=False, verify_hashes=True,
             should_stop=one_batch_done)
         assert not partial.full_check and partial.cases_checked == 2
         state = full_check.load_state(store.paths)
         assert state is not None and state.after_case and state.finished_at is None
         rest = full_check.run_full_check(
-            store.conn, store.paths, repair=False, verify_hashes=True,
+            store.conn, store.paths, store.vault, repair=False, verify_hashes=True,
             progress=lambda done, total, _p: seen.append(done))
     finally:
         full_check.BATCH = old_batch
@@ -225,17 +229,33 @@ def test_a_million_findings_are_counted_not_listed(store: LocalStore, jpeg: Path
     assert state is not None and len(state.found["missing_files"]) == 2
 
 
-def test_startup_removes_captures_a_crash_left_and_keeps_the_folder_private(
-        store: LocalStore) -> None:
-    """captures/ holds only photos in flight (ID documents): after a crash nobody waits
-    for them, so startup removes them, and puts the folder back to owner-only."""
+def test_startup_keeps_complete_captures_removes_interrupted_ones_and_keeps_the_folder_private(
+        store: LocalStore, jpeg: Path) -> None:
+    """captures/ holds only photos in flight (ID documents), encrypted from their first
+    byte. After a crash: a capture that opens to its final chunk is a whole photo whose
+    import never happened, kept (encrypted) in lost+found/<case>/; one without its final
+    chunk was interrupted and is removed, as are an archive's scratch folder and anything
+    not ours; the folder is put back to owner-only."""
+    from kycdesk.persistence.captures import write_capture
+    from kycdesk.persistence.encrypted_files import CAPTURE_CONTEXT, read_decrypted
+
+    case_id = store.run(CreateCase())
     captures = store.paths.captures_dir
     captures.mkdir(mode=0o755)
     captures.chmod(0o755)
-    (captures / "capture_1.jpg").write_bytes(b"an ID photo")
+    complete = write_capture(store.vault, captures, case_id, jpeg.read_bytes())
+    interrupted = captures / f"{case_id}.{new_id()}.capture"
+    with interrupted.open("wb") as raw:  # the process died before the final chunk
+        store.vault.encrypting_writer(raw, CAPTURE_CONTEXT).write(jpeg.read_bytes())
+    (captures / "capture_1.jpg").write_bytes(b"an ID photo")  # not one of ours
     (captures / "import-x").mkdir()
     (captures / "import-x" / "photo.jpg").write_bytes(b"an archive's photo")
     report = store.recover()
+    kept = store.paths.lost_and_found / case_id / complete.name
     assert list(captures.iterdir()) == []
     assert captures.stat().st_mode & 0o777 == 0o700
-    assert report.removed_temp_files == ["captures/capture_1.jpg", "captures/import-x"]
+    assert report.moved_to_lost_and_found == [(store.paths.relative(complete),
+                                               store.paths.relative(kept))]
+    assert read_decrypted(store.vault, kept, CAPTURE_CONTEXT) == jpeg.read_bytes()
+    assert sorted(report.removed_temp_files) == sorted(
+        ["captures/capture_1.jpg", "captures/import-x", store.paths.relative(interrupted)])

@@ -24,6 +24,7 @@ from kycdesk_server.backoffice.review import Comment, DecisionRequest
 from kycdesk_server.backoffice.review_states import ReviewChange
 from tests import transitions
 from tests.fieldlink import LinkProfile, field_link
+from tests.photo_files import stored_bytes
 from tests.sync_support import (
     REPO_ROOT,
     TOKEN,
@@ -218,10 +219,6 @@ def _copy_case(source: Tablet, target: Tablet, case_id: str, tmp: Path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _held_case(server: ServerHandle, owner: Tablet, sources: list[Path]) -> str:
     """A case the owner captured and sent (two photos): it holds it."""
     from tests.sync_support import make_ready_cases
@@ -238,10 +235,11 @@ def _hand_over(server: ServerHandle, case_id: str, to: Tablet, *, force: bool) -
 
 
 def _photos_match(device: Tablet, case_id: str, expected: dict[str, str]) -> None:
-    """The device holds every photo of the case, each file's SHA-256 as the server's."""
+    """The device holds every photo of the case, each file's SHA-256 (of its decrypted
+    bytes) as the server's."""
     with LocalStore(device.paths, vault=make_vault()) as store:
         images = store.list_images(case_id)
-        files = {i.client_image_id: _sha(store.paths.absolute(i.file_path))
+        files = {i.client_image_id: hashlib.sha256(stored_bytes(store, i)).hexdigest()
                  for i in images if i.file_path}
     assert files == expected
 

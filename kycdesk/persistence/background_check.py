@@ -65,7 +65,7 @@ def start_full_check(paths: DataPaths, *, vault: Vault,
             return None
         try:
             report = run_full_check(
-                conn, paths, repair=False, verify_hashes=False,
+                conn, paths, vault, repair=False, verify_hashes=False,
                 progress=lambda done, total, _photos: control.report((done, total)),
                 should_stop=control.cancelled)
         except StoreError as exc:

@@ -91,13 +91,13 @@ class LocalStore(StoreReads):
 
     def recover(self) -> recovery.RecoveryReport:
         """Startup: repair what the operations in flight at a crash left (fast)."""
-        return recovery.run_recovery(self.conn, self.paths)
+        return recovery.run_recovery(self.conn, self.paths, self.vault)
 
     def check(self, *, repair: bool = True, verify_hashes: bool = True,
               full_integrity: bool = True, restart: bool = True,
               progress: full_check.Progress | None = None) -> recovery.RecoveryReport:
         """The full check (`kycdesk doctor`): everything, every photo hashed."""
-        return full_check.run_full_check(self.conn, self.paths, repair=repair,
+        return full_check.run_full_check(self.conn, self.paths, self.vault, repair=repair,
                                          verify_hashes=verify_hashes,
                                          full_integrity=full_integrity, restart=restart,
                                          progress=progress)

@@ -194,7 +194,7 @@ class PersistenceWriter(QObject):
         """Import thread (`submit` runs it there): copy, hash, fsync and check the photo,
         then queue its commit behind what is queued now — or deliver why it was refused."""
         try:
-            prepared = command.prepare(self._paths, self._image_limits)
+            prepared = command.prepare(self._paths, self._vault, self._image_limits)
         except StoreError as exc:
             log.info("photo %s not added: %s", command.source.name, exc)
             self._prepare_failed(done, exc)
