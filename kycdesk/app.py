@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # loaded after the window is up (see KycDeskApp._after_window
     from kycdesk.core.form_schema import FormDefinition
     from kycdesk.core.protocol import EnrolledDevice, Health
     from kycdesk.models.form_registry import FormRegistry
+    from kycdesk.sync.credentials import VerifierCredential
     from kycdesk.sync.worker import SyncController
     from kycdesk.views.case_editor import CaseEditor
     from kycdesk.views.settings_dialog import SettingsDialog
@@ -115,6 +116,9 @@ class KycDeskApp(QObject):
         self.settings = Settings()
         self._sync_options = sync_options or {}
         self.sync: SyncController | None = None
+        # The signed-in verifier's sealed sync token (set with the session at sign-in;
+        # None: only --token/KYCDESK_TOKEN or the dialog's token for this run).
+        self.kept_credential: VerifierCredential | None = None
         self._hears_application = False  # connected to the application's own signals
         self.window.sync_panel.settingsRequested.connect(self.open_settings)
         self._network: Any = None
@@ -399,7 +403,7 @@ class KycDeskApp(QObject):
         self.sync.start()
         url = self.settings.get(SERVER_URL)
         if url:
-            lookup = load_token(url)
+            lookup = load_token(kept=self.kept_credential)
             if lookup.token:
                 self.sync.configure(url, lookup.token, self.settings.get(CA_BUNDLE))
                 self.sync.request_sync()
@@ -459,14 +463,13 @@ class KycDeskApp(QObject):
 
     @Slot()
     def open_settings(self) -> SettingsDialog:
-        from kycdesk.sync.credentials import keyring_available, load_token
+        from kycdesk.sync.credentials import load_token
         from kycdesk.views.settings_dialog import SettingsDialog
 
         url = self.settings.get(SERVER_URL)
+        kept = load_token(kept=self.kept_credential).token if url else None
         dialog = SettingsDialog(self.settings, check_connection, self.window,
-                                enrol=enrol_with_code,
-                                token=(load_token(url).token or "") if url else "",
-                                keyring_ok=keyring_available())
+                                enrol=enrol_with_code, token=kept or "")
         dialog.saved.connect(self._settings_saved)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -474,12 +477,8 @@ class KycDeskApp(QObject):
 
     @Slot(str, str, str)
     def _settings_saved(self, url: str, token: str, ca_bundle: str) -> None:
-        from kycdesk.sync.credentials import keyring_available, save_token
-
-        if token and keyring_available():
-            problem = save_token(url, token)
-            if problem:
-                self.window.show_status(problem)
+        if token and self.kept_credential is not None:
+            self.kept_credential.save(token)
         self._tell_actor()  # the verifier's name may have changed
         if self.sync is not None:
             self.sync.configure(url, token, ca_bundle)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the store loads QtSql: imported when a command runs, not at
     from kycdesk.core.form_schema import FormDefinition
     from kycdesk.core.records import CaseSummary, ImageRecord
     from kycdesk.persistence.store import LocalStore
+    from kycdesk.security.vault import Vault
 
 
 
@@ -88,21 +89,31 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     document.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Results go to `out` (stdout); a refusal's sentence goes to stderr."""
+# Actions that read a file, not the data folder: no store, no lock, no sign-in.
+NO_STORE = frozenset({"mrz", "document"})
+
+
+def run_without_store(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    if args.case_command == "mrz":  # reads a file, not the data folder: takes no lock
+    if args.case_command == "mrz":
         from kycdesk.documents import mrz_command
 
         return mrz_command.run(args.file, args.json, out)
-    if args.case_command == "document":  # likewise
-        from kycdesk.documents import document_command
+    from kycdesk.documents import document_command
 
-        return document_command.run(args.file, args.json, out)
+    return document_command.run(args.file, args.json, out)
+
+
+def run(paths: DataPaths, vault: Vault, args: argparse.Namespace,
+        out: TextIO | None = None) -> int:
+    """Results go to `out` (stdout); a refusal's sentence goes to stderr. `paths` is the
+    signed-in verifier's store, `vault` their keys."""
+    out = out or sys.stdout
+    if args.case_command in NO_STORE:
+        return run_without_store(args, out)
     from kycdesk.core.errors import StoreError
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore
-    from kycdesk.verifiers.interim import interim_vault
 
     try:
         paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -117,7 +128,7 @@ def run(paths: DataPaths, args: argparse.Namespace, out: TextIO | None = None) -
         return ExitCode.STORE_UNUSABLE
     try:
         try:
-            store = LocalStore(paths, vault=interim_vault(paths))
+            store = LocalStore(paths, vault=vault)
         except StoreError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return ExitCode.STORE_UNUSABLE

@@ -12,13 +12,17 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from kycdesk import __version__, case_cli
+from kycdesk import __version__, case_cli, verifier_cli
 from kycdesk.core.clock import file_stamp
 from kycdesk.core.states import CaseStatus
 from kycdesk.exit_codes import ExitCode
 from kycdesk.logging_setup import configure as configure_logging
-from kycdesk.paths import DataPaths, resolve
+from kycdesk.paths import DataPaths, TabletPaths, resolve_tablet
+
+if TYPE_CHECKING:
+    from kycdesk.security.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,7 @@ def _common() -> argparse.ArgumentParser:
                              "env KYCDESK_DATA_DIR)")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="log debug detail to stderr")
+    verifier_cli.add_common_options(common)
     return common
 
 
@@ -80,13 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--server", help="server address (default: the app's setting, "
                                        "or KYCDESK_SERVER)")
     sync.add_argument("--token", help="device token (default: KYCDESK_TOKEN, then the "
-                                      "OS keyring)")
+                                      "one kept for the verifier)")
     sync.add_argument("--now", action="store_true",
                       help="also retry failed cases whose backoff has not expired")
     sync.add_argument("--ca-bundle", help="CA certificates to trust for the server (PEM)")
     enrol = sub.add_parser("enrol", parents=[common],
-                           help="enrol this device with a one-time code from the server's "
-                                "administrator (the credential goes to the OS keyring)")
+                           help="enrol the verifier's cases with a one-time code from the "
+                                "server's administrator (the credential is kept sealed "
+                                "under their PIN)")
     enrol.add_argument("--server", required=True, help="server address (https://…)")
     enrol.add_argument("--code", required=True,
                        help="the enrolment code (dashes, spaces and case do not matter)")
@@ -94,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "computer's name)")
     enrol.add_argument("--ca-bundle", help="CA certificates to trust for the server (PEM)")
     case_cli.add_parser(sub, common)
+    verifier_cli.add_parser(sub, common)
     return parser
 
 
@@ -114,9 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    paths = resolve(getattr(args, "data_dir", None))
-    configure_logging(paths.log_dir, verbose=getattr(args, "verbose", False))
-    log.info("kycdesk %s, data dir %s, command %s", __version__, paths.root, args.command)
+    tablet = resolve_tablet(getattr(args, "data_dir", None))
+    paths = tablet.legacy_store()  # the data root as a whole (about, the app's start)
+    configure_logging(tablet.log_dir, verbose=getattr(args, "verbose", False))
+    log.info("kycdesk %s, data dir %s, command %s", __version__, tablet.root, args.command)
     if args.version:
         from kycdesk.about import about_lines
 
@@ -136,16 +144,37 @@ def _main(argv: Sequence[str] | None) -> int:
 
         return run_app(paths)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # headless commands draw no window
+    if args.command == "user":
+        return verifier_cli.run(tablet, args)
+    if args.command == "case" and args.case_command in case_cli.NO_STORE:
+        return case_cli.run_without_store(args)
+    return _with_verifier(tablet, args)
+
+
+def _with_verifier(tablet: TabletPaths, args: argparse.Namespace) -> int:
+    """Every command that opens a store: the verifier's own, opened with their keys."""
+    if args.command == "doctor" and not tablet.registry_file.exists() \
+            and not tablet.legacy_store().database.exists():
+        print(f"kycdesk doctor — data folder {tablet.root}")
+        print("There is no kycdesk database in this folder yet: nothing to check.")
+        return ExitCode.OK
+    signed_in = verifier_cli.sign_in(tablet, args)
+    if isinstance(signed_in, int):
+        return signed_in
+    registry, session = signed_in
+    paths = session.paths
     if args.command == "doctor":
-        return _doctor(paths, move_aside=args.move_damaged_database_aside,
+        return _doctor(paths, session.vault, move_aside=args.move_damaged_database_aside,
                        restart=args.restart)
     if args.command == "demo-data":
-        return _demo_data(paths, args)
+        return _demo_data(paths, session.vault, args)
     if args.command == "sync":
+        from kycdesk.sync.credentials import VerifierCredential
         from kycdesk.sync.headless import run_headless_sync
 
         _app = _qt_app(gui=False)  # kept alive: QtSql wants an application
-        return run_headless_sync(paths, server=args.server, token=args.token,
+        return run_headless_sync(paths, session.vault, server=args.server, token=args.token,
+                                 kept=VerifierCredential(registry, session),
                                  ignore_backoff=args.now, ca_bundle=args.ca_bundle,
                                  until_done=args.until_done, deadline_s=args.deadline,
                                  parallel=max(1, args.parallel),
@@ -153,10 +182,11 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "enrol":
         from kycdesk.sync.enrolment import run_enrol
 
-        return run_enrol(args.server, args.code, name=args.name, ca_bundle=args.ca_bundle)
+        return run_enrol(args.server, args.code, registry=registry, session=session,
+                         name=args.name, ca_bundle=args.ca_bundle)
     if args.command == "case":
         _app = _qt_app(gui=False)  # kept alive: QtSql wants an application
-        return case_cli.run(paths, args)
+        return case_cli.run(paths, session.vault, args)
     raise AssertionError(args.command)
 
 
@@ -170,11 +200,11 @@ def _qt_app(gui: bool) -> object:
     return QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
 
 
-def _doctor(paths: DataPaths, *, move_aside: bool, restart: bool = False) -> int:
+def _doctor(paths: DataPaths, vault: Vault, *, move_aside: bool,
+            restart: bool = False) -> int:
     from kycdesk.core.errors import DatabaseCorruptError, StoreError
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore
-    from kycdesk.verifiers.interim import interim_vault
 
     app = _qt_app(gui=False)  # noqa: F841  (QLockFile/QtSql want an application)
     print(f"kycdesk doctor — data folder {paths.root}")
@@ -189,7 +219,7 @@ def _doctor(paths: DataPaths, *, move_aside: bool, restart: bool = False) -> int
         return ExitCode.STORE_UNUSABLE
     try:
         try:
-            store = LocalStore(paths, vault=interim_vault(paths))
+            store = LocalStore(paths, vault=vault)
         except DatabaseCorruptError as exc:
             print(f"DATABASE DAMAGED: {exc}")
             if move_aside:
@@ -254,12 +284,11 @@ def _move_database_aside(paths: DataPaths) -> int:
     return ExitCode.OK
 
 
-def _demo_data(paths: DataPaths, args: argparse.Namespace) -> int:
+def _demo_data(paths: DataPaths, vault: Vault, args: argparse.Namespace) -> int:
     from kycdesk.core.errors import StoreError
     from kycdesk.demo import generate
     from kycdesk.persistence.lock import DataDirLock
     from kycdesk.persistence.store import LocalStore
-    from kycdesk.verifiers.interim import interim_vault
 
     try:
         width, height = (int(v) for v in args.image_size.lower().split("x"))
@@ -274,7 +303,7 @@ def _demo_data(paths: DataPaths, args: argparse.Namespace) -> int:
     try:
         paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         with (DataDirLock(paths.lock_file),
-              LocalStore(paths, vault=interim_vault(paths)) as store):
+              LocalStore(paths, vault=vault) as store):
             result = generate(store, cases=args.cases, images_per_case=args.images_per_case,
                               status=args.status, seed=args.seed, image_size=(width, height),
                               progress=progress)

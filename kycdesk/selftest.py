@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from kycdesk.about import about_lines
 from kycdesk.paths import resolve, system_scratch_dir
 from kycdesk.persistence.commands import AddImage, AppendEdit, CreateCase, SaveForm
 from kycdesk.resources import resource_path
+from kycdesk.security.vault import Vault
 
 Check = Callable[[], str]
 
@@ -45,12 +47,21 @@ def _forms() -> str:
            f"{len(latest.fields())} fields"
 
 
+@cache
+def _throwaway_vault() -> Vault:
+    """The self-test's store is a throwaway in the system temp folder holding made-up
+    data: a random key for this run, no verifier, no PIN."""
+    from kycdesk.security.keys import DataKey, UnlockedKeys
+
+    key = DataKey.create()
+    return Vault(UnlockedKeys("self-test", key, {key.key_id: key}))
+
+
 def _store_round_trip(folder: Path) -> str:
     from kycdesk.persistence.store import LocalStore
-    from kycdesk.verifiers.interim import interim_vault
 
     paths = resolve(folder)
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=_throwaway_vault()) as store:
         case_id = store.run(CreateCase(reference_number="SELF-TEST"))
         store.run(AppendEdit(case_id, "applicant.first_name", "Self"))
         store.run(SaveForm(case_id, {"applicant.first_name": "Self"}))
@@ -63,11 +74,10 @@ def _store_round_trip(folder: Path) -> str:
 
 def _photo_import(folder: Path) -> str:
     from kycdesk.persistence.store import LocalStore
-    from kycdesk.verifiers.interim import interim_vault
 
     sample = resource_path("sample", "sample.jpg")
     paths = resolve(folder)
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=_throwaway_vault()) as store:
         case_id = store.list_cases(limit=1)[0].id
         image = store.run(AddImage(case_id, sample, slot="id_front"))
         if not store.paths.absolute(image.file_path).is_file():
@@ -78,12 +88,11 @@ def _photo_import(folder: Path) -> str:
 
 def _recovery(folder: Path) -> str:
     from kycdesk.persistence.store import LocalStore
-    from kycdesk.verifiers.interim import interim_vault
 
     paths = resolve(folder)
     case_dir = next(paths.cases_dir.iterdir())
     (case_dir / ".img_00000000-0000-4000-8000-000000000000.tmp").write_bytes(b"x")
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=_throwaway_vault()) as store:
         report = store.check()
     if report.has_problems or report.removed_temp_files == []:
         raise RuntimeError("; ".join(report.lines()))

@@ -259,14 +259,16 @@ def noisy_jpeg(path: Path, size: tuple[int, int], *, opacity: float = 0.25,
 
 
 def sync_killing_repeatedly(cmd: list[str], env: dict[str, str], rng: random.Random,
-                            kills: int, after_kill: Callable[[], None]) -> int:
+                            kills: int, after_kill: Callable[[], None],
+                            stdin: Path | None = None) -> int:
     """Run `cmd` (a `kycdesk sync --once`) again and again, SIGKILLing it 1-3 s in, until
     `kills` kills are done or a run completes with exit 0; `after_kill` looks at the store
-    after each kill. Returns the kills done."""
+    after each kill. `stdin`: a file each run reads (the PIN). Returns the kills done."""
     done = 0
     while done < kills:
-        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   env=env)
+        with (stdin or Path(os.devnull)).open("rb") as given:
+            process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, stdin=given, env=env)
         try:
             code = process.wait(timeout=rng.uniform(1.0, 3.0))
         except subprocess.TimeoutExpired:

@@ -10,21 +10,25 @@ from pathlib import Path
 
 import pytest
 
-from kycdesk.cli import main as cli_main
 from kycdesk.core.states import CaseStatus, Change
-from kycdesk.paths import DataPaths, resolve
+from kycdesk.paths import DataPaths
 from kycdesk.persistence.commands import SaveForm, Transition
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.store import LocalStore
-from kycdesk.verifiers.interim import interim_vault  # the key the command line used
 from tests.exif_builder import with_exif
+from tests.tablets import (
+    main_signed_in,
+    make_tablet,
+    vault_for,
+    verifier_paths,  # noqa: F401  (the `paths` fixture)
+)
 
 Capture = pytest.CaptureFixture[str]
 
 
 def case(paths: DataPaths, capsys: Capture, *argv: str) -> tuple[int, str, str]:
     capsys.readouterr()
-    code = cli_main(["case", *argv, "--data-dir", str(paths.root)])
+    code = main_signed_in(["case", *argv], paths)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -45,7 +49,7 @@ def test_new_prints_the_id_and_the_case_is_a_draft(qapp: object, paths: DataPath
     code, out, _ = case(paths, capsys, "new", "--reference", "KYC-CLI-1")
     assert code == 0
     case_id = out.strip()
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         record = store.load_case(case_id)
         assert record.status == CaseStatus.DRAFT
         assert record.reference_number == "KYC-CLI-1"
@@ -98,7 +102,7 @@ def test_show_gives_the_displayed_size_location_and_time_source(
 def test_list_filters_by_view_and_discard_removes_the_draft(
         qapp: object, paths: DataPaths, jpeg: Path, capsys: Capture) -> None:
     draft, ready = new_case(paths, capsys), new_case(paths, capsys)
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         store.run(Transition(ready, Change.SUBMIT))
     listed = json.loads(case(paths, capsys, "list", "--json")[1])
     assert {c["id"] for c in listed} == {draft, ready}
@@ -119,7 +123,7 @@ def test_list_filters_by_view_and_discard_removes_the_draft(
 
 def _filled_case(paths: DataPaths, capsys: Capture, image_dir: Path) -> str:
     case_id = new_case(paths, capsys)
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         form = {"applicant.first_name": "Mwajuma", "applicant.last_name": "Okonkwo-Haddad",
                 "address.city": "Mombasa"}
         store.run(SaveForm(case_id, form, None, "Mwajuma Okonkwo-Haddad"))
@@ -137,7 +141,7 @@ def test_export_then_import_on_another_device_is_the_same_case(
     assert code == 0 and "2 photo(s)" in out
     before = json.loads(case(paths, capsys, "show", case_id, "--json")[1])
 
-    other = resolve(tmp_path / "other-device")
+    other = make_tablet(tmp_path / "other-device").paths
     code, out, _ = case(other, capsys, "import", str(archive))
     assert code == 0, out
     after = json.loads(case(other, capsys, "show", case_id, "--json")[1])
@@ -149,7 +153,7 @@ def test_export_then_import_on_another_device_is_the_same_case(
         [{k: p[k] for k in facts} for p in before["photos"]]
     listed = json.loads(case(other, capsys, "list", "--json")[1])
     assert listed[0]["applicant_name"] == "Mwajuma Okonkwo-Haddad"
-    with LocalStore(other, vault=interim_vault(other)) as store:
+    with LocalStore(other, vault=vault_for(other)) as store:
         assert store.check().has_problems is False
     # The archive's photos (ID documents) were unpacked in the data folder, not the
     # system's temp folder, and are gone once imported.
@@ -167,7 +171,7 @@ def test_import_never_overwrites_a_newer_local_revision(
     case_id = _filled_case(paths, capsys, image_dir)
     archive = tmp_path / "case.zip"
     assert case(paths, capsys, "export", case_id, "-o", str(archive))[0] == 0
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         store.run(SaveForm(case_id, {"applicant.first_name": "Newer"}, None, None))
     code, _, err = case(paths, capsys, "import", str(archive))
     assert code == 1 and "not imported" in err
@@ -210,7 +214,7 @@ def test_a_damaged_archive_imports_nothing(qapp: object, paths: DataPaths, image
             "manifest.json": edited,
             "manifest.sha256": hashlib.sha256(edited).hexdigest().encode()})
         expected = "unexpected file name"
-    other = resolve(tmp_path / "other-device")
+    other = make_tablet(tmp_path / "other-device").paths
     code, _, err = case(other, capsys, "import", str(bad))
     assert code == 1 and expected in err and "nothing was imported" in err
     assert json.loads(case(other, capsys, "list", "--json")[1]) == []

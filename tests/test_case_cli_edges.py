@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from kycdesk.paths import DataPaths, resolve
+from kycdesk.paths import DataPaths
+from tests.tablets import (
+    TEST_PIN,
+    make_tablet,
+    signed_in_args,
+    verifier_paths,  # noqa: F401  (the `paths` fixture)
+)
 from tests.test_case_cli import Capture, _filled_case, case, new_case
 
 
@@ -25,8 +31,9 @@ def _closed_pipe_run(paths: DataPaths, *argv: str) -> subprocess.CompletedProces
     os.close(read_end)
     try:
         return subprocess.run(
-            [sys.executable, "-m", "kycdesk", "case", *argv, "--data-dir", str(paths.root)],
-            stdout=write_end, stderr=subprocess.PIPE, timeout=60, check=False,
+            [sys.executable, "-m", "kycdesk", "case", *argv, *signed_in_args(paths)],
+            input=f"{TEST_PIN}\n".encode(), stdout=write_end, stderr=subprocess.PIPE,
+            timeout=60, check=False,
             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     finally:
         os.close(write_end)
@@ -94,7 +101,7 @@ def test_an_archive_with_entries_pointing_outside_is_refused_whole(
     with zipfile.ZipFile(bad, "a") as opened, \
             duplicate if entry == "manifest.json" else nullcontext():
         opened.writestr(entry, b"extra")
-    other = resolve(tmp_path / "other-device")
+    other = make_tablet(tmp_path / "other-device").paths
     code, _, err = case(other, capsys, "import", str(bad))
     assert code == 1 and words in err and "nothing was imported" in err
     assert json.loads(case(other, capsys, "list", "--json")[1]) == []

@@ -14,8 +14,11 @@ from kycdesk.persistence.commands import AppendEdit, ApplyPull, CreateCase, Save
 from kycdesk.persistence.store import LocalStore
 from tests import transitions
 from tests.pull_pages import Feed, assigned, new_case_id
+from tests.tablets import (
+    vault_for,
+    verifier_paths,  # noqa: F401  (the `paths` fixture)
+)
 from tests.test_case_cli import case
-from tests.vaults import make_vault
 
 Capture = pytest.CaptureFixture[str]
 
@@ -28,7 +31,7 @@ def test_assigned_and_returned_cases_from_the_command_line(
         qapp: object, paths: DataPaths, capsys: Capture) -> None:
     feed = Feed()
     soon, later, returned = new_case_id(), new_case_id(), None
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         returned = store.run(CreateCase(reference_number="KYC-R"))
         store.run(SaveForm(returned, {"applicant.first_name": "Ruth"}))
         transitions.submit(store, returned)
@@ -86,7 +89,7 @@ def test_new_cases_use_the_newest_pushed_form_and_drafts_keep_theirs(
     assert code == 0
     before = json.loads(out)["id"]
     feed = Feed()
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         old_version = store.load_case(before).form_version
         pushed = {**shipped_form(), "version": "9", "title": "Pushed by the office"}
         store.run(ApplyPull(feed.page(form_change(feed, pushed))))

@@ -14,16 +14,29 @@ from kycdesk.cli import main as cli_main
 from kycdesk.core.states import CaseStatus
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.store import LocalStore
-from kycdesk.verifiers.interim import interim_vault  # the key the command line used
+from tests.tablets import SignedTablet, make_tablet, pin_on_stdin, vault_for
 
 
-def test_demo_data_creates_realistic_cases_with_photos(qapp: object, paths: DataPaths,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli_main(["demo-data", "--data-dir", str(paths.root), "--cases", "10",
+@pytest.fixture
+def tablet(tmp_path: Path) -> SignedTablet:
+    return make_tablet(tmp_path / "data")
+
+
+@pytest.fixture
+def paths(tablet: SignedTablet) -> DataPaths:
+    """The signed-in verifier's store: the one the commands below open."""
+    return tablet.paths
+
+
+def test_demo_data_creates_realistic_cases_with_photos(
+        qapp: object, paths: DataPaths, tablet: SignedTablet, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    pin_on_stdin(monkeypatch)
+    code = cli_main(["demo-data", *tablet.cli_args(), "--cases", "10",
                      "--images-per-case", "2", "--status", "mixed", "--image-size", "320x240"])
     assert code == 0
     assert "created 10 cases with 20 photos" in capsys.readouterr().out
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         cases = store.list_cases(limit=50)
         assert len(cases) == 10
         assert {c.status for c in cases} == {s.value for s in CaseStatus}
@@ -34,11 +47,13 @@ def test_demo_data_creates_realistic_cases_with_photos(qapp: object, paths: Data
         images = store.list_images(cases[0].id)
         assert len(images) == 2 and all(i.width == 320 for i in images)
         assert store.check().has_problems is False
-    assert cli_main(["doctor", "--data-dir", str(paths.root)]) == 0
+    pin_on_stdin(monkeypatch)
+    assert cli_main(["doctor", *tablet.cli_args()]) == 0
 
 
 def test_demo_data_fills_the_newest_form_completely_with_a_signature(
-        qapp: object, paths: DataPaths, capsys: pytest.CaptureFixture[str]) -> None:
+        qapp: object, paths: DataPaths, tablet: SignedTablet, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """Demo cases are what a verifier would submit today: the newest form version, every
     required answer, the applicant's signature (strokes + the PNG its digest names)."""
     import base64
@@ -49,11 +64,12 @@ def test_demo_data_fills_the_newest_form_completely_with_a_signature(
     from kycdesk.models.form_registry import FormRegistry
 
     newest = FormRegistry.load().latest("individual_kyc")
-    assert cli_main(["demo-data", "--data-dir", str(paths.root), "--cases", "12",
+    pin_on_stdin(monkeypatch)
+    assert cli_main(["demo-data", *tablet.cli_args(), "--cases", "12",
                      "--images-per-case", "5", "--status", "mixed",
                      "--image-size", "320x240"]) == 0
     capsys.readouterr()
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         for listed in store.list_cases(limit=50):
             case = store.load_case(listed.id)
             assert (case.form_id, case.form_version) == ("individual_kyc", newest.version)
@@ -68,9 +84,11 @@ def test_demo_data_fills_the_newest_form_completely_with_a_signature(
             assert hashlib.sha256(png).hexdigest() == signature["png_sha256"]
 
 
-def test_demo_data_with_bad_size_says_so(qapp: object, paths: DataPaths,
+def test_demo_data_with_bad_size_says_so(qapp: object, tablet: SignedTablet,
+                                         monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli_main(["demo-data", "--data-dir", str(paths.root), "--image-size", "big"]) == 1
+    pin_on_stdin(monkeypatch)
+    assert cli_main(["demo-data", *tablet.cli_args(), "--image-size", "big"]) == 1
     assert "--image-size" in capsys.readouterr().out
 
 

@@ -42,7 +42,13 @@ from tests.sync_support import (
     noisy_jpeg,
     sync_killing_repeatedly,
 )
-from tests.vaults import make_vault
+from tests.tablets import (
+    TEST_PIN,
+    pin_file,
+    signed_in_args,
+    vault_for,
+    verifier_paths,  # noqa: F401  (the `paths` fixture)
+)
 
 DEVICE = "device-field-1"
 FAST = Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0.0, after_progress_s=(0.0, 0.1))
@@ -75,7 +81,7 @@ def _port(server: ServerHandle) -> int:
 
 def _run(paths: DataPaths, url: str, *, stall_s: float = 30.0, deadline_s: float = 60.0,
          progress: list[CaseProgress] | None = None) -> RunResult:
-    with (standalone_sync_store(paths, vault=make_vault()) as store,
+    with (standalone_sync_store(paths, vault=vault_for(paths)) as store,
           SyncClient(url, TOKEN, device_id=DEVICE, stall_s=stall_s,
                      request_deadline_s=deadline_s) as client):
         engine = SyncEngine(store, client, device_id=DEVICE, backoff=FAST, policy=QUICK,
@@ -89,7 +95,7 @@ def _photo_bytes(store: LocalStore, case_ids: list[str]) -> int:
 
 def test_five_megabyte_photos_finish_through_a_link_reset_every_five_seconds(
         paths: DataPaths, server: ServerHandle, megabyte_photos: list[Path]) -> None:
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         case_id = _ready_case(store, megabyte_photos, "KYC-FIELD-1")
         photo_bytes = _photo_bytes(store, [case_id])
     profile = LinkProfile(rate_bps=100_000, latency_s=0.05, reset_every_s=5.0)
@@ -104,13 +110,13 @@ def test_five_megabyte_photos_finish_through_a_link_reset_every_five_seconds(
     # Every byte that reached the server was kept: the server received the photos about
     # once (plus HTTP headers), not once per cut.
     assert received <= 1.15 * photo_bytes, (received, photo_bytes)
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         assert_server_holds_exactly(server, store, [case_id])
 
 
 def test_a_stalled_link_is_dropped_and_the_upload_resumes(
         paths: DataPaths, server: ServerHandle, megabyte_photos: list[Path]) -> None:
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         case_id = _ready_case(store, megabyte_photos[:1], "KYC-FIELD-2")
     profile = LinkProfile(rate_bps=400_000, latency_s=0.02, stalls=[(1.0, 6.0)])
     progress: list[CaseProgress] = []
@@ -119,7 +125,7 @@ def test_a_stalled_link_is_dropped_and_the_upload_resumes(
         if case_id not in result.synced:
             result = _run(paths, link.url, stall_s=2.0, progress=progress)
     assert case_id in result.synced, result.failed
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         assert_server_holds_exactly(server, store, [case_id])
 
 
@@ -198,13 +204,13 @@ def test_a_reply_trickled_one_byte_a_second_cannot_hold_a_request() -> None:
 
 def test_a_captive_portal_is_a_transient_failure_then_sync_goes_on(
         paths: DataPaths, server: ServerHandle, megabyte_photos: list[Path]) -> None:
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         case_id = _ready_case(store, megabyte_photos[:1], "KYC-FIELD-3")
     profile = LinkProfile(rate_bps=2_000_000, latency_s=0.01, portal=(0.0, 3600.0))
     with field_link(_port(server), profile) as link:
         portal = _run(paths, link.url)
     assert case_id in portal.failed and "not the kycdesk server" in portal.failed[case_id]
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         assert store.load_case(case_id).status == "FAILED"
         assert not any(i.synced for i in store.list_images(case_id))
     with field_link(_port(server), LinkProfile(rate_bps=2_000_000, latency_s=0.01)) as link:
@@ -213,7 +219,7 @@ def test_a_captive_portal_is_a_transient_failure_then_sync_goes_on(
 
 def test_progress_reaches_the_listener_at_most_about_ten_times_a_second(
         paths: DataPaths, server: ServerHandle, megabyte_photos: list[Path]) -> None:
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         case_id = _ready_case(store, megabyte_photos[:3], "KYC-FIELD-4")
     progress: list[CaseProgress] = []
     profile = LinkProfile(rate_bps=1_500_000, latency_s=0.01)
@@ -234,7 +240,7 @@ def test_a_photo_uploaded_with_tuspy_is_found_held_by_the_engine(
     the app's engine then finds it held, uploads nothing and submits the case."""
     from tusclient.client import TusClient
 
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         case_id = _ready_case(store, megabyte_photos[:1], "KYC-FIELD-5")
         [image] = store.list_images(case_id)
         plain = stored_bytes(store, image)  # what the office receives: the decrypted photo
@@ -248,7 +254,7 @@ def test_a_photo_uploaded_with_tuspy_is_found_held_by_the_engine(
         uploader.upload()
     result = _run(paths, server.base_url)
     assert result.synced == [case_id] and result.uploaded_images == 0
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         assert_server_holds_exactly(server, store, [case_id])
 
 
@@ -268,7 +274,7 @@ def test_sigkill_mid_upload_resumes_from_the_persisted_offset(
     """`kycdesk sync` killed at random moments while photos are on the wire (10 kills):
     each restart continues from the offsets it persisted; the end is every case SYNCED,
     nothing twice on the server, and about one copy of the photos sent over the link."""
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         ids = [_ready_case(store, megabyte_photos[:3], f"KYC-KILL-{n}") for n in range(2)]
         photo_bytes = _photo_bytes(store, ids)
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
@@ -277,17 +283,18 @@ def test_sigkill_mid_upload_resumes_from_the_persisted_offset(
     profile = LinkProfile(rate_bps=400_000, latency_s=0.03)
     with field_link(_port(kill_server), profile) as link:
         args = [sys.executable, "-m", "kycdesk", "sync", "--once", "--now",
-                "--data-dir", str(paths.root), "--server", link.url, "--token", TOKEN]
+                *signed_in_args(paths), "--server", link.url, "--token", TOKEN]
 
         def note_offsets() -> None:
             nonlocal resumed_from
-            with LocalStore(paths, vault=make_vault()) as store:
+            with LocalStore(paths, vault=vault_for(paths)) as store:
                 resumed_from = max([resumed_from, *(
                     i.upload_offset for c in ids for i in store.list_images(c))])
 
-        kills = sync_killing_repeatedly(args, env, rng, 10, note_offsets)
+        kills = sync_killing_repeatedly(args, env, rng, 10, note_offsets,
+                                        stdin=pin_file(paths))
         final = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180,
-                               check=False)
+                               input=f"{TEST_PIN}\n", check=False)
         received = link.bytes_to_server
     assert final.returncode == 0, final.stdout + final.stderr
     assert kills >= 5
@@ -299,7 +306,7 @@ def test_sigkill_mid_upload_resumes_from_the_persisted_offset(
     uploads = kill_server.state()["uploads"]
     assert uploads <= len(ids) * 3 + 3, uploads
     assert received <= 1.5 * photo_bytes, (received, photo_bytes)
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         assert_server_holds_exactly(kill_server, store, ids)
 
 

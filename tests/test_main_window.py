@@ -371,40 +371,26 @@ def test_a_background_bug_is_said_once_and_no_worker_thread_outlives_the_desk(
     qtbot.waitUntil(lambda: not set(os_thread_names()) & set(lanes))
 
 
-class _MemoryKeyring:
-    """An OS key store for the test (keyring's backend interface, kept in a dict)."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-
-def test_the_app_keeps_the_dialogs_token_in_the_keyring_never_in_the_settings(
-        qtbot: QtBot, desk: KycDeskApp, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The settings dialog never touches the key store: the app hands it the kept token
-    and keeps the one it saves (sync.credentials)."""
-    import keyring
-
+def test_the_app_keeps_the_dialogs_token_sealed_for_the_verifier_never_in_the_settings(
+        qtbot: QtBot, desk: KycDeskApp, tmp_path: Path) -> None:
+    """The settings dialog never touches the kept token: the app hands it the one the
+    signed-in verifier keeps and keeps the one it saves, sealed (sync.credentials)."""
+    from kycdesk.paths import resolve_tablet
     from kycdesk.settings import SCHEMA, SERVER_URL
-    from kycdesk.sync.credentials import KEYRING_SERVICE
+    from kycdesk.sync.credentials import VerifierCredential
+    from kycdesk.verifiers.registry import Registry
 
-    store = _MemoryKeyring()
-    store.passwords[(KEYRING_SERVICE, "https://127.0.0.1:1")] = "kyd_kept"
-    monkeypatch.setattr(keyring, "get_keyring", lambda: store)
-    monkeypatch.setattr(keyring, "get_password", store.get_password)
-    monkeypatch.setattr(keyring, "set_password", store.set_password)
+    tablet = resolve_tablet(tmp_path / "tablet")
+    registry = Registry.open(tablet)
+    session = registry.add("Amina", "a long enough passphrase")
+    registry.set_credential(session, "kyd_kept_0123456789abcdef")
+    desk.kept_credential = VerifierCredential(registry, session)
     desk.settings.set(SERVER_URL, "https://127.0.0.1:1")  # nothing listens
     dialog = desk.open_settings()
-    assert dialog.token.text() == "kyd_kept" and not dialog.keyring_note.isVisibleTo(dialog)
-    dialog.token.setText("kyd_new")
+    assert dialog.token.text() == "kyd_kept_0123456789abcdef"
+    dialog.token.setText("kyd_new_0123456789abcdef")
     with qtbot.waitSignal(dialog.saved):
         dialog.save()
-    assert store.passwords[(KEYRING_SERVICE, "https://127.0.0.1:1")] == "kyd_new"
+    assert registry.credential(session) == "kyd_new_0123456789abcdef"
+    assert b"kyd_new" not in tablet.registry_file.read_bytes()
     assert "kyd_new" not in str([desk.settings.get(setting) for setting in SCHEMA])

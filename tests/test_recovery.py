@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from kycdesk.cli import main as cli_main
 from kycdesk.core.ids import new_id
 from kycdesk.paths import DataPaths
 from kycdesk.persistence import events, intents
 from kycdesk.persistence.commands import AddImage, CreateCase
 from kycdesk.persistence.store import LocalStore
-from tests.vaults import make_vault
+from tests.tablets import main_signed_in, make_tablet, vault_for
 
 
 def _case_with_photo(store: LocalStore, jpeg: Path) -> tuple[str, Path]:
@@ -147,16 +146,13 @@ def test_unexpected_folder_is_left_alone(store: LocalStore) -> None:
 
 
 def _doctor(paths: DataPaths, *extra: str) -> int:
-    return cli_main(["doctor", "--data-dir", str(paths.root), *extra])
+    return main_signed_in(["doctor", *extra], paths)
 
 
-def test_doctor_exit_codes_follow_the_report(qapp: object, paths: DataPaths, jpeg: Path,
+def test_doctor_exit_codes_follow_the_report(qapp: object, tmp_path: Path, jpeg: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    from kycdesk.verifiers.interim import interim_vault
-
-    # The vault `kycdesk doctor` opens the folder with (until sign-in: issue 18): the
-    # photo is encrypted under it, and doctor hashes it by decrypting.
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    paths = make_tablet(tmp_path / "tablet").paths  # doctor checks a verifier's store
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         _, photo = _case_with_photo(store, jpeg)
     assert _doctor(paths) == 0
     assert "no problems" in capsys.readouterr().out
@@ -166,8 +162,8 @@ def test_doctor_exit_codes_follow_the_report(qapp: object, paths: DataPaths, jpe
 
 
 def test_doctor_explains_a_corrupt_database_and_keeps_it(
-        qapp: object, paths: DataPaths, capsys: pytest.CaptureFixture[str]) -> None:
-    paths.root.mkdir(parents=True)
+        qapp: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = make_tablet(tmp_path / "tablet").paths
     garbage = b"this used to be a database" * 300
     paths.database.write_bytes(garbage)
     assert _doctor(paths) == 2
@@ -177,8 +173,8 @@ def test_doctor_explains_a_corrupt_database_and_keeps_it(
     assert _doctor(paths, "--move-damaged-database-aside") == 0
     moved = list(paths.root.glob("kycdesk.sqlite3.damaged-*"))
     assert [p.read_bytes() for p in moved] == [garbage]
-    with LocalStore(paths,
-                    vault=make_vault()) as fresh:  # the next start gets a working, empty store
+    # the next start gets a working, empty store
+    with LocalStore(paths, vault=vault_for(paths)) as fresh:
         assert fresh.list_cases() == []
         fresh.run(CreateCase(case_id=new_id()))
 

@@ -36,7 +36,12 @@ from tests.sync_support import (
     assert_server_holds_exactly,
     noisy_jpeg,
 )
-from tests.vaults import make_vault
+from tests.tablets import (
+    pin_file,
+    signed_in_args,
+    vault_for,
+    verifier_paths,  # noqa: F401  (the `paths` fixture)
+)
 
 DEVICE = "device-deadline-1"
 FIRST_REQUEST = 512 * 1024  # UploadPolicy.first_chunk: the first PATCH's body
@@ -52,7 +57,7 @@ def photo(qapp: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _ready_case(paths: DataPaths, photo: Path) -> tuple[str, int]:
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         case_id: str = store.run(CreateCase(reference_number="KYC-DEADLINE",
                                             form_id="individual_kyc", form_version="2"))
         store.run(SaveForm(case_id, {"applicant.first_name": "Dead",
@@ -80,11 +85,13 @@ def test_the_runs_deadline_cuts_a_trickled_reply_and_the_upload_resumes_after(
     case_id, size = _ready_case(paths, photo)
     deadline_s = 12.0
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
-    with field_link(_port(server), replace(TRICKLE)) as link:
+    with field_link(_port(server), replace(TRICKLE)) as link, \
+            pin_file(paths).open("rb") as pin:
         process = subprocess.Popen(
             [sys.executable, "-m", "kycdesk", "sync", "--until-done",
-             "--deadline", str(deadline_s), "--data-dir", str(paths.root),
+             "--deadline", str(deadline_s), *signed_in_args(paths),
              "--server", link.url, "--token", TOKEN],
+            stdin=pin,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         assert process.stdout is not None
         # The first progress line comes within milliseconds of the run's start (its
@@ -106,7 +113,7 @@ def test_the_runs_deadline_cuts_a_trickled_reply_and_the_upload_resumes_after(
         assert link.bytes_to_client_trickled > 0, "no reply trickled: nothing was tested"
         assert "The deadline passed while sending" in output, output
         assert "Traceback" not in output, output
-        with standalone_sync_store(paths, vault=make_vault()) as store:
+        with standalone_sync_store(paths, vault=vault_for(paths)) as store:
             case = store.load_sync_case(case_id)
         assert case.status == CaseStatus.READY.value  # due again, not failed
         assert case.sync_attempts == 0
@@ -119,13 +126,13 @@ def test_the_runs_deadline_cuts_a_trickled_reply_and_the_upload_resumes_after(
         delivered = link.bytes_to_server - before
     assert result.synced == [case_id], result
     assert delivered <= size - FIRST_REQUEST + 20_000, (delivered, size)
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         assert_server_holds_exactly(server, store, [case_id])
 
 
 def _run(paths: DataPaths, url: str, *, client_ready: Callable[[SyncClient], None] | None
          = None, on_progress: Callable[[CaseProgress], None] | None = None) -> RunResult:
-    with (standalone_sync_store(paths, vault=make_vault()) as store,
+    with (standalone_sync_store(paths, vault=vault_for(paths)) as store,
           SyncClient(url, TOKEN, device_id=DEVICE) as client):
         if client_ready is not None:
             client_ready(client)

@@ -12,11 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kycdesk.cli import main as cli_main
 from kycdesk.paths import DataPaths
 from kycdesk.persistence.store import LocalStore
 from tests.sync_support import REPO_ROOT, TOKEN, make_ready_cases, photo_sources, start_server
-from tests.vaults import make_vault
+from tests.tablets import (
+    main_signed_in,
+    vault_for,
+    verifier_paths,  # noqa: F401  (the `paths` fixture)
+)
 
 
 def _server_cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -29,11 +32,10 @@ def _server_cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def archive(qapp: object, paths: DataPaths, tmp_path: Path) -> tuple[str, Path]:
     """A READY case with two photos, exported by the app's own command."""
     sources = photo_sources(tmp_path / "sources", count=2, size=(800, 600))
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=2)
     target = tmp_path / "case.zip"
-    assert cli_main(["case", "export", case_id, "-o", str(target),
-                     "--data-dir", str(paths.root)]) == 0
+    assert main_signed_in(["case", "export", case_id, "-o", str(target)], paths) == 0
     return case_id, target
 
 
@@ -96,17 +98,20 @@ def test_a_damaged_or_unsubmitted_archive_stores_nothing(
         assert db.execute("SELECT count(*) FROM case_owners").fetchone() == (0,)
     from kycdesk.persistence.commands import CreateCase
 
-    with LocalStore(resolve_paths(path), vault=make_vault()) as store:
+    with LocalStore(resolve_paths(path), vault=vault_for(resolve_paths(path))) as store:
         draft = store.run(CreateCase(reference_number="DRAFT-1"))
     exported = tmp_path / "draft.zip"
-    assert cli_main(["case", "export", draft, "-o", str(exported),
-                     "--data-dir", str(resolve_paths(path).root)]) == 0
+    assert main_signed_in(["case", "export", draft, "-o", str(exported)],
+                          resolve_paths(path)) == 0
     refused = _server_cli(data_dir, "ingest", str(exported))
     assert refused.returncode == 1 and "was not submitted" in refused.stdout
 
 
 def resolve_paths(archive: Path) -> DataPaths:
-    """The app's data folder the fixture exported from (beside the archive)."""
-    from kycdesk.paths import resolve
+    """The verifier's store the fixture exported from (its tablet beside the archive)."""
+    from kycdesk.paths import resolve_tablet
+    from kycdesk.verifiers.registry import Registry
 
-    return resolve(archive.parent / "data")
+    tablet = resolve_tablet(archive.parent / "data")
+    [verifier] = Registry.open(tablet).verifiers()
+    return tablet.store(verifier.verifier_id)

@@ -34,8 +34,8 @@ from tests.sync_support import (
     photo_sources,
     start_server,
 )
+from tests.tablets import TEST_PIN, signed_in_args, vault_for
 from tests.two_way_support import ANNA, IP, SUE, Tablet, office, tablet
-from tests.vaults import make_vault
 
 TOKEN_B = "test-device-token-b"
 
@@ -73,7 +73,7 @@ def _decide(server: ServerHandle, case_id: str, revision: int, decision: ReviewC
 
 def _capture(device: Tablet, case_id: str, values: dict[str, object],
              photos: list[Path]) -> None:
-    with LocalStore(device.paths, vault=make_vault()) as store:
+    with LocalStore(device.paths, vault=vault_for(device.paths)) as store:
         form = {**store.load_case(case_id).form, **values}
         store.run(SaveForm(case_id, form))
         for n, photo in enumerate(photos):
@@ -104,7 +104,7 @@ def test_assigned_returned_fixed_resubmitted_approved_shows_each_step_on_the_tab
     sent = a.sync(server.base_url)
     assert sent.synced == [case_id], sent
     assert a.status(case_id) == "SYNCED" and a.state(case_id).inbox is None
-    with LocalStore(a.paths, vault=make_vault()) as store:
+    with LocalStore(a.paths, vault=vault_for(a.paths)) as store:
         first_sent = store.load_sync_case(case_id).revision
 
     with office(server) as services:
@@ -125,7 +125,7 @@ def test_assigned_returned_fixed_resubmitted_approved_shows_each_step_on_the_tab
     _capture(a, case_id, {"applicant.last_name": "Lovelace"}, [])
     resent = a.sync(server.base_url)
     assert resent.synced == [case_id], resent
-    with LocalStore(a.paths, vault=make_vault()) as store:
+    with LocalStore(a.paths, vault=vault_for(a.paths)) as store:
         second = store.load_sync_case(case_id).revision
     revisions = server.query("SELECT revision FROM submission_revisions WHERE case_id = ? "
                              "ORDER BY revision", (case_id,))
@@ -166,7 +166,7 @@ def test_the_pull_completes_through_a_link_reset_every_five_seconds_applying_eac
         resets = link.resets
     assert resets >= 1, "the link was never reset during the pull"
     assert applied == len(cases)  # none applied twice, none lost
-    with LocalStore(a.paths, vault=make_vault()) as store:
+    with LocalStore(a.paths, vault=vault_for(a.paths)) as store:
         for case_id in cases:
             assert store.load_case(case_id).status == "DRAFT"
     final = a.sync(server.base_url)
@@ -179,7 +179,7 @@ def test_a_case_imported_from_another_tablet_waits_for_a_handover_with_one_plain
 
     a = tablet(tmp_path, TOKEN, "owner")
     b = tablet(tmp_path, TOKEN_B, "importer")
-    with LocalStore(a.paths, vault=make_vault()) as store:
+    with LocalStore(a.paths, vault=vault_for(a.paths)) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
     assert a.sync(server.base_url).synced == [case_id]
     _copy_case(a, b, case_id, tmp_path)
@@ -202,20 +202,20 @@ def test_a_case_imported_from_another_tablet_waits_for_a_handover_with_one_plain
 def _sync_cli(device: Tablet, server: ServerHandle) -> subprocess.CompletedProcess[str]:
     """`kycdesk sync --once --now`, as a verifier or a kiosk's scheduler runs it."""
     return subprocess.run([sys.executable, "-m", "kycdesk", "sync", "--once", "--now",
-                           "--data-dir", str(device.paths.root), "--server", server.base_url,
+                           *signed_in_args(device.paths), "--server", server.base_url,
                            "--token", device.token], capture_output=True, text=True,
-                          cwd=REPO_ROOT, timeout=300, check=False)
+                          input=f"{TEST_PIN}\n", cwd=REPO_ROOT, timeout=300, check=False)
 
 
 def _copy_case(source: Tablet, target: Tablet, case_id: str, tmp: Path) -> None:
     """`kycdesk case export` on one tablet, `case import` on the other."""
     archive = tmp / f"{case_id}.zip"
-    for args in (["export", case_id, "--output", str(archive), "--data-dir",
-                  str(source.paths.root)],
-                 ["import", str(archive), "--data-dir", str(target.paths.root)]):
+    for args in (["export", case_id, "--output", str(archive),
+                  *signed_in_args(source.paths)],
+                 ["import", str(archive), *signed_in_args(target.paths)]):
         done = subprocess.run([sys.executable, "-m", "kycdesk", "case", *args],
-                              capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
-                              check=False)
+                              capture_output=True, text=True, input=f"{TEST_PIN}\n",
+                              cwd=REPO_ROOT, timeout=120, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -223,7 +223,7 @@ def _held_case(server: ServerHandle, owner: Tablet, sources: list[Path]) -> str:
     """A case the owner captured and sent (two photos): it holds it."""
     from tests.sync_support import make_ready_cases
 
-    with LocalStore(owner.paths, vault=make_vault()) as store:
+    with LocalStore(owner.paths, vault=vault_for(owner.paths)) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=2)
     assert owner.sync(server.base_url).synced == [case_id]
     return case_id
@@ -237,7 +237,7 @@ def _hand_over(server: ServerHandle, case_id: str, to: Tablet, *, force: bool) -
 def _photos_match(device: Tablet, case_id: str, expected: dict[str, str]) -> None:
     """The device holds every photo of the case, each file's SHA-256 (of its decrypted
     bytes) as the server's."""
-    with LocalStore(device.paths, vault=make_vault()) as store:
+    with LocalStore(device.paths, vault=vault_for(device.paths)) as store:
         images = store.list_images(case_id)
         files = {i.client_image_id: hashlib.sha256(stored_bytes(store, i)).hexdigest()
                  for i in images if i.file_path}
@@ -261,7 +261,7 @@ def test_a_two_phase_handover_moves_the_case_and_its_photos_resuming_after_cuts(
     assert nothing_yet.pull is not None and nothing_yet.pull.photos == 0
     let_go = old.sync(server.base_url)  # handover_out: nothing unsent, so release
     assert let_go.pull is not None and let_go.pull.released == [case_id]
-    with LocalStore(old.paths, vault=make_vault()) as store:
+    with LocalStore(old.paths, vault=vault_for(old.paths)) as store:
         assert case_id not in {c.id for c in store.list_cases()}
 
     total = sum(p.stat().st_size for p in sources[:2])
@@ -287,7 +287,7 @@ def test_a_two_phase_handover_moves_the_case_and_its_photos_resuming_after_cuts(
 
 
 def _pending(device: Tablet) -> bool:
-    with LocalStore(device.paths, vault=make_vault()) as store:
+    with LocalStore(device.paths, vault=vault_for(device.paths)) as store:
         return bool(store.conn.scalar("SELECT count(*) FROM photos_to_fetch"))
 
 
@@ -333,7 +333,7 @@ def test_a_pushed_form_damaged_on_the_way_is_refused_and_the_good_one_is_kept(
             (json.dumps({**damaged, "title": "tampered"}), damaged["version"]))
     result = device.sync(server.base_url)
     assert result.pull is not None and not result.pull.problems
-    with LocalStore(device.paths, vault=make_vault()) as store:
+    with LocalStore(device.paths, vault=vault_for(device.paths)) as store:
         kept = {(f.form_id, f.version) for f in store.pushed_forms()}
         refused = refused_forms(store.conn)
     assert ("individual_kyc", version) in kept
@@ -350,14 +350,14 @@ def test_a_held_set_out_of_step_gets_412_and_the_tablet_resyncs_in_the_same_run(
     cases = [_assign(server, device, f"KYC-DRIFT-{n}") for n in range(3)]
     pulled = device.sync(server.base_url).pull
     assert pulled is not None and pulled.applied == 3
-    with LocalStore(device.paths,
-                    vault=make_vault()) as store:  # drift: the device's record of what it holds
+    # drift: the device's record of what it holds
+    with LocalStore(device.paths, vault=vault_for(device.paths)) as store:
         store.conn.execute("UPDATE pull_position SET held_digest = ?, held_count = 0 "
                            "WHERE id = 1", (EMPTY_HELD_DIGEST,))
     result = device.sync(server.base_url)
     assert result.pull is not None and result.pull.resynced and not result.pull.problems
     assert result.pull.applied >= len(cases)  # every held case's state, paged
-    with LocalStore(device.paths, vault=make_vault()) as store:
+    with LocalStore(device.paths, vault=vault_for(device.paths)) as store:
         for case_id in cases:
             assert store.load_case(case_id).status == "DRAFT"  # kept, nothing duplicated
         assert store.conn.scalar("SELECT count(*) FROM cases WHERE id IN (?, ?, ?)",
@@ -376,7 +376,7 @@ def test_a_failing_pull_does_not_hold_back_the_tablets_own_cases(
     device = tablet(tmp_path, TOKEN_B, "busy-office")
     device.sync(server.base_url)
     assigned = _assign(server, device, "KYC-LATER")
-    with LocalStore(device.paths, vault=make_vault()) as store:
+    with LocalStore(device.paths, vault=vault_for(device.paths)) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
     server.set_faults([{"endpoint": "pull", "action": "status", "status": 503,
                         "retry_after": 1, "count": 1}])
@@ -408,7 +408,7 @@ def test_a_release_whose_reply_was_lost_or_overtaken_still_lets_the_copy_go(
     finally:
         server.set_faults([])
     assert cut.pull is not None and cut.pull.released == [] and cut.pull.problems
-    with LocalStore(old.paths, vault=make_vault()) as store:
+    with LocalStore(old.paths, vault=vault_for(old.paths)) as store:
         assert lost in {c.id for c in store.list_cases()}
     again = old.sync(server.base_url)
     assert again.pull is not None and again.pull.released == [lost], again.pull
@@ -418,7 +418,7 @@ def test_a_release_whose_reply_was_lost_or_overtaken_still_lets_the_copy_go(
     _hand_over(server, overtaken, new, force=True)  # before the old tablet came back
     back = old.sync(server.base_url)
     assert back.pull is not None and back.pull.released == [overtaken], back.pull
-    with LocalStore(old.paths, vault=make_vault()) as store:
+    with LocalStore(old.paths, vault=vault_for(old.paths)) as store:
         left = {c.id for c in store.list_cases()}
     assert lost not in left and overtaken not in left
     assert new.sync(server.base_url).pull is not None

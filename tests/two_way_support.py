@@ -26,7 +26,7 @@ from kycdesk_server.devices import sha256_hex
 from kycdesk_server.storage import ServerStore
 from tests.fieldlink import FieldLink
 from tests.sync_support import ServerHandle
-from tests.vaults import make_vault
+from tests.tablets import vault_for
 
 FAST = Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0.0)
 SUE = Reviewer("acc-sue", "sue", "supervisor")
@@ -63,29 +63,30 @@ class Tablet:
 
     def sync(self, url: str, *, ignore_backoff: bool = True,
              on_progress: Callable[[CaseProgress], None] | None = None) -> RunResult:
-        with (standalone_sync_store(self.paths, vault=make_vault()) as adapter,
+        with (standalone_sync_store(self.paths, vault=vault_for(self.paths)) as adapter,
               SyncClient(url, self.token, device_id=self.name) as client):
             engine = SyncEngine(adapter, client, device_id=self.name, backoff=FAST,
                                 on_progress=on_progress)
             return engine.run_once(ignore_backoff=ignore_backoff)
 
     def state(self, case_id: str) -> TwoWayState:
-        with LocalStore(self.paths, vault=make_vault()) as store:
+        with LocalStore(self.paths, vault=vault_for(self.paths)) as store:
             return read_two_way(store.conn, case_id)
 
     def status(self, case_id: str) -> str:
-        with LocalStore(self.paths, vault=make_vault()) as store:
+        with LocalStore(self.paths, vault=vault_for(self.paths)) as store:
             return store.load_case(case_id).status
 
     def form(self, case_id: str) -> dict[str, Any]:
-        with LocalStore(self.paths, vault=make_vault()) as store:
+        with LocalStore(self.paths, vault=vault_for(self.paths)) as store:
             return dict(store.load_case(case_id).form)
 
 
 def tablet(root: Path, token: str, name: str) -> Tablet:
-    from kycdesk.paths import resolve
+    """A tablet with one verifier; `paths` is their store (the CLI signs in to it)."""
+    from tests.tablets import make_tablet
 
-    return Tablet(resolve(root / name), token, name)
+    return Tablet(make_tablet(root / name).paths, token, name)
 
 
 # -- the pull SIGKILLed again and again (tests/test_pull_kill.py, benchmarks/pull_kill_loop.py)
@@ -118,7 +119,7 @@ def check_pull_state(server: ServerHandle, device_id: str, paths: DataPaths) -> 
     from kycdesk.core.hashing import held_digest
     from kycdesk.persistence.held import position
 
-    with LocalStore(paths, vault=make_vault()) as store:
+    with LocalStore(paths, vault=vault_for(paths)) as store:
         token, digest, count = position(store.conn)
         ids = [str(r[0]) for r in store.conn.query_all("SELECT case_id FROM held_cases")]
         missing = store.conn.scalar(
@@ -155,8 +156,11 @@ def pull_kill_loop(server: ServerHandle, paths: DataPaths, token: str, *, kills:
 
     device_id = lab_device_id(token)
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), QT_QPA_PLATFORM="offscreen")
-    cmd = [sys.executable, "-m", "kycdesk", "sync", "--once", "--now", "--data-dir",
-           str(paths.root), "--server", link.url, "--token", token]
+    from tests.tablets import pin_file, signed_in_args
+
+    cmd = [sys.executable, "-m", "kycdesk", "sync", "--once", "--now",
+           *signed_in_args(paths), "--server", link.url, "--token", token]
+    pin = pin_file(paths)
     assigned = len(assign_batch(server, device_id, 2 * batch, 0))
     done = checks = mid_page = 0
     last_seq = 0
@@ -166,8 +170,9 @@ def pull_kill_loop(server: ServerHandle, paths: DataPaths, token: str, *, kills:
         if waiting < 2 * batch:
             assigned += len(assign_batch(server, device_id, batch, assigned))
         connections = link.connections
-        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   env=env)
+        with pin.open("rb") as given:
+            process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, stdin=given, env=env)
         started = time.monotonic()
         while link.connections == connections and process.poll() is None \
                 and time.monotonic() - started < 120:

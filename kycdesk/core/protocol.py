@@ -40,15 +40,42 @@ ENROL_PATH = "/v1/enrolments"
 
 
 class Enrolment(_Request):
-    """A device trades a one-time code from its administrator for its credential."""
+    """A device trades a one-time code from its administrator for its credential. A
+    tablet enrols each verifier's store as a device of its own, naming the tablet (its
+    random id, which groups them for revocation) and the verifier."""
 
     code: str = Field(min_length=4, max_length=64)
     device_name: str = Field(default="", max_length=100)
+    tablet_id: str | None = Field(default=None, min_length=1, max_length=64)
+    verifier_name: str | None = Field(default=None, max_length=100)
+
+
+B64_32 = r"^[A-Za-z0-9+/]{43}=$"  # the standard base64 of 32 bytes
 
 
 class EnrolledDevice(_Reply):
     device_id: str = Field(min_length=1, max_length=64)
     credential: str = Field(min_length=20, max_length=200)
+    # Base64 of the device's 32-byte office secret (kycdesk/core/office_codes.py); None
+    # from a server before issue 18.
+    office_secret: str | None = Field(default=None, pattern=B64_32)
+    # Base64 of the organisation's X25519 recovery public key; None until the office
+    # sets one (`kycdesk-server org-key set`).
+    org_recovery_key: str | None = Field(default=None, pattern=B64_32)
+
+
+LEASE_PATH = "/v1/lease"
+# A revoked device's (or revoked tablet's) every authenticated call: 403 with this
+# problem type and `proof` (office_codes.revocation_proof).
+DEVICE_REVOKED_TYPE = "/problems/device-revoked"
+
+
+class Lease(_Reply):
+    """Until when the tablet may work without reaching the server, and the office
+    secret's proof of it (office_codes.lease_proof over this exact `expires_at`)."""
+
+    expires_at: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    proof: str = Field(pattern=SHA256_HEX)
 
 
 class HeldImage(_Reply):

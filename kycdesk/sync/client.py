@@ -170,10 +170,15 @@ def check_health(base_url: str, token: str, *, timeout: float = 10.0,
 
 
 def enrol_device(base_url: str, code: str, device_name: str, *,
-                 timeout: float = 20.0, ca_bundle: str | None = None) -> EnrolledDevice:
+                 timeout: float = 20.0, ca_bundle: str | None = None,
+                 tablet_id: str | None = None,
+                 verifier_name: str | None = None) -> EnrolledDevice:
     """Trade a one-time enrolment code for this device's credential (Settings, as a
-    background task, and `kycdesk enrol`)."""
-    body = Enrolment(code=code.strip(), device_name=device_name[:100]).model_dump()
+    background task, and `kycdesk enrol`). A verifier's store names its tablet and
+    verifier (the server groups a tablet's devices for revocation)."""
+    body = Enrolment(code=code.strip(), device_name=device_name[:100], tablet_id=tablet_id,
+                     verifier_name=verifier_name[:100] if verifier_name else None
+                     ).model_dump(exclude_none=True)
     response = _one_request(base_url, "POST", ENROL_PATH, timeout=timeout,
                                   ca_bundle=ca_bundle, json_body=body)
     if response.status_code != 201:

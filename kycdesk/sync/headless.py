@@ -21,9 +21,11 @@ from kycdesk.paths import DataPaths
 from kycdesk.persistence.device import device_id
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.sync_store import SyncStoreAdapter, standalone_sync_store
+from kycdesk.security.vault import Vault
 from kycdesk.settings import CA_BUNDLE, SERVER_URL, Settings
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.credentials import (
+    VerifierCredential,
     load_token,
     server_url_from,
 )
@@ -32,7 +34,6 @@ from kycdesk.sync.errors import SyncCancelledError, SyncError
 from kycdesk.sync.progress import CaseProgress, describe, format_bytes, format_duration
 from kycdesk.sync.status import RunResult
 from kycdesk.sync.transport import STALL_S
-from kycdesk.verifiers.interim import interim_vault
 
 
 class ProgressPrinter:
@@ -88,8 +89,10 @@ class Totals:
         self.deadline_passed = self.deadline_passed or result.deadline_passed
 
 
-def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None,
-                      ignore_backoff: bool, ca_bundle: str | None = None,
+def run_headless_sync(paths: DataPaths, vault: Vault, *, server: str | None,
+                      token: str | None,
+                      ignore_backoff: bool, kept: VerifierCredential | None = None,
+                      ca_bundle: str | None = None,
                       until_done: bool = False, deadline_s: float | None = None,
                       parallel: int = PARALLEL_UPLOADS, stall_s: float = STALL_S,
                       out: TextIO = sys.stdout) -> int:
@@ -103,7 +106,7 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
         print("No server address: give --server, set KYCDESK_SERVER, or set it in the app.",
               file=out)
         return ExitCode.AUTH
-    lookup = load_token(url, token)
+    lookup = load_token(token, kept=kept)
     if lookup.token is None:
         print(lookup.problem, file=out)
         return ExitCode.AUTH
@@ -121,7 +124,7 @@ def run_headless_sync(paths: DataPaths, *, server: str | None, token: str | None
     totals = Totals()
     offline: str | None = None
     try:
-        with standalone_sync_store(paths, vault=interim_vault(paths)) as store:
+        with standalone_sync_store(paths, vault=vault) as store:
             device = device_id(paths)
             with SyncClient(url, lookup.token, device_id=device, ca_bundle=ca_bundle,
                             stall_s=stall_s) as client:

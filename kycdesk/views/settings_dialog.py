@@ -2,8 +2,9 @@
 the device's own credential on Save), with "Test connection".
 
 The address and the profile go to the settings (`kycdesk.settings`); the token is handed
-on with `saved` and the app keeps it in the OS keyring (`sync.credentials`, the one
-module that touches secrets: never the settings, never the database). Test connection and
+on with `saved` and the app keeps it sealed in the signed-in verifier's registry record
+(`sync.credentials`, the one module that touches secrets: never the settings, never the
+database, never in clear). Test connection and
 enrolment are background tasks (`kycdesk.background`): the window stays responsive while
 they wait, and a closed dialog drops their answer."""
 
@@ -28,7 +29,6 @@ from kycdesk.background import Task, run_task
 from kycdesk.core.errors import FailureKind
 from kycdesk.core.protocol import EnrolledDevice, Health
 from kycdesk.settings import CA_BUNDLE, EMPLOYEE_ID, SERVER_URL, VERIFIER_NAME, Settings
-from kycdesk.sync.credentials import NO_KEYRING_IN_APP
 from kycdesk.sync.errors import SyncError
 from kycdesk.sync.server_url import url_problem
 from kycdesk.views.style import TOUCH
@@ -46,9 +46,8 @@ class SettingsDialog(QDialog):
 
     def __init__(self, settings: Settings, check: ConnectionCheck,
                  parent: QWidget | None = None, *, enrol: EnrolDevice | None = None,
-                 token: str = "", keyring_ok: bool = True) -> None:
-        """`token`: the one kept for the saved address (the app looks it up);
-        `keyring_ok`: whether the OS can keep it (else a note says what that means)."""
+                 token: str = "") -> None:
+        """`token`: the one the signed-in verifier keeps (the app looks it up)."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
@@ -85,11 +84,6 @@ class SettingsDialog(QDialog):
         self.result_label = QLabel("", self)
         self.result_label.setObjectName("connection-result")
         self.result_label.setWordWrap(True)
-        self.keyring_note = QLabel(NO_KEYRING_IN_APP, self)
-        self.keyring_note.setObjectName("keyring-note")
-        self.keyring_note.setWordWrap(True)
-        self.keyring_note.setProperty("role", "help")
-        self.keyring_note.setVisible(not keyring_ok)
         self.setMinimumWidth(560)  # long messages wrap; the form keeps its shape
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Cancel, self)
@@ -100,7 +94,6 @@ class SettingsDialog(QDialog):
         if enrol is not None:
             form.addRow("Enrolment code", self.code)
         form.addRow("Device token", self.token)
-        form.addRow("", self.keyring_note)
         form.addRow("CA certificates", self.ca_bundle)
         form.addRow("Your name (verifier)", self.verifier_name)
         form.addRow("Your employee ID", self.employee_id)
@@ -201,9 +194,7 @@ class SettingsDialog(QDialog):
         # The verifier's profile prefills the declaration of new cases (not a secret).
         self.settings.set(VERIFIER_NAME, self.verifier_name.text().strip())
         self.settings.set(EMPLOYEE_ID, self.employee_id.text().strip().upper())
-        # The token goes on to the app, which keeps it in the keyring; without a key
-        # store it still works until kycdesk closes (the note above said so in the app's
-        # terms): the dialog does not trap the verifier.
+        # The token goes on to the app, which keeps it sealed for the signed-in verifier.
         self.saved.emit(url, token, ca_bundle)
         self.accept()
 
