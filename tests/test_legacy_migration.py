@@ -4,6 +4,7 @@ step (a real child process) finished by the next start."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kycdesk.cli import main
 from kycdesk.paths import TabletPaths
 from kycdesk.verifiers.migration import (
     MigrationProgress,
@@ -27,6 +29,8 @@ from kycdesk.verifiers.shred import shred_file
 from tests import raw_bytes
 from tests.crash.harness import REPO_ROOT
 from tests.legacy_store import LegacyStore, build_legacy_store
+from tests.protect_checks import read_store
+from tests.tablets import make_tablet, pin_on_stdin, vault_for
 from tests.vaults import make_vault
 
 CASES = 20
@@ -45,8 +49,6 @@ def legacy(qapp: object, tmp_path: Path) -> LegacyStore:
 def assert_nothing_lost(legacy: LegacyStore, tablet: TabletPaths) -> None:
     """Every case of the clear store, with its answers (the pending keystroke too) and
     its photos (same bytes), opens under the verifier's keys."""
-    from tests.protect_checks import read_store
-
     held = read_store(tablet.store(TEST_VERIFIER), make_vault(TEST_VERIFIER))
     assert sorted(held) == sorted(c.case_id for c in legacy.cases)
     for case in legacy.cases:
@@ -184,3 +186,22 @@ def test_demo_answers_survive_an_id_issued_on_a_leap_day() -> None:
     assert years_later(date(2024, 2, 29), 10) == date(2034, 2, 28)
     assert years_later(date(2024, 2, 28), 10) == date(2034, 2, 28)
     assert years_later(date(2028, 2, 29), 4) == date(2032, 2, 29)
+
+
+def test_the_command_line_migrates_at_the_first_sign_in(
+        legacy: LegacyStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`kycdesk case list --user … --pin-stdin` on an upgraded tablet: the first verifier
+    to sign in gets the older cases (progress on stderr), encrypted; nobody else does."""
+    signed = make_tablet(legacy.paths.root)
+    pin_on_stdin(monkeypatch)
+    assert main(["case", "list", "--json", *signed.cli_args()]) == 0
+    out, err = capsys.readouterr()
+    assert "Protecting cases: 20 of 20 cases" in err
+    assert {c["id"] for c in json.loads(out)} == {c.case_id for c in legacy.cases}
+    held = read_store(signed.paths, vault_for(signed.paths))
+    assert held[legacy.cases[0].case_id][0] == legacy.cases[0].expected_form()
+    hits = raw_bytes.scan(legacy.paths.root, legacy.needles())
+    assert [str(h) for h in hits] == []
+    second = make_tablet(legacy.paths.root, user="Other")
+    assert not should_migrate_for(second.tablet.legacy_store(), second.session.verifier_id)

@@ -69,6 +69,7 @@ def test_twenty_demo_cases_leave_no_clear_byte(qapp: object, tmp_path: Path,
             form = store.load_case(case_id).form
             needles += values_needles(f"case {number}", dict(form))
             for image in store.list_images(case_id):
+                assert image.sha256 is not None
                 needles += raw_bytes.sha256_needles(f"case {number} photo {image.id}",
                                                     image.sha256)
         # Copied while the store is open: the WAL and SHM as they are.
