@@ -146,3 +146,16 @@ def copy_as_found(source: Path, target: Path) -> Path:
     while the app has it open (the WAL and SHM files included)."""
     shutil.copytree(source, target, symlinks=True)
     return target
+
+
+def summary(hits: list[Hit]) -> str:
+    """Hits grouped by file and kind of needle (labels without their case numbers), for
+    a failing assertion that says at once which files still hold what."""
+    import collections
+
+    groups: collections.Counter[tuple[str, str]] = collections.Counter()
+    for hit in hits:
+        kind = re.sub(r"\b(case|photo|line) \d+ ", "", hit.label)
+        groups[(hit.file, kind)] += 1
+    return "\n".join(f"{count:5} × {kind} in {file}"
+                     for (file, kind), count in sorted(groups.items()))

@@ -62,7 +62,7 @@ def assert_no_clear_byte(legacy: LegacyStore, root: Path, tmp_path: Path) -> Non
     scanned = raw_bytes.files_scanned(copy)
     assert any(name.endswith("kycdesk.sqlite3") for name in scanned)
     hits = raw_bytes.scan(copy, legacy.needles())
-    assert [str(h) for h in hits] == []
+    assert hits == [], raw_bytes.summary(hits)
 
 
 def test_the_scan_finds_everything_in_a_clear_store(legacy: LegacyStore) -> None:
@@ -202,6 +202,6 @@ def test_the_command_line_migrates_at_the_first_sign_in(
     held = read_store(signed.paths, vault_for(signed.paths))
     assert held[legacy.cases[0].case_id][0] == legacy.cases[0].expected_form()
     hits = raw_bytes.scan(legacy.paths.root, legacy.needles())
-    assert [str(h) for h in hits] == []
+    assert hits == [], raw_bytes.summary(hits)
     second = make_tablet(legacy.paths.root, user="Other")
     assert not should_migrate_for(second.tablet.legacy_store(), second.session.verifier_id)

@@ -79,7 +79,7 @@ def test_twenty_demo_cases_leave_no_clear_byte(qapp: object, tmp_path: Path,
     assert any(n.endswith("-wal") for n in scanned) and any("logs/" in n for n in scanned)
     assert sum(1 for n in scanned if "/cases/" in f"/{n}") >= 100
     hits = raw_bytes.scan(copy, needles)
-    assert [str(h) for h in hits] == []
+    assert hits == [], raw_bytes.summary(hits)
 
 
 def _kill_child(data: Path, seed: int, kill_after: int, delay_s: float
@@ -144,10 +144,12 @@ def test_kill_in_the_middle_of_saves_leaves_no_clear_byte(
     assert killed and any(line.startswith("CASE") for line in lines)
     needles = _needles_from(lines)
     as_left = raw_bytes.copy_as_found(data, tmp_path / "as-the-crash-left-it")
-    assert [str(h) for h in raw_bytes.scan(as_left, needles)] == []
+    hits = raw_bytes.scan(as_left, needles)
+    assert hits == [], raw_bytes.summary(hits)
     # The next start repairs what was in flight; still nothing in clear.
     paths: DataPaths = resolve(data)
     with LocalStore(paths, vault=make_vault(TEST_VERIFIER)) as store:
         store.recover()
     after = raw_bytes.copy_as_found(data, tmp_path / "after-recovery")
-    assert [str(h) for h in raw_bytes.scan(after, needles)] == []
+    hits = raw_bytes.scan(after, needles)
+    assert hits == [], raw_bytes.summary(hits)
