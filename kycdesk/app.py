@@ -8,14 +8,14 @@ import os
 import secrets
 import sys
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QScreen
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QWidget
 
 from kycdesk import APP_NAME, __version__, background
 from kycdesk.background import Task, run_task
@@ -50,10 +50,8 @@ from kycdesk.settings import (
     SERVER_URL,
     STALL_SECONDS,
     VERIFIER_NAME,
-    WINDOW_GEOMETRY,
     Settings,
 )
-from kycdesk.verifiers.interim import interim_vault
 from kycdesk.views.camera import CameraSource, default_camera
 from kycdesk.views.confirm import Confirm, ask_confirmation
 from kycdesk.views.main_window import MainWindow
@@ -62,10 +60,12 @@ from kycdesk.views.style import app_stylesheet
 if TYPE_CHECKING:  # loaded after the window is up (see KycDeskApp._after_window)
     from kycdesk.core.form_schema import FormDefinition
     from kycdesk.core.protocol import EnrolledDevice, Health
+    from kycdesk.gate import Gate
     from kycdesk.models.form_registry import FormRegistry
+    from kycdesk.paths import TabletPaths
     from kycdesk.sync.credentials import VerifierCredential
     from kycdesk.sync.worker import SyncController
-    from kycdesk.views.case_editor import CaseEditor
+    from kycdesk.views.case_editor import CaseEditor, EditorPlace
     from kycdesk.views.settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
@@ -79,21 +79,39 @@ def new_reference() -> str:
     return f"KYC-{datetime.now():%Y%m%d}-{secrets.token_hex(3).upper()}"
 
 
+@dataclass(frozen=True)
+class DeskPlace:
+    """Where the verifier was when the app locked: the open cases (tab order), the one
+    in front, and each one's step, field and scroll. Ids and positions only — the answers
+    are in the store (autosaved), which is closed while locked."""
+
+    cases: tuple[str, ...] = ()
+    current: str | None = None
+    editors: dict[str, EditorPlace] = field(default_factory=dict)
+    list_scroll: int = 0
+
+
 class KycDeskApp(QObject):
     """Owns the long-lived parts; GUI-thread object, talks to the writer by signals."""
 
     fatalError = Signal(str)   # the store cannot be used: show it and quit
     caseOpened = Signal(str)
+    storeReady = Signal()      # the store is open and the cases listed
+    settingsChanged = Signal()  # Settings saved (the idle time, kiosk mode may differ)
 
     def __init__(self, paths: DataPaths, *, vault: Vault,
                  registry: FormRegistry | None = None,
                  debounce_ms: int = 2000,
                  camera_factory: Callable[[], CameraSource] = default_camera,
                  confirm: Confirm = ask_confirmation,
-                 sync_options: dict[str, Any] | None = None) -> None:
+                 sync_options: dict[str, Any] | None = None,
+                 actor: str | None = None) -> None:
+        """`vault`: the signed-in verifier's keys, which open their store; `actor`: their
+        name, for the field history (else the profile name in Settings)."""
         super().__init__()
         self.paths = paths
         self.vault = vault  # the signed-in verifier's keys: every store connection's
+        self.actor = actor
         self.lock = DataDirLock(paths.lock_file)
         self.registry = registry
         self.debounce_ms = debounce_ms
@@ -196,6 +214,7 @@ class KycDeskApp(QObject):
         self.model.set_reader(self.reader)
         self._tell_actor()
         QTimer.singleShot(0, self._after_window)
+        self.storeReady.emit()
         if report is not None and (report.repairs or report.has_problems):
             self.window.show_status(
                 f"Recovered after an unexpected stop: {report.repairs} repair(s)"
@@ -309,7 +328,8 @@ class KycDeskApp(QObject):
         """Who changes answers here, for the field history and a conflict's "changed by":
         the verifier's name from Settings, else the device's (no sign-in on the device)."""
         if self.writer_thread is not None:  # empty: the store names the device
-            self.writer_thread.client.submit(SetActor(self.settings.get(VERIFIER_NAME)))
+            self.writer_thread.client.submit(
+                SetActor(self.actor or self.settings.get(VERIFIER_NAME)))
 
     def profile(self) -> dict[str, str]:
         # The keys the form definitions name in their `profile:` defaults.
@@ -361,6 +381,38 @@ class KycDeskApp(QObject):
         reader = self.reader
         assert reader is not None
         return lambda: reader.read_two_way(case_id)
+
+    # -- where the verifier was (lock, unlock) ------------------------------------------------
+    def place(self) -> DeskPlace:
+        editors = self.window.editors()
+        current = self.window.tabs.currentWidget()
+        return DeskPlace(
+            cases=tuple(e.case_id for e in editors),
+            current=next((e.case_id for e in editors if e is current), None),
+            editors={e.case_id: e.place() for e in editors},
+            list_scroll=self.window.table.verticalScrollBar().value())
+
+    def return_to(self, place: DeskPlace) -> None:
+        """Reopen the cases of `place` and put each one back at its step, field and
+        scroll; the case that was in front comes to the front. Call once the store is
+        ready (`storeReady`)."""
+        self.window.table.verticalScrollBar().setValue(place.list_scroll)
+        front: CaseEditor | None = None
+        for case_id in place.cases:
+            editor = self.open_case(case_id)
+            if editor is None:  # gone meanwhile (purged after retention, discarded)
+                continue
+            if case_id == place.current:
+                front = editor
+        if front is None:
+            self.window.show_list()
+            return
+        self.window.focus_editor(front)
+        for editor in self.window.editors():  # the front one last: it keeps the focus
+            if editor is not front and editor.case_id in place.editors:
+                editor.return_to(place.editors[editor.case_id])
+        if front.case_id in place.editors:
+            front.return_to(place.editors[front.case_id])
 
     # -- sync ---------------------------------------------------------------------------
     def camera(self) -> CameraSource:
@@ -457,7 +509,7 @@ class KycDeskApp(QObject):
         if change.removed or change.purged:  # discarded, or past retention: close it
             editor = self.window.editor_for(change.case_id)
             if editor is not None:
-                self.window.close_tab(self.window.tabs.indexOf(editor))
+                self.window.drop_tab(self.window.tabs.indexOf(editor))
             if change.removed:
                 self.window.show_status("The draft was discarded.")
 
@@ -480,6 +532,7 @@ class KycDeskApp(QObject):
         if token and self.kept_credential is not None:
             self.kept_credential.save(token)
         self._tell_actor()  # the verifier's name may have changed
+        self.settingsChanged.emit()
         if self.sync is not None:
             self.sync.configure(url, token, ca_bundle)
             self.sync.request_sync(now=True)
@@ -558,12 +611,9 @@ def enrol_with_code(url: str, code: str, ca_bundle: str | None) -> EnrolledDevic
     return enrol_device(url, code, default_device_name(), ca_bundle=ca_bundle)
 
 
-def _restore_geometry(window: MainWindow, settings: Settings) -> None:
-    """The saved geometry; else fill the screen's available area (a 1366x768 tablet with
-    a taskbar must still show the status bar, where sync speaks)."""
-    geometry = settings.get(WINDOW_GEOMETRY)
-    if geometry and window.restoreGeometry(QByteArray(geometry)):
-        return
+def fill_screen(window: QWidget) -> None:
+    """Fill the screen's available area on a small screen (a 1366x768 tablet with a
+    taskbar must still show the status bar, where sync speaks)."""
     screen: QScreen | None = QGuiApplication.primaryScreen()
     if screen is None:  # no display (offscreen tests report one; be safe anyway)
         return
@@ -584,10 +634,18 @@ def process_age_s() -> float | None:
         return None
 
 
-def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
-    """The GUI. `startup_check` (CI, packaging): quit as soon as the window is shown and
-    the store is open, printing how long that took."""
+def run_app(tablet: TabletPaths, *, startup_check: bool = False,
+            sign_in: tuple[str, str] | None = None) -> int:
+    """The GUI: the sign-in screen, then the signed-in verifier's cases (kycdesk/gate.py).
+    `startup_check` (CI, packaging): quit as soon as the sign-in screen lists the
+    verifiers — or, given `sign_in` (name, PIN), once that verifier's window is shown and
+    their store open — printing how long that took."""
+    from kycdesk.gate import Gate, default_desk
+    from kycdesk.models.signin import SignedIn
     from kycdesk.platform_check import explain, missing_packages
+    from kycdesk.sync.credentials import VerifierCredential
+    from kycdesk.verifiers.registry import Registry
+    from kycdesk.verifiers.session import Session
 
     if QApplication.instance() is None and (missing := missing_packages()):
         print(explain(missing), file=sys.stderr)
@@ -599,36 +657,65 @@ def run_app(paths: DataPaths, *, startup_check: bool = False) -> int:
     app.setOrganizationName(APP_NAME)
     app.setStyleSheet(app_stylesheet())
     collector = GuiThreadCollector()  # cycles are freed in this thread only (see gc_guard)
-    # TEMPORARY until the sign-in screen (issue 18, helper "u"): the session's vault.
-    desk = KycDeskApp(paths, vault=interim_vault(paths))
-    settings = desk.settings
-    if not desk.start():
-        QMessageBox.critical(None, "kycdesk cannot start", desk.startup_error or "")
-        return 2
+    opened: list[Registry] = []  # the one the sign-in lane opened (files read there)
 
-    def show_fatal(message: str) -> None:
-        QMessageBox.critical(desk.window, "kycdesk cannot open its data", message)
-        QApplication.quit()
+    def open_registry() -> Registry:
+        opened.append(Registry.open(tablet))
+        return opened[-1]
 
-    desk.fatalError.connect(show_fatal)
+    def desk(session: SignedIn) -> KycDeskApp:
+        made = default_desk(session)
+        if opened and isinstance(session, Session):  # the sync token, sealed for them
+            made.kept_credential = VerifierCredential(opened[-1], session)
+        return made
+
+    gate = Gate(open_registry, desk_factory=desk)
     if startup_check:
-        def window_ready() -> None:
-            if desk.reader is not None and desk.window.isVisible():
-                age = process_age_s()
-                print(f"startup-check: window shown, store open, {desk.model.total()} "
-                      f"case(s) listed{'' if age is None else f' after {age:.2f} s'}",
-                      flush=True)
-                QApplication.quit()
-            else:
-                QTimer.singleShot(5, window_ready)
-
-        QTimer.singleShot(0, window_ready)
-    _restore_geometry(desk.window, settings)
-    desk.window.show()
+        _watch_startup(gate, sign_in)
+    elif sign_in is not None:
+        _sign_in_when_listed(gate, *sign_in)
+    gate.start()
     try:
-        code = app.exec()
+        return app.exec()
     finally:
-        settings.set(WINDOW_GEOMETRY, bytes(desk.window.saveGeometry().data()))
-        desk.shutdown()
+        gate.shutdown()
         collector.stop()
-    return code if desk.startup_error is None else 2
+
+
+def _sign_in_when_listed(gate: Gate, name: str, pin: str) -> None:
+    """`--user NAME --pin-stdin` for the GUI (kiosks, the start-up check): sign in as
+    soon as the verifiers are listed."""
+    def listed() -> None:
+        match = next((v for v in gate.model.verifiers if v.name == name), None)
+        if match is None:
+            return
+        gate.model.changed.disconnect(listed)
+        gate.model.choose(match.verifier_id)
+        gate.model.submit_pin(pin)
+
+    gate.model.changed.connect(listed)
+
+
+def _watch_startup(gate: Gate, sign_in: tuple[str, str] | None) -> None:
+    from kycdesk.models.signin import Door
+
+    if sign_in is not None:
+        _sign_in_when_listed(gate, *sign_in)
+
+    def ready() -> None:
+        desk = gate.desk
+        age = process_age_s()
+        took = "" if age is None else f" after {age:.2f} s"
+        if sign_in is None and gate.model.door in (Door.CHOOSE, Door.FIRST_USE) \
+                and gate.screen.isVisible():
+            print(f"startup-check: sign-in shown, {len(gate.model.verifiers)} verifier(s)"
+                  f"{took}", flush=True)
+            QApplication.quit()
+        elif desk is not None and desk.reader is not None and desk.window.isVisible():
+            print(f"startup-check: window shown, store open, {desk.model.total()} "
+                  f"case(s) listed{took}", flush=True)
+            QApplication.quit()
+        else:
+            QTimer.singleShot(5, ready)
+
+    QTimer.singleShot(0, ready)

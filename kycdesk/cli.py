@@ -135,20 +135,26 @@ def _main(argv: Sequence[str] | None) -> int:
         from kycdesk.selftest import run_self_test
 
         return run_self_test()
-    if args.startup_check:
+    if args.startup_check or args.command is None:
         from kycdesk.app import run_app
 
-        return run_app(paths, startup_check=True)
-    if args.command is None:
-        from kycdesk.app import run_app
-
-        return run_app(paths)
+        return run_app(tablet, startup_check=args.startup_check,
+                       sign_in=_gui_sign_in(args))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # headless commands draw no window
     if args.command == "user":
         return verifier_cli.run(tablet, args)
     if args.command == "case" and args.case_command in case_cli.NO_STORE:
         return case_cli.run_without_store(args)
     return _with_verifier(tablet, args)
+
+
+def _gui_sign_in(args: argparse.Namespace) -> tuple[str, str] | None:
+    """`kycdesk --user NAME --pin-stdin` (a kiosk's start script, the start-up check):
+    the sign-in screen signs that verifier in by itself; otherwise it asks."""
+    name = getattr(args, "user", None)
+    if name is None or not getattr(args, "pin_stdin", False):
+        return None
+    return name, sys.stdin.readline().rstrip("\r\n")
 
 
 def _with_verifier(tablet: TabletPaths, args: argparse.Namespace) -> int:

@@ -42,6 +42,14 @@ def _bytes(raw: object) -> bytes:
     raise ValueError(f"bytes expected, found {type(raw).__name__}")
 
 
+def _flag(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"  # INI files give booleans back as text
+    raise ValueError(f"true or false expected, found {type(raw).__name__}")
+
+
 N = TypeVar("N", int, float)
 
 
@@ -88,12 +96,18 @@ VERIFIER_NAME = Setting("profile/verifier_name", "", _text,
                         "the verifier's name, prefilled in a new case's declaration")
 EMPLOYEE_ID = Setting("profile/employee_id", "", _text,
                       "the verifier's employee ID, prefilled in a new case's declaration")
+IDLE_LOCK_MINUTES = Setting("security/idle_lock_minutes", 5.0, _number(float),
+                            "no touch, key or pointer input this long: the app locks and "
+                            "drops the verifier's keys", low=0.05, high=240.0)
+KIOSK_MODE = Setting("security/kiosk_mode", False, _flag,
+                     "full-screen on the open case for the applicant; leaving it needs "
+                     "the verifier's PIN")
 WINDOW_GEOMETRY = Setting("window/geometry", b"", _bytes,
                           "the main window's size and place (QWidget.saveGeometry)")
 
 SCHEMA: tuple[Setting[Any], ...] = (
     SERVER_URL, CA_BUNDLE, PARALLEL_UPLOADS, STALL_SECONDS, RETENTION_DAYS, VERIFIER_NAME,
-    EMPLOYEE_ID, WINDOW_GEOMETRY)
+    EMPLOYEE_ID, IDLE_LOCK_MINUTES, KIOSK_MODE, WINDOW_GEOMETRY)
 
 # Keys an older version wrote -> their key now (moved once, when the settings open).
 RENAMED = {

@@ -129,10 +129,21 @@ def test_self_test_passes_from_source(tmp_path: Path) -> None:
 
 
 def test_startup_check_opens_the_window_and_exits(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "kycdesk", "--startup-check",
-                             "--data-dir", str(tmp_path)], capture_output=True, text=True,
-                            timeout=120, check=False,
-                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    """Nobody signed in: the check stops at the sign-in screen. With --user and the PIN
+    on stdin it signs in (argon2 on the sign-in lane) and stops once the store is open."""
+    def kycdesk(*args: str, pin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kycdesk", *args,
+                               "--data-dir", str(tmp_path)], input=pin, capture_output=True,
+                              text=True, timeout=120, check=False,
+                              env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+
+    result = kycdesk("--startup-check")
+    assert result.returncode == 0, result.stderr
+    assert "startup-check: sign-in shown, 0 verifier(s)" in result.stdout
+    assert kycdesk("user", "add", "Ana", "--pin-stdin",
+                   pin="blue kettle on the train\n").returncode == 0
+    result = kycdesk("--startup-check", "--user", "Ana", "--pin-stdin",
+                     pin="blue kettle on the train\n")
     assert result.returncode == 0, result.stderr
     assert "startup-check: window shown, store open, 0 case(s) listed" in result.stdout
 

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
     QScrollArea,
+    QScrollBar,
     QScroller,
     QStackedWidget,
     QVBoxLayout,
@@ -43,6 +47,18 @@ from kycdesk.views.scroll_anchor import ScrollAnchor
 from kycdesk.views.style import TOUCH, status_badge_html
 
 PAGE_MAX_WIDTH = 900
+
+
+@dataclass(frozen=True)
+class EditorPlace:
+    """Where the verifier was in a case: the step, the field in use (and the cursor in
+    its text), how far the page was scrolled. Kept across a lock (no answer in it: the
+    answers are in the store, autosaved)."""
+
+    step: int
+    field: str | None = None
+    scroll: int = 0
+    cursor: int | None = None
 
 
 class CaseEditor(QWidget):
@@ -324,6 +340,37 @@ class CaseEditor(QWidget):
     def current_step(self) -> int:
         return self.step_list.currentRow()
 
+    def place(self) -> EditorPlace:
+        """Where the verifier is now (see `return_to`)."""
+        scroll = self.pages.currentWidget()
+        value = scroll.verticalScrollBar().value() if isinstance(scroll, QScrollArea) else 0
+        focused = QApplication.focusWidget()
+        for key, editor in self.editors.items():
+            if focused is not None and (focused is editor or editor.isAncestorOf(focused)):
+                cursor = focused.cursorPosition() if isinstance(focused, QLineEdit) else None
+                return EditorPlace(self.current_step(), key, value, cursor)
+        return EditorPlace(self.current_step(), None, value)
+
+    def return_to(self, place: EditorPlace) -> None:
+        """The step, the field (focused, cursor where it was) and the scroll of `place`.
+        The scroll is set after the page's layout has run (it has just been built)."""
+        self.go_to_step(place.step)
+        editor = self.editors.get(place.field) if place.field else None
+        if editor is not None:
+            editor.focus_input()
+            focused = QApplication.focusWidget()
+            if place.cursor is not None and isinstance(focused, QLineEdit):
+                focused.setCursorPosition(place.cursor)
+        scroll = self.pages.currentWidget()
+        if isinstance(scroll, QScrollArea):
+            page = scroll.widget()
+            if page is not None:
+                page.adjustSize()
+                layout = page.layout()
+                if layout is not None:
+                    layout.activate()
+            _scroll_when_ready(scroll.verticalScrollBar(), place.scroll)
+
     def reveal(self, key: str) -> None:
         """Show the step holding `key`, scroll its editor into view, focus it."""
         self.go_to_step(self.definition.step_index_of(key))
@@ -532,6 +579,21 @@ class CaseEditor(QWidget):
         """Closing saves at once; nothing waits for the disk."""
         self.session.close()
 
+
+
+def _scroll_when_ready(bar: QScrollBar, value: int) -> None:
+    """Scroll to `value` now, or once the freshly built page is tall enough for it (its
+    range grows when the layout has run)."""
+    bar.setValue(value)
+    if bar.value() == value:
+        return
+
+    def grown(_low: int, high: int) -> None:
+        if high >= value:
+            bar.rangeChanged.disconnect(grown)
+            bar.setValue(value)
+
+    bar.rangeChanged.connect(grown)
 
 
 def _sentence(text: str | None) -> str:

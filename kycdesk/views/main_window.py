@@ -6,7 +6,18 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabBar, QTabWidget, QToolButton
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QTabBar,
+    QTabWidget,
+    QToolButton,
+    QWidget,
+)
 
 from kycdesk.models.case_list_model import CaseListModel
 from kycdesk.views.case_list_page import CaseListPage
@@ -25,6 +36,11 @@ class MainWindow(QMainWindow):
     closing = Signal()
     minimised = Signal()
     aboutRequested = Signal()
+    lockRequested = Signal()
+    changePinRequested = Signal()
+    # Kiosk mode: a way out was asked for ("leave" the case, "close" the app, "switch"
+    # verifier); the app asks for the verifier's PIN first.
+    leaveRequested = Signal(str)
 
     def __init__(self, model: CaseListModel) -> None:
         super().__init__()
@@ -56,8 +72,24 @@ class MainWindow(QMainWindow):
         self.about_action = QAction("About kycdesk", self)
         self.about_action.setShortcut(QKeySequence.StandardKey.HelpContents)
         self.about_action.triggered.connect(self.aboutRequested)
-        for action in (self.new_case_action, close_action, list_action, self.about_action):
+        self.lock_action = QAction("Lock now", self)
+        self.lock_action.setShortcut(QKeySequence("Ctrl+Shift+L"))
+        self.lock_action.triggered.connect(self.lockRequested)
+        self.change_pin_action = QAction("Change PIN…", self)
+        self.change_pin_action.triggered.connect(self.changePinRequested)
+        self.switch_action = QAction("Switch verifier", self)
+        self.switch_action.triggered.connect(lambda: self.leaveRequested.emit("switch"))
+        for action in (self.new_case_action, close_action, list_action, self.about_action,
+                       self.lock_action):
             self.addAction(action)
+        self.escape_action = QAction("Leave the case", self)
+        self.escape_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.escape_action.triggered.connect(lambda: self.leaveRequested.emit("leave"))
+        self.escape_action.setEnabled(False)
+        self.addAction(self.escape_action)
+        self.tabs.currentChanged.connect(lambda _index: self._pin_current())
+        self._kiosk = False
+        self._close_allowed = False  # kiosk: set by the app once the PIN was given
 
         self.save_state_label = QLabel("", self)
         self.space_label = QLabel("", self)
@@ -69,7 +101,82 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.check_label)
         self.statusBar().addPermanentWidget(self.space_label)
         self.statusBar().addPermanentWidget(self.sync_panel)
+        # Who is signed in, and their ways out (touch-sized; a menu, not a menu bar).
+        self.verifier_button = QToolButton(self)
+        self.verifier_button.setObjectName("verifier-menu")
+        self.verifier_button.setMinimumHeight(TOUCH - 8)
+        self.verifier_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.verifier_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        menu = QMenu(self.verifier_button)
+        for action in (self.lock_action, self.change_pin_action, self.switch_action):
+            menu.addAction(action)
+        self.verifier_button.setMenu(menu)
+        self.verifier_button.hide()
+        self.statusBar().addPermanentWidget(self.verifier_button)
+        # Kiosk mode's strip above the case: for the applicant, and the verifier's way out.
+        self.kiosk_bar = QWidget(self)
+        self.kiosk_bar.setObjectName("kiosk-bar")
+        bar = QHBoxLayout(self.kiosk_bar)
+        bar.setContentsMargins(8, 4, 8, 4)
+        kiosk_text = QLabel("Please complete your part, then hand the tablet back to the "
+                            "verifier.", self.kiosk_bar)
+        kiosk_text.setProperty("role", "banner")
+        self.kiosk_leave = QPushButton("Verifier: leave this case", self.kiosk_bar)
+        self.kiosk_leave.setObjectName("kiosk-leave")
+        self.kiosk_leave.setMinimumHeight(TOUCH)
+        self.kiosk_leave.clicked.connect(lambda: self.leaveRequested.emit("leave"))
+        bar.addWidget(kiosk_text, 1)
+        bar.addWidget(self.kiosk_leave)
+        self.kiosk_bar.hide()
+        self.setMenuWidget(self.kiosk_bar)
         self.resize(1200, 800)
+
+    # -- the verifier ---------------------------------------------------------------------
+    def show_verifier(self, name: str) -> None:
+        self.verifier_button.setText(f"{name} ▾")
+        self.verifier_button.setToolTip("Lock, change your PIN, or switch verifier")
+        self.verifier_button.show()
+
+    # -- kiosk mode ---------------------------------------------------------------------
+    def set_kiosk(self, on: bool) -> None:
+        """Full-screen; an open case is pinned (no tabs, no list) until the verifier's
+        PIN; closing the window needs it too."""
+        self._kiosk = on
+        if on:
+            screen = self.screen()
+            if screen is not None:  # also where no window manager applies the state
+                self.setGeometry(screen.geometry())
+            self.showFullScreen()
+        elif self.isFullScreen():
+            self.showNormal()
+        self._pin_current()
+
+    @property
+    def kiosk(self) -> bool:
+        return self._kiosk
+
+    def pinned(self) -> bool:
+        return self._kiosk and self.tabs.currentIndex() > 0
+
+    def _pin_current(self) -> None:
+        pinned = self.pinned()
+        self.tabs.tabBar().setVisible(not pinned)
+        self.kiosk_bar.setVisible(pinned)
+        self.new_case_action.setEnabled(not pinned)
+        self.verifier_button.setEnabled(not pinned)
+        self.sync_panel.setEnabled(not pinned)  # Settings could turn kiosk mode off
+        self.escape_action.setEnabled(pinned)
+
+    def leave_pinned_case(self) -> None:
+        """The PIN was given: close the pinned case, back to the list (still kiosk)."""
+        index = self.tabs.currentIndex()
+        if index > 0:
+            self.drop_tab(index)
+        self._pin_current()
+
+    def allow_close(self) -> None:
+        """The app may close the window now (kiosk: the PIN was given; or a lock)."""
+        self._close_allowed = True
 
     # -- case tabs ----------------------------------------------------------------------
     def editors(self) -> list[CaseEditor]:
@@ -92,6 +199,7 @@ class MainWindow(QMainWindow):
         editor.titleChanged.connect(lambda title, e=editor: self._retitle(e, title))
         self._editors.append(editor)
         self.tabs.setCurrentIndex(index)
+        self._pin_current()
 
     def focus_editor(self, editor: CaseEditor) -> None:
         self.tabs.setCurrentWidget(editor)
@@ -103,6 +211,13 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def close_tab(self, index: int) -> None:
+        if self.pinned():  # kiosk: the verifier's PIN first
+            self.leaveRequested.emit("leave")
+            return
+        self.drop_tab(index)
+
+    def drop_tab(self, index: int) -> None:
+        """Close a case's tab without asking (the case went away, or the PIN was given)."""
         widget = self.tabs.widget(index)
         editor = next((e for e in self._editors if e is widget), None)
         if editor is not None:
@@ -113,6 +228,9 @@ class MainWindow(QMainWindow):
             self.model.refresh()
 
     def show_list(self) -> None:
+        if self.pinned():
+            self.leaveRequested.emit("leave")
+            return
         self.tabs.setCurrentIndex(0)
 
     def flush_all(self) -> None:
@@ -172,5 +290,9 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._kiosk and not self._close_allowed:  # Alt+F4, the title bar's ✕
+            event.ignore()
+            self.leaveRequested.emit("close")
+            return
         self.closing.emit()
         super().closeEvent(event)

@@ -15,8 +15,10 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -28,7 +30,15 @@ from PySide6.QtWidgets import (
 from kycdesk.background import Task, run_task
 from kycdesk.core.errors import FailureKind
 from kycdesk.core.protocol import EnrolledDevice, Health
-from kycdesk.settings import CA_BUNDLE, EMPLOYEE_ID, SERVER_URL, VERIFIER_NAME, Settings
+from kycdesk.settings import (
+    CA_BUNDLE,
+    EMPLOYEE_ID,
+    IDLE_LOCK_MINUTES,
+    KIOSK_MODE,
+    SERVER_URL,
+    VERIFIER_NAME,
+    Settings,
+)
 from kycdesk.sync.errors import SyncError
 from kycdesk.sync.server_url import url_problem
 from kycdesk.views.style import TOUCH
@@ -97,6 +107,23 @@ class SettingsDialog(QDialog):
         form.addRow("CA certificates", self.ca_bundle)
         form.addRow("Your name (verifier)", self.verifier_name)
         form.addRow("Your employee ID", self.employee_id)
+        # The lock: how long the tablet may sit untouched; kiosk mode for the applicant.
+        self.idle_minutes = QDoubleSpinBox(self)
+        self.idle_minutes.setObjectName("idle-minutes")
+        self.idle_minutes.setMinimumHeight(TOUCH)
+        self.idle_minutes.setRange(IDLE_LOCK_MINUTES.low or 0.05,
+                                   IDLE_LOCK_MINUTES.high or 240.0)
+        self.idle_minutes.setDecimals(1)
+        self.idle_minutes.setSuffix(" min")
+        self.idle_minutes.setValue(settings.get(IDLE_LOCK_MINUTES))
+        self.idle_minutes.setToolTip("No touch or key this long: kycdesk locks and asks "
+                                     "for your PIN (your work is kept)")
+        self.kiosk = QCheckBox("Full screen on the open case; leaving it needs your PIN "
+                               "(for the applicant's part)", self)
+        self.kiosk.setObjectName("kiosk-mode")
+        self.kiosk.setChecked(settings.get(KIOSK_MODE))
+        form.addRow("Lock after", self.idle_minutes)
+        form.addRow("Kiosk mode", self.kiosk)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.test_button)
@@ -191,6 +218,8 @@ class SettingsDialog(QDialog):
     def _store(self, url: str, token: str, ca_bundle: str) -> None:
         self.settings.set(SERVER_URL, url)
         self.settings.set(CA_BUNDLE, ca_bundle)
+        self.settings.set(IDLE_LOCK_MINUTES, float(self.idle_minutes.value()))
+        self.settings.set(KIOSK_MODE, self.kiosk.isChecked())
         # The verifier's profile prefills the declaration of new cases (not a secret).
         self.settings.set(VERIFIER_NAME, self.verifier_name.text().strip())
         self.settings.set(EMPLOYEE_ID, self.employee_id.text().strip().upper())

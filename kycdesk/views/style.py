@@ -47,6 +47,13 @@ QPushButton[role="choice"]:focus {{ border: 3px solid #f0a800; }}
 QPushButton[role="choice"]:disabled {{ color: #5b6770; background: #eef0f1; }}
 QListWidget#review-comments::item {{ min-height: {TOUCH}px; padding: 2px 6px; }}
 QPushButton[role="inbox"]:checked {{ background: {ACCENT}; color: white; }}
+QPushButton[role="verifier"] {{ min-height: {TOUCH * 2}px; font-size: 18px;
+    font-weight: bold; background: white; color: #1b2a41; border: 1px solid #8a949b;
+    border-radius: 6px; }}
+QPushButton[role="verifier"]:focus {{ border: 3px solid #f0a800; }}
+QPushButton[role="primary"] {{ background: {ACCENT}; color: white; font-weight: bold;
+    border-radius: 4px; }}
+QPushButton[role="primary"]:disabled {{ background: #9fb3c8; }}
 """
 
 
