@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pytestqt.qtbot import QtBot
 
 from kycdesk.cli import main
 from kycdesk.paths import TabletPaths
@@ -205,3 +206,48 @@ def test_the_command_line_migrates_at_the_first_sign_in(
     assert hits == [], raw_bytes.summary(hits)
     second = make_tablet(legacy.paths.root, user="Other")
     assert not should_migrate_for(second.tablet.legacy_store(), second.session.verifier_id)
+
+
+def test_the_sign_in_screen_moves_the_older_cases_in_with_progress(
+        legacy: LegacyStore, qtbot: QtBot, tmp_path: Path) -> None:
+    """The app's door (the registry it uses in `run_app`): the first verifier created on
+    an upgraded tablet sees the progress, then their list holds the 20 older cases."""
+    from kycdesk.app import KycDeskApp, MigrationNotice
+    from kycdesk.gate import Gate
+    from kycdesk.models.signin import Door, SignedIn
+    from kycdesk.settings import Settings
+    from kycdesk.verifiers.migration import MigratingRegistry
+    from kycdesk.verifiers.registry import Registry
+    from tests.fakes import FakeCamera, always_yes
+    from tests.tablets import CHEAP_PARAMS
+
+    tablet = _tablet(legacy.paths.root)
+    notice = MigrationNotice()
+    said: list[str] = []
+    notice.said.connect(said.append)
+
+    def desk(session: SignedIn) -> KycDeskApp:
+        return KycDeskApp(session.paths, vault=session.vault, actor=session.name,
+                          camera_factory=FakeCamera, confirm=always_yes)
+
+    gate = Gate(lambda: MigratingRegistry(Registry.open(tablet, pin_params=CHEAP_PARAMS),
+                                          tablet, progress=notice.report),
+                desk_factory=desk, settings=Settings(tmp_path / "settings.ini"))
+    notice.said.connect(gate.model.show_progress)
+    qtbot.addWidget(gate.screen)
+    try:
+        gate.start()
+        qtbot.waitUntil(lambda: gate.model.door is Door.FIRST_USE)
+        gate.screen.new_name.setText("Ana")
+        gate.screen.new_pin.setText("blue kettle on the train")
+        gate.screen.new_repeat.setText("blue kettle on the train")
+        gate.screen.create_button.click()
+        qtbot.waitUntil(lambda: gate.desk is not None and gate.desk.reader is not None,
+                        timeout=30_000)
+        assert gate.desk is not None
+        qtbot.waitUntil(lambda: gate.desk is not None and gate.desk.model.total() == CASES,
+                        timeout=30_000)
+        assert "Protecting cases: 20 of 20 cases" in said
+        assert not tablet.legacy_store().database.exists()
+    finally:
+        gate.shutdown()

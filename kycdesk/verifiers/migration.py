@@ -70,6 +70,8 @@ from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.store import open_connection
 from kycdesk.security.vault import Vault
 from kycdesk.verifiers import legacy_sealing
+from kycdesk.verifiers.errors import VerifierError
+from kycdesk.verifiers.registry import Registry
 from kycdesk.verifiers.session import Session
 from kycdesk.verifiers.shred import shred_database, shred_file, shred_tree
 
@@ -399,3 +401,37 @@ def migrate_for_session(tablet: TabletPaths, session: Session, *,
     if not should_migrate_for(legacy, session.verifier_id):
         return None
     return migrate_legacy_store(legacy, session.paths, session.vault, progress=progress)
+
+
+class LegacyMigrationError(VerifierError):
+    """The sign-in screen's form of `MigrationRefusedError` (a refusal it shows, not a
+    bug): the PIN was right, the older cases could not be taken over."""
+
+
+class MigratingRegistry:
+    """The registry as the app's sign-in screen uses it: a sign-in (or a first-use
+    verifier) also finishes the migration of the cases from before sign-in, on the same
+    background lane, before the store opens; `progress` is called from that lane. Every
+    other call goes to the registry itself."""
+
+    def __init__(self, registry: Registry, tablet: TabletPaths,
+                 progress: Progress | None = None) -> None:
+        self._registry = registry
+        self._tablet = tablet
+        self._progress = progress
+
+    def _migrated(self, session: Session) -> Session:
+        try:
+            migrate_for_session(self._tablet, session, progress=self._progress)
+        except MigrationRefusedError as exc:
+            raise LegacyMigrationError(str(exc)) from exc
+        return session
+
+    def sign_in(self, verifier_id: str, pin: str) -> Session:
+        return self._migrated(self._registry.sign_in(verifier_id, pin))
+
+    def add(self, name: str, pin: str) -> Session:
+        return self._migrated(self._registry.add(name, pin))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._registry, name)
