@@ -113,6 +113,8 @@ def main() -> int:
     parser.add_argument("--base-commit", default=BASE_COMMIT)
     parser.add_argument("--base-dir", type=Path, default=None,
                         help="an existing worktree of the code before (else one is made)")
+    parser.add_argument("--after-dir", type=Path, default=REPO,
+                        help="the tree measured as 'after' (default: this one)")
     args = parser.parse_args()
     wanted = {k for k in args.only.split(",") if k}
     figures = [f for f in FIGURES if not wanted or f.key in wanted]
@@ -130,7 +132,7 @@ def main() -> int:
         for figure in figures:
             samples: dict[str, list[float]] = {"before": [], "after": []}
             for run in range(args.runs):
-                order = (("before", base), ("after", REPO))
+                order = (("before", base), ("after", args.after_dir))
                 for name, tree in order if run % 2 == 0 else tuple(reversed(order)):
                     start = time.perf_counter()
                     value, problem = run_in(tree, figure, args.quick)
