@@ -65,6 +65,7 @@ if TYPE_CHECKING:  # loaded after the window is up (see KycDeskApp._after_window
     from kycdesk.paths import TabletPaths
     from kycdesk.sync.credentials import VerifierCredential
     from kycdesk.sync.worker import SyncController
+    from kycdesk.verifiers.migration import MigrationProgress
     from kycdesk.views.case_editor import CaseEditor, EditorPlace
     from kycdesk.views.settings_dialog import SettingsDialog
 
@@ -661,6 +662,7 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
     from kycdesk.models.signin import SignedIn
     from kycdesk.platform_check import explain, missing_packages
     from kycdesk.sync.credentials import VerifierCredential
+    from kycdesk.verifiers.migration import MigratingRegistry
     from kycdesk.verifiers.registry import Registry
     from kycdesk.verifiers.session import Session
 
@@ -676,9 +678,13 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
     collector = GuiThreadCollector()  # cycles are freed in this thread only (see gc_guard)
     opened: list[Registry] = []  # the one the sign-in lane opened (files read there)
 
-    def open_registry() -> Registry:
+    notice = MigrationNotice()
+
+    def open_registry() -> MigratingRegistry:
         opened.append(Registry.open(tablet))
-        return opened[-1]
+        # A sign-in first finishes moving the cases from before sign-in into the
+        # verifier's folder, encrypted (verifiers/migration.py), with its progress shown.
+        return MigratingRegistry(opened[-1], tablet, progress=notice.report)
 
     def desk(session: SignedIn) -> KycDeskApp:
         made = default_desk(session)
@@ -687,6 +693,7 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
         return made
 
     gate = Gate(open_registry, desk_factory=desk)
+    notice.said.connect(gate.model.show_progress)
     if startup_check:
         _watch_startup(gate, sign_in)
     elif sign_in is not None:
@@ -697,6 +704,15 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
     finally:
         gate.shutdown()
         collector.stop()
+
+
+class MigrationNotice(QObject):
+    """The migration's progress, from the sign-in lane to the sign-in screen (queued)."""
+
+    said = Signal(str)
+
+    def report(self, progress: MigrationProgress) -> None:
+        self.said.emit(progress.message)
 
 
 def _sign_in_when_listed(gate: Gate, name: str, pin: str) -> None:

@@ -104,6 +104,16 @@ def render_picture(*, label: str, subtitle: str, seed: int,
     return image
 
 
+def years_later(day: date, years: int) -> date:
+    """The same day `years` later; 29 February becomes 28 February in a common year
+    (an ID issued on a leap day: `date.replace` raises, which made demo data fail on
+    the days whose random issue date fell on one)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
 def demo_form(rng: random.Random, *, today: date | None = None
               ) -> tuple[str, dict[str, Any], tuple[str, float, float]]:
     """A complete, valid answer set for the newest form (every required field, the
@@ -133,7 +143,7 @@ def demo_form(rng: random.Random, *, today: date | None = None
         "identity.document_number": f"{rng.choice('ABCDEFGHJK')}{rng.randrange(10**7, 10**8)}",
         "identity.issuing_country": "GB",
         "identity.issue_date": issued.isoformat(),
-        "identity.expiry_date": issued.replace(year=issued.year + 10).isoformat(),
+        "identity.expiry_date": years_later(issued, 10).isoformat(),
         "identity.seen_original": True,
         "identity.photo_matches_applicant": True,
         "identity.name_matches_application": True,

@@ -24,6 +24,12 @@ from kycdesk.verifiers.errors import (
     VerifierError,
 )
 from kycdesk.verifiers.lockout import unsynced_cases
+from kycdesk.verifiers.migration import (
+    MigrationProgress,
+    MigrationRefusedError,
+    Phase,
+    migrate_for_session,
+)
 from kycdesk.verifiers.pin_rules import PinPolicy, rules_text
 from kycdesk.verifiers.registry import Registry, RegistryDamagedError, VerifierInfo
 from kycdesk.verifiers.session import Session
@@ -124,7 +130,12 @@ def sign_in(tablet: TabletPaths, args: argparse.Namespace, err: TextIO | None = 
         registry = _open_registry(tablet)
         verifier = _chosen(registry, getattr(args, "user", None))
         (pin,) = _pin_lines(args, [f"PIN for {verifier.name}: "])
-        return registry, registry.sign_in(verifier.verifier_id, pin)
+        session = registry.sign_in(verifier.verifier_id, pin)
+        _finish_legacy_migration(tablet, session, err)
+        return registry, session
+    except MigrationRefusedError as exc:
+        print(f"error: {exc}", file=err)
+        return ExitCode.STORE_UNUSABLE
     except LeaseExpiredError as exc:
         if renews_lease:
             print(f"note: {exc}", file=err)
@@ -137,6 +148,20 @@ def sign_in(tablet: TabletPaths, args: argparse.Namespace, err: TextIO | None = 
     except _RefusedError as exc:
         print(f"error: {exc}", file=err)
         return exc.code
+
+
+def _finish_legacy_migration(tablet: TabletPaths, session: Session, err: TextIO) -> None:
+    """The cases from before sign-in (a clear store at the data root) become the first
+    signing-in verifier's, encrypted (verifiers/migration.py), before their store opens;
+    its progress goes to stderr (stdout stays the command's output)."""
+    shown: set[str] = set()
+
+    def progress(step: MigrationProgress) -> None:
+        if step.phase is Phase.SEALING or step.message not in shown:
+            shown.add(step.message)
+            print(step.message, file=err, flush=True)
+
+    migrate_for_session(tablet, session, progress=progress)
 
 
 def run(tablet: TabletPaths, args: argparse.Namespace, out: TextIO | None = None) -> int:

@@ -236,7 +236,8 @@ def _hand_over(server: ServerHandle, case_id: str, to: Tablet, *, force: bool) -
 
 
 def _photos_match(device: Tablet, case_id: str, expected: dict[str, str]) -> None:
-    """The device holds every photo of the case, each file's SHA-256 as the server's."""
+    """The device holds every photo of the case, each file's SHA-256 (of its decrypted
+    bytes) as the server's."""
     with LocalStore(device.paths, vault=vault_for(device.paths)) as store:
         images = store.list_images(case_id)
         files = {i.client_image_id: hashlib.sha256(stored_bytes(store, i)).hexdigest()

@@ -272,6 +272,12 @@ class SignInModel(QObject):
         self._call(lambda registry: registry.sign_in(chosen.verifier_id, pin),
                    self._signed_in, failed=self._pin_refused, name="sign-in")
 
+    def show_progress(self, message: str) -> None:
+        """Long work after the PIN was accepted, said on the door while it runs (the
+        cases from before sign-in being moved in and encrypted: verifiers/migration.py)."""
+        self.notice = message
+        self.changed.emit()
+
     def _signed_in(self, session: SignedIn) -> None:
         self.message = self.notice = ""
         self._tick.stop()
