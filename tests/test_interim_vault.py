@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 
 from kycdesk.paths import DataPaths
+from kycdesk.verifiers.interim import interim_vault
 
 
 def test_the_same_folder_gives_the_same_key_and_the_file_is_owner_only(

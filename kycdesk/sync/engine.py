@@ -41,7 +41,6 @@ from kycdesk.core.records import ImageRecord, SyncCase
 from kycdesk.sync.backoff import Backoff
 from kycdesk.sync.client import SyncClient
 from kycdesk.sync.errors import DeviceRevokedError, SyncCancelledError, SyncError
-from kycdesk.sync.errors import SyncCancelledError, SyncError
 from kycdesk.sync.photo_files import PhotoSource
 from kycdesk.sync.photo_upload import PhotoOutcome, PhotoUploader, UploadPolicy
 from kycdesk.sync.progress import CaseProgress, TransferMeter
