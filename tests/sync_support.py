@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -261,22 +262,33 @@ def noisy_jpeg(path: Path, size: tuple[int, int], *, opacity: float = 0.25,
 def sync_killing_repeatedly(cmd: list[str], env: dict[str, str], rng: random.Random,
                             kills: int, after_kill: Callable[[], None],
                             stdin: Path | None = None) -> int:
-    """Run `cmd` (a `kycdesk sync --once`) again and again, SIGKILLing it 1-3 s in, until
-    `kills` kills are done or a run completes with exit 0; `after_kill` looks at the store
-    after each kill. `stdin`: a file each run reads (the PIN). Returns the kills done."""
+    """Run `cmd` (a `kycdesk sync --once`) again and again, SIGKILLing it 1-3 s into its
+    run, until `kills` kills are done or a run completes with exit 0; `after_kill` looks at
+    the store after each kill. `stdin`: a file each run reads (the PIN). Returns the kills
+    done. The 1-3 s count from the run's first line of output, not from the process's
+    start: start-up (imports, sign-in) takes 1-3 s itself on a loaded machine, and would
+    otherwise decide whether any kill lands mid-upload."""
     done = 0
     while done < kills:
         with (stdin or Path(os.devnull)).open("rb") as given:
-            process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+            process = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                        stderr=subprocess.DEVNULL, stdin=given, env=env)
+        assert process.stdout is not None
+        process.stdout.readline()  # the run began ("checking for work…"), or it ended
+        # The rest is drained so a full pipe never blocks the run.
+        drain = threading.Thread(target=process.stdout.read, daemon=True)
+        drain.start()
         try:
             code = process.wait(timeout=rng.uniform(1.0, 3.0))
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)
             process.wait()
+            code = None
+        drain.join()
+        process.stdout.close()
+        if code is None:
             done += 1
             after_kill()
-            continue
-        if code == 0:
+        elif code == 0:
             break
     return done
