@@ -293,3 +293,22 @@ def test_stopping_the_writer_writes_the_last_snapshot_in_its_thread(
         assert not store.list_index.rebuilt
         assert store.list_index.read_at_load == 0
         assert _names(store, "at quit") == {"Saved At Quit"}
+
+
+def test_a_snapshot_write_cut_by_a_crash_leaves_the_old_one_and_its_temp_goes(
+        qapp: object, paths: DataPaths, vault: Vault) -> None:
+    import os
+
+    with LocalStore(paths, vault=vault) as store:
+        _add_people(store)
+        assert len(store.list_cases()) == 3
+    old = paths.list_snapshot.read_bytes()
+    stale = paths.list_snapshot_temp("4242-deadbeef")   # a write killed before its rename
+    stale.write_bytes(old[: len(old) // 3])
+    young = paths.list_snapshot_temp("4343-cafebabe")   # another process writing now
+    young.write_bytes(b"")
+    an_hour_ago = stale.stat().st_mtime - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    with LocalStore(paths, vault=vault) as store:
+        assert not store.list_index.rebuilt and store.list_index.read_at_load == 0
+        assert not stale.exists() and young.exists()

@@ -165,6 +165,7 @@ class ListIndex:
         """At sign-in: the snapshot if it is usable, else a rebuild; then the rows
         changed since. `conn` is the opening connection (the writer's)."""
         with self._lock:
+            list_snapshot.remove_leftovers(self.paths)
             store_sequence = _store_sequence(conn)
             data = list_snapshot.read(self.paths, self.vault)
             if data is not None and self._restore(data, store_sequence):
