@@ -4,6 +4,7 @@ exports it), in the same run, alternating, with the same 3–5 MB photos.
 
     .venv/bin/python -m benchmarks.encrypted_photos [--rounds 3] [--baseline-rev main]
                                                     [--baseline-tree DIR] [--skip-sync]
+                                                    [--only import|thumbs|sync]
 
 Each measurement runs in a child process with that tree's own modules (PYTHONPATH, cwd),
 so both sides run their own import, thumbnail and sync code; the photos, the machine and
@@ -123,6 +124,8 @@ def main() -> int:
     parser.add_argument("--baseline-rev", default="main")
     parser.add_argument("--baseline-tree", type=Path, default=None)
     parser.add_argument("--skip-sync", action="store_true")
+    parser.add_argument("--only", choices=["import", "thumbs", "sync"], default=None,
+                        help="measure one of the three")
     args = parser.parse_args()
     app = qt_app()
     header("encrypted photo files against the baseline tree (same run, alternating)")
@@ -140,6 +143,8 @@ def main() -> int:
               f"{min(sizes):.1f}–{max(sizes):.1f} MB; baseline: "
               f"{args.baseline_tree or args.baseline_rev}; rounds: {args.rounds}")
         tasks = ["import", "thumbs"] + ([] if args.skip_sync else ["sync"])
+        if args.only:
+            tasks = [args.only]
         figures: dict[tuple[str, str], list[float]] = {}
         for round_ in range(args.rounds):
             for task in tasks:
