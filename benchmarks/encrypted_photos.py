@@ -4,11 +4,15 @@ exports it), in the same run, alternating, with the same 3–5 MB photos.
 
     .venv/bin/python -m benchmarks.encrypted_photos [--rounds 3] [--baseline-rev main]
                                                     [--baseline-tree DIR] [--skip-sync]
+                                                    [--only import|thumbs|sync]
 
 Each measurement runs in a child process with that tree's own modules (PYTHONPATH, cwd),
 so both sides run their own import, thumbnail and sync code; the photos, the machine and
-the moment are shared. Targets (issue 18): import ≤ 1.2×, cold thumbnails ≤ 1.2×, sync
-throughput ≥ 0.9× of the baseline's. Figures are medians over the rounds.
+the moment are shared; the order alternates each round (baseline first, then this tree
+first), so neither side always runs on a warmer or busier machine (with a fixed order
+the second side lost ~15 % of sync throughput on a loaded 2-core machine, whichever it
+was). Targets (issue 18): import ≤ 1.2×, cold thumbnails ≤ 1.2×, sync throughput ≥ 0.9×
+of the baseline's. Figures are medians over the rounds.
 """
 
 from __future__ import annotations
@@ -123,6 +127,8 @@ def main() -> int:
     parser.add_argument("--baseline-rev", default="main")
     parser.add_argument("--baseline-tree", type=Path, default=None)
     parser.add_argument("--skip-sync", action="store_true")
+    parser.add_argument("--only", choices=["import", "thumbs", "sync"], default=None,
+                        help="measure one of the three")
     args = parser.parse_args()
     app = qt_app()
     header("encrypted photo files against the baseline tree (same run, alternating)")
@@ -130,7 +136,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="kycdesk-bench-") as tmp:
         root = Path(tmp)
         base = args.baseline_tree or baseline_tree(args.baseline_rev, root / "baseline")
-        # 3–5 MB camera-like JPEGs (the issue's photo size): noise over a drawn card.
+        # 3 to 5 MB camera-like JPEGs (the issue's photo size): noise over a drawn card.
         shapes = [((2000, 1500), 0.25), ((2200, 1650), 0.25), ((2400, 1800), 0.22),
                   ((2400, 1800), 0.25)]
         sources = [noisy_jpeg(root / f"src_{i}.jpg", size, opacity=opacity, quality=92,
@@ -140,10 +146,13 @@ def main() -> int:
               f"{min(sizes):.1f}–{max(sizes):.1f} MB; baseline: "
               f"{args.baseline_tree or args.baseline_rev}; rounds: {args.rounds}")
         tasks = ["import", "thumbs"] + ([] if args.skip_sync else ["sync"])
+        if args.only:
+            tasks = [args.only]
         figures: dict[tuple[str, str], list[float]] = {}
         for round_ in range(args.rounds):
             for task in tasks:
-                for label, tree in (("baseline", base), ("this tree", REPO)):
+                order = [("baseline", base), ("this tree", REPO)]
+                for label, tree in order if round_ % 2 == 0 else order[::-1]:  # ABBA
                     work = root / f"{task}-{label.replace(' ', '_')}-{round_}"
                     for key, value in measure(tree, task, work, sources).items():
                         figures.setdefault((key, label), []).append(value)

@@ -196,17 +196,18 @@ def _file_body(source: PhotoSource, offset: int, count: int,
     sent = 0
     plain = source.read_from(offset)
     try:
-        pending = b""
+        pending = memoryview(b"")  # the rest of the chunk in hand, cut without copying
         while sent < count:
             if cancel is not None and cancel.is_set():
                 raise SyncCancelledError("upload cancelled")
             if not pending:
-                pending = next(plain, b"")
+                pending = memoryview(next(plain, b""))
                 if not pending:
                     raise SyncError(FailureKind.PERMANENT,
                                     f"The photo file {source.name} is shorter than recorded; "
                                     "run 'kycdesk doctor'.")
-            piece, pending = pending[:min(PIECE, count - sent)], pending[min(PIECE, count - sent):]
+            size = min(PIECE, count - sent, len(pending))
+            piece, pending = bytes(pending[:size]), pending[size:]
             sent += len(piece)
             yield piece
             if progress is not None:
