@@ -124,12 +124,13 @@ class ListIndex:
         self.paths = paths
         self.vault = vault
         self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None  # set by `load`
         # One snapshot write at a time: a slower older one must not replace a newer one.
         self._write_lock = threading.Lock()
-        self._db: sqlite3.Connection | None = self._empty()
         self._applied = -1          # the store's list sequence the index reflects
         self._snapshot_applied = -2  # … and the snapshot on disk (-2: none written)
         self.rebuilt = False         # the last load found no usable snapshot
+        self.read_at_load = 0        # rows re-read at load (changed after the snapshot)
         self._users = 0
 
     # -- the database --------------------------------------------------------------
@@ -164,20 +165,33 @@ class ListIndex:
         """At sign-in: the snapshot if it is usable, else a rebuild; then the rows
         changed since. `conn` is the opening connection (the writer's)."""
         with self._lock:
+            list_snapshot.remove_leftovers(self.paths)
             store_sequence = _store_sequence(conn)
             data = list_snapshot.read(self.paths, self.vault)
             if data is not None and self._restore(data, store_sequence):
                 self._snapshot_applied = self._applied
-            else:
-                self.rebuilt = True
-                self._db = self._empty(indexed=False)
-                self._applied = -1
-                try:
-                    self._catch_up(conn)
-                finally:
-                    for statement in _INDEXES:
-                        self._db.execute(statement)
-            self._catch_up(conn)
+                self.read_at_load = self._catch_up(conn)
+                if self._count() == int(conn.scalar("SELECT count(*) FROM cases")):
+                    return
+                # Cases missing or too many: a snapshot of another history of this
+                # store (one restored from a copy, then changed). Not trusted.
+                log.warning("the case list's snapshot does not match the store: "
+                            "rebuilding it")
+                self.close()
+            self._rebuild(conn)
+
+    def _rebuild(self, conn: Connection) -> None:
+        self.rebuilt = True
+        self._db = self._empty(indexed=False)
+        self._applied = -1
+        try:
+            self.read_at_load = self._catch_up(conn)
+        finally:
+            for statement in _INDEXES:
+                self._db.execute(statement)
+
+    def _count(self) -> int:
+        return int(self._conn().execute("SELECT count(*) FROM cases").fetchone()[0])
 
     def _restore(self, data: bytes, store_sequence: int) -> bool:
         db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)

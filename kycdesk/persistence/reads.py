@@ -55,6 +55,11 @@ class StoreReads:
             self._list_index = list_index.acquire(self.paths, self.vault, self.conn)
         return self._list_index
 
+    @property
+    def loaded_list_index(self) -> ListIndex | None:
+        """The index if this connection has it already (asking loads nothing)."""
+        return self._list_index
+
     def _release_list_index(self) -> None:
         """At close: the last connection of the store writes the snapshot and drops it."""
         index, self._list_index = self._list_index, None

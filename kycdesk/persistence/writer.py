@@ -260,8 +260,16 @@ class PersistenceWriter(QObject):
         self._drain(final=True)
         if self._snapshot_timer is not None:
             self._snapshot_timer.stop()
-        self._snapshots.wait_idle(-1)  # then the store's close writes the last snapshot
+        self._snapshots.wait_idle(-1)
         if self._store is not None:
+            # The last snapshot, here in the writer thread: the GUI's reader, closed
+            # after the writer, then finds nothing left to write.
+            index = self._store.loaded_list_index
+            try:
+                if index is not None:
+                    index.write_snapshot()
+            except (OSError, StoreError) as exc:
+                log.warning("the case list's snapshot was not written: %s", exc)
             self._store.close()
             self._store = None
         self.closed.emit()
@@ -380,21 +388,22 @@ class PersistenceWriter(QObject):
         """The case list's index follows what was just committed (a few rows, read
         here, off the GUI thread), and its snapshot is due in SNAPSHOT_DELAY_MS."""
         store, timer = self._store, self._snapshot_timer
-        if store is None or timer is None:
+        index = None if store is None else store.loaded_list_index
+        if store is None or index is None or timer is None:
             return
         try:
-            store.list_index.catch_up(store.conn)
+            index.catch_up(store.conn)
         except StoreError as exc:  # the next reader catches up instead
             log.warning("the case list could not follow the last changes: %s", exc)
             return
-        if store.list_index.dirty() and not timer.isActive():
+        if index.dirty() and not timer.isActive():
             timer.start(SNAPSHOT_DELAY_MS)
 
     @Slot()
     def _write_list_snapshot(self) -> None:
-        if self._store is None:
+        index = None if self._store is None else self._store.loaded_list_index
+        if index is None:
             return
-        index = self._store.list_index
 
         def failed(error: Exception) -> None:  # the next snapshot, or sign-in, makes up
             log.warning("the case list's snapshot was not written: %s", error)
