@@ -22,11 +22,15 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kills", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--report-every", type=int, default=100,
+                        help="a progress line every N kills (a run cut short still says "
+                             "how far it got)")
     args = parser.parse_args()
     app = qt_app()
     from tests.crash.harness import kill_once, make_sources
 
-    header(f"crash loop: {args.kills} SIGKILLs")
+    header(f"crash loop: {args.kills} SIGKILLs (encryption on: sealed values, encrypted "
+           "photos and thumbnails under the test vault)")
     rng = random.Random(args.seed)
     failures: list[str] = []
     totals = {"acked_edits": 0, "in_flight_applied": 0, "repairs": 0, "lost_and_found": 0,
@@ -47,7 +51,7 @@ def main() -> int:
             totals["lost_and_found"] += outcome.lost_and_found
             totals["acked_images"] += outcome.acked_images
             failures += [f"kill {kill}: {f}" for f in outcome.failures]
-            if kill % 100 == 0:
+            if kill % args.report_every == 0:
                 print(f"   {kill} kills, {len(failures)} failures, "
                       f"{time.perf_counter() - start:.0f} s", flush=True)
     elapsed = time.perf_counter() - start
