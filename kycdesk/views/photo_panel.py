@@ -72,7 +72,9 @@ class PhotoSlotWidget(QFrame):
         self.capture_button = QPushButton("Take photo", self)
         self.capture_button.setMinimumHeight(TOUCH)
         self.capture_button.setVisible(camera_available)
-        self.capture_button.clicked.connect(lambda: self.captureRequested.emit(field.slot))
+        # A bound method, not a lambda holding `self` (a cycle through C++ that keeps the
+        # panel, its thumbnail loader and so the verifier's keys alive after a lock).
+        self.capture_button.clicked.connect(self._capture_clicked)
         self.delete_button = QPushButton("Delete", self)
         self.delete_button.setMinimumHeight(TOUCH)
         self.delete_button.clicked.connect(self._delete_selected)
@@ -209,6 +211,10 @@ class PhotoSlotWidget(QFrame):
         self.errors.append(message)
         self.error_label.setText("\n".join(self.errors))
         self.error_label.show()
+
+    @Slot()
+    def _capture_clicked(self) -> None:
+        self.captureRequested.emit(self.field.slot)
 
     def _choose_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, f"Add photos: {self.field.label}", "",
