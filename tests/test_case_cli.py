@@ -17,13 +17,14 @@ from kycdesk.persistence.commands import SaveForm, Transition
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.store import LocalStore
 from tests.exif_builder import with_exif
-from tests.vaults import make_vault
+from tests.vaults import make_vault, share_with_cli
 
 Capture = pytest.CaptureFixture[str]
 
 
 def case(paths: DataPaths, capsys: Capture, *argv: str) -> tuple[int, str, str]:
     capsys.readouterr()
+    share_with_cli(paths)  # the command opens what the test wrote with make_vault()
     code = cli_main(["case", *argv, "--data-dir", str(paths.root)])
     captured = capsys.readouterr()
     return code, captured.out, captured.err

@@ -26,7 +26,7 @@ from kycdesk_server.devices import sha256_hex
 from kycdesk_server.storage import ServerStore
 from tests.fieldlink import FieldLink
 from tests.sync_support import ServerHandle
-from tests.vaults import make_vault
+from tests.vaults import make_vault, share_with_cli
 
 FAST = Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0.0)
 SUE = Reviewer("acc-sue", "sue", "supervisor")
@@ -56,6 +56,9 @@ class Tablet:
     paths: DataPaths
     token: str
     name: str
+
+    def __post_init__(self) -> None:
+        share_with_cli(self.paths)  # `kycdesk sync`/`case` on it open with the test key
 
     @property
     def server_id(self) -> str:

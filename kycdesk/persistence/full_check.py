@@ -26,7 +26,7 @@ from kycdesk.core.errors import InvalidCaseIdError
 from kycdesk.core.hashing import file_sha256
 from kycdesk.core.ids import validate_case_id
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import intents
+from kycdesk.persistence import images, intents
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.images import CHUNK
 from kycdesk.persistence.lifecycle import GONE_PREFIX, repair_retired_folders
@@ -103,9 +103,12 @@ def _check_rows(conn: Connection, paths: DataPaths, case_ids: list[str],
                 report: RecoveryReport, verify_hashes: bool) -> int:
     marks = ", ".join("?" * len(case_ids))
     rows = conn.query_all(
-        f"SELECT id, case_id, file_path, sha256, byte_size FROM case_images "
+        f"SELECT id, case_id, file_path, byte_size, client_image_id, "
+        f"{images.PHOTO_FACT_COLUMNS} FROM case_images "
         f"WHERE case_id IN ({marks}) ORDER BY case_id, id", case_ids)
-    for image_id, case_id, file_path, sha256, byte_size in rows:
+    for image_id, case_id, file_path, byte_size, client_image_id, *facts in rows:
+        sha256 = images.photo_facts(conn, "case_images", case_id, client_image_id,
+                                    facts)["sha256"] if verify_hashes else None
         file = paths.absolute(file_path or "")
         try:
             size = file.stat().st_size if file_path else -1
