@@ -51,10 +51,7 @@ def _forms() -> str:
 def _throwaway_vault() -> Vault:
     """The self-test's store is a throwaway in the system temp folder holding made-up
     data: a random key for this run, no verifier, no PIN."""
-    from kycdesk.security.keys import DataKey, UnlockedKeys
-
-    key = DataKey.create()
-    return Vault(UnlockedKeys("self-test", key, {key.key_id: key}))
+    return Vault.ephemeral("self-test")
 
 
 def _store_round_trip(folder: Path) -> str:

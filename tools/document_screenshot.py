@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from kycdesk.verifiers.interim import interim_vault
+from kycdesk.security.vault import Vault
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -49,7 +49,8 @@ def main() -> int:
     app.setStyleSheet(app_stylesheet(touch_screen=True))
     with tempfile.TemporaryDirectory(prefix="kycdesk-doc-shot-") as tmp:
         paths = resolve(Path(tmp) / "data")
-        desk = KycDeskApp(paths, vault=interim_vault(paths), debounce_ms=100,
+        vault = Vault.ephemeral("screenshots")  # a scratch store: its key dies with us
+        desk = KycDeskApp(paths, vault=vault, debounce_ms=100,
                           confirm=lambda *_: True)
         if not desk.start():
             print(desk.startup_error)

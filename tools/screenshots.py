@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from kycdesk.verifiers.interim import interim_vault
+from kycdesk.security.vault import Vault
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -91,8 +91,9 @@ def main() -> int:
     app.setStyleSheet(app_stylesheet(touch_screen=True))
     with tempfile.TemporaryDirectory(prefix="kycdesk-shots-") as tmp:
         paths = resolve(Path(tmp) / "data")
+        vault = Vault.ephemeral("screenshots")  # a scratch store: its key dies with us
         first_run = KycDeskApp(paths, debounce_ms=100, confirm=lambda *_: True,
-                               vault=interim_vault(paths))
+                               vault=vault)
         if not first_run.start():
             print(first_run.startup_error)
             return 1
@@ -104,12 +105,12 @@ def main() -> int:
         first_run.window.grab().save(str(out / "first-run.png"))
         first_run.shutdown()
         settle()
-        with LocalStore(paths, vault=interim_vault(paths)) as store:
+        with LocalStore(paths, vault=vault) as store:
             generate(store, cases=24, images_per_case=5, status="mixed", seed=11,
                      image_size=(1200, 900))
             cases = store.list_cases(limit=50)
         desk = KycDeskApp(paths, debounce_ms=100, confirm=lambda *_: True,
-                          vault=interim_vault(paths))
+                          vault=vault)
         if not desk.start():
             print(desk.startup_error)
             return 1

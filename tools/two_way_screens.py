@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 SCREEN = (1366, 768)
 WINDOW = (1366, 728)  # the screen minus a 40 px taskbar
 DISPLAY = ":47"
+VERIFIER, PASSPHRASE = "Demo", "screenshots of two-way"  # a scratch tablet's verifier
 
 
 def prepare(data: Path) -> str:
@@ -42,19 +43,20 @@ def prepare(data: Path) -> str:
         "from PySide6.QtGui import QGuiApplication\n"
         "app = QGuiApplication([])  # the demo photos are drawn with QPainter\n"
         "from kycdesk.demo import generate\n"
-        "from kycdesk.paths import resolve\n"
+        "from kycdesk.paths import resolve_tablet\n"
         "from kycdesk.persistence.store import LocalStore\n"
-        "from kycdesk.verifiers.interim import interim_vault\n"
+        "from kycdesk.verifiers.registry import Registry\n"
         "from tests import two_way_cases\n"
-        "paths = resolve(Path(sys.argv[1]))\n"
-        "with LocalStore(paths, vault=interim_vault(paths)) as store:\n"
+        "session = Registry.open(resolve_tablet(Path(sys.argv[1]))).add(sys.argv[2], sys.argv[3])\n"
+        "with LocalStore(session.paths, vault=session.vault) as store:\n"
         "    generate(store, cases=6, images_per_case=3, status='mixed', seed=11,\n"
         "             image_size=(1200, 900))\n"
         "    made = generate(store, cases=3, images_per_case=3, status='synced', seed=5,\n"
         "                    image_size=(1200, 900))\n"
         "    desk = two_way_cases.seed(store, made.case_ids)\n"
         "    print(store.load_case(desk.rejected).reference_number)\n")
-    done = subprocess.run([sys.executable, "-c", code, str(data)], check=True, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-c", code, str(data), VERIFIER, PASSPHRASE],
+                          check=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True)
     return done.stdout.strip().splitlines()[-1]
@@ -212,8 +214,13 @@ def main() -> int:
     data = tmp / "data"
     rejected = prepare(data)
     with x_server() as env:
-        app = subprocess.Popen([sys.executable, "-m", "kycdesk", "--data-dir", str(data)],
-                               cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)})
+        app = subprocess.Popen([sys.executable, "-m", "kycdesk", "--data-dir", str(data),
+                                "--user", VERIFIER, "--pin-stdin"],
+                               cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+                               stdin=subprocess.PIPE, text=True)
+        assert app.stdin is not None
+        app.stdin.write(PASSPHRASE + "\n")
+        app.stdin.close()
         try:
             driver = Driver(env, out)
             driver.find_window("^kycdesk$")

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from kycdesk.security import streams
-from kycdesk.security.keys import UnlockedKeys
+from kycdesk.security.keys import DataKey, UnlockedKeys
 from kycdesk.security.sealing import Sealer
 
 DEVICE_SCOPE = "@device"
@@ -38,6 +38,14 @@ class Vault:
     def __init__(self, keys: UnlockedKeys) -> None:
         self._keys = keys
         self._sealer = Sealer(keys)
+
+    @classmethod
+    def ephemeral(cls, label: str) -> Vault:
+        """A vault whose one key exists only in this process's memory: for scratch stores
+        that die with the process (the self-test's, a screenshot tool's). Nothing sealed
+        under it can be opened once the process ends."""
+        key = DataKey.create()
+        return cls(UnlockedKeys(label, key, {key.key_id: key}))
 
     @property
     def verifier(self) -> str:
