@@ -12,8 +12,9 @@ the moment are shared; the order alternates each round (baseline first, then thi
 first), so neither side always runs on a warmer or busier machine (with the baseline
 always first, this tree measured 0.72–0.86× sync throughput on the loaded 2-core
 machine; alternating, 0.97× in the next run). Targets (issue 18): import ≤ 1.2×, cold
-thumbnails ≤ 1.2×, sync throughput ≥ 0.9× of the baseline's. Figures are medians over the rounds; the verdict is on the median of
-each round's ratio (its two sides ran back to back).
+thumbnails ≤ 1.2×, sync throughput ≥ 0.9× of the baseline's. Figures are medians over
+the rounds; the verdict is on the median of each round's ratio (its two sides ran back
+to back).
 """
 
 from __future__ import annotations
