@@ -65,7 +65,8 @@ class EncryptedFileWriter:
             sha256, size = out.finish()
     """
 
-    def __init__(self, vault: Vault, path: Path, context: bytes) -> None:
+    def __init__(self, vault: Vault, path: Path, context: bytes, *,
+                 hashing: bool = True) -> None:
         self.path = path
         self._fd = _open_new(path)
         self._file = os.fdopen(self._fd, "wb", closefd=True)
@@ -75,25 +76,27 @@ class EncryptedFileWriter:
             self._file.close()
             unlink_quietly(path)
             raise
-        self._digest = hashlib.sha256()
+        # The caller may hash already (an import hashes while it walks the photo).
+        self._digest = hashlib.sha256() if hashing else None
         self.size = 0
         self._finished = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        self._digest.update(data)
-        self._writer.write(bytes(data))
+        if self._digest is not None:
+            self._digest.update(data)
+        self._writer.write(data)
         self.size += len(data)
 
     def finish(self, *, durable: bool = True) -> tuple[str, int]:
         """Final chunk, flush, fsync (not for a cache: `durable=False`); the plaintext's
-        SHA-256 (hex) and size."""
+        SHA-256 (hex; "" when not `hashing`) and size."""
         self._writer.close()
         self._file.flush()
         if durable:
             os.fsync(self._file.fileno())
         self._file.close()
         self._finished = True
-        return self._digest.hexdigest(), self.size
+        return (self._digest.hexdigest() if self._digest is not None else ""), self.size
 
     def abort(self) -> None:
         if not self._file.closed:

@@ -127,20 +127,17 @@ def _read_source(vault: Vault, source: Path, source_context: bytes | None,
     decrypted. Everything after this judges these bytes, never the source again (it may
     change or vanish)."""
     digest = hashlib.sha256()
-    data = bytearray()
     if source_context is None:
-        with source.open("rb") as src:
-            chunks: Iterator[bytes] = iter(lambda: src.read(CHUNK), b"")
-            for chunk in chunks:
-                digest.update(chunk)
-                tracker.feed(chunk)
-                data += chunk
+        data = source.read_bytes()  # one read (its size was checked): no growing buffer
+        pieces: Iterator[bytes] = (data[i:i + CHUNK] for i in range(0, len(data), CHUNK))
     else:
-        for chunk in decrypted_chunks(vault, source, source_context):
-            digest.update(chunk)
-            tracker.feed(chunk)
-            data += chunk
-    return bytes(data), digest.hexdigest()
+        parts = list(decrypted_chunks(vault, source, source_context))
+        data = b"".join(parts)
+        pieces = iter(parts)
+    for piece in pieces:
+        digest.update(piece)
+        tracker.feed(piece)
+    return data, digest.hexdigest()
 
 
 def _used_numbers(conn: Connection, case_id: str, case_dir: Path) -> int:
@@ -258,8 +255,8 @@ def prepare_image(paths: DataPaths, vault: Vault, case_id: str, source: Path, *,
     intent = intents.begin(paths.root, "import", case_id)
     try:
         ensure_private_dir(case_dir)
-        with EncryptedFileWriter(vault, tmp, photo_context(case_id)) as out:
-            out.write(data)
+        with EncryptedFileWriter(vault, tmp, photo_context(case_id), hashing=False) as out:
+            out.write(data)  # hashed above, as it was walked
             out.finish()
     except OSError as exc:
         unlink_quietly(tmp)

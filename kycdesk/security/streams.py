@@ -85,7 +85,7 @@ class EncryptingWriter:
         self._closed = False
         out.write(self._header)
 
-    def _emit(self, plain: bytes, final: bool) -> None:
+    def _emit(self, plain: bytes | memoryview, final: bool) -> None:
         if self._index >= MAX_CHUNKS:
             raise ValueError("file too large for one encrypted stream")
         nonce, aad = _chunk_nonce_and_aad(self._prefix, self._header, self._context,
@@ -93,14 +93,24 @@ class EncryptingWriter:
         self._out.write(self._aead.encrypt(nonce, plain, aad))
         self._index += 1
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._closed:
             raise ValueError("write to a closed encrypted stream")
-        self._pending += data
-        # Keep at least one byte back: the last chunk must be the one flagged final.
-        while len(self._pending) > self._chunk_bytes:
-            self._emit(bytes(self._pending[:self._chunk_bytes]), final=False)
-            del self._pending[:self._chunk_bytes]
+        # Keep at least one byte back: the last chunk must be the one flagged final. A
+        # large write (a whole photo) is encrypted from views of it, without copies.
+        view = memoryview(data).cast("B")
+        if self._pending:
+            room = self._chunk_bytes - len(self._pending)
+            self._pending += view[:room]
+            view = view[room:]
+            if not view:
+                return  # a full chunk may still be the final one
+            self._emit(bytes(self._pending), final=False)
+            self._pending.clear()
+        while len(view) > self._chunk_bytes:
+            self._emit(view[:self._chunk_bytes], final=False)
+            view = view[self._chunk_bytes:]
+        self._pending += view
 
     def close(self) -> None:
         if not self._closed:
