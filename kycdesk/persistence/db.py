@@ -50,11 +50,6 @@ SQLITE_NOTADB = 26
 _names = itertools.count(1)
 
 
-def _plain(value: Any) -> Any:
-    """A BLOB comes back as QByteArray: hand out bytes, as was bound."""
-    return value.data() if isinstance(value, QByteArray) else value
-
-
 class SqlError(RuntimeError):
     """An SQL failure that is a bug (syntax, constraint, misuse), not a user condition."""
 
@@ -83,6 +78,11 @@ def classify(error: QSqlError, context: str) -> Exception:
         return DatabaseCorruptError(f"The database file is damaged ({text}). It has not "
                                     "been changed; run 'kycdesk doctor' for the options.")
     return SqlError(detail)
+
+
+def _value(value: Any) -> Any:
+    """A column's value as Python: a BLOB (QByteArray) as bytes."""
+    return value.data() if isinstance(value, QByteArray) else value
 
 
 class Connection:
@@ -161,9 +161,10 @@ class Connection:
         if not query.prepare(sql):
             raise classify(query.lastError(), f"prepare {sql}")
         for value in params:
-            # Python bytes reach SQLite as a BLOB only through QByteArray (PySide6 binds
-            # a plain bytes object as empty text): sealed values are bytes.
-            query.addBindValue(QByteArray(value) if isinstance(value, bytes) else value)
+            # Python bytes bound as they are become an empty TEXT in QtSql: a BLOB (a
+            # sealed value) is bound as a QByteArray, and read back as bytes (`_value`).
+            query.addBindValue(QByteArray(bytes(value))
+                               if isinstance(value, bytes | bytearray) else value)
         if not query.exec():
             error = classify(query.lastError(), f"exec {sql}")
             query.finish()
@@ -191,7 +192,7 @@ class Connection:
         while query.next():
             # PySide6 returns '' for SQL NULL; keep NULL distinct (a missing GPS fix is
             # not the same as an empty address).
-            rows.append(tuple(None if query.isNull(i) else _plain(query.value(i))
+            rows.append(tuple(None if query.isNull(i) else _value(query.value(i))
                               for i in range(width)))
         error = query.lastError()
         query.finish()
