@@ -31,6 +31,7 @@ from tests import raw_bytes
 from tests.crash.harness import REPO_ROOT
 from tests.legacy_store import LegacyStore, build_legacy_store
 from tests.protect_checks import read_store
+from tests.schema_level import needs_sealed_values
 from tests.tablets import make_tablet, pin_on_stdin, vault_for
 from tests.vaults import make_vault
 
@@ -77,6 +78,7 @@ def test_the_scan_finds_everything_in_a_clear_store(legacy: LegacyStore) -> None
         assert kind in labels
 
 
+@needs_sealed_values
 def test_migration_keeps_every_case_and_leaves_no_clear_byte(
         legacy: LegacyStore, tmp_path: Path) -> None:
     tablet = _tablet(legacy.paths.root)
@@ -119,6 +121,7 @@ def _run_child(root: Path, kill_after: int, delay_s: float) -> bool:
     return killed
 
 
+@needs_sealed_values
 @pytest.mark.slow
 @pytest.mark.parametrize("round_", range(8))
 def test_migration_killed_at_any_step_finishes_at_the_next_start(
@@ -189,6 +192,7 @@ def test_demo_answers_survive_an_id_issued_on_a_leap_day() -> None:
     assert years_later(date(2028, 2, 29), 4) == date(2032, 2, 29)
 
 
+@needs_sealed_values
 def test_the_command_line_migrates_at_the_first_sign_in(
         legacy: LegacyStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -251,3 +255,17 @@ def test_the_sign_in_screen_moves_the_older_cases_in_with_progress(
         assert not tablet.legacy_store().database.exists()
     finally:
         gate.shutdown()
+
+
+def test_the_legacy_tables_are_the_sealed_schemas_tables() -> None:
+    """`legacy_sealing.LEGACY_TABLES` seals each table as the store's writer does:
+    same sealed column, same clear columns emptied to the same values, every table."""
+    sealed = pytest.importorskip("kycdesk.persistence.sealed")
+    from kycdesk.verifiers.legacy_sealing import LEGACY_TABLES
+
+    assert {t.table: t.sealed_column for t in LEGACY_TABLES} == sealed.SEALED_COLUMNS
+    assert {t.table: t.emptied for t in LEGACY_TABLES} == sealed.CLEAR_COLUMNS
+    for spec in LEGACY_TABLES:
+        assert spec.field(("k",) * 6) in (sealed.field_name(spec.table),
+                                            sealed.field_name(spec.table, "k"),
+                                            sealed.field_name(spec.table, "k/k"))

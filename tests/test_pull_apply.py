@@ -42,7 +42,8 @@ def _dump_state(store: LocalStore) -> list[object]:
     rows: list[object] = []
     for table in tables:
         columns = [r[1] for r in conn.query_all(f"PRAGMA table_info({table})")]
-        # A sealed value differs at each write (a new nonce): compared opened, below.
+        # Bookkeeping (a replay re-stamps what it rewrites), and sealed values: they
+        # differ at each write (a new nonce), compared opened, below.
         skip = {"id", "last_saved", "created_at", "updated_at", "received_at", "search_key",
                 "list_seq", *sealed.SEALED_COLUMNS.values()}
         kept = [c for c in columns if c not in skip or (table == "cases" and c == "id")]

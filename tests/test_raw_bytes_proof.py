@@ -28,6 +28,7 @@ from kycdesk.persistence.commands import AppendEdit
 from tests import raw_bytes
 from tests.crash.harness import REPO_ROOT
 from tests.legacy_store import values_needles
+from tests.schema_level import may_need_sealed_values, needs_sealed_values
 from tests.vaults import make_vault
 
 CHILD_TIMEOUT_S = 120.0
@@ -49,6 +50,7 @@ def logged(tmp_path: Path) -> Iterator[Path]:
     root.setLevel(level)
 
 
+@needs_sealed_values
 def test_twenty_demo_cases_leave_no_clear_byte(qapp: object, tmp_path: Path,
                                                logged: Path) -> None:
     from kycdesk.persistence.store import LocalStore
@@ -131,6 +133,7 @@ def _needles_from(lines: list[str]) -> list[raw_bytes.Needle]:
     return needles
 
 
+@may_need_sealed_values
 @pytest.mark.slow
 @pytest.mark.parametrize("round_", range(5))
 def test_kill_in_the_middle_of_saves_leaves_no_clear_byte(

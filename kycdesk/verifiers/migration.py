@@ -276,6 +276,7 @@ def _seal(legacy: DataPaths, target: DataPaths, vault: Vault, *, marker: dict[st
         conn.execute("PRAGMA secure_delete=ON")
         total = int(conn.scalar("SELECT count(*) FROM cases") or 0)
         report.cases = total
+        tables = legacy_sealing.sealable_tables(conn)
         cursor = str(marker.get("cursor", ""))
         done = int(conn.scalar("SELECT count(*) FROM cases WHERE id <= ?", (cursor,)) or 0)
         if progress is not None:
@@ -291,7 +292,7 @@ def _seal(legacy: DataPaths, target: DataPaths, vault: Vault, *, marker: dict[st
                     target, vault, case_id)
             with conn.transaction():
                 for case_id in ids:
-                    legacy_sealing.seal_case_rows(conn, vault, case_id)
+                    legacy_sealing.seal_case_rows(conn, vault, case_id, tables)
             cursor = ids[-1]
             done += len(ids)
             report.sealed_cases += len(ids)
@@ -300,8 +301,10 @@ def _seal(legacy: DataPaths, target: DataPaths, vault: Vault, *, marker: dict[st
             if progress is not None:
                 progress(MigrationProgress(Phase.SEALING, done, total))
         with conn.transaction():
-            legacy_sealing.seal_device_rows(conn, vault)
-        report.encrypted_files += legacy_sealing.encrypt_leftover_files(target, vault)
+            legacy_sealing.seal_device_rows(conn, vault, tables)
+        cases = {str(r[0]) for r in conn.query_all("SELECT id FROM cases")}
+        report.encrypted_files += legacy_sealing.encrypt_leftover_files(target, vault,
+                                                                        done=cases)
     finally:
         conn.close()
 
@@ -322,8 +325,6 @@ def _replace_with_compact(target: DataPaths, report: MigrationReport) -> None:
 
 def _remove_legacy(legacy: DataPaths, report: MigrationReport) -> None:
     report.shredded_files += shred_database(legacy.database)
-    incoming_left = legacy.database.with_name(legacy.database.name + INCOMING_SUFFIX)
-    report.shredded_files += shred_database(incoming_left)
     for name in IN_FLIGHT_ENTRIES:
         report.shredded_files += shred_tree(legacy.root / name)
 
