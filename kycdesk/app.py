@@ -63,7 +63,8 @@ if TYPE_CHECKING:  # loaded after the window is up (see KycDeskApp._after_window
     from kycdesk.gate import Gate
     from kycdesk.models.form_registry import FormRegistry
     from kycdesk.paths import TabletPaths
-    from kycdesk.sync.credentials import VerifierCredential
+    from kycdesk.sync.credentials import TokenLookup, VerifierCredential
+    from kycdesk.sync.office import OfficeIdentity
     from kycdesk.sync.worker import SyncController
     from kycdesk.verifiers.migration import MigrationProgress
     from kycdesk.views.case_editor import CaseEditor, EditorPlace
@@ -99,6 +100,9 @@ class KycDeskApp(QObject):
     caseOpened = Signal(str)
     storeReady = Signal()      # the store is open and the cases listed
     settingsChanged = Signal()  # Settings saved (the idle time, kiosk mode may differ)
+    # The office revoked this tablet, with a proof its office secret checks (emitted from
+    # the sync thread; the gate closes this desk, then runs `revocation_wipe`).
+    tabletRevoked = Signal()
 
     def __init__(self, paths: DataPaths, *, vault: Vault,
                  registry: FormRegistry | None = None,
@@ -138,6 +142,12 @@ class KycDeskApp(QObject):
         # The signed-in verifier's sealed sync token (set with the session at sign-in;
         # None: only --token/KYCDESK_TOKEN or the dialog's token for this run).
         self.kept_credential: VerifierCredential | None = None
+        # What a proven revocation wipes (the verifiers' registry's `wipe_tablet`), run by
+        # the gate once this desk is closed.
+        self.revocation_wipe: Callable[[], None] | None = None
+        # The token the sync was last configured with (read off the GUI thread from the
+        # verifier's sealed record): what the Settings dialog shows, without a disk read.
+        self._known_token = ""
         self._hears_application = False  # connected to the application's own signals
         self.window.sync_panel.settingsRequested.connect(self.open_settings)
         self._network: Any = None
@@ -441,12 +451,12 @@ class KycDeskApp(QObject):
         """The sync worker opens its own read connection: start it once the writer has
         migrated the database (and the window is up: the network stack is imported
         here, not before the first cases are listed)."""
-        from kycdesk.sync.credentials import load_token
         from kycdesk.sync.worker import SyncController
 
         assert self.writer_thread is not None
         self.sync = SyncController(self.paths, self.writer_thread.client.writer,
-                                   **{**sync_tuning(self.settings), **self._sync_options})
+                                   **{**sync_tuning(self.settings), **self._sync_options,
+                                      **self._office_hooks()})
         panel = self.window.sync_panel
         self.sync.stateChanged.connect(panel.show_state)
         self.sync.progress.connect(panel.show_progress)
@@ -456,13 +466,53 @@ class KycDeskApp(QObject):
         self.sync.start()
         url = self.settings.get(SERVER_URL)
         if url:
-            lookup = load_token(kept=self.kept_credential)
+            self._configure_sync(url, self.settings.get(CA_BUNDLE) or "", now=False)
+        self._watch_network()
+
+    def _office_hooks(self) -> dict[str, Any]:
+        """The office's side of the sync for a signed-in verifier (issue 18): the lease and
+        the wrong-PIN releases go into the registry, a proven revocation to the gate."""
+        kept = self.kept_credential
+        if kept is None:  # no registry behind this desk (tests that build it directly)
+            return {}
+        from kycdesk.sync.tablet_hooks import hooks_for
+
+        self.revocation_wipe = kept.registry.wipe_tablet
+        return {"hooks": hooks_for(kept.registry, kept.session,
+                                   wipe=self.tabletRevoked.emit)}
+
+    def _configure_sync(self, url: str, ca_bundle: str, *, new_token: str = "",
+                        now: bool) -> None:
+        """Give the sync its address, token and office identity. The token lives sealed in
+        the verifier's registry record: it is read (and a new one written) on a
+        background lane, never in the GUI thread."""
+        kept = self.kept_credential
+
+        def look(_control: object) -> tuple[TokenLookup, OfficeIdentity | None]:
+            from kycdesk.sync.credentials import load_token
+            from kycdesk.sync.tablet_hooks import office_identity_of
+
+            if new_token and kept is not None:
+                kept.save(new_token)
+            lookup = load_token(new_token or None, kept=kept)
+            office = office_identity_of(kept.registry, kept.session) if kept else None
+            return lookup, office
+
+        def configured(answer: tuple[TokenLookup, OfficeIdentity | None]) -> None:
+            lookup, office = answer
+            self._known_token = lookup.token or ""
+            if self.sync is None:  # closed meanwhile (a lock)
+                return
             if lookup.token:
-                self.sync.configure(url, lookup.token, self.settings.get(CA_BUNDLE))
-                self.sync.request_sync()
+                self.sync.configure(url, lookup.token, ca_bundle, office)
+                self.sync.request_sync(now=now)
             elif lookup.problem:
                 self.window.show_status(lookup.problem)
-        self._watch_network()
+
+        def failed(error: Exception) -> None:
+            self.window.show_status(f"The sync's token could not be read: {error}")
+
+        run_task(look, configured, on_error=failed, name="sync credential")
 
     def _watch_network(self) -> None:
         """Sync when the OS says the network is back (where Qt has a backend for it);
@@ -516,13 +566,11 @@ class KycDeskApp(QObject):
 
     @Slot()
     def open_settings(self) -> SettingsDialog:
-        from kycdesk.sync.credentials import load_token
         from kycdesk.views.settings_dialog import SettingsDialog
 
         url = self.settings.get(SERVER_URL)
-        kept = load_token(kept=self.kept_credential).token if url else None
         dialog = SettingsDialog(self.settings, check_connection, self.window,
-                                enrol=self.enrol, token=kept or "")
+                                enrol=self.enrol, token=self._known_token if url else "")
         dialog.saved.connect(self._settings_saved)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -547,13 +595,15 @@ class KycDeskApp(QObject):
 
     @Slot(str, str, str)
     def _settings_saved(self, url: str, token: str, ca_bundle: str) -> None:
-        if token and self.kept_credential is not None:
-            self.kept_credential.save(token)
         self._tell_actor()  # the verifier's name may have changed
         self.settingsChanged.emit()
-        if self.sync is not None:
+        if self.sync is None:
+            return
+        if url and token:  # kept sealed for the verifier, off the GUI thread
+            self._configure_sync(url, ca_bundle, new_token=token, now=True)
+        else:  # the address or the token was cleared: the sync waits for both
+            self._known_token = token
             self.sync.configure(url, token, ca_bundle)
-            self.sync.request_sync(now=True)
 
     # -- save triggers from outside the editors -----------------------------------------
     @Slot()
@@ -692,7 +742,16 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
             made.kept_credential = VerifierCredential(opened[-1], session)
         return made
 
-    gate = Gate(open_registry, desk_factory=desk)
+    def reach_server(session: SignedIn) -> None:
+        """The lease page's "Try to reach the server" (on the sign-in lane)."""
+        from kycdesk.sync.tablet_hooks import renew_lease
+
+        settings = Settings()
+        if opened and isinstance(session, Session):
+            renew_lease(opened[-1], session, settings.get(SERVER_URL),
+                        settings.get(CA_BUNDLE) or None)
+
+    gate = Gate(open_registry, desk_factory=desk, reach_server=reach_server)
     notice.said.connect(gate.model.show_progress)
     if startup_check:
         _watch_startup(gate, sign_in)

@@ -128,6 +128,7 @@ class Gate(QObject):
         window.leaveRequested.connect(self._leave_requested)
         desk.fatalError.connect(self._desk_failed)
         desk.settingsChanged.connect(self._settings_changed)
+        desk.tabletRevoked.connect(self._tablet_revoked)
         if place is not None:
             desk.storeReady.connect(lambda: desk.return_to(place),
                                     Qt.ConnectionType.SingleShotConnection)
@@ -162,6 +163,23 @@ class Gate(QObject):
         verifier_id, name = self.session.verifier_id, self.session.name
         self._close_desk()
         self.model.lock(verifier_id, name)
+
+    @Slot()
+    def _tablet_revoked(self) -> None:
+        """The office revoked this tablet (the sync checked the proof): close the desk —
+        its store, sync and keys — then wipe every verifier's data, keys first
+        (docs/security.md, *Wipe order*), off the GUI thread."""
+        desk = self.desk
+        if desk is None:
+            return
+        wipe = desk.revocation_wipe
+        log.warning("the office revoked this tablet: closing and wiping")
+        self._place = self._place_of = None
+        self._close_desk()
+        if wipe is not None:
+            self.model.revoked(wipe)
+        else:
+            self.model.signed_out()
 
     @Slot()
     def sign_out(self) -> None:

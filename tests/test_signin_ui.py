@@ -555,3 +555,32 @@ def test_the_os_suspending_the_app_locks_it(qtbot: QtBot, gate: Gate,
 
 def _locked(gate: Gate) -> bool:
     return gate.desk is None and gate.model.unlocking
+
+
+def test_a_proven_revocation_closes_the_desk_then_wipes_off_the_gui_thread(
+        qtbot: QtBot, gate: Gate, registry: FakeRegistry) -> None:
+    """The sync thread reports a revocation whose proof checked (tests/
+    test_revocation_device.py): the gate closes the desk (store, sync, keys) first, then
+    runs the wipe on the sign-in lane, and says what happened."""
+    import threading
+
+    ana = registry.with_verifier("Ana", PIN)
+    gate.start()
+    desk = _sign_in(qtbot, gate, ana)
+    wiped_in: list[str] = []
+    desk_open_at_wipe: list[bool] = []
+
+    def wipe() -> None:
+        desk_open_at_wipe.append(gate.desk is not None)
+        wiped_in.append(threading.current_thread().name)
+
+    desk.revocation_wipe = wipe
+    sync_thread = threading.Thread(target=desk.tabletRevoked.emit, name="sync-worker")
+    sync_thread.start()
+    sync_thread.join()
+    qtbot.waitUntil(lambda: bool(wiped_in) and not gate.model.busy, timeout=10_000)
+    assert gate.desk is None and gate.session is None
+    assert desk_open_at_wipe == [False]  # closed before the keys' data went
+    assert wiped_in != [threading.main_thread().name]
+    assert "revoked this tablet" in gate.model.notice
+    assert gate.screen.isVisible()

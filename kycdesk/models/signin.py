@@ -368,6 +368,34 @@ class SignInModel(QObject):
         self.changed.emit()
         self.refresh()
 
+    def revoked(self, wipe: Callable[[], None]) -> None:
+        """The office revoked this tablet: its data is wiped (resumed at the next start if
+        this is interrupted), then the list shows what is left (no verifier)."""
+        self.chosen = None
+        self.unlocking = False
+        self.busy = True
+        self.message = ""
+        self.notice = "The office has revoked this tablet. Removing its data…"
+        self.door = Door.CHOOSE
+        self.changed.emit()
+
+        def wiped(_none: None) -> None:
+            self.busy = False
+            self.notice = ("The office has revoked this tablet: every verifier's cases and "
+                           "photos on it were removed. Ask your administrator before using "
+                           "it again.")
+            self.refresh()
+
+        def failed(error: Exception) -> None:
+            self.busy = False
+            self.notice = ""
+            self.message = (f"The office has revoked this tablet, and removing its data "
+                            f"stopped ({error}); it finishes when kycdesk starts again.")
+            self.changed.emit()
+
+        run_task(lambda _control: wipe(), wiped, on_error=failed, name="revocation wipe",
+                 lane=sign_in_lane())
+
     # -- new verifier -------------------------------------------------------------------
     def start_new(self) -> None:
         if self.busy:

@@ -23,6 +23,7 @@ from kycdesk import __version__
 from kycdesk.core.errors import FailureKind
 from kycdesk.core.protocol import (
     ENROL_PATH,
+    LEASE_PATH,
     OFFSET_CONTENT_TYPE,
     PULL_PATH,
     SERVER_IMAGE_ID_HEADER,
@@ -33,6 +34,7 @@ from kycdesk.core.protocol import (
     HandoverRequest,
     Health,
     HeldImage,
+    Lease,
     Problem,
     PullReply,
     PullRequest,
@@ -400,6 +402,14 @@ class SyncClient:
         self._expect(response, (200,), "the connection check")
         health: Health = self._parse(response, Health)
         return health
+
+    def lease(self) -> Lease:
+        """The office's lease for this device (the lease page's "Try to reach the
+        server"; every pull answer carries one too)."""
+        response = self._request("GET", LEASE_PATH, unclear_on_failure=False)
+        self._expect(response, (200,), "the renewal of this tablet's lease")
+        lease: Lease = self._parse(response, Lease)
+        return lease
 
     def held_images(self, case_id: str) -> list[HeldImage]:
         response = self._request("GET", f"/v1/cases/{case_id}/images",

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kycdesk.core.errors import FailureKind
+from kycdesk.sync.credentials import VerifierCredential, load_token
+from kycdesk.sync.errors import SyncError
 from kycdesk.sync.office import OfficeHooks, OfficeIdentity
 from kycdesk.verifiers.registry import Registry
 from kycdesk.verifiers.session import Session
@@ -35,3 +38,27 @@ def hooks_for(registry: Registry, session: Session, *,
 
     return OfficeHooks(on_revoked=wipe or registry.wipe_tablet, on_lease=lease,
                        on_released=released)
+
+
+def renew_lease(registry: Registry, session: Session, url: str,
+                ca_bundle: str | None = None) -> None:
+    """The lease page's "Try to reach the server" (blocks: a background lane): ask the
+    office for this verifier's lease and keep it if its proof checks. Raises SyncError
+    with a sentence for the verifier when that is not possible."""
+    from kycdesk.sync.client import SyncClient  # httpx: only when asked
+
+    if not url:
+        raise SyncError(FailureKind.PERMANENT, "No server address is set on this tablet: "
+                        "ask a supervisor for an unlock code.")
+    office = office_identity_of(registry, session)
+    token = load_token(kept=VerifierCredential(registry, session)).token
+    if office is None or not token:
+        raise SyncError(FailureKind.AUTH, "Your cases were never enrolled with the office "
+                        "on this tablet: ask a supervisor for an unlock code.")
+    with SyncClient(url, token, device_id=office.device_id, ca_bundle=ca_bundle,
+                    office=office) as client:
+        lease = client.lease()
+    if not registry.record_lease(session, expires_at=lease.expires_at, proof=lease.proof):
+        raise SyncError(FailureKind.TRANSIENT, "The server's answer did not carry this "
+                        "tablet's proof: it was not taken. Try again, or ask a supervisor "
+                        "for an unlock code.")
