@@ -14,6 +14,7 @@ import argparse
 import getpass
 import json
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from kycdesk.exit_codes import ExitCode
@@ -60,6 +61,14 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     remove.add_argument("--force", action="store_true",
                         help="also when some of their cases are not on the server yet "
                              "(those are lost)")
+    recover = verbs.add_parser(
+        "recover", parents=[common],
+        help="at the office, offline: give a verifier who forgot their PIN a new one with "
+             "the organisation's recovery private key (--pin-stdin: the new PIN)")
+    recover.add_argument("name", help="the verifier")
+    recover.add_argument("--org-key", required=True, metavar="FILE",
+                         help="the organisation's X25519 private key (PEM, unencrypted; "
+                              "bring it on removable media and take it away after)")
     policy = verbs.add_parser("policy", parents=[common],
                               help="the organisation's PIN rules on this tablet")
     policy.add_argument("--numeric-pin", choices=["allow", "refuse"],
@@ -179,6 +188,8 @@ def run(tablet: TabletPaths, args: argparse.Namespace, out: TextIO | None = None
             return _remove(registry, args, out)
         if command == "policy":
             return _policy(registry, args, out)
+        if command == "recover":
+            return _recover(registry, args, out)
         raise AssertionError(command)
     except _RefusedError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -237,6 +248,35 @@ def _passwd(registry: Registry, args: argparse.Namespace, out: TextIO) -> int:
         session = expired.session
     registry.change_pin(session, old, new)
     print(f"the PIN of {verifier.name} was changed", file=out)
+    return ExitCode.OK
+
+
+def _recover(registry: Registry, args: argparse.Namespace, out: TextIO) -> int:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from kycdesk.security.errors import SecurityError
+
+    verifier = _chosen(registry, args.name)
+    try:
+        org_private = load_pem_private_key(Path(args.org_key).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise _RefusedError(f"The organisation key cannot be read ({exc}): nothing was "
+                            "changed.", ExitCode.PROBLEMS) from exc
+    if not isinstance(org_private, X25519PrivateKey):
+        raise _RefusedError("That file is not an X25519 private key: nothing was changed.",
+                            ExitCode.PROBLEMS)
+    new, = _pin_lines(args, ["New PIN: "])
+    if not getattr(args, "pin_stdin", False):
+        (again,) = _pin_lines(args, ["New PIN again: "])
+        if again != new:
+            raise _RefusedError("The two new PINs differ: nothing was changed.",
+                                ExitCode.PROBLEMS)
+    try:
+        registry.recover_with_org_key(verifier.verifier_id, org_private, new)
+    except SecurityError as exc:
+        raise _RefusedError(f"{exc} Nothing was changed.") from exc
+    print(f"{verifier.name} has a new PIN; their cases are theirs again", file=out)
     return ExitCode.OK
 
 

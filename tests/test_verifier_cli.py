@@ -79,3 +79,51 @@ def test_user_list_passwd_and_remove(tmp_path: Path) -> None:
     assert policy.returncode == 0 and "numeric PINs: allowed" in policy.stdout
     assert kycdesk(root, "user", "add", "Cy", "--pin-stdin",
                    stdin="470913\n").returncode == 0
+
+
+def test_the_office_recovers_a_forgotten_pin_with_its_private_key_offline(
+        tmp_path: Path) -> None:
+    """`kycdesk user recover NAME --org-key FILE`: the verifier's keys open from their
+    recovery wraps (no PIN), go under a new PIN, and their cases open with it; another
+    organisation's key changes nothing."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+
+    from kycdesk.core.protocol import EnrolledDevice
+    from kycdesk.security.keys import generate_org_recovery_key, public_bytes
+    from kycdesk.sync.enrolment import keep_enrolment
+
+    root = tmp_path / "tablet"
+    assert kycdesk(root, "user", "add", "Amina", "--pin-stdin",
+                   stdin=f"{PIN}\n").returncode == 0
+    assert kycdesk(root, "demo-data", "--user", "Amina", "--pin-stdin", "--cases", "1",
+                   "--images-per-case", "0", stdin=f"{PIN}\n").returncode == 0
+    org = generate_org_recovery_key()
+    registry = Registry.open(resolve_tablet(root))
+    [amina] = registry.verifiers()
+    session = registry.sign_in(amina.verifier_id, PIN)
+    keep_enrolment(registry, session, EnrolledDevice(
+        device_id="dev-1", credential="t" * 43,
+        office_secret=base64.b64encode(bytes(range(32))).decode(),
+        org_recovery_key=base64.b64encode(public_bytes(org)).decode()))
+
+    def pem(key: object, name: str) -> Path:
+        path = tmp_path / name
+        path.write_bytes(key.private_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        return path
+
+    new_pin = "a brand new passphrase"
+    other = kycdesk(root, "user", "recover", "Amina", "--org-key",
+                    str(pem(generate_org_recovery_key(), "other.pem")), "--pin-stdin",
+                    stdin=f"{new_pin}\n")
+    assert other.returncode == ExitCode.AUTH and "Nothing was changed" in other.stderr
+    recovered = kycdesk(root, "user", "recover", "Amina", "--org-key",
+                        str(pem(org, "org.pem")), "--pin-stdin", stdin=f"{new_pin}\n")
+    assert recovered.returncode == 0, recovered.stderr
+    listed = kycdesk(root, "case", "list", "--json", "--pin-stdin", stdin=f"{new_pin}\n")
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 1
+    old = kycdesk(root, "case", "list", "--pin-stdin", stdin=f"{PIN}\n")
+    assert old.returncode == ExitCode.AUTH

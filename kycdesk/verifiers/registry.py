@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from kycdesk.core import office_codes
 from kycdesk.core.clock import format_instant, parse_instant_or_none
 from kycdesk.core.clock import now as clock_now
@@ -39,6 +41,7 @@ from kycdesk.security.keys import (
     DataKey,
     UnlockedKeys,
     VerifierKeyring,
+    recover_with_org_key,
     rewrap_for_org_key,
     set_pin,
     unlock,
@@ -331,6 +334,33 @@ class Registry:
             kept = [replaced.to_json(), *record.pin_history][:PIN_HISTORY - 1]
             record.pin_history = kept
         return Session(session.verifier_id, session.name, session.paths, Vault(new_keys))
+
+    def recover_with_org_key(self, verifier_id: str, org_private: X25519PrivateKey,
+                             new_pin: str) -> Session:
+        """At the office, offline, with the organisation's recovery private key (never on
+        a tablet: it is brought for this and taken away): a verifier who forgot their PIN
+        gets a new one, and their cases stay theirs. The keys are opened from the ring's
+        recovery wraps, re-wrapped under the new PIN; a lockout and the wrong-PIN count
+        are cleared; data is not touched. Another organisation's key: TamperedDataError;
+        a ring never wrapped for any (enrolled before the office had a key):
+        NotEnrolledError."""
+        data = self._read()
+        record = self._record(verifier_id, data)
+        check_new_pin(new_pin, data.policy, name=record.name)
+        ring = VerifierKeyring.from_json(record.ring)
+        if not ring.recovery_wraps:
+            raise NotEnrolledError("This verifier's keys were never wrapped for an "
+                                   "organisation key (not enrolled with one): they cannot "
+                                   "be recovered.")
+        keys = recover_with_org_key(ring, org_private)  # TamperedDataError: another key
+        new_ring, new_keys = set_pin(ring, keys, new_pin, self._pin_params)
+        with self._changing() as data:
+            record = self._record(verifier_id, data)
+            record.ring = new_ring.to_json()
+            record.locked, record.failures, record.last_failure_at = None, 0, None
+        log.info("a verifier's PIN was reset with the organisation's recovery key")
+        return Session(verifier_id, record.name, self.tablet.store(verifier_id),
+                       Vault(new_keys))
 
     # --- supervisor codes, leases, enrolment ---------------------------------------------
 
