@@ -68,26 +68,47 @@ def main() -> int:
             print("bundle: the spec bundles the ID document reader (BUNDLE_DOCUMENTS) but "
                   "the frozen app does not load it: install the `documents` extra")
             ok = False
-        times = []
+        # Start until the app answers input: the sign-in screen (no verifier yet), then a
+        # verifier's window with their store open (argon2id at the production cost).
+        times: list[float] = []
+        signed_in: list[float] = []
+        passphrase = "bundle start check passphrase"
+        added = subprocess.run([str(exe), "user", "add", "Bundle", "--pin-stdin"], env=env,
+                               input=passphrase + "\n", capture_output=True, text=True,
+                               timeout=120, check=False)
+        if added.returncode != 0:
+            print(added.stdout, added.stderr[-2000:])
+            print("bundle: USER ADD FAILED")
+            ok = False
         for _ in range(3):
-            started = time.perf_counter()
-            check = subprocess.run([str(exe), "--startup-check"], env=env, capture_output=True,
-                                   text=True, timeout=60, check=False)
-            times.append(time.perf_counter() - started)
-            if check.returncode != 0 or "window shown" not in check.stdout:
-                print(check.stdout, check.stderr[-2000:])
-                print("bundle: START CHECK FAILED")
-                ok = False
-                break
+            for verifier, expected, into in ((None, "sign-in shown", times),
+                                             ("Bundle", "window shown", signed_in)):
+                if verifier is not None and not ok:
+                    continue
+                argv = [str(exe), "--startup-check"]
+                if verifier is not None:
+                    argv += ["--user", verifier, "--pin-stdin"]
+                started = time.perf_counter()
+                check = subprocess.run(argv, env=env, capture_output=True, text=True,
+                                       input=passphrase + "\n", timeout=60, check=False)
+                into.append(time.perf_counter() - started)
+                if check.returncode != 0 or expected not in check.stdout:
+                    print(check.stdout, check.stderr[-2000:])
+                    print("bundle: START CHECK FAILED")
+                    ok = False
     size_mb = folder_size(bundle) / 2**20
     print(f"bundle: {size_mb:.0f} MB on disk in {sum(1 for _ in bundle.rglob('*'))} entries "
           f"(budget {SIZE_BUDGET_MB} MB)")
     for size, name in biggest(bundle):
         print(f"bundle:   {size / 2**20:5.1f} MB  {name}")
     if times:
-        print(f"bundle: start to window shown (offscreen, process spawn to exit): "
+        print(f"bundle: start to the sign-in screen (offscreen, process spawn to exit): "
               f"first {times[0]:.2f} s, best {min(times):.2f} s (budget {START_BUDGET_S} s)")
         ok &= max(times) <= START_BUDGET_S
+    if signed_in:
+        # Not budgeted: argon2id (64 MiB x 3) is part of it and depends on the machine.
+        print(f"bundle: start, sign-in (PIN on stdin) to the verifier's window shown: "
+              f"first {signed_in[0]:.2f} s, best {min(signed_in):.2f} s")
     ok &= size_mb <= SIZE_BUDGET_MB
     print("bundle: OK" if ok else "bundle: BUDGET OR CHECK MISSED")
     return 0 if ok else 1
