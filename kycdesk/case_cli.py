@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import sys
 import unicodedata
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from kycdesk.core.case_archive import ARCHIVE_FORMAT, read_archive
 from kycdesk.exit_codes import ExitCode
@@ -75,9 +76,20 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     export.add_argument("-o", "--output", type=Path, required=True, help="the archive file")
     export.add_argument("--force", action="store_true",
                         help="replace the archive file if it exists (refused otherwise)")
+    sealing = export.add_mutually_exclusive_group()
+    sealing.add_argument("--passphrase-stdin", action="store_true",
+                         help="seal the archive with a passphrase read from the next line "
+                              "of stdin (after the PIN); without it one is asked for")
+    sealing.add_argument("--clear", action="store_true",
+                         help="write the archive in clear (for a system that cannot take a "
+                              "sealed one): the applicant's data readable by anyone who "
+                              "gets the file")
     importing = verbs.add_parser("import", parents=[common],
                                  help="bring a case archive onto this device")
     importing.add_argument("archive", type=Path, help="an archive made by `case export`")
+    importing.add_argument("--passphrase-stdin", action="store_true",
+                           help="a sealed archive's passphrase: the next line of stdin "
+                                "(after the PIN); without it one is asked for")
     mrz = verbs.add_parser("mrz", parents=[common],
                            help="read an ID document's MRZ text and verify its check digits")
     mrz.add_argument("file", help="a text file with the MRZ lines (- for stdin), or a photo")
@@ -164,9 +176,13 @@ def _dispatch(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
         print(f"discarded {args.case}", file=out)
         return ExitCode.OK
     if command == "export":
-        return _export(store, args.case, args.output, out, force=args.force)
+        passphrase = None if args.clear else _archive_passphrase(args, confirm=True)
+        if passphrase is None and not args.clear:
+            return ExitCode.PROBLEMS
+        return _export(store, args.case, args.output, out, force=args.force,
+                       passphrase=passphrase)
     if command == "import":
-        return _import(store, args.archive, out)
+        return _import(store, args.archive, out, args)
     raise AssertionError(args.case_command)
 
 
@@ -330,8 +346,33 @@ def _list(store: LocalStore, args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.OK
 
 
+def _archive_passphrase(args: argparse.Namespace, *, confirm: bool) -> str | None:
+    """A sealed archive's passphrase: the next stdin line, or asked at a terminal (twice
+    for a new archive). None, said on stderr, when there is none to be had."""
+    import getpass
+
+    from kycdesk.security.sealed_archive import MIN_PASSPHRASE
+
+    if args.passphrase_stdin:
+        passphrase = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        passphrase = getpass.getpass("Archive passphrase: ")
+        if confirm and getpass.getpass("Again: ") != passphrase:
+            print("error: the two passphrases differ; nothing was written", file=sys.stderr)
+            return None
+    else:
+        print("error: a case archive is sealed with a passphrase: give it with "
+              "--passphrase-stdin (or write it in clear with --clear)", file=sys.stderr)
+        return None
+    if confirm and len(passphrase) < MIN_PASSPHRASE:
+        print(f"error: the archive's passphrase must have at least {MIN_PASSPHRASE} "
+              "characters; nothing was written", file=sys.stderr)
+        return None
+    return passphrase
+
+
 def _export(store: LocalStore, case_id: str, output: Path, out: TextIO, *,
-            force: bool) -> int:
+            force: bool, passphrase: str | None) -> int:
     from kycdesk.persistence.files import fsync_dir, rename_no_clobber
 
     if output.exists() and not force:
@@ -344,7 +385,7 @@ def _export(store: LocalStore, case_id: str, output: Path, out: TextIO, *,
     case["finalized_at"] = record.finalized_at
     tmp = output.with_name(f".{output.name}.tmp")
     try:
-        count = _write_archive(store, case, images, tmp)  # written and fsynced
+        count = _write_archive(store, case, images, tmp, passphrase)  # and fsynced
         if force:
             tmp.replace(output)
         else:  # a file that appeared meanwhile is not overwritten either
@@ -362,14 +403,19 @@ def _export(store: LocalStore, case_id: str, output: Path, out: TextIO, *,
         return ExitCode.PROBLEMS
     from kycdesk.persistence.commands import AppendEvent
 
-    # Written as the verifier chose, in clear: an archive is for another device or
-    # system, which holds none of this verifier's keys (docs/security.md "Exports"). So
-    # it is said plainly, and the act is in the case's audit trail.
-    store.run(AppendEvent(case_id, "case_exported", {"photos": count}))
-    print(f"exported {case_id} ({count} photo(s)) to {output}", file=out)
-    print("warning: the archive is NOT encrypted: it holds the applicant's answers and ID "
-          "photos in clear. Keep it on encrypted media, hand it over in person, and "
-          "delete it once it is imported.", file=sys.stderr)
+    # Sealed to a passphrase by default; in clear only when asked (docs/security.md
+    # "Exports"), said plainly. Either way the act is in the case's audit trail.
+    store.run(AppendEvent(case_id, "case_exported", {"photos": count,
+                                                     "sealed": passphrase is not None}))
+    print(f"exported {case_id} ({count} photo(s)) to {output}"
+          + (", sealed with its passphrase" if passphrase is not None else ""), file=out)
+    if passphrase is None:
+        print("warning: the archive is NOT encrypted: it holds the applicant's answers and "
+              "ID photos in clear. Keep it on encrypted media, hand it over in person, and "
+              "delete it once it is imported.", file=sys.stderr)
+    else:
+        print("Give the passphrase to the receiver apart from the file (not in the same "
+              "message or on the same stick).", file=sys.stderr)
     return ExitCode.OK
 
 
@@ -378,7 +424,24 @@ class _PhotoChangedError(Exception):
 
 
 def _write_archive(store: LocalStore, case: dict[str, Any], images: list[ImageRecord],
-                   tmp: Path) -> int:
+                   tmp: Path, passphrase: str | None) -> int:
+    """The zip is built in memory when it is to be sealed: no clear copy on disk."""
+    if passphrase is None:
+        return _write_zip(store, case, images, tmp)
+    from kycdesk.security.sealed_archive import seal
+
+    plain = io.BytesIO()
+    count = _write_zip(store, case, images, plain)
+    plain.seek(0)
+    with tmp.open("wb") as fh:
+        seal(plain, fh, passphrase)
+        fh.flush()
+        os.fsync(fh.fileno())  # the archive may be the only copy carried off the device
+    return count
+
+
+def _write_zip(store: LocalStore, case: dict[str, Any], images: list[ImageRecord],
+               tmp: Path | io.BytesIO) -> int:
     from kycdesk.persistence.encrypted_files import (
         TamperedDataError,
         photo_context,
@@ -403,8 +466,9 @@ def _write_archive(store: LocalStore, case: dict[str, Any], images: list[ImageRe
                               ensure_ascii=False, sort_keys=True).encode()
         archive.writestr("manifest.json", manifest)
         archive.writestr("manifest.sha256", hashlib.sha256(manifest).hexdigest())
-    with tmp.open("rb+") as fh:
-        os.fsync(fh.fileno())  # the archive may be the only copy carried off the device
+    if isinstance(tmp, Path):
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())  # the archive may be the only copy carried off the device
     return len(photos)
 
 
@@ -413,7 +477,30 @@ def _words(value: Any) -> str | None:
     return value if isinstance(value, str) and 0 < len(value) <= 500 else None
 
 
-def _import(store: LocalStore, path: Path, out: TextIO) -> int:
+def _opened_archive(path: Path, args: argparse.Namespace) -> Path | IO[bytes] | None:
+    """The archive as `read_archive` takes it: a clear one as it is, a sealed one opened
+    in memory with its passphrase. None (said on stderr) when it cannot be opened."""
+    from kycdesk.security.errors import TamperedDataError
+    from kycdesk.security.sealed_archive import is_sealed, open_sealed
+
+    try:
+        with path.open("rb") as fh:
+            if not is_sealed(fh.read(8)):
+                return path
+            passphrase = _archive_passphrase(args, confirm=False)
+            if passphrase is None:
+                return None
+            fh.seek(0)
+            return open_sealed(fh, passphrase)
+    except OSError as exc:
+        print(f"error: the archive cannot be read ({exc.strerror or exc}); nothing was "
+              "imported", file=sys.stderr)
+    except TamperedDataError as exc:
+        print(f"error: {exc} Nothing was imported.", file=sys.stderr)
+    return None
+
+
+def _import(store: LocalStore, path: Path, out: TextIO, args: argparse.Namespace) -> int:
     from kycdesk.core.errors import CaseNotFoundError
     from kycdesk.core.records import Location
     from kycdesk.core.states import CaseStatus, Change
@@ -421,9 +508,12 @@ def _import(store: LocalStore, path: Path, out: TextIO) -> int:
     from kycdesk.persistence.commands import AddImage, CreateCase, SaveForm, Transition
     from kycdesk.persistence.encrypted_files import CAPTURE_CONTEXT
 
+    opened = _opened_archive(path, args)
+    if opened is None:
+        return ExitCode.PROBLEMS
     with private_scratch_dir(store.paths, "import-") as tmp:
         try:  # each photo encrypted into the scratch folder as it is read: never clear
-            case = read_archive(path, tmp, keep_photo=lambda case_id, data: str(
+            case = read_archive(opened, tmp, keep_photo=lambda case_id, data: str(
                 write_capture(store.vault, tmp, case_id, data)))
         except ValueError as exc:
             print(f"error: {exc}; nothing was imported", file=sys.stderr)

@@ -183,6 +183,8 @@ def build_admin_parser() -> argparse.ArgumentParser:
     ingest.add_argument("archive", type=Path, help="the .zip the app exported")
     ingest.add_argument("--device", help="the device the case belongs to (default: the "
                                          "server's archive-ingest device)")
+    ingest.add_argument("--passphrase-stdin", action="store_true",
+                        help="a sealed archive's passphrase, read from stdin")
     from kycdesk_server.backoffice.user_cli import add_audit_parser, add_user_parser
 
     add_user_parser(sub, common)
@@ -241,8 +243,10 @@ def admin(argv: Sequence[str]) -> int:
         elif args.command == "ingest":
             from kycdesk_server.ingest import ingest
 
+            passphrase = (sys.stdin.readline().rstrip("\r\n") if args.passphrase_stdin
+                          else None)
             return ingest(store, registry, args.archive, device_id=args.device,
-                          out=sys.stdout)
+                          out=sys.stdout, passphrase=passphrase)
         elif args.command == "revisions":
             for stored in store.revisions(args.case_id):
                 print(f"revision {stored.revision}  receipt {stored.receipt_id}  "

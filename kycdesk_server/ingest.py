@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from pydantic import ValidationError
 
@@ -27,8 +27,29 @@ FINALIZED = ("READY", "FAILED", "SYNCED")
 INGEST_DEVICE = "archive-ingest"
 
 
+def _opened(archive: Path, passphrase: str | None) -> Path | IO[bytes]:
+    """A clear archive as it is; a sealed one (the app's default export) opened in memory
+    with its passphrase. ValueError with the reason otherwise."""
+    from kycdesk.security.errors import TamperedDataError
+    from kycdesk.security.sealed_archive import is_sealed, open_sealed
+
+    try:
+        with archive.open("rb") as fh:
+            if not is_sealed(fh.read(8)):
+                return archive
+            if passphrase is None:
+                raise ValueError("the archive is sealed with a passphrase: give it with "
+                                 "--passphrase-stdin")
+            fh.seek(0)
+            return open_sealed(fh, passphrase)
+    except OSError as exc:
+        raise ValueError(f"the archive cannot be read ({exc.strerror or exc})") from exc
+    except TamperedDataError as exc:
+        raise ValueError(str(exc).rstrip(".")) from exc
+
+
 def ingest(store: ServerStore, registry: DeviceRegistry, archive: Path, *,
-           device_id: str | None, out: TextIO) -> int:
+           device_id: str | None, out: TextIO, passphrase: str | None = None) -> int:
     """0 ingested (or already held), 1 refused (with the reason)."""
     if device_id is not None and registry.get(device_id) is None:
         print(f"refused: no device {device_id}", file=out)
@@ -36,7 +57,7 @@ def ingest(store: ServerStore, registry: DeviceRegistry, archive: Path, *,
     device = device_id or registry.system_device(INGEST_DEVICE, "archive ingest").id
     with tempfile.TemporaryDirectory(dir=store.root, prefix=".ingest-") as tmp:
         try:
-            case = read_archive(archive, Path(tmp))
+            case = read_archive(_opened(archive, passphrase), Path(tmp))
         except ValueError as exc:
             print(f"refused: {exc}; nothing was stored", file=out)
             return 1

@@ -4,8 +4,11 @@ real command line against real data folders."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,8 +20,10 @@ from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.store import LocalStore
 from tests.exif_builder import with_exif
 from tests.tablets import (
+    TEST_PIN,
     main_signed_in,
     make_tablet,
+    signed_in_args,
     vault_for,
     verifier_paths,  # noqa: F401  (the `paths` fixture)
 )
@@ -137,7 +142,7 @@ def test_export_then_import_on_another_device_is_the_same_case(
         capsys: Capture, system_temp: Path) -> None:
     case_id = _filled_case(paths, capsys, image_dir)
     archive = tmp_path / "case.zip"
-    code, out, _ = case(paths, capsys, "export", case_id, "-o", str(archive))
+    code, out, _ = case(paths, capsys, "export", "--clear", case_id, "-o", str(archive))
     assert code == 0 and "2 photo(s)" in out
     before = json.loads(case(paths, capsys, "show", case_id, "--json")[1])
 
@@ -165,12 +170,79 @@ def test_export_then_import_on_another_device_is_the_same_case(
     assert len(json.loads(case(other, capsys, "show", case_id, "--json")[1])["photos"]) == 2
 
 
+def _with_stdin(lines: str, run: Callable[[], tuple[int, str, str]]) -> tuple[int, str, str]:
+    """`case` reads the PIN and then the archive's passphrase from stdin (the PIN line is
+    the test verifier's, given by main_signed_in: here the whole stdin is replaced)."""
+    saved = sys.stdin
+    sys.stdin = io.StringIO(lines)
+    try:
+        return run()
+    finally:
+        sys.stdin = saved
+
+
+def test_an_export_is_sealed_with_a_passphrase_and_opens_only_with_it(
+        qapp: object, paths: DataPaths, image_dir: Path, tmp_path: Path,
+        capsys: Capture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default an archive is sealed (docs/security.md, *Exports*): no answer, no
+    JPEG signature and no photo hash in its bytes; a wrong passphrase imports nothing;
+    the right one brings the same case. Without a passphrase and not at a terminal, the
+    export refuses rather than write a clear file."""
+    from kycdesk.cli import main
+
+    case_id = _filled_case(paths, capsys, image_dir)
+    archive = tmp_path / "case.kyca"
+    passphrase = "a long archive passphrase"
+    args = signed_in_args(paths)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(["case", *argv, *args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    refused = _with_stdin(f"{TEST_PIN}\n", lambda: run("export", case_id, "-o", str(archive)))
+    assert refused[0] == 1 and "--passphrase-stdin" in refused[2] and not archive.exists()
+    short = _with_stdin(f"{TEST_PIN}\nshort\n", lambda: run(
+        "export", case_id, "-o", str(archive), "--passphrase-stdin"))
+    assert short[0] == 1 and "at least 12" in short[2] and not archive.exists()
+    code, out, err = _with_stdin(f"{TEST_PIN}\n{passphrase}\n", lambda: run(
+        "export", case_id, "-o", str(archive), "--passphrase-stdin"))
+    assert code == 0 and "sealed" in out, err
+    raw = archive.read_bytes()
+    shown = json.loads(case(paths, capsys, "show", case_id, "--json")[1])
+    needles = [b"Mwajuma", b"Okonkwo", b"\xff\xd8\xff", b"PK\x03\x04",
+               *(p["sha256"].encode() for p in shown["photos"]),
+               *(bytes.fromhex(p["sha256"]) for p in shown["photos"])]
+    assert [n for n in needles if n in raw] == []
+
+    other = make_tablet(tmp_path / "other-device").paths
+    other_args = signed_in_args(other)
+
+    def run_other(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(["case", *argv, *other_args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    wrong = _with_stdin(f"{TEST_PIN}\nnot the passphrase at all\n", lambda: run_other(
+        "import", str(archive), "--passphrase-stdin"))
+    assert wrong[0] == 1 and "passphrase is wrong" in wrong[2]
+    assert json.loads(case(other, capsys, "list", "--json")[1]) == []
+    right = _with_stdin(f"{TEST_PIN}\n{passphrase}\n", lambda: run_other(
+        "import", str(archive), "--passphrase-stdin"))
+    assert right[0] == 0, right[2]
+    after = json.loads(case(other, capsys, "show", case_id, "--json")[1])
+    assert after["form"] == shown["form"]
+    assert [p["sha256"] for p in after["photos"]] == [p["sha256"] for p in shown["photos"]]
+
+
 def test_import_never_overwrites_a_newer_local_revision(
         qapp: object, paths: DataPaths, image_dir: Path, tmp_path: Path,
         capsys: Capture) -> None:
     case_id = _filled_case(paths, capsys, image_dir)
     archive = tmp_path / "case.zip"
-    assert case(paths, capsys, "export", case_id, "-o", str(archive))[0] == 0
+    assert case(paths, capsys, "export", "--clear", case_id, "-o", str(archive))[0] == 0
     with LocalStore(paths, vault=vault_for(paths)) as store:
         store.run(SaveForm(case_id, {"applicant.first_name": "Newer"}, None, None))
     code, _, err = case(paths, capsys, "import", str(archive))
@@ -192,7 +264,7 @@ def test_a_damaged_archive_imports_nothing(qapp: object, paths: DataPaths, image
                                           damage: str, system_temp: Path) -> None:
     case_id = _filled_case(paths, capsys, image_dir)
     archive = tmp_path / "case.zip"
-    assert case(paths, capsys, "export", case_id, "-o", str(archive))[0] == 0
+    assert case(paths, capsys, "export", "--clear", case_id, "-o", str(archive))[0] == 0
     with zipfile.ZipFile(archive) as opened:
         names = opened.namelist()
         manifest = opened.read("manifest.json")
@@ -242,7 +314,7 @@ def test_unknown_cases_and_unwritable_targets_get_a_sentence(
     code, _, err = case(paths, capsys, "show", missing, "--json")
     assert code == 1 and "does not exist" in err
     case_id = new_case(paths, capsys)
-    code, _, err = case(paths, capsys, "export", case_id, "-o",
+    code, _, err = case(paths, capsys, "export", "--clear", case_id, "-o",
                         str(tmp_path / "no-such-folder" / "case.zip"))
     assert code == 1 and "could not be written" in err
     assert not list(tmp_path.glob("**/.case.zip.tmp"))

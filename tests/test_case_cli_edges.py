@@ -71,11 +71,11 @@ def test_export_refuses_to_overwrite_unless_forced(
     case_id = _filled_case(paths, capsys, image_dir)
     archive = tmp_path / "case.zip"
     archive.write_bytes(b"somebody's earlier export")
-    code, _, err = case(paths, capsys, "export", case_id, "-o", str(archive))
+    code, _, err = case(paths, capsys, "export", "--clear", case_id, "-o", str(archive))
     assert code == 1 and "exists" in err and "--force" in err
     assert archive.read_bytes() == b"somebody's earlier export"
     assert not list(tmp_path.glob(".case.zip*"))
-    code, out, _ = case(paths, capsys, "export", case_id, "-o", str(archive), "--force")
+    code, out, _ = case(paths, capsys, "export", "--clear", case_id, "-o", str(archive), "--force")
     assert code == 0 and "2 photo(s)" in out
     assert zipfile.is_zipfile(archive)
     assert not list(tmp_path.glob(".case.zip*"))  # the temporary file was renamed
@@ -94,7 +94,7 @@ def test_an_archive_with_entries_pointing_outside_is_refused_whole(
         capsys: Capture, entry: str, words: str) -> None:
     case_id = _filled_case(paths, capsys, image_dir)
     archive = tmp_path / "case.zip"
-    assert case(paths, capsys, "export", case_id, "-o", str(archive))[0] == 0
+    assert case(paths, capsys, "export", "--clear", case_id, "-o", str(archive))[0] == 0
     bad = tmp_path / "bad.zip"
     shutil.copy(archive, bad)
     duplicate = pytest.warns(UserWarning, match="Duplicate name")

@@ -16,7 +16,9 @@ from kycdesk.paths import DataPaths
 from kycdesk.persistence.store import LocalStore
 from tests.sync_support import REPO_ROOT, TOKEN, make_ready_cases, photo_sources, start_server
 from tests.tablets import (
+    TEST_PIN,
     main_signed_in,
+    signed_in_args,
     vault_for,
     verifier_paths,  # noqa: F401  (the `paths` fixture)
 )
@@ -35,8 +37,44 @@ def archive(qapp: object, paths: DataPaths, tmp_path: Path) -> tuple[str, Path]:
     with LocalStore(paths, vault=vault_for(paths)) as store:
         [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=2)
     target = tmp_path / "case.zip"
-    assert main_signed_in(["case", "export", case_id, "-o", str(target)], paths) == 0
+    assert main_signed_in(["case", "export", "--clear", case_id, "-o", str(target)], paths) == 0
     return case_id, target
+
+
+def test_a_sealed_archive_is_ingested_with_its_passphrase_only(
+        qapp: object, paths: DataPaths, tmp_path: Path) -> None:
+    """The app's default export is sealed (kycdesk/security/sealed_archive.py): the office
+    ingests it with the passphrase handed over apart; without it or with a wrong one,
+    nothing is stored and the reason is said."""
+    import io
+
+    from kycdesk.cli import main
+
+    sources = photo_sources(tmp_path / "sources", count=1, size=(640, 480))
+    with LocalStore(paths, vault=vault_for(paths)) as store:
+        [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
+    target = tmp_path / "case.kyca"
+    saved = sys.stdin
+    sys.stdin = io.StringIO(f"{TEST_PIN}\nhanded over apart\n")
+    try:
+        assert main(["case", "export", case_id, "-o", str(target), "--passphrase-stdin",
+                     *signed_in_args(paths)]) == 0
+    finally:
+        sys.stdin = saved
+    data = tmp_path / "server"
+    _server_cli(data, "migrate")
+    without = _server_cli(data, "ingest", str(target))
+    assert without.returncode == 1 and "--passphrase-stdin" in without.stdout
+    wrong = subprocess.run([sys.executable, "-m", "kycdesk_server", "ingest", "--data-dir",
+                            str(data), str(target), "--passphrase-stdin"],
+                           input="not the passphrase\n", capture_output=True, text=True,
+                           cwd=REPO_ROOT, timeout=60, check=False)
+    assert wrong.returncode == 1 and "passphrase is wrong" in wrong.stdout
+    right = subprocess.run([sys.executable, "-m", "kycdesk_server", "ingest", "--data-dir",
+                            str(data), str(target), "--passphrase-stdin"],
+                           input="handed over apart\n", capture_output=True, text=True,
+                           cwd=REPO_ROOT, timeout=60, check=False)
+    assert right.returncode == 0 and right.stdout.startswith("ingested:"), right.stdout
 
 
 def test_an_exported_case_is_ingested_once(archive: tuple[str, Path], tmp_path: Path) -> None:
@@ -101,7 +139,7 @@ def test_a_damaged_or_unsubmitted_archive_stores_nothing(
     with LocalStore(resolve_paths(path), vault=vault_for(resolve_paths(path))) as store:
         draft = store.run(CreateCase(reference_number="DRAFT-1"))
     exported = tmp_path / "draft.zip"
-    assert main_signed_in(["case", "export", draft, "-o", str(exported)],
+    assert main_signed_in(["case", "export", "--clear", draft, "-o", str(exported)],
                           resolve_paths(path)) == 0
     refused = _server_cli(data_dir, "ingest", str(exported))
     assert refused.returncode == 1 and "was not submitted" in refused.stdout

@@ -209,13 +209,16 @@ def _sync_cli(device: Tablet, server: ServerHandle) -> subprocess.CompletedProce
 
 
 def _copy_case(source: Tablet, target: Tablet, case_id: str, tmp: Path) -> None:
-    """`kycdesk case export` on one tablet, `case import` on the other."""
+    """`kycdesk case export` on one tablet, `case import` on the other (the archive sealed
+    with a passphrase, as by default)."""
     archive = tmp / f"{case_id}.zip"
-    for args in (["export", case_id, "--output", str(archive),
+    for args in (["export", case_id, "--output", str(archive), "--passphrase-stdin",
                   *signed_in_args(source.paths)],
-                 ["import", str(archive), *signed_in_args(target.paths)]):
+                 ["import", str(archive), "--passphrase-stdin",
+                  *signed_in_args(target.paths)]):
         done = subprocess.run([sys.executable, "-m", "kycdesk", "case", *args],
-                              capture_output=True, text=True, input=f"{TEST_PIN}\n",
+                              capture_output=True, text=True,
+                              input=f"{TEST_PIN}\nhand it over apart\n",
                               cwd=REPO_ROOT, timeout=120, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
 

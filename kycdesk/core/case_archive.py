@@ -11,7 +11,7 @@ import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ARCHIVE_FORMAT = "kycdesk-case/1"
 
@@ -38,12 +38,14 @@ def _write_clear(folder: Path, name: str, data: bytes) -> str:
     return str(target)
 
 
-def read_archive(path: Path, folder: Path, *,
+def read_archive(path: Path | IO[bytes], folder: Path, *,
                  keep_photo: Callable[[str, bytes], str] | None = None) -> dict[str, Any]:
     """Unpack and verify an archive (manifest hash, every photo's hash, checked in
     memory before the photo is kept); the manifest, each photo's `path` set to where
     it was kept. Raises ValueError with a sentence saying what is wrong.
 
+    `path`: the archive's file, or its zip already opened (a sealed archive is opened in
+    memory: kycdesk/security/sealed_archive.py).
     `keep_photo(case_id, bytes) -> path`: how a photo is kept (the tablet encrypts it
     into its captures folder: never a clear file); None: a clear file in `folder` (the
     server's ingest, whose storage is its own)."""
