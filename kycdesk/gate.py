@@ -75,6 +75,7 @@ class Gate(QObject):
         self.native = SessionLockFilter(self)
         self.native.lockRequested.connect(self.lock)
         self.model.signedIn.connect(self._signed_in)
+        self.model.lockedOut.connect(self._locked_out)
         self.screen.quitRequested.connect(self._quit)
         self._app = QApplication.instance()
         if isinstance(self._app, QGuiApplication):
@@ -163,6 +164,15 @@ class Gate(QObject):
         verifier_id, name = self.session.verifier_id, self.session.name
         self._close_desk()
         self.model.lock(verifier_id, name)
+
+    @Slot()
+    def _locked_out(self) -> None:
+        """Too many wrong PINs at the kiosk's prompt: the store closes (cases saved), and
+        the sign-in screen shows the locked page with the supervisor's code entry."""
+        if self.desk is None:
+            return
+        self._place = self._place_of = None
+        self._close_desk()
 
     @Slot()
     def _tablet_revoked(self) -> None:

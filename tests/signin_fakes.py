@@ -54,6 +54,7 @@ class FakeRegistry:
     max_failures: int = 10
     records: dict[str, _Record] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    checked_pins: int = 0
     # Cleared by a test to hold every call on the sign-in lane until it is set again.
     open_gate: threading.Event = field(default_factory=threading.Event)
     now: Any = None
@@ -91,6 +92,10 @@ class FakeRegistry:
         record = _Record(f"a{len(self.records) + 1}", name, pin)
         self.records[record.verifier_id] = record
         return self._session(record)
+
+    def check_pin(self, verifier_id: str, pin: str) -> Session:
+        self.checked_pins += 1
+        return self.sign_in(verifier_id, pin)
 
     def sign_in(self, verifier_id: str, pin: str) -> Session:
         self._wait("sign_in")

@@ -431,6 +431,17 @@ def test_kiosk_mode_needs_the_pin_to_leave(qtbot: QtBot, gate: Gate,
     assert isinstance(gate._prompt, PinPrompt)
     gate._prompt.reject()
     qtbot.waitUntil(lambda: gate._prompt is None)
+    # The tab widget's own keys (Ctrl+Tab, Ctrl+Shift+Tab, Ctrl+PgUp) do not reach the
+    # list either: the pinned case stays in front (a review found this way out).
+    for key, modifiers in ((Qt.Key.Key_Tab, Qt.KeyboardModifier.ControlModifier),
+                           (Qt.Key.Key_Backtab, Qt.KeyboardModifier.ControlModifier
+                            | Qt.KeyboardModifier.ShiftModifier),
+                           (Qt.Key.Key_PageUp, Qt.KeyboardModifier.ControlModifier)):
+        qtbot.keyClick(window.tabs, key, modifiers)
+        assert window.tabs.currentWidget() is editor and window.pinned()
+    window.tabs.setCurrentIndex(0)  # however it is asked
+    assert window.tabs.currentWidget() is editor and window.pinned()
+    assert not window.tabs.tabBar().isVisible() and not window.new_case_action.isEnabled()
     window.show_list()  # Ctrl+L: the same
     assert window.tabs.currentWidget() is editor
     prompt = gate._prompt
@@ -584,3 +595,30 @@ def test_a_proven_revocation_closes_the_desk_then_wipes_off_the_gui_thread(
     assert wiped_in != [threading.main_thread().name]
     assert "revoked this tablet" in gate.model.notice
     assert gate.screen.isVisible()
+
+
+def test_a_lockout_at_the_kiosk_prompt_closes_the_store_and_asks_for_a_code(
+        qtbot: QtBot, gate: Gate, registry: FakeRegistry) -> None:
+    """Wrong PINs at the kiosk's prompt are counted with the registry's `check_pin` (which
+    locks, never wipes); at the lock the gate closes the store (the typed text saved)
+    and the sign-in screen shows the supervisor's code entry."""
+    ana = registry.with_verifier("Ana", PIN)
+    registry.max_failures = 2
+    gate.settings.set(KIOSK_MODE, True)
+    gate.start()
+    desk = _sign_in(qtbot, gate, ana)
+    _new_case(qtbot, desk)
+    desk.window.show_list()
+    prompt = gate._prompt
+    assert isinstance(prompt, PinPrompt)
+    for _ in range(2):
+        qtbot.waitUntil(lambda: prompt.ok.isEnabled() or gate.desk is None)
+        if gate.desk is None:
+            break
+        prompt.pin.setText("wrong guess")
+        prompt._check()
+        qtbot.waitUntil(lambda: not gate.model.busy)
+    qtbot.waitUntil(lambda: gate.desk is None, timeout=10_000)
+    assert registry.checked_pins == 2
+    assert gate.model.door is Door.LOCKED and gate.screen.isVisible()
+    assert registry.records[ana].locked == "wrong-pin"

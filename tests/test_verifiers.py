@@ -266,6 +266,27 @@ def test_the_last_wrong_pin_wipes_a_verifier_with_nothing_unsynced(
     assert keep.paths.root.exists()
 
 
+def test_the_kiosk_pin_check_locks_but_never_wipes_under_an_open_store(
+        qapp: object, tablet: TabletPaths, clock: Clock) -> None:
+    """Leaving kiosk mode asks the PIN of a verifier whose store is open: the last wrong
+    one locks (the app then closes the store) — a wipe would run under the open store,
+    with nothing unsynced or not (a review found this)."""
+    registry = _registry(tablet, clock)
+    registry.set_policy(PinPolicy(max_failures=3))
+    session = registry.add("Amina", PIN)
+    assert lockout.unsynced_cases(session.paths) == 0  # a sign-in would wipe now
+    while True:
+        try:
+            registry.check_pin(session.verifier_id, OTHER)
+        except WrongPinAttemptError:
+            clock.advance(900)
+            continue
+        except VerifierLockedError:
+            break
+    assert registry.verifiers()[0].locked == "wrong-pin"
+    assert session.paths.root.exists()  # nothing was removed
+
+
 def test_the_last_wrong_pin_locks_a_verifier_with_unsynced_cases_until_a_code(
         qapp: object, tablet: TabletPaths, clock: Clock) -> None:
     registry = _registry(tablet, clock)

@@ -97,6 +97,7 @@ class VerifierRegistry(Protocol):
     def verifiers(self) -> Sequence[VerifierShown]: ...
     def add(self, name: str, pin: str) -> SignedIn: ...
     def sign_in(self, verifier_id: str, pin: str) -> SignedIn: ...
+    def check_pin(self, verifier_id: str, pin: str) -> SignedIn: ...
     # `session` is a session this registry handed out (its own type: hence Any here).
     def change_pin(self, session: Any, old_pin: str, new_pin: str) -> SignedIn: ...
     def release_with_code(self, verifier_id: str, code: str) -> None: ...
@@ -146,6 +147,7 @@ class SignInModel(QObject):
     pinChecked = Signal(object)     # SignedIn: the PIN asked by `confirm_pin` was right
     pinChanged = Signal(object)     # SignedIn: after `change_pin`
     pinChangeRefused = Signal(str)
+    lockedOut = Signal()            # too many wrong PINs while a store was open
 
     def __init__(self, open_registry: Callable[[], VerifierRegistry], *,
                  reach_server: ReachServer | None = None,
@@ -329,10 +331,12 @@ class SignInModel(QObject):
                 self.pinChecked.emit(error.session)
                 return
             self._pin_refused(error)
-            if self.door is not Door.LOCKED:
+            if self.door is Door.LOCKED:
+                self.lockedOut.emit()  # the gate closes the store; the code page shows
+            else:
                 self.door = Door.PIN
 
-        self._call(lambda registry: registry.sign_in(chosen.verifier_id, pin), right,
+        self._call(lambda registry: registry.check_pin(chosen.verifier_id, pin), right,
                    failed=wrong, name="confirm PIN")
 
     def _keep_counting(self) -> None:

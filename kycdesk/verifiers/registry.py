@@ -252,6 +252,16 @@ class Registry:
         """Open a verifier's keys with their PIN. Raises (errors.py): TooSoonError,
         WrongPinAttemptError, VerifierLockedError, VerifierWipedError, and
         LeaseExpiredError (PIN right, lease over: carries the session)."""
+        return self._sign_in(verifier_id, pin, may_wipe=True)
+
+    def check_pin(self, verifier_id: str, pin: str) -> Session:
+        """The PIN of a verifier whose store is open, asked again (leaving kiosk mode):
+        counted like a sign-in, but the last wrong one locks and never wipes — a wipe
+        under the open store would take what was typed since (the app closes the store
+        on the lock, then a supervisor's code releases it)."""
+        return self._sign_in(verifier_id, pin, may_wipe=False)
+
+    def _sign_in(self, verifier_id: str, pin: str, *, may_wipe: bool) -> Session:
         now = self._now()
         with self._changing() as data:
             record = self._record(verifier_id, data)
@@ -270,12 +280,12 @@ class Registry:
             failures, policy = record.failures, data.policy
             ring_text, name = record.ring, record.name
         if interrupted_lockout:
-            return self._lock_out(verifier_id, name)
+            return self._lock_out(verifier_id, name, may_wipe=may_wipe)
         try:
             keys = unlock(VerifierKeyring.from_json(ring_text), pin)
         except WrongPinError:
             if failures >= policy.max_failures:
-                return self._lock_out(verifier_id, name)
+                return self._lock_out(verifier_id, name, may_wipe=may_wipe)
             counted_at = parse_instant_or_none(format_instant(now))  # as stored
             waiting = lockout.retry_at(failures, counted_at)
             remaining = policy.max_failures - failures
@@ -293,9 +303,10 @@ class Registry:
             raise LeaseExpiredError(_LEASE_TEXT, session=session)
         return session
 
-    def _lock_out(self, verifier_id: str, name: str) -> Session:
+    def _lock_out(self, verifier_id: str, name: str, *, may_wipe: bool) -> Session:
         """The last allowed wrong PIN: wipe if nothing is unsynced, else lock."""
-        unsynced = lockout.unsynced_cases(self.tablet.store(verifier_id))
+        unsynced = lockout.unsynced_cases(self.tablet.store(verifier_id)) if may_wipe \
+            else None
         if unsynced == 0:
             self.wipe_verifier(verifier_id)
             raise VerifierWipedError(

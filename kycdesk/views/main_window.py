@@ -87,8 +87,11 @@ class MainWindow(QMainWindow):
         self.escape_action.triggered.connect(lambda: self.leaveRequested.emit("leave"))
         self.escape_action.setEnabled(False)
         self.addAction(self.escape_action)
-        self.tabs.currentChanged.connect(lambda _index: self._pin_current())
+        self.tabs.currentChanged.connect(self._current_changed)
         self._kiosk = False
+        # Kiosk: the case the applicant is on. Only the verifier's PIN unpins it: the tab
+        # widget's own keys (Ctrl+Tab, Ctrl+PgDn) would otherwise switch to the list.
+        self._pinned_editor: QWidget | None = None
         self._close_allowed = False  # kiosk: set by the app once the PIN was given
 
         self.save_state_label = QLabel("", self)
@@ -156,9 +159,23 @@ class MainWindow(QMainWindow):
         return self._kiosk
 
     def pinned(self) -> bool:
-        return self._kiosk and self.tabs.currentIndex() > 0
+        return self._kiosk and self._pinned_editor is not None
+
+    @Slot(int)
+    def _current_changed(self, _index: int) -> None:
+        held = self._pinned_editor
+        if self._kiosk and held is not None and self.tabs.indexOf(held) >= 0 \
+                and self.tabs.currentWidget() is not held:
+            self.tabs.setCurrentWidget(held)  # back to the pinned case: no way out
+            return
+        self._pin_current()
 
     def _pin_current(self) -> None:
+        held = self._pinned_editor
+        if not self._kiosk or (held is not None and self.tabs.indexOf(held) < 0):
+            self._pinned_editor = None  # kiosk off, or the pinned case was closed
+        if self._kiosk and self._pinned_editor is None and self.tabs.currentIndex() > 0:
+            self._pinned_editor = self.tabs.currentWidget()
         pinned = self.pinned()
         self.tabs.tabBar().setVisible(not pinned)
         self.kiosk_bar.setVisible(pinned)
@@ -169,6 +186,7 @@ class MainWindow(QMainWindow):
 
     def leave_pinned_case(self) -> None:
         """The PIN was given: close the pinned case, back to the list (still kiosk)."""
+        self._pinned_editor = None
         index = self.tabs.currentIndex()
         if index > 0:
             self.drop_tab(index)
