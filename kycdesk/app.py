@@ -102,7 +102,7 @@ class KycDeskApp(QObject):
     settingsChanged = Signal()  # Settings saved (the idle time, kiosk mode may differ)
     # The office revoked this tablet, with a proof its office secret checks (emitted from
     # the sync thread; the gate closes this desk, then runs `revocation_wipe`).
-    tabletRevoked = Signal()
+    tabletRevoked = Signal(bool)  # True: the whole tablet, False: this verifier's store
 
     def __init__(self, paths: DataPaths, *, vault: Vault,
                  registry: FormRegistry | None = None,
@@ -144,7 +144,7 @@ class KycDeskApp(QObject):
         self.kept_credential: VerifierCredential | None = None
         # What a proven revocation wipes (the verifiers' registry's `wipe_tablet`), run by
         # the gate once this desk is closed.
-        self.revocation_wipe: Callable[[], None] | None = None
+        self.revocation_wipe: Callable[[bool], None] | None = None
         # The token the sync was last configured with (read off the GUI thread from the
         # verifier's sealed record): what the Settings dialog shows, without a disk read.
         self._known_token = ""
@@ -475,9 +475,9 @@ class KycDeskApp(QObject):
         kept = self.kept_credential
         if kept is None:  # no registry behind this desk (tests that build it directly)
             return {}
-        from kycdesk.sync.tablet_hooks import hooks_for
+        from kycdesk.sync.tablet_hooks import hooks_for, revocation_wipe
 
-        self.revocation_wipe = kept.registry.wipe_tablet
+        self.revocation_wipe = revocation_wipe(kept.registry, kept.session)
         return {"hooks": hooks_for(kept.registry, kept.session,
                                    wipe=self.tabletRevoked.emit)}
 

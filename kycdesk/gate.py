@@ -174,20 +174,21 @@ class Gate(QObject):
         self._place = self._place_of = None
         self._close_desk()
 
-    @Slot()
-    def _tablet_revoked(self) -> None:
-        """The office revoked this tablet (the sync checked the proof): close the desk —
-        its store, sync and keys — then wipe every verifier's data, keys first
+    @Slot(bool)
+    def _tablet_revoked(self, whole_tablet: bool) -> None:
+        """The office revoked this verifier's device or the whole tablet (the sync checked
+        the proof): close the desk — its store, sync and keys — then wipe, keys first
         (docs/security.md, *Wipe order*), off the GUI thread."""
         desk = self.desk
         if desk is None:
             return
         wipe = desk.revocation_wipe
-        log.warning("the office revoked this tablet: closing and wiping")
+        log.warning("the office revoked this %s: closing and wiping",
+                    "tablet" if whole_tablet else "verifier's device")
         self._place = self._place_of = None
         self._close_desk()
         if wipe is not None:
-            self.model.revoked(wipe)
+            self.model.revoked(lambda: wipe(whole_tablet), whole_tablet=whole_tablet)
         else:
             self.model.signed_out()
 

@@ -29,6 +29,12 @@ def test_revocation_proof_is_the_documented_hmac_and_verifies_only_for_its_devic
     assert oc.verify_revocation(SECRET, DEVICE, proof.upper())  # hex either case
     assert not oc.verify_revocation(SECRET, "dev-other", proof)
     assert not oc.verify_revocation(OTHER_SECRET, DEVICE, proof)
+    # The whole tablet's revocation has a label of its own: neither proof reads as the other.
+    whole = oc.revocation_proof(SECRET, DEVICE, whole_tablet=True)
+    assert whole == _spec_mac("kycdesk/revoked-tablet/v1|" + DEVICE).hex()
+    assert oc.verify_revocation(SECRET, DEVICE, whole, whole_tablet=True)
+    assert not oc.verify_revocation(SECRET, DEVICE, whole)
+    assert not oc.verify_revocation(SECRET, DEVICE, proof, whole_tablet=True)
 
 
 @pytest.mark.parametrize("hostile", [None, "", "zz", 42, ["a"], "00" * 32,

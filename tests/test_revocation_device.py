@@ -86,7 +86,7 @@ def test_the_worker_records_the_lease_then_stops_for_good_when_revoked(
     credential, office = _enrolled(server, verifier="Kofi")
     leases: list[tuple[str, str]] = []
     wiped: list[bool] = []
-    hooks = OfficeHooks(on_revoked=lambda: wiped.append(True),
+    hooks = OfficeHooks(on_revoked=wiped.append,
                         on_lease=lambda expires, proof: leases.append((expires, proof)))
     sync = SyncController(paths, writer_thread.writer, backoff=FAST,
                           periodic_ms=3_600_000, office=office, hooks=hooks)
@@ -142,7 +142,8 @@ def test_kycdesk_sync_hands_the_lease_then_the_revocation_to_its_caller(
     leases: list[tuple[str, str]] = []
     wiped: list[bool] = []
 
-    def wipe() -> None:
+    def wipe(whole_tablet: bool) -> None:
+        assert not whole_tablet  # this verifier's device alone was revoked
         lock = DataDirLock(paths.lock_file)
         lock.acquire()  # free: the run let go of the store first
         lock.release()
@@ -213,3 +214,21 @@ def test_kycdesk_sync_of_a_revoked_tablet_wipes_every_verifier_on_it(
     assert after.verifiers() == []  # every verifier's keys went
     for folder in (signed.session.paths.root, other.paths.root):
         assert not folder.exists() or not any(folder.rglob("*.sqlite3")), folder
+
+
+def test_one_verifiers_revocation_wipes_their_store_only(tmp_path: Path) -> None:
+    """The office revoked one verifier's device (one who left): their store goes, the
+    other verifiers on the tablet keep theirs; the whole tablet's revocation takes all."""
+    from kycdesk.paths import resolve_tablet
+    from kycdesk.sync.tablet_hooks import revocation_wipe
+    from kycdesk.verifiers.registry import Registry
+    from tests.tablets import CHEAP_PARAMS
+
+    registry = Registry.open(resolve_tablet(tmp_path / "tablet"), pin_params=CHEAP_PARAMS)
+    ama = registry.add("Ama", "first long passphrase")
+    kofi = registry.add("Kofi", "second long passphrase")
+    revocation_wipe(registry, ama)(False)
+    assert [v.name for v in registry.verifiers()] == ["Kofi"]
+    assert not ama.paths.root.exists() and kofi.paths.root.exists()
+    revocation_wipe(registry, kofi)(True)
+    assert registry.verifiers() == [] and not kofi.paths.root.exists()

@@ -581,12 +581,14 @@ def test_a_proven_revocation_closes_the_desk_then_wipes_off_the_gui_thread(
     wiped_in: list[str] = []
     desk_open_at_wipe: list[bool] = []
 
-    def wipe() -> None:
+    def wipe(whole_tablet: bool) -> None:
+        assert whole_tablet
         desk_open_at_wipe.append(gate.desk is not None)
         wiped_in.append(threading.current_thread().name)
 
     desk.revocation_wipe = wipe
-    sync_thread = threading.Thread(target=desk.tabletRevoked.emit, name="sync-worker")
+    sync_thread = threading.Thread(target=desk.tabletRevoked.emit, args=(True,),
+                                   name="sync-worker")
     sync_thread.start()
     sync_thread.join()
     qtbot.waitUntil(lambda: bool(wiped_in) and not gate.model.busy, timeout=10_000)

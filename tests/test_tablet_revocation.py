@@ -62,14 +62,21 @@ def _pull(server: ServerHandle, credential: str) -> httpx.Response:
                             "held_count": 0})
 
 
-def _assert_revoked(reply: httpx.Response, enrolled: dict[str, Any]) -> None:
+def _assert_revoked(reply: httpx.Response, enrolled: dict[str, Any], *,
+                    whole_tablet: bool = False) -> None:
     assert reply.status_code == 403, reply.text
     problem = reply.json()
     assert reply.headers["content-type"].startswith("application/problem+json")
     assert problem["type"] == DEVICE_REVOKED_TYPE and problem["type"].endswith(
         "/device-revoked")
+    assert problem["scope"] == ("tablet" if whole_tablet else "device")
     assert office_codes.verify_revocation(_secret(enrolled), enrolled["device_id"],
-                                          problem["proof"])
+                                          problem["proof"], whole_tablet=whole_tablet)
+    # The proof of one scope is no proof of the other: a verifier's revocation cannot be
+    # widened into the whole tablet's on the way.
+    assert not office_codes.verify_revocation(_secret(enrolled), enrolled["device_id"],
+                                              problem["proof"],
+                                              whole_tablet=not whole_tablet)
 
 
 def test_enrolment_gives_an_office_secret_and_the_organisation_key_once_set(
@@ -149,7 +156,7 @@ def test_revoking_a_whole_tablet_stops_every_verifier_on_it_now_and_later(
     done = _admin(server, "device", "revoke", ama["device_id"], "--whole-tablet")
     assert done.returncode == 0 and "2 device(s)" in done.stdout, done.stdout
     for enrolled in (ama, kofi):
-        _assert_revoked(_pull(server, enrolled["credential"]), enrolled)
+        _assert_revoked(_pull(server, enrolled["credential"]), enrolled, whole_tablet=True)
     assert _pull(server, bystander["credential"]).status_code == 200
     # A code used on the revoked tablet is refused, and stays usable elsewhere.
     code = _admin(server, "enrol-code").stdout.strip()

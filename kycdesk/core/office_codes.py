@@ -38,6 +38,9 @@ Purpose = Literal["lease", "pin-release"]
 PURPOSES: tuple[Purpose, ...] = get_args(Purpose)
 
 _REVOKED = "kycdesk/revoked/v1|"
+# A whole tablet revoked (every verifier on it wiped) has a label of its own: a proof
+# for one verifier's device can never be read as one for the whole tablet.
+_REVOKED_TABLET = "kycdesk/revoked-tablet/v1|"
 _LEASE = "kycdesk/lease/v1|"
 _CODE = "kycdesk/code/v1|"
 # What people mistype when they read a code aloud or off a screen: base32 has no 0, 1, 8.
@@ -66,12 +69,14 @@ def _same_hex(expected: bytes, given: object) -> bool:
 
 
 # -- revocation -----------------------------------------------------------------------
-def revocation_proof(secret: bytes, device_id: str) -> str:
-    return _mac(secret, _REVOKED + device_id).hex()
+def revocation_proof(secret: bytes, device_id: str, *, whole_tablet: bool = False) -> str:
+    return _mac(secret, (_REVOKED_TABLET if whole_tablet else _REVOKED) + device_id).hex()
 
 
-def verify_revocation(secret: bytes, device_id: str, proof: object) -> bool:
-    return _same_hex(_mac(secret, _REVOKED + device_id), proof)
+def verify_revocation(secret: bytes, device_id: str, proof: object, *,
+                      whole_tablet: bool = False) -> bool:
+    return _same_hex(_mac(secret, (_REVOKED_TABLET if whole_tablet else _REVOKED)
+                          + device_id), proof)
 
 
 # -- lease ----------------------------------------------------------------------------

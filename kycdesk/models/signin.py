@@ -372,28 +372,31 @@ class SignInModel(QObject):
         self.changed.emit()
         self.refresh()
 
-    def revoked(self, wipe: Callable[[], None]) -> None:
-        """The office revoked this tablet: its data is wiped (resumed at the next start if
-        this is interrupted), then the list shows what is left (no verifier)."""
+    def revoked(self, wipe: Callable[[], None], *, whole_tablet: bool) -> None:
+        """The office revoked this tablet or this verifier's device: the data is wiped
+        (resumed at the next start if this is interrupted), then the list shows who is
+        left."""
+        whose = ("every verifier's cases and photos on it were" if whole_tablet
+                 else "this verifier's cases and photos were")
+        what = "this tablet" if whole_tablet else "this verifier on this tablet"
         self.chosen = None
         self.unlocking = False
         self.busy = True
         self.message = ""
-        self.notice = "The office has revoked this tablet. Removing its data…"
+        self.notice = f"The office has revoked {what}. Removing the data…"
         self.door = Door.CHOOSE
         self.changed.emit()
 
         def wiped(_none: None) -> None:
             self.busy = False
-            self.notice = ("The office has revoked this tablet: every verifier's cases and "
-                           "photos on it were removed. Ask your administrator before using "
-                           "it again.")
+            self.notice = (f"The office has revoked {what}: {whose} removed. Ask your "
+                           "administrator before using it again.")
             self.refresh()
 
         def failed(error: Exception) -> None:
             self.busy = False
             self.notice = ""
-            self.message = (f"The office has revoked this tablet, and removing its data "
+            self.message = (f"The office has revoked {what}, and removing the data "
                             f"stopped ({error}); it finishes when kycdesk starts again.")
             self.changed.emit()
 

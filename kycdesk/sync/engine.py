@@ -130,6 +130,8 @@ class SyncEngine:
             if exc.kind is FailureKind.AUTH:
                 result.auth_error = str(exc)
                 result.revoked = isinstance(exc, DeviceRevokedError)
+                result.revoked_tablet = isinstance(exc, DeviceRevokedError) \
+                    and exc.whole_tablet
                 return False
             if exc.status == 404:  # a server without the pull (older): push only
                 log.info("the server offers no pull: %s", exc)
@@ -165,6 +167,8 @@ class SyncEngine:
                     # stop, leave everything queued.
                     result.auth_error = str(exc)
                     result.revoked = isinstance(exc, DeviceRevokedError)
+                    result.revoked_tablet = isinstance(exc, DeviceRevokedError) \
+                        and exc.whole_tablet
                     break
                 if exc.status == 403 and self.puller is not None:
                     # Another device owns the case (an imported copy): not a failure the

@@ -54,6 +54,10 @@ class DeviceRevokedError(SyncError):
     the app wipes the tablet. Never raised on an answer whose proof does not check — that
     one is a plain AUTH SyncError (a hostile network must not be able to wipe a tablet)."""
 
-    def __init__(self) -> None:
-        super().__init__(FailureKind.AUTH, "The office revoked this tablet's access; kycdesk "
-                         "stops syncing and removes the cases it holds.", status=403)
+    def __init__(self, *, whole_tablet: bool) -> None:
+        what = ("this tablet's access; kycdesk stops syncing and removes every verifier's "
+                "cases on it") if whole_tablet else ("this verifier's access on this "
+                                                     "tablet; kycdesk stops syncing and "
+                                                     "removes their cases")
+        super().__init__(FailureKind.AUTH, f"The office revoked {what}.", status=403)
+        self.whole_tablet = whole_tablet

@@ -65,6 +65,7 @@ class Totals:
     runs: int = 0
     auth_error: str | None = None
     revoked: bool = False      # the office revoked this device (proven): the app wipes
+    revoked_tablet: bool = False  # … the whole tablet
     cancelled: bool = False
     deadline_passed: bool = False
     waiting: dict[str, str] = field(default_factory=dict)   # case -> why (the office acts)
@@ -88,6 +89,7 @@ class Totals:
         self.sent_bytes += result.sent_bytes
         self.auth_error = result.auth_error
         self.revoked = self.revoked or result.revoked
+        self.revoked_tablet = self.revoked_tablet or result.revoked_tablet
         self.cancelled = result.cancelled
         self.deadline_passed = self.deadline_passed or result.deadline_passed
 
@@ -149,6 +151,7 @@ def run_headless_sync(paths: DataPaths, vault: Vault, *, server: str | None,
                     except SyncError as exc:
                         if isinstance(exc, DeviceRevokedError):
                             totals.auth_error, totals.revoked = str(exc), True
+                            totals.revoked_tablet = exc.whole_tablet
                             break
                         if exc.kind is FailureKind.AUTH:
                             print(exc, file=out)
@@ -181,7 +184,7 @@ def run_headless_sync(paths: DataPaths, vault: Vault, *, server: str | None,
         # The store is closed and the lock released: the app's wipe may take them.
         print(totals.auth_error, file=out)
         if hooks is not None and hooks.on_revoked is not None:
-            hooks.on_revoked()
+            hooks.on_revoked(totals.revoked_tablet)
         return ExitCode.AUTH
     return _summary(totals, paths, offline, time.monotonic() - began, out)
 

@@ -36,7 +36,7 @@ class OfficeIdentity:
 
 @dataclass(frozen=True)
 class OfficeHooks:
-    on_revoked: Callable[[], None] | None = None
+    on_revoked: Callable[[bool], None] | None = None  # True: the whole tablet
     on_lease: Callable[[str, str], None] | None = None
     on_released: Callable[[list[str]], None] | None = None
 
@@ -54,9 +54,10 @@ def revoked_answer(problem: dict[str, Any], office: OfficeIdentity | None) -> Sy
     """The error for a 403 `device-revoked` answer: `DeviceRevokedError` only when its
     proof checks against this device's office secret; otherwise an AUTH error that
     stops the sync and wipes nothing."""
+    whole = problem.get("scope") == "tablet"
     if office is not None and verify_revocation(office.office_secret, office.device_id,
-                                                problem.get("proof")):
-        return DeviceRevokedError()
+                                                problem.get("proof"), whole_tablet=whole):
+        return DeviceRevokedError(whole_tablet=whole)
     if office is None:
         return SyncError(FailureKind.AUTH, "The server says the office revoked this "
                          "device, but this device was enrolled without the office's "

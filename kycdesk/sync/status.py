@@ -41,6 +41,7 @@ class RunResult:
     permanent: set[str] = field(default_factory=set)
     auth_error: str | None = None
     revoked: bool = False  # the office revoked this device, proven (auth_error says so too)
+    revoked_tablet: bool = False  # … and with it every verifier's store on the tablet
     cancelled: bool = False
     deadline_passed: bool = False  # the run's deadline cut it (the cases stay due)
     uploaded_images: int = 0

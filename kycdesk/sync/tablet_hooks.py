@@ -26,17 +26,30 @@ def office_identity_of(registry: Registry, session: Session) -> OfficeIdentity |
     return OfficeIdentity(device_id, secret)
 
 
+def revocation_wipe(registry: Registry, session: Session) -> Callable[[bool], None]:
+    """What a proven revocation wipes: the whole tablet (every verifier, keys first), or
+    only this verifier's store when the office revoked their device alone (one who left:
+    the others' cases, some perhaps unsent, stay)."""
+    def wipe(whole_tablet: bool) -> None:
+        if whole_tablet:
+            registry.wipe_tablet()
+        else:
+            registry.wipe_verifier(session.verifier_id)
+
+    return wipe
+
+
 def hooks_for(registry: Registry, session: Session, *,
-              wipe: Callable[[], None] | None = None) -> OfficeHooks:
-    """`wipe`: what a proven revocation runs (default `registry.wipe_tablet`; the app
-    passes one that closes the store first)."""
+              wipe: Callable[[bool], None] | None = None) -> OfficeHooks:
+    """`wipe(whole_tablet)`: what a proven revocation runs (default `revocation_wipe`;
+    the app passes one that closes the store first)."""
     def lease(expires_at: str, proof: str) -> None:
         registry.record_lease(session, expires_at=expires_at, proof=proof)
 
     def released(device_ids: list[str]) -> None:
         registry.release_devices(device_ids)
 
-    return OfficeHooks(on_revoked=wipe or registry.wipe_tablet, on_lease=lease,
+    return OfficeHooks(on_revoked=wipe or revocation_wipe(registry, session), on_lease=lease,
                        on_released=released)
 
 

@@ -172,7 +172,8 @@ class SyncWorker(QObject):
             except SyncCancelledError:
                 return RunResult(cancelled=True)
             except DeviceRevokedError as exc:
-                return self._stop_revoked(RunResult(auth_error=str(exc), revoked=True))
+                return self._stop_revoked(RunResult(auth_error=str(exc), revoked=True,
+                                                    revoked_tablet=exc.whole_tablet))
             except SyncError as exc:
                 state = SyncState.AUTH_NEEDED if exc.kind is FailureKind.AUTH \
                     else SyncState.OFFLINE
@@ -218,7 +219,7 @@ class SyncWorker(QObject):
         log.warning("the office revoked this device: sync stopped, the tablet is wiped")
         self.stateChanged.emit(SyncState.REVOKED, result.auth_error or "")
         if self._hooks.on_revoked is not None:
-            self._hooks.on_revoked()
+            self._hooks.on_revoked(result.revoked_tablet)
         return result
 
     def _schedule_retry(self) -> None:

@@ -36,11 +36,15 @@ def revoked_refusal(device: Device) -> RequestRefusedError:
     """403 `device-revoked` with the proof only the device's office secret gives (a
     device enrolled before office secrets gets `proof: null` and cannot wipe on it)."""
     secret = device.office_secret
+    # "tablet": every verifier's store on the tablet goes; "device": this verifier's only
+    # (one who left) — the proof's label says which, so it cannot be widened on the way.
+    whole = device.tablet_revoked_at is not None
     return RequestRefusedError(
         403, "Device revoked",
         "This device's access was revoked by the office; it sends nothing more and "
         "removes the cases it holds.", type=DEVICE_REVOKED_TYPE,
-        proof=revocation_proof(secret, device.id) if secret else None)
+        scope="tablet" if whole else "device",
+        proof=revocation_proof(secret, device.id, whole_tablet=whole) if secret else None)
 
 
 @dataclass(frozen=True)
