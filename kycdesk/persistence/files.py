@@ -65,8 +65,24 @@ def replace_durably(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        tmp.replace(path)
+        _replace_with_retry(tmp, path)
     except BaseException:
         unlink_quietly(tmp)
         raise
     fsync_dir(path.parent)
+
+
+def _replace_with_retry(src: Path, dst: Path) -> None:
+    """`src.replace(dst)`, retried briefly on PermissionError (Windows: a reader or the
+    antivirus holding `dst` for a moment), as `rename_no_clobber` does."""
+    delay = RENAME_FIRST_DELAY_S
+    for attempt in range(1, RENAME_ATTEMPTS + 1):
+        try:
+            src.replace(dst)
+            return
+        except PermissionError:
+            if attempt == RENAME_ATTEMPTS:
+                raise
+            log.info("replace %s busy (attempt %d), retrying", dst, attempt)
+            time.sleep(delay)
+            delay *= 2

@@ -234,14 +234,14 @@ class Registry:
         blank = VerifierKeyring(verifier_id, b"", self._pin_params, key.key_id, {}, {})
         ring, keys = set_pin(blank, keys, pin, self._pin_params)
         paths = self.tablet.store(verifier_id)
-        ensure_private_dir(self.tablet.verifiers_dir)
-        ensure_private_dir(paths.root)
         with self._changing() as data:
             if any(_name_key(r.name) == _name_key(shown) for r in data.verifiers.values()):
                 raise PinRuleError(f"There is already a verifier called {shown} on this "
                                    "tablet.")
             data.verifiers[verifier_id] = _Record(
                 verifier_id, shown, format_instant(self._now()), ring.to_json())
+        ensure_private_dir(self.tablet.verifiers_dir)
+        ensure_private_dir(paths.root)
         log.info("verifier %s added", verifier_id)
         return Session(verifier_id, shown, paths, Vault(keys))
 
