@@ -105,11 +105,13 @@ def test_the_worker_records_the_lease_then_stops_for_good_when_revoked(
             sources = photo_sources(tmp_path / "src", count=1, size=(400, 300))
             [case_id] = make_ready_cases(store, sources, cases=1, images_per_case=1)
         _admin(server, "device", "revoke", office.device_id, "--whole-tablet")
-        with qtbot.waitSignal(sync.stateChanged, timeout=30_000,
-                              check_params_cb=lambda state, _d: state == SyncState.REVOKED):
+        # The run's end, not only its REVOKED state: its runFinished must not be taken
+        # below for a run after it (the state comes first, from the same thread).
+        with qtbot.waitSignal(sync.runFinished, timeout=30_000) as finished:
             sync.request_sync(now=True)
-        qtbot.waitUntil(lambda: wiped == [True], timeout=10_000)
-        assert "revoked" in sync.detail
+        assert finished.args is not None and finished.args[0].revoked
+        assert sync.state == SyncState.REVOKED and "revoked" in sync.detail
+        assert wiped == [True]  # called in the sync thread before the run ended
         # Stopped for good: asked again, it runs nothing (no second wipe, no request).
         states: list[str] = []
         sync.stateChanged.connect(lambda state, _d: states.append(state))
