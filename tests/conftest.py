@@ -22,7 +22,7 @@ import pytest
 from kycdesk.paths import DATA_DIR_ENV, DataPaths, resolve
 from kycdesk.security.vault import Vault
 from tests import leaks, tiers
-from tests.vaults import make_vault
+from tests.vaults import make_vault, share_with_cli
 
 if TYPE_CHECKING:
     from kycdesk.persistence.store import LocalStore
@@ -122,7 +122,11 @@ def system_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def paths(tmp_path: Path) -> DataPaths:
-    return resolve(tmp_path / "data")
+    """A data folder whose interim key is the test key (tests/vaults.py), so a command or
+    the app started on it opens what the test wrote with `make_vault()`."""
+    data = resolve(tmp_path / "data")
+    share_with_cli(data)
+    return data
 
 
 @pytest.fixture

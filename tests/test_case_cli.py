@@ -16,14 +16,15 @@ from kycdesk.paths import DataPaths, resolve
 from kycdesk.persistence.commands import SaveForm, Transition
 from kycdesk.persistence.lock import DataDirLock
 from kycdesk.persistence.store import LocalStore
-from kycdesk.verifiers.interim import interim_vault  # the vault the CLI opens with
 from tests.exif_builder import with_exif
+from tests.vaults import make_vault, share_with_cli
 
 Capture = pytest.CaptureFixture[str]
 
 
 def case(paths: DataPaths, capsys: Capture, *argv: str) -> tuple[int, str, str]:
     capsys.readouterr()
+    share_with_cli(paths)  # the command opens what the test wrote with make_vault()
     code = cli_main(["case", *argv, "--data-dir", str(paths.root)])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
@@ -45,7 +46,7 @@ def test_new_prints_the_id_and_the_case_is_a_draft(qapp: object, paths: DataPath
     code, out, _ = case(paths, capsys, "new", "--reference", "KYC-CLI-1")
     assert code == 0
     case_id = out.strip()
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         record = store.load_case(case_id)
         assert record.status == CaseStatus.DRAFT
         assert record.reference_number == "KYC-CLI-1"
@@ -98,7 +99,7 @@ def test_show_gives_the_displayed_size_location_and_time_source(
 def test_list_filters_by_view_and_discard_removes_the_draft(
         qapp: object, paths: DataPaths, jpeg: Path, capsys: Capture) -> None:
     draft, ready = new_case(paths, capsys), new_case(paths, capsys)
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         store.run(Transition(ready, Change.SUBMIT))
     listed = json.loads(case(paths, capsys, "list", "--json")[1])
     assert {c["id"] for c in listed} == {draft, ready}
@@ -119,7 +120,7 @@ def test_list_filters_by_view_and_discard_removes_the_draft(
 
 def _filled_case(paths: DataPaths, capsys: Capture, image_dir: Path) -> str:
     case_id = new_case(paths, capsys)
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         form = {"applicant.first_name": "Mwajuma", "applicant.last_name": "Okonkwo-Haddad",
                 "address.city": "Mombasa"}
         store.run(SaveForm(case_id, form, None, "Mwajuma Okonkwo-Haddad"))
@@ -149,7 +150,7 @@ def test_export_then_import_on_another_device_is_the_same_case(
         [{k: p[k] for k in facts} for p in before["photos"]]
     listed = json.loads(case(other, capsys, "list", "--json")[1])
     assert listed[0]["applicant_name"] == "Mwajuma Okonkwo-Haddad"
-    with LocalStore(other, vault=interim_vault(other)) as store:
+    with LocalStore(other, vault=make_vault()) as store:
         assert store.check().has_problems is False
     # The archive's photos (ID documents) were unpacked in the data folder, not the
     # system's temp folder, and are gone once imported.
@@ -167,7 +168,7 @@ def test_import_never_overwrites_a_newer_local_revision(
     case_id = _filled_case(paths, capsys, image_dir)
     archive = tmp_path / "case.zip"
     assert case(paths, capsys, "export", case_id, "-o", str(archive))[0] == 0
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         store.run(SaveForm(case_id, {"applicant.first_name": "Newer"}, None, None))
     code, _, err = case(paths, capsys, "import", str(archive))
     assert code == 1 and "not imported" in err

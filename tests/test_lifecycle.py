@@ -3,6 +3,7 @@ synced cases — crash-safe, audited, never before the server's receipt."""
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,10 +43,12 @@ def test_a_discarded_draft_leaves_no_rows_no_files_and_one_audit_line(
         store.load_case(case_id)
     assert not store.paths.case_dir(case_id).exists()
     assert not any(store.paths.cases_dir.iterdir())
-    line = store.conn.query_one("SELECT kind, detail_json FROM case_events "
+    line = store.conn.query_one("SELECT kind, detail_sealed, detail_json FROM case_events "
                                 "WHERE case_id IS NULL ORDER BY id DESC")
-    assert line is not None and line[0] == "case_discarded" and "KYC-GONE" in line[1]
-    assert "Gone" not in line[1]  # no applicant data in the audit line
+    assert line is not None and line[0] == "case_discarded"
+    detail = json.dumps(events.event_detail(store.conn, None, line[1], line[2]))
+    assert "KYC-GONE" in detail
+    assert "Gone" not in detail  # no applicant data in the audit line
 
 
 def test_only_drafts_can_be_discarded(store: LocalStore, jpeg: Path) -> None:

@@ -29,7 +29,7 @@ sys.stdin.read()
 
 @pytest.fixture
 def holder(paths: DataPaths) -> Iterator[subprocess.Popen[str]]:
-    paths.root.mkdir(parents=True)
+    paths.root.mkdir(parents=True, exist_ok=True)
     # `with`: its pipes are closed and the process reaped when the test is over.
     with subprocess.Popen([sys.executable, "-c", HOLDER, str(paths.lock_file)],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as proc:

@@ -65,7 +65,7 @@ def test_second_window_on_the_same_data_is_refused(qtbot: QtBot, desk: KycDeskAp
 
 
 def test_damaged_database_is_reported_not_replaced(qtbot: QtBot, paths: DataPaths) -> None:
-    paths.root.mkdir(parents=True)
+    paths.root.mkdir(parents=True, exist_ok=True)
     paths.database.write_bytes(b"\x00garbage" * 500)
     app = KycDeskApp(paths, vault=make_vault())
     qtbot.addWidget(app.window)

@@ -56,11 +56,14 @@ def test_words_given_with_the_photo_are_kept(qapp: object, paths: DataPaths,
 
 def _legacy_located_photo(store: LocalStore, case_id: str, jpeg: Path,
                           location: Location) -> int:
-    """A located photo as versions before 8 stored it: coordinates, no words."""
+    """A located photo as versions before 8 stored it: coordinates, no words (in clear,
+    as version 10's migration leaves such a row: sealed column NULL, waiting for a name)."""
     image = store.run(AddImage(case_id, jpeg))
-    store.conn.execute("UPDATE case_images SET latitude = ?, longitude = ?, accuracy = ?, "
-                 "address = NULL, address_source = NULL WHERE id = ?",
-                 (location.latitude, location.longitude, location.accuracy, image.id))
+    store.conn.execute("UPDATE case_images SET photo_sealed = NULL, sha256 = ?, latitude = ?, "
+                       "longitude = ?, accuracy = ?, address = NULL, address_source = NULL, "
+                       "place_pending = 1 WHERE id = ?",
+                       (image.sha256, location.latitude, location.longitude,
+                        location.accuracy, image.id))
     return image.id
 
 

@@ -12,6 +12,7 @@ from kycdesk.core.hashing import held_digest
 from kycdesk.core.protocol import EMPTY_HELD_DIGEST, Submission
 from kycdesk.core.states import CaseStatus, CaseView
 from kycdesk.paths import DataPaths
+from kycdesk.persistence import sealed
 from kycdesk.persistence.commands import (
     AppendEdit,
     ApplyPull,
@@ -41,13 +42,19 @@ def _dump_state(store: LocalStore) -> list[object]:
     rows: list[object] = []
     for table in tables:
         columns = [r[1] for r in conn.query_all(f"PRAGMA table_info({table})")]
-        skip = {"id", "last_saved", "created_at", "updated_at", "received_at", "search_key"}
+        # A sealed value differs at each write (a new nonce): compared opened, below.
+        skip = {"id", "last_saved", "created_at", "updated_at", "received_at", "search_key",
+                *sealed.SEALED_COLUMNS.values()}
         kept = [c for c in columns if c not in skip or (table == "cases" and c == "id")]
         rows.append((table, conn.query_all(
             f"SELECT {', '.join(kept)} FROM {table} ORDER BY 1")))
-    rows.append(("history", conn.query_all(
-        "SELECT case_id, field_key, old_json, new_json, by, why FROM field_history "
-        "ORDER BY id")))
+    for (case_id,) in conn.query_all("SELECT id FROM cases ORDER BY id"):
+        rows.append(("opened", case_id, store.load_case(case_id).form,
+                     store.read_two_way(case_id),
+                     [{k: v for k, v in entry.items() if k != "at"}
+                      for entry in store.field_history(case_id)]))
+    rows.append(("photos to fetch", store.photos_to_fetch()))
+    rows.append(("pushed forms", [f.model_dump() for f in store.pushed_forms()]))
     return rows
 
 

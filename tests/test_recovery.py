@@ -167,7 +167,7 @@ def test_doctor_exit_codes_follow_the_report(qapp: object, paths: DataPaths, jpe
 
 def test_doctor_explains_a_corrupt_database_and_keeps_it(
         qapp: object, paths: DataPaths, capsys: pytest.CaptureFixture[str]) -> None:
-    paths.root.mkdir(parents=True)
+    paths.root.mkdir(parents=True, exist_ok=True)
     garbage = b"this used to be a database" * 300
     paths.database.write_bytes(garbage)
     assert _doctor(paths) == 2

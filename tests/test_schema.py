@@ -70,8 +70,10 @@ def test_new_database_gets_latest_schema_and_durable_pragmas(store: LocalStore) 
     for added in ("client_image_id", "slot", "sha256", "byte_size", "mime", "width",
                   "height", "source", "server_image_id"):
         assert added in _columns(conn, "case_images")
-    assert _columns(conn, "case_edits") == ["case_id", "seq", "field_key", "value_json", "at"]
-    assert _columns(conn, "case_events") == ["id", "case_id", "at", "kind", "detail_json"]
+    assert _columns(conn, "case_edits") == ["case_id", "seq", "field_key", "value_json", "at",
+                                            "value_sealed"]
+    assert _columns(conn, "case_events") == ["id", "case_id", "at", "kind", "detail_json",
+                                             "detail_sealed"]
 
 
 @pytest.mark.parametrize("sort", list(CaseSort))

@@ -187,7 +187,7 @@ def test_stop_flushes_everything_queued(qtbot: QtBot, writer_thread: WriterThrea
 
 def test_store_that_cannot_open_reports_and_fails_requests(qtbot: QtBot, qapp: object,
                                                            paths: DataPaths) -> None:
-    paths.root.mkdir(parents=True)
+    paths.root.mkdir(parents=True, exist_ok=True)
     paths.database.write_bytes(b"garbage" * 1000)
     thread = WriterThread(paths, vault=make_vault())
     try:

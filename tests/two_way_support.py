@@ -20,13 +20,13 @@ from kycdesk.sync.client import SyncClient
 from kycdesk.sync.engine import SyncEngine
 from kycdesk.sync.progress import CaseProgress
 from kycdesk.sync.status import RunResult
-from kycdesk.verifiers.interim import interim_vault  # the vault the CLI opens with
 from kycdesk_server.backoffice.identity import Reviewer
 from kycdesk_server.backoffice.services import OfficeServices
 from kycdesk_server.devices import sha256_hex
 from kycdesk_server.storage import ServerStore
 from tests.fieldlink import FieldLink
 from tests.sync_support import ServerHandle
+from tests.vaults import make_vault, share_with_cli
 
 FAST = Backoff(base_s=0.0, cap_s=0.0, storage_full_min_s=0.0)
 SUE = Reviewer("acc-sue", "sue", "supervisor")
@@ -57,28 +57,31 @@ class Tablet:
     token: str
     name: str
 
+    def __post_init__(self) -> None:
+        share_with_cli(self.paths)  # `kycdesk sync`/`case` on it open with the test key
+
     @property
     def server_id(self) -> str:
         return lab_device_id(self.token)
 
     def sync(self, url: str, *, ignore_backoff: bool = True,
              on_progress: Callable[[CaseProgress], None] | None = None) -> RunResult:
-        with (standalone_sync_store(self.paths, vault=interim_vault(self.paths)) as adapter,
+        with (standalone_sync_store(self.paths, vault=make_vault()) as adapter,
               SyncClient(url, self.token, device_id=self.name) as client):
             engine = SyncEngine(adapter, client, device_id=self.name, backoff=FAST,
                                 on_progress=on_progress)
             return engine.run_once(ignore_backoff=ignore_backoff)
 
     def state(self, case_id: str) -> TwoWayState:
-        with LocalStore(self.paths, vault=interim_vault(self.paths)) as store:
+        with LocalStore(self.paths, vault=make_vault()) as store:
             return read_two_way(store.conn, case_id)
 
     def status(self, case_id: str) -> str:
-        with LocalStore(self.paths, vault=interim_vault(self.paths)) as store:
+        with LocalStore(self.paths, vault=make_vault()) as store:
             return store.load_case(case_id).status
 
     def form(self, case_id: str) -> dict[str, Any]:
-        with LocalStore(self.paths, vault=interim_vault(self.paths)) as store:
+        with LocalStore(self.paths, vault=make_vault()) as store:
             return dict(store.load_case(case_id).form)
 
 
@@ -118,7 +121,7 @@ def check_pull_state(server: ServerHandle, device_id: str, paths: DataPaths) -> 
     from kycdesk.core.hashing import held_digest
     from kycdesk.persistence.held import position
 
-    with LocalStore(paths, vault=interim_vault(paths)) as store:
+    with LocalStore(paths, vault=make_vault()) as store:
         token, digest, count = position(store.conn)
         ids = [str(r[0]) for r in store.conn.query_all("SELECT case_id FROM held_cases")]
         missing = store.conn.scalar(

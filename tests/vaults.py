@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
+from kycdesk.paths import DataPaths, ensure_private_dir
 from kycdesk.security.keys import DataKey, UnlockedKeys
 from kycdesk.security.vault import Vault
 
@@ -26,3 +27,14 @@ def key_for(verifier: str = "v-test") -> DataKey:
 def make_vault(verifier: str = "v-test") -> Vault:
     key = key_for(verifier)
     return Vault(UnlockedKeys(verifier, key, {key.key_id: key}))
+
+
+def share_with_cli(paths: DataPaths, verifier: str = "v-test") -> None:
+    """Make the data folder's interim key (kycdesk/verifiers/interim.py) the test key, so
+    a command (`kycdesk case …`, `doctor`, `sync`) or `run_app` started on `paths` opens
+    what the test wrote with `make_vault(verifier)`, and the test what they wrote. Until
+    sign-in replaces the interim vault (then commands take `--user NAME --pin-stdin`)."""
+    ensure_private_dir(paths.root)
+    key_file = paths.root / "interim.key"
+    key_file.write_bytes(key_for(verifier).secret)
+    key_file.chmod(0o600)

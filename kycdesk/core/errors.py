@@ -80,3 +80,9 @@ class FailureKind(StrEnum):
     TRANSIENT = "transient"  # network, 5xx, 429, timeouts, odd replies: retry with backoff
     PERMANENT = "permanent"  # the server refused the data: wait for the verifier
     AUTH = "auth"            # the device token: stop the whole queue, ask for a token
+
+
+class UnreadableDataError(StoreError):
+    """A sealed value (an answer, a note, a photo's place) does not open under the
+    signed-in verifier's keys: it was changed on disk, moved from another case or field,
+    or sealed by another verifier. Nothing is returned in part, nothing is overwritten."""

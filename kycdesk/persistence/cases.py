@@ -14,7 +14,7 @@ from kycdesk.core.errors import (
 from kycdesk.core.ids import new_id, validate_case_id
 from kycdesk.core.records import CaseRecord
 from kycdesk.core.states import TRANSITIONS, CaseChange, CaseStatus, Change, Inbox
-from kycdesk.persistence import held
+from kycdesk.persistence import held, sealed
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 
@@ -33,9 +33,9 @@ def insert_case(conn: Connection, *, case_id: str | None = None,
              form_version),
         )
         conn.execute(
-            "INSERT INTO case_forms(case_id, form_json, form_version, revision, updated_at) "
-            "VALUES (?, '{}', ?, 0, ?)",
-            (case_id, form_version, now),
+            "INSERT INTO case_forms(case_id, answers_sealed, form_version, revision, "
+            "updated_at) VALUES (?, ?, ?, 0, ?)",
+            (case_id, seal_answers(conn, case_id, {}), form_version, now),
         )
         append_event(conn, case_id, "created",
                      {"reference_number": reference_number, "form_id": form_id,
@@ -162,25 +162,64 @@ def set_reference_number(conn: Connection, case_id: str, reference_number: str |
         raise CaseNotFoundError(f"Case {case_id} does not exist.")
 
 
+# -- the answers (case_forms) and the write-ahead (case_edits), sealed ----------------------
+ANSWERS = sealed.field_name("case_forms")
+
+
+def seal_answers(conn: Connection, case_id: str, form: dict[str, Any]) -> bytes:
+    return sealed.seal(conn, form, case_id=case_id, field=ANSWERS)
+
+
+def answers_from_row(conn: Connection, case_id: str, answers_sealed: bytes | None,
+                     form_json: str | None) -> dict[str, Any]:
+    """A case_forms row's answers (sealed, or a row still in clear)."""
+    form = sealed.read(conn, answers_sealed, case_id=case_id, field=ANSWERS,
+                       clear=lambda: sealed.loads(form_json, {}))
+    return dict(form) if isinstance(form, dict) else {}
+
+
+def stored_answers(conn: Connection, case_id: str) -> dict[str, Any]:
+    """The saved form (without the write-ahead edits); {} if the case has none."""
+    row = conn.query_one("SELECT answers_sealed, form_json FROM case_forms WHERE case_id = ?",
+                         (case_id,))
+    return {} if row is None else answers_from_row(conn, case_id, row[0], row[1])
+
+
+def write_answers(conn: Connection, case_id: str, form: dict[str, Any]) -> None:
+    """Replace the saved form (sealed; the clear column of an older row emptied)."""
+    conn.execute("UPDATE case_forms SET answers_sealed = ?, form_json = NULL "
+                 "WHERE case_id = ?", (seal_answers(conn, case_id, form), case_id))
+
+
+def edit_field(field_key: str) -> str:
+    return sealed.field_name("case_edits", field_key)
+
+
+def pending_edits(conn: Connection, case_id: str) -> list[tuple[str, Any]]:
+    """The write-ahead edits not folded into a save yet, in order: (field key, value)."""
+    rows = conn.query_all("SELECT field_key, value_sealed, value_json FROM case_edits "
+                          "WHERE case_id = ? ORDER BY seq", (case_id,))
+    return [(str(key), sealed.read(conn, value, case_id=case_id, field=edit_field(key),
+                                   clear=sealed.clear_json(text)))
+            for key, value, text in rows]
+
+
 def load_case(conn: Connection, case_id: str) -> CaseRecord:
     """The case as the editor opens it: saved form plus replayed write-ahead edits."""
     case_id = validate_case_id(case_id)
     row = conn.query_one(
         "SELECT c.reference_number, c.status, c.current_step, c.created_at, c.last_saved, "
         "c.form_id, c.form_version, f.form_json, f.revision, c.last_error, "
-        "c.last_error_kind, c.next_attempt_at, c.purged_at "
+        "c.last_error_kind, c.next_attempt_at, c.purged_at, f.answers_sealed "
         "FROM cases c LEFT JOIN case_forms f ON f.case_id = c.id WHERE c.id = ?",
         (case_id,),
     )
     if row is None:
         raise CaseNotFoundError(f"Case {case_id} does not exist.")
-    form: dict[str, Any] = json.loads(row[7]) if row[7] else {}
-    edits = conn.query_all(
-        "SELECT field_key, value_json FROM case_edits WHERE case_id = ? ORDER BY seq",
-        (case_id,),
-    )
-    for field_key, value_json in edits:
-        form[field_key] = json.loads(value_json)
+    form = answers_from_row(conn, case_id, row[13], row[7])
+    edits = pending_edits(conn, case_id)
+    for field_key, value in edits:
+        form[field_key] = value
     return CaseRecord(
         id=case_id, reference_number=row[0], status=row[1], current_step=row[2],
         created_at=row[3], last_saved=row[4], form_id=row[5], form_version=row[6],

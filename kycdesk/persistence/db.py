@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QByteArray, QCoreApplication
 from PySide6.QtSql import QSqlDatabase, QSqlError, QSqlQuery
 
 from kycdesk.core.errors import (
@@ -78,6 +78,11 @@ def classify(error: QSqlError, context: str) -> Exception:
         return DatabaseCorruptError(f"The database file is damaged ({text}). It has not "
                                     "been changed; run 'kycdesk doctor' for the options.")
     return SqlError(detail)
+
+
+def _value(value: Any) -> Any:
+    """A column's value as Python: a BLOB (QByteArray) as bytes."""
+    return value.data() if isinstance(value, QByteArray) else value
 
 
 class Connection:
@@ -156,7 +161,10 @@ class Connection:
         if not query.prepare(sql):
             raise classify(query.lastError(), f"prepare {sql}")
         for value in params:
-            query.addBindValue(value)
+            # Python bytes bound as they are become an empty TEXT in QtSql: a BLOB (a
+            # sealed value) is bound as a QByteArray, and read back as bytes (`_value`).
+            query.addBindValue(QByteArray(bytes(value))
+                               if isinstance(value, bytes | bytearray) else value)
         if not query.exec():
             error = classify(query.lastError(), f"exec {sql}")
             query.finish()
@@ -184,7 +192,7 @@ class Connection:
         while query.next():
             # PySide6 returns '' for SQL NULL; keep NULL distinct (a missing GPS fix is
             # not the same as an empty address).
-            rows.append(tuple(None if query.isNull(i) else query.value(i)
+            rows.append(tuple(None if query.isNull(i) else _value(query.value(i))
                               for i in range(width)))
         error = query.lastError()
         query.finish()

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kycdesk.core.clock import now_text
+from kycdesk.persistence import sealed
 from kycdesk.persistence.db import Connection
 
 WHY = ("typed", "returned", "prefilled", "merged", "office", "document")
@@ -47,11 +48,37 @@ def record(conn: Connection, case_id: str, field_key: str, old: Any, new: Any, *
     """One entry; call inside the transaction of the change it describes."""
     if why not in WHY:
         raise ValueError(f"unknown reason for a field change: {why!r}")
+    _dump(old), _dump(new)  # refused as the store always refused them, before sealing
+    change = {"old": old, "new": new, "by": actor(conn) if by is None else by,
+              "note": note}
     conn.execute(
-        "INSERT INTO field_history(case_id, field_key, old_json, new_json, at, by, why, note) "
-        "VALUES (?,?,?,?,?,?,?,?)",
-        (case_id, field_key, _dump(old), _dump(new), at or now_text(),
-         actor(conn) if by is None else by, why, note))
+        "INSERT INTO field_history(case_id, field_key, change_sealed, at, why) "
+        "VALUES (?,?,?,?,?)",
+        (case_id, field_key,
+         sealed.seal_document(conn, "field_history", change, case_id=case_id, key=field_key),
+         at or now_text(), why))
+
+
+_ENTRY_COLUMNS = "field_key, change_sealed, old_json, new_json, by, note, at, why"
+
+
+def _entry(conn: Connection, case_id: str, row: tuple[Any, ...]) -> dict[str, Any]:
+    """An entry as the history panel and the submission carry it (`_ENTRY_COLUMNS`)."""
+    key, change_sealed, old_json, new_json, by, note, at, why = row
+    change = sealed.read_document(
+        conn, "field_history", change_sealed, case_id=case_id, key=key,
+        clear=lambda: {"old": sealed.loads(old_json), "new": sealed.loads(new_json),
+                       "by": by, "note": note})
+    return {"field_key": key, "old": change.get("old"), "new": change.get("new"),
+            "at": at, "by": change.get("by") or "", "why": why,
+            "note": change.get("note") or ""}
+
+
+def newest_change(conn: Connection, case_id: str, field_key: str) -> dict[str, Any] | None:
+    """The newest entry of one answer, if any."""
+    row = conn.query_one(f"SELECT {_ENTRY_COLUMNS} FROM field_history WHERE case_id = ? "
+                         "AND field_key = ? ORDER BY id DESC LIMIT 1", (case_id, field_key))
+    return None if row is None else _entry(conn, case_id, row)
 
 
 def record_differences(conn: Connection, case_id: str, old_form: Mapping[str, Any],
@@ -72,9 +99,8 @@ def record_differences(conn: Connection, case_id: str, old_form: Mapping[str, An
 
 def last_change(conn: Connection, case_id: str, field_key: str) -> tuple[str, str] | None:
     """(by, at) of the newest entry of one answer, if any."""
-    row = conn.query_one("SELECT by, at FROM field_history WHERE case_id = ? AND "
-                         "field_key = ? ORDER BY id DESC LIMIT 1", (case_id, field_key))
-    return None if row is None else (str(row[0] or ""), str(row[1]))
+    newest = newest_change(conn, case_id, field_key)
+    return None if newest is None else (str(newest["by"]), str(newest["at"]))
 
 
 def typed_anything(conn: Connection, case_id: str) -> bool:
@@ -90,17 +116,17 @@ def typed_anything(conn: Connection, case_id: str) -> bool:
 def history_to_send(conn: Connection, case_id: str) -> list[dict[str, Any]]:
     """Submission.history: the newest entries within the bounds, oldest first."""
     rows = conn.query_all(
-        "SELECT field_key, old_json, new_json, at, by, why, note FROM field_history "
+        f"SELECT {_ENTRY_COLUMNS} FROM field_history "
         "WHERE case_id = ? ORDER BY id DESC LIMIT ?", (case_id, MAX_SENT_ENTRIES))
     entries: list[dict[str, Any]] = []
     size = 0
-    for key, old, new, at, by, why, note in rows:
-        size += len(key) + len(old or "") + len(new or "") + len(note or "") + 80
+    for row in rows:
+        entry = _entry(conn, case_id, row)
+        size += len(entry["field_key"]) + len(_dump(entry["old"])) \
+            + len(_dump(entry["new"])) + len(entry["note"]) + 80
         if size > MAX_SENT_BYTES:
             break
-        entries.append({"field_key": key, "old": json.loads(old) if old else None,
-                        "new": json.loads(new) if new else None, "at": at, "by": by or "",
-                        "why": why, "note": note or ""})
+        entries.append(entry)
     entries.reverse()
     return entries
 
@@ -108,8 +134,6 @@ def history_to_send(conn: Connection, case_id: str) -> list[dict[str, Any]]:
 def list_history(conn: Connection, case_id: str, limit: int = 500) -> list[dict[str, Any]]:
     """The newest `limit` entries of a case, oldest first (the case's history panel)."""
     rows = conn.query_all(
-        "SELECT field_key, old_json, new_json, at, by, why, note FROM field_history "
+        f"SELECT {_ENTRY_COLUMNS} FROM field_history "
         "WHERE case_id = ? ORDER BY id DESC LIMIT ?", (case_id, limit))
-    return [{"field_key": k, "old": json.loads(o) if o else None,
-             "new": json.loads(n) if n else None, "at": at, "by": by or "", "why": why,
-             "note": note or ""} for k, o, n, at, by, why, note in reversed(rows)]
+    return [_entry(conn, case_id, row) for row in reversed(rows)]

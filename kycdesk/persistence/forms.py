@@ -18,8 +18,8 @@ from kycdesk.core.errors import CaseLockedError, StoreError
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.records import FormValues
 from kycdesk.core.states import CaseStatus
-from kycdesk.persistence import field_history
-from kycdesk.persistence.cases import require_draft
+from kycdesk.persistence import field_history, sealed
+from kycdesk.persistence.cases import edit_field, require_draft, seal_answers, stored_answers
 from kycdesk.persistence.db import Connection
 
 
@@ -39,14 +39,16 @@ def append_edit(conn: Connection, case_id: str, field_key: str, value: Any) -> i
     case_id = validate_case_id(case_id)
     if not field_key:
         raise StoreError("A field change needs a field key.")
+    _dump(value)  # refused as the store always refused it, before it is sealed
     row = conn.query_one(
-        "INSERT INTO case_edits(case_id, seq, field_key, value_json, at) "
+        "INSERT INTO case_edits(case_id, seq, field_key, value_json, value_sealed, at) "
         "SELECT ?, coalesce((SELECT max(seq) FROM case_edits WHERE case_id = ?), 0) + 1, "
-        "?, ?, ? WHERE EXISTS (SELECT 1 FROM cases WHERE id = ? AND status = ? "
+        "?, '', ?, ? WHERE EXISTS (SELECT 1 FROM cases WHERE id = ? AND status = ? "
         "AND locked_reason IS NULL) "
         "RETURNING seq",
-        (case_id, case_id, field_key, _dump(value), now_text(), case_id,
-         CaseStatus.DRAFT.value),
+        (case_id, case_id, field_key,
+         sealed.seal(conn, value, case_id=case_id, field=edit_field(field_key)),
+         now_text(), case_id, CaseStatus.DRAFT.value),
     )
     if row is None:
         # Nothing inserted: tell the caller why (missing, locked or read-only case).
@@ -66,11 +68,8 @@ def _keep_office_corrections(conn: Connection, case_id: str, stored: dict[str, A
     for key in sorted(set(stored) | set(form)):
         if stored.get(key) == form.get(key):
             continue
-        row = conn.query_one(
-            "SELECT why, old_json FROM field_history WHERE case_id = ? AND field_key = ? "
-            "ORDER BY id DESC LIMIT 1", (case_id, key))
-        if row is None or row[0] != "office" or \
-                (json.loads(row[1]) if row[1] else None) != form.get(key):
+        newest = field_history.newest_change(conn, case_id, key)
+        if newest is None or newest["why"] != "office" or newest["old"] != form.get(key):
             continue
         if conn.scalar("SELECT EXISTS (SELECT 1 FROM case_edits WHERE case_id = ? AND "
                        "field_key = ?)", (case_id, key)):
@@ -95,16 +94,15 @@ def save_form(conn: Connection, case_id: str, form: FormValues, *,
     now = now_text()
     with conn.transaction():
         require_draft(conn, case_id)
-        stored_json = conn.scalar("SELECT form_json FROM case_forms WHERE case_id = ?",
-                                  (case_id,))
-        stored = json.loads(stored_json) if stored_json else {}
+        stored = stored_answers(conn, case_id)
         form = _keep_office_corrections(conn, case_id, stored, form)
-        form_json = _dump(form)
+        _dump(form)  # refused as the store always refused it, before it is sealed
         field_history.record_differences(conn, case_id, stored, form, why=why, by=by)
         conn.execute(
-            "UPDATE case_forms SET form_json = ?, revision = revision + 1, updated_at = ?, "
+            "UPDATE case_forms SET answers_sealed = ?, form_json = NULL, "
+            "revision = revision + 1, updated_at = ?, "
             "form_version = coalesce(?, form_version) WHERE case_id = ?",
-            (form_json, now, form_version, case_id),
+            (seal_answers(conn, case_id, dict(form)), now, form_version, case_id),
         )
         conn.execute("DELETE FROM case_edits WHERE case_id = ?", (case_id,))
         conn.execute(

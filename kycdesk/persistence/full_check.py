@@ -25,7 +25,7 @@ from kycdesk.core.clock import now_text
 from kycdesk.core.errors import InvalidCaseIdError
 from kycdesk.core.ids import validate_case_id
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import intents
+from kycdesk.persistence import images, intents
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.encrypted_files import (
     TamperedDataError,
@@ -111,9 +111,12 @@ def _check_rows(conn: Connection, paths: DataPaths, vault: Vault, case_ids: list
     changed or cut, is a hash mismatch: its bytes are not the ones recorded)."""
     marks = ", ".join("?" * len(case_ids))
     rows = conn.query_all(
-        f"SELECT id, case_id, file_path, sha256, byte_size FROM case_images "
+        f"SELECT id, case_id, file_path, byte_size, client_image_id, "
+        f"{images.PHOTO_FACT_COLUMNS} FROM case_images "
         f"WHERE case_id IN ({marks}) ORDER BY case_id, id", case_ids)
-    for image_id, case_id, file_path, sha256, byte_size in rows:
+    for image_id, case_id, file_path, byte_size, client_image_id, *facts in rows:
+        sha256 = images.photo_facts(conn, "case_images", case_id, client_image_id,
+                                    facts)["sha256"] if verify_hashes else None
         file = paths.absolute(file_path or "")
         try:
             size = plain_size(file) if file_path else -1

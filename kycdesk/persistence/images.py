@@ -19,7 +19,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +38,7 @@ from kycdesk.core.errors import (
 from kycdesk.core.ids import new_id, validate_case_id, validate_image_id
 from kycdesk.core.records import ImageRecord, Location
 from kycdesk.paths import DataPaths, ensure_private_dir
-from kycdesk.persistence import intents
+from kycdesk.persistence import intents, sealed
 from kycdesk.persistence.cases import require_draft
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.diskspace import has_room_for
@@ -70,17 +70,41 @@ from kycdesk.security.vault import Vault
 IMAGE_COLUMNS = (
     "id, case_id, client_image_id, file_path, slot, sha256, byte_size, mime, width, height, "
     "latitude, longitude, accuracy, address, captured_at, source, synced, server_image_id, "
-    "upload_url, upload_offset, captured_at_source, address_source"
+    "upload_url, upload_offset, captured_at_source, address_source, photo_sealed"
 )
 
+# A photo's sealed facts (case_images and photos_to_fetch: `photo_sealed`): its SHA-256
+# (it confirms possession of a known document) and where it was taken.
+PHOTO_FACTS = ("sha256", "latitude", "longitude", "accuracy", "address")
+PHOTO_FACT_COLUMNS = "photo_sealed, " + ", ".join(PHOTO_FACTS)
 
-def image_from_row(row: tuple[Any, ...]) -> ImageRecord:
+
+def seal_photo_facts(conn: Connection, table: str, case_id: str, client_image_id: str,
+                     facts: dict[str, Any]) -> bytes:
+    return sealed.seal_document(conn, table, {name: facts.get(name) for name in PHOTO_FACTS},
+                                case_id=case_id, key=client_image_id)
+
+
+def photo_facts(conn: Connection, table: str, case_id: str, client_image_id: str | None,
+                row: Sequence[Any]) -> dict[str, Any]:
+    """A photo row's facts by `PHOTO_FACTS` name. `row`: its photo_sealed column, then its
+    clear columns in `PHOTO_FACTS` order (`PHOTO_FACT_COLUMNS`), read for a row still in
+    clear."""
+    return sealed.read_document(conn, table, row[0], case_id=case_id,
+                                key=client_image_id or "",
+                                clear=lambda: dict(zip(PHOTO_FACTS, row[1:], strict=True)))
+
+
+def image_from_row(conn: Connection, row: tuple[Any, ...]) -> ImageRecord:
+    facts = photo_facts(conn, "case_images", row[1], row[2],
+                        (row[22], row[5], row[10], row[11], row[12], row[13]))
     return ImageRecord(
         id=int(row[0]), case_id=row[1], client_image_id=row[2], file_path=row[3],
-        slot=row[4], sha256=row[5], byte_size=row[6], mime=row[7], width=row[8],
+        slot=row[4], sha256=facts["sha256"], byte_size=row[6], mime=row[7], width=row[8],
         height=row[9],
-        location=Location(latitude=row[10], longitude=row[11], accuracy=row[12],
-                          address=row[13], address_source=row[21]),
+        location=Location(latitude=facts["latitude"], longitude=facts["longitude"],
+                          accuracy=facts["accuracy"], address=facts["address"],
+                          address_source=row[21]),
         captured_at=row[14], source=row[15], synced=bool(row[16]), server_image_id=row[17],
         upload_url=row[18], upload_offset=int(row[19] or 0), captured_at_source=row[20],
     )
@@ -333,14 +357,18 @@ def commit_image(conn: Connection, paths: DataPaths, vault: Vault, prepared: Pre
     try:
         with conn.transaction():
             require_draft(conn, case_id)
+            known = {"sha256": prepared.sha256, "latitude": location.latitude,
+                     "longitude": location.longitude, "accuracy": location.accuracy,
+                     "address": location.address}
             image_id = conn.insert(
-                "INSERT INTO case_images(case_id, file_path, latitude, longitude, address, "
-                "accuracy, captured_at, synced, client_image_id, slot, sha256, byte_size, "
+                "INSERT INTO case_images(case_id, file_path, photo_sealed, place_pending, "
+                "captured_at, synced, client_image_id, slot, byte_size, "
                 "mime, width, height, source, captured_at_source, address_source) "
-                "VALUES (?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?,?,?)",
-                (case_id, stored_path, location.latitude, location.longitude,
-                 location.address, location.accuracy, captured_at or now_text(),
-                 client_image_id, slot, prepared.sha256, prepared.byte_size, info.mime,
+                "VALUES (?,?,?,?,?,0,?,?,?,?,?,?,?,?,?)",
+                (case_id, stored_path,
+                 seal_photo_facts(conn, "case_images", case_id, client_image_id, known),
+                 1 if place_pending(location) else 0, captured_at or now_text(),
+                 client_image_id, slot, prepared.byte_size, info.mime,
                  info.width, info.height, origin, source, location.address_source),
             )
             append_event(conn, case_id, "image_added",
@@ -380,15 +408,33 @@ def add_image(conn: Connection, paths: DataPaths, vault: Vault, case_id: str, so
         unlink_quietly(prepared.tmp)  # no-op once it was renamed into place
 
 
+def place_pending(location: Location) -> bool:
+    """A located photo without a place name: the backfill names it
+    (`case_images.place_pending`, kept in clear so it is found without opening photos)."""
+    return (location.latitude is not None and location.longitude is not None
+            and location.address is None and location.address_source is None)
+
+
 def set_place_words(conn: Connection, words: tuple[tuple[int, str, str], ...]) -> int:
     """Fill `address`/`address_source` of photos that have none yet (one transaction)."""
     changed = 0
     with conn.transaction():
         for image_id, address, source in words:
+            try:
+                image = get_image(conn, image_id)
+            except ImageNotFoundError:
+                continue  # deleted since it was read
+            if image.location.address is not None or image.location.address_source:
+                continue
+            facts = {"sha256": image.sha256, "latitude": image.location.latitude,
+                     "longitude": image.location.longitude,
+                     "accuracy": image.location.accuracy, "address": address}
+            blank, values = sealed.emptied("case_images")
             changed += conn.execute(
-                "UPDATE case_images SET address = ?, address_source = ? "
-                "WHERE id = ? AND address IS NULL AND address_source IS NULL",
-                (address, source, image_id))
+                f"UPDATE case_images SET photo_sealed = ?, {blank}, address_source = ?, "
+                "place_pending = 0 WHERE id = ?",
+                (seal_photo_facts(conn, "case_images", image.case_id,
+                                  image.client_image_id, facts), *values, source, image_id))
     return changed
 
 
@@ -396,7 +442,7 @@ def get_image(conn: Connection, image_id: int) -> ImageRecord:
     row = conn.query_one(f"SELECT {IMAGE_COLUMNS} FROM case_images WHERE id = ?", (image_id,))
     if row is None:
         raise ImageNotFoundError(f"Photo {image_id} does not exist.")
-    return image_from_row(row)
+    return image_from_row(conn, row)
 
 
 def list_images(conn: Connection, case_id: str) -> list[ImageRecord]:
@@ -404,7 +450,7 @@ def list_images(conn: Connection, case_id: str) -> list[ImageRecord]:
         f"SELECT {IMAGE_COLUMNS} FROM case_images WHERE case_id = ? ORDER BY id",
         (validate_case_id(case_id),),
     )
-    return [image_from_row(r) for r in rows]
+    return [image_from_row(conn, r) for r in rows]
 
 
 def delete_image(conn: Connection, paths: DataPaths, image_id: int) -> None:

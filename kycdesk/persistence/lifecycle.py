@@ -24,7 +24,7 @@ from kycdesk.core.ids import validate_case_id
 from kycdesk.core.states import CaseStatus
 from kycdesk.paths import DataPaths
 from kycdesk.persistence import held, intents, pull_apply
-from kycdesk.persistence.cases import case_status
+from kycdesk.persistence.cases import case_status, write_answers
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 from kycdesk.persistence.files import fsync_dir
@@ -121,7 +121,7 @@ def purge_synced(conn: Connection, paths: DataPaths, case_id: str) -> dict[str, 
         for table in ("case_edits", "field_history", "review_comments", "conflicts",
                       "photos_to_fetch"):  # answers, old and new, and what was said
             conn.execute(f"DELETE FROM {table} WHERE case_id = ?", (case_id,))
-        conn.execute("UPDATE case_forms SET form_json = '{}' WHERE case_id = ?", (case_id,))
+        write_answers(conn, case_id, {})
         conn.execute("UPDATE cases SET applicant_name = NULL, id_number = NULL, purged_at = ? "
                      "WHERE id = ?",
                      (now_text(), case_id))

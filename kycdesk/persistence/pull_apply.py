@@ -28,7 +28,7 @@ from kycdesk.core.clock import now_text
 from kycdesk.core.hashing import form_definition_sha256
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.states import CaseChange, CaseStatus, Change, Inbox
-from kycdesk.persistence import cases, field_history, held
+from kycdesk.persistence import cases, field_history, held, sealed
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.events import append_event
 
@@ -184,17 +184,18 @@ def _create_case(conn: Connection, change: PulledChange, case_id: str,
     held.hold(conn, case_id)
     # A case the office holds a revision of continues after it when worked on here.
     local_revision = revision + 1 if revision and not submitted else revision
-    conn.execute("INSERT INTO case_forms(case_id, form_json, form_version, revision, "
+    conn.execute("INSERT INTO case_forms(case_id, answers_sealed, form_version, revision, "
                  "updated_at) VALUES (?,?,?,?,?)",
-                 (case_id, _dump(change.form), form_version, local_revision, now))
+                 (case_id, cases.seal_answers(conn, case_id, dict(change.form)),
+                  form_version, local_revision, now))
     # An assignment's facts (a resync's or a handover's state carries them too, when the
     # case began as one); a case that was never assigned has none.
     assigned = change.kind == "assigned" or bool(change.prefilled) or bool(change.due_date)
-    conn.execute("INSERT INTO case_office(case_id, assigned_by, assigned_at, office_note, "
-                 "prefilled_json) VALUES (?,?,?,?,?)",
-                 (case_id, change.by if assigned else None, change.at if assigned else None,
-                  change.note if change.kind == "assigned" else "",
-                  _dump(sorted(change.prefilled))))
+    conn.execute("INSERT INTO case_office(case_id, assigned_at) VALUES (?,?)",
+                 (case_id, change.at if assigned else None))
+    write_office(conn, case_id, assigned_by=change.by if assigned else None,
+                 office_note=change.note if change.kind == "assigned" else "",
+                 prefilled=sorted(change.prefilled))
     why = "prefilled" if change.kind == "assigned" else "office"
     for key in sorted(change.form):
         field_history.record(conn, case_id, key, None, change.form[key], why=why,
@@ -214,12 +215,11 @@ def _refresh_case(conn: Connection, change: PulledChange, case_id: str) -> None:
     may have typed are never replaced — a difference is a conflict."""
     if change.kind == "assigned":
         conn.execute("UPDATE cases SET due_date = ? WHERE id = ?", (change.due_date, case_id))
-        conn.execute("UPDATE case_office SET office_note = ? WHERE case_id = ?",
-                     (change.note, case_id))
+        write_office(conn, case_id, office_note=change.note)
     if change.kind == "handover_in":
         # A handover this device asked for (an imported copy) was granted.
-        conn.execute("UPDATE case_office SET handover = NULL, handover_note = '' "
-                     "WHERE case_id = ?", (case_id,))
+        conn.execute("UPDATE case_office SET handover = NULL WHERE case_id = ?", (case_id,))
+        write_office(conn, case_id, handover_note="")
     conn.execute("INSERT OR IGNORE INTO case_office(case_id) VALUES (?)", (case_id,))
     conn.execute("UPDATE cases SET locked_reason = NULL WHERE id = ? AND locked_reason = ?",
                  (case_id, NO_LONGER_GIVEN))
@@ -240,13 +240,17 @@ def _refresh_case(conn: Connection, change: PulledChange, case_id: str) -> None:
 
 def _photo_to_fetch(conn: Connection, case_id: str, photo: PulledPhoto, *,
                     held_back: bool = False) -> None:
+    facts = {"sha256": photo.sha256, "latitude": photo.latitude,
+             "longitude": photo.longitude, "accuracy": photo.accuracy,
+             "address": photo.address}
     conn.execute(
         "INSERT INTO photos_to_fetch(client_image_id, case_id, server_image_id, sha256, "
-        "byte_size, slot, latitude, longitude, accuracy, address, captured_at, held_back) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(client_image_id) DO NOTHING",
-        (photo.client_image_id, case_id, photo.server_image_id, photo.sha256,
-         photo.byte_size, photo.slot, photo.latitude, photo.longitude, photo.accuracy,
-         photo.address, photo.captured_at, 1 if held_back else 0))
+        "byte_size, slot, photo_sealed, captured_at, held_back) "
+        "VALUES (?,?,?,'',?,?,?,?,?) ON CONFLICT(client_image_id) DO NOTHING",
+        (photo.client_image_id, case_id, photo.server_image_id, photo.byte_size,
+         photo.slot, sealed.seal_document(conn, "photos_to_fetch", facts, case_id=case_id,
+                                          key=photo.client_image_id),
+         photo.captured_at, 1 if held_back else 0))
 
 
 def _newest_pushed_version(conn: Connection, form_id: str) -> str | None:
@@ -267,16 +271,23 @@ def _store_decision(conn: Connection, change: PulledChange, case_id: str,
                     decision: str) -> bool:
     """Record a decision; False if this decision on this revision was here already."""
     revision = int(change.revision or 0)
-    known = conn.scalar("SELECT EXISTS (SELECT 1 FROM case_decisions WHERE case_id = ? "
-                        "AND revision = ? AND decision = ?)", (case_id, revision, decision))
+    known = conn.query_one("SELECT decision_sealed, note, by FROM case_decisions WHERE "
+                           "case_id = ? AND revision = ? AND decision = ?",
+                           (case_id, revision, decision))
+    # A decision stated again keeps who made it first (its note and reason may change).
+    by = change.by if known is None else decision_words(conn, case_id, *known)["by"]
+    words = sealed.seal_document(conn, "case_decisions", {"note": change.note, "by": by},
+                                 case_id=case_id)
     conn.execute(
         "INSERT INTO case_decisions(case_id, revision, decision, reason_code, reason_label, "
-        "note, by, at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(case_id, revision, decision) "
+        "decision_sealed, at) VALUES (?,?,?,?,?,?,?) "
+        "ON CONFLICT(case_id, revision, decision) "
         "DO UPDATE SET reason_code = excluded.reason_code, "
-        "reason_label = excluded.reason_label, note = excluded.note",
-        (case_id, revision, decision, change.reason_code, change.reason_label, change.note,
-         change.by, change.at))
-    return not known
+        "reason_label = excluded.reason_label, decision_sealed = excluded.decision_sealed, "
+        "note = '', by = ''",
+        (case_id, revision, decision, change.reason_code, change.reason_label, words,
+         change.at))
+    return known is None
 
 
 def _sent_revision(conn: Connection, case_id: str) -> int | None:
@@ -294,10 +305,14 @@ def _store_return(conn: Connection, change: PulledChange, case_id: str) -> bool:
     conn.execute("DELETE FROM review_comments WHERE case_id = ? AND revision = ?",
                  (case_id, revision))
     for comment in change.comments:
+        words = sealed.seal_document(conn, "review_comments",
+                                     {"text": comment.text, "author": comment.author},
+                                     case_id=case_id)
         conn.execute("INSERT INTO review_comments(case_id, revision, field_key, "
-                     "client_image_id, text, author, at) VALUES (?,?,?,?,?,?,?)",
+                     "client_image_id, comment_sealed, text, author, at) "
+                     "VALUES (?,?,?,?,?,'','',?)",
                      (case_id, revision, comment.field_key, comment.client_image_id,
-                      comment.text, comment.author, comment.at))
+                      words, comment.at))
     return _store_decision(conn, change, case_id, "returned")
 
 
@@ -331,13 +346,14 @@ def _conflict(conn: Connection, case_id: str, change: PulledChange, kind: str, *
         if last is not None:
             local_by = local_by if local_by is not None else last[0]
             local_at = local_at if local_at is not None else last[1]
+    values = {"server": server, "server_by": change.by, "local": local,
+              "local_by": local_by if local_by is not None else field_history.actor(conn)}
     inserted = conn.execute(
         "INSERT OR IGNORE INTO conflicts(case_id, seq, kind, field_key, client_image_id, "
-        "server_json, server_by, server_at, local_json, local_by, local_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (case_id, change.seq, kind, field_key, client_image_id, _dump(server), change.by,
-         change.at, _dump(local), local_by if local_by is not None else
-         field_history.actor(conn), local_at or now_text()))
+        "values_sealed, server_at, local_at) VALUES (?,?,?,?,?,?,?,?)",
+        (case_id, change.seq, kind, field_key, client_image_id,
+         sealed.seal_document(conn, "conflicts", values, case_id=case_id, key=kind),
+         change.at, local_at or now_text()))
     if inserted:
         append_event(conn, case_id, "conflict", {"kind": kind, "field_key": field_key,
                                                  "client_image_id": client_image_id,
@@ -381,11 +397,9 @@ def _office_field(conn: Connection, change: PulledChange, case_id: str,
         return None
     # Nobody here changed it since the office's version: the office's value is taken,
     # in the stored form and any write-ahead edit of the same answer.
-    stored = json.loads(conn.scalar("SELECT form_json FROM case_forms WHERE case_id = ?",
-                                    (case_id,)) or "{}")
+    stored = cases.stored_answers(conn, case_id)
     stored[key] = change.value
-    conn.execute("UPDATE case_forms SET form_json = ? WHERE case_id = ?",
-                 (_dump(stored), case_id))
+    cases.write_answers(conn, case_id, stored)
     conn.execute("DELETE FROM case_edits WHERE case_id = ? AND field_key = ?",
                  (case_id, key))
     field_history.record(conn, case_id, key, local, change.value, why="office",
@@ -416,8 +430,8 @@ def _office_photo(conn: Connection, change: PulledChange, case_id: str,
 # -- handover, withdrawal -------------------------------------------------------------
 def _set_handover(conn: Connection, case_id: str, state: str, note: str) -> None:
     conn.execute("INSERT OR IGNORE INTO case_office(case_id) VALUES (?)", (case_id,))
-    conn.execute("UPDATE case_office SET handover = ?, handover_note = ? WHERE case_id = ?",
-                 (state, note, case_id))
+    conn.execute("UPDATE case_office SET handover = ? WHERE case_id = ?", (state, case_id))
+    write_office(conn, case_id, handover_note=note)
     append_event(conn, case_id, "handover", {"state": state})
 
 
@@ -509,8 +523,10 @@ def _store_form(conn: Connection, change: PulledChange) -> str | None:
                                                   "message": message})
         return message
     conn.execute("INSERT OR IGNORE INTO pushed_forms(form_id, version, definition_json, "
-                 "sha256, received_at) VALUES (?,?,?,?,?)",
-                 (parsed.form_id, parsed.version, _dump(definition),
+                 "definition_sealed, sha256, received_at) VALUES (?,?,'',?,?,?)",
+                 (parsed.form_id, parsed.version,
+                  sealed.seal(conn, definition, case_id=None,
+                              field=pushed_form_field(parsed.form_id, parsed.version)),
                   change.definition_sha256, now_text()))
     if existing is None:
         append_event(conn, None, "form_received", {"form_id": parsed.form_id,
@@ -522,5 +538,50 @@ def pushed_forms(conn: Connection) -> list[FormDefinition]:
     """The form definitions the office pushed (checked when they arrived)."""
     from kycdesk.core.form_schema import FormDefinition
 
-    return [FormDefinition.model_validate(json.loads(r[0])) for r in conn.query_all(
-        "SELECT definition_json FROM pushed_forms ORDER BY form_id, version")]
+    return [FormDefinition.model_validate(sealed.read(
+                conn, definition, case_id=None, field=pushed_form_field(form_id, version),
+                clear=sealed.clear_json(text)))
+            for form_id, version, definition, text in conn.query_all(
+                "SELECT form_id, version, definition_sealed, definition_json "
+                "FROM pushed_forms ORDER BY form_id, version")]
+
+
+def pushed_form_field(form_id: str, version: str) -> str:
+    return sealed.field_name("pushed_forms", f"{form_id}/{version}")
+
+
+# -- what the office said, sealed (case_office, case_decisions) ---------------------------
+def office_words(conn: Connection, case_id: str) -> dict[str, Any]:
+    """A case's case_office words: assigned_by, office_note, prefilled (answer keys) and
+    handover_note (sealed, or a row still in clear); empty ones if the case has no row."""
+    row = conn.query_one("SELECT office_sealed, assigned_by, office_note, prefilled_json, "
+                         "handover_note FROM case_office WHERE case_id = ?", (case_id,))
+    if row is None:
+        return {"assigned_by": None, "office_note": "", "prefilled": [], "handover_note": ""}
+    return sealed.read_document(
+        conn, "case_office", row[0], case_id=case_id,
+        clear=lambda: {"assigned_by": row[1], "office_note": row[2] or "",
+                       "prefilled": sealed.loads(row[3], []),
+                       "handover_note": row[4] or ""})
+
+
+_OFFICE_WORDS = ("assigned_by", "office_note", "prefilled", "handover_note")
+
+
+def write_office(conn: Connection, case_id: str, **changes: Any) -> None:
+    """Change some of a case's case_office words (the row exists): the row's words are
+    sealed again whole, its clear columns emptied."""
+    if set(changes) - set(_OFFICE_WORDS):
+        raise ValueError(f"not case_office words: {sorted(set(changes) - set(_OFFICE_WORDS))}")
+    words = {**office_words(conn, case_id), **changes}
+    blank, values = sealed.emptied("case_office")
+    conn.execute(f"UPDATE case_office SET office_sealed = ?, {blank} WHERE case_id = ?",
+                 (sealed.seal_document(conn, "case_office", words, case_id=case_id),
+                  *values, case_id))
+
+
+def decision_words(conn: Connection, case_id: str, decision_sealed: bytes | None,
+                   note: str | None, by: str | None) -> dict[str, Any]:
+    """A case_decisions row's note and by (sealed, or a row still in clear)."""
+    return sealed.read_document(conn, "case_decisions", decision_sealed, case_id=case_id,
+                                clear=lambda: {"note": note or "", "by": by or ""})

@@ -218,11 +218,14 @@ def _recover_downloads(conn: Connection, paths: DataPaths, vault: Vault,
     """Photos fetched from the server when the crash came: looked up from
     `photos_to_fetch` (only the downloads in flight: never a listing of every case
     folder), and `downloads/`, which holds only partial files in flight."""
-    from kycdesk.persistence import two_way
+    from kycdesk.persistence import images, two_way
 
-    wanted = conn.query_all("SELECT case_id, client_image_id, sha256, byte_size FROM "
-                            "photos_to_fetch WHERE held_back = 0")
-    for case_id, client_image_id, sha256, byte_size in wanted:
+    wanted = conn.query_all("SELECT case_id, client_image_id, byte_size, "
+                            f"{images.PHOTO_FACT_COLUMNS} FROM photos_to_fetch "
+                            "WHERE held_back = 0")
+    for case_id, client_image_id, byte_size, *facts in wanted:
+        sha256 = images.photo_facts(conn, "photos_to_fetch", case_id, client_image_id,
+                                    facts)["sha256"]
         case_dir = paths.case_dir(str(case_id))
         if not case_dir.is_dir():
             continue
@@ -244,7 +247,7 @@ def _recover_downloads(conn: Connection, paths: DataPaths, vault: Vault,
         entries = sorted(folder.iterdir())
     except FileNotFoundError:
         return
-    still = {paths.partial_download(str(c), str(i)).name for c, i, _, _ in wanted}
+    still = {paths.partial_download(str(row[0]), str(row[1])).name for row in wanted}
     for entry in entries:
         if entry.name not in still:  # its photo came, or is no longer wanted
             unlink_quietly(entry)

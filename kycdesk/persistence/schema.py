@@ -396,12 +396,46 @@ def _v8_to_v9_address_source(conn: Connection) -> None:
     conn.execute("ALTER TABLE case_images ADD COLUMN address_source TEXT")
 
 
+# Version 10's sealed column of each table holding personal values (issue 18): one
+# sealed JSON document of the row's personal values (persistence/sealed.py says which
+# and how a row with a NULL sealed column — written before version 10 — is read).
+SEALED_COLUMNS_V10: dict[str, str] = {
+    "case_forms": "answers_sealed",
+    "case_edits": "value_sealed",
+    "case_events": "detail_sealed",
+    "field_history": "change_sealed",
+    "conflicts": "values_sealed",
+    "pushed_forms": "definition_sealed",
+    "case_office": "office_sealed",
+    "review_comments": "comment_sealed",
+    "case_decisions": "decision_sealed",
+    "case_images": "photo_sealed",
+    "photos_to_fetch": "photo_sealed",
+}
+
+
+def _v9_to_v10_sealed_values(conn: Connection) -> None:
+    """Personal values sealed under the verifier's keys (issue 18): each table that holds
+    some gets a sealed BLOB column. A migration has no keys, so rows written before stay
+    in clear (their sealed column NULL) until the migration of a clear store seals them
+    and empties their clear columns (docs/security.md, *Store wiring*); every write from
+    now on seals. Photos waiting for a place name are marked in clear (`place_pending`),
+    so the backfill finds them without opening every photo's sealed location."""
+    for table, column in SEALED_COLUMNS_V10.items():
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} BLOB")
+    conn.execute("ALTER TABLE case_images ADD COLUMN place_pending INTEGER NOT NULL DEFAULT 0")
+    conn.execute("UPDATE case_images SET place_pending = 1 WHERE latitude IS NOT NULL AND "
+                 "longitude IS NOT NULL AND address IS NULL AND address_source IS NULL")
+    conn.execute("CREATE INDEX case_images_place_pending ON case_images(id) "
+                 "WHERE place_pending = 1")
+
+
 Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [_v0_to_v1_seed, _v1_to_v2_sync_and_audit,
                                _v2_to_v3_applicant_name, _v3_to_v4_resumable_uploads,
                                _v4_to_v5_captured_at_source, _v5_to_v6_retention,
                                _v6_to_v7_list_at_scale, _v7_to_v8_two_way,
-                               _v8_to_v9_address_source]
+                               _v8_to_v9_address_source, _v9_to_v10_sealed_values]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -6,16 +6,14 @@ Status changes (failed, synced) go through `cases.transition` like every other.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from kycdesk.core.errors import CaseNotFoundError
 from kycdesk.core.ids import validate_case_id
 from kycdesk.core.records import RetakeNote, SyncCase
 from kycdesk.core.states import RETRIED_KIND, CaseStatus
 from kycdesk.persistence import field_history
+from kycdesk.persistence.cases import answers_from_row, pending_edits
 from kycdesk.persistence.db import Connection
-from kycdesk.persistence.events import append_event
+from kycdesk.persistence.events import append_event, event_detail
 from kycdesk.persistence.images import list_images
 
 # `core.states`: a FAILED case whose error kind the app retries by itself (or none).
@@ -54,16 +52,13 @@ def load_sync_case(conn: Connection, case_id: str) -> SyncCase:
     case_id = validate_case_id(case_id)
     row = conn.query_one(
         "SELECT c.reference_number, c.status, f.revision, c.form_id, c.form_version, "
-        "f.form_json, c.finalized_at, coalesce(c.sync_attempts, 0) "
+        "f.form_json, c.finalized_at, coalesce(c.sync_attempts, 0), f.answers_sealed "
         "FROM cases c JOIN case_forms f ON f.case_id = c.id WHERE c.id = ?", (case_id,))
     if row is None:
         raise CaseNotFoundError(f"Case {case_id} does not exist.")
-    form: dict[str, Any] = json.loads(row[5]) if row[5] else {}
-    leftovers = conn.query_all(
-        "SELECT field_key, value_json FROM case_edits WHERE case_id = ? ORDER BY seq",
-        (case_id,))
-    for key, value in leftovers:  # READY cases have none; replay defensively anyway
-        form[key] = json.loads(value)
+    form = answers_from_row(conn, case_id, row[8], row[5])
+    for key, value in pending_edits(conn, case_id):  # READY cases have none; replay anyway
+        form[key] = value
     return SyncCase(id=case_id, reference_number=row[0], status=row[1],
                     revision=max(1, int(row[2] or 0)), form_id=row[3], form_version=row[4],
                     form=form, finalized_at=row[6], sync_attempts=int(row[7]),
@@ -75,11 +70,12 @@ def retake_notes(conn: Connection, case_id: str) -> dict[int, RetakeNote]:
     """The retake suggestions made on this case's photos and which the verifier kept
     (audit events written by the photo panel)."""
     rows = conn.query_all(
-        "SELECT kind, detail_json FROM case_events WHERE case_id = ? AND kind IN "
-        "('photo_quality_suggested', 'photo_quality_overridden') ORDER BY id", (case_id,))
+        "SELECT kind, detail_sealed, detail_json FROM case_events WHERE case_id = ? AND "
+        "kind IN ('photo_quality_suggested', 'photo_quality_overridden') ORDER BY id",
+        (case_id,))
     notes: dict[int, RetakeNote] = {}
-    for kind, detail_json in rows:
-        detail = json.loads(detail_json or "{}")
+    for kind, detail_sealed, detail_json in rows:
+        detail = event_detail(conn, case_id, detail_sealed, detail_json)
         image_id = detail.get("image_id")
         if not isinstance(image_id, int):
             continue

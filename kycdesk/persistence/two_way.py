@@ -5,6 +5,7 @@ released, handover requests, conflicts resolved."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +15,25 @@ from kycdesk.core.records import (
     Assignment,
     CaseDecision,
     Conflict,
+    Location,
     PendingPhoto,
     ReviewComment,
     TwoWayState,
 )
 from kycdesk.core.states import CaseChange, CaseStatus, Change, Inbox
 from kycdesk.paths import DataPaths
-from kycdesk.persistence import cases, field_history, held, images, lifecycle, pull_apply
+from kycdesk.persistence import (
+    cases,
+    field_history,
+    held,
+    images,
+    lifecycle,
+    pull_apply,
+    sealed,
+)
 from kycdesk.persistence.db import Connection
 from kycdesk.persistence.encrypted_files import photo_context, read_decrypted
-from kycdesk.persistence.events import append_event
+from kycdesk.persistence.events import append_event, event_detail
 from kycdesk.security.vault import Vault
 
 # The handover states a case waits in, not sent by the sync run meanwhile:
@@ -44,57 +54,89 @@ def read_two_way(conn: Connection, case_id: str) -> TwoWayState:
     if row is None:
         raise CaseNotFoundError(f"Case {case_id} does not exist.")
     inbox, due_date, locked = row
-    office = conn.query_one("SELECT assigned_by, assigned_at, office_note, prefilled_json, "
-                            "handover, handover_note FROM case_office WHERE case_id = ?",
+    office = conn.query_one("SELECT assigned_at, handover FROM case_office WHERE case_id = ?",
                             (case_id,))
+    words = pull_apply.office_words(conn, case_id)
     assignment = None
-    if office is not None and office[1]:
+    if office is not None and office[0]:
         assignment = Assignment(due_date=due_date,
-                                prefilled=frozenset(json.loads(office[3] or "[]")),
-                                assigned_by=office[0] or "", note=office[2] or "",
-                                assigned_at=office[1] or "")
+                                prefilled=frozenset(words["prefilled"] or ()),
+                                assigned_by=words["assigned_by"] or "",
+                                note=words["office_note"] or "", assigned_at=office[0] or "")
     decision_row = conn.query_one(
-        "SELECT revision, decision, reason_code, reason_label, note, by, at FROM "
-        "case_decisions WHERE case_id = ? ORDER BY id DESC LIMIT 1", (case_id,))
-    decision = None if decision_row is None else CaseDecision(
-        revision=int(decision_row[0]), decision=decision_row[1], reason_code=decision_row[2],
-        reason_label=decision_row[3], note=decision_row[4] or "", by=decision_row[5] or "",
-        at=decision_row[6])
+        "SELECT revision, decision, reason_code, reason_label, decision_sealed, note, by, at "
+        "FROM case_decisions WHERE case_id = ? ORDER BY id DESC LIMIT 1", (case_id,))
+    decision = None
+    if decision_row is not None:
+        said = pull_apply.decision_words(conn, case_id, *decision_row[4:7])
+        decision = CaseDecision(
+            revision=int(decision_row[0]), decision=decision_row[1],
+            reason_code=decision_row[2], reason_label=decision_row[3],
+            note=said["note"] or "", by=said["by"] or "", at=decision_row[7])
     comments: tuple[ReviewComment, ...] = ()
     newest_return = conn.scalar("SELECT max(revision) FROM review_comments WHERE case_id = ?",
                                 (case_id,))
     if newest_return is not None:
-        comments = tuple(ReviewComment(revision=int(r[0]), field_key=r[1],
-                                       client_image_id=r[2], text=r[3], author=r[4], at=r[5])
-                         for r in conn.query_all(
-                             "SELECT revision, field_key, client_image_id, text, author, at "
-                             "FROM review_comments WHERE case_id = ? AND revision = ? "
-                             "ORDER BY id", (case_id, newest_return)))
+        comments = tuple(_comment(conn, case_id, r) for r in conn.query_all(
+            "SELECT revision, field_key, client_image_id, comment_sealed, text, author, at "
+            "FROM review_comments WHERE case_id = ? AND revision = ? ORDER BY id",
+            (case_id, newest_return)))
     return TwoWayState(case_id=case_id, inbox=inbox, assignment=assignment,
                        comments=comments, decision=decision,
                        conflicts=tuple(open_conflicts(conn, case_id)),
-                       handover=office[4] if office is not None else None,
-                       handover_note=(office[5] or "") if office is not None else "",
+                       handover=office[1] if office is not None else None,
+                       handover_note=(words["handover_note"] or "")
+                       if office is not None else "",
                        locked_reason=locked)
+
+
+def _comment(conn: Connection, case_id: str, row: tuple[Any, ...]) -> ReviewComment:
+    revision, field_key, client_image_id, comment_sealed, text, author, at = row
+    said = sealed.read_document(conn, "review_comments", comment_sealed, case_id=case_id,
+                                clear=lambda: {"text": text, "author": author})
+    return ReviewComment(revision=int(revision), field_key=field_key,
+                         client_image_id=client_image_id, text=str(said["text"] or ""),
+                         author=str(said["author"] or ""), at=at)
+
+
+_CONFLICT_VALUES = "values_sealed, server_json, server_by, local_json, local_by"
+
+
+def _conflict_values(conn: Connection, case_id: str, kind: str,
+                     row: Sequence[Any]) -> dict[str, Any]:
+    """A conflicts row's server/local values and who made them (sealed, or in clear);
+    `row`: its `_CONFLICT_VALUES` columns."""
+    values_sealed, server_json, server_by, local_json, local_by = row
+    return sealed.read_document(
+        conn, "conflicts", values_sealed, case_id=case_id, key=kind,
+        clear=lambda: {"server": _load(server_json), "server_by": server_by or "",
+                       "local": _load(local_json), "local_by": local_by or ""})
 
 
 def open_conflicts(conn: Connection, case_id: str) -> list[Conflict]:
     rows = conn.query_all(
-        "SELECT id, kind, field_key, client_image_id, server_json, server_by, server_at, "
-        "local_json, local_by, local_at FROM conflicts WHERE case_id = ? AND "
-        "resolved_at IS NULL ORDER BY id", (case_id,))
-    return [Conflict(id=int(r[0]), kind=r[1], field_key=r[2], client_image_id=r[3],
-                     server_value=_load(r[4]), server_by=r[5] or "", server_at=r[6],
-                     local_value=_load(r[7]), local_by=r[8] or "", local_at=r[9])
-            for r in rows]
+        f"SELECT id, kind, field_key, client_image_id, server_at, local_at, {_CONFLICT_VALUES} "
+        "FROM conflicts WHERE case_id = ? AND resolved_at IS NULL ORDER BY id", (case_id,))
+    found: list[Conflict] = []
+    for r in rows:
+        values = _conflict_values(conn, case_id, r[1], r[6:])
+        found.append(Conflict(id=int(r[0]), kind=r[1], field_key=r[2], client_image_id=r[3],
+                              server_value=values["server"],
+                              server_by=values["server_by"] or "", server_at=r[4],
+                              local_value=values["local"], local_by=values["local_by"] or "",
+                              local_at=r[5]))
+    return found
 
 
 def photos_to_fetch(conn: Connection, limit: int = 200) -> list[PendingPhoto]:
     rows = conn.query_all(
-        "SELECT case_id, client_image_id, sha256, byte_size, slot FROM photos_to_fetch "
+        "SELECT case_id, client_image_id, byte_size, slot, "
+        f"{images.PHOTO_FACT_COLUMNS} FROM photos_to_fetch "
         "WHERE held_back = 0 ORDER BY case_id, client_image_id LIMIT ?", (limit,))
-    return [PendingPhoto(case_id=r[0], client_image_id=r[1], sha256=r[2],
-                         byte_size=int(r[3]), slot=r[4]) for r in rows]
+    return [PendingPhoto(case_id=r[0], client_image_id=r[1],
+                         sha256=str(images.photo_facts(conn, "photos_to_fetch", r[0], r[1],
+                                                       r[4:])["sha256"]),
+                         byte_size=int(r[2]), slot=r[3]) for r in rows]
 
 
 def record_fetched_photo(conn: Connection, paths: DataPaths, vault: Vault, case_id: str,
@@ -104,24 +146,31 @@ def record_fetched_photo(conn: Connection, paths: DataPaths, vault: Vault, case_
     case_id = validate_case_id(case_id)
     with conn.transaction():
         row = conn.query_one(
-            "SELECT server_image_id, sha256, byte_size, slot, latitude, longitude, "
-            "accuracy, address, captured_at FROM photos_to_fetch WHERE case_id = ? AND "
-            "client_image_id = ?", (case_id, client_image_id))
+            "SELECT server_image_id, byte_size, slot, captured_at, "
+            f"{images.PHOTO_FACT_COLUMNS} FROM photos_to_fetch WHERE case_id = ? "
+            "AND client_image_id = ?", (case_id, client_image_id))
         if row is None:
             if conn.scalar("SELECT EXISTS (SELECT 1 FROM case_images WHERE "
                            "client_image_id = ?)", (client_image_id,)):
                 return  # recorded before (a retry after a lost acknowledgement)
             raise StoreError("This photo is not one the office sent for this case.")
+        server_image_id, byte_size, slot, captured_at = row[:4]
+        facts = images.photo_facts(conn, "photos_to_fetch", case_id, client_image_id,
+                                   row[4:])
+        located = Location(facts["latitude"], facts["longitude"], facts["accuracy"],
+                           facts["address"])
         mime, width, height = _header_facts(read_decrypted(vault, path,
                                                            photo_context(case_id)))
         image_id = conn.insert(
-            "INSERT INTO case_images(case_id, file_path, latitude, longitude, address, "
-            "accuracy, captured_at, synced, client_image_id, slot, sha256, byte_size, mime, "
+            "INSERT INTO case_images(case_id, file_path, photo_sealed, place_pending, "
+            "captured_at, synced, client_image_id, slot, byte_size, mime, "
             "width, height, source, server_image_id, captured_at_source) "
-            "VALUES (?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,'pulled',?,?)",
-            (case_id, paths.relative(path), row[4], row[5], row[7], row[6], row[8],
-             client_image_id, row[3], row[1], row[2], mime, width, height, row[0],
-             "import" if row[8] else None))
+            "VALUES (?,?,?,?,?,1,?,?,?,?,?,?,'pulled',?,?)",
+            (case_id, paths.relative(path),
+             images.seal_photo_facts(conn, "case_images", case_id, client_image_id, facts),
+             1 if images.place_pending(located) else 0, captured_at,
+             client_image_id, slot, byte_size, mime, width, height, server_image_id,
+             "import" if captured_at else None))
         conn.execute("DELETE FROM photos_to_fetch WHERE client_image_id = ?",
                      (client_image_id,))
         append_event(conn, case_id, "image_added", {"image_id": image_id,
@@ -195,10 +244,11 @@ def handover_requests_due(conn: Connection) -> list[tuple[str, str | None]]:
 def record_handover_requested(conn: Connection, case_id: str) -> None:
     case_id = validate_case_id(case_id)
     with conn.transaction():
-        conn.execute("UPDATE case_office SET handover = 'requested', handover_note = ? "
-                     "WHERE case_id = ? AND handover = 'needs_request'",
-                     ("This case belongs to another device; the office was asked to hand "
-                      "it over to this one.", case_id))
+        if conn.execute("UPDATE case_office SET handover = 'requested' "
+                        "WHERE case_id = ? AND handover = 'needs_request'", (case_id,)):
+            pull_apply.write_office(
+                conn, case_id, handover_note="This case belongs to another device; the "
+                "office was asked to hand it over to this one.")
         append_event(conn, case_id, "handover", {"state": "requested"})
 
 
@@ -209,9 +259,10 @@ def record_needs_handover(conn: Connection, case_id: str, message: str) -> None:
     with conn.transaction():
         cases.case_status(conn, case_id)  # exists
         conn.execute("INSERT OR IGNORE INTO case_office(case_id) VALUES (?)", (case_id,))
-        conn.execute("UPDATE case_office SET handover = 'needs_request', handover_note = ? "
-                     "WHERE case_id = ? AND coalesce(handover, '') <> 'requested'",
-                     (message, case_id))
+        if conn.execute("UPDATE case_office SET handover = 'needs_request' "
+                        "WHERE case_id = ? AND coalesce(handover, '') <> 'requested'",
+                        (case_id,)):
+            pull_apply.write_office(conn, case_id, handover_note=message)
         append_event(conn, case_id, "handover", {"state": "needs_request"})
 
 
@@ -222,18 +273,19 @@ def resolve_conflict(conn: Connection, paths: DataPaths, conflict_id: int,
     the choice made one."""
     if keep not in ("server", "local"):
         raise StoreError("Choose the office's value or yours.")
-    row = conn.query_one("SELECT case_id, kind, field_key, client_image_id, server_json, "
-                         "resolved_at FROM conflicts WHERE id = ?", (conflict_id,))
+    row = conn.query_one("SELECT case_id, kind, field_key, client_image_id, resolved_at, "
+                         f"{_CONFLICT_VALUES} FROM conflicts WHERE id = ?", (conflict_id,))
     if row is None:
         raise StoreError("This choice is no longer waiting (it was made already).")
-    case_id, kind, field_key, client_image_id, server_json, resolved = row
+    case_id, kind, field_key, client_image_id, resolved = row[:5]
     if resolved:
         return None
+    values = _conflict_values(conn, case_id, kind, row[5:])
     if kind == "photo" and keep == "server":
         # The office's photo takes the slot: the verifier's goes first (its own
         # crash-safe delete; a crash before the choice is recorded leaves the choice
         # open, and choosing again finds the photo gone).
-        _drop_local_photo(conn, paths, case_id, conflict_id)
+        _drop_local_photo(conn, paths, case_id, values["local"])
     change: CaseChange | None = None
     with conn.transaction():
         status = cases.case_status(conn, case_id)
@@ -241,7 +293,7 @@ def resolve_conflict(conn: Connection, paths: DataPaths, conflict_id: int,
             if status is not CaseStatus.DRAFT:
                 raise TransitionRefusedError("Reopen the case as a draft to take the "
                                              "office's value.")
-            _take_value(conn, case_id, field_key, _load(server_json))
+            _take_value(conn, case_id, field_key, values["server"])
         elif kind == "photo" and client_image_id:
             if keep == "server":
                 conn.execute("UPDATE photos_to_fetch SET held_back = 0 WHERE "
@@ -259,9 +311,8 @@ def resolve_conflict(conn: Connection, paths: DataPaths, conflict_id: int,
 
 
 def _drop_local_photo(conn: Connection, paths: DataPaths, case_id: str,
-                      conflict_id: int) -> None:
-    local = _load(conn.scalar("SELECT local_json FROM conflicts WHERE id = ?",
-                              (conflict_id,))) or {}
+                      local: Any) -> None:
+    local = local if isinstance(local, dict) else {}
     image_id = conn.scalar("SELECT id FROM case_images WHERE case_id = ? AND "
                            "client_image_id = ?", (case_id, local.get("client_image_id")))
     if image_id is not None:
@@ -300,7 +351,7 @@ def waiting_for_office(conn: Connection, case_id: str) -> bool:
 
 def refused_forms(conn: Connection, limit: int = 20) -> list[str]:
     """The messages of pushed forms refused, newest first (for the sync panel)."""
-    rows = conn.query_all("SELECT detail_json FROM case_events WHERE kind = 'form_refused' "
-                          "ORDER BY id DESC LIMIT ?", (limit,))
-    return [str(json.loads(r[0] or "{}").get("message", "")) for r in rows]
+    rows = conn.query_all("SELECT case_id, detail_sealed, detail_json FROM case_events "
+                          "WHERE kind = 'form_refused' ORDER BY id DESC LIMIT ?", (limit,))
+    return [str(event_detail(conn, r[0], r[1], r[2]).get("message", "")) for r in rows]
 
