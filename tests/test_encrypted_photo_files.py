@@ -196,9 +196,8 @@ def test_no_photo_shows_in_any_file_of_the_data_folder(
     """After an import (JPEG and PNG, with the thumbnails they make), a camera capture
     (encrypted into captures/, imported, removed), a pulled photo (downloaded in two
     goes) and a thumbnail rebuilt cold: no file of the data folder shows any of the
-    photos' bytes, signatures or SHA-256. The database's columns are sealed by the
-    store's own wiring (docs/security.md "Sealed values"), proved by the whole-folder
-    test of issue 18; here every other file."""
+    photos' bytes, signatures or SHA-256 — the database and its WAL included (the
+    photos' SHA-256 are sealed columns there: docs/security.md "Store wiring")."""
     from PySide6.QtGui import QColor, QImage
 
     from kycdesk.persistence.commands import AddImage, ApplyPull, CreateCase, RecordFetchedPhoto
@@ -245,9 +244,8 @@ def test_no_photo_shows_in_any_file_of_the_data_folder(
     secrets = _signatures([jpeg.read_bytes(), png.read_bytes(), camera_photo.read_bytes(),
                            content])
     hits = []
-    database = store.paths.database.name
-    files = sorted(p for p in store.paths.root.rglob("*")
-                   if p.is_file() and not p.name.startswith(database))
+    files = sorted(p for p in store.paths.root.rglob("*") if p.is_file())
+    assert any(f.name.startswith(store.paths.database.name) for f in files)
     assert any(f.name.startswith("img_") for f in files)
     assert any(f.parent.name == "thumbs" for f in files)
     assert any(f.name.startswith("pulled_") for f in files)
