@@ -42,6 +42,10 @@ from benchmarks.common import header, percentile, qt_app, summary_ms, verdict
 from benchmarks.scale import FIRST, LAST, _pick_status
 
 BATCH = 5000
+# Measured by benchmarks.scale (start -> window, 100,000 cases) and
+# benchmarks.security_primitives (argon2id unlock, p99): docs/benchmarks.md.
+START_S = 0.37
+UNLOCK_S = 0.19
 
 
 def _people(cases: int) -> list[tuple[str, str, str, str, str]]:
@@ -254,8 +258,12 @@ def main() -> int:
           f"{after['snapshot_read_s'] * 1000:.0f} ms")
     ratio = percentile(after["open_s"], 50) / percentile(before["open_s"], 50)
     print(f"   open -> list usable, after / before (p50): {ratio:.2f}x")
-    ok = verdict("open -> list usable, after (p50)", percentile(after["open_s"], 50) * 1000,
-                 300, "ms")
+    # The target is sign-in -> list usable < 1.5 s: the app's start to window and
+    # the unlock (measured elsewhere: START_S, UNLOCK_S) plus what this run measures.
+    sign_in = START_S + UNLOCK_S + percentile(after["open_s"], 50)
+    print(f"   sign-in -> list usable, estimated: {START_S} s start + {UNLOCK_S} s unlock + "
+          f"{percentile(after['open_s'], 50):.2f} s open")
+    ok = verdict("sign-in -> list usable (estimate, p50)", sign_in, 1.5, "s")
     ok &= verdict("search keystroke p99 (selective), after",
                   percentile(after["selective_s"], 99) * 1000, 20, "ms")
     return 0 if ok else 1
