@@ -14,6 +14,7 @@ overwrites a newer local revision.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import json
@@ -22,7 +23,7 @@ import sys
 import unicodedata
 import zipfile
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TextIO
 
 from kycdesk.core.case_archive import ARCHIVE_FORMAT, read_archive
 from kycdesk.exit_codes import ExitCode
@@ -433,11 +434,19 @@ def _write_archive(store: LocalStore, case: dict[str, Any], images: list[ImageRe
     plain = io.BytesIO()
     count = _write_zip(store, case, images, plain)
     plain.seek(0)
-    with tmp.open("wb") as fh:
+    with _private_new(tmp) as fh:
         seal(plain, fh, passphrase)
         fh.flush()
         os.fsync(fh.fileno())  # the archive may be the only copy carried off the device
     return count
+
+
+def _private_new(tmp: Path) -> BinaryIO:
+    """The archive's temp file, owner-only from its first byte (not the umask's 0644),
+    created new (a stale one from a crash is ours to replace)."""
+    tmp.unlink(missing_ok=True)
+    fh: BinaryIO = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+    return fh
 
 
 def _write_zip(store: LocalStore, case: dict[str, Any], images: list[ImageRecord],
@@ -449,7 +458,9 @@ def _write_zip(store: LocalStore, case: dict[str, Any], images: list[ImageRecord
     )
 
     photos = []
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+    opened = _private_new(tmp) if isinstance(tmp, Path) else contextlib.nullcontext(tmp)
+    with opened as target, \
+            zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
         for image in images:
             source = store.paths.absolute(image.file_path)
             try:  # decrypted in memory, checked, then written into the archive

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
-from kycdesk.security.keys import org_fingerprint
+from kycdesk.security.keys import org_fingerprint_text
 
 SETTING = "org_recovery_public_key"  # server_settings.name; the value is base64
 KEY_BYTES = 32
@@ -62,8 +62,7 @@ def parse_public_key(raw: bytes) -> bytes:
 def fingerprint(public: bytes) -> str:
     """What the office compares with the fingerprint a tablet shows: the hex of
     `kycdesk.security.keys.org_fingerprint`, in groups of four."""
-    text = org_fingerprint(public).hex()
-    return " ".join(text[i:i + 4] for i in range(0, len(text), 4))
+    return org_fingerprint_text(public)
 
 
 def encode(public: bytes) -> str:

@@ -210,6 +210,7 @@ def test_an_export_is_sealed_with_a_passphrase_and_opens_only_with_it(
         "export", case_id, "-o", str(archive), "--passphrase-stdin"))
     assert code == 0 and "sealed" in out, err
     raw = archive.read_bytes()
+    assert archive.stat().st_mode & 0o777 == 0o600  # owner-only from its first byte
     shown = json.loads(case(paths, capsys, "show", case_id, "--json")[1])
     needles = [b"Mwajuma", b"Okonkwo", b"\xff\xd8\xff", b"PK\x03\x04",
                *(p["sha256"].encode() for p in shown["photos"]),

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from kycdesk.background import Lane, run_task
+from kycdesk.core.errors import StoreError
+from kycdesk.security.errors import SecurityError
 from kycdesk.verifiers.errors import (
     LeaseExpiredError,
     PinRuleError,
@@ -204,12 +206,23 @@ class SignInModel(QObject):
 
         def bad(error: Exception) -> None:
             self.busy = False
-            self.changed.emit()
             if failed is not None and isinstance(error, VerifierError):
                 failed(error)
                 self.changed.emit()
                 return
-            raise error
+            # Not a refusal the registry explains: a damaged registry or key ring, a disk
+            # that refuses the write, a store the migration cannot read. The verifier is
+            # told (the screen never sits silent); details go to the log, without data.
+            log.error("%s failed: %s", name, type(error).__name__)
+            self.message = (str(error) if isinstance(error, StoreError | SecurityError
+                                                     | OSError)
+                            and str(error) else "Something went wrong on this tablet; "
+                            "try again, and tell your supervisor if it happens again.")
+            if isinstance(error, OSError):
+                self.message = ("The tablet's storage refused the change "
+                                f"({error.strerror or type(error).__name__}); nothing was "
+                                "changed. Try again, or tell your supervisor.")
+            self.changed.emit()
 
         run_task(run, ok, on_error=bad, name=name, lane=sign_in_lane())
 

@@ -58,6 +58,16 @@ class Argon2Params:
     def encode(self) -> bytes:
         return struct.pack(">III", self.time_cost, self.memory_kib, self.parallelism)
 
+    @classmethod
+    def stored(cls, time_cost: int, memory_kib: int, parallelism: int) -> Argon2Params:
+        """Parameters read from a file (a key ring, a PIN history, a sealed archive):
+        bounded, so an edited or damaged file cannot make argon2id take gigabytes or
+        minutes at sign-in (TamperedDataError instead)."""
+        if not (1 <= time_cost <= 10 and 8 <= memory_kib <= 1024 * 1024
+                and 1 <= parallelism <= 16):
+            raise TamperedDataError("This key ring asks for an unreasonable key cost.")
+        return cls(time_cost, memory_kib, parallelism)
+
 
 DEFAULT_PIN_PARAMS = Argon2Params()
 
@@ -125,6 +135,13 @@ def public_bytes(private_key: X25519PrivateKey) -> bytes:
 def org_fingerprint(org_public: bytes) -> bytes:
     """Names which organisation key wrapped a data key (shown to the office at recovery)."""
     return hashlib.sha256(b"kycdesk/org-key/v1" + org_public).digest()[:KEY_ID_BYTES]
+
+
+def org_fingerprint_text(org_public: bytes) -> str:
+    """The fingerprint as people compare it: hex in groups of four (the tablet prints it
+    at enrolment, `kycdesk-server org-key show` at the office)."""
+    text = org_fingerprint(org_public).hex()
+    return " ".join(text[i:i + 4] for i in range(0, len(text), 4))
 
 
 def _recovery_aead(shared: bytes, ephemeral_public: bytes, org_public: bytes) -> AESGCM:
@@ -243,7 +260,7 @@ class VerifierKeyring:
         return cls(
             verifier=data["verifier"],
             pin_salt=_unb64(data["pin_salt"]),
-            pin_params=Argon2Params(int(time_cost), int(memory_kib), int(parallelism)),
+            pin_params=Argon2Params.stored(int(time_cost), int(memory_kib), int(parallelism)),
             current_key_id=_unb64(data["current"]),
             pin_wraps={_unb64(k): _unb64(v) for k, v in data["pin_wraps"].items()},
             recovery_wraps={

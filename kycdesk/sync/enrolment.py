@@ -58,4 +58,16 @@ def run_enrol(server: str, code: str, *, registry: Registry, session: Session,
     keep_enrolment(registry, session, enrolled)
     print(f"{session.name} is enrolled as {enrolled.device_id}; the credential is kept "
           "sealed under their PIN.", file=out)
+    if enrolled.org_recovery_key:
+        from kycdesk.security.keys import org_fingerprint_text
+
+        # A hostile server (or a TLS interception through a custom CA) could send a key of
+        # its own: the administrator compares this with `kycdesk-server org-key show`.
+        org = base64.b64decode(enrolled.org_recovery_key)
+        print(f"Their keys are wrapped for the organisation's recovery key with "
+              f"fingerprint {org_fingerprint_text(org)}: check that it is the office's "
+              "(`kycdesk-server org-key show`).", file=out)
+    else:
+        print("The office has set no recovery key: a forgotten PIN cannot be recovered "
+              "at the office for these cases.", file=out)
     return ExitCode.OK

@@ -50,7 +50,8 @@ def unsynced_cases(store: DataPaths) -> int | None:
     try:
         db = sqlite3.connect(uri, uri=True, timeout=5.0)
         try:
-            row = db.execute("SELECT COUNT(*) FROM cases WHERE status <> ?",
+            # IS NOT: a case without a status (a damaged row) counts as unsent, not synced.
+            row = db.execute("SELECT COUNT(*) FROM cases WHERE status IS NOT ?",
                              (SYNCED,)).fetchone()
         finally:
             db.close()

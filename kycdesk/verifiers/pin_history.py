@@ -45,7 +45,7 @@ class PinCheck:
     def from_json(cls, data: dict[str, Any]) -> PinCheck:
         time_cost, memory_kib, parallelism = (int(v) for v in data["params"])
         return cls(base64.b64decode(str(data["salt"])),
-                   Argon2Params(time_cost, memory_kib, parallelism),
+                   Argon2Params.stored(time_cost, memory_kib, parallelism),
                    base64.b64decode(str(data["check"])))
 
 

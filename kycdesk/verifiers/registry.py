@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from kycdesk.core import office_codes
 from kycdesk.core.clock import format_instant, parse_instant_or_none
 from kycdesk.core.clock import now as clock_now
+from kycdesk.core.errors import StoreError
 from kycdesk.paths import TabletPaths, ensure_private_dir
 from kycdesk.persistence.files import replace_durably
 from kycdesk.security.errors import WrongPinError
@@ -131,7 +132,7 @@ class _File:
                    {r.verifier_id: r for r in records})
 
 
-class RegistryDamagedError(Exception):
+class RegistryDamagedError(StoreError):
     """The registry file cannot be read: nobody can sign in until it is restored."""
 
 
@@ -196,8 +197,14 @@ class Registry:
         return self._read().policy
 
     def set_policy(self, policy: PinPolicy) -> None:
+        """A lower limit of wrong PINs leaves everyone at least one more try: counts above
+        it would otherwise read as a lockout a kill interrupted (and wipe or lock at the
+        next sign-in, even with the right PIN)."""
         with self._changing() as data:
             data.policy = policy
+            for record in data.verifiers.values():
+                if record.locked is None:
+                    record.failures = min(record.failures, policy.max_failures - 1)
 
     def verifiers(self) -> list[VerifierInfo]:
         now = self._now()
