@@ -5,6 +5,8 @@ methods; it never waits: the model's registry calls run in the background."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
@@ -53,6 +55,35 @@ def _button(text: str, parent: QWidget, name: str) -> QPushButton:
     button.setObjectName(name)
     button.setMinimumHeight(TOUCH)
     return button
+
+
+def _code_entry(page: QWidget, layout: QVBoxLayout, name: str, label: str,
+                on_enter: Callable[[], None]) -> tuple[QLineEdit, QLabel]:
+    """A supervisor's code field (grouped as the office shows it) and its answer line."""
+    layout.addWidget(_label(label, page))
+    field = QLineEdit(page)
+    field.setObjectName(name)
+    field.setMinimumHeight(TOUCH)
+    field.setPlaceholderText("ABCD EFGH JKLM NOPQ")
+    field.returnPressed.connect(on_enter)
+    layout.addWidget(field)
+    message = _label("", page, "error")
+    layout.addWidget(message)
+    return field, message
+
+
+def _back_and_primary(page: QWidget, layout: QVBoxLayout, back: QPushButton,
+                      primary: QPushButton, on_primary: Callable[[], None]) -> None:
+    """The bottom row of a page: back on the left, the page's act on the right; then the
+    stretch that keeps the content at the top (the pages share the tallest one's height)."""
+    primary.setProperty("role", "primary")
+    primary.clicked.connect(on_primary)
+    row = QHBoxLayout()
+    row.addWidget(back)
+    row.addStretch(1)
+    row.addWidget(primary)
+    layout.addLayout(row)
+    layout.addStretch(1)
 
 
 class SignInScreen(QWidget):
@@ -212,27 +243,13 @@ class SignInScreen(QWidget):
             "Your cases on this tablet are kept. Call your supervisor: they can give you "
             "an unlock code for this tablet, or release it from the office (it takes "
             "effect when another verifier on this tablet syncs).", page, "help"))
-        self.release_code = QLineEdit(page)
-        self.release_code.setObjectName("release-code")
-        self.release_code.setMinimumHeight(TOUCH)
-        self.release_code.setPlaceholderText("ABCD EFGH JKLM NOPQ")
-        self.release_code.returnPressed.connect(self._release)
-        layout.addWidget(_label("Supervisor's unlock code", page))
-        layout.addWidget(self.release_code)
-        self.locked_message = _label("", page, "error")
+        self.release_code, self.locked_message = _code_entry(
+            page, layout, "release-code", "Supervisor's unlock code", self._release)
         self.locked_message.setObjectName("locked-message")
-        layout.addWidget(self.locked_message)
-        row = QHBoxLayout()
         back = _button("Switch verifier", page, "locked-back")
         back.clicked.connect(self.model.back)
         self.release_button = _button("Unlock with the code", page, "release")
-        self.release_button.setProperty("role", "primary")
-        self.release_button.clicked.connect(self._release)
-        row.addWidget(back)
-        row.addStretch(1)
-        row.addWidget(self.release_button)
-        layout.addLayout(row)
-        layout.addStretch(1)  # content at the top: the pages share the tallest one's height
+        _back_and_primary(page, layout, back, self.release_button, self._release)
         self.pages.addWidget(page)
         return page
 
@@ -250,27 +267,13 @@ class SignInScreen(QWidget):
         self.reach_button = _button("Try to reach the server", page, "reach-server")
         self.reach_button.clicked.connect(self.model.reach_server)
         layout.addWidget(self.reach_button)
-        layout.addWidget(_label("Supervisor's code", page))
-        self.lease_code = QLineEdit(page)
-        self.lease_code.setObjectName("lease-code")
-        self.lease_code.setMinimumHeight(TOUCH)
-        self.lease_code.setPlaceholderText("ABCD EFGH JKLM NOPQ")
-        self.lease_code.returnPressed.connect(self._extend)
-        layout.addWidget(self.lease_code)
-        self.lease_message = _label("", page, "error")
+        self.lease_code, self.lease_message = _code_entry(
+            page, layout, "lease-code", "Supervisor's code", self._extend)
         self.lease_message.setObjectName("lease-message")
-        layout.addWidget(self.lease_message)
-        row = QHBoxLayout()
         back = _button("Switch verifier", page, "lease-back")
         back.clicked.connect(self.model.back)
         self.lease_button = _button("Use the code", page, "use-lease-code")
-        self.lease_button.setProperty("role", "primary")
-        self.lease_button.clicked.connect(self._extend)
-        row.addWidget(back)
-        row.addStretch(1)
-        row.addWidget(self.lease_button)
-        layout.addLayout(row)
-        layout.addStretch(1)  # content at the top: the pages share the tallest one's height
+        _back_and_primary(page, layout, back, self.lease_button, self._extend)
         self.pages.addWidget(page)
         return page
 
