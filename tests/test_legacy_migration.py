@@ -156,6 +156,23 @@ def test_a_second_verifier_does_not_take_a_started_migration(legacy: LegacyStore
                              make_vault(other))
 
 
+def test_a_verifier_wiped_mid_migration_frees_it_for_the_next(legacy: LegacyStore) -> None:
+    """The verifier a migration belonged to is wiped (removed, or locked out with
+    nothing unsent) before it finished: their folder is overwritten, not only removed
+    (it may hold clear photos moved in), and the migration's marker goes, so the next
+    verifier to sign in is not refused the rest (found by review)."""
+    from kycdesk.verifiers.wipe import WipeOrder, remove_files
+
+    tablet = _tablet(legacy.paths.root)
+    assert _run_child(tablet.root, kill_after=2, delay_s=0)
+    other = "ffff0000ffff0000"
+    assert not should_migrate_for(tablet.legacy_store(), other)
+    assert remove_files(tablet, WipeOrder(frozenset({TEST_VERIFIER}), False))
+    assert not tablet.store(TEST_VERIFIER).root.exists()
+    assert not marker_file(tablet.legacy_store()).exists()
+    assert should_migrate_for(tablet.legacy_store(), other)
+
+
 def test_refuses_to_merge_into_a_folder_with_cases(legacy: LegacyStore,
                                                    tmp_path: Path) -> None:
     tablet = _tablet(legacy.paths.root)

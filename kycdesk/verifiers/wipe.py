@@ -85,7 +85,10 @@ def remove_files(tablet: TabletPaths, order: WipeOrder) -> bool:
             _remove_legacy_store(tablet)
         else:
             for verifier_id in sorted(order.verifier_ids):
-                _remove_tree(tablet.store(verifier_id).root)
+                if _was_migrating(tablet, verifier_id):
+                    _drop_migration(tablet, verifier_id)
+                else:
+                    _remove_tree(tablet.store(verifier_id).root)
             if tablet.verifiers_dir.exists():
                 fsync_dir(tablet.verifiers_dir)
         unlink_quietly(tablet.wipe_marker)
@@ -96,6 +99,27 @@ def remove_files(tablet: TabletPaths, order: WipeOrder) -> bool:
     return True
 
 
+def _was_migrating(tablet: TabletPaths, verifier_id: str) -> bool:
+    from kycdesk.verifiers.migration import legacy_owner
+
+    try:
+        return legacy_owner(tablet.legacy_store()) == verifier_id
+    except Exception:  # an unreadable marker: the migration's own start will say so
+        return False
+
+
+def _drop_migration(tablet: TabletPaths, verifier_id: str) -> None:
+    """A verifier wiped while the clear store from before was being moved into their
+    folder: that folder may still hold clear photos, so it is overwritten, not only
+    removed; then the migration's marker goes, so the next verifier to sign in takes
+    what is left of the clear store (it stays whole at the root until the last step)."""
+    from kycdesk.verifiers.migration import marker_file
+    from kycdesk.verifiers.shred import shred_tree
+
+    shred_tree(tablet.store(verifier_id).root)
+    unlink_quietly(marker_file(tablet.legacy_store()))
+
+
 def _remove_tree(folder: Path) -> None:
     if folder.exists():
         shutil.rmtree(folder)
@@ -103,9 +127,16 @@ def _remove_tree(folder: Path) -> None:
 
 
 def _remove_legacy_store(tablet: TabletPaths) -> None:
+    """The clear store from before issue 18 (if a migration never finished): its files
+    are overwritten with zeros before they go, as the migration itself does (shred.py;
+    docs/security.md says what overwriting cannot promise on flash)."""
+    from kycdesk.verifiers.migration import MARKER_FILENAME
+    from kycdesk.verifiers.shred import shred_database, shred_tree
+
     for name in _LEGACY_DIRS:
-        _remove_tree(tablet.root / name)
-    for path in tablet.root.glob(f"{DB_FILENAME}*"):
+        shred_tree(tablet.root / name)
+    shred_database(tablet.legacy_store().database)
+    for path in tablet.root.glob(f"{DB_FILENAME}*"):  # anything else SQLite left
         unlink_quietly(path)
-    for name in _LEGACY_FILES:
+    for name in (*_LEGACY_FILES, MARKER_FILENAME):
         unlink_quietly(tablet.root / name)
