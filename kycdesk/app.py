@@ -146,8 +146,9 @@ class KycDeskApp(QObject):
         # the gate once this desk is closed.
         self.revocation_wipe: Callable[[bool], None] | None = None
         # The token the sync was last configured with (read off the GUI thread from the
-        # verifier's sealed record): what the Settings dialog shows, without a disk read.
-        self._known_token = ""
+        # verifier's sealed record): what the Settings dialog shows, without a disk read
+        # (None: not read yet — the dialog then fills it in when the read is back).
+        self._known_token: str | None = None
         self._hears_application = False  # connected to the application's own signals
         self.window.sync_panel.settingsRequested.connect(self.open_settings)
         self._network: Any = None
@@ -569,8 +570,21 @@ class KycDeskApp(QObject):
         from kycdesk.views.settings_dialog import SettingsDialog
 
         url = self.settings.get(SERVER_URL)
+        known = self._known_token
         dialog = SettingsDialog(self.settings, check_connection, self.window,
-                                enrol=self.enrol, token=self._known_token if url else "")
+                                enrol=self.enrol, token=(known or "") if url else "")
+        kept = self.kept_credential
+        if url and known is None and kept is not None:
+            # Not read yet (Settings opened right after sign-in): read it off the GUI
+            # thread and show it unless the verifier has typed one meanwhile.
+            def shown(token: str | None) -> None:
+                self._known_token = token or ""
+                if token and not dialog.token.text():
+                    dialog.token.setText(token)
+
+            run_task(lambda _control: kept.load(), shown, name="sync credential",
+                     on_error=lambda error: self.window.show_status(
+                         f"The sync's token could not be read: {error}"))
         dialog.saved.connect(self._settings_saved)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -597,12 +611,11 @@ class KycDeskApp(QObject):
     def _settings_saved(self, url: str, token: str, ca_bundle: str) -> None:
         self._tell_actor()  # the verifier's name may have changed
         self.settingsChanged.emit()
-        if self.sync is None:
-            return
         if url and token:  # kept sealed for the verifier, off the GUI thread
             self._configure_sync(url, ca_bundle, new_token=token, now=True)
-        else:  # the address or the token was cleared: the sync waits for both
-            self._known_token = token
+            return
+        self._known_token = token or None  # cleared: the sync waits for both
+        if self.sync is not None:
             self.sync.configure(url, token, ca_bundle)
 
     # -- save triggers from outside the editors -----------------------------------------

@@ -387,10 +387,12 @@ def test_the_app_keeps_the_dialogs_token_sealed_for_the_verifier_never_in_the_se
     desk.kept_credential = VerifierCredential(registry, session)
     desk.settings.set(SERVER_URL, "https://127.0.0.1:1")  # nothing listens
     dialog = desk.open_settings()
-    assert dialog.token.text() == "kyd_kept_0123456789abcdef"
+    # Read from the registry off the GUI thread, then shown (the dialog opens at once).
+    qtbot.waitUntil(lambda: dialog.token.text() == "kyd_kept_0123456789abcdef")
     dialog.token.setText("kyd_new_0123456789abcdef")
     with qtbot.waitSignal(dialog.saved):
         dialog.save()
-    assert registry.credential(session) == "kyd_new_0123456789abcdef"
+    # Kept sealed off the GUI thread (the registry's file is written there).
+    qtbot.waitUntil(lambda: registry.credential(session) == "kyd_new_0123456789abcdef")
     assert b"kyd_new" not in tablet.registry_file.read_bytes()
     assert "kyd_new" not in str([desk.settings.get(setting) for setting in SCHEMA])

@@ -266,8 +266,8 @@ class PersistenceWriter(QObject):
             # after the writer, then finds nothing left to write.
             index = self._store.loaded_list_index
             try:
-                if index is not None:
-                    index.write_snapshot()
+                if index is not None:  # a lock waits for this stop: see the method
+                    index.write_snapshot_at_close()
             except (OSError, StoreError) as exc:
                 log.warning("the case list's snapshot was not written: %s", exc)
             self._store.close()
