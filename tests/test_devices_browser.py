@@ -105,10 +105,10 @@ def test_a_supervisor_shows_an_unlock_code_then_revokes_a_whole_tablet(
         refused = httpx.post(f"{office_server.server.base_url}/v1/pull", timeout=10,
                              json={"held_digest": EMPTY_HELD_DIGEST, "held_count": 0},
                              headers={"Authorization": f"Bearer {enrolled['credential']}"})
-        assert refused.status_code == 403
+        assert refused.status_code == 403 and refused.json()["scope"] == "tablet"
         assert office_codes.verify_revocation(base64.b64decode(enrolled["office_secret"]),
                                               enrolled["device_id"],
-                                              refused.json()["proof"])
+                                              refused.json()["proof"], whole_tablet=True)
     actions = office_server.audit_actions()
     assert "device.code_shown" in actions and "tablet.revoked" in actions
     assert_no_serious_axe_violations(browser)
