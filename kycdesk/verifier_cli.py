@@ -25,12 +25,6 @@ from kycdesk.verifiers.errors import (
     VerifierError,
 )
 from kycdesk.verifiers.lockout import unsynced_cases
-from kycdesk.verifiers.migration import (
-    MigrationProgress,
-    MigrationRefusedError,
-    Phase,
-    migrate_for_session,
-)
 from kycdesk.verifiers.pin_rules import PinPolicy, rules_text
 from kycdesk.verifiers.registry import Registry, RegistryDamagedError, VerifierInfo
 from kycdesk.verifiers.session import Session
@@ -142,9 +136,6 @@ def sign_in(tablet: TabletPaths, args: argparse.Namespace, err: TextIO | None = 
         session = registry.sign_in(verifier.verifier_id, pin)
         _finish_legacy_migration(tablet, session, err)
         return registry, session
-    except MigrationRefusedError as exc:
-        print(f"error: {exc}", file=err)
-        return ExitCode.STORE_UNUSABLE
     except LeaseExpiredError as exc:
         if renews_lease:
             print(f"note: {exc}", file=err)
@@ -162,7 +153,15 @@ def sign_in(tablet: TabletPaths, args: argparse.Namespace, err: TextIO | None = 
 def _finish_legacy_migration(tablet: TabletPaths, session: Session, err: TextIO) -> None:
     """The cases from before sign-in (a clear store at the data root) become the first
     signing-in verifier's, encrypted (verifiers/migration.py), before their store opens;
-    its progress goes to stderr (stdout stays the command's output)."""
+    its progress goes to stderr (stdout stays the command's output). Imported here: the
+    migration loads the store (Qt's SQL), and `kycdesk --help` or `user list` need not."""
+    from kycdesk.verifiers.migration import (
+        MigrationProgress,
+        MigrationRefusedError,
+        Phase,
+        migrate_for_session,
+    )
+
     shown: set[str] = set()
 
     def progress(step: MigrationProgress) -> None:
@@ -170,7 +169,10 @@ def _finish_legacy_migration(tablet: TabletPaths, session: Session, err: TextIO)
             shown.add(step.message)
             print(step.message, file=err, flush=True)
 
-    migrate_for_session(tablet, session, progress=progress)
+    try:
+        migrate_for_session(tablet, session, progress=progress)
+    except MigrationRefusedError as exc:
+        raise _RefusedError(str(exc), ExitCode.STORE_UNUSABLE) from exc
 
 
 def run(tablet: TabletPaths, args: argparse.Namespace, out: TextIO | None = None) -> int:
