@@ -161,7 +161,10 @@ def test_a_verifier_wiped_mid_migration_frees_it_for_the_next(legacy: LegacyStor
     nothing unsent) before it finished: their folder is overwritten, not only removed
     (it may hold clear photos moved in), and the migration's marker goes, so the next
     verifier to sign in is not refused the rest (found by review)."""
-    from kycdesk.verifiers.wipe import WipeOrder, remove_files
+    from kycdesk.verifiers.migration import MARKER_FILENAME
+    from kycdesk.verifiers.wipe import LEGACY_MIGRATION_MARKER, WipeOrder, remove_files
+
+    assert LEGACY_MIGRATION_MARKER == MARKER_FILENAME
 
     tablet = _tablet(legacy.paths.root)
     assert _run_child(tablet.root, kill_after=2, delay_s=0)

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 _LEGACY_DIRS = (CASES_DIRNAME, CAPTURES_DIRNAME, DOWNLOADS_DIRNAME, LOST_AND_FOUND_DIRNAME,
                 "intents")
 _LEGACY_FILES = ("device-id", "full-check.json")
+# migration.py's phase marker (the same name: tests/test_legacy_migration.py holds them
+# equal), read here without importing the migration.
+LEGACY_MIGRATION_MARKER = "legacy-migration.json"
 
 
 @dataclass(frozen=True)
@@ -100,12 +103,13 @@ def remove_files(tablet: TabletPaths, order: WipeOrder) -> bool:
 
 
 def _was_migrating(tablet: TabletPaths, verifier_id: str) -> bool:
-    from kycdesk.verifiers.migration import legacy_owner
-
+    """Whether the migration's marker names this verifier (read here without importing
+    the migration, which loads the store and Qt: a wipe runs in the plain tier too)."""
     try:
-        return legacy_owner(tablet.legacy_store()) == verifier_id
-    except Exception:  # an unreadable marker: the migration's own start will say so
-        return False
+        data = json.loads((tablet.root / LEGACY_MIGRATION_MARKER).read_text("utf-8"))
+        return str(data["verifier_id"]) == verifier_id
+    except (OSError, ValueError, KeyError, TypeError):  # none, or unreadable: the
+        return False  # migration's own start says so
 
 
 def _drop_migration(tablet: TabletPaths, verifier_id: str) -> None:
@@ -113,11 +117,10 @@ def _drop_migration(tablet: TabletPaths, verifier_id: str) -> None:
     folder: that folder may still hold clear photos, so it is overwritten, not only
     removed; then the migration's marker goes, so the next verifier to sign in takes
     what is left of the clear store (it stays whole at the root until the last step)."""
-    from kycdesk.verifiers.migration import marker_file
     from kycdesk.verifiers.shred import shred_tree
 
     shred_tree(tablet.store(verifier_id).root)
-    unlink_quietly(marker_file(tablet.legacy_store()))
+    unlink_quietly(tablet.root / LEGACY_MIGRATION_MARKER)
 
 
 def _remove_tree(folder: Path) -> None:
@@ -130,7 +133,6 @@ def _remove_legacy_store(tablet: TabletPaths) -> None:
     """The clear store from before issue 18 (if a migration never finished): its files
     are overwritten with zeros before they go, as the migration itself does (shred.py;
     docs/security.md says what overwriting cannot promise on flash)."""
-    from kycdesk.verifiers.migration import MARKER_FILENAME
     from kycdesk.verifiers.shred import shred_database, shred_tree
 
     for name in _LEGACY_DIRS:
@@ -138,5 +140,5 @@ def _remove_legacy_store(tablet: TabletPaths) -> None:
     shred_database(tablet.legacy_store().database)
     for path in tablet.root.glob(f"{DB_FILENAME}*"):  # anything else SQLite left
         unlink_quietly(path)
-    for name in (*_LEGACY_FILES, MARKER_FILENAME):
+    for name in (*_LEGACY_FILES, LEGACY_MIGRATION_MARKER):
         unlink_quietly(tablet.root / name)
