@@ -172,10 +172,11 @@ def test_cases_changed_after_the_snapshot_appear_at_the_next_sign_in(
         assert [c.id for c in store.list_cases(view=CaseView.WAITING)] == [ids[2]]
 
 
-def test_a_snapshot_ahead_of_its_store_is_rebuilt(
-        qapp: object, paths: DataPaths, vault: Vault, tmp_path: Path) -> None:
-    """The store copied back from before the snapshot (a restore): the snapshot's rows
-    cannot be completed by the rows stamped after it, so it is not trusted."""
+def _restore_under_a_newer_snapshot(paths: DataPaths, vault: Vault, tmp_path: Path,
+                                    *names: str) -> None:
+    """Three people, a copy of the store, then one more case saved as each of `names`
+    with its snapshot written; the store is put back from the copy, keeping that newer
+    snapshot (a restore from a backup older than the snapshot)."""
     with LocalStore(paths, vault=vault) as store:
         _add_people(store)
         assert len(store.list_cases()) == 3
@@ -183,13 +184,21 @@ def test_a_snapshot_ahead_of_its_store_is_rebuilt(
     shutil.copytree(paths.root, copy)
     with LocalStore(paths, vault=vault) as store:
         late = store.run(CreateCase())
-        store.run(SaveForm(late, {}, applicant_name="Only In The Snapshot"))
-        store.run(SaveForm(late, {}, applicant_name="Only In The Snapshot Too"))
+        for name in names:
+            store.run(SaveForm(late, {}, applicant_name=name))
         assert len(store.list_cases()) == 4
         assert store.list_index.write_snapshot()  # a close leaves a few changes unwritten
     shutil.copy(paths.list_snapshot, copy / paths.list_snapshot.name)
     shutil.rmtree(paths.root)
     shutil.copytree(copy, paths.root)
+
+
+def test_a_snapshot_ahead_of_its_store_is_rebuilt(
+        qapp: object, paths: DataPaths, vault: Vault, tmp_path: Path) -> None:
+    """The store copied back from before the snapshot (a restore): the snapshot's rows
+    cannot be completed by the rows stamped after it, so it is not trusted."""
+    _restore_under_a_newer_snapshot(paths, vault, tmp_path, "Only In The Snapshot",
+                                    "Only In The Snapshot Too")
     with LocalStore(paths, vault=vault) as store:
         assert store.list_index.rebuilt
         assert _names(store, "snapshot") == set()
@@ -347,19 +356,7 @@ def test_a_snapshot_of_another_history_of_the_store_is_rebuilt(
         qapp: object, paths: DataPaths, vault: Vault, tmp_path: Path) -> None:
     """Restored from a copy, then changed by a process that did not list (the command
     line): the sequence has passed the snapshot's again, but the cases differ."""
-    with LocalStore(paths, vault=vault) as store:
-        _add_people(store)
-        assert len(store.list_cases()) == 3
-    copy = tmp_path / "copy"
-    shutil.copytree(paths.root, copy)
-    with LocalStore(paths, vault=vault) as store:
-        gone = store.run(CreateCase())
-        store.run(SaveForm(gone, {}, applicant_name="Lost With The Restore"))
-        assert len(store.list_cases()) == 4
-        assert store.list_index.write_snapshot()  # a close leaves a few changes unwritten
-    shutil.copy(paths.list_snapshot, copy / paths.list_snapshot.name)
-    shutil.rmtree(paths.root)
-    shutil.copytree(copy, paths.root)
+    _restore_under_a_newer_snapshot(paths, vault, tmp_path, "Lost With The Restore")
     with LocalStore(paths, vault=vault) as store:  # changes that load no index
         for n in range(4):
             store.run(SetReferenceNumber(store.conn.scalar(
