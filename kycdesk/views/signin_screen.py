@@ -174,18 +174,12 @@ class SignInScreen(QWidget):
         self.countdown = _label("", page, "banner")
         self.countdown.setObjectName("countdown")
         layout.addWidget(self.countdown)
-        row = QHBoxLayout()
         self.switch_button = _button("Switch verifier", page, "switch-verifier")
         self.switch_button.clicked.connect(self.model.back)
         self.sign_in_button = _button("Sign in", page, "sign-in")
         self.sign_in_button.setDefault(True)
-        self.sign_in_button.setProperty("role", "primary")
-        self.sign_in_button.clicked.connect(self._submit_pin)
-        row.addWidget(self.switch_button)
-        row.addStretch(1)
-        row.addWidget(self.sign_in_button)
-        layout.addLayout(row)
-        layout.addStretch(1)  # content at the top: the pages share the tallest one's height
+        _back_and_primary(page, layout, self.switch_button, self.sign_in_button,
+                          self._submit_pin)
         self.pages.addWidget(page)
         return page
 
@@ -217,17 +211,10 @@ class SignInScreen(QWidget):
         self.new_message = _label("", page, "error")
         self.new_message.setObjectName("new-message")
         layout.addWidget(self.new_message)
-        row = QHBoxLayout()
         self.new_back = _button("Back", page, "new-back")
         self.new_back.clicked.connect(self.model.back)
         self.create_button = _button("Create and sign in", page, "create-verifier")
-        self.create_button.setProperty("role", "primary")
-        self.create_button.clicked.connect(self._create)
-        row.addWidget(self.new_back)
-        row.addStretch(1)
-        row.addWidget(self.create_button)
-        layout.addLayout(row)
-        layout.addStretch(1)  # content at the top: the pages share the tallest one's height
+        _back_and_primary(page, layout, self.new_back, self.create_button, self._create)
         self.pages.addWidget(page)
         return page
 
