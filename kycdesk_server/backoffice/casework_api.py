@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from kycdesk.core.protocol import MAX_TEXT, SHA256_HEX
@@ -20,18 +20,16 @@ from kycdesk_server.backoffice.assignments import (
 )
 from kycdesk_server.backoffice.form_publishing import PublishedForm
 from kycdesk_server.backoffice.handovers import Handover
-from kycdesk_server.backoffice.identity import Reviewer
 from kycdesk_server.backoffice.review_api import CaseId, errors
 from kycdesk_server.backoffice.web import (
     API,
     SignedInReviewer,
+    Supervisor,
     client_address,
-    require_role,
     services,
 )
 
 router = APIRouter(prefix=API, tags=["office acts"])
-Supervisor = Annotated[Reviewer, Depends(require_role("supervisor", "admin"))]
 HandoverId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The handover's id")]
 
 

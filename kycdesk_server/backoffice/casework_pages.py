@@ -10,26 +10,24 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from kycdesk.core.form_schema import CHOICE_KINDS, FieldKind
 from kycdesk_server.backoffice.assignments import NewAssignment, prefillable
 from kycdesk_server.backoffice.form_publishing import MAX_DEFINITION_BYTES
 from kycdesk_server.backoffice.handovers import FORCE_WARNING
-from kycdesk_server.backoffice.identity import Reviewer
 from kycdesk_server.backoffice.review_api import CaseId
 from kycdesk_server.backoffice.web import (
     PAGES,
     SignedInReviewer,
+    Supervisor,
     client_address,
     render,
-    require_role,
     services,
 )
 
 router = APIRouter(prefix=PAGES, include_in_schema=False)
-Supervisor = Annotated[Reviewer, Depends(require_role("supervisor", "admin"))]
 # What the page offers to prefill: answers typed as text or picked from a list (numbers,
 # yes/no and multiple choices are stored in forms the JSON API takes as they are).
 PAGE_KINDS = {FieldKind.TEXT, FieldKind.MULTILINE, FieldKind.DATE, FieldKind.PHONE,

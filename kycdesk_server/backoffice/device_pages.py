@@ -10,23 +10,21 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from kycdesk.core.office_codes import utc_today
 from kycdesk_server.backoffice.device_admin import DeviceActRefusedError
-from kycdesk_server.backoffice.identity import Reviewer
 from kycdesk_server.backoffice.web import (
     PAGES,
     SignedInReviewer,
+    Supervisor,
     client_address,
     render,
-    require_role,
     services,
 )
 
 router = APIRouter(prefix=PAGES, include_in_schema=False)
-Supervisor = Annotated[Reviewer, Depends(require_role("supervisor", "admin"))]
 DONE = {"revoked": "Revoked. The tablet stops and erases what it holds at its next "
                    "contact with the server.",
         "released": "Released. The verifier can sign in again once another verifier of "

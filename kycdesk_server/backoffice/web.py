@@ -129,6 +129,10 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[Reviewer]]:
     return reviewer_in_role
 
 
+# The office's acts on tablets, assignments and forms: a supervisor's or an admin's.
+Supervisor = Annotated[Reviewer, Depends(require_role("supervisor", "admin"))]
+
+
 # -- CSRF -------------------------------------------------------------------------------
 def same_site_request(request: Request) -> bool:
     """The browser says the request comes from this site (or says nothing: not a browser,
