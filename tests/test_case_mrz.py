@@ -83,3 +83,17 @@ def test_a_photo_without_a_zone_says_so(tmp_path: Path, capsys: Capture) -> None
     code, out, err = mrz(tmp_path, capsys, str(photo))
     assert code == 1 and out == ""
     assert "is a photo, but no machine-readable zone found" in err
+
+
+def test_nothing_is_offered_from_a_zone_whose_digits_failed(tmp_path: Path,
+                                                            capsys: Capture) -> None:
+    """The JSON says what the form would be offered: from an unverified zone, not even the
+    names (which have no digit of their own and would otherwise look offered)."""
+    source = tmp_path / "zone.txt"
+    source.write_text("\n".join((TD1[0], TD1[1].replace("7408122", "7408123"), TD1[2])),
+                      encoding="utf-8")
+    code, out, _ = mrz(tmp_path, capsys, str(source), "--json")
+    assert code == 1
+    fields = json.loads(out)["fields"]
+    assert fields["surname"]["value"] == "ERIKSSON" and fields["surname"]["check"] == "unchecked"
+    assert not any(field["offered"] for field in fields.values())

@@ -38,6 +38,16 @@ def test_a_doubted_character_offers_nothing() -> None:
     assert read.note.startswith("Some characters were unclear")
 
 
+def test_an_unclear_name_or_code_is_named_and_the_rest_offered() -> None:
+    lines = (TD3[0][:2] + "BDR" + TD3[0][5:], TD3[1])  # a code no state uses
+    read = from_mrz(parse(lines, TODAY, doubted=[(0, 20)]))  # the R of MARIA doubted
+    assert "given_names" not in read.values and "issuing_state" not in read.values
+    assert read.values["surname"].value == "ERIKSSON"
+    assert read.values["document_number"].value == "L898902C3"
+    assert read.note == ("Not offered (unclear on the photo, and no check digit covers it): "
+                         "given names, issuing country.")
+
+
 def test_lines_where_no_check_digit_passes_are_not_a_zone() -> None:
     """An ID card's front has lines of print the zone finder can take for an MRZ; if not
     one check digit passes they are other text, and the verifier is told nothing (not

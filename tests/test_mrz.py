@@ -161,3 +161,47 @@ def test_what_is_not_an_mrz_is_refused_with_a_reason(lines: tuple[str, ...]) -> 
         return
     with pytest.raises(MrzError):
         parse(lines, TODAY)
+
+
+# --- what no check digit covers: country codes and names ---------------------------------
+
+def _with_states(issuing: str, nationality: str) -> tuple[str, str]:
+    """The TD3 specimen with other codes (the composite does not cover them)."""
+    return (TD3[0][:2] + issuing + TD3[0][5:], TD3[1][:10] + nationality + TD3[1][13:])
+
+
+@pytest.mark.parametrize(("issuing", "nationality", "expected"), [
+    ("POL", "POL", ("POL", "POL")),            # known codes stand as read
+    ("PDL", "PQL", ("POL", "POL")),            # one OCR confusion to exactly one code
+    ("D<<", "D<<", ("D", "D")),                # Germany's one-letter code
+    ("UT0", "UTO", ("UTO", "UTO")),            # a digit in a letter field, as before
+])
+def test_country_codes_must_be_codes_icao_knows(issuing: str, nationality: str,
+                                                 expected: tuple[str, str]) -> None:
+    reading = parse(_with_states(issuing, nationality), TODAY)
+    assert reading.verified
+    offered = reading.offered()
+    assert (offered["issuing_state"].value, offered["nationality"].value) == expected
+
+
+def test_an_unknown_country_code_is_never_offered() -> None:
+    # BDR (a code no state uses today), and QQQ, which no single confusion makes a code.
+    reading = parse(_with_states("BDR", "QQQ"), TODAY)
+    assert reading.verified  # the digits still vouch for the rest
+    for name in ("issuing_state", "nationality"):
+        field = reading.fields[name]
+        assert field.check is Check.UNCLEAR and not field.offered
+    assert "document_number" in reading.offered()
+
+
+def test_a_doubted_letter_withholds_only_its_name() -> None:
+    # Column 20 of the top line is the R of MARIA (the given names); the surname stands.
+    reading = parse(TD3, TODAY, doubted=[(0, 20)])
+    assert reading.verified
+    assert reading.fields["given_names"].check is Check.UNCLEAR
+    assert not reading.fields["given_names"].offered
+    assert reading.offered()["surname"].value == "ERIKSSON"
+    # The same in TD1, where the names are the third line.
+    td1 = parse(TD1, TODAY, doubted=[(2, 3)])  # the I of ERIKSSON
+    assert td1.fields["surname"].check is Check.UNCLEAR
+    assert td1.offered()["given_names"].value == "ANNA MARIA"

@@ -61,13 +61,18 @@ def from_mrz(reading: MrzReading) -> DocumentRead:
         return DocumentRead(Source.MRZ, {}, f"{note}: nothing is offered from this photo. "
                                             "Type the values from the document, or retake it.")
     values = {}
+    unclear = []
     for name in FIELDS:
         field = reading.fields.get(name)
+        if field is not None and field.check is Check.UNCLEAR:
+            unclear.append(LABELS[name].lower())
         if field is None or not field.offered:
             continue
         vouched = Vouched.CHECK_DIGITS if field.check is Check.PASSED else Vouched.NO_DIGIT
         values[name] = ReadValue(name, field.value, vouched)
-    return DocumentRead(Source.MRZ, values)
+    note = ("Not offered (unclear on the photo, and no check digit covers it): "
+            + ", ".join(unclear) + "." if unclear else "")
+    return DocumentRead(Source.MRZ, values, note)
 
 
 def from_aamva(reading: AamvaReading) -> DocumentRead:

@@ -12,7 +12,12 @@ worth. The rule that matters is **no wrong value accepted**:
   kept for the verifier to read from the photo).
 - Names, nationality, issuing state and sex have no check digit in the standard. They are
   `UNCHECKED`: offered only if their characters are of the field's type (letters and `<`;
-  sex M, F or `<`) and marked so the verifier knows no digit vouches for them.
+  sex M, F or `<`) and marked so the verifier knows no digit vouches for them. Since no
+  digit can catch an OCR slip there, two more guards stand in for one (measured on public
+  specimen photos, where POL was read as PQL and MARIA as MAPIA with every digit passing):
+  a country code must be one ICAO knows (`core.icao_codes`; one OCR confusion that leads to
+  exactly one known code is corrected), and a name with a character the reader doubted
+  (`doubted`, from the OCR) is `UNCLEAR`: reported, never offered.
 - OCR confusions (O/0, I/1, B/8, S/5, …) are corrected only where the field's type says
   which side is right — digits in a date or a check digit, letters in a name or a country
   code — never in an alphanumeric field (a document number may hold both). A corrected
@@ -25,9 +30,12 @@ expired long ago still reads as the past, not as 2099).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
+
+from kycdesk.core.icao_codes import STATE_CODES
 
 FILLER = "<"
 _ALPHABET = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<")
@@ -37,6 +45,11 @@ _WEIGHTS = (7, 3, 1)
 _TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "T": "1",
              "Z": "2", "S": "5", "G": "6", "B": "8", "A": "4"}
 _TO_LETTER = {"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "8": "B"}
+# Letters an OCR mistakes for each other in OCR-B (a country code's only guard is the list
+# of codes: one of these swaps that makes exactly one known code is taken as the code).
+_LETTER_LOOKALIKES = {"O": "QDUC", "Q": "OD", "D": "OQ", "U": "OV", "C": "GO", "G": "C",
+                      "I": "LT", "L": "I", "T": "I", "V": "UY", "Y": "V", "P": "R", "R": "P",
+                      "M": "N", "N": "MH", "H": "N", "E": "F", "F": "E", "B": "R"}
 
 
 class MrzFormat(Enum):
@@ -49,6 +62,8 @@ class Check(Enum):
     PASSED = "passed"        # its check digit (and the composite) passed
     FAILED = "failed"        # a digit covering it failed: never offered as read
     UNCHECKED = "unchecked"  # no check digit exists for it in the standard
+    UNCLEAR = "unclear"      # unchecked, and not believable (an unknown country code, a
+    #                          doubted character of a name): never offered as read
 
 
 class MrzError(ValueError):
@@ -66,7 +81,7 @@ class MrzField:
     @property
     def offered(self) -> bool:
         """May be offered to the form (the verifier still confirms it)."""
-        return self.check is not Check.FAILED and self.value != ""
+        return self.check not in (Check.FAILED, Check.UNCLEAR) and self.value != ""
 
 
 @dataclass(frozen=True)
@@ -116,11 +131,14 @@ def detect_format(lines: list[str] | tuple[str, ...]) -> MrzFormat:
     raise MrzError(f"line lengths {lengths}: not TD1 (3×30), TD2 (2×36) or TD3 (2×44)")
 
 
-def parse(lines: list[str] | tuple[str, ...], today: date, *, sure: bool = True) -> MrzReading:
+def parse(lines: list[str] | tuple[str, ...], today: date, *, sure: bool = True,
+          doubted: Collection[tuple[int, int]] = ()) -> MrzReading:
     """Parse an MRZ's lines (upper case, `<` fillers; surrounding spaces ignored).
 
     `sure=False` (an OCR that doubted a character of an alphanumeric field, where two
     errors can cancel in the digits) withdraws every checked field, as a failed digit does.
+    `doubted`: (line, column) of letters the OCR was unsure of; a name holding one is
+    `UNCLEAR`.
     """
     cleaned = tuple(line.strip().replace(" ", "").upper() for line in lines if line.strip())
     for line in cleaned:
@@ -128,8 +146,8 @@ def parse(lines: list[str] | tuple[str, ...], today: date, *, sure: bool = True)
         if bad:
             raise MrzError(f"characters not allowed in an MRZ: {''.join(bad)!r}")
     kind = detect_format(cleaned)
-    reading = (_parse_td1(cleaned, today) if kind is MrzFormat.TD1
-               else _parse_two_line(cleaned, kind, today))
+    reading = (_parse_td1(cleaned, today, frozenset(doubted)) if kind is MrzFormat.TD1
+               else _parse_two_line(cleaned, kind, today, frozenset(doubted)))
     if sure:
         return reading
     return MrzReading(reading.format, reading.lines, _withdrawn(reading.fields),
@@ -145,7 +163,8 @@ def _withdrawn(fields: dict[str, MrzField]) -> dict[str, MrzField]:
 
 # --- the layouts ---------------------------------------------------------------------------
 
-def _parse_td1(lines: tuple[str, ...], today: date) -> MrzReading:
+def _parse_td1(lines: tuple[str, ...], today: date, doubted: frozenset[tuple[int, int]]
+               ) -> MrzReading:
     top, middle, bottom = lines
     number, number_digit, optional1 = top[5:14], top[14], top[15:30]
     if number_digit == FILLER:  # a number over 9 characters continues in the optional data
@@ -158,6 +177,7 @@ def _parse_td1(lines: tuple[str, ...], today: date) -> MrzReading:
     return _assemble(
         MrzFormat.TD1, lines, today,
         code=top[0:2], state=top[2:5], names=bottom,
+        names_doubted={column for line, column in doubted if line == 2},
         number=(number, number_digit),
         birth=(middle[0:6], middle[6]), sex=middle[7], expiry=(middle[8:14], middle[14]),
         nationality=middle[15:18], optional=((optional1, None), (middle[18:29], None)),
@@ -165,7 +185,8 @@ def _parse_td1(lines: tuple[str, ...], today: date) -> MrzReading:
     )
 
 
-def _parse_two_line(lines: tuple[str, ...], kind: MrzFormat, today: date) -> MrzReading:
+def _parse_two_line(lines: tuple[str, ...], kind: MrzFormat, today: date,
+                    doubted: frozenset[tuple[int, int]]) -> MrzReading:
     top, bottom = lines
     fixed = _digits_at(bottom, (9, 10), (13, 20), (21, 28))
     if kind is MrzFormat.TD3:
@@ -178,6 +199,7 @@ def _parse_two_line(lines: tuple[str, ...], kind: MrzFormat, today: date) -> Mrz
     return _assemble(
         kind, lines, today,
         code=top[0:2], state=top[2:5], names=top[5:],
+        names_doubted={column - 5 for line, column in doubted if line == 0 and column >= 5},
         number=(bottom[0:9], bottom[9]),
         birth=(bottom[13:19], bottom[19]), sex=bottom[20], expiry=(bottom[21:27], bottom[27]),
         nationality=bottom[10:13], optional=optional,
@@ -186,7 +208,7 @@ def _parse_two_line(lines: tuple[str, ...], kind: MrzFormat, today: date) -> Mrz
 
 
 def _assemble(kind: MrzFormat, lines: tuple[str, ...], today: date, *, code: str, state: str,
-              names: str, number: tuple[str, str],
+              names: str, names_doubted: set[int], number: tuple[str, str],
               birth: tuple[str, str], sex: str, expiry: tuple[str, str], nationality: str,
               optional: tuple[tuple[str, str | None], ...],
               composite: tuple[str, str]) -> MrzReading:
@@ -196,9 +218,9 @@ def _assemble(kind: MrzFormat, lines: tuple[str, ...], today: date, *, code: str
     fields: dict[str, MrzField] = {}
 
     fields["document_code"] = _letters("document_code", code)
-    fields["issuing_state"] = _letters("issuing_state", state)
-    fields["nationality"] = _letters("nationality", nationality)
-    surname, given = _names(names)
+    fields["issuing_state"] = _state_code("issuing_state", state)
+    fields["nationality"] = _state_code("nationality", nationality)
+    surname, given = _names(names, names_doubted)
     fields["surname"], fields["given_names"] = surname, given
     fields["sex"] = _sex(sex)
 
@@ -273,16 +295,38 @@ def _letters(name: str, raw: str) -> MrzField:
                     Check.UNCHECKED if ok else Check.FAILED, corrected=fixed != raw)
 
 
-def _names(raw: str) -> tuple[MrzField, MrzField]:
+def _state_code(name: str, raw: str) -> MrzField:
+    """An issuing state or nationality: letters, and a code ICAO knows."""
+    field = _letters(name, raw)
+    if field.check is not Check.UNCHECKED or field.value in STATE_CODES:
+        return field
+    fixed = _as_letters(raw)
+    candidates = {swapped.replace(FILLER, "")
+                  for i, char in enumerate(fixed)
+                  for other in _LETTER_LOOKALIKES.get(char, "")
+                  if (swapped := fixed[:i] + other + fixed[i + 1:]).replace(FILLER, "")
+                  in STATE_CODES}
+    if len(candidates) == 1:
+        return MrzField(name, raw, candidates.pop(), Check.UNCHECKED, corrected=True)
+    return MrzField(name, raw, field.value, Check.UNCLEAR, field.corrected)
+
+
+def _names(raw: str, doubted: set[int]) -> tuple[MrzField, MrzField]:
     fixed = _as_letters(raw)
     ok = all(c.isalpha() or c == FILLER for c in fixed)
     primary, _, secondary = fixed.rstrip(FILLER).partition(FILLER * 2)
     surname = " ".join(part for part in primary.split(FILLER) if part)
     given = " ".join(part for part in secondary.split(FILLER) if part)
-    state = Check.UNCHECKED if ok else Check.FAILED
     corrected = fixed != raw
-    return (MrzField("surname", raw, surname if ok else "", state, corrected),
-            MrzField("given_names", raw, given if ok else "", state, corrected))
+    # The surname holds the columns before the `<<`, the given names those after it.
+    given_from = len(primary) + 2
+    states = []
+    for columns in (range(0, len(primary)), range(given_from, len(fixed))):
+        unclear = any(column in doubted for column in columns)
+        states.append(Check.FAILED if not ok else Check.UNCLEAR if unclear
+                      else Check.UNCHECKED)
+    return (MrzField("surname", raw, surname if ok else "", states[0], corrected),
+            MrzField("given_names", raw, given if ok else "", states[1], corrected))
 
 
 def _sex(raw: str) -> MrzField:

@@ -67,6 +67,9 @@ def _read_photo(path: Path) -> MrzReading | str:
 
 
 def reading_json(reading: MrzReading) -> dict[str, object]:
+    """`offered` is what the form would be offered: nothing from a reading that is not
+    verified (a field's own state alone would offer a garbled name from a zone whose
+    digits failed)."""
     return {
         "format": reading.format.value,
         "lines": list(reading.lines),
@@ -74,7 +77,8 @@ def reading_json(reading: MrzReading) -> dict[str, object]:
         "all_check_digits_passed": reading.all_digits_passed,
         "check_digits": reading.digits,
         "fields": {name: {"value": f.value, "raw": f.raw, "check": f.check.value,
-                          "corrected": f.corrected, "offered": f.offered}
+                          "corrected": f.corrected,
+                          "offered": f.offered and reading.verified}
                    for name, f in reading.fields.items()},
     }
 
