@@ -5,6 +5,8 @@ where the source is, and the written offer for it."""
 
 from __future__ import annotations
 
+import textwrap
+
 # Who answers the written offer. One place, so the publisher's legal contact goes here
 # (and only here) before the first release to a customer.
 SOURCE_OFFER_CONTACT = "the kycdesk publisher's licensing contact (licensing@kycdesk.example)"
@@ -22,6 +24,14 @@ def qt_section(qt_version: str, packages: list[str]) -> str:
     """The LGPL section of the notices (`qt_version` is PySide6's: its wheels carry the Qt
     release of the same number)."""
     major_minor = ".".join(qt_version.split(".")[:2])
+    offer = textwrap.fill(
+        f"Written offer: for at least {OFFER_YEARS} years from the day you received this "
+        "copy of kycdesk (and for as long as the publisher supports this version), anyone "
+        f"who has it may ask {SOURCE_OFFER_CONTACT} for the complete corresponding source "
+        "code of the Qt and Qt for Python libraries in it, with the changes made to them "
+        "(none: the published wheels are shipped as built by The Qt Company) and the "
+        "scripts used to build this bundle; it is sent on a medium customarily used for "
+        "software interchange for no more than the cost of making and sending the copy.", 78)
     return f"""\
 Qt {qt_version} and Qt for Python ({", ".join(packages)}) are used under the GNU Lesser
 General Public License version 3 (LGPL-3.0; its text and the GPL-3.0 it builds on are in
@@ -52,11 +62,5 @@ Source code:
   double-conversion and others) and each one's licence: listed by Qt at
   https://doc.qt.io/qt-{major_minor.split(".")[0]}/licenses-used-in-qt.html and in the source above.
 
-Written offer: for at least {OFFER_YEARS} years from the day you received this copy of kycdesk
-(and for as long as the publisher supports this version), anyone who has it may ask
-{SOURCE_OFFER_CONTACT} for the complete corresponding source code of the Qt and
-Qt for Python libraries in it, with the changes made to them (none: the published wheels
-are shipped as built by The Qt Company) and the scripts used to build this bundle; it is
-sent on a medium customarily used for software interchange for no more than the cost of
-making and sending the copy.
+{offer}
 """

@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.help_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.help_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         help_menu = QMenu(self.help_button)
+        help_menu.setStyleSheet(f"QMenu::item {{ min-height: {TOUCH}px; padding: 0 24px; }}")
         help_menu.addAction(self.about_action)
         help_menu.addAction(self.licences_action)
         self.help_button.setMenu(help_menu)
