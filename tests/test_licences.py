@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -207,3 +208,32 @@ def test_the_built_bundle_carries_notices_for_everything_inside_it() -> None:
         expression = component["licenses"][0]["expression"]
         assert judge(expression).verdict is Verdict.ALLOWED, (name, expression)
         assert f"{component['name']} {component['version']}" in shipped
+
+
+@pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="needs a Debian-like build host")
+def test_system_libraries_are_traced_to_their_debian_package(tmp_path: Path) -> None:
+    """A library the bundler copied from the OS is listed with its Debian package and that
+    package's copyright file; the interpreter's library counts as the Python runtime; a
+    file no package owns is reported, not passed over."""
+    from tools import notices
+
+    internal = tmp_path / "kycdesk" / "_internal"
+    internal.mkdir(parents=True)
+    zlib = next(Path(p) for p in ("/lib/x86_64-linux-gnu/libz.so.1",
+                                  "/usr/lib/x86_64-linux-gnu/libz.so.1",
+                                  "/lib/aarch64-linux-gnu/libz.so.1") if Path(p).exists())
+    shutil.copyfile(zlib, internal / "libz.so.1")
+    (internal / "libpython3.11.so.1.0").write_bytes(b"\x7fELF")
+    (internal / "libnobody-owns-this.so.3").write_bytes(b"\x7fELF")
+    (internal / "numpy").mkdir()
+    (internal / "libQt6Core.so.6").symlink_to("numpy")  # a wheel's library: a link
+    (internal / "_cffi_backend.cpython-311-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")
+    libraries = {library.files: library
+                 for library in notices.system_libraries(tmp_path / "kycdesk")}
+    assert set(libraries) == {("libz.so.1",), ("libpython3.11.so.1.0",),
+                              ("libnobody-owns-this.so.3",)}
+    assert libraries[("libz.so.1",)].package == "zlib1g"
+    assert "zlib" in (libraries[("libz.so.1",)].copyright or "").lower()
+    assert libraries[("libpython3.11.so.1.0",)].origin == notices.RUNTIME_ORIGIN
+    assert libraries[("libnobody-owns-this.so.3",)].package is None
+    assert notices.folder_top_names(tmp_path / "kycdesk") == {"numpy", "_cffi_backend"}
