@@ -93,3 +93,20 @@ def test_touch_targets_and_finger_scrolling(qtbot: QtBot, desk: KycDeskApp) -> N
     assert desk.window.findChild(AboutDialog, "about-dialog") is dialog
     assert dialog.isVisible() and dialog.licences_loaded()
     dialog.close()
+
+
+def test_a_bundle_without_its_notices_says_so_in_the_dialog(
+        qtbot: QtBot, desk: KycDeskApp, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: object) -> None:
+    """A frozen kycdesk whose licences/ folder went missing (a half-copied install): the
+    Licences page says so and what to do, instead of staying empty or crashing."""
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(Path(str(tmp_path)) / "kycdesk"))
+    desk.show_licences()
+    dialog = _opened(qtbot, desk)
+    text = dialog.text.toPlainText()
+    assert "licence notices are missing" in text and "reinstall kycdesk" in text
+    dialog.close()

@@ -58,6 +58,18 @@ def test_the_policy_on_licence_expressions(expression: str | None, verdict: Verd
     assert judge(expression).verdict is verdict, judge(expression).reason
 
 
+def test_kycdesk_s_own_licence_is_declared_in_pyproject_and_shipped() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["license"] == "Apache-2.0"  # PEP 639: an SPDX expression
+    assert project["license-files"] == ["LICENSE"]
+    assert judge(project["license"]).verdict is Verdict.ALLOWED
+    licence = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    assert "Apache License 2.0" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
 def test_the_notices_name_the_alternative_taken() -> None:
     assert chosen("LGPL-3.0-only OR GPL-2.0-only OR GPL-3.0-only") == "LGPL-3.0-only"
     assert chosen("Apache-2.0 OR BSD-3-Clause") == "Apache-2.0"
