@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from kycdesk.app import KycDeskApp
 from kycdesk.paths import DataPaths
-from kycdesk.views.about_dialog import AboutDialog
+from kycdesk.views.about_dialog import LOADING, AboutDialog
 from kycdesk.views.style import TOUCH
 from tests.fakes import always_yes
 from tests.vaults import make_vault
@@ -34,6 +34,8 @@ def _opened(qtbot: QtBot, desk: KycDeskApp) -> AboutDialog:
     dialog = desk.window.findChild(AboutDialog, "about-dialog")
     assert dialog is not None
     qtbot.waitUntil(dialog.isVisible)
+    # Both background reads have landed (versions, then the licences) before the test goes on.
+    qtbot.waitUntil(lambda: dialog.details.text() != LOADING, timeout=10_000)
     qtbot.waitUntil(dialog.licences_loaded, timeout=30_000)
     return dialog
 
