@@ -249,3 +249,25 @@ def test_system_libraries_are_traced_to_their_debian_package(tmp_path: Path) -> 
     assert libraries[("libpython3.11.so.1.0",)].origin == notices.RUNTIME_ORIGIN
     assert libraries[("libnobody-owns-this.so.3",)].package is None
     assert notices.folder_top_names(tmp_path / "kycdesk") == {"numpy", "_cffi_backend"}
+
+
+def test_windows_runtime_libraries_are_named_and_strangers_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where no Debian package database exists (a Windows build), the DLLs that come with
+    Python and Microsoft's C runtime are named; anything else is reported for a person."""
+    from tools import notices
+
+    internal = tmp_path / "kycdesk" / "_internal"
+    internal.mkdir(parents=True)
+    for name in ("python311.dll", "VCRUNTIME140.dll", "VCRUNTIME140_1.dll",
+                 "libcrypto-3.dll", "libssl-3.dll", "libffi-8.dll", "_ssl.pyd",
+                 "mystery.dll"):
+        (internal / name).write_bytes(b"MZ")
+    monkeypatch.setattr(notices.shutil, "which", lambda _name: None)
+    libraries = {library.files[0]: library
+                 for library in notices.system_libraries(tmp_path / "kycdesk")}
+    assert "_ssl.pyd" not in libraries  # an extension module of the standard library
+    assert libraries["python311.dll"].origin == notices.RUNTIME_ORIGIN
+    assert "OpenSSL" in libraries["libcrypto-3.dll"].origin
+    assert "Visual C++" in libraries["VCRUNTIME140_1.dll"].origin
+    assert libraries["mystery.dll"].origin == "not identified"
