@@ -263,7 +263,7 @@ def test_windows_runtime_libraries_are_named_and_strangers_reported(
                  "libcrypto-3.dll", "libssl-3.dll", "libffi-8.dll", "_ssl.pyd",
                  "mystery.dll"):
         (internal / name).write_bytes(b"MZ")
-    monkeypatch.setattr(notices.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(shutil, "which", lambda _name: None)  # the module notices uses
     libraries = {library.files[0]: library
                  for library in notices.system_libraries(tmp_path / "kycdesk")}
     assert "_ssl.pyd" not in libraries  # an extension module of the standard library
