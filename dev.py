@@ -5,7 +5,8 @@
     python3 dev.py test    create .venv, install kycdesk + test tools, run lint, types, tests
     python3 dev.py test --fast   the same with only the unit and Qt test tiers (the quick
                                  loop; no server process, PostgreSQL, S3, browser or slow)
-    python3 dev.py bundle  build the PyInstaller bundle in dist/kycdesk and prove it starts
+    python3 dev.py bundle  build the PyInstaller bundle in dist/kycdesk from the lock file
+                           (requirements/bundle.lock, in .venv-bundle) and prove it starts
 
 Extra arguments after `app` go to kycdesk (e.g. `python3 dev.py app --data-dir D`);
 after `test` they go to pytest (e.g. `python3 dev.py test -k writer`).
@@ -135,9 +136,41 @@ def _pytest(pytest_args: list[str], env: dict[str, str]) -> int:
     return code
 
 
+# The bundle is built in a venv of its own holding exactly the lock file's packages (every
+# version pinned, every file's hash checked; one lock for Linux and Windows: its markers
+# choose). The test venv (.venv) takes the newest versions pyproject allows, which is right
+# for tests and wrong for a release. How to refresh the lock: docs/bundle.md
+# ("The lock file"); tests/test_bundle_lock.py keeps it in step with pyproject.
+BUNDLE_VENV = ROOT / ".venv-bundle"
+BUNDLE_LOCK = ROOT / "requirements" / "bundle.lock"
+
+
+def ensure_bundle_venv() -> Path:
+    if sys.version_info < (3, 11):  # noqa: UP036  (this script must explain, not crash)
+        sys.exit(f"kycdesk needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    python = BUNDLE_VENV / ("Scripts" if os.name == "nt" else "bin") / PYTHON.name
+    if not python.exists():
+        venv.EnvBuilder(with_pip=True).create(BUNDLE_VENV)
+    digest = hashlib.sha256(BUNDLE_LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes())
+    stamp = BUNDLE_VENV / ".installed-lock"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return python
+    # --require-hashes: a file whose hash is not in the lock (or a dependency the lock
+    # lacks) stops the install. Then kycdesk itself, with no dependency resolution and
+    # built by the lock's setuptools (no build isolation: nothing unpinned is fetched).
+    if run(python, "-m", "pip", "install", "--quiet", "--require-hashes",
+           "-r", BUNDLE_LOCK) != 0:
+        sys.exit(f"the bundle's dependencies could not be installed from {BUNDLE_LOCK.name} "
+                 "(see pip's message above)")
+    if run(python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+           "-e", ".") != 0:
+        sys.exit("kycdesk could not be installed into the bundle's venv")
+    stamp.write_text(digest.hexdigest())
+    return python
+
+
 def bundle(extra: list[str]) -> int:
-    ensure_venv("bundle")
-    return run(PYTHON, "tools/build_bundle.py", *extra)
+    return run(ensure_bundle_venv(), "tools/build_bundle.py", *extra)
 
 
 def main(argv: list[str]) -> int:

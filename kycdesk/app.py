@@ -135,6 +135,7 @@ class KycDeskApp(QObject):
         self.window.caseOpenRequested.connect(self.open_case)
         self.window.minimised.connect(self.flush_all)
         self.window.aboutRequested.connect(self.show_about)
+        self.window.licencesRequested.connect(self.show_licences)
         self.startup_error: str | None = None
         self.settings = Settings()
         self._sync_options = sync_options or {}
@@ -171,10 +172,25 @@ class KycDeskApp(QObject):
         self._list_refresh.timeout.connect(self.model.refresh)
 
     @Slot()
-    def show_about(self) -> None:
+    def show_about(self, tab: int = 0) -> None:
+        """Help → About. The versions and the licence notices are read off the GUI thread
+        (forms, every package's metadata from source, a ~1 MB file in the bundle)."""
+        dialog, fresh = self.window.about_dialog(tab)
+        if not fresh:
+            return
         from kycdesk.about import about_lines  # `platform` is slow to import: not at start
+        from kycdesk.notices import notices_text
 
-        self.window.show_about(about_lines(self.paths))
+        paths = self.paths
+        run_task(lambda _control: about_lines(paths), dialog.show_details, name="about")
+        run_task(lambda _control: notices_text(), dialog.show_licences, name="licences",
+                 on_error=lambda exc: dialog.show_licence_error(str(exc)))
+
+    @Slot()
+    def show_licences(self) -> None:
+        from kycdesk.views.about_dialog import AboutDialog
+
+        self.show_about(AboutDialog.LICENCES_TAB)
 
     # -- start ------------------------------------------------------------------------
     def start(self) -> bool:

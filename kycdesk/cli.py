@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Offline-first KYC case capture.")
     parser.add_argument("--version", action="store_true",
                         help="versions of kycdesk, its forms, Qt and Python; the data folder")
+    parser.add_argument("--licenses", "--licences", action="store_true",
+                        help="print kycdesk's licence and the third-party notices "
+                             "(every component inside, with its licence text)")
     parser.add_argument("--self-test", action="store_true",
                         help="check this installation works (no display needed)")
     parser.add_argument("--startup-check", action="store_true", help=argparse.SUPPRESS)
@@ -129,6 +132,20 @@ def _main(argv: Sequence[str] | None) -> int:
         from kycdesk.about import about_lines
 
         print("\n".join(about_lines(paths)))
+        return ExitCode.OK
+    if args.licenses:
+        from kycdesk.notices import NoticesMissingError, notices_text
+
+        try:
+            text = notices_text()
+        except NoticesMissingError as exc:
+            print(exc, file=sys.stderr)
+            return ExitCode.PROBLEMS
+        if sys.stdout is None:  # a windowed Windows build has no console to print to
+            return ExitCode.PROBLEMS
+        sys.stdout.flush()
+        # UTF-8 whatever the console's code page: licence texts name people in any script.
+        sys.stdout.buffer.write(text.encode("utf-8"))
         return ExitCode.OK
     if args.self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -141,13 +141,15 @@ def test_about_box_tells_support_what_they_need(qtbot: QtBot, desk: KycDeskApp,
                                                 paths: DataPaths) -> None:
     with qtbot.waitSignal(desk.window.aboutRequested):
         desk.window.about_action.trigger()
-    from PySide6.QtWidgets import QMessageBox
+    from kycdesk.views.about_dialog import AboutDialog
 
-    box = desk.window.findChild(QMessageBox, "about-box")
-    assert box is not None
-    details = box.informativeText()
-    assert "individual_kyc" in details and str(paths.root) in details and "Qt 6." in details
-    box.close()
+    dialog = desk.window.findChild(AboutDialog, "about-dialog")
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(lambda: "individual_kyc" in dialog.details.text(), timeout=10_000)
+    details = dialog.details.text()
+    assert str(paths.root) in details and "Qt 6." in details
+    qtbot.waitUntil(dialog.licences_loaded, timeout=30_000)  # tasks finish before teardown
+    dialog.close()
 
 
 def test_every_case_view_filters_the_list_and_the_counts_add_up(

@@ -3,8 +3,9 @@
 
     .venv/bin/python tools/build_bundle.py [--dist dist] [--skip-build]
 
-Exit code 1 if the build, the self-test or the start check fails, or a budget is missed
-(bundle < 200 MB, start < 2 s).
+Writes the licence notices into the bundle and the CycloneDX SBOM beside it
+(tools/notices.py; docs/bundle.md). Exit code 1 if the build, the licence check, the
+self-test or the start check fails, or a budget is missed (bundle < 200 MB, start < 2 s).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def main() -> int:
             return 1
         print(f"bundle: built in {time.perf_counter() - started:.0f} s")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    ok = True
+    ok = licence_notices(bundle, exe, env)
     with tempfile.TemporaryDirectory(prefix="kycdesk-bundle-") as tmp:
         env["KYCDESK_DATA_DIR"] = str(Path(tmp) / "data")
         self_test = subprocess.run([str(exe), "--self-test"], env=env, capture_output=True,
@@ -112,6 +113,31 @@ def main() -> int:
     ok &= size_mb <= SIZE_BUDGET_MB
     print("bundle: OK" if ok else "bundle: BUDGET OR CHECK MISSED")
     return 0 if ok else 1
+
+
+def licence_notices(bundle: Path, exe: Path, env: dict[str, str]) -> bool:
+    """The third-party notices and the SBOM, from what is in the bundle (tools/notices.py);
+    then the frozen app must print them (`kycdesk --licenses`)."""
+    if str(ROOT) not in sys.path:  # run as `python tools/build_bundle.py`
+        sys.path.insert(0, str(ROOT))
+    from kycdesk.notices import NOTICES_FILE, NOTICES_FOLDER
+    from tools import notices
+
+    report = notices.write(bundle)
+    for warning in report.warnings:
+        print(f"bundle: licences: warning: {warning}")
+    for problem in report.problems:
+        print(f"bundle: licences: {problem}")
+    shown = subprocess.run([str(exe), "--licenses"], env=env, capture_output=True, text=True,
+                           encoding="utf-8", timeout=60, check=False)
+    printed = shown.returncode == 0 and "LGPL-3.0" in shown.stdout
+    print(f"bundle: licences: {len(report.notices.third_party())} packages and "
+          f"{len(report.notices.libraries)} system libraries in "
+          f"{NOTICES_FOLDER}/{NOTICES_FILE}, SBOM {notices.sbom_path(bundle)}; "
+          f"`--licenses` {'prints them' if printed else 'FAILED: ' + shown.stderr[-500:]}")
+    if report.problems:
+        print("bundle: LICENCE CHECK FAILED (a component with no known licence, or GPL/AGPL)")
+    return printed and not report.problems
 
 
 def documents_wanted() -> bool:

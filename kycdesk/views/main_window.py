@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QPushButton,
     QTabBar,
     QTabWidget,
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from kycdesk.models.case_list_model import CaseListModel
+from kycdesk.views.about_dialog import AboutDialog
 from kycdesk.views.case_list_page import CaseListPage
 from kycdesk.views.style import TOUCH
 from kycdesk.views.sync_panel import SyncPanel
@@ -36,6 +36,7 @@ class MainWindow(QMainWindow):
     closing = Signal()
     minimised = Signal()
     aboutRequested = Signal()
+    licencesRequested = Signal()
     lockRequested = Signal()
     changePinRequested = Signal()
     # Kiosk mode: a way out was asked for ("leave" the case, "close" the app, "switch"
@@ -72,6 +73,8 @@ class MainWindow(QMainWindow):
         self.about_action = QAction("About kycdesk", self)
         self.about_action.setShortcut(QKeySequence.StandardKey.HelpContents)
         self.about_action.triggered.connect(self.aboutRequested)
+        self.licences_action = QAction("Licences", self)
+        self.licences_action.triggered.connect(self.licencesRequested)
         self.lock_action = QAction("Lock now", self)
         self.lock_action.setShortcut(QKeySequence("Ctrl+Shift+L"))
         self.lock_action.triggered.connect(self.lockRequested)
@@ -116,6 +119,21 @@ class MainWindow(QMainWindow):
         self.verifier_button.setMenu(menu)
         self.verifier_button.hide()
         self.statusBar().addPermanentWidget(self.verifier_button)
+        # Help → About / Licences (touch-sized, beside the verifier's menu).
+        self.help_button = QToolButton(self)
+        self.help_button.setObjectName("help-menu")
+        self.help_button.setText("Help ▾")
+        self.help_button.setToolTip("About kycdesk (F1) and its licences")
+        self.help_button.setMinimumHeight(TOUCH - 8)
+        self.help_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.help_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        help_menu = QMenu(self.help_button)
+        help_menu.setStyleSheet(f"QMenu::item {{ min-height: {TOUCH}px; padding: 0 24px; }}")
+        help_menu.addAction(self.about_action)
+        help_menu.addAction(self.licences_action)
+        self.help_button.setMenu(help_menu)
+        self.statusBar().addPermanentWidget(self.help_button)
+        self._about: AboutDialog | None = None
         # Kiosk mode's strip above the case: for the applicant, and the verifier's way out.
         self.kiosk_bar = QWidget(self)
         self.kiosk_bar.setObjectName("kiosk-bar")
@@ -181,6 +199,7 @@ class MainWindow(QMainWindow):
         self.kiosk_bar.setVisible(pinned)
         self.new_case_action.setEnabled(not pinned)
         self.verifier_button.setEnabled(not pinned)
+        self.help_button.setEnabled(not pinned)
         self.sync_panel.setEnabled(not pinned)  # Settings could turn kiosk mode off
         self.escape_action.setEnabled(pinned)
 
@@ -291,14 +310,15 @@ class MainWindow(QMainWindow):
     def show_status(self, message: str) -> None:
         self.save_state_label.setText(message)
 
-    def show_about(self, lines: list[str]) -> QMessageBox:
-        box = QMessageBox(QMessageBox.Icon.Information, "About kycdesk", lines[0],
-                          QMessageBox.StandardButton.Close, self)
-        box.setInformativeText("\n".join(lines[1:]))
-        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.setObjectName("about-box")
-        box.open()
-        return box
+    def about_dialog(self, tab: int = AboutDialog.ABOUT_TAB) -> tuple[AboutDialog, bool]:
+        """The About dialog on `tab`, opened (one per window, kept for the next time) and
+        whether it is new (the app then fills it in)."""
+        fresh = self._about is None
+        if self._about is None:
+            self._about = AboutDialog(self)
+        self._about.show_tab(tab)
+        self._about.open()
+        return self._about, fresh
 
     # -- window events ------------------------------------------------------------------
     def changeEvent(self, event: QEvent) -> None:
