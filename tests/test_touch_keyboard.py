@@ -20,9 +20,17 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
-from kycdesk.touch.avoider import MARGIN_PX, KeyboardAvoider, install_keyboard_avoider
+from kycdesk.paths import DataPaths
+from kycdesk.touch.avoider import (
+    MARGIN_PX,
+    KeyboardAvoider,
+    install_keyboard_avoider,
+    takes_text,
+)
 from kycdesk.touch.keyboard import NoTouchKeyboard, policy, system_keyboard
 from kycdesk.touch.windows import to_logical
+from kycdesk.views.case_editor import CaseEditor
+from tests.desks import started_desk
 from tests.touch_fakes import FakeTouchKeyboard
 
 SCREEN = QRect(0, 0, 1366, 768)
@@ -197,3 +205,34 @@ def test_windows_rectangles_become_logical_ones(qapp: QApplication) -> None:
                 round(768 * ratio))
     assert to_logical(*physical) == QRect(0, 438, geometry.width(), 330)
     assert to_logical(0, 0, 0, 0).isEmpty()  # hidden: Windows says an empty rectangle
+
+
+def test_in_the_case_editor_the_field_typed_in_stays_above_the_keyboard(
+        qtbot: QtBot, paths: DataPaths, keyboard: FakeTouchKeyboard,
+        avoider: KeyboardAvoider) -> None:
+    """The real editor of a new case at 1366×768: a field low on the first step's page
+    (under where the keyboard comes) is scrolled into the part above it."""
+    desk = started_desk(qtbot, paths)
+    try:
+        desk.window.setGeometry(SCREEN)
+        with qtbot.waitSignal(desk.caseOpened, timeout=10_000):
+            desk.new_case()
+        editor = desk.window.tabs.currentWidget()
+        assert isinstance(editor, CaseEditor)
+        desk.window.show()
+        qtbot.waitExposed(desk.window)
+        desk.window.activateWindow()
+        qtbot.waitUntil(desk.window.isActiveWindow)
+        page = editor.pages.currentWidget()
+        assert isinstance(page, QScrollArea)
+        low = [widget for widget in page.findChildren(QLineEdit)
+               if widget.isVisible() and takes_text(widget)
+               and global_rect(widget).intersects(KEYBOARD)
+               and global_rect(page.viewport()).contains(global_rect(widget))]
+        assert low, "no text field of the first step where the keyboard comes"
+        field = low[0]
+        focus(qtbot, field)
+        assert keyboard.shown
+        qtbot.waitUntil(lambda: visible_above_keyboard(field, page))
+    finally:
+        desk.shutdown()
