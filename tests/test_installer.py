@@ -137,6 +137,8 @@ def test_installer_over_the_built_bundle(tmp_path: Path) -> None:
     """CI's real bundle (`dev.py bundle`, exported as KYCDESK_BUNDLE_DIR): every file of it
     lands under versions/<version>/ (stored uncompressed: a few seconds)."""
     given = os.environ.get("KYCDESK_BUNDLE_DIR")
+    assert given or not os.environ.get("CI"), \
+        "CI must export KYCDESK_BUNDLE_DIR after `dev.py bundle` (.ci/run does)"
     if not given:
         pytest.skip("KYCDESK_BUNDLE_DIR is not set (CI sets it after `dev.py bundle`); the "
                     "fake-bundle tests above still compile the script")
