@@ -90,6 +90,19 @@ Var RemoveData
 Section "kycdesk" SecMain
   SectionIn RO
   SetShellVarContext current
+  ; The same version again while it runs: its files are open and cannot be replaced.
+  ; Windows refuses to rename a folder with open files in it, so that is the test.
+  ${If} ${FileExists} "$INSTDIR\versions\${VERSION}\*"
+    ClearErrors
+    Rename "$INSTDIR\versions\${VERSION}" "$INSTDIR\versions\.check-${VERSION}"
+    ${If} ${Errors}
+      MessageBox MB_OK|MB_ICONEXCLAMATION \
+        "kycdesk ${VERSION} is running. Close it and run the installer again." /SD IDOK
+      SetErrorLevel 2
+      Abort
+    ${EndIf}
+    Rename "$INSTDIR\versions\.check-${VERSION}" "$INSTDIR\versions\${VERSION}"
+  ${EndIf}
   SetOutPath "$INSTDIR\versions\${VERSION}"
   File /r "${BUNDLE_DIR}\*"
   ; The release stamp the updater compares with (tools/release.py writes the same one);
@@ -102,6 +115,12 @@ Section "kycdesk" SecMain
 
 !ifdef LAUNCHER
   SetOutPath "$INSTDIR"
+  ; A running launcher (it waits for the app) cannot be overwritten but can be renamed:
+  ; the new one takes its name, the old file goes at the next install or the uninstall.
+  Delete "$INSTDIR\${LAUNCHER_NAME}.old"
+  ${If} ${FileExists} "$INSTDIR\${LAUNCHER_NAME}"
+    Rename "$INSTDIR\${LAUNCHER_NAME}" "$INSTDIR\${LAUNCHER_NAME}.old"
+  ${EndIf}
   File "/oname=${LAUNCHER_NAME}" "${LAUNCHER}"
   CreateDirectory "$INSTDIR\update\metadata"
   !ifdef ROOT_JSON
@@ -175,17 +194,23 @@ FunctionEnd
 
 Section "Uninstall"
   SetShellVarContext current
+  ; A running kycdesk holds files open under versions\: Windows then refuses to rename
+  ; the folder. Checked first, so a refusal leaves the programme whole, not half removed.
+  ${If} ${FileExists} "$INSTDIR\versions\*"
+    ClearErrors
+    Rename "$INSTDIR\versions" "$INSTDIR\versions.removing"
+    ${If} ${Errors}
+      MessageBox MB_OK|MB_ICONEXCLAMATION \
+        "kycdesk is still running. Close it and run the uninstaller again." /SD IDOK
+      SetErrorLevel 2
+      Abort
+    ${EndIf}
+  ${EndIf}
   Delete "${SHORTCUT}"
-  RMDir /r "$INSTDIR\versions"
+  RMDir /r "$INSTDIR\versions.removing"
   RMDir /r "$INSTDIR\update"
   Delete "$INSTDIR\${LAUNCHER_NAME}"
-  ${If} ${FileExists} "$INSTDIR\versions\*"
-    ; A file still open (kycdesk running): say so rather than leave half a programme.
-    MessageBox MB_OK|MB_ICONEXCLAMATION \
-      "kycdesk is still running. Close it and run the uninstaller again." /SD IDOK
-    SetErrorLevel 2
-    Abort
-  ${EndIf}
+  Delete "$INSTDIR\${LAUNCHER_NAME}.old"
   Delete "$INSTDIR\uninstall.exe"
   RMDir "$INSTDIR"
   DeleteRegKey HKCU "${UNINSTALL_KEY}"
