@@ -133,11 +133,21 @@ Section "kycdesk" SecMain
     Delete "$INSTDIR\update\config.json"
     Rename "$INSTDIR\update\config.json.tmp" "$INSTDIR\update\config.json"
   !endif
-  ; The pointer: this version, nothing to roll back to. Written to a temporary name and
-  ; renamed; if the installer dies in between, the launcher starts the newest complete
-  ; version under versions\ (docs/updates.md, "The pointer file and the launcher").
+  ; The pointer (docs/updates.md, "The pointer file and the launcher"). Over an earlier
+  ; install (its version is still in the Apps entry, written below only after this) the
+  ; new version starts on trial: two failed starts and the launcher goes back to the
+  ; earlier one, as after an update. A first install has nothing to go back to. Written to
+  ; a temporary name and renamed; if the installer dies in between, the launcher starts
+  ; the newest complete version under versions\.
+  ReadRegStr $2 HKCU "${UNINSTALL_KEY}" "DisplayVersion"
   FileOpen $0 "$INSTDIR\update\state.json.tmp" w
-  FileWrite $0 '{"current": "${VERSION}", "previous": null, "pending": false, "attempts": 0}$\n'
+  ${If} $2 != ""
+  ${AndIf} $2 != "${VERSION}"
+  ${AndIf} ${FileExists} "$INSTDIR\versions\$2\${APP_EXE}"
+    FileWrite $0 '{"current": "${VERSION}", "previous": "$2", "pending": true, "attempts": 0}$\n'
+  ${Else}
+    FileWrite $0 '{"current": "${VERSION}", "previous": null, "pending": false, "attempts": 0}$\n'
+  ${EndIf}
   FileClose $0
   Delete "$INSTDIR\update\state.json"
   Rename "$INSTDIR\update\state.json.tmp" "$INSTDIR\update\state.json"
