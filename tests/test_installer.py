@@ -17,6 +17,7 @@ from tools.build_installer import (
     InstallerError,
     InstallerInputs,
     build,
+    choose_version,
     four_part,
     makensis_command,
     source_version,
@@ -150,3 +151,16 @@ def test_installer_over_the_built_bundle(tmp_path: Path) -> None:
     expected = {f"versions/9.9.9/{p.relative_to(bundle).as_posix()}"
                 for p in bundle.rglob("*") if p.is_file()}
     assert expected <= files
+
+
+def test_the_version_comes_from_the_bundle_stamp_and_must_agree(tmp_path: Path) -> None:
+    bundle = fake_bundle(tmp_path)
+    assert choose_version(bundle, None) == source_version()  # no stamp: the source's
+    (bundle / "kycdesk-release.json").write_text('{"version": "2.3.0"}', encoding="utf-8")
+    assert choose_version(bundle, None) == "2.3.0"
+    assert choose_version(bundle, "2.3.0") == "2.3.0"
+    with pytest.raises(InstallerError, match=r"stamped 2\.3\.0"):
+        choose_version(bundle, "2.4.0")
+    (bundle / "kycdesk-release.json").write_text("[]", encoding="utf-8")
+    with pytest.raises(InstallerError, match="not a release stamp"):
+        choose_version(bundle, None)

@@ -8,7 +8,8 @@
 `kycdesk`, beside `_internal/`). The launcher is taken from `--launcher`, else from
 `kycdesk-launcher(.exe)` beside or inside the bundle folder; without one the installer's
 Start-menu entry starts the bundle's exe (docs/deploy-windows.md). The version defaults to
-the one kycdesk/__init__.py states.
+the bundle's release stamp (`kycdesk-release.json`), else the one kycdesk/__init__.py
+states.
 
 Needs NSIS's `makensis` 3.08+ (Debian/Ubuntu: `apt-get install nsis`, which
 `dev.py test` does as root; Windows: the NSIS installer or `choco install nsis`).
@@ -18,6 +19,7 @@ Exit code 0 and the installer's path on success; 1 with the reason otherwise.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -30,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "installer" / "kycdesk.nsi"
 LAUNCHER_NAMES = ("kycdesk-launcher.exe", "kycdesk-launcher")
 APP_NAMES = ("kycdesk.exe", "kycdesk")
+RELEASE_STAMP = "kycdesk-release.json"
 
 
 class InstallerError(Exception):
@@ -56,6 +59,31 @@ def source_version() -> str:
     if found is None:
         raise InstallerError("kycdesk/__init__.py states no __version__")
     return found.group(1)
+
+
+def stamped_version(bundle: Path) -> str | None:
+    """The release stamp a bundle carries (`kycdesk-release.json`, docs/updates.md), if any."""
+    stamp = bundle / RELEASE_STAMP
+    if not stamp.is_file():
+        return None
+    try:
+        version = json.loads(stamp.read_text(encoding="utf-8"))["version"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise InstallerError(f"{stamp} is not a release stamp ({error})") from error
+    if not isinstance(version, str):
+        raise InstallerError(f"{stamp}: the version is not a string")
+    return version
+
+
+def choose_version(bundle: Path, given: str | None) -> str:
+    """--version, else the bundle's stamp, else the source's; a --version that contradicts
+    the bundle's own stamp is refused (the installed folder and the stamp would disagree,
+    and the updater compares with the stamp)."""
+    stamped = stamped_version(bundle)
+    if given is not None and stamped is not None and given != stamped:
+        raise InstallerError(f"--version {given} but the bundle is stamped {stamped} "
+                             f"({RELEASE_STAMP})")
+    return given or stamped or source_version()
 
 
 def find_makensis() -> str:
@@ -153,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, default=ROOT / "dist" / "kycdesk")
     parser.add_argument("--out", type=Path, default=ROOT / "dist" / "kycdesk-setup.exe")
-    parser.add_argument("--version", help="default: kycdesk/__init__.py's __version__")
+    parser.add_argument("--version",
+                        help="default: the bundle's kycdesk-release.json, else the source's")
     parser.add_argument("--launcher", type=Path)
     parser.add_argument("--root-json", type=Path)
     parser.add_argument("--update-url")
@@ -163,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         out = build(InstallerInputs(
-            bundle=args.bundle, out=args.out, version=args.version or source_version(),
+            bundle=args.bundle, out=args.out, version=choose_version(args.bundle, args.version),
             launcher=args.launcher or find_launcher(args.bundle), root_json=args.root_json,
             update_url=args.update_url, compress=not args.no_compress,
             sign_command=args.sign_command))
