@@ -83,6 +83,23 @@ def ensure_chromium() -> None:
           "they are (Debian/Ubuntu: sudo apt-get install chromium chromium-driver).")
 
 
+def ensure_nsis() -> None:
+    """The Windows installer's script is compiled on every test run (tests/test_installer.py:
+    NSIS's makensis, and 7-Zip to list what the installer would install). Installed here
+    like PostgreSQL."""
+    if shutil.which("makensis") and (shutil.which("7zz") or shutil.which("7z")):
+        return
+    if sys.platform.startswith("linux") and shutil.which("apt-get") and os.geteuid() == 0:
+        print("installing NSIS and 7-Zip (apt-get install nsis 7zip)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if run("apt-get", "update", "-qq", env=env) == 0 and run(
+                "apt-get", "install", "-y", "-qq", "nsis", "7zip", env=env) == 0:
+            return
+    print("NSIS (makensis) or 7-Zip is not installed: the installer tests will fail until "
+          "they are (Debian/Ubuntu: sudo apt-get install nsis 7zip; Windows: choco install "
+          "nsis 7zip).")
+
+
 BROWSER_TOOLS = ROOT / "tests" / "browser"
 
 
@@ -106,6 +123,7 @@ def ensure_browser_scripts() -> None:
 
 def test(pytest_args: list[str]) -> int:
     ensure_venv("dev")
+    ensure_nsis()  # the installer tests are in the fast tiers too
     if "--fast" not in pytest_args:  # the fast tiers use no PostgreSQL and no browser
         ensure_postgresql()
         ensure_chromium()

@@ -754,6 +754,11 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_NAME)
     app.setStyleSheet(app_stylesheet())
+    # Windows tablets without a keyboard: a text field raises the touch keyboard and is
+    # kept above it (kycdesk/touch; None off Windows).
+    from kycdesk.touch.avoider import install_keyboard_avoider
+
+    keyboard_avoider = install_keyboard_avoider(app)
     collector = GuiThreadCollector()  # cycles are freed in this thread only (see gc_guard)
     opened: list[Registry] = []  # the one the sign-in lane opened (files read there)
 
@@ -791,6 +796,8 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
         return app.exec()
     finally:
         gate.shutdown()
+        if keyboard_avoider is not None:
+            keyboard_avoider.stop()
         collector.stop()
 
 

@@ -141,6 +141,18 @@ def _document_reader() -> str:
            "zxing-cpp loaded"
 
 
+def _touch_keyboard() -> str:
+    """On Windows the input pane's COM interfaces answer from the bundle (ctypes, ole32);
+    elsewhere there is none to use."""
+    from kycdesk.touch.keyboard import NoTouchKeyboard, system_keyboard
+
+    keyboard = system_keyboard()
+    if isinstance(keyboard, NoTouchKeyboard):
+        return "none used on this platform (Windows only)"
+    shown = "up" if not keyboard.occluded().isEmpty() else "down"
+    return f"{type(keyboard).__name__}: wanted now {keyboard.wanted()}, keyboard {shown}"
+
+
 def run_self_test(print_line: Callable[[str], None] = print) -> int:
     from PySide6.QtGui import QGuiApplication
 
@@ -161,6 +173,7 @@ def run_self_test(print_line: Callable[[str], None] = print) -> int:
             ("place names", _place_names),
             ("sync stack", _sync_stack),
             ("numpy and ID document reader", _document_reader),
+            ("touch keyboard", _touch_keyboard),
         ]
         for name, check in checks:
             try:
