@@ -56,7 +56,7 @@ def test_startup_finishes_after_the_cases_are_painted_with_the_sync_wired(
     try:
         with qtbot.waitSignal(desk.storeReady, timeout=10_000):
             pass
-        assert desk.sync is None and desk.registry is None  # not before the window
+        assert (desk.sync, desk.registry) == (None, None)  # not before the window
         with qtbot.waitSignal(desk.startupFinished, timeout=20_000):
             pass
         assert desk.startup_finished_at is not None
