@@ -21,24 +21,34 @@ class FirstPaint(QObject):
         super().__init__(parent)
         self._widgets = list(widgets)
         self._then: Callable[[], None] | None = then
+        # Timers of its own (not QTimer.singleShot): they go with it if its owner is
+        # deleted first.
         self._deadline = QTimer(self)
         self._deadline.setSingleShot(True)
         self._deadline.timeout.connect(self._fire)
         self._deadline.start(deadline_ms)
+        self._after_paint = QTimer(self)
+        self._after_paint.setSingleShot(True)
+        self._after_paint.setInterval(0)
+        self._after_paint.timeout.connect(self._fire)
         for widget in self._widgets:
             widget.installEventFilter(self)
             widget.update()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint and self._then is not None:
-            QTimer.singleShot(0, self._fire)  # once this paint is done
+            self._after_paint.start()  # once this paint is done
         return False
 
     def _fire(self) -> None:
         then, self._then = self._then, None
         self._deadline.stop()
+        self._after_paint.stop()
         for widget in self._widgets:
-            widget.removeEventFilter(self)
+            try:
+                widget.removeEventFilter(self)
+            except RuntimeError:  # the window was deleted first (a test's teardown)
+                pass
         if then is not None:
             then()
 
