@@ -5,6 +5,7 @@ the painting has to wait for)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -45,10 +46,9 @@ class FirstPaint(QObject):
         self._deadline.stop()
         self._after_paint.stop()
         for widget in self._widgets:
-            try:
+            # The window may have been deleted first (a test's teardown).
+            with contextlib.suppress(RuntimeError):
                 widget.removeEventFilter(self)
-            except RuntimeError:  # the window was deleted first (a test's teardown)
-                pass
         if then is not None:
             then()
 
