@@ -104,6 +104,7 @@ _FIGURES = {
     "stall_ms": r"longest GUI stall (\d+) ms",
     "stall_at_s": r"longest GUI stall \d+ ms at \+([\d.]+) s",
     "over_50": r"\((\d+) over 50 ms",
+    "rss_mb": r"peak memory \(RSS\) (\d+) MB",
 }
 
 
@@ -138,6 +139,7 @@ def measure_starts(label: str, command: list[str], root: Path, home: Path,
               f"(argon2id + registry {f['argon2_s']:.2f} s of it), startup finished "
               f"{f['finished_s']:.2f} s after; longest stall {f['stall_ms']:.0f} ms at "
               f"+{f['stall_at_s']:.2f} s ({f['over_50']:.0f} over 50 ms); "
+              f"peak RSS {f['rss_mb']:.0f} MB; "
               f"load {os.getloadavg()[0]:.1f}", flush=True)
     print(f"   {label}: start -> rows painted without argon2id: {summary_ms(painted)}; "
           f"longest stall per run: {', '.join(f'{s:.0f}' for s in stalls)} ms")

@@ -45,6 +45,16 @@ def process_age_s() -> float | None:
         return None
 
 
+def peak_rss_mb() -> float | None:
+    """The process's peak resident memory (None where the OS does not say: Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return kib / 1024
+
+
 def _age_text() -> str:
     age = process_age_s()
     return "" if age is None else f" after {age:.2f} s"
@@ -161,3 +171,6 @@ def _report(marks: dict[str, float], probe: StallProbe, finished_at: float) -> N
           f"{probe.longest_s * 1000:.0f} ms at +{probe.longest_at_s:.2f} s "
           f"({probe.stalls_over_50ms} over 50 ms in {probe.elapsed_s():.2f} s watched)",
           flush=True)
+    rss = peak_rss_mb()
+    if rss is not None:
+        print(f"startup-check: peak memory (RSS) {rss:.0f} MB", flush=True)
