@@ -3,14 +3,15 @@ models, the main window, and the save triggers that come from outside an editor.
 
 from __future__ import annotations
 
+import gc
+import importlib
 import logging
-import os
 import secrets
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
@@ -18,7 +19,7 @@ from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QApplication, QWidget
 
 from kycdesk import APP_NAME, __version__, background
-from kycdesk.background import Task, run_task
+from kycdesk.background import Priority, Task, run_task
 from kycdesk.core.errors import StoreError
 from kycdesk.core.records import CaseRecord, TwoWayState
 from kycdesk.core.results import Result
@@ -54,6 +55,7 @@ from kycdesk.settings import (
 )
 from kycdesk.views.camera import CameraSource, default_camera
 from kycdesk.views.confirm import Confirm, ask_confirmation
+from kycdesk.views.first_paint import FirstPaint
 from kycdesk.views.main_window import MainWindow
 from kycdesk.views.style import app_stylesheet
 
@@ -75,6 +77,8 @@ log = logging.getLogger(__name__)
 
 RETENTION_SWEEP_MS = 6 * 3600 * 1000
 BACKGROUND_CHECK_DELAY_MS = 10_000  # let the verifier start working first
+# The deferred startup waits for the cases' first paint, or this long if none comes.
+AFTER_WINDOW_DEADLINE_MS = 500
 
 
 def new_reference() -> str:
@@ -103,6 +107,9 @@ class KycDeskApp(QObject):
     # The office revoked this tablet, with a proof its office secret checks (emitted from
     # the sync thread; the gate closes this desk, then runs `revocation_wipe`).
     tabletRevoked = Signal(bool)  # True: the whole tablet, False: this verifier's store
+    # Startup has finished: form definitions loaded, sync started with its credential,
+    # network watched (`startup_finished_at`; `kycdesk --startup-check` waits for it).
+    startupFinished = Signal()
 
     def __init__(self, paths: DataPaths, *, vault: Vault,
                  registry: FormRegistry | None = None,
@@ -137,6 +144,15 @@ class KycDeskApp(QObject):
         self.window.aboutRequested.connect(self.show_about)
         self.window.licencesRequested.connect(self.show_licences)
         self.startup_error: str | None = None
+        # The deferred part of startup (`_after_window`): its background load, what it
+        # loaded (read by `_forms` if a case is opened before it is back), and when all
+        # of startup had finished (perf_counter; None: not yet).
+        self._startup_load: Task[FormRegistry | None, object] | None = None
+        self._loaded_forms: list[FormRegistry] = []
+        self._new_case_waiting = False
+        self._first_paint: FirstPaint | None = None
+        self._startup_begun = False
+        self.startup_finished_at: float | None = None
         self.settings = Settings()
         self._sync_options = sync_options or {}
         self.sync: SyncController | None = None
@@ -241,7 +257,13 @@ class KycDeskApp(QObject):
             return
         self.model.set_reader(self.reader)
         self._tell_actor()
-        QTimer.singleShot(0, self._after_window)
+        if self.window.isVisible():  # once the cases are on the screen
+            page = self.window.list_page
+            self._first_paint = FirstPaint((page.table.viewport(), page.empty_state),
+                                           self._after_window,
+                                           deadline_ms=AFTER_WINDOW_DEADLINE_MS, parent=self)
+        else:  # not shown (tests, a desk built for a check): nothing to wait for
+            QTimer.singleShot(0, self._after_window)
         self.storeReady.emit()
         if report is not None and (report.repairs or report.has_problems):
             self.window.show_status(
@@ -251,28 +273,85 @@ class KycDeskApp(QObject):
 
     @Slot()
     def _after_window(self) -> None:
-        """The cases are listed: now the form definitions, the sync stack, the sweeps."""
-        if self.writer_thread is None or self._forms() is None:
+        """The cases are listed: now the rest of startup, without freezing the window a
+        verifier may already be tapping. The form definitions (pydantic, the definitions'
+        parsing), the sync stack (httpx and the engine) and Qt's network module are
+        loaded on a background lane; what must live in the GUI thread (the sync
+        controller, the network watch) is made when they are back, which is cheap then.
+        `startupFinished` once the sync has its credential too (read off this thread)."""
+        if self.writer_thread is None or self._startup_begun:
             return
+        self._startup_begun = True
+        if self._first_paint is not None:  # begun early (a tap on New case)
+            self._first_paint.cancel()
+            self._first_paint = None
+        if self.registry is not None:  # given (tests): only the sync stack to load
+            self._startup_load = run_task(lambda _control: _import_sync_stack(),
+                                          lambda _none: self._startup_loaded(self.registry),
+                                          on_error=self._startup_load_failed,
+                                          name="startup", priority=Priority.HIGH)
+            return
+        paths, vault, loaded = self.paths, self.vault, self._loaded_forms
+
+        def load(_control: object) -> FormRegistry:
+            loaded.append(load_forms(paths, vault))
+            _import_sync_stack()
+            return loaded[-1]
+
+        self._startup_load = run_task(load, self._startup_loaded,
+                                      on_error=self._startup_load_failed,
+                                      name="startup", priority=Priority.HIGH)
+
+    def _startup_loaded(self, registry: FormRegistry | None) -> None:
+        self._startup_load = None
+        if self.writer_thread is None:  # closed meanwhile (a lock, a quit)
+            return
+        if self.registry is None:
+            self.registry = registry
         self._start_sync()
+        if self._new_case_waiting:
+            self._new_case_waiting = False
+            self.new_case()
+
+    def _startup_load_failed(self, error: Exception) -> None:
+        from kycdesk.models.form_registry import FormDefinitionError
+
+        self._startup_load = None
+        if isinstance(error, FormDefinitionError):
+            self._store_failed(f"The form definitions are damaged: {error}")
+            return
+        # A bug (a module missing from a bundle): the cases can still be captured, the
+        # sync cannot start. Said once, and startup goes on without it.
+        self._background_failed("startup", error)
+        self._finish_startup()
+
+    def _finish_startup(self) -> None:
+        """The verifier's part of startup is done; the sweeps start now, so they do not
+        compete for the CPU with it (a tablet has two cores, the GUI thread needs one)."""
+        if self.startup_finished_at is not None or self.writer_thread is None:
+            return
+        self.startup_finished_at = time.perf_counter()
         self._retention_timer.start()
-        QTimer.singleShot(0, self.sweep_retention)
+        self.sweep_retention()
         self._full_check_timer.start()
         client = self.writer_thread.client
         start_place_backfill(self.paths, lambda words: client.submit(
             NamePhotos(None, tuple(words))), vault=self.vault)
+        self.startupFinished.emit()
 
     def _forms(self) -> FormRegistry | None:
-        """The form definitions, loaded the first time they are needed (pydantic and the
-        definitions' parsing are a sizeable part of a cold start)."""
+        """The form definitions. Startup loads them in the background; a case opened
+        before they are back waits for that load (already under way: shorter than a
+        second load here) — only in the first moments after sign-in."""
         if self.registry is None:
-            from kycdesk.models.form_registry import FormDefinitionError, FormRegistry
+            from kycdesk.models.form_registry import FormDefinitionError
 
+            loading = self._startup_load
             try:
-                # With the versions the office pushed (checked when they arrived): new
-                # cases take the newest; drafts keep the version they were started with.
-                self.registry = (FormRegistry.load_with_pushed(self.reader.pushed_forms())
-                                 if self.reader is not None else FormRegistry.load())
+                if loading is not None and loading.wait() and self._loaded_forms:
+                    self.registry = self._loaded_forms[-1]
+                else:  # not started (tests), or the load failed: it says why here
+                    self.registry = load_forms(self.paths, self.vault, self.reader)
             except FormDefinitionError as exc:
                 self._store_failed(f"The form definitions are damaged: {exc}")
         return self.registry
@@ -299,6 +378,13 @@ class KycDeskApp(QObject):
     # -- cases ------------------------------------------------------------------------
     @Slot()
     def new_case(self) -> None:
+        if self.registry is None and self.startup_finished_at is None \
+                and self.reader is not None:
+            # Made as soon as startup has loaded the definitions (begun now if the
+            # tap came before the cases were even painted).
+            self._new_case_waiting = True
+            self._after_window()
+            return
         from kycdesk.models.form_registry import DEFAULT_FORM_ID
 
         registry = self._forms()
@@ -342,15 +428,29 @@ class KycDeskApp(QObject):
         return self.settings.get(RETENTION_DAYS)
 
     @Slot()
-    def sweep_retention(self) -> int:
+    def sweep_retention(self) -> Task[list[str], object] | None:
         """Synced cases past the retention period lose their data on this device (never
-        before the server's receipt); the list keeps their stub. Returns how many."""
-        if self.reader is None or self.writer_thread is None:
-            return 0
-        due = self.reader.purge_due(self.retention_days())
-        for case_id in due:
-            self.writer_thread.client.submit(PurgeSynced(case_id))
-        return len(due)
+        before the server's receipt); the list keeps their stub. The cases due are
+        looked for on a background lane with a read connection of its own (it reads
+        every synced case's receipt: a GUI-thread stall of 0.1-0.5 s at 100,000 cases),
+        then purged by the writer."""
+        if self.writer_thread is None:
+            return None
+        paths, vault, days = self.paths, self.vault, self.retention_days()
+
+        def due(_control: object) -> list[str]:
+            store = ReadStore(paths, vault=vault, role="retention")
+            try:
+                return store.purge_due(days)
+            finally:
+                store.close()
+
+        def purge(case_ids: list[str]) -> None:
+            if self.writer_thread is not None:  # not closed meanwhile
+                for case_id in case_ids:
+                    self.writer_thread.client.submit(PurgeSynced(case_id))
+
+        return run_task(due, purge, name="retention sweep", priority=Priority.LOW)
 
     def _tell_actor(self) -> None:
         """Who changes answers here, for the field history and a conflict's "changed by":
@@ -466,8 +566,9 @@ class KycDeskApp(QObject):
 
     def _start_sync(self) -> None:
         """The sync worker opens its own read connection: start it once the writer has
-        migrated the database (and the window is up: the network stack is imported
-        here, not before the first cases are listed)."""
+        migrated the database (and the window is up: the network stack was imported in
+        the background by `_after_window`); startup has finished once the sync has its
+        credential (or has none to read)."""
         from kycdesk.sync.worker import SyncController
 
         assert self.writer_thread is not None
@@ -481,10 +582,13 @@ class KycDeskApp(QObject):
         self.sync.stateChanged.connect(self._note_inbox_before_run)
         self.sync.runFinished.connect(self._tell_inbox_news)
         self.sync.start()
+        self._watch_network()
         url = self.settings.get(SERVER_URL)
         if url:
-            self._configure_sync(url, self.settings.get(CA_BUNDLE) or "", now=False)
-        self._watch_network()
+            self._configure_sync(url, self.settings.get(CA_BUNDLE) or "", now=False,
+                                 then=self._finish_startup)
+        else:
+            self._finish_startup()
 
     def _office_hooks(self) -> dict[str, Any]:
         """The office's side of the sync for a signed-in verifier (issue 18): the lease and
@@ -499,10 +603,11 @@ class KycDeskApp(QObject):
                                    wipe=self.tabletRevoked.emit)}
 
     def _configure_sync(self, url: str, ca_bundle: str, *, new_token: str = "",
-                        now: bool) -> None:
+                        now: bool, then: Callable[[], None] | None = None) -> None:
         """Give the sync its address, token and office identity. The token lives sealed in
         the verifier's registry record: it is read (and a new one written) on a
-        background lane, never in the GUI thread."""
+        background lane, never in the GUI thread. `then`: called once that is done
+        (or failed)."""
         kept = self.kept_credential
 
         def look(_control: object) -> tuple[TokenLookup, OfficeIdentity | None]:
@@ -525,9 +630,13 @@ class KycDeskApp(QObject):
                 self.sync.request_sync(now=now)
             elif lookup.problem:
                 self.window.show_status(lookup.problem)
+            if then is not None:
+                then()
 
         def failed(error: Exception) -> None:
             self.window.show_status(f"The sync's token could not be read: {error}")
+            if then is not None:
+                then()
 
         run_task(look, configured, on_error=failed, name="sync credential")
 
@@ -661,6 +770,9 @@ class KycDeskApp(QObject):
             self._hears_application = False
         for editor in self.window.editors():
             editor.close_case()
+        if self._first_paint is not None:
+            self._first_paint.cancel()  # closed before the cases were painted
+            self._first_paint = None
         if self._full_check is not None:
             self._full_check.cancel()  # its position is saved: the next start continues
             self._full_check = None
@@ -685,6 +797,34 @@ class KycDeskApp(QObject):
 
 SYNC_NOT_SET_UP = ("Sync is not set up yet: enter the server address and the enrolment "
                    "code (or this device's token) in Settings, then Save.")
+
+
+def load_forms(paths: DataPaths, vault: Vault,
+               reader: ReadStore | None = None) -> FormRegistry:
+    """The installed form definitions with the versions the office pushed (checked when
+    they arrived): new cases take the newest; drafts keep the version they were started
+    with. Any thread: without `reader`, a read connection of its own."""
+    from kycdesk.models.form_registry import FormRegistry
+
+    if reader is not None:
+        return FormRegistry.load_with_pushed(reader.pushed_forms())
+    own = ReadStore(paths, vault=vault, role="forms")
+    try:
+        return FormRegistry.load_with_pushed(own.pushed_forms())
+    finally:
+        own.close()
+
+
+# What the sync needs that the case list does not: imported on a background lane at
+# startup, so making the sync controller in the GUI thread afterwards costs nothing.
+# (Pure Python and extension modules: safe to import off the GUI thread.)
+SYNC_STACK = ("kycdesk.sync.worker", "kycdesk.sync.tablet_hooks", "kycdesk.sync.credentials",
+              "PySide6.QtNetwork")
+
+
+def _import_sync_stack() -> None:
+    for name in SYNC_STACK:
+        importlib.import_module(name)
 
 
 def sync_tuning(settings: Settings) -> dict[str, Any]:
@@ -720,23 +860,14 @@ def fill_screen(window: QWidget) -> None:
         window.showMaximized()
 
 
-def process_age_s() -> float | None:
-    """Seconds since this process started (Linux; None elsewhere): what a person waited
-    for the window, interpreter start included."""
-    try:
-        fields = Path("/proc/self/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
-        uptime = float(Path("/proc/uptime").read_text(encoding="ascii").split()[0])
-        return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def run_app(tablet: TabletPaths, *, startup_check: bool = False,
+def run_app(tablet: TabletPaths, *, startup_check: float | None = None,
             sign_in: tuple[str, str] | None = None) -> int:
     """The GUI: the sign-in screen, then the signed-in verifier's cases (kycdesk/gate.py).
-    `startup_check` (CI, packaging): quit as soon as the sign-in screen lists the
-    verifiers — or, given `sign_in` (name, PIN), once that verifier's window is shown and
-    their store open — printing how long that took."""
+    `startup_check` (CI, packaging, benchmarks; None: a normal run): quit as soon as the
+    sign-in screen lists the verifiers — or, given `sign_in` (name, PIN), once that
+    verifier's cases are painted and the desk's startup has finished, and at least
+    `startup_check` seconds after the painting — printing how long that took and the GUI
+    thread's longest stall (kycdesk/startup_check.py)."""
     from kycdesk.gate import Gate, default_desk
     from kycdesk.models.signin import SignedIn
     from kycdesk.platform_check import explain, missing_packages
@@ -772,6 +903,11 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
 
     def desk(session: SignedIn) -> KycDeskApp:
         made = default_desk(session)
+        # What startup imported and built (modules, classes, form definitions) lives as
+        # long as the app: out of the cyclic collector's sight, so the GUI thread's
+        # periodic full collection (gc_guard) does not walk it again each time — that
+        # was a 35-40 ms stall every few seconds once the sync stack and pydantic were in.
+        made.startupFinished.connect(gc.freeze)
         if opened and isinstance(session, Session):  # the sync token, sealed for them
             made.kept_credential = VerifierCredential(opened[-1], session)
         return made
@@ -787,10 +923,14 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
 
     gate = Gate(open_registry, desk_factory=desk, reach_server=reach_server)
     notice.said.connect(gate.model.show_progress)
-    if startup_check:
-        _watch_startup(gate, sign_in)
-    elif sign_in is not None:
-        _sign_in_when_listed(gate, *sign_in)
+    submitted: Callable[[], None] | None = None
+    if startup_check is not None:
+        from kycdesk.startup_check import StartupWatch
+
+        watch = StartupWatch(gate, signing_in=sign_in is not None, watch_s=startup_check)
+        submitted = watch.pin_submitted
+    if sign_in is not None:
+        _sign_in_when_listed(gate, *sign_in, submitted=submitted)
     gate.start()
     try:
         return app.exec()
@@ -810,40 +950,18 @@ class MigrationNotice(QObject):
         self.said.emit(progress.message)
 
 
-def _sign_in_when_listed(gate: Gate, name: str, pin: str) -> None:
+def _sign_in_when_listed(gate: Gate, name: str, pin: str, *,
+                         submitted: Callable[[], None] | None = None) -> None:
     """`--user NAME --pin-stdin` for the GUI (kiosks, the start-up check): sign in as
-    soon as the verifiers are listed."""
+    soon as the verifiers are listed (`submitted`: told as the PIN is handed over)."""
     def listed() -> None:
         match = next((v for v in gate.model.verifiers if v.name == name), None)
         if match is None:
             return
         gate.model.changed.disconnect(listed)
         gate.model.choose(match.verifier_id)
+        if submitted is not None:
+            submitted()
         gate.model.submit_pin(pin)
 
     gate.model.changed.connect(listed)
-
-
-def _watch_startup(gate: Gate, sign_in: tuple[str, str] | None) -> None:
-    from kycdesk.models.signin import Door
-
-    if sign_in is not None:
-        _sign_in_when_listed(gate, *sign_in)
-
-    def ready() -> None:
-        desk = gate.desk
-        age = process_age_s()
-        took = "" if age is None else f" after {age:.2f} s"
-        if sign_in is None and gate.model.door in (Door.CHOOSE, Door.FIRST_USE) \
-                and gate.screen.isVisible():
-            print(f"startup-check: sign-in shown, {len(gate.model.verifiers)} verifier(s)"
-                  f"{took}", flush=True)
-            QApplication.quit()
-        elif desk is not None and desk.reader is not None and desk.window.isVisible():
-            print(f"startup-check: window shown, store open, {desk.model.total()} "
-                  f"case(s) listed{took}", flush=True)
-            QApplication.quit()
-        else:
-            QTimer.singleShot(5, ready)
-
-    QTimer.singleShot(0, ready)

@@ -50,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "(every component inside, with its licence text)")
     parser.add_argument("--self-test", action="store_true",
                         help="check this installation works (no display needed)")
-    parser.add_argument("--startup-check", action="store_true", help=argparse.SUPPRESS)
+    # `--startup-check[=SECONDS]`: quit once startup has finished (and SECONDS have passed
+    # since the cases were painted), reporting the GUI thread's longest stall meanwhile.
+    parser.add_argument("--startup-check", nargs="?", type=float, const=0.0, default=None,
+                        metavar="SECONDS", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     doctor = sub.add_parser("doctor", parents=[common],
                             help="check the database and photos, repair crash leftovers")
@@ -152,7 +155,7 @@ def _main(argv: Sequence[str] | None) -> int:
         from kycdesk.selftest import run_self_test
 
         return run_self_test()
-    if args.startup_check or args.command is None:
+    if args.startup_check is not None or args.command is None:
         from kycdesk.app import run_app
 
         return run_app(tablet, startup_check=args.startup_check,

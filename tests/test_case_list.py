@@ -206,3 +206,46 @@ def test_short_words_typed_together_use_the_index(store: LocalStore) -> None:
                                            search="Li O'", sort=CaseSort.LAST_SAVED,
                                            descending=None)
     assert "MATCH" in sql and not any("%" in str(p) for p in params)
+
+
+def _plan(store: LocalStore, text: str) -> str:
+    from kycdesk.persistence import case_list
+
+    with store.list_index.reading(store.conn) as db:
+        sql, _params = case_list.page_query(db, limit=10, after=None, view=None, search=text,
+                                            sort=CaseSort.LAST_SAVED, descending=None)
+    return sql
+
+
+def test_a_two_letter_search_that_matches_little_reads_the_index_of_letter_pairs(
+        store: LocalStore) -> None:
+    """"zq" at 100,000 cases was a LIKE over every row (120-200 ms): one word of two
+    letters is looked up in the pairs index, folded like every search ("ng" finds
+    "Ñguyen"), in the reference, the name and the ID number, and kept current."""
+    named = {}
+    for name, reference in (("Ñguyen Thi", "R-1"), ("Ana Ng", "R-2"), ("Bo Li", "QX-7")):
+        named[name] = store.run(CreateCase(reference_number=reference))
+        store.run(SaveForm(named[name], {}, applicant_name=name))
+    assert _found(store, "ng") == {"Ñguyen Thi", "Ana Ng"}
+    assert _found(store, "NG") == {"Ñguyen Thi", "Ana Ng"}
+    assert _found(store, "qx") == {"Bo Li"}                  # in the reference
+    assert _found(store, "zq") == set() and store.count_cases(search="zq") == 0
+    assert "pairs MATCH" in _plan(store, "zq") and "LIKE" not in _plan(store, "zq")
+    store.run(SaveForm(named["Ana Ng"], {}, applicant_name="Ana Kowalska"))
+    assert _found(store, "ng") == {"Ñguyen Thi"}             # the edit reached the index
+    assert _found(store, "ka") == {"Ana Kowalska"}
+
+
+def test_a_two_letter_search_that_matches_many_walks_the_list_in_order(
+        store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When many cases hold the pair, the list's own order is walked with a LIKE (a
+    page fills at once) instead of gathering every match first."""
+    from kycdesk.persistence import case_list
+
+    for i in range(6):
+        case_id = store.run(CreateCase(reference_number=f"R-{i}"))
+        store.run(SaveForm(case_id, {}, applicant_name=f"Anna Lee {i}"))
+    monkeypatch.setattr(case_list, "FEW_MATCHES", 3)
+    assert "LIKE" in _plan(store, "an") and "pairs" not in _plan(store, "an")
+    assert len(_all_pages(store, 4, search="an")) == 6
+    assert case_list.count_cap("an") == case_list.SHORT_COUNT_CAP

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -148,6 +149,12 @@ def test_startup_check_opens_the_window_and_exits(tmp_path: Path) -> None:
                      pin="blue kettle on the train\n")
     assert result.returncode == 0, result.stderr
     assert "startup-check: window shown, store open, 0 case(s) listed" in result.stdout
+    # ... and it waits for the rest of startup (forms, sync, network), then says how
+    # long the GUI thread was kept from answering at worst meanwhile.
+    finished = [line for line in result.stdout.splitlines()
+                if line.startswith("startup-check: rows painted at +")]
+    assert len(finished) == 1 and "startup finished at +" in finished[0], result.stdout
+    assert re.search(r"longest GUI stall \d+ ms", finished[0])
 
 
 def test_every_command_line_option_says_what_it_does() -> None:

@@ -93,6 +93,9 @@ def test_the_snapshot_restores_the_index_without_reading_the_rows(
         assert store.list_cases(limit=50, sort=CaseSort.APPLICANT) == before
         assert [c.id for c in store.list_cases(limit=50, search="adebayo")] == [ids[1]]
         assert store.count_cases(search="KYC-20261206") == 3
+        # The letter pairs too (two-letter search; in the reference, folded name).
+        assert [c.id for c in store.list_cases(limit=50, search="7q")] == [ids[0]]
+        assert _names(store, "NG") == {PEOPLE[2][0]}
 
 
 def test_every_connection_of_the_process_shares_one_index(
@@ -168,6 +171,10 @@ def test_cases_changed_after_the_snapshot_appear_at_the_next_sign_in(
         assert _names(store, "nowak") == {"Zuzanna Nowak"}
         assert _names(store, "adebayo") == set()
         assert _names(store, "late") == {"Late Arrival"}
+        # ... and the letter pairs followed: renamed, removed, added.
+        assert _names(store, "wr") == set() and _names(store, "ad") == set()
+        assert _names(store, "ow") == {"Zuzanna Nowak"}
+        assert _names(store, "ar") == {"Søren Kierkegaard-Ng", "Late Arrival"}
         assert store.count_cases(view=CaseView.WAITING) == 1
         assert [c.id for c in store.list_cases(view=CaseView.WAITING)] == [ids[2]]
 

@@ -17,7 +17,8 @@ sealed on disk), caught up with the caller's connection first.
   sorted; when many match, the sort index is read in order and the page fills at once.
   Words of one or two characters (too short for trigrams) are matched with LIKE on top;
   a search made only of such words is looked up as typed ("Li O'") when that is three
-  characters or more.
+  characters or more, and a search of one two-letter word ("Ng", "zq") in the index of
+  letter pairs (`pairs`: a LIKE over every row cost 120-200 ms when little matched).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 from kycdesk.core.records import CaseSort, CaseSummary
 from kycdesk.core.states import CaseView
 from kycdesk.persistence.db import Connection
-from kycdesk.persistence.list_index import ListIndex, fold
+from kycdesk.persistence.list_index import ListIndex, fold, pair_token
 
 # A search with up to this many matches is read from the matches and sorted (cheap);
 # beyond it, the sort index is walked and the page fills before the walk gets far.
@@ -80,8 +81,12 @@ def _cursor(sort: CaseSort, row: CaseSummary) -> tuple[Any, ...]:
 
 @dataclass(frozen=True)
 class _Search:
-    match: str | None          # an FTS5 query over the trigram index, or None
+    match: str | None          # an FTS5 query over `table`, or None
     likes: tuple[str, ...]     # LIKE patterns for words too short for trigrams
+    table: str = "search"      # the trigram index, or `pairs` (one two-letter word)
+    # `pairs` only: the LIKE search used instead when many cases hold the pair (it
+    # fills a page at once; the pairs' matches would all be gathered first).
+    instead: _Search | None = None
 
 
 def _parse_search(text: str | None) -> _Search | None:
@@ -89,6 +94,9 @@ def _parse_search(text: str | None) -> _Search | None:
     if not words:
         return None
     phrase = fold(" ".join(words))
+    if len(words) == 1 and len(phrase) == TRIGRAM - 1:
+        return _Search('"' + pair_token(phrase) + '"', (), "pairs",
+                       instead=_Search(None, (_like(words[0]),)))
     if all(len(w) < TRIGRAM for w in words) and len(phrase) >= TRIGRAM:
         # "Li O'", "bo l": short words, but the text as typed is long enough for the
         # trigram index (a LIKE over every row would cost 200 ms at 100,000 cases).
@@ -96,9 +104,11 @@ def _parse_search(text: str | None) -> _Search | None:
     long_words = [w for w in words if len(w) >= TRIGRAM]
     short = [w for w in words if len(w) < TRIGRAM]
     match = " AND ".join('"' + fold(w).replace('"', '""') + '"' for w in long_words) or None
-    likes = tuple("%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                  for w in short)
-    return _Search(match, likes)
+    return _Search(match, tuple(_like(w) for w in short))
+
+
+def _like(word: str) -> str:
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 _LIKE_ONE = ("(c.reference_number LIKE ? ESCAPE '\\' OR c.applicant_name LIKE ? ESCAPE '\\' "
@@ -114,7 +124,8 @@ def _filters(view: CaseView | None, search: _Search | None, *, by_index: bool
         params.append(CaseView(view).value)
     if search is not None:
         if search.match is not None and by_index:
-            clauses.append("c.k IN (SELECT rowid FROM search WHERE search MATCH ?)")
+            clauses.append(f"c.k IN (SELECT rowid FROM {search.table} "
+                           f"WHERE {search.table} MATCH ?)")
             params.append(search.match)
         for pattern in search.likes:
             clauses.append(_LIKE_ONE)
@@ -125,16 +136,24 @@ def _filters(view: CaseView | None, search: _Search | None, *, by_index: bool
 def _from(search: _Search | None, few: bool) -> tuple[str, list[Any]]:
     """The FROM clause: the matches first (few), or the case table in index order."""
     if search is not None and search.match is not None and few:
-        return ("(SELECT rowid AS k FROM search WHERE search MATCH ?) AS m "
-                "CROSS JOIN cases c ON c.k = m.k", [search.match])
+        return (f"(SELECT rowid AS k FROM {search.table} WHERE {search.table} MATCH ?) "
+                "AS m CROSS JOIN cases c ON c.k = m.k", [search.match])
     return "cases c", []
+
+
+def _planned(db: sqlite3.Connection, search: _Search | None) -> tuple[_Search | None, bool]:
+    """The search to run and whether it has few matches (read from the matches)."""
+    few = _few_matches(db, search)
+    if search is not None and search.instead is not None and not few:
+        return search.instead, False
+    return search, few
 
 
 def _few_matches(db: sqlite3.Connection, search: _Search | None) -> bool:
     if search is None or search.match is None:
         return False
-    found = db.execute("SELECT count(*) FROM (SELECT 1 FROM search "
-                       "WHERE search MATCH ? LIMIT ?)",
+    found = db.execute(f"SELECT count(*) FROM (SELECT 1 FROM {search.table} "
+                       f"WHERE {search.table} MATCH ? LIMIT ?)",
                        (search.match, FEW_MATCHES + 1)).fetchone()[0]
     return int(found) <= FEW_MATCHES
 
@@ -166,8 +185,7 @@ def page_query(db: sqlite3.Connection, *, limit: int, after: CaseSummary | None,
     an index)."""
     spec = _SORTS[CaseSort(sort)]
     down = spec.descending_by_default if descending is None else descending
-    parsed = _parse_search(search)
-    few = _few_matches(db, parsed)
+    parsed, few = _planned(db, _parse_search(search))
     source, params = _from(parsed, few)
     clauses, filter_params = _filters(view, parsed, by_index=not few)
     params += filter_params
@@ -194,7 +212,8 @@ def view_counts(conn: Connection) -> dict[CaseView, int]:
 def count_cap(search: str | None) -> int:
     """Where the count of a search stops (`count_cases` returns cap + 1 past it)."""
     parsed = _parse_search(search)
-    return SHORT_COUNT_CAP if parsed is not None and parsed.match is None else COUNT_CAP
+    short = parsed is not None and (parsed.match is None or parsed.instead is not None)
+    return SHORT_COUNT_CAP if short else COUNT_CAP
 
 
 def count_cases(index: ListIndex | None, conn: Connection, view: CaseView | None = None,
@@ -210,7 +229,7 @@ def count_cases(index: ListIndex | None, conn: Connection, view: CaseView | None
         return counts[CaseView(view)] if view is not None else \
             int(conn.scalar("SELECT count(*) FROM cases"))
     with index.reading(conn) as db:
-        few = _few_matches(db, parsed)
+        parsed, few = _planned(db, parsed)
         source, params = _from(parsed, few)
         clauses, filter_params = _filters(view, parsed, by_index=not few)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
