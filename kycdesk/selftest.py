@@ -1,7 +1,8 @@
 """`kycdesk --self-test`: proves an installation works, frozen or from source, without a
 display: SQL driver, image plugin, form definitions, a real store in a temp folder
 (case, form save, write-ahead replay, photo import through the JPEG plugin, recovery),
-the offline place names' data, and the sync stack imports. One line per check; exit
+the offline place names' data, the sync stack imports, and the camera's multimedia
+plugin (cameras listed; none found is not a failure). One line per check; exit
 code 1 if any check fails."""
 
 from __future__ import annotations
@@ -141,6 +142,27 @@ def _document_reader() -> str:
            "zxing-cpp loaded"
 
 
+def _camera() -> str:
+    """QtMultimedia loads with its backend plugin (FFmpeg: the formats it decodes are
+    listed only when the plugin loaded) and the cameras are listed; none is not a
+    failure (a desktop without one imports photos from files)."""
+    try:
+        from PySide6.QtMultimedia import QMediaFormat
+
+        from kycdesk.views.camera import list_cameras
+    except ImportError as exc:
+        return f"camera support not installed ({exc}): photos are added from files"
+    decoded = QMediaFormat().supportedFileFormats(QMediaFormat.ConversionMode.Decode)
+    if not decoded:
+        raise RuntimeError("QtMultimedia loaded but its backend plugin did not (no media "
+                           "formats): the camera cannot work")
+    cameras = list_cameras()
+    found = ", ".join(f"{camera.name} ({camera.facing or 'facing not known'})"
+                      for camera in cameras) or "none found on this device (photos are " \
+                                                  "added from files)"
+    return f"multimedia plugin loaded ({len(decoded)} media formats); cameras: {found}"
+
+
 def run_self_test(print_line: Callable[[str], None] = print) -> int:
     from PySide6.QtGui import QGuiApplication
 
@@ -161,6 +183,7 @@ def run_self_test(print_line: Callable[[str], None] = print) -> int:
             ("place names", _place_names),
             ("sync stack", _sync_stack),
             ("numpy and ID document reader", _document_reader),
+            ("camera", _camera),
         ]
         for name, check in checks:
             try:
