@@ -8,8 +8,8 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from pytestqt.qtbot import QtBot
 from PySide6.QtWidgets import QPushButton, QWidget
+from pytestqt.qtbot import QtBot
 
 from kycdesk.views.camera import CameraDevice, NoCamera, preferred_device
 from kycdesk.views.camera_viewfinder import Viewfinder

@@ -62,7 +62,8 @@ def preferred_device(devices: list[CameraDevice]) -> CameraDevice | None:
     """The back camera first: ID documents are photographed facing away from the
     verifier; the front one is for the applicant's own photo (the switch)."""
     backs = [device for device in devices if device.facing == "back"]
-    return (backs or devices or [None])[0]
+    candidates = backs or devices
+    return candidates[0] if candidates else None
 
 
 class NoCamera:

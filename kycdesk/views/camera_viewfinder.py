@@ -136,9 +136,9 @@ class Viewfinder(QDialog):
     def _fit_screen(self) -> None:
         """As large as the screen allows with room for the window frame: a 4:3 picture
         stays big on a 1366x768 tablet and the buttons stay on screen."""
-        screen = (self.parentWidget().screen() if self.parentWidget() is not None
-                  else QGuiApplication.primaryScreen())
-        available = screen.availableGeometry().size() if screen is not None else QSize(1366, 768)
+        parent = self.parentWidget()
+        screen = parent.screen() if parent is not None else QGuiApplication.primaryScreen()
+        available = screen.availableGeometry().size()
         self.resize(min(1100, available.width() - 48), min(720, available.height() - 64))
 
     def _show_switch(self) -> None:
