@@ -107,9 +107,6 @@ def test_preferred_device_is_the_back_one() -> None:
 
 
 @pytest.mark.skipif(not HAS_MULTIMEDIA, reason="PySide6-Addons (the bundle extra) not installed")
-# The FFmpeg backend reports the optional system libraries it did not find (PipeWire for
-# screen capture, VA-API for hardware decoding); neither is needed for a camera.
-@pytest.mark.qt_log_ignore(r"Couldn't (load|resolve) (pipewire|va)")
 def test_the_real_backend_lists_cameras_and_the_self_test_says_so(qtbot: QtBot) -> None:
     """The real QtMultimedia FFmpeg backend: it loads (it lists the formats it decodes)
     and lists the cameras it finds; with none (this machine has no /dev/video*) the app
