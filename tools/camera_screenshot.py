@@ -7,13 +7,16 @@ viewfinder over it are both on the screenshot) with the test suite's fake camera
 and a front camera; this machine has no /dev/video* and no v4l2loopback), whose preview
 frames here are a generated passport page (tests/mrz_samples.py) as a camera held over a
 desk would see it: a new case, "Take photo" on the ID front slot; once frames show, the
-whole screen is saved. No window manager: the viewfinder has no title bar here.
+whole screen is saved. No window manager: the viewfinder has no title bar here. Then
+xdotool presses the viewfinder's "Take photo" (a real X click) and the tool waits for the
+photo to be stored in the case (printed: "stored: …"), through the app's own capture path.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -90,8 +93,22 @@ def main() -> int:
         settle(400)
         QGuiApplication.primaryScreen().grabWindow(0).save(args.out)
         print(args.out, viewfinder.geometry())
-        viewfinder.reject()
+        button = viewfinder.take_button
+        centre = button.mapToGlobal(button.rect().center())
+        subprocess.run(["xdotool", "mousemove", str(centre.x()), str(centre.y()), "click", "1"],
+                       check=True)
+        photos = editor.session.photos["id_front"]
+        for _ in range(200):
+            if photos.rowCount():
+                break
+            settle(50)
+        stored = photos.images[0] if photos.rowCount() else None
+        print("stored:" if stored else "NOT stored", stored.source if stored else "",
+              paths.absolute(stored.file_path).parent.name if stored else "",
+              "captures left:", sorted(p.name for p in paths.captures_dir.iterdir()))
         desk.shutdown()
+        if stored is None:
+            return 1
     return 0
 
 
