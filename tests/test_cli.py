@@ -122,7 +122,8 @@ def test_self_test_passes_from_source(tmp_path: Path) -> None:
                                  "QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stdout + result.stderr
     checks = [ln for ln in result.stdout.splitlines() if ln.startswith(("ok", "FAIL"))]
-    assert len(checks) == 10 and all(ln.startswith("ok") for ln in checks)
+    assert len(checks) == 11 and all(ln.startswith("ok") for ln in checks)
+    assert "ok    locale text: collation and locale-aware case mapping (Turkish i → İ)" in checks
     assert any(ln.startswith("ok    numpy and ID document reader: numpy ")
                and "zxing-cpp loaded" in ln for ln in checks)
     assert any(ln.startswith("ok    place names:") for ln in checks)
