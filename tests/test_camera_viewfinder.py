@@ -8,10 +8,11 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
-from kycdesk.views.camera import CameraDevice, NoCamera, preferred_device
+from kycdesk.views.camera import CameraDevice, NoCamera, best_format, preferred_device
 from kycdesk.views.camera_viewfinder import Viewfinder
 from kycdesk.views.style import TOUCH
 from tests.fakes import BACK, FRONT, FakeCamera
@@ -104,6 +105,26 @@ def test_preferred_device_is_the_back_one() -> None:
     assert preferred_device([FRONT, usb, BACK]) == BACK
     assert preferred_device([usb, FRONT]) == usb
     assert preferred_device([]) is None
+
+
+class _Format:
+    def __init__(self, width: int, height: int, fps: float) -> None:
+        self.size, self.fps = QSize(width, height), fps
+
+    def resolution(self) -> QSize:
+        return self.size
+
+    def maxFrameRate(self) -> float:
+        return self.fps
+
+
+def test_the_photo_format_is_the_largest_that_still_previews() -> None:
+    vga, hd, uhd_slow = _Format(640, 480, 30), _Format(1920, 1080, 30), _Format(3840, 2160, 5)
+    assert best_format([vga, uhd_slow, hd]) is hd
+    assert best_format([uhd_slow, _Format(1280, 720, 8)]) is uhd_slow  # none previews well
+    faster = _Format(1920, 1080, 30)
+    assert best_format([_Format(1920, 1080, 15), faster]) is faster
+    assert best_format([]) is None
 
 
 @pytest.mark.skipif(not HAS_MULTIMEDIA, reason="PySide6-Addons (the bundle extra) not installed")

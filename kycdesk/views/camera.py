@@ -83,6 +83,20 @@ class NoCamera:
         done(None, Location(), "No camera is available on this device.")
 
 
+def best_format(formats: list[Any]) -> Any | None:
+    """The camera format a photo of an ID document should be taken in: the most pixels
+    (QImageCapture takes the frame at the camera's format: a 640×480 default makes the
+    MRZ unreadable) among those that still give a live preview (≥ 10 frames/s), else
+    the most pixels at all. `formats`: QCameraFormat-like (resolution(), maxFrameRate())."""
+    def pixels(camera_format: Any) -> int:
+        size = camera_format.resolution()
+        return int(size.width()) * int(size.height())
+
+    smooth = [f for f in formats if f.maxFrameRate() >= 10]
+    pool = smooth or formats
+    return max(pool, key=lambda f: (pixels(f), f.maxFrameRate()), default=None)
+
+
 def list_cameras() -> list[CameraDevice]:
     """The cameras QtMultimedia sees (raises ImportError without PySide6-Addons)."""
     from PySide6.QtMultimedia import QCameraDevice, QMediaDevices
@@ -160,6 +174,9 @@ class QtCameraSource:
             on_error("This camera is no longer connected.")
             return
         camera = QCamera(device)
+        chosen = best_format(list(device.videoFormats()))
+        if chosen is not None:
+            camera.setCameraFormat(chosen)
         session = QMediaCaptureSession()
         capture = QImageCapture()
         sink = QVideoSink()
@@ -201,11 +218,18 @@ class QtCameraSource:
 
         capture = self._running[2]
         finished: list[bool] = []
+        connected: list[tuple[Any, Callable[..., None]]] = []
+
+        def finish() -> None:
+            finished.append(True)
+            for signal, slot in connected:  # this photo's handlers go with it
+                signal.disconnect(slot)
+            connected.clear()
 
         def available(_id: int, frame: QVideoFrame) -> None:
             if finished:
                 return
-            finished.append(True)
+            finish()
             image = frame.toImage()  # the full frame, in memory only
             if image.isNull():
                 done(None, Location(), "The camera could not take the photo.")
@@ -215,20 +239,24 @@ class QtCameraSource:
         def failed(_id: int, _error: object, message: str) -> None:
             if finished:
                 return
-            finished.append(True)
+            finish()
             done(None, Location(), f"The camera could not take the photo: {message}")
 
-        capture.imageAvailable.connect(available)
-        capture.errorOccurred.connect(failed)
+        def ready(is_ready: bool) -> None:  # the camera was still starting
+            if is_ready and not finished:
+                capture.readyForCaptureChanged.disconnect(ready)
+                connected.remove((capture.readyForCaptureChanged, ready))
+                capture.capture()
+
+        for signal, slot in ((capture.imageAvailable, available),
+                             (capture.errorOccurred, failed)):
+            signal.connect(slot)
+            connected.append((signal, slot))
         if capture.isReadyForCapture():
             capture.capture()
-        else:  # the camera is still starting: take the photo as soon as it can
-            def ready(is_ready: bool) -> None:
-                if is_ready and not finished:
-                    capture.readyForCaptureChanged.disconnect(ready)
-                    capture.capture()
-
+        else:
             capture.readyForCaptureChanged.connect(ready)
+            connected.append((capture.readyForCaptureChanged, ready))
 
 
 def default_camera() -> CameraSource:
