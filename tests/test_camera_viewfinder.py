@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -69,6 +69,41 @@ def test_cancel_releases_the_camera_and_takes_nothing(qtbot: QtBot) -> None:
     with qtbot.assertNotEmitted(viewfinder.photoTaken):
         viewfinder.cancel_button.click()
     assert camera.running is None and camera.captures == 0
+
+
+def _started(qtbot: QtBot, camera: FakeCamera, parent: QWidget | None = None
+             ) -> tuple[Viewfinder, list[bool]]:
+    """A viewfinder that is deleted in the test (not handed to qtbot), and a list that
+    fills when it is gone."""
+    viewfinder = Viewfinder(camera, "id_front", "ID document — front", parent)
+    gone: list[bool] = []
+    viewfinder.destroyed.connect(lambda *_: gone.append(True))
+    viewfinder.show()
+    viewfinder.start()
+    qtbot.waitUntil(lambda: viewfinder.view.frames_shown > 0, timeout=5_000)
+    return viewfinder, gone
+
+
+def test_closed_with_its_case_it_releases_the_camera(qtbot: QtBot) -> None:
+    """The case's tab closes (or the desk locks) with the viewfinder open: it is deleted
+    with its parent, not closed, and the camera still stops."""
+    parent = QWidget()
+    camera = FakeCamera()
+    _viewfinder, gone = _started(qtbot, camera, parent)
+    assert camera.running == "fake-back"
+    parent.deleteLater()
+    qtbot.waitUntil(lambda: bool(gone), timeout=5_000)
+    assert camera.running is None
+
+
+def test_a_late_deletion_does_not_stop_the_next_preview(qtbot: QtBot) -> None:
+    camera = FakeCamera()
+    first, gone = _started(qtbot, camera)
+    first.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    first.cancel_button.click()  # closed now, deleted later
+    second = _open(qtbot, camera)
+    qtbot.waitUntil(lambda: bool(gone), timeout=5_000)
+    assert camera.running == "fake-back" and second.isVisible()
 
 
 def test_without_a_camera_it_says_so(qtbot: QtBot) -> None:

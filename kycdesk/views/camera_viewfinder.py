@@ -132,6 +132,12 @@ class Viewfinder(QDialog):
         layout.addLayout(row)
         self._fit_screen()
         self._show_switch()
+        # Closed with its case (a lock, the tab closed) the dialog is deleted without
+        # done(): the camera is stopped then too. A dict and the camera, not `self`, in the
+        # handler (it runs as the object goes), and only while this viewfinder runs the
+        # camera (a late deletion must not stop the next viewfinder's preview).
+        self._state = state = {"running": False}
+        self.destroyed.connect(lambda *_: camera.stop() if state["running"] else None)
 
     def _fit_screen(self) -> None:
         """As large as the screen allows with room for the window frame: a 4:3 picture
@@ -160,6 +166,7 @@ class Viewfinder(QDialog):
             self._failed("No camera is available on this device.")
             return
         self.view.clear()
+        self._state["running"] = True
         self.camera.start(self.device.id, self.view.show_frame, self._failed)
 
     def switch_camera(self) -> None:
@@ -200,5 +207,7 @@ class Viewfinder(QDialog):
         self.error_label.show()
 
     def done(self, result: int) -> None:
-        self.camera.stop()
+        if self._state["running"]:
+            self._state["running"] = False
+            self.camera.stop()
         super().done(result)
