@@ -38,7 +38,7 @@ def main() -> int:
     photos = sorted(p for p in args.folder.iterdir()
                     if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     header(f"MRZ from public specimen photos: {len(photos)} in {args.folder}")
-    verified = not_found = wrong = 0
+    verified = not_found = wrong = withheld = 0
     times: list[float] = []
     today = date(2026, 12, 6)
     for photo in photos:
@@ -55,14 +55,19 @@ def main() -> int:
         verified += reading.verified
         values = {name: reading.fields[name].value for name in SHOWN if name in reading.fields}
         if reading.verified:
+            # What the app would offer (a doubted name is not): wrong ones count.
             wrong += sum(1 for name, value in truth.get(photo.name, {}).items()
-                         if reading.fields[name].value != value)
+                         if reading.fields[name].offered and reading.fields[name].value != value)
+            withheld += any(f.doubted for f in reading.fields.values())
         state = "VERIFIED" if reading.verified else "not verified"
+        if any(f.doubted for f in reading.fields.values()):
+            state += " (names doubted: not offered)"
         print(f"   {photo.name:24s} {reading.format.name} {state} {values}")
     print(f"   verified (every check digit passing; what the app offers): {verified} of "
           f"{len(photos)}; zone not found: {not_found}")
+    print(f"   verified reads whose names were doubted (not offered): {withheld}")
     if truth:
-        print(f"   wrong values among the verified reads (--truth): {wrong}")
+        print(f"   wrong values offered from the verified reads (--truth): {wrong}")
     print(f"   time per photo (decode + read): {summary_ms(times)}")
     return 0
 

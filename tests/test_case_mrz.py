@@ -34,7 +34,7 @@ def test_a_passport_zone_prints_its_fields_and_digits(tmp_path: Path, capsys: Ca
                                             "optional_data", "composite"}
     number = printed["fields"]["document_number"]
     assert number == {"value": "L898902C3", "raw": "L898902C36", "check": "passed",
-                      "corrected": False, "offered": True}
+                      "corrected": False, "doubted": False, "offered": True}
     assert printed["fields"]["surname"]["check"] == "unchecked"
 
 

@@ -38,6 +38,19 @@ def test_a_doubted_character_offers_nothing() -> None:
     assert read.note.startswith("Some characters were unclear")
 
 
+def test_doubted_names_are_not_offered_and_the_rest_is() -> None:
+    """A verified zone whose names' line the reader doubted (a real photo read "ANNA MAPIA"
+    with every digit passing: no digit covers the names): the names are not offered, the
+    checked values are, and the verifier is told to type the names."""
+    reading = parse(TD3, TODAY, names_sure=False)
+    assert reading.verified
+    assert reading.fields["surname"].doubted and not reading.fields["surname"].offered
+    read = from_mrz(reading)
+    assert "surname" not in read.values and "given_names" not in read.values
+    assert read.values["document_number"].value == "L898902C3"
+    assert read.note == "The names were unclear on the photo: type them from the document."
+
+
 def test_lines_where_no_check_digit_passes_are_not_a_zone() -> None:
     """An ID card's front has lines of print the zone finder can take for an MRZ; if not
     one check digit passes they are other text, and the verifier is told nothing (not

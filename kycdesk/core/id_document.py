@@ -67,7 +67,10 @@ def from_mrz(reading: MrzReading) -> DocumentRead:
             continue
         vouched = Vouched.CHECK_DIGITS if field.check is Check.PASSED else Vouched.NO_DIGIT
         values[name] = ReadValue(name, field.value, vouched)
-    return DocumentRead(Source.MRZ, values)
+    doubted = any(f.doubted for f in reading.fields.values())
+    return DocumentRead(Source.MRZ, values,
+                        "The names were unclear on the photo: type them from the document."
+                        if doubted else "")
 
 
 def from_aamva(reading: AamvaReading) -> DocumentRead:

@@ -25,7 +25,7 @@ expired long ago still reads as the past, not as 2099).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import Enum
 
@@ -62,11 +62,14 @@ class MrzField:
     value: str             # the value: fillers removed, a date as YYYY-MM-DD
     check: Check
     corrected: bool = False  # an OCR confusion was corrected by the field's type
+    # The OCR doubted one of its letters and no check digit covers it (the names): kept
+    # for the report, not offered (a verified passport photo offered "ANNA MAPIA").
+    doubted: bool = False
 
     @property
     def offered(self) -> bool:
         """May be offered to the form (the verifier still confirms it)."""
-        return self.check is not Check.FAILED and self.value != ""
+        return self.check is not Check.FAILED and self.value != "" and not self.doubted
 
 
 @dataclass(frozen=True)
@@ -116,11 +119,14 @@ def detect_format(lines: list[str] | tuple[str, ...]) -> MrzFormat:
     raise MrzError(f"line lengths {lengths}: not TD1 (3×30), TD2 (2×36) or TD3 (2×44)")
 
 
-def parse(lines: list[str] | tuple[str, ...], today: date, *, sure: bool = True) -> MrzReading:
+def parse(lines: list[str] | tuple[str, ...], today: date, *, sure: bool = True,
+          names_sure: bool = True) -> MrzReading:
     """Parse an MRZ's lines (upper case, `<` fillers; surrounding spaces ignored).
 
     `sure=False` (an OCR that doubted a character of an alphanumeric field, where two
     errors can cancel in the digits) withdraws every checked field, as a failed digit does.
+    `names_sure=False` (an OCR that doubted a letter of the names' line, which no digit
+    covers) marks the names doubted: reported, not offered; the rest stands.
     """
     cleaned = tuple(line.strip().replace(" ", "").upper() for line in lines if line.strip())
     for line in cleaned:
@@ -130,10 +136,18 @@ def parse(lines: list[str] | tuple[str, ...], today: date, *, sure: bool = True)
     kind = detect_format(cleaned)
     reading = (_parse_td1(cleaned, today) if kind is MrzFormat.TD1
                else _parse_two_line(cleaned, kind, today))
+    if not names_sure:
+        reading = MrzReading(reading.format, reading.lines, _names_doubted(reading.fields),
+                             reading.digits, sure=reading.sure)
     if sure:
         return reading
     return MrzReading(reading.format, reading.lines, _withdrawn(reading.fields),
                       reading.digits, sure=False)
+
+
+def _names_doubted(fields: dict[str, MrzField]) -> dict[str, MrzField]:
+    return {name: replace(f, doubted=True) if name in ("surname", "given_names") else f
+            for name, f in fields.items()}
 
 
 def _withdrawn(fields: dict[str, MrzField]) -> dict[str, MrzField]:

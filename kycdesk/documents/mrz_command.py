@@ -74,7 +74,8 @@ def reading_json(reading: MrzReading) -> dict[str, object]:
         "all_check_digits_passed": reading.all_digits_passed,
         "check_digits": reading.digits,
         "fields": {name: {"value": f.value, "raw": f.raw, "check": f.check.value,
-                          "corrected": f.corrected, "offered": f.offered}
+                          "corrected": f.corrected, "doubted": f.doubted,
+                          "offered": f.offered}
                    for name, f in reading.fields.items()},
     }
 

@@ -36,6 +36,13 @@ _CELL = (16, 24)  # a character's cell, normalised (width, height)
 # passed every digit in the benchmark), so the zone is then not trusted. Set from the
 # generated set: 5 of 6 wrong characters fell below it, ~1 % of right ones.
 _DOUBT = 0.03
+# The names' line has no check digit: a letter whose best glyph leads by less than this is
+# a doubt, and the names are then not offered. Set from real photos (PassportEye's public
+# specimens, benchmarks/mrz_specimens.py): the four verified reads with a wrong name led
+# by 0.001-0.030 at their weakest letter; right names by 0.06-0.15, but for three small or
+# upscaled scans (0.010-0.036: their names are withheld too). On the generated set it
+# withholds 1 of 146 right names and no wrong one was read there.
+_NAME_DOUBT = 0.04
 _MARGIN = 0.15  # page kept above and below a line's cap height, as a share of it
 # Template variants per glyph (at 48 px, cap height ~34 px): Gaussian blur radii and
 # vertical shifts in pixels.
@@ -110,9 +117,12 @@ def read_image(image: Image.Image, today: date) -> PhotoReading:
         for length in _LENGTHS[count]:
             read = [_read_line(gray, top, bottom, length, classes)
                     for (top, bottom), classes in zip(lines_at, _LAYOUTS[length], strict=True)]
+            # The names: TD1's third line; TD2/TD3's first after the code and state.
+            names = read[2][2] if count == 3 else read[0][2][5:]
             try:
-                reading = parse([text for text, _ in read], today,
-                                sure=all(sure for _, sure in read))
+                reading = parse([text for text, _, _ in read], today,
+                                sure=all(sure for _, sure, _ in read),
+                                names_sure=min(names, default=1.0) >= _NAME_DOUBT)
             except MrzError:
                 continue
             if reading.all_digits_passed:
@@ -218,8 +228,9 @@ def _mrz_bands(gray: Gray) -> list[tuple[int, int]]:
 
 
 def _read_line(gray: Gray, top: int, bottom: int, length: int, classes: str = ""
-               ) -> tuple[str, bool]:
-    """The line's text, and whether every alphanumeric position was read without doubt."""
+               ) -> tuple[str, bool, list[float]]:
+    """The line's text, whether every alphanumeric position was read without doubt, and
+    each position's lead when it is a letter of a letters-only field (else 1.0)."""
     # Only columns on the page count: the desk beside a card is dark from top to bottom,
     # a character's column has page showing just above or below the line.
     # Work on the line's neighbourhood only (the fine copy is large).
@@ -238,7 +249,7 @@ def _read_line(gray: Gray, top: int, bottom: int, length: int, classes: str = ""
     ink = mask[max(0, top - margin):bottom + margin]
     runs = _line_marks(_ink_runs(np.asarray(ink.any(axis=0))))
     if len(runs) < 2:
-        return "<" * length, False
+        return "<" * length, False, [0.0] * length
     # Glyphs sit centred in fixed-pitch cells: the first and last glyphs' centres give the
     # pitch (their edges would not: an I is narrower than its cell).
     first, last = sum(runs[0]) / 2, sum(runs[-1]) / 2
@@ -249,6 +260,7 @@ def _read_line(gray: Gray, top: int, bottom: int, length: int, classes: str = ""
     templates = _templates(letters_only=set(classes) == {"a"})
     text = []
     sure = True
+    letter_leads = []
     for index in range(length):
         centre = float(centres[index])
         x0, x1 = round(centre - pitch / 2), round(centre + pitch / 2)
@@ -257,7 +269,8 @@ def _read_line(gray: Gray, top: int, bottom: int, length: int, classes: str = ""
         char, lead = _match(strip[:, x0:x1], ink[:, x0:x1], templates, _ALLOWED[kind])
         text.append(char)
         sure &= kind != "x" or lead >= _DOUBT
-    return "".join(text), sure
+        letter_leads.append(lead if kind == "a" and char != "<" else 1.0)
+    return "".join(text), sure, letter_leads
 
 
 def _fit_centres(runs: list[tuple[int, int]], first: float, pitch: float, length: int
