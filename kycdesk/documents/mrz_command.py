@@ -44,7 +44,8 @@ def run(source: str, as_json: bool, out: TextIO) -> int:
     else:
         for name, field in reading.fields.items():
             print(f"{name}: {field.value or '-'} ({field.check.value}"
-                  f"{', corrected' if field.corrected else ''})", file=out)
+                  f"{', corrected' if field.corrected else ''}"
+                  f"{', unclear: not offered' if field.doubted else ''})", file=out)
     return ExitCode.OK if reading.verified else ExitCode.PROBLEMS
 
 
