@@ -1,7 +1,9 @@
 """`kycdesk --self-test`: proves an installation works, frozen or from source, without a
 display: SQL driver, image plugin, form definitions, a real store in a temp folder
 (case, form save, write-ahead replay, photo import through the JPEG plugin, recovery),
-the offline place names' data, and the sync stack imports. One line per check; exit
+the offline place names' data, the sync stack imports, ICU's locale data (collation,
+Turkish upper-casing), and the camera's multimedia plugin (cameras listed; none found is
+not a failure). One line per check; exit
 code 1 if any check fails."""
 
 from __future__ import annotations
@@ -153,6 +155,45 @@ def _touch_keyboard() -> str:
     return f"{type(keyboard).__name__}: wanted now {keyboard.wanted()}, keyboard {shown}"
 
 
+def _locale_text() -> str:
+    """ICU answers (the Linux bundle ships ICU's data trimmed: tools/bundle_trim.py):
+    locale-aware upper-casing and collation. Without ICU's data Qt falls back to
+    locale-blind tables and Turkish "i" upper-cases to "I"."""
+    import sys
+
+    from PySide6.QtCore import QCollator, QLocale
+
+    turkish = QLocale("tr_TR").toUpper("i")
+    order = sorted(["b", "Å", "a", "B"], key=QCollator(QLocale("en_GB")).sortKey)
+    if order != ["a", "Å", "b", "B"]:
+        raise RuntimeError(f"collation gives {order}")
+    if turkish != "İ" and sys.platform.startswith("linux"):
+        raise RuntimeError("ICU's locale data did not load (Turkish i upper-cases to "
+                           f"{turkish!r})")
+    return f"collation and locale-aware case mapping (Turkish i → {turkish})"
+
+
+def _camera() -> str:
+    """QtMultimedia loads with its backend plugin (FFmpeg: the formats it decodes are
+    listed only when the plugin loaded) and the cameras are listed; none is not a
+    failure (a desktop without one imports photos from files)."""
+    try:
+        from PySide6.QtMultimedia import QMediaFormat
+
+        from kycdesk.views.camera import list_cameras
+    except ImportError as exc:
+        return f"camera support not installed ({exc}): photos are added from files"
+    decoded = QMediaFormat().supportedFileFormats(QMediaFormat.ConversionMode.Decode)
+    if not decoded:
+        raise RuntimeError("QtMultimedia loaded but its backend plugin did not (no media "
+                           "formats): the camera cannot work")
+    cameras = list_cameras()
+    found = ", ".join(f"{camera.name} ({camera.facing or 'facing not known'})"
+                      for camera in cameras) or "none found on this device (photos are " \
+                                                  "added from files)"
+    return f"multimedia plugin loaded ({len(decoded)} media formats); cameras: {found}"
+
+
 def run_self_test(print_line: Callable[[str], None] = print) -> int:
     from PySide6.QtGui import QGuiApplication
 
@@ -174,6 +215,8 @@ def run_self_test(print_line: Callable[[str], None] = print) -> int:
             ("sync stack", _sync_stack),
             ("numpy and ID document reader", _document_reader),
             ("touch keyboard", _touch_keyboard),
+            ("locale text", _locale_text),
+            ("camera", _camera),
         ]
         for name, check in checks:
             try:

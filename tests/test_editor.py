@@ -201,6 +201,16 @@ def _capture_modes(editor: CaseEditor) -> list[int]:
     return modes
 
 
+def _take_photo(qtbot: QtBot, editor: CaseEditor, slot: str) -> None:
+    """What the verifier does: "Take photo" on the slot opens the viewfinder; once the
+    camera's picture shows, "Take photo" there."""
+    editor.photos.slots[slot].capture_button.click()
+    viewfinder = editor.photos.viewfinder
+    assert viewfinder is not None and viewfinder.slot == slot
+    qtbot.waitUntil(lambda: viewfinder.view.frames_shown > 0, timeout=5_000)
+    viewfinder.take_button.click()
+
+
 def test_camera_capture_stores_photo_with_position(qtbot: QtBot, desk: KycDeskApp,
                                                    system_temp: Path) -> None:
     """Through the app's real wiring: the camera comes from the app's camera factory (the
@@ -210,7 +220,7 @@ def test_camera_capture_stores_photo_with_position(qtbot: QtBot, desk: KycDeskAp
     slot = editor.photos.slots["selfie"]
     assert slot.capture_button.isVisibleTo(slot)
     with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
-        slot.capture_button.click()
+        _take_photo(qtbot, editor, "selfie")
     [image] = editor.session.photos["selfie"].images
     assert image.source == "camera" and image.captured_at_source == "camera"
     stored = desk.paths.absolute(image.file_path)
@@ -232,7 +242,7 @@ def test_a_refused_capture_leaves_no_file_behind(qtbot: QtBot, paths: DataPaths,
         modes = _capture_modes(editor)
         slot = editor.photos.slots["selfie"]
         with qtbot.waitSignal(editor.session.photoError, timeout=10_000):
-            slot.capture_button.click()
+            _take_photo(qtbot, editor, "selfie")
         assert "camera photo was not added" in slot.error_label.text()
         assert modes == [0o600]
         assert list(paths.captures_dir.iterdir()) == []
@@ -248,11 +258,14 @@ def test_a_capture_into_a_full_slot_leaves_no_file_behind(qtbot: QtBot, desk: Ky
     full = editor.session.slot_fields["selfie"].max_count
     for _ in range(full):
         with qtbot.waitSignal(editor.session.photosChanged, timeout=10_000):
-            slot.capture_button.click()
-    # The button is disabled now; a capture still arrives if it was started before the
-    # slot filled up (two quick presses): the panel's own entry point, as the button uses.
+            _take_photo(qtbot, editor, "selfie")
+    assert not slot.capture_button.isEnabled()
+    # The button is disabled now; a capture still arrives if the viewfinder was opened
+    # before the slot filled up (two quick presses): the panel's own entry point.
     with qtbot.waitSignal(editor.session.photoError, timeout=10_000):
         editor.photos.capture("selfie")
+        assert editor.photos.viewfinder is not None
+        editor.photos.viewfinder.take_button.click()
     qtbot.waitUntil(lambda: not any(desk.paths.captures_dir.iterdir()), timeout=10_000)
     assert editor.session.photos["selfie"].rowCount() == full
     assert not system_temp.exists()
@@ -589,10 +602,14 @@ def test_a_failed_capture_says_why_and_stores_nothing(qtbot: QtBot, paths: DataP
     app = _make_app(qtbot, paths, camera_factory=lambda: camera)
     try:
         editor = _new_editor(qtbot, app)
-        slot = editor.photos.slots["selfie"]
-        slot.capture_button.click()
+        _take_photo(qtbot, editor, "selfie")
         assert camera.captures == 1
-        assert "in use by another app" in slot.error_label.text()
+        viewfinder = editor.photos.viewfinder
+        assert viewfinder is not None and viewfinder.isVisible(), "it stays open to retry"
+        assert "in use by another app" in viewfinder.error_label.text()
+        assert viewfinder.take_button.isEnabled()
+        viewfinder.cancel_button.click()
+        assert camera.running is None, "the camera is released"
         assert editor.session.photos["selfie"].rowCount() == 0
     finally:
         app.shutdown()

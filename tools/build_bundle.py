@@ -69,6 +69,13 @@ def main() -> int:
             print("bundle: the spec bundles the ID document reader (BUNDLE_DOCUMENTS) but "
                   "the frozen app does not load it: install the `documents` extra")
             ok = False
+        if camera_wanted() and "multimedia plugin loaded" not in self_test.stdout:
+            # Likewise the camera: without PySide6-Addons (the `bundle` extra) the app
+            # runs, but "Take photo" never appears on the tablets.
+            print("bundle: the spec bundles the camera (multimedia plugins) but the frozen "
+                  "app does not load QtMultimedia's plugin: install the `bundle` extra "
+                  "(PySide6-Addons)")
+            ok = False
         # Start until the app answers input: the sign-in screen (no verifier yet), then a
         # verifier's window with their store open (argon2id at the production cost).
         times: list[float] = []
@@ -144,6 +151,12 @@ def documents_wanted() -> bool:
     """Whether kycdesk.spec bundles the ID document reader."""
     spec = (ROOT / "kycdesk.spec").read_text(encoding="utf-8")
     return any(line.strip() == "BUNDLE_DOCUMENTS = True" for line in spec.splitlines())
+
+
+def camera_wanted() -> bool:
+    """Whether kycdesk.spec ships QtMultimedia's plugin (the camera)."""
+    spec = (ROOT / "kycdesk.spec").read_text(encoding="utf-8")
+    return any(line.strip().startswith('"multimedia": {') for line in spec.splitlines())
 
 
 if __name__ == "__main__":

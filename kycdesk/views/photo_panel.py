@@ -28,6 +28,7 @@ from kycdesk.core.records import ImageRecord, Location
 from kycdesk.models.case_session import CaseSession
 from kycdesk.models.photo_list_model import THUMB, PhotoListModel
 from kycdesk.views.camera import CameraSource, CapturedPhoto, NoCamera
+from kycdesk.views.camera_viewfinder import Viewfinder
 from kycdesk.views.confirm import Confirm, ask_confirmation
 from kycdesk.views.photo_viewer import PhotoViewer
 from kycdesk.views.style import TOUCH
@@ -272,6 +273,7 @@ class PhotoPanel(QWidget):
         self.camera = camera if camera is not None and captures_dir is not None \
             else NoCamera()
         self.confirm = confirm
+        self.viewfinder: Viewfinder | None = None  # the last one opened (tests look at it)
         # Reviewer comments per photo (client image id -> lines), shown in the viewer too.
         self.photo_comments: dict[str, list[str]] = {}
         self.slots: dict[str, PhotoSlotWidget] = {}
@@ -315,22 +317,23 @@ class PhotoPanel(QWidget):
 
     @Slot(str)
     def capture(self, slot: str) -> None:
-        """Take a photo (in memory); the session encrypts it into the captures folder and
-        hands it to the store, and the capture is removed whether the store took it or
-        refused it (startup recovery keeps a complete one a crash left behind in
-        lost+found, removes an interrupted one)."""
+        """Open the viewfinder for `slot`. The photo it takes (in memory) goes to the
+        session, which encrypts it into the captures folder and hands it to the store,
+        and the capture is removed whether the store took it or refused it (startup
+        recovery keeps a complete one a crash left behind in lost+found, removes an
+        interrupted one)."""
         widget = self.slots[slot]
         widget.show_error(None)
-        widget.status_label.setText("Taking photo…")
+        viewfinder = Viewfinder(self.camera, slot, widget.field.label, self)
+        viewfinder.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        viewfinder.photoTaken.connect(self._captured)
+        self.viewfinder = viewfinder
+        viewfinder.open()
+        viewfinder.start()
 
-        def done(photo: CapturedPhoto | None, location: Location, error: str | None) -> None:
-            widget.status_label.setText("")
-            if photo is None:
-                widget.show_error(error or "The photo could not be taken.")
-                return
-            self.session.add_capture(slot, photo, location)
-
-        self.camera.capture(done)
+    @Slot(str, object, object)
+    def _captured(self, slot: str, photo: CapturedPhoto, location: Location) -> None:
+        self.session.add_capture(slot, photo, location)
 
     @Slot(int)
     def delete(self, image_id: int) -> None:
