@@ -766,6 +766,7 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
 
     gate = Gate(open_registry, desk_factory=desk, reach_server=reach_server)
     notice.said.connect(gate.model.show_progress)
+    _mark_start_good(gate)
     if startup_check:
         _watch_startup(gate, sign_in)
     elif sign_in is not None:
@@ -799,6 +800,18 @@ def _sign_in_when_listed(gate: Gate, name: str, pin: str) -> None:
         gate.model.submit_pin(pin)
 
     gate.model.changed.connect(listed)
+
+
+def _mark_start_good(gate: Gate) -> None:
+    """Under the update launcher: this version started (sign-in screen or cases shown),
+    so it is kept instead of being rolled back (docs/updates.md)."""
+    from kycdesk.update_watch import mark_start_good_when
+
+    def started() -> bool:
+        desk = gate.desk
+        return gate.screen.isVisible() or (desk is not None and desk.window.isVisible())
+
+    mark_start_good_when(started)
 
 
 def _watch_startup(gate: Gate, sign_in: tuple[str, str] | None) -> None:

@@ -1,0 +1,54 @@
+"""`kycdesk-launcher`: starts the version the pointer names (docs/updates.md).
+
+Standard library only, and tiny: it is built into its own small executable that stays at
+`<install>/` across updates. It counts the starts of a version on trial and goes back to
+the previous version after two failed starts; the app marks a start good once its startup
+has finished (`pointer.mark_good`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from kycdesk.update.pointer import (
+    INSTALL_ROOT_ENV,
+    RELEASE_ENV,
+    InstallRoot,
+    choose_start,
+    read_state,
+    write_state,
+)
+
+
+def install_root_of_launcher() -> Path:
+    """`<install>/` is the launcher's own folder (frozen), or KYCDESK_INSTALL_ROOT."""
+    given = os.environ.get(INSTALL_ROOT_ENV)
+    if given:
+        return Path(given)
+    return Path(sys.executable if getattr(sys, "frozen", False) else sys.argv[0]).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    install = InstallRoot(install_root_of_launcher())
+    chosen = choose_start(install)
+    if chosen is None:
+        print(f"kycdesk-launcher: no installed version under {install.versions}; "
+              "reinstall kycdesk", file=sys.stderr)
+        return 2
+    version, state = chosen
+    if state != read_state(install):
+        write_state(install, state)  # counted (or rolled back) before the start, durably
+    env = dict(os.environ, **{INSTALL_ROOT_ENV: str(install.root), RELEASE_ENV: version})
+    executable = str(install.executable(version))
+    if sys.platform == "win32":  # no real exec on Windows: wait and pass the exit code on
+        return subprocess.call([executable, *args], env=env)
+    os.execve(executable, [executable, *args], env)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
