@@ -773,7 +773,13 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
         _sign_in_when_listed(gate, *sign_in)
     gate.start()
     try:
-        return app.exec()
+        code = app.exec()
+        if code == 0:  # a clean end is a good start too (the event loop is over)
+            from kycdesk.update.pointer import mark_good, running_install
+
+            if (here := running_install()) is not None:
+                mark_good(*here)
+        return code
     finally:
         gate.shutdown()
         collector.stop()

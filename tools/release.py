@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -216,14 +217,16 @@ def resign_timestamp(keys: Path, repo: Path, days: float) -> None:
 
 
 # -- a first install (what the Windows installer does; Linux kiosks and the tests) -----
-def install(repo: Path, bundle: Path, version: str, to: Path, url: str) -> None:
+def install(repo: Path, bundle: Path, version: str, to: Path, url: str,
+            copy_function: Callable[[str, str], object] = shutil.copy2) -> None:
     root = InstallRoot(to)
     target = root.version_dir(version)
     if target.exists():
         raise SystemExit(f"{target} exists already.")
     staging = root.staging_dir(version)
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(bundle, staging, symlinks=True)
+    shutil.copytree(bundle, staging, symlinks=True, copy_function=copy_function)
+    (staging / RELEASE_STAMP).unlink(missing_ok=True)  # never through a hard link
     (staging / RELEASE_STAMP).write_bytes(stamp_bytes(version))
     staging.replace(target)
     root.metadata_dir.mkdir(parents=True, exist_ok=True)

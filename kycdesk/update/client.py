@@ -84,7 +84,7 @@ def _refusal(exc: Exception) -> Exception:
         return UpdateRefusedError(
             f"Update refused: the update server's metadata is not signed by the keys this "
             f"tablet trusts (wrong key; {exc}). Nothing was changed.")
-    if isinstance(exc, tuf_errors.LengthOrHashMismatchError):
+    if isinstance(exc, tuf_errors.LengthOrHashMismatchError | tuf_errors.DownloadLengthMismatchError):
         return UpdateRefusedError(
             f"Update refused: a downloaded file does not match its signature (tampered or "
             f"damaged; {exc}). It was deleted; nothing was changed.")
@@ -239,8 +239,12 @@ class Updater:
                 if hold_mid and have < total:
                     self._phase("download-midway")
 
-            self.downloaded_bytes += download_resumable(self.link, self._blob_url(info),
-                                                        part, info.length, midway)
+            try:
+                self.downloaded_bytes += download_resumable(self.link, self._blob_url(info),
+                                                            part, info.length, midway)
+            except tuf_errors.DownloadLengthMismatchError:
+                part.unlink(missing_ok=True)  # not the signed file: never resumed
+                raise
 
     def _verify(self, offer: Offer) -> None:
         self._phase("verify")

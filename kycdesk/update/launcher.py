@@ -31,10 +31,26 @@ def install_root_of_launcher() -> Path:
     return Path(sys.executable if getattr(sys, "frozen", False) else sys.argv[0]).resolve().parent
 
 
+# Runs that are not a start of the app (a question, a command): never counted as a trial
+# start of a new version, so `kycdesk --version` or a scheduled `kycdesk sync` cannot roll
+# back a version that works.
+NOT_A_START = {"--version", "--self-test", "--licenses", "-h", "--help"}
+
+
+def is_app_start(args: list[str]) -> bool:
+    options_with_values = {"--data-dir", "--user"}
+    for i, arg in enumerate(args):
+        if arg in NOT_A_START:
+            return False
+        if not arg.startswith("-") and (i == 0 or args[i - 1] not in options_with_values):
+            return False  # a subcommand (sync, doctor, update, case ...)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     install = InstallRoot(install_root_of_launcher())
-    chosen = choose_start(install)
+    chosen = choose_start(install, count=is_app_start(args))
     if chosen is None:
         print(f"kycdesk-launcher: no installed version under {install.versions}; "
               "reinstall kycdesk", file=sys.stderr)

@@ -157,9 +157,10 @@ def is_newer(candidate: str, installed: str) -> bool:
         return candidate > installed
 
 
-def choose_start(install: InstallRoot) -> tuple[str, State] | None:
+def choose_start(install: InstallRoot, *, count: bool = True) -> tuple[str, State] | None:
     """The version the launcher starts now, and the pointer to write before starting it
-    (a pending version's start counted, or the rollback after two failed starts)."""
+    (a pending version's start counted, or the rollback after two failed starts).
+    `count` False: a command, not a start of the app — the pointer stays as it is."""
     state = read_state(install)
     if state is None or not install.executable(state.current).is_file():
         found = complete_versions(install)
@@ -170,7 +171,7 @@ def choose_start(install: InstallRoot) -> tuple[str, State] | None:
             return None
         newest = State(current=found[-1])
         return newest.current, newest
-    if not state.pending:
+    if not state.pending or not count:
         return state.current, state
     if state.attempts >= FAILED_STARTS_BEFORE_ROLLBACK and state.previous is not None \
             and install.executable(state.previous).is_file():
