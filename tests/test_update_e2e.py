@@ -47,7 +47,7 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Releases:
     return Releases(tmp_path_factory.mktemp("releases"), bundle_dir())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(releases: Releases) -> Iterator[RepoServer]:
     with repo_server(releases.repo) as running:
         yield running
@@ -123,7 +123,8 @@ def test_sigkill_at_every_phase_leaves_n_or_n_plus_1_and_the_data(
             if line.startswith(f"holding at {phase}"):
                 break
         else:
-            pytest.fail(f"the update never reached {phase}: {updating.stderr.read()}")
+            _out, err = updating.communicate(timeout=30)
+            pytest.fail(f"the update never reached {phase}: {err}")
         updating.send_signal(signal.SIGKILL)
     finally:
         updating.kill()

@@ -37,7 +37,8 @@ def _version(install: InstallRoot, version: str) -> None:
     exe.chmod(0o755)
 
 
-def _launch(install: InstallRoot, *args: str, fail: bool = False) -> subprocess.CompletedProcess[str]:
+def _launch(install: InstallRoot, *args: str,
+            fail: bool = False) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), KYCDESK_INSTALL_ROOT=str(install.root),
                FAKE_EXIT="3" if fail else "0")
     return subprocess.run([sys.executable, "-m", "kycdesk.update.launcher", *args],

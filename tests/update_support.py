@@ -20,6 +20,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from kycdesk.update.pointer import InstallRoot
 from tools import release
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,17 +168,17 @@ def repo_server(folder: Path) -> Iterator[RepoServer]:
         server.thread.join(10)
 
 
-def install_n(releases: Releases, to: Path, url: str) -> release.InstallRoot:
+def install_n(releases: Releases, to: Path, url: str) -> InstallRoot:
     release.install(releases.repo_n, releases.bundle, VERSION_N, to, url,
                     copy_function=os.link)
-    return release.InstallRoot(to)
+    return InstallRoot(to)
 
 
 def run_update(install: Path, action: str, env: dict[str, str] | None = None,
                timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kycdesk", "update", action,
                            "--install-root", str(install), "--deadline", "120"],
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False,
                           env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
 
 
@@ -189,8 +190,9 @@ def launch(install: Path, *args: str, data_dir: Path,
     return subprocess.run([sys.executable, "-m", "kycdesk.update.launcher", *args,
                            "--data-dir", str(data_dir)],
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env=dict(env, PYTHONPATH=str(ROOT), KYCDESK_INSTALL_ROOT=str(install),
-                                   QT_QPA_PLATFORM="offscreen"))
+                          check=False,
+                          env=dict(env, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen",
+                                   KYCDESK_INSTALL_ROOT=str(install)))
 
 
 def started_release(install: Path, data_dir: Path) -> str:

@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -88,7 +89,7 @@ def signer(keys: Path, role: str) -> CryptoSigner:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except FileNotFoundError:
         raise SystemExit(f"The {role} key is not in {keys} ({path.name} missing).") from None
-    return CryptoSigner(key)  # type: ignore[arg-type]
+    return CryptoSigner(key)
 
 
 # -- repository files -------------------------------------------------------------------
@@ -96,7 +97,7 @@ def _write(path: Path, data: bytes) -> None:
     write_atomic(path, data)
 
 
-def _save(repo: Path, name: str, md: Metadata, sign_with: Signer) -> bytes:
+def _save(repo: Path, name: str, md: Metadata[Any], sign_with: Signer) -> bytes:
     md.signatures.clear()
     md.sign(sign_with)
     data = md.to_bytes(JSONSerializer(compact=False))
@@ -123,7 +124,7 @@ def init_repo(keys: Path, repo: Path, expiry: dict[str, float]) -> None:
     (repo / "targets").mkdir(parents=True, exist_ok=True)
 
 
-def _load(repo: Path, name: str) -> Metadata:  # type: ignore[type-arg]
+def _load(repo: Path, name: str) -> Metadata[Any]:
     return Metadata.from_file(str(repo / "metadata" / name))
 
 
@@ -217,7 +218,7 @@ def resign_timestamp(keys: Path, repo: Path, days: float) -> None:
 
 
 # -- a first install (what the Windows installer does; Linux kiosks and the tests) -----
-def install(repo: Path, bundle: Path, version: str, to: Path, url: str,
+def install(repo: Path, bundle: Path, version: str, to: Path, url: str, *,
             copy_function: Callable[[str, str], object] = shutil.copy2) -> None:
     root = InstallRoot(to)
     target = root.version_dir(version)

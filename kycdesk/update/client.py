@@ -84,7 +84,8 @@ def _refusal(exc: Exception) -> Exception:
         return UpdateRefusedError(
             f"Update refused: the update server's metadata is not signed by the keys this "
             f"tablet trusts (wrong key; {exc}). Nothing was changed.")
-    if isinstance(exc, tuf_errors.LengthOrHashMismatchError | tuf_errors.DownloadLengthMismatchError):
+    if isinstance(exc, tuf_errors.LengthOrHashMismatchError
+                  | tuf_errors.DownloadLengthMismatchError):
         return UpdateRefusedError(
             f"Update refused: a downloaded file does not match its signature (tampered or "
             f"damaged; {exc}). It was deleted; nothing was changed.")

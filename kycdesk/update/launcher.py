@@ -63,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     if sys.platform == "win32":  # no real exec on Windows: wait and pass the exit code on
         return subprocess.call([executable, *args], env=env)
     os.execve(executable, [executable, *args], env)
-    return 0  # not reached
 
 
 if __name__ == "__main__":

@@ -165,7 +165,7 @@ def choose_start(install: InstallRoot, *, count: bool = True) -> tuple[str, Stat
     if state is None or not install.executable(state.current).is_file():
         found = complete_versions(install)
         if state is not None and state.previous in found:
-            fallback = State(current=state.previous, rolled_back=state.rolled_back)  # type: ignore[arg-type]
+            fallback = State(current=state.previous, rolled_back=state.rolled_back)
             return fallback.current, fallback
         if not found:
             return None
