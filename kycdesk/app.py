@@ -778,7 +778,10 @@ def run_app(tablet: TabletPaths, *, startup_check: bool = False,
             from kycdesk.update.pointer import mark_good, running_install
 
             if (here := running_install()) is not None:
-                mark_good(*here)
+                try:
+                    mark_good(*here)
+                except OSError as exc:  # the launcher counts this start as failed then
+                    print(f"kycdesk: could not record a good start: {exc}", file=sys.stderr)
         return code
     finally:
         gate.shutdown()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -108,16 +109,21 @@ def fsync_dir(folder: Path) -> None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` whole: temporary name in the same folder, fsync, rename, fsync."""
+    """Replace `path` whole: a temporary name of its own in the same folder (two writers —
+    the app's start marked good from two places — never share one), fsync, rename, fsync."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp = Path(name)
     try:
         os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
-    temp.replace(path)
+    try:
+        temp.replace(path)
+    except OSError:
+        temp.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
 
 
