@@ -66,6 +66,7 @@ if TYPE_CHECKING:  # loaded after the window is up (see KycDeskApp._after_window
     from kycdesk.sync.credentials import TokenLookup, VerifierCredential
     from kycdesk.sync.office import OfficeIdentity
     from kycdesk.sync.worker import SyncController
+    from kycdesk.update_watch import UpdateWatch
     from kycdesk.verifiers.migration import MigrationProgress
     from kycdesk.views.case_editor import CaseEditor, EditorPlace
     from kycdesk.views.settings_dialog import SettingsDialog
@@ -139,6 +140,7 @@ class KycDeskApp(QObject):
         self.settings = Settings()
         self._sync_options = sync_options or {}
         self.sync: SyncController | None = None
+        self.updates: UpdateWatch | None = None  # under the update launcher only
         # The signed-in verifier's sealed sync token (set with the session at sign-in;
         # None: only --token/KYCDESK_TOKEN or the dialog's token for this run).
         self.kept_credential: VerifierCredential | None = None
@@ -242,9 +244,50 @@ class KycDeskApp(QObject):
         self._retention_timer.start()
         QTimer.singleShot(0, self.sweep_retention)
         self._full_check_timer.start()
+        self._start_updates()
         client = self.writer_thread.client
         start_place_backfill(self.paths, lambda words: client.submit(
             NamePhotos(None, tuple(words))), vault=self.vault)
+
+    def _start_updates(self) -> None:
+        """Under the update launcher: check on a schedule and from the verifier's menu;
+        download, verify, stage and self-test in the background (kycdesk/update_watch.py).
+        A kiosk restarts into a staged version at its quiet hour, never during a sync or
+        with unsaved edits."""
+        from kycdesk.update.pointer import running_install
+
+        here = running_install()
+        if here is None or self.updates is not None:
+            return
+        from kycdesk.settings import KIOSK_MODE, UPDATE_QUIET_HOUR
+        from kycdesk.update_watch import UpdateWatch
+
+        hour = self.settings.get(UPDATE_QUIET_HOUR)
+        self.updates = UpdateWatch(here[0], busy=self._busy_for_update,
+                                   quiet_hour=hour if self.settings.get(KIOSK_MODE)
+                                   and hour >= 0 else None, parent=self)
+        self.updates.ready.connect(lambda version: self.window.show_status(
+            f"kycdesk {version} is ready: it starts the next time kycdesk starts."))
+        self.updates.failed.connect(self.window.show_status)
+        self.updates.restartNow.connect(self._restart_into_update)
+        action = self.window.check_updates_action
+        action.setVisible(True)
+        action.triggered.connect(self.updates.check_now)
+        self.updates.start()
+
+    def _busy_for_update(self) -> bool:
+        """A sync runs, or an open case has edits not yet in the store."""
+        from kycdesk.sync.status import SyncState
+
+        if self.sync is not None and self.window.sync_panel.state == SyncState.SYNCING:
+            return True
+        return any(editor.autosave.pending for editor in self.window.editors())
+
+    def _restart_into_update(self) -> None:
+        from kycdesk.update_watch import restart_through_launcher
+
+        if restart_through_launcher():
+            QApplication.quit()
 
     def _forms(self) -> FormRegistry | None:
         """The form definitions, loaded the first time they are needed (pydantic and the

@@ -39,6 +39,25 @@ def mark_start_good_when(started: Callable[[], bool], poll_ms: int = 50) -> None
     QTimer.singleShot(0, poll)
 
 
+def restart_through_launcher() -> bool:
+    """Start the launcher again (it starts the version the pointer names now); the caller
+    quits. False when there is no launcher to start."""
+    import subprocess
+    import sys
+
+    here = running_install()
+    if here is None:
+        return False
+    name = "kycdesk-launcher.exe" if sys.platform == "win32" else "kycdesk-launcher"
+    launcher = here[0].root / name
+    if not launcher.is_file():
+        log.warning("update: no launcher at %s; the new version starts next time", launcher)
+        return False
+    subprocess.Popen([str(launcher)], start_new_session=True,
+                     close_fds=True)  # outlives this process
+    return True
+
+
 class UpdateWatch(QObject):
     """Checks every few hours and on demand; `ready(version)` once a new version is staged,
     self-tested and switched to (it runs from the next start). `restartNow` fires at a
