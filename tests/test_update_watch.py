@@ -15,18 +15,8 @@ from pytestqt.qtbot import QtBot
 
 from kycdesk.update.pointer import InstallRoot, State, read_state
 from kycdesk.update_watch import UpdateWatch
-from tests.update_support import RepoServer, repo_server
+from tests.update_support import RepoServer, repo_server, tiny_bundle
 from tools import release
-
-
-def _tiny_bundle(folder: Path, says: str) -> Path:
-    folder.mkdir(parents=True)
-    exe = folder / "kycdesk"
-    exe.write_text(f"#!/bin/sh\necho '{says}'\nexit 0\n")  # --self-test passes
-    exe.chmod(0o755)
-    (folder / "_internal").mkdir()
-    (folder / "_internal" / "data.txt").write_text(says)
-    return folder
 
 
 @pytest.fixture
@@ -34,11 +24,11 @@ def served(tmp_path: Path) -> Iterator[tuple[InstallRoot, RepoServer, Path]]:
     keys, repo = tmp_path / "keys", tmp_path / "repo"
     release.make_keys(keys)
     release.init_repo(keys, repo, release.EXPIRY_DAYS)
-    n = _tiny_bundle(tmp_path / "n", "version N")
+    n = tiny_bundle(tmp_path / "n", "version N")
     release.publish(keys, repo, n, "2.0.0", release.EXPIRY_DAYS)
     with repo_server(repo) as server:
         release.install(repo, n, "2.0.0", tmp_path / "install", server.url)
-        release.publish(keys, repo, _tiny_bundle(tmp_path / "n1", "version N+1"), "2.1.0",
+        release.publish(keys, repo, tiny_bundle(tmp_path / "n1", "version N+1"), "2.1.0",
                         release.EXPIRY_DAYS)
         yield InstallRoot(tmp_path / "install"), server, keys
 
@@ -52,7 +42,7 @@ def test_a_check_stages_and_switches_a_new_release_in_the_background(
     assert ready.args == ["2.1.0"] and watch.staged == "2.1.0"
     assert read_state(install) == State("2.1.0", "2.0.0", pending=True)
     assert (install.version_dir("2.1.0") / "_internal" / "data.txt").read_text() \
-        == "version N+1"
+        .startswith("version N+1\n")
 
 
 def test_a_refused_update_is_reported(

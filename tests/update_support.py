@@ -106,6 +106,18 @@ class _RangeHandler(SimpleHTTPRequestHandler):
     """Static files with `Range: bytes=N-` (what the resumed download sends)."""
 
     ranges: list[str]
+    stall_after: int | None = None  # a blob's first bytes, then silence (a stalled link)
+    released: threading.Event
+
+    def _stalled(self, path: Path) -> None:
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: self.stall_after])
+        self.wfile.flush()
+        self.released.wait(60)  # the link goes silent; the client must give up by itself
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -115,6 +127,8 @@ class _RangeHandler(SimpleHTTPRequestHandler):
         path = Path(self.translate_path(self.path))
         if spec:
             self.ranges.append(spec)
+        if self.stall_after is not None and "/blobs/" in self.path and path.is_file():
+            return self._stalled(path)
         if not spec or not path.is_file():
             return super().send_head()
         start = int(spec.removeprefix("bytes=").split("-")[0])
@@ -135,12 +149,20 @@ class _RangeHandler(SimpleHTTPRequestHandler):
 class RepoServer:
     def __init__(self) -> None:
         self.folder = Path()
+        self.stall_after: int | None = None
         self.requests = 0
         self.ranges: list[str] = []
         server = self
 
+        self.released = threading.Event()
+
         class Handler(_RangeHandler):
             ranges = self.ranges
+            released = self.released
+
+            @property
+            def stall_after(self) -> int | None:  # type: ignore[override]
+                return server.stall_after
 
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 server.requests += 1
@@ -163,9 +185,21 @@ def repo_server(folder: Path) -> Iterator[RepoServer]:
     try:
         yield server
     finally:
+        server.released.set()
         server.httpd.shutdown()
         server.httpd.server_close()
         server.thread.join(10)
+
+
+def tiny_bundle(folder: Path, says: str, size: int = 1000) -> Path:
+    """A stand-in bundle: an executable whose `--self-test` passes, and a data file."""
+    folder.mkdir(parents=True)
+    exe = folder / "kycdesk"
+    exe.write_text(f"#!/bin/sh\necho '{says}'\nexit 0\n")
+    exe.chmod(0o755)
+    (folder / "_internal").mkdir()
+    (folder / "_internal" / "data.txt").write_text((says + "\n") * (size // (len(says) + 1)))
+    return folder
 
 
 def install_n(releases: Releases, to: Path, url: str) -> InstallRoot:

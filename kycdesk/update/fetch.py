@@ -81,28 +81,33 @@ def download_resumable(link: UpdateLink, url: str, part: Path, length: int,
     if have == length:
         return 0
     headers = {"Range": f"bytes={have}-"} if have else {}
-    with link.client.stream("GET", url, headers=headers) as response:
-        if response.status_code == 200 and have:
-            have = 0  # the server ignored the range: the whole file comes again
-        elif response.status_code not in (200, 206):
-            raise tuf_errors.DownloadHTTPError(f"{url}: HTTP {response.status_code}",
-                                               response.status_code)
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o644)
-        try:
-            os.lseek(fd, have, os.SEEK_SET)
-            os.ftruncate(fd, have)
-            for chunk in response.iter_bytes(CHUNK):
-                if have + len(chunk) > length:
-                    raise tuf_errors.DownloadLengthMismatchError(
-                        f"{url}: longer than the signed length {length}")
-                os.write(fd, chunk)
-                have += len(chunk)
-                moved += len(chunk)
-                if on_bytes is not None:
-                    on_bytes(have)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    try:
+        with link.client.stream("GET", url, headers=headers) as response:
+            if response.status_code == 200 and have:
+                have = 0  # the server ignored the range: the whole file comes again
+            elif response.status_code not in (200, 206):
+                raise tuf_errors.DownloadHTTPError(f"{url}: HTTP {response.status_code}",
+                                                   response.status_code)
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                os.lseek(fd, have, os.SEEK_SET)
+                os.ftruncate(fd, have)
+                # As the bytes arrive (no re-chunking): a cut keeps every byte received.
+                for chunk in response.iter_bytes():
+                    if have + len(chunk) > length:
+                        raise tuf_errors.DownloadLengthMismatchError(
+                            f"{url}: longer than the signed length {length}")
+                    os.write(fd, chunk)
+                    have += len(chunk)
+                    moved += len(chunk)
+                    if on_bytes is not None:
+                        on_bytes(have)
+            finally:  # what arrived is kept for the next run, even on a cut
+                os.fsync(fd)
+                os.close(fd)
+    except httpx.HTTPError as exc:  # a stall, the run's deadline, a dropped link
+        raise tuf_errors.DownloadError(f"{url}: {str(exc) or type(exc).__name__} after "
+                                       f"{have} of {length} bytes") from exc
     if have != length:
         raise tuf_errors.DownloadLengthMismatchError(
             f"{url}: {have} bytes of the signed {length}")
