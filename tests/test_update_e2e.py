@@ -33,9 +33,11 @@ from tests.update_support import (
     bundle_dir,
     install_n,
     launch,
+    make_store,
     repo_server,
     run_update,
     started_release,
+    store_report,
 )
 from tools import release
 
@@ -59,30 +61,35 @@ def install(releases: Releases, server: RepoServer, tmp_path: Path) -> InstallRo
     return install_n(releases, tmp_path / "install", server.url)
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    """The user's data folder, with files the update must never touch."""
-    data = tmp_path / "data"
-    (data / "cases" / "c1").mkdir(parents=True)
-    (data / "cases" / "c1" / "photo.jpg").write_bytes(os.urandom(50_000))
-    (data / "kycdesk.sqlite3").write_bytes(os.urandom(8192))
+@pytest.fixture(scope="module")
+def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("store") / "data"
+    make_store(data)
     return data
 
 
-def _data_digest(data: Path) -> dict[str, str]:
-    return {p.relative_to(data).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(data.rglob("*")) if p.is_file() and "logs" not in p.parts}
+@pytest.fixture
+def data_dir(store_template: Path, tmp_path: Path) -> Path:
+    """The user's data folder: a verifier's encrypted cases and photos (never under the
+    install root: the update must not touch it)."""
+    data = tmp_path / "data"
+    shutil.copytree(store_template, data)
+    return data
 
 
-def _assert_intact(data: Path, before: dict[str, str]) -> None:
-    """Every file of the data folder is still there, unchanged (the app may add its own)."""
-    after = _data_digest(data)
-    assert {path: after.get(path) for path in before} == before
+def _snapshot(install: InstallRoot, data: Path) -> str:
+    return store_report(install.root, data)
+
+
+def _assert_intact(install: InstallRoot, data: Path, before: str) -> None:
+    """The same cases, the database and every photo whole, read by the version that
+    starts now."""
+    assert store_report(install.root, data) == before
 
 
 def test_update_from_n_to_n_plus_1_downloads_only_what_changed(
         install: InstallRoot, data_dir: Path, releases: Releases) -> None:
-    before = _data_digest(data_dir)
+    before = _snapshot(install, data_dir)
     assert started_release(install.root, data_dir) == VERSION_N
     check = run_update(install.root, "check")
     assert check.returncode == 0, check.stderr
@@ -102,7 +109,7 @@ def test_update_from_n_to_n_plus_1_downloads_only_what_changed(
     started = launch(install.root, "--startup-check", data_dir=data_dir)
     assert started.returncode == 0, started.stderr
     assert read_state(install) == State(VERSION_N1, VERSION_N, pending=False)
-    _assert_intact(data_dir, before)
+    _assert_intact(install, data_dir, before)
     again = run_update(install.root, "apply")
     assert again.returncode == 0 and "up to date" in again.stdout
 
@@ -111,7 +118,7 @@ def test_update_from_n_to_n_plus_1_downloads_only_what_changed(
                                    "switch", "switched"])
 def test_sigkill_at_every_phase_leaves_n_or_n_plus_1_and_the_data(
         install: InstallRoot, data_dir: Path, server: RepoServer, phase: str) -> None:
-    before = _data_digest(data_dir)
+    before = _snapshot(install, data_dir)
     env = dict(os.environ, PYTHONPATH=str(ROOT), KYCDESK_UPDATE_HOLD_AT=phase)
     updating = subprocess.Popen(
         [sys.executable, "-m", "kycdesk", "update", "apply", "--install-root",
@@ -131,7 +138,7 @@ def test_sigkill_at_every_phase_leaves_n_or_n_plus_1_and_the_data(
         updating.communicate(timeout=30)
     expected = VERSION_N1 if phase == "switched" else VERSION_N
     assert started_release(install.root, data_dir) == expected
-    _assert_intact(data_dir, before)
+    _assert_intact(install, data_dir, before)
     if phase == "download-midway":
         parts = list(install.blobs.glob("*.part"))
         assert len(parts) == 1 and parts[0].stat().st_size > 0  # resumed from here
@@ -148,7 +155,7 @@ def test_sigkill_at_every_phase_leaves_n_or_n_plus_1_and_the_data(
         assert server.ranges == [f"bytes={resumed_from}-"]
     assert started_release(install.root, data_dir) == VERSION_N1
     assert sorted(p.name for p in install.versions.iterdir()) == [VERSION_N, VERSION_N1]
-    _assert_intact(data_dir, before)
+    _assert_intact(install, data_dir, before)
 
 
 def _refused(install: InstallRoot, data_dir: Path, words: str) -> None:
@@ -246,3 +253,31 @@ def test_a_new_version_that_fails_to_start_twice_is_rolled_back(
     assert [p.name for p in install.versions.iterdir()] == [VERSION_N]
     write_state(install, State(VERSION_N))  # (tidy: the module's install is per test)
     assert json.loads(install.state_file.read_text())["current"] == VERSION_N
+
+
+def test_the_built_launcher_starts_the_version_the_pointer_names(
+        install: InstallRoot, data_dir: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped launcher itself (tools/build_launcher.py: one stripped file), not its
+    source: found beside the versions, it starts N, then N+1 once switched to."""
+    from tools import build_launcher
+
+    monkeypatch.setenv("PYINSTALLER_CONFIG_DIR", str(tmp_path / "pyinstaller"))
+    built = build_launcher.build(tmp_path / "launcher-dist", tmp_path / "launcher-work")
+    launcher = install.root / built.name
+    shutil.copy2(built, launcher)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KYCDESK_INSTALL_ROOT", "KYCDESK_RELEASE")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+
+    def start(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(launcher), *args, "--data-dir", str(data_dir)],
+                              capture_output=True, text=True, timeout=120, env=env,
+                              check=False)
+
+    assert "release: 1.0.0" in start("--version").stdout
+    assert run_update(install.root, "apply").returncode == 0
+    assert "release: 1.0.1" in start("--version").stdout
+    started = start("--startup-check")
+    assert started.returncode == 0, started.stderr
+    assert read_state(install) == State(VERSION_N1, VERSION_N, pending=False)

@@ -216,17 +216,44 @@ def run_update(install: Path, action: str, env: dict[str, str] | None = None,
                           env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
 
 
-def launch(install: Path, *args: str, data_dir: Path,
-           timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def launch(install: Path, *args: str, data_dir: Path, timeout: float = 120,
+           pin: str | None = None) -> subprocess.CompletedProcess[str]:
     """The launcher, as a kiosk starts it (from source: it is stdlib-only either way)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("KYCDESK_INSTALL_ROOT", "KYCDESK_RELEASE")}
     return subprocess.run([sys.executable, "-m", "kycdesk.update.launcher", *args,
                            "--data-dir", str(data_dir)],
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          check=False,
+                          check=False, input=pin,
                           env=dict(env, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen",
                                    KYCDESK_INSTALL_ROOT=str(install)))
+
+
+PIN = "blue kettle on the train\n"
+
+
+def make_store(data_dir: Path) -> None:
+    """A verifier with three encrypted cases and their photos (the app's own CLI)."""
+    for args in (["user", "add", "Ana", "--pin-stdin"],
+                 ["demo-data", "--cases", "3", "--images-per-case", "1",
+                  "--image-size", "640x480", "--user", "Ana", "--pin-stdin"]):
+        subprocess.run([sys.executable, "-m", "kycdesk", *args, "--data-dir", str(data_dir)],
+                       input=PIN, capture_output=True, text=True, timeout=300, check=True,
+                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT),
+                                          QT_QPA_PLATFORM="offscreen"))
+
+
+def store_report(install: Path, data_dir: Path) -> str:
+    """The cases, as whichever version the launcher starts lists them, after its doctor
+    found the database and every photo whole."""
+    doctor = launch(install, "doctor", "--user", "Ana", "--pin-stdin", data_dir=data_dir,
+                    pin=PIN)
+    assert doctor.returncode == 0 and "no problems" in doctor.stdout, doctor.stdout
+    listing = launch(install, "case", "list", "--user", "Ana", "--pin-stdin",
+                     data_dir=data_dir, pin=PIN)
+    assert listing.returncode == 0, listing.stderr
+    assert len(listing.stdout.splitlines()) == 3, listing.stdout
+    return listing.stdout
 
 
 def started_release(install: Path, data_dir: Path) -> str:
