@@ -19,6 +19,7 @@ from kycdesk.update.pointer import InstallRoot, mark_good, running_install
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_MS = 6 * 3600 * 1000
+RUN_DEADLINE_S = 3600.0
 
 
 def mark_start_good_when(started: Callable[[], bool], poll_ms: int = 50) -> None:
@@ -94,8 +95,15 @@ class UpdateWatch(QObject):
 
         def work(_control: TaskControl[None]) -> str | None:
             from kycdesk.update.client import Updater
+            from kycdesk.update.fetch import UpdateLink
 
-            return Updater(self.install).apply()
+            # The sync's rules: 30 s without data drops the link; the run ends within the
+            # hour whatever the network does (what arrived is kept and resumed next time).
+            link = UpdateLink(deadline_s=RUN_DEADLINE_S)
+            try:
+                return Updater(self.install, link=link).apply()
+            finally:
+                link.close()
 
         run_task(work, self._done, name="update", on_error=self._failed)
 

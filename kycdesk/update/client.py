@@ -97,11 +97,11 @@ def _refusal(exc: Exception) -> Exception:
 
 
 class Updater:
-    def __init__(self, install: InstallRoot, *, link: UpdateLink | None = None,
+    def __init__(self, install: InstallRoot, *, link: UpdateLink,
                  repository: str | None = None, self_test_s: float = SELF_TEST_S,
                  progress: Callable[[str], None] | None = None) -> None:
         self.install = install
-        self.link = link or UpdateLink()
+        self.link = link  # the caller's, closed by the caller
         self.repository = (repository or self._configured_repository()).rstrip("/") + "/"
         self.self_test_s = self_test_s
         self.progress = progress or (lambda line: None)
