@@ -54,8 +54,13 @@ def restart_through_launcher() -> bool:
     if not launcher.is_file():
         log.warning("update: no launcher at %s; the new version starts next time", launcher)
         return False
-    subprocess.Popen([str(launcher)], start_new_session=True,
-                     close_fds=True)  # outlives this process
+    import os
+
+    from kycdesk.update.launcher import WAIT_FOR_PID_ENV
+
+    # It outlives this process, and waits for it to be gone before starting the new version.
+    subprocess.Popen([str(launcher)], start_new_session=True, close_fds=True,
+                     env=dict(os.environ, **{WAIT_FOR_PID_ENV: str(os.getpid())}))
     return True
 
 

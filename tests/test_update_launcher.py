@@ -124,3 +124,22 @@ def test_a_manifest_link_cannot_point_outside_its_folder() -> None:
         "sha256": "", "size": 0, "executable": False, "link": "../../../etc/passwd"}}}).encode()
     with pytest.raises(ValueError, match="outside its folder"):
         Manifest.from_bytes(data)
+
+
+def test_a_restart_waits_for_the_old_process_to_be_gone(install: InstallRoot) -> None:
+    """The kiosk's restart into a new version: the launcher starts it only once the app
+    that asked has exited (its locks released), so that start cannot fail on them."""
+    import threading
+    import time
+
+    old_app = subprocess.Popen(["sleep", "1.5"])
+    reaper = threading.Thread(target=old_app.wait)  # gone means gone, not a zombie
+    reaper.start()
+    started = time.monotonic()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KYCDESK_INSTALL_ROOT=str(install.root),
+               KYCDESK_WAIT_FOR_PID=str(old_app.pid))
+    done = subprocess.run([sys.executable, "-m", "kycdesk.update.launcher"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    reaper.join()
+    assert "started 1.0.1" in done.stdout
+    assert time.monotonic() - started >= 1.4

@@ -13,7 +13,7 @@ import pytest
 
 from kycdesk.update.client import Updater, UpdateUnavailableError
 from kycdesk.update.fetch import UpdateLink
-from kycdesk.update.pointer import InstallRoot, State, read_state
+from kycdesk.update.pointer import InstallRoot, State, read_state, write_state
 from tests.update_support import RepoServer, repo_server, tiny_bundle
 from tools import release
 
@@ -60,3 +60,19 @@ def test_a_silent_link_is_dropped_and_the_download_resumed(
     assert _apply(install, UpdateLink()) == "3.1.0"
     assert server.ranges == ["bytes=100000-"]
     assert read_state(install) == State("3.1.0", "3.0.0", pending=True)
+
+
+def test_no_newer_version_is_installed_before_the_last_one_finished_a_start(
+        served: tuple[InstallRoot, RepoServer]) -> None:
+    """Its rollback target must stay the last version that worked."""
+    install, _server = served
+    pending = State("3.0.0", "2.9.0", pending=True, attempts=1)
+    write_state(install, pending)
+    lines: list[str] = []
+    link = UpdateLink()
+    try:
+        assert Updater(install, link=link, progress=lines.append).apply() is None
+    finally:
+        link.close()
+    assert any("has not finished a start yet" in line for line in lines)
+    assert read_state(install) == pending

@@ -158,6 +158,10 @@ class Updater:
         return Path(tuf.download_target(info)).read_bytes()
 
     def _check(self, state: State) -> Offer | None:
+        if state.pending:  # its rollback target must stay the last version that worked
+            self.progress(f"update: {state.current} has not finished a start yet; no "
+                          "newer version is installed before it has")
+            return None
         tuf = self._tuf = self._tuf_updater()
         tuf.refresh()
         latest = self._signed_json(tuf, LATEST)

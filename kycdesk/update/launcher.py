@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from kycdesk.update.pointer import (
@@ -47,8 +48,40 @@ def is_app_start(args: list[str]) -> bool:
     return True
 
 
+# The app restarting itself into a new version (kiosk quiet hour) starts the launcher and
+# quits: the launcher waits for it to be gone, so the new version's start cannot fail on
+# the old one's locks (which would count as a failed start).
+WAIT_FOR_PID_ENV = "KYCDESK_WAIT_FOR_PID"
+WAIT_FOR_PID_S = 60.0
+
+
+def wait_for_exit(pid: int, timeout_s: float = WAIT_FOR_PID_S) -> None:
+    ends = time.monotonic() + timeout_s
+    if sys.platform == "win32":
+        import ctypes
+
+        synchronize = 0x00100000
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined,unused-ignore]
+        handle = kernel32.OpenProcess(synchronize, False, pid)
+        if handle:
+            kernel32.WaitForSingleObject(handle, int(timeout_s * 1000))
+            kernel32.CloseHandle(handle)
+        return
+    while time.monotonic() < ends:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        except PermissionError:  # someone else's process by now: ours is gone
+            return
+        time.sleep(0.05)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    waited = os.environ.pop(WAIT_FOR_PID_ENV, "")
+    if waited.isdigit():
+        wait_for_exit(int(waited))
     install = InstallRoot(install_root_of_launcher())
     chosen = choose_start(install, count=is_app_start(args))
     if chosen is None:
