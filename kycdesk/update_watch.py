@@ -120,8 +120,8 @@ class UpdateWatch(QObject):
 
     def _failed(self, exc: Exception) -> None:
         self._running = False
-        log.warning("update: %s", exc)
-        self.failed.emit(str(exc))
+        log.warning("update: %s", exc)  # the detail, for IT
+        self.failed.emit(getattr(exc, "summary", None) or str(exc))
 
     def _maybe_restart(self, now: datetime | None = None) -> None:
         hour = (now or datetime.now()).hour

@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from kycdesk.update.client import Updater, UpdateRefusedError, UpdateUnavailableError, describe
+    from kycdesk.update.client import UpdateProblemError, Updater, describe
     from kycdesk.update.fetch import UpdateLink
 
     root = args.install_root or (Path(os.environ[INSTALL_ROOT_ENV])
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"updated to {version}: it starts from the next start of kycdesk"
               if version else "kycdesk is up to date")
         return ExitCode.OK
-    except (UpdateRefusedError, UpdateUnavailableError) as exc:
+    except UpdateProblemError as exc:
         print(str(exc), file=sys.stderr)
         return ExitCode.PROBLEMS
     finally:

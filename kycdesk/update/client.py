@@ -50,11 +50,20 @@ SELF_TEST_S = 180.0
 HOLD_ENV = "KYCDESK_UPDATE_HOLD_AT"
 
 
-class UpdateRefusedError(Exception):
+class UpdateProblemError(Exception):
+    """`summary` in the user's words (the status bar); `detail` for IT (the CLI, the log)."""
+
+    def __init__(self, summary: str, detail: str = "") -> None:
+        super().__init__(f"{summary}\nDetails: {detail}" if detail else summary)
+        self.summary = summary
+        self.detail = detail
+
+
+class UpdateRefusedError(UpdateProblemError):
     """The update was refused for a reason the user or IT must hear; nothing changed."""
 
 
-class UpdateUnavailableError(Exception):
+class UpdateUnavailableError(UpdateProblemError):
     """The update server could not be reached or the link failed: try again later."""
 
 
@@ -69,31 +78,33 @@ class Offer:
         return sum(info.length for info in self.blobs.values())
 
 
-def _refusal(exc: Exception) -> Exception:
+def _refusal(exc: Exception) -> UpdateProblemError:
     """python-tuf's errors, in words an IT department acts on."""
+    detail = str(exc) or type(exc).__name__
     if isinstance(exc, tuf_errors.ExpiredMetadataError):
         return UpdateRefusedError(
-            f"Update refused: the update server's signed metadata has expired ({exc}). "
-            "The release team must re-sign it (tools/release.py timestamp); nothing was "
-            "changed on this tablet.")
+            "Update refused: the update server's signed metadata has expired. The release "
+            "team must re-sign it (tools/release.py timestamp); nothing was changed on this "
+            "tablet.", detail)
     if isinstance(exc, tuf_errors.BadVersionNumberError):
         return UpdateRefusedError(
-            f"Update refused: the update server offers older metadata than this tablet "
-            f"already trusts (a rollback; {exc}). Nothing was changed.")
+            "Update refused: the update server offers older metadata than this tablet "
+            "already trusts (a rollback). Nothing was changed.", detail)
     if isinstance(exc, tuf_errors.UnsignedMetadataError):
         return UpdateRefusedError(
-            f"Update refused: the update server's metadata is not signed by the keys this "
-            f"tablet trusts (wrong key; {exc}). Nothing was changed.")
+            "Update refused: the update server's metadata is not signed by the keys this "
+            "tablet trusts (wrong key). Nothing was changed.", detail)
     if isinstance(exc, tuf_errors.LengthOrHashMismatchError
                   | tuf_errors.DownloadLengthMismatchError):
         return UpdateRefusedError(
-            f"Update refused: a downloaded file does not match its signature (tampered or "
-            f"damaged; {exc}). It was deleted; nothing was changed.")
+            "Update refused: a downloaded file does not match its signature (tampered or "
+            "damaged). It was deleted; nothing was changed.", detail)
     if isinstance(exc, tuf_errors.DownloadError):
-        return UpdateUnavailableError(f"The update server could not be reached or the download "
-                                 f"stopped ({exc}); it will be tried again.")
-    return UpdateRefusedError(f"Update refused: the update server's metadata is invalid ({exc}). "
-                         "Nothing was changed.")
+        return UpdateUnavailableError(
+            "The update server could not be reached or the download stopped; kycdesk will "
+            "try again later (what was downloaded is kept).", detail)
+    return UpdateRefusedError("Update refused: the update server's metadata is invalid. "
+                              "Nothing was changed.", detail)
 
 
 class Updater:
@@ -316,9 +327,9 @@ class Updater:
         if not ok:
             shutil.rmtree(self.install.version_dir(version), ignore_errors=True)
             tail = "\n".join(output.strip().splitlines()[-5:])
-            raise UpdateRefusedError(f"Update refused: version {version} failed its self-test "
-                                f"on this tablet, so it was removed and the installed "
-                                f"version stays:\n{tail}")
+            raise UpdateRefusedError(f"Update refused: version {version} failed its "
+                                     "self-test on this tablet, so it was removed and the "
+                                     "installed version stays.", tail)
 
     def _switch(self, state: State, version: str) -> None:
         self._phase("switch")
