@@ -114,8 +114,8 @@ def test_update_from_n_to_n_plus_1_downloads_only_what_changed(
     assert again.returncode == 0 and "up to date" in again.stdout
 
 
-@pytest.mark.parametrize("phase", ["download-midway", "verify", "stage", "self-test",
-                                   "switch", "switched"])
+@pytest.mark.parametrize("phase", ["download-midway", "verify", "stage", "stage-midway",
+                                   "self-test", "switch", "switched"])
 def test_sigkill_at_every_phase_leaves_n_or_n_plus_1_and_the_data(
         install: InstallRoot, data_dir: Path, server: RepoServer, phase: str) -> None:
     before = _snapshot(install, data_dir)
@@ -136,6 +136,8 @@ def test_sigkill_at_every_phase_leaves_n_or_n_plus_1_and_the_data(
     finally:
         updating.kill()
         updating.communicate(timeout=30)
+    if phase == "stage-midway":  # killed with half the new version's files copied
+        assert install.staging_dir(VERSION_N1).is_dir()
     expected = VERSION_N1 if phase == "switched" else VERSION_N
     assert started_release(install.root, data_dir) == expected
     _assert_intact(install, data_dir, before)

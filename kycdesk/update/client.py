@@ -134,6 +134,11 @@ class Updater:
             while True:  # the test SIGKILLs this process here
                 time.sleep(60)
 
+    def _test_hold(self, point: str) -> None:
+        """A point inside a phase where the tests kill the run (silent otherwise)."""
+        if os.environ.get(HOLD_ENV) == point:
+            self._phase(point)
+
     def _state(self) -> State:
         state = read_state(self.install)
         if state is None:
@@ -245,15 +250,15 @@ class Updater:
     def _download(self, offer: Offer) -> None:
         self._phase("download")
         self.install.blobs.mkdir(parents=True, exist_ok=True)
-        hold_mid = os.environ.get(HOLD_ENV) == "download-midway"
+
         for sha, info in offer.blobs.items():
             if (self.install.blobs / sha).exists():
                 continue
             part = self.install.blobs / f"{sha}.part"
 
             def midway(have: int, total: int = info.length) -> None:
-                if hold_mid and have < total:
-                    self._phase("download-midway")
+                if have < total:
+                    self._test_hold("download-midway")
 
             try:
                 self.downloaded_bytes += download_resumable(self.link, self._blob_url(info),
@@ -287,6 +292,7 @@ class Updater:
         by_sha = {e.sha256: rel for rel, e in self._current_manifest(state.current).files.items()
                   if e.link is None}
         folders = {staging}
+        copied = 0
         for rel, entry in offer.manifest.files.items():
             dest = staging / rel
             if dest.parent not in folders:
@@ -300,6 +306,9 @@ class Updater:
             _copy_checked(source, dest, entry.sha256)
             if entry.executable:
                 dest.chmod(dest.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+            copied += 1
+            if copied == len(offer.manifest.files) // 2:
+                self._test_hold("stage-midway")
         for folder in sorted((f for f in folders if f.is_relative_to(staging)),
                              key=lambda p: len(p.parts), reverse=True):
             fsync_dir(folder)
@@ -349,6 +358,9 @@ class Updater:
             for path in self.install.manifests.glob("*.json"):
                 if path.stem not in keep:
                     path.unlink(missing_ok=True)
+        # A pointer write killed before its rename leaves its temporary file behind.
+        for temp in self.install.update_dir.glob(f".{self.install.state_file.name}.*.tmp"):
+            temp.unlink(missing_ok=True)
 
     def _drop_blobs(self, wanted: set[str]) -> None:
         """Blobs (and partial downloads) of any other release than the one wanted."""
