@@ -123,8 +123,9 @@ class Updater:
         try:
             url = json.loads(self.install.config_file.read_bytes())["repository"]
         except (OSError, ValueError, KeyError) as exc:
-            raise UpdateRefusedError(f"No update server is configured ({self.install.config_file}"
-                                f" missing or unreadable: {exc}).") from None
+            raise UpdateRefusedError(
+                "No update server is configured for this installation.",
+                f"{self.install.config_file} missing or unreadable: {exc}") from None
         return str(url)
 
     def _phase(self, name: str) -> None:
@@ -142,8 +143,9 @@ class Updater:
     def _state(self) -> State:
         state = read_state(self.install)
         if state is None:
-            raise UpdateRefusedError(f"This installation has no version pointer "
-                                f"({self.install.state_file}); reinstall kycdesk.")
+            raise UpdateRefusedError(
+                "This installation has no version pointer: reinstall kycdesk.",
+                str(self.install.state_file))
         return state
 
     # -- check ------------------------------------------------------------------------
@@ -155,6 +157,9 @@ class Updater:
             return self._check(state)
         except (tuf_errors.RepositoryError, tuf_errors.DownloadError) as exc:
             raise _refusal(exc) from exc
+        except (ValueError, KeyError, TypeError) as exc:  # signed, yet not a release's JSON
+            raise UpdateRefusedError("Update refused: the release's signed file list is "
+                                     "malformed. Nothing was changed.", str(exc)) from exc
 
     def _tuf_updater(self) -> TufUpdater:
         from kycdesk.update.fetch import TufFetcher
@@ -192,11 +197,12 @@ class Updater:
             return None
         data = self._signed_json(tuf, manifest_target(version))
         if data is None:
-            raise UpdateRefusedError(f"Update refused: release {version} has no signed file list.")
+            raise UpdateRefusedError(
+                f"Update refused: release {version} has no signed file list.")
         manifest = Manifest.from_bytes(data)
         if manifest.version != version:
-            raise UpdateRefusedError(f"Update refused: the file list of {version} names "
-                                f"{manifest.version}.")
+            raise UpdateRefusedError(
+                f"Update refused: the file list of {version} names {manifest.version}.")
         have = self._current_manifest(state.current)
         present = {e.sha256 for e in have.files.values() if e.link is None}
         blobs: dict[str, TargetFile] = {}
@@ -206,8 +212,8 @@ class Updater:
             info = tuf.get_targetinfo(blob_target(entry.sha256))
             if info is None or info.hashes.get("sha256") != entry.sha256 \
                     or info.length != entry.size:
-                raise UpdateRefusedError(f"Update refused: release {version} lists a file that is "
-                                    "not signed.")
+                raise UpdateRefusedError(
+                    f"Update refused: release {version} lists a file that is not signed.")
             blobs[entry.sha256] = info
         return Offer(version, manifest, blobs)
 
@@ -383,8 +389,8 @@ def _copy_checked(source: Path, dest: Path, sha256: str) -> None:
         out.flush()
         os.fsync(out.fileno())
     if digest.hexdigest() != sha256:
-        raise UpdateRefusedError(f"Update refused: {source} changed on this tablet since it was "
-                            "verified; run the update again.")
+        raise UpdateRefusedError("Update refused: a file changed on this tablet since it was "
+                                 "verified; run the update again.", str(source))
 
 
 def describe(offer: Offer) -> str:
