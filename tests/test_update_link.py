@@ -76,3 +76,27 @@ def test_no_newer_version_is_installed_before_the_last_one_finished_a_start(
         link.close()
     assert any("has not finished a start yet" in line for line in lines)
     assert read_state(install) == pending
+
+
+def test_the_command_says_what_is_missing(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k != "KYCDESK_INSTALL_ROOT"}
+    env.update(PYTHONPATH=str(root), KYCDESK_DATA_DIR=str(tmp_path / "data"))
+
+    def update(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kycdesk", "update", "check", *args],
+                              capture_output=True, text=True, timeout=60, env=env,
+                              check=False)
+
+    alone = update()
+    assert alone.returncode == 1 and "give --install-root" in alone.stderr
+    bare = update("--install-root", str(tmp_path / "nothing"))
+    assert bare.returncode == 1 and "No update server is configured" in bare.stderr
+    given = update("--install-root", str(tmp_path / "nothing"), "--server",
+                   "http://127.0.0.1:9/")
+    assert given.returncode == 1 and "reinstall kycdesk" in given.stderr
+    assert "Traceback" not in bare.stderr + given.stderr
