@@ -30,4 +30,21 @@ def about_lines(paths: DataPaths) -> list[str]:
         f"log folder: {paths.log_dir}",
         f"bundle: {'frozen' if getattr(sys, 'frozen', False) else 'from source'}",
     ]
+    release = release_stamp()
+    if release is not None:
+        lines.append(f"release: {release}")
     return lines
+
+
+def release_stamp() -> str | None:
+    """The signed release this bundle was installed as (docs/updates.md), if any."""
+    import json
+    from pathlib import Path
+
+    from kycdesk.update.pointer import RELEASE_STAMP
+
+    try:
+        stamp = json.loads((Path(sys.executable).parent / RELEASE_STAMP).read_bytes())
+        return str(stamp["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -68,6 +68,7 @@ if TYPE_CHECKING:  # loaded after the window is up (see KycDeskApp._after_window
     from kycdesk.sync.credentials import TokenLookup, VerifierCredential
     from kycdesk.sync.office import OfficeIdentity
     from kycdesk.sync.worker import SyncController
+    from kycdesk.update_watch import UpdateWatch
     from kycdesk.verifiers.migration import MigrationProgress
     from kycdesk.views.case_editor import CaseEditor, EditorPlace
     from kycdesk.views.settings_dialog import SettingsDialog
@@ -156,6 +157,7 @@ class KycDeskApp(QObject):
         self.settings = Settings()
         self._sync_options = sync_options or {}
         self.sync: SyncController | None = None
+        self.updates: UpdateWatch | None = None  # under the update launcher only
         # The signed-in verifier's sealed sync token (set with the session at sign-in;
         # None: only --token/KYCDESK_TOKEN or the dialog's token for this run).
         self.kept_credential: VerifierCredential | None = None
@@ -334,10 +336,51 @@ class KycDeskApp(QObject):
         self._retention_timer.start()
         self.sweep_retention()
         self._full_check_timer.start()
+        self._start_updates()
         client = self.writer_thread.client
         start_place_backfill(self.paths, lambda words: client.submit(
             NamePhotos(None, tuple(words))), vault=self.vault)
         self.startupFinished.emit()
+
+    def _start_updates(self) -> None:
+        """Under the update launcher: check on a schedule and from the verifier's menu;
+        download, verify, stage and self-test in the background (kycdesk/update_watch.py).
+        A kiosk restarts into a staged version at its quiet hour, never during a sync or
+        with unsaved edits."""
+        from kycdesk.update.pointer import running_install
+
+        here = running_install()
+        if here is None or self.updates is not None:
+            return
+        from kycdesk.settings import KIOSK_MODE, UPDATE_QUIET_HOUR
+        from kycdesk.update_watch import UpdateWatch
+
+        hour = self.settings.get(UPDATE_QUIET_HOUR)
+        self.updates = UpdateWatch(here[0], busy=self._busy_for_update,
+                                   quiet_hour=hour if self.settings.get(KIOSK_MODE)
+                                   and hour >= 0 else None, parent=self)
+        self.updates.ready.connect(lambda version: self.window.show_status(
+            f"kycdesk {version} is ready: it starts the next time kycdesk starts."))
+        self.updates.failed.connect(self.window.show_status)
+        self.updates.restartNow.connect(self._restart_into_update)
+        action = self.window.check_updates_action
+        action.setVisible(True)
+        action.triggered.connect(self.updates.check_now)
+        self.updates.start()
+
+    def _busy_for_update(self) -> bool:
+        """A sync runs, or an open case has edits not yet in the store."""
+        from kycdesk.sync.status import SyncState
+
+        if self.sync is not None and self.window.sync_panel.state == SyncState.SYNCING:
+            return True
+        return any(editor.autosave.pending for editor in self.window.editors())
+
+    def _restart_into_update(self) -> None:
+        from kycdesk.update_watch import restart_through_launcher
+
+        if restart_through_launcher():
+            QApplication.quit()
 
     def _forms(self) -> FormRegistry | None:
         """The form definitions. Startup loads them in the background; a case opened
@@ -923,6 +966,7 @@ def run_app(tablet: TabletPaths, *, startup_check: float | None = None,
 
     gate = Gate(open_registry, desk_factory=desk, reach_server=reach_server)
     notice.said.connect(gate.model.show_progress)
+    _mark_start_good(gate)
     submitted: Callable[[], None] | None = None
     if startup_check is not None:
         from kycdesk.startup_check import StartupWatch
@@ -933,7 +977,16 @@ def run_app(tablet: TabletPaths, *, startup_check: float | None = None,
         _sign_in_when_listed(gate, *sign_in, submitted=submitted)
     gate.start()
     try:
-        return app.exec()
+        code = app.exec()
+        if code == 0:  # a clean end is a good start too (the event loop is over)
+            from kycdesk.update.pointer import mark_good, running_install
+
+            if (here := running_install()) is not None:
+                try:
+                    mark_good(*here)
+                except OSError as exc:  # the launcher counts this start as failed then
+                    print(f"kycdesk: could not record a good start: {exc}", file=sys.stderr)
+        return code
     finally:
         gate.shutdown()
         if keyboard_avoider is not None:
@@ -965,3 +1018,15 @@ def _sign_in_when_listed(gate: Gate, name: str, pin: str, *,
         gate.model.submit_pin(pin)
 
     gate.model.changed.connect(listed)
+
+
+def _mark_start_good(gate: Gate) -> None:
+    """Under the update launcher: this version started (sign-in screen or cases shown),
+    so it is kept instead of being rolled back (docs/updates.md)."""
+    from kycdesk.update_watch import mark_start_good_when
+
+    def started() -> bool:
+        desk = gate.desk
+        return gate.screen.isVisible() or (desk is not None and desk.window.isVisible())
+
+    mark_start_good_when(started)

@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     enrol.add_argument("--ca-bundle", help="CA certificates to trust for the server (PEM)")
     case_cli.add_parser(sub, common)
     verifier_cli.add_parser(sub, common)
+    from kycdesk.update.cli import add_parser as add_update_parser
+
+    add_update_parser(sub, common)
     return parser
 
 
@@ -155,6 +158,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from kycdesk.selftest import run_self_test
 
         return run_self_test()
+    if args.command == "update":  # no store, no Qt: the installation's own files
+        from kycdesk.update.cli import run as run_update
+
+        return run_update(args)
     if args.startup_check is not None or args.command is None:
         from kycdesk.app import run_app
 

@@ -102,12 +102,17 @@ IDLE_LOCK_MINUTES = Setting("security/idle_lock_minutes", 5.0, _number(float),
 KIOSK_MODE = Setting("security/kiosk_mode", False, _flag,
                      "full-screen on the open case for the applicant; leaving it needs "
                      "the verifier's PIN")
+UPDATE_QUIET_HOUR = Setting("updates/quiet_hour", 3, _number(int),
+                            "kiosks: the local hour a downloaded, self-tested update "
+                            "restarts the app into the new version (when no sync runs and "
+                            "no case has unsaved edits); -1: only at the next start",
+                            low=-1, high=23)
 WINDOW_GEOMETRY = Setting("window/geometry", b"", _bytes,
                           "the main window's size and place (QWidget.saveGeometry)")
 
 SCHEMA: tuple[Setting[Any], ...] = (
     SERVER_URL, CA_BUNDLE, PARALLEL_UPLOADS, STALL_SECONDS, RETENTION_DAYS, VERIFIER_NAME,
-    EMPLOYEE_ID, IDLE_LOCK_MINUTES, KIOSK_MODE, WINDOW_GEOMETRY)
+    EMPLOYEE_ID, IDLE_LOCK_MINUTES, KIOSK_MODE, UPDATE_QUIET_HOUR, WINDOW_GEOMETRY)
 
 # Keys an older version wrote -> their key now (moved once, when the settings open).
 RENAMED = {

@@ -82,6 +82,9 @@ class MainWindow(QMainWindow):
         self.change_pin_action.triggered.connect(self.changePinRequested)
         self.switch_action = QAction("Switch verifier", self)
         self.switch_action.triggered.connect(lambda: self.leaveRequested.emit("switch"))
+        # Shown only under the update launcher (the app connects it: docs/updates.md).
+        self.check_updates_action = QAction("Check for updates", self)
+        self.check_updates_action.setVisible(False)
         for action in (self.new_case_action, close_action, list_action, self.about_action,
                        self.lock_action):
             self.addAction(action)
@@ -114,7 +117,8 @@ class MainWindow(QMainWindow):
         self.verifier_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.verifier_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         menu = QMenu(self.verifier_button)
-        for action in (self.lock_action, self.change_pin_action, self.switch_action):
+        for action in (self.lock_action, self.change_pin_action, self.switch_action,
+                       self.check_updates_action):
             menu.addAction(action)
         self.verifier_button.setMenu(menu)
         self.verifier_button.hide()

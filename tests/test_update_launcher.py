@@ -1,0 +1,145 @@
+"""The launcher and its pointer (kycdesk/update/pointer.py, launcher.py): which version
+starts, counting a new version's starts, the rollback after two failed starts, and the
+manifest's path checks. Real processes: the versions are small executables that say who
+they are and exit with the code they are told."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kycdesk.update.launcher import is_app_start
+from kycdesk.update.manifest import Manifest
+from kycdesk.update.pointer import (
+    InstallRoot,
+    State,
+    choose_start,
+    mark_good,
+    read_state,
+    write_state,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _version(install: InstallRoot, version: str) -> None:
+    """A stand-in bundle: prints its version and the release the launcher gave it, then
+    exits with $FAKE_EXIT (a start that fails when non-zero)."""
+    exe = install.executable(version)
+    exe.parent.mkdir(parents=True)
+    exe.write_text(f"#!/bin/sh\necho \"started {version} as $KYCDESK_RELEASE\"\n"
+                   "exit ${FAKE_EXIT:-0}\n")
+    exe.chmod(0o755)
+
+
+def _launch(install: InstallRoot, *args: str,
+            fail: bool = False) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KYCDESK_INSTALL_ROOT=str(install.root),
+               FAKE_EXIT="3" if fail else "0")
+    return subprocess.run([sys.executable, "-m", "kycdesk.update.launcher", *args],
+                          capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+@pytest.fixture
+def install(tmp_path: Path) -> InstallRoot:
+    root = InstallRoot(tmp_path / "install")
+    _version(root, "1.0.0")
+    _version(root, "1.0.1")
+    write_state(root, State(current="1.0.1", previous="1.0.0", pending=True))
+    return root
+
+
+def test_a_new_version_that_fails_twice_is_rolled_back_on_the_third_start(
+        install: InstallRoot) -> None:
+    first = _launch(install, fail=True)
+    assert first.returncode == 3 and "started 1.0.1 as 1.0.1" in first.stdout
+    assert read_state(install) == State("1.0.1", "1.0.0", pending=True, attempts=1)
+    assert "started 1.0.1" in _launch(install, fail=True).stdout
+    third = _launch(install)
+    assert "started 1.0.0 as 1.0.0" in third.stdout
+    assert read_state(install) == State("1.0.0", None, pending=False, attempts=0,
+                                        rolled_back=("1.0.1",))
+    assert "started 1.0.0" in _launch(install).stdout  # and stays there
+
+
+def test_a_start_marked_good_is_kept(install: InstallRoot) -> None:
+    assert "started 1.0.1" in _launch(install, fail=True).stdout
+    assert mark_good(install, "1.0.1")  # the second start finished its startup
+    for _ in range(3):
+        assert "started 1.0.1" in _launch(install, fail=True).stdout
+    assert read_state(install) == State("1.0.1", "1.0.0", pending=False, attempts=0)
+    assert not mark_good(install, "1.0.0")  # an old version cannot claim the pointer
+
+
+def test_questions_and_commands_do_not_count_as_starts(install: InstallRoot) -> None:
+    for args in (["--version"], ["--self-test"], ["sync", "--once"],
+                 ["--data-dir", "/x", "update", "check"]):
+        assert "started 1.0.1" in _launch(install, *args, fail=True).stdout
+    assert read_state(install) == State("1.0.1", "1.0.0", pending=True, attempts=0)
+    assert is_app_start([]) and is_app_start(["--user", "ann", "--pin-stdin"])
+    assert is_app_start(["--data-dir", "/data", "--startup-check"])
+    assert not is_app_start(["doctor"])
+
+
+def test_without_a_readable_pointer_the_newest_complete_version_starts(
+        install: InstallRoot) -> None:
+    install.state_file.write_text("{half a pointer")
+    install.staging_dir("1.0.2").mkdir()  # a staging folder is never a version
+    assert "started 1.0.1" in _launch(install).stdout
+    assert read_state(install) == State("1.0.1")
+
+
+def test_a_missing_current_version_falls_back_to_the_previous(install: InstallRoot) -> None:
+    install.executable("1.0.1").unlink()
+    assert choose_start(install) == ("1.0.0", State("1.0.0"))
+    assert "started 1.0.0" in _launch(install).stdout
+
+
+def test_no_version_at_all_is_said_plainly(tmp_path: Path) -> None:
+    done = _launch(InstallRoot(tmp_path / "empty"))
+    assert done.returncode == 2 and "no installed version" in done.stderr
+
+
+def test_the_pointer_is_replaced_whole(install: InstallRoot) -> None:
+    write_state(install, State("1.0.0"))
+    assert json.loads(install.state_file.read_text())["current"] == "1.0.0"
+    assert [p.name for p in install.update_dir.iterdir()] == ["state.json"]  # no temp left
+
+
+@pytest.mark.parametrize("path", ["../evil", "/etc/passwd", "a/../../b", "C:\\x"])
+def test_a_manifest_cannot_write_outside_its_folder(path: str) -> None:
+    data = json.dumps({"version": "1", "files": {
+        path: {"sha256": "0" * 64, "size": 1, "executable": False}}}).encode()
+    with pytest.raises(ValueError, match="outside its folder"):
+        Manifest.from_bytes(data)
+
+
+def test_a_manifest_link_cannot_point_outside_its_folder() -> None:
+    data = json.dumps({"version": "1", "files": {"lib/a.so": {
+        "sha256": "", "size": 0, "executable": False, "link": "../../../etc/passwd"}}}).encode()
+    with pytest.raises(ValueError, match="outside its folder"):
+        Manifest.from_bytes(data)
+
+
+def test_a_restart_waits_for_the_old_process_to_be_gone(install: InstallRoot) -> None:
+    """The kiosk's restart into a new version: the launcher starts it only once the app
+    that asked has exited (its locks released), so that start cannot fail on them."""
+    import threading
+    import time
+
+    old_app = subprocess.Popen(["sleep", "1.5"])
+    reaper = threading.Thread(target=old_app.wait)  # gone means gone, not a zombie
+    reaper.start()
+    started = time.monotonic()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KYCDESK_INSTALL_ROOT=str(install.root),
+               KYCDESK_WAIT_FOR_PID=str(old_app.pid))
+    done = subprocess.run([sys.executable, "-m", "kycdesk.update.launcher"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    reaper.join()
+    assert "started 1.0.1" in done.stdout
+    assert time.monotonic() - started >= 1.4

@@ -1,0 +1,75 @@
+"""The app's side of updates (kycdesk/update_watch.py): a check in the background that
+stages and switches a signed release, its refusal reported, and the kiosk's restart at its
+quiet hour only when no sync runs and no case has unsaved edits. Real TUF repository and
+loopback server; the "bundles" are tiny executables (the full bundles are in
+tests/test_update_e2e.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from kycdesk.update.pointer import InstallRoot, State, read_state
+from kycdesk.update_watch import UpdateWatch
+from tests.update_support import RepoServer, repo_server, tiny_bundle
+from tools import release
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[InstallRoot, RepoServer, Path]]:
+    keys, repo = tmp_path / "keys", tmp_path / "repo"
+    release.make_keys(keys)
+    release.init_repo(keys, repo, release.EXPIRY_DAYS)
+    n = tiny_bundle(tmp_path / "n", "version N")
+    release.publish(keys, repo, n, "2.0.0", release.EXPIRY_DAYS)
+    with repo_server(repo) as server:
+        release.install(repo, n, "2.0.0", tmp_path / "install", server.url)
+        release.publish(keys, repo, tiny_bundle(tmp_path / "n1", "version N+1"), "2.1.0",
+                        release.EXPIRY_DAYS)
+        yield InstallRoot(tmp_path / "install"), server, keys
+
+
+def test_a_check_stages_and_switches_a_new_release_in_the_background(
+        qtbot: QtBot, served: tuple[InstallRoot, RepoServer, Path]) -> None:
+    install, _server, _keys = served
+    watch = UpdateWatch(install, busy=lambda: False)
+    with qtbot.waitSignal(watch.ready, timeout=60_000) as ready:
+        watch.check_now()
+    assert ready.args == ["2.1.0"] and watch.staged == "2.1.0"
+    assert read_state(install) == State("2.1.0", "2.0.0", pending=True)
+    assert (install.version_dir("2.1.0") / "_internal" / "data.txt").read_text() \
+        .startswith("version N+1\n")
+
+
+def test_a_refused_update_is_reported(
+        qtbot: QtBot, served: tuple[InstallRoot, RepoServer, Path]) -> None:
+    install, server, keys = served
+    release.resign_timestamp(keys, server.folder, days=-1)
+    watch = UpdateWatch(install, busy=lambda: False)
+    with qtbot.waitSignal(watch.failed, timeout=60_000) as failed:
+        watch.check_now()
+    assert "expired" in failed.args[0]
+    assert read_state(install) == State("2.0.0")
+
+
+def test_a_kiosk_restarts_into_a_staged_version_only_at_its_quiet_hour_when_idle(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    busy = [True]
+    watch = UpdateWatch(InstallRoot(tmp_path), busy=lambda: busy[0], quiet_hour=3)
+    restarts: list[bool] = []
+    watch.restartNow.connect(lambda: restarts.append(True))
+    at_three, at_noon = datetime(2026, 12, 6, 3, 15), datetime(2026, 12, 6, 12, 0)
+    watch._maybe_restart(at_three)
+    assert restarts == []  # nothing staged yet
+    watch.staged = "2.1.0"
+    watch._maybe_restart(at_three)
+    assert restarts == []  # a sync runs or a case has unsaved edits
+    busy[0] = False
+    watch._maybe_restart(at_noon)
+    assert restarts == []  # not the quiet hour
+    watch._maybe_restart(at_three)
+    assert restarts == [True]
