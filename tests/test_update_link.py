@@ -5,7 +5,6 @@ server that stops sending midway; tiny stand-in bundles (the real ones: test_upd
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,10 +47,10 @@ def test_a_silent_link_is_dropped_and_the_download_resumed(
     server.stall_after = 100_000
     link = (UpdateLink(stall_s=1.0) if cut == "stall"
             else UpdateLink(stall_s=30.0, deadline_s=2.0))
-    started = time.monotonic()
+    # The server stays silent until the test ends: only the stall timeout or the deadline
+    # can end this run (without them it would hang until pytest's timeout).
     with pytest.raises(UpdateUnavailableError, match="try again later"):
         _apply(install, link)
-    assert time.monotonic() - started < 15  # not the server's 60 s of silence
     parts = list(install.blobs.glob("*.part"))
     assert len(parts) == 1 and parts[0].stat().st_size == 100_000  # kept
     assert read_state(install) == State("3.0.0")

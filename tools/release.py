@@ -56,6 +56,7 @@ from kycdesk.update.pointer import (  # noqa: E402
     InstallRoot,
     State,
     is_newer,
+    valid_version,
     write_atomic,
     write_state,
 )
@@ -169,6 +170,8 @@ def latest_version(targets: Targets) -> str | None:
 
 def publish(keys: Path, repo: Path, bundle: Path, version: str,
             expiry: dict[str, float]) -> Manifest:
+    if not valid_version(version):
+        raise SystemExit(f"Version {version!r}: use numbers only, e.g. 1.4.0 (at most 4 parts).")
     timestamp, snapshot, targets = _current(repo)
     latest = latest_version(targets.signed)
     if latest is not None and not is_newer(version, latest):

@@ -14,8 +14,10 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,7 @@ from kycdesk.update.pointer import (
     fsync_dir,
     is_newer,
     read_state,
+    valid_version,
     write_atomic,
     write_state,
 )
@@ -48,6 +51,9 @@ SELF_TEST_S = 180.0
 # A test seam (tests/test_update_e2e.py): the run stops at this phase and waits to be
 # killed, so every phase can be interrupted deterministically.
 HOLD_ENV = "KYCDESK_UPDATE_HOLD_AT"
+# Free space kept beyond the new version's files when staging (the database and photos
+# live on the same disk on most tablets: an update must never fill it).
+SPACE_MARGIN_BYTES = 200 * 1024 * 1024
 
 
 class UpdateProblemError(Exception):
@@ -117,6 +123,7 @@ class Updater:
         self.self_test_s = self_test_s
         self.progress = progress or (lambda line: None)
         self.downloaded_bytes = 0
+        self.space_margin = SPACE_MARGIN_BYTES
         self._tuf: TufUpdater | None = None
 
     def _configured_repository(self) -> str:
@@ -188,7 +195,11 @@ class Updater:
         latest = self._signed_json(tuf, LATEST)
         if latest is None:
             return None
-        version = str(json.loads(latest)["version"])
+        version = json.loads(latest)["version"]
+        if not valid_version(version):
+            raise UpdateRefusedError("Update refused: the update server names a version "
+                                     "kycdesk does not accept. Nothing was changed.",
+                                     repr(version))
         if version in state.rolled_back:
             self.progress(f"update: {version} failed to start here before; not installed "
                           "again (a newer release will be)")
@@ -231,18 +242,19 @@ class Updater:
     def apply(self) -> str | None:
         """Install the newer release if there is one; the version switched to, or None.
         The new version runs from the launcher's next start."""
+        with _only_run(self.install.update_dir / "apply.lock"):
+            return self._apply()
+
+    def _apply(self) -> str | None:
         state = self._state()
         self._sweep(state)
         offer = self.check()
         if offer is None:
             return None
         self._drop_blobs(set(offer.blobs))
-        try:
-            self._download(offer)
-            self._verify(offer)
-        except (tuf_errors.RepositoryError, tuf_errors.DownloadError) as exc:
-            raise _refusal(exc) from exc
-        self._stage(state, offer)
+        self._phase("download")
+        self._fetch(offer.blobs)
+        self._stage_or_clean_up(state, offer)
         self._self_test(offer.version)
         self._switch(state, offer.version)
         self._sweep(self._state())
@@ -253,11 +265,18 @@ class Updater:
         folder, _, name = info.path.rpartition("/")  # consistent snapshot: <hash>.<name>
         return f"{self.repository}targets/{folder}/{info.hashes['sha256']}.{name}"
 
-    def _download(self, offer: Offer) -> None:
-        self._phase("download")
+    def _fetch(self, blobs: dict[str, TargetFile]) -> None:
+        """Download and verify `blobs` into `update/blobs/<sha256>`."""
+        try:
+            self._download(blobs)
+            self._verify(blobs)
+        except (tuf_errors.RepositoryError, tuf_errors.DownloadError) as exc:
+            raise _refusal(exc) from exc
+
+    def _download(self, blobs: dict[str, TargetFile]) -> None:
         self.install.blobs.mkdir(parents=True, exist_ok=True)
 
-        for sha, info in offer.blobs.items():
+        for sha, info in blobs.items():
             if (self.install.blobs / sha).exists():
                 continue
             part = self.install.blobs / f"{sha}.part"
@@ -273,9 +292,9 @@ class Updater:
                 part.unlink(missing_ok=True)  # not the signed file: never resumed
                 raise
 
-    def _verify(self, offer: Offer) -> None:
+    def _verify(self, blobs: dict[str, TargetFile]) -> None:
         self._phase("verify")
-        for sha, info in offer.blobs.items():
+        for sha, info in blobs.items():
             final = self.install.blobs / sha
             if final.exists():
                 continue
@@ -289,11 +308,32 @@ class Updater:
             part.replace(final)
         fsync_dir(self.install.blobs)
 
+    def _stage_or_clean_up(self, state: State, offer: Offer) -> None:
+        """Stage, or leave no half-built folder behind (a full disk, a failing disk)."""
+        staging = self.install.staging_dir(offer.version)
+        self.install.versions.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.install.versions).free
+        if free < offer.manifest.total_bytes + self.space_margin:
+            raise UpdateUnavailableError(
+                f"Not enough free space on this tablet for version {offer.version}; "
+                "kycdesk will try again later. Nothing was changed.",
+                f"{free} bytes free, {offer.manifest.total_bytes} + {self.space_margin} "
+                "needed")
+        try:
+            self._stage(state, offer)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise UpdateUnavailableError(
+                f"Version {offer.version} could not be written on this tablet (the disk "
+                "may be full); kycdesk will try again later. Nothing was changed.",
+                str(exc)) from exc
+
     def _stage(self, state: State, offer: Offer) -> None:
         self._phase("stage")
         staging = self.install.staging_dir(offer.version)
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
+        inside = staging.resolve()
         current_dir = self.install.version_dir(state.current)
         by_sha = {e.sha256: rel for rel, e in self._current_manifest(state.current).files.items()
                   if e.link is None}
@@ -304,12 +344,19 @@ class Updater:
             if dest.parent not in folders:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 folders.update((dest.parent, *dest.parent.parents))
+            if not dest.parent.resolve().is_relative_to(inside):  # Manifest checks links;
+                raise UpdateRefusedError(                          # this is the last guard
+                    "Update refused: the release's files lead outside its folder.", rel)
             if entry.link is not None:
                 dest.symlink_to(entry.link)
                 continue
-            source = (self.install.blobs / entry.sha256 if entry.sha256 in offer.blobs
-                      else current_dir / by_sha[entry.sha256])
-            _copy_checked(source, dest, entry.sha256)
+            if entry.sha256 in offer.blobs:
+                self._copy_blob(entry.sha256, dest)
+            elif not _copy_checked(current_dir / by_sha[entry.sha256], dest, entry.sha256):
+                # The running version's copy is damaged: fetch that file signed instead.
+                dest.unlink()
+                self._fetch(self._signed_blob(entry.sha256, entry.size))
+                self._copy_blob(entry.sha256, dest)
             if entry.executable:
                 dest.chmod(dest.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
             copied += 1
@@ -324,6 +371,20 @@ class Updater:
         staging.replace(target)
         fsync_dir(self.install.versions)
         write_atomic(self.install.manifests / f"{offer.version}.json", offer.manifest.to_bytes())
+
+    def _copy_blob(self, sha256: str, dest: Path) -> None:
+        blob = self.install.blobs / sha256
+        if not _copy_checked(blob, dest, sha256):
+            blob.unlink()  # damaged since it was verified: downloaded again next run
+            raise UpdateRefusedError("Update refused: a file changed on this tablet since "
+                                     "it was verified; run the update again.", str(blob))
+
+    def _signed_blob(self, sha256: str, size: int) -> dict[str, TargetFile]:
+        info = None if self._tuf is None else self._tuf.get_targetinfo(blob_target(sha256))
+        if info is None or info.hashes.get("sha256") != sha256 or info.length != size:
+            raise UpdateRefusedError("Update refused: the release lists a file that is not "
+                                     "signed.", sha256)
+        return {sha256: info}
 
     def _self_test(self, version: str) -> None:
         self._phase("self-test")
@@ -376,21 +437,55 @@ class Updater:
                     blob.unlink(missing_ok=True)
 
 
-def _copy_checked(source: Path, dest: Path, sha256: str) -> None:
-    """Copy, hashing on the way: a local file that changed since it was verified (disk
-    damage, tampering) stops the staging instead of entering the new version."""
+# A new file only, never through a link planted where it should go.
+_CREATE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+           | getattr(os, "O_BINARY", 0))
+
+
+def _copy_checked(source: Path, dest: Path, sha256: str) -> bool:
+    """Copy, hashing on the way; False when `source` does not hold `sha256` (disk damage,
+    tampering), so such a file never enters the new version unnoticed."""
     import hashlib
 
     digest = hashlib.sha256()
-    with source.open("rb") as src, dest.open("wb") as out:
+    with source.open("rb") as src, os.fdopen(os.open(dest, _CREATE, 0o644), "wb") as out:
         while chunk := src.read(CHUNK):
             digest.update(chunk)
             out.write(chunk)
         out.flush()
         os.fsync(out.fileno())
-    if digest.hexdigest() != sha256:
-        raise UpdateRefusedError("Update refused: a file changed on this tablet since it was "
-                                 "verified; run the update again.", str(source))
+    return digest.hexdigest() == sha256
+
+
+@contextmanager
+def _only_run(lock_file: Path) -> Iterator[None]:
+    """One update run at a time per install (a second UpdateWatch, a scheduled `kycdesk
+    update apply`): the other's sweep would delete this run's downloads and staging. An OS
+    lock, which the kernel drops when its process dies, so a killed run never leaves it."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise UpdateUnavailableError(
+                "Another update is running on this tablet; kycdesk will try again later.",
+                str(lock_file)) from None
+        try:
+            yield
+        finally:
+            if sys.platform == "win32":
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+            # POSIX: closing the file releases the flock.
+    finally:
+        os.close(fd)
 
 
 def describe(offer: Offer) -> str:

@@ -90,7 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     version, state = chosen
     if state != read_state(install):
-        write_state(install, state)  # counted (or rolled back) before the start, durably
+        try:
+            write_state(install, state)  # counted (or rolled back) before the start, durably
+        except OSError as exc:
+            # A full disk or a read-only pointer must not keep kycdesk from starting: this
+            # start goes uncounted (a rollback is retried on the next start).
+            print(f"kycdesk-launcher: could not record this start in {install.state_file} "
+                  f"({exc}); starting {version} anyway", file=sys.stderr)
     env = dict(os.environ, **{INSTALL_ROOT_ENV: str(install.root), RELEASE_ENV: version})
     executable = str(install.executable(version))
     if sys.platform == "win32":  # no real exec on Windows: wait and pass the exit code on

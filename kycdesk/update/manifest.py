@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from kycdesk.update.pointer import RELEASE_STAMP
+from kycdesk.update.pointer import RELEASE_STAMP, valid_version
 
 CHUNK = 1024 * 1024
 LATEST = "latest.json"
@@ -52,6 +52,8 @@ class Manifest:
     @classmethod
     def from_bytes(cls, data: bytes) -> Manifest:
         raw = json.loads(data)
+        if not valid_version(raw["version"]):
+            raise ValueError(f"the release names no valid version: {raw['version']!r}")
         files: dict[str, FileEntry] = {}
         for path, entry in raw["files"].items():
             _check_relative(path)
@@ -61,6 +63,7 @@ class Manifest:
             files[path] = FileEntry(str(entry["sha256"]), int(entry["size"]),
                                     bool(entry["executable"]),
                                     None if link is None else str(link))
+        _check_no_path_through_a_link(files)
         return cls(version=str(raw["version"]), files=files)
 
     @property
@@ -86,6 +89,28 @@ def _check_link(path: str, link: str) -> None:
         depth += -1 if part == ".." else 1
         if depth < 0:
             raise ValueError(f"the release links a file outside its folder: {path!r}")
+
+
+def _check_no_path_through_a_link(files: dict[str, FileEntry]) -> None:
+    """Each link is checked on its own text above; through another link it could still
+    lead anywhere (`x/y/b -> ../..`, `q -> x/y/b/..` is `versions/`). So no path and no
+    link target may pass through a link entry: only its last part may be one."""
+    links = {path for path, e in files.items() if e.link is not None}
+    for path, entry in files.items():
+        parts = PurePosixPath(path).parts
+        if any("/".join(parts[:i]) in links for i in range(1, len(parts))):
+            raise ValueError(f"the release lists a file through a link: {path!r}")
+        if entry.link is None:
+            continue
+        walked = list(parts[:-1])
+        steps = PurePosixPath(entry.link).parts
+        for i, step in enumerate(steps):
+            if step == "..":
+                walked.pop()
+            elif step != ".":
+                walked.append(step)
+            if i < len(steps) - 1 and "/".join(walked) in links:
+                raise ValueError(f"the release links a file through a link: {path!r}")
 
 
 def sha256_of(path: Path) -> str:

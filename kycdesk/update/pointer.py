@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,8 +26,25 @@ INSTALL_ROOT_ENV = "KYCDESK_INSTALL_ROOT"
 RELEASE_ENV = "KYCDESK_RELEASE"
 
 
+# A version becomes a folder name (`versions/<v>/`, which the updater deletes and
+# replaces): numbers only, so no name can climb out of `versions/` on any OS, and versions
+# order without ties (no pre-release tags: "1.2.rc1" against "1.2.0" has no safe order).
+_VERSION = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9}){0,3}")
+
+
+def valid_version(version: object) -> bool:
+    """A release version kycdesk accepts anywhere: `1`, `1.4`, `1.4.0` or `1.4.0.2`."""
+    return isinstance(version, str) and _VERSION.fullmatch(version) is not None
+
+
 def executable_name() -> str:
     return "kycdesk.exe" if sys.platform == "win32" else "kycdesk"
+
+
+def _checked(version: str) -> str:
+    if not valid_version(version):  # never a path of ours built from a name like "9/../.."
+        raise ValueError(f"not a kycdesk version: {version!r}")
+    return version
 
 
 @dataclass(frozen=True)
@@ -63,10 +82,10 @@ class InstallRoot:
         return self.update_dir / "manifests"
 
     def version_dir(self, version: str) -> Path:
-        return self.versions / version
+        return self.versions / _checked(version)
 
     def staging_dir(self, version: str) -> Path:
-        return self.versions / f".staging-{version}"
+        return self.versions / f".staging-{_checked(version)}"
 
     def executable(self, version: str) -> Path:
         return self.version_dir(version) / executable_name()
@@ -86,15 +105,15 @@ class State:
 
     @classmethod
     def from_json(cls, data: object) -> State:
-        if not isinstance(data, dict) or not isinstance(data.get("current"), str):
-            raise ValueError("the pointer names no current version")
+        if not isinstance(data, dict) or not valid_version(data.get("current")):
+            raise ValueError("the pointer names no valid current version")
         previous = data.get("previous")
         rolled = data.get("rolled_back") or []
         return cls(current=data["current"],
-                   previous=previous if isinstance(previous, str) else None,
+                   previous=previous if valid_version(previous) else None,
                    pending=bool(data.get("pending", False)),
                    attempts=int(data.get("attempts", 0)),
-                   rolled_back=tuple(str(v) for v in rolled))
+                   rolled_back=tuple(str(v) for v in rolled if valid_version(v)))
 
 
 def fsync_dir(folder: Path) -> None:
@@ -120,11 +139,30 @@ def write_atomic(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     try:
-        temp.replace(path)
+        _replace_with_retry(temp, path)
     except OSError:
         temp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+# Windows: a reader or the antivirus may hold the pointer for a moment (the same retry as
+# kycdesk/persistence/files.py, which this standard-library-only module cannot import).
+REPLACE_ATTEMPTS = 6
+REPLACE_FIRST_DELAY_S = 0.05
+
+
+def _replace_with_retry(src: Path, dst: Path) -> None:
+    delay = REPLACE_FIRST_DELAY_S
+    for attempt in range(1, REPLACE_ATTEMPTS + 1):
+        try:
+            src.replace(dst)
+            return
+        except PermissionError:
+            if attempt == REPLACE_ATTEMPTS:
+                raise
+            time.sleep(delay)
+            delay *= 2
 
 
 def read_state(install: InstallRoot) -> State | None:
@@ -143,7 +181,7 @@ def complete_versions(install: InstallRoot) -> list[str]:
     if not install.versions.is_dir():
         return []
     return sorted((p.name for p in install.versions.iterdir()
-                   if not p.name.startswith(".") and (p / executable_name()).is_file()),
+                   if valid_version(p.name) and (p / executable_name()).is_file()),
                   key=version_key)
 
 
