@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
+# One copy of these, shared with the launcher's pointer (kycdesk/durable_io.py).
+from kycdesk.durable_io import RENAME_ATTEMPTS, RENAME_FIRST_DELAY_S, fsync_dir
+from kycdesk.durable_io import replace_with_retry as _replace_with_retry
+
 log = logging.getLogger(__name__)
 
-RENAME_ATTEMPTS = 6
-RENAME_FIRST_DELAY_S = 0.05
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename/unlink in `path` durable. Windows has no directory fsync (NTFS
-    journals metadata itself), so it is skipped there."""
-    if sys.platform == "win32":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+__all__ = ["RENAME_ATTEMPTS", "RENAME_FIRST_DELAY_S", "fsync_dir", "rename_no_clobber",
+           "replace_durably", "unlink_quietly"]
 
 
 def rename_no_clobber(src: Path, dst: Path) -> None:
@@ -70,19 +61,3 @@ def replace_durably(path: Path, data: bytes) -> None:
         unlink_quietly(tmp)
         raise
     fsync_dir(path.parent)
-
-
-def _replace_with_retry(src: Path, dst: Path) -> None:
-    """`src.replace(dst)`, retried briefly on PermissionError (Windows: a reader or the
-    antivirus holding `dst` for a moment), as `rename_no_clobber` does."""
-    delay = RENAME_FIRST_DELAY_S
-    for attempt in range(1, RENAME_ATTEMPTS + 1):
-        try:
-            src.replace(dst)
-            return
-        except PermissionError:
-            if attempt == RENAME_ATTEMPTS:
-                raise
-            log.info("replace %s busy (attempt %d), retrying", dst, attempt)
-            time.sleep(delay)
-            delay *= 2

@@ -25,6 +25,7 @@ from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import Updater as TufUpdater
 
+from kycdesk.durable_io import fsync_dir
 from kycdesk.update.fetch import UpdateLink, download_resumable
 from kycdesk.update.manifest import (
     CHUNK,
@@ -39,7 +40,6 @@ from kycdesk.update.pointer import (
     RELEASE_ENV,
     InstallRoot,
     State,
-    fsync_dir,
     is_newer,
     read_state,
     valid_version,

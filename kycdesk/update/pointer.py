@@ -15,9 +15,10 @@ import os
 import re
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from kycdesk.durable_io import fsync_dir, replace_with_retry
 
 # Starts of a pending version that may fail before the launcher goes back to the previous.
 FAILED_STARTS_BEFORE_ROLLBACK = 2
@@ -116,17 +117,6 @@ class State:
                    rolled_back=tuple(str(v) for v in rolled if valid_version(v)))
 
 
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable (no-op where directories cannot be opened)."""
-    if sys.platform == "win32":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` whole: a temporary name of its own in the same folder (two writers —
     the app's start marked good from two places — never share one), fsync, rename, fsync."""
@@ -139,30 +129,12 @@ def write_atomic(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     try:
-        _replace_with_retry(temp, path)
+        replace_with_retry(temp, path)  # Windows: retried while busy
     except OSError:
         temp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
 
-
-# Windows: a reader or the antivirus may hold the pointer for a moment (the same retry as
-# kycdesk/persistence/files.py, which this standard-library-only module cannot import).
-REPLACE_ATTEMPTS = 6
-REPLACE_FIRST_DELAY_S = 0.05
-
-
-def _replace_with_retry(src: Path, dst: Path) -> None:
-    delay = REPLACE_FIRST_DELAY_S
-    for attempt in range(1, REPLACE_ATTEMPTS + 1):
-        try:
-            src.replace(dst)
-            return
-        except PermissionError:
-            if attempt == REPLACE_ATTEMPTS:
-                raise
-            time.sleep(delay)
-            delay *= 2
 
 
 def read_state(install: InstallRoot) -> State | None:
