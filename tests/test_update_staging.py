@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from kycdesk.update.client import Updater, UpdateUnavailableError, _only_run
+from kycdesk.update.client import (
+    Offer,
+    Updater,
+    UpdateRefusedError,
+    UpdateUnavailableError,
+    _only_run,
+)
 from kycdesk.update.fetch import UpdateLink
+from kycdesk.update.manifest import FileEntry, Manifest
 from kycdesk.update.pointer import InstallRoot, State, read_state
 from tests.update_support import RepoServer, repo_server, tiny_bundle
 from tools import release
@@ -91,3 +98,28 @@ def test_a_second_update_run_waits_its_turn(
         assert updater.apply() == "3.1.0"  # once it is done, the next run goes ahead
     finally:
         updater.link.close()
+
+
+def test_staging_never_writes_outside_its_folder(
+        served: tuple[InstallRoot, RepoServer]) -> None:
+    """The last guard behind the manifest's own checks: a file list that reaches the
+    running version through a chain of links (as if signed by mistake) is refused at
+    staging, and the running version is untouched."""
+    install, _server = served
+    running = install.executable("3.0.0")
+    before = running.read_bytes()
+    exe = Manifest.from_bytes(
+        (install.manifests / "3.0.0.json").read_bytes()).files["kycdesk"]
+    chained = Manifest("3.1.0", {
+        "x/y/b": FileEntry("", 0, False, "../.."),
+        "q": FileEntry("", 0, False, "x/y/b/.."),
+        "q/3.0.0/kycdesk": exe,
+    })
+    updater = _updater(install)
+    try:
+        with pytest.raises(UpdateRefusedError, match="outside its folder"):
+            updater._stage_or_clean_up(State("3.0.0"), Offer("3.1.0", chained, {}))
+    finally:
+        updater.link.close()
+    assert running.read_bytes() == before
+    assert not install.staging_dir("3.1.0").exists()

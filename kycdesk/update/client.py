@@ -321,6 +321,9 @@ class Updater:
                 "needed")
         try:
             self._stage(state, offer)
+        except UpdateProblemError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise UpdateUnavailableError(
