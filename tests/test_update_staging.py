@@ -123,3 +123,14 @@ def test_staging_never_writes_outside_its_folder(
         updater.link.close()
     assert running.read_bytes() == before
     assert not install.staging_dir("3.1.0").exists()
+
+
+def test_a_release_with_a_version_kycdesk_refuses_is_never_published(tmp_path: Path) -> None:
+    keys, repo = tmp_path / "keys", tmp_path / "repo"
+    release.make_keys(keys)
+    release.init_repo(keys, repo, release.EXPIRY_DAYS)
+    bundle = _bundle(tmp_path / "n", "version N")
+    for version in ("9/../..", "1.2.rc1"):
+        with pytest.raises(SystemExit, match="numbers only"):
+            release.publish(keys, repo, bundle, version, release.EXPIRY_DAYS)
+    assert not list((repo / "targets").glob("**/*.json"))
