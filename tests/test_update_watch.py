@@ -73,3 +73,38 @@ def test_a_kiosk_restarts_into_a_staged_version_only_at_its_quiet_hour_when_idle
     assert restarts == []  # not the quiet hour
     watch._maybe_restart(at_three)
     assert restarts == [True]
+
+
+def _check(install: InstallRoot) -> str | None:
+    from kycdesk.update.client import Updater
+    from kycdesk.update.fetch import UpdateLink
+
+    link = UpdateLink(deadline_s=60)
+    try:
+        offer = Updater(install, link=link).check()
+    finally:
+        link.close()
+    return None if offer is None else offer.version
+
+
+@pytest.mark.parametrize("role", ["snapshot", "targets"])
+def test_the_scheduled_re_signing_keeps_the_fleet_updating_past_each_expiry(
+        served: tuple[InstallRoot, RepoServer, Path], role: str) -> None:
+    """A week after a release its snapshot expires (90 days: its targets): a fresh
+    timestamp alone leaves every tablet refusing; `release.py snapshot` (the daily job) /
+    `release.py targets` makes them update again."""
+    from kycdesk.update.client import UpdateRefusedError
+
+    install, server, keys = served
+    lapsed = dict(release.EXPIRY_DAYS, **{role: -1.0})  # signed, then time passed
+    if role == "snapshot":
+        release.resign_snapshot(keys, server.folder, lapsed)
+    else:
+        release.resign_targets(keys, server.folder, lapsed)
+    release.resign_timestamp(keys, server.folder, days=1)
+    with pytest.raises(UpdateRefusedError) as refused:
+        _check(install)
+    assert "expired" in refused.value.summary
+    assert f"release.py {role}" in refused.value.summary
+    assert release.main([role, "--keys", str(keys), "--repo", str(server.folder)]) == 0
+    assert _check(install) == "2.1.0"
