@@ -352,13 +352,14 @@ class KycDeskApp(QObject):
         here = running_install()
         if here is None or self.updates is not None:
             return
-        from kycdesk.settings import KIOSK_MODE, UPDATE_QUIET_HOUR
+        from kycdesk.settings import CA_BUNDLE, KIOSK_MODE, UPDATE_QUIET_HOUR
         from kycdesk.update_watch import UpdateWatch
 
         hour = self.settings.get(UPDATE_QUIET_HOUR)
         self.updates = UpdateWatch(here[0], busy=self._busy_for_update,
                                    quiet_hour=hour if self.settings.get(KIOSK_MODE)
-                                   and hour >= 0 else None, parent=self)
+                                   and hour >= 0 else None,
+                                   ca_bundle=self.settings.get(CA_BUNDLE) or None, parent=self)
         self.updates.ready.connect(lambda version: self.window.show_status(
             f"kycdesk {version} is ready: it starts the next time kycdesk starts."))
         self.updates.failed.connect(self.window.show_status)

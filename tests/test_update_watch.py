@@ -108,3 +108,22 @@ def test_the_scheduled_re_signing_keeps_the_fleet_updating_past_each_expiry(
     assert f"release.py {role}" in refused.value.summary
     assert release.main([role, "--keys", str(keys), "--repo", str(server.folder)]) == 0
     assert _check(install) == "2.1.0"
+
+
+def test_the_first_check_comes_shortly_after_startup_not_after_the_six_hours(
+        qtbot: QtBot, served: tuple[InstallRoot, RepoServer, Path]) -> None:
+    install, _server, _keys = served
+    watch = UpdateWatch(install, busy=lambda: False, first_check_ms=50)
+    assert watch._timer.interval() == 6 * 3600 * 1000  # the schedule after it
+    with qtbot.waitSignal(watch.ready, timeout=60_000) as ready:
+        watch.start()
+    assert ready.args == ["2.1.0"]
+
+
+def test_the_sync_s_ca_certificates_setting_is_used_for_updates(
+        qtbot: QtBot, served: tuple[InstallRoot, RepoServer, Path], tmp_path: Path) -> None:
+    install, _server, _keys = served
+    watch = UpdateWatch(install, busy=lambda: False, ca_bundle=str(tmp_path / "no-ca.pem"))
+    with qtbot.waitSignal(watch.failed, timeout=60_000):
+        watch.check_now()  # the named CA file is read (here: it is missing)
+    assert read_state(install) == State("2.0.0")
