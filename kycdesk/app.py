@@ -1022,12 +1022,16 @@ def _sign_in_when_listed(gate: Gate, name: str, pin: str, *,
 
 
 def _mark_start_good(gate: Gate) -> None:
-    """Under the update launcher: this version started (sign-in screen or cases shown),
-    so it is kept instead of being rolled back (docs/updates.md)."""
-    from kycdesk.update_watch import mark_start_good_when
+    """Under the update launcher: this version started (the verifier's store opened and
+    startup finished, or the sign-in screen stayed up 30 s), so it is kept instead of
+    being rolled back (docs/updates.md)."""
+    from kycdesk.update_watch import StartCountsGood, mark_start_good_when
 
-    def started() -> bool:
+    def desk_ready() -> bool:
         desk = gate.desk
-        return gate.screen.isVisible() or (desk is not None and desk.window.isVisible())
+        return desk is not None and desk.startup_finished_at is not None
 
-    mark_start_good_when(started)
+    def sign_in_shown() -> bool:  # and no sign-in has failed to open the cases
+        return gate.screen.isVisible() and gate.open_failures == 0
+
+    mark_start_good_when(StartCountsGood(desk_ready, sign_in_shown))

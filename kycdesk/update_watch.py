@@ -8,6 +8,7 @@ Qt lives here, not in kycdesk.update (which the CLI and the launcher's world use
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -26,9 +27,39 @@ FIRST_CHECK_MS = 3 * 60 * 1000
 RUN_DEADLINE_S = 3600.0
 
 
+SIGN_IN_UP_S = 30.0
+
+
+class StartCountsGood:
+    """When a start of a version on trial counts as good (docs/updates.md): once the
+    verifier's part of startup has finished (their store opened and migrated, the cases
+    shown), or once the sign-in screen has stayed up for `sign_in_up_s` (a signed-out
+    kiosk may sit there for hours). Not as soon as the sign-in screen shows: a release
+    that crashes opening or migrating the store must fail its start, so it is rolled back."""
+
+    def __init__(self, desk_ready: Callable[[], bool], sign_in_shown: Callable[[], bool], *,
+                 sign_in_up_s: float = SIGN_IN_UP_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.desk_ready = desk_ready
+        self.sign_in_shown = sign_in_shown
+        self.sign_in_up_s = sign_in_up_s
+        self.clock = clock
+        self._shown_since: float | None = None
+
+    def __call__(self) -> bool:
+        if self.desk_ready():
+            return True
+        if not self.sign_in_shown():
+            self._shown_since = None  # signing in: the store is being opened
+            return False
+        if self._shown_since is None:
+            self._shown_since = self.clock()
+        return self.clock() - self._shown_since >= self.sign_in_up_s
+
+
 def mark_start_good_when(started: Callable[[], bool], poll_ms: int = 50) -> None:
-    """Once `started()` is true (the sign-in screen or the cases are shown), tell the
-    launcher this version works — off the GUI thread (the pointer is fsynced)."""
+    """Once `started()` is true (`StartCountsGood`), tell the launcher this version
+    works — off the GUI thread (the pointer is fsynced)."""
     here = running_install()
     if here is None:  # not started by the launcher (from source, the tests)
         return

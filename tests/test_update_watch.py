@@ -127,3 +127,30 @@ def test_the_sync_s_ca_certificates_setting_is_used_for_updates(
     with qtbot.waitSignal(watch.failed, timeout=60_000):
         watch.check_now()  # the named CA file is read (here: it is missing)
     assert read_state(install) == State("2.0.0")
+
+
+def test_a_start_counts_good_after_the_store_opened_or_a_sign_in_screen_that_stayed_up(
+) -> None:
+    """Not as soon as the sign-in screen shows: a release crashing as it opens or migrates
+    the verifier's store must fail its start (and be rolled back after two)."""
+    from kycdesk.update_watch import StartCountsGood
+
+    now, desk, shown = [100.0], [False], [True]
+    good = StartCountsGood(lambda: desk[0], lambda: shown[0], sign_in_up_s=30,
+                           clock=lambda: now[0])
+    assert not good()  # the sign-in screen just appeared
+    now[0] += 10
+    shown[0] = False  # a PIN entered: the store is being opened and migrated
+    assert not good()
+    now[0] += 60  # ... and it crashes there: never good, however long it took
+    assert not good()
+    shown[0] = True  # back at the sign-in screen (e.g. signed out)
+    assert not good()
+    now[0] += 29
+    assert not good()
+    now[0] += 1
+    assert good()  # a signed-out kiosk, up for 30 s
+    fresh = StartCountsGood(lambda: desk[0], lambda: False, clock=lambda: now[0])
+    assert not fresh()
+    desk[0] = True  # the verifier's startup finished (store open, cases shown)
+    assert fresh()
