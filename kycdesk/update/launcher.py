@@ -3,7 +3,8 @@
 Standard library only, and tiny: it is built into its own small executable that stays at
 `<install>/` across updates. It counts the starts of a version on trial and goes back to
 the previous version after two failed starts; the app marks a start good once its startup
-has finished (`pointer.mark_good`).
+has finished (`pointer.mark_good`). `kycdesk-launcher --adopt VERSION` (the installer)
+sets the pointer after an install without ever moving it backwards (`adopt`).
 """
 
 from __future__ import annotations
