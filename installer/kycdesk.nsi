@@ -124,7 +124,11 @@ Section "kycdesk" SecMain
   File "/oname=${LAUNCHER_NAME}" "${LAUNCHER}"
   CreateDirectory "$INSTDIR\update\metadata"
   !ifdef ROOT_JSON
-    File "/oname=$INSTDIR\update\metadata\root.json" "${ROOT_JSON}"
+    ; Only on a first install: the updater replaces it with each newer root it verifies,
+    ; and an installer built before a key rotation must not put the old root back.
+    ${IfNot} ${FileExists} "$INSTDIR\update\metadata\root.json"
+      File "/oname=$INSTDIR\update\metadata\root.json" "${ROOT_JSON}"
+    ${EndIf}
   !endif
   !ifdef UPDATE_URL
     FileOpen $0 "$INSTDIR\update\config.json.tmp" w
@@ -133,24 +137,19 @@ Section "kycdesk" SecMain
     Delete "$INSTDIR\update\config.json"
     Rename "$INSTDIR\update\config.json.tmp" "$INSTDIR\update\config.json"
   !endif
-  ; The pointer (docs/updates.md, "The pointer file and the launcher"). Over an earlier
-  ; install (its version is still in the Apps entry, written below only after this) the
-  ; new version starts on trial: two failed starts and the launcher goes back to the
-  ; earlier one, as after an update. A first install has nothing to go back to. Written to
-  ; a temporary name and renamed; if the installer dies in between, the launcher starts
-  ; the newest complete version under versions\.
-  ReadRegStr $2 HKCU "${UNINSTALL_KEY}" "DisplayVersion"
-  FileOpen $0 "$INSTDIR\update\state.json.tmp" w
-  ${If} $2 != ""
-  ${AndIf} $2 != "${VERSION}"
-  ${AndIf} ${FileExists} "$INSTDIR\versions\$2\${APP_EXE}"
-    FileWrite $0 '{"current": "${VERSION}", "previous": "$2", "pending": true, "attempts": 0}$\n'
-  ${Else}
-    FileWrite $0 '{"current": "${VERSION}", "previous": null, "pending": false, "attempts": 0}$\n'
+  ; The pointer (docs/updates.md, "The pointer file and the launcher"), set by the launcher
+  ; itself (`--adopt`, kycdesk/update/launcher.py), which never moves it backwards: the
+  ; installer that came with a tablet, run again after it updated itself, keeps the newer
+  ; version (whose database the older one may refuse) and the versions it refused. A newer
+  ; version starts on trial (two failed starts and the launcher goes back to the last one
+  ; that worked); a first install just starts it. If this fails, the pointer is left as it
+  ; was (without one the launcher starts the newest complete version under versions\).
+  ClearErrors
+  ExecWait '"$INSTDIR\${LAUNCHER_NAME}" --adopt ${VERSION}' $3
+  ${If} ${Errors}
+  ${OrIf} $3 != 0
+    DetailPrint "kycdesk-launcher --adopt ${VERSION} failed ($3): the pointer is unchanged"
   ${EndIf}
-  FileClose $0
-  Delete "$INSTDIR\update\state.json"
-  Rename "$INSTDIR\update\state.json.tmp" "$INSTDIR\update\state.json"
   StrCpy $1 "$INSTDIR\${LAUNCHER_NAME}"
 !else
   StrCpy $1 "$INSTDIR\versions\${VERSION}\${APP_EXE}"

@@ -352,13 +352,14 @@ class KycDeskApp(QObject):
         here = running_install()
         if here is None or self.updates is not None:
             return
-        from kycdesk.settings import KIOSK_MODE, UPDATE_QUIET_HOUR
+        from kycdesk.settings import CA_BUNDLE, KIOSK_MODE, UPDATE_QUIET_HOUR
         from kycdesk.update_watch import UpdateWatch
 
         hour = self.settings.get(UPDATE_QUIET_HOUR)
         self.updates = UpdateWatch(here[0], busy=self._busy_for_update,
                                    quiet_hour=hour if self.settings.get(KIOSK_MODE)
-                                   and hour >= 0 else None, parent=self)
+                                   and hour >= 0 else None,
+                                   ca_bundle=self.settings.get(CA_BUNDLE) or None, parent=self)
         self.updates.ready.connect(lambda version: self.window.show_status(
             f"kycdesk {version} is ready: it starts the next time kycdesk starts."))
         self.updates.failed.connect(self.window.show_status)
@@ -1021,12 +1022,16 @@ def _sign_in_when_listed(gate: Gate, name: str, pin: str, *,
 
 
 def _mark_start_good(gate: Gate) -> None:
-    """Under the update launcher: this version started (sign-in screen or cases shown),
-    so it is kept instead of being rolled back (docs/updates.md)."""
-    from kycdesk.update_watch import mark_start_good_when
+    """Under the update launcher: this version started (the verifier's store opened and
+    startup finished, or the sign-in screen stayed up 30 s), so it is kept instead of
+    being rolled back (docs/updates.md)."""
+    from kycdesk.update_watch import StartCountsGood, mark_start_good_when
 
-    def started() -> bool:
+    def desk_ready() -> bool:
         desk = gate.desk
-        return gate.screen.isVisible() or (desk is not None and desk.window.isVisible())
+        return desk is not None and desk.startup_finished_at is not None
 
-    mark_start_good_when(started)
+    def sign_in_shown() -> bool:  # and no sign-in has failed to open the cases
+        return gate.screen.isVisible() and gate.open_failures == 0
+
+    mark_start_good_when(StartCountsGood(desk_ready, sign_in_shown))

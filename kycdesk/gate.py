@@ -66,6 +66,7 @@ class Gate(QObject):
         self.screen = SignInScreen(self.model)
         self._desk_factory = desk_factory
         self.desk: KycDeskApp | None = None
+        self.open_failures = 0  # sign-ins whose cases could not be opened (updates: a bad start)
         self.session: SignedIn | None = None
         self._place: DeskPlace | None = None        # where the locked verifier was
         self._place_of: str | None = None           # ... and who that was
@@ -117,6 +118,7 @@ class Gate(QObject):
         self._place = self._place_of = None  # another verifier: the place is not theirs
         desk = self._desk_factory(session)
         if not desk.start():
+            self.open_failures += 1
             self.model.message = f"Your cases could not be opened: {desk.startup_error}"
             self.model.back()
             return
@@ -144,6 +146,7 @@ class Gate(QObject):
     @Slot(str)
     def _desk_failed(self, message: str) -> None:
         parent = self.desk.window if self.desk is not None else None
+        self.open_failures += 1
         QMessageBox.critical(parent, "kycdesk cannot open its data", message)
         self.sign_out()
 

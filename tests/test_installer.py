@@ -107,9 +107,10 @@ def test_a_folder_that_is_not_a_bundle_is_refused_with_the_reason(tmp_path: Path
     with pytest.raises(InstallerError, match="%1"):
         makensis_command(InstallerInputs(bundle=bundle, out=tmp_path / "x.exe",
                                          version="1.0", sign_command="signtool sign"))
-    with pytest.raises(InstallerError, match="version"):
-        makensis_command(InstallerInputs(bundle=bundle, out=tmp_path / "x.exe",
-                                         version='1.0" & del'))
+    for version in ('1.0" & del', "1.2.rc1", "9/../.."):  # the launcher takes numbers only
+        with pytest.raises(InstallerError, match="version"):
+            makensis_command(InstallerInputs(bundle=bundle, out=tmp_path / "x.exe",
+                                             version=version))
     with pytest.raises(InstallerError, match="https"):
         makensis_command(InstallerInputs(bundle=bundle, out=tmp_path / "x.exe",
                                          version="1.0", update_url="http://plain.example/"))

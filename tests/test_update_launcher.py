@@ -202,3 +202,37 @@ def test_a_pointer_that_cannot_be_written_does_not_stop_the_start(
     done = _launch(install)
     assert done.returncode == 0 and "started 1.0.1" in done.stdout
     assert "could not record this start" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_re_running_an_older_installer_never_moves_the_pointer_backwards(
+        install: InstallRoot) -> None:
+    """`kycdesk-launcher --adopt V`, what the installer runs after copying V in: a tablet
+    that updated itself to 1.0.2 (and refused 1.0.3) keeps both when the original 1.0.0
+    installer runs again; a newer installer puts its version on trial."""
+    _version(install, "1.0.2")
+    updated = State("1.0.2", "1.0.1", rolled_back=("1.0.3",))
+    write_state(install, updated)
+    again = _launch(install, "--adopt", "1.0.0")
+    assert again.returncode == 0, again.stderr
+    assert read_state(install) == updated
+    assert _launch(install, "--adopt", "1.0.2").returncode == 0
+    assert read_state(install) == updated  # the same version once more: nothing changes
+    _version(install, "1.0.3")
+    assert _launch(install, "--adopt", "1.0.3").returncode == 0  # IT installs it on purpose
+    assert read_state(install) == State("1.0.3", "1.0.2", pending=True)
+
+
+def test_adopt_on_a_first_install_and_over_a_version_still_on_trial(tmp_path: Path) -> None:
+    fresh = InstallRoot(tmp_path / "fresh")
+    _version(fresh, "1.0.0")
+    assert _launch(fresh, "--adopt", "1.0.0").returncode == 0
+    assert read_state(fresh) == State("1.0.0")
+    _version(fresh, "1.0.1")
+    write_state(fresh, State("1.0.1", "1.0.0", pending=True, attempts=1))
+    _version(fresh, "1.0.2")
+    assert _launch(fresh, "--adopt", "1.0.2").returncode == 0
+    # 1.0.1 never finished a start: the version to go back to stays 1.0.0
+    assert read_state(fresh) == State("1.0.2", "1.0.0", pending=True)
+    missing = _launch(fresh, "--adopt", "9.9.9")
+    assert missing.returncode == 2 and "not installed" in missing.stderr
+    assert read_state(fresh) == State("1.0.2", "1.0.0", pending=True)

@@ -129,9 +129,12 @@ def four_part(version: str) -> str:
 
 
 def check_version(version: str) -> str:
-    # It becomes a folder name and goes into the NSIS script's strings.
-    if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z.+_-]*", version):
-        raise InstallerError(f"version {version!r}: use letters, digits, '.', '+', '-', '_'")
+    # It becomes a folder name and goes into the NSIS script's strings, and the launcher
+    # and updater accept only numbers (kycdesk.update.pointer.valid_version: a version
+    # they refuse would make the installed pointer unreadable).
+    if not re.fullmatch(r"\d+(\.\d+){0,3}", version):
+        raise InstallerError(f"version {version!r}: use 1 to 4 numbers with dots, "
+                             "e.g. 1.4.0")
     return version
 
 

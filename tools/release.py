@@ -3,7 +3,9 @@
     python tools/release.py keys --out KEYS                   (offline: the key ceremony)
     python tools/release.py init --keys KEYS --repo REPO      (offline: signs 1.root.json)
     python tools/release.py publish --keys KEYS --repo REPO --bundle dist/kycdesk --version V
-    python tools/release.py timestamp --keys KEYS --repo REPO (daily, timestamp key only)
+    python tools/release.py snapshot --keys KEYS --repo REPO  (daily: snapshot + timestamp)
+    python tools/release.py targets --keys KEYS --repo REPO   (monthly, or before 90 days)
+    python tools/release.py timestamp --keys KEYS --repo REPO (the timestamp only)
     python tools/release.py install --repo REPO --bundle B --version V --to INSTALL --url URL
 
 Keys are Ed25519 in PKCS#8 PEM (securesystemslib's CryptoSigner over `cryptography`).
@@ -63,6 +65,13 @@ from kycdesk.update.pointer import (  # noqa: E402
 
 ROLES = ("root", "targets", "snapshot", "timestamp")
 EXPIRY_DAYS = {"root": 365.0, "targets": 90.0, "snapshot": 7.0, "timestamp": 1.0}
+COMMANDS = {  # the signing commands (each takes --keys, --repo and the expiry options)
+    "init": "sign 1.root.json and empty targets (offline)",
+    "publish": "publish a bundle as a new release",
+    "snapshot": "the daily job: re-sign snapshot and timestamp",
+    "targets": "re-sign targets (then snapshot, timestamp) before they expire",
+    "timestamp": "re-sign the timestamp only",
+}
 
 
 def _expires(days: float) -> datetime:
@@ -125,11 +134,14 @@ def init_repo(keys: Path, repo: Path, expiry: dict[str, float]) -> None:
     (repo / "targets").mkdir(parents=True, exist_ok=True)
 
 
+Current = tuple[Metadata[Timestamp], Metadata[Snapshot], Metadata[Targets]]
+
+
 def _load(repo: Path, name: str) -> Metadata[Any]:
     return Metadata.from_file(str(repo / "metadata" / name))
 
 
-def _current(repo: Path) -> tuple[Metadata[Timestamp], Metadata[Snapshot], Metadata[Targets]]:
+def _current(repo: Path) -> Current:
     timestamp: Metadata[Timestamp] = _load(repo, "timestamp.json")
     snap_v = timestamp.signed.snapshot_meta.version
     snapshot: Metadata[Snapshot] = _load(repo, f"{snap_v}.snapshot.json")
@@ -195,15 +207,41 @@ def publish(keys: Path, repo: Path, bundle: Path, version: str,
     info = _store_target(repo, LATEST, latest_bytes)
     targets.signed.targets[info.path] = info
 
+    _resign_targets(keys, repo, (timestamp, snapshot, targets), expiry)
+    return manifest
+
+
+
+def _resign_targets(keys: Path, repo: Path, current: Current,
+                    expiry: dict[str, float]) -> None:
+    timestamp, snapshot, targets = current
     targets.signed.version += 1
     targets.signed.expires = _expires(expiry["targets"])
     _save(repo, f"{targets.signed.version}.targets.json", targets, signer(keys, "targets"))
     snapshot.signed.meta["targets.json"] = MetaFile(version=targets.signed.version)
+    _resign_snapshot(keys, repo, timestamp, snapshot, expiry)
+
+
+def _resign_snapshot(keys: Path, repo: Path, timestamp: Metadata[Timestamp],
+                     snapshot: Metadata[Snapshot], expiry: dict[str, float]) -> None:
     snapshot.signed.version += 1
     snapshot.signed.expires = _expires(expiry["snapshot"])
     _save(repo, f"{snapshot.signed.version}.snapshot.json", snapshot, signer(keys, "snapshot"))
     _resign_timestamp(keys, repo, timestamp, snapshot.signed.version, expiry["timestamp"])
-    return manifest
+
+
+def resign_snapshot(keys: Path, repo: Path, expiry: dict[str, float]) -> None:
+    """The daily job: a fresh snapshot and timestamp over the current targets (snapshot
+    and timestamp keys). The timestamp alone is not enough: a client refuses an expired
+    snapshot (7 days) however fresh the timestamp is."""
+    timestamp, snapshot, _targets = _current(repo)
+    _resign_snapshot(keys, repo, timestamp, snapshot, expiry)
+
+
+def resign_targets(keys: Path, repo: Path, expiry: dict[str, float]) -> None:
+    """Before the targets expire (90 days) with no release in between: the same targets
+    signed again (targets key, on the release machine), then snapshot and timestamp."""
+    _resign_targets(keys, repo, _current(repo), expiry)
 
 
 def _resign_timestamp(keys: Path, repo: Path, timestamp: Metadata[Timestamp],
@@ -223,6 +261,8 @@ def resign_timestamp(keys: Path, repo: Path, days: float) -> None:
 # -- a first install (what the Windows installer does; Linux kiosks and the tests) -----
 def install(repo: Path, bundle: Path, version: str, to: Path, url: str, *,
             copy_function: Callable[[str, str], object] = shutil.copy2) -> None:
+    if not valid_version(version):
+        raise SystemExit(f"version {version!r}: use 1 to 4 numbers with dots, e.g. 1.4.0")
     root = InstallRoot(to)
     target = root.version_dir(version)
     if target.exists():
@@ -248,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     keys = sub.add_parser("keys", help="create the four Ed25519 keys (offline)")
     keys.add_argument("--out", type=Path, required=True)
-    for name in ("init", "publish", "timestamp"):
-        p = sub.add_parser(name)
+    for name, words in COMMANDS.items():
+        p = sub.add_parser(name, help=words)
         p.add_argument("--keys", type=Path, required=True)
         p.add_argument("--repo", type=Path, required=True)
         for role in ROLES:
@@ -281,6 +321,12 @@ def main(argv: list[str] | None = None) -> int:
         manifest = publish(args.keys, args.repo, args.bundle, args.version, expiry)
         print(f"published {manifest.version}: {len(manifest.files)} files, "
               f"{manifest.total_bytes / 1e6:.1f} MB")
+    elif args.command == "snapshot":
+        resign_snapshot(args.keys, args.repo, expiry)
+        print("snapshot and timestamp re-signed")
+    elif args.command == "targets":
+        resign_targets(args.keys, args.repo, expiry)
+        print("targets, snapshot and timestamp re-signed")
     else:
         resign_timestamp(args.keys, args.repo, expiry["timestamp"])
         print("timestamp re-signed")

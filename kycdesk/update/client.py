@@ -90,8 +90,8 @@ def _refusal(exc: Exception) -> UpdateProblemError:
     if isinstance(exc, tuf_errors.ExpiredMetadataError):
         return UpdateRefusedError(
             "Update refused: the update server's signed metadata has expired. The release "
-            "team must re-sign it (tools/release.py timestamp); nothing was changed on this "
-            "tablet.", detail)
+            "team must re-sign it (daily: tools/release.py snapshot; tools/release.py targets "
+            "before the targets expire); nothing was changed on this tablet.", detail)
     if isinstance(exc, tuf_errors.BadVersionNumberError):
         return UpdateRefusedError(
             "Update refused: the update server offers older metadata than this tablet "

@@ -27,13 +27,14 @@ class UpdateLink:
 
     def __init__(self, *, stall_s: float = STALL_S, deadline_s: float | None = None,
                  verify: bool | str = True) -> None:
+        import ssl
+
+        # First: a CA file that cannot be read fails here, before the deadline's timer runs.
+        context: ssl.SSLContext | bool = (ssl.create_default_context(cafile=verify)
+                                          if isinstance(verify, str) else verify)
         self.watch = LinkWatch()
         if deadline_s is not None:
             self.watch.end_run_at(time.monotonic() + deadline_s)
-        import ssl
-
-        context: ssl.SSLContext | bool = (ssl.create_default_context(cafile=verify)
-                                          if isinstance(verify, str) else verify)
         self.client = httpx.Client(transport=field_transport(context, stall_s, self.watch),
                                    timeout=field_timeout(stall_s), follow_redirects=False)
 

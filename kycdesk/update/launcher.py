@@ -3,7 +3,8 @@
 Standard library only, and tiny: it is built into its own small executable that stays at
 `<install>/` across updates. It counts the starts of a version on trial and goes back to
 the previous version after two failed starts; the app marks a start good once its startup
-has finished (`pointer.mark_good`).
+has finished (`pointer.mark_good`). `kycdesk-launcher --adopt VERSION` (the installer)
+sets the pointer after an install without ever moving it backwards (`adopt`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from kycdesk.update.pointer import (
     INSTALL_ROOT_ENV,
     RELEASE_ENV,
     InstallRoot,
+    State,
     choose_start,
+    is_newer,
     read_state,
     write_state,
 )
@@ -77,8 +80,46 @@ def wait_for_exit(pid: int, timeout_s: float = WAIT_FOR_PID_S) -> None:
         time.sleep(0.05)
 
 
+ADOPT = "--adopt"
+
+
+def adopt(install: InstallRoot, version: str) -> State:
+    """The pointer after the installer copied `version` in (`kycdesk-launcher --adopt V`).
+    It never moves `current` backwards: re-running an older installer on a tablet that
+    updated itself keeps the newer version (whose database the older one may refuse) and
+    the versions it refused (`rolled_back`). A newer `version` starts on trial, with the
+    last version that worked to go back to; a first install just starts it."""
+    state = read_state(install)
+    if state is None or not install.executable(state.current).is_file():
+        return State(current=version)
+    if state.current == version or is_newer(state.current, version):
+        return state
+    previous = state.previous if state.pending else state.current
+    return State(current=version, previous=previous, pending=previous is not None,
+                 rolled_back=tuple(v for v in state.rolled_back if v != version))
+
+
+def adopt_command(args: list[str]) -> int:
+    if len(args) != 1 or not args[0]:
+        print(f"usage: kycdesk-launcher {ADOPT} VERSION", file=sys.stderr)
+        return 2
+    install = InstallRoot(install_root_of_launcher())
+    if not install.executable(args[0]).is_file():
+        print(f"kycdesk-launcher: {install.executable(args[0])} is not installed",
+              file=sys.stderr)
+        return 2
+    state = adopt(install, args[0])
+    if state != read_state(install):
+        write_state(install, state)
+    print(f"kycdesk-launcher: {state.current} starts next"
+          + (" (on trial)" if state.pending else ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == [ADOPT]:  # the installer, after copying a version in
+        return adopt_command(args[1:])
     waited = os.environ.pop(WAIT_FOR_PID_ENV, "")
     if waited.isdigit():
         wait_for_exit(int(waited))
