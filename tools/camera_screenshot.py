@@ -23,7 +23,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
 
@@ -35,6 +34,7 @@ from kycdesk.views.style import app_stylesheet
 from tests.fakes import FakeCamera
 from tests.mrz_samples import render
 from tests.test_mrz import TD3
+from tools.qt_settle import settle
 
 
 class PassportCamera(FakeCamera):
@@ -54,11 +54,6 @@ class PassportCamera(FakeCamera):
     def frame(self) -> QImage:
         return self.picture
 
-
-def settle(ms: int = 150) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
 
 
 def main() -> int:

@@ -22,7 +22,6 @@ from kycdesk.security.vault import Vault
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
@@ -33,12 +32,7 @@ from kycdesk.views.field_widgets import TextEditor
 from kycdesk.views.style import app_stylesheet
 from tests.mrz_samples import render
 from tests.test_mrz import TD3
-
-
-def settle(ms: int = 150) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
+from tools.qt_settle import settle
 
 
 def main() -> int:

@@ -20,7 +20,6 @@ from kycdesk.security.vault import Vault
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from kycdesk.app import KycDeskApp
@@ -32,15 +31,11 @@ from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.field_widgets import DateEditor, SignatureEditor, TextEditor
 from kycdesk.views.style import app_stylesheet
 from tests.pointer import drag
+from tools.qt_settle import settle
 
 # A 1366x768 tablet minus a 40 px taskbar: the smallest screen verifiers use.
 WINDOW = (1366, 728)
 
-
-def settle(ms: int = 150) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
 
 
 def sign_with_mouse(editor: SignatureEditor) -> None:

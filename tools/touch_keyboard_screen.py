@@ -21,7 +21,7 @@ if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtCore import QEventLoop, QPoint, QRect, Qt, QTimer
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QLineEdit, QScrollArea
 
@@ -32,15 +32,11 @@ from kycdesk.touch.avoider import KeyboardAvoider, takes_text
 from kycdesk.views.case_editor import CaseEditor
 from kycdesk.views.style import app_stylesheet
 from tests.touch_fakes import FakeTouchKeyboard
+from tools.qt_settle import settle
 
 SCREEN = QRect(0, 0, 1366, 768)
 KEYBOARD = QRect(0, 768 - 330, 1366, 330)
 
-
-def settle(ms: int = 150) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
 
 
 def with_keyboard(shot: QPixmap, origin: QPoint, up: bool) -> QPixmap:
