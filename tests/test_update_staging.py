@@ -19,7 +19,7 @@ from kycdesk.update.client import (
 from kycdesk.update.fetch import UpdateLink
 from kycdesk.update.manifest import FileEntry, Manifest
 from kycdesk.update.pointer import InstallRoot, State, read_state
-from tests.update_support import RepoServer, repo_server, tiny_bundle
+from tests.update_support import RepoServer, served_pair, tiny_bundle
 from tools import release
 
 SAME = "_internal/same.bin"  # a file both versions share: copied, never downloaded
@@ -34,16 +34,8 @@ def _bundle(folder: Path, says: str) -> Path:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[InstallRoot, RepoServer]]:
-    keys, repo = tmp_path / "keys", tmp_path / "repo"
-    release.make_keys(keys)
-    release.init_repo(keys, repo, release.EXPIRY_DAYS)
-    n = _bundle(tmp_path / "n", "version N")
-    release.publish(keys, repo, n, "3.0.0", release.EXPIRY_DAYS)
-    with repo_server(repo) as server:
-        release.install(repo, n, "3.0.0", tmp_path / "install", server.url)
-        release.publish(keys, repo, _bundle(tmp_path / "n1", "version N+1"), "3.1.0",
-                        release.EXPIRY_DAYS)
-        yield InstallRoot(tmp_path / "install"), server
+    with served_pair(tmp_path, _bundle, "3.0.0", "3.1.0") as (install, server, _keys):
+        yield install, server
 
 
 def _updater(install: InstallRoot) -> Updater:

@@ -15,22 +15,14 @@ from pytestqt.qtbot import QtBot
 
 from kycdesk.update.pointer import InstallRoot, State, read_state
 from kycdesk.update_watch import UpdateWatch
-from tests.update_support import RepoServer, repo_server, tiny_bundle
+from tests.update_support import RepoServer, served_pair, tiny_bundle
 from tools import release
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[InstallRoot, RepoServer, Path]]:
-    keys, repo = tmp_path / "keys", tmp_path / "repo"
-    release.make_keys(keys)
-    release.init_repo(keys, repo, release.EXPIRY_DAYS)
-    n = tiny_bundle(tmp_path / "n", "version N")
-    release.publish(keys, repo, n, "2.0.0", release.EXPIRY_DAYS)
-    with repo_server(repo) as server:
-        release.install(repo, n, "2.0.0", tmp_path / "install", server.url)
-        release.publish(keys, repo, tiny_bundle(tmp_path / "n1", "version N+1"), "2.1.0",
-                        release.EXPIRY_DAYS)
-        yield InstallRoot(tmp_path / "install"), server, keys
+    with served_pair(tmp_path, tiny_bundle, "2.0.0", "2.1.0") as served:
+        yield served
 
 
 def test_a_check_stages_and_switches_a_new_release_in_the_background(

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -203,6 +203,24 @@ def tiny_bundle(folder: Path, says: str, size: int = 1000) -> Path:
     (folder / "_internal").mkdir()
     (folder / "_internal" / "data.txt").write_text((says + "\n") * (size // (len(says) + 1)))
     return folder
+
+
+@contextmanager
+def served_pair(base: Path, make_bundle: Callable[[Path, str], Path], old: str, new: str
+                ) -> Iterator[tuple[InstallRoot, RepoServer, Path]]:
+    """A repository with `old` published and installed under `base/install`, then `new`
+    published on top, served on loopback: what a tablet sees when an update is out. Gives
+    the install, the server and the keys folder."""
+    keys, repo = base / "keys", base / "repo"
+    release.make_keys(keys)
+    release.init_repo(keys, repo, release.EXPIRY_DAYS)
+    bundle = make_bundle(base / "n", "version N")
+    release.publish(keys, repo, bundle, old, release.EXPIRY_DAYS)
+    with repo_server(repo) as server:
+        release.install(repo, bundle, old, base / "install", server.url)
+        release.publish(keys, repo, make_bundle(base / "n1", "version N+1"), new,
+                        release.EXPIRY_DAYS)
+        yield InstallRoot(base / "install"), server, keys
 
 
 def install_n(releases: Releases, to: Path, url: str) -> InstallRoot:
